@@ -1,0 +1,58 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   create .venv, install, run the demo
+#   make test   create .venv with test extras, run lint, types, import contracts and all tests
+
+PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TSTAMP := $(VENV)/.installed-test
+
+.PHONY: demo test lint types imports pytest clean sysdeps
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "cctvctl needs Python >= 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(TSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@ $(STAMP)
+
+# Debian packages the tests use: tmux drives the real terminal test, ffmpeg's ffprobe is a
+# third-party RTSP client and the benchmarks' yardstick. Installed only when missing and
+# when we are root (as on CI); elsewhere a note says what to install.
+SYSDEPS := tmux:tmux ffprobe:ffmpeg
+sysdeps:
+	@missing=""; for pair in $(SYSDEPS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "note: install$$missing (Debian packages) for the full test suite"; fi; fi
+
+demo: $(STAMP)
+	$(BIN)/cctvctl sim --config examples/kutim.toml
+
+lint: $(TSTAMP)
+	$(BIN)/ruff check cctvctl tests benchmarks
+	$(BIN)/ruff format --check cctvctl tests benchmarks
+
+types: $(TSTAMP)
+	$(BIN)/mypy cctvctl
+
+imports: $(TSTAMP)
+	$(BIN)/lint-imports
+
+pytest: $(TSTAMP) sysdeps
+	$(BIN)/pytest
+
+test: lint types imports pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

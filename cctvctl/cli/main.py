@@ -1,0 +1,47 @@
+"""The `cctvctl` command: every sub-command is registered here.
+
+Sub-command modules import only light modules at the top; heavy ones (av, textual, fastapi,
+zeep) are imported inside the command that needs them, so client commands start fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from cctvctl import __version__
+from cctvctl.cli import config_cmd, exit_codes, server_cmd, sim_cmd
+
+app = typer.Typer(
+    name="cctvctl",
+    help=(
+        "Operations console for the Kutai Timur CCTV network: recorder, simulator, "
+        f"scripted commands and terminal UI.\n\n{exit_codes.HELP_TEXT}"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(sim_cmd.app, name="sim")
+server_cmd.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"cctvctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Operations console for the Kutai Timur CCTV network."""
+
+
+def run() -> None:
+    app()

@@ -1,0 +1,297 @@
+"""`cctvctl sim`: serve the inventory's cameras (RTSP + ONVIF) on loopback, and break them.
+
+The simulator is a product feature: the NOC trains on it and stages a new recording node
+against it before the real cameras are cut over.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import typer
+
+from cctvctl.cli import exit_codes
+from cctvctl.cli.output import console, error, print_json
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from cctvctl.config import Inventory
+    from cctvctl.sim.model import SimCamera, SimSettings
+    from cctvctl.sim.service import Simulator
+
+FAULT_HELP = (
+    "drop: close the camera's RTSP sessions (it accepts new ones at once); "
+    "stall: keep sockets open but send and answer nothing; "
+    "flap: go down and up every --period seconds; "
+    "offline: refuse connections (RTSP and ONVIF); "
+    "recover: end any fault."
+)
+
+app = typer.Typer(
+    help=(
+        "Camera simulator: RTSP + ONVIF on loopback for demos, training, staging and tests.\n\n"
+        "Serve:  cctvctl sim --config examples/kutim.toml\n\n"
+        "Break:  cctvctl sim fault sgu-camat-01 offline   (then: ... recover)"
+    ),
+    invoke_without_command=True,
+)
+
+
+def _load(config: Path) -> Inventory:
+    from cctvctl.config import ConfigError, load_inventory
+
+    try:
+        return load_inventory(config)
+    except ConfigError as exc:
+        for line in exc.lines():
+            error(line)
+        raise typer.Exit(exit_codes.USAGE) from None
+
+
+def _parse_size(size: str) -> tuple[int, int]:
+    width, sep, height = size.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit():
+        error(f"--size {size!r} is not WIDTHxHEIGHT; accepted e.g. 640x360 or 1280x720")
+        raise typer.Exit(exit_codes.USAGE)
+    w, h = int(width), int(height)
+    if not (64 <= w <= 1920 and 64 <= h <= 1080) or w % 2 or h % 2:
+        error(f"--size {size!r} is out of range; accepted: even sizes from 64x64 to 1920x1080")
+        raise typer.Exit(exit_codes.USAGE)
+    return w, h
+
+
+def sim_cameras(inventory: Inventory, only: list[str] | None = None) -> list[SimCamera]:
+    """The inventory's cameras as the simulator sees them (passwords included)."""
+    from cctvctl.sim.model import SimCamera
+
+    cams = []
+    for entry in inventory.cameras():
+        cam = entry.camera
+        if only and cam.id not in only:
+            continue
+        rtsp = urlsplit(cam.rtsp)
+        onvif_port = None
+        if cam.onvif is not None:
+            onvif_port = urlsplit(cam.onvif).port or 80
+        cams.append(
+            SimCamera(
+                id=cam.id,
+                name=cam.name,
+                kecamatan=entry.kecamatan.name,
+                site=entry.site.name,
+                rtsp_port=rtsp.port or 554,
+                path=rtsp.path or f"/{cam.id}",
+                username=cam.username,
+                password=inventory.password(cam.id),
+                onvif_port=onvif_port,
+            )
+        )
+    return cams
+
+
+def sim_settings(inventory: Inventory, **overrides: object) -> SimSettings:
+    from dataclasses import replace
+
+    from cctvctl.sim.model import SimSettings
+
+    s = inventory.sim
+    host, _, port = s.control.rpartition(":")
+    settings = SimSettings(
+        host=host,
+        control_port=int(port),
+        width=s.width,
+        height=s.height,
+        fps=s.fps,
+        loop_seconds=s.loop_seconds,
+        gop_seconds=s.gop_seconds,
+        reboot_seconds=s.reboot_seconds,
+    )
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return replace(settings, **given)  # type: ignore[arg-type]
+
+
+@app.callback()
+def serve(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="Inventory TOML; the simulator serves exactly its cameras."
+    ),
+    only: list[str] | None = typer.Option(
+        None, "--only", metavar="CAM", help="Serve only this camera id (repeatable)."
+    ),
+    size: str | None = typer.Option(
+        None,
+        "--size",
+        metavar="WxH",
+        help="Picture size, e.g. 640x360 (default from [sim]) or 1280x720.",
+    ),
+    fps: int | None = typer.Option(None, "--fps", min=1, max=60, help="Frames per second."),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache-dir", help="Where encoded scene loops are kept (default ~/.cache)."
+    ),
+    no_color: bool = typer.Option(False, "--no-color", help="Plain text, no colour."),
+) -> None:
+    """Serve simulated cameras until Ctrl-C."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if config is None:
+        error("--config FILE is required to serve; e.g. cctvctl sim --config examples/kutim.toml")
+        raise typer.Exit(exit_codes.USAGE)
+    inventory = _load(config)
+    cameras = sim_cameras(inventory, only)
+    if only:
+        unknown = sorted(set(only) - {c.id for c in cameras})
+        if unknown:
+            error(f"--only: no camera {', '.join(unknown)} in {config}")
+            raise typer.Exit(exit_codes.USAGE)
+    width = height = None
+    if size is not None:
+        width, height = _parse_size(size)
+    settings = sim_settings(inventory, width=width, height=height, fps=fps, cache_dir=cache_dir)
+    _run(cameras, settings, no_color)
+
+
+def _run(cameras: list[SimCamera], settings: SimSettings, no_color: bool) -> None:
+    import asyncio
+    import signal
+
+    from rich.progress import Progress
+
+    from cctvctl.sim.service import Simulator
+
+    out = console(no_color)
+
+    async def main() -> None:
+        sim = Simulator(cameras, settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        with Progress(console=out, transient=True) as bar:
+            task = bar.add_task("Preparing scene loops", total=len(cameras))
+
+            def progress(done: int, total: int, camera_id: str) -> None:
+                bar.update(task, completed=done, description=f"Scene loop {camera_id}")
+
+            try:
+                await sim.start(progress)
+            except OSError as exc:
+                error(f"cannot listen: {exc}; is another simulator running?")
+                raise typer.Exit(exit_codes.FAILURE) from None
+        _print_served(out, sim)
+        await stop.wait()
+        out.print("stopping…")
+        await sim.stop()
+
+    asyncio.run(main())
+
+
+def _print_served(out: Console, sim: Simulator) -> None:
+    from rich.table import Table
+
+    s = sim.settings
+    table = Table("camera", "kecamatan", "site", "RTSP path", "ONVIF port", box=None)
+    for cam in sim.cameras:
+        onvif = str(cam.onvif_port) if cam.onvif_port else "-"
+        table.add_row(cam.id, cam.kecamatan, cam.site, cam.path, onvif)
+    out.print(table)
+    ports = sorted({c.rtsp_port for c in sim.cameras})
+    out.print(
+        f"Serving {len(sim.cameras)} cameras at {s.width}x{s.height} {s.fps} fps.\n"
+        f"RTSP (TCP, Digest auth with the inventory's credentials): "
+        f"rtsp://{s.host}:{'|'.join(map(str, ports))}<path>\n"
+        f"ONVIF device service: http://{s.host}:<ONVIF port>/onvif/device_service\n"
+        f"Fault control: http://{s.host}:{sim.control.port}/cameras "
+        "(cctvctl sim fault CAM drop|stall|flap|offline|recover). Ctrl-C stops.",
+        soft_wrap=True,
+    )
+
+
+def _control_url(control: str | None, config: Path | None) -> str:
+    if control is None and config is not None:
+        control = _load(config).sim.control
+    control = control or "127.0.0.1:8560"
+    return control if "://" in control else f"http://{control}"
+
+
+@app.command("fault")
+def fault(
+    camera: str = typer.Argument(..., help="Camera id, e.g. sgu-camat-01."),
+    mode: str = typer.Argument(..., help=FAULT_HELP),
+    period: float | None = typer.Option(
+        None, "--period", min=0.1, help="For flap: seconds up, then as many down (default 10)."
+    ),
+    control: str | None = typer.Option(
+        None, "--control", help="Fault control address (default: [sim].control, 127.0.0.1:8560)."
+    ),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Inventory TOML."),
+    json_out: bool = typer.Option(False, "--json", help="Print the camera's state as JSON."),
+) -> None:
+    """Break or mend a simulated camera.
+
+    Example: cctvctl sim fault sgu-camat-01 flap --period 5
+    """
+    import httpx
+
+    from cctvctl.sim.state import FAULT_MODES
+
+    if mode not in FAULT_MODES:
+        error(f"fault mode {mode!r} is not accepted; accepted: {', '.join(FAULT_MODES)}")
+        raise typer.Exit(exit_codes.USAGE)
+    url = _control_url(control, config)
+    body: dict[str, object] = {"mode": mode}
+    if period is not None:
+        body["period"] = period
+    try:
+        resp = httpx.post(f"{url}/cameras/{camera}/fault", json=body, timeout=5)
+    except httpx.HTTPError as exc:
+        error(f"simulator fault control at {url} is unreachable ({exc.__class__.__name__})")
+        raise typer.Exit(exit_codes.UNREACHABLE) from None
+    if resp.status_code != 200:
+        try:
+            detail = resp.json().get("detail", resp.text)
+        except ValueError:
+            detail = resp.text
+        error(f"{url}: {detail}")
+        raise typer.Exit(exit_codes.USAGE if resp.status_code < 500 else exit_codes.FAILURE)
+    state = resp.json()
+    if json_out:
+        print_json(state)
+    else:
+        print(f"{camera}: fault={state['fault']} availability={state['availability']}")
+
+
+@app.command("status")
+def status(
+    control: str | None = typer.Option(
+        None, "--control", help="Fault control address (default: [sim].control, 127.0.0.1:8560)."
+    ),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Inventory TOML."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List simulated cameras with their fault, RTSP clients and ONVIF calls.
+
+    Example: cctvctl sim status
+    """
+    import httpx
+
+    url = _control_url(control, config)
+    try:
+        resp = httpx.get(f"{url}/cameras", timeout=5)
+        resp.raise_for_status()
+    except httpx.HTTPError as exc:
+        error(f"simulator fault control at {url} is unreachable ({exc.__class__.__name__})")
+        raise typer.Exit(exit_codes.UNREACHABLE) from None
+    states = resp.json()
+    if json_out:
+        print_json(states)
+        return
+    for st in states:
+        calls = sum(st["onvif_calls"].values())
+        print(
+            f"{st['id']:<16} {st['fault']:<10} {st['availability']:<8} "
+            f"clients={st['rtsp_clients']} onvif_calls={calls} reboots={st['reboots']}"
+        )

@@ -1,0 +1,1 @@
+"""CctvClient: the one way the CLI and the TUI reach a recording server."""

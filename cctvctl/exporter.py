@@ -1,0 +1,1 @@
+"""Clip export jobs (stream copy) and their manifests."""

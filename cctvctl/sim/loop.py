@@ -1,0 +1,378 @@
+"""Encoded H.264 loops, one per camera, encoded once and cached on disk.
+
+Serving many live streams must cost almost nothing per frame, so each camera's scene is
+encoded once into a short closed-GOP loop that the RTSP server replays forever. The encoded
+loop is cached under ``settings.cache_dir``; the cache key covers every input that changes the
+bytes, so a stale entry is never served and an unchanged site starts without encoding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import fractions
+import hashlib
+import json
+import math
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cctvctl.sim.model import SimCamera, SimSettings
+from cctvctl.sim.scene import loop_frame_count, render_frame
+
+# Bump whenever scene drawing or encoder settings change: old cache entries then stop matching.
+CACHE_VERSION = 1
+CLOCK_RATE = 90_000  # RTP clock for video (RFC 6184)
+_BASE_BITRATE = 450_000  # at 640x360; a modest figure for a fixed government camera
+_BASE_PIXELS = 640 * 360
+_NAL_SPS, _NAL_PPS = 7, 8
+
+ProgressCallback = Callable[[int, int, str], None]
+"""Called with (loops done, loops total, camera id) after each camera's loop is ready."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessUnit:
+    """One encoded picture of the loop."""
+
+    data: memoryview  # Annex B bytes, a view into Loop.data
+    pts: int  # 90 kHz ticks from the start of the loop; dts == pts (no B-frames)
+    keyframe: bool
+    payloads: tuple[bytes, ...]  # RTP payloads in send order; the last one carries the marker
+
+
+@dataclass(frozen=True)
+class Loop:
+    """A camera's encoded loop, ready to be replayed over RTP."""
+
+    camera_id: str
+    width: int
+    height: int
+    fps: int
+    data: bytes  # the whole loop as one Annex B stream
+    units: tuple[AccessUnit, ...]
+    sps: bytes  # NAL units without start code, for sprop-parameter-sets
+    pps: bytes
+    duration: int  # 90 kHz ticks; the next pass starts this long after the previous one
+    from_cache: bool
+    encode_seconds: float  # 0.0 when loaded from the cache
+
+    @property
+    def profile_level_id(self) -> str:
+        return self.sps[1:4].hex()
+
+    @property
+    def sprop_parameter_sets(self) -> str:
+        return ",".join(base64.b64encode(n).decode("ascii") for n in (self.sps, self.pps))
+
+    @property
+    def keyframe_indices(self) -> tuple[int, ...]:
+        return tuple(i for i, unit in enumerate(self.units) if unit.keyframe)
+
+    @property
+    def bitrate(self) -> float:
+        """Average bits per second over one pass."""
+        return len(self.data) * 8 * CLOCK_RATE / self.duration
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """An access unit as the cache index stores it."""
+
+    pts: int
+    keyframe: bool
+    offset: int
+    size: int
+
+
+def target_bitrate(settings: SimSettings) -> int:
+    """Encoder bit rate: the base figure scaled gently with picture area."""
+    scale = math.sqrt(settings.width * settings.height / _BASE_PIXELS)
+    return max(100_000, round(_BASE_BITRATE * scale))
+
+
+def gop_frames(settings: SimSettings) -> int:
+    return max(1, round(settings.gop_seconds * settings.fps))
+
+
+def _frame_pts(index: int, fps: int) -> int:
+    return round(index * CLOCK_RATE / fps)
+
+
+# --- cache ---------------------------------------------------------------------------------
+
+
+def cache_key(camera: SimCamera, settings: SimSettings) -> str:
+    """Hash of every input that changes the encoded bytes."""
+    params = {
+        "version": CACHE_VERSION,
+        "camera": camera.id,
+        "kecamatan": camera.kecamatan,
+        "site": camera.site,
+        "width": settings.width,
+        "height": settings.height,
+        "fps": settings.fps,
+        "loop_seconds": settings.loop_seconds,
+        "gop_seconds": settings.gop_seconds,
+        "bitrate": target_bitrate(settings),
+    }
+    blob = json.dumps(params, sort_keys=True).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:20]
+
+
+def cache_paths(camera: SimCamera, settings: SimSettings) -> tuple[Path, Path]:
+    """(Annex B file, JSON index) for this camera and these settings."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", camera.id)
+    stem = f"{safe}-{settings.width}x{settings.height}-{cache_key(camera, settings)}"
+    base = Path(settings.cache_dir)
+    return base / f"{stem}.h264", base / f"{stem}.json"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    # Readers either see the old file or the complete new one, never a torn write.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _store(paths: tuple[Path, Path], data: bytes, entries: Sequence[_Entry], fps: int) -> None:
+    index = {
+        "version": CACHE_VERSION,
+        "fps": fps,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "units": [[e.pts, int(e.keyframe), e.offset, e.size] for e in entries],
+    }
+    # Data first, index last: the index is what makes an entry count, and it names the
+    # digest of the data it was written with.
+    _write_atomic(paths[0], data)
+    _write_atomic(paths[1], json.dumps(index, separators=(",", ":")).encode("utf-8"))
+
+
+def _load(paths: tuple[Path, Path]) -> tuple[bytes, list[_Entry]] | None:
+    try:
+        index = json.loads(paths[1].read_bytes())
+        data = paths[0].read_bytes()
+    except (OSError, ValueError):
+        return None
+    if not isinstance(index, dict) or index.get("version") != CACHE_VERSION:
+        return None
+    if index.get("sha256") != hashlib.sha256(data).hexdigest():
+        return None  # another process replaced the data between our two reads, or damage
+    try:
+        entries = [_Entry(int(p), bool(k), int(o), int(s)) for p, k, o, s in index["units"]]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return data, entries
+
+
+# --- encoding ------------------------------------------------------------------------------
+
+
+def _open_encoder(settings: SimSettings) -> Any:
+    import av
+
+    gop = gop_frames(settings)
+    kbps = target_bitrate(settings) // 1000
+    ctx = av.CodecContext.create("libx264", "w")
+    ctx.width, ctx.height = settings.width, settings.height
+    ctx.pix_fmt = "yuv420p"
+    ctx.time_base = fractions.Fraction(1, settings.fps)
+    ctx.framerate = fractions.Fraction(settings.fps, 1)
+    ctx.bit_rate = kbps * 1000
+    ctx.gop_size = gop
+    ctx.max_b_frames = 0
+    x264 = {
+        # Fixed GOP: keyframes land where the RTSP server expects them, whatever the picture.
+        "keyint": gop,
+        "min-keyint": gop,
+        "scenecut": 0,
+        "open-gop": 0,
+        # dts == pts, so replaying needs no reordering and a loop splice stays valid.
+        "bframes": 0,
+        # SPS/PPS in every IDR: a client joining at any keyframe can start decoding.
+        "repeat-headers": 1,
+        # Caps keyframe bursts so a GOP's bytes spread evenly over the wire.
+        "vbv-maxrate": kbps * 3 // 2,
+        "vbv-bufsize": kbps,
+    }
+    ctx.options = {
+        "preset": "veryfast",
+        "tune": "zerolatency",
+        "profile": "main",
+        "x264-params": ":".join(f"{k}={v}" for k, v in x264.items()),
+    }
+    return ctx
+
+
+def _encode_packets(camera: SimCamera, settings: SimSettings) -> Iterator[Any]:
+    import av
+
+    ctx = _open_encoder(settings)
+    for i in range(loop_frame_count(settings)):
+        frame = av.VideoFrame.from_ndarray(render_frame(camera, i, settings), format="rgb24")
+        frame.pts = i
+        yield from ctx.encode(frame)
+    yield from ctx.encode(None)
+
+
+def encode(camera: SimCamera, settings: SimSettings) -> tuple[bytes, list[_Entry]]:
+    """Encode a camera's loop. Output is Annex B, with one access unit per frame."""
+    chunks: list[bytes] = []
+    entries: list[_Entry] = []
+    offset = 0
+    for packet in _encode_packets(camera, settings):
+        data = bytes(packet)
+        pts = _frame_pts(int(packet.pts), settings.fps)
+        entries.append(_Entry(pts, bool(packet.is_keyframe), offset, len(data)))
+        chunks.append(data)
+        offset += len(data)
+    if len(entries) != loop_frame_count(settings) or not entries[0].keyframe:
+        raise RuntimeError(f"encoder returned {len(entries)} unusable access units")
+    return b"".join(chunks), entries
+
+
+# --- packetising ---------------------------------------------------------------------------
+
+
+def _nal_units(annex_b: bytes) -> Iterable[bytes]:
+    from aiortc.codecs.h264 import H264Encoder
+
+    units: Iterable[bytes] = H264Encoder._split_bitstream(annex_b)
+    return units
+
+
+def _rtp_payloads(annex_b: bytes) -> tuple[bytes, ...]:
+    # aiortc's packetiser does single NAL / STAP-A / FU-A (packetization-mode=1) for WebRTC;
+    # the payloads are the same for RTSP, only the headers differ and those are per client.
+    from aiortc.codecs.h264 import H264Encoder
+
+    return tuple(H264Encoder._packetize(_nal_units(annex_b)))
+
+
+def _parameter_sets(first_keyframe: bytes) -> tuple[bytes, bytes]:
+    found: dict[int, bytes] = {}
+    for nal in _nal_units(first_keyframe):
+        found.setdefault(nal[0] & 0x1F, nal)
+    if _NAL_SPS not in found or _NAL_PPS not in found:
+        raise RuntimeError("first keyframe carries no SPS/PPS (repeat-headers not applied?)")
+    return found[_NAL_SPS], found[_NAL_PPS]
+
+
+def _build(
+    camera: SimCamera,
+    settings: SimSettings,
+    data: bytes,
+    entries: Sequence[_Entry],
+    *,
+    from_cache: bool,
+    seconds: float,
+) -> Loop:
+    view = memoryview(data)
+    units = tuple(
+        AccessUnit(
+            data=view[e.offset : e.offset + e.size],
+            pts=e.pts,
+            keyframe=e.keyframe,
+            payloads=_rtp_payloads(data[e.offset : e.offset + e.size]),
+        )
+        for e in entries
+    )
+    first = entries[0]
+    sps, pps = _parameter_sets(data[first.offset : first.offset + first.size])
+    return Loop(
+        camera_id=camera.id,
+        width=settings.width,
+        height=settings.height,
+        fps=settings.fps,
+        data=data,
+        units=units,
+        sps=sps,
+        pps=pps,
+        duration=_frame_pts(len(entries), settings.fps),
+        from_cache=from_cache,
+        encode_seconds=seconds,
+    )
+
+
+def load_loop(camera: SimCamera, settings: SimSettings) -> Loop:
+    """The camera's loop from the cache, encoding and caching it first if needed.
+
+    Blocking and thread-safe: PyAV and x264 release the GIL while encoding.
+    """
+    paths = cache_paths(camera, settings)
+    cached = _load(paths)
+    if cached is not None:
+        return _build(camera, settings, *cached, from_cache=True, seconds=0.0)
+    started = time.perf_counter()
+    data, entries = encode(camera, settings)
+    seconds = time.perf_counter() - started
+    _store(paths, data, entries, settings.fps)
+    return _build(camera, settings, data, entries, from_cache=False, seconds=seconds)
+
+
+def default_workers() -> int:
+    # x264 already threads inside one encode; a couple of encodes side by side fill the gaps
+    # (scene drawing, packetising) without oversubscribing a small machine.
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def load_loops(
+    cameras: Sequence[SimCamera],
+    settings: SimSettings,
+    on_progress: ProgressCallback | None = None,
+    workers: int | None = None,
+) -> dict[str, Loop]:
+    """Load or encode every camera's loop; blocking, meant to run in a worker thread.
+
+    Encodes run in a small pool of their own; ``on_progress`` runs in the calling thread.
+    """
+    loops: dict[str, Loop] = {}
+    pool = ThreadPoolExecutor(workers or default_workers(), thread_name_prefix="sim-encode")
+    try:
+        futures = [pool.submit(load_loop, cam, settings) for cam in cameras]
+        for done, fut in enumerate(as_completed(futures), start=1):
+            loop = fut.result()
+            loops[loop.camera_id] = loop
+            if on_progress is not None:
+                on_progress(done, len(cameras), loop.camera_id)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return loops
+
+
+async def load_loops_async(
+    cameras: Sequence[SimCamera],
+    settings: SimSettings,
+    on_progress: ProgressCallback | None = None,
+    workers: int | None = None,
+) -> dict[str, Loop]:
+    """Like :func:`load_loops`, awaited; ``on_progress`` runs on the event loop's thread."""
+    aio = asyncio.get_running_loop()
+    pool = ThreadPoolExecutor(workers or default_workers(), thread_name_prefix="sim-encode")
+    loops: dict[str, Loop] = {}
+    try:
+        pending = [aio.run_in_executor(pool, load_loop, cam, settings) for cam in cameras]
+        for done, next_loop in enumerate(asyncio.as_completed(pending), start=1):
+            loop = await next_loop
+            loops[loop.camera_id] = loop
+            if on_progress is not None:
+                on_progress(done, len(cameras), loop.camera_id)
+    finally:
+        # On cancellation, queued encodes are dropped; running ones finish in the background.
+        pool.shutdown(wait=False, cancel_futures=True)
+    return loops

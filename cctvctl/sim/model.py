@@ -1,0 +1,48 @@
+"""Plain data the simulator runs on.
+
+The simulator stands alone: the CLI turns the site inventory into these objects, so nothing in
+``cctvctl.sim`` imports the rest of the package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def default_cache_dir() -> Path:
+    import os
+
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cctvctl" / "sim"
+
+
+@dataclass(frozen=True)
+class SimCamera:
+    """One simulated camera, as the inventory describes it."""
+
+    id: str
+    name: str
+    kecamatan: str
+    site: str
+    rtsp_port: int
+    path: str  # RTSP path, with leading slash, e.g. "/sgu-camat-01"
+    username: str
+    password: str
+    onvif_port: int | None = None
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    """How the simulator serves its cameras."""
+
+    host: str = "127.0.0.1"
+    control_port: int = 8560
+    width: int = 640
+    height: int = 360
+    fps: int = 15
+    loop_seconds: float = 20.0
+    gop_seconds: float = 2.0
+    reboot_seconds: float = 20.0
+    flap_period: float = 10.0
+    cache_dir: Path = field(default_factory=default_cache_dir)

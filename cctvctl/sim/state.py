@@ -1,0 +1,88 @@
+"""Per-camera fault state, shared by the RTSP server, the ONVIF service and fault control.
+
+Servers poll :meth:`CameraState.availability` rather than being called back, so a fault is a
+plain state change and there is no ordering between components to get wrong.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from cctvctl.sim.model import SimCamera
+
+FAULT_MODES = ("drop", "stall", "flap", "offline", "recover")
+
+
+class Availability(enum.Enum):
+    UP = "up"
+    STALLED = "stalled"  # sockets stay open, nothing is sent or answered
+    DARK = "dark"  # sessions closed, new connections refused
+
+
+@dataclass
+class CameraState:
+    camera: SimCamera
+    fault: str = "none"  # none | stall | flap | offline | rebooting
+    flap_period: float = 10.0
+    fault_since: float = field(default_factory=time.monotonic)
+    reboot_until: float = 0.0
+    # Sessions opened before the latest drop carry an older generation and must close.
+    drop_generation: int = 0
+    onvif_calls: Counter[str] = field(default_factory=Counter)
+    reboots: int = 0
+    rtsp_clients: int = 0
+
+    def availability(self, now: float | None = None) -> Availability:
+        now = time.monotonic() if now is None else now
+        if self.fault == "rebooting":
+            if now < self.reboot_until:
+                return Availability.DARK
+            self.fault = "none"
+        if self.fault == "offline":
+            return Availability.DARK
+        if self.fault == "stall":
+            return Availability.STALLED
+        if self.fault == "flap":
+            phase = int((now - self.fault_since) / self.flap_period) % 2
+            return Availability.UP if phase == 0 else Availability.DARK
+        return Availability.UP
+
+    def apply(self, mode: str, period: float | None = None) -> None:
+        """Apply a fault-control command (one of :data:`FAULT_MODES`)."""
+        if mode not in FAULT_MODES:
+            raise ValueError(f"unknown fault mode {mode!r}; accepted: {', '.join(FAULT_MODES)}")
+        now = time.monotonic()
+        if mode == "drop":
+            self.drop_generation += 1
+            return
+        if mode == "recover":
+            self.fault = "none"
+        else:
+            self.fault = mode
+            if period is not None:
+                if period <= 0:
+                    raise ValueError("flap period must be a positive number of seconds")
+                self.flap_period = period
+        self.fault_since = now
+        self.drop_generation += 1 if mode in ("offline", "flap") else 0
+
+    def reboot(self, seconds: float) -> None:
+        self.reboots += 1
+        self.fault = "rebooting"
+        self.fault_since = time.monotonic()
+        self.reboot_until = self.fault_since + seconds
+        self.drop_generation += 1
+
+    def snapshot(self) -> dict[str, object]:
+        """What fault control reports for this camera."""
+        return {
+            "id": self.camera.id,
+            "fault": self.fault,
+            "availability": self.availability().value,
+            "rtsp_clients": self.rtsp_clients,
+            "reboots": self.reboots,
+            "onvif_calls": dict(self.onvif_calls),
+        }

@@ -1,0 +1,578 @@
+"""The SQLite index of closed segments, plus the event log.
+
+One database per storage root (``{root}/index.sqlite3``) in WAL mode, so the API server
+keeps reading while camera ingest threads write. Every thread gets its own connection:
+WAL lets readers run beside the single writer, and writers queue on ``busy_timeout``.
+Write transactions start with ``BEGIN IMMEDIATE`` so a writer takes the lock up front
+instead of failing half-way when it tries to upgrade a read lock.
+
+The index is a cache of what is on disk: ``reconcile`` can rebuild every segment row from
+the files, which is why ``synchronous=NORMAL`` (may lose the last commits on power loss,
+never corrupts) is good enough.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+from cctvctl.models import Event, Segment
+from cctvctl.storage.layout import parse_segment_path
+
+__all__ = [
+    "INDEX_FILENAME",
+    "MIGRATIONS",
+    "IndexVersionError",
+    "IndexedFile",
+    "SegmentIndex",
+    "SegmentInfo",
+    "SegmentLike",
+    "SegmentRow",
+    "from_ts",
+    "migrate",
+    "to_ts",
+]
+
+INDEX_FILENAME: Final = "index.sqlite3"
+BUSY_TIMEOUT_SECONDS: Final = 30.0
+
+# A migration is the list of statements taking the schema from version N-1 to N (its
+# position in MIGRATIONS, counting from 1). Never edit a released one: append a new one.
+Migration = Sequence[str]
+
+MIGRATIONS: list[Migration] = [
+    # 1: segments, usage totals kept by triggers, events, meta.
+    (
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID",
+        # The longest segment ever indexed bounds how far back an overlap query must look,
+        # which lets it use the (camera, start) index instead of scanning a camera's rows.
+        "INSERT INTO meta (key, value) VALUES ('max_seconds', 0.0)",
+        """CREATE TABLE segments (
+            id INTEGER PRIMARY KEY,
+            camera TEXT NOT NULL,
+            kecamatan TEXT NOT NULL,
+            start REAL NOT NULL,
+            "end" REAL NOT NULL,
+            bytes INTEGER NOT NULL,
+            frames INTEGER,
+            path TEXT NOT NULL UNIQUE,
+            CHECK ("end" >= start)
+        )""",
+        "CREATE INDEX segments_camera_start ON segments (camera, start)",
+        "CREATE INDEX segments_kecamatan_start ON segments (kecamatan, start)",
+        "CREATE INDEX segments_start ON segments (start)",
+        # Write rate = bytes of segments that ended recently; asked for on every health poll.
+        'CREATE INDEX segments_end ON segments ("end")',
+        # Summing bytes over hundreds of thousands of rows on each health poll would be
+        # slow; triggers keep per-camera totals exact inside the same transaction.
+        """CREATE TABLE usage (
+            kecamatan TEXT NOT NULL,
+            camera TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            segments INTEGER NOT NULL,
+            PRIMARY KEY (kecamatan, camera)
+        ) WITHOUT ROWID""",
+        """CREATE TRIGGER segments_ai AFTER INSERT ON segments BEGIN
+            INSERT INTO usage (kecamatan, camera, bytes, segments)
+                VALUES (NEW.kecamatan, NEW.camera, NEW.bytes, 1)
+                ON CONFLICT (kecamatan, camera) DO UPDATE
+                SET bytes = bytes + excluded.bytes, segments = segments + 1;
+            UPDATE meta SET value = MAX(value, NEW."end" - NEW.start) WHERE key = 'max_seconds';
+        END""",
+        """CREATE TRIGGER segments_ad AFTER DELETE ON segments BEGIN
+            UPDATE usage SET bytes = bytes - OLD.bytes, segments = segments - 1
+                WHERE kecamatan = OLD.kecamatan AND camera = OLD.camera;
+            DELETE FROM usage WHERE segments <= 0;
+        END""",
+        """CREATE TRIGGER segments_au AFTER UPDATE ON segments BEGIN
+            UPDATE usage SET bytes = bytes - OLD.bytes, segments = segments - 1
+                WHERE kecamatan = OLD.kecamatan AND camera = OLD.camera;
+            INSERT INTO usage (kecamatan, camera, bytes, segments)
+                VALUES (NEW.kecamatan, NEW.camera, NEW.bytes, 1)
+                ON CONFLICT (kecamatan, camera) DO UPDATE
+                SET bytes = bytes + excluded.bytes, segments = segments + 1;
+            DELETE FROM usage WHERE segments <= 0;
+            UPDATE meta SET value = MAX(value, NEW."end" - NEW.start) WHERE key = 'max_seconds';
+        END""",
+        # AUTOINCREMENT: ids are never reused after old events are pruned, so an SSE
+        # client's Last-Event-ID can never point at a different event later.
+        # `data` is declared TEXT, not JSON: a JSON type name would get NUMERIC affinity.
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            time REAL NOT NULL,
+            type TEXT NOT NULL,
+            camera TEXT,
+            kecamatan TEXT,
+            data TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX events_time ON events (time)",
+        "CREATE INDEX events_camera ON events (camera, id)",
+    ),
+]
+
+
+class IndexVersionError(RuntimeError):
+    """The database was written by a newer cctvctl; refusing beats corrupting it."""
+
+
+class SegmentLike(Protocol):
+    """What the index needs of a closed segment (the segmenter's record fits)."""
+
+    @property
+    def camera_id(self) -> str: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def frames(self) -> int | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentInfo:
+    """A plain :class:`SegmentLike`, for segments that did not come from the segmenter."""
+
+    camera_id: str
+    path: Path
+    start: datetime
+    end: datetime
+    bytes: int
+    frames: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRow:
+    id: int
+    camera: str
+    kecamatan: str
+    start: datetime
+    end: datetime
+    bytes: int
+    frames: int | None
+    path: Path
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+    def to_wire(self) -> Segment:
+        return Segment(start=self.start, end=self.end, bytes=self.bytes, frames=self.frames)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedFile:
+    id: int
+    bytes: int
+
+
+def to_ts(when: datetime) -> float:
+    if when.tzinfo is None:
+        raise ValueError("datetimes given to the index must be timezone-aware")
+    return when.timestamp()
+
+
+def from_ts(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> int:
+    """Bring the schema up to ``len(migrations)``; returns the version found before.
+
+    Runs in one IMMEDIATE transaction and re-reads the version inside it, so two
+    processes opening a fresh database at once cannot both apply a step.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if found > len(migrations):
+            raise IndexVersionError(
+                f"index schema version {found} is newer than this cctvctl knows "
+                f"({len(migrations)}); upgrade cctvctl or move the index aside"
+            )
+        for version in range(found + 1, len(migrations) + 1):
+            for statement in migrations[version - 1]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return found
+
+
+# Queries below are assembled from these fixed fragments and fixed WHERE terms only;
+# every value is a bound parameter, hence the S608 (string-built SQL) waivers.
+_SELECT_SEGMENTS: Final = (
+    'SELECT id, camera, kecamatan, start, "end", bytes, frames, path FROM segments '
+)
+
+
+class SegmentIndex:
+    """Segment and event index of one storage root; every method may be called from any thread."""
+
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        filename: str = INDEX_FILENAME,
+        clock: Callable[[], float] = time.time,
+        migrations: Sequence[Migration] | None = None,
+    ) -> None:
+        # Absolute, so a segment path given relative to the working directory still
+        # matches the root and is stored relative to it.
+        self.root = Path(root).absolute()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.root / filename
+        self._clock = clock
+        self._local = threading.local()
+        self._conns: dict[threading.Thread, sqlite3.Connection] = {}
+        self._conns_lock = threading.Lock()
+        self._closed = False
+        try:
+            conn = self._conn()
+            migrate(conn, MIGRATIONS if migrations is None else migrations)
+            # Gaps before this moment are not footage lost: nothing was recording yet.
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('created', ?)", (self._clock(),)
+            )
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ connections
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        if self._closed:
+            raise RuntimeError("SegmentIndex is closed")
+        conn = sqlite3.connect(
+            self.db_path,
+            timeout=BUSY_TIMEOUT_SECONDS,
+            isolation_level=None,  # transactions are explicit, see _write()
+            check_same_thread=False,  # only so close() may close other threads' connections
+        )
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        with self._conns_lock:
+            # Threads come and go (thread pools, reconnecting ingest); a dead thread's
+            # connection would otherwise stay open until close().
+            for thread in [t for t in self._conns if not t.is_alive()]:
+                self._conns.pop(thread).close()
+            self._conns[threading.current_thread()] = conn
+        self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self._conn().execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Close every thread's connection; further calls raise."""
+        with self._conns_lock:
+            self._closed = True
+            for conn in self._conns.values():
+                conn.close()
+            self._conns.clear()
+        self._local = threading.local()
+
+    def __enter__(self) -> SegmentIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ meta
+
+    def schema_version(self) -> int:
+        return int(self._query("PRAGMA user_version")[0][0])
+
+    def created(self) -> datetime:
+        """When this index was first opened (or the oldest footage it has ever found)."""
+        return from_ts(float(self._query("SELECT value FROM meta WHERE key = 'created'")[0][0]))
+
+    def backdate_created(self, when: datetime) -> None:
+        """Move ``created`` back to ``when`` if earlier: footage proves recording then.
+
+        Used when an index is rebuilt over old files, so the time between that footage and
+        the rebuild counts as missing rather than as before-the-recorder-existed.
+        """
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE meta SET value = MIN(value, ?) WHERE key = 'created'", (to_ts(when),)
+            )
+
+    # ------------------------------------------------------------------ segments
+
+    def stored_path(self, path: Path | str) -> str:
+        """How the index spells ``path``: relative to the root when inside it."""
+        # Relative paths let a storage volume be mounted somewhere else later.
+        full = Path(path).absolute()
+        try:
+            return full.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(full)
+
+    def full_path(self, stored: str) -> Path:
+        return self.root / stored
+
+    def _row(self, r: Sequence[Any]) -> SegmentRow:
+        return SegmentRow(
+            id=r[0],
+            camera=r[1],
+            kecamatan=r[2],
+            start=from_ts(r[3]),
+            end=from_ts(r[4]),
+            bytes=r[5],
+            frames=r[6],
+            path=self.full_path(r[7]),
+        )
+
+    def add_segment(self, record: SegmentLike, *, kecamatan: str | None = None) -> int:
+        """Index a closed segment (or update the row with the same path); returns its id.
+
+        The kecamatan is read from the path when the file is in the standard layout.
+        """
+        if kecamatan is None:
+            key = parse_segment_path(self.root, record.path)
+            if key is None:
+                raise ValueError(
+                    f"{record.path} is not in the storage layout under {self.root}; "
+                    "pass kecamatan explicitly"
+                )
+            kecamatan = key.kecamatan
+        params = (
+            record.camera_id,
+            kecamatan,
+            to_ts(record.start),
+            max(to_ts(record.end), to_ts(record.start)),
+            int(record.bytes),
+            record.frames,
+            self.stored_path(record.path),
+        )
+        with self._write() as conn:
+            row = conn.execute(
+                'INSERT INTO segments (camera, kecamatan, start, "end", bytes, frames, path) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET "
+                "camera = excluded.camera, kecamatan = excluded.kecamatan, start = excluded.start, "
+                '"end" = excluded."end", bytes = excluded.bytes, frames = excluded.frames '
+                "RETURNING id",
+                params,
+            ).fetchone()
+        return int(row[0])
+
+    def get(self, segment_id: int) -> SegmentRow | None:
+        rows = self._query(_SELECT_SEGMENTS + "WHERE id = ?", (segment_id,))
+        return self._row(rows[0]) if rows else None
+
+    def segments(self, camera: str, start: datetime, end: datetime) -> list[SegmentRow]:
+        """Segments of ``camera`` overlapping ``[start, end)``, ordered by start."""
+        lo, hi = to_ts(start), to_ts(end)
+        rows = self._query(
+            _SELECT_SEGMENTS  # noqa: S608
+            + 'WHERE camera = ? AND start < ? AND "end" > ? '
+            "AND start >= ? - (SELECT value FROM meta WHERE key = 'max_seconds') "
+            "ORDER BY start, id",
+            (camera, hi, lo, lo),
+        )
+        return [self._row(r) for r in rows]
+
+    def first_segment_start(self, camera: str) -> datetime | None:
+        value = self._query("SELECT MIN(start) FROM segments WHERE camera = ?", (camera,))[0][0]
+        return None if value is None else from_ts(value)
+
+    def last_segment_end(self, camera: str) -> datetime | None:
+        rows = self._query(
+            'SELECT "end" FROM segments WHERE camera = ? ORDER BY start DESC LIMIT 1', (camera,)
+        )
+        return from_ts(rows[0][0]) if rows else None
+
+    def oldest(
+        self,
+        n: int,
+        *,
+        kecamatan: str | None = None,
+        camera: str | None = None,
+        before: datetime | None = None,
+        exclude_cameras: Collection[str] = (),
+    ) -> list[SegmentRow]:
+        """Up to ``n`` segments by ascending start; ``before`` keeps those that ended before it."""
+        where: list[str] = []
+        params: list[Any] = []
+        if kecamatan is not None:
+            where.append("kecamatan = ?")
+            params.append(kecamatan)
+        if camera is not None:
+            where.append("camera = ?")
+            params.append(camera)
+        if before is not None:
+            # The start term is implied by the end term (end >= start), but it lets the
+            # scan over the start index stop at `before` when nothing is old enough.
+            where.append('"end" < ? AND start < ?')
+            params += [to_ts(before), to_ts(before)]
+        if exclude_cameras:
+            where.append("camera NOT IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(sorted(exclude_cameras)))
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        rows = self._query(
+            f"{_SELECT_SEGMENTS}{clause}ORDER BY start, id LIMIT ?",
+            (*params, n),
+        )
+        return [self._row(r) for r in rows]
+
+    def delete_segment(self, segment_id: int) -> bool:
+        return self.delete_segments([segment_id]) == 1
+
+    def delete_segments(self, ids: Iterable[int]) -> int:
+        """Remove rows (not files); returns how many existed."""
+        batch = [(int(i),) for i in ids]
+        if not batch:
+            return 0
+        with self._write() as conn:
+            # rowcount sums the direct deletions only; trigger work is not counted.
+            return conn.executemany("DELETE FROM segments WHERE id = ?", batch).rowcount
+
+    def bytes_by_kecamatan(self) -> dict[str, int]:
+        rows = self._query("SELECT kecamatan, SUM(bytes) FROM usage GROUP BY kecamatan")
+        return {k: int(b) for k, b in rows}
+
+    def bytes_by_camera(self) -> dict[str, int]:
+        rows = self._query("SELECT camera, SUM(bytes) FROM usage GROUP BY camera")
+        return {c: int(b) for c, b in rows}
+
+    def total_bytes(self) -> int:
+        return int(self._query("SELECT COALESCE(SUM(bytes), 0) FROM usage")[0][0])
+
+    def segment_count(self) -> int:
+        return int(self._query("SELECT COALESCE(SUM(segments), 0) FROM usage")[0][0])
+
+    def bytes_written_since(self, since: datetime, kecamatan: str | None = None) -> int:
+        """Bytes of segments that ended at or after ``since``: the basis of write rates."""
+        sql = 'SELECT COALESCE(SUM(bytes), 0) FROM segments WHERE "end" >= ?'
+        params: list[Any] = [to_ts(since)]
+        if kecamatan is not None:
+            sql += " AND kecamatan = ?"
+            params.append(kecamatan)
+        return int(self._query(sql, params)[0][0])
+
+    def indexed_files(self) -> dict[str, IndexedFile]:
+        """Every row's stored path (root-relative POSIX for files under the root) -> id, size.
+
+        Keyed by the stored string rather than a Path: reconciliation compares millions of
+        these with directory entries, and building Path objects would dominate its time.
+        """
+        rows = self._query("SELECT path, id, bytes FROM segments")
+        return {p: IndexedFile(i, b) for p, i, b in rows}
+
+    def all_paths(self) -> set[Path]:
+        return {self.full_path(p) for (p,) in self._query("SELECT path FROM segments")}
+
+    # ------------------------------------------------------------------ events
+
+    def add_event(
+        self,
+        type: str,
+        *,
+        camera: str | None = None,
+        kecamatan: str | None = None,
+        data: dict[str, object] | None = None,
+        at: datetime | None = None,
+    ) -> Event:
+        when = self._clock() if at is None else to_ts(at)
+        payload = dict(data or {})
+        # default=str: a stray datetime or Path in an event must not lose the event.
+        encoded = json.dumps(payload, default=str, separators=(",", ":"))
+        with self._write() as conn:
+            row = conn.execute(
+                "INSERT INTO events (time, type, camera, kecamatan, data) VALUES (?, ?, ?, ?, ?) "
+                "RETURNING id",
+                (when, type, camera, kecamatan, encoded),
+            ).fetchone()
+        return Event(
+            id=int(row[0]),
+            time=from_ts(when),
+            type=type,
+            camera=camera,
+            kecamatan=kecamatan,
+            data=json.loads(encoded),
+        )
+
+    def events(
+        self,
+        since_id: int | None = None,
+        limit: int = 100,
+        types: Iterable[str] | None = None,
+        camera: str | None = None,
+        *,
+        latest: bool = False,
+    ) -> list[Event]:
+        """Events after ``since_id``, oldest first.
+
+        By default the *first* ``limit`` of them (page forward by passing the last id seen);
+        with ``latest=True``, or without ``since_id``, the *last* ``limit`` of them.
+        """
+        where: list[str] = []
+        params: list[Any] = []
+        if since_id is not None:
+            where.append("id > ?")
+            params.append(since_id)
+        if types is not None:
+            wanted = list(types)
+            where.append(f"type IN ({', '.join('?' * len(wanted))})" if wanted else "0")
+            params.extend(wanted)
+        if camera is not None:
+            where.append("camera = ?")
+            params.append(camera)
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        newest = latest or since_id is None
+        rows = self._query(
+            "SELECT id, time, type, camera, kecamatan, data FROM events "  # noqa: S608
+            f"{clause}ORDER BY id {'DESC' if newest else 'ASC'} LIMIT ?",
+            (*params, limit),
+        )
+        if newest:
+            rows.reverse()
+        return [
+            Event(
+                id=r[0],
+                time=from_ts(r[1]),
+                type=r[2],
+                camera=r[3],
+                kecamatan=r[4],
+                data=json.loads(r[5]),
+            )
+            for r in rows
+        ]
+
+    def count_events(self, since_id: int = 0) -> int:
+        return int(self._query("SELECT COUNT(*) FROM events WHERE id > ?", (since_id,))[0][0])
+
+    def last_event_id(self) -> int:
+        return int(self._query("SELECT COALESCE(MAX(id), 0) FROM events")[0][0])
+
+    def prune_events(self, before: datetime) -> int:
+        with self._write() as conn:
+            return conn.execute("DELETE FROM events WHERE time < ?", (to_ts(before),)).rowcount

@@ -1,0 +1,298 @@
+"""Retention: delete old footage by age, by kecamatan quota, and before the disk fills.
+
+Three passes, in this order, each over the closed segments in the index (the segment a
+camera is writing is not indexed yet, so it is never touched):
+
+1. age: segments that ended more than ``retention_days`` ago (per-camera overrides);
+2. quota: a kecamatan's oldest segments until its bytes fit its ``quota_gb``;
+3. disk guard: the oldest segments of the whole volume until free space is back above
+   the reserve, the larger of 5 % of the volume and one hour of the measured write rate.
+
+The disk guard is why recording never stops for a full disk: it gives up old footage
+first. Every run publishes one ``storage.deleted`` event per reason and camera. A run
+with nothing to delete costs a statvfs and a few indexed queries, so the server can call
+:meth:`Retention.run_once` every few seconds; the interval bounds how far the disk can
+fill between checks, and the reserve (an hour of writes) dwarfs it.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import shutil
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Final, NamedTuple, Protocol
+
+from cctvctl.config import Inventory
+from cctvctl.models import Event
+from cctvctl.storage.events import STORAGE_DELETED
+from cctvctl.storage.index import SegmentIndex, SegmentRow
+from cctvctl.storage.layout import prune_empty_dirs
+
+__all__ = [
+    "GB",
+    "DeleteReason",
+    "Deletion",
+    "DiskUsage",
+    "EventSink",
+    "Retention",
+    "quota_bytes",
+]
+
+log = logging.getLogger(__name__)
+
+#: Quotas are decimal gigabytes, as disks are sold and as `df -H` shows them.
+GB: Final = 1_000_000_000
+RESERVE_FRACTION: Final = 0.05
+RATE_WINDOW: Final = timedelta(hours=1)
+BATCH: Final = 500
+
+
+class DeleteReason(enum.StrEnum):
+    AGE = "age"
+    QUOTA = "quota"
+    DISK_GUARD = "disk_guard"
+
+
+class DiskUsage(NamedTuple):
+    total: int
+    used: int
+    free: int
+
+
+class EventSink(Protocol):
+    """Where deletion events go; :class:`~cctvctl.storage.events.EventBus` is one."""
+
+    def publish(
+        self,
+        type: str,
+        camera: str | None = None,
+        kecamatan: str | None = None,
+        data: Mapping[str, object] | None = None,
+    ) -> Event: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    reason: DeleteReason
+    segment: SegmentRow
+    error: str | None = None  # the file could not be removed (its row is gone anyway)
+
+
+def quota_bytes(quota_gb: float | None) -> int | None:
+    return None if quota_gb is None else int(quota_gb * GB)
+
+
+def _disk_usage(path: Path) -> DiskUsage:
+    u = shutil.disk_usage(path)
+    return DiskUsage(u.total, u.used, u.free)
+
+
+class Retention:
+    """Applies the retention rules to one storage root; :meth:`run_once` is thread-safe."""
+
+    def __init__(
+        self,
+        index: SegmentIndex,
+        *,
+        retention_days: float,
+        camera_retention_days: Mapping[str, float] | None = None,
+        quotas: Mapping[str, int | None] | None = None,
+        events: EventSink | None = None,
+        disk_usage: Callable[[Path], DiskUsage] = _disk_usage,
+        reserve_fraction: float = RESERVE_FRACTION,
+    ) -> None:
+        """``quotas`` maps kecamatan slug to bytes (None: no quota); see :func:`quota_bytes`.
+
+        ``disk_usage`` measures the volume holding the index's root; tests pass a fake to
+        play a nearly full disk. Without ``events`` deletions are still logged to the
+        index's event table, just not fanned out to live subscribers.
+        """
+        if retention_days <= 0:
+            raise ValueError("retention_days must be positive")
+        self.index = index
+        self.root = index.root
+        self.retention_days = retention_days
+        self.camera_retention_days = dict(camera_retention_days or {})
+        self.quotas = {k: q for k, q in (quotas or {}).items() if q is not None}
+        self._events = events
+        self._disk_usage = disk_usage
+        self.reserve_fraction = reserve_fraction
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_inventory(
+        cls,
+        inventory: Inventory,
+        index: SegmentIndex,
+        *,
+        events: EventSink | None = None,
+        camera_retention_days: Mapping[str, float] | None = None,
+        disk_usage: Callable[[Path], DiskUsage] = _disk_usage,
+    ) -> Retention:
+        return cls(
+            index,
+            retention_days=inventory.server.retention_days,
+            camera_retention_days=camera_retention_days,
+            quotas={k.key: quota_bytes(k.quota_gb) for k in inventory.kecamatan},
+            events=events,
+            disk_usage=disk_usage,
+        )
+
+    # ------------------------------------------------------------------ measures
+
+    def reserve_bytes(self, now: datetime, total: int | None = None) -> int:
+        """Free space the disk guard defends: max(5 % of the volume, last hour's writes)."""
+        if total is None:
+            total = self._disk_usage(self.root).total
+        hour = self.index.bytes_written_since(now - RATE_WINDOW)
+        return max(int(total * self.reserve_fraction), hour)
+
+    def disk_usage(self) -> DiskUsage:
+        return self._disk_usage(self.root)
+
+    # ------------------------------------------------------------------ run
+
+    def run_once(self, now: datetime | None = None) -> list[Deletion]:
+        """Apply all three rules once; returns what was deleted, in deletion order."""
+        now = datetime.now(UTC) if now is None else now
+        done: list[Deletion] = []
+        with self._lock:
+            try:
+                for rule in (self._by_age, self._by_quota, self._disk_guard):
+                    done += rule(now)
+                self._prune_events(now)
+            finally:
+                # Even if a later rule failed, what is gone must be on the record.
+                self._announce(done)
+        return done
+
+    def _by_age(self, now: datetime) -> list[Deletion]:
+        done: list[Deletion] = []
+        overrides = self.camera_retention_days
+        done += self._drain(
+            now,
+            DeleteReason.AGE,
+            before=now - timedelta(days=self.retention_days),
+            exclude=overrides.keys(),
+        )
+        for camera, days in overrides.items():
+            done += self._drain(
+                now, DeleteReason.AGE, before=now - timedelta(days=days), camera=camera
+            )
+        return done
+
+    def _drain(
+        self,
+        now: datetime,
+        reason: DeleteReason,
+        *,
+        before: datetime,
+        camera: str | None = None,
+        exclude: Iterable[str] = (),
+    ) -> list[Deletion]:
+        done: list[Deletion] = []
+        excluded = frozenset(exclude)
+        while rows := self.index.oldest(
+            BATCH, camera=camera, before=before, exclude_cameras=excluded
+        ):
+            done += self._delete(rows, reason, now)
+        return done
+
+    def _by_quota(self, now: datetime) -> list[Deletion]:
+        done: list[Deletion] = []
+        used = self.index.bytes_by_kecamatan()
+        for kecamatan, quota in self.quotas.items():
+            over = used.get(kecamatan, 0) - quota
+            while over > 0 and (rows := self.index.oldest(BATCH, kecamatan=kecamatan)):
+                chosen = _enough(rows, over)
+                done += self._delete(chosen, DeleteReason.QUOTA, now)
+                over -= sum(r.bytes for r in chosen)
+        return done
+
+    def _disk_guard(self, now: datetime) -> list[Deletion]:
+        done: list[Deletion] = []
+        while True:
+            usage = self._disk_usage(self.root)
+            short = self.reserve_bytes(now, usage.total) - usage.free
+            if short <= 0:
+                return done
+            rows = self.index.oldest(BATCH)
+            if not rows:
+                log.error(
+                    "disk guard: %d bytes short of the reserve on %s and no footage left "
+                    "to delete; something else is filling the volume",
+                    short,
+                    self.root,
+                )
+                return done
+            # Re-measure after each batch: the volume is shared with the open segments
+            # that keep growing, so our own byte counts are only an estimate.
+            done += self._delete(_enough(rows, short), DeleteReason.DISK_GUARD, now)
+
+    # ------------------------------------------------------------------ deleting
+
+    def _delete(
+        self, rows: list[SegmentRow], reason: DeleteReason, now: datetime
+    ) -> list[Deletion]:
+        done: list[Deletion] = []
+        # Keep today's and yesterday's day folders: a segmenter may be about to use them.
+        keep_from = (now.astimezone(UTC) - timedelta(days=1)).date()
+        for row in rows:
+            error: str | None = None
+            try:
+                row.path.unlink()
+            except FileNotFoundError:
+                pass  # already gone: the goal is reached either way
+            except OSError as exc:
+                # Dropping the row anyway keeps the loops moving; the next start-up's
+                # reconcile indexes the file again if it is still there.
+                error = str(exc)
+                log.warning("retention: cannot delete %s: %s", row.path, exc)
+            else:
+                prune_empty_dirs(self.root, row.path, keep_from=keep_from)
+            done.append(Deletion(reason, row, error))
+        self.index.delete_segments(r.id for r in rows)
+        return done
+
+    def _announce(self, done: list[Deletion]) -> None:
+        batches: dict[tuple[DeleteReason, str], list[Deletion]] = {}
+        for d in done:
+            batches.setdefault((d.reason, d.segment.camera), []).append(d)
+        for (reason, camera), items in batches.items():
+            segs = [d.segment for d in items]
+            data: dict[str, object] = {
+                "reason": reason.value,
+                "count": len(segs),
+                "bytes": sum(s.bytes for s in segs),
+                "start": min(s.start for s in segs).isoformat(),
+                "end": max(s.end for s in segs).isoformat(),
+            }
+            errors = sum(d.error is not None for d in items)
+            if errors:
+                data["errors"] = errors
+            kecamatan = segs[0].kecamatan
+            if self._events is not None:
+                self._events.publish(STORAGE_DELETED, camera, kecamatan, data)
+            else:
+                self.index.add_event(STORAGE_DELETED, camera=camera, kecamatan=kecamatan, data=data)
+
+    def _prune_events(self, now: datetime) -> None:
+        days = max([self.retention_days, *self.camera_retention_days.values()])
+        self.index.prune_events(now - timedelta(days=days))
+
+
+def _enough(rows: list[SegmentRow], need: int) -> list[SegmentRow]:
+    """The shortest prefix of ``rows`` (oldest first) whose bytes add up to ``need``."""
+    chosen: list[SegmentRow] = []
+    total = 0
+    for row in rows:
+        if total >= need:
+            break
+        chosen.append(row)
+        total += row.bytes
+    return chosen

@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class SiteKind(enum.StrEnum):
@@ -50,7 +50,7 @@ class CameraStatus(enum.StrEnum):
 
 
 class Wire(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class Camera(Wire):
@@ -166,9 +166,223 @@ class Event(Wire):
 class Problem(Wire):
     """RFC 9457 problem details; every 4xx and 5xx body has this shape."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
     type: str = "about:blank"
     title: str
     status: int
     detail: str
     instance: str | None = None
+
+
+# --- audit and exports -------------------------------------------------------------------
+
+
+class AuditEntry(Wire):
+    """One audited action: who did what to which target, and how it ended."""
+
+    id: int
+    time: datetime
+    actor: str = Field(description="name of the API token that acted")
+    role: str
+    action: str = Field(description="e.g. export.request, export.download, reboot")
+    target: str | None = None
+    reason: str | None = None
+    case_id: str | None = None
+    result: str = Field(description="ok, accepted, refused, failed, ...")
+    detail: str | None = None
+
+
+class ExportState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"  # done once, files removed after export_keep_days
+    DELETED = "deleted"  # done once, files removed on request
+
+    @property
+    def final(self) -> bool:
+        return self not in (ExportState.QUEUED, ExportState.RUNNING)
+
+
+class ExportRequest(Wire):
+    """Body of ``POST /api/v1/exports``: one camera over one window."""
+
+    camera: str = Field(min_length=1, max_length=200)
+    start: AwareDatetime
+    end: AwareDatetime
+    case_id: str | None = Field(None, max_length=200, description="e.g. LP/123/XI/2026")
+    note: str | None = Field(None, max_length=2000)
+
+
+class ExportJob(Wire):
+    """An export job and, once done, what it produced."""
+
+    id: str
+    camera: str
+    start: datetime
+    end: datetime
+    case_id: str | None = None
+    note: str | None = None
+    requester: str
+    state: ExportState
+    created: datetime
+    started: datetime | None = None
+    finished: datetime | None = None
+    attempts: int = 0
+    percent: float = 0.0
+    bytes_done: int = Field(0, description="source bytes read so far")
+    bytes_total: int = Field(0, description="source bytes to read")
+    eta_seconds: float | None = None
+    first_frame: datetime | None = None
+    last_frame: datetime | None = None
+    gaps: list[Gap] = Field(
+        default_factory=list,
+        description="missing footage in the window: from the index while queued, "
+        "measured from the clip's frames once done",
+    )
+    size: int | None = Field(None, description="clip size in bytes, once done")
+    sha256: str | None = None
+    expires: datetime | None = None
+    error: str | None = None
+
+
+class ExportManifest(Wire):
+    """The JSON written next to an exported clip: what it holds and where it came from."""
+
+    manifest_version: int = 1
+    job: str
+    file: str
+    camera: str
+    camera_name: str
+    kecamatan: str
+    site: str
+    requested_start: datetime
+    requested_end: datetime
+    first_frame: datetime
+    last_frame: datetime = Field(description="start time of the last frame in the clip")
+    timeline: str = Field(
+        description="how clip time maps to wall time: clip time 0 is first_frame and "
+        "gaps are kept as gaps in the timestamps"
+    )
+    gaps: list[Gap]
+    missing_seconds: float
+    frames: int
+    codec: str
+    sha256: str
+    size: int
+    sources: list[str] = Field(description="segment files read, relative to the storage root")
+    requester: str
+    case_id: str | None = None
+    note: str | None = None
+    created: datetime
+    finished: datetime
+    server_version: str
+
+
+# --- reboots -----------------------------------------------------------------------------
+
+
+class RebootState(enum.StrEnum):
+    """Where one camera's reboot is; the last five are final."""
+
+    QUEUED = "queued"  # accepted, waiting for a free slot (max_parallel)
+    REBOOTING = "rebooting"  # SystemReboot is being sent
+    WAITING = "waiting"  # the device accepted; watching for the stream to come back
+    BACK_ONLINE = "back_online"  # the stream dropped and a new connection is receiving
+    DID_NOT_RETURN = "did_not_return"  # not back (or never dropped) within reboot_wait
+    FAILED = "failed"  # the command did not get through; see `error`
+    SKIPPED = "skipped"  # not attempted: recently rebooted, no ONVIF URL, disabled
+    INTERRUPTED = "interrupted"  # the server stopped while this reboot was in flight
+    PLANNED = "planned"  # dry run only: would be rebooted
+
+    @property
+    def final(self) -> bool:
+        return self not in (RebootState.QUEUED, RebootState.REBOOTING, RebootState.WAITING)
+
+
+class RebootError(enum.StrEnum):
+    """Why one camera was not (or not provably) rebooted."""
+
+    UNREACHABLE = "unreachable"  # no connection to the ONVIF service
+    NOT_AUTHORIZED = "not_authorized"  # the device refused our credentials
+    NO_ONVIF = "no_onvif"  # the inventory has no ONVIF URL for the camera
+    TIMEOUT = "timeout"  # connected but no answer in time
+    ERROR = "error"  # anything else the device reported
+    RECENTLY_REBOOTED = "recently_rebooted"  # within the guard interval; `force` overrides
+    DISABLED = "disabled"  # disabled in the inventory: nothing would watch it come back
+    NOT_SEEN_DOWN = "not_seen_down"  # accepted the command but the stream never dropped
+    NOT_BACK = "not_back"  # went down and stayed down for reboot_wait
+
+
+class RebootRequest(Wire):
+    """Body of ``POST /api/v1/cameras/{id}/reboot``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+    reason: str = Field(min_length=1, max_length=500, description="why; written to the audit log")
+    force: bool = Field(False, description="reboot even if rebooted in the last 10 minutes")
+
+
+class BulkRebootRequest(Wire):
+    """Body of ``POST /api/v1/reboots``: pick cameras by list, kecamatan and/or outage."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+    cameras: list[str] | None = Field(
+        None, max_length=1000, description="camera ids; or give kecamatan, or offline_for alone"
+    )
+    kecamatan: str | None = Field(
+        None, min_length=1, description="every enabled camera of this kecamatan (slug or name)"
+    )
+    offline_for: float | str | None = Field(
+        None,
+        description="only cameras offline at least this long: seconds, or text like "
+        "'90s', '15m', '1h30m'",
+        examples=["15m"],
+    )
+    dry_run: bool = Field(
+        False, description="list the targets and what would be skipped; touch nothing"
+    )
+    max_parallel: int = Field(4, ge=1, le=16, description="cameras rebooting at once")
+    force: bool = Field(
+        False,
+        description="include cameras rebooted in the last 10 minutes, and allow "
+        "more than 20 targets",
+    )
+    reason: str = Field(min_length=1, max_length=500, description="why; written to the audit log")
+
+
+class RebootResult(Wire):
+    """One camera's part of a reboot job."""
+
+    id: str | None = Field(None, description="None in a dry run")
+    camera: str
+    kecamatan: str | None = None
+    state: RebootState
+    error: RebootError | None = None
+    detail: str | None = None
+    requested: datetime
+    finished: datetime | None = None
+
+
+class RebootJob(Wire):
+    """A reboot job (one camera, or a bulk batch); `results` fill in as devices finish."""
+
+    id: str
+    requested: datetime
+    actor: str
+    reason: str | None = None
+    done: bool
+    results: list[RebootResult]
+    counts: dict[str, int] = Field(description="results per state")
+
+
+class RebootPlan(Wire):
+    """Answer to a dry run: what a real run with the same body would do."""
+
+    dry_run: bool = True
+    targets: list[RebootResult] = Field(description="state planned or skipped, with why")
+    would_reboot: int
+    skipped: int
+    limit: int = Field(description="targets allowed without force")
+    refused: str | None = Field(None, description="why the real run would be refused")

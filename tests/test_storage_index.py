@@ -335,13 +335,13 @@ def test_migration_from_an_older_version_keeps_data(tmp_path: Path) -> None:
 def test_a_failing_migration_leaves_the_old_version_intact(tmp_path: Path) -> None:
     SegmentIndex(tmp_path).close()
     v1 = len(index_mod.MIGRATIONS)
-    broken = [*index_mod.MIGRATIONS, ("CREATE TABLE audit (x)", "THIS IS NOT SQL")]
+    broken = [*index_mod.MIGRATIONS, ("CREATE TABLE future_feature (x)", "THIS IS NOT SQL")]
     with pytest.raises(sqlite3.OperationalError):
         SegmentIndex(tmp_path, migrations=broken)
     with sqlite3.connect(tmp_path / "index.sqlite3") as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == v1
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master")}
-    assert "audit" not in tables
+    assert "future_feature" not in tables
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:

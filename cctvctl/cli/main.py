@@ -9,7 +9,21 @@ from __future__ import annotations
 import typer
 
 from cctvctl import __version__
-from cctvctl.cli import config_cmd, exit_codes, server_cmd, sim_cmd
+from cctvctl.cli import (
+    audit_cmd,
+    cameras_cmd,
+    config_cmd,
+    context_cmd,
+    exit_codes,
+    export_cmd,
+    gaps_cmd,
+    health_cmd,
+    reboot_cmd,
+    server_cmd,
+    sim_cmd,
+    snapshot_cmd,
+    status_cmd,
+)
 
 app = typer.Typer(
     name="cctvctl",
@@ -24,8 +38,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(context_cmd.app, name="context")
 app.add_typer(sim_cmd.app, name="sim")
 server_cmd.register(app)
+status_cmd.register(app)
+cameras_cmd.register(app)
+health_cmd.register(app)
+gaps_cmd.register(app)
+snapshot_cmd.register(app)
+export_cmd.register(app)
+reboot_cmd.register(app)
+audit_cmd.register(app)
 
 
 def _version(value: bool) -> None:

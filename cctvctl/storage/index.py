@@ -116,6 +116,47 @@ MIGRATIONS: list[Migration] = [
         "CREATE INDEX events_time ON events (time)",
         "CREATE INDEX events_camera ON events (camera, id)",
     ),
+    # 2: audit log, reboot jobs, export jobs.
+    (
+        "CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, "
+        "actor TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, target TEXT, "
+        "reason TEXT, case_id TEXT, result TEXT NOT NULL, detail TEXT)",
+        "CREATE INDEX audit_time ON audit(time)",
+        "CREATE TABLE reboots (id TEXT PRIMARY KEY, camera TEXT NOT NULL, "
+        "requested REAL NOT NULL, actor TEXT NOT NULL, reason TEXT, state TEXT NOT NULL, "
+        "detail TEXT, finished REAL, batch TEXT)",
+        "CREATE INDEX reboots_camera ON reboots(camera, requested)",
+        # A job row is the whole job: the worker rebuilds its queue from it after a
+        # restart, and `gaps` (JSON text) and the frame times survive for the job list.
+        """CREATE TABLE export_jobs (
+            id TEXT PRIMARY KEY,
+            camera TEXT NOT NULL,
+            start REAL NOT NULL,
+            "end" REAL NOT NULL,
+            case_id TEXT,
+            note TEXT,
+            requester TEXT NOT NULL,
+            role TEXT NOT NULL,
+            created REAL NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            started REAL,
+            finished REAL,
+            percent REAL NOT NULL DEFAULT 0,
+            bytes_done INTEGER NOT NULL DEFAULT 0,
+            bytes_total INTEGER NOT NULL DEFAULT 0,
+            eta_seconds REAL,
+            first_frame REAL,
+            last_frame REAL,
+            gaps TEXT NOT NULL DEFAULT '[]',
+            size INTEGER,
+            sha256 TEXT,
+            expires REAL,
+            error TEXT
+        )""",
+        "CREATE INDEX export_jobs_state ON export_jobs (state, created)",
+        "CREATE INDEX export_jobs_created ON export_jobs (created)",
+    ),
 ]
 
 

@@ -1,0 +1,163 @@
+"""`cctvctl audit`: who exported or rebooted what, when, why, and how it ended."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Final
+
+import typer
+
+from cctvctl.cli.common import (
+    JsonOpt,
+    NoColorOpt,
+    UtcOpt,
+    ask,
+    exit_code,
+    fail_usage,
+    parse_when,
+    print_results_json,
+    servers,
+    zone_name,
+)
+from cctvctl.cli.context_cmd import AllContextsOpt, ContextOpt, TokenOpt, UrlOpt
+from cctvctl.cli.download import table_console
+from cctvctl.cli.timeparse import WITA, format_time
+
+if TYPE_CHECKING:
+    from cctvctl.client import AsyncCctvClient, NodeResult
+    from cctvctl.models import AuditEntry
+
+__all__ = ["register"]
+
+MAX_LIMIT: Final = 10000
+
+
+def register(app: typer.Typer) -> None:
+    app.command("audit")(audit)
+
+
+def audit(
+    since: Annotated[
+        str,
+        typer.Option(
+            "--since",
+            help="From: 24h, -15m, 14:00, 'yesterday 14:00', '2026-11-28 14:00' (WITA), RFC 3339.",
+        ),
+    ] = "24h",
+    until: Annotated[str, typer.Option("--until", help="Until, same forms as --since.")] = "now",
+    action: Annotated[
+        str | None,
+        typer.Option(
+            "--action",
+            help="Only this action (export.request, export.download, export.cancel, reboot, "
+            "reboot.bulk, reboot.dry_run, reboot.result); 'export.*' or 'reboot.' for a prefix.",
+            metavar="ACTION",
+        ),
+    ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option("--actor", help="Only this token name.", metavar="NAME"),
+    ] = None,
+    limit: Annotated[
+        int,
+        typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most this many, the newest."),
+    ] = 500,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Add the DETAIL column (job ids, byte ranges).")
+    ] = False,
+    context: ContextOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    all_contexts: AllContextsOpt = False,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+    utc: UtcOpt = False,
+) -> None:
+    """The audit log: every export request, download, cancel and reboot, refusals too.
+
+    Example: cctvctl audit --since 'yesterday 00:00' --action 'export.*'
+
+    Oldest first, times in WITA: time, actor (token name), role, action, target, reason
+    or case, result. Needs the admin role (exit 4). When --limit rows came back, older
+    ones were left out (a note on stderr says so). JSON: [AuditEntry].
+    """
+    now = datetime.now(UTC)
+    start = parse_when("--since", since, now)
+    end = parse_when("--until", until, now)
+    if end <= start:
+        fail_usage(
+            f"--until ({format_time(end, utc=utc)}) must be after "
+            f"--since ({format_time(start, utc=utc)})"
+        )
+    nodes = servers(context, url, token, all_contexts)
+
+    async def question(client: AsyncCctvClient) -> list[AuditEntry]:
+        return await client.audit(start, end, action=action, actor=actor, limit=limit)
+
+    results = ask(nodes, question)
+    for result in results:
+        if result.value is not None and len(result.value) >= limit:
+            node = f"{result.name}: " if all_contexts else ""
+            print(
+                f"cctvctl: note: {node}only the newest {limit} rows are shown; "
+                "narrow --since or raise --limit",
+                file=sys.stderr,
+            )
+    if json_out:
+        print_results_json(results, all_contexts)
+    else:
+        _show(results, start, end, utc, no_color, all_contexts, wide)
+    raise typer.Exit(exit_code(results))
+
+
+def _show(
+    results: Sequence[NodeResult[list[AuditEntry]]],
+    start: datetime,
+    end: datetime,
+    utc: bool,
+    no_color: bool,
+    multi: bool,
+    wide: bool,
+) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    out = table_console(no_color)
+    rows = [(r.name, e) for r in results if r.value is not None for e in r.value]
+    if not any(r.value is not None for r in results):
+        return
+    span = f"from {format_time(start, utc=utc)} to {format_time(end, utc=utc)}"
+    if not rows:
+        out.print(f"no audit rows {span}", highlight=False)
+        return
+    zone = UTC if utc else WITA
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    if multi:
+        table.add_column("NODE", no_wrap=True)
+    table.add_column(f"TIME ({zone_name(utc)})", no_wrap=True)
+    table.add_column("ACTOR", no_wrap=True)
+    table.add_column("ROLE", no_wrap=True)
+    table.add_column("ACTION", no_wrap=True)
+    table.add_column("TARGET", overflow="fold", min_width=10, ratio=2)
+    table.add_column("REASON/CASE", overflow="fold", min_width=11, ratio=2)
+    table.add_column("RESULT", no_wrap=True)
+    if wide:
+        table.add_column("DETAIL", overflow="fold", min_width=12, ratio=3)
+    for node, entry in sorted(rows, key=lambda pair: pair[1].time) if multi else rows:
+        why = " · ".join(x for x in (entry.case_id, entry.reason) if x) or "-"
+        row = [
+            Text(entry.time.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")),
+            Text(entry.actor),
+            Text(entry.role),
+            Text(entry.action),
+            Text(entry.target or "-"),
+            Text(why),
+            Text(entry.result),
+        ]
+        if wide:
+            row.append(Text(entry.detail or ""))
+        table.add_row(*([Text(node), *row] if multi else row))
+    out.print(Text(f"Audit log {span}: {len(rows)} rows"), overflow="fold")
+    out.print(table)

@@ -1,0 +1,151 @@
+"""`cctvctl cameras`: every camera with its live state, filtered and sorted."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cctvctl.cli.common import (
+    JsonOpt,
+    NoColorOpt,
+    UtcOpt,
+    ask,
+    clock,
+    exit_code,
+    out_console,
+    print_results_json,
+    servers,
+    zone_name,
+)
+from cctvctl.cli.context_cmd import AllContextsOpt, ContextOpt, TokenOpt, UrlOpt
+
+if TYPE_CHECKING:
+    from cctvctl.client import AsyncCctvClient
+    from cctvctl.models import Camera
+
+__all__ = ["SortKey", "StatusChoice", "register", "sort_cameras"]
+
+STATUS_STYLE = {
+    "online": "green",
+    "degraded": "yellow",
+    "offline": "bold red",
+    "disabled": "dim",
+}
+
+
+class StatusChoice(enum.StrEnum):
+    """``models.CameraStatus``, repeated so that ``--help`` need not import pydantic
+    (a test keeps the two equal)."""
+
+    ONLINE = "online"
+    DEGRADED = "degraded"
+    OFFLINE = "offline"
+    DISABLED = "disabled"
+
+
+class SortKey(enum.StrEnum):
+    KBPS = "kbps"
+    FPS = "fps"
+    LAST_SEEN = "last-seen"
+    ID = "id"
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def sort_cameras(cameras: list[Camera], key: SortKey | None) -> list[Camera]:
+    """Worst first for the measures (lowest rate, longest silent), so trouble is on top."""
+    if key is None:
+        return cameras
+    if key is SortKey.KBPS:
+        return sorted(cameras, key=lambda c: c.kbps)
+    if key is SortKey.FPS:
+        return sorted(cameras, key=lambda c: c.fps)
+    if key is SortKey.LAST_SEEN:
+        return sorted(cameras, key=lambda c: c.last_packet or _NEVER)
+    return sorted(cameras, key=lambda c: c.id)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("cameras")(cameras)
+
+
+def cameras(
+    kecamatan: Annotated[
+        str | None,
+        typer.Option("--kecamatan", "-k", help="Only this kecamatan (slug or name).", metavar="K"),
+    ] = None,
+    status: Annotated[
+        StatusChoice | None, typer.Option("--status", "-s", help="Only cameras in this state.")
+    ] = None,
+    sort: Annotated[
+        SortKey | None,
+        typer.Option(
+            "--sort",
+            help="Order by this, worst first (lowest kbps/fps, longest unseen); "
+            "default: inventory order.",
+        ),
+    ] = None,
+    context: ContextOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    all_contexts: AllContextsOpt = False,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+    utc: UtcOpt = False,
+) -> None:
+    """List cameras with status, frame rate, bit rate, last packet and footage missing.
+
+    Example: cctvctl cameras --kecamatan bengalon --status offline --sort last-seen
+
+    JSON: a list of the API's Camera objects (with --all-contexts, one entry per node).
+    """
+    nodes = servers(context, url, token, all_contexts)
+
+    async def question(client: AsyncCctvClient) -> list[Camera]:
+        wanted = None if status is None else status.value
+        return sort_cameras(await client.cameras(kecamatan, wanted), sort)
+
+    results = ask(nodes, question)
+    if json_out:
+        print_results_json(results, all_contexts)
+        raise typer.Exit(exit_code(results))
+
+    from rich.table import Table
+    from rich.text import Text
+
+    now = datetime.now(UTC)
+    out = out_console(no_color)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    if all_contexts:
+        table.add_column("NODE")
+    table.add_column("CAMERA", no_wrap=True)
+    # The one column that gives way on a narrow screen.
+    table.add_column("KECAMATAN", overflow="ellipsis", no_wrap=True, max_width=18, min_width=4)
+    table.add_column("STATUS", no_wrap=True, min_width=8)
+    table.add_column("FPS", justify="right", no_wrap=True)
+    table.add_column("KBPS", justify="right", no_wrap=True)
+    table.add_column(f"LAST SEEN ({zone_name(utc)})", no_wrap=True)
+    table.add_column("MISS 24H", justify="right", no_wrap=True)
+    count = 0
+    for result in results:
+        for cam in result.value or []:
+            count += 1
+            row = [
+                Text(cam.id),
+                Text(cam.kecamatan),
+                Text(cam.status.value, style=STATUS_STYLE.get(cam.status.value, "")),
+                Text(f"{cam.fps:.1f}"),
+                Text(f"{cam.kbps:.0f}"),
+                Text(clock(cam.last_packet, utc, now)),
+                Text(f"{cam.missing_seconds_24h / 60:.0f} min"),
+            ]
+            table.add_row(*([Text(result.name), *row] if all_contexts else row))
+    if count:
+        out.print(table)
+    else:
+        out.print("no cameras match")
+    raise typer.Exit(exit_code(results))

@@ -1,0 +1,209 @@
+"""Plumbing the client commands share: which servers, asking them, errors, output.
+
+Every client command follows one shape::
+
+    nodes = servers(context, url, token, all_contexts)
+    results = ask(nodes, question)          # exits 2/4/5 at once for a single server
+    emit(results, json_out, shape, show)    # JSON or tables, labelled by node if several
+    raise typer.Exit(exit_code(results))
+
+A single server and ``--all-contexts`` go through the same asynchronous path
+(:class:`~cctvctl.client.MultiClient`), so both behave alike and a command that fans out
+per camera (``gaps``) needs no second implementation.
+
+JSON for one server is exactly the command's result (API models dumped with
+``model_dump(mode="json")``). With ``--all-contexts`` it is wrapped, one entry per node::
+
+    {"nodes": [{"node": "sangatta", "url": "...", "ok": true, "error": null,
+                "exit_code": 0, "result": <the single-server JSON>}, ...]}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from cctvctl.cli import exit_codes
+from cctvctl.cli.context_cmd import target, targets
+from cctvctl.cli.contexts import Target
+from cctvctl.cli.output import console, error, print_json
+from cctvctl.cli.timeparse import WITA, TimeParseError, parse_time
+
+if TYPE_CHECKING:
+    # Imported for real only inside ask(): httpx and pydantic cost more start-up time
+    # than the rest of the CLI together, and `cctvctl --help` needs neither.
+    from cctvctl.client import AsyncCctvClient, NodeResult
+
+__all__ = [
+    "JsonOpt",
+    "NoColorOpt",
+    "UtcOpt",
+    "ask",
+    "clock",
+    "days_text",
+    "exit_code",
+    "fail_usage",
+    "jsonable",
+    "out_console",
+    "parse_when",
+    "print_results_json",
+    "report_node_errors",
+    "servers",
+    "zone_name",
+]
+
+T = TypeVar("T")
+
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print JSON for scripts (the API's models) instead.")
+]
+NoColorOpt = Annotated[
+    bool, typer.Option("--no-color", help="No colour or styling (NO_COLOR does the same).")
+]
+UtcOpt = Annotated[bool, typer.Option("--utc", help="Show times in UTC instead of WITA.")]
+
+
+def fail_usage(message: str) -> NoReturn:
+    error(message)
+    raise typer.Exit(exit_codes.USAGE)
+
+
+def servers(
+    context: str | None, url: str | None, token: str | None, all_contexts: bool
+) -> list[Target]:
+    """The targets a command asks: one (flags > env > current context) or every context."""
+    if not all_contexts:
+        return [target(context, url, token)]
+    if context or url or token:
+        # Mixing would leave it unclear which token goes where.
+        fail_usage(
+            "--all-contexts asks every context with its own token; "
+            "drop --context, --url and --token"
+        )
+    return targets()
+
+
+def ask(
+    nodes: Sequence[Target], question: Callable[[AsyncCctvClient], Awaitable[T]]
+) -> list[NodeResult[T]]:
+    """Asks every node at once. One node that fails exits with its code and one line;
+    several report failures on stderr and carry on (see :func:`exit_code`)."""
+    from cctvctl.client import MultiClient
+
+    # Plain-http nodes need no CA bundle; loading certifi's costs ~30 ms per client,
+    # a tenth of the start-up budget. With any https node the default applies to all.
+    plain = all(n.url.startswith("http://") for n in nodes)
+    results = MultiClient(nodes, **({"verify": False} if plain else {})).run(question)
+    if len(results) == 1 and results[0].error is not None:
+        error(str(results[0].error))
+        raise typer.Exit(results[0].error.exit_code)
+    report_node_errors(results)
+    return results
+
+
+def report_node_errors(results: Sequence[NodeResult[Any]]) -> None:
+    for result in results:
+        if result.error is not None:
+            error(str(result.error))
+
+
+def exit_code(results: Sequence[NodeResult[Any]]) -> int:
+    """0 all answered; 3 some did; when none did, their shared code (else 1)."""
+    failed = [r.error for r in results if r.error is not None]
+    if not failed:
+        return exit_codes.OK
+    if len(failed) < len(results):
+        return exit_codes.PARTIAL
+    codes = {e.exit_code for e in failed}
+    return codes.pop() if len(codes) == 1 else exit_codes.FAILURE
+
+
+def jsonable(value: Any) -> Any:
+    """API models as the API writes them; dataclasses, lists and dicts of them too."""
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return value
+
+
+def print_results_json(
+    results: Sequence[NodeResult[T]], multi: bool, shape: Callable[[T], Any] = jsonable
+) -> None:
+    if not multi:
+        value = results[0].value
+        assert value is not None
+        print_json(shape(value))
+        return
+    nodes = []
+    for r in results:
+        err = r.error
+        nodes.append(
+            {
+                "node": r.name,
+                "url": r.url,
+                "ok": err is None,
+                "error": None if err is None else str(err),
+                "exit_code": exit_codes.OK if err is None else err.exit_code,
+                "result": None if r.value is None else shape(r.value),
+            }
+        )
+    print_json({"nodes": nodes})
+
+
+def out_console(no_color: bool, width: int | None = None) -> Console:
+    """stdout for people. Styling stays off in pipes (rich), with NO_COLOR and --no-color;
+    ``width`` caps the layout, e.g. the 60 columns of ``status``."""
+    out = console(no_color)
+    if out.no_color and out.color_system is not None:
+        # rich's no_color drops colours but keeps bold and dim; NO_COLOR users and the
+        # tests that grep for escapes expect none at all, even on a forced terminal.
+        out = Console(color_system=None, no_color=True, highlight=False, soft_wrap=False)
+    if width is not None and out.width > width:
+        out.width = width
+    return out
+
+
+def parse_when(option: str, text: str, now: datetime) -> datetime:
+    """``text`` as a time (see :mod:`cctvctl.cli.timeparse`), or exit 2 naming the option."""
+    try:
+        return parse_time(text, now=now)
+    except TimeParseError as exc:
+        fail_usage(f"{option}: {exc}")
+
+
+def clock(when: datetime | None, utc: bool, now: datetime | None = None) -> str:
+    """A compact time for table cells: ``14:02:03`` today, ``11-27 14:02`` otherwise."""
+    if when is None:
+        return "-"
+    zone = UTC if utc else WITA
+    local = when.astimezone(zone)
+    today = (now or datetime.now(UTC)).astimezone(zone).date()
+    if local.date() == today:
+        return local.strftime("%H:%M:%S")
+    if local.year == today.year:
+        return local.strftime("%m-%d %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def days_text(days: float | None) -> str:
+    """Days until a disk or quota is full; ``-`` when it is not filling."""
+    if days is None:
+        return "-"
+    return f"{days:.0f} d" if days >= 10 else f"{days:.1f} d"
+
+
+def zone_name(utc: bool) -> str:
+    return "UTC" if utc else "WITA"

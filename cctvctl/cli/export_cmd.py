@@ -1,0 +1,489 @@
+"""`cctvctl export` (a clip for a case) and `cctvctl exports ls|show|download|cancel`.
+
+An export is a job on the server; these commands create it, follow it, and fetch the clip
+through :func:`cctvctl.cli.download.save_export` (resumable, verified, manifest beside it).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Final
+
+import typer
+
+from cctvctl.cli.common import (
+    JsonOpt,
+    NoColorOpt,
+    UtcOpt,
+    clock,
+    fail_usage,
+    jsonable,
+    out_console,
+    parse_when,
+    zone_name,
+)
+from cctvctl.cli.context_cmd import ContextOpt, TokenOpt, UrlOpt
+from cctvctl.cli.download import (
+    DownloadFailed,
+    Meter,
+    check_free,
+    connect,
+    fail,
+    failing,
+    part_path,
+    save_export,
+    table_console,
+)
+from cctvctl.cli.output import print_json
+from cctvctl.cli.timeparse import WITA, format_duration, format_time
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from cctvctl.cli.download import Saved
+    from cctvctl.client import CctvClient
+    from cctvctl.models import ExportJob, ExportManifest, Gap
+
+__all__ = ["exports_app", "register", "resolve_to"]
+
+POLL: Final = 0.5  # seconds between looks at a running job; the server updates ~2x a second
+INTERRUPTED: Final = 130  # the shell's code for Ctrl-C; the job itself goes on
+_PLUS: Final = re.compile(r"^\+\s*((?:\d+[smhdw])+)$", re.IGNORECASE)
+_BARE_CLOCK: Final = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?$")
+_STATES: Final = ("queued", "running", "done", "failed", "cancelled", "expired", "deleted")
+
+exports_app = typer.Typer(
+    help=(
+        "Evidence export jobs on the server: list, show, download (resumable, verified) "
+        "and cancel. Create one with `cctvctl export`. Needs the operator role."
+    ),
+    no_args_is_help=True,
+)
+
+FromOpt = Annotated[
+    str,
+    typer.Option(
+        "--from",
+        help="Window start: '2026-11-28 14:00' (WITA), 14:00 (today), -20m, RFC 3339.",
+        show_default=False,
+    ),
+]
+ToOpt = Annotated[
+    str,
+    typer.Option(
+        "--to",
+        help="Window end: a bare clock time such as 14:15 is on the same day as --from; "
+        "+15m is that long after --from; or any --from form (a full date, RFC 3339, now).",
+        show_default=False,
+    ),
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Save the clip here (default: CAMERA_YYYYMMDD-HHMMSS.mp4 from the window's "
+        "WITA start). The manifest goes beside it as FILE.manifest.json.",
+        metavar="FILE",
+        show_default=False,
+    ),
+]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Overwrite an existing FILE and FILE.manifest.json.")
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)
+    app.add_typer(exports_app, name="exports")
+
+
+# --------------------------------------------------------------------------- times
+
+
+def resolve_to(text: str, start: datetime, now: datetime) -> datetime:
+    """``--to`` relative to ``start``: a bare clock is ``start``'s WITA day, ``+15m`` after it."""
+    spec = text.strip()
+    plus = _PLUS.match(spec)
+    if plus is not None:
+        # "15m" parsed against a fixed now is now - 15 min; the difference is the span.
+        span = now - parse_when("--to", plus[1], now)
+        return start + span
+    if _BARE_CLOCK.match(spec):
+        # parse_time reads a clock time on the day of its "now": the day of --from.
+        return parse_when("--to", spec, start)
+    return parse_when("--to", spec, now)
+
+
+def _window(from_: str, to: str, utc: bool) -> tuple[datetime, datetime]:
+    now = datetime.now(UTC)
+    start = parse_when("--from", from_, now)
+    end = resolve_to(to, start, now)
+    if end <= start:
+        hint = ""
+        if _BARE_CLOCK.match(to.strip()):
+            day = (start.astimezone(WITA).date() + timedelta(days=1)).isoformat()
+            hint = f"; for a window past midnight give the date, e.g. --to '{day} {to.strip()}'"
+        fail_usage(
+            f"--to ({format_time(end, utc=utc)}) must be after "
+            f"--from ({format_time(start, utc=utc)}){hint}"
+        )
+    return start, end
+
+
+def _default_output(camera: str, start: datetime) -> Path:
+    stamp = start.astimezone(WITA).strftime("%Y%m%d-%H%M%S")
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", camera)
+    return Path(f"{safe}_{stamp}.mp4")
+
+
+# --------------------------------------------------------------------------- following
+
+
+def _follow(client: CctvClient, job: ExportJob, meter: Meter) -> ExportJob:
+    """Polls until the job is final; exits 1 unless it ended done."""
+    try:
+        while not job.state.final:
+            meter.job(job)
+            time.sleep(POLL)
+            job = client.export(job.id)
+        meter.job(job)
+    except KeyboardInterrupt:
+        meter.done()
+        fail(
+            f"stopped waiting; export {job.id} goes on on the server. Fetch it later with "
+            f"'cctvctl exports download {job.id} -o FILE'",
+            INTERRUPTED,
+        )
+    meter.done()
+    if job.state.value != "done":
+        why = f": {job.error}" if job.error else ""
+        fail(f"export {job.id} ended {job.state.value}{why}")
+    return job
+
+
+def _fetch(
+    client: CctvClient,
+    job: ExportJob,
+    output: Path,
+    meter: Meter,
+    *,
+    resume: bool,
+) -> tuple[ExportManifest, Saved]:
+    manifest = client.export_manifest(job.id)
+    try:
+        saved = save_export(client, job, manifest, output, meter, resume=resume)
+    except DownloadFailed as exc:
+        meter.done()
+        fail(str(exc))
+    except KeyboardInterrupt:
+        meter.done()
+        fail(
+            f"download stopped; the bytes so far are kept in {part_path(output)}. Resume "
+            f"with 'cctvctl exports download {job.id} -o {output}'",
+            INTERRUPTED,
+        )
+    return manifest, saved
+
+
+def _saved_json(job: ExportJob, manifest: ExportManifest, saved: Saved) -> dict[str, Any]:
+    return {
+        "job": jsonable(job),
+        "manifest": jsonable(manifest),
+        "file": str(saved.file),
+        "manifest_file": str(saved.manifest_file),
+        "size": saved.size,
+        "sha256": saved.sha256,
+        "verified": True,
+        "resumed_from": saved.resumed_from,
+    }
+
+
+def _gap_text(gaps: list[Gap], utc: bool) -> str:
+    return ", ".join(
+        f"{format_time(g.start, utc=utc, date_too=False)}-"
+        f"{format_time(g.end, utc=utc, date_too=False)} ({format_duration(g.seconds)})"
+        for g in gaps
+    )
+
+
+def _show_saved(
+    out: Console, job: ExportJob, manifest: ExportManifest, saved: Saved, utc: bool
+) -> None:
+    from rich.text import Text
+
+    from cctvctl.cli.health_cmd import human_bytes
+
+    resumed = f", resumed at byte {saved.resumed_from}" if saved.resumed_from else ""
+    lines = [
+        f"saved     {saved.file} ({human_bytes(saved.size)}, {saved.size} bytes{resumed})",
+        f"sha256    {saved.sha256}",
+        "verified  size and SHA-256 match the manifest",
+        f"manifest  {saved.manifest_file}",
+        f"camera    {manifest.camera} ({manifest.camera_name}, {manifest.kecamatan})",
+        f"window    {format_time(manifest.requested_start, utc=utc)} to "
+        f"{format_time(manifest.requested_end, utc=utc, date_too=False)}",
+        f"frames    {format_time(manifest.first_frame, utc=utc)} to "
+        f"{format_time(manifest.last_frame, utc=utc, date_too=False)} ({manifest.frames})",
+    ]
+    if manifest.case_id:
+        lines.append(f"case      {manifest.case_id}")
+    if manifest.gaps:
+        lines.append(
+            f"GAPS      {len(manifest.gaps)} in the window, "
+            f"{format_duration(manifest.missing_seconds)} missing: "
+            f"{_gap_text(manifest.gaps, utc)}; the clip holds what was recorded"
+        )
+    else:
+        lines.append("gaps      none: footage covers the whole window")
+    for line in lines:
+        out.print(Text(line), overflow="fold")
+
+
+# --------------------------------------------------------------------------- export
+
+
+def export(
+    camera: Annotated[str, typer.Argument(help="Camera id, e.g. sgu-camat-01.", metavar="CAMERA")],
+    from_: FromOpt,
+    to: ToOpt,
+    case: Annotated[
+        str | None,
+        typer.Option("--case", help="Case number, e.g. LP/123/XI/2026 (in the manifest)."),
+    ] = None,
+    note: Annotated[
+        str | None,
+        typer.Option("--note", help="Free text for the manifest and the audit log."),
+    ] = None,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    no_wait: Annotated[
+        bool,
+        typer.Option("--no-wait", help="Queue the job, print its id and return at once."),
+    ] = False,
+    context: ContextOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+    utc: UtcOpt = False,
+) -> None:
+    """Export a camera's footage over a window as an evidence clip with a manifest.
+
+    Example: cctvctl export sgu-camat-01 --from "2026-11-28 14:00" --to 14:15
+    --case LP/123/XI/2026 -o clip.mp4
+
+    Waits for the job (progress on stderr), downloads the clip (resuming after a dropped
+    connection), checks its SHA-256 against the manifest, saves the manifest as
+    FILE.manifest.json and prints path, size, SHA-256 and gaps. Gaps are not a failure:
+    the clip holds what was recorded and the manifest lists what is missing. Never
+    overwrites FILE without --force. Needs the operator role (exit 4 otherwise); exit 1
+    when the job fails or the clip does not verify (FILE.part is kept), 130 on Ctrl-C
+    (the job goes on: fetch it with `cctvctl exports download`).
+    JSON: with --no-wait the ExportJob; else {job, manifest, file, manifest_file, size,
+    sha256, verified, resumed_from}.
+    """
+    start, end = _window(from_, to, utc)
+    target = output if output is not None else _default_output(camera, start)
+    if not no_wait:
+        check_free(target, force)
+    meter = Meter(quiet=json_out, no_color=no_color)
+    with failing(), connect(context, url, token) as client, meter:
+        job = client.create_export(camera, start, end, case_id=case, note=note)
+        if no_wait:
+            if json_out:
+                print_json(jsonable(job))
+            else:
+                print(job.id)
+            return
+        meter.note(
+            f"export {job.id}: {camera} {format_time(start, utc=utc)} to "
+            f"{format_time(end, utc=utc, date_too=False)} queued"
+        )
+        job = _follow(client, job, meter)
+        manifest, saved = _fetch(client, job, target, meter, resume=False)
+    if json_out:
+        print_json(_saved_json(job, manifest, saved))
+    else:
+        _show_saved(out_console(no_color), job, manifest, saved, utc)
+
+
+# --------------------------------------------------------------------------- exports
+
+
+@exports_app.command("ls")
+def ls(
+    state: Annotated[
+        str | None,
+        typer.Option("--state", help=f"Only jobs in this state: {', '.join(_STATES)}."),
+    ] = None,
+    camera: Annotated[str | None, typer.Option("--camera", "-c", help="Only this camera.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="At most this many.")] = 50,
+    context: ContextOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+    utc: UtcOpt = False,
+) -> None:
+    """Export jobs, newest first: state, progress, window, case, size, requester.
+
+    Example: cctvctl exports ls --state done --camera sgu-camat-01
+
+    JSON: [ExportJob].
+    """
+    if state is not None and state not in _STATES:
+        fail_usage(f"--state {state!r}: accepted: {', '.join(_STATES)}")
+    with failing(), connect(context, url, token) as client:
+        jobs = client.exports(state, camera, limit)
+    if json_out:
+        print_json(jsonable(jobs))
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    from cctvctl.cli.health_cmd import human_bytes
+
+    out = table_console(no_color)
+    if not jobs:
+        out.print("no export jobs", highlight=False)
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("ID", no_wrap=True)
+    table.add_column("CAMERA", no_wrap=True)
+    table.add_column("STATE", no_wrap=True)
+    table.add_column("DONE", justify="right", no_wrap=True)
+    table.add_column(f"WINDOW ({zone_name(utc)})", no_wrap=True)
+    table.add_column("CASE", overflow="fold", min_width=6)
+    table.add_column("SIZE", justify="right", no_wrap=True)
+    table.add_column("BY", no_wrap=True)
+    for job in jobs:
+        table.add_row(
+            Text(job.id),
+            Text(job.camera),
+            Text(job.state.value),
+            Text(f"{job.percent:.0f} %"),
+            Text(f"{clock(job.start, utc)}-{clock(job.end, utc).split(' ')[-1]}"),
+            Text(job.case_id or "-"),
+            Text(human_bytes(job.size) if job.size is not None else "-"),
+            Text(job.requester),
+        )
+    out.print(table)
+
+
+JobArg = Annotated[
+    str, typer.Argument(help="Export job id, from `cctvctl exports ls`.", metavar="JOB")
+]
+
+
+@exports_app.command("show")
+def show(
+    job_id: JobArg,
+    context: ContextOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+    utc: UtcOpt = False,
+) -> None:
+    """One export job: state, progress and ETA, window, case, gaps, size and SHA-256.
+
+    Example: cctvctl exports show 3f2a9c0d
+
+    JSON: ExportJob.
+    """
+    with failing(), connect(context, url, token) as client:
+        job = client.export(job_id)
+    if json_out:
+        print_json(jsonable(job))
+        return
+    from rich.text import Text
+
+    from cctvctl.cli.health_cmd import human_bytes
+
+    progress = f"{job.percent:.0f} %"
+    if job.eta_seconds is not None and not job.state.final:
+        progress += f", ETA {format_duration(job.eta_seconds)}"
+    rows: list[tuple[str, str | None]] = [
+        ("id", job.id),
+        ("camera", job.camera),
+        ("state", job.state.value + (f": {job.error}" if job.error else "")),
+        ("progress", progress),
+        ("window", f"{format_time(job.start, utc=utc)} to {format_time(job.end, utc=utc)}"),
+        ("case", job.case_id),
+        ("note", job.note),
+        ("requester", job.requester),
+        ("created", format_time(job.created, utc=utc)),
+        ("finished", format_time(job.finished, utc=utc) if job.finished else None),
+        ("size", f"{human_bytes(job.size)} ({job.size} bytes)" if job.size is not None else None),
+        ("sha256", job.sha256),
+        ("expires", format_time(job.expires, utc=utc) if job.expires else None),
+        (
+            "gaps",
+            f"{len(job.gaps)}: {_gap_text(job.gaps, utc)}" if job.gaps else "none",
+        ),
+    ]
+    out = out_console(no_color)
+    for key, value in rows:
+        if value is not None:
+            out.print(Text(f"{key:<10}{value}"), overflow="fold")
+
+
+@exports_app.command("download")
+def download(
+    job_id: JobArg,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    context: ContextOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+    utc: UtcOpt = False,
+) -> None:
+    """Download a finished export's clip and manifest, resuming FILE.part if there is one.
+
+    Example: cctvctl exports download 3f2a9c0d -o clip.mp4
+
+    Waits first if the job is still running. The clip is checked against the manifest's
+    size and SHA-256 before it is renamed from FILE.part to FILE; a mismatch exits 1 and
+    keeps FILE.part (delete it to start afresh). JSON: {job, manifest, file,
+    manifest_file, size, sha256, verified, resumed_from}.
+    """
+    meter = Meter(quiet=json_out, no_color=no_color)
+    with failing(), connect(context, url, token) as client, meter:
+        job = client.export(job_id)
+        target = output if output is not None else _default_output(job.camera, job.start)
+        check_free(target, force)
+        job = _follow(client, job, meter)
+        manifest, saved = _fetch(client, job, target, meter, resume=True)
+    if json_out:
+        print_json(_saved_json(job, manifest, saved))
+    else:
+        _show_saved(out_console(no_color), job, manifest, saved, utc)
+
+
+@exports_app.command("cancel")
+def cancel(
+    job_id: JobArg,
+    context: ContextOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Cancel a queued or running export; for a finished one, delete its files.
+
+    Example: cctvctl exports cancel 3f2a9c0d
+
+    JSON: the ExportJob afterwards (state cancelled or deleted).
+    """
+    with failing(), connect(context, url, token) as client:
+        job = client.cancel_export(job_id)
+    if json_out:
+        print_json(jsonable(job))
+        return
+    what = "files deleted" if job.state.value == "deleted" else job.state.value
+    print(f"export {job.id} ({job.camera}): {what}")

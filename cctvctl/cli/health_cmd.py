@@ -1,0 +1,181 @@
+"""`cctvctl health`: storage volumes, the recording host, and each kecamatan's network and disk."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cctvctl.cli.common import (
+    JsonOpt,
+    NoColorOpt,
+    UtcOpt,
+    ask,
+    days_text,
+    exit_code,
+    fail_usage,
+    out_console,
+    print_results_json,
+    servers,
+)
+from cctvctl.cli.context_cmd import AllContextsOpt, ContextOpt, TokenOpt, UrlOpt
+from cctvctl.cli.timeparse import format_duration, format_time
+
+if TYPE_CHECKING:
+    from cctvctl.client import AsyncCctvClient, NodeResult
+    from cctvctl.models import Health, KecamatanSummary
+
+__all__ = ["human_bytes", "human_rate", "register"]
+
+
+def human_bytes(n: float) -> str:
+    """Decimal units, as disk vendors and quotas (``quota_gb``) count."""
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def human_rate(bytes_per_second: float) -> str:
+    return f"{human_bytes(bytes_per_second)}/s"
+
+
+def kbit(kbps: float) -> str:
+    return f"{kbps / 1000:.1f} Mbit/s" if kbps >= 1000 else f"{kbps:.0f} kbit/s"
+
+
+def _matches(k: KecamatanSummary, wanted: str) -> bool:
+    needle = wanted.strip().lower()
+    return needle in (k.slug.lower(), k.name.lower())
+
+
+def register(app: typer.Typer) -> None:
+    app.command("health")(health)
+
+
+def health(
+    kecamatan: Annotated[
+        str | None,
+        typer.Option(
+            "--kecamatan", "-k", help="Only this kecamatan's row (slug or name).", metavar="K"
+        ),
+    ] = None,
+    context: ContextOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    all_contexts: AllContextsOpt = False,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+    utc: UtcOpt = False,
+) -> None:
+    """Storage volumes, the recording host, and per-kecamatan network and disk.
+
+    Example: cctvctl health --kecamatan sangatta-utara
+
+    JSON: the API's Health object (its kecamatan list cut to --kecamatan).
+    """
+    nodes = servers(context, url, token, all_contexts)
+
+    async def question(client: AsyncCctvClient) -> Health:
+        return await client.health()
+
+    results = ask(nodes, question)
+    if kecamatan is not None:
+        results = _only(results, kecamatan)
+    if json_out:
+        print_results_json(results, all_contexts)
+    else:
+        _show(results, no_color, utc)
+    raise typer.Exit(exit_code(results))
+
+
+def _only(results: list[NodeResult[Health]], wanted: str) -> list[NodeResult[Health]]:
+    """Each node's report cut to one kecamatan; exit 2 when no node has it."""
+    available = sorted({k.slug for r in results if r.value for k in r.value.kecamatan})
+    cut = [
+        r
+        if r.value is None
+        else replace(
+            r,
+            value=r.value.model_copy(
+                update={"kecamatan": [k for k in r.value.kecamatan if _matches(k, wanted)]}
+            ),
+        )
+        for r in results
+    ]
+    if available and not any(r.value and r.value.kecamatan for r in cut):
+        fail_usage(f"--kecamatan: no kecamatan {wanted!r}; available: {', '.join(available)}")
+    return cut
+
+
+def _show(results: Sequence[NodeResult[Health]], no_color: bool, utc: bool) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    out = out_console(no_color)
+    for n, result in enumerate(results):
+        report = result.value
+        if n:
+            out.print()
+        if report is None:
+            out.print(Text(f"{result.name}: no answer (see the error above)", style="bold red"))
+            continue
+        host = report.host
+        head = Text(result.name, style="bold")
+        head.append(f"  {format_time(report.generated, utc=utc)}  server {report.server_version}")
+        out.print(head, no_wrap=True, overflow="ellipsis")
+        load = " ".join(f"{x:.2f}" for x in host.load)
+        out.print(
+            Text(
+                f"host {host.hostname}: CPU {host.cpu_percent:.0f} %, memory "
+                f"{host.memory_percent:.0f} %, load {load}, "
+                f"up {format_duration(host.uptime_seconds)}"
+            )
+        )
+        for nic in host.nics:
+            out.print(
+                Text(
+                    f"  {nic.name}: in {kbit(nic.rx_bps * 8 / 1000)}, "
+                    f"out {kbit(nic.tx_bps * 8 / 1000)}"
+                )
+            )
+        volumes = Table(box=None, pad_edge=False, header_style="bold")
+        volumes.add_column("VOLUME", overflow="ellipsis", no_wrap=True, min_width=6)
+        for title in ("SIZE", "USED", "FREE", "RESERVE", "WRITE", "FULL IN"):
+            volumes.add_column(title, justify="right", no_wrap=True)
+        for v in report.volumes:
+            used = 100 * v.used_bytes / v.total_bytes if v.total_bytes else 0.0
+            volumes.add_row(
+                Text(v.path),
+                human_bytes(v.total_bytes),
+                Text(f"{used:.0f} %", style="red" if used >= 90 else ""),
+                human_bytes(v.free_bytes),
+                human_bytes(v.reserve_bytes),
+                human_rate(v.write_bps),
+                days_text(v.days_to_full),
+            )
+        out.print()
+        out.print(volumes)
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        table.add_column("KECAMATAN", overflow="ellipsis", no_wrap=True, min_width=6)
+        for title in ("CAMS", "INBOUND", "RTT", "STORED", "QUOTA", "WRITE", "FULL IN", "MISS"):
+            table.add_column(title, justify="right", no_wrap=True)
+        for k in report.kecamatan:
+            enabled = k.cameras_total - k.disabled
+            table.add_row(
+                Text(k.name),
+                Text(f"{k.online}/{enabled}", style="red" if k.offline else ""),
+                kbit(k.inbound_kbps),
+                "-" if k.worst_rtt_ms is None else f"{k.worst_rtt_ms:.0f} ms",
+                human_bytes(k.bytes_stored),
+                "-" if k.quota_bytes is None else human_bytes(k.quota_bytes),
+                human_rate(k.write_bps),
+                days_text(k.days_to_full),
+                f"{k.missing_minutes_24h:.0f} min",
+            )
+        out.print()
+        out.print(table)

@@ -1,0 +1,303 @@
+"""`cctvctl reboot`: deliberate ONVIF reboots, one camera or many, with a dry run first.
+
+Every run goes through the bulk route (``POST /api/v1/reboots``), even for one camera, so
+one table shape covers every outcome: a camera the server will not touch (no ONVIF URL,
+rebooted minutes ago) is a row saying why, not a whole-request error.
+
+Without ``--yes`` the server is first asked for a dry run and the admin confirms that
+list. The real request then names exactly those cameras (with ``--offline-for`` still
+applied), so a camera that went dark while the admin read the list is never rebooted
+unconfirmed, and one that came back meanwhile is left alone.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Annotated, Final
+
+import typer
+
+from cctvctl.cli import exit_codes
+from cctvctl.cli.common import JsonOpt, NoColorOpt, UtcOpt, fail_usage, jsonable, out_console
+from cctvctl.cli.context_cmd import ContextOpt, TokenOpt, UrlOpt
+from cctvctl.cli.download import connect, fail, failing
+from cctvctl.cli.output import console, print_json
+from cctvctl.cli.timeparse import format_duration
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from cctvctl.client import CctvClient
+    from cctvctl.models import RebootJob, RebootPlan, RebootResult
+
+__all__ = ["outcome", "register"]
+
+POLL: Final = 1.0  # the server looks at a rebooting camera twice a second; once is enough here
+INTERRUPTED: Final = 130
+
+
+def register(app: typer.Typer) -> None:
+    app.command("reboot")(reboot)
+
+
+def reboot(
+    cameras: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Camera ids to reboot (or use --kecamatan / --offline-for).",
+            metavar="CAMERA",
+            show_default=False,
+        ),
+    ] = None,
+    kecamatan: Annotated[
+        str | None,
+        typer.Option(
+            "--kecamatan", "-k", help="Every enabled camera of this kecamatan.", metavar="K"
+        ),
+    ] = None,
+    offline_for: Annotated[
+        str | None,
+        typer.Option(
+            "--offline-for",
+            help="Only cameras offline at least this long (90s, 15m, 1h30m); alone, "
+            "every such camera on the server.",
+            metavar="DURATION",
+        ),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", help="Why (required; written to the audit log).", metavar="TEXT"),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list the targets and what would be skipped.")
+    ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Do not ask; needed when stdin is not a terminal."),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Include cameras rebooted in the last 10 minutes, and allow more than 20.",
+        ),
+    ] = False,
+    max_parallel: Annotated[
+        int | None,
+        typer.Option(
+            "--max-parallel",
+            min=1,
+            max=16,
+            help="Cameras dark at once (server default 4).",
+            metavar="N",
+        ),
+    ] = None,
+    context: ContextOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+    utc: UtcOpt = False,
+) -> None:
+    """Reboot cameras through ONVIF and wait until their streams are back.
+
+    Example: cctvctl reboot --kecamatan bengalon --offline-for 15m --reason "hung since 03:00"
+
+    Without --yes it shows a dry run (targets, and skipped ones with why) and asks; on a
+    stdin that is not a terminal it refuses (exit 2) unless --yes. Then it follows the job
+    and prints a row per camera: result, detail and how long until it was back. Needs the
+    admin role (exit 4). Exit 0 when every target is back online, 3 when some are not
+    (failed, did not return or skipped), 1 when none is. JSON: RebootPlan with --dry-run,
+    else RebootJob.
+    """
+    why = (reason or "").strip()
+    if not why:
+        fail_usage(
+            "--reason is required: say why the cameras are rebooted (it goes into the "
+            "audit log), e.g. --reason 'stream hung since 03:00'"
+        )
+    targets = list(cameras or [])
+    if targets and kecamatan is not None:
+        fail_usage("give camera ids or --kecamatan, not both")
+    if not targets and kecamatan is None and offline_for is None:
+        fail_usage(
+            "name the targets: camera ids, --kecamatan K, or --offline-for 15m alone "
+            "(every camera offline that long)"
+        )
+    with failing(), connect(context, url, token) as client:
+        if dry_run or not yes:
+            plan = client.reboot_plan(
+                why,
+                cameras=targets or None,
+                kecamatan=kecamatan,
+                offline_for=offline_for,
+                force=force,
+            )
+            if dry_run:
+                if json_out:
+                    print_json(jsonable(plan))
+                else:
+                    _show_plan(out_console(no_color), plan)
+                return
+            _confirm(plan, json_out, no_color)
+            # Exactly the listed cameras, skipped ones included so the table says why.
+            targets, kecamatan = [t.camera for t in plan.targets], None
+        job = client.reboot_many(
+            why,
+            cameras=targets or None,
+            kecamatan=kecamatan,
+            offline_for=offline_for,
+            force=force,
+            max_parallel=max_parallel,
+        )
+        job = _follow(client, job, quiet=json_out, no_color=no_color)
+    if json_out:
+        print_json(jsonable(job))
+    else:
+        _show_job(out_console(no_color), job, utc)
+    raise typer.Exit(outcome(job))
+
+
+def outcome(job: RebootJob) -> int:
+    """0 every target back, 1 none, 3 some: what a script needs to decide on a retry."""
+    back = sum(1 for r in job.results if r.state.value == "back_online")
+    if job.results and back == len(job.results):
+        return exit_codes.OK
+    return exit_codes.PARTIAL if back else exit_codes.FAILURE
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def _confirm(plan: RebootPlan, json_out: bool, no_color: bool) -> None:
+    # With --json the plan goes to stderr, so stdout stays one JSON document.
+    _show_plan(console(no_color, stderr=True) if json_out else out_console(no_color), plan)
+    if plan.refused:
+        fail(f"the server would refuse: {plan.refused}; add --force", exit_codes.USAGE)
+    if plan.would_reboot == 0:
+        fail(f"nothing to reboot: all {len(plan.targets)} targets would be skipped")
+    count = f"{plan.would_reboot} camera{'s' if plan.would_reboot != 1 else ''}"
+    if not sys.stdin.isatty():
+        fail_usage(
+            f"not rebooting {count} unconfirmed: stdin is not a terminal, so nobody can "
+            "answer; add --yes to go ahead (or --dry-run to only look)"
+        )
+    confirmed = typer.confirm(f"Reboot {count}?", default=False, err=True)
+    if not sys.stderr.isatty():
+        # The terminal echoed the answer's newline; a redirected stderr never saw it.
+        print(file=sys.stderr)
+    if not confirmed:
+        fail("not confirmed; nothing was rebooted")
+
+
+def _why(result: RebootResult) -> str:
+    if result.error is None:
+        return result.detail or ""
+    return f"{result.error.value}: {result.detail}" if result.detail else result.error.value
+
+
+def _show_plan(out: Console, plan: RebootPlan) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    out.print(f"Dry run: {plan.would_reboot} to reboot, {plan.skipped} skipped", highlight=False)
+    if plan.targets:
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        table.add_column("CAMERA", no_wrap=True)
+        table.add_column("KECAMATAN", overflow="ellipsis", max_width=18)
+        table.add_column("PLAN", no_wrap=True)
+        table.add_column("WHY", overflow="fold")
+        for t in plan.targets:
+            planned = t.state.value == "planned"
+            table.add_row(
+                Text(t.camera),
+                Text(t.kecamatan or "-"),
+                Text("reboot" if planned else "skip"),
+                Text("" if planned else _why(t)),
+            )
+        out.print(table)
+    else:
+        out.print("no camera matches", highlight=False)
+    if plan.refused:
+        out.print(Text(f"a real run would be refused: {plan.refused}"), overflow="fold")
+
+
+# --------------------------------------------------------------------------- the job
+
+
+def _follow(client: CctvClient, job: RebootJob, *, quiet: bool, no_color: bool) -> RebootJob:
+    """Polls until every camera of the job has a final result."""
+    tty = sys.stderr.isatty()
+    said: set[str] = set()
+    progress = None
+    task = None
+    try:
+        if tty:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            progress = Progress(
+                TextColumn(f"reboot {job.id}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"),
+                console=console(no_color, stderr=True),
+                transient=True,
+            )
+            progress.start()
+            task = progress.add_task("", total=len(job.results), status="")
+        while True:
+            finals = [r for r in job.results if r.state.final]
+            if progress is not None and task is not None:
+                waiting = sum(1 for r in job.results if r.state.value == "waiting")
+                status = f"{waiting} waiting to come back" if waiting else ""
+                progress.update(task, completed=len(finals), status=status)
+            elif not quiet:
+                for r in finals:
+                    if r.camera not in said:
+                        said.add(r.camera)
+                        print(f"{r.camera}: {r.state.value}", file=sys.stderr, flush=True)
+            if job.done:
+                return job
+            time.sleep(POLL)
+            job = client.reboot_job(job.id)
+    except KeyboardInterrupt:
+        fail(
+            f"stopped following; reboot job {job.id} goes on on the server "
+            f"(GET /api/v1/reboots/{job.id}, and `cctvctl audit --action reboot.`)",
+            INTERRUPTED,
+        )
+    finally:
+        if progress is not None:
+            progress.stop()
+
+
+def _back_after(result: RebootResult) -> str:
+    if result.state.value != "back_online" or result.finished is None:
+        return "-"
+    return format_duration((result.finished - result.requested).total_seconds())
+
+
+def _show_job(out: Console, job: RebootJob, utc: bool) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from cctvctl.cli.timeparse import format_time
+
+    back = sum(1 for r in job.results if r.state.value == "back_online")
+    out.print(
+        Text(
+            f"reboot {job.id} ({job.actor}, {format_time(job.requested, utc=utc)}): "
+            f"{back} of {len(job.results)} back online"
+        ),
+        overflow="fold",
+    )
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("CAMERA", no_wrap=True)
+    table.add_column("RESULT", no_wrap=True)
+    table.add_column("DETAIL", overflow="fold")
+    table.add_column("BACK AFTER", justify="right", no_wrap=True)
+    for r in job.results:
+        result = r.state.value if r.error is None else f"{r.state.value} ({r.error.value})"
+        table.add_row(Text(r.camera), Text(result), Text(r.detail or ""), Text(_back_after(r)))
+    out.print(table)

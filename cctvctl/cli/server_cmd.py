@@ -1,0 +1,248 @@
+"""`cctvctl server` (the recording backend) and `cctvctl token create` (API tokens).
+
+This is the one front-end module allowed to import ``cctvctl.server``; it does so inside
+the command, so other commands never pay for FastAPI, uvicorn or PyAV.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from cctvctl.cli import exit_codes
+from cctvctl.cli.output import error, print_json
+
+if TYPE_CHECKING:
+    import socket
+
+    from cctvctl.config import Inventory
+
+__all__ = ["TOKEN_PREFIX", "parse_listen", "register", "server", "token_app", "token_lines"]
+
+TOKEN_PREFIX = "cctv_"  # noqa: S105 (a marker that makes tokens greppable, not a secret)
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+# Long enough for every open segment to be closed and indexed, short enough that a
+# service manager's own stop timeout (systemd: 90 s) never has to kill us.
+GRACEFUL_SECONDS = 10
+
+
+class RoleChoice(enum.StrEnum):
+    """Mirrors ``cctvctl.models.Role`` without importing pydantic at CLI start-up."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+
+class LogLevel(enum.StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+token_app = typer.Typer(
+    help="API tokens for `cctvctl server`: create one, paste its hash into the config.",
+    no_args_is_help=True,
+)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8470`` for IPv6) -> (host, port); ValueError says what is wrong."""
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r} is not host:port; accepted e.g. 127.0.0.1:8470")
+    return host, int(port)
+
+
+def _load(config: Path) -> Inventory:
+    from cctvctl.config import ConfigError, load_inventory
+
+    try:
+        return load_inventory(config)
+    except ConfigError as exc:
+        for line in exc.lines():
+            error(line)
+        raise typer.Exit(exit_codes.USAGE) from None
+
+
+def _configure_logging(level: LogLevel, secrets_to_hide: list[str]) -> None:
+    import logging
+    import sys
+
+    from cctvctl.server.auth import RedactingFilter, Redactor
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    # On the handler, not a logger: records from every library (uvicorn, libav glue,
+    # the recorder) pass through it, whichever logger they were made on.
+    handler.addFilter(RedactingFilter(Redactor(secrets_to_hide)))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.value.upper())
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto=IPPROTO_TCP, not the default 0: asyncio only sets TCP_NODELAY on accepted
+    # sockets whose proto says TCP, and without it every keep-alive response stalls
+    # ~40 ms on Nagle and delayed ACKs.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.set_inheritable(True)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def server(
+    config: Path = typer.Option(
+        ..., "--config", "-c", help="Inventory TOML: cameras, storage, tokens."
+    ),
+    listen: str | None = typer.Option(
+        None,
+        "--listen",
+        metavar="HOST:PORT",
+        help="Address to serve the API on (default: [server].listen, 127.0.0.1:8470).",
+    ),
+    log_level: LogLevel = typer.Option(LogLevel.INFO, "--log-level", help="Log detail."),
+    access_log: bool = typer.Option(
+        False, "--access-log", help="Log one line per HTTP request (off: thumbnails are many)."
+    ),
+) -> None:
+    """Record every enabled camera of the inventory and serve the HTTP API.
+
+    Logs go to stderr, one line per camera state change. SIGTERM or Ctrl-C closes and
+    indexes every open segment before exiting.
+
+    Example: cctvctl server --config examples/kutim.toml
+    """
+    inventory = _load(config)
+    address = listen or inventory.server.listen
+    try:
+        host, port = parse_listen(address)
+    except ValueError as exc:
+        error(f"--listen: {exc}")
+        raise typer.Exit(exit_codes.USAGE) from None
+    _configure_logging(log_level, [inventory.password(e.camera.id) for e in inventory.cameras()])
+
+    import logging
+
+    log = logging.getLogger("cctvctl.server")
+    if not inventory.server.token:
+        log.warning(
+            "no [[server.token]] in %s: every API route except /healthz will answer 401; "
+            "make one with `cctvctl token create`",
+            config,
+        )
+    # Bind before starting the recorder, so "address in use" is a one-line error and not
+    # a recorder that starts, reconciles and stops again.
+    try:
+        sock = _bind(host, port)
+    except OSError as exc:
+        error(f"cannot listen on {address}: {exc.strerror or exc}")
+        raise typer.Exit(exit_codes.FAILURE) from None
+    ok = _serve(inventory, sock, log_level, access_log)
+    if not ok:
+        raise typer.Exit(exit_codes.FAILURE)
+
+
+def _serve(inventory: Inventory, sock: socket.socket, level: LogLevel, access_log: bool) -> bool:
+    import signal
+
+    import uvicorn
+
+    from cctvctl.server.app import create_app
+
+    app = create_app(inventory)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            # Open event streams end on this flag; uvicorn waits for them before it
+            # runs the lifespan shutdown that closes the segments.
+            rt = getattr(app.state, "runtime", None)
+            if rt is not None:
+                rt.stopping.set()
+
+    cfg = uvicorn.Config(
+        app,
+        log_config=None,
+        log_level=level.value,
+        access_log=access_log,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        lifespan="on",
+        server_header=False,
+    )
+    srv = Server(cfg)
+    # uvicorn re-raises the signal that stopped it once it is done; with the default
+    # handlers that turns a clean shutdown into "killed by SIGTERM" or a traceback.
+    quiet = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        srv.run(sockets=[sock])
+    finally:
+        for sig, handler in quiet.items():
+            signal.signal(sig, handler)
+        sock.close()
+    return bool(srv.started)
+
+
+def token_lines(name: str, role: str, token_hash: str) -> str:
+    """The TOML to paste into the inventory for one token."""
+    # JSON string syntax is valid TOML basic-string syntax for any name.
+    return (
+        "[[server.token]]\n"
+        f"name = {json.dumps(name, ensure_ascii=False)}\n"
+        f'role = "{role}"\n'
+        f'hash = "{token_hash}"\n'
+    )
+
+
+@token_app.command("create")
+def token_create(
+    name: str = typer.Option(..., "--name", help="Who or what uses it, e.g. noc-oncall."),
+    role: RoleChoice = typer.Option(
+        ..., "--role", help="viewer reads, operator also exports, admin also reboots."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Make a new API token: prints it once, with the config lines holding its hash.
+
+    Example: cctvctl token create --name noc-oncall --role viewer
+    """
+    from cctvctl.config import hash_token
+
+    name = name.strip()
+    if not name:
+        error("--name must not be empty; e.g. --name noc-oncall")
+        raise typer.Exit(exit_codes.USAGE)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token_hash = hash_token(token)
+    lines = token_lines(name, role.value, token_hash)
+    if json_out:
+        print_json(
+            {"name": name, "role": role.value, "token": token, "hash": token_hash, "toml": lines}
+        )
+        return
+    print(f"API token for {name!r} ({role.value}); it is shown only this once:\n")
+    print(f"  {token}\n")
+    print("Add these lines to the server's inventory file and restart the server:\n")
+    print(lines, end="")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `server` and `token` to the top-level app."""
+    app.command("server")(server)
+    app.add_typer(token_app, name="token")

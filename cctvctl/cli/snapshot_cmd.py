@@ -1,0 +1,167 @@
+"""`cctvctl snapshot`: a camera's current picture as text in the terminal, or a JPEG file."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, cast
+
+import typer
+
+from cctvctl.cli import exit_codes
+from cctvctl.cli.common import (
+    JsonOpt,
+    NoColorOpt,
+    UtcOpt,
+    ask,
+    fail_usage,
+    jsonable,
+    out_console,
+    servers,
+)
+from cctvctl.cli.context_cmd import ContextOpt, TokenOpt, UrlOpt
+from cctvctl.cli.output import error, print_json
+from cctvctl.cli.timeparse import format_duration, format_time
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from cctvctl.client import AsyncCctvClient, Thumbnail
+    from cctvctl.models import Camera
+
+__all__ = ["DEFAULT_JPEG_WIDTH", "MAX_COLS", "register"]
+
+MAX_COLS: Final = 160  # wider than this a text picture gets no sharper, only slower to send
+MIN_COLS: Final = 8
+DEFAULT_JPEG_WIDTH: Final = 1280
+MAX_PIXELS: Final = 1920  # the server's widest thumbnail
+
+
+@dataclass(frozen=True)
+class Shot:
+    camera: Camera
+    thumb: Thumbnail
+
+
+def register(app: typer.Typer) -> None:
+    app.command("snapshot")(snapshot)
+
+
+def snapshot(
+    camera: Annotated[str, typer.Argument(help="Camera id, e.g. sgu-camat-01.")],
+    width: Annotated[
+        int | None,
+        typer.Option(
+            "--width",
+            "-w",
+            min=MIN_COLS,
+            help=f"Text: columns (default: the terminal's, at most {MAX_COLS}). "
+            f"With -o: JPEG pixels (default {DEFAULT_JPEG_WIDTH}).",
+        ),
+    ] = None,
+    ascii_only: Annotated[
+        bool,
+        typer.Option("--ascii", help="Luminance ASCII ramp, no colour (thinnest links)."),
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Save a JPEG here and print its path.", metavar="FILE"),
+    ] = None,
+    context: ContextOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+    utc: UtcOpt = False,
+) -> None:
+    """Print a camera's current picture as coloured half blocks (or ASCII), with a caption.
+
+    Example: cctvctl snapshot sgu-camat-01 --width 60; cctvctl snapshot sgu-camat-01 -o now.jpg
+
+    Without colour (a pipe, NO_COLOR, --no-color) the picture is ASCII. An offline camera
+    shows its last frame and how old it is. JSON: the Camera, frame_time, age_seconds,
+    width, height, format and the saved file (null without -o); no picture.
+    """
+    out = out_console(no_color)
+    fmt: Literal["rgb", "jpeg"]
+    if output is not None:
+        pixels = min(width or DEFAULT_JPEG_WIDTH, MAX_PIXELS)
+        fmt = "jpeg"
+        cols = 0
+    else:
+        cols = max(MIN_COLS, min(width or out.width, MAX_COLS))
+        # Twice the columns, so that the area average has pixels to smooth over.
+        pixels = min(max(cols * 2, MIN_COLS), MAX_PIXELS)
+        fmt = "rgb"
+    nodes = servers(context, url, token, False)
+
+    async def question(client: AsyncCctvClient) -> Shot:
+        import asyncio
+
+        # The height is left to the server (None), which keeps the camera's aspect ratio;
+        # the client's signature wants an int, hence the cast.
+        cam, thumb = await asyncio.gather(
+            client.camera(camera), client.thumbnail(camera, pixels, cast(int, None), fmt)
+        )
+        return Shot(cam, thumb)
+
+    shot = ask(nodes, question)[0].value
+    assert shot is not None
+    saved: Path | None = None
+    if output is not None:
+        saved = _save(output, shot.thumb.data)
+    if json_out:
+        print_json(_as_json(shot, saved))
+        return
+    if saved is not None:
+        print(saved)
+        return
+    _show(shot, cols, ascii_only, out, utc)
+
+
+def _save(path: Path, data: bytes) -> Path:
+    if path.suffix.lower() not in (".jpg", ".jpeg"):
+        fail_usage(f"-o {path}: the server sends JPEG; name the file *.jpg or *.jpeg")
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        error(f"-o {path}: cannot write: {exc.strerror}")
+        raise typer.Exit(exit_codes.FAILURE) from None
+    return path.resolve()
+
+
+def _as_json(shot: Shot, saved: Path | None) -> dict[str, Any]:
+    thumb = shot.thumb
+    return {
+        "camera": jsonable(shot.camera),
+        "frame_time": jsonable(thumb.frame_time),
+        "age_seconds": round(thumb.age, 3),
+        "width": thumb.width,
+        "height": thumb.height,
+        "format": thumb.format,
+        "file": None if saved is None else str(saved),
+    }
+
+
+def caption(shot: Shot, utc: bool) -> str:
+    cam, thumb = shot.camera, shot.thumb
+    state = "" if cam.status.value == "online" else f" [{cam.status.value}]"
+    return (
+        f"{cam.name} ({cam.id}), {cam.kecamatan}{state} · "
+        f"frame {format_time(thumb.frame_time, utc=utc)} · {format_duration(thumb.age)} old"
+    )
+
+
+def _show(shot: Shot, cols: int, ascii_only: bool, out: Console, utc: bool) -> None:
+    from rich.text import Text
+
+    from cctvctl.render import ImageRenderable, Mode, rgb_from_bytes
+
+    thumb = shot.thumb
+    rgb = rgb_from_bytes(thumb.data, thumb.width, thumb.height)
+    # On a terminal keep the caption on screen; in a pipe the height is nobody's limit.
+    rows = max(4, out.height - 2) if sys.stdout.isatty() else None
+    mode = Mode.ASCII if ascii_only else Mode.HALF_BLOCK
+    out.print(ImageRenderable(rgb, mode=mode, width=cols, max_rows=rows))
+    out.print(Text(caption(shot, utc)), no_wrap=True, overflow="ellipsis")

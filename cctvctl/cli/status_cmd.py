@@ -1,0 +1,230 @@
+"""`cctvctl status`: the one-screen summary an on-call technician reads on a phone.
+
+It fits 60 columns. The first lines name the worst problems (offline cameras, the kecamatan
+missing the most footage, the disk closest to full); then one row per kecamatan, worst
+first. Exit 0 whenever the servers answered: a camera being offline is news, not a failed
+command. ``--fail-on offline`` (or ``degraded``) turns that news into exit 1 for cron.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cctvctl.cli import exit_codes
+from cctvctl.cli.common import (
+    JsonOpt,
+    NoColorOpt,
+    UtcOpt,
+    ask,
+    days_text,
+    exit_code,
+    out_console,
+    print_results_json,
+    servers,
+)
+from cctvctl.cli.context_cmd import AllContextsOpt, ContextOpt, TokenOpt, UrlOpt
+from cctvctl.cli.timeparse import format_time
+
+if TYPE_CHECKING:
+    from cctvctl.client import AsyncCctvClient, NodeResult
+    from cctvctl.models import Camera, KecamatanSummary, Volume
+
+__all__ = ["WIDTH", "FailOn", "StatusReport", "build_report", "register"]
+
+WIDTH = 60
+
+
+class FailOn(enum.StrEnum):
+    OFFLINE = "offline"
+    DEGRADED = "degraded"
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What ``status --json`` prints: counts and API models, gathered from two calls.
+
+    A dataclass rather than a pydantic model so that defining it costs no start-up time.
+    """
+
+    generated: datetime
+    server_version: str
+    cameras_total: int
+    online: int
+    degraded: int
+    offline: int
+    disabled: int
+    kecamatan: list[KecamatanSummary]  # worst first
+    volumes: list[Volume]
+    not_online: list[Camera]  # offline, then degraded, as the API returns them
+
+
+def _worst_first(summaries: list[KecamatanSummary]) -> list[KecamatanSummary]:
+    # The same order as the server's /kecamatan, which /health does not use.
+    return sorted(
+        summaries,
+        key=lambda k: (-k.offline, -k.missing_minutes_24h, -k.degraded, k.name.lower()),
+    )
+
+
+async def build_report(client: AsyncCctvClient) -> StatusReport:
+    import asyncio
+
+    from cctvctl.models import CameraStatus
+
+    health, cams = await asyncio.gather(client.health(), client.cameras())
+    counts = {s: sum(1 for c in cams if c.status is s) for s in CameraStatus}
+    bad = [c for c in cams if c.status is CameraStatus.OFFLINE]
+    bad += [c for c in cams if c.status is CameraStatus.DEGRADED]
+    return StatusReport(
+        generated=health.generated,
+        server_version=health.server_version,
+        cameras_total=len(cams),
+        online=counts[CameraStatus.ONLINE],
+        degraded=counts[CameraStatus.DEGRADED],
+        offline=counts[CameraStatus.OFFLINE],
+        disabled=counts[CameraStatus.DISABLED],
+        kecamatan=_worst_first(health.kecamatan),
+        volumes=health.volumes,
+        not_online=bad,
+    )
+
+
+def _ids(cams: list[Camera], room: int) -> str:
+    """As many camera ids as fit in ``room`` characters, then ``+N``."""
+    shown: list[str] = []
+    used = 0
+    for n, cam in enumerate(cams):
+        rest = len(cams) - n - 1
+        tail = len(f", +{rest}") if rest else 0
+        piece = len(cam.id) + (2 if shown else 0)
+        if used + piece + tail > room and shown:
+            return ", ".join(shown) + f", +{len(cams) - n}"
+        shown.append(cam.id)
+        used += piece
+    return ", ".join(shown)
+
+
+def problem_lines(report: StatusReport) -> list[tuple[str, str, str]]:
+    """(label, text, style) for the top of the screen, worst first."""
+    from cctvctl.models import CameraStatus
+
+    lines: list[tuple[str, str, str]] = []
+    offline = [c for c in report.not_online if c.status is CameraStatus.OFFLINE]
+    degraded = [c for c in report.not_online if c.status is CameraStatus.DEGRADED]
+    room = WIDTH - 10 - 12
+    if offline:
+        lines.append(("OFFLINE", f"{len(offline)}: {_ids(offline, room)}", "bold red"))
+    if degraded:
+        lines.append(("DEGRADED", f"{len(degraded)}: {_ids(degraded, room)}", "yellow"))
+    if not offline and not degraded:
+        enabled = report.cameras_total - report.disabled
+        lines.append(("CAMERAS", f"all {enabled} enabled cameras online", "green"))
+    worst = max(report.kecamatan, key=lambda k: k.missing_minutes_24h, default=None)
+    if worst is not None and worst.missing_minutes_24h >= 0.5:
+        lines.append(
+            ("MISSING", f"{worst.name}: {worst.missing_minutes_24h:.0f} min in 24 h", "yellow")
+        )
+    else:
+        lines.append(("MISSING", "no footage missing in 24 h", "green"))
+    fills = [(v.days_to_full, f"disk {v.path}") for v in report.volumes]
+    fills += [(k.days_to_full, f"{k.name} quota") for k in report.kecamatan]
+    filling = [(d, what) for d, what in fills if d is not None]
+    if filling:
+        days, what = min(filling)
+        style = "bold red" if days < 3 else "yellow" if days < 14 else ""
+        lines.append(("FULL IN", f"{days_text(days)}: {what}", style))
+    else:
+        lines.append(("FULL IN", "no disk or quota is filling", "green"))
+    return lines
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status)
+
+
+def status(
+    fail_on: Annotated[
+        FailOn | None,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when any camera is offline (offline) or not online (degraded); "
+            "for cron alerts.",
+        ),
+    ] = None,
+    context: ContextOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    all_contexts: AllContextsOpt = False,
+    json_out: JsonOpt = False,
+    no_color: NoColorOpt = False,
+    utc: UtcOpt = False,
+) -> None:
+    """One-screen summary (60 columns): worst problems first, then each kecamatan.
+
+    Example: cctvctl status --all-contexts --fail-on offline
+
+    Exits 0 when the servers answered, even with cameras offline (use --fail-on for
+    that); 3 when some --all-contexts nodes did not answer. JSON: the counts, each
+    KecamatanSummary (worst first), the Volumes and the Cameras not online.
+    """
+    nodes = servers(context, url, token, all_contexts)
+    results = ask(nodes, build_report)
+    code = exit_code(results)
+    if json_out:
+        print_results_json(results, all_contexts)
+    else:
+        _show(results, no_color, utc)
+    reports = [r.value for r in results if r.value is not None]
+    if code == exit_codes.OK and fail_on is not None:
+        hit = any(
+            rep.offline if fail_on is FailOn.OFFLINE else rep.offline + rep.degraded
+            for rep in reports
+        )
+        code = exit_codes.FAILURE if hit else code
+    raise typer.Exit(code)
+
+
+def _show(results: Sequence[NodeResult[StatusReport]], no_color: bool, utc: bool) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    out = out_console(no_color, WIDTH)
+    for n, result in enumerate(results):
+        if n:
+            out.print()
+        report: StatusReport | None = result.value
+        if report is None:
+            out.print(Text(f"{result.name}: no answer (see the error above)", style="bold red"))
+            continue
+        head = Text(f"{result.name}", style="bold")
+        head.append(f"  {format_time(report.generated, utc=utc)}")
+        head.append(f"  {report.online}/{report.cameras_total - report.disabled} online")
+        out.print(head, no_wrap=True, overflow="ellipsis")
+        for label, text, style in problem_lines(report):
+            line = Text(f"{label:<9} ", style="bold")
+            line.append(text, style=style)
+            out.print(line, no_wrap=True, overflow="ellipsis")
+        table = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 1))
+        table.add_column("KECAMATAN", overflow="ellipsis", no_wrap=True, ratio=1)
+        table.add_column("ONLINE", justify="right", no_wrap=True)
+        table.add_column("DEGR", justify="right", no_wrap=True)
+        table.add_column("MISS 24H", justify="right", no_wrap=True)
+        table.add_column("FULL IN", justify="right", no_wrap=True)
+        for k in report.kecamatan:
+            enabled = k.cameras_total - k.disabled
+            online = Text(f"{k.online}/{enabled}", style="red" if k.offline else "")
+            table.add_row(
+                Text(k.name),
+                online,
+                Text(str(k.degraded), style="yellow" if k.degraded else ""),
+                Text(f"{k.missing_minutes_24h:.0f} min"),
+                Text(days_text(k.days_to_full)),
+            )
+        out.print()
+        out.print(table)

@@ -1,0 +1,152 @@
+"""Times as people type them (WITA, relative) and as the CLI prints them.
+
+The NOC works in WITA (Asia/Makassar, UTC+8, no daylight saving), so a bare clock time or
+date means WITA. Accepted input, with "now" fixed by the caller for tests:
+
+=======================  ==========================================================
+``now``                  the current instant
+``15m`` ``-15m`` ``2h``  that long ago (a leading ``-`` is optional; units s m h d w,
+``1h30m``                combinable)
+``14:00`` ``14:00:30``   today at that WITA clock time
+``yesterday 14:00``      yesterday (or ``today``) at that WITA clock time
+``2026-11-28 14:00``     that WITA date and time (``T`` instead of the space works too)
+``2026-11-28``           midnight WITA at the start of that date
+RFC 3339                 ``2026-11-28T06:00:00Z``, ``2026-11-28T14:00:00+08:00``
+=======================  ==========================================================
+
+A fixed offset stands in for the zone database on purpose: Makassar has kept UTC+8 since
+1932, and ``zoneinfo`` would need tzdata on machines that lack it.
+
+Only the standard library is imported: every client command parses its options first.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Final
+
+__all__ = [
+    "ACCEPTED",
+    "WITA",
+    "TimeParseError",
+    "format_duration",
+    "format_time",
+    "parse_time",
+]
+
+WITA: Final = timezone(timedelta(hours=8), "WITA")
+
+ACCEPTED: Final = (
+    "accepted: now, relative (15m, -2h, 1d, 1h30m = that long ago), 14:00 (today WITA), "
+    "yesterday 14:00, 2026-11-28 14:00 (WITA), or RFC 3339 (2026-11-28T06:00:00Z)"
+)
+
+_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_RELATIVE: Final = re.compile(r"^-?((?:\d+[smhdw])+)$")
+_RELATIVE_PART: Final = re.compile(r"(\d+)([smhdw])")
+_CLOCK: Final = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_DAY_WORDS: Final = {"today": 0, "yesterday": 1}
+_DATE_TIME: Final = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ t](\S+))?$")  # input is lower-cased
+# Past this, a relative time is surely a typo (and would overflow datetime arithmetic).
+_MAX_RELATIVE: Final = timedelta(days=3650)
+
+
+class TimeParseError(ValueError):
+    """A time a person typed that we cannot read; ``str()`` is one line."""
+
+
+def _clock(text: str, original: str) -> time:
+    match = _CLOCK.match(text)
+    if match is None:
+        raise TimeParseError(f"{original!r} is not a clock time like 14:00; {ACCEPTED}")
+    hour, minute, second = int(match[1]), int(match[2]), int(match[3] or 0)
+    if hour > 23 or minute > 59 or second > 59:
+        raise TimeParseError(f"{original!r}: {text} is not a valid clock time (00:00-23:59:59)")
+    return time(hour, minute, second)
+
+
+def _relative(spec: str, original: str) -> timedelta:
+    total = sum(int(n) * _UNITS[unit] for n, unit in _RELATIVE_PART.findall(spec))
+    delta = timedelta(seconds=total)
+    if delta > _MAX_RELATIVE:
+        raise TimeParseError(f"{original!r} is more than 10 years ago; {ACCEPTED}")
+    return delta
+
+
+def parse_time(text: str, *, now: datetime | None = None) -> datetime:
+    """An aware UTC datetime for ``text``; :class:`TimeParseError` says what is accepted.
+
+    ``now`` (aware) anchors ``now``, relative times, ``today`` and ``yesterday``.
+    """
+    now = datetime.now(UTC) if now is None else now.astimezone(UTC)
+    raw = text
+    text = " ".join(text.strip().lower().split())
+    if not text:
+        raise TimeParseError(f"empty time; {ACCEPTED}")
+    if text == "now":
+        return now
+    rel = _RELATIVE.match(text)
+    if rel is not None:
+        return now - _relative(rel[1], raw)
+    today = now.astimezone(WITA).date()
+    word, _, rest = text.partition(" ")
+    if word in _DAY_WORDS:
+        if not rest:
+            raise TimeParseError(f"{raw!r}: {word} needs a clock time, e.g. '{word} 14:00'")
+        day = today - timedelta(days=_DAY_WORDS[word])
+        return datetime.combine(day, _clock(rest, raw), WITA).astimezone(UTC)
+    if _CLOCK.match(text):
+        return datetime.combine(today, _clock(text, raw), WITA).astimezone(UTC)
+    dated = _DATE_TIME.match(text)
+    if dated is not None:
+        try:
+            day = date.fromisoformat(dated[1])
+        except ValueError:
+            raise TimeParseError(f"{raw!r}: {dated[1]} is not a valid date") from None
+        clock_part = dated[2]
+        if clock_part is None:
+            return datetime.combine(day, time(0), WITA).astimezone(UTC)
+        if _CLOCK.match(clock_part):
+            return datetime.combine(day, _clock(clock_part, raw), WITA).astimezone(UTC)
+        return _rfc3339(raw)
+    return _rfc3339(raw)
+
+
+def _rfc3339(raw: str) -> datetime:
+    text = raw.strip()
+    if text[-1:] in ("z", "Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise TimeParseError(f"{raw!r} is not a time; {ACCEPTED}") from None
+    if when.tzinfo is None:
+        # e.g. "2026-11-28T14:00:00.5": a date-time without offset still means WITA.
+        when = when.replace(tzinfo=WITA)
+    return when.astimezone(UTC)
+
+
+def format_time(when: datetime | None, *, utc: bool = False, date_too: bool = True) -> str:
+    """``2026-11-28 14:00:05 WITA`` (or ``UTC``); ``-`` for no time."""
+    if when is None:
+        return "-"
+    zone = UTC if utc else WITA
+    local = when.astimezone(zone)
+    stamp = local.strftime("%Y-%m-%d %H:%M:%S" if date_too else "%H:%M:%S")
+    return f"{stamp} {'UTC' if utc else 'WITA'}"
+
+
+def format_duration(seconds: float) -> str:
+    """Short and unambiguous: ``45 s``, ``12 min``, ``3 h 05 min``, ``2 d 04 h``."""
+    secs = max(0, round(seconds))
+    if secs < 60:
+        return f"{secs} s"
+    if secs < 3600:
+        minutes, rest = divmod(secs, 60)
+        return f"{minutes} min {rest:02d} s" if rest and minutes < 10 else f"{minutes} min"
+    if secs < 86400:
+        hours, rest = divmod(secs, 3600)
+        return f"{hours} h {rest // 60:02d} min"
+    days, rest = divmod(secs, 86400)
+    return f"{days} d {rest // 3600:02d} h"

@@ -1,0 +1,517 @@
+"""One thread per camera: pull its RTSP stream and remux it into fMP4 segments.
+
+libavformat's RTSP client does the protocol work (RTP over the RTSP TCP connection,
+digest auth, keep-alives) and hands out whole access units; PyAV releases the GIL while
+it reads, so dozens of these threads share one process cheaply. A connection feeds
+exactly one :class:`~cctvctl.recorder.segmenter.SegmentWriter`; when the connection
+ends for any reason the writer is closed, which indexes its last segment, and the
+thread reconnects after a capped exponential back-off with jitter.
+
+Time-outs (PyAV 18 / FFmpeg 8):
+
+- Reads: the RTSP demuxer's ``timeout`` option (microseconds) bounds every socket
+  operation. The demuxer retries a read once after the first time-out, so a stalled
+  camera is noticed after about ``2 * read_timeout``; that is also the longest a stop
+  request waits for a thread blocked in a read.
+- Open: ``av.open(..., timeout=(open_timeout, None))`` installs PyAV's interrupt callback
+  with a deadline for the whole handshake and probe, and none while reading. A read
+  deadline there (``timeout=(open, read)``) works too, but the callback takes the GIL
+  every time libav checks it, several times per RTP packet: with 16 cameras it doubled
+  the recorder's CPU time. Without a read deadline the callback returns before taking
+  the GIL.
+
+Pacing: a thread that has caught up with its camera sleeps up to a second and then reads
+what arrived meanwhile in one go (see :class:`_Pacer` and ``IngestSettings.batch_*``).
+Waking once per frame cost more CPU than everything else the recorder does; footage is
+timed by the stream's clock, so only live figures and thumbnails lag, by the sleep.
+
+The password is put into the URL only for libavformat. Every error text that leaves
+this module goes through :func:`scrub`, because libav error strings quote the URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import av
+
+from cctvctl.recorder.segmenter import SegmentRecord, SegmentWriter
+from cctvctl.recorder.stats import CameraStats
+from cctvctl.recorder.thumbnails import Keyframe
+
+__all__ = [
+    "Backoff",
+    "CameraIngest",
+    "IngestSettings",
+    "scrub",
+    "url_with_credentials",
+]
+
+log = logging.getLogger("cctvctl.recorder")
+
+BACKOFF_MIN: Final = 1.0
+BACKOFF_MAX: Final = 30.0
+# A connection that delivered packets this long was healthy: the next failure starts
+# the back-off from the bottom again.
+HEALTHY_SECONDS: Final = 30.0
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s'\"]*@")
+
+
+def url_with_credentials(url: str, username: str, password: str) -> str:
+    """``url`` with percent-encoded user and password in its authority."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    auth = f"{quote(username, safe='')}:{quote(password, safe='')}@"
+    return urlunsplit((parts.scheme, auth + host, parts.path, parts.query, parts.fragment))
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """Remove credentials from ``text``: URL user-info and every literal secret.
+
+    Both forms of a secret are removed, since libav quotes the URL it was given, where
+    the password is percent-encoded.
+    """
+    text = _USERINFO.sub(r"\1", text)
+    for secret in secrets:
+        if not secret:
+            continue
+        for form in {secret, quote(secret, safe=""), quote(secret)}:
+            text = text.replace(form, "***")
+    return text
+
+
+def describe_error(exc: BaseException, secrets: Iterable[str] = ()) -> str:
+    """A short, credential-free description of an ingest failure."""
+    if isinstance(exc, av.FFmpegError):
+        # strerror is libav's message without the file name (the URL) appended.
+        detail = exc.strerror or str(exc)
+        text = f"{type(exc).__name__}: {detail}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return scrub(text, secrets)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSettings:
+    segment_seconds: float = 60.0
+    open_timeout: float = 10.0
+    read_timeout: float = 2.5  # per socket operation; a stall is noticed after twice this
+    # Probing reads packets that libavformat then hands out in one burst; the writer
+    # would date that burst "now" and shift the whole connection's footage later by the
+    # probe's length. Cameras describe their stream in the SDP (sprop-parameter-sets),
+    # so one packet of probing is enough; a stream that is still not described after it
+    # is reopened once with ``full_probe_*``.
+    probe_bytes: int = 32
+    full_probe_bytes: int = 1_000_000
+    full_probe_seconds: float = 2.0
+    # Waking a thread for every frame (15-30 times a second per camera) costs more CPU
+    # than the remux itself. Once caught up, a thread sleeps up to ``batch_seconds`` and
+    # then reads what arrived meanwhile in one go. The sleep is shortened so that about
+    # ``batch_bytes`` wait in the kernel: a small socket buffer must not push back on a
+    # high-bitrate camera, some of which drop frames or clients they cannot send to.
+    # Recording is unaffected (footage is timed by the stream's clock); live figures and
+    # thumbnails lag by at most the sleep. 0: off. Live rates expect a batch at least
+    # every 1.5 s (stats._FRESH).
+    batch_seconds: float = 1.0
+    batch_bytes: int = 64 * 1024
+    backoff_min: float = BACKOFF_MIN
+    backoff_max: float = BACKOFF_MAX
+    healthy_seconds: float = HEALTHY_SECONDS
+
+    def av_options(self, *, full_probe: bool = False) -> dict[str, str]:
+        options = {
+            "rtsp_transport": "tcp",
+            "timeout": str(round(self.read_timeout * 1_000_000)),
+            "probesize": str(self.full_probe_bytes if full_probe else self.probe_bytes),
+        }
+        if full_probe:
+            options["analyzeduration"] = str(round(self.full_probe_seconds * 1_000_000))
+        return options
+
+
+class Backoff:
+    """Capped exponential back-off with jitter: about 1, 2, 4 ... 30 s.
+
+    Each delay is drawn from the top fifth below the exponential value, so many cameras
+    that failed together (a switch rebooted) do not reconnect in lock-step, and the
+    delay never exceeds the cap.
+    """
+
+    def __init__(
+        self,
+        minimum: float = BACKOFF_MIN,
+        maximum: float = BACKOFF_MAX,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not 0 < minimum <= maximum:
+            raise ValueError("back-off needs 0 < minimum <= maximum")
+        self.minimum = minimum
+        self.maximum = maximum
+        self._rng = rng or random.Random()
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.maximum, self.minimum * 2.0 ** min(self.failures, 32))
+        self.failures += 1
+        return ceiling * self._rng.uniform(0.8, 1.0)
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class _ConnectionEnded(Exception):
+    """The stream ended without an error from libav (the camera closed it)."""
+
+
+class _Undescribed(Exception):
+    """A short probe left the stream without size or parameter sets."""
+
+
+class _RateFromTimestamps:
+    """The frame interval a stream's timestamps declare: the median step of its DTS.
+
+    Used when the SDP announces no frame rate. Frames lost on the way make some steps
+    longer, but the median stays at the camera's nominal interval, which is what
+    "expected" means for the degraded test.
+    """
+
+    SAMPLES: Final = 25
+
+    def __init__(self, time_base: Fraction | None) -> None:
+        self._tb = time_base
+        self._last: int | None = None
+        self._steps: list[int] = []
+        self.fps: float | None = None
+
+    def add(self, dts: int | None) -> bool:
+        """Feed one packet's DTS; True once the rate is known (or cannot be)."""
+        if self._tb is None or self._tb <= 0:
+            return True
+        if dts is not None:
+            if self._last is not None and dts > self._last:
+                self._steps.append(dts - self._last)
+            self._last = dts
+        if len(self._steps) < self.SAMPLES:
+            return False
+        step = sorted(self._steps)[len(self._steps) // 2]
+        self.fps = 1.0 / float(step * self._tb)
+        return True
+
+
+class _Pacer:
+    """Decides when an ingest thread has caught up with its camera and may sleep.
+
+    The stream's clock tells how far behind a packet is: its arrival minus its media
+    time, against the lowest such offset seen (the live edge). A packet read straight
+    off the live edge is the newest there is, so the thread sleeps at once. Until the
+    clock has proven steady, or when network jitter keeps packets off the edge, a second
+    sign is required: the read that returned the packet had to wait, i.e. the socket was
+    empty (alone that misleads, when the wait was for the GIL). Sleeping while behind
+    would let a backlog grow until the camera gives up on us.
+    """
+
+    BLOCKED: Final = 0.005  # a read slower than this waited for something
+    EDGE: Final = 0.1  # this close to the live edge: the newest packet
+    NEAR: Final = 0.25  # this close, and the read waited: nothing newer has arrived
+    STEADY: Final = 50  # sane timestamp steps in a row before the clock alone is trusted
+    CREEP: Final = 0.001  # lets the live edge follow a camera clock slower than ours
+    MAX_STEP: Final = 10.0  # a timestamp jump beyond this restarts the live edge
+    MIN_PAUSE: Final = 0.02
+
+    def __init__(self, time_base: Fraction | None, batch: float, budget: int) -> None:
+        self._tb = float(time_base) if time_base else 0.0
+        self._batch = batch
+        self._budget = budget
+        self._edge: float | None = None  # lowest (arrival - media time) seen
+        self._edge_at = 0.0
+        self._steady = 0
+        self._last_dts: int | None = None
+        self._cycle_began: float | None = None
+        self._cycle_bytes = 0
+
+    def _behind(self, dts: int | None, arrived: float) -> float | None:
+        """Seconds this packet is behind the live edge; None when it cannot be told."""
+        if dts is None or not self._tb:
+            return None
+        last, self._last_dts = self._last_dts, dts
+        if last is not None:
+            if 0 < (dts - last) * self._tb <= self.MAX_STEP:
+                self._steady += 1
+            else:
+                self._edge = None  # the stream's clock jumped: the old edge means nothing
+                self._steady = 0
+        offset = arrived - dts * self._tb
+        edge = self._edge
+        if edge is None:
+            self._edge, self._edge_at = offset, arrived
+            return 0.0
+        edge += self.CREEP * (arrived - self._edge_at)
+        if offset < edge:
+            edge = offset
+        self._edge, self._edge_at = edge, arrived
+        return offset - edge
+
+    def pause(self, dts: int | None, size: int, arrived: float, read_wait: float) -> float:
+        """Seconds to sleep after this packet (0: read on)."""
+        if self._cycle_began is None:
+            self._cycle_began = arrived - read_wait
+        self._cycle_bytes += size
+        behind = self._behind(dts, arrived)
+        blocked = read_wait > self.BLOCKED
+        if behind is None:
+            caught_up = blocked  # nothing to judge by but the read itself
+        elif self._steady >= self.STEADY and behind < self.EDGE:
+            caught_up = True
+        else:
+            caught_up = blocked and behind < self.NEAR
+        if not caught_up:
+            return 0.0
+        # Sleep at most as long as it takes the camera to send ``budget`` bytes.
+        rate = self._cycle_bytes / max(arrived - self._cycle_began, 1e-3)
+        self._cycle_began, self._cycle_bytes = arrived, 0
+        pause = min(self._batch, self._budget / rate) if rate > 0 else self._batch
+        return pause if pause >= self.MIN_PAUSE else 0.0
+
+
+class CameraIngest:
+    """Records one camera until :meth:`stop`; all work happens on its own thread."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        *,
+        kecamatan_slug: str,
+        url: str,
+        username: str,
+        password: str,
+        storage: Path,
+        stats: CameraStats,
+        on_segment: Callable[[SegmentRecord], None],
+        settings: IngestSettings | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.camera_id = camera_id
+        self.kecamatan_slug = kecamatan_slug
+        self.stats = stats
+        self.settings = settings or IngestSettings()
+        self._url = url_with_credentials(url, username, password)
+        self._secrets = (password,)
+        self._storage = Path(storage)
+        self._on_segment = on_segment
+        self._clock = clock
+        self._backoff = Backoff(self.settings.backoff_min, self.settings.backoff_max, rng)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"ingest-{camera_id}", daemon=True)
+        self._keyframe: Keyframe | None = None
+        self._keyframe_seq = 0
+        self._open_segment_start: float | None = None
+        self._delivered = False
+        self._full_probe = False
+        self.connections = 0  # successful opens
+        self.attempts = 0
+
+    # ------------------------------------------------------------------ control
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to finish; :meth:`join` waits for it."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; True once it has finished (its segment is indexed)."""
+        if self._thread.ident is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # ------------------------------------------------------------------ readers
+
+    def keyframe(self) -> Keyframe | None:
+        """The newest keyframe seen (kept across reconnects, for an offline thumbnail)."""
+        return self._keyframe
+
+    @property
+    def open_segment_start(self) -> float | None:
+        """Wall time at which the segment being written began, if one is open."""
+        return self._open_segment_start
+
+    # ------------------------------------------------------------------ the thread
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.attempts += 1
+            if self.attempts > 1:
+                self.stats.reconnecting(self._clock())
+            began = time.monotonic()
+            try:
+                delivered = self._connect_once()
+            except Exception as exc:
+                # A bug must not end the camera's recording for good: report, retry.
+                text = describe_error(exc, self._secrets)
+                log.error("%s: ingest failed: %s", self.camera_id, text)
+                self.stats.failed(text)
+                delivered = False
+            if self._stop.is_set():
+                break
+            if delivered and time.monotonic() - began >= self.settings.healthy_seconds:
+                self._backoff.reset()
+            self._stop.wait(self._backoff.next_delay())
+
+    def _connect_once(self) -> bool:
+        """Open, record until the connection ends; True if any packet arrived."""
+        s = self.settings
+        try:
+            container: Any = av.open(
+                self._url,
+                options=s.av_options(full_probe=self._full_probe),
+                timeout=(s.open_timeout, None),
+            )
+        except Exception as exc:  # av.FFmpegError, OSError, and anything libav invents
+            self.stats.failed(self._failure("cannot open stream", exc))
+            return False
+        error: str | None = None
+        self._delivered = False
+        try:
+            self._record(container)
+        except _Undescribed:
+            error = "stream parameters not in the SDP; probing the stream"
+            self._full_probe = True
+            self._backoff.reset()
+        except _ConnectionEnded:
+            error = "stream ended by the camera"
+            log.debug("%s: %s", self.camera_id, error)
+        except Exception as exc:
+            error = self._failure("stream lost", exc)
+        finally:
+            self._open_segment_start = None
+            try:
+                container.close()
+            except Exception as exc:  # closing a broken session may fail; nothing to do
+                log.debug("%s: close: %s", self.camera_id, describe_error(exc, self._secrets))
+            self.stats.disconnected(None if self._stop.is_set() else error)
+        return self._delivered
+
+    def _failure(self, what: str, exc: BaseException) -> str:
+        text = describe_error(exc, self._secrets)
+        if isinstance(exc, av.ExitError | TimeoutError):
+            text = f"no data within the time-out ({text})"
+        log.debug("%s: %s: %s", self.camera_id, what, text)
+        return text
+
+    def _record(self, container: Any) -> None:
+        if not container.streams.video:
+            raise ValueError("the stream has no video track")
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        if not self._full_probe and (not ctx.width or not ctx.extradata):
+            raise _Undescribed
+        # Read everything needed from the stream now: PyAV objects of a closed
+        # container must not be touched.
+        extradata = bytes(ctx.extradata) if ctx.extradata else None
+        codec = ctx.name
+        time_base = stream.time_base
+        announced = stream.average_rate
+        self.connections += 1
+        self.stats.connected(float(announced) if announced else None)
+        declared = _RateFromTimestamps(time_base) if announced is None else None
+
+        writer: SegmentWriter | None = None
+        stats = self.stats
+        clock = self._clock
+        stop = self._stop
+        current: Path | None = None
+        try:
+            pacer = (
+                _Pacer(time_base, self.settings.batch_seconds, self.settings.batch_bytes)
+                if self.settings.batch_seconds > 0
+                else None
+            )
+            mark = time.monotonic()
+            for packet in container.demux(stream):
+                if stop.is_set():
+                    break
+                arrived = time.monotonic()
+                size = packet.size
+                if not size:
+                    continue  # the flush packet demux() yields when the stream ends
+                now = clock()
+                stats.packet(size, now)
+                self._delivered = True
+                if declared is not None and declared.add(packet.dts):
+                    stats.stream_rate(declared.fps)
+                    declared = None
+                if packet.is_keyframe:
+                    # The muxer rewrites the packet in place; copy its bytes first.
+                    self._keyframe_seq += 1
+                    self._keyframe = Keyframe(
+                        bytes(packet), codec, extradata, now, self._keyframe_seq
+                    )
+                if writer is None:
+                    # Dated by this packet's arrival rather than by the writer's first
+                    # timestamped one: a session's first packet often carries none.
+                    writer = SegmentWriter(
+                        stream,
+                        storage=self._storage,
+                        kecamatan_slug=self.kecamatan_slug,
+                        camera_id=self.camera_id,
+                        on_segment=self._segment_closed,
+                        segment_seconds=self.settings.segment_seconds,
+                        wall_start=datetime.fromtimestamp(now, UTC),
+                        clock=clock,
+                    )
+                writer.write(packet)
+                path = writer.current_path
+                if path is not current:
+                    if current is None or path is None:
+                        stats.set_recording(path is not None)
+                    if path is None:
+                        self._open_segment_start = None
+                    elif current is None:
+                        self._open_segment_start = now
+                    # On a roll the new file starts where the closed one ended, which
+                    # _segment_closed has already recorded.
+                    current = path
+                if pacer is not None:
+                    pause = pacer.pause(packet.dts, size, arrived, arrived - mark)
+                    if pause:
+                        stats.settled(clock())
+                        if stop.wait(pause):
+                            break
+                mark = time.monotonic()
+            else:
+                if not stop.is_set():
+                    raise _ConnectionEnded
+        finally:
+            # Always close: this finishes and indexes the open segment, including on stop.
+            try:
+                if writer is not None:
+                    writer.close()
+            finally:
+                stats.set_recording(False)
+
+    def _segment_closed(self, record: SegmentRecord) -> None:
+        self._open_segment_start = record.end.timestamp()
+        try:
+            self._on_segment(record)
+        except Exception:
+            # The file is on disk; start-up reconciliation indexes it if we could not.
+            log.exception("%s: could not index segment %s", self.camera_id, record.path)

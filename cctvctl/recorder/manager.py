@@ -1,0 +1,400 @@
+"""The recorder: every camera's ingest, their live health, thumbnails and housekeeping.
+
+:class:`Recorder` is what the API server holds. It owns one ingest thread per enabled
+camera, a round-trip prober for all of them, a monitor that turns live figures into
+status changes (one ``camera.status`` event and one log line each), and a retention
+thread. Its read methods are cheap and safe from any thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final, Protocol
+
+from cctvctl.config import CameraEntry, Inventory
+from cctvctl.models import Camera, CameraStatus, Event
+from cctvctl.recorder.ingest import CameraIngest, IngestSettings
+from cctvctl.recorder.rtt import RttProber, rtsp_target
+from cctvctl.recorder.segmenter import SegmentRecord
+from cctvctl.recorder.stats import CameraStats, StatusChange
+from cctvctl.recorder.thumbnails import Keyframe, Thumbnail, ThumbnailService
+from cctvctl.storage.events import CAMERA_STATUS
+from cctvctl.storage.gaps import find_gaps
+from cctvctl.storage.index import SegmentIndex
+
+__all__ = ["EventPublisher", "Recorder"]
+
+log = logging.getLogger("cctvctl.recorder")
+
+MONITOR_INTERVAL: Final = 0.5
+RETENTION_INTERVAL: Final = 30.0
+DAY: Final = 86400.0
+# How long a camera's "missing in 24 h" figure is reused before the index is asked again.
+COVERAGE_TTL: Final = 5.0
+# Between full re-reads a camera's coverage is extended with new segments only; the full
+# re-read picks up what retention or an operator removed in the meantime.
+COVERAGE_REBUILD: Final = 600.0
+STOP_TIMEOUT: Final = 10.0
+
+
+class EventPublisher(Protocol):
+    """What the recorder needs of :class:`~cctvctl.storage.events.EventBus`."""
+
+    def publish(
+        self,
+        type: str,
+        camera: str | None = None,
+        kecamatan: str | None = None,
+        data: Mapping[str, object] | None = None,
+    ) -> Event: ...
+
+
+class _Coverage:
+    """One camera's recorded spans over the last day, kept in step with the index.
+
+    Reading a day of minute segments for 54 cameras costs about half a second, too much
+    for every API poll; so spans are fetched once, then only newer segments are added.
+    """
+
+    def __init__(self, camera_id: str, rebuild_offset: float) -> None:
+        self.camera_id = camera_id
+        self.spans: list[tuple[float, float]] = []
+        self.last_start: float | None = None
+        self.next_rebuild = rebuild_offset  # monotonic; 0 rebuilds on first use
+        self.value = 0.0
+        self.valid_until = 0.0  # monotonic
+
+    def refresh(self, index: SegmentIndex, now: float, mono: float) -> None:
+        lo = now - DAY
+        hi = datetime.fromtimestamp(now + 1, UTC)
+        if mono >= self.next_rebuild or self.last_start is None:
+            rows = index.segments(self.camera_id, datetime.fromtimestamp(lo, UTC), hi)
+            self.spans = [(r.start.timestamp(), r.end.timestamp()) for r in rows]
+            self.next_rebuild = mono + COVERAGE_REBUILD
+        else:
+            since = datetime.fromtimestamp(self.last_start, UTC)
+            last = self.last_start
+            for r in index.segments(self.camera_id, since, hi):
+                start = r.start.timestamp()
+                if start > last:
+                    self.spans.append((start, r.end.timestamp()))
+            self.spans.sort()
+        drop = 0
+        while drop < len(self.spans) and self.spans[drop][1] <= lo:
+            drop += 1
+        if drop:
+            del self.spans[:drop]
+        if self.spans:
+            self.last_start = self.spans[-1][0]
+        elif self.last_start is None:
+            self.last_start = lo
+
+    def missing(self, now: float, open_start: float | None, not_before: float) -> float:
+        spans = self.spans
+        if open_start is not None:
+            spans = [*spans, (open_start, now)]
+        return find_gaps(spans, now - DAY, now, not_before=not_before, now=now).missing_seconds
+
+
+@dataclass
+class _Cam:
+    entry: CameraEntry
+    stats: CameraStats
+    coverage: _Coverage
+    ingest: CameraIngest | None = None
+
+    @property
+    def id(self) -> str:
+        return self.entry.camera.id
+
+
+class Recorder:
+    """Records every enabled camera of ``inventory`` and reports how each one is doing."""
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        index: SegmentIndex,
+        events: EventPublisher,
+        *,
+        now: Callable[[], float] = time.time,
+        ingest_settings: IngestSettings | None = None,
+        rtt_interval: float = 30.0,
+        retention_interval: float = RETENTION_INTERVAL,
+        monitor_interval: float = MONITOR_INTERVAL,
+    ) -> None:
+        self.inventory = inventory
+        self.index = index
+        self.events = events
+        self._now = now
+        server = inventory.server
+        self.ingest_settings = ingest_settings or IngestSettings(
+            segment_seconds=float(server.segment_seconds)
+        )
+        self.retention_interval = retention_interval
+        self.monitor_interval = monitor_interval
+        self._cams: dict[str, _Cam] = {}
+        entries = list(inventory.cameras())
+        for n, entry in enumerate(entries):
+            cam = entry.camera
+            stats = CameraStats(
+                cam.id,
+                enabled=cam.enabled,
+                configured_fps=cam.fps,
+                offline_after=server.offline_after,
+                clock=now,
+            )
+            # Spread the cameras' full re-reads over the rebuild period.
+            offset = n * COVERAGE_REBUILD / max(1, len(entries))
+            self._cams[cam.id] = _Cam(entry, stats, _Coverage(cam.id, offset))
+        targets = {}
+        for c in self._cams.values():
+            target = rtsp_target(c.entry.camera.rtsp)
+            if target is not None and c.entry.camera.enabled:
+                targets[c.id] = target
+        self.rtt = RttProber(targets, interval=rtt_interval)
+        self.thumbnails = ThumbnailService(self._keyframe, cache_seconds=server.thumbnail_seconds)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._started = False
+        self._stopped = False
+        self._not_before: float | None = None
+        self._coverage_lock = threading.Lock()
+        self._mono_origin = time.monotonic()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Start recording every enabled camera, the prober, the monitor and retention."""
+        if self._started:
+            raise RuntimeError("Recorder.start() called twice")
+        self._started = True
+        self._not_before = self.index.created().timestamp()
+        storage = self.inventory.storage
+        began = self._now()
+        for c in self._cams.values():
+            c.stats.begin(began)
+            cam = c.entry.camera
+            if not cam.enabled:
+                continue
+            c.ingest = CameraIngest(
+                cam.id,
+                kecamatan_slug=c.entry.kecamatan.key,
+                url=cam.rtsp,
+                username=cam.username,
+                password=self.inventory.password(cam.id),
+                storage=storage,
+                stats=c.stats,
+                on_segment=self._segment_closed(c.entry.kecamatan.key),
+                settings=self.ingest_settings,
+                clock=self._now,
+            )
+            c.ingest.start()
+        self.rtt.start()
+        self._spawn("recorder-monitor", self._monitor)
+        self._spawn("recorder-retention", self._retention)
+        enabled = sum(1 for c in self._cams.values() if c.ingest is not None)
+        log.info("recording %d of %d cameras into %s", enabled, len(self._cams), storage)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop every thread; each open segment is closed and indexed before this returns.
+
+        A thread still blocked opening a stream when ``timeout`` runs out has written
+        nothing yet; it is left to finish on its own and exits without recording.
+        """
+        if not self._started or self._stopped:
+            return
+        self._stopped = True
+        deadline = time.monotonic() + timeout
+        self._stop.set()
+        ingests = [c.ingest for c in self._cams.values() if c.ingest is not None]
+        for ingest in ingests:
+            ingest.stop()
+        self.rtt.stop(timeout=0)
+        for ingest in ingests:
+            if not ingest.join(max(0.0, deadline - time.monotonic())):
+                log.warning("camera %s: ingest did not stop in time", ingest.camera_id)
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        log.info("recorder stopped")
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # ------------------------------------------------------------------ callbacks
+
+    def _segment_closed(self, kecamatan: str) -> Callable[[SegmentRecord], None]:
+        def index_it(record: SegmentRecord) -> None:
+            self.index.add_segment(record, kecamatan=kecamatan)
+
+        return index_it
+
+    def _keyframe(self, camera_id: str) -> Keyframe | None:
+        c = self._cams.get(camera_id)
+        if c is None or c.ingest is None:
+            return None
+        return c.ingest.keyframe()
+
+    # ------------------------------------------------------------------ threads
+
+    def _monitor(self) -> None:
+        while not self._stop.wait(self.monitor_interval):
+            try:
+                self.check_status()
+            except Exception:
+                log.exception("status monitor failed")
+
+    def check_status(self) -> list[tuple[str, StatusChange]]:
+        """Re-evaluate every camera; announce and return the changes (the monitor's tick)."""
+        now = self._now()
+        changes = []
+        for c in self._cams.values():
+            change = c.stats.evaluate(now)
+            if change is not None:
+                self._announce(c, change)
+                changes.append((c.id, change))
+        return changes
+
+    def _announce(self, c: _Cam, change: StatusChange) -> None:
+        previous = None if change.previous is None else change.previous.value
+        level = logging.INFO if change.status is CameraStatus.ONLINE else logging.WARNING
+        log.log(
+            level,
+            "camera %s (%s): %s -> %s: %s",
+            c.id,
+            c.entry.kecamatan.key,
+            previous or "start",
+            change.status.value,
+            change.reason,
+        )
+        try:
+            self.events.publish(
+                CAMERA_STATUS,
+                camera=c.id,
+                kecamatan=c.entry.kecamatan.key,
+                data={
+                    "status": change.status.value,
+                    "previous": previous,
+                    "reason": change.reason,
+                },
+            )
+        except Exception:
+            log.exception("camera %s: could not publish status event", c.id)
+
+    def _retention(self) -> None:
+        try:
+            from cctvctl.storage.retention import Retention
+
+            retention = Retention.from_inventory(self.inventory, self.index, events=self.events)
+        except Exception:
+            log.exception("retention is not available; footage will not be pruned")
+            return
+        # First pass soon after start: a disk that filled while we were down matters now.
+        delay = min(1.0, self.retention_interval)
+        while not self._stop.wait(delay):
+            delay = self.retention_interval
+            try:
+                retention.run_once(datetime.fromtimestamp(self._now(), UTC))
+            except Exception:
+                log.exception("retention pass failed")
+
+    # ------------------------------------------------------------------ reads
+
+    def _missing_24h(self, c: _Cam, now: float) -> float:
+        if not c.entry.camera.enabled or self._not_before is None:
+            return 0.0
+        mono = time.monotonic() - self._mono_origin
+        cov = c.coverage
+        with self._coverage_lock:
+            if mono < cov.valid_until:
+                return cov.value
+            try:
+                cov.refresh(self.index, now, mono)
+            except Exception:
+                log.exception("camera %s: cannot read its segments", c.id)
+                return cov.value
+            open_start = c.ingest.open_segment_start if c.ingest is not None else None
+            cov.value = round(cov.missing(now, open_start, self._not_before), 1)
+            cov.valid_until = mono + COVERAGE_TTL
+            return cov.value
+
+    def _model(self, c: _Cam, now: float) -> Camera:
+        entry = c.entry
+        cam = entry.camera
+        snap = c.stats.snapshot(now)
+        return Camera(
+            id=cam.id,
+            name=cam.name,
+            kecamatan=entry.kecamatan.name,
+            kecamatan_slug=entry.kecamatan.key,
+            site=entry.site.name,
+            site_kind=entry.site.kind,
+            enabled=cam.enabled,
+            has_onvif=cam.onvif is not None,
+            status=snap.status,
+            status_since=snap.status_since,
+            last_packet=snap.last_packet,
+            fps=snap.fps,
+            expected_fps=snap.expected_fps,
+            kbps=snap.kbps,
+            reconnects_1h=snap.reconnects_1h,
+            rtt_ms=self.rtt.rtt_ms(cam.id),
+            recording=snap.recording,
+            missing_seconds_24h=self._missing_24h(c, now),
+            last_error=snap.last_error,
+        )
+
+    def cameras(self) -> list[Camera]:
+        """Every camera of the inventory, in inventory order."""
+        now = self._now()
+        return [self._model(c, now) for c in self._cams.values()]
+
+    def camera(self, camera_id: str) -> Camera | None:
+        c = self._cams.get(camera_id)
+        return None if c is None else self._model(c, self._now())
+
+    def thumbnail(
+        self,
+        camera_id: str,
+        width: int | None = None,
+        height: int | None = None,
+        fmt: str = "rgb",
+    ) -> Thumbnail | None:
+        """The camera's latest picture; None for an unknown camera or one never seen.
+
+        Raises ValueError for a bad size or format.
+        """
+        if camera_id not in self._cams:
+            return None
+        return self.thumbnails.get(camera_id, width, height, fmt)
+
+    def inbound_kbps_by_kecamatan(self) -> dict[str, float]:
+        """Sum of the cameras' live bit rates per kecamatan slug (every kecamatan listed)."""
+        now = self._now()
+        totals = {k.key: 0.0 for k in self.inventory.kecamatan}
+        for c in self._cams.values():
+            if c.ingest is None:
+                continue
+            key = c.entry.kecamatan.key
+            totals[key] = totals.get(key, 0.0) + c.stats.snapshot(now).kbps
+        return {key: round(kbps, 1) for key, kbps in totals.items()}
+
+    def stats(self, camera_id: str) -> CameraStats | None:
+        """The live statistics object of a camera (for tests and diagnostics)."""
+        c = self._cams.get(camera_id)
+        return None if c is None else c.stats
+
+    def ingest(self, camera_id: str) -> CameraIngest | None:
+        c = self._cams.get(camera_id)
+        return None if c is None else c.ingest
+
+    @property
+    def running(self) -> bool:
+        return self._started and not self._stopped

@@ -1,0 +1,250 @@
+"""Thumbnails from each camera's latest keyframe, decoded only when someone asks.
+
+Ingest keeps the newest keyframe's bytes (copied before the muxer rewrites the packet)
+and the stream's extradata; nothing is decoded while nobody is looking, so the cost
+grows with viewers rather than cameras. A request decodes that one keyframe (an IDR
+picture decodes on its own), scales it with swscale via ``VideoFrame.reformat`` and
+returns raw RGB or JPEG. Results are cached per (camera, width, height, format) for
+``thumbnail_seconds``; after that the cached picture is still served without a new
+decode as long as no newer keyframe arrived, which is what an offline camera looks like.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+import av
+
+__all__ = [
+    "FORMATS",
+    "MAX_HEIGHT",
+    "MAX_WIDTH",
+    "MIN_SIDE",
+    "Keyframe",
+    "Thumbnail",
+    "ThumbnailError",
+    "ThumbnailService",
+    "decode_keyframe",
+    "fit_size",
+    "render",
+]
+
+ThumbnailFormat = Literal["rgb", "jpeg"]
+FORMATS: Final[tuple[str, ...]] = ("rgb", "jpeg")
+MAX_WIDTH: Final = 1920
+MAX_HEIGHT: Final = 1080
+MIN_SIDE: Final = 2
+JPEG_QUALITY: Final = 80
+# Decoded pictures kept for re-scaling to another size without decoding again. A
+# 1080p picture is about 3 MB, so this stays small; results are tiny by comparison.
+_MAX_FRAMES: Final = 8
+_MAX_RESULTS: Final = 512
+
+
+class ThumbnailError(Exception):
+    """The stored keyframe could not be decoded (corrupt data, unknown codec)."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Keyframe:
+    """The newest keyframe of a camera, as ingest saw it."""
+
+    data: bytes
+    codec: str  # decoder name, e.g. "h264"
+    extradata: bytes | None
+    time: float  # POSIX seconds at which it arrived
+    seq: int  # grows with every keyframe of the camera; identifies this one
+
+
+@dataclass(frozen=True, slots=True)
+class Thumbnail:
+    data: bytes  # rgb: width * height * 3 bytes, rows top to bottom; jpeg: a JPEG file
+    width: int
+    height: int
+    format: str  # "rgb" | "jpeg"
+    frame_time: datetime  # UTC arrival of the keyframe it shows
+
+    def age_seconds(self, now: float | None = None) -> float:
+        now = time.time() if now is None else now
+        return max(0.0, now - self.frame_time.timestamp())
+
+
+def fit_size(
+    src_width: int, src_height: int, width: int | None, height: int | None
+) -> tuple[int, int]:
+    """Output size: keeps the aspect ratio when only one side is given, clamps to limits.
+
+    Raises ValueError for a non-positive side (a caller's mistake, not something to clamp).
+    """
+    for side in (width, height):
+        if side is not None and side <= 0:
+            raise ValueError(f"thumbnail sides must be positive, got {side}")
+    if src_width <= 0 or src_height <= 0:
+        raise ValueError("source picture has no size")
+    aspect = src_width / src_height
+    if width is None and height is None:
+        width, height = src_width, src_height
+    elif height is None:
+        assert width is not None
+        height = round(width / aspect)
+    elif width is None:
+        width = round(height * aspect)
+    assert width is not None and height is not None
+    if width > MAX_WIDTH or height > MAX_HEIGHT:
+        # Shrink both sides by the same factor, so a request that kept the aspect
+        # ratio still keeps it after clamping.
+        scale = min(MAX_WIDTH / width, MAX_HEIGHT / height)
+        width, height = round(width * scale), round(height * scale)
+    return max(MIN_SIDE, min(width, MAX_WIDTH)), max(MIN_SIDE, min(height, MAX_HEIGHT))
+
+
+def decode_keyframe(keyframe: Keyframe) -> Any:
+    """Decode one keyframe into a :class:`av.VideoFrame`."""
+    try:
+        ctx: Any = av.CodecContext.create(keyframe.codec, "r")
+        if keyframe.extradata:
+            ctx.extradata = keyframe.extradata
+        # One picture: frame threads would only add start-up and a flush delay.
+        ctx.thread_count = 1
+        frames = list(ctx.decode(av.Packet(keyframe.data)))
+        if not frames:
+            frames = list(ctx.decode(None))
+    except (av.FFmpegError, ValueError) as exc:
+        raise ThumbnailError(f"cannot decode the latest keyframe: {exc}") from None
+    if not frames:
+        raise ThumbnailError("the latest keyframe decoded to no picture")
+    return frames[-1]
+
+
+def render(frame: Any, width: int, height: int, fmt: str, frame_time: datetime) -> Thumbnail:
+    """Scale a decoded picture and encode it as ``fmt``."""
+    scaled = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
+    if fmt == "rgb":
+        # to_ndarray drops the per-row padding swscale may leave in the plane.
+        data = scaled.to_ndarray().tobytes()
+    elif fmt == "jpeg":
+        out = io.BytesIO()
+        scaled.to_image().save(out, format="JPEG", quality=JPEG_QUALITY)
+        data = out.getvalue()
+    else:
+        raise ValueError(f"unknown thumbnail format {fmt!r}; accepted: {', '.join(FORMATS)}")
+    return Thumbnail(data, width, height, fmt, frame_time)
+
+
+@dataclass(slots=True)
+class _Result:
+    seq: int
+    expires: float
+    thumbnail: Thumbnail
+
+
+class ThumbnailService:
+    """Decodes and caches thumbnails; safe to call from any number of threads."""
+
+    def __init__(
+        self,
+        keyframe: Callable[[str], Keyframe | None],
+        *,
+        cache_seconds: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._keyframe = keyframe
+        self.cache_seconds = cache_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._results: OrderedDict[tuple[str, int | None, int | None, str], _Result] = OrderedDict()
+        self._frames: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        self._camera_locks: dict[str, threading.Lock] = {}
+        self.decodes = 0  # how many keyframes were decoded: the expensive part
+
+    def _camera_lock(self, camera_id: str) -> threading.Lock:
+        with self._lock:
+            lock = self._camera_locks.get(camera_id)
+            if lock is None:
+                lock = self._camera_locks[camera_id] = threading.Lock()
+            return lock
+
+    def _cached(
+        self, key: tuple[str, int | None, int | None, str], seq: int | None, now: float
+    ) -> Thumbnail | None:
+        with self._lock:
+            hit = self._results.get(key)
+            if hit is None:
+                return None
+            if now < hit.expires or hit.seq == seq:
+                if now >= hit.expires:
+                    hit.expires = now + self.cache_seconds
+                self._results.move_to_end(key)
+                return hit.thumbnail
+            return None
+
+    def _frame(self, camera_id: str, keyframe: Keyframe) -> Any:
+        with self._lock:
+            kept = self._frames.get(camera_id)
+            if kept is not None and kept[0] == keyframe.seq:
+                self._frames.move_to_end(camera_id)
+                return kept[1]
+        frame = decode_keyframe(keyframe)
+        with self._lock:
+            self.decodes += 1
+            self._frames[camera_id] = (keyframe.seq, frame)
+            self._frames.move_to_end(camera_id)
+            while len(self._frames) > _MAX_FRAMES:
+                self._frames.popitem(last=False)
+        return frame
+
+    def get(
+        self,
+        camera_id: str,
+        width: int | None = None,
+        height: int | None = None,
+        fmt: str = "rgb",
+    ) -> Thumbnail | None:
+        """The camera's latest picture, or None if it never delivered a keyframe.
+
+        Raises ValueError for a bad size or format and :class:`ThumbnailError` when the
+        keyframe cannot be decoded.
+        """
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown thumbnail format {fmt!r}; accepted: {', '.join(FORMATS)}")
+        for side in (width, height):
+            if side is not None and side <= 0:
+                raise ValueError(f"thumbnail sides must be positive, got {side}")
+        key = (camera_id, width, height, fmt)
+        now = self._clock()
+        hit = self._cached(key, None, now)
+        if hit is not None:
+            return hit
+        # One decode per camera at a time: concurrent viewers of the same camera wait
+        # for the first one's result instead of decoding the same keyframe again.
+        with self._camera_lock(camera_id):
+            keyframe = self._keyframe(camera_id)
+            if keyframe is None:
+                return None
+            now = self._clock()
+            hit = self._cached(key, keyframe.seq, now)
+            if hit is not None:
+                return hit
+            frame = self._frame(camera_id, keyframe)
+            w, h = fit_size(frame.width, frame.height, width, height)
+            thumb = render(frame, w, h, fmt, datetime.fromtimestamp(keyframe.time, UTC))
+            with self._lock:
+                self._results[key] = _Result(keyframe.seq, now + self.cache_seconds, thumb)
+                self._results.move_to_end(key)
+                while len(self._results) > _MAX_RESULTS:
+                    self._results.popitem(last=False)
+            return thumb
+
+    def forget(self, camera_id: str) -> None:
+        """Drop everything cached for a camera (e.g. it was removed)."""
+        with self._lock:
+            self._frames.pop(camera_id, None)
+            for key in [k for k in self._results if k[0] == camera_id]:
+                del self._results[key]

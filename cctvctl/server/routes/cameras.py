@@ -1,0 +1,140 @@
+"""``/api/v1/cameras``: the camera list, one camera, and its latest picture."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Final, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from cctvctl.models import Camera, CameraStatus, Problem
+from cctvctl.recorder.thumbnails import ThumbnailError
+from cctvctl.server.problems import TYPE_NOT_FOUND, ProblemError
+from cctvctl.server.routes._shared import (
+    RT,
+    VIEWER,
+    camera_or_404,
+    invalid,
+    kecamatan_or_404,
+    live_cameras,
+    rfc3339,
+)
+
+__all__ = ["router"]
+
+MIN_SIDE: Final = 8
+DEFAULT_WIDTH: Final = 160
+MAX_WIDTH: Final = 1920
+MAX_HEIGHT: Final = 1080
+
+_ERRORS: Final[dict[int | str, dict[str, object]]] = {
+    401: {"model": Problem, "description": "No token, or a token this server does not know"},
+    403: {"model": Problem, "description": "The token's role is too low"},
+    404: {"model": Problem, "description": "No such camera or kecamatan"},
+    422: {"model": Problem, "description": "A parameter is out of range or malformed"},
+}
+
+router = APIRouter(prefix="/api/v1", tags=["cameras"], dependencies=[VIEWER], responses=_ERRORS)
+
+
+@router.get("/cameras", response_model=list[Camera])
+def list_cameras(
+    rt: RT,
+    kecamatan: Annotated[
+        str | None,
+        Query(description="Only this kecamatan, by slug or name.", examples=["sangatta-utara"]),
+    ] = None,
+    status: Annotated[
+        CameraStatus | None, Query(description="Only cameras with this status.")
+    ] = None,
+) -> list[Camera]:
+    """Every camera of this server in inventory order, with live status."""
+    slug = kecamatan_or_404(rt, kecamatan).key if kecamatan is not None else None
+    cams = live_cameras(rt)
+    return [
+        c
+        for c in cams
+        if (slug is None or c.kecamatan_slug == slug) and (status is None or c.status is status)
+    ]
+
+
+@router.get("/cameras/{camera_id}", response_model=Camera)
+def get_camera(camera_id: str, rt: RT) -> Camera:
+    """One camera with live status."""
+    return camera_or_404(rt, camera_id)
+
+
+@router.get(
+    "/cameras/{camera_id}/thumbnail",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/octet-stream": {}, "image/jpeg": {}},
+            "description": (
+                "The latest keyframe, downscaled. `rgb`: width*height*3 bytes, rows top to "
+                "bottom. Headers X-Frame-Width, X-Frame-Height, X-Frame-Time (RFC 3339) and "
+                "X-Frame-Age (seconds) describe it; an offline camera's last frame is served "
+                "with its age."
+            ),
+        }
+    },
+)
+def thumbnail(
+    camera_id: str,
+    rt: RT,
+    width: Annotated[
+        int | None,
+        Query(
+            ge=MIN_SIDE,
+            le=MAX_WIDTH,
+            description=f"Width in pixels (default {DEFAULT_WIDTH}, or from height and "
+            "the picture's aspect ratio).",
+        ),
+    ] = None,
+    height: Annotated[
+        int | None,
+        Query(
+            ge=MIN_SIDE,
+            le=MAX_HEIGHT,
+            description="Height in pixels (default: from width and the aspect ratio).",
+        ),
+    ] = None,
+    format: Annotated[Literal["rgb", "jpeg"], Query(description="Raw RGB24 or JPEG.")] = "rgb",
+) -> Response:
+    """The camera's latest keyframe at the requested size."""
+    camera_or_404(rt, camera_id)
+    if width is None and height is None:
+        width = DEFAULT_WIDTH
+    try:
+        thumb = rt.recorder.thumbnail(camera_id, width, height, format)
+    except ThumbnailError as exc:
+        # The camera sent a keyframe we cannot decode: an upstream fault, not ours.
+        raise ProblemError(
+            502,
+            f"the latest keyframe of camera {camera_id!r} could not be decoded: "
+            f"{rt.redact(str(exc))}",
+            title="Undecodable frame",
+        ) from None
+    except ValueError as exc:
+        raise invalid("width", f"thumbnail size or format not accepted: {exc}") from None
+    if thumb is None:
+        raise ProblemError(
+            404,
+            f"camera {camera_id!r} has not delivered a frame since the server started",
+            type=TYPE_NOT_FOUND,
+            title="No frame yet",
+        )
+    age = max(0.0, (datetime.now(UTC) - thumb.frame_time).total_seconds())
+    media = "application/octet-stream" if thumb.format == "rgb" else "image/jpeg"
+    return Response(
+        content=bytes(thumb.data),
+        media_type=media,
+        headers={
+            "X-Frame-Width": str(thumb.width),
+            "X-Frame-Height": str(thumb.height),
+            "X-Frame-Time": rfc3339(thumb.frame_time),
+            "X-Frame-Age": f"{age:.3f}",
+            # A thumbnail is stale within seconds; no proxy or client should keep one.
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,353 @@
+"""``/api/v1/exports``: evidence clips as jobs, their files (resumable) and manifests.
+
+Every export request is audited, refused ones included (a viewer trying to export is
+worth knowing about), which is why the role check happens here rather than in the
+route's dependency. Downloads are audited once per download, not once per range: a
+request that starts at byte 0 is a new download and gets a row; a request that resumes
+further in gets a row only if this token has not downloaded the clip before, so every
+token that received bytes is on record, and a resume over a flaky link adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
+
+from cctvctl.exporter import Exporter, ExportRefused
+from cctvctl.models import (
+    ExportJob,
+    ExportManifest,
+    ExportRequest,
+    ExportState,
+    Problem,
+    Role,
+)
+from cctvctl.server.auth import Principal, require
+from cctvctl.server.problems import TYPE_FORBIDDEN, TYPE_NOT_FOUND, ProblemError
+from cctvctl.server.routes._shared import invalid
+from cctvctl.storage.audit import EXPORT_CANCEL, EXPORT_DOWNLOAD, EXPORT_REQUEST, AuditLog
+
+__all__ = ["router"]
+
+CHUNK: Final = 256 * 1024
+TYPE_NOT_READY: Final = "urn:cctvctl:problem:export-not-ready"
+TYPE_GONE: Final = "urn:cctvctl:problem:export-gone"
+TYPE_RANGE: Final = "urn:cctvctl:problem:range-not-satisfiable"
+_RANGE: Final = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+
+_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
+    401: {"model": Problem, "description": "No token, or a token this server does not know"},
+    403: {"model": Problem, "description": "The token's role is too low (needs operator)"},
+    404: {"model": Problem, "description": "No such export job (or camera)"},
+    422: {"model": Problem, "description": "A parameter is out of range or malformed"},
+}
+
+# Authentication only; the operator check is done by the handlers so refusals are audited
+# for POST, and by _operator() for the others.
+_AUTHENTICATED: Final = Depends(require(Role.VIEWER))
+OPERATOR: Final = Depends(require(Role.OPERATOR))
+
+router = APIRouter(prefix="/api/v1", tags=["exports"], responses=_ERRORS)
+
+
+def _exporter(request: Request) -> Exporter:
+    exporter: Exporter = request.app.state.exporter
+    return exporter
+
+
+def _audit(request: Request) -> AuditLog:
+    audit: AuditLog = request.app.state.audit
+    return audit
+
+
+EXPORTER = Annotated[Exporter, Depends(_exporter)]
+AUDIT = Annotated[AuditLog, Depends(_audit)]
+
+
+def _job_or_404(exporter: Exporter, job_id: str) -> ExportJob:
+    job = exporter.store.get(job_id)
+    if job is None:
+        raise ProblemError(
+            404,
+            f"no export job {job_id!r} on this server; list them with GET /api/v1/exports",
+            type=TYPE_NOT_FOUND,
+        )
+    return job
+
+
+def _request_schema() -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ExportRequest.model_json_schema()}},
+        }
+    }
+
+
+@router.post(
+    "/exports",
+    status_code=202,
+    response_model=ExportJob,
+    openapi_extra=_request_schema(),
+    responses={202: {"description": "Queued; follow the Location header for progress"}},
+)
+async def create_export(
+    request: Request,
+    response: Response,
+    exporter: EXPORTER,
+    audit: AUDIT,
+    principal: Annotated[Principal, _AUTHENTICATED],
+) -> ExportJob:
+    """Queue a clip export of one camera over a window (operator or admin).
+
+    Body: ``{camera, start, end, case_id?, note?}`` with RFC 3339 times. The window may
+    be at most ``export_max_minutes`` long and must hold some footage.
+    """
+    raw = await request.body()
+    # Parsed by hand rather than by FastAPI so a malformed request is audited too.
+    target: str | None = None
+    case_id: str | None = None
+    try:
+        data = json.loads(raw or b"null")
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        target = str(data.get("camera"))[:200] if data.get("camera") is not None else None
+        case_id = str(data.get("case_id"))[:200] if data.get("case_id") is not None else None
+
+    def refuse(detail: str) -> None:
+        audit.record(
+            principal.name,
+            principal.role,
+            EXPORT_REQUEST,
+            target=target,
+            case_id=case_id,
+            result="refused",
+            detail=detail,
+        )
+
+    if not principal.role.allows(Role.OPERATOR):
+        detail = (
+            f"token {principal.name!r} has role {principal.role.value!r}; "
+            "this needs 'operator' or higher"
+        )
+        refuse(detail)
+        raise ProblemError(403, detail, type=TYPE_FORBIDDEN)
+    if data is None and raw.strip():
+        refuse("the body is not JSON")
+        raise invalid("", "the request body is not valid JSON", where="body")
+    try:
+        req = ExportRequest.model_validate(data)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        refuse("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+        raise RequestValidationError(errors) from None
+    try:
+        job = exporter.submit(req, principal.name, principal.role.value)
+    except ExportRefused as exc:
+        refuse(exc.detail)
+        if exc.status == 404:
+            raise ProblemError(404, exc.detail, type=TYPE_NOT_FOUND) from None
+        raise invalid(exc.parameter, exc.detail, where="body") from None
+    audit.record(
+        principal.name,
+        principal.role,
+        EXPORT_REQUEST,
+        target=req.camera,
+        reason=req.note,
+        case_id=req.case_id,
+        result="accepted",
+        detail=f"job {job.id}: {job.start.isoformat()} to {job.end.isoformat()}",
+    )
+    response.headers["Location"] = f"/api/v1/exports/{job.id}"
+    return job
+
+
+@router.get("/exports", response_model=list[ExportJob], dependencies=[OPERATOR])
+def list_exports(
+    exporter: EXPORTER,
+    state: Annotated[ExportState | None, Query(description="Only jobs in this state.")] = None,
+    camera: Annotated[str | None, Query(description="Only this camera's jobs.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 200,
+) -> list[ExportJob]:
+    """Export jobs, newest first (operator or admin)."""
+    states = None if state is None else [state]
+    return exporter.store.jobs(states=states, camera=camera, limit=limit)
+
+
+@router.get("/exports/{job_id}", response_model=ExportJob, dependencies=[OPERATOR])
+def get_export(job_id: str, exporter: EXPORTER) -> ExportJob:
+    """One job: state, progress (percent, bytes, ETA), gaps, and once done size and SHA-256."""
+    return _job_or_404(exporter, job_id)
+
+
+@router.delete("/exports/{job_id}", response_model=ExportJob)
+def delete_export(
+    job_id: str,
+    exporter: EXPORTER,
+    audit: AUDIT,
+    principal: Annotated[Principal, OPERATOR],
+) -> ExportJob:
+    """Cancel a queued or running job; for a finished one, delete its files."""
+    before = _job_or_404(exporter, job_id)
+    job = exporter.cancel(job_id)
+    if job is None:
+        raise ProblemError(404, f"no export job {job_id!r} on this server", type=TYPE_NOT_FOUND)
+    audit.record(
+        principal.name,
+        principal.role,
+        EXPORT_CANCEL,
+        target=job.camera,
+        case_id=job.case_id,
+        result="ok",
+        detail=f"job {job_id}: {before.state.value} -> {job.state.value}",
+    )
+    return job
+
+
+def _ready(exporter: Exporter, job: ExportJob, path: Path) -> None:
+    if job.state in (ExportState.QUEUED, ExportState.RUNNING):
+        raise ProblemError(
+            409,
+            f"export {job.id} is {job.state.value} ({job.percent:g} %); "
+            "the file is there once the job is done",
+            type=TYPE_NOT_READY,
+        )
+    if job.state is not ExportState.DONE or not path.is_file():
+        why = job.error if job.state is ExportState.FAILED and job.error else job.state.value
+        raise ProblemError(410, f"export {job.id} has no file: {why}", type=TYPE_GONE)
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """``(first, last)`` inclusive for one byte range; None to serve the whole file.
+
+    A list of ranges is answered with the whole file, which RFC 9110 allows; resuming
+    clients only ever ask for one.
+    """
+    if "," in header:
+        return None
+    m = _RANGE.match(header)
+    first: int
+    last: int
+    if m is None or (not m.group(1) and not m.group(2)):
+        raise _unsatisfiable(f"Range {header!r} is not 'bytes=FIRST-[LAST]' or 'bytes=-N'", size)
+    if m.group(1):
+        first = int(m.group(1))
+        last = int(m.group(2)) if m.group(2) else size - 1
+        if last < first:
+            raise _unsatisfiable(f"Range {header!r} ends before it starts", size)
+    else:
+        suffix = int(m.group(2))
+        if suffix == 0:
+            raise _unsatisfiable(f"Range {header!r} asks for no bytes", size)
+        first, last = max(0, size - suffix), size - 1
+    if first >= size:
+        raise _unsatisfiable(
+            f"Range {header!r} starts at or past the end of the file ({size} bytes)", size
+        )
+    return first, min(last, size - 1)
+
+
+def _unsatisfiable(detail: str, size: int) -> ProblemError:
+    return ProblemError(416, detail, type=TYPE_RANGE, headers={"Content-Range": f"bytes */{size}"})
+
+
+def _chunks(path: Path, first: int, length: int) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        fh.seek(first)
+        left = length
+        while left > 0:
+            block = fh.read(min(CHUNK, left))
+            if not block:
+                return
+            left -= len(block)
+            yield block
+
+
+@router.get(
+    "/exports/{job_id}/file",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"video/mp4": {}}, "description": "The whole clip"},
+        206: {"content": {"video/mp4": {}}, "description": "One byte range of the clip"},
+        409: {"model": Problem, "description": "The job has not finished"},
+        410: {"model": Problem, "description": "The files were deleted, expired or failed"},
+        416: {"model": Problem, "description": "The Range cannot be served"},
+    },
+)
+def download_export(
+    job_id: str,
+    request: Request,
+    exporter: EXPORTER,
+    audit: AUDIT,
+    principal: Annotated[Principal, OPERATOR],
+) -> StreamingResponse:
+    """The clip; supports ``Range: bytes=N-`` to resume, with ``If-Range`` on the ETag.
+
+    The ETag is the clip's SHA-256, so a resumed download can never splice two files.
+    """
+    job = _job_or_404(exporter, job_id)
+    path = exporter.clip_path(job)
+    _ready(exporter, job, path)
+    size = path.stat().st_size
+    etag = f'"{job.sha256}"'
+    header = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if header is not None and if_range is not None and if_range.strip() != etag:
+        header = None  # the client holds another version: start over
+    span = _parse_range(header, size) if header is not None else None
+    first, last = span if span is not None else (0, size - 1)
+    if first == 0 or not audit.has(EXPORT_DOWNLOAD, job.id, principal.name):
+        audit.record(
+            principal.name,
+            principal.role,
+            EXPORT_DOWNLOAD,
+            target=job.id,
+            case_id=job.case_id,
+            result="ok",
+            detail=(
+                f"{job.camera} {path.name}, "
+                + (f"bytes {first}-{last} of {size}" if span else f"{size} bytes")
+            ),
+        )
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": etag,
+        "Content-Length": str(last - first + 1),
+        "Content-Disposition": f'attachment; filename="{path.name}"',
+    }
+    status = 200
+    if span is not None:
+        status = 206
+        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    return StreamingResponse(
+        _chunks(path, first, last - first + 1),
+        status_code=status,
+        media_type="video/mp4",
+        headers=headers,
+    )
+
+
+@router.get(
+    "/exports/{job_id}/manifest",
+    response_model=ExportManifest,
+    dependencies=[OPERATOR],
+    responses={
+        409: {"model": Problem, "description": "The job has not finished"},
+        410: {"model": Problem, "description": "The files were deleted, expired or failed"},
+    },
+)
+def get_manifest(job_id: str, exporter: EXPORTER) -> ExportManifest:
+    """The manifest written next to the clip: window, frames, gaps, SHA-256, requester."""
+    job = _job_or_404(exporter, job_id)
+    path = exporter.manifest_path(job)
+    _ready(exporter, job, path)
+    return ExportManifest.model_validate_json(path.read_bytes())

@@ -1,0 +1,49 @@
+"""``/healthz`` (liveness, no token) and ``/api/v1/health`` (volumes, host, kecamatan)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from cctvctl import __version__
+from cctvctl.health import kecamatan_summaries, volume
+from cctvctl.models import Health, Problem
+from cctvctl.server.routes._shared import RT, VIEWER, live_cameras
+
+__all__ = ["Liveness", "router"]
+
+router = APIRouter(tags=["health"])
+
+
+class Liveness(BaseModel):
+    status: str
+    version: str
+
+
+@router.get("/healthz", response_model=Liveness)
+def healthz() -> Liveness:
+    """Liveness for load balancers and systemd: answers once the recorder is running."""
+    return Liveness(status="ok", version=__version__)
+
+
+@router.get(
+    "/api/v1/health",
+    response_model=Health,
+    dependencies=[VIEWER],
+    responses={401: {"model": Problem}, 403: {"model": Problem}},
+)
+def health(rt: RT) -> Health:
+    """Storage volume, host, and every kecamatan of the inventory (inventory order)."""
+    now = datetime.now(UTC)
+    cams = live_cameras(rt)
+    return Health(
+        generated=now,
+        server_version=__version__,
+        volumes=[volume(rt.index.root, rt.index, now)],
+        host=rt.host.sample(),
+        kecamatan=kecamatan_summaries(
+            rt.inventory, cams, rt.index, rt.recorder.inbound_kbps_by_kecamatan(), now
+        ),
+    )

@@ -1,0 +1,116 @@
+"""``/api/v1/cameras/{id}/recordings``: the footage that exists over a window, and the gaps."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Query
+
+from cctvctl.health import recording_gaps
+from cctvctl.models import Problem, Recordings
+from cctvctl.server.routes._shared import RT, VIEWER, camera_or_404, invalid
+
+__all__ = ["MAX_WINDOW", "parse_time", "router"]
+
+MIN_YEAR: Final = 1970
+MAX_YEAR: Final = 9000
+DEFAULT_WINDOW: Final = timedelta(hours=24)
+MAX_WINDOW: Final = timedelta(days=31)
+_EXAMPLE: Final = "2024-05-01T08:00:00Z or 2024-05-01T16:00:00+08:00"
+# A '+' in a query string arrives as a space unless the caller encoded it; "…:00 08:00"
+# can only have meant "+08:00".
+_SPACED_OFFSET: Final = re.compile(r" (\d{2}:?\d{2})$")
+
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["recordings"],
+    dependencies=[VIEWER],
+    responses={
+        401: {"model": Problem},
+        403: {"model": Problem},
+        404: {"model": Problem},
+        422: {"model": Problem},
+    },
+)
+
+
+def parse_time(name: str, value: str) -> datetime:
+    """An RFC 3339 time with an offset; anything else is the caller's 422."""
+    text = _SPACED_OFFSET.sub(r"+\1", value.strip())
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise invalid(
+            name, f"query parameter {name!r}: {value!r} is not a time; accepted: {_EXAMPLE}"
+        ) from None
+    if when.tzinfo is None:
+        raise invalid(
+            name,
+            f"query parameter {name!r}: {value!r} has no UTC offset; accepted: {_EXAMPLE}",
+        )
+    when = when.astimezone(UTC)
+    # Far-off years would overflow the default window arithmetic; no footage lives there.
+    if not MIN_YEAR <= when.year <= MAX_YEAR:
+        raise invalid(
+            name,
+            f"query parameter {name!r}: {value!r} is out of range; "
+            f"accepted: years {MIN_YEAR} to {MAX_YEAR}",
+        )
+    return when
+
+
+@router.get("/cameras/{camera_id}/recordings", response_model=Recordings)
+def recordings(
+    camera_id: str,
+    rt: RT,
+    start: Annotated[
+        str | None,
+        Query(
+            description="Window start, RFC 3339 (default: 24 h before end).",
+            json_schema_extra={"format": "date-time"},
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        Query(
+            description="Window end, RFC 3339 (default: now). At most 31 days after start.",
+            json_schema_extra={"format": "date-time"},
+        ),
+    ] = None,
+) -> Recordings:
+    """Closed segments overlapping the window, and the gaps between them.
+
+    The segment a camera is writing right now is not listed until it closes, but it
+    counts as recorded, not as a gap. Time before the recorder existed, and after now,
+    is not missing.
+    """
+    now = datetime.now(UTC)
+    camera_or_404(rt, camera_id)
+    t_end = parse_time("end", end) if end is not None else now
+    t_start = parse_time("start", start) if start is not None else t_end - DEFAULT_WINDOW
+    if t_end <= t_start:
+        raise invalid("end", f"end ({end or 'now'}) must be after start ({start})")
+    if t_end - t_start > MAX_WINDOW:
+        raise invalid(
+            "start",
+            f"the window from {t_start:%Y-%m-%dT%H:%M:%SZ} to {t_end:%Y-%m-%dT%H:%M:%SZ} is "
+            f"{(t_end - t_start).total_seconds() / 86400:.1f} days; accepted: at most 31 days",
+        )
+    open_since = rt.open_since(camera_id)
+    gaps, report = recording_gaps(rt.index, camera_id, t_start, t_end, now, open_since=open_since)
+    rows = rt.index.segments(camera_id, t_start, t_end)
+    spans = [(r.start, r.end) for r in rows]
+    if open_since is not None:
+        spans.append((open_since, now))
+    recorded = sum(max(0.0, (min(e, t_end) - max(s, t_start)).total_seconds()) for s, e in spans)
+    return Recordings(
+        camera=camera_id,
+        start=t_start,
+        end=t_end,
+        segments=[r.to_wire() for r in rows],
+        gaps=gaps,
+        recorded_seconds=recorded,
+        missing_seconds=report.missing_seconds,
+    )

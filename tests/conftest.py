@@ -1,0 +1,75 @@
+"""Fixtures shared by the integration tests; the machinery lives in ``tests/harness.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from harness import (
+    Live,
+    RunningSim,
+    ServerProcess,
+    Site,
+    SiteSpec,
+    live_site,
+    start_sim,
+    write_site,
+)
+
+
+@pytest.fixture(scope="session")
+def sim_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Encoded scene loops, shared by every simulator of the session (encoded once)."""
+    return tmp_path_factory.mktemp("sim-cache")
+
+
+@pytest.fixture
+def site_factory(tmp_path: Path) -> Callable[..., Site]:
+    """``site_factory(SiteSpec(...))`` writes a site inventory under ``tmp_path``."""
+    count = 0
+
+    def make(spec: SiteSpec | None = None) -> Site:
+        nonlocal count
+        count += 1
+        return write_site(tmp_path / f"site-{count}", spec or SiteSpec())
+
+    return make
+
+
+@pytest.fixture
+def sim_factory(sim_cache: Path) -> Iterator[Callable[[Site], RunningSim]]:
+    """``sim_factory(site)`` serves the site's cameras until the test ends."""
+    sims: list[RunningSim] = []
+
+    def make(site: Site) -> RunningSim:
+        sim = start_sim(site, sim_cache)
+        sims.append(sim)
+        return sim
+
+    yield make
+    for sim in reversed(sims):
+        sim.stop()
+
+
+@pytest.fixture
+def server_factory() -> Iterator[Callable[..., ServerProcess]]:
+    """``server_factory(site)`` starts `cctvctl server` for the site; stopped at teardown."""
+    servers: list[ServerProcess] = []
+
+    def make(site: Site, *, start: bool = True, args: tuple[str, ...] = ()) -> ServerProcess:
+        server = ServerProcess(site, args=args)
+        servers.append(server)
+        return server.start() if start else server
+
+    yield make
+    for server in reversed(servers):
+        if server.running:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, sim_cache: Path) -> Iterator[Live]:
+    """The default site (4 cameras, 2 kecamatan) with sim and server, shared by a module."""
+    with live_site(tmp_path_factory.mktemp("live"), sim_cache) as running:
+        yield running

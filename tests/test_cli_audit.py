@@ -1,0 +1,140 @@
+"""`cctvctl audit` against a real server whose audit log holds refused export requests.
+
+Refusals are audited too, so the rows are made without waiting for footage: an operator
+asks for a window long before the server started (no footage: 422) under a case number,
+and a viewer asks for an export at all (403). Reboot rows are checked end to end in
+``test_cli_reboot.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, timedelta
+from pathlib import Path
+
+import pytest
+from harness import REPO, Live, SiteSpec, live_site
+from pydantic import TypeAdapter
+
+from cctvctl.models import AuditEntry
+
+AUDIT = TypeAdapter(list[AuditEntry])
+CASE = "LP/77/XI/2026"
+WITA = timedelta(hours=8)
+
+
+def run_cli(live: Live, *args: str, role: str = "admin") -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CCTVCTL_") and k not in ("NO_COLOR", "FORCE_COLOR")
+    }
+    env |= {
+        "CCTVCTL_CONFIG": "/nonexistent/cctvctl-test-config.toml",
+        "CCTVCTL_URL": live.server.url,
+        "CCTVCTL_TOKEN": live.site.tokens[role],
+        "COLUMNS": "200",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "cctvctl", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
+    )
+
+
+def last_error(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert lines and lines[-1].startswith("cctvctl: error: "), proc.stderr
+    return lines[-1]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, sim_cache: Path) -> Iterator[Live]:
+    spec = SiteSpec(cameras=1, kecamatan=("Bengalon",))
+    with live_site(tmp_path_factory.mktemp("cli-audit"), sim_cache, spec) as running:
+        camera = running.site.camera_ids[0]
+        body = {
+            "camera": camera,
+            "start": "2020-01-01T00:00:00Z",
+            "end": "2020-01-01T00:05:00Z",
+            "case_id": CASE,
+        }
+        with running.server.client("operator") as api:
+            assert api.post("/api/v1/exports", json=body).status_code == 422
+        with running.server.client("viewer") as api:
+            assert api.post("/api/v1/exports", json=body).status_code == 403
+        yield running
+
+
+def _rows(live: Live, *args: str) -> list[AuditEntry]:
+    proc = run_cli(live, "audit", "--json", *args)
+    assert proc.returncode == 0, proc.stderr
+    return AUDIT.validate_json(proc.stdout)
+
+
+def test_json_holds_the_refused_requests(live: Live) -> None:
+    rows = _rows(live)
+    mine = [r for r in rows if r.action == "export.request"]
+    assert [(r.actor, r.role, r.result) for r in mine] == [
+        ("test-operator", "operator", "refused"),
+        ("test-viewer", "viewer", "refused"),
+    ]
+    assert all(r.case_id == CASE and r.target == live.site.camera_ids[0] for r in mine)
+
+
+def test_table_in_wita_and_in_utc(live: Live) -> None:
+    entry = _rows(live, "--actor", "test-operator")[0]
+    proc = run_cli(live, "audit")
+    assert proc.returncode == 0, proc.stderr
+    wita = (entry.time.astimezone(UTC) + WITA).strftime("%Y-%m-%d %H:%M:%S")
+    row = next(line for line in proc.stdout.splitlines() if "test-operator" in line)
+    assert row.startswith(wita)
+    for word in ("operator", "export.request", live.site.camera_ids[0], CASE, "refused"):
+        assert word in row
+    header = next(line for line in proc.stdout.splitlines() if "ACTOR" in line)
+    assert header.startswith("TIME (WITA)") and "REASON/CASE" in header
+    utc = run_cli(live, "audit", "--utc")
+    assert "TIME (UTC)" in utc.stdout
+    assert entry.time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") in utc.stdout
+    wide = run_cli(live, "audit", "--wide")
+    assert "DETAIL" in wide.stdout and "footage" in wide.stdout  # why the 422 was given
+
+
+def test_filters(live: Live) -> None:
+    assert {r.actor for r in _rows(live, "--actor", "test-viewer")} == {"test-viewer"}
+    assert {r.action for r in _rows(live, "--action", "export.*")} == {"export.request"}
+    assert _rows(live, "--action", "reboot.") == []
+    human = run_cli(live, "audit", "--action", "reboot.")
+    assert human.returncode == 0 and "no audit rows" in human.stdout
+    newest = _rows(live)[-1].time
+    later = (newest + timedelta(seconds=1)).astimezone(UTC).isoformat()
+    assert _rows(live, "--since", later) == []
+    limited = run_cli(live, "audit", "--json", "--limit", "1")
+    assert len(AUDIT.validate_json(limited.stdout)) == 1
+    assert "only the newest 1 rows" in limited.stderr
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_only_admin_reads_the_log(live: Live, role: str) -> None:
+    proc = run_cli(live, "audit", role=role)
+    assert proc.returncode == 4
+    assert "forbidden" in last_error(proc)
+
+
+def test_bad_window_exits_2(live: Live) -> None:
+    proc = run_cli(live, "audit", "--since", "1h", "--until", "2h")
+    assert proc.returncode == 2 and "--until" in last_error(proc)
+    bad = run_cli(live, "audit", "--since", "last tuesday")
+    assert bad.returncode == 2 and "--since" in last_error(bad)
+
+
+def test_help_has_an_example(live: Live) -> None:
+    proc = run_cli(live, "audit", "--help")
+    assert proc.returncode == 0
+    assert "Example: cctvctl audit" in proc.stdout and "--json" in proc.stdout

@@ -2,7 +2,10 @@
 #   make demo   create .venv, install, run the demo
 #   make test   create .venv with test extras, run lint, types, import contracts and all tests
 
-PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+# The first interpreter that really runs and is >= 3.11 (a pyenv shim may exist and fail).
+PYTHON ?= $(shell for py in python3 python3.13 python3.12 python3.11; do \
+	  $$py -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && \
+	  { command -v $$py; break; }; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -11,7 +14,7 @@ TSTAMP := $(VENV)/.installed-test
 .PHONY: demo test lint types imports pytest clean sysdeps
 
 $(BIN)/python:
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "cctvctl needs Python >= 3.11"'
+	@test -n "$(PYTHON)" || { echo "cctvctl needs Python >= 3.11 (python3 on PATH)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 

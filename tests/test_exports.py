@@ -230,6 +230,9 @@ def test_gap_is_listed_in_manifest_and_job(env: Env) -> None:
     assert abs(_ts(rec["gaps"][0]["end"]) - g1) <= 1.5
 
 
+IGNORED_RANGES = ("bytes=abc", "bytes=", "bytes=9-3", "bytes=1-2-3", "pages=1-2", "bytes 0-9")
+
+
 def test_range_download_resumes_to_an_identical_file(env: Env, tmp_path: Path) -> None:
     live = env.live
     camera = live.site.camera_ids[0]
@@ -266,20 +269,29 @@ def test_range_download_resumes_to_an_identical_file(env: Env, tmp_path: Path) -
         assert tail.status_code == 206 and tail.content == full.content[-100:]
         stale = api.get(url, headers={"Range": f"bytes={half}-", "If-Range": '"other"'})
         assert stale.status_code == 200 and stale.content == full.content
-        for bad in (f"bytes={size}-", "bytes=9-3", "pages=1-2", "bytes=-0"):
+        for bad in (f"bytes={size}-", f"bytes={size + 10}-{size + 20}", "bytes=-0"):
             resp = api.get(url, headers={"Range": bad})
             _assert_problem(resp, 416)
             assert resp.headers["content-range"] == f"bytes */{size}"
 
+        # A Range that cannot be parsed is ignored (RFC 9110 section 14.2): the whole file.
+        for ignored in IGNORED_RANGES:
+            resp = api.get(url, headers={"Range": ignored})
+            assert resp.status_code == 200, (ignored, resp.text[:200])
+            assert "content-range" not in resp.headers
+            assert resp.headers["content-length"] == str(size)
+            assert resp.content == full.content
+
     # Audited per download, not per range: a row for each request from byte 0 (the full
-    # download, the first half, the stale If-Range answered in full), none for the
-    # resume or the suffix, since this token is already on record for this clip.
+    # download, the first half, the stale If-Range answered in full, each ignored Range
+    # answered in full), none for the resume or the suffix, since this token is already
+    # on record for this clip.
     with live.server.client("admin") as api:
         rows = api.get(
             "/api/v1/audit", params={"action": "export.download", "actor": "test-operator"}
         ).json()
     mine = [r for r in rows if r["target"] == job["id"]]
-    assert len(mine) == 3, mine
+    assert len(mine) == 3 + len(IGNORED_RANGES), mine
     assert all(r["role"] == "operator" and r["result"] == "ok" for r in mine)
 
 
@@ -346,7 +358,8 @@ def test_bad_windows_are_422_with_a_clear_detail(env: Env) -> None:
         resp = api.post(
             "/api/v1/exports", content=b"{not json", headers={"content-type": "application/json"}
         )
-        _assert_problem(resp, 422, "JSON")
+        body = _assert_problem(resp, 422, "the request body is not valid JSON; expected {camera")
+        assert body["errors"][0]["in"] == "body"
 
 
 def test_audit_rows_and_admin_only(env: Env) -> None:

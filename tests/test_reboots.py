@@ -418,6 +418,75 @@ def test_unknown_job_and_camera_are_404(rig: Rig) -> None:
         _problem(api.post("/api/v1/reboots", json={"kecamatan": "atlantis", "reason": "x"}), 404)
 
 
+def _refused_rows(rig: Rig, action: str, target: str | None) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in rig.audit(action)
+        if r["result"] == "refused" and r["target"] == target and r["action"] == action
+    ]
+
+
+def test_unknown_camera_and_kecamatan_are_audited(rig: Rig) -> None:
+    with rig.admin() as api:
+        single = api.post("/api/v1/cameras/cam-audit-404/reboot", json={"reason": REASON})
+        bulk = api.post("/api/v1/reboots", json={"kecamatan": "atlantis-audit", "reason": "y"})
+    assert "cam-audit-404" in _problem(single, 404)["detail"]
+    assert "atlantis-audit" in _problem(bulk, 404)["detail"]
+    (row,) = _refused_rows(rig, "reboot", "cam-audit-404")
+    assert row["actor"] == "test-admin" and row["role"] == "admin"
+    assert row["reason"] == REASON and "cam-audit-404" in row["detail"]
+    (row,) = _refused_rows(rig, "reboot.bulk", "kecamatan=atlantis-audit")
+    assert row["actor"] == "test-admin" and row["role"] == "admin"
+    assert row["reason"] == "y" and "atlantis-audit" in row["detail"]
+
+
+def test_invalid_bodies_are_422_and_audited(rig: Rig) -> None:
+    single = f"/api/v1/cameras/{rig.no_onvif}/reboot"
+    before = len(rig.audit())
+    with rig.admin() as api:
+        invalid = api.post(single, json={"reason": "x", "force": "sometimes", "extra": 1})
+        empty = api.post(single, json={"reason": "   "})
+        bad_bulk = api.post("/api/v1/reboots", json={"reason": "z", "max_parallel": 17})
+        no_target = api.post("/api/v1/reboots", json={"reason": "z"})
+    assert "force" in _problem(invalid, 422)["detail"]
+    assert "reason" in _problem(empty, 422)["detail"]
+    assert "max_parallel" in _problem(bad_bulk, 422)["detail"]
+    assert "cameras" in _problem(no_target, 422)["detail"]
+    rows = [r for r in rig.audit()[before:] if r["action"] != "reboot.result"]
+    assert len(rows) == 4, rows
+    assert all(r["result"] == "refused" for r in rows), rows
+    assert all(r["actor"] == "test-admin" and r["role"] == "admin" for r in rows), rows
+    assert [r["action"] for r in rows] == ["reboot", "reboot", "reboot.bulk", "reboot.bulk"]
+    assert rows[0]["target"] == rig.no_onvif and "force" in rows[0]["detail"]
+    assert "reason" in rows[1]["detail"]
+    assert "max_parallel" in rows[2]["detail"]
+    assert "cameras" in rows[3]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/api/v1/cameras/{camera}/reboot", "{reason, force?}"),
+        ("/api/v1/reboots", "reason"),
+    ],
+)
+def test_non_json_body_is_a_clear_422_and_audited(rig: Rig, path: str, expected: str) -> None:
+    before = len(rig.audit())
+    with rig.admin() as api:
+        resp = api.post(
+            path.format(camera=rig.no_onvif),
+            content=b'{"reason": oops',
+            headers={"content-type": "application/json"},
+        )
+    problem = _problem(resp, 422)
+    assert problem["detail"].startswith("the request body is not valid JSON; expected {")
+    assert expected in problem["detail"]
+    assert problem["errors"] == [{"in": "body", "parameter": "", "detail": problem["detail"]}]
+    rows = [r for r in rig.audit()[before:] if r["action"] != "reboot.result"]
+    assert len(rows) == 1 and rows[0]["result"] == "refused", rows
+    assert rows[0]["actor"] == "test-admin" and rows[0]["detail"] == problem["detail"]
+
+
 def test_server_stop_marks_inflight_reboot_interrupted(rig: Rig) -> None:
     """Runs last on the rig: it restarts the server. Forced: ``happy`` was rebooted above."""
     before = rig.sim_camera(rig.happy)["reboots"]

@@ -23,6 +23,7 @@ from cctvctl.cli import (
     sim_cmd,
     snapshot_cmd,
     status_cmd,
+    tui_cmd,
 )
 
 app = typer.Typer(
@@ -49,6 +50,7 @@ snapshot_cmd.register(app)
 export_cmd.register(app)
 reboot_cmd.register(app)
 audit_cmd.register(app)
+tui_cmd.register(app)
 
 
 def _version(value: bool) -> None:

@@ -136,8 +136,13 @@ def describe_validation_error(error: Mapping[str, Any]) -> dict[str, str]:
     elif kind in ("enum", "literal_error"):
         expected = error.get("ctx", {}).get("expected", "")
         sentence = f"{where}: {given!r} is not accepted; accepted: {expected}"
+    elif kind == "json_invalid":
+        # FastAPI reports a body that is not JSON at the offending character ('0').
+        return {"in": "body", "parameter": "", "detail": "the request body is not valid JSON"}
     else:
-        sentence = f"{where}: {message[:1].lower()}{message[1:]}"
+        # "Input should be ..." reads on after the colon; an acronym ("JSON") stays.
+        first = message[:1] if message[1:2].isupper() else message[:1].lower()
+        sentence = f"{where}: {first}{message[1:]}"
         if given is not None and not isinstance(given, dict | list):
             sentence += f" (got {str(given)[:80]!r})"
         hint = _TYPE_HINTS.get(kind)

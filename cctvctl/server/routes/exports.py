@@ -10,16 +10,13 @@ token that received bytes is on record, and a resume over a flaky link adds noth
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from pydantic import ValidationError
 
 from cctvctl.exporter import Exporter, ExportRefused
 from cctvctl.models import (
@@ -32,7 +29,13 @@ from cctvctl.models import (
 )
 from cctvctl.server.auth import Principal, require
 from cctvctl.server.problems import TYPE_FORBIDDEN, TYPE_NOT_FOUND, ProblemError
-from cctvctl.server.routes._shared import invalid
+from cctvctl.server.routes._shared import (
+    BodyRefused,
+    body_schema,
+    invalid,
+    loads_body,
+    validate_body,
+)
 from cctvctl.storage.audit import EXPORT_CANCEL, EXPORT_DOWNLOAD, EXPORT_REQUEST, AuditLog
 
 __all__ = ["router"]
@@ -83,20 +86,11 @@ def _job_or_404(exporter: Exporter, job_id: str) -> ExportJob:
     return job
 
 
-def _request_schema() -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": ExportRequest.model_json_schema()}},
-        }
-    }
-
-
 @router.post(
     "/exports",
     status_code=202,
     response_model=ExportJob,
-    openapi_extra=_request_schema(),
+    openapi_extra=body_schema(ExportRequest),
     responses={202: {"description": "Queued; follow the Location header for progress"}},
 )
 async def create_export(
@@ -113,12 +107,9 @@ async def create_export(
     """
     raw = await request.body()
     # Parsed by hand rather than by FastAPI so a malformed request is audited too.
+    data = loads_body(raw)
     target: str | None = None
     case_id: str | None = None
-    try:
-        data = json.loads(raw or b"null")
-    except ValueError:
-        data = None
     if isinstance(data, dict):
         target = str(data.get("camera"))[:200] if data.get("camera") is not None else None
         case_id = str(data.get("case_id"))[:200] if data.get("case_id") is not None else None
@@ -141,15 +132,11 @@ async def create_export(
         )
         refuse(detail)
         raise ProblemError(403, detail, type=TYPE_FORBIDDEN)
-    if data is None and raw.strip():
-        refuse("the body is not JSON")
-        raise invalid("", "the request body is not valid JSON", where="body")
     try:
-        req = ExportRequest.model_validate(data)
-    except ValidationError as exc:
-        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
-        refuse("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
-        raise RequestValidationError(errors) from None
+        req = validate_body(ExportRequest, raw, data)
+    except BodyRefused as exc:
+        refuse(exc.summary)
+        raise exc.problem from None
     try:
         job = exporter.submit(req, principal.name, principal.role.value)
     except ExportRefused as exc:
@@ -229,21 +216,24 @@ def _ready(exporter: Exporter, job: ExportJob, path: Path) -> None:
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     """``(first, last)`` inclusive for one byte range; None to serve the whole file.
 
-    A list of ranges is answered with the whole file, which RFC 9110 allows; resuming
-    clients only ever ask for one.
+    As RFC 9110 (section 14.2) has it, a Range that cannot be parsed (another unit,
+    ``bytes=abc``, a range that ends before it starts) is ignored and the whole file
+    served; only a well-formed range this file cannot satisfy (starting at or past the
+    end, or ``bytes=-0``) is a 416. A list of ranges is answered with the whole file too,
+    which RFC 9110 allows; resuming clients only ever ask for one.
     """
     if "," in header:
         return None
     m = _RANGE.match(header)
+    if m is None or (not m.group(1) and not m.group(2)):
+        return None
     first: int
     last: int
-    if m is None or (not m.group(1) and not m.group(2)):
-        raise _unsatisfiable(f"Range {header!r} is not 'bytes=FIRST-[LAST]' or 'bytes=-N'", size)
     if m.group(1):
         first = int(m.group(1))
+        if m.group(2) and int(m.group(2)) < first:
+            return None
         last = int(m.group(2)) if m.group(2) else size - 1
-        if last < first:
-            raise _unsatisfiable(f"Range {header!r} ends before it starts", size)
     else:
         suffix = int(m.group(2))
         if suffix == 0:

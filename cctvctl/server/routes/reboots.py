@@ -1,9 +1,13 @@
 """Reboots: ``POST /api/v1/cameras/{id}/reboot``, ``POST|GET /api/v1/reboots``, one job.
 
-Admin only. Refusals decided before anything is sent are whole-request problems for a
-single camera (409 rebooted recently, 422 no ONVIF URL or disabled, with an ``error``
-member naming the reason), and ``skipped`` results inside a bulk job. The work itself is
-a job: 202 and a :class:`~cctvctl.models.RebootJob` to poll, plus ``job.progress`` events.
+Admin only. Every reboot request is audited, refused ones included: a non-admin caller
+(``forbidden``), and an unknown camera or kecamatan or a malformed body (``refused``, the
+reason in ``detail``), which is why the two POST routes read their body by hand rather
+than letting FastAPI reject it before the handler runs. Refusals decided before anything
+is sent are whole-request problems for a single camera (409 rebooted recently, 422 no
+ONVIF URL or disabled, with an ``error`` member naming the reason), and ``skipped``
+results inside a bulk job. The work itself is a job: 202 and a
+:class:`~cctvctl.models.RebootJob` to poll, plus ``job.progress`` events.
 """
 
 from __future__ import annotations
@@ -13,7 +17,15 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from cctvctl.devices.reboots import Actor, RebootManager, RebootRefused, parse_duration
+from cctvctl.devices.reboots import (
+    REBOOT,
+    REBOOT_BULK,
+    REBOOT_DRY_RUN,
+    Actor,
+    RebootManager,
+    RebootRefused,
+    parse_duration,
+)
 from cctvctl.models import (
     BulkRebootRequest,
     Problem,
@@ -22,9 +34,19 @@ from cctvctl.models import (
     RebootRequest,
     Role,
 )
+from cctvctl.server.app import Runtime
 from cctvctl.server.auth import Principal, require
 from cctvctl.server.problems import TYPE_FORBIDDEN, TYPE_NOT_FOUND, ProblemError
-from cctvctl.server.routes._shared import RT, camera_or_404, invalid, kecamatan_or_404
+from cctvctl.server.routes._shared import (
+    RT,
+    BodyRefused,
+    body_schema,
+    camera_or_404,
+    invalid,
+    kecamatan_or_404,
+    loads_body,
+    validate_body,
+)
 
 __all__ = ["TYPE_REBOOT_REFUSED", "router"]
 
@@ -67,7 +89,7 @@ async def _admin_or_audited(
         mgr.audit.record,
         principal.name,
         principal.role.value,
-        "reboot" if target else "reboot.bulk",
+        REBOOT if target else REBOOT_BULK,
         target=target,
         result="forbidden",
         detail=detail,
@@ -88,23 +110,78 @@ def _refused(exc: RebootRefused) -> ProblemError:
     )
 
 
+def _raw_reason(data: Any) -> str | None:
+    """The ``reason`` of a body that may not validate, for the audit row of its refusal."""
+    reason = data.get("reason") if isinstance(data, dict) else None
+    if not isinstance(reason, str):
+        return None
+    return reason.strip()[:500] or None
+
+
+async def _audit_refusal(
+    mgr: RebootManager,
+    principal: Principal,
+    action: str,
+    *,
+    target: str | None,
+    reason: str | None,
+    detail: str,
+) -> None:
+    await asyncio.to_thread(
+        mgr.audit.record,
+        principal.name,
+        principal.role.value,
+        action,
+        target=target,
+        reason=reason,
+        result="refused",
+        detail=detail,
+    )
+
+
 @router.post(
     "/cameras/{camera_id}/reboot",
     status_code=202,
     response_model=RebootJob,
+    openapi_extra=body_schema(RebootRequest),
     responses={409: {"model": Problem, "description": "Rebooted in the last 10 minutes"}},
 )
 async def reboot_camera(
     camera_id: str,
-    body: RebootRequest,
+    request: Request,
     rt: RT,
     mgr: Manager,
     principal: RebootAdmin,
     response: Response,
 ) -> RebootJob:
-    """Reboot one camera through ONVIF and watch its stream come back."""
-    camera_or_404(rt, camera_id)
+    """Reboot one camera through ONVIF and watch its stream come back.
+
+    Body: ``{reason, force?}``.
+    """
+    raw = await request.body()
+    data = loads_body(raw)
     try:
+        body = validate_body(RebootRequest, raw, data)
+    except BodyRefused as exc:
+        await _audit_refusal(
+            mgr, principal, REBOOT, target=camera_id, reason=_raw_reason(data), detail=exc.summary
+        )
+        raise exc.problem from None
+    try:
+        camera_or_404(rt, camera_id)
+        if mgr.unknown([camera_id]):  # known to the recorder only: as good as unknown here
+            raise ProblemError(
+                404,
+                f"no camera {camera_id!r} on this server; list them with GET /api/v1/cameras",
+                type=TYPE_NOT_FOUND,
+            )
+    except ProblemError as exc:
+        await _audit_refusal(
+            mgr, principal, REBOOT, target=camera_id, reason=body.reason, detail=exc.detail
+        )
+        raise
+    try:
+        # The manager audits its own refusals (recently rebooted, no ONVIF URL, ...).
         job = await mgr.reboot_one(
             camera_id,
             reason=body.reason,
@@ -129,26 +206,13 @@ def _describe(body: BulkRebootRequest, kecamatan: str | None, offline_for: float
     return " ".join(parts) or "all cameras"
 
 
-@router.post(
-    "/reboots",
-    status_code=202,
-    response_model=RebootJob | RebootPlan,
-    responses={
-        200: {"model": RebootPlan, "description": "dry run: what a real run would do"},
-        202: {"model": RebootJob, "description": "the job; poll it or follow the events"},
-    },
-)
-async def bulk_reboot(
-    body: BulkRebootRequest,
-    rt: RT,
-    mgr: Manager,
-    principal: RebootAdmin,
-    response: Response,
-) -> RebootJob | RebootPlan:
-    """Reboot a list of cameras, a kecamatan, or the cameras offline for a while.
+def _select(
+    body: BulkRebootRequest, rt: Runtime, mgr: RebootManager
+) -> tuple[str | None, float | None]:
+    """The kecamatan slug and ``offline_for`` seconds a bulk body asks for.
 
-    Cameras rebooted in the last 10 minutes are skipped, and more than 20 to reboot is
-    refused, unless `force`. `dry_run` answers 200 with the plan and sends nothing.
+    Raises :class:`ProblemError` (422, or 404 for an unknown kecamatan) for a selection
+    that cannot be made.
     """
     if body.cameras is not None and body.kecamatan is not None:
         raise invalid("kecamatan", "give either cameras or kecamatan, not both", where="body")
@@ -175,8 +239,58 @@ async def bulk_reboot(
                 where="body",
             )
     slug = kecamatan_or_404(rt, body.kecamatan).key if body.kecamatan is not None else None
+    return slug, offline_for
+
+
+@router.post(
+    "/reboots",
+    status_code=202,
+    response_model=RebootJob | RebootPlan,
+    openapi_extra=body_schema(BulkRebootRequest),
+    responses={
+        200: {"model": RebootPlan, "description": "dry run: what a real run would do"},
+        202: {"model": RebootJob, "description": "the job; poll it or follow the events"},
+    },
+)
+async def bulk_reboot(
+    request: Request,
+    rt: RT,
+    mgr: Manager,
+    principal: RebootAdmin,
+    response: Response,
+) -> RebootJob | RebootPlan:
+    """Reboot a list of cameras, a kecamatan, or the cameras offline for a while.
+
+    Body: ``{cameras? | kecamatan?, offline_for?, reason, dry_run?, max_parallel?, force?}``.
+    Cameras rebooted in the last 10 minutes are skipped, and more than 20 to reboot is
+    refused, unless `force`. `dry_run` answers 200 with the plan and sends nothing.
+    """
+    raw = await request.body()
+    data = loads_body(raw)
+    dry_run = isinstance(data, dict) and data.get("dry_run") is True
+    action = REBOOT_DRY_RUN if dry_run else REBOOT_BULK
+    try:
+        body = validate_body(BulkRebootRequest, raw, data)
+    except BodyRefused as exc:
+        await _audit_refusal(
+            mgr, principal, action, target=None, reason=_raw_reason(data), detail=exc.summary
+        )
+        raise exc.problem from None
+    try:
+        slug, offline_for = _select(body, rt, mgr)
+    except ProblemError as exc:
+        await _audit_refusal(
+            mgr,
+            principal,
+            action,
+            target=_describe(body, body.kecamatan, None),
+            reason=body.reason,
+            detail=exc.detail,
+        )
+        raise
     targets = mgr.select(body.cameras, slug, offline_for)
     try:
+        # The manager audits what it does, and what it refuses (too many, none matched).
         result = await mgr.reboot_many(
             targets,
             reason=body.reason,

@@ -1,0 +1,168 @@
+"""The one command table: key bindings, the `?` help screen and the ctrl+p palette.
+
+Everything a user can do is a row here, so the three ways of finding an action can never
+disagree about its key, its wording or whether it is allowed.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+__all__ = [
+    "COMMANDS",
+    "Command",
+    "CommandProvider",
+    "Role",
+    "Scope",
+    "bindings_for",
+    "commands_for",
+    "unavailable_reason",
+]
+
+
+class Role(enum.IntEnum):
+    """Ordered so a comparison answers "may this token do that"."""
+
+    VIEWER = 1
+    OPERATOR = 2
+    ADMIN = 3
+
+
+class Scope(enum.StrEnum):
+    GLOBAL = "global"
+    OVERVIEW = "overview"
+    GRID = "grid"
+    CAMERA = "camera"
+
+
+@dataclass(frozen=True)
+class Command:
+    key: str  # Textual key name, e.g. "question_mark"
+    name: str
+    description: str
+    action: str  # Textual action string, namespaced ("app." / "screen.")
+    scope: Scope = Scope.GLOBAL
+    role: Role = Role.VIEWER
+    writes: bool = False  # turned off by --readonly
+    shown_key: str = ""  # how help prints the key, when the Textual name reads badly
+    priority: bool = False  # needed where a focused widget would swallow the key
+
+    @property
+    def display_key(self) -> str:
+        return self.shown_key or self.key
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("question_mark", "help", "Keys of this screen", "app.help", shown_key="?"),
+    Command("ctrl+p", "palette", "Command palette", "app.command_palette"),
+    Command("escape", "back", "Back (or close the filter)", "screen.back", shown_key="esc"),
+    Command("o", "offline", "Grid of every offline camera", "app.offline"),
+    Command("r", "refresh", "Poll the server now", "app.refresh_now"),
+    Command("q", "quit", "Quit the console", "app.quit"),
+    Command(
+        "enter", "open", "Open the kecamatan's grid", "screen.drill", Scope.OVERVIEW, priority=True
+    ),
+    Command(
+        "slash",
+        "filter",
+        "Filter rows",
+        "screen.filter",
+        Scope.OVERVIEW,
+        shown_key="/",
+        priority=True,
+    ),
+    Command("enter", "open", "Open the camera", "screen.drill", Scope.GRID, priority=True),
+    Command("n", "next page", "Next page of tiles", "screen.page(1)", Scope.GRID),
+    Command("p", "previous page", "Previous page of tiles", "screen.page(-1)", Scope.GRID),
+    Command("right", "right", "Next tile", "screen.move(1)", Scope.GRID, shown_key="→"),
+    Command("left", "left", "Previous tile", "screen.move(-1)", Scope.GRID, shown_key="←"),
+    Command("down", "down", "Tile below", "screen.move_row(1)", Scope.GRID, shown_key="↓"),
+    Command("up", "up", "Tile above", "screen.move_row(-1)", Scope.GRID, shown_key="↑"),
+)
+
+
+def commands_for(scope: Scope, table: Iterable[Command] = COMMANDS) -> list[Command]:
+    """The commands of one screen: its own first, then the global ones."""
+    rows = list(table)
+    return [c for c in rows if c.scope is scope] + [
+        c for c in rows if c.scope is Scope.GLOBAL and scope is not Scope.GLOBAL
+    ]
+
+
+def bindings_for(scope: Scope) -> list[Binding]:
+    # Shown in the footer only when short enough to matter at 80 columns.
+    footer = {"help", "back", "open", "filter", "next page", "quit"}
+    return [
+        Binding(
+            c.key,
+            c.action,
+            c.name,
+            show=c.name in footer,
+            key_display=c.shown_key or None,
+            priority=c.priority,
+        )
+        for c in COMMANDS
+        if c.scope is scope
+    ]
+
+
+def unavailable_reason(command: Command, role: Role | None, readonly: bool) -> str | None:
+    """Why ``command`` cannot run here, or None. An unknown role is left to the server."""
+    if command.writes and readonly:
+        return "read-only console (--readonly)"
+    if role is not None and role < command.role:
+        return f"needs the {command.role.name.lower()} role"
+    return None
+
+
+class CommandProvider(Provider):
+    """Palette entries for the current screen, straight from :data:`COMMANDS`."""
+
+    def _scope(self) -> Scope:
+        return Scope(getattr(self.screen, "SCOPE", Scope.GLOBAL))
+
+    def _visible(self) -> list[Command]:
+        # The palette itself would only reopen, and "open" needs a highlighted row.
+        return [c for c in commands_for(self._scope()) if c.name != "palette"]
+
+    async def _run(self, screen: Screen[object], command: Command) -> None:
+        # Bind screen actions to the screen the palette was opened over, not the palette.
+        action = command.action.removeprefix("screen.")
+        await self.app.run_action(action, screen if action != command.action else None)
+
+    def _label(self, command: Command) -> str:
+        return f"{command.name} ({command.display_key})"
+
+    async def discover(self) -> Hits:
+        screen = self.screen
+        for command in self._visible():
+            yield DiscoveryHit(
+                self._label(command),
+                partial(self._run, screen, command),
+                help=command.description,
+            )
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        screen = self.screen
+        for command in self._visible():
+            label = self._label(command)
+            score = max(matcher.match(label), matcher.match(command.description))
+            if score > 0:
+                yield Hit(
+                    score,
+                    matcher.highlight(label),
+                    partial(self._run, screen, command),
+                    text=label,
+                    help=command.description,
+                )

@@ -1,0 +1,163 @@
+"""Live data: self-rescheduling one-shot polls and the latest view of the server.
+
+A poll is one worker per tick that schedules the next tick only when it has finished, so a
+slow server can never pile up overlapping requests; a failure stretches the delay instead.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from cctvctl.client import AsyncCctvClient, AuthError, CctvError
+
+if TYPE_CHECKING:
+    from textual.dom import DOMNode
+    from textual.timer import Timer
+
+    from cctvctl.models import Camera, Health, KecamatanSummary
+
+__all__ = [
+    "Connection",
+    "NodeData",
+    "Poller",
+    "ServerTarget",
+    "describe_error",
+    "fetch_node",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 30.0
+
+
+@dataclass(frozen=True)
+class ServerTarget:
+    """Which server the console watches (matches the client's TargetLike)."""
+
+    url: str
+    token: str | None
+    name: str
+
+
+class Connection(enum.StrEnum):
+    CONNECTING = "connecting"
+    ONLINE = "online"
+    RETRYING = "retrying"
+    DENIED = "denied"
+
+
+@dataclass
+class NodeData:
+    """Latest answers of one server; replaced field by field as polls finish."""
+
+    target: ServerTarget
+    connection: Connection = Connection.CONNECTING
+    error: str | None = None
+    updated: datetime | None = None
+    cameras: list[Camera] = field(default_factory=list)
+    kecamatan: list[KecamatanSummary] = field(default_factory=list)
+    health: Health | None = None
+
+
+async def fetch_node(client: AsyncCctvClient, data: NodeData) -> None:
+    """One stats tick: cameras, kecamatan roll-up and host health."""
+    cameras = await client.cameras()
+    kecamatan = await client.kecamatan()
+    health = await client.health()
+    data.cameras, data.kecamatan, data.health = cameras, kecamatan, health
+    data.connection, data.error = Connection.ONLINE, None
+    data.updated = datetime.now(UTC)
+
+
+class Poller:
+    """Runs ``job`` every ``interval`` seconds on ``owner``'s workers, one tick at a time."""
+
+    def __init__(
+        self,
+        owner: DOMNode,
+        job: Callable[[], Awaitable[None]],
+        interval: float,
+        *,
+        on_error: Callable[[Exception], None] | None = None,
+        name: str = "poll",
+    ) -> None:
+        self._owner = owner
+        self._job = job
+        self.interval = max(0.1, interval)
+        self._on_error = on_error
+        self._name = name
+        self._timer: Timer | None = None
+        self._running = False
+        self._again = False  # a poke arrived mid-tick: tick again straight after
+        self._stopped = True
+        self.failures = 0
+
+    def start(self) -> None:
+        self._stopped = False
+        self._schedule(0.0)
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def poke(self) -> None:
+        """Tick now (or right after the tick in flight) instead of waiting."""
+        if self._stopped:
+            return
+        if self._running:
+            self._again = True
+            return
+        self._schedule(0.0)
+
+    def next_delay(self) -> float:
+        if self.failures == 0:
+            return self.interval
+        return min(MAX_BACKOFF, self.interval * 2.0**self.failures)
+
+    def _schedule(self, delay: float) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if delay <= 0:
+            # Textual timers reject a zero interval; a duplicate fire is harmless (see _fire).
+            self._owner.call_later(self._fire)
+        else:
+            self._timer = self._owner.set_timer(delay, self._fire, name=self._name)
+
+    def _fire(self) -> None:
+        self._timer = None
+        if self._stopped or self._running:
+            return
+        self._running = True
+        self._owner.run_worker(self._tick(), name=self._name, group=self._name, exit_on_error=False)
+
+    async def _tick(self) -> None:
+        try:
+            await self._job()
+            self.failures = 0
+        except Exception as exc:  # the console must outlive any server trouble
+            self.failures += 1
+            log.debug("%s failed: %s", self._name, exc)
+            if self._on_error is not None:
+                self._on_error(exc)
+        finally:
+            self._running = False
+        if not self._stopped:
+            self._schedule(0.0 if self._again else self.next_delay())
+            self._again = False
+
+
+def describe_error(exc: Exception) -> tuple[Connection, str]:
+    """Header state and one line of text for a failed poll."""
+    if isinstance(exc, AuthError):
+        return Connection.DENIED, str(exc)
+    if isinstance(exc, CctvError):
+        return Connection.RETRYING, str(exc)
+    return Connection.RETRYING, f"{type(exc).__name__}: {exc}"

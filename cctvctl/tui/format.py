@@ -1,0 +1,51 @@
+"""Short cell texts for narrow terminals: every number fits in a few columns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from cctvctl.models import CameraStatus, KecamatanSummary
+
+__all__ = ["BADGES", "age_text", "bytes_text", "kbps_text", "kecamatan_rank", "rtt_text"]
+
+# Text and colour both, so NO_COLOR and colour-blind readers still see the state.
+BADGES: dict[CameraStatus, tuple[str, str]] = {
+    CameraStatus.ONLINE: ("OK", "black on green"),
+    CameraStatus.DEGRADED: ("DEG", "black on yellow"),
+    CameraStatus.OFFLINE: ("OFF", "white on red"),
+    CameraStatus.DISABLED: ("DIS", "white on grey37"),
+}
+
+
+def kbps_text(kbps: float) -> str:
+    return f"{kbps / 1000:.1f}M" if kbps >= 10_000 else f"{kbps:.0f}k"
+
+
+def bytes_text(n: float) -> str:
+    for unit in ("B", "K", "M", "G", "T"):
+        if abs(n) < 1000 or unit == "T":
+            return f"{n:.0f}{unit}" if unit == "B" or n >= 100 else f"{n:.1f}{unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
+
+
+def rtt_text(ms: float | None) -> str:
+    return "-" if ms is None else f"{ms:.0f}ms"
+
+
+def age_text(when: datetime | None, now: datetime | None = None) -> str:
+    if when is None:
+        return "never"
+    seconds = max(0.0, ((now or datetime.now(UTC)) - when).total_seconds())
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.0f}h"
+    return f"{seconds / 86400:.0f}d"
+
+
+def kecamatan_rank(k: KecamatanSummary) -> tuple[float, ...]:
+    """Sort key, worst first: offline, then degraded, then missing footage, then name."""
+    return (-k.offline, -k.degraded, -k.missing_minutes_24h)

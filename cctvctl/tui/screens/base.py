@@ -1,0 +1,43 @@
+"""What every console screen shares: the node header, the footer, data refresh, back."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual.screen import Screen
+
+from cctvctl.tui.commands import Scope
+from cctvctl.tui.widgets.header import NodeHeader
+
+if TYPE_CHECKING:
+    from cctvctl.tui.app import CctvApp
+    from cctvctl.tui.data import NodeData
+
+__all__ = ["CctvScreen"]
+
+
+class CctvScreen(Screen[None]):
+    SCOPE: ClassVar[Scope] = Scope.GLOBAL
+    TITLE_TEXT: str = ""
+
+    @property
+    def cctv(self) -> CctvApp:
+        from cctvctl.tui.app import CctvApp
+
+        return cast(CctvApp, self.app)
+
+    @property
+    def node(self) -> NodeData:
+        return self.cctv.node
+
+    def on_screen_resume(self) -> None:
+        # Data may have moved on while another screen was on top.
+        self.refresh_data()
+
+    def refresh_data(self) -> None:
+        """Show the latest :attr:`node`; called by the app after every stats tick."""
+        for header in self.query(NodeHeader):
+            header.show(self.node, self.TITLE_TEXT)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,160 @@
+"""Camera tiles for one kecamatan (or every offline camera), paged to fit the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Grid
+from textual.widgets import Footer, Static
+
+from cctvctl.models import Camera
+from cctvctl.tui.commands import Scope, bindings_for
+from cctvctl.tui.data import Poller
+from cctvctl.tui.screens.base import CctvScreen
+from cctvctl.tui.widgets.header import NodeHeader
+from cctvctl.tui.widgets.tile import Tile
+
+__all__ = ["GridScreen", "tile_layout"]
+
+# Smallest useful tile: a name, a 6-row picture and a status line, 30 columns wide.
+MIN_TILE_COLS = 30
+MIN_TILE_ROWS = 8
+THUMB_INTERVAL = 1.0
+
+
+def tile_layout(width: int, height: int, count: int) -> tuple[int, int]:
+    """(columns, rows) of tiles for a body of ``width`` x ``height`` cells."""
+    cols = max(1, width // MIN_TILE_COLS)
+    rows = max(1, height // MIN_TILE_ROWS)
+    # Fewer cameras than slots: spend the room on bigger pictures instead. Rows go first
+    # because a terminal cell is twice as tall as wide, so a picture is height-bound.
+    while cols * rows - cols >= count and rows > 1:
+        rows -= 1
+    while cols * rows - rows >= count and cols > 1:
+        cols -= 1
+    return cols, rows
+
+
+class GridScreen(CctvScreen):
+    SCOPE = Scope.GRID
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings_for(Scope.GRID))
+    DEFAULT_CSS = """
+    GridScreen #pager { height: 1; color: $text-muted; }
+    GridScreen Grid { grid-gutter: 0 0; }
+    """
+
+    def __init__(self, title: str, select: Callable[[Camera], bool]) -> None:
+        super().__init__()
+        self.TITLE_TEXT = title
+        self._select = select
+        self.page = 0
+        self._layout: tuple[int, int] = (0, 0)
+        self._shown: list[str] = []
+        self._thumbs: Poller | None = None
+
+    def compose(self) -> ComposeResult:
+        yield NodeHeader()
+        yield Static(id="pager")
+        yield Grid()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._thumbs = Poller(self, self._fetch_thumbs, THUMB_INTERVAL, name="thumbs")
+        self._thumbs.start()
+
+    def on_unmount(self) -> None:
+        if self._thumbs is not None:
+            self._thumbs.stop()
+
+    def cameras(self) -> list[Camera]:
+        return sorted((c for c in self.node.cameras if self._select(c)), key=lambda c: c.id)
+
+    def per_page(self) -> int:
+        cols, rows = self._layout
+        return max(1, cols * rows)
+
+    def on_resize(self) -> None:
+        self.refresh_data()
+
+    def refresh_data(self) -> None:
+        super().refresh_data()
+        if not self.is_mounted:
+            return
+        cameras = self.cameras()
+        grid = self.query_one(Grid)
+        # Header, pager and footer take a line each.
+        layout = tile_layout(self.size.width, max(1, self.size.height - 3), len(cameras))
+        pages = max(1, -(-len(cameras) // max(1, layout[0] * layout[1])))
+        self.page = min(self.page, pages - 1)
+        self._layout = layout
+        start = self.page * self.per_page()
+        page = cameras[start : start + self.per_page()]
+        self.query_one("#pager", Static).update(
+            f" {len(cameras)} cameras · page {self.page + 1}/{pages} (n/p)"
+            if cameras
+            else " no cameras match"
+        )
+        ids = [c.id for c in page]
+        if ids != self._shown or grid.styles.grid_size_columns != layout[0]:
+            self._rebuild(grid, page, layout)
+        else:
+            for tile, camera in zip(grid.query(Tile), page, strict=True):
+                tile.update_camera(camera)
+
+    def _rebuild(self, grid: Grid, page: list[Camera], layout: tuple[int, int]) -> None:
+        focused = self.focused.camera.id if isinstance(self.focused, Tile) else None
+        grid.styles.grid_size_columns, grid.styles.grid_size_rows = layout
+        grid.remove_children()
+        tiles = [Tile(c, self.cctv.mode, self.cctv.depth) for c in page]
+        grid.mount_all(tiles)
+        self._shown = [c.id for c in page]
+        target = next((t for t in tiles if t.camera.id == focused), tiles[0] if tiles else None)
+        if target is not None:
+            self.call_after_refresh(target.focus)
+        if self._thumbs is not None:
+            self._thumbs.poke()
+
+    async def _fetch_thumbs(self) -> None:
+        tiles = [t for t in self.query(Tile) if t.thumb.size.width > 0]
+        client = self.cctv.client
+
+        async def one(tile: Tile) -> None:
+            w = max(16, tile.thumb.size.width)
+            shot = await client.thumbnail(tile.camera.id, w, max(9, w * 9 // 16))
+            tile.thumb.show(shot)
+
+        results = await asyncio.gather(*(one(t) for t in tiles), return_exceptions=True)
+        # Offline cameras have no picture; only a wholesale failure counts as an error.
+        if results and all(isinstance(r, Exception) for r in results):
+            first = results[0]
+            assert isinstance(first, Exception)
+            raise first
+
+    def _tiles(self) -> list[Tile]:
+        return list(self.query(Tile))
+
+    def action_drill(self) -> None:
+        if isinstance(self.focused, Tile):
+            self.cctv.open_camera(self.focused.camera.id)
+
+    def action_page(self, step: int) -> None:
+        pages = max(1, -(-len(self.cameras()) // self.per_page()))
+        self.page = (self.page + step) % pages
+        self.refresh_data()
+
+    def _step_tile(self, step: int) -> None:
+        tiles = self._tiles()
+        if not tiles:
+            return
+        index = tiles.index(self.focused) if self.focused in tiles else 0
+        tiles[max(0, min(len(tiles) - 1, index + step))].focus()
+
+    def action_move(self, step: int) -> None:
+        self._step_tile(step)
+
+    def action_move_row(self, step: int) -> None:
+        self._step_tile(step * max(1, self._layout[0]))

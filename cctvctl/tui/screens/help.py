@@ -1,0 +1,49 @@
+"""`?`: the keys of the screen underneath, straight from the command table."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from cctvctl.tui.commands import Role, Scope, commands_for, unavailable_reason
+
+__all__ = ["HelpScreen", "help_table"]
+
+
+def help_table(scope: Scope, role: Role | None, readonly: bool) -> Table:
+    table = Table(title=f"keys: {scope.value}", expand=True, show_edge=False)
+    table.add_column("key", style="bold", no_wrap=True)
+    table.add_column("command", no_wrap=True)
+    table.add_column("what it does")
+    for command in commands_for(scope):
+        reason = unavailable_reason(command, role, readonly)
+        what = command.description if reason is None else f"{command.description} [{reason}]"
+        table.add_row(command.display_key, command.name, what, style="dim" if reason else "")
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,question_mark,q", "dismiss", "close"),
+    ]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 90%; max-width: 76; height: auto; max-height: 90%;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    """
+
+    def __init__(self, scope: Scope, role: Role | None, readonly: bool) -> None:
+        super().__init__()
+        self._table = help_table(scope, role, readonly)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(self._table, id="help")

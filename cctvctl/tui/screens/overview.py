@@ -1,0 +1,112 @@
+"""Home: one row per kecamatan, worst first, so the broken ones are at the top."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.widgets import DataTable, Footer, Input
+
+from cctvctl.models import KecamatanSummary
+from cctvctl.tui.commands import Scope, bindings_for
+from cctvctl.tui.format import bytes_text, kbps_text, kecamatan_rank, rtt_text
+from cctvctl.tui.screens.base import CctvScreen
+from cctvctl.tui.widgets.header import NodeHeader
+
+__all__ = ["OverviewScreen", "row_cells"]
+
+COLUMNS = ("Kecamatan", "On/All", "Deg", "Off", "kbps", "Disk/quota", "Days", "Miss", "RTT")
+
+
+def row_cells(k: KecamatanSummary) -> tuple[Text | str, ...]:
+    enabled = k.cameras_total - k.disabled
+    online = Text(f"{k.online}/{enabled}", "bold red" if k.online < enabled else "")
+    quota = bytes_text(k.quota_bytes) if k.quota_bytes else "-"
+    days = "-" if k.days_to_full is None else f"{k.days_to_full:.0f}"
+    return (
+        k.name,
+        online,
+        Text(str(k.degraded), "yellow" if k.degraded else ""),
+        Text(str(k.offline), "bold red" if k.offline else ""),
+        kbps_text(k.inbound_kbps),
+        f"{bytes_text(k.bytes_stored)}/{quota}",
+        days,
+        f"{k.missing_minutes_24h:.0f}m",
+        rtt_text(k.worst_rtt_ms),
+    )
+
+
+class OverviewScreen(CctvScreen):
+    SCOPE = Scope.OVERVIEW
+    TITLE_TEXT = "kecamatan"
+    # The hidden filter comes first in the DOM; focusing it would make keys type text.
+    AUTO_FOCUS = "DataTable"
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings_for(Scope.OVERVIEW))
+    DEFAULT_CSS = """
+    OverviewScreen #filter { dock: top; display: none; height: 1; border: none; padding: 0 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield NodeHeader()
+        yield Input(placeholder="filter kecamatan", id="filter")
+        table: DataTable[Text | str] = DataTable(cursor_type="row", zebra_stripes=True)
+        for label in COLUMNS:
+            table.add_column(label, key=label)
+        yield table
+        yield Footer()
+
+    @property
+    def table(self) -> DataTable[Text | str]:
+        return self.query_one(DataTable)
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#filter", Input)
+
+    def visible_rows(self) -> list[KecamatanSummary]:
+        needle = self.filter_input.value.strip().lower()
+        rows = sorted(self.node.kecamatan, key=lambda k: (*kecamatan_rank(k), k.name))
+        return [k for k in rows if needle in k.name.lower() or needle in k.slug]
+
+    def refresh_data(self) -> None:
+        super().refresh_data()
+        table = self.table
+        selected = self.selected_slug()
+        table.clear()
+        for k in self.visible_rows():
+            table.add_row(*row_cells(k), key=k.slug)
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected), animate=False)
+
+    def selected_slug(self) -> str | None:
+        table = self.table
+        if table.row_count == 0:
+            return None
+        key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return key.value
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.refresh_data()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_drill()
+
+    def action_drill(self) -> None:
+        slug = self.selected_slug()
+        if slug is not None:
+            self.cctv.open_kecamatan(slug)
+
+    def action_filter(self) -> None:
+        self.filter_input.display = True
+        # Focus after the "/" key has been handled, or the input would receive it too.
+        self.call_after_refresh(self.filter_input.focus)
+
+    def action_back(self) -> None:
+        # Home has nowhere to go back to: Esc only closes the filter.
+        box = self.filter_input
+        if box.display:
+            box.value = ""
+            box.display = False
+            self.table.focus()

@@ -1,0 +1,45 @@
+"""The top line: which node, whether we are connected, and how the host is doing."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from cctvctl.tui.data import Connection, NodeData
+from cctvctl.tui.format import age_text
+
+__all__ = ["NodeHeader"]
+
+_STATE_STYLE = {
+    Connection.CONNECTING: "black on yellow",
+    Connection.ONLINE: "black on green",
+    Connection.RETRYING: "white on red",
+    Connection.DENIED: "white on red",
+}
+
+
+def header_text(node: NodeData, title: str) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(f" {node.target.name} ", "bold reverse")
+    text.append(" ")
+    text.append(f" {node.connection.value.upper()} ", _STATE_STYLE[node.connection])
+    health = node.health
+    if health is not None:
+        host = health.host
+        disk = max(
+            (v.used_bytes / v.total_bytes for v in health.volumes if v.total_bytes), default=0
+        )
+        text.append(f" cpu {host.cpu_percent:.0f}% mem {host.memory_percent:.0f}% disk {disk:.0%}")
+    if node.connection is not Connection.ONLINE and node.updated is not None:
+        text.append(f" data {age_text(node.updated)} old")
+    text.append(f"  {title}", "bold")
+    return text
+
+
+class NodeHeader(Static):
+    DEFAULT_CSS = """
+    NodeHeader { dock: top; height: 1; background: $panel; }
+    """
+
+    def show(self, node: NodeData, title: str) -> None:
+        self.update(header_text(node, title))

@@ -1,0 +1,57 @@
+"""One camera in the grid: name, live picture, badge with kbps and last-seen age."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from cctvctl.models import Camera
+from cctvctl.render import Depth, Mode
+from cctvctl.tui.format import BADGES, age_text, kbps_text
+from cctvctl.tui.widgets.thumb import Thumb
+
+__all__ = ["Tile", "status_line"]
+
+
+def status_line(camera: Camera) -> Text:
+    label, style = BADGES[camera.status]
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(f"{label:^5}", style)
+    text.append(f" {kbps_text(camera.kbps)} seen {age_text(camera.last_packet)}")
+    return text
+
+
+class Tile(Vertical, can_focus=True):
+    DEFAULT_CSS = """
+    Tile { height: 1fr; width: 1fr; padding: 0 1 0 0; }
+    Tile > .tile-name { height: 1; text-style: bold; }
+    Tile > .tile-status { height: 1; }
+    Tile:focus > .tile-name { background: $accent; color: $text; }
+    """
+
+    def __init__(self, camera: Camera, mode: Mode, depth: Depth) -> None:
+        super().__init__()
+        self.camera = camera
+        self._mode = mode
+        self._depth = depth
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._name_text(), classes="tile-name")
+        yield Thumb(mode=self._mode, depth=self._depth)
+        yield Static(status_line(self.camera), classes="tile-status")
+
+    def _name_text(self) -> Text:
+        return Text(f"{self.camera.id} {self.camera.name}", no_wrap=True, overflow="ellipsis")
+
+    @property
+    def thumb(self) -> Thumb:
+        return self.query_one(Thumb)
+
+    def update_camera(self, camera: Camera) -> None:
+        self.camera = camera
+        if not self.children:
+            return  # not composed yet; compose() will use the new camera
+        self.query_one(".tile-name", Static).update(self._name_text())
+        self.query_one(".tile-status", Static).update(status_line(camera))

@@ -1,0 +1,191 @@
+"""The console driven by Textual's pilot against the real simulator and server.
+
+One module-wide ``live`` site (2 kecamatan, 4 cameras); every test starts its own app at
+80x24 with a viewer token, as an on-call technician over SSH would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from harness import Live
+from textual.app import App
+from textual.binding import Binding
+from textual.command import CommandPalette
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from cctvctl.tui.app import CctvApp
+from cctvctl.tui.commands import COMMANDS, Scope, commands_for
+from cctvctl.tui.data import Poller
+from cctvctl.tui.screens.camera import CameraScreen
+from cctvctl.tui.screens.grid import GridScreen, tile_layout
+from cctvctl.tui.screens.help import HelpScreen
+from cctvctl.tui.screens.overview import OverviewScreen
+from cctvctl.tui.widgets.tile import Tile
+
+SIZE = (80, 24)
+
+
+def make_app(live: Live) -> CctvApp:
+    return CctvApp(
+        live.server.url, live.site.tokens["viewer"], "test-node", refresh=0.5, ascii=False
+    )
+
+
+async def until(pilot: Pilot[Any], check: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out waiting for the screen"
+        await pilot.pause(0.1)
+
+
+def overview_rows(app: CctvApp) -> list[str]:
+    table = app.screen.query_one(DataTable)
+    return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+
+
+def screen_text(app: CctvApp) -> str:
+    """What the terminal shows right now, as plain text lines."""
+    # Textual has no public "screen as text"; the compositor's strips are what it paints.
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def test_overview_drill_down_and_back(live: Live) -> None:
+    app = make_app(live)
+    names = set(live.site.kecamatan.values())
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: set(overview_rows(app)) == names)
+        assert isinstance(app.screen, OverviewScreen)
+        # Every camera recording, so the header says we are connected.
+        assert "ONLINE" in screen_text(app)
+
+        first = overview_rows(app)[0]
+        slug = next(s for s, n in live.site.kecamatan.items() if n == first)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, GridScreen))
+        grid = app.screen
+        await until(pilot, lambda: len(grid.query(Tile)) == len(live.site.cameras_in(slug)))
+        tiles = list(grid.query(Tile))
+        assert {t.camera.id for t in tiles} == set(live.site.cameras_in(slug))
+        text = screen_text(app)
+        for tile in tiles:
+            assert tile.camera.id in text
+            assert tile.camera.name[:10] in text
+        assert any(badge in text for badge in ("OK", "DEG", "OFF"))
+        # A live picture arrives in a tile.
+        await until(pilot, lambda: any(t.thumb.grid is not None for t in grid.query(Tile)))
+
+        focused = app.focused
+        assert isinstance(focused, Tile)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, CameraScreen))
+        assert focused.camera.id in screen_text(app)
+
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, GridScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, OverviewScreen))
+
+
+async def test_filter_and_help(live: Live) -> None:
+    app = make_app(live)
+    names = sorted(live.site.kecamatan.values())
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(overview_rows(app)) == len(names))
+        await pilot.press("slash", *names[0][:4].lower())
+        await until(pilot, lambda: overview_rows(app) == [names[0]])
+        await pilot.press("escape")
+        await until(pilot, lambda: len(overview_rows(app)) == len(names))
+
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        text = screen_text(app)
+        for command in commands_for(Scope.OVERVIEW):
+            assert command.display_key in text
+            assert command.description in text
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, OverviewScreen))
+
+
+async def test_no_color_ascii_grid(live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Textual reads NO_COLOR when the app is built; thumbnails must survive its filter.
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = CctvApp(live.server.url, live.site.tokens["viewer"], "thin", ascii=True, refresh=0.5)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(overview_rows(app)) == len(live.site.kecamatan))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, GridScreen))
+        await until(pilot, lambda: any(t.thumb.grid is not None for t in app.screen.query(Tile)))
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert "▀" not in text  # no half blocks: ASCII ramp only
+        assert " OK " in text
+
+
+async def test_palette_runs_commands_from_the_table(live: Live) -> None:
+    app = make_app(live)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(overview_rows(app)) == len(live.site.kecamatan))
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"offline")
+        await until(pilot, lambda: "Grid of every offline camera" in screen_text(app))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, GridScreen))
+        # The simulator keeps every camera up, so the offline grid is empty.
+        await until(pilot, lambda: "no cameras match" in screen_text(app))
+
+
+async def test_unreachable_server_shows_in_header() -> None:
+    app = CctvApp("http://127.0.0.1:9", "nope", "gone", refresh=0.2)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "RETRYING" in screen_text(app))
+        assert app.node.error is not None
+        assert isinstance(app.screen, OverviewScreen)
+
+
+async def test_poller_ticks_never_overlap_and_errors_back_off() -> None:
+    running, most, ticks = 0, 0, 0
+
+    async def slow() -> None:
+        nonlocal running, most, ticks
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.05)
+        running -= 1
+        ticks += 1
+        if ticks >= 3:
+            raise RuntimeError("server went away")
+
+    errors: list[Exception] = []
+    app: App[None] = App()
+    async with app.run_test() as pilot:
+        poller = Poller(app, slow, 0.01, on_error=errors.append)
+        poller.start()
+        for _ in range(5):
+            poller.poke()  # pokes during a tick must not start a second one
+        await until(pilot, lambda: poller.failures >= 2, timeout=5)
+        poller.stop()
+    assert most == 1
+    assert isinstance(errors[0], RuntimeError)
+    assert poller.next_delay() > poller.interval
+
+
+def test_bindings_come_from_the_table() -> None:
+    keys = {b.key for b in CctvApp.BINDINGS if isinstance(b, Binding)}
+    assert keys == {c.key for c in COMMANDS if c.scope is Scope.GLOBAL}
+    grid_keys = {b.key for b in GridScreen.BINDINGS if isinstance(b, Binding)}
+    assert grid_keys == {c.key for c in COMMANDS if c.scope is Scope.GRID}
+
+
+def test_80x24_fits_two_by_two_tiles() -> None:
+    # Body of an 80x24 terminal: header, pager and footer take three lines.
+    assert tile_layout(80, 21, 4) == (2, 2)
+    assert tile_layout(80, 21, 40) == (2, 2)
+    assert tile_layout(80, 21, 2) == (2, 1)
+    assert tile_layout(80, 21, 1) == (1, 1)

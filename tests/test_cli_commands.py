@@ -30,6 +30,9 @@ from pydantic import TypeAdapter
 
 from cctvctl.cli import exit_codes
 from cctvctl.cli.cameras_cmd import StatusChoice
+from cctvctl.cli.common import missing_text
+from cctvctl.cli.output import console, no_color_env
+from cctvctl.cli.status_cmd import StatusReport, problem_lines
 from cctvctl.models import Camera, CameraStatus, Gap, Health, KecamatanSummary, Volume
 from cctvctl.render import DEFAULT_RAMP
 from cctvctl.sim.scene import scene_colour
@@ -47,15 +50,15 @@ def cli(
     live: Live | None = None,
     token: str | None = None,
     env: Mapping[str, str] | None = None,
-    columns: int = 100,
+    columns: int | None = 100,
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m cctvctl *args`` with a clean environment, stdout and stderr captured."""
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("CCTVCTL_") and k not in ("NO_COLOR", "FORCE_COLOR", "COLORTERM")
-    }
-    base["COLUMNS"] = str(columns)
+    """``python -m cctvctl *args`` with a clean environment, stdout and stderr captured.
+
+    ``columns=None`` leaves COLUMNS unset: a pipe as cron or ``| grep`` sees it."""
+    drop = ("NO_COLOR", "FORCE_COLOR", "COLORTERM", "COLUMNS", "LINES")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CCTVCTL_") and k not in drop}
+    if columns is not None:
+        base["COLUMNS"] = str(columns)
     base["CCTVCTL_CONFIG"] = "/nonexistent/cctvctl-test-config.toml"
     if live is not None:
         base["CCTVCTL_URL"] = live.server.url
@@ -202,6 +205,36 @@ def test_status_fits_60_columns_and_names_the_worst(ready: Live, outage: Outage)
     assert f"{enabled - 1}/{enabled}" in row, row
 
 
+def _report_missing(minutes: float) -> StatusReport:
+    kec = KecamatanSummary(
+        slug="a", name="Alpha", cameras_total=1, online=1, degraded=0, offline=0, disabled=0,
+        inbound_kbps=1.0, bytes_stored=0, quota_bytes=None, write_bps=0.0, days_to_full=None,
+        missing_minutes_24h=minutes, worst_rtt_ms=None,
+    )  # fmt: skip
+    return StatusReport(
+        generated=datetime.now(UTC), server_version="x", cameras_total=1, online=1,
+        degraded=0, offline=0, disabled=0, kecamatan=[kec], volumes=[], not_online=[],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0 min"), (0.2, "1 s"), (14, "14 s"), (59, "59 s"), (60, "1 min"), (180, "3 min")],
+)
+def test_missing_text_never_rounds_a_short_gap_away(seconds: float, text: str) -> None:
+    assert missing_text(seconds) == text
+
+
+def test_status_names_a_gap_under_half_a_minute() -> None:
+    # 14 s used to round to 0 min and read "no footage missing in 24 h".
+    [missing] = [t for label, t, _ in problem_lines(_report_missing(14 / 60)) if label == "MISSING"]
+    assert missing == "Alpha: 14 s in 24 h"
+    [missing] = [t for label, t, _ in problem_lines(_report_missing(3)) if label == "MISSING"]
+    assert missing == "Alpha: 3 min in 24 h"
+    [missing] = [t for label, t, _ in problem_lines(_report_missing(0)) if label == "MISSING"]
+    assert missing == "no footage missing in 24 h"
+
+
 def test_status_json_is_made_of_api_models(ready: Live, outage: Outage) -> None:
     report = ok_json(outage.status_json)
     kec = TypeAdapter(list[KecamatanSummary]).validate_python(report["kecamatan"])
@@ -250,6 +283,23 @@ def test_cameras_human_table(ready: Live) -> None:
     assert "LAST SEEN (UTC)" in cli("cameras", "--utc", live=ready).stdout
     bad = cli("cameras", "--status", "sleeping", live=ready)
     assert bad.returncode == exit_codes.USAGE
+
+
+def test_cameras_at_60_columns_shows_every_full_camera_id(ready: Live) -> None:
+    proc = cli("cameras", live=ready, columns=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "\u2026" not in proc.stdout, proc.stdout
+    firsts = {line.split()[0] for line in proc.stdout.splitlines()[1:] if line.strip()}
+    assert set(ready.site.camera_ids) <= firsts, proc.stdout
+
+
+def test_health_in_a_pipe_cuts_nothing(ready: Live) -> None:
+    # No COLUMNS and not a terminal: rich alone would lay it out in 80 columns and cut.
+    proc = cli("health", live=ready, columns=None)
+    assert proc.returncode == 0, proc.stderr
+    assert "\u2026" not in proc.stdout, proc.stdout
+    head = next(line for line in proc.stdout.splitlines() if line.startswith("KECAMATAN"))
+    assert {"WRITE", "MISS"} <= set(head.split()), head
 
 
 def test_status_choices_match_the_api() -> None:
@@ -330,6 +380,18 @@ def test_gaps_bad_times_exit_2_with_one_line(ready: Live) -> None:
     too_long = cli("gaps", "--since", "40d", live=ready)
     assert too_long.returncode == exit_codes.USAGE
     one_error_line(too_long, "31 days")
+    # Extreme dates overflowed datetime arithmetic into a traceback (exit 1).
+    for args in (
+        ("gaps", "--since", "0001-01-01"),
+        ("gaps", "--since", "9999-12-31"),
+        ("export", "cam", "--from", "0001-01-01", "--to", "1h"),
+        ("export", "cam", "--from", "2026-11-28", "--to", "9999-12-31"),
+        ("audit", "--since", "0001-01-01T00:00:00Z"),
+    ):
+        proc = cli(*args, live=ready)
+        assert proc.returncode == exit_codes.USAGE, (args, proc.stderr)
+        bad = next(a for a in args if a.startswith(("0001", "9999")))
+        one_error_line(proc, repr(bad), "out of range", "accepted:")
 
 
 def test_unknown_camera_exits_2(ready: Live) -> None:
@@ -402,6 +464,11 @@ def test_snapshot_saves_jpeg_and_json(ready: Live, tmp_path: Path) -> None:
     assert abs((datetime.now(UTC) - frame).total_seconds()) < 60
     wrong = cli("snapshot", cam, "-o", str(tmp_path / "now.png"), live=ready)
     assert wrong.returncode == exit_codes.USAGE and not (tmp_path / "now.png").exists()
+    # A directory that is not there is the user's mistake: exit 2, one line (was 1).
+    nowhere = tmp_path / "no-such-dir" / "x.jpg"
+    missing_dir = cli("snapshot", cam, "-o", str(nowhere), live=ready)
+    assert missing_dir.returncode == exit_codes.USAGE, missing_dir.stderr
+    one_error_line(missing_dir, "bad output path", str(nowhere.parent))
 
 
 # --------------------------------------------------------------------------- colour
@@ -413,10 +480,23 @@ def test_no_ansi_with_no_color_or_in_a_pipe(ready: Live) -> None:
     assert ANSI.search(cli("status", live=ready, env=forced).stdout)
     assert not ANSI.search(cli("status", live=ready).stdout)  # a pipe
     assert not ANSI.search(cli("status", live=ready, env={**forced, "NO_COLOR": "1"}).stdout)
+    # Set but empty is not a request (no-color.org): colour stays on.
+    assert ANSI.search(cli("status", live=ready, env={**forced, "NO_COLOR": ""}).stdout)
     for command in (("cameras",), ("health",), ("snapshot", ready.site.camera_ids[1])):
         proc = cli(*command, "--no-color", live=ready, env=forced)
         assert proc.returncode == 0, proc.stderr
         assert not ANSI.search(proc.stdout), command
+
+
+def test_no_color_counts_only_when_non_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "")
+    assert not no_color_env()
+    assert not console().no_color
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert no_color_env()
+    assert console().no_color
+    monkeypatch.delenv("NO_COLOR")
+    assert not no_color_env()
 
 
 # --------------------------------------------------------------------------- exit codes
@@ -457,6 +537,13 @@ def test_all_contexts_with_one_node_down_is_partial(
     table = cli("cameras", "--all-contexts", env=two_contexts)
     assert table.returncode == exit_codes.PARTIAL
     rows = [line.split() for line in table.stdout.splitlines()[1:]]
+    assert {(r[0], r[1]) for r in rows} == {("live", c) for c in ready.site.camera_ids}
+
+    # In a pipe with no COLUMNS (cron mail) every row is still labelled by its node.
+    piped = cli("cameras", "--all-contexts", env=two_contexts, columns=None)
+    assert piped.returncode == exit_codes.PARTIAL
+    assert "\u2026" not in piped.stdout, piped.stdout
+    rows = [line.split() for line in piped.stdout.splitlines()[1:]]
     assert {(r[0], r[1]) for r in rows} == {("live", c) for c in ready.site.camera_ids}
 
     data = json.loads(cli("cameras", "--all-contexts", "--json", env=two_contexts).stdout)

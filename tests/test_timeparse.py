@@ -94,6 +94,34 @@ def test_bad_input_says_what_is_wrong_and_what_is_accepted(text: str, needle: st
         assert "accepted: now, relative" in message
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0001-01-01",  # midnight WITA is before datetime's first UTC instant
+        "0001-01-01 07:59",
+        "0001-01-01T00:00:00+08:00",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31",
+        "9999-12-31 23:59",
+        "9999-12-31T23:59:59Z",
+        "1969-12-31T23:59:59Z",
+    ],
+)
+def test_extreme_times_are_out_of_range_not_a_crash(text: str) -> None:
+    with pytest.raises(TimeParseError) as caught:
+        parse_time(text, now=NOW)
+    message = str(caught.value)
+    assert repr(text) in message
+    assert "out of range" in message
+    assert "accepted: times from 1970-01-01" in message
+    assert "\n" not in message
+
+
+def test_range_edges_are_accepted() -> None:
+    assert parse_time("1970-01-01T00:00:00Z", now=NOW) == utc(1970, 1, 1)
+    assert parse_time("8999-12-31T23:59:59Z", now=NOW) == utc(8999, 12, 31, 23, 59, 59)
+
+
 def test_format_time_in_wita_or_utc() -> None:
     when = utc(2026, 11, 27, 23, 5, 9)
     assert format_time(when) == "2026-11-28 07:05:09 WITA"

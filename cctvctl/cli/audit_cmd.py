@@ -16,6 +16,7 @@ from cctvctl.cli.common import (
     ask,
     exit_code,
     fail_usage,
+    key_width,
     parse_when,
     print_results_json,
     servers,
@@ -135,7 +136,8 @@ def _show(
     zone = UTC if utc else WITA
     table = Table(box=None, pad_edge=False, header_style="bold")
     if multi:
-        table.add_column("NODE", no_wrap=True)
+        names = [node for node, _ in rows]
+        table.add_column("NODE", no_wrap=True, min_width=key_width(names, "NODE"))
     table.add_column(f"TIME ({zone_name(utc)})", no_wrap=True)
     table.add_column("ACTOR", no_wrap=True)
     table.add_column("ROLE", no_wrap=True)

@@ -15,6 +15,8 @@ from cctvctl.cli.common import (
     ask,
     clock,
     exit_code,
+    key_width,
+    missing_text,
     out_console,
     print_results_json,
     servers,
@@ -119,17 +121,21 @@ def cameras(
 
     now = datetime.now(UTC)
     out = out_console(no_color)
+    cams = [cam for result in results for cam in result.value or []]
     table = Table(box=None, pad_edge=False, header_style="bold")
+    # Identifying columns never shrink: rows unlabelled by node or camera are useless.
     if all_contexts:
-        table.add_column("NODE")
-    table.add_column("CAMERA", no_wrap=True)
-    # The one column that gives way on a narrow screen.
-    table.add_column("KECAMATAN", overflow="ellipsis", no_wrap=True, max_width=18, min_width=4)
+        names = [r.name for r in results]
+        table.add_column("NODE", no_wrap=True, min_width=key_width(names, "NODE"))
+    ids = [cam.id for cam in cams]
+    table.add_column("CAMERA", no_wrap=True, min_width=key_width(ids, "CAMERA"))
+    # The rest wrap (or fold) on a narrow screen rather than lose text to "…".
+    table.add_column("KECAMATAN", overflow="fold", max_width=18, min_width=4)
     table.add_column("STATUS", no_wrap=True, min_width=8)
-    table.add_column("FPS", justify="right", no_wrap=True)
-    table.add_column("KBPS", justify="right", no_wrap=True)
-    table.add_column(f"LAST SEEN ({zone_name(utc)})", no_wrap=True)
-    table.add_column("MISS 24H", justify="right", no_wrap=True)
+    table.add_column("FPS", justify="right", overflow="fold")
+    table.add_column("KBPS", justify="right", overflow="fold")
+    table.add_column(f"LAST SEEN ({zone_name(utc)})", overflow="fold")
+    table.add_column("MISS 24H", justify="right", overflow="fold")
     count = 0
     for result in results:
         for cam in result.value or []:
@@ -141,7 +147,7 @@ def cameras(
                 Text(f"{cam.fps:.1f}"),
                 Text(f"{cam.kbps:.0f}"),
                 Text(clock(cam.last_packet, utc, now)),
-                Text(f"{cam.missing_seconds_24h / 60:.0f} min"),
+                Text(missing_text(cam.missing_seconds_24h)),
             ]
             table.add_row(*([Text(result.name), *row] if all_contexts else row))
     if count:

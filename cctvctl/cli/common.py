@@ -21,9 +21,11 @@ JSON for one server is exactly the command's result (API models dumped with
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Sequence
+import math
+import os
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Final, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from cctvctl.client import AsyncCctvClient, NodeResult
 
 __all__ = [
+    "PIPE_WIDTH",
     "JsonOpt",
     "NoColorOpt",
     "UtcOpt",
@@ -49,6 +52,8 @@ __all__ = [
     "exit_code",
     "fail_usage",
     "jsonable",
+    "key_width",
+    "missing_text",
     "out_console",
     "parse_when",
     "print_results_json",
@@ -58,6 +63,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+#: Columns for tables in a pipe with no COLUMNS: wide enough that no cell is cut.
+PIPE_WIDTH: Final = 220
 
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print JSON for scripts (the API's models) instead.")
@@ -163,17 +171,30 @@ def print_results_json(
     print_json({"nodes": nodes})
 
 
-def out_console(no_color: bool, width: int | None = None) -> Console:
+def out_console(no_color: bool, width: int | None = None, *, pipe_wide: bool = True) -> Console:
     """stdout for people. Styling stays off in pipes (rich), with NO_COLOR and --no-color;
-    ``width`` caps the layout, e.g. the 60 columns of ``status``."""
+    ``width`` caps the layout, e.g. the 60 columns of ``status``.
+
+    In a pipe with no COLUMNS (cron mail, ``| grep``) the layout is :data:`PIPE_WIDTH`
+    wide, not rich's 80 columns, so table rows stay whole and one line each.
+    ``pipe_wide=False`` keeps rich's width (a text picture should not grow in a pipe).
+    """
     out = console(no_color)
     if out.no_color and out.color_system is not None:
         # rich's no_color drops colours but keeps bold and dim; NO_COLOR users and the
         # tests that grep for escapes expect none at all, even on a forced terminal.
         out = Console(color_system=None, no_color=True, highlight=False, soft_wrap=False)
+    if pipe_wide and not out.is_terminal and not os.environ.get("COLUMNS"):
+        out.width = PIPE_WIDTH
     if width is not None and out.width > width:
         out.width = width
     return out
+
+
+def key_width(values: Iterable[str], header: str) -> int:
+    """The ``min_width`` that keeps an identifying column (camera id, node, kecamatan)
+    whole on a narrow terminal: rich shrinks even ``no_wrap`` columns as a last resort."""
+    return max([len(header), *(len(v) for v in values)])
 
 
 def parse_when(option: str, text: str, now: datetime) -> datetime:
@@ -203,6 +224,18 @@ def days_text(days: float | None) -> str:
     if days is None:
         return "-"
     return f"{days:.0f} d" if days >= 10 else f"{days:.1f} d"
+
+
+def missing_text(seconds: float) -> str:
+    """Footage missing: ``14 s`` under a minute, else ``3 min``; ``0 min`` only for none.
+
+    A short gap is never rounded away to ``0 min``: any loss at all is news.
+    """
+    if seconds <= 0:
+        return "0 min"
+    if seconds < 59.5:
+        return f"{math.ceil(seconds)} s"
+    return f"{seconds / 60:.0f} min"
 
 
 def zone_name(utc: bool) -> str:

@@ -31,7 +31,7 @@ import typer
 
 from cctvctl.cli import exit_codes
 from cctvctl.cli.common import fail_usage, out_console, servers
-from cctvctl.cli.output import error
+from cctvctl.cli.output import error, no_color_env
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -64,7 +64,6 @@ RETRIES: Final = 5
 BACKOFF: Final = 0.5  # seconds before the first retry, doubled each time, capped below
 MAX_BACKOFF: Final = 8.0
 _HASH_BLOCK: Final = 1024 * 1024
-PIPE_WIDTH: Final = 220
 
 
 # --------------------------------------------------------------------------- one server
@@ -101,12 +100,9 @@ def _fail_with(exc: CctvError) -> NoReturn:
 
 
 def table_console(no_color: bool) -> Console:
-    """stdout for wide tables: in a pipe with no COLUMNS, wide enough that a row stays
-    one line (grep and log files), instead of rich's 80 columns of folded cells."""
-    out = out_console(no_color)
-    if not out.is_terminal and "COLUMNS" not in os.environ:
-        out.width = PIPE_WIDTH
-    return out
+    """stdout for wide tables; :func:`~cctvctl.cli.common.out_console` does it all now
+    (wide in a pipe with no COLUMNS), this name stays for the commands that use it."""
+    return out_console(no_color)
 
 
 # --------------------------------------------------------------------------- progress
@@ -159,7 +155,7 @@ class Meter:
         )
 
         self.done()
-        console = Console(stderr=True, no_color=self.no_color or "NO_COLOR" in os.environ)
+        console = Console(stderr=True, no_color=self.no_color or no_color_env())
         columns: tuple[ProgressColumn, ...]
         if kind == "job":
             columns = (

@@ -21,6 +21,7 @@ from cctvctl.cli.common import (
     clock,
     fail_usage,
     jsonable,
+    key_width,
     out_console,
     parse_when,
     zone_name,
@@ -352,14 +353,17 @@ def ls(
         out.print("no export jobs", highlight=False)
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("ID", no_wrap=True)
-    table.add_column("CAMERA", no_wrap=True)
-    table.add_column("STATE", no_wrap=True)
-    table.add_column("DONE", justify="right", no_wrap=True)
-    table.add_column(f"WINDOW ({zone_name(utc)})", no_wrap=True)
+    # The job id and camera stay whole (the id is what `exports download` wants); the
+    # rest fold on a narrow screen rather than lose text to "…".
+    table.add_column("ID", no_wrap=True, min_width=key_width([j.id for j in jobs], "ID"))
+    cams = [j.camera for j in jobs]
+    table.add_column("CAMERA", no_wrap=True, min_width=key_width(cams, "CAMERA"))
+    table.add_column("STATE", overflow="fold")
+    table.add_column("DONE", justify="right", overflow="fold")
+    table.add_column(f"WINDOW ({zone_name(utc)})", overflow="fold")
     table.add_column("CASE", overflow="fold", min_width=6)
-    table.add_column("SIZE", justify="right", no_wrap=True)
-    table.add_column("BY", no_wrap=True)
+    table.add_column("SIZE", justify="right", overflow="fold")
+    table.add_column("BY", overflow="fold")
     for job in jobs:
         table.add_row(
             Text(job.id),

@@ -17,6 +17,7 @@ from cctvctl.cli.common import (
     clock,
     exit_code,
     fail_usage,
+    key_width,
     out_console,
     parse_when,
     print_results_json,
@@ -171,13 +172,16 @@ def _show(results: Sequence[NodeResult[GapReport]], utc: bool, no_color: bool, m
         overflow="fold",
     )
     table = Table(box=None, pad_edge=False, header_style="bold")
+    # Node and camera stay whole; the rest fold on a narrow screen, never cut to "…".
     if multi:
-        table.add_column("NODE", no_wrap=True)
-    table.add_column("CAMERA", no_wrap=True)
-    table.add_column("KECAMATAN", overflow="ellipsis", max_width=18)
-    table.add_column(f"FROM ({zone_name(utc)})", no_wrap=True)
-    table.add_column("TO", no_wrap=True)
-    table.add_column("LENGTH", justify="right", no_wrap=True)
+        names = [r.name for r in reports]
+        table.add_column("NODE", no_wrap=True, min_width=key_width(names, "NODE"))
+    ids = [cam.camera for r in reports if r.value is not None for cam in r.value.cameras]
+    table.add_column("CAMERA", no_wrap=True, min_width=key_width(ids, "CAMERA"))
+    table.add_column("KECAMATAN", overflow="fold", max_width=18)
+    table.add_column(f"FROM ({zone_name(utc)})", overflow="fold")
+    table.add_column("TO", overflow="fold")
+    table.add_column("LENGTH", justify="right", overflow="fold")
     cameras = with_gaps = 0
     total = 0.0
     for result in reports:

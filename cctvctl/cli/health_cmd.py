@@ -16,6 +16,8 @@ from cctvctl.cli.common import (
     days_text,
     exit_code,
     fail_usage,
+    key_width,
+    missing_text,
     out_console,
     print_results_json,
     servers,
@@ -144,9 +146,10 @@ def _show(results: Sequence[NodeResult[Health]], no_color: bool, utc: bool) -> N
                 )
             )
         volumes = Table(box=None, pad_edge=False, header_style="bold")
-        volumes.add_column("VOLUME", overflow="ellipsis", no_wrap=True, min_width=6)
+        # Names stay whole and numbers fold on a narrow screen: nothing is cut to "…".
+        volumes.add_column("VOLUME", overflow="fold", min_width=6)
         for title in ("SIZE", "USED", "FREE", "RESERVE", "WRITE", "FULL IN"):
-            volumes.add_column(title, justify="right", no_wrap=True)
+            volumes.add_column(title, justify="right", overflow="fold")
         for v in report.volumes:
             used = 100 * v.used_bytes / v.total_bytes if v.total_bytes else 0.0
             volumes.add_row(
@@ -161,9 +164,10 @@ def _show(results: Sequence[NodeResult[Health]], no_color: bool, utc: bool) -> N
         out.print()
         out.print(volumes)
         table = Table(box=None, pad_edge=False, header_style="bold")
-        table.add_column("KECAMATAN", overflow="ellipsis", no_wrap=True, min_width=6)
+        names = [k.name for k in report.kecamatan]
+        table.add_column("KECAMATAN", no_wrap=True, min_width=key_width(names, "KECAMATAN"))
         for title in ("CAMS", "INBOUND", "RTT", "STORED", "QUOTA", "WRITE", "FULL IN", "MISS"):
-            table.add_column(title, justify="right", no_wrap=True)
+            table.add_column(title, justify="right", overflow="fold")
         for k in report.kecamatan:
             enabled = k.cameras_total - k.disabled
             table.add_row(
@@ -175,7 +179,7 @@ def _show(results: Sequence[NodeResult[Health]], no_color: bool, utc: bool) -> N
                 "-" if k.quota_bytes is None else human_bytes(k.quota_bytes),
                 human_rate(k.write_bps),
                 days_text(k.days_to_full),
-                f"{k.missing_minutes_24h:.0f} min",
+                missing_text(k.missing_minutes_24h * 60),
             )
         out.print()
         out.print(table)

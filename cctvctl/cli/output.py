@@ -1,7 +1,8 @@
 """Consoles for people and for scripts.
 
-Human output goes through rich, which already honours ``NO_COLOR`` and drops styling when
-stdout is not a terminal; ``--no-color`` forces the same. JSON goes to stdout unstyled.
+Human output goes through rich, which drops styling when stdout is not a terminal;
+``NO_COLOR`` (set and non-empty, per no-color.org) and ``--no-color`` do the same.
+JSON goes to stdout unstyled.
 """
 
 from __future__ import annotations
@@ -14,8 +15,13 @@ from typing import Any
 from rich.console import Console
 
 
+def no_color_env() -> bool:
+    """``NO_COLOR`` asks for no colour only when set and non-empty (no-color.org)."""
+    return os.environ.get("NO_COLOR", "") != ""
+
+
 def console(no_color: bool = False, stderr: bool = False) -> Console:
-    plain = no_color or "NO_COLOR" in os.environ
+    plain = no_color or no_color_env()
     return Console(stderr=stderr, no_color=plain, highlight=False, soft_wrap=False)
 
 

@@ -83,9 +83,10 @@ def snapshot(
     shows its last frame and how old it is. JSON: the Camera, frame_time, age_seconds,
     width, height, format and the saved file (null without -o); no picture.
     """
-    out = out_console(no_color)
+    out = out_console(no_color, pipe_wide=False)
     fmt: Literal["rgb", "jpeg"]
     if output is not None:
+        _check_output(output)  # before asking the server: a typo costs no download
         pixels = min(width or DEFAULT_JPEG_WIDTH, MAX_PIXELS)
         fmt = "jpeg"
         cols = 0
@@ -120,11 +121,24 @@ def snapshot(
     _show(shot, cols, ascii_only, out, utc)
 
 
-def _save(path: Path, data: bytes) -> Path:
+def _check_output(path: Path) -> None:
+    """Exit 2 with one line for an -o the user got wrong: its name or its directory."""
     if path.suffix.lower() not in (".jpg", ".jpeg"):
         fail_usage(f"-o {path}: the server sends JPEG; name the file *.jpg or *.jpeg")
+    parent = path.parent
+    if not parent.is_dir():
+        why = "is not a directory" if parent.exists() else "does not exist"
+        fail_usage(f"-o {path}: bad output path: the directory {parent} {why}")
+    if path.is_dir():
+        fail_usage(f"-o {path}: bad output path: that is a directory")
+
+
+def _save(path: Path, data: bytes) -> Path:
+    _check_output(path)
     try:
         path.write_bytes(data)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
+        fail_usage(f"-o {path}: bad output path: {exc.strerror}")
     except OSError as exc:
         error(f"-o {path}: cannot write: {exc.strerror}")
         raise typer.Exit(exit_codes.FAILURE) from None

@@ -24,6 +24,7 @@ from cctvctl.cli.common import (
     ask,
     days_text,
     exit_code,
+    missing_text,
     out_console,
     print_results_json,
     servers,
@@ -126,10 +127,9 @@ def problem_lines(report: StatusReport) -> list[tuple[str, str, str]]:
         enabled = report.cameras_total - report.disabled
         lines.append(("CAMERAS", f"all {enabled} enabled cameras online", "green"))
     worst = max(report.kecamatan, key=lambda k: k.missing_minutes_24h, default=None)
-    if worst is not None and worst.missing_minutes_24h >= 0.5:
-        lines.append(
-            ("MISSING", f"{worst.name}: {worst.missing_minutes_24h:.0f} min in 24 h", "yellow")
-        )
+    if worst is not None and worst.missing_minutes_24h > 0:
+        missing = missing_text(worst.missing_minutes_24h * 60)
+        lines.append(("MISSING", f"{worst.name}: {missing} in 24 h", "yellow"))
     else:
         lines.append(("MISSING", "no footage missing in 24 h", "green"))
     fills = [(v.days_to_full, f"disk {v.path}") for v in report.volumes]
@@ -211,7 +211,8 @@ def _show(results: Sequence[NodeResult[StatusReport]], no_color: bool, utc: bool
             line.append(text, style=style)
             out.print(line, no_wrap=True, overflow="ellipsis")
         table = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 1))
-        table.add_column("KECAMATAN", overflow="ellipsis", no_wrap=True, ratio=1)
+        # A long name wraps (folds) rather than lose its end: it names the row.
+        table.add_column("KECAMATAN", overflow="fold", ratio=1)
         table.add_column("ONLINE", justify="right", no_wrap=True)
         table.add_column("DEGR", justify="right", no_wrap=True)
         table.add_column("MISS 24H", justify="right", no_wrap=True)
@@ -223,7 +224,7 @@ def _show(results: Sequence[NodeResult[StatusReport]], no_color: bool, utc: bool
                 Text(k.name),
                 online,
                 Text(str(k.degraded), style="yellow" if k.degraded else ""),
-                Text(f"{k.missing_minutes_24h:.0f} min"),
+                Text(missing_text(k.missing_minutes_24h * 60)),
                 Text(days_text(k.days_to_full)),
             )
         out.print()

@@ -14,6 +14,8 @@ date means WITA. Accepted input, with "now" fixed by the caller for tests:
 RFC 3339                 ``2026-11-28T06:00:00Z``, ``2026-11-28T14:00:00+08:00``
 =======================  ==========================================================
 
+Anything before 1970-01-01 or from 9000-01-01 on is refused as out of range.
+
 A fixed offset stands in for the zone database on purpose: Makassar has kept UTC+8 since
 1932, and ``zoneinfo`` would need tzdata on machines that lack it.
 
@@ -28,6 +30,7 @@ from typing import Final
 
 __all__ = [
     "ACCEPTED",
+    "RANGE",
     "WITA",
     "TimeParseError",
     "format_duration",
@@ -50,6 +53,11 @@ _DAY_WORDS: Final = {"today": 0, "yesterday": 1}
 _DATE_TIME: Final = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ t](\S+))?$")  # input is lower-cased
 # Past this, a relative time is surely a typo (and would overflow datetime arithmetic).
 _MAX_RELATIVE: Final = timedelta(days=3650)
+# Times outside this range are typos too. The margin to datetime's limits (years 1 and
+# 9999) leaves room for the arithmetic callers do: --to +10y, one day on, a WITA date.
+_EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST: Final = datetime(9000, 1, 1, tzinfo=UTC)
+RANGE: Final = "accepted: times from 1970-01-01 up to 9000-01-01"
 
 
 class TimeParseError(ValueError):
@@ -77,8 +85,22 @@ def _relative(spec: str, original: str) -> timedelta:
 def parse_time(text: str, *, now: datetime | None = None) -> datetime:
     """An aware UTC datetime for ``text``; :class:`TimeParseError` says what is accepted.
 
-    ``now`` (aware) anchors ``now``, relative times, ``today`` and ``yesterday``.
+    ``now`` (aware) anchors ``now``, relative times, ``today`` and ``yesterday``. Times
+    outside 1970-01-01 .. 9000-01-01 are refused, so callers may add days or years safely.
     """
+    try:
+        when = _parse(text, now)
+    except TimeParseError:
+        raise
+    except (OverflowError, ValueError):
+        # e.g. 0001-01-01 WITA is before datetime's first instant in UTC.
+        raise TimeParseError(f"{text.strip()!r} is out of range; {RANGE}") from None
+    if not _EARLIEST <= when < _LATEST:
+        raise TimeParseError(f"{text.strip()!r} is out of range; {RANGE}")
+    return when
+
+
+def _parse(text: str, now: datetime | None) -> datetime:
     now = datetime.now(UTC) if now is None else now.astimezone(UTC)
     raw = text
     text = " ".join(text.strip().lower().split())

@@ -365,6 +365,18 @@ def test_thumbnail_jpeg(ready: Live) -> None:
     assert resp.content[:2] == b"\xff\xd8"
 
 
+def test_thumbnail_sizes_default_to_small_rgb_and_native_jpeg(ready: Live) -> None:
+    camera = ready.site.camera_ids[1]
+    url = f"/api/v1/cameras/{camera}/thumbnail"
+    jpeg = ready.server.get(url, params={"format": "jpeg"})
+    assert jpeg.status_code == 200
+    native = (ready.site.spec.width, ready.site.spec.height)
+    assert (int(jpeg.headers["X-Frame-Width"]), int(jpeg.headers["X-Frame-Height"])) == native
+    rgb = ready.server.get(url, params={"format": "rgb"})
+    assert int(rgb.headers["X-Frame-Width"]) == 160
+    assert len(rgb.content) == 160 * int(rgb.headers["X-Frame-Height"]) * 3
+
+
 def test_recordings_window(ready: Live) -> None:
     camera = ready.site.camera_ids[0]
     rec = ready.server.get(f"/api/v1/cameras/{camera}/recordings").json()

@@ -462,6 +462,15 @@ def test_snapshot_saves_jpeg_and_json(ready: Live, tmp_path: Path) -> None:
     assert meta["format"] == "rgb" and meta["file"] is None
     frame = datetime.fromisoformat(meta["frame_time"])
     assert abs((datetime.now(UTC) - frame).total_seconds()) < 60
+    # Without --width the JPEG keeps the camera's own resolution (never upscaled).
+    native = tmp_path / "native.jpg"
+    assert cli("snapshot", cam, "-o", str(native), live=ready).returncode == 0
+    from PIL import Image
+
+    with Image.open(native) as img:
+        assert img.size == (ready.site.spec.width, ready.site.spec.height)
+    with Image.open(target) as img:
+        assert img.size[0] == 200
     wrong = cli("snapshot", cam, "-o", str(tmp_path / "now.png"), live=ready)
     assert wrong.returncode == exit_codes.USAGE and not (tmp_path / "now.png").exists()
     # A directory that is not there is the user's mistake: exit 2, one line (was 1).

@@ -30,11 +30,10 @@ if TYPE_CHECKING:
     from cctvctl.client import AsyncCctvClient, Thumbnail
     from cctvctl.models import Camera
 
-__all__ = ["DEFAULT_JPEG_WIDTH", "MAX_COLS", "register"]
+__all__ = ["MAX_COLS", "register"]
 
 MAX_COLS: Final = 160  # wider than this a text picture gets no sharper, only slower to send
 MIN_COLS: Final = 8
-DEFAULT_JPEG_WIDTH: Final = 1280
 MAX_PIXELS: Final = 1920  # the server's widest thumbnail
 
 
@@ -57,7 +56,7 @@ def snapshot(
             "-w",
             min=MIN_COLS,
             help=f"Text: columns (default: the terminal's, at most {MAX_COLS}). "
-            f"With -o: JPEG pixels (default {DEFAULT_JPEG_WIDTH}).",
+            "With -o: JPEG pixels (default: the camera's own resolution).",
         ),
     ] = None,
     ascii_only: Annotated[
@@ -87,7 +86,8 @@ def snapshot(
     fmt: Literal["rgb", "jpeg"]
     if output is not None:
         _check_output(output)  # before asking the server: a typo costs no download
-        pixels = min(width or DEFAULT_JPEG_WIDTH, MAX_PIXELS)
+        # No --width: the camera's own resolution (the server sends it when no size is asked).
+        pixels = min(width, MAX_PIXELS) if width else None
         fmt = "jpeg"
         cols = 0
     else:
@@ -103,7 +103,8 @@ def snapshot(
         # The height is left to the server (None), which keeps the camera's aspect ratio;
         # the client's signature wants an int, hence the cast.
         cam, thumb = await asyncio.gather(
-            client.camera(camera), client.thumbnail(camera, pixels, cast(int, None), fmt)
+            client.camera(camera),
+            client.thumbnail(camera, cast(int, pixels), cast(int, None), fmt),
         )
         return Shot(cam, thumb)
 

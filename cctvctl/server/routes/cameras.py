@@ -87,8 +87,8 @@ def thumbnail(
         Query(
             ge=MIN_SIDE,
             le=MAX_WIDTH,
-            description=f"Width in pixels (default {DEFAULT_WIDTH}, or from height and "
-            "the picture's aspect ratio).",
+            description=f"Width in pixels (rgb: default {DEFAULT_WIDTH}; jpeg: default the "
+            "camera's own; or from height and the picture's aspect ratio).",
         ),
     ] = None,
     height: Annotated[
@@ -103,7 +103,9 @@ def thumbnail(
 ) -> Response:
     """The camera's latest keyframe at the requested size."""
     camera_or_404(rt, camera_id)
-    if width is None and height is None:
+    # A JPEG with no size asked is a snapshot for keeping (evidence, a ticket): the camera's own
+    # resolution. Raw RGB is for terminals and stays small unless a size is asked.
+    if width is None and height is None and format == "rgb":
         width = DEFAULT_WIDTH
     try:
         thumb = rt.recorder.thumbnail(camera_id, width, height, format)

@@ -202,9 +202,11 @@ def _show(results: Sequence[NodeResult[StatusReport]], no_color: bool, utc: bool
         if report is None:
             out.print(Text(f"{result.name}: no answer (see the error above)", style="bold red"))
             continue
-        head = Text(f"{result.name}", style="bold")
+        # The counts lead, so a narrow screen cuts the node's address, never the answer.
+        enabled = report.cameras_total - report.disabled
+        head = Text(f"{report.online}/{enabled} online", style="bold")
         head.append(f"  {format_time(report.generated, utc=utc)}")
-        head.append(f"  {report.online}/{report.cameras_total - report.disabled} online")
+        head.append(f"  {result.name}")
         out.print(head, no_wrap=True, overflow="ellipsis")
         for label, text, style in problem_lines(report):
             line = Text(f"{label:<9} ", style="bold")

@@ -32,7 +32,6 @@ Only httpx, pydantic and the wire models are imported, so CLI start-up stays fas
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import re
@@ -40,7 +39,18 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, BinaryIO, ClassVar, Final, Generic, Literal, Protocol, TypeVar
+from typing import (
+    Any,
+    BinaryIO,
+    ClassVar,
+    Final,
+    Generic,
+    Literal,
+    Protocol,
+    TypeVar,
+    cast,
+    overload,
+)
 from urllib.parse import quote
 
 import httpx
@@ -83,9 +93,11 @@ __all__ = [
     "Thumbnail",
     "TimedOut",
     "Unreachable",
+    "run_blocking",
 ]
 
 T = TypeVar("T")
+U = TypeVar("U")
 M = TypeVar("M", bound=BaseModel)
 
 #: connect 3 s: a node on the LAN or VPN answers a SYN in milliseconds, and an operator on
@@ -961,6 +973,8 @@ class CctvClient(_Base):
 class AsyncCctvClient(_Base):
     """The same API as :class:`CctvClient`, awaitable, plus :meth:`events`."""
 
+    _loop_free: bool = False  # True on the blocking stand-in of run_blocking()
+
     def __init__(
         self,
         url: str,
@@ -1007,8 +1021,37 @@ class AsyncCctvClient(_Base):
                 attempt += 1
                 if delay is None:
                     raise _transport_error(self.server, exc, attempt) from exc
+                import asyncio  # here, not at the top: see run_blocking()
+
                 await asyncio.sleep(delay)
         return self._finish(call, response)
+
+    @overload
+    async def gather(self, first: Awaitable[T], second: Awaitable[U], /) -> tuple[T, U]: ...
+
+    @overload
+    async def gather(self, *calls: Awaitable[T]) -> tuple[T, ...]: ...
+
+    async def gather(self, *calls: Awaitable[Any]) -> tuple[Any, ...]:
+        """Awaits ``calls`` at once (``asyncio.gather``); a question that uses this rather
+        than ``asyncio.gather`` also runs on the loop-free path of :func:`run_blocking`,
+        where the calls are made one after another."""
+        if self._loop_free:
+            done: list[Any] = []
+            try:
+                for call in calls:
+                    done.append(await call)
+            finally:
+                # After a failure the rest are never awaited: close them, as asyncio
+                # would have run them, so no "coroutine was never awaited" warning.
+                for call in calls[len(done) + 1 :]:
+                    close = getattr(call, "close", None)
+                    if close is not None:
+                        close()
+            return tuple(done)
+        import asyncio
+
+        return tuple(await asyncio.gather(*calls))
 
     # -- the API ------------------------------------------------------------------------
 
@@ -1207,6 +1250,8 @@ class AsyncCctvClient(_Base):
                     )
             if parser.retry_ms is not None:
                 delay = parser.retry_ms / 1000
+            import asyncio
+
             await asyncio.sleep(min(delay * 2 ** max(0, failures - 1), EVENTS_MAX_DELAY))
 
 
@@ -1318,8 +1363,82 @@ class MultiClient:
                 return NodeResult(target.name, target.url, error=exc)
             return NodeResult(target.name, target.url, value=value)
 
+        import asyncio
+
         return list(await asyncio.gather(*(ask(t) for t in self.targets)))
 
     def run(self, question: Callable[[AsyncCctvClient], Awaitable[T]]) -> list[NodeResult[T]]:
         """:meth:`gather` from blocking code (the CLI); not from inside a running loop."""
+        import asyncio
+
         return asyncio.run(self.gather(question))
+
+
+# --------------------------------------------------------------------------- one node, no loop
+
+
+class _BlockingAsyncClient(AsyncCctvClient):
+    """:class:`AsyncCctvClient`'s API over a blocking :class:`CctvClient`.
+
+    Every call finishes before its coroutine returns, so a question never suspends and
+    :func:`run_blocking` can drive it without an event loop; :meth:`gather` awaits one call
+    after the other. :meth:`events` needs a real loop and is not offered.
+    """
+
+    def __init__(self, sync: CctvClient) -> None:
+        _Base.__init__(
+            self,
+            sync.url,
+            sync._token,
+            name=sync.name,
+            timeout=sync._timeout,
+            retries=sync.retries,
+            backoff=sync.backoff,
+        )
+        self._sync = sync
+        self._loop_free = True
+
+    async def aclose(self) -> None:
+        self._sync.close()
+
+    async def _run(self, call: _Call[T]) -> T:
+        return self._sync._run(call)
+
+    async def events(self, since: int | None = None, **kwargs: Any) -> AsyncGenerator[Event, None]:
+        raise TypeError("events() needs AsyncCctvClient on an event loop")
+        yield  # pragma: no cover - makes this an async generator
+
+
+def _complete(awaitable: Awaitable[T]) -> T:
+    """The result of a coroutine that never suspends, without an event loop."""
+    steps = awaitable.__await__()
+    try:
+        waited_on = steps.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    steps.close()
+    raise RuntimeError(
+        f"the question waited on {waited_on!r}: only client calls and client.gather() "
+        "run without an event loop; use MultiClient.run() for it"
+    )
+
+
+def run_blocking(
+    target: TargetLike,
+    question: Callable[[AsyncCctvClient], Awaitable[T]],
+    **client_kwargs: Any,
+) -> NodeResult[T]:
+    """One node's answer to a :class:`MultiClient` question, with blocking I/O and no event
+    loop: neither asyncio nor anyio is imported, which saves the CLI ~60 ms of start-up.
+
+    The question must await only the client's calls and ``client.gather()`` (not
+    ``asyncio.gather``, which needs a running loop); concurrency within it becomes
+    one call after another. Errors become :class:`NodeResult` errors as in
+    :meth:`MultiClient.run`.
+    """
+    try:
+        with CctvClient.for_target(target, **client_kwargs) as sync:
+            value = _complete(question(_BlockingAsyncClient(sync)))
+    except CctvError as exc:
+        return NodeResult(target.name, target.url, error=exc)
+    return NodeResult(target.name, target.url, value=value)

@@ -65,3 +65,13 @@ def test_help_loads_neither_http_nor_pydantic() -> None:
     assert proc.returncode == 0
     assert "typer" in modules
     assert top_levels(modules, ("httpx", "pydantic", "asyncio", "numpy", *HEAVY)) == []
+
+
+def test_one_server_status_json_runs_without_an_event_loop(live: Live) -> None:
+    """One node needs no asyncio or anyio (~60 ms), and JSON needs no rich (~20 ms)."""
+    env = {"CCTVCTL_URL": live.server.url, "CCTVCTL_TOKEN": live.site.tokens["viewer"]}
+    modules, proc = imported(["status", "--json"], env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "cctvctl.client" in modules
+    assert top_levels(modules, ("asyncio", "rich", "pygments", "click")) == []
+    assert "anyio._backends._asyncio" not in modules

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +41,7 @@ from cctvctl.client import (
     SseParser,
     TimedOut,
     Unreachable,
+    run_blocking,
 )
 from cctvctl.models import Camera, CameraStatus, Event, Health, KecamatanSummary, Recordings
 
@@ -598,6 +599,38 @@ def test_multi_client_reports_each_node(ready: Live, stopped: str) -> None:
     assert not down.ok and isinstance(down.error, Unreachable)
     assert str(down.error).startswith("down: ")
     assert isinstance(wrong.error, AuthError)
+
+
+def test_run_blocking_answers_like_multi_client(ready: Live, stopped: str) -> None:
+    from cctvctl.cli.contexts import Target
+
+    token = ready.site.tokens["viewer"]
+
+    async def question(c: AsyncCctvClient) -> tuple[Health, list[Camera]]:
+        return await c.gather(c.health(), c.cameras())
+
+    up = run_blocking(Target("up", ready.server.url, token), question)
+    assert up.ok and up.value is not None
+    health, cams = up.value
+    assert isinstance(health, Health) and len(cams) == len(ready.site.camera_ids)
+    assert isinstance(up.value, tuple)
+    down = run_blocking(Target("down", stopped, token), question, backoff=0.01)
+    assert not down.ok and isinstance(down.error, Unreachable)
+    assert str(down.error).startswith("down: ")
+
+
+def test_run_blocking_refuses_a_question_that_needs_a_loop(ready: Live) -> None:
+    from cctvctl.cli.contexts import Target
+
+    class Suspend:
+        def __await__(self) -> Generator[None, None, None]:
+            yield None  # what any real wait (a sleep, asyncio.gather) does
+
+    async def question(c: AsyncCctvClient) -> None:
+        await Suspend()
+
+    with pytest.raises(RuntimeError, match=r"client\.gather\(\)"):
+        run_blocking(Target("up", ready.server.url, None), question)
 
 
 # --------------------------------------------------------------------------- start-up cost

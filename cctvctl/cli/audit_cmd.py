@@ -97,7 +97,7 @@ def audit(
     async def question(client: AsyncCctvClient) -> list[AuditEntry]:
         return await client.audit(start, end, action=action, actor=actor, limit=limit)
 
-    results = ask(nodes, question)
+    results = ask(nodes, question, loop_free=True)
     for result in results:
         if result.value is not None and len(result.value) >= limit:
             node = f"{result.name}: " if all_contexts else ""

@@ -111,7 +111,7 @@ def cameras(
         wanted = None if status is None else status.value
         return sort_cameras(await client.cameras(kecamatan, wanted), sort)
 
-    results = ask(nodes, question)
+    results = ask(nodes, question, loop_free=True)
     if json_out:
         print_results_json(results, all_contexts)
         raise typer.Exit(exit_code(results))

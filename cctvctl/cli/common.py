@@ -7,9 +7,11 @@ Every client command follows one shape::
     emit(results, json_out, shape, show)    # JSON or tables, labelled by node if several
     raise typer.Exit(exit_code(results))
 
-A single server and ``--all-contexts`` go through the same asynchronous path
-(:class:`~cctvctl.client.MultiClient`), so both behave alike and a command that fans out
-per camera (``gaps``) needs no second implementation.
+A command's question is written once, against :class:`~cctvctl.client.AsyncCctvClient`;
+``--all-contexts`` asks it of every node at once (:class:`~cctvctl.client.MultiClient`).
+A question that awaits only client calls and ``client.gather()`` passes
+``ask(..., loop_free=True)``: a single server then answers it over blocking I/O with no
+event loop, which keeps asyncio and anyio out of start-up (``status --json`` < 0.3 s).
 
 JSON for one server is exactly the command's result (API models dumped with
 ``model_dump(mode="json")``). With ``--all-contexts`` it is wrapped, one entry per node::
@@ -23,12 +25,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
+import types
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Final, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
 
 from cctvctl.cli import exit_codes
 from cctvctl.cli.context_cmd import target, targets
@@ -37,6 +40,8 @@ from cctvctl.cli.output import console, error, print_json
 from cctvctl.cli.timeparse import WITA, TimeParseError, parse_time
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     # Imported for real only inside ask(): httpx and pydantic cost more start-up time
     # than the rest of the CLI together, and `cctvctl --help` needs neither.
     from cctvctl.client import AsyncCctvClient, NodeResult
@@ -97,21 +102,63 @@ def servers(
 
 
 def ask(
-    nodes: Sequence[Target], question: Callable[[AsyncCctvClient], Awaitable[T]]
+    nodes: Sequence[Target],
+    question: Callable[[AsyncCctvClient], Awaitable[T]],
+    *,
+    loop_free: bool = False,
 ) -> list[NodeResult[T]]:
     """Asks every node at once. One node that fails exits with its code and one line;
-    several report failures on stderr and carry on (see :func:`exit_code`)."""
-    from cctvctl.client import MultiClient
+    several report failures on stderr and carry on (see :func:`exit_code`).
+
+    ``loop_free=True`` says the question awaits only client calls and ``client.gather()``
+    (never ``asyncio`` itself): then a single node is asked with blocking I/O and no event
+    loop (:func:`~cctvctl.client.run_blocking`), which spares the ~60 ms that importing
+    asyncio and anyio and starting a loop cost. Several nodes always go at once.
+    """
+    _import_httpx_without_its_cli()
+    from cctvctl.client import MultiClient, run_blocking
 
     # Plain-http nodes need no CA bundle; loading certifi's costs ~30 ms per client,
     # a tenth of the start-up budget. With any https node the default applies to all.
     plain = all(n.url.startswith("http://") for n in nodes)
-    results = MultiClient(nodes, **({"verify": False} if plain else {})).run(question)
+    kwargs: dict[str, Any] = {"verify": False} if plain else {}
+    if loop_free and len(nodes) == 1:
+        results = [run_blocking(nodes[0], question, **kwargs)]
+    else:
+        results = MultiClient(nodes, **kwargs).run(question)
     if len(results) == 1 and results[0].error is not None:
         error(str(results[0].error))
         raise typer.Exit(results[0].error.exit_code)
     report_node_errors(results)
     return results
+
+
+def _import_httpx_without_its_cli() -> None:
+    """``import httpx`` without ``httpx._main``, httpx's own command-line tool.
+
+    httpx's ``__init__`` imports it for ``httpx.main``, and with it click, pygments and
+    rich's syntax and progress modules: ~20 ms of start-up for a tool cctvctl never runs.
+    A stand-in answers that one import; the real module loads on the first call of
+    ``httpx.main`` or any later ``import httpx._main``.
+    """
+    if "httpx" in sys.modules or "httpx._main" in sys.modules:
+        return
+    stub = types.ModuleType("httpx._main")
+
+    def main(*args: Any, **kwargs: Any) -> Any:
+        if sys.modules.get("httpx._main") is stub:
+            del sys.modules["httpx._main"]
+        from httpx._main import main as real
+
+        return real(*args, **kwargs)
+
+    stub.main = main  # type: ignore[attr-defined]
+    sys.modules["httpx._main"] = stub
+    try:
+        import httpx  # noqa: F401
+    finally:
+        if sys.modules.get("httpx._main") is stub:
+            del sys.modules["httpx._main"]
 
 
 def report_node_errors(results: Sequence[NodeResult[Any]]) -> None:
@@ -183,6 +230,8 @@ def out_console(no_color: bool, width: int | None = None, *, pipe_wide: bool = T
     if out.no_color and out.color_system is not None:
         # rich's no_color drops colours but keeps bold and dim; NO_COLOR users and the
         # tests that grep for escapes expect none at all, even on a forced terminal.
+        from rich.console import Console
+
         out = Console(color_system=None, no_color=True, highlight=False, soft_wrap=False)
     if pipe_wide and not out.is_terminal and not os.environ.get("COLUMNS"):
         out.width = PIPE_WIDTH

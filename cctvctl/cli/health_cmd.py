@@ -85,7 +85,7 @@ def health(
     async def question(client: AsyncCctvClient) -> Health:
         return await client.health()
 
-    results = ask(nodes, question)
+    results = ask(nodes, question, loop_free=True)
     if kecamatan is not None:
         results = _only(results, kecamatan)
     if json_out:

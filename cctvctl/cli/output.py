@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def no_color_env() -> bool:
@@ -21,6 +22,8 @@ def no_color_env() -> bool:
 
 
 def console(no_color: bool = False, stderr: bool = False) -> Console:
+    from rich.console import Console  # not at the top: `--json` output needs no rich
+
     plain = no_color or no_color_env()
     return Console(stderr=stderr, no_color=plain, highlight=False, soft_wrap=False)
 

@@ -74,11 +74,9 @@ def _worst_first(summaries: list[KecamatanSummary]) -> list[KecamatanSummary]:
 
 
 async def build_report(client: AsyncCctvClient) -> StatusReport:
-    import asyncio
-
     from cctvctl.models import CameraStatus
 
-    health, cams = await asyncio.gather(client.health(), client.cameras())
+    health, cams = await client.gather(client.health(), client.cameras())
     counts = {s: sum(1 for c in cams if c.status is s) for s in CameraStatus}
     bad = [c for c in cams if c.status is CameraStatus.OFFLINE]
     bad += [c for c in cams if c.status is CameraStatus.DEGRADED]
@@ -174,7 +172,7 @@ def status(
     KecamatanSummary (worst first), the Volumes and the Cameras not online.
     """
     nodes = servers(context, url, token, all_contexts)
-    results = ask(nodes, build_report)
+    results = ask(nodes, build_report, loop_free=True)
     code = exit_code(results)
     if json_out:
         print_results_json(results, all_contexts)

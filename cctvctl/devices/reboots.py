@@ -43,7 +43,6 @@ from cctvctl.devices import onvif
 from cctvctl.models import (
     Camera,
     CameraStatus,
-    Event,
     RebootError,
     RebootJob,
     RebootPlan,
@@ -52,7 +51,7 @@ from cctvctl.models import (
 )
 from cctvctl.recorder.stats import CameraStats
 from cctvctl.storage.audit import AuditLog
-from cctvctl.storage.events import JOB_PROGRESS
+from cctvctl.storage.events import JOB_PROGRESS, EventPublisher
 from cctvctl.storage.index import SegmentIndex
 from cctvctl.storage.reboot_log import RebootLog, RebootRow
 
@@ -116,16 +115,6 @@ class StreamWatch(Protocol):
 
     def camera(self, camera_id: str) -> Camera | None: ...
     def stats(self, camera_id: str) -> CameraStats | None: ...
-
-
-class EventPublisher(Protocol):
-    def publish(
-        self,
-        type: str,
-        camera: str | None = None,
-        kecamatan: str | None = None,
-        data: Mapping[str, object] | None = None,
-    ) -> Event: ...
 
 
 @dataclass(frozen=True, slots=True)

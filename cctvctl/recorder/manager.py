@@ -11,19 +11,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final, Protocol
+from typing import Final
 
 from cctvctl.config import CameraEntry, Inventory
-from cctvctl.models import Camera, CameraStatus, Event
+from cctvctl.models import Camera, CameraStatus
 from cctvctl.recorder.ingest import CameraIngest, IngestSettings
 from cctvctl.recorder.rtt import RttProber, rtsp_target
 from cctvctl.recorder.segmenter import SegmentRecord
 from cctvctl.recorder.stats import CameraStats, StatusChange
 from cctvctl.recorder.thumbnails import Keyframe, Thumbnail, ThumbnailService
-from cctvctl.storage.events import CAMERA_STATUS
+from cctvctl.storage.events import CAMERA_STATUS, EventPublisher
 from cctvctl.storage.gaps import find_gaps
 from cctvctl.storage.index import SegmentIndex
 
@@ -40,18 +40,6 @@ COVERAGE_TTL: Final = 5.0
 # re-read picks up what retention or an operator removed in the meantime.
 COVERAGE_REBUILD: Final = 600.0
 STOP_TIMEOUT: Final = 10.0
-
-
-class EventPublisher(Protocol):
-    """What the recorder needs of :class:`~cctvctl.storage.events.EventBus`."""
-
-    def publish(
-        self,
-        type: str,
-        camera: str | None = None,
-        kecamatan: str | None = None,
-        data: Mapping[str, object] | None = None,
-    ) -> Event: ...
 
 
 class _Coverage:

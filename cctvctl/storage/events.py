@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from cctvctl.models import Event
 from cctvctl.storage.index import SegmentIndex
@@ -34,6 +34,22 @@ STORAGE_DELETED: Final = "storage.deleted"
 JOB_PROGRESS: Final = "job.progress"
 
 DEFAULT_MAXSIZE: Final = 1000
+
+
+class EventPublisher(Protocol):
+    """Where backend parts announce events; :class:`EventBus` is the one the server runs.
+
+    Recorder, retention and reboots depend on this rather than on the bus itself, so their
+    tests can hand in anything that records what was published.
+    """
+
+    def publish(
+        self,
+        type: str,
+        camera: str | None = None,
+        kecamatan: str | None = None,
+        data: Mapping[str, object] | None = None,
+    ) -> Event: ...
 
 
 class SubscriptionClosed(Exception):

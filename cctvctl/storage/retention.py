@@ -25,11 +25,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final, NamedTuple, Protocol
+from typing import Final, NamedTuple
 
 from cctvctl.config import Inventory
-from cctvctl.models import Event
-from cctvctl.storage.events import STORAGE_DELETED
+from cctvctl.storage.events import STORAGE_DELETED, EventPublisher
 from cctvctl.storage.index import SegmentIndex, SegmentRow
 from cctvctl.storage.layout import prune_empty_dirs
 
@@ -38,7 +37,6 @@ __all__ = [
     "DeleteReason",
     "Deletion",
     "DiskUsage",
-    "EventSink",
     "Retention",
     "quota_bytes",
 ]
@@ -62,18 +60,6 @@ class DiskUsage(NamedTuple):
     total: int
     used: int
     free: int
-
-
-class EventSink(Protocol):
-    """Where deletion events go; :class:`~cctvctl.storage.events.EventBus` is one."""
-
-    def publish(
-        self,
-        type: str,
-        camera: str | None = None,
-        kecamatan: str | None = None,
-        data: Mapping[str, object] | None = None,
-    ) -> Event: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +88,7 @@ class Retention:
         retention_days: float,
         camera_retention_days: Mapping[str, float] | None = None,
         quotas: Mapping[str, int | None] | None = None,
-        events: EventSink | None = None,
+        events: EventPublisher | None = None,
         disk_usage: Callable[[Path], DiskUsage] = _disk_usage,
         reserve_fraction: float = RESERVE_FRACTION,
     ) -> None:
@@ -130,7 +116,7 @@ class Retention:
         inventory: Inventory,
         index: SegmentIndex,
         *,
-        events: EventSink | None = None,
+        events: EventPublisher | None = None,
         camera_retention_days: Mapping[str, float] | None = None,
         disk_usage: Callable[[Path], DiskUsage] = _disk_usage,
     ) -> Retention:

@@ -255,6 +255,11 @@ def _status_events(rig: Rig, cam: str) -> list[dict[str, object]]:
     return [e.data for e in rig.index.events(types=[CAMERA_STATUS], camera=cam, limit=1000)]
 
 
+def _last_status(rig: Rig, cam: str) -> object:
+    events = _status_events(rig, cam)
+    return events[-1]["status"] if events else None
+
+
 def _change_lines(rig: Rig, cam: str) -> list[str]:
     return [line for line in rig.log.lines if f"camera {cam} (" in line and " -> " in line]
 
@@ -329,6 +334,8 @@ def test_offline_camera_goes_offline_with_an_event_and_comes_back(faults: Rig) -
     )
     # Packets stop at once; the monitor ticks every 0.5 s.
     assert time.time() - began <= offline_after + 1.0 + 0.5
+    # Status flips in memory a moment before its event is written: wait for the event.
+    wait_for(lambda: _last_status(faults, cam) == "offline", 5, interval=0.05, what="offline event")
     events = _status_events(faults, cam)[before:]
     assert events[-1]["status"] == "offline"
     assert events[-1]["previous"] in ("online", "degraded")
@@ -341,6 +348,7 @@ def test_offline_camera_goes_offline_with_an_event_and_comes_back(faults: Rig) -
         interval=0.1,
         what=f"{cam} back online",
     )
+    wait_for(lambda: _last_status(faults, cam) == "online", 5, interval=0.05, what="online event")
     events = _status_events(faults, cam)
     assert events[-1]["status"] == "online" and events[-1]["previous"] == "offline"
     model = faults.recorder.camera(cam)
@@ -387,6 +395,7 @@ def test_stalled_camera_times_out_goes_offline_and_recovers(faults: Rig) -> None
         interval=0.1,
         what=f"{cam} back online",
     )
+    wait_for(lambda: _last_status(faults, cam) == "online", 5, interval=0.05, what="online event")
     assert _status_events(faults, cam)[-1]["previous"] in ("offline", "degraded")
 
 

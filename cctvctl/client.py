@@ -66,6 +66,7 @@ from cctvctl.models import (
     ExportManifest,
     ExportState,
     Health,
+    Identity,
     KecamatanSummary,
     RebootJob,
     RebootPlan,
@@ -498,6 +499,10 @@ class _Calls:
         )
 
     @staticmethod
+    def whoami() -> _Call[Identity]:
+        return _Call("GET", "/api/v1/whoami", _model_parser(Identity, "identity"))
+
+    @staticmethod
     def healthz() -> _Call[dict[str, Any]]:
         return _Call(
             "GET", "/healthz", _model_parser(dict[str, Any], "liveness answer"), authenticated=False
@@ -834,6 +839,9 @@ class CctvClient(_Base):
     def kecamatan_summary(self, slug: str) -> KecamatanSummary:
         return self._run(_Calls.kecamatan_one(slug))
 
+    def whoami(self) -> Identity:
+        return self._run(_Calls.whoami())
+
     def healthz(self) -> dict[str, Any]:
         return self._run(_Calls.healthz())
 
@@ -1088,6 +1096,9 @@ class AsyncCctvClient(_Base):
 
     async def kecamatan_summary(self, slug: str) -> KecamatanSummary:
         return await self._run(_Calls.kecamatan_one(slug))
+
+    async def whoami(self) -> Identity:
+        return await self._run(_Calls.whoami())
 
     async def healthz(self) -> dict[str, Any]:
         return await self._run(_Calls.healthz())

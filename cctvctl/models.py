@@ -152,6 +152,13 @@ class Health(Wire):
     kecamatan: list[KecamatanSummary]
 
 
+class Identity(Wire):
+    """Who the presented token is: lets a console grey out what the role may not do."""
+
+    name: str
+    role: Role
+
+
 class Event(Wire):
     """One server-sent event: camera status change, disk-guard deletion, job progress."""
 

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from harness import ROLES, Live, wait_for
 
+from cctvctl.client import CctvClient
 from cctvctl.config import hash_token
 
 PROBLEM = "application/problem+json"
@@ -54,6 +55,7 @@ ROUTES: list[Route] = [
     Route("GET", "/api/v1/cameras/{camera}/recordings", "viewer"),
     Route("GET", "/api/v1/cameras/{camera}/thumbnail?width=32&height=18", "viewer"),
     Route("GET", "/api/v1/health", "viewer"),
+    Route("GET", "/api/v1/whoami", "viewer"),
     Route("GET", "/api/v1/kecamatan", "viewer"),
     Route("GET", "/api/v1/kecamatan/{kecamatan}", "viewer"),
     Route("GET", "/api/v1/events", "viewer", stream=True),
@@ -188,6 +190,14 @@ def test_malformed_authorization_header_is_401(ready: Live) -> None:
         for header in ("Basic YWRtaW46YWRtaW4=", "Bearer", "token abc", ""):
             resp = client.get("/api/v1/cameras", headers={"Authorization": header})
             _assert_problem(resp, 401)
+
+
+def test_whoami_names_each_tokens_role(ready: Live) -> None:
+    for role in ROLES:
+        with CctvClient(ready.server.url, ready.site.tokens[role]) as client:
+            me = client.whoami()
+        assert me.role.value == role
+        assert me.name  # the configured token name, for the header and the audit log
 
 
 def test_healthz_needs_no_token(ready: Live) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from cctvctl import __version__
 from cctvctl.health import kecamatan_summaries, volume
-from cctvctl.models import Health, Problem
+from cctvctl.models import Health, Identity, Problem, Role
+from cctvctl.server.auth import Principal, require
 from cctvctl.server.routes._shared import RT, VIEWER, live_cameras
 
 __all__ = ["Liveness", "router"]
@@ -47,3 +50,13 @@ def health(rt: RT) -> Health:
             rt.inventory, cams, rt.index, rt.recorder.inbound_kbps_by_kecamatan(), now
         ),
     )
+
+
+@router.get(
+    "/api/v1/whoami",
+    response_model=Identity,
+    responses={401: {"model": Problem}},
+)
+def whoami(principal: Annotated[Principal, Depends(require(Role.VIEWER))]) -> Identity:
+    """The presented token's name and role, so a console can show what it may not do."""
+    return Identity(name=principal.name, role=principal.role)

@@ -1200,11 +1200,12 @@ class AsyncCctvClient(_Base):
         *,
         types: Iterable[str] | None = None,
         max_retries: int | None = 5,
+        last: int | None = None,
     ) -> AsyncGenerator[Event, None]:
         """Server-sent events, for as long as the caller keeps iterating.
 
         ``since`` replays stored events after that id first (0: every one the server
-        kept). A dropped stream is reopened with ``Last-Event-ID`` set to the last id
+        kept); ``last`` replays the latest that many instead. A dropped stream is reopened with ``Last-Event-ID`` set to the last id
         seen, so nothing is lost or repeated across a reconnect. ``max_retries`` bounds
         reconnects in a row without an event in between (None: keep trying). HTTP errors
         (a revoked token, say) are raised at once, never retried.
@@ -1219,7 +1220,10 @@ class AsyncCctvClient(_Base):
         last_id = since
         failures = 0
         delay = self.backoff
-        params = _params(types=",".join(types) if types is not None else None)
+        params = _params(
+            types=",".join(types) if types is not None else None,
+            last=last if since is None else None,
+        )
         timeout = self._timeout.as_dict() | {"read": EVENTS_READ_TIMEOUT}
         call = _Calls.raw("GET", "/api/v1/events", params)
         while True:

@@ -505,6 +505,29 @@ def test_events_type_filter_and_no_leaked_subscriptions(ready: Live) -> None:
     wait_for(lambda: _subscribers(ready) == 0, 10, what="the subscription to be dropped")
 
 
+def _drain(live: Live, query: str) -> list[int]:
+    ids: list[int] = []
+    with live.server.events(query) as stream:
+        while (event := stream.next(1.5)) is not None:
+            if event.id is not None:
+                ids.append(int(event.id))
+    return ids
+
+
+def test_events_last_replays_only_the_latest(ready: Live) -> None:
+    everything = _drain(ready, "since=0")
+    assert len(everything) >= 3, "the live site should have stored a few status events"
+    latest = _drain(ready, "last=2")
+    # Events may arrive meanwhile; the replay starts at the second-newest stored one.
+    assert latest[:2] == everything[-2:] or latest[0] > everything[-2]
+    assert len(latest) >= 2 and latest == sorted(latest)
+    resp = _call(
+        ready, Route("GET", "/api/v1/events?last=0", "viewer"), ready.site.tokens["viewer"]
+    )
+    body = _assert_problem(resp, 422)
+    assert "last" in body["detail"]
+
+
 # --------------------------------------------------------------------------- secrets
 
 

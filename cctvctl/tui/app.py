@@ -2,24 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
+from datetime import datetime
 from typing import ClassVar
 
 from textual.app import App
 from textual.binding import BindingType
 
-from cctvctl.client import AsyncCctvClient
-from cctvctl.models import CameraStatus
+from cctvctl.client import GAP_EVENT, AsyncCctvClient, AuthError, NotFound
+from cctvctl.models import CameraStatus, Event
 from cctvctl.render import Depth, Mode, detect_depth
 from cctvctl.tui.commands import CommandProvider, Role, Scope, bindings_for
-from cctvctl.tui.data import NodeData, Poller, ServerTarget, describe_error, fetch_node
+from cctvctl.tui.data import (
+    MAX_BACKOFF,
+    NodeData,
+    Poller,
+    ServerTarget,
+    describe_error,
+    fetch_node,
+)
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.screens.camera import CameraScreen
+from cctvctl.tui.screens.command_line import CommandLine, resolve
+from cctvctl.tui.screens.events import EventsScreen
+from cctvctl.tui.screens.exports import ExportsScreen
 from cctvctl.tui.screens.grid import GridScreen
 from cctvctl.tui.screens.help import HelpScreen
 from cctvctl.tui.screens.overview import OverviewScreen
 
 __all__ = ["CctvApp"]
+
+log = logging.getLogger(__name__)
+
+CAMERA_STATUS = "camera.status"
+REPLAYED_EVENTS = 200  # history the Events screen starts with
 
 
 class CctvApp(App[None]):
@@ -48,6 +66,7 @@ class CctvApp(App[None]):
         self.node = NodeData(self.target)
         self.client = AsyncCctvClient(url, token, name=self.target.name)
         self._stats: Poller | None = None
+        self._asked_role = role is not None
 
     @property
     def depth(self) -> Depth:
@@ -63,6 +82,7 @@ class CctvApp(App[None]):
             self, self._poll_stats, self.refresh_seconds, on_error=self._stats_failed, name="stats"
         )
         self._stats.start()
+        self.run_worker(self._follow_events(), name="events", group="events", exit_on_error=False)
 
     async def on_unmount(self) -> None:
         if self._stats is not None:
@@ -70,8 +90,64 @@ class CctvApp(App[None]):
         await self.client.aclose()
 
     async def _poll_stats(self) -> None:
+        if not self._asked_role:
+            await self._ask_role()
         await fetch_node(self.client, self.node)
         self._show_data()
+
+    async def _ask_role(self) -> None:
+        try:
+            identity = await self.client.whoami()
+        except NotFound:
+            # A server from before /whoami: leave every action to the server to refuse.
+            self._asked_role = True
+            return
+        self.node.identity = identity
+        self.role = Role[identity.role.name]
+        self._asked_role = True
+
+    async def _follow_events(self) -> None:
+        """Status changes as they happen, between (and faster than) the stats polls."""
+        delay = 1.0
+        while True:
+            last = self.node.events[-1].id if self.node.events else None
+            try:
+                async for event in self.client.events(
+                    since=last,
+                    last=REPLAYED_EVENTS if last is None else None,
+                    max_retries=None,
+                ):
+                    self.take_event(event)
+                    delay = 1.0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the console outlives the stream; the header tells
+                log.debug("event stream: %s", exc)
+                if isinstance(exc, AuthError):
+                    self.node.connection, self.node.error = describe_error(exc)
+            await asyncio.sleep(delay)
+            delay = min(MAX_BACKOFF, delay * 2)
+
+    def take_event(self, event: Event) -> None:
+        """Fold one server event into what the screens show."""
+        if event.type == GAP_EVENT:
+            # We missed some: the next poll reloads the whole picture.
+            self.action_refresh_now()
+            return
+        self.node.events.append(event)
+        if event.type == CAMERA_STATUS and event.camera is not None:
+            self._apply_status(event.camera, event.data.get("status"), event.time)
+        self._show_data()
+
+    def _apply_status(self, camera_id: str, status: object, when: datetime) -> None:
+        try:
+            new = CameraStatus(str(status))
+        except ValueError:
+            return
+        for i, cam in enumerate(self.node.cameras):
+            # A replayed old event must not overwrite a fresher poll.
+            if cam.id == camera_id and (cam.status_since is None or when >= cam.status_since):
+                self.node.cameras[i] = cam.model_copy(update={"status": new, "status_since": when})
 
     def _stats_failed(self, exc: Exception) -> None:
         self.node.connection, self.node.error = describe_error(exc)
@@ -94,12 +170,49 @@ class CctvApp(App[None]):
         if self._stats is not None:
             self._stats.poke()
 
+    def action_exports(self) -> None:
+        self._switch_to(ExportsScreen)
+
+    def action_events(self) -> None:
+        self._switch_to(EventsScreen)
+
+    def _switch_to(self, kind: type[CctvScreen]) -> None:
+        """Open a singleton screen, or go back to it if it is already in the stack."""
+        if isinstance(self.screen, kind):
+            return
+        self.push_screen(kind())
+
+    def action_command_line(self) -> None:
+        if isinstance(self.screen, CommandLine):
+            return
+        self.push_screen(CommandLine(self.node), self._run_command_line)
+
+    async def _run_command_line(self, text: str | None) -> None:
+        if not text:
+            return
+        outcome = resolve(text, self.node)
+        if outcome.error is not None:
+            self.notify(outcome.error, title="command", severity="error")
+            return
+        if outcome.kecamatan:
+            self.open_kecamatan(*outcome.kecamatan)
+        elif outcome.camera is not None:
+            self.open_camera(outcome.camera)
+        elif outcome.action is not None:
+            await self.run_action(outcome.action)
+
+    def action_home(self) -> None:
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, OverviewScreen):
+            self.pop_screen()
+
     def action_offline(self) -> None:
         self.push_screen(GridScreen("offline cameras", lambda c: c.status is CameraStatus.OFFLINE))
 
-    def open_kecamatan(self, slug: str) -> None:
-        name = next((k.name for k in self.node.kecamatan if k.slug == slug), slug)
-        self.push_screen(GridScreen(name, lambda c: c.kecamatan_slug == slug))
+    def open_kecamatan(self, *slugs: str) -> None:
+        names = {k.slug: k.name for k in self.node.kecamatan}
+        title = " + ".join(names.get(slug, slug) for slug in slugs)
+        wanted = set(slugs)
+        self.push_screen(GridScreen(title, lambda c: c.kecamatan_slug in wanted))
 
     def open_camera(self, camera_id: str) -> None:
         self.push_screen(CameraScreen(camera_id))

@@ -25,6 +25,7 @@ __all__ = [
     "Role",
     "Scope",
     "bindings_for",
+    "command_named",
     "commands_for",
     "unavailable_reason",
 ]
@@ -43,6 +44,8 @@ class Scope(enum.StrEnum):
     OVERVIEW = "overview"
     GRID = "grid"
     CAMERA = "camera"
+    EXPORTS = "exports"
+    EVENTS = "events"
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,16 @@ COMMANDS: tuple[Command, ...] = (
     Command("question_mark", "help", "Keys of this screen", "app.help", shown_key="?"),
     Command("ctrl+p", "palette", "Command palette", "app.command_palette"),
     Command("escape", "back", "Back (or close the filter)", "screen.back", shown_key="esc"),
+    Command(
+        "colon",
+        "command",
+        "Command line, e.g. :kec sangatta",
+        "app.command_line",
+        shown_key=":",
+    ),
     Command("o", "offline", "Grid of every offline camera", "app.offline"),
+    Command("x", "exports", "Export jobs, with progress", "app.exports"),
+    Command("a", "events", "Events and audit log", "app.events"),
     Command("r", "refresh", "Poll the server now", "app.refresh_now"),
     Command("q", "quit", "Quit the console", "app.quit"),
     Command(
@@ -84,10 +96,68 @@ COMMANDS: tuple[Command, ...] = (
     Command("enter", "open", "Open the camera", "screen.drill", Scope.GRID, priority=True),
     Command("n", "next page", "Next page of tiles", "screen.page(1)", Scope.GRID),
     Command("p", "previous page", "Previous page of tiles", "screen.page(-1)", Scope.GRID),
+    Command(
+        "slash", "filter", "Filter tiles", "screen.filter", Scope.GRID, shown_key="/", priority=True
+    ),
     Command("right", "right", "Next tile", "screen.move(1)", Scope.GRID, shown_key="→"),
     Command("left", "left", "Previous tile", "screen.move(-1)", Scope.GRID, shown_key="←"),
     Command("down", "down", "Tile below", "screen.move_row(1)", Scope.GRID, shown_key="↓"),
     Command("up", "up", "Tile above", "screen.move_row(-1)", Scope.GRID, shown_key="↑"),
+    Command(
+        "e",
+        "export",
+        "Export a clip (WITA times, case id)",
+        "screen.export",
+        Scope.CAMERA,
+        role=Role.OPERATOR,
+        writes=True,
+    ),
+    Command(
+        "b",
+        "reboot",
+        "Reboot the camera (asks for a reason)",
+        "screen.reboot",
+        Scope.CAMERA,
+        role=Role.ADMIN,
+        writes=True,
+    ),
+    Command("s", "snapshot", "Save the current picture as JPEG", "screen.snapshot", Scope.CAMERA),
+    Command(
+        "enter",
+        "download",
+        "Download the finished export to a path",
+        "screen.download",
+        Scope.EXPORTS,
+        role=Role.OPERATOR,
+        priority=True,
+    ),
+    Command(
+        "c",
+        "cancel",
+        "Cancel the selected export",
+        "screen.cancel",
+        Scope.EXPORTS,
+        role=Role.OPERATOR,
+        writes=True,
+    ),
+    Command(
+        "slash",
+        "filter",
+        "Filter jobs",
+        "screen.filter",
+        Scope.EXPORTS,
+        shown_key="/",
+        priority=True,
+    ),
+    Command(
+        "slash",
+        "filter",
+        "Filter events",
+        "screen.filter",
+        Scope.EVENTS,
+        shown_key="/",
+        priority=True,
+    ),
 )
 
 
@@ -101,7 +171,17 @@ def commands_for(scope: Scope, table: Iterable[Command] = COMMANDS) -> list[Comm
 
 def bindings_for(scope: Scope) -> list[Binding]:
     # Shown in the footer only when short enough to matter at 80 columns.
-    footer = {"help", "back", "open", "filter", "next page", "quit"}
+    footer = {
+        "help",
+        "back",
+        "open",
+        "filter",
+        "next page",
+        "quit",
+        "export",
+        "reboot",
+        "download",
+    }
     return [
         Binding(
             c.key,
@@ -114,6 +194,14 @@ def bindings_for(scope: Scope) -> list[Binding]:
         for c in COMMANDS
         if c.scope is scope
     ]
+
+
+def command_named(name: str, scope: Scope) -> Command:
+    """The row for ``name`` on a screen of ``scope`` (its own rows before global ones)."""
+    for command in commands_for(scope):
+        if command.name == name:
+            return command
+    raise KeyError(f"no command {name!r} on the {scope.value} screen")
 
 
 def unavailable_reason(command: Command, role: Role | None, readonly: bool) -> str | None:

@@ -6,8 +6,10 @@ slow server can never pile up overlapping requests; a failure stretches the dela
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
     from textual.dom import DOMNode
     from textual.timer import Timer
 
-    from cctvctl.models import Camera, Health, KecamatanSummary
+    from cctvctl.models import Camera, Event, Health, Identity, KecamatanSummary
 
 __all__ = [
     "Connection",
@@ -33,6 +35,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 30.0
+KEPT_EVENTS = 500  # what the Events screen can scroll back through
+SPARK_SAMPLES = 30  # inbound kbps history per kecamatan, one sample per stats tick
 
 
 @dataclass(frozen=True)
@@ -62,14 +66,25 @@ class NodeData:
     cameras: list[Camera] = field(default_factory=list)
     kecamatan: list[KecamatanSummary] = field(default_factory=list)
     health: Health | None = None
+    identity: Identity | None = None  # who our token is; None until asked (or never known)
+    # Newest last; filled from the server's event stream (with a short replay at start).
+    events: deque[Event] = field(default_factory=lambda: deque(maxlen=KEPT_EVENTS))
+    # Inbound kbps per kecamatan slug, oldest first, for the overview's sparklines.
+    kbps_history: dict[str, deque[float]] = field(default_factory=dict)
+
+    def remember_kbps(self) -> None:
+        for k in self.kecamatan:
+            history = self.kbps_history.setdefault(k.slug, deque(maxlen=SPARK_SAMPLES))
+            history.append(k.inbound_kbps)
 
 
 async def fetch_node(client: AsyncCctvClient, data: NodeData) -> None:
     """One stats tick: cameras, kecamatan roll-up and host health."""
-    cameras = await client.cameras()
-    kecamatan = await client.kecamatan()
-    health = await client.health()
+    cameras, kecamatan, health = await asyncio.gather(
+        client.cameras(), client.kecamatan(), client.health()
+    )
     data.cameras, data.kecamatan, data.health = cameras, kecamatan, health
+    data.remember_kbps()
     data.connection, data.error = Connection.ONLINE, None
     data.updated = datetime.now(UTC)
 

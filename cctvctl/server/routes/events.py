@@ -104,6 +104,14 @@ async def events(
         int | None,
         Query(ge=0, description="Replay stored events after this id (0: all kept ones)."),
     ] = None,
+    last: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=1000,
+            description="Replay the latest this many stored events first (ignored with since).",
+        ),
+    ] = None,
     types: Annotated[
         str | None,
         Query(
@@ -118,6 +126,9 @@ async def events(
 ) -> StreamingResponse:
     """Server-sent events: ``camera.status``, ``storage.deleted``, ``job.progress``, …"""
     start = _since(last_event_id, since)
+    if start is None and last is not None:
+        latest = await asyncio.to_thread(rt.events.recent, None, last)
+        start = latest[0].id - 1 if latest else None
     wanted = {t.strip() for t in types.split(",") if t.strip()} if types else None
     return StreamingResponse(
         _stream(rt, start, wanted),

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.screen import Screen
 
-from cctvctl.tui.commands import Scope
+from cctvctl.tui.commands import Scope, command_named, unavailable_reason
 from cctvctl.tui.widgets.header import NodeHeader
 
 if TYPE_CHECKING:
@@ -38,6 +38,15 @@ class CctvScreen(Screen[None]):
         """Show the latest :attr:`node`; called by the app after every stats tick."""
         for header in self.query(NodeHeader):
             header.show(self.node, self.TITLE_TEXT)
+
+    def allowed(self, name: str) -> bool:
+        """Whether this screen's command ``name`` may run; if not, say why in a toast."""
+        reason = unavailable_reason(
+            command_named(name, self.SCOPE), self.cctv.role, self.cctv.readonly
+        )
+        if reason is not None:
+            self.notify(f"{name}: {reason}", title="not available", severity="warning")
+        return reason is None
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -22,6 +22,7 @@ from textual.widgets import DataTable
 from cctvctl.tui.app import CctvApp
 from cctvctl.tui.commands import COMMANDS, Scope, commands_for
 from cctvctl.tui.data import Poller
+from cctvctl.tui.format import sparkline
 from cctvctl.tui.screens.camera import CameraScreen
 from cctvctl.tui.screens.grid import GridScreen, tile_layout
 from cctvctl.tui.screens.help import HelpScreen
@@ -189,3 +190,108 @@ def test_80x24_fits_two_by_two_tiles() -> None:
     assert tile_layout(80, 21, 40) == (2, 2)
     assert tile_layout(80, 21, 2) == (2, 1)
     assert tile_layout(80, 21, 1) == (1, 1)
+
+
+# --------------------------------------------------------------------------- ':' and '/'
+
+
+async def test_command_line_opens_screens_and_explains_mistakes(live: Live) -> None:
+    app = make_app(live)
+    slug, name = next(iter(live.site.kecamatan.items()))
+    camera = live.site.camera_ids[0]
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: len(overview_rows(app)) == len(live.site.kecamatan))
+        # A prefix of the name, typed the way an operator says it.
+        await pilot.press("colon", *f"kec {name.split()[0].lower()}", "enter")
+        await until(pilot, lambda: isinstance(app.screen, GridScreen))
+        grid = app.screen
+        await until(pilot, lambda: len(grid.query(Tile)) > 0)
+        assert {t.camera.id for t in grid.query(Tile)} == set(live.site.cameras_in(slug))
+
+        await pilot.press("colon", *f"cam {camera}", "enter")
+        await until(pilot, lambda: isinstance(app.screen, CameraScreen))
+        assert camera in screen_text(app)
+
+        await pilot.press("colon", *"frobnicate", "enter")
+        await until(pilot, lambda: "unknown command 'frobnicate'" in screen_text(app))
+        assert "accepted: kec NAME, cam ID" in screen_text(app)
+        assert isinstance(app.screen, CameraScreen)  # a mistake goes nowhere
+
+        await pilot.press("colon", *"cam no-such-cam", "enter")
+        await until(pilot, lambda: "no camera matches 'no-such-cam'" in screen_text(app))
+
+        await pilot.press("colon", *"offline", "enter")
+        await until(pilot, lambda: isinstance(app.screen, GridScreen))
+        assert "offline cameras" in screen_text(app)
+
+        await pilot.press("colon", *"home", "enter")
+        await until(pilot, lambda: isinstance(app.screen, OverviewScreen))
+
+        # Esc drops a half-typed command without running it.
+        await pilot.press("colon", *"kec", "escape")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, OverviewScreen)
+
+
+async def test_grid_filter_narrows_tiles(live: Live) -> None:
+    app = make_app(live)
+    slug = next(iter(live.site.kecamatan))
+    cameras = sorted(live.site.cameras_in(slug))
+    assert len(cameras) >= 2, "the live site has two cameras per kecamatan"
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(overview_rows(app)) == len(live.site.kecamatan))
+        app.open_kecamatan(slug)
+        await until(pilot, lambda: isinstance(app.screen, GridScreen))
+        grid = app.screen
+        await until(pilot, lambda: len(grid.query(Tile)) == len(cameras))
+        await pilot.press("slash", *cameras[-1])
+        await until(pilot, lambda: [t.camera.id for t in grid.query(Tile)] == [cameras[-1]])
+        assert "1 cameras" in screen_text(app)
+        await pilot.press("enter")  # keeps the filter, focus goes to the tile
+        await until(pilot, lambda: isinstance(app.focused, Tile))
+        await pilot.press("escape")  # the first Esc drops the filter: every tile is back
+        await until(pilot, lambda: len(grid.query(Tile)) == len(cameras))
+        assert isinstance(app.screen, GridScreen)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, OverviewScreen))
+
+
+async def test_status_changes_arrive_by_events_between_polls(live: Live) -> None:
+    # One stats poll at start, then none for a minute: only the event stream can tell.
+    app = CctvApp(live.server.url, live.site.tokens["viewer"], "sse", refresh=60)
+    camera = live.site.camera_ids[0]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(overview_rows(app)) == len(live.site.kecamatan))
+        app.open_camera(camera)
+        await until(pilot, lambda: isinstance(app.screen, CameraScreen))
+        await until(pilot, lambda: " OK " in screen_text(app))
+        live.sim.fault(camera, "offline")
+        try:
+            await until(pilot, lambda: " OFF " in screen_text(app), timeout=15)
+            latest = app.node.events[-1]
+            assert latest.camera == camera and latest.data["status"] == "offline"
+        finally:
+            live.sim.fault(camera, "recover")
+        await until(pilot, lambda: " OK " in screen_text(app), timeout=30)
+
+
+async def test_header_names_the_role_and_readonly(live: Live) -> None:
+    app = CctvApp(live.server.url, live.site.tokens["operator"], "node-a", refresh=0.5)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "operator" in screen_text(app).splitlines()[0])
+        assert app.role is not None and app.role.name == "OPERATOR"
+    app = CctvApp(live.server.url, live.site.tokens["admin"], "node-a", readonly=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: " RO" in screen_text(app).splitlines()[0])
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+
+
+def test_sparkline_scales_to_its_peak() -> None:
+    line = sparkline([0.0, 50.0, 100.0], 5)
+    assert len(line) == 5 and line.startswith("  ")  # short history pads on the left
+    assert line[-1] == "█" and line[2] == "▁"
+    assert sparkline([], 3) == "   "
+    assert sparkline([0.0, 0.0], 2) == "▁▁"  # a dead link is a flat floor, not a crash
+    ascii_line = sparkline([1.0, 9.0, 3.0] * 5, 12, ascii=True)
+    assert len(ascii_line) == 12 and ascii_line.isascii() and "#" in ascii_line

@@ -185,7 +185,11 @@ class CctvApp(App[None]):
     def action_command_line(self) -> None:
         if isinstance(self.screen, CommandLine):
             return
-        self.push_screen(CommandLine(self.node), self._run_command_line)
+        # Run it once the prompt is gone, so "home" or "exports" act on the real stack.
+        self.push_screen(
+            CommandLine(self.node),
+            lambda text: self.call_after_refresh(self._run_command_line, text),
+        )
 
     async def _run_command_line(self, text: str | None) -> None:
         if not text:
@@ -202,8 +206,11 @@ class CctvApp(App[None]):
             await self.run_action(outcome.action)
 
     def action_home(self) -> None:
-        while len(self.screen_stack) > 2 and not isinstance(self.screen, OverviewScreen):
-            self.pop_screen()
+        stack = self.screen_stack
+        home = next((i for i, s in enumerate(stack) if isinstance(s, OverviewScreen)), None)
+        if home is not None:
+            for _ in range(len(stack) - 1 - home):
+                self.pop_screen()
 
     def action_offline(self) -> None:
         self.push_screen(GridScreen("offline cameras", lambda c: c.status is CameraStatus.OFFLINE))

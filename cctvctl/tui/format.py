@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from cctvctl.models import CameraStatus, KecamatanSummary
 
-__all__ = ["BADGES", "age_text", "bytes_text", "kbps_text", "kecamatan_rank", "rtt_text"]
+__all__ = [
+    "BADGES",
+    "age_text",
+    "bytes_text",
+    "kbps_text",
+    "kecamatan_rank",
+    "rtt_text",
+    "sparkline",
+]
+
+_BARS = "▁▂▃▄▅▆▇█"
+_ASCII_BARS = "_.-=+*#"
 
 # Text and colour both, so NO_COLOR and colour-blind readers still see the state.
 BADGES: dict[CameraStatus, tuple[str, str]] = {
@@ -49,3 +61,16 @@ def age_text(when: datetime | None, now: datetime | None = None) -> str:
 def kecamatan_rank(k: KecamatanSummary) -> tuple[float, ...]:
     """Sort key, worst first: offline, then degraded, then missing footage, then name."""
     return (-k.offline, -k.degraded, -k.missing_minutes_24h)
+
+
+def sparkline(values: Sequence[float], width: int, *, ascii: bool = False) -> str:
+    """The last ``width`` values as one-cell bars scaled to their own peak, left-padded."""
+    bars = _ASCII_BARS if ascii else _BARS
+    recent = list(values)[-width:] if width > 0 else []
+    peak = max(recent, default=0.0)
+    if peak <= 0:
+        cells = [bars[0]] * len(recent)
+    else:
+        top = len(bars) - 1
+        cells = [bars[min(top, max(0, round(v / peak * top)))] for v in recent]
+    return " " * (width - len(cells)) + "".join(cells)

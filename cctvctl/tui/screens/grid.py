@@ -9,7 +9,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Grid
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static
 
 from cctvctl.models import Camera
 from cctvctl.tui.commands import Scope, bindings_for
@@ -41,9 +41,12 @@ def tile_layout(width: int, height: int, count: int) -> tuple[int, int]:
 
 class GridScreen(CctvScreen):
     SCOPE = Scope.GRID
+    # Tiles take focus as they are mounted; never the hidden filter, or keys would type.
+    AUTO_FOCUS = "Tile"
     BINDINGS: ClassVar[list[BindingType]] = list(bindings_for(Scope.GRID))
     DEFAULT_CSS = """
     GridScreen #pager { height: 1; color: $text-muted; }
+    GridScreen #filter { dock: top; display: none; height: 1; border: none; padding: 0 1; }
     GridScreen Grid { grid-gutter: 0 0; }
     """
 
@@ -58,6 +61,7 @@ class GridScreen(CctvScreen):
 
     def compose(self) -> ComposeResult:
         yield NodeHeader()
+        yield Input(placeholder="filter: camera id, name or site", id="filter")
         yield Static(id="pager")
         yield Grid()
         yield Footer()
@@ -70,8 +74,20 @@ class GridScreen(CctvScreen):
         if self._thumbs is not None:
             self._thumbs.stop()
 
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#filter", Input)
+
     def cameras(self) -> list[Camera]:
-        return sorted((c for c in self.node.cameras if self._select(c)), key=lambda c: c.id)
+        needle = self.filter_input.value.strip().lower() if self.is_mounted else ""
+        return sorted(
+            (
+                c
+                for c in self.node.cameras
+                if self._select(c) and (not needle or needle in f"{c.id} {c.name} {c.site}".lower())
+            ),
+            key=lambda c: c.id,
+        )
 
     def per_page(self) -> int:
         cols, rows = self._layout
@@ -86,8 +102,9 @@ class GridScreen(CctvScreen):
             return
         cameras = self.cameras()
         grid = self.query_one(Grid)
-        # Header, pager and footer take a line each.
-        layout = tile_layout(self.size.width, max(1, self.size.height - 3), len(cameras))
+        # Header, pager and footer take a line each, and the filter one more when open.
+        reserved = 4 if self.filter_input.display else 3
+        layout = tile_layout(self.size.width, max(1, self.size.height - reserved), len(cameras))
         pages = max(1, -(-len(cameras) // max(1, layout[0] * layout[1])))
         self.page = min(self.page, pages - 1)
         self._layout = layout
@@ -113,7 +130,8 @@ class GridScreen(CctvScreen):
         grid.mount_all(tiles)
         self._shown = [c.id for c in page]
         target = next((t for t in tiles if t.camera.id == focused), tiles[0] if tiles else None)
-        if target is not None:
+        # Never take the keys away from someone typing a filter.
+        if target is not None and self.focused is not self.filter_input:
             self.call_after_refresh(target.focus)
         if self._thumbs is not None:
             self._thumbs.poke()
@@ -140,6 +158,26 @@ class GridScreen(CctvScreen):
     def action_drill(self) -> None:
         if isinstance(self.focused, Tile):
             self.cctv.open_camera(self.focused.camera.id)
+        elif self.focused is self.filter_input:
+            # Enter keeps the filter and hands the keys back to the tiles.
+            self._step_tile(0)
+
+    def action_filter(self) -> None:
+        self.filter_input.display = True
+        self.call_after_refresh(self.filter_input.focus)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.page = 0
+        self.refresh_data()
+
+    def action_back(self) -> None:
+        box = self.filter_input
+        if box.display:
+            box.value = ""
+            box.display = False
+            self._step_tile(0)
+        else:
+            super().action_back()
 
     def action_page(self, step: int) -> None:
         pages = max(1, -(-len(self.cameras()) // self.per_page()))

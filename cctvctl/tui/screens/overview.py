@@ -10,17 +10,21 @@ from textual.binding import BindingType
 from textual.widgets import DataTable, Footer, Input
 
 from cctvctl.models import KecamatanSummary
+from cctvctl.render import Mode
 from cctvctl.tui.commands import Scope, bindings_for
-from cctvctl.tui.format import bytes_text, kbps_text, kecamatan_rank, rtt_text
+from cctvctl.tui.format import bytes_text, kbps_text, kecamatan_rank, rtt_text, sparkline
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.widgets.header import NodeHeader
 
 __all__ = ["OverviewScreen", "row_cells"]
 
 COLUMNS = ("Kecamatan", "On/All", "Deg", "Off", "kbps", "Disk/quota", "Days", "Miss", "RTT")
+# Sparkline cells before the kbps figure: a trend at 80 columns, a history when wider.
+NARROW_TREND = 4
+WIDE_TREND = 12
 
 
-def row_cells(k: KecamatanSummary) -> tuple[Text | str, ...]:
+def row_cells(k: KecamatanSummary, trend: str = "") -> tuple[Text | str, ...]:
     enabled = k.cameras_total - k.disabled
     online = Text(f"{k.online}/{enabled}", "bold red" if k.online < enabled else "")
     quota = bytes_text(k.quota_bytes) if k.quota_bytes else "-"
@@ -30,7 +34,7 @@ def row_cells(k: KecamatanSummary) -> tuple[Text | str, ...]:
         online,
         Text(str(k.degraded), "yellow" if k.degraded else ""),
         Text(str(k.offline), "bold red" if k.offline else ""),
-        kbps_text(k.inbound_kbps),
+        Text.assemble((trend, "cyan"), " " if trend else "", kbps_text(k.inbound_kbps)),
         f"{bytes_text(k.bytes_stored)}/{quota}",
         days,
         f"{k.missing_minutes_24h:.0f}m",
@@ -75,8 +79,11 @@ class OverviewScreen(CctvScreen):
         table = self.table
         selected = self.selected_slug()
         table.clear()
+        width = WIDE_TREND if self.size.width >= 110 else NARROW_TREND
+        ascii = self.cctv.mode is Mode.ASCII
         for k in self.visible_rows():
-            table.add_row(*row_cells(k), key=k.slug)
+            trend = sparkline(self.node.kbps_history.get(k.slug, ()), width, ascii=ascii)
+            table.add_row(*row_cells(k, trend), key=k.slug)
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
 

@@ -18,11 +18,15 @@ _STATE_STYLE = {
 }
 
 
-def header_text(node: NodeData, title: str) -> Text:
+def header_text(node: NodeData, title: str, readonly: bool = False) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f" {node.target.name} ", "bold reverse")
     text.append(" ")
     text.append(f" {node.connection.value.upper()} ", _STATE_STYLE[node.connection])
+    if readonly:
+        text.append(" RO", "bold")
+    elif node.identity is not None:
+        text.append(f" {node.identity.role.value}")
     health = node.health
     if health is not None:
         host = health.host
@@ -41,5 +45,5 @@ class NodeHeader(Static):
     NodeHeader { dock: top; height: 1; background: $panel; }
     """
 
-    def show(self, node: NodeData, title: str) -> None:
-        self.update(header_text(node, title))
+    def show(self, node: NodeData, title: str, readonly: bool = False) -> None:
+        self.update(header_text(node, title, readonly))

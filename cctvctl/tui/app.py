@@ -186,10 +186,10 @@ class CctvApp(App[None]):
         if isinstance(self.screen, CommandLine):
             return
         # Run it once the prompt is gone, so "home" or "exports" act on the real stack.
-        self.push_screen(
-            CommandLine(self.node),
-            lambda text: self.call_after_refresh(self._run_command_line, text),
-        )
+        self.push_screen(CommandLine(self.node), self._after_command_line)
+
+    def _after_command_line(self, text: str | None) -> None:
+        self.call_after_refresh(self._run_command_line, text)
 
     async def _run_command_line(self, text: str | None) -> None:
         if not text:

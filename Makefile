@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   create .venv, install, run the demo
+#   make demo   create .venv, install, run the demo (simulator + server + console)
 #   make test   create .venv with test extras, run lint, types, import contracts and all tests
 
 # The first interpreter that really runs and is >= 3.11 (a pyenv shim may exist and fail).
@@ -40,7 +40,7 @@ sysdeps:
 	  else echo "note: install$$missing (Debian packages) for the full test suite"; fi; fi
 
 demo: $(STAMP)
-	$(BIN)/cctvctl sim --config examples/kutim.toml
+	$(BIN)/cctvctl demo
 
 lint: $(TSTAMP)
 	$(BIN)/ruff check cctvctl tests benchmarks

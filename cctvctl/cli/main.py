@@ -14,6 +14,7 @@ from cctvctl.cli import (
     cameras_cmd,
     config_cmd,
     context_cmd,
+    demo_cmd,
     exit_codes,
     export_cmd,
     gaps_cmd,
@@ -51,6 +52,7 @@ export_cmd.register(app)
 reboot_cmd.register(app)
 audit_cmd.register(app)
 tui_cmd.register(app)
+demo_cmd.register(app)
 
 
 def _version(value: bool) -> None:

@@ -12,10 +12,11 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from cctvctl.client import AsyncCctvClient, AuthError, CctvError
+from cctvctl.tui import clock
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
@@ -86,7 +87,7 @@ async def fetch_node(client: AsyncCctvClient, data: NodeData) -> None:
     data.cameras, data.kecamatan, data.health = cameras, kecamatan, health
     data.remember_kbps()
     data.connection, data.error = Connection.ONLINE, None
-    data.updated = datetime.now(UTC)
+    data.updated = clock.now()
 
 
 class Poller:
@@ -151,7 +152,7 @@ class Poller:
         if self._stopped or self._running:
             return
         self._running = True
-        self._owner.run_worker(self._tick(), name=self._name, group=self._name, exit_on_error=False)
+        self._owner.run_worker(self._tick, name=self._name, group=self._name, exit_on_error=False)
 
     async def _tick(self) -> None:
         try:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from cctvctl.models import CameraStatus, KecamatanSummary
+from cctvctl.tui import clock
 
 __all__ = [
     "BADGES",
@@ -48,7 +49,7 @@ def rtt_text(ms: float | None) -> str:
 def age_text(when: datetime | None, now: datetime | None = None) -> str:
     if when is None:
         return "never"
-    seconds = max(0.0, ((now or datetime.now(UTC)) - when).total_seconds())
+    seconds = max(0.0, ((now or clock.now()) - when).total_seconds())
     if seconds < 90:
         return f"{seconds:.0f}s"
     if seconds < 5400:

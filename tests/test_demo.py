@@ -1,0 +1,253 @@
+"""`cctvctl demo` in a real terminal: tmux at 80x24, keys sent, the pane read.
+
+Each test runs the demo on a small generated site (harness ``write_site``) with the
+session's loop cache, and a private ``TMPDIR`` so its ``cctvctl-demo-*`` folder is found.
+The process tree (demo -> simulator, server) is read with psutil while the console runs;
+after quitting, Ctrl-C, SIGTERM, SIGHUP or SIGKILL, none of it may be left.
+
+tmux runs on a socket of its own (``tmux -L``), so no other tmux server is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+from harness import REPO, Site, SiteSpec, wait_for, write_site
+
+from cctvctl.cli import demo_cmd
+from cctvctl.config import hash_token, load_inventory
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+
+UP_SECONDS = 60.0  # loops come from the session cache once the first test encoded them
+GONE_SECONDS = 15.0  # the demo's own bound: 10 s per child, in practice well under 2 s
+
+
+class Tmux:
+    """A tmux server of our own with one 80x24 session."""
+
+    def __init__(self) -> None:
+        self.socket = f"cctvctl-test-{uuid.uuid4().hex[:8]}"
+        self.session = "demo"
+        self.socket_path: Path | None = None
+
+    def run(self, *args: str) -> str:
+        proc = subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10
+        )
+        return proc.stdout
+
+    def start(self, command: str) -> None:
+        self.run("new-session", "-d", "-s", self.session, "-x", "80", "-y", "24", command)
+        self.socket_path = Path(self.run("display-message", "-p", "#{socket_path}").strip())
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", self.session)
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", self.session, *keys)
+
+    def pane_pid(self) -> int:
+        return int(self.run("display-message", "-p", "-t", self.session, "#{pane_pid}"))
+
+    def kill_session(self) -> None:
+        self.run("kill-session", "-t", self.session)
+
+    def kill_server(self) -> None:
+        self.run("kill-server")
+        if self.socket_path is not None and self.socket_path.name == self.socket:
+            self.socket_path.unlink(missing_ok=True)
+
+
+@dataclass
+class RunningDemo:
+    tmux: Tmux
+    site: Site
+    tmpdir: Path
+    rc_file: Path
+    demo: psutil.Process
+    children: list[psutil.Process]  # simulator and server
+    server_pid: int
+
+    @property
+    def folder(self) -> Path:
+        folders = list(self.tmpdir.glob("cctvctl-demo-*"))
+        assert len(folders) == 1, folders
+        return folders[0]
+
+    def processes(self) -> list[psutil.Process]:
+        return [self.demo, *self.children]
+
+    def wait_gone(self) -> None:
+        _, alive = psutil.wait_procs(self.processes(), timeout=GONE_SECONDS)
+        assert not alive, f"left behind: {[p.cmdline() for p in alive]}"
+
+    def exit_code(self) -> int:
+        def written() -> str | None:
+            return self.rc_file.read_text().strip() if self.rc_file.exists() else None
+
+        text = wait_for(written, 10, what="the demo's exit code")
+        return int(text.removeprefix("rc="))
+
+
+def demo_command(*args: str) -> list[str]:
+    script = Path(sys.executable).parent / "cctvctl"
+    base = [str(script)] if script.exists() else [sys.executable, "-m", "cctvctl"]
+    return [*base, "demo", *args]
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    t = Tmux()
+    yield t
+    t.kill_server()
+
+
+@pytest.fixture
+def start_demo(tmux: Tmux, tmp_path: Path, sim_cache: Path) -> Iterator[Callable[..., RunningDemo]]:
+    started: list[RunningDemo] = []
+
+    def start(*args: str) -> RunningDemo:
+        site = write_site(tmp_path / "site", SiteSpec(cameras=4))
+        tmpdir = tmp_path / "tmp"
+        tmpdir.mkdir()
+        rc_file = tmp_path / "rc"
+        cmd = demo_command("--config", str(site.config), "--cache-dir", str(sim_cache), *args)
+        shell = (
+            f"cd {shlex.quote(str(REPO))} && TMPDIR={shlex.quote(str(tmpdir))} "
+            f"{shlex.join(cmd)}; echo rc=$? > {shlex.quote(str(rc_file))}; sleep 120"
+        )
+        tmux.start(shell)
+        # The console is up once it shows the site's kecamatan with every camera online.
+        wait_for(
+            lambda: "Sangatta Utara" in (s := tmux.screen()) and s.count("2/2") >= 2,
+            UP_SECONDS,
+            what="the overview with 2/2 cameras online in both kecamatan",
+        )
+        shell_proc = psutil.Process(tmux.pane_pid())
+        demo = next(p for p in shell_proc.children() if "demo" in p.cmdline())
+        children = demo.children()
+        commands = {p.cmdline()[3]: p.pid for p in children}  # python -m cctvctl <command>
+        assert sorted(commands) == ["server", "sim"], [p.cmdline() for p in children]
+        running = RunningDemo(tmux, site, tmpdir, rc_file, demo, children, commands["server"])
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:  # a failed test must not leave a demo running either
+        for proc in running.processes():
+            if proc.is_running():
+                proc.kill()
+
+
+@pytest.mark.timeout(120)
+def test_quit_from_the_console_leaves_nothing(
+    start_demo: Callable[..., RunningDemo], tmux: Tmux
+) -> None:
+    demo: RunningDemo = start_demo()
+    assert (demo.folder / "recordings" / "index.sqlite3").exists()
+
+    tmux.keys("?")
+    wait_for(lambda: "keys: overview" in tmux.screen(), 10, what="the help screen")
+    tmux.keys("Escape")
+    wait_for(lambda: "keys: overview" not in tmux.screen(), 10, what="the help to close")
+    tmux.keys("q")
+
+    demo.wait_gone()
+    assert demo.exit_code() == 0
+    assert list(demo.tmpdir.iterdir()) == []
+    # The status lines stay on the terminal once the console is gone.
+    screen = tmux.screen()
+    assert "starting simulator (4 cameras)" in screen
+    assert f"server pid {demo.server_pid}" in screen
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("how", "keep", "code"),
+    [("SIGINT", True, 130), ("SIGTERM", False, 143), ("SIGHUP", False, None)],
+)
+def test_signals_stop_everything(
+    start_demo: Callable[..., RunningDemo], tmux: Tmux, how: str, keep: bool, code: int | None
+) -> None:
+    demo: RunningDemo = start_demo(*(["--keep"] if keep else []))
+    folder = demo.folder
+    if how == "SIGHUP":
+        tmux.kill_session()  # the terminal goes away: the kernel sends SIGHUP
+    else:
+        demo.demo.send_signal(getattr(signal, how))
+
+    demo.wait_gone()
+    if code is not None:
+        assert demo.exit_code() == code
+    if keep:
+        assert (folder / "recordings" / "index.sqlite3").exists()
+        assert (folder / "inventory.toml").exists()
+        assert not (folder / demo_cmd.PID_FILE).exists()
+    else:
+        assert not folder.exists()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux")
+def test_sigkill_of_the_demo_takes_its_children(start_demo: Callable[..., RunningDemo]) -> None:
+    demo: RunningDemo = start_demo()
+    folder = demo.folder
+    demo.demo.kill()
+
+    _, alive = psutil.wait_procs(demo.children, timeout=GONE_SECONDS)
+    assert not alive, f"left behind: {[p.cmdline() for p in alive]}"
+    # Its folder cannot be removed by a dead process; the next demo sweeps it.
+    assert (folder / demo_cmd.PID_FILE).exists()
+    demo_cmd._sweep_orphans(demo.tmpdir)
+    assert not folder.exists()
+
+
+# --------------------------------------------------------------------------- no terminal
+
+
+def test_busy_simulator_ports_are_moved(tmp_path: Path) -> None:
+    site = write_site(tmp_path / "site", SiteSpec(cameras=2, onvif=True))
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", site.rtsp_port))
+        busy.listen()
+        derived = demo_cmd.derive_inventory(load_inventory(site.config), folder, None)
+    assert set(derived.moved) == {site.rtsp_port}
+
+    inventory = load_inventory(derived.config)
+    rtsp_ports = {e.camera.rtsp.split(":")[2].split("/")[0] for e in inventory.cameras()}
+    assert rtsp_ports == {str(derived.moved[site.rtsp_port])}
+    assert inventory.sim.control == f"127.0.0.1:{site.control_port}"  # was free: kept
+    assert inventory.storage == folder / "recordings"
+    assert [t.role.value for t in inventory.server.token] == ["admin"]
+    assert inventory.server.token[0].hash == hash_token(derived.token)
+    assert {c: inventory.password(c) for c in site.camera_ids} == site.passwords
+    assert oct((folder / "secrets.toml").stat().st_mode & 0o777) == "0o600"
+
+
+def test_missing_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        demo_command("--config", str(tmp_path / "nope.toml")),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "nope.toml" in lines[0] and "does not exist" in lines[0]
+    assert not list(tmp_path.glob("cctvctl-demo-*"))

@@ -152,7 +152,15 @@ class Poller:
         if self._stopped or self._running:
             return
         self._running = True
-        self._owner.run_worker(self._tick, name=self._name, group=self._name, exit_on_error=False)
+        # The function, not a coroutine object: a worker cancelled before it starts (the
+        # app quitting) then leaves no "coroutine was never awaited" behind. Textual's
+        # WorkType wants Coroutine[None, None, T] where async defs give Coroutine[Any, ...].
+        self._owner.run_worker(
+            self._tick,  # type: ignore[arg-type]
+            name=self._name,
+            group=self._name,
+            exit_on_error=False,
+        )
 
     async def _tick(self) -> None:
         try:

@@ -295,3 +295,11 @@ def test_sparkline_scales_to_its_peak() -> None:
     assert sparkline([0.0, 0.0], 2) == "▁▁"  # a dead link is a flat floor, not a crash
     ascii_line = sparkline([1.0, 9.0, 3.0] * 5, 12, ascii=True)
     assert len(ascii_line) == 12 and ascii_line.isascii() and "#" in ascii_line
+
+
+async def test_ctrl_c_quits_like_q() -> None:
+    app = CctvApp("http://127.0.0.1:9", None, "gone", refresh=5)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+c")
+        await pilot.pause(0.2)
+        assert not app.is_running

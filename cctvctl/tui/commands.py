@@ -81,6 +81,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("a", "events", "Events and audit log", "app.events"),
     Command("r", "refresh", "Poll the server now", "app.refresh_now"),
     Command("q", "quit", "Quit the console", "app.quit"),
+    # Over SSH people reach for Ctrl-C first; Textual's default only says "press ctrl+q".
+    Command("ctrl+c", "interrupt", "Quit, like q", "app.quit", shown_key="^c", priority=True),
     Command(
         "enter", "open", "Open the kecamatan's grid", "screen.drill", Scope.OVERVIEW, priority=True
     ),

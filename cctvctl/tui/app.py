@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
 from textual.binding import BindingType
@@ -32,6 +32,9 @@ from cctvctl.tui.screens.grid import GridScreen
 from cctvctl.tui.screens.help import HelpScreen
 from cctvctl.tui.screens.overview import OverviewScreen
 
+if TYPE_CHECKING:
+    import httpx
+
 __all__ = ["CctvApp"]
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,7 @@ class CctvApp(App[None]):
         ascii: bool = False,
         refresh: float = 2.0,
         role: Role | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__()
         self.target = ServerTarget(url, token, name or url)
@@ -64,7 +68,8 @@ class CctvApp(App[None]):
         self.mode = Mode.ASCII if ascii else Mode.HALF_BLOCK
         self.refresh_seconds = refresh
         self.node = NodeData(self.target)
-        self.client = AsyncCctvClient(url, token, name=self.target.name)
+        # transport: only for tests that answer from fixed data instead of a server.
+        self.client = AsyncCctvClient(url, token, name=self.target.name, transport=transport)
         self._stats: Poller | None = None
         self._asked_role = role is not None
 

@@ -11,12 +11,12 @@ from textual.binding import BindingType
 from textual.containers import Grid
 from textual.widgets import Footer, Input, Static
 
-from cctvctl.models import Camera
+from cctvctl.models import Camera, CameraStatus
 from cctvctl.tui.commands import Scope, bindings_for
 from cctvctl.tui.data import Poller
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.widgets.header import NodeHeader
-from cctvctl.tui.widgets.tile import Tile
+from cctvctl.tui.widgets.tile import Tile, has_picture
 
 __all__ = ["GridScreen", "tile_layout"]
 
@@ -24,6 +24,12 @@ __all__ = ["GridScreen", "tile_layout"]
 MIN_TILE_COLS = 30
 MIN_TILE_ROWS = 8
 THUMB_INTERVAL = 1.0
+_SEVERITY = {
+    CameraStatus.OFFLINE: 0,
+    CameraStatus.DEGRADED: 1,
+    CameraStatus.ONLINE: 2,
+    CameraStatus.DISABLED: 3,
+}
 
 
 def tile_layout(width: int, height: int, count: int) -> tuple[int, int]:
@@ -79,6 +85,7 @@ class GridScreen(CctvScreen):
         return self.query_one("#filter", Input)
 
     def cameras(self) -> list[Camera]:
+        """This grid's cameras, worst first (offline, degraded, online, disabled), then by id."""
         needle = self.filter_input.value.strip().lower() if self.is_mounted else ""
         return sorted(
             (
@@ -86,7 +93,7 @@ class GridScreen(CctvScreen):
                 for c in self.node.cameras
                 if self._select(c) and (not needle or needle in f"{c.id} {c.name} {c.site}".lower())
             ),
-            key=lambda c: c.id,
+            key=lambda c: (_SEVERITY[c.status], c.id),
         )
 
     def per_page(self) -> int:
@@ -137,7 +144,7 @@ class GridScreen(CctvScreen):
             self._thumbs.poke()
 
     async def _fetch_thumbs(self) -> None:
-        tiles = [t for t in self.query(Tile) if t.thumb.size.width > 0]
+        tiles = [t for t in self.query(Tile) if t.thumb.size.width > 0 and has_picture(t.camera)]
         client = self.cctv.client
 
         async def one(tile: Tile) -> None:

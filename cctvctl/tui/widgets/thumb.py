@@ -46,6 +46,13 @@ class Thumb(Widget):
         self.grid: CellGrid | None = None
         self._strips: list[Strip] = []
         self.repainted_rows = 0  # for benchmarks and tests: how much each frame cost
+        self.placeholder = "waiting for a picture"  # shown while there is no frame
+
+    def set_placeholder(self, text: str) -> None:
+        if text != self.placeholder:
+            self.placeholder = text
+            if self.grid is None:
+                self.refresh()
 
     def show(self, thumb: Thumbnail) -> None:
         """Render a new frame into the current size and invalidate only what moved."""
@@ -83,4 +90,7 @@ class Thumb(Widget):
         width = self.size.width
         if 0 <= y < len(self._strips):
             return self._strips[y].adjust_cell_length(width, self.rich_style)
+        if self.grid is None and y == self.size.height // 2:
+            text = self.placeholder[:width].center(width)
+            return Strip([Segment(text, self.rich_style + Style(dim=True))], width)
         return Strip([Segment(" " * width, self.rich_style)], width)

@@ -7,12 +7,25 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from cctvctl.models import Camera
+from cctvctl.models import Camera, CameraStatus
 from cctvctl.render import Depth, Mode
 from cctvctl.tui.format import BADGES, age_text, kbps_text
 from cctvctl.tui.widgets.thumb import Thumb
 
-__all__ = ["Tile", "status_line"]
+__all__ = ["Tile", "has_picture", "status_line"]
+
+
+def has_picture(camera: Camera) -> bool:
+    """Whether the server can have a current frame: no use asking an offline camera."""
+    return camera.status in (CameraStatus.ONLINE, CameraStatus.DEGRADED)
+
+
+def placeholder(camera: Camera) -> str:
+    if camera.status is CameraStatus.DISABLED:
+        return "disabled in the inventory"
+    if camera.status is CameraStatus.OFFLINE:
+        return f"no picture · offline {age_text(camera.status_since)}"
+    return "waiting for a picture"
 
 
 def status_line(camera: Camera) -> Text:
@@ -39,7 +52,9 @@ class Tile(Vertical, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Static(self._name_text(), classes="tile-name")
-        yield Thumb(mode=self._mode, depth=self._depth)
+        thumb = Thumb(mode=self._mode, depth=self._depth)
+        thumb.placeholder = placeholder(self.camera)
+        yield thumb
         yield Static(status_line(self.camera), classes="tile-status")
 
     def _name_text(self) -> Text:
@@ -55,3 +70,8 @@ class Tile(Vertical, can_focus=True):
             return  # not composed yet; compose() will use the new camera
         self.query_one(".tile-name", Static).update(self._name_text())
         self.query_one(".tile-status", Static).update(status_line(camera))
+        thumb = self.thumb
+        if not has_picture(camera) and thumb.grid is not None:
+            # A frozen last frame would look like a working camera.
+            thumb.clear()
+        thumb.set_placeholder(placeholder(camera))

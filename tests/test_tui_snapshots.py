@@ -1,0 +1,99 @@
+"""Every console screen at 80x24 and 160x48, drawn from fixed data (tests/tui_fixture.py).
+
+The SVGs under ``__snapshots__`` were looked at by a person when accepted; a change in
+how a screen draws fails here until it is looked at again and accepted with
+``pytest tests/test_tui_snapshots.py --snapshot-update``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from tui_fixture import NOW, FixedSite
+
+from cctvctl.models import CameraStatus, Role
+from cctvctl.tui import clock
+from cctvctl.tui.app import CctvApp
+from cctvctl.tui.screens.grid import GridScreen
+from cctvctl.tui.widgets.tile import Tile
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
+Compare = Callable[..., bool]
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clock, "now", lambda: NOW)
+
+
+def fixed_app(site: FixedSite | None = None, **options: Any) -> CctvApp:
+    site = site or FixedSite()
+    # One stats poll in the whole test, so sparklines have exactly one sample.
+    return CctvApp(
+        "http://fixed.invalid", "token", "rec-sangatta-1", refresh=3600,
+        transport=site.transport(), **options,
+    )  # fmt: skip
+
+
+async def settle(pilot: Pilot[Any], check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the fixed data never reached the screen"
+        await pilot.pause(0.05)
+    await pilot.pause(0.2)  # let the last repaint land
+
+
+def loaded(app: CctvApp) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    async def run(pilot: Pilot[Any]) -> None:
+        await settle(pilot, lambda: bool(app.node.kecamatan) and len(app.node.events) == 4)
+
+    return run
+
+
+def grid_of(app: CctvApp, slug: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    async def run(pilot: Pilot[Any]) -> None:
+        await loaded(app)(pilot)
+        app.open_kecamatan(slug)
+        await settle(pilot, lambda: isinstance(app.screen, GridScreen))
+        live = {
+            c.id
+            for c in app.node.cameras
+            if c.kecamatan_slug == slug and c.status in (CameraStatus.ONLINE, CameraStatus.DEGRADED)
+        }
+
+        def pictures() -> bool:
+            tiles = list(app.screen.query(Tile))
+            drawn = {t.camera.id for t in tiles if t.thumb.grid is not None}
+            return bool(tiles) and drawn >= live & {t.camera.id for t in tiles}
+
+        await settle(pilot, pictures)
+
+    return run
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_overview(snap_compare: Compare, size: tuple[int, int]) -> None:
+    app = fixed_app()
+    assert snap_compare(app, terminal_size=size, run_before=loaded(app))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_grid(snap_compare: Compare, size: tuple[int, int]) -> None:
+    app = fixed_app()
+    assert snap_compare(app, terminal_size=size, run_before=grid_of(app, "sangatta-utara"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_grid_ascii_for_thin_links(snap_compare: Compare, size: tuple[int, int]) -> None:
+    app = fixed_app(ascii=True)
+    assert snap_compare(app, terminal_size=size, run_before=grid_of(app, "sangatta-utara"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help_lists_unavailable_actions(snap_compare: Compare, size: tuple[int, int]) -> None:
+    app = fixed_app(FixedSite(Role.VIEWER))
+    assert snap_compare(app, terminal_size=size, press=["question_mark"], run_before=loaded(app))

@@ -1,0 +1,390 @@
+"""Fixed data for the console's snapshot tests: a small Kutai Timur at 10:30 WITA.
+
+The real client and app run unchanged; only the network under them is an
+``httpx.MockTransport`` answering from the data below, and the console's clock
+(:mod:`cctvctl.tui.clock`) is pinned to :data:`NOW`. So a snapshot changes only when
+what the console draws changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import numpy as np
+from pydantic import BaseModel
+
+from cctvctl.models import (
+    AuditEntry,
+    Camera,
+    CameraStatus,
+    Event,
+    ExportJob,
+    ExportState,
+    Gap,
+    Health,
+    Host,
+    Identity,
+    KecamatanSummary,
+    Nic,
+    Recordings,
+    Role,
+    Segment,
+    SiteKind,
+    Volume,
+)
+
+__all__ = ["NOW", "FixedSite"]
+
+NOW = datetime(2026, 11, 28, 2, 30, tzinfo=UTC)  # 10:30 WITA
+
+_KECAMATAN = {
+    "sangatta-utara": "Sangatta Utara",
+    "bengalon": "Bengalon",
+    "muara-wahau": "Muara Wahau",
+    "kaliorang": "Kaliorang",
+    "telen": "Telen",
+}
+# id, name, kecamatan, site, kind, status, minutes in that status
+_CAMERAS: list[tuple[str, str, str, str, SiteKind, CameraStatus, float]] = [
+    ("sgu-camat-01", "Kantor Camat gerbang", "sangatta-utara", "Kantor Camat Sangatta Utara",
+     SiteKind.KANTOR_KECAMATAN, CameraStatus.ONLINE, 300),
+    ("sgu-camat-02", "Kantor Camat parkir", "sangatta-utara", "Kantor Camat Sangatta Utara",
+     SiteKind.KANTOR_KECAMATAN, CameraStatus.ONLINE, 300),
+    ("sgu-pkm-01", "Puskesmas Sangatta Utara IGD", "sangatta-utara", "Puskesmas Sangatta Utara",
+     SiteKind.PUSKESMAS, CameraStatus.DEGRADED, 12),
+    ("sgu-desa-01", "Kantor Desa Singa Gembara", "sangatta-utara", "Desa Singa Gembara",
+     SiteKind.KANTOR_DESA, CameraStatus.OFFLINE, 47),
+    ("sgu-sd-01", "SD 001 halaman", "sangatta-utara", "SD Negeri 001 Sangatta Utara",
+     SiteKind.SEKOLAH, CameraStatus.ONLINE, 900),
+    ("sgu-fu-01", "Taman Bersemi", "sangatta-utara", "Taman Bersemi",
+     SiteKind.FASILITAS_UMUM, CameraStatus.ONLINE, 900),
+    ("bgl-camat-01", "Kantor Camat Bengalon", "bengalon", "Kantor Camat Bengalon",
+     SiteKind.KANTOR_KECAMATAN, CameraStatus.ONLINE, 600),
+    ("bgl-pkm-01", "Puskesmas Bengalon", "bengalon", "Puskesmas Bengalon",
+     SiteKind.PUSKESMAS, CameraStatus.OFFLINE, 180),
+    ("bgl-desa-01", "Kantor Desa Sepaso", "bengalon", "Desa Sepaso",
+     SiteKind.KANTOR_DESA, CameraStatus.ONLINE, 600),
+    ("mwh-camat-01", "Kantor Camat Muara Wahau", "muara-wahau", "Kantor Camat Muara Wahau",
+     SiteKind.KANTOR_KECAMATAN, CameraStatus.ONLINE, 800),
+    ("mwh-sd-01", "SMP 1 Muara Wahau", "muara-wahau", "SMP Negeri 1 Muara Wahau",
+     SiteKind.SEKOLAH, CameraStatus.ONLINE, 800),
+    ("krg-camat-01", "Kantor Camat Kaliorang", "kaliorang", "Kantor Camat Kaliorang",
+     SiteKind.KANTOR_KECAMATAN, CameraStatus.ONLINE, 800),
+    ("krg-pkm-01", "Puskesmas Kaliorang", "kaliorang", "Puskesmas Kaliorang",
+     SiteKind.PUSKESMAS, CameraStatus.DISABLED, 5000),
+    ("tln-camat-01", "Kantor Camat Telen", "telen", "Kantor Camat Telen",
+     SiteKind.KANTOR_KECAMATAN, CameraStatus.ONLINE, 800),
+    ("tln-desa-01", "Kantor Desa Juk Ayaq", "telen", "Desa Juk Ayaq",
+     SiteKind.KANTOR_DESA, CameraStatus.ONLINE, 800),
+]  # fmt: skip
+
+
+def _camera(row: tuple[str, str, str, str, SiteKind, CameraStatus, float]) -> Camera:
+    cid, name, slug, site, kind, status, minutes = row
+    up = status in (CameraStatus.ONLINE, CameraStatus.DEGRADED)
+    seed = int(hashlib.sha256(cid.encode()).hexdigest()[:6], 16)
+    return Camera(
+        id=cid,
+        name=name,
+        kecamatan=_KECAMATAN[slug],
+        kecamatan_slug=slug,
+        site=site,
+        site_kind=kind,
+        enabled=status is not CameraStatus.DISABLED,
+        has_onvif=cid != "sgu-fu-01",
+        status=status,
+        status_since=NOW - timedelta(minutes=minutes),
+        last_packet=NOW - timedelta(seconds=1) if up else NOW - timedelta(minutes=minutes),
+        fps=(7.5 if status is CameraStatus.DEGRADED else 10.0) if up else 0.0,
+        expected_fps=10.0,
+        kbps=(300 + seed % 400) if up else 0.0,
+        reconnects_1h=3 if status is CameraStatus.DEGRADED else 0,
+        rtt_ms=(20 + seed % 90) if up else None,
+        recording=up,
+        missing_seconds_24h=minutes * 60 if status is CameraStatus.OFFLINE else 120.0,
+        last_error="no packet for 3 s: connection refused"
+        if status is CameraStatus.OFFLINE
+        else None,
+    )
+
+
+def _summaries(cameras: list[Camera]) -> list[KecamatanSummary]:
+    out = []
+    for i, (slug, name) in enumerate(_KECAMATAN.items()):
+        mine = [c for c in cameras if c.kecamatan_slug == slug]
+
+        def count(status: CameraStatus, mine: list[Camera] = mine) -> int:
+            return sum(c.status is status for c in mine)
+
+        out.append(
+            KecamatanSummary(
+                slug=slug,
+                name=name,
+                cameras_total=len(mine),
+                online=count(CameraStatus.ONLINE),
+                degraded=count(CameraStatus.DEGRADED),
+                offline=count(CameraStatus.OFFLINE),
+                disabled=count(CameraStatus.DISABLED),
+                inbound_kbps=sum(c.kbps for c in mine),
+                bytes_stored=(40 - 6 * i) * 1_000_000_000,
+                quota_bytes=200_000_000_000 if slug == "sangatta-utara" else None,
+                write_bps=sum(c.kbps for c in mine) * 125,
+                days_to_full=38.0 if slug == "sangatta-utara" else None,
+                missing_minutes_24h=sum(c.missing_seconds_24h for c in mine) / 60,
+                worst_rtt_ms=max((c.rtt_ms for c in mine if c.rtt_ms is not None), default=None),
+            )
+        )
+    return out
+
+
+def _events() -> list[Event]:
+    rows = [
+        (1, 180, "bgl-pkm-01", "bengalon", "online", "offline", "no packet for 3 s"),
+        (2, 47, "sgu-desa-01", "sangatta-utara", "online", "offline", "connection refused"),
+        (3, 12, "sgu-pkm-01", "sangatta-utara", "online", "degraded", "7.5 of 10 fps"),
+    ]
+    events = [
+        Event(
+            id=i,
+            time=NOW - timedelta(minutes=minutes),
+            type="camera.status",
+            camera=camera,
+            kecamatan=kec,
+            data={"status": status, "previous": previous, "reason": reason},
+        )
+        for i, minutes, camera, kec, previous, status, reason in rows
+    ]
+    events.append(
+        Event(
+            id=4,
+            time=NOW - timedelta(minutes=5),
+            type="storage.deleted",
+            kecamatan="sangatta-utara",
+            data={"segments": 12, "bytes": 36_000_000, "reason": "quota"},
+        )
+    )
+    return sorted(events, key=lambda e: e.id)
+
+
+def _recordings(camera: Camera, start: datetime, end: datetime) -> Recordings:
+    gaps = [
+        Gap(start=NOW - timedelta(hours=9), end=NOW - timedelta(hours=8, minutes=20), seconds=2400),
+        Gap(start=NOW - timedelta(hours=3), end=NOW - timedelta(hours=2, minutes=50), seconds=600),
+    ]
+    if camera.status is CameraStatus.OFFLINE and camera.status_since is not None:
+        since = camera.status_since
+        gaps.append(Gap(start=since, end=NOW, seconds=(NOW - since).total_seconds()))
+    segments = []
+    t = start
+    while t < end:
+        step = min(end, t + timedelta(hours=1))
+        if not any(g.start < step and g.end > t for g in gaps):
+            segments.append(Segment(start=t, end=step, bytes=90_000_000, frames=36_000))
+        t = step
+    missing = sum(g.seconds for g in gaps)
+    return Recordings(
+        camera=camera.id,
+        start=start,
+        end=end,
+        segments=segments,
+        gaps=gaps,
+        recorded_seconds=(end - start).total_seconds() - missing,
+        missing_seconds=missing,
+    )
+
+
+def _exports() -> list[ExportJob]:
+    base = NOW - timedelta(minutes=30)
+    return [
+        ExportJob(
+            id="ex-7f3a91c2",
+            camera="sgu-camat-01",
+            start=base - timedelta(hours=2),
+            end=base - timedelta(hours=1, minutes=45),
+            case_id="LP/117/XI/2026",
+            requester="noc-admin",
+            state=ExportState.DONE,
+            created=base,
+            started=base,
+            finished=base + timedelta(seconds=40),
+            percent=100.0,
+            bytes_done=22_000_000,
+            bytes_total=22_000_000,
+            size=21_400_000,
+            sha256="ab" * 32,
+        ),
+        ExportJob(
+            id="ex-91d0e4b7",
+            camera="bgl-pkm-01",
+            start=base - timedelta(hours=5),
+            end=base - timedelta(hours=4),
+            case_id="LP/118/XI/2026",
+            requester="noc-admin",
+            state=ExportState.RUNNING,
+            created=NOW - timedelta(minutes=2),
+            started=NOW - timedelta(minutes=1),
+            percent=42.0,
+            bytes_done=37_800_000,
+            bytes_total=90_000_000,
+            eta_seconds=80.0,
+        ),
+    ]
+
+
+def _audit() -> list[AuditEntry]:
+    return [
+        AuditEntry(
+            id=1,
+            time=NOW - timedelta(minutes=30),
+            actor="noc-admin",
+            role="admin",
+            action="export.request",
+            target="sgu-camat-01",
+            case_id="LP/117/XI/2026",
+            result="accepted",
+        ),
+        AuditEntry(
+            id=2,
+            time=NOW - timedelta(minutes=20),
+            actor="noc-admin",
+            role="admin",
+            action="reboot",
+            target="bgl-pkm-01",
+            reason="no picture since 07:30",
+            result="failed",
+            detail="camera did not answer ONVIF within 10 s",
+        ),
+    ]
+
+
+def _picture(camera_id: str, width: int, height: int) -> bytes:
+    """A still per camera: its own colour, a sky gradient and a diagonal stripe."""
+    seed = hashlib.sha256(camera_id.encode()).digest()
+    base = np.array(list(seed[:3]), dtype=np.float32)
+    y = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
+    x = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :, None]
+    img = base * (0.4 + 0.6 * y) + 60 * x
+    stripe = (np.abs((x * width - y * height * 1.5) % 24) < 4)[..., 0]
+    img[stripe] = (230, 230, 230)
+    return np.clip(img, 0, 255).astype(np.uint8).tobytes()
+
+
+def _json(payload: BaseModel | Iterable[BaseModel]) -> httpx.Response:
+    if isinstance(payload, BaseModel):
+        body = payload.model_dump_json()
+    else:
+        body = "[" + ",".join(p.model_dump_json() for p in payload) + "]"
+    return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+
+def _problem(status: int, detail: str) -> httpx.Response:
+    body = {"type": "about:blank", "title": "error", "status": status, "detail": detail}
+    return httpx.Response(
+        status, content=json.dumps(body), headers={"content-type": "application/problem+json"}
+    )
+
+
+class FixedSite:
+    """The answers of one recording server, frozen at :data:`NOW`."""
+
+    def __init__(self, role: Role = Role.ADMIN) -> None:
+        self.role = role
+        self.cameras = [_camera(row) for row in _CAMERAS]
+        self.kecamatan = _summaries(self.cameras)
+        self.events = _events()
+        self.health = Health(
+            generated=NOW,
+            server_version="0.1.0",
+            volumes=[
+                Volume(
+                    path="/srv/cctv",
+                    total_bytes=4_000_000_000_000,
+                    used_bytes=1_640_000_000_000,
+                    free_bytes=2_360_000_000_000,
+                    reserve_bytes=40_000_000_000,
+                    write_bps=700_000,
+                    days_to_full=38.0,
+                )
+            ],
+            host=Host(
+                hostname="rec-sangatta-1",
+                cpu_percent=23.0,
+                memory_percent=41.0,
+                load=(0.8, 0.7, 0.6),
+                uptime_seconds=864_000,
+                nics=[Nic(name="eth0", rx_bps=700_000, tx_bps=20_000)],
+            ),
+            kecamatan=self.kecamatan,
+        )
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self._answer)
+
+    async def _answer(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/api/v1")
+        parts = [p for p in path.split("/") if p]
+        if path == "/events":
+            return httpx.Response(
+                200, headers={"content-type": "text/event-stream"}, stream=_Sse(self.events)
+            )
+        if path == "/whoami":
+            return _json(Identity(name=f"noc-{self.role.value}", role=self.role))
+        if path == "/cameras":
+            return _json(self.cameras)
+        if path == "/kecamatan":
+            return _json(self.kecamatan)
+        if path == "/health":
+            return _json(self.health)
+        if path == "/exports":
+            if self.role is Role.VIEWER:
+                return _problem(403, "token 'noc-viewer' has role 'viewer'; this needs 'operator'")
+            return _json(_exports())
+        if path == "/audit":
+            if self.role is not Role.ADMIN:
+                return _problem(403, f"token has role {self.role.value!r}; this needs 'admin'")
+            return _json(_audit())
+        if len(parts) >= 2 and parts[0] == "cameras":
+            camera = next((c for c in self.cameras if c.id == parts[1]), None)
+            if camera is None:
+                return _problem(404, f"no camera {parts[1]!r}")
+            if len(parts) == 2:
+                return _json(camera)
+            if parts[2] == "thumbnail":
+                return self._thumbnail(camera, request)
+            if parts[2] == "recordings":
+                start = datetime.fromisoformat(request.url.params["start"])
+                end = datetime.fromisoformat(request.url.params["end"])
+                return _json(_recordings(camera, start, end))
+        return _problem(404, f"no route {request.method} {request.url.path} in the fixture")
+
+    def _thumbnail(self, camera: Camera, request: httpx.Request) -> httpx.Response:
+        if camera.status not in (CameraStatus.ONLINE, CameraStatus.DEGRADED):
+            return _problem(404, f"no picture from {camera.id} yet")
+        width = int(request.url.params.get("width", 160))
+        height = int(request.url.params.get("height", 90))
+        headers = {
+            "content-type": "application/octet-stream",
+            "X-Frame-Width": str(width),
+            "X-Frame-Height": str(height),
+            "X-Frame-Time": (NOW - timedelta(seconds=1)).isoformat(),
+            "X-Frame-Age": "1.0",
+        }
+        return httpx.Response(200, content=_picture(camera.id, width, height), headers=headers)
+
+
+class _Sse(httpx.AsyncByteStream):
+    """The stored events, then silence until the console hangs up."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self._events = events
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b"retry: 3000\n\n"
+        for e in self._events:
+            yield f"id: {e.id}\nevent: {e.type}\ndata: {e.model_dump_json()}\n\n".encode()
+        await asyncio.Event().wait()

@@ -1205,10 +1205,11 @@ class AsyncCctvClient(_Base):
         """Server-sent events, for as long as the caller keeps iterating.
 
         ``since`` replays stored events after that id first (0: every one the server
-        kept); ``last`` replays the latest that many instead. A dropped stream is reopened with ``Last-Event-ID`` set to the last id
-        seen, so nothing is lost or repeated across a reconnect. ``max_retries`` bounds
-        reconnects in a row without an event in between (None: keep trying). HTTP errors
-        (a revoked token, say) are raised at once, never retried.
+        kept); ``last`` replays the latest that many instead. A dropped stream is
+        reopened with ``Last-Event-ID`` set to the last id seen, so nothing is lost or
+        repeated across a reconnect. ``max_retries`` bounds reconnects in a row without
+        an event in between (None: keep trying). HTTP errors (a revoked token, say) are
+        raised at once, never retried.
 
         When the server reports that this subscriber fell behind, an :class:`Event` of
         type :data:`GAP_EVENT` is yielded; its ``data`` holds ``after_id``, ``before_id``

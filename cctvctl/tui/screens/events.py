@@ -1,26 +1,427 @@
-"""Camera events, reboots, exports and disk-guard deletions, newest first. (Being built.)"""
+"""Camera events, reboots, exports and disk-guard deletions, newest first.
+
+Two sources in one table: the server's live event stream (``node.events``: camera up and
+down with the reason, disk-guard and retention deletions, job progress) and, for an admin
+token, the audit log (who exported, downloaded or rebooted what, and refusals). Every row
+says its severity in words as well as in colour, so ``NO_COLOR`` loses nothing.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import ClassVar, Final
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.widgets import Footer, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
-from cctvctl.tui.commands import Scope, bindings_for
+from cctvctl.client import Forbidden
+from cctvctl.models import AuditEntry, CameraStatus, Event
+from cctvctl.render import Mode
+from cctvctl.tui.commands import Role, Scope, bindings_for
+from cctvctl.tui.data import Poller, describe_error
+from cctvctl.tui.format import bytes_text
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.widgets.header import NodeHeader
 
-__all__ = ["EventsScreen"]
+__all__ = [
+    "WITA",
+    "EventRow",
+    "EventsScreen",
+    "audit_row",
+    "clip",
+    "event_row",
+    "time_text",
+]
+
+WITA: Final = timezone(timedelta(hours=8), "WITA")  # Asia/Makassar keeps no summer time
+AUDIT_INTERVAL: Final = 10.0
+AUDIT_LIMIT: Final = 200
+AUDIT_DENIED: Final = "audit log (reboots, exports, downloads) needs the admin role"
+# Export progress is a stream of percentages; only these states are worth a row.
+EXPORT_STATES: Final = frozenset({"queued", "done", "failed", "cancelled"})
+
+
+class Severity(enum.IntEnum):
+    INFO = 0
+    OK = 1
+    WARN = 2
+    BAD = 3
+
+
+SEVERITY_STYLE: Final = {
+    Severity.INFO: "",
+    Severity.OK: "green",
+    Severity.WARN: "yellow",
+    Severity.BAD: "bold red",
+}
+
+
+def time_text(when: datetime, now: datetime | None = None) -> str:
+    """``14:03:22`` today (WITA), ``28/11 14:03`` on another day."""
+    local = when.astimezone(WITA)
+    today = (now or datetime.now(UTC)).astimezone(WITA).date()
+    return local.strftime("%H:%M:%S" if local.date() == today else "%d/%m %H:%M")
+
+
+def clip(text: str, width: int, ascii_only: bool = False) -> str:
+    """``text`` cut to ``width`` cells, with an ellipsis when something was cut."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return text[:width]
+    return text[: width - 1] + ("~" if ascii_only else "…")
+
+
+@dataclass(frozen=True)
+class EventRow:
+    key: str
+    time: datetime
+    kind: str
+    severity: Severity
+    target: str
+    kecamatan: str  # slug as the server sent it; the screen shows the name
+    detail: str
+
+    def matches(self, needle: str, kecamatan_name: str) -> bool:
+        hay = f"{self.kind} {self.target} {self.kecamatan} {kecamatan_name} {self.detail}"
+        return needle in hay.lower()
+
+
+_STATUS_SEVERITY: Final = {
+    CameraStatus.ONLINE: Severity.OK,
+    CameraStatus.DEGRADED: Severity.WARN,
+    CameraStatus.OFFLINE: Severity.BAD,
+    CameraStatus.DISABLED: Severity.INFO,
+}
+_STATUS_KIND: Final = {
+    CameraStatus.ONLINE: "cam UP",
+    CameraStatus.DEGRADED: "cam DEG",
+    CameraStatus.OFFLINE: "cam DOWN",
+    CameraStatus.DISABLED: "cam OFF",
+}
+_DELETE_REASON: Final = {"disk_guard": "disk guard", "age": "retention", "quota": "quota"}
+
+
+def _num(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def event_row(event: Event, arrow: str = "→") -> EventRow | None:
+    """The row for one server event, or None for noise (export percentages)."""
+    data = event.data
+    kind, severity, detail = event.type, Severity.INFO, ""
+    if event.type == "camera.status":
+        try:
+            status = CameraStatus(str(data.get("status")))
+        except ValueError:
+            return None
+        previous = data.get("previous") or "start"
+        reason = data.get("reason")
+        kind, severity = _STATUS_KIND[status], _STATUS_SEVERITY[status]
+        detail = f"{previous} {arrow} {status.value}" + (f": {reason}" if reason else "")
+    elif event.type == "storage.deleted":
+        why = str(data.get("reason", ""))
+        count = int(_num(data.get("count")))
+        kind = "deleted"
+        severity = Severity.WARN if why in ("disk_guard", "quota") else Severity.INFO
+        detail = (
+            f"{_DELETE_REASON.get(why, why)}: deleted {count} segment{'s' * (count != 1)} "
+            f"({bytes_text(_num(data.get('bytes')))})"
+        )
+        if data.get("errors"):
+            severity = Severity.BAD
+            detail += f", {data['errors']} could not be deleted"
+    elif event.type == "job.progress":
+        state = str(data.get("state", ""))
+        job = str(data.get("job", ""))[:8]
+        if data.get("kind") == "export":
+            if state not in EXPORT_STATES:
+                return None
+            kind = "export"
+            severity = {"done": Severity.OK, "failed": Severity.BAD}.get(state, Severity.INFO)
+            detail = f"job {job} {state}"
+            if state == "done":
+                detail += f" ({bytes_text(_num(data.get('bytes_total')))} read)"
+        elif data.get("kind") == "reboot":
+            kind = "reboot"
+            if state == "back_online":
+                severity = Severity.OK
+            elif state in ("did_not_return", "failed", "interrupted"):
+                severity = Severity.BAD
+            elif state == "skipped":
+                severity = Severity.WARN
+            detail = f"job {job} {state}"
+            if data.get("error"):
+                detail += f": {data['error']}"
+            if data.get("detail"):
+                detail += f" ({data['detail']})"
+        else:
+            detail = f"{data.get('kind', 'job')} {job} {state}"
+    else:
+        detail = ", ".join(f"{k}={v}" for k, v in data.items())
+    return EventRow(
+        f"e{event.id}",
+        event.time,
+        kind,
+        severity,
+        event.camera or "-",
+        event.kecamatan or "",
+        detail,
+    )
+
+
+_AUDIT_KIND: Final = {
+    "export.request": "export",
+    "export.download": "download",
+    "export.cancel": "cancel",
+}
+
+
+def audit_row(entry: AuditEntry, kecamatan: str = "", arrow: str = "→") -> EventRow:
+    """``reboot by admin: stuck → REFUSED (recently rebooted)``."""
+    result = entry.result.lower()
+    if result in ("refused", "failed", "error", "denied"):
+        severity, shown = Severity.BAD, entry.result.upper()
+    elif result in ("ok", "accepted", "done", "back_online"):
+        severity, shown = Severity.OK, entry.result
+    else:
+        severity, shown = Severity.INFO, entry.result
+    action = _AUDIT_KIND.get(entry.action, entry.action)
+    detail = f"{action} by {entry.actor}"
+    if entry.reason:
+        detail += f": {entry.reason}"
+    detail += f" {arrow} {shown}"  # before the case and detail: it must survive clipping
+    if entry.case_id:
+        detail += f" [case {entry.case_id}]"
+    if entry.detail:
+        detail += f" ({entry.detail})"
+    return EventRow(
+        f"a{entry.id}",
+        entry.time,
+        action,
+        severity,
+        entry.target or "-",
+        kecamatan,
+        detail,
+    )
+
+
+# Column widths (cells) at 80 columns; wider terminals give the extra room to detail.
+_NARROW: Final = {"Time": 8, "Kind": 8, "Target": 10, "Kec": 8}
+_WIDE: Final = {"Time": 11, "Kind": 10, "Target": 14, "Kecamatan": 16}
 
 
 class EventsScreen(CctvScreen):
     SCOPE = Scope.EVENTS
     TITLE_TEXT = "events"
+    AUTO_FOCUS = "DataTable"
     BINDINGS: ClassVar[list[BindingType]] = list(bindings_for(Scope.EVENTS))
+    DEFAULT_CSS = """
+    EventsScreen #filter { display: none; height: 1; border: none; padding: 0 1; }
+    EventsScreen #note { height: 1; display: none; padding: 0 1; color: $text-muted; }
+    EventsScreen DataTable { height: 1fr; }
+    EventsScreen #detail { height: 1; padding: 0 1; background: $panel; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.audit: list[AuditEntry] = []
+        self.audit_note: str | None = None
+        self._audit_poll: Poller | None = None
+        self._shown: tuple[object, ...] | None = None
+        self._rows: dict[str, EventRow] = {}
+        self._widths: dict[str, int] = {}
 
     def compose(self) -> ComposeResult:
         yield NodeHeader()
-        yield Static("events")
+        yield Input(placeholder="filter: camera, kecamatan, kind or text", id="filter")
+        yield Static(id="note")
+        yield DataTable(cursor_type="row", zebra_stripes=True)
+        yield Static(id="detail")
         yield Footer()
+
+    def on_mount(self) -> None:
+        if self._wants_audit():
+            self._audit_poll = Poller(
+                self,
+                self._fetch_audit,
+                AUDIT_INTERVAL,
+                on_error=self._audit_failed,
+                name="audit",
+            )
+            self._audit_poll.start()
+        else:
+            self._set_note(AUDIT_DENIED + "; showing the live events only")
+
+    def on_unmount(self) -> None:
+        if self._audit_poll is not None:
+            self._audit_poll.stop()
+
+    def _wants_audit(self) -> bool:
+        return self.cctv.role is None or self.cctv.role >= Role.ADMIN
+
+    async def _fetch_audit(self) -> None:
+        if not self._wants_audit():  # the role became known (a viewer) after we opened
+            self._deny_audit()
+            return
+        try:
+            entries = await self.cctv.client.audit(limit=AUDIT_LIMIT)
+        except Forbidden:
+            self._deny_audit()
+            return
+        self.audit = entries
+        if self.audit_note is not None:
+            self._set_note(None)
+        self.refresh_data()
+
+    def _deny_audit(self) -> None:
+        if self._audit_poll is not None:
+            self._audit_poll.stop()
+        self._set_note(AUDIT_DENIED + "; showing the live events only")
+
+    def _audit_failed(self, exc: Exception) -> None:
+        self._set_note(f"audit log: {describe_error(exc)[1]}")
+
+    def _set_note(self, text: str | None) -> None:
+        self.audit_note = text
+        note = self.query_one("#note", Static)
+        note.update(text or "")
+        note.display = text is not None
+
+    # ---------------------------------------------------------------- table
+
+    @property
+    def table(self) -> DataTable[Text | str]:
+        return self.query_one(DataTable)
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#filter", Input)
+
+    @property
+    def _ascii(self) -> bool:
+        return self.cctv.mode is Mode.ASCII
+
+    def all_rows(self) -> list[EventRow]:
+        arrow = "->" if self._ascii else "→"
+        camera_kec = {c.id: c.kecamatan_slug for c in self.node.cameras}
+        rows = [r for e in self.node.events if (r := event_row(e, arrow)) is not None]
+        rows += [audit_row(a, camera_kec.get(a.target or "", ""), arrow) for a in self.audit]
+        rows.sort(key=lambda r: r.time, reverse=True)
+        return rows
+
+    def visible_rows(self) -> list[EventRow]:
+        needle = self.filter_input.value.strip().lower()
+        names = self._kecamatan_names()
+        rows = self.all_rows()
+        if not needle:
+            return rows
+        return [r for r in rows if r.matches(needle, names.get(r.kecamatan, ""))]
+
+    def _kecamatan_names(self) -> dict[str, str]:
+        return {k.slug: k.name for k in self.node.kecamatan}
+
+    def _layout(self) -> dict[str, int]:
+        width = self.size.width or 80
+        fixed = _NARROW if width < 110 else _WIDE
+        # Two cells of padding per column and two for the scroll bar.
+        used = sum(fixed.values()) + 2 * (len(fixed) + 1) + 2
+        return {**fixed, "Detail": max(16, width - used)}
+
+    def refresh_data(self) -> None:
+        super().refresh_data()
+        if not self.is_mounted:
+            return
+        layout = self._layout()
+        last_event = self.node.events[-1].id if self.node.events else None
+        last_audit = self.audit[0].id if self.audit else None
+        shown = (
+            last_event,
+            len(self.node.events),
+            last_audit,
+            len(self.audit),
+            self.filter_input.value,
+            tuple(layout.items()),
+            len(self.node.kecamatan),
+            len(self.node.cameras),
+        )
+        if shown == self._shown:
+            return  # job percentages and such: nothing this table shows has changed
+        self._shown = shown
+        table = self.table
+        selected = self.selected_key()
+        if layout != self._widths:
+            table.clear(columns=True)
+            for label, width in layout.items():
+                table.add_column(label, key=label, width=width)
+            self._widths = layout
+        else:
+            table.clear()
+        names = self._kecamatan_names()
+        ascii_only = self._ascii
+        self._rows = {}
+        for row in self.visible_rows():
+            self._rows[row.key] = row
+            style = SEVERITY_STYLE[row.severity]
+            kec = names.get(row.kecamatan, row.kecamatan) or "-"
+            cells = (
+                time_text(row.time),
+                Text(clip(row.kind, layout["Kind"], ascii_only), style),
+                clip(row.target, layout["Target"], ascii_only),
+                clip(kec, layout.get("Kec") or layout["Kecamatan"], ascii_only),
+                Text(clip(row.detail, layout["Detail"], ascii_only), style),
+            )
+            table.add_row(*cells, key=row.key)
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected), animate=False)
+        if table.row_count == 0:
+            self._show_detail("no events match" if self.filter_input.value else "no events yet")
+        else:
+            self._show_selected()
+
+    def selected_key(self) -> str | None:
+        table = self.table
+        if table.row_count == 0:
+            return None
+        key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return key.value
+
+    def _show_selected(self) -> None:
+        key = self.selected_key()
+        row = self._rows.get(key or "")
+        if row is not None:
+            when = row.time.astimezone(WITA).strftime("%Y-%m-%d %H:%M:%S WITA")
+            self._show_detail(f"{when}  {row.target}  {row.detail}")
+
+    def _show_detail(self, text: str) -> None:
+        self.query_one("#detail", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_selected()
+
+    def on_resize(self) -> None:
+        self.refresh_data()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.refresh_data()
+
+    def action_filter(self) -> None:
+        box = self.filter_input
+        if box.has_focus:  # "/" is a binding, but case ids have slashes: type it
+            box.insert_text_at_cursor("/")
+            return
+        box.display = True
+        self.call_after_refresh(box.focus)
+
+    def action_back(self) -> None:
+        box = self.filter_input
+        if box.display:
+            box.value = ""
+            box.display = False
+            self.table.focus()
+            return
+        super().action_back()

@@ -1,26 +1,583 @@
-"""Export jobs with progress bars; a finished one is downloaded to a path. (Being built.)"""
+"""Export jobs with progress bars; a finished one is downloaded to a path.
+
+The list is polled (every second while a job runs, else every five) and nudged between
+polls by the server's ``job.progress`` events. A download runs in a thread with its own
+blocking client, as the CLI's does: into ``FILE.part``, resumed after a dropped
+connection, checked against the manifest's size and SHA-256, then renamed to ``FILE``
+with the manifest beside it as ``FILE.manifest.json``.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+import asyncio
+import hashlib
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar, Final
 
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import BindingType
-from textual.widgets import Footer, Static
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Input, Static
 
-from cctvctl.tui.commands import Scope, bindings_for
+from cctvctl.client import CctvClient, CctvError, Forbidden, TimedOut, Unreachable
+from cctvctl.models import ExportJob, ExportState
+from cctvctl.render import Mode
+from cctvctl.tui.commands import Role, Scope, bindings_for
+from cctvctl.tui.data import Poller, ServerTarget, describe_error
+from cctvctl.tui.format import age_text, bytes_text
 from cctvctl.tui.screens.base import CctvScreen
+from cctvctl.tui.screens.events import WITA, clip
 from cctvctl.tui.widgets.header import NodeHeader
+from cctvctl.tui.widgets.progress import bar_text
 
-__all__ = ["ExportsScreen"]
+__all__ = [
+    "DownloadFailed",
+    "ExportsScreen",
+    "PathPrompt",
+    "Saved",
+    "default_path",
+    "fetch_clip",
+    "window_text",
+]
+
+FAST: Final = 1.0  # seconds between polls while a job is queued or running
+SLOW: Final = 5.0
+LIST_LIMIT: Final = 200
+VIEWER_TEXT: Final = "exports need the operator role; this token is a viewer"
+RETRIES: Final = 5  # drops in a row without progress before a download gives up
+PROGRESS_EVERY: Final = 0.25  # seconds between progress repaints of a download
+
+STATE_STYLE: Final = {
+    ExportState.QUEUED: "",
+    ExportState.RUNNING: "cyan",
+    ExportState.DONE: "green",
+    ExportState.FAILED: "bold red",
+    ExportState.CANCELLED: "dim",
+    ExportState.EXPIRED: "dim",
+    ExportState.DELETED: "dim",
+}
+
+
+def window_text(start: datetime, end: datetime, now: datetime | None = None) -> str:
+    """``14:00-14:05`` for today (WITA), ``28/11 14:00-14:05`` otherwise."""
+    a, b = start.astimezone(WITA), end.astimezone(WITA)
+    today = (now or datetime.now(UTC)).astimezone(WITA).date()
+    seconds = a.second or b.second
+    clock = "%H:%M:%S" if seconds else "%H:%M"
+    text = f"{a.strftime(clock)}-{b.strftime(clock)}"
+    if a.date() != today:
+        text = f"{a.strftime('%d/%m')} {text}"
+    if b.date() != a.date():
+        text += "+1d" if (b.date() - a.date()).days == 1 else f" {b.strftime('%d/%m')}"
+    return text
+
+
+def default_path(job: ExportJob) -> str:
+    """``./LP_123_XI_2026.mp4`` from the case id (the job id without one)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", job.case_id or "").strip("._") or job.id
+    return f"./{stem}.mp4"
+
+
+def state_text(job: ExportJob) -> str:
+    if job.state is ExportState.RUNNING:
+        return f"running {job.percent:.0f}%"
+    return job.state.value
+
+
+# --------------------------------------------------------------------------- download
+# TODO(move): this mirrors cctvctl.cli.download.save_export, which the TUI may not import;
+# both should call one copy in client.py.
+
+
+@dataclass(frozen=True)
+class Saved:
+    file: Path
+    manifest_file: Path
+    size: int
+    sha256: str
+    resumed_from: int
+
+
+class DownloadFailed(Exception):
+    """The clip could not be fetched or did not verify; ``str()`` is one line."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch_clip(
+    target: ServerTarget,
+    job_id: str,
+    output: Path,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    cancelled: threading.Event | None = None,
+) -> Saved:
+    """Blocking: fetch ``job_id``'s clip into ``output`` via ``output.part``, verified.
+
+    Resumes a ``.part`` left by an earlier try; a clip that does not match the manifest's
+    size and SHA-256 stays ``.part`` and raises :class:`DownloadFailed`.
+    """
+    part = output.with_name(output.name + ".part")
+    # Plain http needs no CA bundle, and loading one costs time (as in the CLI).
+    verify = not target.url.startswith("http://")
+    with CctvClient(target.url, target.token, name=target.name, verify=verify) as client:
+        manifest = client.export_manifest(job_id)
+        size = manifest.size
+        have = part.stat().st_size if part.exists() else 0
+        if have > size:
+            part.unlink()
+            have = 0
+        started_with, failures = have, 0
+        while have < size:
+            if cancelled is not None and cancelled.is_set():
+                raise DownloadFailed(f"stopped at byte {have} of {size}; kept in {part}")
+            with part.open("r+b" if part.exists() else "w+b") as sink:
+                sink.seek(have)
+                before = have
+                try:
+                    client.download_export(
+                        job_id,
+                        sink,
+                        offset=have,
+                        etag=f'"{manifest.sha256}"',
+                        progress=None
+                        if progress is None
+                        else lambda pos, total: progress(pos, total or size),
+                    )
+                except (Unreachable, TimedOut) as exc:
+                    sink.flush()
+                    have = sink.seek(0, os.SEEK_END)
+                    failures = 1 if have > before else failures + 1
+                    if failures > RETRIES:
+                        raise DownloadFailed(
+                            f"{exc}; gave up with {have} of {size} bytes in {part}"
+                        ) from None
+                    time.sleep(min(0.5 * 2 ** (failures - 1), 8.0))
+                    continue
+                sink.flush()
+                os.fsync(sink.fileno())
+                have = sink.seek(0, os.SEEK_END)
+            if have > size:
+                break
+    if not part.exists():
+        part.touch()
+    actual_size, actual = part.stat().st_size, _sha256(part)
+    if actual_size != size or actual != manifest.sha256:
+        raise DownloadFailed(
+            f"{part} does not match the manifest ({actual_size} bytes, SHA-256 "
+            f"{actual[:12]}…; expected {size} bytes, {manifest.sha256[:12]}…); kept as .part"
+        )
+    os.replace(part, output)
+    mfile = output.with_name(output.name + ".manifest.json")
+    tmp = mfile.with_name(mfile.name + ".tmp")
+    tmp.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, mfile)
+    return Saved(output, mfile, actual_size, actual, started_with)
+
+
+def path_problem(text: str) -> str | None:
+    """Why ``text`` cannot be the clip's path, or None."""
+    if not text.strip():
+        return "give a file name, e.g. ./clip.mp4"
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return f"{path} is a folder; give a file name such as clip.mp4"
+    if not path.parent.is_dir():
+        return f"the folder {path.parent} does not exist"
+    for p in (path, path.with_name(path.name + ".manifest.json")):
+        if p.exists():
+            return f"{p} exists; choose another name"
+    return None
+
+
+class PathPrompt(ModalScreen[Path | None]):
+    """Where to save a finished export: Enter saves, Esc cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "cancel")]
+    DEFAULT_CSS = """
+    PathPrompt { align: center middle; }
+    PathPrompt > Vertical {
+        width: 72; max-width: 100%; height: auto;
+        border: round $accent; padding: 0 1; background: $surface;
+    }
+    PathPrompt #why { color: $error; height: auto; }
+    """
+
+    def __init__(self, job: ExportJob) -> None:
+        super().__init__()
+        self.job = job
+
+    def compose(self) -> ComposeResult:
+        job = self.job
+        size = bytes_text(job.size) if job.size else "?"
+        with Vertical():
+            yield Static(f"save export {job.id[:8]} ({job.camera}, {size}) as:")
+            yield Input(value=default_path(job), id="path")
+            yield Static("", id="why")
+            yield Static("enter: save (+ .manifest.json)   esc: cancel")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        problem = path_problem(event.value)
+        if problem is not None:
+            self.query_one("#why", Static).update(problem)
+            return
+        self.dismiss(Path(event.value).expanduser())
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+
+# --------------------------------------------------------------------------- screen
 
 
 class ExportsScreen(CctvScreen):
     SCOPE = Scope.EXPORTS
     TITLE_TEXT = "exports"
+    AUTO_FOCUS = "DataTable"
     BINDINGS: ClassVar[list[BindingType]] = list(bindings_for(Scope.EXPORTS))
+    DEFAULT_CSS = """
+    ExportsScreen #filter { display: none; height: 1; border: none; padding: 0 1; }
+    ExportsScreen #message { height: auto; display: none; padding: 1 2; }
+    ExportsScreen DataTable { height: 1fr; }
+    ExportsScreen #status { height: 1; padding: 0 1; background: $panel; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobs: list[ExportJob] = []
+        self.loaded = False
+        self.denied = False
+        self._poll: Poller | None = None
+        self._seen_event = -1
+        self._columns: tuple[str, ...] = ()
+        self.downloads: dict[str, tuple[int, int, Path]] = {}  # job -> (bytes, size, path)
+        self._last_paint = 0.0
+        self.last_result: str | None = None  # of the latest download, kept on the status line
 
     def compose(self) -> ComposeResult:
         yield NodeHeader()
-        yield Static("exports")
+        yield Input(placeholder="filter: camera, case or state", id="filter")
+        yield Static(id="message")
+        yield DataTable(cursor_type="row", zebra_stripes=True)
+        yield Static("loading export jobs…", id="status")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self._seen_event = self.node.events[-1].id if self.node.events else -1
+        self._poll = Poller(self, self._fetch, SLOW, on_error=self._fetch_failed, name="exports")
+        self._poll.start()
+
+    def on_unmount(self) -> None:
+        if self._poll is not None:
+            self._poll.stop()
+
+    # ---------------------------------------------------------------- data
+
+    async def _fetch(self) -> None:
+        if self.cctv.role is Role.VIEWER:
+            self._deny()
+            return
+        try:
+            jobs = await self.cctv.client.exports(limit=LIST_LIMIT)
+        except Forbidden:
+            self._deny()
+            return
+        jobs.sort(key=lambda j: j.created, reverse=True)
+        self.jobs, self.loaded = jobs, True
+        if self._poll is not None:
+            self._poll.interval = FAST if any(not j.state.final for j in jobs) else SLOW
+        self._rebuild()
+
+    def _fetch_failed(self, exc: Exception) -> None:
+        self._status(f"cannot list exports: {describe_error(exc)[1]}")
+
+    def _deny(self) -> None:
+        self.denied = True
+        if self._poll is not None:
+            self._poll.stop()
+        message = self.query_one("#message", Static)
+        message.update(Text(VIEWER_TEXT, "bold"))
+        message.display = True
+        self.table.display = False
+        self._status("")
+
+    def refresh_data(self) -> None:
+        super().refresh_data()
+        if not self.is_mounted or self.denied:
+            return
+        # Fold job.progress events in between polls, so bars move with the server.
+        fresh = [e for e in self.node.events if e.id > self._seen_event]
+        if not fresh:
+            return
+        self._seen_event = fresh[-1].id
+        by_id = {j.id: i for i, j in enumerate(self.jobs)}
+        changed = False
+        for event in fresh:
+            data = event.data
+            if event.type != "job.progress" or data.get("kind") != "export":
+                continue
+            index = by_id.get(str(data.get("job")))
+            if index is None:
+                if self._poll is not None:
+                    self._poll.poke()  # a job we have not listed yet
+                continue
+            try:
+                state = ExportState(str(data.get("state")))
+            except ValueError:
+                continue
+            update: dict[str, object] = {"state": state}
+            for field in ("percent", "bytes_done", "bytes_total", "eta_seconds"):
+                if field in data:
+                    update[field] = data[field]
+            self.jobs[index] = self.jobs[index].model_copy(update=update)
+            changed = True
+            if state.final and self._poll is not None:
+                self._poll.poke()  # size and SHA-256 come with the job, not the event
+        if changed:
+            self._rebuild()
+
+    # ---------------------------------------------------------------- table
+
+    @property
+    def table(self) -> DataTable[Text | str]:
+        return self.query_one(DataTable)
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#filter", Input)
+
+    def visible_jobs(self) -> list[ExportJob]:
+        needle = self.filter_input.value.strip().lower()
+        if not needle:
+            return list(self.jobs)
+        return [
+            j
+            for j in self.jobs
+            if needle in f"{j.id} {j.camera} {j.case_id or ''} {state_text(j)}".lower()
+        ]
+
+    def _wide(self) -> bool:
+        return (self.size.width or 80) >= 100
+
+    def _cells(self, job: ExportJob, now: datetime) -> tuple[Text | str, ...]:
+        wide = self._wide()
+        ascii_only = self.cctv.mode is Mode.ASCII
+        style = STATE_STYLE[job.state]
+        percent = 100.0 if job.state is ExportState.DONE else job.percent
+        bar = bar_text(percent, 10 if wide else 5, self.cctv.mode, style)
+        got = self.downloads.get(job.id)
+        size = bytes_text(job.size) if job.size else "-"
+        if got is not None:
+            size = f"↓{got[0] * 100 // max(1, got[1])}%" if not ascii_only else "dl"
+        cells: list[Text | str] = [
+            job.id[:8],
+            clip(job.camera, 16 if wide else 10, ascii_only),
+            clip(job.case_id or "-", 20 if wide else 10, ascii_only),
+            window_text(job.start, job.end, now),
+            Text(job.state.value, style),
+            bar,
+            size,
+        ]
+        if wide:
+            cells.append(age_text(job.created, now))
+        return tuple(cells)
+
+    def _rebuild(self) -> None:
+        if not self.is_mounted or self.denied:
+            return
+        table = self.table
+        columns: tuple[str, ...] = (
+            "Job",
+            "Camera",
+            "Case",
+            "Window (WITA)",
+            "State",
+            "Progress",
+            "Size",
+        )
+        if self._wide():
+            columns += ("Age",)
+        selected = self.selected_id()
+        if columns != self._columns:
+            table.clear(columns=True)
+            for label in columns:
+                table.add_column(label, key=label)
+            self._columns = columns
+        else:
+            table.clear()
+        now = datetime.now(UTC)
+        for job in self.visible_jobs():
+            table.add_row(*self._cells(job, now), key=job.id)
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected), animate=False)
+        if not self.downloads:
+            self._status(self._summary())
+
+    def _summary(self) -> str:
+        if not self.loaded:
+            return "loading export jobs…"
+        if not self.jobs:
+            return "no export jobs on this server (export one from a camera: e)"
+        running = sum(not j.state.final for j in self.jobs)
+        shown = self.table.row_count
+        plural = "s" * (len(self.jobs) != 1)
+        text = f"{shown} of {len(self.jobs)} job{plural}"
+        if shown == len(self.jobs):
+            text = f"{shown} job{plural}"
+        if running:
+            text += f", {running} running"
+        if self.last_result is not None:
+            return f"{self.last_result}  ({text})"
+        return text + "  enter: download  c: cancel"
+
+    def _status(self, text: str) -> None:
+        if not self.is_mounted:
+            return
+        self.query_one("#status", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
+
+    def on_resize(self) -> None:
+        self._rebuild()
+
+    def selected_id(self) -> str | None:
+        table = self.table
+        if table.row_count == 0:
+            return None
+        key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return key.value
+
+    def selected_job(self) -> ExportJob | None:
+        job_id = self.selected_id()
+        return next((j for j in self.jobs if j.id == job_id), None)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._rebuild()
+
+    # ---------------------------------------------------------------- actions
+
+    def action_filter(self) -> None:
+        box = self.filter_input
+        if box.has_focus:  # "/" is a binding, but case ids have slashes: type it
+            box.insert_text_at_cursor("/")
+            return
+        box.display = True
+        self.call_after_refresh(box.focus)
+
+    def action_back(self) -> None:
+        box = self.filter_input
+        if box.display:
+            box.value = ""
+            box.display = False
+            self.table.focus()
+            return
+        super().action_back()
+
+    def action_download(self) -> None:
+        if not self.allowed("download"):
+            return
+        job = self.selected_job()
+        if job is None:
+            self.notify("no export selected", severity="warning")
+            return
+        if job.state is not ExportState.DONE:
+            self.notify(
+                f"export {job.id[:8]}: not finished yet (state: {state_text(job)})",
+                severity="warning",
+            )
+            return
+        if job.id in self.downloads:
+            self.notify(f"export {job.id[:8]} is already downloading", severity="warning")
+            return
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self._start_download(job, path)
+
+        self.app.push_screen(PathPrompt(job), chosen)
+
+    def _start_download(self, job: ExportJob, path: Path) -> None:
+        size = job.size or 0
+        self.downloads[job.id] = (0, size, path)
+        self._status(f"downloading {path.name}…")
+        # On the app, so leaving this screen does not abandon the file half written.
+        self.app.run_worker(
+            self._download(job, path), name=f"download {job.id}", exit_on_error=False
+        )
+
+    async def _download(self, job: ExportJob, path: Path) -> None:
+        app = self.app
+
+        def progress(position: int, size: int) -> None:  # in the download thread
+            now = time.monotonic()
+            if now - self._last_paint >= PROGRESS_EVERY or position >= size:
+                self._last_paint = now
+                app.call_from_thread(self._show_progress, job.id, position, size, path)
+
+        try:
+            saved = await asyncio.to_thread(fetch_clip, self.cctv.target, job.id, path, progress)
+        except (CctvError, DownloadFailed, OSError) as exc:
+            app.notify(f"export {job.id[:8]}: {exc}", title="download failed", severity="error")
+            self.last_result = f"download of {path.name} failed"
+        else:
+            app.notify(
+                f"{saved.file} ({saved.size:,} bytes, {bytes_text(saved.size)}); SHA-256 "
+                f"verified; manifest {saved.manifest_file.name}",
+                title="downloaded",
+                timeout=10,
+            )
+            self.last_result = f"saved {saved.file} ({bytes_text(saved.size)}), SHA-256 verified"
+        finally:
+            self.downloads.pop(job.id, None)
+            if self.is_mounted:
+                self._rebuild()
+
+    def _show_progress(self, job_id: str, position: int, size: int, path: Path) -> None:
+        self.downloads[job_id] = (position, size, path)
+        if not self.is_mounted:
+            return
+        percent = position * 100 / max(1, size)
+        bar = bar_text(percent, 10, self.cctv.mode)
+        self.query_one("#status", Static).update(
+            Text.assemble(
+                f"downloading {path.name} ",
+                bar,
+                f" {bytes_text(position)}/{bytes_text(size)}",
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+        )
+
+    async def action_cancel(self) -> None:
+        if not self.allowed("cancel"):
+            return
+        job = self.selected_job()
+        if job is None:
+            self.notify("no export selected", severity="warning")
+            return
+        if job.state.final:
+            # DELETE on a finished job removes its files: never do that from a cancel key.
+            self.notify(f"export {job.id[:8]} is already {job.state.value}", severity="warning")
+            return
+        try:
+            updated = await self.cctv.client.cancel_export(job.id)
+        except CctvError as exc:
+            self.notify(f"cancel {job.id[:8]}: {exc}", title="cancel failed", severity="error")
+            return
+        self.notify(f"export {job.id[:8]}: {updated.state.value}", title="cancel")
+        if self._poll is not None:
+            self._poll.poke()

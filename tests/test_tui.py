@@ -303,3 +303,22 @@ async def test_ctrl_c_quits_like_q() -> None:
         await pilot.press("ctrl+c")
         await pilot.pause(0.2)
         assert not app.is_running
+
+
+async def test_filter_keeps_the_header_and_screens_are_not_stacked_twice(live: Live) -> None:
+    app = make_app(live)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(overview_rows(app)) == len(live.site.kecamatan))
+        await pilot.press("slash")
+        await until(pilot, lambda: app.screen.query_one("#filter").display)
+        assert "test-node" in screen_text(app).splitlines()[0]
+        await pilot.press("escape")
+
+        await pilot.press("a")
+        await until(pilot, lambda: type(app.screen).__name__ == "EventsScreen")
+        await pilot.press("x")
+        await until(pilot, lambda: type(app.screen).__name__ == "ExportsScreen")
+        await pilot.press("a")  # back down to the Events screen already open
+        await until(pilot, lambda: type(app.screen).__name__ == "EventsScreen")
+        names = [type(s).__name__ for s in app.screen_stack]
+        assert names.count("EventsScreen") == 1 and "ExportsScreen" not in names

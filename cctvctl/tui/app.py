@@ -185,6 +185,12 @@ class CctvApp(App[None]):
         """Open a singleton screen, or go back to it if it is already in the stack."""
         if isinstance(self.screen, kind):
             return
+        below = [i for i, screen in enumerate(self.screen_stack) if isinstance(screen, kind)]
+        if below:
+            # Back down to the one already open rather than stacking a second copy.
+            for _ in range(len(self.screen_stack) - 1 - below[-1]):
+                self.pop_screen()
+            return
         self.push_screen(kind())
 
     def action_command_line(self) -> None:

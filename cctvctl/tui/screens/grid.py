@@ -52,7 +52,7 @@ class GridScreen(CctvScreen):
     BINDINGS: ClassVar[list[BindingType]] = list(bindings_for(Scope.GRID))
     DEFAULT_CSS = """
     GridScreen #pager { height: 1; color: $text-muted; }
-    GridScreen #filter { dock: top; display: none; height: 1; border: none; padding: 0 1; }
+    GridScreen #filter { display: none; height: 1; border: none; padding: 0 1; }
     GridScreen Grid { grid-gutter: 0 0; }
     """
 

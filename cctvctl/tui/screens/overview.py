@@ -49,7 +49,7 @@ class OverviewScreen(CctvScreen):
     AUTO_FOCUS = "DataTable"
     BINDINGS: ClassVar[list[BindingType]] = list(bindings_for(Scope.OVERVIEW))
     DEFAULT_CSS = """
-    OverviewScreen #filter { dock: top; display: none; height: 1; border: none; padding: 0 1; }
+    OverviewScreen #filter { display: none; height: 1; border: none; padding: 0 1; }
     """
 
     def compose(self) -> ComposeResult:

@@ -5,11 +5,12 @@ blocking :class:`~cctvctl.client.CctvClient` rather than ``common.ask``: :func:`
 opens it for the chosen server, and :func:`failing` turns a client error into its one line
 and exit code.
 
-:func:`save_export` is how a clip leaves the server: into ``FILE.part``, resumed with HTTP
-Range after a dropped connection (a few times, backing off), checked against the
-manifest's size and SHA-256, then renamed to ``FILE`` with the manifest written beside it
-as ``FILE.manifest.json``. A clip that fails the check is never renamed: the ``.part``
-stays for a look, and ``FILE`` only ever holds verified bytes.
+:func:`save_export` is how a clip leaves the server: :func:`cctvctl.client.save_export`
+(shared with the TUI) fetches it into ``FILE.part``, resumed with HTTP Range after a
+dropped connection, checks it against the manifest's size and SHA-256, then renames it to
+``FILE`` with the manifest beside it as ``FILE.manifest.json``; here it gets a
+:class:`Meter` and the command that resumes. A clip that fails the check is never
+renamed: the ``.part`` stays for a look, and ``FILE`` only ever holds verified bytes.
 
 :class:`Meter` shows progress: rich bars on stderr when it is a terminal, a few plain
 lines otherwise (none with ``--json``), so stdout keeps only the result.
@@ -18,14 +19,10 @@ lines otherwise (none with ``--json``), so stdout keeps only the result.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
@@ -38,11 +35,10 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from cctvctl.client import CctvClient, CctvError
+    from cctvctl.client import SavedClip as Saved
     from cctvctl.models import ExportJob, ExportManifest
 
 __all__ = [
-    "MANIFEST_SUFFIX",
-    "PART_SUFFIX",
     "DownloadFailed",
     "Meter",
     "Saved",
@@ -50,21 +46,10 @@ __all__ = [
     "connect",
     "fail",
     "failing",
-    "manifest_path",
     "part_path",
     "save_export",
     "table_console",
 ]
-
-PART_SUFFIX: Final = ".part"
-MANIFEST_SUFFIX: Final = ".manifest.json"
-#: Drops in a row before giving up; a drop after some progress starts the count again,
-#: so a link that keeps breaking but keeps moving still finishes.
-RETRIES: Final = 5
-BACKOFF: Final = 0.5  # seconds before the first retry, doubled each time, capped below
-MAX_BACKOFF: Final = 8.0
-_HASH_BLOCK: Final = 1024 * 1024
-
 
 # --------------------------------------------------------------------------- one server
 
@@ -223,11 +208,10 @@ class Meter:
 
 
 def part_path(output: Path) -> Path:
-    return output.with_name(output.name + PART_SUFFIX)
+    """:func:`cctvctl.client.part_path`, without loading the client at start-up."""
+    from cctvctl.client import part_path
 
-
-def manifest_path(output: Path) -> Path:
-    return output.with_name(output.name + MANIFEST_SUFFIX)
+    return part_path(output)
 
 
 def check_free(output: Path, force: bool) -> None:
@@ -238,30 +222,16 @@ def check_free(output: Path, force: bool) -> None:
         fail_usage(f"-o {output}: the folder {output.parent} does not exist")
     if force:
         return
+    from cctvctl.client import manifest_path
+
     for path in (output, manifest_path(output)):
         if path.exists():
             fail_usage(f"{path} exists; pass --force to overwrite it, or choose another -o")
 
 
-@dataclass(frozen=True)
-class Saved:
-    file: Path
-    manifest_file: Path
-    size: int
-    sha256: str
-    resumed_from: int  # bytes already in the .part when this run started
-
-
 class DownloadFailed(Exception):
-    """The clip could not be fetched or did not verify; ``str()`` is one line."""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
+    """:class:`cctvctl.client.DownloadFailed` as :func:`save_export` re-raises it: the
+    commands name it at import time, before the client (and httpx) is loaded."""
 
 
 def save_export(
@@ -273,74 +243,27 @@ def save_export(
     *,
     resume: bool,
 ) -> Saved:
-    """Fetch ``job``'s clip into ``output`` (via ``.part``), verify it, save the manifest.
+    """:func:`cctvctl.client.save_export` with progress on ``meter`` and the command that
+    resumes in the give-up message.
 
     ``resume``: continue a ``.part`` left by an earlier run (``exports download``);
     otherwise one left over is discarded, as it cannot belong to a job just made.
     Raises :class:`DownloadFailed`, or the client's error when the server refuses.
     """
-    from cctvctl.client import TimedOut, Unreachable
+    from cctvctl import client as api
 
-    part = part_path(output)
-    size = manifest.size
-    if not resume:
-        part.unlink(missing_ok=True)
-    have = part.stat().st_size if part.exists() else 0
-    if have > size:
-        meter.note(f"{part} is larger than the clip ({have} > {size} bytes); starting over")
-        part.unlink()
-        have = 0
-    started_with = have
-    failures = 0
-    etag = f'"{manifest.sha256}"'
-    while have < size:
-        with part.open("r+b" if part.exists() else "w+b") as sink:
-            sink.seek(have)
-            before = have
-            try:
-                client.download_export(
-                    job.id,
-                    sink,
-                    offset=have,
-                    etag=etag,
-                    progress=lambda pos, total: meter.transfer(output.name, pos, total or size),
-                )
-            except (Unreachable, TimedOut) as exc:
-                sink.flush()
-                have = sink.seek(0, os.SEEK_END)
-                failures = 1 if have > before else failures + 1
-                if failures > RETRIES:
-                    raise DownloadFailed(
-                        f"{exc}; gave up after {RETRIES} tries in a row without progress. "
-                        f"{have} of {size} bytes are in {part}; run "
-                        f"'cctvctl exports download {job.id} -o {output}' to resume"
-                    ) from None
-                delay = min(BACKOFF * 2 ** (failures - 1), MAX_BACKOFF)
-                meter.note(
-                    f"connection lost at byte {have} of {size} ({exc.detail}); "
-                    f"resuming in {delay:g} s"
-                )
-                time.sleep(delay)
-                continue
-            sink.flush()
-            os.fsync(sink.fileno())
-            have = sink.seek(0, os.SEEK_END)
-        if have > size:
-            break
-    meter.done()
-    if not part.exists():
-        part.touch()  # an empty clip is impossible, but let the check below say so
-    actual_size = part.stat().st_size
-    actual = sha256_of(part)
-    if actual_size != size or actual != manifest.sha256:
-        raise DownloadFailed(
-            f"{part} does not match the manifest: {actual_size} bytes, SHA-256 {actual}; "
-            f"the manifest says {size} bytes, SHA-256 {manifest.sha256}. "
-            f"Not renamed to {output.name}; delete the .part to download afresh"
+    try:
+        return api.save_export(
+            client,
+            job.id,
+            manifest,
+            output,
+            resume=resume,
+            progress=lambda position, size: meter.transfer(output.name, position, size),
+            note=meter.note,
+            resume_hint=f"run 'cctvctl exports download {job.id} -o {output}' to resume",
         )
-    os.replace(part, output)
-    mfile = manifest_path(output)
-    tmp = mfile.with_name(mfile.name + ".tmp")
-    tmp.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, mfile)
-    return Saved(output, mfile, actual_size, actual, started_with)
+    except api.DownloadFailed as exc:
+        raise DownloadFailed(str(exc)) from None
+    finally:
+        meter.done()

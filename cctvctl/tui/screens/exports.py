@@ -2,21 +2,18 @@
 
 The list is polled (every second while a job runs, else every five) and nudged between
 polls by the server's ``job.progress`` events. A download runs in a thread with its own
-blocking client, as the CLI's does: into ``FILE.part``, resumed after a dropped
-connection, checked against the manifest's size and SHA-256, then renamed to ``FILE``
-with the manifest beside it as ``FILE.manifest.json``.
+blocking client, through :func:`cctvctl.client.save_export` as the CLI's does: into
+``FILE.part``, resumed after a dropped connection, checked against the manifest's size and
+SHA-256, then renamed to ``FILE`` with the manifest beside it as ``FILE.manifest.json``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
 import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar, Final
@@ -28,7 +25,15 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from cctvctl.client import CctvClient, CctvError, Forbidden, TimedOut, Unreachable
+from cctvctl.client import (
+    CctvClient,
+    CctvError,
+    DownloadFailed,
+    Forbidden,
+    SavedClip,
+    manifest_path,
+    save_export,
+)
 from cctvctl.models import ExportJob, ExportState
 from cctvctl.render import Mode
 from cctvctl.tui.commands import Role, Scope, bindings_for
@@ -40,10 +45,8 @@ from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.progress import bar_text
 
 __all__ = [
-    "DownloadFailed",
     "ExportsScreen",
     "PathPrompt",
-    "Saved",
     "default_path",
     "fetch_clip",
     "window_text",
@@ -53,7 +56,6 @@ FAST: Final = 1.0  # seconds between polls while a job is queued or running
 SLOW: Final = 5.0
 LIST_LIMIT: Final = 200
 VIEWER_TEXT: Final = "exports need the operator role; this token is a viewer"
-RETRIES: Final = 5  # drops in a row without progress before a download gives up
 PROGRESS_EVERY: Final = 0.25  # seconds between progress repaints of a download
 
 STATE_STYLE: Final = {
@@ -94,29 +96,6 @@ def state_text(job: ExportJob) -> str:
 
 
 # --------------------------------------------------------------------------- download
-# TODO(move): this mirrors cctvctl.cli.download.save_export, which the TUI may not import;
-# both should call one copy in client.py.
-
-
-@dataclass(frozen=True)
-class Saved:
-    file: Path
-    manifest_file: Path
-    size: int
-    sha256: str
-    resumed_from: int
-
-
-class DownloadFailed(Exception):
-    """The clip could not be fetched or did not verify; ``str()`` is one line."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_clip(
@@ -126,68 +105,16 @@ def fetch_clip(
     progress: Callable[[int, int], None] | None = None,
     *,
     cancelled: threading.Event | None = None,
-) -> Saved:
-    """Blocking: fetch ``job_id``'s clip into ``output`` via ``output.part``, verified.
-
-    Resumes a ``.part`` left by an earlier try; a clip that does not match the manifest's
-    size and SHA-256 stays ``.part`` and raises :class:`DownloadFailed`.
-    """
-    part = output.with_name(output.name + ".part")
+) -> SavedClip:
+    """Blocking: :func:`cctvctl.client.save_export` of ``job_id``'s clip into ``output``
+    with a client of its own, resuming a ``.part`` left by an earlier try."""
     # Plain http needs no CA bundle, and loading one costs time (as in the CLI).
     verify = not target.url.startswith("http://")
     with CctvClient(target.url, target.token, name=target.name, verify=verify) as client:
         manifest = client.export_manifest(job_id)
-        size = manifest.size
-        have = part.stat().st_size if part.exists() else 0
-        if have > size:
-            part.unlink()
-            have = 0
-        started_with, failures = have, 0
-        while have < size:
-            if cancelled is not None and cancelled.is_set():
-                raise DownloadFailed(f"stopped at byte {have} of {size}; kept in {part}")
-            with part.open("r+b" if part.exists() else "w+b") as sink:
-                sink.seek(have)
-                before = have
-                try:
-                    client.download_export(
-                        job_id,
-                        sink,
-                        offset=have,
-                        etag=f'"{manifest.sha256}"',
-                        progress=None
-                        if progress is None
-                        else lambda pos, total: progress(pos, total or size),
-                    )
-                except (Unreachable, TimedOut) as exc:
-                    sink.flush()
-                    have = sink.seek(0, os.SEEK_END)
-                    failures = 1 if have > before else failures + 1
-                    if failures > RETRIES:
-                        raise DownloadFailed(
-                            f"{exc}; gave up with {have} of {size} bytes in {part}"
-                        ) from None
-                    time.sleep(min(0.5 * 2 ** (failures - 1), 8.0))
-                    continue
-                sink.flush()
-                os.fsync(sink.fileno())
-                have = sink.seek(0, os.SEEK_END)
-            if have > size:
-                break
-    if not part.exists():
-        part.touch()
-    actual_size, actual = part.stat().st_size, _sha256(part)
-    if actual_size != size or actual != manifest.sha256:
-        raise DownloadFailed(
-            f"{part} does not match the manifest ({actual_size} bytes, SHA-256 "
-            f"{actual[:12]}…; expected {size} bytes, {manifest.sha256[:12]}…); kept as .part"
+        return save_export(
+            client, job_id, manifest, output, resume=True, progress=progress, cancelled=cancelled
         )
-    os.replace(part, output)
-    mfile = output.with_name(output.name + ".manifest.json")
-    tmp = mfile.with_name(mfile.name + ".tmp")
-    tmp.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, mfile)
-    return Saved(output, mfile, actual_size, actual, started_with)
 
 
 def path_problem(text: str) -> str | None:
@@ -199,7 +126,7 @@ def path_problem(text: str) -> str | None:
         return f"{path} is a folder; give a file name such as clip.mp4"
     if not path.parent.is_dir():
         return f"the folder {path.parent} does not exist"
-    for p in (path, path.with_name(path.name + ".manifest.json")):
+    for p in (path, manifest_path(path)):
         if p.exists():
             return f"{p} exists; choose another name"
     return None

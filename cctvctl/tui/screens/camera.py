@@ -1,33 +1,56 @@
-"""One camera: a large picture beside every number the server has on it."""
+"""One camera: a large picture beside every number the server has on it, 24 h of footage
+as a timeline bar, the camera's recent events, and its actions (export, reboot, snapshot).
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+import asyncio
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar, Final, cast
 
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
-from textual.binding import BindingType
-from textual.containers import Horizontal
-from textual.widgets import Footer, Static
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Input, Static
 
-from cctvctl.models import Camera
+from cctvctl.client import AsyncCctvClient, CctvError
+from cctvctl.models import Camera, Event, ExportJob, RebootJob
 from cctvctl.tui.commands import Scope, bindings_for
 from cctvctl.tui.data import Poller
-from cctvctl.tui.format import BADGES, age_text, kbps_text, rtt_text
+from cctvctl.tui.format import BADGES, age_text, bytes_text, kbps_text, rtt_text
 from cctvctl.tui.screens.base import CctvScreen
+from cctvctl.tui.screens.export_form import ExportForm
+from cctvctl.tui.screens.reboot_modal import RebootModal
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.thumb import Thumb
+from cctvctl.tui.widgets.timeline import WITA, Timeline, window
 
-__all__ = ["CameraScreen", "stats_table"]
+__all__ = [
+    "CameraScreen",
+    "SnapshotModal",
+    "event_line",
+    "events_text",
+    "snapshot_path",
+    "stats_table",
+]
 
-THUMB_INTERVAL = 1.0
+THUMB_INTERVAL: Final = 1.0
+TIMELINE_INTERVAL: Final = 30.0
+RECENT_EVENTS: Final = 8
+# Reboot states after which nothing more happens to that camera's job.
+_REBOOT_FINAL: Final = {"back_online", "did_not_return", "failed", "skipped", "interrupted"}
 
 
 def stats_table(camera: Camera) -> Table:
     table = Table.grid(padding=(0, 1))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True, min_width=11)
+    table.add_column(no_wrap=True, overflow="ellipsis")
     label, style = BADGES[camera.status]
     since = f" for {age_text(camera.status_since)}" if camera.status_since else ""
     fps = f"{camera.fps:.1f}" + (f"/{camera.expected_fps:.0f}" if camera.expected_fps else "")
@@ -53,12 +76,181 @@ def stats_table(camera: Camera) -> Table:
     return table
 
 
+def _event_detail(event: Event) -> tuple[str, str]:
+    """What happened, and a style for it."""
+    data = event.data
+    if event.type == "camera.status":
+        status = str(data.get("status", "?"))
+        previous = data.get("previous")
+        reason = data.get("reason")
+        text = status + (f" (was {previous})" if previous else "")
+        text += f": {reason}" if reason else ""
+        style = {"online": "green", "degraded": "yellow", "offline": "red"}.get(status, "")
+        return text, style
+    if event.type == "job.progress":
+        kind = data.get("kind", "job")
+        state = str(data.get("state", "?"))
+        text = f"{kind} {data.get('job', '')} {state}"
+        percent = data.get("percent")
+        if kind == "export" and isinstance(percent, int | float) and state == "running":
+            text += f" {percent:.0f}%"
+        if data.get("error"):
+            text += f": {data['error']}"
+        if data.get("detail"):
+            text += f" ({data['detail']})"
+        bad = state in ("failed", "did_not_return", "interrupted", "skipped")
+        return text, "red" if bad else ""
+    shown = ", ".join(f"{k}={v}" for k, v in data.items() if not isinstance(v, dict | list))
+    return shown, ""
+
+
+def event_line(event: Event) -> Text:
+    """``14:03:27 camera.status offline (was online): no packets for 3 s`` (WITA)."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(event.time.astimezone(WITA).strftime("%H:%M:%S"), "dim")
+    text.append(f" {event.type} ", "bold")
+    detail, style = _event_detail(event)
+    text.append(detail, style)
+    return text
+
+
+def camera_events(events: Iterable[Event], camera_id: str, limit: int) -> list[Event]:
+    """The newest ``limit`` events about one camera, newest first."""
+    mine = [e for e in events if e.camera == camera_id]
+    return mine[::-1][:limit]
+
+
+def events_text(events: Iterable[Event], camera_id: str, limit: int = RECENT_EVENTS) -> Text:
+    rows = camera_events(events, camera_id, limit)
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append("recent events (WITA)", "bold underline")
+    if not rows:
+        text.append("\nnone since the console started", "dim")
+    for event in rows:
+        text.append("\n")
+        text.append_text(event_line(event))
+    return text
+
+
+def snapshot_path(camera_id: str, now: datetime | None = None) -> str:
+    """``./<camera>-<YYYYmmdd-HHMMSS>.jpg`` in WITA, in the current directory."""
+    at = (now or datetime.now(UTC)).astimezone(WITA)
+    return f"./{camera_id}-{at:%Y%m%d-%H%M%S}.jpg"
+
+
+class SnapshotModal(ModalScreen[tuple[Path, int] | None]):
+    """Where to save the camera's current picture as JPEG; Enter saves, Esc cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
+    DEFAULT_CSS = """
+    SnapshotModal { align: center middle; background: $background 50%; }
+    SnapshotModal > Vertical {
+        width: 90%; max-width: 78; height: auto;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    SnapshotModal #title { text-style: bold; }
+    SnapshotModal #path { border: none; height: 1; padding: 0 1; margin: 1 0; }
+    SnapshotModal #error { color: $error; height: auto; min-height: 1; }
+    SnapshotModal #buttons { height: auto; align-horizontal: right; }
+    SnapshotModal Button { min-width: 10; margin: 0 0 0 1; }
+    """
+
+    def __init__(self, client: AsyncCctvClient, camera_id: str, path: str | None = None) -> None:
+        super().__init__()
+        self.client = client
+        self.camera_id = camera_id
+        self._path = path or snapshot_path(camera_id)
+        self.busy = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(f"Save {self.camera_id}'s current picture as JPEG", id="title")
+            yield Input(self._path, id="path")
+            yield Static("", id="error")
+            with Horizontal(id="buttons"):
+                yield Button("Save", id="save", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#path", Input).focus()
+
+    @property
+    def error_text(self) -> str:
+        return str(self.query_one("#error", Static).content)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.save()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "save":
+            self.save()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def save(self) -> None:
+        if self.busy:
+            return
+        raw = self.query_one("#path", Input).value.strip()
+        if not raw:
+            self.query_one("#error", Static).update("path: required, e.g. ./snap.jpg")
+            return
+        path = Path(raw).expanduser()
+        problem = _unwritable(path)
+        if problem is not None:
+            self.query_one("#error", Static).update(f"{raw}: {problem}")
+            return
+        self.busy = True
+        self.query_one("#error", Static).update("")
+        self.run_worker(self._save(path), group="snapshot", exit_on_error=False)
+
+    async def _save(self, path: Path) -> None:
+        try:
+            # No size: the camera's own resolution (the server keeps the aspect ratio).
+            shot = await self.client.thumbnail(
+                self.camera_id, cast(int, None), cast(int, None), fmt="jpeg"
+            )
+            await asyncio.to_thread(_write_new, path, shot.data)
+        except CctvError as exc:
+            self.query_one("#error", Static).update(str(exc))
+        except OSError as exc:
+            self.query_one("#error", Static).update(f"{path}: cannot write: {exc.strerror or exc}")
+        else:
+            self.dismiss((path, len(shot.data)))
+        finally:
+            self.busy = False
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why ``path`` cannot take a new file, or None; checked before asking the server."""
+    if path.is_dir():
+        return "is a directory; give a file name, e.g. ./snap.jpg"
+    if path.exists():
+        return "exists already; choose another name (evidence is never overwritten)"
+    if not path.parent.is_dir():
+        return f"no directory {str(path.parent)!r}"
+    return None
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    with path.open("xb") as f:  # never overwrite: "x" fails if it appeared meanwhile
+        f.write(data)
+
+
 class CameraScreen(CctvScreen):
     SCOPE = Scope.CAMERA
     BINDINGS: ClassVar[list[BindingType]] = list(bindings_for(Scope.CAMERA))
     DEFAULT_CSS = """
+    CameraScreen #top { height: 1fr; min-height: 6; }
     CameraScreen Thumb { width: 2fr; }
     CameraScreen #stats { width: 1fr; min-width: 30; padding: 0 1; }
+    CameraScreen #bottom { height: auto; }
+    CameraScreen Timeline { padding: 0 1; }
+    CameraScreen #events { height: 6; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, camera_id: str) -> None:
@@ -66,32 +258,57 @@ class CameraScreen(CctvScreen):
         self.camera_id = camera_id
         self.TITLE_TEXT = camera_id
         self._thumbs: Poller | None = None
+        self._timeline: Poller | None = None
+        self._reboots: set[str] = set()  # job ids whose final outcome we still owe a toast
+        self._seen_event = -1  # newest event id looked at for those outcomes
 
     def compose(self) -> ComposeResult:
         yield NodeHeader()
-        with Horizontal():
+        with Horizontal(id="top"):
             yield Thumb(mode=self.cctv.mode, depth=self.cctv.depth)
             yield Static(id="stats")
+        with Vertical(id="bottom"):
+            yield Timeline(mode=self.cctv.mode)
+            yield Static(id="events")
         yield Footer()
 
     def on_mount(self) -> None:
+        self.refresh_data()
         self._thumbs = Poller(self, self._fetch_thumb, THUMB_INTERVAL, name="thumb")
         self._thumbs.start()
+        self._timeline = Poller(
+            self,
+            self._fetch_timeline,
+            TIMELINE_INTERVAL,
+            on_error=self._timeline_failed,
+            name="timeline",
+        )
+        self._timeline.start()
 
     def on_unmount(self) -> None:
-        if self._thumbs is not None:
-            self._thumbs.stop()
+        for poller in (self._thumbs, self._timeline):
+            if poller is not None:
+                poller.stop()
+
+    def on_resize(self, event: events.Resize) -> None:
+        if not self.query("#events"):
+            return
+        # A third of the rows below the picture go to events: 5 at 80x24, 8 at 160x48.
+        lines = max(3, min(RECENT_EVENTS, (event.size.height - 5) // 3 - 1))
+        self.query_one("#events", Static).styles.height = lines + 1
 
     def camera(self) -> Camera | None:
         return next((c for c in self.node.cameras if c.id == self.camera_id), None)
 
     def refresh_data(self) -> None:
         super().refresh_data()
-        if not self.is_mounted:
-            return
+        if not self.is_mounted or not self.query("#stats"):
+            return  # not composed yet: on_mount's first ticks will fill it in
         camera = self.camera()
         stats = self.query_one("#stats", Static)
         stats.update(stats_table(camera) if camera else f"{self.camera_id}: not on this server")
+        self.query_one("#events", Static).update(events_text(self.node.events, self.camera_id))
+        self._reboot_outcomes()
 
     async def _fetch_thumb(self) -> None:
         thumb = self.query_one(Thumb)
@@ -100,3 +317,76 @@ class CameraScreen(CctvScreen):
             return
         shot = await self.cctv.client.thumbnail(self.camera_id, width, max(9, width * 9 // 16))
         thumb.show(shot)
+
+    async def _fetch_timeline(self) -> None:
+        start, end = window()
+        rec = await self.cctv.client.recordings(self.camera_id, start, end)
+        self.query_one(Timeline).show(rec)
+
+    def _timeline_failed(self, exc: Exception) -> None:
+        self.query_one(Timeline).show_error(str(exc))
+
+    # ---------------------------------------------------------------- actions
+
+    def action_export(self) -> None:
+        if not self.allowed("export"):
+            return
+        camera = self.camera()
+        form = ExportForm(self.cctv.client, self.camera_id, camera.name if camera else "")
+        self.app.push_screen(form, self._exported)
+
+    def _exported(self, job: ExportJob | None) -> None:
+        if job is None:
+            return
+        self.notify(f"export {job.id} queued: {job.camera}, case {job.case_id}", title="export")
+        self.cctv.action_exports()
+
+    def action_reboot(self) -> None:
+        if not self.allowed("reboot"):
+            return
+        camera = self.camera()
+        if camera is None:
+            self.notify(f"{self.camera_id}: not on this server", title="reboot", severity="error")
+            return
+        self.app.push_screen(RebootModal(self.cctv.client, camera), self._rebooted)
+
+    def _rebooted(self, job: RebootJob | None) -> None:
+        if job is None:
+            return
+        states = ", ".join(f"{r.camera} {r.state.value}" for r in job.results)
+        self.notify(f"reboot {job.id}: {states}", title="reboot")
+        if not job.done:
+            self._reboots.add(job.id)
+
+    def _reboot_outcomes(self) -> None:
+        """Toast how our reboots ended, from the job.progress events the app follows."""
+        for event in self.node.events:
+            if event.id <= self._seen_event:
+                continue
+            self._seen_event = event.id
+            data = event.data
+            job = str(data.get("job", ""))
+            if event.type != "job.progress" or data.get("kind") != "reboot":
+                continue
+            state = str(data.get("state", ""))
+            if job in self._reboots and state in _REBOOT_FINAL:
+                self._reboots.discard(job)
+                ok = state == "back_online"
+                detail = f": {data['detail']}" if data.get("detail") else ""
+                self.notify(
+                    f"reboot {job}: {event.camera} {state}{detail}",
+                    title="reboot",
+                    severity="information" if ok else "error",
+                    timeout=10,
+                )
+
+    def action_snapshot(self) -> None:
+        if not self.allowed("snapshot"):
+            return
+        self.app.push_screen(SnapshotModal(self.cctv.client, self.camera_id), self._saved)
+
+    def _saved(self, saved: tuple[Path, int] | None) -> None:
+        if saved is None:
+            return
+        path, size = saved
+        self.notify(f"saved {path} ({bytes_text(size)})", title="snapshot")

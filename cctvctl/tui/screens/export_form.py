@@ -1,0 +1,253 @@
+"""`e` on a camera: the export form (WITA times, case id, note) that queues a clip export.
+
+:func:`parse_wita` and :func:`validate` are pure, so every spelling can be tested without a
+terminal. The form stays open on a refusal, the server's included, with what was typed
+kept; it is dismissed with the :class:`~cctvctl.models.ExportJob` once the server took it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar, Final
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from cctvctl.client import AsyncCctvClient, CctvError
+from cctvctl.models import ExportJob
+from cctvctl.tui.widgets.timeline import WITA
+
+__all__ = [
+    "ACCEPTED",
+    "CASE_ID_MAX",
+    "ExportForm",
+    "ExportInput",
+    "parse_wita",
+    "validate",
+    "wita_text",
+]
+
+ACCEPTED: Final = (
+    "accepted: 2026-11-28 14:00[:30] (WITA), 14:00 (today WITA), -15m / -1h30m / -30s, now"
+)
+CASE_ID_MAX: Final = 200  # the server's limit (ExportRequest.case_id)
+NOTE_MAX: Final = 2000
+DEFAULT_START: Final = timedelta(minutes=10)
+DEFAULT_END: Final = timedelta(minutes=5)
+
+_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_RELATIVE: Final = re.compile(r"-?((?:\d+[smhd])+)")
+_RELATIVE_PART: Final = re.compile(r"(\d+)([smhd])")
+_CLOCK: Final = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+_DATE_TIME: Final = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ tT](\d{1,2}):(\d{2})(?::(\d{2}))?")
+_MAX_RELATIVE: Final = timedelta(days=3650)
+
+
+def wita_text(when: datetime, *, seconds: bool = False) -> str:
+    """``2026-11-28 14:05`` in WITA: how the form shows a time and reads it back."""
+    return when.astimezone(WITA).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def parse_wita(text: str, now: datetime | None = None) -> datetime:
+    """A time as typed at the NOC, as an aware UTC datetime; ValueError (one line) if not.
+
+    A subset of the CLI's ``cctvctl.cli.timeparse`` (which the console may not import).
+    """
+    raw = text.strip()
+    value = raw.lower()
+    at = now or datetime.now(UTC)
+    if not value:
+        raise ValueError(f"empty; {ACCEPTED}")
+    if value == "now":
+        return at
+    if match := _RELATIVE.fullmatch(value):
+        seconds = sum(int(n) * _UNITS[u] for n, u in _RELATIVE_PART.findall(match[1]))
+        delta = timedelta(seconds=seconds)
+        if delta > _MAX_RELATIVE:
+            raise ValueError(f"{raw!r} is more than 10 years ago")
+        return at - delta
+    try:
+        if match := _CLOCK.fullmatch(value):
+            hour, minute, second = int(match[1]), int(match[2]), int(match[3] or 0)
+            today = at.astimezone(WITA)
+            local = today.replace(hour=hour, minute=minute, second=second, microsecond=0)
+            return local.astimezone(UTC)
+        if match := _DATE_TIME.fullmatch(value):
+            y, mo, d, h, mi = (int(match[i]) for i in range(1, 6))
+            local = datetime(y, mo, d, h, mi, int(match[6] or 0), tzinfo=WITA)
+            if not 1970 <= local.year < 9000:
+                raise ValueError(f"{raw!r} is out of range; accepted: years 1970 to 8999")
+            return local.astimezone(UTC)
+    except ValueError as exc:
+        if "out of range" in str(exc) and "accepted" in str(exc):
+            raise
+        raise ValueError(f"{raw!r} is not a valid date or clock time ({exc})") from None
+    raise ValueError(f"{raw!r} is not a time; {ACCEPTED}")
+
+
+@dataclass(frozen=True)
+class ExportInput:
+    start: datetime
+    end: datetime
+    case_id: str
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Invalid:
+    field: str  # the Input id to focus
+    message: str
+
+
+def validate(
+    start: str, end: str, case_id: str, note: str, now: datetime | None = None
+) -> ExportInput | Invalid:
+    """The form's values checked as the server would, so most mistakes never leave the NOC."""
+    at = now or datetime.now(UTC)
+    try:
+        t0 = parse_wita(start, at)
+    except ValueError as exc:
+        return Invalid("start", f"start: {exc}")
+    try:
+        t1 = parse_wita(end, at)
+    except ValueError as exc:
+        return Invalid("end", f"end: {exc}")
+    if t1 <= t0:
+        return Invalid(
+            "end",
+            f"end: {wita_text(t1, seconds=True)} must be after start "
+            f"{wita_text(t0, seconds=True)} (WITA)",
+        )
+    case = case_id.strip()
+    if not case:
+        return Invalid("case", "case id: required, e.g. POLRES-KUTIM/2026/117 or LP/123/XI/2026")
+    if len(case) > CASE_ID_MAX:
+        return Invalid("case", f"case id: {len(case)} characters; accepted: at most {CASE_ID_MAX}")
+    text = note.strip()
+    if len(text) > NOTE_MAX:
+        return Invalid("note", f"note: {len(text)} characters; accepted: at most {NOTE_MAX}")
+    return ExportInput(t0, t1, case, text or None)
+
+
+class ExportForm(ModalScreen[ExportJob | None]):
+    """Start, end, case id and note; Enter (or Export) submits, Esc cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
+    DEFAULT_CSS = """
+    ExportForm { align: center middle; background: $background 50%; }
+    ExportForm > Vertical {
+        width: 90%; max-width: 78; height: auto;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    ExportForm #title { text-style: bold; height: 1; }
+    ExportForm .row { height: 1; margin: 0 0 1 0; }
+    ExportForm .row Label { width: 14; }
+    ExportForm .row Input { border: none; height: 1; padding: 0 1; width: 1fr; }
+    ExportForm #error { color: $error; height: auto; min-height: 1; }
+    ExportForm #hint { color: $text-muted; height: 1; }
+    ExportForm #buttons { height: auto; align-horizontal: right; }
+    ExportForm Button { min-width: 12; margin: 0 0 0 1; }
+    """
+
+    def __init__(
+        self,
+        client: AsyncCctvClient,
+        camera_id: str,
+        camera_name: str = "",
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.camera_id = camera_id
+        self.camera_name = camera_name
+        at = now or datetime.now(UTC)
+        self._defaults = (wita_text(at - DEFAULT_START), wita_text(at - DEFAULT_END))
+        self.busy = False
+
+    def compose(self) -> ComposeResult:
+        title = f"Export {self.camera_id}" + (f" ({self.camera_name})" if self.camera_name else "")
+        with Vertical():
+            yield Static(title, id="title")
+            yield Static("times in WITA; e.g. 14:00, 2026-11-28 14:00, -15m", id="hint")
+            for field, label, value, placeholder, limit in (
+                ("start", "start (WITA)", self._defaults[0], "2026-11-28 14:00", 40),
+                ("end", "end (WITA)", self._defaults[1], "2026-11-28 14:05", 40),
+                ("case", "case id", "", "POLRES-KUTIM/2026/117 (required)", CASE_ID_MAX),
+                ("note", "note", "", "optional, for the audit log", NOTE_MAX),
+            ):
+                with Horizontal(classes="row"):
+                    yield Label(label)
+                    yield Input(value, placeholder=placeholder, id=field, max_length=limit)
+            yield Static("", id="error")
+            with Horizontal(id="buttons"):
+                yield Button("Export", id="submit", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#case", Input).focus()
+
+    def value(self, field: str) -> str:
+        return self.query_one(f"#{field}", Input).value
+
+    def show_error(self, message: str, field: str | None = None) -> None:
+        self.query_one("#error", Static).update(message)
+        if field is not None:
+            self.query_one(f"#{field}", Input).focus()
+
+    @property
+    def error_text(self) -> str:
+        return str(self.query_one("#error", Static).content)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "submit":
+            self.submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def submit(self) -> None:
+        if self.busy:
+            return
+        checked = validate(
+            self.value("start"), self.value("end"), self.value("case"), self.value("note")
+        )
+        if isinstance(checked, Invalid):
+            self.show_error(checked.message, checked.field)
+            return
+        self.show_error("")
+        self._set_busy(True)
+        self.run_worker(self._create(checked), group="export-form", exit_on_error=False)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        button = self.query_one("#submit", Button)
+        button.disabled = busy
+        button.label = "Exporting…" if busy else "Export"
+
+    async def _create(self, req: ExportInput) -> None:
+        try:
+            job = await self.client.create_export(
+                self.camera_id, req.start, req.end, case_id=req.case_id, note=req.note
+            )
+        except CctvError as exc:
+            self._set_busy(False)
+            self.show_error(f"refused: {exc.detail}" if exc.status else str(exc))
+            return
+        except Exception as exc:  # the console must outlive any surprise; say what it was
+            self._set_busy(False)
+            self.show_error(f"failed: {type(exc).__name__}: {exc}")
+            return
+        self.dismiss(job)

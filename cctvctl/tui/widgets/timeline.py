@@ -1,0 +1,173 @@
+"""24 hours of one camera's footage as a row of cells: recorded, missing, or nothing known.
+
+:func:`buckets` and :func:`timeline_text` are pure (a :class:`~cctvctl.models.Recordings`
+answer, a width and "now" in; cells and text out) so they can be tested without a
+terminal; :class:`Timeline` is the three-line widget (bar, WITA hour ticks, caption).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Final
+
+from rich.text import Text
+from textual.widgets import Static
+
+from cctvctl.models import Recordings
+from cctvctl.render import Mode
+
+__all__ = [
+    "GAP_MIN_SECONDS",
+    "WINDOW",
+    "WITA",
+    "Cell",
+    "Timeline",
+    "buckets",
+    "missing_text",
+    "tick_labels",
+    "timeline_text",
+    "window",
+]
+
+#: Makassar time (UTC+8, no daylight saving): the zone the NOC reads clocks in.
+WITA: Final = timezone(timedelta(hours=8), "WITA")
+WINDOW: Final = timedelta(hours=24)
+#: Missing footage in a cell that makes it a gap (or half the cell, when cells are short).
+GAP_MIN_SECONDS: Final = 60.0
+
+
+class Cell(enum.Enum):
+    RECORDED = "recorded"
+    GAP = "gap"
+    UNKNOWN = "unknown"  # before the recorder knew the camera, or in the future
+
+
+# (unicode, ascii, style): glyphs differ as well as colours, for NO_COLOR and colour blindness.
+_GLYPHS: Final = {
+    Cell.RECORDED: ("█", "#", "green"),
+    Cell.GAP: ("▒", ".", "bold red"),
+    Cell.UNKNOWN: ("·", " ", "dim"),
+}
+
+
+def _overlap(a0: datetime, a1: datetime, b0: datetime, b1: datetime) -> float:
+    return max(0.0, (min(a1, b1) - max(a0, b0)).total_seconds())
+
+
+def buckets(rec: Recordings, width: int) -> list[Cell]:
+    """``width`` cells over ``rec.start``..``rec.end``; a minute missing makes a cell a gap.
+
+    The segment being written is not listed by the server, but counted in
+    ``recorded_seconds``: what that holds beyond the listed segments is the open one, which
+    ends now.
+    """
+    if width < 1:
+        return []
+    span = (rec.end - rec.start) / width
+    spans = [(s.start, s.end) for s in rec.segments]
+    closed = sum(_overlap(rec.start, rec.end, s, e) for s, e in spans)
+    open_seconds = rec.recorded_seconds - closed
+    if open_seconds > 0.5:
+        spans.append((rec.end - timedelta(seconds=open_seconds), rec.end))
+    cells: list[Cell] = []
+    for i in range(width):
+        b0 = rec.start + span * i
+        b1 = b0 + span
+        missing = sum(_overlap(b0, b1, g.start, g.end) for g in rec.gaps)
+        # A reconnect's few seconds must not paint a whole bucket red; a minute does.
+        if missing >= min(GAP_MIN_SECONDS, span.total_seconds() / 2):
+            cells.append(Cell.GAP)
+        elif any(_overlap(b0, b1, s, e) > 0 for s, e in spans):
+            cells.append(Cell.RECORDED)
+        else:
+            cells.append(Cell.UNKNOWN)
+    return cells
+
+
+def tick_labels(start: datetime, end: datetime, width: int) -> str:
+    """A row of WITA hour labels (``00 06 12 18``) under their cells, and ``now`` at the end."""
+    if width < 4:
+        return "now"[:width]
+    step = 3 if width >= 100 else 6
+    row = [" "] * width
+    tail = "now"
+    row[width - len(tail) :] = tail
+    total = (end - start).total_seconds()
+    # First whole hour (WITA) at or after start.
+    local = start.astimezone(WITA)
+    hour = local.replace(minute=0, second=0, microsecond=0)
+    if hour < local:
+        hour += timedelta(hours=1)
+    taken_until = -1
+    while hour < end:
+        if hour.hour % step == 0:
+            x = int((hour - start).total_seconds() / total * width)
+            label = f"{hour.hour:02d}"
+            # Keep a space between labels and clear of "now".
+            if x > taken_until and x + len(label) < width - len(tail):
+                row[x : x + len(label)] = label
+                taken_until = x + len(label)
+        hour += timedelta(hours=1)
+    return "".join(row)
+
+
+def missing_text(rec: Recordings) -> str:
+    hours = (rec.end - rec.start).total_seconds() / 3600
+    return f"missing: {rec.missing_seconds / 60:.0f} min in {hours:.0f}h"
+
+
+def timeline_text(rec: Recordings, width: int, mode: Mode = Mode.HALF_BLOCK) -> Text:
+    """Bar, tick row and caption as three lines of rich text, ``width`` cells wide."""
+    ascii_only = mode is Mode.ASCII
+    text = Text(no_wrap=True, overflow="crop")
+    for cell in buckets(rec, width):
+        uni, asc, style = _GLYPHS[cell]
+        text.append(asc if ascii_only else uni, style)
+    text.append("\n")
+    text.append(tick_labels(rec.start, rec.end, width), "dim")
+    text.append("\n")
+    caption = missing_text(rec)
+    legend = "  # recorded  . missing" if ascii_only else "  █ recorded  ▒ missing  · no data"
+    text.append(caption, "bold red" if rec.missing_seconds >= 60 else "")
+    if len(caption) + len(legend) <= width:
+        text.append(legend, "dim")
+    return text
+
+
+class Timeline(Static):
+    """The last 24 h of one camera: fed by the camera screen's poll of its recordings."""
+
+    DEFAULT_CSS = """
+    Timeline { height: 3; width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
+    def __init__(self, *, mode: Mode = Mode.HALF_BLOCK, id: str | None = None) -> None:
+        super().__init__("timeline: loading…", id=id)
+        self.mode = mode
+        self.recordings: Recordings | None = None
+
+    def show(self, rec: Recordings) -> None:
+        self.recordings = rec
+        self._paint()
+
+    def show_error(self, message: str) -> None:
+        if self.recordings is None:
+            self.update(Text(f"timeline: {message}", "red", no_wrap=True, overflow="ellipsis"))
+
+    def on_resize(self) -> None:
+        self._paint()
+
+    def _paint(self) -> None:
+        if self.recordings is None:
+            return
+        width = self.content_size.width
+        if width < 1:
+            return
+        self.update(timeline_text(self.recordings, width, self.mode))
+
+
+def window(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The 24 h the timeline covers, ending now (UTC)."""
+    end = now or datetime.now(UTC)
+    return end - WINDOW, end

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
 from textual.binding import BindingType
+from textual.screen import ModalScreen
 
 from cctvctl.client import GAP_EVENT, AsyncCctvClient, AuthError, NotFound
 from cctvctl.models import CameraStatus, Event
@@ -159,9 +160,13 @@ class CctvApp(App[None]):
         self._show_data()
 
     def _show_data(self) -> None:
-        for screen in self.screen_stack:
+        # Only what can be seen: a screen hidden under another one would still repaint the
+        # whole terminal through it. Hidden screens catch up in on_screen_resume.
+        for screen in reversed(self.screen_stack):
             if isinstance(screen, CctvScreen) and screen.is_mounted:
                 screen.refresh_data()
+            if not isinstance(screen, ModalScreen):
+                break
 
     # ---------------------------------------------------------------- actions
 

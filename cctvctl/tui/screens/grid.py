@@ -9,13 +9,14 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Grid
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Input
 
 from cctvctl.models import Camera, CameraStatus
 from cctvctl.tui.commands import Scope, bindings_for
 from cctvctl.tui.data import Poller
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.widgets.header import NodeHeader
+from cctvctl.tui.widgets.line import Line
 from cctvctl.tui.widgets.tile import Tile, has_picture
 
 __all__ = ["GridScreen", "tile_layout"]
@@ -68,7 +69,7 @@ class GridScreen(CctvScreen):
     def compose(self) -> ComposeResult:
         yield NodeHeader()
         yield Input(placeholder="filter: camera id, name or site", id="filter")
-        yield Static(id="pager")
+        yield Line(id="pager")
         yield Grid()
         yield Footer()
 
@@ -117,7 +118,7 @@ class GridScreen(CctvScreen):
         self._layout = layout
         start = self.page * self.per_page()
         page = cameras[start : start + self.per_page()]
-        self.query_one("#pager", Static).update(
+        self.query_one("#pager", Line).show(
             f" {len(cameras)} cameras · page {self.page + 1}/{pages} (n/p)"
             if cameras
             else " no cameras match"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from cctvctl.tui.data import Connection, NodeData
 from cctvctl.tui.format import age_text
+from cctvctl.tui.widgets.line import Line
 
 __all__ = ["NodeHeader"]
 
@@ -40,10 +40,10 @@ def header_text(node: NodeData, title: str, readonly: bool = False) -> Text:
     return text
 
 
-class NodeHeader(Static):
+class NodeHeader(Line):
     DEFAULT_CSS = """
     NodeHeader { dock: top; height: 1; background: $panel; }
     """
 
-    def show(self, node: NodeData, title: str, readonly: bool = False) -> None:
-        self.update(header_text(node, title, readonly))
+    def show_node(self, node: NodeData, title: str, readonly: bool = False) -> None:
+        self.show(header_text(node, title, readonly))

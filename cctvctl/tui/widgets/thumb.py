@@ -15,6 +15,8 @@ from cctvctl.render import (
     Depth,
     Mode,
     changed_cells,
+    changed_spans,
+    merge_changed,
     render_cells,
     rgb_from_bytes,
     row_segments,
@@ -23,6 +25,9 @@ from cctvctl.render import (
 __all__ = ["Thumb"]
 
 _PLAIN = Style()
+# Truecolor channels may wander this much before a cell is re-sent: sensor noise would
+# otherwise make nearly every cell "change" every frame. Palette depths need none.
+COLOUR_TOLERANCE = 6
 
 
 class Thumb(Widget):
@@ -46,6 +51,7 @@ class Thumb(Widget):
         self.grid: CellGrid | None = None
         self._strips: list[Strip] = []
         self.repainted_rows = 0  # for benchmarks and tests: how much each frame cost
+        self.repainted_cells = 0
         self.placeholder = "waiting for a picture"  # shown while there is no frame
 
     def set_placeholder(self, text: str) -> None:
@@ -61,18 +67,26 @@ class Thumb(Widget):
             return
         rgb = rgb_from_bytes(thumb.data, thumb.width, thumb.height)
         grid = render_cells(rgb, width, height, mode=self.mode, depth=self.depth)
-        mask = changed_cells(self.grid, grid, tolerance=4)
-        if self.grid is None or len(self._strips) != grid.rows:
+        mask = changed_cells(self.grid, grid, tolerance=COLOUR_TOLERANCE)
+        fresh = self.grid is None or len(self._strips) != grid.rows
+        # Diff against what the terminal shows, so small drifts cannot add up unseen.
+        shown = grid if self.grid is None else merge_changed(self.grid, grid, mask)
+        if fresh:
             self._strips = [Strip.blank(0)] * grid.rows
         rows = np.flatnonzero(mask.any(axis=1))
         for row in rows:
             # Textual's NO_COLOR filter cannot take a None style, which ASCII cells have.
-            runs = row_segments(grid, int(row))
+            runs = row_segments(shown, int(row))
             self._strips[row] = Strip([Segment(text, style or _PLAIN) for text, style, _ in runs])
-        self.grid = grid
+        self.grid = shown
         self.repainted_rows = len(rows)
-        for row in rows:
-            self.refresh(Region(0, int(row), width, 1))
+        self.repainted_cells = int(mask.sum())
+        if fresh:
+            self.refresh()
+            return
+        # Only the runs of cells that changed: a whole row would re-send its unchanged cells.
+        for y, start, stop in changed_spans(mask):
+            self.refresh(Region(start, y, stop - start, 1))
 
     def clear(self) -> None:
         self.grid = None

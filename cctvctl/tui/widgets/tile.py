@@ -5,11 +5,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
 
 from cctvctl.models import Camera, CameraStatus
 from cctvctl.render import Depth, Mode
 from cctvctl.tui.format import BADGES, age_text, kbps_text
+from cctvctl.tui.widgets.line import Line
 from cctvctl.tui.widgets.thumb import Thumb
 
 __all__ = ["Tile", "has_picture", "status_line"]
@@ -51,11 +51,15 @@ class Tile(Vertical, can_focus=True):
         self._depth = depth
 
     def compose(self) -> ComposeResult:
-        yield Static(self._name_text(), classes="tile-name")
+        name = Line(classes="tile-name")
+        name.show(self._name_text())
+        yield name
         thumb = Thumb(mode=self._mode, depth=self._depth)
         thumb.placeholder = placeholder(self.camera)
         yield thumb
-        yield Static(status_line(self.camera), classes="tile-status")
+        status = Line(classes="tile-status")
+        status.show(status_line(self.camera))
+        yield status
 
     def _name_text(self) -> Text:
         return Text(f"{self.camera.id} {self.camera.name}", no_wrap=True, overflow="ellipsis")
@@ -68,8 +72,8 @@ class Tile(Vertical, can_focus=True):
         self.camera = camera
         if not self.children:
             return  # not composed yet; compose() will use the new camera
-        self.query_one(".tile-name", Static).update(self._name_text())
-        self.query_one(".tile-status", Static).update(status_line(camera))
+        self.query_one(".tile-name", Line).show(self._name_text())
+        self.query_one(".tile-status", Line).show(status_line(camera))
         thumb = self.thumb
         if not has_picture(camera) and thumb.grid is not None:
             # A frozen last frame would look like a working camera.

@@ -39,6 +39,7 @@ from cctvctl.render import (
     resize,
     rgb_from_bytes,
     row_segments,
+    solid_as_spaces,
     style_runs,
     text_lines,
 )
@@ -639,3 +640,18 @@ def test_cell_grid_rejects_mismatched_arrays() -> None:
     glyphs = np.zeros((2, 2), dtype=np.uint32)
     with pytest.raises(ValueError):
         CellGrid(glyphs, np.zeros((2, 3), dtype=np.int32), np.zeros((2, 2), np.int32), Depth.NONE)
+
+
+def test_solid_half_blocks_go_out_as_spaces_that_merge() -> None:
+    image = np.zeros((4, 6, 3), dtype=np.uint8)
+    image[:, :4] = (200, 30, 30)  # flat red block: both halves of cells (0..1, 0..3) equal
+    image[0, 5] = (250, 250, 250)  # cell (0, 5): white over black, a real half block
+    grid = half_block_cells(image, Depth.XTERM256)
+    wire = solid_as_spaces(grid)
+    text = text_lines(wire)
+    assert text[0][:4] == "    " and text[0][5] == UPPER_HALF_BLOCK
+    assert (wire.bg == grid.bg).all()  # the picture is unchanged: spaces show the background
+    assert (wire.fg[:, :4] == DEFAULT_COLOUR).all()
+    # ASCII has no half blocks to turn into spaces.
+    ascii_grid = half_block_cells(image, Depth.NONE)
+    assert solid_as_spaces(ascii_grid) is ascii_grid

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pytest
 from harness import Live
 from textual.app import App
@@ -20,6 +22,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from cctvctl.tui.app import CctvApp
+from cctvctl.tui.budget import ByteBudget
 from cctvctl.tui.commands import COMMANDS, Scope, commands_for
 from cctvctl.tui.data import Poller
 from cctvctl.tui.format import sparkline
@@ -27,7 +30,7 @@ from cctvctl.tui.screens.camera import CameraScreen
 from cctvctl.tui.screens.grid import GridScreen, tile_layout
 from cctvctl.tui.screens.help import HelpScreen
 from cctvctl.tui.screens.overview import OverviewScreen
-from cctvctl.tui.widgets.tile import Tile
+from cctvctl.tui.widgets.tile import Tile, round_kbps
 
 SIZE = (80, 24)
 
@@ -322,3 +325,55 @@ async def test_filter_keeps_the_header_and_screens_are_not_stacked_twice(live: L
         await until(pilot, lambda: type(app.screen).__name__ == "EventsScreen")
         names = [type(s).__name__ for s in app.screen_stack]
         assert names.count("EventsScreen") == 1 and "ExportsScreen" not in names
+
+
+# --------------------------------------------------------------------------- thin links
+
+
+def test_byte_budget_defers_then_forces_stale_pictures() -> None:
+    now = [0.0]
+    budget = ByteBudget(1000.0, burst=1.0, max_stale=5.0, clock=lambda: now[0])
+    assert budget.allow(800, stale_for=1.0)  # a full bucket pays for it
+    assert not budget.allow(800, stale_for=1.0)  # 200 left: wait
+    now[0] = 0.6
+    assert budget.allow(800, stale_for=1.0)  # refilled to 800
+    assert not budget.allow(10, stale_for=1.0)
+    assert budget.allow(5000, stale_for=5.0)  # too stale to wait any longer
+    assert budget.deferred == 2 and budget.spent == 6600
+    unlimited = ByteBudget(None)
+    assert all(unlimited.allow(10**6, stale_for=0.0) for _ in range(3))
+
+
+def test_tile_text_stays_put_while_a_camera_streams() -> None:
+    assert [round_kbps(k) for k in (452.4, 455.0, 1355.0, 7.4)] == [450.0, 460.0, 1400.0, 7]
+
+
+async def test_thumb_resends_only_the_changed_cells() -> None:
+    from cctvctl.client import Thumbnail
+    from cctvctl.render import Depth, Mode
+    from cctvctl.tui.widgets.thumb import Thumb
+
+    def shot(image: np.ndarray) -> Thumbnail:
+        h, w = image.shape[:2]
+        return Thumbnail(image.tobytes(), w, h, datetime.now(UTC), 0.0, "rgb")
+
+    class One(App[None]):
+        def compose(self) -> Any:
+            yield Thumb(mode=Mode.HALF_BLOCK, depth=Depth.XTERM256)
+
+    app = One()
+    async with app.run_test(size=(20, 5)) as pilot:
+        thumb = app.query_one(Thumb)
+        await pilot.pause()
+        picture = np.zeros((10, 20, 3), dtype=np.uint8)
+        thumb.show(shot(picture))
+        first = thumb.repainted_cells
+        assert first == thumb.size.width * thumb.size.height  # the first frame is all new
+        moved = picture.copy()
+        moved[0:2, 0:3] = (255, 255, 255)  # one clear change, three cells wide
+        moved[4:6, 10] = (8, 8, 8)  # noise: within one palette step, not worth sending
+        frame = thumb.prepare(shot(moved))
+        assert frame is not None
+        assert [(y, a, b) for y, a, b in frame.spans] == [(0, 0, 3)]
+        thumb.apply(frame)
+        assert thumb.repainted_cells == 3

@@ -33,6 +33,15 @@ def tui(
         float,
         typer.Option("--refresh", help="Seconds between stats polls.", metavar="SECONDS"),
     ] = 2.0,
+    max_kbps: Annotated[
+        float | None,
+        typer.Option(
+            "--max-kbps",
+            help="KB/s the grid's pictures may use: a busy tile waits its turn beyond it "
+            "(default 6.5 in 256 colours, 1.5 with --ascii, none in truecolor; 0: no limit).",
+            metavar="KBPS",
+        ),
+    ] = None,
 ) -> None:
     """The NOC console: kecamatan overview, camera grid, camera detail.
 
@@ -40,10 +49,18 @@ def tui(
     """
     if refresh <= 0:
         fail_usage("--refresh must be more than 0 seconds")
+    if max_kbps is not None and max_kbps < 0:
+        fail_usage(f"--max-kbps {max_kbps:g}: must be 0 (no limit) or more")
     chosen = target(context, url, token)
 
     from cctvctl.tui.app import CctvApp
 
     CctvApp(
-        chosen.url, chosen.token, chosen.name, readonly=readonly, ascii=ascii_, refresh=refresh
+        chosen.url,
+        chosen.token,
+        chosen.name,
+        readonly=readonly,
+        ascii=ascii_,
+        refresh=refresh,
+        budget_kbps=max_kbps,
     ).run()

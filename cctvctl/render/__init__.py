@@ -22,6 +22,7 @@ from cctvctl.render.cells import (
     render_cells,
     resize,
     rgb_from_bytes,
+    solid_as_spaces,
     style_runs,
     text_lines,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "resize",
     "rgb_from_bytes",
     "row_segments",
+    "solid_as_spaces",
     "style_runs",
     "text_lines",
 ]

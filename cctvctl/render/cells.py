@@ -9,7 +9,7 @@ from typing import Final, Literal, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from cctvctl.render.colour import DEFAULT_COLOUR, Depth, quantise
+from cctvctl.render.colour import DEFAULT_COLOUR, Depth, code_to_rgb, quantise
 
 __all__ = [
     "CELL_ASPECT",
@@ -28,6 +28,7 @@ __all__ = [
     "render_cells",
     "resize",
     "rgb_from_bytes",
+    "solid_as_spaces",
     "style_runs",
     "text_lines",
 ]
@@ -287,22 +288,69 @@ def changed_cells(prev: CellGrid | None, cur: CellGrid, *, tolerance: int = 0) -
     """``(rows, cols)`` mask of cells of ``cur`` that differ from ``prev`` on screen.
 
     Everything counts as changed when there is no previous frame or the frames are not
-    comparable (other size or colour depth). In truecolor, ``tolerance`` lets a colour move
-    up to that much per channel without counting as a change; camera sensor noise otherwise
-    makes nearly every cell "change" every frame. Palette depths ignore it: their codes are
-    indices, and quantising already absorbs small changes. With a tolerance, diff against
-    what the screen shows (see ``merge_changed``), not the previous frame, or small drifts
-    add up unseen.
+    comparable (other size or colour depth). ``tolerance`` (0..255, in RGB channel units)
+    lets a cell drift that much without counting as a change: camera sensor noise and
+    compression otherwise make nearly every cell "change" every frame. In truecolor it
+    bounds each channel; in the palettes it bounds each channel of the palette colours,
+    so a flip between neighbouring palette entries near a boundary is not a change; in
+    ASCII it bounds how far a glyph moved along the luma ramp. With a tolerance, diff
+    against what the screen shows (see ``merge_changed``), or small drifts add up unseen.
     """
     if prev is None or prev.glyphs.shape != cur.glyphs.shape or prev.depth != cur.depth:
         return np.ones(cur.glyphs.shape, dtype=np.bool_)
+    if tolerance <= 0:
+        exact: NDArray[np.bool_] = (
+            (prev.glyphs != cur.glyphs) | (prev.fg != cur.fg) | (prev.bg != cur.bg)
+        )
+        return exact
+    if cur.depth is Depth.NONE:
+        return _glyph_moved(prev.glyphs, cur.glyphs, tolerance)
     changed: NDArray[np.bool_] = prev.glyphs != cur.glyphs
-    if tolerance > 0 and cur.depth is Depth.TRUECOLOR:
+    if cur.depth is Depth.TRUECOLOR:
         changed |= _colour_moved(prev.fg, cur.fg, tolerance)
         changed |= _colour_moved(prev.bg, cur.bg, tolerance)
     else:
-        changed |= (prev.fg != cur.fg) | (prev.bg != cur.bg)
+        changed |= _palette_moved(prev.fg, cur.fg, cur.depth, tolerance)
+        changed |= _palette_moved(prev.bg, cur.bg, cur.depth, tolerance)
     return changed
+
+
+def _ramp_table() -> NDArray[np.int32]:
+    table = np.full(128, -1, dtype=np.int32)
+    for i, ch in enumerate(DEFAULT_RAMP):
+        table[ord(ch)] = i
+    return table
+
+
+_RAMP_TABLE: Final = _ramp_table()
+
+
+def _ramp_index(glyphs: NDArray[np.uint32]) -> NDArray[np.int32]:
+    """Position of each glyph on the default ramp, -1 for any other glyph."""
+    ascii_ = glyphs < 128
+    index: NDArray[np.int32] = np.where(ascii_, _RAMP_TABLE[np.where(ascii_, glyphs, 0)], -1)
+    return index
+
+
+def _glyph_moved(
+    old: NDArray[np.uint32], new: NDArray[np.uint32], tolerance: int
+) -> NDArray[np.bool_]:
+    # Glyphs off the default ramp (a custom ramp, text) compare exactly.
+    a, b = _ramp_index(old), _ramp_index(new)
+    step = 256 / len(DEFAULT_RAMP)
+    moved: NDArray[np.bool_] = np.where(
+        (a >= 0) & (b >= 0), np.abs(a - b) * step > tolerance, old != new
+    )
+    return moved
+
+
+def _palette_moved(
+    old: NDArray[np.int32], new: NDArray[np.int32], depth: Depth, tolerance: int
+) -> NDArray[np.bool_]:
+    moved: NDArray[np.bool_] = (old < 0) != (new < 0)
+    step = np.abs(code_to_rgb(old, depth).astype(np.int16) - code_to_rgb(new, depth))
+    moved |= (step > tolerance).any(axis=-1)
+    return moved
 
 
 def _colour_moved(
@@ -324,6 +372,24 @@ def merge_changed(shown: CellGrid, cur: CellGrid, mask: NDArray[np.bool_]) -> Ce
         np.where(mask, cur.fg, shown.fg),
         np.where(mask, cur.bg, shown.bg),
         cur.depth,
+    )
+
+
+def solid_as_spaces(grid: CellGrid) -> CellGrid:
+    """The same picture with every one-colour half block sent as a space on its background.
+
+    A '▀' whose halves match needs a foreground and a background colour on the wire; a
+    space needs only the background, and neighbouring spaces of one colour merge into one
+    run, so flat areas (sky, walls, the road) cost a fraction of the bytes.
+    """
+    solid = (grid.glyphs == ord(UPPER_HALF_BLOCK)) & (grid.fg == grid.bg) & (grid.bg >= 0)
+    if not solid.any():
+        return grid
+    return CellGrid(
+        np.where(solid, np.uint32(ord(" ")), grid.glyphs),
+        np.where(solid, np.int32(DEFAULT_COLOUR), grid.fg),
+        grid.bg.copy(),
+        grid.depth,
     )
 
 

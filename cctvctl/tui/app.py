@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from cctvctl.client import GAP_EVENT, AsyncCctvClient, AuthError, NotFound
 from cctvctl.models import CameraStatus, Event
 from cctvctl.render import Depth, Mode, detect_depth
+from cctvctl.tui.budget import DEFAULT_RATES
 from cctvctl.tui.commands import CommandProvider, Role, Scope, bindings_for
 from cctvctl.tui.data import (
     MAX_BACKOFF,
@@ -60,6 +61,7 @@ class CctvApp(App[None]):
         ascii: bool = False,
         refresh: float = 2.0,
         role: Role | None = None,
+        budget_kbps: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__()
@@ -68,6 +70,7 @@ class CctvApp(App[None]):
         self.role = role
         self.mode = Mode.ASCII if ascii else Mode.HALF_BLOCK
         self.refresh_seconds = refresh
+        self.budget_kbps = budget_kbps  # None: the default for the colour depth
         self.node = NodeData(self.target)
         # transport: only for tests that answer from fixed data instead of a server.
         self.client = AsyncCctvClient(url, token, name=self.target.name, transport=transport)
@@ -81,6 +84,12 @@ class CctvApp(App[None]):
         return detect_depth(
             self.console.color_system, no_color=self.no_color, environ=dict(os.environ)
         )
+
+    def picture_budget(self) -> float | None:
+        """Bytes per second the grid may spend on pictures (None: no limit)."""
+        if self.budget_kbps is not None:
+            return None if self.budget_kbps <= 0 else self.budget_kbps * 1000
+        return DEFAULT_RATES[self.depth]
 
     def on_mount(self) -> None:
         self.push_screen(OverviewScreen())

@@ -10,6 +10,7 @@ from cctvctl.tui import clock
 
 __all__ = [
     "BADGES",
+    "age_seconds",
     "age_text",
     "bytes_text",
     "kbps_text",
@@ -46,10 +47,14 @@ def rtt_text(ms: float | None) -> str:
     return "-" if ms is None else f"{ms:.0f}ms"
 
 
+def age_seconds(when: datetime, now: datetime | None = None) -> float:
+    return max(0.0, ((now or clock.now()) - when).total_seconds())
+
+
 def age_text(when: datetime | None, now: datetime | None = None) -> str:
     if when is None:
         return "never"
-    seconds = max(0.0, ((now or clock.now()) - when).total_seconds())
+    seconds = age_seconds(when, now)
     if seconds < 90:
         return f"{seconds:.0f}s"
     if seconds < 5400:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -11,7 +12,9 @@ from textual.binding import BindingType
 from textual.containers import Grid
 from textual.widgets import Footer, Input
 
+from cctvctl.client import Thumbnail
 from cctvctl.models import Camera, CameraStatus
+from cctvctl.tui.budget import ByteBudget
 from cctvctl.tui.commands import Scope, bindings_for
 from cctvctl.tui.data import Poller
 from cctvctl.tui.screens.base import CctvScreen
@@ -65,6 +68,8 @@ class GridScreen(CctvScreen):
         self._layout: tuple[int, int] = (0, 0)
         self._shown: list[str] = []
         self._thumbs: Poller | None = None
+        self.budget = ByteBudget(None)
+        self._sent_at: dict[str, float] = {}  # camera id -> when its picture last went out
 
     def compose(self) -> ComposeResult:
         yield NodeHeader()
@@ -74,6 +79,7 @@ class GridScreen(CctvScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.budget = ByteBudget(self.cctv.picture_budget())
         self._thumbs = Poller(self, self._fetch_thumbs, THUMB_INTERVAL, name="thumbs")
         self._thumbs.start()
 
@@ -148,17 +154,28 @@ class GridScreen(CctvScreen):
         tiles = [t for t in self.query(Tile) if t.thumb.size.width > 0 and has_picture(t.camera)]
         client = self.cctv.client
 
-        async def one(tile: Tile) -> None:
+        async def one(tile: Tile) -> tuple[Tile, Thumbnail]:
             w = max(16, tile.thumb.size.width)
-            shot = await client.thumbnail(tile.camera.id, w, max(9, w * 9 // 16))
-            tile.thumb.show(shot)
+            return tile, await client.thumbnail(tile.camera.id, w, max(9, w * 9 // 16))
 
         results = await asyncio.gather(*(one(t) for t in tiles), return_exceptions=True)
         # Offline cameras have no picture; only a wholesale failure counts as an error.
-        if results and all(isinstance(r, Exception) for r in results):
+        if results and all(isinstance(r, BaseException) for r in results):
             first = results[0]
             assert isinstance(first, Exception)
             raise first
+        now = time.monotonic()
+        shots = [r for r in results if not isinstance(r, BaseException)]
+        # Stalest first, so a tight budget still moves every picture in turn.
+        shots.sort(key=lambda pair: self._sent_at.get(pair[0].camera.id, 0.0))
+        for tile, shot in shots:
+            frame = tile.thumb.prepare(shot)
+            if frame is None:
+                continue
+            stale = now - self._sent_at.get(tile.camera.id, 0.0)
+            if self.budget.allow(frame.cost, stale):
+                tile.thumb.apply(frame)
+                self._sent_at[tile.camera.id] = now
 
     def _tiles(self) -> list[Tile]:
         return list(self.query(Tile))

@@ -8,7 +8,7 @@ from textual.containers import Vertical
 
 from cctvctl.models import Camera, CameraStatus
 from cctvctl.render import Depth, Mode
-from cctvctl.tui.format import BADGES, age_text, kbps_text
+from cctvctl.tui.format import BADGES, age_seconds, age_text, kbps_text
 from cctvctl.tui.widgets.line import Line
 from cctvctl.tui.widgets.thumb import Thumb
 
@@ -32,8 +32,25 @@ def status_line(camera: Camera) -> Text:
     label, style = BADGES[camera.status]
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{label:^5}", style)
-    text.append(f" {kbps_text(camera.kbps)} seen {age_text(camera.last_packet)}")
+    # Steady numbers on purpose: a tile whose text twitches every poll ("seen 0s", "seen
+    # 1s", 452k, 455k) re-sends its line every poll for nothing the NOC can act on.
+    text.append(f" {kbps_text(round_kbps(camera.kbps))}")
+    if camera.last_packet is not None and age_seconds(camera.last_packet) < LIVE_SECONDS:
+        text.append(" live")
+    else:
+        text.append(f" seen {age_text(camera.last_packet)}")
     return text
+
+
+LIVE_SECONDS = 5.0
+
+
+def round_kbps(kbps: float) -> float:
+    """Two significant figures: 452 -> 450, 1355 -> 1400."""
+    if kbps < 10:
+        return round(kbps)
+    digits = len(str(int(kbps))) - 2
+    return float(round(kbps, -digits))
 
 
 class Tile(Vertical, can_focus=True):

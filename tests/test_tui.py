@@ -249,7 +249,7 @@ async def test_grid_filter_narrows_tiles(live: Live) -> None:
         await until(pilot, lambda: len(grid.query(Tile)) == len(cameras))
         await pilot.press("slash", *cameras[-1])
         await until(pilot, lambda: [t.camera.id for t in grid.query(Tile)] == [cameras[-1]])
-        assert "1 cameras" in screen_text(app)
+        assert "1 camera ·" in screen_text(app)
         await pilot.press("enter")  # keeps the filter, focus goes to the tile
         await until(pilot, lambda: isinstance(app.focused, Tile))
         await pilot.press("escape")  # the first Esc drops the filter: every tile is back

@@ -66,7 +66,8 @@ def age_text(when: datetime | None, now: datetime | None = None) -> str:
 
 def kecamatan_rank(k: KecamatanSummary) -> tuple[float, ...]:
     """Sort key, worst first: offline, then degraded, then missing footage, then name."""
-    return (-k.offline, -k.degraded, -k.missing_minutes_24h)
+    # Whole minutes, as shown: fractions would reorder rows that all read "0m".
+    return (-k.offline, -k.degraded, -round(k.missing_minutes_24h))
 
 
 def sparkline(values: Sequence[float], width: int, *, ascii: bool = False) -> str:

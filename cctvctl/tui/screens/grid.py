@@ -125,7 +125,8 @@ class GridScreen(CctvScreen):
         start = self.page * self.per_page()
         page = cameras[start : start + self.per_page()]
         self.query_one("#pager", Line).show(
-            f" {len(cameras)} cameras · page {self.page + 1}/{pages} (n/p)"
+            f" {len(cameras)} camera{'s' if len(cameras) != 1 else ''}"
+            f" · page {self.page + 1}/{pages} (n/p)"
             if cameras
             else " no cameras match"
         )

@@ -27,8 +27,8 @@ import pytest
 from harness import REPO, Live, SiteSpec, free_port, live_site, wait_for
 
 from cctvctl.cli.export_cmd import resolve_to
-from cctvctl.cli.timeparse import WITA
 from cctvctl.models import ExportJob, ExportManifest
+from cctvctl.timeparse import WITA
 
 SPEC = SiteSpec(cameras=1, kecamatan=("Sangatta Utara",), segment_seconds=3)
 CASE = "LP/123/XI/2026"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cctvctl.cli.timeparse import (
+from cctvctl.timeparse import (
     WITA,
     TimeParseError,
     format_duration,

@@ -27,12 +27,13 @@ from cctvctl.client import CctvClient
 from cctvctl.models import Gap, Recordings, Segment
 from cctvctl.render import Mode
 from cctvctl.tui.app import CctvApp
+from cctvctl.tui.clock import WITA
 from cctvctl.tui.screens.camera import CameraScreen, SnapshotModal
 from cctvctl.tui.screens.export_form import ExportForm, parse_wita, validate
 from cctvctl.tui.screens.exports import ExportsScreen
 from cctvctl.tui.screens.reboot_modal import RebootModal
 from cctvctl.tui.widgets.thumb import Thumb
-from cctvctl.tui.widgets.timeline import WITA, Cell, Timeline, buckets, tick_labels
+from cctvctl.tui.widgets.timeline import Cell, Timeline, buckets, tick_labels
 
 SIZE = (80, 24)
 CASE = "POLRES-KUTIM/2026/117"
@@ -139,6 +140,8 @@ def test_time_parsing_is_wita() -> None:
     assert parse_wita("2026-11-27 23:15:05", now) == datetime(2026, 11, 27, 15, 15, 5, tzinfo=UTC)
     assert parse_wita("-1h30m", now) == now - timedelta(minutes=90)
     assert parse_wita("now", now) == now
+    # The CLI's spellings too: one parser for both front ends.
+    assert parse_wita("yesterday 14:00", now) == datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
     for bad in ("25:00", "yesterday-ish", "2026-13-01 10:00", ""):
         with pytest.raises(ValueError, match=r"accepted|valid"):
             parse_wita(bad, now)

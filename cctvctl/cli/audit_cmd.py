@@ -24,7 +24,7 @@ from cctvctl.cli.common import (
 )
 from cctvctl.cli.context_cmd import AllContextsOpt, ContextOpt, TokenOpt, UrlOpt
 from cctvctl.cli.download import table_console
-from cctvctl.cli.timeparse import WITA, format_time
+from cctvctl.timeparse import WITA, format_time
 
 if TYPE_CHECKING:
     from cctvctl.client import AsyncCctvClient, NodeResult

@@ -37,7 +37,7 @@ from cctvctl.cli import exit_codes
 from cctvctl.cli.context_cmd import target, targets
 from cctvctl.cli.contexts import Target
 from cctvctl.cli.output import console, error, print_json
-from cctvctl.cli.timeparse import WITA, TimeParseError, parse_time
+from cctvctl.timeparse import WITA, TimeParseError, parse_time
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -247,7 +247,7 @@ def key_width(values: Iterable[str], header: str) -> int:
 
 
 def parse_when(option: str, text: str, now: datetime) -> datetime:
-    """``text`` as a time (see :mod:`cctvctl.cli.timeparse`), or exit 2 naming the option."""
+    """``text`` as a time (see :mod:`cctvctl.timeparse`), or exit 2 naming the option."""
     try:
         return parse_time(text, now=now)
     except TimeParseError as exc:

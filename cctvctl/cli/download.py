@@ -163,7 +163,7 @@ class Meter:
 
     def job(self, job: ExportJob) -> None:
         """Shows an export job's state, percent and the server's ETA."""
-        from cctvctl.cli.timeparse import format_duration
+        from cctvctl.timeparse import format_duration
 
         eta = "" if job.eta_seconds is None else f"ETA {format_duration(job.eta_seconds)}"
         status = job.state.value if job.state.value != "running" else eta

@@ -39,7 +39,7 @@ from cctvctl.cli.download import (
     table_console,
 )
 from cctvctl.cli.output import print_json
-from cctvctl.cli.timeparse import WITA, format_duration, format_time
+from cctvctl.timeparse import WITA, format_duration, format_time
 
 if TYPE_CHECKING:
     from rich.console import Console

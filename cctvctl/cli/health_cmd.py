@@ -23,7 +23,7 @@ from cctvctl.cli.common import (
     servers,
 )
 from cctvctl.cli.context_cmd import AllContextsOpt, ContextOpt, TokenOpt, UrlOpt
-from cctvctl.cli.timeparse import format_duration, format_time
+from cctvctl.timeparse import format_duration, format_time
 
 if TYPE_CHECKING:
     from cctvctl.client import AsyncCctvClient, NodeResult

@@ -23,7 +23,7 @@ from cctvctl.cli.common import JsonOpt, NoColorOpt, UtcOpt, fail_usage, jsonable
 from cctvctl.cli.context_cmd import ContextOpt, TokenOpt, UrlOpt
 from cctvctl.cli.download import connect, fail, failing
 from cctvctl.cli.output import console, print_json
-from cctvctl.cli.timeparse import format_duration
+from cctvctl.timeparse import format_duration
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -282,7 +282,7 @@ def _show_job(out: Console, job: RebootJob, utc: bool) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from cctvctl.cli.timeparse import format_time
+    from cctvctl.timeparse import format_time
 
     back = sum(1 for r in job.results if r.state.value == "back_online")
     out.print(

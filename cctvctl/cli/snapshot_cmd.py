@@ -22,7 +22,7 @@ from cctvctl.cli.common import (
 )
 from cctvctl.cli.context_cmd import ContextOpt, TokenOpt, UrlOpt
 from cctvctl.cli.output import error, print_json
-from cctvctl.cli.timeparse import format_duration, format_time
+from cctvctl.timeparse import format_duration, format_time
 
 if TYPE_CHECKING:
     from rich.console import Console

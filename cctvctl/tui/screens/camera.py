@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar, Final, cast
 
@@ -21,6 +21,8 @@ from textual.widgets import Button, Footer, Input, Static
 
 from cctvctl.client import AsyncCctvClient, CctvError
 from cctvctl.models import Camera, Event, ExportJob, RebootJob
+from cctvctl.tui import clock
+from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Scope, bindings_for
 from cctvctl.tui.data import Poller
 from cctvctl.tui.format import BADGES, age_text, bytes_text, kbps_text, rtt_text
@@ -29,7 +31,7 @@ from cctvctl.tui.screens.export_form import ExportForm
 from cctvctl.tui.screens.reboot_modal import RebootModal
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.thumb import Thumb
-from cctvctl.tui.widgets.timeline import WITA, Timeline, window
+from cctvctl.tui.widgets.timeline import Timeline, window
 
 __all__ = [
     "CameraScreen",
@@ -134,7 +136,7 @@ def events_text(events: Iterable[Event], camera_id: str, limit: int = RECENT_EVE
 
 def snapshot_path(camera_id: str, now: datetime | None = None) -> str:
     """``./<camera>-<YYYYmmdd-HHMMSS>.jpg`` in WITA, in the current directory."""
-    at = (now or datetime.now(UTC)).astimezone(WITA)
+    at = (now or clock.now()).astimezone(WITA)
     return f"./{camera_id}-{at:%Y%m%d-%H%M%S}.jpg"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from typing import ClassVar, Final
 
 from rich.text import Text
@@ -21,6 +21,8 @@ from textual.widgets import DataTable, Footer, Input, Static
 from cctvctl.client import Forbidden
 from cctvctl.models import AuditEntry, CameraStatus, Event
 from cctvctl.render import Mode
+from cctvctl.tui import clock
+from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Role, Scope, bindings_for
 from cctvctl.tui.data import Poller, describe_error
 from cctvctl.tui.format import bytes_text
@@ -28,7 +30,6 @@ from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.widgets.header import NodeHeader
 
 __all__ = [
-    "WITA",
     "EventRow",
     "EventsScreen",
     "audit_row",
@@ -37,7 +38,6 @@ __all__ = [
     "time_text",
 ]
 
-WITA: Final = timezone(timedelta(hours=8), "WITA")  # Asia/Makassar keeps no summer time
 AUDIT_INTERVAL: Final = 10.0
 AUDIT_LIMIT: Final = 200
 AUDIT_DENIED: Final = "audit log (reboots, exports, downloads) needs the admin role"
@@ -63,7 +63,7 @@ SEVERITY_STYLE: Final = {
 def time_text(when: datetime, now: datetime | None = None) -> str:
     """``14:03:22`` today (WITA), ``28/11 14:03`` on another day."""
     local = when.astimezone(WITA)
-    today = (now or datetime.now(UTC)).astimezone(WITA).date()
+    today = (now or clock.now()).astimezone(WITA).date()
     return local.strftime("%H:%M:%S" if local.date() == today else "%d/%m %H:%M")
 
 

@@ -7,9 +7,8 @@ kept; it is dismissed with the :class:`~cctvctl.models.ExportJob` once the serve
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import ClassVar, Final
 
 from textual.app import ComposeResult
@@ -20,10 +19,11 @@ from textual.widgets import Button, Input, Label, Static
 
 from cctvctl.client import AsyncCctvClient, CctvError
 from cctvctl.models import ExportJob
-from cctvctl.tui.widgets.timeline import WITA
+from cctvctl.timeparse import parse_time
+from cctvctl.tui import clock
+from cctvctl.tui.clock import WITA
 
 __all__ = [
-    "ACCEPTED",
     "CASE_ID_MAX",
     "ExportForm",
     "ExportInput",
@@ -32,20 +32,10 @@ __all__ = [
     "wita_text",
 ]
 
-ACCEPTED: Final = (
-    "accepted: 2026-11-28 14:00[:30] (WITA), 14:00 (today WITA), -15m / -1h30m / -30s, now"
-)
 CASE_ID_MAX: Final = 200  # the server's limit (ExportRequest.case_id)
 NOTE_MAX: Final = 2000
 DEFAULT_START: Final = timedelta(minutes=10)
 DEFAULT_END: Final = timedelta(minutes=5)
-
-_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_RELATIVE: Final = re.compile(r"-?((?:\d+[smhd])+)")
-_RELATIVE_PART: Final = re.compile(r"(\d+)([smhd])")
-_CLOCK: Final = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
-_DATE_TIME: Final = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ tT](\d{1,2}):(\d{2})(?::(\d{2}))?")
-_MAX_RELATIVE: Final = timedelta(days=3650)
 
 
 def wita_text(when: datetime, *, seconds: bool = False) -> str:
@@ -56,38 +46,9 @@ def wita_text(when: datetime, *, seconds: bool = False) -> str:
 def parse_wita(text: str, now: datetime | None = None) -> datetime:
     """A time as typed at the NOC, as an aware UTC datetime; ValueError (one line) if not.
 
-    A subset of the CLI's ``cctvctl.cli.timeparse`` (which the console may not import).
+    The CLI's spellings (:func:`cctvctl.timeparse.parse_time`), anchored on :func:`clock.now`.
     """
-    raw = text.strip()
-    value = raw.lower()
-    at = now or datetime.now(UTC)
-    if not value:
-        raise ValueError(f"empty; {ACCEPTED}")
-    if value == "now":
-        return at
-    if match := _RELATIVE.fullmatch(value):
-        seconds = sum(int(n) * _UNITS[u] for n, u in _RELATIVE_PART.findall(match[1]))
-        delta = timedelta(seconds=seconds)
-        if delta > _MAX_RELATIVE:
-            raise ValueError(f"{raw!r} is more than 10 years ago")
-        return at - delta
-    try:
-        if match := _CLOCK.fullmatch(value):
-            hour, minute, second = int(match[1]), int(match[2]), int(match[3] or 0)
-            today = at.astimezone(WITA)
-            local = today.replace(hour=hour, minute=minute, second=second, microsecond=0)
-            return local.astimezone(UTC)
-        if match := _DATE_TIME.fullmatch(value):
-            y, mo, d, h, mi = (int(match[i]) for i in range(1, 6))
-            local = datetime(y, mo, d, h, mi, int(match[6] or 0), tzinfo=WITA)
-            if not 1970 <= local.year < 9000:
-                raise ValueError(f"{raw!r} is out of range; accepted: years 1970 to 8999")
-            return local.astimezone(UTC)
-    except ValueError as exc:
-        if "out of range" in str(exc) and "accepted" in str(exc):
-            raise
-        raise ValueError(f"{raw!r} is not a valid date or clock time ({exc})") from None
-    raise ValueError(f"{raw!r} is not a time; {ACCEPTED}")
+    return parse_time(text, now=now or clock.now())
 
 
 @dataclass(frozen=True)
@@ -108,7 +69,7 @@ def validate(
     start: str, end: str, case_id: str, note: str, now: datetime | None = None
 ) -> ExportInput | Invalid:
     """The form's values checked as the server would, so most mistakes never leave the NOC."""
-    at = now or datetime.now(UTC)
+    at = now or clock.now()
     try:
         t0 = parse_wita(start, at)
     except ValueError as exc:
@@ -166,7 +127,7 @@ class ExportForm(ModalScreen[ExportJob | None]):
         self.client = client
         self.camera_id = camera_id
         self.camera_name = camera_name
-        at = now or datetime.now(UTC)
+        at = now or clock.now()
         self._defaults = (wita_text(at - DEFAULT_START), wita_text(at - DEFAULT_END))
         self.busy = False
 

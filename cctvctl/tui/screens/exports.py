@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar, Final
 
@@ -36,11 +36,13 @@ from cctvctl.client import (
 )
 from cctvctl.models import ExportJob, ExportState
 from cctvctl.render import Mode
+from cctvctl.tui import clock
+from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Role, Scope, bindings_for
 from cctvctl.tui.data import Poller, ServerTarget, describe_error
 from cctvctl.tui.format import age_text, bytes_text
 from cctvctl.tui.screens.base import CctvScreen
-from cctvctl.tui.screens.events import WITA, clip
+from cctvctl.tui.screens.events import clip
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.progress import bar_text
 
@@ -72,10 +74,10 @@ STATE_STYLE: Final = {
 def window_text(start: datetime, end: datetime, now: datetime | None = None) -> str:
     """``14:00-14:05`` for today (WITA), ``28/11 14:00-14:05`` otherwise."""
     a, b = start.astimezone(WITA), end.astimezone(WITA)
-    today = (now or datetime.now(UTC)).astimezone(WITA).date()
+    today = (now or clock.now()).astimezone(WITA).date()
     seconds = a.second or b.second
-    clock = "%H:%M:%S" if seconds else "%H:%M"
-    text = f"{a.strftime(clock)}-{b.strftime(clock)}"
+    form = "%H:%M:%S" if seconds else "%H:%M"
+    text = f"{a.strftime(form)}-{b.strftime(form)}"
     if a.date() != today:
         text = f"{a.strftime('%d/%m')} {text}"
     if b.date() != a.date():
@@ -348,7 +350,7 @@ class ExportsScreen(CctvScreen):
             self._columns = columns
         else:
             table.clear()
-        now = datetime.now(UTC)
+        now = clock.now()
         for job in self.visible_jobs():
             table.add_row(*self._cells(job, now), key=job.id)
         if selected is not None and selected in table.rows:

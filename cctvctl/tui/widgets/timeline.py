@@ -8,7 +8,7 @@ terminal; :class:`Timeline` is the three-line widget (bar, WITA hour ticks, capt
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Final
 
 from rich.text import Text
@@ -16,11 +16,12 @@ from textual.widgets import Static
 
 from cctvctl.models import Recordings
 from cctvctl.render import Mode
+from cctvctl.tui import clock
+from cctvctl.tui.clock import WITA
 
 __all__ = [
     "GAP_MIN_SECONDS",
     "WINDOW",
-    "WITA",
     "Cell",
     "Timeline",
     "buckets",
@@ -30,8 +31,6 @@ __all__ = [
     "window",
 ]
 
-#: Makassar time (UTC+8, no daylight saving): the zone the NOC reads clocks in.
-WITA: Final = timezone(timedelta(hours=8), "WITA")
 WINDOW: Final = timedelta(hours=24)
 #: Missing footage in a cell that makes it a gap (or half the cell, when cells are short).
 GAP_MIN_SECONDS: Final = 60.0
@@ -169,5 +168,5 @@ class Timeline(Static):
 
 def window(now: datetime | None = None) -> tuple[datetime, datetime]:
     """The 24 h the timeline covers, ending now (UTC)."""
-    end = now or datetime.now(UTC)
+    end = now or clock.now()
     return end - WINDOW, end

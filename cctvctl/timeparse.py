@@ -1,4 +1,4 @@
-"""Times as people type them (WITA, relative) and as the CLI prints them.
+"""Times as people type them (WITA, relative) and as the CLI and console show them.
 
 The NOC works in WITA (Asia/Makassar, UTC+8, no daylight saving), so a bare clock time or
 date means WITA. Accepted input, with "now" fixed by the caller for tests:
@@ -19,6 +19,7 @@ Anything before 1970-01-01 or from 9000-01-01 on is refused as out of range.
 A fixed offset stands in for the zone database on purpose: Makassar has kept UTC+8 since
 1932, and ``zoneinfo`` would need tzdata on machines that lack it.
 
+Shared by ``cctvctl.cli`` and ``cctvctl.tui`` (whose ``clock`` re-exports :data:`WITA`).
 Only the standard library is imported: every client command parses its options first.
 """
 

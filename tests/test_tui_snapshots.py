@@ -18,8 +18,13 @@ from tui_fixture import NOW, FixedSite
 from cctvctl.models import CameraStatus, Role
 from cctvctl.tui import clock
 from cctvctl.tui.app import CctvApp
+from cctvctl.tui.screens.camera import CameraScreen
+from cctvctl.tui.screens.events import EventsScreen
+from cctvctl.tui.screens.exports import ExportsScreen
 from cctvctl.tui.screens.grid import GridScreen
+from cctvctl.tui.widgets.thumb import Thumb
 from cctvctl.tui.widgets.tile import Tile
+from cctvctl.tui.widgets.timeline import Timeline
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 Compare = Callable[..., bool]
@@ -93,7 +98,68 @@ def test_grid_ascii_for_thin_links(snap_compare: Compare, size: tuple[int, int])
     assert snap_compare(app, terminal_size=size, run_before=grid_of(app, "sangatta-utara"))
 
 
+def camera_of(app: CctvApp, camera: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    async def run(pilot: Pilot[Any]) -> None:
+        await loaded(app)(pilot)
+        app.open_camera(camera)
+        await settle(pilot, lambda: isinstance(app.screen, CameraScreen))
+        screen = app.screen
+        assert isinstance(screen, CameraScreen)
+        await settle(
+            pilot,
+            lambda: (
+                screen.query_one(Thumb).grid is not None
+                and "missing:" in str(screen.query_one(Timeline).render())
+            ),
+        )
+
+    return run
+
+
+def screen_of(app: CctvApp, key: str, kind: type) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    async def run(pilot: Pilot[Any]) -> None:
+        await loaded(app)(pilot)
+        await pilot.press(key)
+        await settle(pilot, lambda: isinstance(app.screen, kind))
+        await pilot.pause(0.5)  # its first poll
+
+    return run
+
+
 @pytest.mark.parametrize("size", SIZES)
-def test_help_lists_unavailable_actions(snap_compare: Compare, size: tuple[int, int]) -> None:
+def test_camera(snap_compare: Compare, size: tuple[int, int]) -> None:
+    app = fixed_app()
+    assert snap_compare(app, terminal_size=size, run_before=camera_of(app, "sgu-pkm-01"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_exports(snap_compare: Compare, size: tuple[int, int]) -> None:
+    app = fixed_app()
+    assert snap_compare(app, terminal_size=size, run_before=screen_of(app, "x", ExportsScreen))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_events_and_audit(snap_compare: Compare, size: tuple[int, int]) -> None:
+    app = fixed_app()
+    assert snap_compare(app, terminal_size=size, run_before=screen_of(app, "a", EventsScreen))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_viewer_sees_why_camera_actions_are_unavailable(
+    snap_compare: Compare, size: tuple[int, int]
+) -> None:
     app = fixed_app(FixedSite(Role.VIEWER))
-    assert snap_compare(app, terminal_size=size, press=["question_mark"], run_before=loaded(app))
+    assert snap_compare(
+        app,
+        terminal_size=size,
+        press=["question_mark"],
+        run_before=camera_of(app, "sgu-camat-01"),
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_command_line(snap_compare: Compare, size: tuple[int, int]) -> None:
+    app = fixed_app()
+    assert snap_compare(
+        app, terminal_size=size, press=["colon", *"kec sang"], run_before=loaded(app)
+    )

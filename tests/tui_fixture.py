@@ -164,8 +164,16 @@ def _events() -> list[Event]:
             id=4,
             time=NOW - timedelta(minutes=5),
             type="storage.deleted",
+            camera="sgu-sd-01",
             kecamatan="sangatta-utara",
-            data={"segments": 12, "bytes": 36_000_000, "reason": "quota"},
+            # As cctvctl.storage.retention publishes it.
+            data={
+                "reason": "quota",
+                "count": 12,
+                "bytes": 36_000_000,
+                "start": (NOW - timedelta(days=30)).isoformat(),
+                "end": (NOW - timedelta(days=30) + timedelta(minutes=12)).isoformat(),
+            },
         )
     )
     return sorted(events, key=lambda e: e.id)

@@ -21,6 +21,7 @@ from textual.widgets import Button, Footer, Input, Static
 
 from cctvctl.client import AsyncCctvClient, CctvError
 from cctvctl.models import Camera, Event, ExportJob, RebootJob
+from cctvctl.timeparse import format_duration
 from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Scope, bindings_for
@@ -31,6 +32,7 @@ from cctvctl.tui.screens.export_form import ExportForm
 from cctvctl.tui.screens.reboot_modal import RebootModal
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.thumb import Thumb
+from cctvctl.tui.widgets.tile import has_picture, placeholder
 from cctvctl.tui.widgets.timeline import Timeline, window
 
 __all__ = [
@@ -66,7 +68,7 @@ def stats_table(camera: Camera) -> Table:
         ("fps", fps),
         ("bitrate", kbps_text(camera.kbps) + "bps"),
         ("recording", "yes" if camera.recording else "NO"),
-        ("missing 24h", f"{camera.missing_seconds_24h / 60:.0f} min"),
+        ("missing 24h", format_duration(camera.missing_seconds_24h)),
         ("reconnects", f"{camera.reconnects_1h} in 1h"),
         ("rtt", rtt_text(camera.rtt_ms)),
         ("onvif", "yes" if camera.has_onvif else "no"),
@@ -315,6 +317,13 @@ class CameraScreen(CctvScreen):
     async def _fetch_thumb(self) -> None:
         thumb = self.query_one(Thumb)
         width = thumb.size.width
+        camera = self.camera()
+        if camera is not None and not has_picture(camera):
+            # The server still holds the last frame; showing it would look like a live camera.
+            if thumb.grid is not None:
+                thumb.clear()
+            thumb.set_placeholder(placeholder(camera))
+            return
         if width < 1:
             return
         shot = await self.cctv.client.thumbnail(self.camera_id, width, max(9, width * 9 // 16))

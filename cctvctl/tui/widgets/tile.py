@@ -12,7 +12,7 @@ from cctvctl.tui.format import BADGES, age_seconds, age_text, kbps_text
 from cctvctl.tui.widgets.line import Line
 from cctvctl.tui.widgets.thumb import Thumb
 
-__all__ = ["Tile", "has_picture", "status_line"]
+__all__ = ["Tile", "has_picture", "placeholder", "status_line"]
 
 
 def has_picture(camera: Camera) -> bool:

@@ -265,8 +265,13 @@ async def test_export_form_validates_then_creates_the_job(site: Live) -> None:
         assert job.case_id == CASE and job.note == "dari TUI" and job.requester == "test-operator"
         assert job.end - job.start == timedelta(seconds=7)
         assert any(job.id in t for t in toasts(app)), toasts(app)
-        # The Exports screen lists it (by job id or case id).
+        # The Exports screen lists it (by job id or case id) and sees it through to the end.
         await until(pilot, lambda: job.id[:8] in screen_text(app) or CASE in screen_text(app))
+
+        def row() -> str:
+            return next((ln for ln in screen_text(app).splitlines() if job.id[:8] in ln), "")
+
+        await until(pilot, lambda: "done" in row() and "100%" in row(), 30)
 
 
 # --------------------------------------------------------------------------- reboot

@@ -1,4 +1,5 @@
-"""`cctvctl tui`: the Textual console for one server.
+"""`cctvctl tui`: the Textual console for one server, or several (``--context`` repeated,
+``--all-contexts``).
 
 Textual is imported inside the command so other commands do not pay for it at start-up.
 """
@@ -9,8 +10,9 @@ from typing import Annotated
 
 import typer
 
-from cctvctl.cli.common import fail_usage
-from cctvctl.cli.context_cmd import ContextOpt, TokenOpt, UrlOpt, target
+from cctvctl.cli.common import fail_usage, servers
+from cctvctl.cli.context_cmd import AllContextsOpt, TokenOpt, UrlOpt, target
+from cctvctl.cli.contexts import CONTEXT_ENV, Target
 
 __all__ = ["register", "tui"]
 
@@ -19,10 +21,36 @@ def register(app: typer.Typer) -> None:
     app.command("tui")(tui)
 
 
+ContextsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--context",
+        help=f"Use this named context (default: ${CONTEXT_ENV}, then the current one). "
+        "Repeat it to watch several nodes; the first is shown first.",
+        show_default=False,
+    ),
+]
+
+
+def chosen_targets(
+    contexts: list[str] | None, url: str | None, token: str | None, all_contexts: bool
+) -> list[Target]:
+    """The nodes to watch: one (flags > env > current context), some, or every context."""
+    names = list(dict.fromkeys(contexts or ()))  # in order, without repeats
+    if all_contexts:
+        return servers(names[0] if names else None, url, token, True)
+    if len(names) <= 1:
+        return [target(names[0] if names else None, url, token)]
+    if url or token:
+        fail_usage("several --context each use their own URL and token; drop --url and --token")
+    return [target(name, None, None) for name in names]
+
+
 def tui(
-    context: ContextOpt = None,
+    context: ContextsOpt = None,
     url: UrlOpt = None,
     token: TokenOpt = None,
+    all_contexts: AllContextsOpt = False,
     readonly: Annotated[
         bool, typer.Option("--readonly", help="Turn off every action that changes anything.")
     ] = False,
@@ -46,21 +74,26 @@ def tui(
     """The NOC console: kecamatan overview, camera grid, camera detail.
 
     Example: cctvctl tui --context sangatta --ascii
+
+    With several nodes (--context a --context b, or --all-contexts) the header shows each
+    one's state; ] and [ or `:node NAME` switch the node the screens show.
     """
     if refresh <= 0:
         fail_usage("--refresh must be more than 0 seconds")
     if max_kbps is not None and max_kbps < 0:
         fail_usage(f"--max-kbps {max_kbps:g}: must be 0 (no limit) or more")
-    chosen = target(context, url, token)
+    first, *rest = chosen_targets(context, url, token, all_contexts)
 
     from cctvctl.tui.app import CctvApp
+    from cctvctl.tui.data import ServerTarget
 
     CctvApp(
-        chosen.url,
-        chosen.token,
-        chosen.name,
+        first.url,
+        first.token,
+        first.name,
         readonly=readonly,
         ascii=ascii_,
         refresh=refresh,
         budget_kbps=max_kbps,
+        more=[ServerTarget(t.url, t.token, t.name) for t in rest],
     ).run()

@@ -1,10 +1,17 @@
-"""The Textual console: one server, polled live, overview → grid → camera."""
+"""The Textual console: overview → grid → camera, polled live.
+
+It can watch several servers (nodes) at once: the *current* node gets the full stats
+polls, the event stream and the thumbnails; the others a light health poll, so the header
+can tell whether they are up. ``]`` / ``[`` or ``:node NAME`` switch the current node.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
@@ -22,6 +29,7 @@ from cctvctl.tui.data import (
     NodeData,
     Poller,
     ServerTarget,
+    check_node,
     describe_error,
     fetch_node,
 )
@@ -43,6 +51,26 @@ log = logging.getLogger(__name__)
 
 CAMERA_STATUS = "camera.status"
 REPLAYED_EVENTS = 200  # history the Events screen starts with
+HEALTH_SECONDS = 10.0  # light poll of the nodes that are not current
+
+
+@dataclass(eq=False)
+class WatchedNode:
+    """One server the console watches: its data, its client and who our token is there."""
+
+    data: NodeData
+    client: AsyncCctvClient
+    role: Role | None = None
+    asked_role: bool = False
+    health: Poller | None = None  # the light poll, while the node is not current
+
+    @property
+    def target(self) -> ServerTarget:
+        return self.data.target
+
+    @property
+    def name(self) -> str:
+        return self.data.target.name
 
 
 class CctvApp(App[None]):
@@ -63,19 +91,45 @@ class CctvApp(App[None]):
         role: Role | None = None,
         budget_kbps: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        more: Sequence[ServerTarget] = (),
+        health_seconds: float = HEALTH_SECONDS,
     ) -> None:
         super().__init__()
-        self.target = ServerTarget(url, token, name or url)
         self.readonly = readonly
-        self.role = role
         self.mode = Mode.ASCII if ascii else Mode.HALF_BLOCK
         self.refresh_seconds = refresh
+        self.health_seconds = health_seconds
         self.budget_kbps = budget_kbps  # None: the default for the colour depth
-        self.node = NodeData(self.target)
+        # The first target is current at start; ``more`` are the other nodes, in order.
         # transport: only for tests that answer from fixed data instead of a server.
-        self.client = AsyncCctvClient(url, token, name=self.target.name, transport=transport)
+        self.nodes: list[WatchedNode] = [
+            WatchedNode(
+                NodeData(t),
+                AsyncCctvClient(t.url, t.token, name=t.name, transport=transport),
+                role=role,
+                asked_role=role is not None,
+            )
+            for t in (ServerTarget(url, token, name or url), *more)
+        ]
+        self._current = self.nodes[0]
+        # What every screen reads: always the current node's.
+        self.target = self._current.target
+        self.node = self._current.data
+        self.client = self._current.client
+        self.role = role
         self._stats: Poller | None = None
-        self._asked_role = role is not None
+
+    @property
+    def current(self) -> WatchedNode:
+        return self._current
+
+    @property
+    def several_nodes(self) -> bool:
+        return len(self.nodes) > 1
+
+    def other_nodes(self) -> list[NodeData]:
+        """The nodes that are not current, in the order given, for the header."""
+        return [n.data for n in self.nodes if n is not self._current]
 
     @property
     def depth(self) -> Depth:
@@ -93,80 +147,167 @@ class CctvApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(OverviewScreen())
-        self._stats = Poller(
-            self, self._poll_stats, self.refresh_seconds, on_error=self._stats_failed, name="stats"
-        )
-        self._stats.start()
-        self.run_worker(self._follow_events(), name="events", group="events", exit_on_error=False)
+        self._watch_fully(self._current)
+        for node in self.nodes:
+            if node is not self._current:
+                self._watch_lightly(node)
 
     async def on_unmount(self) -> None:
         if self._stats is not None:
             self._stats.stop()
-        await self.client.aclose()
+        for node in self.nodes:
+            if node.health is not None:
+                node.health.stop()
+            try:
+                await node.client.aclose()
+            except Exception as exc:  # closing one node must not keep the others open
+                log.debug("closing %s: %s", node.name, exc)
 
-    async def _poll_stats(self) -> None:
-        if not self._asked_role:
-            await self._ask_role()
-        await fetch_node(self.client, self.node)
+    # ---------------------------------------------------------------- polling
+
+    def _watch_fully(self, node: WatchedNode) -> None:
+        """Stats polls and the event stream for the current node."""
+        if node.health is not None:
+            node.health.stop()
+            node.health = None
+        self._stats = Poller(
+            self,
+            lambda: self._poll_stats(node),
+            self.refresh_seconds,
+            on_error=lambda exc: self._stats_failed(exc, node),
+            name="stats",
+        )
+        self._stats.start()
+        self.run_worker(
+            self._follow_events(node), name="events", group="events", exit_on_error=False
+        )
+
+    def _watch_lightly(self, node: WatchedNode) -> None:
+        """Only the host health, every few seconds, for a node that is not current."""
+        if node.health is not None:
+            node.health.stop()
+        node.health = Poller(
+            self,
+            lambda: self._poll_health(node),
+            self.health_seconds,
+            on_error=lambda exc: self._stats_failed(exc, node),
+            name=f"health-{node.name}",
+        )
+        node.health.start()
+
+    async def _poll_stats(self, node: WatchedNode | None = None) -> None:
+        node = node or self._current
+        if not node.asked_role:
+            await self._ask_role(node)
+        await fetch_node(node.client, node.data)
         self._show_data()
 
-    async def _ask_role(self) -> None:
+    async def _poll_health(self, node: WatchedNode) -> None:
+        if not node.asked_role:
+            await self._ask_role(node)
+        await check_node(node.client, node.data)
+        self._show_data()
+
+    async def _ask_role(self, node: WatchedNode | None = None) -> None:
+        node = node or self._current
         try:
-            identity = await self.client.whoami()
+            identity = await node.client.whoami()
         except NotFound:
             # A server from before /whoami: leave every action to the server to refuse.
-            self._asked_role = True
+            node.asked_role = True
             return
-        self.node.identity = identity
-        self.role = Role[identity.role.name]
-        self._asked_role = True
+        node.data.identity = identity
+        node.role = Role[identity.role.name]
+        node.asked_role = True
+        if node is self._current:
+            self.role = node.role
 
-    async def _follow_events(self) -> None:
+    async def _follow_events(self, node: WatchedNode | None = None) -> None:
         """Status changes as they happen, between (and faster than) the stats polls."""
+        node = node or self._current
+        data = node.data
         delay = 1.0
         while True:
-            last = self.node.events[-1].id if self.node.events else None
+            last = data.events[-1].id if data.events else None
             try:
-                async for event in self.client.events(
+                async for event in node.client.events(
                     since=last,
                     last=REPLAYED_EVENTS if last is None else None,
                     max_retries=None,
                 ):
-                    self.take_event(event)
+                    self.take_event(event, data)
                     delay = 1.0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the console outlives the stream; the header tells
                 log.debug("event stream: %s", exc)
                 if isinstance(exc, AuthError):
-                    self.node.connection, self.node.error = describe_error(exc)
+                    data.connection, data.error = describe_error(exc)
             await asyncio.sleep(delay)
             delay = min(MAX_BACKOFF, delay * 2)
 
-    def take_event(self, event: Event) -> None:
+    def take_event(self, event: Event, data: NodeData | None = None) -> None:
         """Fold one server event into what the screens show."""
+        data = data or self.node
+        if data is not self.node:
+            return  # a late event from a node that is no longer current
         if event.type == GAP_EVENT:
             # We missed some: the next poll reloads the whole picture.
             self.action_refresh_now()
             return
-        self.node.events.append(event)
+        data.events.append(event)
         if event.type == CAMERA_STATUS and event.camera is not None:
-            self._apply_status(event.camera, event.data.get("status"), event.time)
+            self._apply_status(event.camera, event.data.get("status"), event.time, data)
         self._show_data()
 
-    def _apply_status(self, camera_id: str, status: object, when: datetime) -> None:
+    def _apply_status(
+        self, camera_id: str, status: object, when: datetime, data: NodeData | None = None
+    ) -> None:
+        data = data or self.node
         try:
             new = CameraStatus(str(status))
         except ValueError:
             return
-        for i, cam in enumerate(self.node.cameras):
+        for i, cam in enumerate(data.cameras):
             # A replayed old event must not overwrite a fresher poll.
             if cam.id == camera_id and (cam.status_since is None or when >= cam.status_since):
-                self.node.cameras[i] = cam.model_copy(update={"status": new, "status_since": when})
+                data.cameras[i] = cam.model_copy(update={"status": new, "status_since": when})
 
-    def _stats_failed(self, exc: Exception) -> None:
-        self.node.connection, self.node.error = describe_error(exc)
+    def _stats_failed(self, exc: Exception, node: WatchedNode | None = None) -> None:
+        data = (node or self._current).data
+        data.connection, data.error = describe_error(exc)
         self._show_data()
+
+    # ---------------------------------------------------------------- nodes
+
+    def node_named(self, name: str) -> WatchedNode | None:
+        return next((n for n in self.nodes if n.name == name), None)
+
+    def switch_node(self, node: WatchedNode) -> None:
+        """Make ``node`` current: full polling moves to it, the console goes home."""
+        if node is self._current:
+            self.action_home()
+            return
+        old = self._current
+        if self._stats is not None:
+            self._stats.stop()
+            self._stats = None
+        self.workers.cancel_group(self, "stats")
+        self.workers.cancel_group(self, "events")
+        self._current = node
+        self.target, self.node, self.client = node.target, node.data, node.client
+        self.role = node.role
+        self._watch_lightly(old)
+        self._watch_fully(node)
+        self.action_home()
+        self._show_data()
+
+    def action_next_node(self, step: int = 1) -> None:
+        if not self.several_nodes:
+            self.notify("only one node is watched", title="node", severity="warning")
+            return
+        i = self.nodes.index(self._current)
+        self.switch_node(self.nodes[(i + step) % len(self.nodes)])
 
     def _show_data(self) -> None:
         # Only what can be seen: a screen hidden under another one would still repaint the
@@ -183,7 +324,7 @@ class CctvApp(App[None]):
         if isinstance(self.screen, HelpScreen):
             return
         scope = getattr(self.screen, "SCOPE", Scope.GLOBAL)
-        self.push_screen(HelpScreen(scope, self.role, self.readonly))
+        self.push_screen(HelpScreen(scope, self.role, self.readonly, self.several_nodes))
 
     def action_refresh_now(self) -> None:
         if self._stats is not None:
@@ -211,7 +352,8 @@ class CctvApp(App[None]):
         if isinstance(self.screen, CommandLine):
             return
         # Run it once the prompt is gone, so "home" or "exports" act on the real stack.
-        self.push_screen(CommandLine(self.node), self._after_command_line)
+        names = [n.name for n in self.nodes] if self.several_nodes else []
+        self.push_screen(CommandLine(self.node, names), self._after_command_line)
 
     def _after_command_line(self, text: str | None) -> None:
         self.call_after_refresh(self._run_command_line, text)
@@ -219,11 +361,15 @@ class CctvApp(App[None]):
     async def _run_command_line(self, text: str | None) -> None:
         if not text:
             return
-        outcome = resolve(text, self.node)
+        outcome = resolve(text, self.node, [n.name for n in self.nodes])
         if outcome.error is not None:
             self.notify(outcome.error, title="command", severity="error")
             return
-        if outcome.kecamatan:
+        if outcome.node is not None:
+            node = self.node_named(outcome.node)
+            if node is not None:
+                self.switch_node(node)
+        elif outcome.kecamatan:
             self.open_kecamatan(*outcome.kecamatan)
         elif outcome.camera is not None:
             self.open_camera(outcome.camera)

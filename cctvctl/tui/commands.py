@@ -59,6 +59,7 @@ class Command:
     writes: bool = False  # turned off by --readonly
     shown_key: str = ""  # how help prints the key, when the Textual name reads badly
     priority: bool = False  # needed where a focused widget would swallow the key
+    several_nodes: bool = False  # only offered when the console watches more than one node
 
     @property
     def display_key(self) -> str:
@@ -80,6 +81,22 @@ COMMANDS: tuple[Command, ...] = (
     Command("x", "exports", "Export jobs, with progress", "app.exports"),
     Command("a", "events", "Events and audit log", "app.events"),
     Command("r", "refresh", "Poll the server now", "app.refresh_now"),
+    Command(
+        "right_square_bracket",
+        "next node",
+        "Watch the next node (server)",
+        "app.next_node(1)",
+        shown_key="]",
+        several_nodes=True,
+    ),
+    Command(
+        "left_square_bracket",
+        "previous node",
+        "Watch the previous node (server)",
+        "app.next_node(-1)",
+        shown_key="[",
+        several_nodes=True,
+    ),
     Command("q", "quit", "Quit the console", "app.quit"),
     # Over SSH people reach for Ctrl-C first; Textual's default only says "press ctrl+q".
     Command("ctrl+c", "interrupt", "Quit, like q", "app.quit", shown_key="^c", priority=True),
@@ -163,9 +180,14 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 
-def commands_for(scope: Scope, table: Iterable[Command] = COMMANDS) -> list[Command]:
-    """The commands of one screen: its own first, then the global ones."""
-    rows = list(table)
+def commands_for(
+    scope: Scope, table: Iterable[Command] = COMMANDS, *, several_nodes: bool = False
+) -> list[Command]:
+    """The commands of one screen: its own first, then the global ones.
+
+    Node switching is left out unless the console watches ``several_nodes``.
+    """
+    rows = [c for c in table if several_nodes or not c.several_nodes]
     return [c for c in rows if c.scope is scope] + [
         c for c in rows if c.scope is Scope.GLOBAL and scope is not Scope.GLOBAL
     ]
@@ -200,7 +222,7 @@ def bindings_for(scope: Scope) -> list[Binding]:
 
 def command_named(name: str, scope: Scope) -> Command:
     """The row for ``name`` on a screen of ``scope`` (its own rows before global ones)."""
-    for command in commands_for(scope):
+    for command in commands_for(scope, several_nodes=True):
         if command.name == name:
             return command
     raise KeyError(f"no command {name!r} on the {scope.value} screen")
@@ -223,7 +245,10 @@ class CommandProvider(Provider):
 
     def _visible(self) -> list[Command]:
         # The palette itself would only reopen, and "open" needs a highlighted row.
-        return [c for c in commands_for(self._scope()) if c.name != "palette"]
+        several = bool(getattr(self.app, "several_nodes", False))
+        return [
+            c for c in commands_for(self._scope(), several_nodes=several) if c.name != "palette"
+        ]
 
     async def _run(self, screen: Screen[object], command: Command) -> None:
         # Bind screen actions to the screen the palette was opened over, not the palette.

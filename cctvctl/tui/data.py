@@ -29,6 +29,7 @@ __all__ = [
     "NodeData",
     "Poller",
     "ServerTarget",
+    "check_node",
     "describe_error",
     "fetch_node",
 ]
@@ -86,6 +87,13 @@ async def fetch_node(client: AsyncCctvClient, data: NodeData) -> None:
     )
     data.cameras, data.kecamatan, data.health = cameras, kecamatan, health
     data.remember_kbps()
+    data.connection, data.error = Connection.ONLINE, None
+    data.updated = clock.now()
+
+
+async def check_node(client: AsyncCctvClient, data: NodeData) -> None:
+    """The light poll of a node that is not current: only whether it answers, and its host."""
+    data.health = await client.health()
     data.connection, data.error = Connection.ONLINE, None
     data.updated = clock.now()
 

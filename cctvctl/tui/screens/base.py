@@ -37,7 +37,9 @@ class CctvScreen(Screen[None]):
     def refresh_data(self) -> None:
         """Show the latest :attr:`node`; called by the app after every stats tick."""
         for header in self.query(NodeHeader):
-            header.show_node(self.node, self.TITLE_TEXT, self.cctv.readonly)
+            header.show_node(
+                self.node, self.TITLE_TEXT, self.cctv.readonly, self.cctv.other_nodes()
+            )
 
     def allowed(self, name: str) -> bool:
         """Whether this screen's command ``name`` may run; if not, say why in a toast."""

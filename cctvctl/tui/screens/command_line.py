@@ -34,6 +34,7 @@ _SCREENS: dict[str, str] = {
     "q": "quit",
 }
 ACCEPTED = "kec NAME, cam ID, offline, exports, audit, events, home, help, quit"
+NODE_VERBS = ("node",)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Outcome:
     kecamatan: tuple[str, ...] = ()  # slugs; a prefix such as "sangatta" may match several
     camera: str | None = None
     action: str | None = None
+    node: str | None = None  # the name of the node to make current
     error: str | None = None
 
 
@@ -64,7 +66,25 @@ def _listed(keys: Sequence[str], limit: int = 5) -> str:
     return ", ".join(keys[:limit]) + more
 
 
-def resolve(text: str, node: NodeData) -> Outcome:
+def _resolve_node(arg: str, names: Sequence[str]) -> Outcome:
+    known = f"nodes: {_listed(list(names), 8)}"
+    if not arg:
+        return Outcome(error=f"node needs a name; {known}")
+    if len(names) < 2:
+        return Outcome(error=f"only one node is watched; {known}")
+    found = _match(arg, ((n, n) for n in names))
+    exact = [n for n in found if n.lower() == arg.lower()]
+    if exact:
+        return Outcome(node=exact[0])
+    if not found:
+        return Outcome(error=f"no node {arg!r}; {known}")
+    if len(found) > 1:
+        return Outcome(error=f"{arg!r} matches {len(found)} nodes: {_listed(found)}")
+    return Outcome(node=found[0])
+
+
+def resolve(text: str, node: NodeData, nodes: Sequence[str] = ()) -> Outcome:
+    """``nodes``: the names of every watched node (for ``node NAME``)."""
     words = text.strip().removeprefix(":").split(None, 1)
     if not words:
         return Outcome(error=f"empty command; accepted: {ACCEPTED}")
@@ -88,15 +108,19 @@ def resolve(text: str, node: NodeData) -> Outcome:
             return Outcome(error=f"{arg!r} matches {len(ids)} cameras: {_listed(ids)}")
         exact = [i for i in ids if i.lower() == arg.lower()]
         return Outcome(camera=(exact or ids)[0])
+    if verb in NODE_VERBS:
+        return _resolve_node(arg, nodes or [node.target.name])
     if verb in _SCREENS:
         if arg:
             return Outcome(error=f"{verb} takes no argument (got {arg!r})")
         return Outcome(action=_SCREENS[verb])
-    return Outcome(error=f"unknown command {verb!r}; accepted: {ACCEPTED}")
+    accepted = f"{ACCEPTED}, node NAME" if len(nodes) > 1 else ACCEPTED
+    return Outcome(error=f"unknown command {verb!r}; accepted: {accepted}")
 
 
-def _suggestions(node: NodeData) -> list[str]:
+def _suggestions(node: NodeData, nodes: Sequence[str] = ()) -> list[str]:
     words = [f"{word} " if word in ("kec", "cam") else word for word in ("kec", "cam", *_SCREENS)]
+    words += [f"node {name}" for name in nodes]
     words += [f"kec {k.slug}" for k in node.kecamatan]
     words += [f"cam {c.id}" for c in node.cameras]
     return words
@@ -113,9 +137,9 @@ class CommandLine(ModalScreen[str | None]):
     CommandLine Input { border: none; height: 1; padding: 0; width: 1fr; }
     """
 
-    def __init__(self, node: NodeData) -> None:
+    def __init__(self, node: NodeData, nodes: Sequence[str] = ()) -> None:
         super().__init__()
-        self._suggester = SuggestFromList(_suggestions(node), case_sensitive=False)
+        self._suggester = SuggestFromList(_suggestions(node, nodes), case_sensitive=False)
 
     def compose(self) -> ComposeResult:
         with Horizontal():

@@ -27,6 +27,7 @@ from cctvctl.tui.commands import Role, Scope, bindings_for
 from cctvctl.tui.data import Poller, describe_error
 from cctvctl.tui.format import bytes_text
 from cctvctl.tui.screens.base import CctvScreen
+from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
 
 __all__ = [
@@ -221,7 +222,6 @@ class EventsScreen(CctvScreen):
     AUTO_FOCUS = "DataTable"
     BINDINGS: ClassVar[list[BindingType]] = list(bindings_for(Scope.EVENTS))
     DEFAULT_CSS = """
-    EventsScreen #filter { display: none; height: 1; border: none; padding: 0 1; }
     EventsScreen #note { height: 1; display: none; padding: 0 1; color: $text-muted; }
     EventsScreen DataTable { height: 1fr; }
     EventsScreen #detail { height: 1; padding: 0 1; background: $panel; }
@@ -238,7 +238,7 @@ class EventsScreen(CctvScreen):
 
     def compose(self) -> ComposeResult:
         yield NodeHeader()
-        yield Input(placeholder="filter: camera, kecamatan, kind or text", id="filter")
+        yield FilterBox(placeholder="filter: camera, kecamatan, kind or text", id="filter")
         yield Static(id="note")
         yield DataTable(cursor_type="row", zebra_stripes=True)
         yield Static(id="detail")
@@ -299,8 +299,8 @@ class EventsScreen(CctvScreen):
         return self.query_one(DataTable)
 
     @property
-    def filter_input(self) -> Input:
-        return self.query_one("#filter", Input)
+    def filter_input(self) -> FilterBox:
+        return self.query_one(FilterBox)
 
     @property
     def _ascii(self) -> bool:
@@ -315,7 +315,7 @@ class EventsScreen(CctvScreen):
         return rows
 
     def visible_rows(self) -> list[EventRow]:
-        needle = self.filter_input.value.strip().lower()
+        needle = self.filter_input.needle
         names = self._kecamatan_names()
         rows = self.all_rows()
         if not needle:
@@ -410,18 +410,10 @@ class EventsScreen(CctvScreen):
         self.refresh_data()
 
     def action_filter(self) -> None:
-        box = self.filter_input
-        if box.has_focus:  # "/" is a binding, but case ids have slashes: type it
-            box.insert_text_at_cursor("/")
-            return
-        box.display = True
-        self.call_after_refresh(box.focus)
+        self.filter_input.open()
 
     def action_back(self) -> None:
-        box = self.filter_input
-        if box.display:
-            box.value = ""
-            box.display = False
+        if self.filter_input.close():
             self.table.focus()
             return
         super().action_back()

@@ -43,6 +43,7 @@ from cctvctl.tui.data import Poller, ServerTarget, describe_error
 from cctvctl.tui.format import age_text, bytes_text
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.screens.events import clip
+from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.progress import bar_text
 
@@ -181,7 +182,6 @@ class ExportsScreen(CctvScreen):
     AUTO_FOCUS = "DataTable"
     BINDINGS: ClassVar[list[BindingType]] = list(bindings_for(Scope.EXPORTS))
     DEFAULT_CSS = """
-    ExportsScreen #filter { display: none; height: 1; border: none; padding: 0 1; }
     ExportsScreen #message { height: auto; display: none; padding: 1 2; }
     ExportsScreen DataTable { height: 1fr; }
     ExportsScreen #status { height: 1; padding: 0 1; background: $panel; }
@@ -201,7 +201,7 @@ class ExportsScreen(CctvScreen):
 
     def compose(self) -> ComposeResult:
         yield NodeHeader()
-        yield Input(placeholder="filter: camera, case or state", id="filter")
+        yield FilterBox(placeholder="filter: camera, case or state", id="filter")
         yield Static(id="message")
         yield DataTable(cursor_type="row", zebra_stripes=True)
         yield Static("loading export jobs…", id="status")
@@ -288,11 +288,11 @@ class ExportsScreen(CctvScreen):
         return self.query_one(DataTable)
 
     @property
-    def filter_input(self) -> Input:
-        return self.query_one("#filter", Input)
+    def filter_input(self) -> FilterBox:
+        return self.query_one(FilterBox)
 
     def visible_jobs(self) -> list[ExportJob]:
-        needle = self.filter_input.value.strip().lower()
+        needle = self.filter_input.needle
         if not needle:
             return list(self.jobs)
         return [
@@ -400,18 +400,10 @@ class ExportsScreen(CctvScreen):
     # ---------------------------------------------------------------- actions
 
     def action_filter(self) -> None:
-        box = self.filter_input
-        if box.has_focus:  # "/" is a binding, but case ids have slashes: type it
-            box.insert_text_at_cursor("/")
-            return
-        box.display = True
-        self.call_after_refresh(box.focus)
+        self.filter_input.open()
 
     def action_back(self) -> None:
-        box = self.filter_input
-        if box.display:
-            box.value = ""
-            box.display = False
+        if self.filter_input.close():
             self.table.focus()
             return
         super().action_back()

@@ -18,6 +18,7 @@ from cctvctl.tui.budget import ByteBudget
 from cctvctl.tui.commands import Scope, bindings_for
 from cctvctl.tui.data import Poller
 from cctvctl.tui.screens.base import CctvScreen
+from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.line import Line
 from cctvctl.tui.widgets.tile import Tile, has_picture
@@ -56,7 +57,6 @@ class GridScreen(CctvScreen):
     BINDINGS: ClassVar[list[BindingType]] = list(bindings_for(Scope.GRID))
     DEFAULT_CSS = """
     GridScreen #pager { height: 1; color: $text-muted; }
-    GridScreen #filter { display: none; height: 1; border: none; padding: 0 1; }
     GridScreen Grid { grid-gutter: 0 0; }
     """
 
@@ -73,7 +73,7 @@ class GridScreen(CctvScreen):
 
     def compose(self) -> ComposeResult:
         yield NodeHeader()
-        yield Input(placeholder="filter: camera id, name or site", id="filter")
+        yield FilterBox(placeholder="filter: camera id, name or site", id="filter")
         yield Line(id="pager")
         yield Grid()
         yield Footer()
@@ -88,12 +88,12 @@ class GridScreen(CctvScreen):
             self._thumbs.stop()
 
     @property
-    def filter_input(self) -> Input:
-        return self.query_one("#filter", Input)
+    def filter_input(self) -> FilterBox:
+        return self.query_one(FilterBox)
 
     def cameras(self) -> list[Camera]:
         """This grid's cameras, worst first (offline, degraded, online, disabled), then by id."""
-        needle = self.filter_input.value.strip().lower() if self.is_mounted else ""
+        needle = self.filter_input.needle if self.is_mounted else ""
         return sorted(
             (
                 c
@@ -189,18 +189,14 @@ class GridScreen(CctvScreen):
             self._step_tile(0)
 
     def action_filter(self) -> None:
-        self.filter_input.display = True
-        self.call_after_refresh(self.filter_input.focus)
+        self.filter_input.open()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.page = 0
         self.refresh_data()
 
     def action_back(self) -> None:
-        box = self.filter_input
-        if box.display:
-            box.value = ""
-            box.display = False
+        if self.filter_input.close():
             self._step_tile(0)
         else:
             super().action_back()

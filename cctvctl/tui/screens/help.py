@@ -16,12 +16,14 @@ from cctvctl.tui.commands import Role, Scope, commands_for, unavailable_reason
 __all__ = ["HelpScreen", "help_table"]
 
 
-def help_table(scope: Scope, role: Role | None, readonly: bool) -> Table:
+def help_table(
+    scope: Scope, role: Role | None, readonly: bool, several_nodes: bool = False
+) -> Table:
     table = Table(title=f"keys: {scope.value}", expand=True, show_edge=False)
     table.add_column("key", style="bold", no_wrap=True)
     table.add_column("command", no_wrap=True)
     table.add_column("what it does")
-    for command in commands_for(scope):
+    for command in commands_for(scope, several_nodes=several_nodes):
         reason = unavailable_reason(command, role, readonly)
         what = command.description if reason is None else f"{command.description} [{reason}]"
         table.add_row(command.display_key, command.name, what, style="dim" if reason else "")
@@ -40,9 +42,11 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
-    def __init__(self, scope: Scope, role: Role | None, readonly: bool) -> None:
+    def __init__(
+        self, scope: Scope, role: Role | None, readonly: bool, several_nodes: bool = False
+    ) -> None:
         super().__init__()
-        self._table = help_table(scope, role, readonly)
+        self._table = help_table(scope, role, readonly, several_nodes)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():

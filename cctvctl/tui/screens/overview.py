@@ -14,6 +14,7 @@ from cctvctl.render import Mode
 from cctvctl.tui.commands import Scope, bindings_for
 from cctvctl.tui.format import bytes_text, kbps_text, kecamatan_rank, rtt_text, sparkline
 from cctvctl.tui.screens.base import CctvScreen
+from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
 
 __all__ = ["OverviewScreen", "row_cells"]
@@ -48,13 +49,10 @@ class OverviewScreen(CctvScreen):
     # The hidden filter comes first in the DOM; focusing it would make keys type text.
     AUTO_FOCUS = "DataTable"
     BINDINGS: ClassVar[list[BindingType]] = list(bindings_for(Scope.OVERVIEW))
-    DEFAULT_CSS = """
-    OverviewScreen #filter { display: none; height: 1; border: none; padding: 0 1; }
-    """
 
     def compose(self) -> ComposeResult:
         yield NodeHeader()
-        yield Input(placeholder="filter kecamatan", id="filter")
+        yield FilterBox(placeholder="filter kecamatan", id="filter")
         table: DataTable[Text | str] = DataTable(cursor_type="row", zebra_stripes=True)
         for label in COLUMNS:
             table.add_column(label, key=label)
@@ -66,11 +64,11 @@ class OverviewScreen(CctvScreen):
         return self.query_one(DataTable)
 
     @property
-    def filter_input(self) -> Input:
-        return self.query_one("#filter", Input)
+    def filter_input(self) -> FilterBox:
+        return self.query_one(FilterBox)
 
     def visible_rows(self) -> list[KecamatanSummary]:
-        needle = self.filter_input.value.strip().lower()
+        needle = self.filter_input.needle
         rows = sorted(self.node.kecamatan, key=lambda k: (*kecamatan_rank(k), k.name))
         return [k for k in rows if needle in k.name.lower() or needle in k.slug]
 
@@ -106,14 +104,9 @@ class OverviewScreen(CctvScreen):
             self.cctv.open_kecamatan(slug)
 
     def action_filter(self) -> None:
-        self.filter_input.display = True
-        # Focus after the "/" key has been handled, or the input would receive it too.
-        self.call_after_refresh(self.filter_input.focus)
+        self.filter_input.open()
 
     def action_back(self) -> None:
         # Home has nowhere to go back to: Esc only closes the filter.
-        box = self.filter_input
-        if box.display:
-            box.value = ""
-            box.display = False
+        if self.filter_input.close():
             self.table.focus()

@@ -1,6 +1,12 @@
-"""The top line: which node, whether we are connected, and how the host is doing."""
+"""The top line: which node(s), whether we are connected, and how the host is doing.
+
+With several nodes the current one comes first, in full; the others follow with their
+name and connection state only. The line is cut with an ellipsis, the title going first.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from rich.text import Text
 
@@ -18,7 +24,9 @@ _STATE_STYLE = {
 }
 
 
-def header_text(node: NodeData, title: str, readonly: bool = False) -> Text:
+def header_text(
+    node: NodeData, title: str, readonly: bool = False, others: Sequence[NodeData] = ()
+) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f" {node.target.name} ", "bold reverse")
     text.append(" ")
@@ -36,6 +44,11 @@ def header_text(node: NodeData, title: str, readonly: bool = False) -> Text:
         text.append(f" cpu {host.cpu_percent:.0f}% mem {host.memory_percent:.0f}% disk {disk:.0%}")
     if node.connection is not Connection.ONLINE and node.updated is not None:
         text.append(f" data {age_text(node.updated)} old")
+    for other in others:
+        text.append("  | ", "dim")
+        text.append(other.target.name)
+        text.append(" ")
+        text.append(f" {other.connection.value.upper()} ", _STATE_STYLE[other.connection])
     text.append(f"  {title}", "bold")
     return text
 
@@ -45,5 +58,11 @@ class NodeHeader(Line):
     NodeHeader { dock: top; height: 1; background: $panel; }
     """
 
-    def show_node(self, node: NodeData, title: str, readonly: bool = False) -> None:
-        self.show(header_text(node, title, readonly))
+    def show_node(
+        self,
+        node: NodeData,
+        title: str,
+        readonly: bool = False,
+        others: Sequence[NodeData] = (),
+    ) -> None:
+        self.show(header_text(node, title, readonly, others))

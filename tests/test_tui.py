@@ -330,18 +330,28 @@ async def test_filter_keeps_the_header_and_screens_are_not_stacked_twice(live: L
 # --------------------------------------------------------------------------- thin links
 
 
-def test_byte_budget_defers_then_forces_stale_pictures() -> None:
+def test_byte_budget_never_lets_the_rate_run_over() -> None:
     now = [0.0]
-    budget = ByteBudget(1000.0, burst=1.0, max_stale=5.0, clock=lambda: now[0])
-    assert budget.allow(800, stale_for=1.0)  # a full bucket pays for it
-    assert not budget.allow(800, stale_for=1.0)  # 200 left: wait
+    budget = ByteBudget(1000.0, burst=1.0, clock=lambda: now[0])
+    assert budget.allow(5000, first=True)  # the screen opening is free
+    assert budget.allow(800)  # a full bucket pays for it
+    assert not budget.allow(800)  # 200 left: wait
     now[0] = 0.6
-    assert budget.allow(800, stale_for=1.0)  # refilled to 800
-    assert not budget.allow(10, stale_for=1.0)
-    assert budget.allow(5000, stale_for=5.0)  # too stale to wait any longer
-    assert budget.deferred == 2 and budget.spent == 6600
+    assert budget.allow(800)  # refilled to 800
+    assert not budget.allow(10)
+    assert not budget.allow(3000)  # dearer than the whole bucket: wait for a full one
+    now[0] = 2.0
+    assert budget.allow(3000)  # ...then it goes, and empties the bucket
+    assert not budget.allow(1)
+    assert budget.deferred == 4
+    # Over a long run, what went out is within the rate (plus one bucket).
+    spent_before = budget.spent
+    for tick in range(1, 101):
+        now[0] = 2.0 + tick * 0.1
+        budget.allow(150)
+    assert budget.spent - spent_before <= 1000.0 * 10 + 1000
     unlimited = ByteBudget(None)
-    assert all(unlimited.allow(10**6, stale_for=0.0) for _ in range(3))
+    assert all(unlimited.allow(10**6) for _ in range(3))
 
 
 def test_tile_text_stays_put_while_a_camera_streams() -> None:
@@ -374,6 +384,6 @@ async def test_thumb_resends_only_the_changed_cells() -> None:
         moved[4:6, 10] = (8, 8, 8)  # noise: within one palette step, not worth sending
         frame = thumb.prepare(shot(moved))
         assert frame is not None
-        assert [(y, a, b) for y, a, b in frame.spans] == [(0, 0, 3)]
+        assert frame.rows == [(0, 3)]  # row 0, up to the end of its change
         thumb.apply(frame)
         assert thumb.repainted_cells == 3

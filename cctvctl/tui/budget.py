@@ -3,8 +3,8 @@
 Sixteen moving pictures refreshed every second can ask for tens of KB/s in 256 colours;
 over a kecamatan office's link that makes the whole console lag. The grid asks the budget
 before it sends each tile's new picture: within the budget it goes out at once; over it the
-tile keeps its picture a little longer. The stalest tiles go first, and none waits more
-than ``max_stale`` seconds, so every picture still moves.
+tile keeps its picture a little longer. The stalest tile goes first and nothing overtakes
+it, so every picture still moves, in turn.
 """
 
 from __future__ import annotations
@@ -28,18 +28,21 @@ DEFAULT_RATES: Final[dict[Depth, float | None]] = {
 
 
 class ByteBudget:
-    """A token bucket: ``rate`` bytes per second, saving up at most ``burst`` seconds' worth."""
+    """A token bucket: ``rate`` bytes per second, saving up at most ``burst`` seconds' worth.
+
+    Never in debt, so the long-run rate cannot pass ``rate``: a first picture (the screen
+    opening) goes out free, and a picture dearer than the whole bucket waits for a full
+    bucket and then empties it.
+    """
 
     def __init__(
         self,
         rate: float | None,
         *,
         burst: float = 2.0,
-        max_stale: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rate = rate
-        self.max_stale = max_stale
         self._cap = 0.0 if rate is None else rate * burst
         self._tokens = self._cap
         self._clock = clock
@@ -53,12 +56,14 @@ class ByteBudget:
             self._tokens = min(self._cap, self._tokens + (now - self._at) * self.rate)
         self._at = now
 
-    def allow(self, cost: int, stale_for: float) -> bool:
-        """Whether to send ``cost`` bytes now; a picture ``stale_for`` seconds old always goes."""
+    def allow(self, cost: int, *, first: bool = False) -> bool:
+        """Whether to send ``cost`` bytes now (``first``: the tile has no picture yet)."""
         self._refill()
-        if self.rate is None or cost <= self._tokens or stale_for >= self.max_stale:
-            # Forced sends may overdraw: the debt slows the tiles after them.
-            self._tokens -= cost
+        if self.rate is None or first:
+            self.spent += cost
+            return True
+        if cost <= self._tokens or self._tokens >= self._cap:
+            self._tokens = max(0.0, self._tokens - cost)
             self.spent += cost
             return True
         self.deferred += 1

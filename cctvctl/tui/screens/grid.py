@@ -130,12 +130,17 @@ class GridScreen(CctvScreen):
             if cameras
             else " no cameras match"
         )
-        ids = [c.id for c in page]
-        if ids != self._shown or grid.styles.grid_size_columns != layout[0]:
+        # Same cameras on the page: update the tiles where they stand. A camera flickering
+        # between OK and DEG would otherwise reorder, and so rebuild and re-send, the page.
+        if (
+            set(c.id for c in page) != set(self._shown)
+            or grid.styles.grid_size_columns != layout[0]
+        ):
             self._rebuild(grid, page, layout)
         else:
-            for tile, camera in zip(grid.query(Tile), page, strict=True):
-                tile.update_camera(camera)
+            by_id = {c.id: c for c in page}
+            for tile in grid.query(Tile):
+                tile.update_camera(by_id[tile.camera.id])
 
     def _rebuild(self, grid: Grid, page: list[Camera], layout: tuple[int, int]) -> None:
         focused = self.focused.camera.id if isinstance(self.focused, Tile) else None
@@ -173,10 +178,10 @@ class GridScreen(CctvScreen):
             frame = tile.thumb.prepare(shot)
             if frame is None:
                 continue
-            stale = now - self._sent_at.get(tile.camera.id, 0.0)
-            if self.budget.allow(frame.cost, stale):
-                tile.thumb.apply(frame)
-                self._sent_at[tile.camera.id] = now
+            if not self.budget.allow(frame.cost, first=tile.thumb.grid is None):
+                break  # nothing overtakes the stalest picture, or it could wait for ever
+            tile.thumb.apply(frame)
+            self._sent_at[tile.camera.id] = now
 
     def _tiles(self) -> list[Tile]:
         return list(self.query(Tile))

@@ -18,7 +18,6 @@ from cctvctl.render import (
     Depth,
     Mode,
     changed_cells,
-    changed_spans,
     merge_changed,
     render_cells,
     rgb_from_bytes,
@@ -39,31 +38,17 @@ TOLERANCE: dict[Depth, int] = {
     Depth.ANSI16: 0,
     Depth.NONE: 30,
 }
-# Unchanged cells between two changed runs that are cheaper to re-send than to jump over:
-# a cursor move costs about 8 bytes, a colourless cell 1, a coloured one about 20.
-BRIDGE: dict[Depth, int] = {Depth.TRUECOLOR: 0, Depth.XTERM256: 0, Depth.ANSI16: 0, Depth.NONE: 6}
-
-
-def bridged_spans(spans: list[tuple[int, int, int]], gap: int) -> list[tuple[int, int, int]]:
-    """``(row, start, stop)`` runs with gaps of at most ``gap`` cells in a row joined up."""
-    out: list[tuple[int, int, int]] = []
-    for row, start, stop in spans:
-        if out and out[-1][0] == row and start - out[-1][2] <= gap:
-            out[-1] = (row, out[-1][1], stop)
-        else:
-            out.append((row, start, stop))
-    return out
-
-
-# Rough bytes on the wire, for the grid's budget: a run of changed cells costs a cursor
-# move plus its colour codes (ASCII cells still carry the theme's colours), and each cell
-# its glyph and, in colour, its own codes ('\x1b[38;5;N;48;5;Mm▀\x1b[0m' at worst).
-SPAN_BYTES = 24
-CELL_BYTES: dict[Depth, int] = {
-    Depth.TRUECOLOR: 40,
-    Depth.XTERM256: 22,
-    Depth.ANSI16: 12,
-    Depth.NONE: 1,
+# Rough bytes on the wire, for the grid's budget. Textual re-sends a changed line of a
+# widget from the widget's left edge to the end of the change (ChopsUpdate crops from the
+# chop's start), so a row costs a cursor move and colour codes, plus every cell up to its
+# last change: glyph and, in colour, its codes (measured with benchmarks/tui_bytes.py:
+# about 10 bytes a cell in 256 colours once flat areas go out as runs of spaces).
+ROW_BYTES = 24
+CELL_BYTES: dict[Depth, float] = {
+    Depth.TRUECOLOR: 24,
+    Depth.XTERM256: 12,
+    Depth.ANSI16: 8,
+    Depth.NONE: 1.2,
 }
 
 
@@ -73,7 +58,7 @@ class Frame:
 
     grid: CellGrid
     mask: NDArray[np.bool_]
-    spans: list[tuple[int, int, int]]
+    rows: list[tuple[int, int]]  # (row, end of its last changed cell)
     cost: int  # estimated bytes written to the terminal
 
 
@@ -115,9 +100,12 @@ class Thumb(Widget):
         rgb = rgb_from_bytes(thumb.data, thumb.width, thumb.height)
         grid = render_cells(rgb, width, height, mode=self.mode, depth=self.depth)
         mask = changed_cells(self.grid, grid, tolerance=TOLERANCE[grid.depth])
-        spans = bridged_spans(changed_spans(mask), BRIDGE[grid.depth])
-        cells = sum(stop - start for _, start, stop in spans)
-        return Frame(grid, mask, spans, len(spans) * SPAN_BYTES + cells * CELL_BYTES[grid.depth])
+        rows = [
+            (int(y), int(np.flatnonzero(mask[y])[-1]) + 1) for y in np.flatnonzero(mask.any(axis=1))
+        ]
+        cells = sum(stop for _, stop in rows)
+        cost = len(rows) * ROW_BYTES + cells * CELL_BYTES[grid.depth]
+        return Frame(grid, mask, rows, round(cost))
 
     def show(self, thumb: Thumbnail) -> None:
         """Render a new frame into the current size and invalidate only what moved."""
@@ -136,28 +124,19 @@ class Thumb(Widget):
             self._strips = [Strip.blank(0)] * grid.rows
         rows = np.flatnonzero(mask.any(axis=1))
         wire = solid_as_spaces(shown)
-        cuts: dict[int, set[int]] = {}
-        for y, start, stop in frame.spans:
-            cuts.setdefault(y, set()).update((start, stop))
         for row in rows:
             # Textual's NO_COLOR filter cannot take a None style, which ASCII cells have.
             runs = row_segments(wire, int(row))
-            strip = Strip([Segment(text, style or _PLAIN) for text, style, _ in runs])
-            # Textual sends whole segments that touch a refreshed region: cut them at the
-            # changed runs, or an ASCII row (one segment) goes out in full for one glyph.
-            where = sorted(cuts.get(int(row), ()))
-            if where and not fresh:
-                strip = Strip([seg for part in strip.divide(where) for seg in part])
-            self._strips[row] = strip
+            self._strips[row] = Strip([Segment(text, style or _PLAIN) for text, style, _ in runs])
         self.grid = shown
         self.repainted_rows = len(rows)
         self.repainted_cells = int(mask.sum())
         if fresh:
             self.refresh()
             return
-        # Only the runs of cells that changed: a whole row would re-send its unchanged cells.
-        for y, start, stop in frame.spans:
-            self.refresh(Region(start, y, stop - start, 1))
+        # Each changed row up to its last change: what Textual sends anyway (see ROW_BYTES).
+        for y, stop in frame.rows:
+            self.refresh(Region(0, y, stop, 1))
 
     def clear(self) -> None:
         self.grid = None

@@ -52,8 +52,11 @@ types: $(TSTAMP)
 imports: $(TSTAMP)
 	$(BIN)/lint-imports
 
+# The suite mostly waits on real cameras, servers and clocks (about 0.75 of a core over
+# 3 workers), so three files at a time: 3 min instead of 8.5 on 2 cores. A module keeps
+# its shared site on one worker (--dist loadfile).
 pytest: $(TSTAMP) sysdeps
-	$(BIN)/pytest
+	$(BIN)/pytest -n 3 --dist loadfile
 
 test: lint types imports pytest
 

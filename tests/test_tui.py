@@ -230,8 +230,11 @@ async def test_command_line_opens_screens_and_explains_mistakes(live: Live) -> N
         await pilot.press("colon", *"home", "enter")
         await until(pilot, lambda: isinstance(app.screen, OverviewScreen))
 
-        # Esc drops a half-typed command without running it.
-        await pilot.press("colon", *"kec", "escape")
+        # What is typed shows on the prompt line (a focused Input's border once hid it),
+        # and Esc drops a half-typed command without running it.
+        await pilot.press("colon", *"kec")
+        await until(pilot, lambda: ":kec" in screen_text(app).splitlines()[-1])
+        await pilot.press("escape")
         await pilot.pause(0.2)
         assert isinstance(app.screen, OverviewScreen)
 
@@ -249,6 +252,7 @@ async def test_grid_filter_narrows_tiles(live: Live) -> None:
         await until(pilot, lambda: len(grid.query(Tile)) == len(cameras))
         await pilot.press("slash", *cameras[-1])
         await until(pilot, lambda: [t.camera.id for t in grid.query(Tile)] == [cameras[-1]])
+        assert cameras[-1] in screen_text(app).splitlines()[1]  # the filter, under the header
         assert "1 camera ·" in screen_text(app)
         await pilot.press("enter")  # keeps the filter, focus goes to the tile
         await until(pilot, lambda: isinstance(app.focused, Tile))

@@ -191,7 +191,7 @@ async def check_camera_screen(site: Live, camera: str, size: tuple[int, int], li
         # The site is minutes old: most of the day unknown, the latest cells recorded.
         assert bar.strip().endswith("█"), bar
         assert any(r.rstrip().endswith("now") and " 00 " in f" {r} " for r in rows), text
-        assert re.search(r"missing: \d+ min in 24h", text), text
+        assert re.search(r"missing: \d+ (s|min)( \d+ s)? in 24h", text), text
         assert "recent events (WITA)" in text
         assert camera in text and "kecamatan" in text  # the stats table is still there
         assert len(rows) == size[1]

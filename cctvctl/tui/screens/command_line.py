@@ -134,7 +134,7 @@ class CommandLine(ModalScreen[str | None]):
     CommandLine { align: left bottom; background: $background 40%; }
     CommandLine > Horizontal { height: 1; width: 100%; background: $panel; }
     CommandLine Label { width: 1; }
-    CommandLine Input { border: none; height: 1; padding: 0; width: 1fr; }
+    CommandLine Input, CommandLine Input:focus { border: none; height: 1; padding: 0; width: 1fr; }
     """
 
     def __init__(self, node: NodeData, nodes: Sequence[str] = ()) -> None:

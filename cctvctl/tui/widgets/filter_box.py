@@ -10,6 +10,7 @@ __all__ = ["FilterBox"]
 class FilterBox(Input):
     DEFAULT_CSS = """
     FilterBox { display: none; height: 1; border: none; padding: 0 1; }
+    FilterBox:focus { border: none; }
     """
 
     @property

@@ -16,6 +16,7 @@ from textual.widgets import Static
 
 from cctvctl.models import Recordings
 from cctvctl.render import Mode
+from cctvctl.timeparse import format_duration
 from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
 
@@ -113,7 +114,7 @@ def tick_labels(start: datetime, end: datetime, width: int) -> str:
 
 def missing_text(rec: Recordings) -> str:
     hours = (rec.end - rec.start).total_seconds() / 3600
-    return f"missing: {rec.missing_seconds / 60:.0f} min in {hours:.0f}h"
+    return f"missing: {format_duration(rec.missing_seconds)} in {hours:.0f}h"
 
 
 def timeline_text(rec: Recordings, width: int, mode: Mode = Mode.HALF_BLOCK) -> Text:

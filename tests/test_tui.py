@@ -29,7 +29,7 @@ from cctvctl.tui.format import sparkline
 from cctvctl.tui.screens.camera import CameraScreen
 from cctvctl.tui.screens.grid import GridScreen, tile_layout
 from cctvctl.tui.screens.help import HelpScreen
-from cctvctl.tui.screens.overview import OverviewScreen
+from cctvctl.tui.screens.overview import OverviewScreen, missing_text
 from cctvctl.tui.widgets.tile import Tile, round_kbps
 
 SIZE = (80, 24)
@@ -356,6 +356,10 @@ def test_byte_budget_never_lets_the_rate_run_over() -> None:
     assert budget.spent - spent_before <= 1000.0 * 10 + 1000
     unlimited = ByteBudget(None)
     assert all(unlimited.allow(10**6) for _ in range(3))
+
+
+def test_overview_says_seconds_for_outages_under_a_minute() -> None:
+    assert [missing_text(m) for m in (0.0, 0.62, 1.0, 184.4)] == ["0m", "37s", "1m", "184m"]
 
 
 def test_tile_text_stays_put_while_a_camera_streams() -> None:

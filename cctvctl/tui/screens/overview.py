@@ -17,12 +17,19 @@ from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
 
-__all__ = ["OverviewScreen", "row_cells"]
+__all__ = ["OverviewScreen", "missing_text", "row_cells"]
 
 COLUMNS = ("Kecamatan", "On/All", "Deg", "Off", "kbps", "Disk/quota", "Days", "Miss", "RTT")
 # Sparkline cells before the kbps figure: a trend at 80 columns, a history when wider.
 NARROW_TREND = 4
 WIDE_TREND = 12
+
+
+def missing_text(minutes: float) -> str:
+    """Whole minutes, or seconds under one: a 40 s outage must not read as "0m"."""
+    if 0 < minutes < 1:
+        return f"{minutes * 60:.0f}s"
+    return f"{minutes:.0f}m"
 
 
 def row_cells(k: KecamatanSummary, trend: str = "") -> tuple[Text | str, ...]:
@@ -38,7 +45,7 @@ def row_cells(k: KecamatanSummary, trend: str = "") -> tuple[Text | str, ...]:
         Text.assemble((trend, "cyan"), " " if trend else "", kbps_text(k.inbound_kbps)),
         f"{bytes_text(k.bytes_stored)}/{quota}",
         days,
-        f"{k.missing_minutes_24h:.0f}m",
+        missing_text(k.missing_minutes_24h),
         rtt_text(k.worst_rtt_ms),
     )
 

@@ -14,10 +14,9 @@ from rich.table import Table
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from cctvctl.client import AsyncCctvClient, CctvError
 from cctvctl.models import Camera, Event, ExportJob, RebootJob
@@ -29,6 +28,7 @@ from cctvctl.tui.data import Poller
 from cctvctl.tui.format import BADGES, age_text, bytes_text, kbps_text, rtt_text
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.screens.export_form import ExportForm
+from cctvctl.tui.screens.form_modal import FormModal
 from cctvctl.tui.screens.reboot_modal import RebootModal
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.thumb import Thumb
@@ -142,21 +142,14 @@ def snapshot_path(camera_id: str, now: datetime | None = None) -> str:
     return f"./{camera_id}-{at:%Y%m%d-%H%M%S}.jpg"
 
 
-class SnapshotModal(ModalScreen[tuple[Path, int] | None]):
+class SnapshotModal(FormModal[tuple[Path, int] | None]):
     """Where to save the camera's current picture as JPEG; Enter saves, Esc cancels."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
+    SUBMIT_LABEL = "Save"
     DEFAULT_CSS = """
-    SnapshotModal { align: center middle; background: $background 50%; }
-    SnapshotModal > Vertical {
-        width: 90%; max-width: 78; height: auto;
-        border: round $accent; background: $surface; padding: 0 1;
-    }
     SnapshotModal #title { text-style: bold; }
     SnapshotModal #path { border: none; height: 1; padding: 0 1; margin: 1 0; }
-    SnapshotModal #error { color: $error; height: auto; min-height: 1; }
-    SnapshotModal #buttons { height: auto; align-horizontal: right; }
-    SnapshotModal Button { min-width: 10; margin: 0 0 0 1; }
+    SnapshotModal Button { min-width: 10; }
     """
 
     def __init__(self, client: AsyncCctvClient, camera_id: str, path: str | None = None) -> None:
@@ -164,52 +157,30 @@ class SnapshotModal(ModalScreen[tuple[Path, int] | None]):
         self.client = client
         self.camera_id = camera_id
         self._path = path or snapshot_path(camera_id)
-        self.busy = False
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(f"Save {self.camera_id}'s current picture as JPEG", id="title")
             yield Input(self._path, id="path")
-            yield Static("", id="error")
-            with Horizontal(id="buttons"):
-                yield Button("Save", id="save", variant="primary")
-                yield Button("Cancel", id="cancel")
+            yield from self.error_and_buttons()
 
     def on_mount(self) -> None:
         self.query_one("#path", Input).focus()
 
-    @property
-    def error_text(self) -> str:
-        return str(self.query_one("#error", Static).content)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.save()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "save":
-            self.save()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def save(self) -> None:
+    def submit(self) -> None:
         if self.busy:
             return
         raw = self.query_one("#path", Input).value.strip()
         if not raw:
-            self.query_one("#error", Static).update("path: required, e.g. ./snap.jpg")
+            self.show_error("path: required, e.g. ./snap.jpg")
             return
         path = Path(raw).expanduser()
         problem = _unwritable(path)
         if problem is not None:
-            self.query_one("#error", Static).update(f"{raw}: {problem}")
+            self.show_error(f"{raw}: {problem}")
             return
         self.busy = True
-        self.query_one("#error", Static).update("")
+        self.show_error("")
         self.run_worker(self._save(path), group="snapshot", exit_on_error=False)
 
     async def _save(self, path: Path) -> None:
@@ -220,9 +191,9 @@ class SnapshotModal(ModalScreen[tuple[Path, int] | None]):
             )
             await asyncio.to_thread(_write_new, path, shot.data)
         except CctvError as exc:
-            self.query_one("#error", Static).update(str(exc))
+            self.show_error(str(exc))
         except OSError as exc:
-            self.query_one("#error", Static).update(f"{path}: cannot write: {exc.strerror or exc}")
+            self.show_error(f"{path}: cannot write: {exc.strerror or exc}")
         else:
             self.dismiss((path, len(shot.data)))
         finally:

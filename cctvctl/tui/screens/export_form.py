@@ -9,19 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import ClassVar, Final
+from typing import Final
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
-from cctvctl.client import AsyncCctvClient, CctvError
+from cctvctl.client import AsyncCctvClient
 from cctvctl.models import ExportJob
 from cctvctl.timeparse import parse_time
 from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
+from cctvctl.tui.screens.form_modal import FormModal
 
 __all__ = [
     "CASE_ID_MAX",
@@ -95,24 +94,17 @@ def validate(
     return ExportInput(t0, t1, case, text or None)
 
 
-class ExportForm(ModalScreen[ExportJob | None]):
+class ExportForm(FormModal[ExportJob | None]):
     """Start, end, case id and note; Enter (or Export) submits, Esc cancels."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
+    SUBMIT_LABEL = "Export"
+    BUSY_LABEL = "Exporting…"
     DEFAULT_CSS = """
-    ExportForm { align: center middle; background: $background 50%; }
-    ExportForm > Vertical {
-        width: 90%; max-width: 78; height: auto;
-        border: round $accent; background: $surface; padding: 0 1;
-    }
     ExportForm #title { text-style: bold; height: 1; }
     ExportForm .row { height: 1; margin: 0 0 1 0; }
     ExportForm .row Label { width: 14; }
     ExportForm .row Input { border: none; height: 1; padding: 0 1; width: 1fr; }
-    ExportForm #error { color: $error; height: auto; min-height: 1; }
     ExportForm #hint { color: $text-muted; height: 1; }
-    ExportForm #buttons { height: auto; align-horizontal: right; }
-    ExportForm Button { min-width: 12; margin: 0 0 0 1; }
     """
 
     def __init__(
@@ -129,7 +121,6 @@ class ExportForm(ModalScreen[ExportJob | None]):
         self.camera_name = camera_name
         at = now or clock.now()
         self._defaults = (wita_text(at - DEFAULT_START), wita_text(at - DEFAULT_END))
-        self.busy = False
 
     def compose(self) -> ComposeResult:
         title = f"Export {self.camera_id}" + (f" ({self.camera_name})" if self.camera_name else "")
@@ -145,39 +136,13 @@ class ExportForm(ModalScreen[ExportJob | None]):
                 with Horizontal(classes="row"):
                     yield Label(label)
                     yield Input(value, placeholder=placeholder, id=field, max_length=limit)
-            yield Static("", id="error")
-            with Horizontal(id="buttons"):
-                yield Button("Export", id="submit", variant="primary")
-                yield Button("Cancel", id="cancel")
+            yield from self.error_and_buttons()
 
     def on_mount(self) -> None:
         self.query_one("#case", Input).focus()
 
     def value(self, field: str) -> str:
         return self.query_one(f"#{field}", Input).value
-
-    def show_error(self, message: str, field: str | None = None) -> None:
-        self.query_one("#error", Static).update(message)
-        if field is not None:
-            self.query_one(f"#{field}", Input).focus()
-
-    @property
-    def error_text(self) -> str:
-        return str(self.query_one("#error", Static).content)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "submit":
-            self.submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
     def submit(self) -> None:
         if self.busy:
@@ -189,26 +154,14 @@ class ExportForm(ModalScreen[ExportJob | None]):
             self.show_error(checked.message, checked.field)
             return
         self.show_error("")
-        self._set_busy(True)
+        self.set_busy(True)
         self.run_worker(self._create(checked), group="export-form", exit_on_error=False)
 
-    def _set_busy(self, busy: bool) -> None:
-        self.busy = busy
-        button = self.query_one("#submit", Button)
-        button.disabled = busy
-        button.label = "Exporting…" if busy else "Export"
-
     async def _create(self, req: ExportInput) -> None:
-        try:
-            job = await self.client.create_export(
+        job = await self.send(
+            self.client.create_export(
                 self.camera_id, req.start, req.end, case_id=req.case_id, note=req.note
             )
-        except CctvError as exc:
-            self._set_busy(False)
-            self.show_error(f"refused: {exc.detail}" if exc.status else str(exc))
-            return
-        except Exception as exc:  # the console must outlive any surprise; say what it was
-            self._set_busy(False)
-            self.show_error(f"failed: {type(exc).__name__}: {exc}")
-            return
-        self.dismiss(job)
+        )
+        if job is not None:
+            self.dismiss(job)

@@ -7,18 +7,17 @@ appears only for the refusal that force lifts: a reboot in the last 10 minutes.
 
 from __future__ import annotations
 
-from typing import ClassVar, Final
+from typing import Final
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Checkbox, Input, Label, Static
 
 from cctvctl.client import AsyncCctvClient, CctvError
 from cctvctl.models import Camera, RebootError, RebootJob
 from cctvctl.tui.format import BADGES, age_text
+from cctvctl.tui.screens.form_modal import FormModal
 
 __all__ = ["REASON_MAX", "RebootModal", "force_lifts", "target_text"]
 
@@ -50,32 +49,26 @@ def force_lifts(exc: CctvError) -> bool:
     )
 
 
-class RebootModal(ModalScreen[RebootJob | None]):
+class RebootModal(FormModal[RebootJob | None]):
     """Reason (required), Reboot / Cancel; Esc cancels."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
+    SUBMIT_LABEL = "Reboot"
+    BUSY_LABEL = "Rebooting…"
+    SUBMIT_VARIANT = "error"
     DEFAULT_CSS = """
-    RebootModal { align: center middle; background: $background 50%; }
-    RebootModal > Vertical {
-        width: 90%; max-width: 78; height: auto;
-        border: round $error; background: $surface; padding: 0 1;
-    }
+    RebootModal > Vertical { border: round $error; }
     RebootModal #target { height: auto; margin: 0 0 1 0; }
     RebootModal #reason-row { height: 1; margin: 0 0 1 0; }
     RebootModal #reason-row Label { width: 8; }
     RebootModal #reason { border: none; height: 1; padding: 0 1; width: 1fr; }
     RebootModal #force { display: none; height: auto; }
     RebootModal #force.offered { display: block; }
-    RebootModal #error { color: $error; height: auto; min-height: 1; }
-    RebootModal #buttons { height: auto; align-horizontal: right; }
-    RebootModal Button { min-width: 12; margin: 0 0 0 1; }
     """
 
     def __init__(self, client: AsyncCctvClient, camera: Camera) -> None:
         super().__init__()
         self.client = client
         self.camera = camera
-        self.busy = False
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -88,72 +81,36 @@ class RebootModal(ModalScreen[RebootJob | None]):
                     max_length=REASON_MAX,
                 )
             yield Checkbox("force: reboot again although rebooted in the last 10 min", id="force")
-            yield Static("", id="error")
-            with Horizontal(id="buttons"):
-                yield Button("Reboot", id="confirm", variant="error")
-                yield Button("Cancel", id="cancel")
+            yield from self.error_and_buttons()
 
     def on_mount(self) -> None:
         self.query_one("#reason", Input).focus()
 
-    @property
-    def error_text(self) -> str:
-        return str(self.query_one("#error", Static).content)
-
-    def show_error(self, message: str) -> None:
-        self.query_one("#error", Static).update(message)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.confirm()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "confirm":
-            self.confirm()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def confirm(self) -> None:
+    def submit(self) -> None:
         if self.busy:
             return
         reason = self.query_one("#reason", Input).value.strip()
         if not reason:
-            self.show_error("reason: required; say why, e.g. 'stream frozen since 03:00'")
-            self.query_one("#reason", Input).focus()
+            self.show_error("reason: required; say why, e.g. 'stream frozen since 03:00'", "reason")
             return
         if len(reason) > REASON_MAX:
             self.show_error(f"reason: {len(reason)} characters; accepted: at most {REASON_MAX}")
             return
         force = self.query_one("#force", Checkbox)
         self.show_error("")
-        self._set_busy(True)
+        self.set_busy(True)
         self.run_worker(
             self._reboot(reason, force.has_class("offered") and force.value),
             group="reboot-modal",
             exit_on_error=False,
         )
 
-    def _set_busy(self, busy: bool) -> None:
-        self.busy = busy
-        button = self.query_one("#confirm", Button)
-        button.disabled = busy
-        button.label = "Rebooting…" if busy else "Reboot"
-
     async def _reboot(self, reason: str, force: bool) -> None:
-        try:
-            job = await self.client.reboot_camera(self.camera.id, reason, force=force)
-        except CctvError as exc:
-            self._set_busy(False)
-            self.show_error(f"refused: {exc.detail}" if exc.status else str(exc))
-            if force_lifts(exc):
-                self.query_one("#force", Checkbox).add_class("offered")
-            return
-        except Exception as exc:  # the console must outlive any surprise; say what it was
-            self._set_busy(False)
-            self.show_error(f"failed: {type(exc).__name__}: {exc}")
-            return
-        self.dismiss(job)
+        job = await self.send(self.client.reboot_camera(self.camera.id, reason, force=force))
+        if job is not None:
+            self.dismiss(job)
+
+    def refused(self, exc: CctvError) -> None:
+        super().refused(exc)
+        if force_lifts(exc):
+            self.query_one("#force", Checkbox).add_class("offered")

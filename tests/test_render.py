@@ -39,6 +39,7 @@ from cctvctl.render import (
     resize,
     rgb_from_bytes,
     row_segments,
+    rows_segments,
     solid_as_spaces,
     style_runs,
     text_lines,
@@ -457,6 +458,18 @@ def test_row_segments_span() -> None:
     assert segments[1].style is not None
     assert segments[1].style.color is not None
     assert segments[1].style.color.triplet == BARS[1][1]
+
+
+def test_rows_segments_is_row_segments_for_several_rows_at_once() -> None:
+    image = colour_bars()
+    image[2:4, 7:30] = (10, 200, 90)  # give row 1 its own runs
+    grid = half_block_cells(image, Depth.XTERM256)
+    many = rows_segments(grid, [3, 1, 3])
+    assert list(many) == [1, 3]
+    for row, segments in many.items():
+        assert segments == row_segments(grid, row)
+        assert sum(len(s.text) for s in segments) == grid.cols
+    assert rows_segments(grid, []) == {}
 
 
 ColorSystem = Literal["standard", "256", "truecolor"]

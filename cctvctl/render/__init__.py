@@ -36,7 +36,13 @@ from cctvctl.render.colour import (
     detect_depth,
     quantise,
 )
-from cctvctl.render.rich_image import CellsRenderable, ImageRenderable, cell_style, row_segments
+from cctvctl.render.rich_image import (
+    CellsRenderable,
+    ImageRenderable,
+    cell_style,
+    row_segments,
+    rows_segments,
+)
 
 __all__ = [
     "ANSI16_RGB",
@@ -69,6 +75,7 @@ __all__ = [
     "resize",
     "rgb_from_bytes",
     "row_segments",
+    "rows_segments",
     "solid_as_spaces",
     "style_runs",
     "text_lines",

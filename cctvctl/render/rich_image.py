@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 
 import numpy as np
@@ -24,7 +25,7 @@ from cctvctl.render.cells import (
 )
 from cctvctl.render.colour import Depth, depth_for_console, rich_colour
 
-__all__ = ["CellsRenderable", "ImageRenderable", "cell_style", "row_segments"]
+__all__ = ["CellsRenderable", "ImageRenderable", "cell_style", "row_segments", "rows_segments"]
 
 
 @lru_cache(maxsize=16384)
@@ -56,6 +57,21 @@ def row_segments(
     mask = np.zeros(grid.glyphs.shape, dtype=np.bool_)
     mask[row, start:end] = True
     return _segments(grid, mask)[row]
+
+
+def rows_segments(grid: CellGrid, rows: Iterable[int]) -> dict[int, list[Segment]]:
+    """Whole-row segments for each of ``rows``, found in one pass over the grid.
+
+    For a widget repainting the rows that changed in a frame: one ``row_segments`` call
+    per row would scan the whole grid once per row.
+    """
+    wanted = sorted(set(rows))
+    if not wanted:
+        return {}
+    mask = np.zeros(grid.glyphs.shape, dtype=np.bool_)
+    mask[wanted, :] = True
+    segments = _segments(grid, mask)
+    return {row: segments[row] for row in wanted}
 
 
 def _width_mask(grid: CellGrid, width: int) -> NDArray[np.bool_] | None:

@@ -21,7 +21,7 @@ from cctvctl.render import (
     merge_changed,
     render_cells,
     rgb_from_bytes,
-    row_segments,
+    rows_segments,
     solid_as_spaces,
 )
 
@@ -122,14 +122,12 @@ class Thumb(Widget):
         shown = grid if self.grid is None else merge_changed(self.grid, grid, mask)
         if fresh:
             self._strips = [Strip.blank(0)] * grid.rows
-        rows = np.flatnonzero(mask.any(axis=1))
-        wire = solid_as_spaces(shown)
-        for row in rows:
+        changed = rows_segments(solid_as_spaces(shown), (y for y, _ in frame.rows))
+        for row, runs in changed.items():
             # Textual's NO_COLOR filter cannot take a None style, which ASCII cells have.
-            runs = row_segments(wire, int(row))
             self._strips[row] = Strip([Segment(text, style or _PLAIN) for text, style, _ in runs])
         self.grid = shown
-        self.repainted_rows = len(rows)
+        self.repainted_rows = len(changed)
         self.repainted_cells = int(mask.sum())
         if fresh:
             self.refresh()

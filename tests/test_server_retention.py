@@ -98,5 +98,8 @@ def test_quota_deletes_oldest_first_and_recording_goes_on(
         20,
         what="a new segment of each capped camera after the deletions",
     )
+    # Degraded counts as recording: on a loaded machine (CI, 3 workers on 2 cores) the
+    # measured frame rate can dip under 80 % of the camera's for a moment.
     for camera in capped_cams:
-        assert server.get(f"/api/v1/cameras/{camera}").json()["status"] == "online"
+        status = server.get(f"/api/v1/cameras/{camera}").json()["status"]
+        assert status in ("online", "degraded"), f"{camera} is {status}"

@@ -3,7 +3,7 @@
 The ingest thread writes (once per packet, so the hot path is one lock and a deque
 append); the monitor thread and API handlers read. Nothing here touches the disk.
 
-Status rules (DESIGN.md, Health model):
+Status rules (docs/ARCHITECTURE.md, Recording):
 
 - ``disabled`` when the inventory disables the camera;
 - ``offline`` before the first packet and once ``offline_after`` seconds pass without one;

@@ -264,7 +264,8 @@ def test_deep_nesting_from_a_viewer_is_403_before_parsing(
         (b'{"reason": "x", "max_parallel": NaN}', "max_parallel"),
         (b'{"reason": "x", "offline_for": NaN}', "offline_for"),
         (b'{"reason": "x", "offline_for": -Infinity}', "offline_for"),
-        (b'{"reason": "x", "cameras": [[[[[[[[["x"]]]]]]]]]}', "cameras"),
+        # Deep, but within the parser's depth: pydantic and the error text must cope.
+        (b'{"reason": "x", "cameras": ' + b"[" * 500 + b"]" * 500 + b"}", "cameras"),
     ],
 )
 def test_unparseable_bodies_are_422(live: Live, camera: str, body: bytes, words: str) -> None:

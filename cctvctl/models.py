@@ -36,8 +36,14 @@ def _refuse_control_characters_in_text(value: object) -> object:
     return _refuse_control_characters(value) if isinstance(value, str) else value
 
 
-#: A free-text field a person types on one line: a name, a case number, a reason.
-OneLine = Annotated[str, AfterValidator(_refuse_control_characters)]
+#: A free-text field a person types on one line: a name, a case number, a reason. The
+#: pattern only documents the rule in the OpenAPI schema (for clients and schema-driven
+#: fuzzers); the validator enforces it with a message that names the character.
+OneLine = Annotated[
+    str,
+    AfterValidator(_refuse_control_characters),
+    Field(json_schema_extra={"pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$"}),
+]
 
 
 class SiteKind(enum.StrEnum):

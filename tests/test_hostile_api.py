@@ -332,3 +332,17 @@ def test_largest_event_id_still_streams(live: Live, value: str) -> None:
         assert resp.status_code == 200
         first = next(resp.iter_lines())
     assert first.startswith("retry:")
+
+
+def test_openapi_documents_the_one_line_rule(live: Live) -> None:
+    spec = live.server.get("/openapi.json").json()
+    for path, field in (
+        ("/api/v1/exports", "case_id"),
+        ("/api/v1/cameras/{camera_id}/reboot", "reason"),
+        ("/api/v1/reboots", "kecamatan"),
+    ):
+        body = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        prop = body["schema"]["properties"][field]
+        pattern = next(p["pattern"] for p in [prop, *prop.get("anyOf", [])] if "pattern" in p)
+        assert re.fullmatch(pattern, "LP/123/XI/2026 — Sangatta")
+        assert not re.fullmatch(pattern, "LP/1" + ESCAPE)

@@ -49,6 +49,7 @@ from cctvctl.storage.events import JOB_PROGRESS, EventBus
 from cctvctl.storage.exports import ExportStore, gaps_from_json, gaps_to_json
 from cctvctl.storage.gaps import DEFAULT_TOLERANCE, find_gaps
 from cctvctl.storage.index import SegmentIndex, SegmentRow, from_ts, to_ts
+from cctvctl.untrusted import quoted
 
 __all__ = [
     "EXPORTS_DIR",
@@ -394,7 +395,8 @@ class Exporter:
             raise ExportRefused(
                 404,
                 "camera",
-                f"no camera {req.camera!r} on this server; list them with GET /api/v1/cameras",
+                f"no camera {quoted(req.camera)} on this server; "
+                "list them with GET /api/v1/cameras",
             )
         start, end = req.start.astimezone(UTC), req.end.astimezone(UTC)
         if end <= start:
@@ -429,7 +431,8 @@ class Exporter:
             raise ExportRefused(
                 422,
                 "start",
-                f"camera {req.camera!r} has no footage between {start:%Y-%m-%dT%H:%M:%SZ} and "
+                f"camera {quoted(req.camera)} has no footage between "
+                f"{start:%Y-%m-%dT%H:%M:%SZ} and "
                 f"{end:%Y-%m-%dT%H:%M:%SZ}; see GET /api/v1/cameras/{req.camera}/recordings",
             )
         return find_gaps(spans, to_ts(start), to_ts(end), tolerance=GAP_TOLERANCE).gaps

@@ -6,9 +6,44 @@ Nothing else of cctvctl is imported here, so both sides can depend on it freely.
 from __future__ import annotations
 
 import enum
+import re
 from datetime import datetime
+from typing import Annotated, Final
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+#: C0 controls (tab and newline included), DEL, C1 controls, and the Unicode line and
+#: paragraph separators. Nobody types these into a one-line field on purpose, and stored
+#: verbatim they reach an admin's terminal later as escape sequences.
+CONTROL_CHARACTERS: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+ONE_LINE_ACCEPTED: Final = (
+    "accepted: printable text on one line (no tabs, newlines or other control characters)"
+)
+
+
+def _refuse_control_characters(value: str) -> str:
+    found = CONTROL_CHARACTERS.search(value)
+    if found is not None:
+        raise ValueError(
+            f"contains the control character U+{ord(found.group()):04X} at position "
+            f"{found.start() + 1}; {ONE_LINE_ACCEPTED}"
+        )
+    return value
+
+
+def _refuse_control_characters_in_text(value: object) -> object:
+    return _refuse_control_characters(value) if isinstance(value, str) else value
+
+
+#: A free-text field a person types on one line: a name, a case number, a reason. The
+#: pattern only documents the rule in the OpenAPI schema (for clients and schema-driven
+#: fuzzers); the validator enforces it with a message that names the character.
+OneLine = Annotated[
+    str,
+    AfterValidator(_refuse_control_characters),
+    Field(json_schema_extra={"pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$"}),
+]
 
 
 class SiteKind(enum.StrEnum):
@@ -216,11 +251,11 @@ class ExportState(enum.StrEnum):
 class ExportRequest(Wire):
     """Body of ``POST /api/v1/exports``: one camera over one window."""
 
-    camera: str = Field(min_length=1, max_length=200)
+    camera: OneLine = Field(min_length=1, max_length=200)
     start: AwareDatetime
     end: AwareDatetime
-    case_id: str | None = Field(None, max_length=200, description="e.g. LP/123/XI/2026")
-    note: str | None = Field(None, max_length=2000)
+    case_id: OneLine | None = Field(None, max_length=200, description="e.g. LP/123/XI/2026")
+    note: OneLine | None = Field(None, max_length=2000)
 
 
 class ExportJob(Wire):
@@ -327,7 +362,9 @@ class RebootRequest(Wire):
     """Body of ``POST /api/v1/cameras/{id}/reboot``."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
-    reason: str = Field(min_length=1, max_length=500, description="why; written to the audit log")
+    reason: OneLine = Field(
+        min_length=1, max_length=500, description="why; written to the audit log"
+    )
     force: bool = Field(False, description="reboot even if rebooted in the last 10 minutes")
 
 
@@ -335,13 +372,18 @@ class BulkRebootRequest(Wire):
     """Body of ``POST /api/v1/reboots``: pick cameras by list, kecamatan and/or outage."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
-    cameras: list[str] | None = Field(
+    cameras: list[Annotated[OneLine, Field(min_length=1, max_length=200)]] | None = Field(
         None, max_length=1000, description="camera ids; or give kecamatan, or offline_for alone"
     )
-    kecamatan: str | None = Field(
-        None, min_length=1, description="every enabled camera of this kecamatan (slug or name)"
+    kecamatan: OneLine | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="every enabled camera of this kecamatan (slug or name)",
     )
-    offline_for: float | str | None = Field(
+    offline_for: Annotated[
+        float | str | None, AfterValidator(_refuse_control_characters_in_text)
+    ] = Field(
         None,
         description="only cameras offline at least this long: seconds, or text like "
         "'90s', '15m', '1h30m'",
@@ -356,7 +398,9 @@ class BulkRebootRequest(Wire):
         description="include cameras rebooted in the last 10 minutes, and allow "
         "more than 20 targets",
     )
-    reason: str = Field(min_length=1, max_length=500, description="why; written to the audit log")
+    reason: OneLine = Field(
+        min_length=1, max_length=500, description="why; written to the audit log"
+    )
 
 
 class RebootResult(Wire):

@@ -54,6 +54,7 @@ from cctvctl.storage.audit import AuditLog
 from cctvctl.storage.events import JOB_PROGRESS, EventPublisher
 from cctvctl.storage.index import SegmentIndex
 from cctvctl.storage.reboot_log import RebootLog, RebootRow
+from cctvctl.untrusted import quoted
 
 __all__ = [
     "BULK_LIMIT",
@@ -101,12 +102,12 @@ def parse_duration(value: float | str) -> float:
         except ValueError:
             if not _DURATION.fullmatch(text):
                 raise ValueError(
-                    f"{value!r} is not a duration; accepted: seconds, or e.g. '90s', '15m', "
+                    f"{quoted(value)} is not a duration; accepted: seconds, or e.g. '90s', '15m', "
                     "'2h', '1h30m'"
                 ) from None
             seconds = sum(float(n) * _UNIT[u] for n, u in _DURATION_PART.findall(text))
     if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"{value!r} is not a duration of zero or more seconds")
+        raise ValueError(f"{quoted(value)} is not a duration of zero or more seconds")
     return seconds
 
 

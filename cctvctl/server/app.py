@@ -203,6 +203,10 @@ def create_app(
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        # Starlette's trailing-slash redirect builds its Location from the Host header,
+        # so a forged Host would come back as a redirect to anywhere: a stray slash is a
+        # 404 problem like any other unknown path.
+        redirect_slashes=False,
     )
     app.state.tokens = TokenStore(inventory.server.token)
     app.state.inventory = inventory

@@ -20,15 +20,19 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
+from cctvctl.untrusted import clip, quoted
+
 __all__ = [
     "MEDIA_TYPE",
     "TYPE_FORBIDDEN",
     "TYPE_INTERNAL",
     "TYPE_INVALID",
     "TYPE_NOT_FOUND",
+    "TYPE_TOO_LARGE",
     "TYPE_UNAUTHORIZED",
     "ProblemError",
     "describe_validation_error",
+    "describe_validation_errors",
     "install",
     "problem_response",
 ]
@@ -42,6 +46,10 @@ TYPE_INVALID: Final = "urn:cctvctl:problem:invalid-parameter"
 TYPE_UNAUTHORIZED: Final = "urn:cctvctl:problem:unauthorized"
 TYPE_FORBIDDEN: Final = "urn:cctvctl:problem:forbidden"
 TYPE_INTERNAL: Final = "urn:cctvctl:problem:internal-error"
+TYPE_TOO_LARGE: Final = "urn:cctvctl:problem:body-too-large"
+
+#: Validation errors described one by one in a 422; the rest are only counted.
+MAX_ERRORS_SHOWN: Final = 10
 
 # Shown for values the caller sent that pydantic rejects with a generic message.
 _TYPE_HINTS: Final[dict[str, str]] = {
@@ -102,7 +110,8 @@ def problem_response(
         "title": title or _title(status),
         "status": status,
         "detail": detail,
-        "instance": request.url.path if request is not None else None,
+        # The path is the caller's text too (and may not even be a route): cut like any echo.
+        "instance": clip(request.url.path) if request is not None else None,
     }
     for key, value in (extra or {}).items():
         body.setdefault(key, value)
@@ -118,10 +127,11 @@ def _where(loc: Sequence[int | str]) -> str:
     name = ".".join(str(p) for p in rest)
     if source in ("query", "path", "header", "cookie"):
         kind = {"query": "query parameter", "path": "path parameter"}.get(str(source), source)
-        return f"{kind} {name!r}" if name else str(kind)
+        return f"{kind} {quoted(name)}" if name else str(kind)
     if source == "body":
-        return f"body field {name!r}" if name else "request body"
-    return ".".join(str(p) for p in loc)
+        # A field the model does not know is named by the caller: cut it like a value.
+        return f"body field {quoted(name)}" if name else "request body"
+    return clip(".".join(str(p) for p in loc))
 
 
 def describe_validation_error(error: Mapping[str, Any]) -> dict[str, str]:
@@ -135,7 +145,7 @@ def describe_validation_error(error: Mapping[str, Any]) -> dict[str, str]:
         sentence = f"{where} is required"
     elif kind in ("enum", "literal_error"):
         expected = error.get("ctx", {}).get("expected", "")
-        sentence = f"{where}: {given!r} is not accepted; accepted: {expected}"
+        sentence = f"{where}: {quoted(given)} is not accepted; accepted: {expected}"
     elif kind == "json_invalid":
         # FastAPI reports a body that is not JSON at the offending character ('0').
         return {"in": "body", "parameter": "", "detail": "the request body is not valid JSON"}
@@ -144,13 +154,13 @@ def describe_validation_error(error: Mapping[str, Any]) -> dict[str, str]:
         first = message[:1] if message[1:2].isupper() else message[:1].lower()
         sentence = f"{where}: {first}{message[1:]}"
         if given is not None and not isinstance(given, dict | list):
-            sentence += f" (got {str(given)[:80]!r})"
+            sentence += f" (got {quoted(given)})"
         hint = _TYPE_HINTS.get(kind)
         if hint:
             sentence += f"; {hint}"
     return {
         "in": str(loc[0]) if loc else "request",
-        "parameter": ".".join(str(p) for p in loc[1:]),
+        "parameter": clip(".".join(str(p) for p in loc[1:])),
         "detail": sentence,
     }
 
@@ -173,11 +183,11 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     status = exc.status_code
     headers = dict(exc.headers or {})
     if status == 404:
-        detail = f"no such resource {request.url.path!r}; the API lives under /api/v1"
+        detail = f"no such resource {quoted(request.url.path)}; the API lives under /api/v1"
         return problem_response(request, 404, detail, type=TYPE_NOT_FOUND, headers=headers)
     if status == 405:
         allowed = headers.get("allow") or headers.get("Allow") or ""
-        detail = f"{request.method} is not supported on {request.url.path!r}"
+        detail = f"{clip(request.method)} is not supported on {quoted(request.url.path)}"
         if allowed:
             detail += f"; accepted: {allowed}"
         return problem_response(request, 405, detail, headers=headers)
@@ -185,10 +195,24 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     return problem_response(request, status, detail, headers=headers)
 
 
+def describe_validation_errors(
+    errors: Sequence[Mapping[str, Any]],
+) -> tuple[list[dict[str, str]], str]:
+    """The first few of ``errors`` described, and one detail sentence for all of them.
+
+    A list of 1000 bad camera ids is 1000 errors; the first few tell the caller what is
+    wrong, and the count says how much more there is.
+    """
+    described = [describe_validation_error(e) for e in errors[:MAX_ERRORS_SHOWN]]
+    detail = "; ".join(e["detail"] for e in described) or "the request is not valid"
+    if len(errors) > MAX_ERRORS_SHOWN:
+        detail += f"; and {len(errors) - MAX_ERRORS_SHOWN} more errors"
+    return described, detail
+
+
 async def _on_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = [describe_validation_error(e) for e in exc.errors()]
-    detail = "; ".join(e["detail"] for e in errors) or "the request is not valid"
+    errors, detail = describe_validation_errors(exc.errors())
     return problem_response(
         request,
         422,

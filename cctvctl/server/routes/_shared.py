@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final, TypeVar
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
@@ -17,14 +18,19 @@ from cctvctl.server.auth import require
 from cctvctl.server.problems import (
     TYPE_INVALID,
     TYPE_NOT_FOUND,
+    TYPE_TOO_LARGE,
     ProblemError,
-    describe_validation_error,
+    describe_validation_errors,
 )
+from cctvctl.untrusted import printable, quoted
 
 __all__ = [
+    "MAX_JSON_BODY",
     "RT",
     "VIEWER",
     "BodyRefused",
+    "NotJson",
+    "audit_text",
     "body_fields",
     "body_schema",
     "camera_or_404",
@@ -32,6 +38,7 @@ __all__ = [
     "kecamatan_or_404",
     "live_cameras",
     "loads_body",
+    "read_json_body",
     "rfc3339",
     "validate_body",
 ]
@@ -39,6 +46,10 @@ __all__ = [
 VIEWER: Final = Depends(require(Role.VIEWER))
 RT = Annotated[Runtime, Depends(runtime)]
 DAY: Final = timedelta(hours=24)
+#: Largest body a JSON route reads. The largest real one is a bulk reboot naming 1000
+#: cameras (about 50 KB); anything past this is a mistake or an attack, and is refused
+#: before it is buffered whole.
+MAX_JSON_BODY: Final = 256 * 1024
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -72,6 +83,18 @@ class BodyRefused(Exception):
         self.summary = summary
 
 
+def audit_text(value: Any, limit: int = 500) -> str | None:
+    """Caller text that has not (or not yet) been validated, made safe for an audit row.
+
+    Cut to ``limit`` characters and with control characters escaped, so what an admin
+    later reads in a terminal is what was sent, not what it would do to the terminal.
+    """
+    if not isinstance(value, str):
+        return None
+    value = value.strip()[:limit]
+    return printable(value) if value else None
+
+
 def body_schema(model: type[BaseModel]) -> dict[str, Any]:
     """``openapi_extra`` for a route that reads its JSON body by hand (to audit refusals)."""
     return {
@@ -88,12 +111,51 @@ def body_fields(model: type[BaseModel]) -> str:
     return "{" + ", ".join(names) + "}"
 
 
+async def read_json_body(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
+    """The raw body of a route that parses its own JSON; :class:`BodyRefused` (413) past
+    ``limit`` bytes, told by Content-Length when there is one, else counted as it comes."""
+    detail = (
+        f"the request body is larger than {limit // 1024} KiB; accepted: a JSON object "
+        "of at most that size"
+    )
+    too_large = BodyRefused(ProblemError(413, detail, type=TYPE_TOO_LARGE), detail)
+    try:
+        declared = int(request.headers.get("content-length", "0"))
+    except ValueError:  # unparseable (or absurdly long): count the bytes instead
+        declared = 0
+    if declared > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass(frozen=True, slots=True)
+class NotJson:
+    """What :func:`loads_body` returns for a body it cannot parse, and why, for the 422."""
+
+    why: str
+
+
 def loads_body(raw: bytes) -> Any:
-    """The JSON in a request body; None when it is empty or not JSON at all."""
+    """The JSON in a request body (None when empty), or :class:`NotJson`.
+
+    Every parser failure lands here rather than in a 500: invalid UTF-8, integers past
+    Python's digit limit, and nesting past the recursion limit.
+    """
     try:
         return json.loads(raw or b"null")
+    except UnicodeDecodeError:
+        return NotJson("is not UTF-8 text")
+    except RecursionError:
+        return NotJson("nests arrays or objects too deeply")
     except ValueError:
-        return None
+        return NotJson("is not valid JSON")
 
 
 def validate_body(model: type[M], raw: bytes, data: Any) -> M:
@@ -107,8 +169,9 @@ def validate_body(model: type[M], raw: bytes, data: Any) -> M:
     if not raw.strip():
         detail = f"the request body is empty; expected a JSON object {expected}"
         raise BodyRefused(invalid("", detail, where="body"), detail)
-    if data is None:
-        detail = f"the request body is not valid JSON; expected {expected}"
+    if data is None or isinstance(data, NotJson):
+        why = data.why if isinstance(data, NotJson) else "is not valid JSON"
+        detail = f"the request body {why}; expected {expected}"
         raise BodyRefused(invalid("", detail, where="body"), detail)
     if not isinstance(data, dict):
         detail = f"the request body is not a JSON object; expected {expected}"
@@ -117,7 +180,7 @@ def validate_body(model: type[M], raw: bytes, data: Any) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         errors: list[Any] = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
-        summary = "; ".join(describe_validation_error(e)["detail"] for e in errors)
+        _, summary = describe_validation_errors(errors)
         raise BodyRefused(RequestValidationError(errors), summary) from None
 
 
@@ -142,7 +205,7 @@ def camera_or_404(rt: Runtime, camera_id: str) -> Camera:
     if cam is None:
         raise ProblemError(
             404,
-            f"no camera {camera_id!r} on this server; list them with GET /api/v1/cameras",
+            f"no camera {quoted(camera_id)} on this server; list them with GET /api/v1/cameras",
             type=TYPE_NOT_FOUND,
         )
     return _present(rt, cam)
@@ -157,6 +220,6 @@ def kecamatan_or_404(rt: Runtime, wanted: str) -> KecamatanConfig:
     accepted = ", ".join(k.key for k in rt.inventory.kecamatan)
     raise ProblemError(
         404,
-        f"no kecamatan {wanted!r} on this server; accepted: {accepted} (or their names)",
+        f"no kecamatan {quoted(wanted)} on this server; accepted: {accepted} (or their names)",
         type=TYPE_NOT_FOUND,
     )

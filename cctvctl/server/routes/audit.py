@@ -11,6 +11,7 @@ from cctvctl.server.auth import require
 from cctvctl.server.routes._shared import invalid
 from cctvctl.server.routes.recordings import parse_time
 from cctvctl.storage.audit import MAX_LIMIT, AuditLog
+from cctvctl.untrusted import clip
 
 __all__ = ["router"]
 
@@ -55,6 +56,8 @@ def audit_log(
     t_since = parse_time("since", since) if since is not None else None
     t_until = parse_time("until", until) if until is not None else None
     if t_since is not None and t_until is not None and t_until <= t_since:
-        raise invalid("until", f"until ({until}) must be after since ({since})")
+        raise invalid(
+            "until", f"until ({clip(until or '')}) must be after since ({clip(since or '')})"
+        )
     log: AuditLog = request.app.state.audit
     return log.entries(since=t_since, until=t_until, action=action, actor=actor, limit=limit)

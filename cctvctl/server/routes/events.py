@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Final
@@ -21,8 +22,9 @@ from cctvctl.models import Problem
 from cctvctl.server.app import Runtime
 from cctvctl.server.routes._shared import RT, VIEWER, invalid
 from cctvctl.storage.events import EventGap, SubscriptionClosed
+from cctvctl.untrusted import quoted
 
-__all__ = ["GAP_EVENT", "KEEPALIVE_SECONDS", "router"]
+__all__ = ["GAP_EVENT", "KEEPALIVE_SECONDS", "MAX_EVENT_ID", "router"]
 
 KEEPALIVE_SECONDS: Final = 15.0
 GAP_EVENT: Final = "events.gap"
@@ -30,6 +32,9 @@ GAP_EVENT: Final = "events.gap"
 # open responses before it runs the shutdown that closes the recorder.
 _POLL_SECONDS: Final = 1.0
 _RETRY_MS: Final = 3000
+#: Event ids are SQLite integers: a larger one cannot even be compared with them.
+MAX_EVENT_ID: Final = 2**63 - 1
+_EVENT_ID: Final = re.compile(r"[0-9]{1,19}")
 
 router = APIRouter(
     prefix="/api/v1",
@@ -44,11 +49,15 @@ def _since(last_event_id: str | None, since: int | None) -> int | None:
     # but sends the id it actually got to.
     if last_event_id is not None and last_event_id.strip():
         value = last_event_id.strip()
-        if not value.isdigit():
+        # ASCII digits only (str.isdigit() takes '²' too), and no more than SQLite's
+        # integers hold. An id this server never issued is refused rather than read as
+        # "from the start": replaying everything kept to a client that believes it is
+        # resuming would hand it a flood of events it thinks it has already seen.
+        if not _EVENT_ID.fullmatch(value) or int(value) > MAX_EVENT_ID:
             raise invalid(
                 "Last-Event-ID",
-                f"header 'Last-Event-ID': {value!r} is not an event id; accepted: a whole "
-                "number from an earlier event's 'id:' line",
+                f"header 'Last-Event-ID': {quoted(value)} is not an event id; accepted: a whole "
+                f"number from 0 to {MAX_EVENT_ID}, from an earlier event's 'id:' line",
                 where="header",
             )
         return int(value)
@@ -102,7 +111,11 @@ async def events(
     rt: RT,
     since: Annotated[
         int | None,
-        Query(ge=0, description="Replay stored events after this id (0: all kept ones)."),
+        Query(
+            ge=0,
+            le=MAX_EVENT_ID,
+            description="Replay stored events after this id (0: all kept ones).",
+        ),
     ] = None,
     last: Annotated[
         int | None,

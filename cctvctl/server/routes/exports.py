@@ -31,12 +31,15 @@ from cctvctl.server.auth import Principal, require
 from cctvctl.server.problems import TYPE_FORBIDDEN, TYPE_NOT_FOUND, ProblemError
 from cctvctl.server.routes._shared import (
     BodyRefused,
+    audit_text,
     body_schema,
     invalid,
     loads_body,
+    read_json_body,
     validate_body,
 )
 from cctvctl.storage.audit import EXPORT_CANCEL, EXPORT_DOWNLOAD, EXPORT_REQUEST, AuditLog
+from cctvctl.untrusted import quoted
 
 __all__ = ["router"]
 
@@ -80,7 +83,7 @@ def _job_or_404(exporter: Exporter, job_id: str) -> ExportJob:
     if job is None:
         raise ProblemError(
             404,
-            f"no export job {job_id!r} on this server; list them with GET /api/v1/exports",
+            f"no export job {quoted(job_id)} on this server; list them with GET /api/v1/exports",
             type=TYPE_NOT_FOUND,
         )
     return job
@@ -105,14 +108,8 @@ async def create_export(
     Body: ``{camera, start, end, case_id?, note?}`` with RFC 3339 times. The window may
     be at most ``export_max_minutes`` long and must hold some footage.
     """
-    raw = await request.body()
-    # Parsed by hand rather than by FastAPI so a malformed request is audited too.
-    data = loads_body(raw)
     target: str | None = None
     case_id: str | None = None
-    if isinstance(data, dict):
-        target = str(data.get("camera"))[:200] if data.get("camera") is not None else None
-        case_id = str(data.get("case_id"))[:200] if data.get("case_id") is not None else None
 
     def refuse(detail: str) -> None:
         audit.record(
@@ -125,6 +122,9 @@ async def create_export(
             detail=detail,
         )
 
+    # The role first, before the body is even read: a viewer's attempt is recorded (who
+    # and when) without anything of what it sent, so it can neither reach the parser nor
+    # the audit log.
     if not principal.role.allows(Role.OPERATOR):
         detail = (
             f"token {principal.name!r} has role {principal.role.value!r}; "
@@ -133,6 +133,14 @@ async def create_export(
         refuse(detail)
         raise ProblemError(403, detail, type=TYPE_FORBIDDEN)
     try:
+        # Parsed by hand rather than by FastAPI so a malformed request is audited too.
+        raw = await read_json_body(request)
+        data = loads_body(raw)
+        if isinstance(data, dict):
+            # For the audit row of a refusal: bounded, and escaped should the body be
+            # refused for control characters.
+            target = audit_text(data.get("camera"), 200)
+            case_id = audit_text(data.get("case_id"), 200)
         req = validate_body(ExportRequest, raw, data)
     except BodyRefused as exc:
         refuse(exc.summary)
@@ -187,7 +195,9 @@ def delete_export(
     before = _job_or_404(exporter, job_id)
     job = exporter.cancel(job_id)
     if job is None:
-        raise ProblemError(404, f"no export job {job_id!r} on this server", type=TYPE_NOT_FOUND)
+        raise ProblemError(
+            404, f"no export job {quoted(job_id)} on this server", type=TYPE_NOT_FOUND
+        )
     audit.record(
         principal.name,
         principal.role,
@@ -237,11 +247,11 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     else:
         suffix = int(m.group(2))
         if suffix == 0:
-            raise _unsatisfiable(f"Range {header!r} asks for no bytes", size)
+            raise _unsatisfiable(f"Range {quoted(header)} asks for no bytes", size)
         first, last = max(0, size - suffix), size - 1
     if first >= size:
         raise _unsatisfiable(
-            f"Range {header!r} starts at or past the end of the file ({size} bytes)", size
+            f"Range {quoted(header)} starts at or past the end of the file ({size} bytes)", size
         )
     return first, min(last, size - 1)
 

@@ -40,13 +40,16 @@ from cctvctl.server.problems import TYPE_FORBIDDEN, TYPE_NOT_FOUND, ProblemError
 from cctvctl.server.routes._shared import (
     RT,
     BodyRefused,
+    audit_text,
     body_schema,
     camera_or_404,
     invalid,
     kecamatan_or_404,
     loads_body,
+    read_json_body,
     validate_body,
 )
+from cctvctl.untrusted import quoted
 
 __all__ = ["TYPE_REBOOT_REFUSED", "router"]
 
@@ -80,7 +83,7 @@ async def _admin_or_audited(
     if principal.role.allows(Role.ADMIN):
         return principal
     mgr: RebootManager = request.app.state.reboots
-    target = request.path_params.get("camera_id")
+    target = audit_text(request.path_params.get("camera_id"), 200)
     detail = (
         f"token {principal.name!r} has role {principal.role.value!r}; "
         f"rebooting needs {Role.ADMIN.value!r}"
@@ -112,10 +115,7 @@ def _refused(exc: RebootRefused) -> ProblemError:
 
 def _raw_reason(data: Any) -> str | None:
     """The ``reason`` of a body that may not validate, for the audit row of its refusal."""
-    reason = data.get("reason") if isinstance(data, dict) else None
-    if not isinstance(reason, str):
-        return None
-    return reason.strip()[:500] or None
+    return audit_text(data.get("reason")) if isinstance(data, dict) else None
 
 
 async def _audit_refusal(
@@ -158,13 +158,16 @@ async def reboot_camera(
 
     Body: ``{reason, force?}``.
     """
-    raw = await request.body()
-    data = loads_body(raw)
+    # The path is the caller's text until the camera is found.
+    target = audit_text(camera_id, 200)
+    data: Any = None
     try:
+        raw = await read_json_body(request)
+        data = loads_body(raw)
         body = validate_body(RebootRequest, raw, data)
     except BodyRefused as exc:
         await _audit_refusal(
-            mgr, principal, REBOOT, target=camera_id, reason=_raw_reason(data), detail=exc.summary
+            mgr, principal, REBOOT, target=target, reason=_raw_reason(data), detail=exc.summary
         )
         raise exc.problem from None
     try:
@@ -172,12 +175,12 @@ async def reboot_camera(
         if mgr.unknown([camera_id]):  # known to the recorder only: as good as unknown here
             raise ProblemError(
                 404,
-                f"no camera {camera_id!r} on this server; list them with GET /api/v1/cameras",
+                f"no camera {quoted(camera_id)} on this server; list them with GET /api/v1/cameras",
                 type=TYPE_NOT_FOUND,
             )
     except ProblemError as exc:
         await _audit_refusal(
-            mgr, principal, REBOOT, target=camera_id, reason=body.reason, detail=exc.detail
+            mgr, principal, REBOOT, target=target, reason=body.reason, detail=exc.detail
         )
         raise
     try:
@@ -234,7 +237,7 @@ def _select(
         if unknown:
             raise invalid(
                 "cameras",
-                f"no camera {', '.join(repr(c) for c in unknown[:10])} on this server; "
+                f"no camera {', '.join(quoted(c) for c in unknown[:10])} on this server; "
                 "list them with GET /api/v1/cameras",
                 where="body",
             )
@@ -265,11 +268,13 @@ async def bulk_reboot(
     Cameras rebooted in the last 10 minutes are skipped, and more than 20 to reboot is
     refused, unless `force`. `dry_run` answers 200 with the plan and sends nothing.
     """
-    raw = await request.body()
-    data = loads_body(raw)
-    dry_run = isinstance(data, dict) and data.get("dry_run") is True
-    action = REBOOT_DRY_RUN if dry_run else REBOOT_BULK
+    data: Any = None
+    action = REBOOT_BULK
     try:
+        raw = await read_json_body(request)
+        data = loads_body(raw)
+        if isinstance(data, dict) and data.get("dry_run") is True:
+            action = REBOOT_DRY_RUN
         body = validate_body(BulkRebootRequest, raw, data)
     except BodyRefused as exc:
         await _audit_refusal(
@@ -329,7 +334,7 @@ def get_reboot(
     if job is None:
         raise ProblemError(
             404,
-            f"no reboot job {job_id!r}; list them with GET /api/v1/reboots",
+            f"no reboot job {quoted(job_id)}; list them with GET /api/v1/reboots",
             type=TYPE_NOT_FOUND,
         )
     return job

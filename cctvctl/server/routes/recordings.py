@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from cctvctl.health import recording_gaps
 from cctvctl.models import Problem, Recordings
 from cctvctl.server.routes._shared import RT, VIEWER, camera_or_404, invalid
+from cctvctl.untrusted import clip, quoted
 
 __all__ = ["MAX_WINDOW", "parse_time", "router"]
 
@@ -43,19 +44,19 @@ def parse_time(name: str, value: str) -> datetime:
         when = datetime.fromisoformat(text)
     except ValueError:
         raise invalid(
-            name, f"query parameter {name!r}: {value!r} is not a time; accepted: {_EXAMPLE}"
+            name, f"query parameter {name!r}: {quoted(value)} is not a time; accepted: {_EXAMPLE}"
         ) from None
     if when.tzinfo is None:
         raise invalid(
             name,
-            f"query parameter {name!r}: {value!r} has no UTC offset; accepted: {_EXAMPLE}",
+            f"query parameter {name!r}: {quoted(value)} has no UTC offset; accepted: {_EXAMPLE}",
         )
     when = when.astimezone(UTC)
     # Far-off years would overflow the default window arithmetic; no footage lives there.
     if not MIN_YEAR <= when.year <= MAX_YEAR:
         raise invalid(
             name,
-            f"query parameter {name!r}: {value!r} is out of range; "
+            f"query parameter {name!r}: {quoted(value)} is out of range; "
             f"accepted: years {MIN_YEAR} to {MAX_YEAR}",
         )
     return when
@@ -91,7 +92,9 @@ def recordings(
     t_end = parse_time("end", end) if end is not None else now
     t_start = parse_time("start", start) if start is not None else t_end - DEFAULT_WINDOW
     if t_end <= t_start:
-        raise invalid("end", f"end ({end or 'now'}) must be after start ({start})")
+        raise invalid(
+            "end", f"end ({clip(end or 'now')}) must be after start ({clip(start or '')})"
+        )
     if t_end - t_start > MAX_WINDOW:
         raise invalid(
             "start",

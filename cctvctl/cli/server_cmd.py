@@ -65,11 +65,17 @@ def _load(config: Path) -> Inventory:
     from cctvctl.config import ConfigError, load_inventory
 
     try:
-        return load_inventory(config)
+        inventory = load_inventory(config)
+        # Here and not in the recorder's start-up, where an unusable folder would end
+        # uvicorn's lifespan with a traceback and exit 3.
+        problem = inventory.storage_problem()
+        if problem is not None:
+            raise ConfigError(config, [problem])
     except ConfigError as exc:
         for line in exc.lines():
             error(line)
         raise typer.Exit(exit_codes.USAGE) from None
+    return inventory
 
 
 def _configure_logging(level: LogLevel, secrets_to_hide: list[str]) -> None:

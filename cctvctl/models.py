@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class SiteKind(enum.StrEnum):
@@ -323,6 +324,17 @@ class RebootError(enum.StrEnum):
     NOT_BACK = "not_back"  # went down and stayed down for reboot_wait
 
 
+def _not_bool(accepted: str) -> BeforeValidator:
+    """JSON true/false where a number is expected: lax pydantic would read true as 1."""
+
+    def check(value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError(f"{str(value).lower()} is not accepted; accepted: {accepted}")
+        return value
+
+    return BeforeValidator(check)
+
+
 class RebootRequest(Wire):
     """Body of ``POST /api/v1/cameras/{id}/reboot``."""
 
@@ -341,7 +353,9 @@ class BulkRebootRequest(Wire):
     kecamatan: str | None = Field(
         None, min_length=1, description="every enabled camera of this kecamatan (slug or name)"
     )
-    offline_for: float | str | None = Field(
+    offline_for: Annotated[
+        float | str | None, _not_bool("seconds as a number, or text like '15m'")
+    ] = Field(
         None,
         description="only cameras offline at least this long: seconds, or text like "
         "'90s', '15m', '1h30m'",
@@ -350,7 +364,9 @@ class BulkRebootRequest(Wire):
     dry_run: bool = Field(
         False, description="list the targets and what would be skipped; touch nothing"
     )
-    max_parallel: int = Field(4, ge=1, le=16, description="cameras rebooting at once")
+    max_parallel: Annotated[int, _not_bool("a whole number from 1 to 16")] = Field(
+        4, ge=1, le=16, description="cameras rebooting at once"
+    )
     force: bool = Field(
         False,
         description="include cameras rebooted in the last 10 minutes, and allow "

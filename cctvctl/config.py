@@ -290,6 +290,30 @@ class Inventory:
         """The storage folder; a relative path is taken from the inventory file's folder."""
         return _relative_to(self.path, self.server.storage)
 
+    @property
+    def secrets_path(self) -> Path | None:
+        secrets = self.server.secrets
+        return None if secrets is None else _relative_to(self.path, secrets)
+
+    def exposed_files(self) -> list[tuple[Path, int, str]]:
+        """(file, mode, what it holds) for each secret-holding file others may read.
+
+        The secrets file holds camera passwords; the inventory itself counts once it
+        holds API token hashes.
+        """
+        holders = [(self.secrets_path, "camera passwords")]
+        if self.server.token:
+            holders.append((self.path, "API token hashes"))
+        found: list[tuple[Path, int, str]] = []
+        for path, what in holders:
+            try:
+                mode = path.stat().st_mode & 0o777 if path is not None else 0
+            except OSError:
+                continue
+            if path is not None and mode & 0o077:
+                found.append((path, mode, what))
+        return found
+
     def storage_problem(self) -> str | None:
         """Why the server could not make or write its storage folder; None when it can.
 

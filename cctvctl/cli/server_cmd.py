@@ -147,6 +147,14 @@ def server(
     import logging
 
     log = logging.getLogger("cctvctl.server")
+    for path, mode, what in inventory.exposed_files():
+        log.warning(
+            "%s is readable by others (mode %04o) and holds %s; fix it with `chmod 600 %s`",
+            path,
+            mode,
+            what,
+            path,
+        )
     if not inventory.server.token:
         log.warning(
             "no [[server.token]] in %s: every API route except /healthz will answer 401; "

@@ -329,7 +329,7 @@ def _not_bool(accepted: str) -> BeforeValidator:
 
     def check(value: object) -> object:
         if isinstance(value, bool):
-            raise ValueError(f"{str(value).lower()} is not accepted; accepted: {accepted}")
+            raise ValueError(f"true or false is not accepted; accepted: {accepted}")
         return value
 
     return BeforeValidator(check)

@@ -57,6 +57,10 @@ class FileModes:
         fd = os.open(path, flags, self.file)
         try:
             os.fchmod(fd, self.file)
+        except PermissionError as exc:
+            # Only an existing file of another user (say, an index copied in by root):
+            # it stays usable, and its owner can fix the mode.
+            log.warning("cannot set %s to mode %04o: %s", path, self.file, exc.strerror)
         except BaseException:
             os.close(fd)
             raise

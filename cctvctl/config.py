@@ -109,24 +109,23 @@ def _host_port(value: str) -> str:
     return value
 
 
-def _path_text(value: object) -> object:
-    # Before validation: Path("") is ".", which would put footage next to the inventory
-    # and the secrets file without anyone having asked for it.
-    if isinstance(value, str) and not value.strip():
-        raise ValueError(
-            'an empty path is not accepted; accepted: a folder path, e.g. "recordings" '
-            'or "/srv/cctv"'
-        )
-    if not isinstance(value, str | Path):
-        raise ValueError(f"{show_value(value)} is not accepted; accepted: a path in quotes")
-    return value
+def _path_text(example: str) -> BeforeValidator:
+    def check(value: object) -> object:
+        # Before validation: Path("") is ".", which would put footage next to the
+        # inventory and the secrets file without anyone having asked for it.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(f"an empty path is not accepted; accepted: {example}")
+        if not isinstance(value, str | Path):
+            raise ValueError(f"{show_value(value)} is not accepted; accepted: {example}")
+        return value
+
+    return BeforeValidator(check)
 
 
 def _file_mode(value: str) -> str:
     text = value.removeprefix("0o")
     bits = int(text, 8) if re.fullmatch(r"[0-7]{3,4}", text) else None
-    accepted = "accepted: " + ", ".join(f'"{m}"' for m in list(FILE_MODES.values())[:-1])
-    accepted += f' or "{list(FILE_MODES.values())[-1]}"'
+    accepted = 'accepted: "0600", "0640" or "0660"'
     if bits is not None and bits & 0o007:
         raise ValueError(
             f"{show_value(value)} lets every user of the machine read footage; {accepted} "
@@ -144,7 +143,12 @@ Slug = Annotated[str, AfterValidator(_check_slug)]
 RtspUrl = Annotated[str, AfterValidator(_rtsp_url)]
 OnvifUrl = Annotated[str, AfterValidator(_onvif_url)]
 HostPort = Annotated[str, AfterValidator(_host_port)]
-FolderPath = Annotated[Path, Field(strict=False), BeforeValidator(_path_text)]
+FolderPath = Annotated[
+    Path, Field(strict=False), _path_text('a folder path, e.g. "recordings" or "/srv/cctv"')
+]
+FilePath = Annotated[
+    Path, Field(strict=False), _path_text('a file path in quotes, e.g. "site.secrets.toml"')
+]
 FileMode = Annotated[str, AfterValidator(_file_mode)]
 
 
@@ -213,7 +217,7 @@ class ServerConfig(_Strict):
     export_keep_days: float = Field(default=7, gt=0)
     export_max_minutes: float = Field(default=120, gt=0)
     reboot_wait: float = Field(default=180, gt=0)
-    secrets: FolderPath | None = None
+    secrets: FilePath | None = None
     token: list[TokenConfig] = Field(default_factory=list)
 
     @property

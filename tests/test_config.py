@@ -360,6 +360,12 @@ LOOSE_CASES = [
         "2024-01-01 (a date) is not accepted",
     ),
     (
+        "empty secrets path",
+        ('secrets = "secrets.toml"', 'secrets = ""'),
+        "server.secrets",
+        "an empty path is not accepted; accepted: a file path",
+    ),
+    (
         "table for a string",
         ('name = "Pintu masuk"', "name = { a = 1 }"),
         "kecamatan[1].site[0].camera[0].name",

@@ -8,12 +8,17 @@ editing a 60-camera file should not have to fix it one error per run.
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
 import re
+import tempfile
 import tomllib
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -21,6 +26,7 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -33,6 +39,11 @@ from cctvctl.models import Role, SiteKind
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 TOKEN_HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 DEFAULT_LISTEN = "127.0.0.1:8470"
+DEFAULT_FILE_MODE = "0640"
+# Owner reads and writes (the server must), the group may read or also write, others get
+# nothing: footage of people is personal data, and a site that needs a second account
+# (a backup job, an auditor) gives it the group, never the whole machine.
+FILE_MODES: dict[int, str] = {0o600: "0600", 0o640: "0640", 0o660: "0660"}
 
 
 class ConfigError(Exception):
@@ -98,14 +109,55 @@ def _host_port(value: str) -> str:
     return value
 
 
+def _path_text(example: str) -> BeforeValidator:
+    def check(value: object) -> object:
+        # Before validation: Path("") is ".", which would put footage next to the
+        # inventory and the secrets file without anyone having asked for it.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(f"an empty path is not accepted; accepted: {example}")
+        if not isinstance(value, str | Path):
+            raise ValueError(f"{show_value(value)} is not accepted; accepted: {example}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _file_mode(value: str) -> str:
+    text = value.removeprefix("0o")
+    bits = int(text, 8) if re.fullmatch(r"[0-7]{3,4}", text) else None
+    accepted = 'accepted: "0600", "0640" or "0660"'
+    if bits is not None and bits & 0o007:
+        raise ValueError(
+            f"{show_value(value)} lets every user of the machine read footage; {accepted} "
+            "(give a second account the group instead)"
+        )
+    if bits not in FILE_MODES:
+        raise ValueError(
+            f"{show_value(value)} is not accepted; {accepted} (owner read-write, the group "
+            "nothing, read or read-write, others nothing)"
+        )
+    return FILE_MODES[bits]
+
+
 Slug = Annotated[str, AfterValidator(_check_slug)]
 RtspUrl = Annotated[str, AfterValidator(_rtsp_url)]
 OnvifUrl = Annotated[str, AfterValidator(_onvif_url)]
 HostPort = Annotated[str, AfterValidator(_host_port)]
+FolderPath = Annotated[
+    Path, Field(strict=False), _path_text('a folder path, e.g. "recordings" or "/srv/cctv"')
+]
+FilePath = Annotated[
+    Path, Field(strict=False), _path_text('a file path in quotes, e.g. "site.secrets.toml"')
+]
+FileMode = Annotated[str, AfterValidator(_file_mode)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # strict: TOML has real types, so "yes" for a bool, true for a number or a date for
+    # a string is a mistake to report, not a value to coerce.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, strict=True, allow_inf_nan=False
+    )
 
 
 class CameraConfig(_Strict):
@@ -121,7 +173,7 @@ class CameraConfig(_Strict):
 
 class SiteConfig(_Strict):
     name: str = Field(min_length=1)
-    kind: SiteKind
+    kind: SiteKind = Field(strict=False)  # strict would want an enum member, not its text
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     camera: list[CameraConfig] = Field(default_factory=list)
@@ -140,7 +192,7 @@ class KecamatanConfig(_Strict):
 
 class TokenConfig(_Strict):
     name: str = Field(min_length=1)
-    role: Role
+    role: Role = Field(strict=False)
     hash: str
 
     @field_validator("hash")
@@ -156,7 +208,8 @@ class TokenConfig(_Strict):
 
 class ServerConfig(_Strict):
     listen: HostPort = DEFAULT_LISTEN
-    storage: Path = Path("recordings")
+    storage: FolderPath = Path("recordings")
+    file_mode: FileMode = DEFAULT_FILE_MODE
     segment_seconds: int = Field(default=60, ge=2, le=3600)
     retention_days: float = Field(default=30, gt=0)
     offline_after: float = Field(default=10, gt=0)
@@ -164,8 +217,19 @@ class ServerConfig(_Strict):
     export_keep_days: float = Field(default=7, gt=0)
     export_max_minutes: float = Field(default=120, gt=0)
     reboot_wait: float = Field(default=180, gt=0)
-    secrets: Path | None = None
+    secrets: FilePath | None = None
     token: list[TokenConfig] = Field(default_factory=list)
+
+    @property
+    def file_mode_bits(self) -> int:
+        """Mode of every file the server writes, e.g. 0o640."""
+        return int(self.file_mode, 8)
+
+    @property
+    def dir_mode_bits(self) -> int:
+        """Mode of every folder the server makes: searchable wherever the file is readable."""
+        bits = self.file_mode_bits
+        return bits | (bits & 0o444) >> 2
 
 
 class SimConfig(_Strict):
@@ -230,6 +294,55 @@ class Inventory:
         """The storage folder; a relative path is taken from the inventory file's folder."""
         return _relative_to(self.path, self.server.storage)
 
+    @property
+    def secrets_path(self) -> Path | None:
+        secrets = self.server.secrets
+        return None if secrets is None else _relative_to(self.path, secrets)
+
+    def exposed_files(self) -> list[tuple[Path, int, str]]:
+        """(file, mode, what it holds) for each secret-holding file others may read.
+
+        The secrets file holds camera passwords; the inventory itself counts once it
+        holds API token hashes.
+        """
+        holders = [(self.secrets_path, "camera passwords")]
+        if self.server.token:
+            holders.append((self.path, "API token hashes"))
+        found: list[tuple[Path, int, str]] = []
+        for path, what in holders:
+            try:
+                mode = path.stat().st_mode & 0o777 if path is not None else 0
+            except OSError:
+                continue
+            if path is not None and mode & 0o077:
+                found.append((path, mode, what))
+        return found
+
+    def storage_problem(self) -> str | None:
+        """Why the server could not make or write its storage folder; None when it can.
+
+        Tries for real (a temporary folder or file, removed again) rather than guessing
+        from permission bits, which say nothing about read-only mounts or root.
+        """
+        storage = self.storage
+        probe = storage
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        shown = json.dumps(str(storage), ensure_ascii=False)
+        if not probe.is_dir():
+            return f"server.storage: {shown} cannot be made: {probe} is not a folder"
+        try:
+            if probe == storage:
+                fd, name = tempfile.mkstemp(prefix=".cctvctl-check-", dir=probe)
+                os.close(fd)
+                os.unlink(name)
+            else:
+                os.rmdir(tempfile.mkdtemp(prefix=".cctvctl-check-", dir=probe))
+        except OSError as exc:
+            verb = "written" if probe == storage else "made"
+            return f"server.storage: {shown} cannot be {verb}: {exc.strerror or exc} in {probe}"
+        return None
+
     def summary(self) -> dict[str, Any]:
         sites = [s for k in self.kecamatan for s in k.site]
         entries = list(self.cameras())
@@ -271,6 +384,45 @@ _ACCEPTED_KEYS: dict[str, type[BaseModel]] = {
 }
 
 
+# What a person should have written, by pydantic's error type.
+_ACCEPTED_TYPES: dict[str, str] = {
+    "string_type": "text in quotes",
+    "bool_type": "true or false",
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "finite_number": "a finite number",
+    "list_type": "a list [...] or [[tables]]",
+    "model_type": "a table",
+    "dict_type": "a table",
+    "model_attributes_type": "a table",
+    "path_type": "a path in quotes",
+}
+
+
+def show_value(value: object) -> str:
+    """A TOML value as the person wrote it, never a Python repr: ``"yes"``, ``true``, ``nan``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        # JSON escapes control characters, so none reaches the terminal.
+        return json.dumps(value if len(value) <= 60 else value[:57] + "...", ensure_ascii=False)
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, datetime):
+        return f"{value.isoformat()} (a date-time)"
+    if isinstance(value, date):
+        return f"{value.isoformat()} (a date)"
+    if isinstance(value, time):
+        return f"{value.isoformat()} (a time)"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return "this value"
+
+
 def _describe(error: Mapping[str, Any]) -> str:
     loc: tuple[int | str, ...] = tuple(error["loc"])
     kind = error["type"]
@@ -284,11 +436,73 @@ def _describe(error: Mapping[str, Any]) -> str:
         return f"{where}: required key is missing"
     if kind == "enum":
         allowed = error.get("ctx", {}).get("expected", "")
-        return f"{where}: {error.get('input')!r} is not accepted; accepted: {allowed}"
+        return f"{where}: {show_value(error.get('input'))} is not accepted; accepted: {allowed}"
+    if kind in _ACCEPTED_TYPES:
+        shown = show_value(error.get("input"))
+        return f"{where}: {shown} is not accepted; accepted: {_ACCEPTED_TYPES[kind]}"
     message = str(error["msg"]).removeprefix("Value error, ")
-    if kind in ("string_type", "int_type", "float_type", "bool_type", "list_type"):
-        message += f" (got {error.get('input')!r})"
+    if message.startswith("Input should be"):
+        # Range and length limits: "Input should be less than or equal to 90".
+        shown = show_value(error.get("input"))
+        return f"{where}: {shown} is not accepted; it should be {message[16:]}"
     return f"{where}: {message}"
+
+
+def _control_character(text: str) -> str | None:
+    return next((c for c in text if unicodedata.category(c) == "Cc"), None)
+
+
+def _control_characters(raw: Mapping[str, Any], *, secret: bool = False) -> list[tuple[str, str]]:
+    """(key path, problem) for each key or string holding a control character in ``raw``.
+
+    A NUL or an escape sequence in a camera name or user name ends up in logs, in the
+    audit trail and on operators' terminals; none has a legitimate use in these files.
+    Iterative, so any depth tomllib accepted is walked without recursion. ``secret``:
+    the values are passwords, so the message does not repeat them.
+    """
+    found: list[tuple[str, str]] = []
+
+    def check(where: str, text: str, what: str) -> None:
+        bad = _control_character(text)
+        if bad is not None:
+            found.append(
+                (
+                    where,
+                    f"{what}{'the value' if secret and not what else show_value(text)} "
+                    f"contains a control character (U+{ord(bad):04X}); "
+                    "accepted: text without control characters",
+                )
+            )
+
+    todo: list[tuple[str, object]] = [("", raw)]
+    while todo:
+        where, value = todo.pop()
+        children: list[tuple[str, object]] = []
+        if isinstance(value, str):
+            check(where, value, "")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                name = key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+                child = f"{where}.{name}" if where else name
+                check(child, key, "key ")
+                children.append((child, item))
+        elif isinstance(value, list):
+            children = [(f"{where}[{i}]", item) for i, item in enumerate(value)]
+        todo.extend(reversed(children))
+    return found
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """Parse ``path``; RecursionError becomes a ValueError a person can act on."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        # tomllib recurses once per nesting level; thousands of '[' exhaust the stack.
+        raise ValueError(
+            "nested too deeply (arrays or inline tables inside each other); accepted: "
+            "at most a few levels, as in examples/kutim.toml"
+        ) from None
 
 
 def _cross_checks(data: InventoryFile) -> list[str]:
@@ -322,13 +536,18 @@ def _cross_checks(data: InventoryFile) -> list[str]:
 
 def _load_secrets(path: Path) -> tuple[dict[str, str], list[str]]:
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = _read_toml(path)
     except FileNotFoundError:
         return {}, [f"server.secrets: secrets file {str(path)!r} does not exist"]
     except (OSError, UnicodeDecodeError) as exc:
         return {}, [f"server.secrets: cannot read {str(path)!r}: {exc}"]
     except tomllib.TOMLDecodeError as exc:
         return {}, [f"server.secrets: {str(path)!r} is not valid TOML: {exc}"]
+    except ValueError as exc:  # after its subclasses above: only _read_toml's own
+        return {}, [f"server.secrets: {str(path)!r} is {exc}"]
+    control = _control_characters(raw, secret=True)
+    if control:
+        return {}, [f"server.secrets: {where} in {path.name}: {msg}" for where, msg in control]
     table = raw.get("passwords", {})
     extra = sorted(set(raw) - {"passwords"})
     issues = [
@@ -378,7 +597,7 @@ def load_inventory(path: Path | str, env: Mapping[str, str] | None = None) -> In
     path = Path(path)
     env = os.environ if env is None else env
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = _read_toml(path)
     except FileNotFoundError:
         raise ConfigError(path, ["file does not exist"]) from None
     except IsADirectoryError:
@@ -387,11 +606,14 @@ def load_inventory(path: Path | str, env: Mapping[str, str] | None = None) -> In
         raise ConfigError(path, [f"cannot read: {exc}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
+    except ValueError as exc:  # after its subclasses above: only _read_toml's own
+        raise ConfigError(path, [str(exc)]) from None
+    control = [f"{where}: {problem}" for where, problem in _control_characters(raw)]
     try:
         data = InventoryFile.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(path, [_describe(e) for e in exc.errors()]) from None
-    issues = _cross_checks(data)
+        raise ConfigError(path, control + [_describe(e) for e in exc.errors()]) from None
+    issues = control + _cross_checks(data)
     if not data.kecamatan:
         issues.append("kecamatan: no kecamatan defined; add at least one [[kecamatan]] table")
     passwords, password_issues = _resolve_passwords(path, data, env)

@@ -360,7 +360,7 @@ class Exporter:
     # ------------------------------------------------------------------ life cycle
 
     def start(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.index.modes.make_dirs(self.root)
         requeued = self.store.requeue_running()
         if requeued:
             log.info("export: retrying %d job(s) cut off by the last shutdown", len(requeued))
@@ -586,8 +586,12 @@ class Exporter:
         self._publish(job)
         job_dir = self.job_dir(job.id)
         shutil.rmtree(job_dir, ignore_errors=True)  # a retried job starts clean
-        job_dir.mkdir(parents=True, exist_ok=True)
+        modes = self.index.modes
+        modes.make_dirs(job_dir)
         partial = job_dir / _PARTIAL
+        # The muxer opens an existing file without changing its mode; the rename to the
+        # clip's name keeps it too.
+        modes.create_empty(partial)
 
         def should_stop() -> bool:
             return flag.is_set() or self._stop.is_set()
@@ -604,7 +608,7 @@ class Exporter:
             manifest = self._manifest(job, final.name, result, digest, size, finished)
             os.replace(partial, final)
             tmp = job_dir / (MANIFEST_NAME + ".tmp")
-            tmp.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+            modes.write_text(tmp, manifest.model_dump_json(indent=2) + "\n")
             os.replace(tmp, self.manifest_path(job))
         except ExportCancelled:
             if self._stop.is_set() and not flag.is_set():

@@ -10,7 +10,14 @@ import re
 from datetime import datetime
 from typing import Annotated, Final
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+)
 
 #: C0 controls (tab and newline included), DEL, C1 controls, and the Unicode line and
 #: paragraph separators. Nobody types these into a one-line field on purpose, and stored
@@ -358,6 +365,17 @@ class RebootError(enum.StrEnum):
     NOT_BACK = "not_back"  # went down and stayed down for reboot_wait
 
 
+def _not_bool(accepted: str) -> BeforeValidator:
+    """JSON true/false where a number is expected: lax pydantic would read true as 1."""
+
+    def check(value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError(f"true or false is not accepted; accepted: {accepted}")
+        return value
+
+    return BeforeValidator(check)
+
+
 class RebootRequest(Wire):
     """Body of ``POST /api/v1/cameras/{id}/reboot``."""
 
@@ -382,7 +400,9 @@ class BulkRebootRequest(Wire):
         description="every enabled camera of this kecamatan (slug or name)",
     )
     offline_for: Annotated[
-        float | str | None, AfterValidator(_refuse_control_characters_in_text)
+        float | str | None,
+        _not_bool("seconds as a number, or text like '15m'"),
+        AfterValidator(_refuse_control_characters_in_text),
     ] = Field(
         None,
         description="only cameras offline at least this long: seconds, or text like "
@@ -392,7 +412,9 @@ class BulkRebootRequest(Wire):
     dry_run: bool = Field(
         False, description="list the targets and what would be skipped; touch nothing"
     )
-    max_parallel: int = Field(4, ge=1, le=16, description="cameras rebooting at once")
+    max_parallel: Annotated[int, _not_bool("a whole number from 1 to 16")] = Field(
+        4, ge=1, le=16, description="cameras rebooting at once"
+    )
     force: bool = Field(
         False,
         description="include cameras rebooted in the last 10 minutes, and allow "

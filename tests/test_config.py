@@ -284,3 +284,201 @@ def test_config_check_cli_summary_and_errors(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert "kecamatan[1].site[0].kind" in res.stderr
     assert res.stdout == ""
+
+
+# Damaged inventories a person could write: (label, edit to GOOD, key path, words of the message).
+# Each was accepted, or answered with a traceback or a Python repr, before strict parsing.
+LOOSE_CASES = [
+    (
+        "empty storage path",
+        ("[server]\n", '[server]\nstorage = ""\n'),
+        "server.storage",
+        'accepted: a folder path, e.g. "recordings" or "/srv/cctv"',
+    ),
+    (
+        "string for a boolean",
+        (
+            '    username = "admin"\n    password_env',
+            '    enabled = "yes"\n    username = "admin"\n    password_env',
+        ),
+        "kecamatan[0].site[0].camera[1].enabled",
+        '"yes" is not accepted; accepted: true or false',
+    ),
+    (
+        "boolean for a number",
+        ("quota_gb = 50", "quota_gb = true"),
+        "kecamatan[0].quota_gb",
+        "true is not accepted; accepted: a number",
+    ),
+    (
+        "boolean for a whole number",
+        ("[server]\n", "[server]\nsegment_seconds = true\n"),
+        "server.segment_seconds",
+        "true is not accepted; accepted: a whole number",
+    ),
+    (
+        "nul in a string",
+        ('username = "admin"\n    password_env', 'username = "\\u0000"\n    password_env'),
+        "kecamatan[0].site[0].camera[1].username",
+        '"\\u0000" contains a control character (U+0000); '
+        "accepted: text without control characters",
+    ),
+    (
+        "escape sequence in a name",
+        ('name = "Pintu masuk"', 'name = "Pintu \\u001b[2J"'),
+        "kecamatan[1].site[0].camera[0].name",
+        "control character (U+001B)",
+    ),
+    (
+        "control character in an unknown key",
+        ("[server]\n", '[server]\n"bad\\u0007key" = 1\n'),
+        'server."bad\\u0007key"',
+        "control character (U+0007)",
+    ),
+    (
+        "nan latitude",
+        ("lat = 0.5", "lat = nan"),
+        "kecamatan[0].site[0].lat",
+        "nan is not accepted; accepted: a finite number",
+    ),
+    (
+        "infinite quota",
+        ("quota_gb = 50", "quota_gb = inf"),
+        "kecamatan[0].quota_gb",
+        "inf is not accepted; accepted: a finite number",
+    ),
+    (
+        "date-time for a string",
+        ('name = "Pintu masuk"', "name = 2024-01-01T00:00:00Z"),
+        "kecamatan[1].site[0].camera[0].name",
+        "2024-01-01T00:00:00+00:00 (a date-time) is not accepted; accepted: text in quotes",
+    ),
+    (
+        "date for a path",
+        ('secrets = "secrets.toml"', "secrets = 2024-01-01"),
+        "server.secrets",
+        "2024-01-01 (a date) is not accepted",
+    ),
+    (
+        "empty secrets path",
+        ('secrets = "secrets.toml"', 'secrets = ""'),
+        "server.secrets",
+        "an empty path is not accepted; accepted: a file path",
+    ),
+    (
+        "table for a string",
+        ('name = "Pintu masuk"', "name = { a = 1 }"),
+        "kecamatan[1].site[0].camera[0].name",
+        "a table is not accepted; accepted: text in quotes",
+    ),
+    (
+        "integer file mode",
+        ("[server]\n", "[server]\nfile_mode = 0o640\n"),
+        "server.file_mode",
+        "accepted: text in quotes",
+    ),
+    (
+        "world-readable file mode",
+        ("[server]\n", '[server]\nfile_mode = "0644"\n'),
+        "server.file_mode",
+        '"0644" lets every user of the machine read footage; accepted: "0600", "0640" or "0660"',
+    ),
+    (
+        "file mode that is not octal",
+        ("[server]\n", '[server]\nfile_mode = "rw-r-----"\n'),
+        "server.file_mode",
+        'accepted: "0600", "0640" or "0660"',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "edit", "key_path", "words"), LOOSE_CASES, ids=[c[0] for c in LOOSE_CASES]
+)
+def test_loose_values_are_refused_in_words_for_a_person(
+    tmp_path: Path, label: str, edit: tuple[str, str], key_path: str, words: str
+) -> None:
+    old, new = edit
+    assert old in GOOD, f"test case {label!r} edits text that is not in GOOD"
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    lines = errors_of(path)
+    matching = [line for line in lines if f": {key_path}:" in line]
+    assert matching, f"no error names {key_path}: {lines}"
+    assert words in matching[0], matching[0]
+    # No Python spelling reaches the person: reprs, class names, single-quoted bools.
+    assert not any(w in matching[0] for w in ("datetime.", "True", "False", "{'", "Input should"))
+
+
+def test_control_character_in_a_secrets_password_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD, secrets='[passwords]\nsgu-camat-01 = "a\\u0000b"\n')
+    lines = errors_of(path)
+    assert any(
+        "server.secrets:" in line and "passwords.sgu-camat-01" in line and "U+0000" in line
+        for line in lines
+    ), lines
+
+
+def test_file_mode_sets_file_and_folder_modes(tmp_path: Path) -> None:
+    default = load_inventory(write(tmp_path, GOOD), env=ENV)
+    assert (default.server.file_mode_bits, default.server.dir_mode_bits) == (0o640, 0o750)
+    text = GOOD.replace("[server]\n", '[server]\nfile_mode = "0660"\n', 1)
+    group = load_inventory(write(tmp_path, text), env=ENV)
+    assert (group.server.file_mode_bits, group.server.dir_mode_bits) == (0o660, 0o770)
+    text = GOOD.replace("[server]\n", '[server]\nfile_mode = "600"\n', 1)
+    private = load_inventory(write(tmp_path, text), env=ENV)
+    assert (private.server.file_mode_bits, private.server.dir_mode_bits) == (0o600, 0o700)
+
+
+DEEP = "x = " + "[" * 5000 + "]" * 5000 + "\n"
+
+
+def test_deeply_nested_inventory_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text(DEEP)
+    lines = errors_of(path)
+    assert len(lines) == 1 and "nested too deeply" in lines[0], lines
+
+
+def test_deeply_nested_secrets_file_is_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD, secrets=DEEP)
+    lines = errors_of(path)
+    assert any("server.secrets:" in line and "nested too deeply" in line for line in lines)
+
+
+def test_config_check_deeply_nested_file_exits_2_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text(DEEP)
+    res = cli("config", "check", str(path))
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0, res.stderr
+    assert str(path) in res.stderr and "nested too deeply" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("storage", ["/dev/null/x", "{tmp}/file/under/a/file"])
+def test_config_check_refuses_storage_that_cannot_be_made(tmp_path: Path, storage: str) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    storage = storage.replace("{tmp}", str(tmp_path))
+    text = GOOD.replace("[server]\n", f'[server]\nstorage = "{storage}"\n', 1)
+    res = cli("config", "check", str(write(tmp_path, text)), env=ENV)
+    assert res.returncode == 2, res.stdout
+    assert "server.storage:" in res.stderr and storage in res.stderr, res.stderr
+    assert "is not a folder" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_config_check_tries_storage_without_leaving_anything(tmp_path: Path) -> None:
+    storage = tmp_path / "new" / "recordings"
+    text = GOOD.replace("[server]\n", f'[server]\nstorage = "{storage}"\n', 1)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    res = cli("config", "check", str(write(tmp_path, text)), env=ENV)
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        {*before, "site.toml", "secrets.toml"}
+    )
+    assert not (tmp_path / "new").exists()
+    # An existing folder is tried by writing in it, and is left as it was.
+    storage.mkdir(parents=True)
+    res = cli("config", "check", str(write(tmp_path, text)), env=ENV)
+    assert res.returncode == 0, res.stderr
+    assert list(storage.iterdir()) == []

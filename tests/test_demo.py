@@ -237,6 +237,8 @@ def test_busy_simulator_ports_are_moved(tmp_path: Path) -> None:
     assert inventory.server.token[0].hash == hash_token(derived.token)
     assert {c: inventory.password(c) for c in site.camera_ids} == site.passwords
     assert oct((folder / "secrets.toml").stat().st_mode & 0o777) == "0o600"
+    assert oct(derived.config.stat().st_mode & 0o777) == "0o600"
+    assert inventory.exposed_files() == []
 
 
 def test_missing_config_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -411,6 +411,16 @@ def test_bad_requests_are_422(rig: Rig, body: dict[str, Any], field: str) -> Non
             _problem(single, 422)
 
 
+@pytest.mark.parametrize("field", ["offline_for", "max_parallel"])
+def test_json_true_is_not_a_number(rig: Rig, field: str) -> None:
+    # Lax parsing read offline_for: true as 1 s, which selects every camera dark that long.
+    body = {"kecamatan": rig.site.camera_kecamatan[rig.dark], field: True, "dry_run": True}
+    with rig.admin() as api:
+        problem = _problem(api.post("/api/v1/reboots", json={**body, "reason": REASON}), 422)
+    assert problem["detail"].startswith(f"body field '{field}': true or false is not accepted; ")
+    assert problem["detail"].endswith(" (got true)"), problem
+
+
 def test_unknown_job_and_camera_are_404(rig: Rig) -> None:
     with rig.admin() as api:
         _problem(api.get("/api/v1/reboots/rb-nope"), 404)

@@ -28,6 +28,9 @@ def check(
 
     try:
         inventory = load_inventory(file)
+        problem = inventory.storage_problem()
+        if problem is not None:
+            raise ConfigError(file, [problem])
     except ConfigError as exc:
         if json_out:
             print_json({"ok": False, "file": str(file), "errors": exc.lines()})

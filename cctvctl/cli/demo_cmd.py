@@ -298,7 +298,9 @@ def derive_inventory(inventory: Inventory, folder: Path, port: int | None) -> De
     source = inventory.path.resolve()
     header = f"# Written by `cctvctl demo` from {source}; kept only with --keep.\n"
     config = folder / "inventory.toml"
-    config.write_text(header + toml_text(data), encoding="utf-8")
+    # Private like the secrets: it holds the demo token's hash, and the server warns
+    # about an inventory with token hashes that others can read.
+    _write_private(config, header + toml_text(data))
     passwords = {e.camera.id: inventory.password(e.camera.id) for e in entries}
     _write_private(folder / "secrets.toml", toml_text({"passwords": passwords}))
     _write_private(folder / "demo-token", token + "\n")

@@ -65,11 +65,17 @@ def _load(config: Path) -> Inventory:
     from cctvctl.config import ConfigError, load_inventory
 
     try:
-        return load_inventory(config)
+        inventory = load_inventory(config)
+        # Here and not in the recorder's start-up, where an unusable folder would end
+        # uvicorn's lifespan with a traceback and exit 3.
+        problem = inventory.storage_problem()
+        if problem is not None:
+            raise ConfigError(config, [problem])
     except ConfigError as exc:
         for line in exc.lines():
             error(line)
         raise typer.Exit(exit_codes.USAGE) from None
+    return inventory
 
 
 def _configure_logging(level: LogLevel, secrets_to_hide: list[str]) -> None:
@@ -141,6 +147,14 @@ def server(
     import logging
 
     log = logging.getLogger("cctvctl.server")
+    for path, mode, what in inventory.exposed_files():
+        log.warning(
+            "%s is readable by others (mode %04o) and holds %s; fix it with `chmod 600 %s`",
+            path,
+            mode,
+            what,
+            path,
+        )
     if not inventory.server.token:
         log.warning(
             "no [[server.token]] in %s: every API route except /healthz will answer 401; "

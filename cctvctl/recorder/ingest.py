@@ -49,6 +49,7 @@ import av
 from cctvctl.recorder.segmenter import SegmentRecord, SegmentWriter
 from cctvctl.recorder.stats import CameraStats
 from cctvctl.recorder.thumbnails import Keyframe
+from cctvctl.storage.modes import DEFAULT_MODES, FileModes
 
 __all__ = [
     "Backoff",
@@ -302,6 +303,7 @@ class CameraIngest:
         settings: IngestSettings | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        modes: FileModes = DEFAULT_MODES,
     ) -> None:
         self.camera_id = camera_id
         self.kecamatan_slug = kecamatan_slug
@@ -310,6 +312,7 @@ class CameraIngest:
         self._url = url_with_credentials(url, username, password)
         self._secrets = (password,)
         self._storage = Path(storage)
+        self._modes = modes
         self._on_segment = on_segment
         self._clock = clock
         self._backoff = Backoff(self.settings.backoff_min, self.settings.backoff_max, rng)
@@ -477,6 +480,7 @@ class CameraIngest:
                         segment_seconds=self.settings.segment_seconds,
                         wall_start=datetime.fromtimestamp(now, UTC),
                         clock=clock,
+                        modes=self._modes,
                     )
                 writer.write(packet)
                 path = writer.current_path

@@ -181,6 +181,7 @@ class Recorder:
                 on_segment=self._segment_closed(c.entry.kecamatan.key),
                 settings=self.ingest_settings,
                 clock=self._now,
+                modes=self.index.modes,
             )
             c.ingest.start()
         self.rtt.start()

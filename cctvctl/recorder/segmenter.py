@@ -19,7 +19,6 @@ first packet, one frame before its successor) rather than dropped.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import time
 from collections.abc import Callable
@@ -33,6 +32,8 @@ import av
 from av.container import OutputContainer
 from av.packet import Packet
 from av.stream import Stream
+
+from cctvctl.storage.modes import DEFAULT_MODES, FileModes
 
 __all__ = [
     "MUXER_OPTIONS",
@@ -108,23 +109,22 @@ def _check_component(value: str, what: str) -> str:
     return value
 
 
-def _reserve(directory: Path, stem: str) -> Path:
+def _reserve(directory: Path, stem: str, modes: FileModes) -> Path:
     """Create an empty file named after ``stem`` that did not exist before.
 
     O_EXCL makes the check-and-create atomic, so two writers for the same camera
     (an old connection draining while a new one starts) can never share a file.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    modes.make_dirs(directory)
     n = 0
     while True:
         name = f"{stem}.mp4" if n == 0 else f"{stem}-{n}.mp4"
         path = directory / name
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            modes.create_empty(path)
         except FileExistsError:
             n += 1
             continue
-        os.close(fd)
         return path
 
 
@@ -149,6 +149,7 @@ class SegmentWriter:
         wall_start: datetime | None = None,
         max_gap_seconds: float = 10.0,
         clock: Callable[[], float] = time.time,
+        modes: FileModes = DEFAULT_MODES,
     ) -> None:
         """Prepare a writer; no file is created until the first keyframe arrives.
 
@@ -171,6 +172,7 @@ class SegmentWriter:
         self._src = stream
         self._src_index = stream.index
         self._storage = Path(storage)
+        self._modes = modes
         self._slug = _check_component(kecamatan_slug, "kecamatan slug")
         self._camera_id = _check_component(camera_id, "camera id")
         self._on_segment = on_segment
@@ -403,7 +405,9 @@ class SegmentWriter:
     def _open(self, corr: int, start: float) -> None:
         day = datetime.fromtimestamp(start, UTC)
         path = _reserve(
-            segment_dir(self._storage, self._slug, self._camera_id, day), f"{day:%H%M%S}"
+            segment_dir(self._storage, self._slug, self._camera_id, day),
+            f"{day:%H%M%S}",
+            self._modes,
         )
         try:
             out = av.open(str(path), "w", format="mp4", options=dict(MUXER_OPTIONS))

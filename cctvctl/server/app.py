@@ -37,6 +37,7 @@ from cctvctl.storage.audit import AuditLog
 from cctvctl.storage.events import EventBus
 from cctvctl.storage.index import SegmentIndex, SegmentLike
 from cctvctl.storage.layout import parse_segment_path
+from cctvctl.storage.modes import FileModes
 from cctvctl.storage.reconcile import reconcile
 
 __all__ = ["DEFAULT_RETENTION_INTERVAL", "Runtime", "create_app", "runtime"]
@@ -66,8 +67,8 @@ class CountingIndex(SegmentIndex):
     (old files) out of a "segments written" counter.
     """
 
-    def __init__(self, root: Path | str) -> None:
-        super().__init__(root)
+    def __init__(self, root: Path | str, modes: FileModes) -> None:
+        super().__init__(root, modes=modes)
         self._counting = False
         self._count_lock = threading.Lock()
         self.written: Counter[tuple[str, str]] = Counter()  # (kecamatan, camera) -> segments
@@ -120,7 +121,7 @@ def runtime(request: Request) -> Runtime:
 
 def _open_storage(inventory: Inventory) -> CountingIndex:
     root = inventory.storage
-    index = CountingIndex(root)
+    index = CountingIndex(root, FileModes.for_file_mode(inventory.server.file_mode_bits))
     try:
         report = reconcile(root, index)
     except BaseException:

@@ -153,7 +153,9 @@ def describe_validation_error(error: Mapping[str, Any]) -> dict[str, str]:
         # "Input should be ..." reads on after the colon; an acronym ("JSON") stays.
         first = message[:1] if message[1:2].isupper() else message[:1].lower()
         sentence = f"{where}: {first}{message[1:]}"
-        if given is not None and not isinstance(given, dict | list):
+        if isinstance(given, bool):  # as the caller wrote it in JSON, not Python's True
+            sentence += f" (got {str(given).lower()})"
+        elif given is not None and not isinstance(given, dict | list):
             sentence += f" (got {quoted(given)})"
         hint = _TYPE_HINTS.get(kind)
         if hint:

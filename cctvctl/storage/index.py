@@ -14,6 +14,7 @@ never corrupts) is good enough.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -26,6 +27,7 @@ from typing import Any, Final, Protocol
 
 from cctvctl.models import Event, Segment
 from cctvctl.storage.layout import parse_segment_path
+from cctvctl.storage.modes import DEFAULT_MODES, FileModes
 
 __all__ = [
     "INDEX_FILENAME",
@@ -270,12 +272,21 @@ class SegmentIndex:
         filename: str = INDEX_FILENAME,
         clock: Callable[[], float] = time.time,
         migrations: Sequence[Migration] | None = None,
+        modes: FileModes = DEFAULT_MODES,
     ) -> None:
         # Absolute, so a segment path given relative to the working directory still
         # matches the root and is stored relative to it.
         self.root = Path(root).absolute()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.modes = modes
+        modes.make_dirs(self.root)
         self.db_path = self.root / filename
+        # SQLite would create the file 0644 less the umask. Made (or tightened) here
+        # first, it gives its mode to the -wal and -shm files SQLite creates next to it
+        # (SQLite copies the database's mode to them); ones left by an older version are
+        # set too.
+        os.close(modes.open(self.db_path, os.O_RDWR | os.O_CREAT))
+        for suffix in ("-wal", "-shm", "-journal"):
+            modes.apply(self.db_path.with_name(filename + suffix), folder=False)
         self._clock = clock
         self._local = threading.local()
         self._conns: dict[threading.Thread, sqlite3.Connection] = {}

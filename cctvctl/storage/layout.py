@@ -19,6 +19,7 @@ from typing import Final
 __all__ = [
     "QUARANTINE_DIR",
     "SegmentKey",
+    "iter_segment_dirs",
     "iter_segment_entries",
     "iter_segment_files",
     "parse_segment_path",
@@ -147,6 +148,21 @@ def iter_segment_entries(root: Path | str) -> Iterator[tuple[str, os.DirEntry[st
                 for entry in files:
                     if _FILE.fullmatch(entry.name):
                         yield prefix + entry.name, entry
+
+
+def iter_segment_dirs(root: Path | str) -> Iterator[Path]:
+    """Every kecamatan, camera and day folder of the layout under ``root``."""
+    for kec in _subdirs(str(root)):
+        if not _COMPONENT.fullmatch(kec.name):
+            continue
+        yield Path(kec.path)
+        for cam in _subdirs(kec.path):
+            if not _COMPONENT.fullmatch(cam.name):
+                continue
+            yield Path(cam.path)
+            for day in _subdirs(cam.path):
+                if _DAY.fullmatch(day.name):
+                    yield Path(day.path)
 
 
 def iter_segment_files(root: Path | str) -> Iterator[tuple[Path, SegmentKey]]:

@@ -5,12 +5,19 @@ are indexed with their recorded size are trusted without being opened, so a rest
 a full volume costs one directory walk and one stat per file; only files the index does
 not know (usually the segment each camera was writing when the process died) or whose
 size changed are repaired and probed.
+
+It also brings every file and folder to the configured modes (see
+:mod:`cctvctl.storage.modes`): footage written by an older version, which made segments
+0644 in 0755 folders, is closed to other users at the first start of this one. The stat
+that decides whether a file changed gives its mode for free, so that costs one chmod per
+file once, and nothing afterwards.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,10 +28,12 @@ from cctvctl.storage.index import SegmentIndex, SegmentInfo
 from cctvctl.storage.layout import (
     QUARANTINE_DIR,
     SegmentKey,
+    iter_segment_dirs,
     iter_segment_entries,
     parse_segment_path,
     prune_empty_dirs,
 )
+from cctvctl.storage.modes import DEFAULT_MODES, FileModes
 
 __all__ = ["ReconcileReport", "quarantine", "reconcile"]
 
@@ -42,6 +51,7 @@ class ReconcileReport:
     removed_empty: int = 0  # zero-byte files: nothing to keep
     failed: int = 0  # could not be read or cut: left alone and not indexed
     dropped: int = 0  # index rows whose file is gone
+    modes_set: int = 0  # files and folders set to the configured mode (older versions')
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)  # one line per file worth a look
 
@@ -62,11 +72,12 @@ class ReconcileReport:
             f"reconciled {self.files} segment files in {self.seconds:.1f} s: "
             f"{self.added} added, {self.reprobed} re-probed, {self.repaired} repaired, "
             f"{self.quarantined} quarantined, {self.removed_empty} empty removed, "
-            f"{self.failed} unreadable, {self.dropped} index rows dropped"
+            f"{self.failed} unreadable, {self.dropped} index rows dropped, "
+            f"{self.modes_set} files and folders set to the configured mode"
         )
 
 
-def quarantine(root: Path, path: Path) -> Path:
+def quarantine(root: Path, path: Path, modes: FileModes = DEFAULT_MODES) -> Path:
     """Move ``path`` under ``{root}/.quarantine/`` keeping its relative path; returns it.
 
     Evidence is never deleted on a guess: someone may still want to look at the bytes.
@@ -76,13 +87,22 @@ def quarantine(root: Path, path: Path) -> Path:
     except ValueError:
         rel = Path(path.name)
     target = root / QUARANTINE_DIR / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
+    modes.make_dirs(target.parent)
     n = 0
     while target.exists():
         n += 1
         target = target.with_name(f"{rel.stem}.{n}{rel.suffix}")
     os.replace(path, target)
     return target
+
+
+def _set_folder_modes(root: Path, modes: FileModes) -> int:
+    """The root, the layout's folders, and hidden trees (quarantine, exports) in full."""
+    changed = int(modes.apply_root(root))
+    changed += sum(modes.apply(folder, folder=True) for folder in iter_segment_dirs(root))
+    with os.scandir(root) as it:
+        hidden = [Path(e.path) for e in it if e.name.startswith(".") and e.is_dir()]
+    return changed + sum(modes.apply_walk(top) for top in hidden)
 
 
 def _drop_row(index: SegmentIndex, row_id: int | None) -> None:
@@ -122,7 +142,7 @@ def _check_file(
     if probed is None or not probed.ok:
         reason = fixed.reason if probed is None else probed.error
         _drop_row(index, row_id)
-        where = quarantine(root, path)
+        where = quarantine(root, path, index.modes)
         prune_empty_dirs(root, path)
         report.quarantined += 1
         report.problems.append(f"{path}: quarantined as {where}, {reason}")
@@ -166,12 +186,16 @@ def reconcile(root: Path | str, index: SegmentIndex) -> ReconcileReport:
     indexed = index.indexed_files()
     seen: set[str] = set()
 
+    modes = index.modes
     for rel, entry in iter_segment_entries(root):
         row = indexed.get(rel)
         try:
-            size = entry.stat(follow_symlinks=False).st_size
+            st = entry.stat(follow_symlinks=False)
         except FileNotFoundError:
             continue  # vanished under us: its row, if any, is dropped below
+        size = st.st_size
+        if stat.S_IMODE(st.st_mode) != modes.file:
+            report.modes_set += modes.apply(Path(entry.path), folder=False)
         seen.add(rel)
         if row is not None and size == row.bytes:
             report.files += 1
@@ -194,6 +218,7 @@ def reconcile(root: Path | str, index: SegmentIndex) -> ReconcileReport:
         if stored not in seen and not index.full_path(stored).exists()
     ]
     report.dropped = index.delete_segments(gone)
+    report.modes_set += _set_folder_modes(root, modes)
 
     # An index rebuilt over old footage: the recorder demonstrably existed back then.
     first = index.oldest(1)

@@ -29,6 +29,7 @@ import typer
 from cctvctl.cli import exit_codes
 from cctvctl.cli.common import fail_usage, out_console, servers
 from cctvctl.cli.output import error, no_color_env
+from cctvctl.termsafe import escape_controls
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -121,6 +122,7 @@ class Meter:
         self._print(text)
 
     def _print(self, text: str) -> None:
+        text = escape_controls(text)  # notes quote the server (job states, errors)
         if self._progress is not None:
             self._progress.console.print(text, highlight=False, markup=False)
         else:

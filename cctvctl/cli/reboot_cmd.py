@@ -23,6 +23,7 @@ from cctvctl.cli.common import JsonOpt, NoColorOpt, UtcOpt, fail_usage, jsonable
 from cctvctl.cli.context_cmd import ContextOpt, TokenOpt, UrlOpt
 from cctvctl.cli.download import connect, fail, failing
 from cctvctl.cli.output import console, print_json
+from cctvctl.termsafe import escape_controls, for_terminal
 from cctvctl.timeparse import format_duration
 
 if TYPE_CHECKING:
@@ -201,6 +202,7 @@ def _show_plan(out: Console, plan: RebootPlan) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    plan = for_terminal(plan)
     out.print(f"Dry run: {plan.would_reboot} to reboot, {plan.skipped} skipped", highlight=False)
     if plan.targets:
         table = Table(box=None, pad_edge=False, header_style="bold")
@@ -256,7 +258,8 @@ def _follow(client: CctvClient, job: RebootJob, *, quiet: bool, no_color: bool) 
                 for r in finals:
                     if r.camera not in said:
                         said.add(r.camera)
-                        print(f"{r.camera}: {r.state.value}", file=sys.stderr, flush=True)
+                        camera = escape_controls(r.camera)
+                        print(f"{camera}: {r.state.value}", file=sys.stderr, flush=True)
             if job.done:
                 return job
             time.sleep(POLL)
@@ -284,6 +287,7 @@ def _show_job(out: Console, job: RebootJob, utc: bool) -> None:
 
     from cctvctl.timeparse import format_time
 
+    job = for_terminal(job)
     back = sum(1 for r in job.results if r.state.value == "back_online")
     out.print(
         Text(

@@ -342,6 +342,10 @@ def ls(
         fail_usage(f"--state {state!r}: accepted: {', '.join(_STATES)}")
     with failing(), connect(context, url, token) as client:
         jobs = client.exports(state, camera, limit)
+        if camera is not None and not jobs:
+            # The server filters by any string; an unknown camera (a typo) must not read
+            # as "no exports". A camera since removed still lists its old jobs above.
+            client.camera(camera)
     if json_out:
         print_json(jsonable(jobs))
         return

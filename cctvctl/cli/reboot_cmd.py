@@ -36,6 +36,7 @@ __all__ = ["outcome", "register"]
 
 POLL: Final = 1.0  # the server looks at a rebooting camera twice a second; once is enough here
 INTERRUPTED: Final = 130
+DRY_RUN_REASON: Final = "dry run, no --reason given"
 
 
 def register(app: typer.Typer) -> None:
@@ -68,7 +69,11 @@ def reboot(
     ] = None,
     reason: Annotated[
         str | None,
-        typer.Option("--reason", help="Why (required; written to the audit log).", metavar="TEXT"),
+        typer.Option(
+            "--reason",
+            help="Why (required, except with --dry-run; written to the audit log).",
+            metavar="TEXT",
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only list the targets and what would be skipped.")
@@ -109,10 +114,14 @@ def reboot(
     stdin that is not a terminal it refuses (exit 2) unless --yes. Then it follows the job
     and prints a row per camera: result, detail and how long until it was back. Needs the
     admin role (exit 4). Exit 0 when every target is back online, 3 when some are not
-    (failed, did not return or skipped), 1 when none is. JSON: RebootPlan with --dry-run,
-    else RebootJob.
+    (failed, did not return or skipped), 1 when none is. --dry-run needs no --reason and
+    exits 0 whatever it lists; a real run that would be refused (more than 20 without
+    --force) is said in words. JSON: RebootPlan with --dry-run, else RebootJob.
     """
     why = (reason or "").strip()
+    if not why and dry_run:
+        # A dry run changes nothing; the server still wants a reason for its audit row.
+        why = DRY_RUN_REASON
     if not why:
         fail_usage(
             "--reason is required: say why the cameras are rebooted (it goes into the "

@@ -26,7 +26,7 @@ from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Scope, bindings_for
 from cctvctl.tui.data import Poller
-from cctvctl.tui.format import BADGES, age_text, bytes_text, kbps_text, plain_cells, rtt_text
+from cctvctl.tui.format import BADGES, age_text, bytes_text, kbps_text, plain, plain_cells, rtt_text
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.screens.export_form import ExportForm
 from cctvctl.tui.screens.form_modal import FormModal
@@ -162,7 +162,7 @@ class SnapshotModal(FormModal[tuple[Path, int] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"Save {self.camera_id}'s current picture as JPEG", id="title")
+            yield Static(plain(f"Save {self.camera_id}'s current picture as JPEG"), id="title")
             yield Input(self._path, id="path")
             yield from self.error_and_buttons()
 
@@ -283,7 +283,9 @@ class CameraScreen(CctvScreen):
             return  # not composed yet: on_mount's first ticks will fill it in
         camera = self.camera()
         stats = self.query_one("#stats", Static)
-        stats.update(stats_table(camera) if camera else f"{self.camera_id}: not on this server")
+        stats.update(
+            stats_table(camera) if camera else plain(f"{self.camera_id}: not on this server")
+        )
         self.query_one("#events", Static).update(events_text(self.node.events, self.camera_id))
         self._reboot_outcomes()
 

@@ -74,3 +74,25 @@ def test_json_keeps_the_data_but_no_raw_c1() -> None:
     safe = json_c1_safe(document)
     assert not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in safe)
     assert json.loads(safe) == {"case_id": HOSTILE}
+
+
+def test_clean_values_come_back_as_they_are() -> None:
+    # No copy when nothing needs escaping: `audit --limit 10000` stays cheap.
+    entry = AuditEntry(
+        id=2,
+        time=datetime(2026, 12, 4, tzinfo=UTC),
+        actor="admin",
+        role="admin",
+        action="reboot",
+        target="cam-1",
+        reason="hung",
+        case_id=None,
+        result="ok",
+        detail=None,
+    )
+    rows = [Row("sangatta", entry, ("a",))]
+    assert for_terminal(rows) is rows
+    assert for_terminal({"k": entry}) == {"k": entry}
+    mixed = [entry, entry.model_copy(update={"reason": "a\x1b"})]
+    safe = for_terminal(mixed)
+    assert safe[0] is entry and safe[1].reason == "a\\x1b"

@@ -146,14 +146,14 @@ class Meter:
         columns: tuple[ProgressColumn, ...]
         if kind == "job":
             columns = (
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),
                 BarColumn(),
                 TaskProgressColumn(),
-                TextColumn("{task.fields[status]}"),
+                TextColumn("{task.fields[status]}", markup=False),
             )
         else:
             columns = (
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),
                 BarColumn(),
                 DownloadColumn(),
                 TransferSpeedColumn(),
@@ -161,7 +161,8 @@ class Meter:
             )
         self._progress = Progress(*columns, console=console, transient=True)
         self._progress.start()
-        self._task = self._progress.add_task(description, total=total, status="")
+        # The description names a job the server made; shown as text, never markup.
+        self._task = self._progress.add_task(escape_controls(description), total=total, status="")
 
     def job(self, job: ExportJob) -> None:
         """Shows an export job's state, percent and the server's ETA."""

@@ -248,7 +248,7 @@ def _follow(client: CctvClient, job: RebootJob, *, quiet: bool, no_color: bool) 
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
             progress = Progress(
-                TextColumn(f"reboot {job.id}"),
+                TextColumn(escape_controls(f"reboot {job.id}"), markup=False),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[status]}"),

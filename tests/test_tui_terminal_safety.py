@@ -21,8 +21,10 @@ from cctvctl.storage.audit import AuditLog
 from cctvctl.storage.exports import ExportStore
 from cctvctl.storage.index import SegmentIndex
 from cctvctl.tui.app import CctvApp
+from cctvctl.tui.data import NodeData, ServerTarget
 from cctvctl.tui.screens.events import EventsScreen
 from cctvctl.tui.screens.exports import ExportsScreen
+from cctvctl.tui.widgets.header import header_text
 
 CASE = "LP/9\x1b[2J\x1b]0;owned\x07\x1b]52;c;cm0=\x07\x9b5m"
 TARGET = "cam[link=http://x]y[/link]\x1b[8m"
@@ -117,3 +119,10 @@ async def test_a_toast_quoting_the_server_is_inert_and_not_markup(
         assert "case LP/9\\x1b[2J" in toast.message and "[b]cam[link=" in toast.message
         assert toast.title == "export\\x1b]0;t\\x07"
         assert toast.markup is False
+
+
+def test_the_header_shows_a_grid_title_from_the_server_inert() -> None:
+    node = NodeData(ServerTarget("http://127.0.0.1:1", None, "sangatta"))
+    text = header_text(node, "Sangatta\x1b]0;t\x07 Utara").plain
+    assert_inert(text)
+    assert "Sangatta\\x1b]0;t\\x07 Utara" in text

@@ -756,6 +756,9 @@ class _Base:
         return {"User-Agent": f"cctvctl/{__version__}", "Accept": "application/json"}
 
     def _request_kwargs(self, call: _Call[Any]) -> dict[str, Any]:
+        if "//" in call.path or call.path.endswith("/"):
+            # An empty id ('exports show ""') would ask for the collection instead.
+            raise BadRequest(self.server, "an empty id: give a camera, kecamatan or job id")
         headers: dict[str, str] = {}
         if call.authenticated and self._token:
             headers["Authorization"] = f"Bearer {self._token}"

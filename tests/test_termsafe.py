@@ -21,7 +21,8 @@ def test_every_control_character_becomes_a_visible_escape() -> None:
     assert shown == (
         "LP/1\\x1b[2J\\x1b]0;pwned\\x07\\x1b]52;c;cm0gLXJmIH4=\\x07\\x9b31m\\x9d0;t\\x9c\\x7fend"
     )
-    assert escape_controls("line\nnext\ttab\r") == "line\\x0anext\\x09tab\\x0d"
+    # A newline cannot break a row or an error line in two; Python's escapes, as the API's.
+    assert escape_controls("line\nnext\ttab\r\u2028") == "line\\nnext\\ttab\\r\\u2028"
 
 
 def test_printable_text_is_left_alone() -> None:

@@ -422,7 +422,11 @@ def _rfc3339(value: datetime | str) -> str:
 def _path_part(value: str) -> str:
     # A camera id is a slug, but an id typed by a person could hold '/', '?' or '#'; quote
     # them so they reach the server as one path segment and come back as a clean 404.
-    return quote(value, safe="")
+    # quote() leaves '.' alone, and httpx resolves a '.' or '..' segment (RFC 3986), so
+    # `cameras/../recordings` would become another route: those go as %2E, which the
+    # server decodes back to the id.
+    quoted = quote(value, safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
 _CONTENT_RANGE: Final = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
@@ -752,6 +756,9 @@ class _Base:
         return {"User-Agent": f"cctvctl/{__version__}", "Accept": "application/json"}
 
     def _request_kwargs(self, call: _Call[Any]) -> dict[str, Any]:
+        if "//" in call.path or call.path.endswith("/"):
+            # An empty id ('exports show ""') would ask for the collection instead.
+            raise BadRequest(self.server, "an empty id: give a camera, kecamatan or job id")
         headers: dict[str, str] = {}
         if call.authenticated and self._token:
             headers["Authorization"] = f"Bearer {self._token}"

@@ -24,6 +24,7 @@ from cctvctl.cli.common import (
 )
 from cctvctl.cli.context_cmd import AllContextsOpt, ContextOpt, TokenOpt, UrlOpt
 from cctvctl.cli.download import table_console
+from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import WITA, format_time
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def audit(
     if json_out:
         print_results_json(results, all_contexts)
     else:
-        _show(results, start, end, utc, no_color, all_contexts, wide)
+        _show(for_terminal(results), start, end, utc, no_color, all_contexts, wide)
     raise typer.Exit(exit_code(results))
 
 

@@ -23,6 +23,7 @@ from cctvctl.cli.common import (
     zone_name,
 )
 from cctvctl.cli.context_cmd import AllContextsOpt, ContextOpt, TokenOpt, UrlOpt
+from cctvctl.termsafe import for_terminal
 
 if TYPE_CHECKING:
     from cctvctl.client import AsyncCctvClient
@@ -119,6 +120,7 @@ def cameras(
     from rich.table import Table
     from rich.text import Text
 
+    results = for_terminal(results)
     now = datetime.now(UTC)
     out = out_console(no_color)
     cams = [cam for result in results for cam in result.value or []]

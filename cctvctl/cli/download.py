@@ -29,6 +29,7 @@ import typer
 from cctvctl.cli import exit_codes
 from cctvctl.cli.common import fail_usage, out_console, servers
 from cctvctl.cli.output import error, no_color_env
+from cctvctl.termsafe import escape_controls
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -121,6 +122,7 @@ class Meter:
         self._print(text)
 
     def _print(self, text: str) -> None:
+        text = escape_controls(text)  # notes quote the server (job states, errors)
         if self._progress is not None:
             self._progress.console.print(text, highlight=False, markup=False)
         else:
@@ -144,14 +146,14 @@ class Meter:
         columns: tuple[ProgressColumn, ...]
         if kind == "job":
             columns = (
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),
                 BarColumn(),
                 TaskProgressColumn(),
-                TextColumn("{task.fields[status]}"),
+                TextColumn("{task.fields[status]}", markup=False),
             )
         else:
             columns = (
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),
                 BarColumn(),
                 DownloadColumn(),
                 TransferSpeedColumn(),
@@ -159,7 +161,8 @@ class Meter:
             )
         self._progress = Progress(*columns, console=console, transient=True)
         self._progress.start()
-        self._task = self._progress.add_task(description, total=total, status="")
+        # The description names a job the server made; shown as text, never markup.
+        self._task = self._progress.add_task(escape_controls(description), total=total, status="")
 
     def job(self, job: ExportJob) -> None:
         """Shows an export job's state, percent and the server's ETA."""

@@ -39,6 +39,7 @@ from cctvctl.cli.download import (
     table_console,
 )
 from cctvctl.cli.output import print_json
+from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import WITA, format_duration, format_time
 
 if TYPE_CHECKING:
@@ -218,6 +219,7 @@ def _show_saved(
 
     from cctvctl.cli.health_cmd import human_bytes
 
+    job, manifest = for_terminal(job), for_terminal(manifest)
     resumed = f", resumed at byte {saved.resumed_from}" if saved.resumed_from else ""
     lines = [
         f"saved     {saved.file} ({human_bytes(saved.size)}, {saved.size} bytes{resumed})",
@@ -298,7 +300,7 @@ def export(
             if json_out:
                 print_json(jsonable(job))
             else:
-                print(job.id)
+                print(for_terminal(job).id)
             return
         meter.note(
             f"export {job.id}: {camera} {format_time(start, utc=utc)} to "
@@ -340,6 +342,10 @@ def ls(
         fail_usage(f"--state {state!r}: accepted: {', '.join(_STATES)}")
     with failing(), connect(context, url, token) as client:
         jobs = client.exports(state, camera, limit)
+        if camera is not None and not jobs:
+            # The server filters by any string; an unknown camera (a typo) must not read
+            # as "no exports". A camera since removed still lists its old jobs above.
+            client.camera(camera)
     if json_out:
         print_json(jsonable(jobs))
         return
@@ -348,6 +354,7 @@ def ls(
 
     from cctvctl.cli.health_cmd import human_bytes
 
+    jobs = for_terminal(jobs)
     out = table_console(no_color)
     if not jobs:
         out.print("no export jobs", highlight=False)
@@ -408,6 +415,7 @@ def show(
 
     from cctvctl.cli.health_cmd import human_bytes
 
+    job = for_terminal(job)
     progress = f"{job.percent:.0f} %"
     if job.eta_seconds is not None and not job.state.final:
         progress += f", ETA {format_duration(job.eta_seconds)}"
@@ -489,5 +497,6 @@ def cancel(
     if json_out:
         print_json(jsonable(job))
         return
+    job = for_terminal(job)
     what = "files deleted" if job.state.value == "deleted" else job.state.value
     print(f"export {job.id} ({job.camera}): {what}")

@@ -25,6 +25,7 @@ from cctvctl.cli.common import (
     zone_name,
 )
 from cctvctl.cli.context_cmd import AllContextsOpt, ContextOpt, TokenOpt, UrlOpt
+from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import format_duration, format_time
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ def gaps(
     if json_out:
         print_results_json(results, all_contexts)
     else:
-        _show(results, utc, no_color, all_contexts)
+        _show(for_terminal(results), utc, no_color, all_contexts)
     raise typer.Exit(exit_code(results))
 
 

@@ -23,6 +23,7 @@ from cctvctl.cli.common import (
     servers,
 )
 from cctvctl.cli.context_cmd import AllContextsOpt, ContextOpt, TokenOpt, UrlOpt
+from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import format_duration, format_time
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def health(
     if json_out:
         print_results_json(results, all_contexts)
     else:
-        _show(results, no_color, utc)
+        _show(for_terminal(results), no_color, utc)
     raise typer.Exit(exit_code(results))
 
 

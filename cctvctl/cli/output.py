@@ -2,7 +2,9 @@
 
 Human output goes through rich, which drops styling when stdout is not a terminal;
 ``NO_COLOR`` (set and non-empty, per no-color.org) and ``--no-color`` do the same.
-JSON goes to stdout unstyled.
+JSON goes to stdout unstyled. Text that came from a server or a camera reaches a
+terminal only through :mod:`cctvctl.termsafe`: error lines here, JSON here (C1 escaped),
+tables and prints by each command's human path (``for_terminal`` on the results).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import json
 import os
 import sys
 from typing import TYPE_CHECKING, Any
+
+from cctvctl.termsafe import escape_controls, json_c1_safe
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -29,9 +33,15 @@ def console(no_color: bool = False, stderr: bool = False) -> Console:
 
 
 def error(message: str) -> None:
-    """One line on stderr, the way every command reports what went wrong."""
-    print(f"cctvctl: error: {message}", file=sys.stderr)
+    """One line on stderr, the way every command reports what went wrong.
+
+    A message often quotes the server (a problem's detail, a camera's last error), so
+    control characters are shown escaped, and a newline cannot make it two lines.
+    """
+    print(f"cctvctl: error: {escape_controls(message)}", file=sys.stderr)
 
 
 def print_json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+    # ensure_ascii=False keeps Indonesian names readable, but leaves C1 codes raw.
+    text = json.dumps(payload, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write(json_c1_safe(text) + "\n")

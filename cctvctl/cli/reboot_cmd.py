@@ -23,6 +23,7 @@ from cctvctl.cli.common import JsonOpt, NoColorOpt, UtcOpt, fail_usage, jsonable
 from cctvctl.cli.context_cmd import ContextOpt, TokenOpt, UrlOpt
 from cctvctl.cli.download import connect, fail, failing
 from cctvctl.cli.output import console, print_json
+from cctvctl.termsafe import escape_controls, for_terminal
 from cctvctl.timeparse import format_duration
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ __all__ = ["outcome", "register"]
 
 POLL: Final = 1.0  # the server looks at a rebooting camera twice a second; once is enough here
 INTERRUPTED: Final = 130
+DRY_RUN_REASON: Final = "dry run, no --reason given"
 
 
 def register(app: typer.Typer) -> None:
@@ -67,7 +69,11 @@ def reboot(
     ] = None,
     reason: Annotated[
         str | None,
-        typer.Option("--reason", help="Why (required; written to the audit log).", metavar="TEXT"),
+        typer.Option(
+            "--reason",
+            help="Why (required, except with --dry-run; written to the audit log).",
+            metavar="TEXT",
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only list the targets and what would be skipped.")
@@ -108,10 +114,14 @@ def reboot(
     stdin that is not a terminal it refuses (exit 2) unless --yes. Then it follows the job
     and prints a row per camera: result, detail and how long until it was back. Needs the
     admin role (exit 4). Exit 0 when every target is back online, 3 when some are not
-    (failed, did not return or skipped), 1 when none is. JSON: RebootPlan with --dry-run,
-    else RebootJob.
+    (failed, did not return or skipped), 1 when none is. --dry-run needs no --reason and
+    exits 0 whatever it lists; a real run that would be refused (more than 20 without
+    --force) is said in words. JSON: RebootPlan with --dry-run, else RebootJob.
     """
     why = (reason or "").strip()
+    if not why and dry_run:
+        # A dry run changes nothing; the server still wants a reason for its audit row.
+        why = DRY_RUN_REASON
     if not why:
         fail_usage(
             "--reason is required: say why the cameras are rebooted (it goes into the "
@@ -201,6 +211,7 @@ def _show_plan(out: Console, plan: RebootPlan) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    plan = for_terminal(plan)
     out.print(f"Dry run: {plan.would_reboot} to reboot, {plan.skipped} skipped", highlight=False)
     if plan.targets:
         table = Table(box=None, pad_edge=False, header_style="bold")
@@ -237,7 +248,7 @@ def _follow(client: CctvClient, job: RebootJob, *, quiet: bool, no_color: bool) 
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
             progress = Progress(
-                TextColumn(f"reboot {job.id}"),
+                TextColumn(escape_controls(f"reboot {job.id}"), markup=False),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[status]}"),
@@ -256,7 +267,8 @@ def _follow(client: CctvClient, job: RebootJob, *, quiet: bool, no_color: bool) 
                 for r in finals:
                     if r.camera not in said:
                         said.add(r.camera)
-                        print(f"{r.camera}: {r.state.value}", file=sys.stderr, flush=True)
+                        camera = escape_controls(r.camera)
+                        print(f"{camera}: {r.state.value}", file=sys.stderr, flush=True)
             if job.done:
                 return job
             time.sleep(POLL)
@@ -284,6 +296,7 @@ def _show_job(out: Console, job: RebootJob, utc: bool) -> None:
 
     from cctvctl.timeparse import format_time
 
+    job = for_terminal(job)
     back = sum(1 for r in job.results if r.state.value == "back_online")
     out.print(
         Text(

@@ -22,6 +22,7 @@ from cctvctl.cli.common import (
 )
 from cctvctl.cli.context_cmd import ContextOpt, TokenOpt, UrlOpt
 from cctvctl.cli.output import error, print_json
+from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import format_duration, format_time
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ def snapshot(
     if saved is not None:
         print(saved)
         return
-    _show(shot, cols, ascii_only, out, utc)
+    _show(for_terminal(shot), cols, ascii_only, out, utc)
 
 
 def _check_output(path: Path) -> None:

@@ -30,6 +30,7 @@ from cctvctl.cli.common import (
     servers,
 )
 from cctvctl.cli.context_cmd import AllContextsOpt, ContextOpt, TokenOpt, UrlOpt
+from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import format_time
 
 if TYPE_CHECKING:
@@ -177,7 +178,7 @@ def status(
     if json_out:
         print_results_json(results, all_contexts)
     else:
-        _show(results, no_color, utc)
+        _show(for_terminal(results), no_color, utc)
     reports = [r.value for r in results if r.value is not None]
     if code == exit_codes.OK and fail_on is not None:
         hit = any(

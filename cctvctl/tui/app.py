@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
 from textual.binding import BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 
 from cctvctl.client import GAP_EVENT, AsyncCctvClient, AuthError, NotFound
 from cctvctl.models import CameraStatus, Event
 from cctvctl.render import Depth, Mode, detect_depth
+from cctvctl.termsafe import escape_controls
 from cctvctl.tui.budget import DEFAULT_RATES
 from cctvctl.tui.commands import CommandProvider, Role, Scope, bindings_for
 from cctvctl.tui.data import (
@@ -144,6 +146,26 @@ class CctvApp(App[None]):
         if self.budget_kbps is not None:
             return None if self.budget_kbps <= 0 else self.budget_kbps * 1000
         return DEFAULT_RATES[self.depth]
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast (screens' ``notify`` lands here): its text often quotes the server
+        (a refusal, a case id), so control characters are escaped and nothing is markup."""
+        del markup  # no caller needs markup, and server text must never be read as it
+        super().notify(
+            escape_controls(message),
+            title=escape_controls(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def on_mount(self) -> None:
         self.push_screen(OverviewScreen())

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from cctvctl.client import AsyncCctvClient, AuthError, CctvError
+from cctvctl.termsafe import escape_controls
 from cctvctl.tui import clock
 
 if TYPE_CHECKING:
@@ -187,9 +188,10 @@ class Poller:
 
 
 def describe_error(exc: Exception) -> tuple[Connection, str]:
-    """Header state and one line of text for a failed poll."""
+    """Header state and one line of text for a failed poll (it quotes the server, so
+    control characters come escaped)."""
     if isinstance(exc, AuthError):
-        return Connection.DENIED, str(exc)
+        return Connection.DENIED, escape_controls(str(exc))
     if isinstance(exc, CctvError):
-        return Connection.RETRYING, str(exc)
-    return Connection.RETRYING, f"{type(exc).__name__}: {exc}"
+        return Connection.RETRYING, escape_controls(str(exc))
+    return Connection.RETRYING, escape_controls(f"{type(exc).__name__}: {exc}")

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from rich.text import Text
+
 from cctvctl.models import CameraStatus, KecamatanSummary
+from cctvctl.termsafe import escape_controls
 from cctvctl.tui import clock
 
 __all__ = [
@@ -15,6 +18,8 @@ __all__ = [
     "bytes_text",
     "kbps_text",
     "kecamatan_rank",
+    "plain",
+    "plain_cells",
     "rtt_text",
     "sparkline",
 ]
@@ -29,6 +34,18 @@ BADGES: dict[CameraStatus, tuple[str, str]] = {
     CameraStatus.OFFLINE: ("OFF", "white on red"),
     CameraStatus.DISABLED: ("DIS", "white on grey37"),
 }
+
+
+def plain(text: str, style: str = "") -> Text:
+    """A label or cell from text that may come from a server or a camera: control
+    characters shown escaped (:mod:`cctvctl.termsafe`), and never read as markup, so a
+    ``[link=…]`` in a case id stays brackets (Textual reads a plain ``str`` as markup)."""
+    return Text(escape_controls(text), style)
+
+
+def plain_cells(cells: Sequence[Text | str]) -> tuple[Text, ...]:
+    """DataTable cells as :func:`plain` text; cells already built as ``Text`` stay."""
+    return tuple(plain(c) if isinstance(c, str) else c for c in cells)
 
 
 def kbps_text(kbps: float) -> str:

@@ -20,12 +20,13 @@ from textual.widgets import Footer, Input, Static
 
 from cctvctl.client import AsyncCctvClient, CctvError
 from cctvctl.models import Camera, Event, ExportJob, RebootJob
+from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import format_duration
 from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Scope, bindings_for
 from cctvctl.tui.data import Poller
-from cctvctl.tui.format import BADGES, age_text, bytes_text, kbps_text, rtt_text
+from cctvctl.tui.format import BADGES, age_text, bytes_text, kbps_text, plain, plain_cells, rtt_text
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.screens.export_form import ExportForm
 from cctvctl.tui.screens.form_modal import FormModal
@@ -52,6 +53,7 @@ _REBOOT_FINAL: Final = {"back_online", "did_not_return", "failed", "skipped", "i
 
 
 def stats_table(camera: Camera) -> Table:
+    camera = for_terminal(camera)  # names, sites, last_error: text from the inventory and camera
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bold", no_wrap=True, min_width=11)
     table.add_column(no_wrap=True, overflow="ellipsis")
@@ -76,7 +78,7 @@ def stats_table(camera: Camera) -> Table:
     if camera.last_error:
         rows.append(("last error", Text(camera.last_error, "red")))
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(*plain_cells((key, value)))
     return table
 
 
@@ -125,7 +127,7 @@ def camera_events(events: Iterable[Event], camera_id: str, limit: int) -> list[E
 
 
 def events_text(events: Iterable[Event], camera_id: str, limit: int = RECENT_EVENTS) -> Text:
-    rows = camera_events(events, camera_id, limit)
+    rows = for_terminal(camera_events(events, camera_id, limit))
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("recent events (WITA)", "bold underline")
     if not rows:
@@ -160,7 +162,7 @@ class SnapshotModal(FormModal[tuple[Path, int] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"Save {self.camera_id}'s current picture as JPEG", id="title")
+            yield Static(plain(f"Save {self.camera_id}'s current picture as JPEG"), id="title")
             yield Input(self._path, id="path")
             yield from self.error_and_buttons()
 
@@ -281,7 +283,9 @@ class CameraScreen(CctvScreen):
             return  # not composed yet: on_mount's first ticks will fill it in
         camera = self.camera()
         stats = self.query_one("#stats", Static)
-        stats.update(stats_table(camera) if camera else f"{self.camera_id}: not on this server")
+        stats.update(
+            stats_table(camera) if camera else plain(f"{self.camera_id}: not on this server")
+        )
         self.query_one("#events", Static).update(events_text(self.node.events, self.camera_id))
         self._reboot_outcomes()
 

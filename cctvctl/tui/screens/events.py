@@ -21,11 +21,12 @@ from textual.widgets import DataTable, Footer, Input, Static
 from cctvctl.client import Forbidden
 from cctvctl.models import AuditEntry, CameraStatus, Event
 from cctvctl.render import Mode
+from cctvctl.termsafe import for_terminal
 from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Role, Scope, bindings_for
 from cctvctl.tui.data import Poller, describe_error
-from cctvctl.tui.format import bytes_text
+from cctvctl.tui.format import bytes_text, plain, plain_cells
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
@@ -289,7 +290,7 @@ class EventsScreen(CctvScreen):
     def _set_note(self, text: str | None) -> None:
         self.audit_note = text
         note = self.query_one("#note", Static)
-        note.update(text or "")
+        note.update(plain(text or ""))
         note.display = text is not None
 
     # ---------------------------------------------------------------- table
@@ -312,7 +313,9 @@ class EventsScreen(CctvScreen):
         rows = [r for e in self.node.events if (r := event_row(e, arrow)) is not None]
         rows += [audit_row(a, camera_kec.get(a.target or "", ""), arrow) for a in self.audit]
         rows.sort(key=lambda r: r.time, reverse=True)
-        return rows
+        # Rows exist only to be shown: case ids, reasons, targets and event data are text
+        # from other people and cameras, made inert here once for table, filter and detail.
+        return for_terminal(rows)
 
     def visible_rows(self) -> list[EventRow]:
         needle = self.filter_input.needle
@@ -323,7 +326,7 @@ class EventsScreen(CctvScreen):
         return [r for r in rows if r.matches(needle, names.get(r.kecamatan, ""))]
 
     def _kecamatan_names(self) -> dict[str, str]:
-        return {k.slug: k.name for k in self.node.kecamatan}
+        return for_terminal({k.slug: k.name for k in self.node.kecamatan})
 
     def _layout(self) -> dict[str, int]:
         width = self.size.width or 80
@@ -368,12 +371,14 @@ class EventsScreen(CctvScreen):
             self._rows[row.key] = row
             style = SEVERITY_STYLE[row.severity]
             kec = names.get(row.kecamatan, row.kecamatan) or "-"
-            cells = (
-                time_text(row.time),
-                Text(clip(row.kind, layout["Kind"], ascii_only), style),
-                clip(row.target, layout["Target"], ascii_only),
-                clip(kec, layout.get("Kec") or layout["Kecamatan"], ascii_only),
-                Text(clip(row.detail, layout["Detail"], ascii_only), style),
+            cells = plain_cells(
+                (
+                    time_text(row.time),
+                    Text(clip(row.kind, layout["Kind"], ascii_only), style),
+                    clip(row.target, layout["Target"], ascii_only),
+                    clip(kec, layout.get("Kec") or layout["Kecamatan"], ascii_only),
+                    Text(clip(row.detail, layout["Detail"], ascii_only), style),
+                )
             )
             table.add_row(*cells, key=row.key)
         if selected is not None and selected in table.rows:

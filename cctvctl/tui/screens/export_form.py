@@ -20,6 +20,7 @@ from cctvctl.models import ExportJob
 from cctvctl.timeparse import parse_time
 from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
+from cctvctl.tui.format import plain
 from cctvctl.tui.screens.form_modal import FormModal
 
 __all__ = [
@@ -125,7 +126,7 @@ class ExportForm(FormModal[ExportJob | None]):
     def compose(self) -> ComposeResult:
         title = f"Export {self.camera_id}" + (f" ({self.camera_name})" if self.camera_name else "")
         with Vertical():
-            yield Static(title, id="title")
+            yield Static(plain(title), id="title")  # the camera's name is the server's text
             yield Static("times in WITA; e.g. 14:00, 2026-11-28 14:00, -15m", id="hint")
             for field, label, value, placeholder, limit in (
                 ("start", "start (WITA)", self._defaults[0], "2026-11-28 14:00", 40),

@@ -36,11 +36,12 @@ from cctvctl.client import (
 )
 from cctvctl.models import ExportJob, ExportState
 from cctvctl.render import Mode
+from cctvctl.termsafe import escape_controls, for_terminal
 from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Role, Scope, bindings_for
 from cctvctl.tui.data import Poller, ServerTarget, describe_error
-from cctvctl.tui.format import age_text, bytes_text
+from cctvctl.tui.format import age_text, bytes_text, plain, plain_cells
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.screens.events import clip
 from cctvctl.tui.widgets.filter_box import FilterBox
@@ -156,7 +157,7 @@ class PathPrompt(ModalScreen[Path | None]):
         job = self.job
         size = bytes_text(job.size) if job.size else "?"
         with Vertical():
-            yield Static(f"save export {job.id[:8]} ({job.camera}, {size}) as:")
+            yield Static(plain(f"save export {job.id[:8]} ({job.camera}, {size}) as:"))
             yield Input(value=default_path(job), id="path")
             yield Static("", id="why")
             yield Static("enter: save (+ .manifest.json)   esc: cancel")
@@ -165,7 +166,7 @@ class PathPrompt(ModalScreen[Path | None]):
         event.stop()
         problem = path_problem(event.value)
         if problem is not None:
-            self.query_one("#why", Static).update(problem)
+            self.query_one("#why", Static).update(plain(problem))
             return
         self.dismiss(Path(event.value).expanduser())
 
@@ -304,7 +305,8 @@ class ExportsScreen(CctvScreen):
     def _wide(self) -> bool:
         return (self.size.width or 80) >= 100
 
-    def _cells(self, job: ExportJob, now: datetime) -> tuple[Text | str, ...]:
+    def _cells(self, job: ExportJob, now: datetime) -> tuple[Text, ...]:
+        job = for_terminal(job)  # case ids, camera ids: typed by other people
         wide = self._wide()
         ascii_only = self.cctv.mode is Mode.ASCII
         style = STATE_STYLE[job.state]
@@ -325,7 +327,7 @@ class ExportsScreen(CctvScreen):
         ]
         if wide:
             cells.append(age_text(job.created, now))
-        return tuple(cells)
+        return plain_cells(cells)
 
     def _rebuild(self) -> None:
         if not self.is_mounted or self.denied:
@@ -378,6 +380,7 @@ class ExportsScreen(CctvScreen):
     def _status(self, text: str) -> None:
         if not self.is_mounted:
             return
+        text = escape_controls(text)  # an error or a result line can quote the server
         self.query_one("#status", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
 
     def on_resize(self) -> None:

@@ -19,6 +19,7 @@ from textual.widgets import Button, Input, Static
 from textual.widgets.button import ButtonVariant
 
 from cctvctl.client import CctvError
+from cctvctl.tui.format import plain
 
 __all__ = ["FormModal"]
 
@@ -56,7 +57,8 @@ class FormModal(ModalScreen[T]):
         return str(self.query_one("#error", Static).content)
 
     def show_error(self, message: str, field: str | None = None) -> None:
-        self.query_one("#error", Static).update(message)
+        # A refusal quotes the server (and through it what someone typed).
+        self.query_one("#error", Static).update(plain(message))
         if field is not None:
             self.query_one(f"#{field}", Input).focus()
 

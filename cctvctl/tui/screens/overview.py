@@ -11,8 +11,16 @@ from textual.widgets import DataTable, Footer, Input
 
 from cctvctl.models import KecamatanSummary
 from cctvctl.render import Mode
+from cctvctl.termsafe import for_terminal
 from cctvctl.tui.commands import Scope, bindings_for
-from cctvctl.tui.format import bytes_text, kbps_text, kecamatan_rank, rtt_text, sparkline
+from cctvctl.tui.format import (
+    bytes_text,
+    kbps_text,
+    kecamatan_rank,
+    plain_cells,
+    rtt_text,
+    sparkline,
+)
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
@@ -32,21 +40,24 @@ def missing_text(minutes: float) -> str:
     return f"{minutes:.0f}m"
 
 
-def row_cells(k: KecamatanSummary, trend: str = "") -> tuple[Text | str, ...]:
+def row_cells(k: KecamatanSummary, trend: str = "") -> tuple[Text, ...]:
+    k = for_terminal(k)  # the name comes from the server's inventory
     enabled = k.cameras_total - k.disabled
     online = Text(f"{k.online}/{enabled}", "bold red" if k.online < enabled else "")
     quota = bytes_text(k.quota_bytes) if k.quota_bytes else "-"
     days = "-" if k.days_to_full is None else f"{k.days_to_full:.0f}"
-    return (
-        k.name,
-        online,
-        Text(str(k.degraded), "yellow" if k.degraded else ""),
-        Text(str(k.offline), "bold red" if k.offline else ""),
-        Text.assemble((trend, "cyan"), " " if trend else "", kbps_text(k.inbound_kbps)),
-        f"{bytes_text(k.bytes_stored)}/{quota}",
-        days,
-        missing_text(k.missing_minutes_24h),
-        rtt_text(k.worst_rtt_ms),
+    return plain_cells(
+        (
+            k.name,
+            online,
+            Text(str(k.degraded), "yellow" if k.degraded else ""),
+            Text(str(k.offline), "bold red" if k.offline else ""),
+            Text.assemble((trend, "cyan"), " " if trend else "", kbps_text(k.inbound_kbps)),
+            f"{bytes_text(k.bytes_stored)}/{quota}",
+            days,
+            missing_text(k.missing_minutes_24h),
+            rtt_text(k.worst_rtt_ms),
+        )
     )
 
 

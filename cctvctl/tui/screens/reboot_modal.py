@@ -16,6 +16,7 @@ from textual.widgets import Checkbox, Input, Label, Static
 
 from cctvctl.client import AsyncCctvClient, CctvError
 from cctvctl.models import Camera, RebootError, RebootJob
+from cctvctl.termsafe import for_terminal
 from cctvctl.tui.format import BADGES, age_text
 from cctvctl.tui.screens.form_modal import FormModal
 
@@ -25,6 +26,7 @@ REASON_MAX: Final = 500  # the server's limit (RebootRequest.reason)
 
 
 def target_text(camera: Camera) -> Text:
+    camera = for_terminal(camera)
     label, style = BADGES[camera.status]
     text = Text()
     text.append("Reboot ", "bold")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
+from cctvctl.termsafe import escape_controls
 from cctvctl.tui.data import Connection, NodeData
 from cctvctl.tui.format import age_text
 from cctvctl.tui.widgets.line import Line
@@ -49,7 +50,8 @@ def header_text(
         text.append(other.target.name)
         text.append(" ")
         text.append(f" {other.connection.value.upper()} ", _STATE_STYLE[other.connection])
-    text.append(f"  {title}", "bold")
+    # A grid's title is a kecamatan name or a camera id from the server.
+    text.append(f"  {escape_controls(title)}", "bold")
     return text
 
 

@@ -8,6 +8,7 @@ from textual.containers import Vertical
 
 from cctvctl.models import Camera, CameraStatus
 from cctvctl.render import Depth, Mode
+from cctvctl.termsafe import escape_controls
 from cctvctl.tui.format import BADGES, age_seconds, age_text, kbps_text
 from cctvctl.tui.widgets.line import Line
 from cctvctl.tui.widgets.thumb import Thumb
@@ -79,7 +80,8 @@ class Tile(Vertical, can_focus=True):
         yield status
 
     def _name_text(self) -> Text:
-        return Text(f"{self.camera.id} {self.camera.name}", no_wrap=True, overflow="ellipsis")
+        name = escape_controls(f"{self.camera.id} {self.camera.name}")
+        return Text(name, no_wrap=True, overflow="ellipsis")
 
     @property
     def thumb(self) -> Thumb:

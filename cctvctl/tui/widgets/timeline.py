@@ -16,6 +16,7 @@ from textual.widgets import Static
 
 from cctvctl.models import Recordings
 from cctvctl.render import Mode
+from cctvctl.termsafe import escape_controls
 from cctvctl.timeparse import format_duration
 from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
@@ -153,7 +154,8 @@ class Timeline(Static):
 
     def show_error(self, message: str) -> None:
         if self.recordings is None:
-            self.update(Text(f"timeline: {message}", "red", no_wrap=True, overflow="ellipsis"))
+            shown = escape_controls(f"timeline: {message}")
+            self.update(Text(shown, "red", no_wrap=True, overflow="ellipsis"))
 
     def on_resize(self) -> None:
         self._paint()

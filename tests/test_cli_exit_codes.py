@@ -1,0 +1,103 @@
+"""Exit codes as the README documents them (issue 9, item 16), against a real server.
+
+One site of 21 cameras with ONVIF URLs and no simulator: a dry run plans reboots without
+calling a camera, so the cameras need not answer, and 21 is one more than the server
+reboots at once without --force.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from harness import REPO, ServerProcess, Site, SiteSpec, write_site
+
+from cctvctl.models import RebootPlan
+
+
+@dataclass
+class Rig:
+    site: Site
+    server: ServerProcess
+
+    def cli(self, *args: str, role: str = "admin") -> subprocess.CompletedProcess[str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("CCTVCTL_") and k not in ("NO_COLOR", "FORCE_COLOR")
+        }
+        env |= {
+            "CCTVCTL_CONFIG": "/nonexistent/cctvctl-test-config.toml",
+            "CCTVCTL_URL": self.server.url,
+            "CCTVCTL_TOKEN": self.site.tokens[role],
+            "COLUMNS": "160",
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "cctvctl", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
+
+
+def one_error(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cctvctl: error: "), proc.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    spec = SiteSpec(cameras=21, kecamatan=("Bengalon",), onvif=True)
+    site = write_site(tmp_path_factory.mktemp("cli-exit-codes"), spec)
+    server = ServerProcess(site).start()
+    try:
+        yield Rig(site, server)
+    finally:
+        server.stop()
+
+
+def test_exports_ls_of_an_unknown_camera_is_bad_input(rig: Rig) -> None:
+    proc = rig.cli("exports", "ls", "--camera", "no-such-cam")
+    assert proc.returncode == 2, proc.stdout
+    assert "no-such-cam" in one_error(proc)
+    assert proc.stdout == ""
+    # A known camera without exports is an empty list, not an error.
+    known = rig.cli("exports", "ls", "--camera", rig.site.camera_ids[0])
+    assert known.returncode == 0, known.stderr
+    assert "no export jobs" in known.stdout
+
+
+def test_a_dry_run_needs_no_reason_and_exits_0_over_the_bulk_limit(rig: Rig) -> None:
+    proc = rig.cli("reboot", "--kecamatan", "bengalon", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "21 to reboot" in proc.stdout
+    assert "a real run would be refused" in proc.stdout and "force" in proc.stdout
+    as_json = rig.cli("reboot", "--kecamatan", "bengalon", "--dry-run", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    plan = RebootPlan.model_validate_json(as_json.stdout)
+    assert plan.would_reboot == 21 and plan.refused is not None
+    # A real run still wants a reason: it goes into the audit log.
+    real = rig.cli("reboot", "--kecamatan", "bengalon", "--yes")
+    assert real.returncode == 2 and "--reason is required" in one_error(real)
+
+
+@pytest.mark.parametrize("hostile", ["", "..", ".", "a/b", "%2e", "%2e%2e", "../cameras", "x?y#z"])
+def test_an_id_in_a_path_stays_one_segment(rig: Rig, hostile: str) -> None:
+    """Whatever the id, the server is asked about that id: a 404 naming it, exit 2. An
+    empty id is refused before asking (it would name the collection)."""
+    for args in (("exports", "show", hostile), ("snapshot", hostile)):
+        proc = rig.cli(*args)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        line = one_error(proc)
+        if hostile:
+            assert hostile in line and "not found" in line.lower(), line
+        else:
+            assert "an empty id" in line, line

@@ -1,0 +1,128 @@
+"""Server text never runs as terminal commands in the console (issue 9, item 1).
+
+A real server (no simulator: its cameras are simply offline) whose database holds a
+viewer's refused export with a hostile case id and target, and an export job with a
+hostile case and note, put there through the storage layer. The console opens the
+Events and Exports screens as an admin; what it paints holds no control character and no
+markup made from the data, but the escapes as visible text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from harness import ServerProcess, Site, SiteSpec, write_site
+from test_tui import screen_text, until
+from textual.widgets import DataTable
+
+from cctvctl.storage.audit import AuditLog
+from cctvctl.storage.exports import ExportStore
+from cctvctl.storage.index import SegmentIndex
+from cctvctl.tui.app import CctvApp
+from cctvctl.tui.data import NodeData, ServerTarget
+from cctvctl.tui.screens.events import EventsScreen
+from cctvctl.tui.screens.exports import ExportsScreen
+from cctvctl.tui.widgets.header import header_text
+
+CASE = "LP/9\x1b[2J\x1b]0;owned\x07\x1b]52;c;cm0=\x07\x9b5m"
+TARGET = "cam[link=http://x]y[/link]\x1b[8m"
+NOTE = "see \x1b[31mred"
+JOB = "f00dfeed0badc0de"
+SIZE = (220, 40)
+
+
+def assert_inert(text: str) -> None:
+    bad = [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0]
+    assert not bad, bad
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, ServerProcess]]:
+    site = write_site(tmp_path_factory.mktemp("tui-termsafe"), SiteSpec(cameras=1))
+    server = ServerProcess(site).start()
+    try:
+        with SegmentIndex(site.storage) as index:
+            AuditLog(index).record(
+                "viewer-desk",
+                "viewer",
+                "export.request",
+                target=TARGET,
+                reason=NOTE,
+                case_id=CASE,
+                result="forbidden",
+            )
+            ExportStore(index).create(
+                JOB,
+                camera=site.camera_ids[0],
+                start=datetime(2020, 1, 1, tzinfo=UTC),
+                end=datetime(2020, 1, 1, 0, 5, tzinfo=UTC),
+                requester="operator",
+                role="operator",
+                case_id=CASE,
+                note=NOTE,
+            )
+        yield site, server
+    finally:
+        server.stop()
+
+
+def app_for(site: Site, server: ServerProcess) -> CctvApp:
+    return CctvApp(server.url, site.tokens["admin"], "admin-node", refresh=0.5, ascii=False)
+
+
+def rows(app: CctvApp) -> str:
+    table = app.screen.query_one(DataTable)
+    return "\n".join(" ".join(map(str, table.get_row_at(i))) for i in range(table.row_count))
+
+
+async def test_events_screen_shows_a_hostile_audit_row_inert(
+    server: tuple[Site, ServerProcess],
+) -> None:
+    app = app_for(*server)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, EventsScreen))
+        await until(pilot, lambda: "viewer-desk" in rows(app))
+        text = screen_text(app)
+        assert_inert(text)
+        # The target is a plain cell: its markup stays brackets, its ESC a visible escape.
+        assert "cam[link=http://x]y[/link]\\x1b[8m" in text
+        assert "LP/9\\x1b[2J\\x1b]0;owned\\x07" in text
+        assert "see \\x1b[31mred" in text
+
+
+async def test_exports_screen_shows_a_hostile_case_inert(
+    server: tuple[Site, ServerProcess],
+) -> None:
+    app = app_for(*server)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ExportsScreen))
+        await until(pilot, lambda: JOB[:8] in rows(app))
+        text = screen_text(app)
+        assert_inert(text)
+        assert "LP/9\\x1b[2J" in text
+
+
+async def test_a_toast_quoting_the_server_is_inert_and_not_markup(
+    server: tuple[Site, ServerProcess],
+) -> None:
+    app = app_for(*server)
+    async with app.run_test(size=SIZE) as pilot:
+        # What the export form's toast says after the server accepted a case id.
+        app.screen.notify(f"export queued: case {CASE} [b]{TARGET}", title="export\x1b]0;t\x07")
+        await pilot.pause()
+        (toast,) = list(app._notifications)
+        assert_inert(toast.message + toast.title)
+        assert "case LP/9\\x1b[2J" in toast.message and "[b]cam[link=" in toast.message
+        assert toast.title == "export\\x1b]0;t\\x07"
+        assert toast.markup is False
+
+
+def test_the_header_shows_a_grid_title_from_the_server_inert() -> None:
+    node = NodeData(ServerTarget("http://127.0.0.1:1", None, "sangatta"))
+    text = header_text(node, "Sangatta\x1b]0;t\x07 Utara").plain
+    assert_inert(text)
+    assert "Sangatta\\x1b]0;t\\x07 Utara" in text

@@ -25,7 +25,7 @@ T = TypeVar("T")
 # C0, DEL and C1, plus the Unicode line and paragraph separators: the set the API refuses
 # in text fields (models.CONTROL_CHARACTERS), so old rows and other servers look the same.
 _CONTROLS: Final = [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
-# Python's own escapes, as the server's echoes write them (untrusted.printable): \x1b, \n.
+# Python's own escapes, as the server's echoes write them (repr): \x1b, \n.
 _ESCAPES: Final = {code: repr(chr(code))[1:-1] for code in _CONTROLS}
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # JSON escapes C0 itself; with ensure_ascii=False it leaves DEL and C1 as they are.

@@ -22,7 +22,8 @@ from cctvctl.server.problems import (
     ProblemError,
     describe_validation_errors,
 )
-from cctvctl.untrusted import printable, quoted
+from cctvctl.termsafe import escape_controls
+from cctvctl.untrusted import quoted
 
 __all__ = [
     "MAX_JSON_BODY",
@@ -92,7 +93,7 @@ def audit_text(value: Any, limit: int = 500) -> str | None:
     if not isinstance(value, str):
         return None
     value = value.strip()[:limit]
-    return printable(value) if value else None
+    return escape_controls(value) if value else None
 
 
 def body_schema(model: type[BaseModel]) -> dict[str, Any]:

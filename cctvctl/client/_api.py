@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, BinaryIO, Final, Literal, Protocol, TypeVar, overload
+from typing import Any, BinaryIO, Final, Literal, Protocol, TypedDict, TypeVar, Unpack, overload
 
 import httpx
 
@@ -93,11 +93,21 @@ def _retry_delay(
     return None
 
 
+class ClientOptions(TypedDict, total=False):
+    """The keyword options of both clients, beside ``url``, ``token`` and ``transport``."""
+
+    name: str | None  # how errors name the server (a context name); default: the URL
+    timeout: httpx.Timeout | float | None  # default DEFAULT_TIMEOUT; a number sets every phase
+    retries: int  # default DEFAULT_RETRIES
+    backoff: float  # default DEFAULT_BACKOFF
+    verify: bool | str  # TLS: True, False or a CA bundle; default True
+
+
 class AsyncCctvClient:
     """One server's API, awaitable; use as an async context manager or call :meth:`aclose`.
 
-    ``timeout`` replaces :data:`DEFAULT_TIMEOUT` (a number sets every phase).
-    ``transport`` is for tests and for exotic set-ups (a Unix socket, a proxy).
+    ``options`` are :class:`ClientOptions`. ``transport`` is for tests and for exotic
+    set-ups (a Unix socket, a proxy).
     """
 
     def __init__(
@@ -105,62 +115,41 @@ class AsyncCctvClient:
         url: str,
         token: str | None = None,
         *,
-        name: str | None = None,
-        timeout: httpx.Timeout | float | None = None,
-        retries: int = DEFAULT_RETRIES,
-        backoff: float = DEFAULT_BACKOFF,
-        verify: bool | str = True,
         transport: httpx.AsyncBaseTransport | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        self._setup(url, token, name, timeout, retries, backoff)
-        self._wire: Wire = LoopWire(
-            httpx.AsyncClient(**self._http_options(), verify=verify, transport=transport)
-        )
+        http = self._setup(url, token, options)
+        self._wire: Wire = LoopWire(httpx.AsyncClient(**http, transport=transport))
 
     @classmethod
     def _over_thread(
         cls,
         url: str,
         token: str | None,
-        *,
-        name: str | None,
-        timeout: httpx.Timeout | float | None,
-        retries: int,
-        backoff: float,
-        verify: bool | str,
         transport: httpx.BaseTransport | None,
+        options: ClientOptions,
     ) -> AsyncCctvClient:
         """This API over blocking I/O, for :class:`~cctvctl.client.CctvClient`: its
         coroutines never suspend (see :mod:`cctvctl.client._wire`)."""
         self = cls.__new__(cls)
-        self._setup(url, token, name, timeout, retries, backoff)
-        self._wire = ThreadWire(
-            httpx.Client(**self._http_options(), verify=verify, transport=transport)
-        )
+        http = self._setup(url, token, options)
+        self._wire = ThreadWire(httpx.Client(**http, transport=transport))
         return self
 
-    def _setup(
-        self,
-        url: str,
-        token: str | None,
-        name: str | None,
-        timeout: httpx.Timeout | float | None,
-        retries: int,
-        backoff: float,
-    ) -> None:
+    def _setup(self, url: str, token: str | None, options: ClientOptions) -> dict[str, Any]:
+        """Sets the client's state; returns what its httpx client is built with."""
         self.url = _check_url(url)
-        self.name = name
-        self.retries = max(0, retries)
-        self.backoff = backoff
+        self.name = options.get("name")
+        self.retries = max(0, options.get("retries", DEFAULT_RETRIES))
+        self.backoff = options.get("backoff", DEFAULT_BACKOFF)
         self._token = token
+        timeout = options.get("timeout")
         self._timeout = DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout)
-
-    def _http_options(self) -> dict[str, Any]:
-        """What either kind of httpx client is built with."""
         return {
             "base_url": self.url + "/",
             "headers": {"User-Agent": f"cctvctl/{__version__}", "Accept": "application/json"},
             "timeout": self._timeout,
+            "verify": options.get("verify", True),
             "follow_redirects": False,
         }
 

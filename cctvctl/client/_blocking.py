@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Coroutine
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack
 
 import httpx
 
-from cctvctl.client._api import DEFAULT_BACKOFF, DEFAULT_RETRIES, AsyncCctvClient, TargetLike
+from cctvctl.client._api import AsyncCctvClient, ClientOptions, TargetLike
 from cctvctl.client._wire import complete
 
 P = ParamSpec("P")
@@ -38,9 +38,9 @@ class CctvClient:
     """Blocking client for one server; use as a context manager or call :meth:`close`.
 
     The same API as :class:`AsyncCctvClient` (less :meth:`~AsyncCctvClient.events`), each
-    call finished when it returns. ``timeout`` replaces
-    :data:`~cctvctl.client.DEFAULT_TIMEOUT` (a number sets every phase); ``transport`` is
-    for tests and for exotic set-ups (a Unix socket, a proxy).
+    call finished when it returns. ``options`` are
+    :class:`~cctvctl.client._api.ClientOptions`; ``transport`` is for tests and for exotic
+    set-ups (a Unix socket, a proxy).
     """
 
     def __init__(
@@ -48,23 +48,10 @@ class CctvClient:
         url: str,
         token: str | None = None,
         *,
-        name: str | None = None,
-        timeout: httpx.Timeout | float | None = None,
-        retries: int = DEFAULT_RETRIES,
-        backoff: float = DEFAULT_BACKOFF,
-        verify: bool | str = True,
         transport: httpx.BaseTransport | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        self._api = AsyncCctvClient._over_thread(
-            url,
-            token,
-            name=name,
-            timeout=timeout,
-            retries=retries,
-            backoff=backoff,
-            verify=verify,
-            transport=transport,
-        )
+        self._api = AsyncCctvClient._over_thread(url, token, transport, options)
 
     @classmethod
     def for_target(cls, target: TargetLike, **kwargs: Any) -> CctvClient:

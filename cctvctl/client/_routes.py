@@ -309,6 +309,11 @@ def match(method: str, path: str) -> tuple[Route[Any], dict[str, str]] | None:
 # --------------------------------------------------------------------------- request bodies
 
 
+def _given(**values: Any) -> dict[str, Any]:
+    """The fields of a request body that were given: an absent one is left out, not null."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def export_body(
     camera_id: str,
     start: datetime | str,
@@ -316,12 +321,8 @@ def export_body(
     case_id: str | None,
     note: str | None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"camera": camera_id, "start": _rfc3339(start), "end": _rfc3339(end)}
-    if case_id is not None:
-        body["case_id"] = case_id
-    if note is not None:
-        body["note"] = note
-    return body
+    window = {"camera": camera_id, "start": _rfc3339(start), "end": _rfc3339(end)}
+    return window | _given(case_id=case_id, note=note)
 
 
 def bulk_reboot_body(
@@ -333,13 +334,9 @@ def bulk_reboot_body(
     max_parallel: int | None,
     dry_run: bool,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"reason": reason, "force": force, "dry_run": dry_run}
-    if cameras is not None:
-        body["cameras"] = list(cameras)
-    if kecamatan is not None:
-        body["kecamatan"] = kecamatan
-    if offline_for is not None:
-        body["offline_for"] = offline_for
-    if max_parallel is not None:
-        body["max_parallel"] = max_parallel
-    return body
+    return {"reason": reason, "force": force, "dry_run": dry_run} | _given(
+        cameras=None if cameras is None else list(cameras),
+        kecamatan=kecamatan,
+        offline_for=offline_for,
+        max_parallel=max_parallel,
+    )

@@ -693,6 +693,18 @@ def test_run_blocking_refuses_a_question_that_needs_a_loop(ready: Live) -> None:
         run_blocking(Target("up", ready.server.url, None), question)
 
 
+def test_run_blocking_refuses_events(ready: Live) -> None:
+    """A stream that waits for news has no place on the blocking path: it would hold the
+    thread for as long as the server stays up."""
+    from cctvctl.cli.contexts import Target
+
+    async def question(c: AsyncCctvClient) -> Event:
+        return await anext(aiter(c.events(since=0)))
+
+    with pytest.raises(TypeError, match="event loop"):
+        run_blocking(Target("up", ready.server.url, ready.site.tokens["viewer"]), question)
+
+
 # --------------------------------------------------------------------------- start-up cost
 
 

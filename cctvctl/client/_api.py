@@ -459,7 +459,7 @@ class AsyncCctvClient:
                     if not response.is_success:
                         await self._wire.read(response)
                         raise _http_error(self.server, response)
-                    async for line in self._wire.lines(response):
+                    async for line in response.aiter_lines():
                         message = parser.feed(line)
                         if message is None:
                             continue

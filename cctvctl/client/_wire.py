@@ -29,7 +29,6 @@ class Wire(Protocol):
     def stream(self, request: dict[str, Any]) -> AbstractAsyncContextManager[httpx.Response]: ...
     async def read(self, response: httpx.Response) -> None: ...
     def blocks(self, response: httpx.Response, size: int) -> AsyncIterator[bytes]: ...
-    def lines(self, response: httpx.Response) -> AsyncIterator[str]: ...
     async def sleep(self, seconds: float) -> None: ...
     async def gather(self, calls: Sequence[Awaitable[Any]]) -> tuple[Any, ...]: ...
     async def aclose(self) -> None: ...
@@ -54,9 +53,6 @@ class LoopWire:
 
     def blocks(self, response: httpx.Response, size: int) -> AsyncIterator[bytes]:
         return response.aiter_bytes(size)
-
-    def lines(self, response: httpx.Response) -> AsyncIterator[str]:
-        return response.aiter_lines()
 
     async def sleep(self, seconds: float) -> None:
         import asyncio  # here, not at the top: the blocking client never needs it
@@ -105,10 +101,6 @@ class ThreadWire:
     async def blocks(self, response: httpx.Response, size: int) -> AsyncIterator[bytes]:
         for block in response.iter_bytes(size):
             yield block
-
-    async def lines(self, response: httpx.Response) -> AsyncIterator[str]:
-        for line in response.iter_lines():
-            yield line
 
     async def sleep(self, seconds: float) -> None:
         time.sleep(seconds)

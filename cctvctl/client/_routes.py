@@ -12,7 +12,7 @@ import functools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Generic, Literal, TypeVar
 from urllib.parse import quote, unquote
@@ -168,30 +168,56 @@ def _when(value: datetime | str | None) -> str | None:
 # --------------------------------------------------------------------------- calls and routes
 
 
-@dataclass(frozen=True)
+# Plain classes, not dataclasses: a dataclass costs about a millisecond to build at import
+# time, and every CLI command imports this module.
+
+
 class _Call(Generic[T]):
     """One request and how to read its answer; the client executes these."""
 
-    method: str
-    path: str
-    parse: Callable[[str, httpx.Response], T]
-    params: Mapping[str, str] = field(default_factory=dict)
-    json_body: Any = None
-    authenticated: bool = True
+    __slots__ = ("authenticated", "json_body", "method", "params", "parse", "path")
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        parse: Callable[[str, httpx.Response], T],
+        params: Mapping[str, str],
+        json_body: Any = None,
+        authenticated: bool = True,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.parse = parse
+        self.params = params
+        self.json_body = json_body
+        self.authenticated = authenticated
 
     @property
     def idempotent(self) -> bool:
         return self.method in _IDEMPOTENT
 
 
-@dataclass(frozen=True)
 class Route(Generic[T]):
     """An endpoint: ``template`` names its ids in braces (``/api/v1/cameras/{camera_id}``)."""
 
-    method: str
-    template: str
-    parse: Callable[[str, httpx.Response], T]
-    authenticated: bool = True
+    __slots__ = ("authenticated", "method", "parse", "template")
+
+    def __init__(
+        self,
+        method: str,
+        template: str,
+        parse: Callable[[str, httpx.Response], T],
+        *,
+        authenticated: bool = True,
+    ) -> None:
+        self.method = method
+        self.template = template
+        self.parse = parse
+        self.authenticated = authenticated
+
+    def __repr__(self) -> str:
+        return f"Route({self.method} {self.template})"
 
     def call(
         self, params: Mapping[str, str] | None = None, body: Any = None, **ids: str

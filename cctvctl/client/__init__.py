@@ -18,26 +18,14 @@ The modules behind this one are private; import from ``cctvctl.client``:
 - ``_sse``: server-sent events; ``_multi``: several nodes; ``_download``: saving a clip.
 """
 
-from cctvctl.client._api import (
-    DEFAULT_BACKOFF,
-    DEFAULT_RETRIES,
-    DEFAULT_TIMEOUT,
-    AsyncCctvClient,
-    TargetLike,
-)
+from cctvctl.client._api import AsyncCctvClient, TargetLike
 from cctvctl.client._blocking import CctvClient
 from cctvctl.client._download import (
-    DOWNLOAD_BACKOFF,
-    DOWNLOAD_MAX_BACKOFF,
-    DOWNLOAD_RETRIES,
-    MANIFEST_SUFFIX,
-    PART_SUFFIX,
     DownloadFailed,
     SavedClip,
     manifest_path,
     part_path,
     save_export,
-    sha256_of,
 )
 from cctvctl.client._errors import (
     AuthError,
@@ -51,18 +39,12 @@ from cctvctl.client._errors import (
 )
 from cctvctl.client._multi import MultiClient, NodeResult, run_blocking
 from cctvctl.client._routes import Thumbnail
-from cctvctl.client._sse import GAP_EVENT, SseMessage, SseParser
+from cctvctl.client._sse import GAP_EVENT, SseParser
 
+# What the CLI, the TUI and the tests use; tuning constants (DEFAULT_TIMEOUT, the
+# DOWNLOAD_* retry figures) stay in the modules that own them.
 __all__ = [
-    "DEFAULT_BACKOFF",
-    "DEFAULT_RETRIES",
-    "DEFAULT_TIMEOUT",
-    "DOWNLOAD_BACKOFF",
-    "DOWNLOAD_MAX_BACKOFF",
-    "DOWNLOAD_RETRIES",
     "GAP_EVENT",
-    "MANIFEST_SUFFIX",
-    "PART_SUFFIX",
     "AsyncCctvClient",
     "AuthError",
     "BadRequest",
@@ -75,7 +57,6 @@ __all__ = [
     "NotFound",
     "SavedClip",
     "ServerError",
-    "SseMessage",
     "SseParser",
     "TargetLike",
     "Thumbnail",
@@ -85,5 +66,4 @@ __all__ = [
     "part_path",
     "run_blocking",
     "save_export",
-    "sha256_of",
 ]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
+import io
 import json
 import socket
 import subprocess
@@ -43,6 +45,7 @@ from cctvctl.client import (
     Unreachable,
     run_blocking,
 )
+from cctvctl.client import _routes as routes
 from cctvctl.models import Camera, CameraStatus, Event, Health, KecamatanSummary, Recordings
 
 WITA = timezone(timedelta(hours=8))
@@ -86,10 +89,11 @@ def tiny_server(handle: Handler) -> Iterator[tuple[str, list[dict[str, str]]]]:
 
     class _Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            seen.append({k.lower(): v for k, v in self.headers.items()} | {":path": self.path})
+            request = {":path": self.path, ":method": self.command}
+            seen.append({k.lower(): v for k, v in self.headers.items()} | request)
             handle(self)
 
-        do_POST = do_GET
+        do_POST = do_DELETE = do_GET
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -457,6 +461,62 @@ def test_request_shape(ready: Live) -> None:
     assert seen[1][":path"] == "/node-a/api/v1/cameras/x/reboot"
 
 
+#: An id as a person might type it: every character that would split or end a path.
+ODD_ID = "a/b?c#d e%"
+ODD_SEGMENT = "a%2Fb%3Fc%23d%20e%25"
+
+#: Every client method that puts an id in the path.
+ID_CALLS: list[Callable[[CctvClient], object]] = [
+    lambda c: c.camera(ODD_ID),
+    lambda c: c.recordings(ODD_ID),
+    lambda c: c.thumbnail(ODD_ID),
+    lambda c: c.reboot_camera(ODD_ID, "test"),
+    lambda c: c.kecamatan_summary(ODD_ID),
+    lambda c: c.export(ODD_ID),
+    lambda c: c.cancel_export(ODD_ID),
+    lambda c: c.export_manifest(ODD_ID),
+    lambda c: c.download_export(ODD_ID, io.BytesIO()),
+    lambda c: c.reboot_job(ODD_ID),
+]
+
+
+def test_every_id_reaches_the_server_as_one_quoted_segment() -> None:
+    with (
+        tiny_server(reply(404, problem(404, "no such thing"))) as (url, seen),
+        CctvClient(url, retries=0) as client,
+    ):
+        for call in ID_CALLS:
+            with pytest.raises(NotFound):
+                call(client)
+    assert len(seen) == len(ID_CALLS)
+    reached = set()
+    for request in seen:
+        path = request[":path"].partition("?")[0]
+        assert ODD_SEGMENT in path.split("/"), path
+        found = routes.match(request[":method"], path)
+        assert found is not None, path
+        assert list(found[1].values()) == [ODD_ID]
+        reached.add(found[0])
+    # Every route with an id in its path was reached: none is missing from ID_CALLS.
+    assert reached == {r for r in routes.ROUTES if "{" in r.template}
+
+
+def test_blocking_client_offers_every_call_of_the_async_one() -> None:
+    calls = {
+        name
+        for name, method in vars(AsyncCctvClient).items()
+        if inspect.iscoroutinefunction(method) and not name.startswith("_")
+    }
+    # The control; events() is an async generator, left out: a blocking call cannot
+    # stream for as long as the caller listens.
+    assert "camera" in calls and "download_export" in calls and "events" not in calls
+    missing = calls - {"aclose", "gather"} - set(dir(CctvClient))
+    assert missing == set()
+    assert inspect.signature(CctvClient.recordings).parameters.keys() == (
+        inspect.signature(AsyncCctvClient.recordings).parameters.keys()
+    )
+
+
 def test_bad_url_is_refused_up_front() -> None:
     for url in ("ftp://x", "127.0.0.1:8470", "http://"):
         with pytest.raises(ValueError):
@@ -631,6 +691,18 @@ def test_run_blocking_refuses_a_question_that_needs_a_loop(ready: Live) -> None:
 
     with pytest.raises(RuntimeError, match=r"client\.gather\(\)"):
         run_blocking(Target("up", ready.server.url, None), question)
+
+
+def test_run_blocking_refuses_events(ready: Live) -> None:
+    """A stream that waits for news has no place on the blocking path: it would hold the
+    thread for as long as the server stays up."""
+    from cctvctl.cli.contexts import Target
+
+    async def question(c: AsyncCctvClient) -> Event:
+        return await anext(aiter(c.events(since=0)))
+
+    with pytest.raises(TypeError, match="event loop"):
+        run_blocking(Target("up", ready.server.url, ready.site.tokens["viewer"]), question)
 
 
 # --------------------------------------------------------------------------- start-up cost

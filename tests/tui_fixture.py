@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import numpy as np
 from pydantic import BaseModel
 
+from cctvctl.client import _routes as routes
 from cctvctl.models import (
     AuditEntry,
     Camera,
@@ -334,41 +336,58 @@ class FixedSite:
         return httpx.MockTransport(self._answer)
 
     async def _answer(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path.removeprefix("/api/v1")
-        parts = [p for p in path.split("/") if p]
-        if path == "/events":
-            return httpx.Response(
+        # The client's own route table says which endpoint a request is for, so the
+        # fixture cannot drift from the paths (and the id quoting) the client sends.
+        found = routes.match(request.method, request.url.raw_path.decode().partition("?")[0])
+        handler = None if found is None else self._handlers().get(found[0])
+        if found is None or handler is None:
+            return _problem(404, f"no route {request.method} {request.url.path} in the fixture")
+        return handler(request, **found[1])
+
+    def _handlers(self) -> dict[routes.Route[Any], Callable[..., httpx.Response]]:
+        return {
+            routes.EVENTS: lambda _request: httpx.Response(
                 200, headers={"content-type": "text/event-stream"}, stream=_Sse(self.events)
-            )
-        if path == "/whoami":
-            return _json(Identity(name=f"noc-{self.role.value}", role=self.role))
-        if path == "/cameras":
-            return _json(self.cameras)
-        if path == "/kecamatan":
-            return _json(self.kecamatan)
-        if path == "/health":
-            return _json(self.health)
-        if path == "/exports":
-            if self.role is Role.VIEWER:
-                return _problem(403, "token 'noc-viewer' has role 'viewer'; this needs 'operator'")
-            return _json(_exports())
-        if path == "/audit":
-            if self.role is not Role.ADMIN:
-                return _problem(403, f"token has role {self.role.value!r}; this needs 'admin'")
-            return _json(_audit())
-        if len(parts) >= 2 and parts[0] == "cameras":
-            camera = next((c for c in self.cameras if c.id == parts[1]), None)
-            if camera is None:
-                return _problem(404, f"no camera {parts[1]!r}")
-            if len(parts) == 2:
-                return _json(camera)
-            if parts[2] == "thumbnail":
-                return self._thumbnail(camera, request)
-            if parts[2] == "recordings":
-                start = datetime.fromisoformat(request.url.params["start"])
-                end = datetime.fromisoformat(request.url.params["end"])
-                return _json(_recordings(camera, start, end))
-        return _problem(404, f"no route {request.method} {request.url.path} in the fixture")
+            ),
+            routes.WHOAMI: lambda _request: _json(
+                Identity(name=f"noc-{self.role.value}", role=self.role)
+            ),
+            routes.CAMERAS: lambda _request: _json(self.cameras),
+            routes.KECAMATAN_LIST: lambda _request: _json(self.kecamatan),
+            routes.HEALTH: lambda _request: _json(self.health),
+            routes.EXPORTS: self._exports,
+            routes.AUDIT: self._audit,
+            routes.CAMERA: lambda _request, camera_id: self._on_camera(camera_id, _json),
+            routes.THUMBNAIL: lambda request, camera_id: self._on_camera(
+                camera_id, lambda camera: self._thumbnail(camera, request)
+            ),
+            routes.RECORDINGS: lambda request, camera_id: self._on_camera(
+                camera_id, lambda camera: self._recordings(camera, request)
+            ),
+        }
+
+    def _on_camera(
+        self, camera_id: str, answer: Callable[[Camera], httpx.Response]
+    ) -> httpx.Response:
+        camera = next((c for c in self.cameras if c.id == camera_id), None)
+        if camera is None:
+            return _problem(404, f"no camera {camera_id!r}")
+        return answer(camera)
+
+    def _exports(self, _request: httpx.Request) -> httpx.Response:
+        if self.role is Role.VIEWER:
+            return _problem(403, "token 'noc-viewer' has role 'viewer'; this needs 'operator'")
+        return _json(_exports())
+
+    def _audit(self, _request: httpx.Request) -> httpx.Response:
+        if self.role is not Role.ADMIN:
+            return _problem(403, f"token has role {self.role.value!r}; this needs 'admin'")
+        return _json(_audit())
+
+    def _recordings(self, camera: Camera, request: httpx.Request) -> httpx.Response:
+        start = datetime.fromisoformat(request.url.params["start"])
+        end = datetime.fromisoformat(request.url.params["end"])
+        return _json(_recordings(camera, start, end))
 
     def _thumbnail(self, camera: Camera, request: httpx.Request) -> httpx.Response:
         if camera.status not in (CameraStatus.ONLINE, CameraStatus.DEGRADED):

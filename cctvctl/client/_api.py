@@ -1,0 +1,492 @@
+"""The API, written once: :class:`AsyncCctvClient`.
+
+Every method builds a call from the route table (:mod:`cctvctl.client._routes`) and
+awaits it over a :class:`~cctvctl.client._wire.Wire`. The blocking
+:class:`~cctvctl.client.CctvClient` runs these same coroutines over a wire that never
+suspends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, BinaryIO, Final, Literal, Protocol, TypedDict, TypeVar, Unpack, overload
+
+import httpx
+
+from cctvctl import __version__
+from cctvctl.client import _routes as routes
+from cctvctl.client._errors import (
+    _PROBLEM_JSON,
+    BadRequest,
+    Unreachable,
+    _http_error,
+    _transport_error,
+)
+from cctvctl.client._routes import Thumbnail, _Call, _download_span, _params, _when
+from cctvctl.client._sse import EVENTS_MAX_DELAY, EVENTS_READ_TIMEOUT, SseParser, _event_of
+from cctvctl.client._wire import LoopWire, ThreadWire, Wire
+from cctvctl.models import (
+    AuditEntry,
+    Camera,
+    CameraStatus,
+    Event,
+    ExportJob,
+    ExportManifest,
+    ExportState,
+    Health,
+    Identity,
+    KecamatanSummary,
+    RebootJob,
+    RebootPlan,
+    Recordings,
+)
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+#: connect 3 s: a node on the LAN or VPN answers a SYN in milliseconds, and an operator on
+#: call should learn quickly that one is down. read 10 s: the slowest route (recordings
+#: over a month) stays well under it.
+DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=3.0, read=10.0, write=10.0, pool=3.0)
+DEFAULT_RETRIES: Final = 2
+DEFAULT_BACKOFF: Final = 0.2  # seconds before the first retry; doubled for each further one
+
+
+class TargetLike(Protocol):
+    """Anything naming a server: ``cctvctl.cli.contexts.Target`` fits."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def token(self) -> str | None: ...
+
+
+def _check_url(url: str) -> str:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        raise ValueError(f"{url!r} is not a URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"{url!r} is not an http(s) URL with a host")
+    return url.rstrip("/")
+
+
+def _retry_delay(
+    idempotent: bool, exc: httpx.TransportError, attempt: int, retries: int, backoff: float
+) -> float | None:
+    """Seconds to wait before trying again, or None to give up.
+
+    A refused or failed connect never reached the server, so even a POST is safe to repeat.
+    A connection dropped mid-request may have done the work, so only idempotent methods are
+    repeated then. Time-outs are never repeated: the caller's time budget is already spent.
+    """
+    if attempt >= retries or isinstance(exc, httpx.TimeoutException):
+        return None
+    if isinstance(exc, httpx.ConnectError):
+        return backoff * 2.0**attempt
+    if idempotent and isinstance(
+        exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError
+    ):
+        return backoff * 2.0**attempt
+    return None
+
+
+class ClientOptions(TypedDict, total=False):
+    """The keyword options of both clients, beside ``url``, ``token`` and ``transport``."""
+
+    name: str | None  # how errors name the server (a context name); default: the URL
+    timeout: httpx.Timeout | float | None  # default DEFAULT_TIMEOUT; a number sets every phase
+    retries: int  # default DEFAULT_RETRIES
+    backoff: float  # default DEFAULT_BACKOFF
+    verify: bool | str  # TLS: True, False or a CA bundle; default True
+
+
+class AsyncCctvClient:
+    """One server's API, awaitable; use as an async context manager or call :meth:`aclose`.
+
+    ``options`` are :class:`ClientOptions`. ``transport`` is for tests and for exotic
+    set-ups (a Unix socket, a proxy).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **options: Unpack[ClientOptions],
+    ) -> None:
+        http = self._setup(url, token, options)
+        self._wire: Wire = LoopWire(httpx.AsyncClient(**http, transport=transport))
+
+    @classmethod
+    def _over_thread(
+        cls,
+        url: str,
+        token: str | None,
+        transport: httpx.BaseTransport | None,
+        options: ClientOptions,
+    ) -> AsyncCctvClient:
+        """This API over blocking I/O, for :class:`~cctvctl.client.CctvClient`: its
+        coroutines never suspend (see :mod:`cctvctl.client._wire`)."""
+        self = cls.__new__(cls)
+        http = self._setup(url, token, options)
+        self._wire = ThreadWire(httpx.Client(**http, transport=transport))
+        return self
+
+    def _setup(self, url: str, token: str | None, options: ClientOptions) -> dict[str, Any]:
+        """Sets the client's state; returns what its httpx client is built with."""
+        self.url = _check_url(url)
+        self.name = options.get("name")
+        self.retries = max(0, options.get("retries", DEFAULT_RETRIES))
+        self.backoff = options.get("backoff", DEFAULT_BACKOFF)
+        self._token = token
+        timeout = options.get("timeout")
+        self._timeout = DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout)
+        return {
+            "base_url": self.url + "/",
+            "headers": {"User-Agent": f"cctvctl/{__version__}", "Accept": "application/json"},
+            "timeout": self._timeout,
+            "verify": options.get("verify", True),
+            "follow_redirects": False,
+        }
+
+    @classmethod
+    def for_target(cls, target: TargetLike, **kwargs: Any) -> AsyncCctvClient:
+        return cls(target.url, target.token, name=target.name, **kwargs)
+
+    async def __aenter__(self) -> AsyncCctvClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._wire.aclose()
+
+    @property
+    def server(self) -> str:
+        """How errors name this server: the context name when there is one, else the URL."""
+        return self.name or self.url
+
+    def __repr__(self) -> str:
+        # Never the token: reprs end up in tracebacks and logs.
+        return f"{type(self).__name__}({self.url!r}, name={self.name!r})"
+
+    # -- running a call -----------------------------------------------------------------
+
+    def _request(self, call: _Call[Any]) -> dict[str, Any]:
+        if "//" in call.path or call.path.endswith("/"):
+            # An empty id ('exports show ""') would ask for the collection instead.
+            raise BadRequest(self.server, "an empty id: give a camera, kecamatan or job id")
+        headers: dict[str, str] = {}
+        if call.authenticated and self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        request: dict[str, Any] = {
+            "method": call.method,
+            # Relative, so a server behind a proxy prefix (https://noc/node-a/) works.
+            "url": call.path.lstrip("/"),
+            "params": dict(call.params),
+            "headers": headers,
+        }
+        if call.json_body is not None:
+            request["json"] = call.json_body
+        return request
+
+    async def _run(self, call: _Call[T]) -> T:
+        attempt = 0
+        while True:
+            try:
+                response = await self._wire.send(self._request(call))
+                break
+            except httpx.TransportError as exc:
+                delay = _retry_delay(call.idempotent, exc, attempt, self.retries, self.backoff)
+                attempt += 1
+                if delay is None:
+                    raise _transport_error(self.server, exc, attempt) from exc
+                await self._wire.sleep(delay)
+        if not response.is_success:
+            raise _http_error(self.server, response)
+        return call.parse(self.server, response)
+
+    @overload
+    async def gather(self, first: Awaitable[T], second: Awaitable[U], /) -> tuple[T, U]: ...
+
+    @overload
+    async def gather(self, *calls: Awaitable[T]) -> tuple[T, ...]: ...
+
+    async def gather(self, *calls: Awaitable[Any]) -> tuple[Any, ...]:
+        """Awaits ``calls`` at once (``asyncio.gather``); a question that uses this rather
+        than ``asyncio.gather`` also runs on the blocking client's loop-free path
+        (:func:`~cctvctl.client.run_blocking`), where the calls are made one after another."""
+        return await self._wire.gather(calls)
+
+    # -- the API ------------------------------------------------------------------------
+
+    async def cameras(
+        self, kecamatan: str | None = None, status: CameraStatus | str | None = None
+    ) -> list[Camera]:
+        status_text = None if status is None else str(status)
+        return await self._run(
+            routes.CAMERAS.call(_params(kecamatan=kecamatan, status=status_text))
+        )
+
+    async def camera(self, camera_id: str) -> Camera:
+        return await self._run(routes.CAMERA.call(camera_id=camera_id))
+
+    async def recordings(
+        self,
+        camera_id: str,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+    ) -> Recordings:
+        params = _params(start=_when(start), end=_when(end))
+        return await self._run(routes.RECORDINGS.call(params, camera_id=camera_id))
+
+    async def thumbnail(
+        self,
+        camera_id: str,
+        width: int = 160,
+        height: int = 90,
+        fmt: Literal["rgb", "jpeg"] = "rgb",
+    ) -> Thumbnail:
+        params = _params(width=width, height=height, format=fmt)
+        return await self._run(routes.THUMBNAIL.call(params, camera_id=camera_id))
+
+    async def health(self) -> Health:
+        return await self._run(routes.HEALTH.call())
+
+    async def kecamatan(self) -> list[KecamatanSummary]:
+        return await self._run(routes.KECAMATAN_LIST.call())
+
+    async def kecamatan_summary(self, slug: str) -> KecamatanSummary:
+        return await self._run(routes.KECAMATAN.call(slug=slug))
+
+    async def whoami(self) -> Identity:
+        return await self._run(routes.WHOAMI.call())
+
+    async def healthz(self) -> dict[str, Any]:
+        return await self._run(routes.HEALTHZ.call())
+
+    async def metrics(self) -> str:
+        return await self._run(routes.METRICS.call())
+
+    async def exports(
+        self,
+        state: ExportState | str | None = None,
+        camera: str | None = None,
+        limit: int | None = None,
+    ) -> list[ExportJob]:
+        state_text = None if state is None else str(state)
+        params = _params(state=state_text, camera=camera, limit=limit)
+        return await self._run(routes.EXPORTS.call(params))
+
+    async def export(self, job_id: str) -> ExportJob:
+        return await self._run(routes.EXPORT.call(job_id=job_id))
+
+    async def create_export(
+        self,
+        camera_id: str,
+        start: datetime | str,
+        end: datetime | str,
+        *,
+        case_id: str | None = None,
+        note: str | None = None,
+    ) -> ExportJob:
+        body = routes.export_body(camera_id, start, end, case_id, note)
+        return await self._run(routes.CREATE_EXPORT.call(body=body))
+
+    async def cancel_export(self, job_id: str) -> ExportJob:
+        return await self._run(routes.CANCEL_EXPORT.call(job_id=job_id))
+
+    async def export_manifest(self, job_id: str) -> ExportManifest:
+        return await self._run(routes.EXPORT_MANIFEST.call(job_id=job_id))
+
+    async def download_export(
+        self,
+        job_id: str,
+        sink: BinaryIO,
+        *,
+        offset: int = 0,
+        etag: str | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
+        chunk_size: int = 64 * 1024,
+    ) -> int:
+        """Writes the clip into ``sink`` from byte ``offset`` on; returns the clip's size.
+
+        ``sink`` must be positioned at ``offset``. With an ``etag`` (the job's quoted
+        SHA-256) the request carries ``If-Range``: should the server hold another file, it
+        answers with the whole of it, and ``sink`` is rewound and truncated first.
+        ``progress(position, size)`` is called after every block. One attempt only: a
+        dropped connection raises :class:`Unreachable` or :class:`TimedOut` with the
+        bytes so far already written, and resuming is the caller's decision.
+        """
+        request = self._request(routes.EXPORT_FILE.call(job_id=job_id))
+        request["headers"]["Accept"] = f"video/mp4, {_PROBLEM_JSON}"
+        if offset > 0:
+            request["headers"]["Range"] = f"bytes={offset}-"
+            if etag is not None:
+                request["headers"]["If-Range"] = etag
+        try:
+            async with self._wire.stream(request) as response:
+                if not response.is_success:
+                    await self._wire.read(response)
+                    raise _http_error(self.server, response)
+                position, size = _download_span(self.server, response, offset)
+                if position == 0 and offset > 0:
+                    sink.seek(0)
+                    sink.truncate()
+                async for block in self._wire.blocks(response, chunk_size):
+                    sink.write(block)
+                    position += len(block)
+                    if progress is not None:
+                        progress(position, size)
+        except httpx.TransportError as exc:
+            raise _transport_error(self.server, exc, 1) from exc
+        if size is not None and position != size:
+            raise Unreachable(self.server, f"the download stopped at byte {position} of {size}")
+        return position
+
+    async def audit(
+        self,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditEntry]:
+        params = _params(
+            since=_when(since), until=_when(until), action=action, actor=actor, limit=limit
+        )
+        return await self._run(routes.AUDIT.call(params))
+
+    async def reboot_camera(self, camera_id: str, reason: str, *, force: bool = False) -> RebootJob:
+        body = {"reason": reason, "force": force}
+        return await self._run(routes.REBOOT_CAMERA.call(body=body, camera_id=camera_id))
+
+    async def reboot_plan(
+        self,
+        reason: str,
+        *,
+        cameras: Sequence[str] | None = None,
+        kecamatan: str | None = None,
+        offline_for: float | str | None = None,
+        force: bool = False,
+    ) -> RebootPlan:
+        body = routes.bulk_reboot_body(cameras, kecamatan, offline_for, reason, force, None, True)
+        return await self._run(routes.REBOOT_PLAN.call(body=body))
+
+    async def reboot_many(
+        self,
+        reason: str,
+        *,
+        cameras: Sequence[str] | None = None,
+        kecamatan: str | None = None,
+        offline_for: float | str | None = None,
+        force: bool = False,
+        max_parallel: int | None = None,
+    ) -> RebootJob:
+        body = routes.bulk_reboot_body(
+            cameras, kecamatan, offline_for, reason, force, max_parallel, False
+        )
+        return await self._run(routes.REBOOT_MANY.call(body=body))
+
+    async def reboot_job(self, job_id: str) -> RebootJob:
+        return await self._run(routes.REBOOT_JOB.call(job_id=job_id))
+
+    async def reboot_jobs(
+        self, limit: int | None = None, camera: str | None = None
+    ) -> list[RebootJob]:
+        return await self._run(routes.REBOOT_JOBS.call(_params(limit=limit, camera=camera)))
+
+    async def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return await self._run(routes.raw("GET", path, params))
+
+    async def post_json(
+        self, path: str, body: Any = None, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        return await self._run(routes.raw("POST", path, params, {} if body is None else body))
+
+    async def delete(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return await self._run(routes.raw("DELETE", path, params))
+
+    # -- live events --------------------------------------------------------------------
+
+    async def events(
+        self,
+        since: int | None = None,
+        *,
+        types: Iterable[str] | None = None,
+        max_retries: int | None = 5,
+        last: int | None = None,
+    ) -> AsyncGenerator[Event, None]:
+        """Server-sent events, for as long as the caller keeps iterating.
+
+        ``since`` replays stored events after that id first (0: every one the server
+        kept); ``last`` replays the latest that many instead. A dropped stream is
+        reopened with ``Last-Event-ID`` set to the last id seen, so nothing is lost or
+        repeated across a reconnect. ``max_retries`` bounds reconnects in a row without
+        an event in between (None: keep trying). HTTP errors (a revoked token, say) are
+        raised at once, never retried.
+
+        When the server reports that this subscriber fell behind, an :class:`Event` of
+        type :data:`GAP_EVENT` is yielded; its ``data`` holds ``after_id``, ``before_id``
+        and ``missed``, and a consumer should reload the state it shows.
+
+        Close the generator (``aclose()`` or ``contextlib.aclosing``) to drop the
+        connection at once rather than when it is garbage-collected.
+        """
+        if self._wire.loop_free:
+            # A stream that waits for news would hold the blocking client's thread for good.
+            raise TypeError("events() needs AsyncCctvClient on an event loop")
+        last_id = since
+        failures = 0
+        delay = self.backoff
+        params = _params(
+            types=",".join(types) if types is not None else None,
+            last=last if since is None else None,
+        )
+        timeout = httpx.Timeout(**(self._timeout.as_dict() | {"read": EVENTS_READ_TIMEOUT}))
+        while True:
+            request = self._request(routes.EVENTS.call(params))
+            request["headers"].update({"Accept": "text/event-stream", "Cache-Control": "no-store"})
+            request["timeout"] = timeout
+            if last_id is not None:
+                request["headers"]["Last-Event-ID"] = str(last_id)
+            parser = SseParser()
+            try:
+                async with self._wire.stream(request) as response:
+                    if not response.is_success:
+                        await self._wire.read(response)
+                        raise _http_error(self.server, response)
+                    async for line in response.aiter_lines():
+                        message = parser.feed(line)
+                        if message is None:
+                            continue
+                        event = _event_of(self.server, message)
+                        if event is None:
+                            continue
+                        # Progress, not a mere open, resets the count: a node that accepts
+                        # and hangs up at once must still run out of retries.
+                        failures = 0
+                        last_id = event.id
+                        yield event
+            except httpx.TransportError as exc:
+                failures += 1
+                if max_retries is not None and failures > max_retries:
+                    raise _transport_error(self.server, exc, failures) from exc
+            else:
+                # The server ended the stream (a restart or shutdown): reconnect like a drop.
+                failures += 1
+                if max_retries is not None and failures > max_retries:
+                    raise Unreachable(
+                        self.server,
+                        f"the event stream kept closing ({failures} times in a row)",
+                    )
+            if parser.retry_ms is not None:
+                delay = parser.retry_ms / 1000
+            await self._wire.sleep(min(delay * 2 ** max(0, failures - 1), EVENTS_MAX_DELAY))

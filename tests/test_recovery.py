@@ -1,0 +1,138 @@
+"""Recording comes back as soon as a camera does, and its error is history once it has.
+
+One site for the module, served by the real simulator and recorded by the real server:
+[0] goes offline and recovers, [1] flaps, [2] goes offline and recovers for the error
+history, [3] has a wrong RTSP path (the camera answers with 404), so it must be backed off,
+not hammered. The simulator's GOP is 0.5 s: a camera starts a new client at its next
+keyframe, and that wait is the camera's, not the recorder's, so a short GOP leaves the
+bounds to measure the recorder. Precise figures: benchmarks/recovery.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import Live, ServerProcess, SiteSpec, SseEvent, start_sim, wait_for, write_site
+
+from cctvctl.models import CameraStatus
+from cctvctl.recorder.stats import CameraStats
+
+SPEC = SiteSpec(cameras=4, segment_seconds=3, offline_after=3, fps=10, gop_seconds=0.5)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, sim_cache: Path) -> Iterator[Live]:
+    site = write_site(tmp_path_factory.mktemp("recovery"), SPEC)
+    sim = start_sim(site, sim_cache)
+    # The simulator has read the inventory; the server is given a path the camera lacks.
+    broken = site.camera_ids[3]
+    text = site.config.read_text(encoding="utf-8")
+    site.config.write_text(text.replace(f'/{broken}"', f'/{broken}-no-such-path"'), "utf-8")
+    server = ServerProcess(site)
+    try:
+        server.start()
+        yield Live(site, sim, server)
+    finally:
+        try:
+            server.stop()
+        finally:
+            sim.stop()
+
+
+def _camera(live: Live, cam: str) -> dict[str, Any]:
+    resp = live.server.get(f"/api/v1/cameras/{cam}")
+    assert resp.status_code == 200, resp.text
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+def _segments(live: Live, cam: str, since: float) -> list[tuple[float, float]]:
+    start = datetime.fromtimestamp(since, UTC).isoformat()
+    resp = live.server.get(f"/api/v1/cameras/{cam}/recordings", params={"start": start})
+    assert resp.status_code == 200, resp.text
+    return [
+        (
+            datetime.fromisoformat(s["start"]).timestamp(),
+            datetime.fromisoformat(s["end"]).timestamp(),
+        )
+        for s in resp.json()["segments"]
+    ]
+
+
+def _wait_status(live: Live, cam: str, status: str, timeout: float = 30) -> dict[str, Any]:
+    def reached() -> dict[str, Any] | None:
+        body = _camera(live, cam)
+        return body if body["status"] == status else None
+
+    result: dict[str, Any] = wait_for(reached, timeout, interval=0.1, what=f"{cam} {status}")
+    return result
+
+
+def _go_offline(live: Live, cam: str) -> None:
+    _wait_status(live, cam, "online")
+    wait_for(lambda: _segments(live, cam, time.time() - 60), 30, what=f"footage of {cam}")
+    live.sim.fault(cam, "offline")
+    _wait_status(live, cam, "offline")
+
+
+@pytest.mark.timeout(90)
+def test_last_error_clears_when_back_online_and_stays_in_the_events(site: Live) -> None:
+    cam = site.site.camera_ids[2]
+    _go_offline(site, cam)
+    down = wait_for(
+        lambda: (body := _camera(site, cam))["last_error"] and body,
+        15,
+        interval=0.1,
+        what="an error for the offline camera",
+    )
+    error = down["last_error"]
+    site.sim.fault(cam, "recover")
+    up = _wait_status(site, cam, "online")
+    assert up["last_error"] is None, up
+    assert down["last_error_at"] is not None and up["last_error_at"] is None, (down, up)
+
+    # Replay the stored status events of this camera up to its return.
+    seen: list[dict[str, Any]] = []
+
+    def back_online(event: SseEvent) -> bool:
+        body = event.json()
+        if body["camera"] != cam:
+            return False
+        seen.append(body["data"])
+        return bool(body["data"]["status"] == "online" and body["data"]["previous"] == "offline")
+
+    with site.server.events("since=0&types=camera.status") as stream:
+        back = stream.wait_for(back_online, 15).json()["data"]
+    # The recovery names the failure it ends, and when it happened.
+    assert back["error"], back
+    assert datetime.fromisoformat(back["error_at"]) <= datetime.now(UTC)
+    # The outage's own event carries the error the API showed while the camera was down.
+    offline = [d for d in seen if d["status"] == "offline"]
+    assert offline and all(d["error"] for d in offline), seen
+    assert error in {d["error"] for d in offline} | {back["error"]}, (error, seen)
+
+
+def test_status_changes_carry_the_error_that_is_cleared_on_recovery() -> None:
+    now = [1000.0]
+    stats = CameraStats("cam", offline_after=3, clock=lambda: now[0])
+    stats.failed("OSError: Connection refused")
+    now[0] += 4
+    down = stats.evaluate()
+    assert down is not None and down.status is CameraStatus.OFFLINE
+    assert down.error == "OSError: Connection refused" and down.error_at == 1000.0
+    assert stats.snapshot().last_error == "OSError: Connection refused"
+    # Connected but nothing delivered yet: not back, the error stands.
+    stats.connected(10.0)
+    assert stats.evaluate() is None
+    assert stats.snapshot().last_error is not None
+    stats.packet(1000, now[0])
+    up = stats.evaluate()
+    assert up is not None and up.status is CameraStatus.ONLINE
+    assert up.error == "OSError: Connection refused" and up.error_at == 1000.0
+    snap = stats.snapshot()
+    assert snap.last_error is None and snap.last_error_at is None

@@ -10,6 +10,7 @@ bounds to measure the recorder. Precise figures: benchmarks/recovery.py.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ import pytest
 from harness import Live, ServerProcess, SiteSpec, SseEvent, start_sim, wait_for, write_site
 
 from cctvctl.models import CameraStatus
+from cctvctl.recorder.liveness import camera_answers, options_request
 from cctvctl.recorder.stats import CameraStats
 
 SPEC = SiteSpec(cameras=4, segment_seconds=3, offline_after=3, fps=10, gop_seconds=0.5)
@@ -81,6 +83,54 @@ def _go_offline(live: Live, cam: str) -> None:
 
 
 @pytest.mark.timeout(90)
+def test_recording_resumes_within_3_s_of_recover(site: Live) -> None:
+    cam = site.site.camera_ids[0]
+    _go_offline(site, cam)
+    # Long enough for the old exponential back-off (1, 2, 4, 8, 16 s) to be in its 16 s wait.
+    time.sleep(13)
+    recovered = time.time()
+    site.sim.fault(cam, "recover")
+    after = wait_for(
+        lambda: [s for s in _segments(site, cam, recovered - 10) if s[1] > recovered],
+        30,
+        interval=0.2,
+        what="a segment after recover",
+    )
+    first = min(start for start, _ in after)
+    # Segments are dated by the wall time of their first packet on disk.
+    assert first >= recovered - 0.05, (first, recovered)
+    assert first - recovered <= 3.0, f"footage resumed {first - recovered:.2f} s after recover"
+
+
+def _up_phases(t0: float, period: float, end: float) -> list[tuple[float, float]]:
+    return [(t0 + k * period, t0 + (k + 1) * period) for k in range(0, int((end - t0) / period), 2)]
+
+
+@pytest.mark.timeout(120)
+def test_a_flapping_camera_keeps_most_of_its_up_time(site: Live) -> None:
+    cam = site.site.camera_ids[1]
+    period = 5.0
+    _wait_status(site, cam, "online")
+    site.sim.fault(cam, "flap", period)
+    t0 = time.time()
+    time.sleep(6 * period)
+    site.sim.fault(cam, "recover")
+    # Up phases 10-15 s and 20-25 s: each begins with the camera coming back after a dark
+    # phase. (The flap command itself drops the session at 0 s, which is the drop fault.)
+    phases = _up_phases(t0, period, t0 + 6 * period)[1:]
+    assert len(phases) == 2
+
+    def settled() -> list[tuple[float, float]] | None:
+        spans = _segments(site, cam, t0 - 10)
+        return spans if any(e >= phases[-1][1] - 1.0 for _, e in spans) else None
+
+    spans = wait_for(settled, 20, interval=0.3, what="the last up phase indexed")
+    up = sum(hi - lo for lo, hi in phases)
+    recorded = sum(max(0.0, min(e, hi) - max(s, lo)) for lo, hi in phases for s, e in spans)
+    assert recorded >= 0.7 * up, f"{recorded:.1f} s of {up:.0f} s up-time recorded: {spans}"
+
+
+@pytest.mark.timeout(90)
 def test_last_error_clears_when_back_online_and_stays_in_the_events(site: Live) -> None:
     cam = site.site.camera_ids[2]
     _go_offline(site, cam)
@@ -117,6 +167,18 @@ def test_last_error_clears_when_back_online_and_stays_in_the_events(site: Live) 
     assert error in {d["error"] for d in offline} | {back["error"]}, (error, seen)
 
 
+@pytest.mark.timeout(60)
+def test_a_camera_that_answers_but_fails_is_backed_off_not_hammered(site: Live) -> None:
+    cam = site.site.camera_ids[3]
+    began = _camera(site, cam)["reconnects_1h"]
+    time.sleep(12)
+    body = _camera(site, cam)
+    assert body["status"] == "offline" and "404" in (body["last_error"] or ""), body
+    # Back-off of 1, 2, 4, 8 s allows about four attempts in 12 s; retrying at the
+    # probe's pace (every 0.5 s) would make over twenty.
+    assert body["reconnects_1h"] - began <= 6, body
+
+
 def test_status_changes_carry_the_error_that_is_cleared_on_recovery() -> None:
     now = [1000.0]
     stats = CameraStats("cam", offline_after=3, clock=lambda: now[0])
@@ -136,3 +198,39 @@ def test_status_changes_carry_the_error_that_is_cleared_on_recovery() -> None:
     assert up.error == "OSError: Connection refused" and up.error_at == 1000.0
     snap = stats.snapshot()
     assert snap.last_error is None and snap.last_error_at is None
+
+
+# ------------------------------------------------------------------------- the probe
+
+
+def test_probe_tells_an_answering_camera_from_a_dark_one(site: Live) -> None:
+    cams = site.site.camera_ids
+    port = site.site.rtsp_port
+    assert camera_answers(f"rtsp://127.0.0.1:{port}/{cams[3]}", 2.0)
+    # A wrong path is still an answer (404): the device is there.
+    assert camera_answers(f"rtsp://127.0.0.1:{port}/{cams[3]}-no-such-path", 2.0)
+    with socket.socket() as idle:
+        idle.bind(("127.0.0.1", 0))
+        closed_port = idle.getsockname()[1]
+    assert not camera_answers(f"rtsp://127.0.0.1:{closed_port}/x", 2.0)
+
+
+def test_probe_is_false_while_the_simulator_keeps_a_dark_camera_port_open(site: Live) -> None:
+    cam = site.site.camera_ids[0]
+    url = f"rtsp://127.0.0.1:{site.site.rtsp_port}/{cam}"
+    site.sim.fault(cam, "offline")
+    try:
+        # The port is shared with cameras that are up, so TCP alone would say "there".
+        with socket.create_connection(("127.0.0.1", site.site.rtsp_port), timeout=2):
+            pass
+        assert not camera_answers(url, 2.0)
+    finally:
+        site.sim.fault(cam, "recover")
+    assert camera_answers(url, 2.0)
+
+
+def test_probe_request_carries_no_credentials() -> None:
+    request = options_request("rtsp://admin:s3cret@10.0.0.5:554/Streaming/101").decode()
+    assert request.startswith("OPTIONS rtsp://10.0.0.5:554/Streaming/101 RTSP/1.0\r\n")
+    assert "s3cret" not in request and "admin" not in request
+    assert request.endswith("\r\n\r\n")

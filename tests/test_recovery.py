@@ -21,7 +21,7 @@ import pytest
 from harness import Live, ServerProcess, SiteSpec, SseEvent, start_sim, wait_for, write_site
 
 from cctvctl.models import CameraStatus
-from cctvctl.recorder.liveness import camera_answers, options_request
+from cctvctl.recorder.liveness import Presence, options_request, probe
 from cctvctl.recorder.stats import CameraStats
 
 SPEC = SiteSpec(cameras=4, segment_seconds=3, offline_after=3, fps=10, gop_seconds=0.5)
@@ -206,16 +206,16 @@ def test_status_changes_carry_the_error_that_is_cleared_on_recovery() -> None:
 def test_probe_tells_an_answering_camera_from_a_dark_one(site: Live) -> None:
     cams = site.site.camera_ids
     port = site.site.rtsp_port
-    assert camera_answers(f"rtsp://127.0.0.1:{port}/{cams[3]}", 2.0)
+    assert probe(f"rtsp://127.0.0.1:{port}/{cams[3]}", 2.0) is Presence.ANSWERS
     # A wrong path is still an answer (404): the device is there.
-    assert camera_answers(f"rtsp://127.0.0.1:{port}/{cams[3]}-no-such-path", 2.0)
+    assert probe(f"rtsp://127.0.0.1:{port}/{cams[3]}-no-such-path", 2.0) is Presence.ANSWERS
     with socket.socket() as idle:
         idle.bind(("127.0.0.1", 0))
         closed_port = idle.getsockname()[1]
-    assert not camera_answers(f"rtsp://127.0.0.1:{closed_port}/x", 2.0)
+    assert probe(f"rtsp://127.0.0.1:{closed_port}/x", 2.0) is Presence.GONE
 
 
-def test_probe_is_false_while_the_simulator_keeps_a_dark_camera_port_open(site: Live) -> None:
+def test_probe_tells_a_dark_camera_from_a_stalled_one_on_a_shared_port(site: Live) -> None:
     cam = site.site.camera_ids[0]
     url = f"rtsp://127.0.0.1:{site.site.rtsp_port}/{cam}"
     site.sim.fault(cam, "offline")
@@ -223,10 +223,13 @@ def test_probe_is_false_while_the_simulator_keeps_a_dark_camera_port_open(site: 
         # The port is shared with cameras that are up, so TCP alone would say "there".
         with socket.create_connection(("127.0.0.1", site.site.rtsp_port), timeout=2):
             pass
-        assert not camera_answers(url, 2.0)
+        assert probe(url, 2.0) is Presence.GONE
+        # A hung RTSP service takes the connection and never answers: it is backed off.
+        site.sim.fault(cam, "stall")
+        assert probe(url, 1.0) is Presence.SILENT
     finally:
         site.sim.fault(cam, "recover")
-    assert camera_answers(url, 2.0)
+    assert probe(url, 2.0) is Presence.ANSWERS
 
 
 def test_probe_request_carries_no_credentials() -> None:

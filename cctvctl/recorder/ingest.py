@@ -5,11 +5,12 @@ digest auth, keep-alives) and hands out whole access units; PyAV releases the GI
 it reads, so dozens of these threads share one process cheaply. A connection feeds
 exactly one :class:`~cctvctl.recorder.segmenter.SegmentWriter`; when the connection
 ends for any reason the writer is closed, which indexes its last segment, and the
-thread reconnects. When the device still answers (:mod:`cctvctl.recorder.liveness`), the
-stream is what failed and the thread waits a capped exponential back-off with jitter;
-when it does not answer, the camera is gone, and the thread probes it every
-``probe_interval`` seconds and reconnects as soon as it answers, so footage resumes
-within seconds of a camera coming back instead of after up to 30 s of back-off.
+thread reconnects. When the device is still there (:mod:`cctvctl.recorder.liveness`: it
+answers, or takes the connection and hangs), the stream is what failed and the thread
+waits a capped exponential back-off with jitter; when the camera is gone, the thread
+probes it every ``probe_fast_interval``/``probe_interval`` seconds and reconnects as soon
+as it is back, so footage resumes within seconds of a camera's return instead of after
+up to 30 s of back-off.
 
 Time-outs (PyAV 18 / FFmpeg 8):
 
@@ -50,7 +51,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import av
 
-from cctvctl.recorder.liveness import camera_answers
+from cctvctl.recorder.liveness import Presence, probe
 from cctvctl.recorder.segmenter import SegmentRecord, SegmentWriter
 from cctvctl.recorder.stats import CameraStats
 from cctvctl.recorder.thumbnails import Keyframe
@@ -397,18 +398,19 @@ class CameraIngest:
             self._wait_to_retry()
 
     def _wait_to_retry(self) -> None:
-        """Back off while the camera answers; while it does not, wait until it does."""
+        """Back off while the camera is there; while it is gone, wait until it is back."""
         s = self.settings
-        if s.probe_interval <= 0 or camera_answers(self._bare_url, s.probe_timeout):
+        gone = Presence.GONE
+        if s.probe_interval <= 0 or probe(self._bare_url, s.probe_timeout) is not gone:
             self._stop.wait(self._backoff.next_delay())
             return
-        log.debug("%s: the camera does not answer; waiting for it", self.camera_id)
-        gone = time.monotonic()
+        log.debug("%s: the camera is gone; waiting for it to answer", self.camera_id)
+        since = time.monotonic()
         while True:
-            fast = time.monotonic() - gone < s.probe_fast_seconds
+            fast = time.monotonic() - since < s.probe_fast_seconds
             if self._stop.wait(s.probe_fast_interval if fast else s.probe_interval):
                 return
-            if camera_answers(self._bare_url, s.probe_timeout):
+            if probe(self._bare_url, s.probe_timeout) is not gone:
                 return
 
     def _connect_once(self) -> bool:

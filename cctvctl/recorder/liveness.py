@@ -3,9 +3,14 @@
 Back-off protects a camera whose RTSP service is broken (wrong password, wrong path, a
 stream that stalls) from being hammered, but it also delays recording by up to the cap
 once a camera that was simply gone comes back. So after a failure the ingest thread
-asks the device whether it answers. If it does, the failure is the stream's and the
-back-off applies; if it does not, the camera is down, and the thread probes it every
-couple of seconds and reconnects the moment it answers.
+asks the device how it is (:func:`probe`):
+
+- it answers: the failure is the stream's, and the back-off applies;
+- it takes the connection but stays silent: a hung RTSP service, backed off as well, so
+  probes do not pile up connections on a device that cannot serve them;
+- it is gone (refused, unreachable, or it closes the connection unanswered, as a dark
+  encoder channel does): the thread probes it every so often and reconnects the moment
+  it is back.
 
 For ``rtsp://`` the probe is an ``OPTIONS`` request without credentials: one TCP
 handshake and one short exchange, answered by every RTSP server (a 401 or 404 is an
@@ -17,6 +22,7 @@ and the simulator does the same. Other schemes (``rtsps://``) get a TCP connect,
 
 from __future__ import annotations
 
+import enum
 import socket
 import time
 from typing import Final
@@ -24,10 +30,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 from cctvctl.recorder.rtt import rtsp_target
 
-__all__ = ["camera_answers", "options_request"]
+__all__ = ["Presence", "options_request", "probe"]
 
 # An answer starts with the protocol name; nothing more of it is read.
 _ANSWER: Final = b"RTSP/"
+
+
+class Presence(enum.Enum):
+    ANSWERS = "answers"
+    SILENT = "silent"  # took the connection, no answer in time
+    GONE = "gone"  # refused, unreachable, or closed without an answer
 
 
 def options_request(url: str) -> bytes:
@@ -38,31 +50,37 @@ def options_request(url: str) -> bytes:
     return f"OPTIONS {bare} RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: cctvctl\r\n\r\n".encode()
 
 
-def camera_answers(url: str, timeout: float) -> bool:
-    """True if the device behind ``url`` answers within ``timeout`` seconds.
+def probe(url: str, timeout: float) -> Presence:
+    """How the device behind ``url`` responds within ``timeout`` seconds.
 
     A URL whose address cannot be read counts as answering: then the caller cannot tell,
     and its back-off decides.
     """
     target = rtsp_target(url)
     if target is None:
-        return True
+        return Presence.ANSWERS
     deadline = time.monotonic() + timeout
     try:
-        with socket.create_connection(target, timeout=timeout) as sock:
-            if urlsplit(url).scheme != "rtsp":
-                return True
+        sock = socket.create_connection(target, timeout=timeout)
+    except OSError:  # refused, unreachable, no handshake in time
+        return Presence.GONE
+    with sock:
+        if urlsplit(url).scheme != "rtsp":
+            return Presence.ANSWERS
+        received = b""
+        try:
             sock.sendall(options_request(url))
-            received = b""
             while len(received) < len(_ANSWER):
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    return False
+                    return Presence.SILENT
                 sock.settimeout(left)
                 chunk = sock.recv(64)
                 if not chunk:
-                    return False  # closed without an answer: what a dark camera does
+                    return Presence.GONE  # closed unanswered: what a dark camera does
                 received += chunk
-            return received.startswith(_ANSWER)
-    except OSError:  # refused, unreachable, reset, timed out
-        return False
+        except TimeoutError:
+            return Presence.SILENT
+        except OSError:  # reset
+            return Presence.GONE
+    return Presence.ANSWERS if received.startswith(_ANSWER) else Presence.SILENT

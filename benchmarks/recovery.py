@@ -22,7 +22,14 @@ Caveats: the simulator starts a new client at its next keyframe, so up to a GOP 
 resume is the camera's, not the recorder's; a real camera over a real network adds its
 RTSP handshake time. The flap's up phases are taken from when the fault-control call
 returned (a few ms after the simulator fixed them). On a loaded machine the figures grow;
-run it alone. No assertions: the tests hold looser bounds (tests/test_recovery.py).
+run it alone. No assertions: tests/test_recovery.py holds the targets (3 s, 70 %) as bounds.
+An outage longer than 30 s is probed every 2 s instead of 0.5 s: --offline-seconds 40 shows
+that case.
+
+Measured on the 2-core development machine, shared (defaults unless named):
+  before (back-off only):  resume median 8.4 s, max 10.6 s; flap 27 % (18 % after a dark phase)
+  after:                   resume median 0.5 s, max 1.4 s; flap 77-79 % (82-86 %)
+  after, --gop 2 --offline-seconds 40:  resume median 2.7 s, max 2.8 s; flap 67 % (73 %)
 """
 
 from __future__ import annotations

@@ -117,6 +117,7 @@ class Camera(Wire):
     recording: bool = False
     missing_seconds_24h: float = 0.0
     last_error: str | None = None
+    last_error_at: datetime | None = None  # when last_error happened
 
 
 class Segment(Wire):

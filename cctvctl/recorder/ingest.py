@@ -5,7 +5,12 @@ digest auth, keep-alives) and hands out whole access units; PyAV releases the GI
 it reads, so dozens of these threads share one process cheaply. A connection feeds
 exactly one :class:`~cctvctl.recorder.segmenter.SegmentWriter`; when the connection
 ends for any reason the writer is closed, which indexes its last segment, and the
-thread reconnects after a capped exponential back-off with jitter.
+thread reconnects. When the device is still there (:mod:`cctvctl.recorder.liveness`: it
+answers, or takes the connection and hangs), the stream is what failed and the thread
+waits a capped exponential back-off with jitter; when the camera is gone, the thread
+probes it every ``probe_fast_interval``/``probe_interval`` seconds and reconnects as soon
+as it is back, so footage resumes within seconds of a camera's return instead of after
+up to 30 s of back-off.
 
 Time-outs (PyAV 18 / FFmpeg 8):
 
@@ -46,6 +51,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import av
 
+from cctvctl.recorder.liveness import Presence, probe
 from cctvctl.recorder.segmenter import SegmentRecord, SegmentWriter
 from cctvctl.recorder.stats import CameraStats
 from cctvctl.recorder.thumbnails import Keyframe
@@ -66,6 +72,10 @@ BACKOFF_MAX: Final = 30.0
 # A connection that delivered packets this long was healthy: the next failure starts
 # the back-off from the bottom again.
 HEALTHY_SECONDS: Final = 30.0
+PROBE_INTERVAL: Final = 2.0
+PROBE_FAST_INTERVAL: Final = 0.5
+PROBE_FAST_SECONDS: Final = 30.0
+PROBE_TIMEOUT: Final = 1.0
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s'\"]*@")
 
@@ -130,6 +140,16 @@ class IngestSettings:
     backoff_min: float = BACKOFF_MIN
     backoff_max: float = BACKOFF_MAX
     healthy_seconds: float = HEALTHY_SECONDS
+    # While a camera does not answer at all, it is asked this often whether it is back
+    # (one small RTSP exchange); 0: never probe, always back off. For the first
+    # ``probe_fast_seconds`` of an outage it is asked every ``probe_fast_interval``: most
+    # outages are short (a flap, a switch or camera reboot) and every second spent
+    # noticing the camera's return is footage lost, while a camera gone for long is not
+    # worth more than a probe every couple of seconds.
+    probe_interval: float = PROBE_INTERVAL
+    probe_fast_interval: float = PROBE_FAST_INTERVAL
+    probe_fast_seconds: float = PROBE_FAST_SECONDS
+    probe_timeout: float = PROBE_TIMEOUT
 
     def av_options(self, *, full_probe: bool = False) -> dict[str, str]:
         options = {
@@ -310,6 +330,7 @@ class CameraIngest:
         self.stats = stats
         self.settings = settings or IngestSettings()
         self._url = url_with_credentials(url, username, password)
+        self._bare_url = url  # for the liveness probe, which sends no credentials
         self._secrets = (password,)
         self._storage = Path(storage)
         self._modes = modes
@@ -377,7 +398,23 @@ class CameraIngest:
                 break
             if delivered and time.monotonic() - began >= self.settings.healthy_seconds:
                 self._backoff.reset()
+            self._wait_to_retry()
+
+    def _wait_to_retry(self) -> None:
+        """Back off while the camera is there; while it is gone, wait until it is back."""
+        s = self.settings
+        gone = Presence.GONE
+        if s.probe_interval <= 0 or probe(self._bare_url, s.probe_timeout) is not gone:
             self._stop.wait(self._backoff.next_delay())
+            return
+        log.debug("%s: the camera is gone; waiting for it to answer", self.camera_id)
+        since = time.monotonic()
+        while True:
+            fast = time.monotonic() - since < s.probe_fast_seconds
+            if self._stop.wait(s.probe_fast_interval if fast else s.probe_interval):
+                return
+            if probe(self._bare_url, s.probe_timeout) is not gone:
+                return
 
     def _connect_once(self) -> bool:
         """Open, record until the connection ends; True if any packet arrived."""

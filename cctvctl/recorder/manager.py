@@ -89,6 +89,12 @@ class _Coverage:
         return find_gaps(spans, now - DAY, now, not_before=not_before, now=now).missing_seconds
 
 
+def _rfc3339(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
 @dataclass
 class _Cam:
     entry: CameraEntry
@@ -272,6 +278,10 @@ class Recorder:
                     "status": change.status.value,
                     "previous": previous,
                     "reason": change.reason,
+                    # The failure behind the change, also on recovery: the API's
+                    # last_error is cleared then, and this keeps it in the history.
+                    "error": change.error,
+                    "error_at": _rfc3339(change.error_at),
                 },
             )
         except Exception:
@@ -338,6 +348,7 @@ class Recorder:
             recording=snap.recording,
             missing_seconds_24h=self._missing_24h(c, now),
             last_error=snap.last_error,
+            last_error_at=snap.last_error_at,
         )
 
     def cameras(self) -> list[Camera]:

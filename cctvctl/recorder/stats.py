@@ -11,6 +11,11 @@ Status rules (docs/ARCHITECTURE.md, Recording):
   ``fps``, else the rate the stream announces), judged only once a full window of the
   current connection has been seen, so a fresh connection never reads as degraded;
 - ``online`` otherwise.
+
+``last_error`` is what went wrong most recently while the camera is not delivering. It is
+cleared once a new connection delivers again, so a recovered camera does not go on showing
+yesterday's failure; the error stays in the history, carried by the status change that
+reports the outage and by the one that reports the recovery (``StatusChange.error``).
 """
 
 from __future__ import annotations
@@ -60,16 +65,23 @@ class StatsSnapshot:
     connected: bool
     connection_started: datetime | None  # first packet of the current connection
     last_error: str | None
+    last_error_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
 class StatusChange:
-    """What the monitor announces: ``previous`` is None for a camera's first verdict."""
+    """What the monitor announces: ``previous`` is None for a camera's first verdict.
+
+    ``error`` (with ``error_at``, POSIX seconds) is the failure behind the change: the
+    current one when the camera goes down, the one just cleared when it comes back.
+    """
 
     status: CameraStatus
     previous: CameraStatus | None
     reason: str
     at: float
+    error: str | None = None
+    error_at: float | None = None
 
 
 def _utc(ts: float | None) -> datetime | None:
@@ -122,6 +134,7 @@ class CameraStats:
         self._reconnects: deque[float] = deque(maxlen=_MAX_RECONNECTS)
         self._recording = False
         self._last_error: str | None = None
+        self._last_error_at: float | None = None
         self._started = clock()
         self._status = CameraStatus.OFFLINE if enabled else CameraStatus.DISABLED
         self._status_since = self._started
@@ -177,12 +190,12 @@ class CameraStats:
             self._connected_at = None
             self._recording = False
             if error is not None:
-                self._last_error = error
+                self._last_error, self._last_error_at = error, self._clock()
 
     def failed(self, error: str) -> None:
         """A connection attempt failed before any packet (credential-free ``error``)."""
         with self._lock:
-            self._last_error = error
+            self._last_error, self._last_error_at = error, self._clock()
 
     def reconnecting(self, now: float) -> None:
         """Count one connection attempt after the first."""
@@ -288,19 +301,23 @@ class CameraStats:
         now = self._clock() if now is None else now
         with self._lock:
             status, reason = self._verdict(now)
+            error, error_at = self._last_error, self._last_error_at
+            if self._connected and self._connected_at is not None:
+                # Delivering again: the error is history now, kept in this change only.
+                self._last_error = self._last_error_at = None
             if not self._announced:
                 if status is CameraStatus.OFFLINE and now - self._started <= self.offline_after:
                     return None
                 self._announced = True
                 self._status = status
                 self._status_since = now
-                return StatusChange(status, None, reason, now)
+                return StatusChange(status, None, reason, now, error, error_at)
             if status is self._status:
                 return None
             previous = self._status
             self._status = status
             self._status_since = now
-            return StatusChange(status, previous, reason, now)
+            return StatusChange(status, previous, reason, now, error, error_at)
 
     def snapshot(self, now: float | None = None) -> StatsSnapshot:
         now = self._clock() if now is None else now
@@ -321,6 +338,7 @@ class CameraStats:
                 connected=self._connected,
                 connection_started=_utc(self._connected_at),
                 last_error=self._last_error,
+                last_error_at=_utc(self._last_error_at),
             )
 
     @property

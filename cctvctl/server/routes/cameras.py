@@ -75,7 +75,8 @@ def get_camera(camera_id: str, rt: RT) -> Camera:
                 "X-Frame-Age (seconds) describe it; an offline camera's last frame is served "
                 "with its age."
             ),
-        }
+        },
+        502: {"model": Problem, "description": "The camera's latest keyframe cannot be decoded"},
     },
 )
 def thumbnail(

@@ -217,6 +217,14 @@ class ServerConfig(_Strict):
     export_keep_days: float = Field(default=7, gt=0)
     export_max_minutes: float = Field(default=120, gt=0)
     reboot_wait: float = Field(default=180, gt=0)
+    # Connection guards (see server/connections.py). A NOC of ~50 consoles, each with an
+    # event stream and up to httpx's 20 pooled connections for a grid's thumbnails, needs
+    # about 1,100 at once; 2,000 leaves room for scripts and Prometheus and stays far
+    # below a 20,000 open-file limit. Keep-alive outlives httpx's own 5 s pool expiry, so
+    # a client never reuses a connection the server is just closing.
+    header_timeout: float = Field(default=10, gt=0, le=300)
+    keep_alive_timeout: int = Field(default=10, ge=1, le=300)
+    max_connections: int = Field(default=2000, ge=10, le=100_000)
     secrets: FilePath | None = None
     token: list[TokenConfig] = Field(default_factory=list)
 

@@ -129,6 +129,7 @@ class SiteSpec:
     fps: int = 10
     loop_seconds: float = 4.0
     gop_seconds: float = 1.0
+    server_lines: tuple[str, ...] = ()  # extra TOML lines for [server], e.g. "header_timeout = 2"
 
 
 @dataclass
@@ -182,6 +183,7 @@ def write_site(directory: Path, spec: SiteSpec = SiteSpec()) -> Site:
         f"retention_days = {spec.retention_days}",
         f"offline_after = {spec.offline_after}",
         'secrets = "secrets.toml"',
+        *spec.server_lines,
         "",
     ]
     for role in ROLES:

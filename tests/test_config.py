@@ -173,6 +173,18 @@ BAD_CASES = [
         "number",
     ),
     (
+        "header time-out of zero",
+        ('secrets = "secrets.toml"', 'secrets = "secrets.toml"\nheader_timeout = 0'),
+        "server.header_timeout",
+        "greater than 0",
+    ),
+    (
+        "too few connections",
+        ('secrets = "secrets.toml"', 'secrets = "secrets.toml"\nmax_connections = 3'),
+        "server.max_connections",
+        "greater than or equal to 10",
+    ),
+    (
         "unknown top-level table",
         ("[server]", "[servre]\n[server]"),
         "servre",

@@ -179,8 +179,10 @@ def _serve(inventory: Inventory, sock: socket.socket, level: LogLevel, access_lo
     import uvicorn
 
     from cctvctl.server.app import create_app
+    from cctvctl.server.connections import header_deadline_protocol
 
     app = create_app(inventory)
+    settings = inventory.server
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
@@ -199,6 +201,10 @@ def _serve(inventory: Inventory, sock: socket.socket, level: LogLevel, access_lo
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
         lifespan="on",
         server_header=False,
+        http=header_deadline_protocol(settings.header_timeout),
+        timeout_keep_alive=settings.keep_alive_timeout,
+        # Beyond it uvicorn answers 503 at once instead of queueing without bound.
+        limit_concurrency=settings.max_connections,
     )
     srv = Server(cfg)
     # uvicorn re-raises the signal that stopped it once it is done; with the default

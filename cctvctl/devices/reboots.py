@@ -58,6 +58,7 @@ from cctvctl.untrusted import quoted
 
 __all__ = [
     "BULK_LIMIT",
+    "DURATION_TEXT",
     "GUARD",
     "REBOOT",
     "REBOOT_BULK",
@@ -84,8 +85,13 @@ REBOOT_BULK: Final = "reboot.bulk"
 REBOOT_DRY_RUN: Final = "reboot.dry_run"
 REBOOT_RESULT: Final = "reboot.result"
 
-_DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-_DURATION: Final = re.compile(r"(?:\d+(?:\.\d+)?[smhd])+")
+# ASCII digits only (\d would take '٣', which float() reads as 3), and few enough of them
+# that float() stays finite: the schema's pattern can then say exactly what is accepted.
+_NUMBER: Final = r"[0-9]{1,12}(?:\.[0-9]{1,9})?"
+_DURATION_PART: Final = re.compile(rf"({_NUMBER}) *([smhd])")
+_DURATION: Final = re.compile(rf"{_NUMBER}|(?:{_NUMBER} *[smhd] *)+")
+#: What :func:`parse_duration` accepts as text once stripped, as a regex (no anchors).
+DURATION_TEXT: Final = rf"{_NUMBER}|(?:{_NUMBER} *[smhdSMHD] *)+"
 _UNIT: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -96,16 +102,14 @@ def parse_duration(value: float | str) -> float:
     if isinstance(value, int | float):
         seconds = float(value)
     else:
-        text = value.strip().lower().replace(" ", "")
-        try:
-            seconds = float(text)
-        except ValueError:
-            if not _DURATION.fullmatch(text):
-                raise ValueError(
-                    f"{quoted(value)} is not a duration; accepted: seconds, or e.g. '90s', '15m', "
-                    "'2h', '1h30m'"
-                ) from None
-            seconds = sum(float(n) * _UNIT[u] for n, u in _DURATION_PART.findall(text))
+        text = value.strip().lower()
+        if not _DURATION.fullmatch(text):
+            raise ValueError(
+                f"{quoted(value)} is not a duration; accepted: seconds, or e.g. '90s', '15m', "
+                "'2h', '1h30m'"
+            )
+        parts = _DURATION_PART.findall(text)
+        seconds = sum(float(n) * _UNIT[u] for n, u in parts) if parts else float(text)
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"{quoted(value)} is not a duration of zero or more seconds")
     return seconds

@@ -31,7 +31,7 @@ from cctvctl.exporter import Exporter
 from cctvctl.health import HostProbe
 from cctvctl.models import Role
 from cctvctl.recorder.manager import Recorder
-from cctvctl.server import problems
+from cctvctl.server import openapi, problems
 from cctvctl.server.auth import Redactor, TokenStore, require
 from cctvctl.storage.audit import AuditLog
 from cctvctl.storage.events import EventBus
@@ -212,6 +212,7 @@ def create_app(
     app.state.tokens = TokenStore(inventory.server.token)
     app.state.inventory = inventory
     problems.install(app)
+    openapi.install(app)
     app.include_router(health.router)
     app.include_router(cameras.router)
     app.include_router(recordings.router)

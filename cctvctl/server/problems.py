@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 
 from cctvctl.untrusted import clip, quoted
 
@@ -50,6 +51,8 @@ TYPE_TOO_LARGE: Final = "urn:cctvctl:problem:body-too-large"
 
 #: Validation errors described one by one in a 422; the rest are only counted.
 MAX_ERRORS_SHOWN: Final = 10
+
+_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 # Shown for values the caller sent that pydantic rejects with a generic message.
 _TYPE_HINTS: Final[dict[str, str]] = {
@@ -180,6 +183,20 @@ async def _on_problem(request: Request, exc: Exception) -> Response:
     )
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes on this path.
+
+    Starlette's 405 names only the methods of the first route whose path matched, and
+    GET /exports and POST /exports are two routes: its Allow would leave one out.
+    """
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
 async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
@@ -188,7 +205,10 @@ async def _on_http(request: Request, exc: Exception) -> Response:
         detail = f"no such resource {quoted(request.url.path)}; the API lives under /api/v1"
         return problem_response(request, 404, detail, type=TYPE_NOT_FOUND, headers=headers)
     if status == 405:
-        allowed = headers.get("allow") or headers.get("Allow") or ""
+        allowed = _allowed_methods(request) or headers.get("allow") or headers.get("Allow") or ""
+        headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+        if allowed:
+            headers["Allow"] = allowed
         detail = f"{clip(request.method)} is not supported on {quoted(request.url.path)}"
         if allowed:
             detail += f"; accepted: {allowed}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -159,6 +160,63 @@ def loads_body(raw: bytes) -> Any:
         return NotJson("is not valid JSON")
 
 
+_PLAIN_JSON_TYPES: Final[dict[str, type]] = {
+    "string": str,
+    "array": list,
+    "object": dict,
+    "null": type(None),
+}
+
+
+def _is_json(value: Any, kind: str | None) -> bool:
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "integer":  # JSON Schema's integer takes 4.0 too
+        return not isinstance(value, bool) and (
+            isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        )
+    if kind == "number":
+        return not isinstance(value, bool) and isinstance(value, int | float)
+    expected = _PLAIN_JSON_TYPES.get(kind or "")
+    return expected is None or isinstance(value, expected)
+
+
+@functools.cache
+def _field_types(model: type[BaseModel]) -> dict[str, list[str | None]]:
+    props: dict[str, Any] = model.model_json_schema()["properties"]
+    return {
+        name: [branch.get("type") for branch in schema.get("anyOf", [schema])]
+        for name, schema in props.items()
+    }
+
+
+def _wrong_json_types(model: type[BaseModel], data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Members whose JSON type the schema does not allow, as pydantic-style errors.
+
+    pydantic's lax mode would take 0 for false, "5" for 5 and a number of seconds for a
+    time, which the schema does not; its strict mode would not take 4.0 for 4, which
+    the schema does. So the JSON types are held to the schema here, and the values
+    then to the model in lax mode.
+    """
+    types = _field_types(model)
+    errors = []
+    for name, value in data.items():
+        kinds = types.get(name)
+        # A boolean where none belongs is the models' to refuse, in their own words.
+        if kinds is None or isinstance(value, bool) or any(_is_json(value, k) for k in kinds):
+            continue
+        wanted = " or ".join(f"a JSON {kind}" for kind in kinds if kind != "null")
+        errors.append(
+            {
+                "type": "json_type",
+                "loc": (name,),
+                "msg": f"Input should be {wanted}",
+                "input": value,
+            }
+        )
+    return errors
+
+
 def validate_body(model: type[M], raw: bytes, data: Any) -> M:
     """``data`` (from :func:`loads_body` on ``raw``) as ``model``, or :class:`BodyRefused`.
 
@@ -177,12 +235,15 @@ def validate_body(model: type[M], raw: bytes, data: Any) -> M:
     if not isinstance(data, dict):
         detail = f"the request body is not a JSON object; expected {expected}"
         raise BodyRefused(invalid("", detail, where="body"), detail)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors: list[Any] = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
-        _, summary = describe_validation_errors(errors)
-        raise BodyRefused(RequestValidationError(errors), summary) from None
+    errors: list[Any] = _wrong_json_types(model, data)
+    if not errors:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            errors = list(exc.errors())
+    located = [{**e, "loc": ("body", *e["loc"])} for e in errors]
+    _, summary = describe_validation_errors(located)
+    raise BodyRefused(RequestValidationError(located), summary)
 
 
 def _present(rt: Runtime, cam: Camera) -> Camera:

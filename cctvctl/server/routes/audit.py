@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from cctvctl.models import AuditEntry, Problem, Role
 from cctvctl.server.auth import require
 from cctvctl.server.routes._shared import invalid
-from cctvctl.server.routes.recordings import parse_time
+from cctvctl.server.routes.recordings import TIME_SCHEMA, parse_time
 from cctvctl.storage.audit import MAX_LIMIT, AuditLog
 from cctvctl.untrusted import clip
 
@@ -26,7 +26,7 @@ router = APIRouter(
     },
 )
 
-_TIME: Final = {"format": "date-time"}
+_TIME: Final = TIME_SCHEMA
 
 
 @router.get("/audit", response_model=list[AuditEntry])
@@ -37,7 +37,8 @@ def audit_log(
         Query(description="Rows at or after this time, RFC 3339.", json_schema_extra=_TIME),
     ] = None,
     until: Annotated[
-        str | None, Query(description="Rows before this time, RFC 3339.", json_schema_extra=_TIME)
+        str | None,
+        Query(description="Rows before this time, RFC 3339; after since.", json_schema_extra=_TIME),
     ] = None,
     action: Annotated[
         str | None,

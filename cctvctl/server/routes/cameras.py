@@ -29,7 +29,6 @@ MAX_HEIGHT: Final = 1080
 
 _ERRORS: Final[dict[int | str, dict[str, object]]] = {
     401: {"model": Problem, "description": "No token, or a token this server does not know"},
-    403: {"model": Problem, "description": "The token's role is too low"},
     404: {"model": Problem, "description": "No such camera or kecamatan"},
     422: {"model": Problem, "description": "A parameter is out of range or malformed"},
 }
@@ -76,7 +75,8 @@ def get_camera(camera_id: str, rt: RT) -> Camera:
                 "X-Frame-Age (seconds) describe it; an offline camera's last frame is served "
                 "with its age."
             ),
-        }
+        },
+        502: {"model": Problem, "description": "The camera's latest keyframe cannot be decoded"},
     },
 )
 def thumbnail(

@@ -36,11 +36,31 @@ _RETRY_MS: Final = 3000
 MAX_EVENT_ID: Final = 2**63 - 1
 _EVENT_ID: Final = re.compile(r"[0-9]{1,19}")
 
+
+def _at_most(limit: int) -> str:
+    """A regex for whole numbers from 0 to ``limit``, as digits (leading zeros allowed).
+
+    Digit strings of one length sort as their numbers do, so a number of ``limit``'s
+    length is at most ``limit`` when it is below it at its first differing digit.
+    """
+    digits = str(limit)
+    parts = [f"[0-9]{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for at, digit in enumerate(digits):
+        if digit != "0":
+            rest = len(digits) - at - 1
+            parts.append(f"{digits[:at]}[0-{int(digit) - 1}][0-9]{{{rest}}}")
+    parts.append(digits)
+    return "(" + "|".join(parts) + ")"
+
+
+#: What ``_since`` accepts in Last-Event-ID (blank: no id), for the OpenAPI document.
+EVENT_ID_PATTERN: Final = rf"^\s*({_at_most(MAX_EVENT_ID)}\s*)?$"
+
 router = APIRouter(
     prefix="/api/v1",
     tags=["events"],
     dependencies=[VIEWER],
-    responses={401: {"model": Problem}, 403: {"model": Problem}, 422: {"model": Problem}},
+    responses={401: {"model": Problem}, 422: {"model": Problem}},
 )
 
 
@@ -134,7 +154,11 @@ async def events(
     ] = None,
     last_event_id: Annotated[
         str | None,
-        Header(alias="Last-Event-ID", description="Resume after this event id (SSE)."),
+        Header(
+            alias="Last-Event-ID",
+            description="Resume after this event id (SSE); empty: from now.",
+            json_schema_extra={"pattern": EVENT_ID_PATTERN},
+        ),
     ] = None,
 ) -> StreamingResponse:
     """Server-sent events: ``camera.status``, ``storage.deleted``, ``job.progress``, …"""

@@ -94,7 +94,23 @@ def _job_or_404(exporter: Exporter, job_id: str) -> ExportJob:
     status_code=202,
     response_model=ExportJob,
     openapi_extra=body_schema(ExportRequest),
-    responses={202: {"description": "Queued; follow the Location header for progress"}},
+    responses={
+        202: {
+            "description": "Queued; follow the Location header for progress",
+            "headers": {
+                "Location": {
+                    "description": "the job: /api/v1/exports/{id}",
+                    "schema": {"type": "string"},
+                }
+            },
+            "links": {
+                "GetExportJob": {
+                    "operationRef": "#/paths/~1api~1v1~1exports~1{job_id}/get",
+                    "parameters": {"job_id": "$response.body#/id"},
+                }
+            },
+        }
+    },
 )
 async def create_export(
     request: Request,
@@ -105,8 +121,10 @@ async def create_export(
 ) -> ExportJob:
     """Queue a clip export of one camera over a window (operator or admin).
 
-    Body: ``{camera, start, end, case_id?, note?}`` with RFC 3339 times. The window may
-    be at most ``export_max_minutes`` long and must hold some footage.
+    Body: ``{camera, start, end, case_id?, note?}`` with RFC 3339 times. ``end`` must be
+    after ``start`` (a zero-length window is refused) and not in the future; the window
+    may be at most ``export_max_minutes`` long and must hold some footage. A window
+    breaking one of these rules is a 422.
     """
     target: str | None = None
     case_id: str | None = None

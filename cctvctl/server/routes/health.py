@@ -34,7 +34,7 @@ def healthz() -> Liveness:
     "/api/v1/health",
     response_model=Health,
     dependencies=[VIEWER],
-    responses={401: {"model": Problem}, 403: {"model": Problem}},
+    responses={401: {"model": Problem}},
 )
 def health(rt: RT) -> Health:
     """Storage volume, host, and every kecamatan of the inventory (inventory order)."""

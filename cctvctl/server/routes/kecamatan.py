@@ -17,7 +17,7 @@ router = APIRouter(
     prefix="/api/v1",
     tags=["kecamatan"],
     dependencies=[VIEWER],
-    responses={401: {"model": Problem}, 403: {"model": Problem}},
+    responses={401: {"model": Problem}},
 )
 
 

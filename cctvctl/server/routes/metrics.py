@@ -25,7 +25,7 @@ __all__ = ["RecorderCollector", "register", "router"]
 router = APIRouter(
     tags=["metrics"],
     dependencies=[VIEWER],
-    responses={401: {"model": Problem}, 403: {"model": Problem}},
+    responses={401: {"model": Problem}},
 )
 
 _UP = (CameraStatus.ONLINE, CameraStatus.DEGRADED)

@@ -16,8 +16,10 @@ import asyncio
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from cctvctl.devices.reboots import (
+    DURATION_TEXT,
     REBOOT,
     REBOOT_BULK,
     REBOOT_DRY_RUN,
@@ -63,6 +65,60 @@ _ERRORS: Final[dict[int | str, dict[str, Any]]] = {
 }
 
 router = APIRouter(prefix="/api/v1", tags=["reboots"], responses=_ERRORS)
+
+# The reboot bodies strip whitespace (pydantic's: Unicode White_Space) before they check
+# length and control characters, so "  " is empty and a tab at the end is no control
+# character: the one-line pattern of models.py, with that stripping written in.
+_WS: Final = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_CTRL: Final = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+STRIPPED_ONE_LINE: Final = rf"^[{_WS}]*[^{_CTRL}{_WS}]([^{_CTRL}]*[^{_CTRL}{_WS}])?[{_WS}]*$"
+_JOB_CREATED: Final[dict[str, Any]] = {
+    "headers": {
+        "Location": {
+            "description": "the job: /api/v1/reboots/{id}",
+            "schema": {"type": "string"},
+        }
+    },
+    "links": {
+        "GetRebootJob": {
+            "operationRef": "#/paths/~1api~1v1~1reboots~1{job_id}/get",
+            "parameters": {"job_id": "$response.body#/id"},
+            "description": "the job this request started",
+        }
+    },
+}
+
+
+def _reboot_body(model: type[RebootRequest] | type[BulkRebootRequest]) -> dict[str, Any]:
+    """The request body schema, with the rules the route checks beyond the model's."""
+    extra = body_schema(model)
+    schema: dict[str, Any] = extra["requestBody"]["content"]["application/json"]["schema"]
+    props = schema["properties"]
+    props["reason"]["pattern"] = STRIPPED_ONE_LINE
+    if model is BulkRebootRequest:
+        props["cameras"]["anyOf"][0]["minItems"] = 1
+        props["cameras"]["anyOf"][0]["items"]["pattern"] = STRIPPED_ONE_LINE
+        props["kecamatan"]["anyOf"][0]["pattern"] = STRIPPED_ONE_LINE
+        props["offline_for"]["anyOf"] = [
+            {"type": "number", "minimum": 0},
+            {"type": "string", "pattern": rf"^[{_WS}]*(?:{DURATION_TEXT})[{_WS}]*$"},
+            {"type": "null"},
+        ]
+        # _select: at least one selector, and not both a list and a kecamatan.
+        given = {
+            "cameras": {"type": "array"},
+            "kecamatan": {"type": "string"},
+            "offline_for": {"type": ["number", "string"]},
+        }
+        schema["anyOf"] = [
+            {"required": [name], "properties": {name: kind}} for name, kind in given.items()
+        ]
+        schema["not"] = {
+            "required": ["cameras", "kecamatan"],
+            "properties": {"cameras": given["cameras"], "kecamatan": given["kecamatan"]},
+        }
+    return extra
+
 
 ADMIN: Final = Depends(require(Role.ADMIN))
 
@@ -143,8 +199,11 @@ async def _audit_refusal(
     "/cameras/{camera_id}/reboot",
     status_code=202,
     response_model=RebootJob,
-    openapi_extra=body_schema(RebootRequest),
-    responses={409: {"model": Problem, "description": "Rebooted in the last 10 minutes"}},
+    openapi_extra=_reboot_body(RebootRequest),
+    responses={
+        202: {"description": "the job; poll it or follow the events", **_JOB_CREATED},
+        409: {"model": Problem, "description": "Rebooted in the last 10 minutes"},
+    },
 )
 async def reboot_camera(
     camera_id: str,
@@ -233,13 +292,16 @@ def _select(
         except ValueError as exc:
             raise invalid("offline_for", f"body field 'offline_for': {exc}", where="body") from None
     if body.cameras is not None:
+        if not body.cameras:
+            raise invalid("cameras", "body field 'cameras' is an empty list", where="body")
         unknown = mgr.unknown(body.cameras)
         if unknown:
-            raise invalid(
-                "cameras",
+            # 404, as for an unknown kecamatan or an unknown camera in the path.
+            raise ProblemError(
+                404,
                 f"no camera {', '.join(quoted(c) for c in unknown[:10])} on this server; "
                 "list them with GET /api/v1/cameras",
-                where="body",
+                type=TYPE_NOT_FOUND,
             )
     slug = kecamatan_or_404(rt, body.kecamatan).key if body.kecamatan is not None else None
     return slug, offline_for
@@ -248,11 +310,17 @@ def _select(
 @router.post(
     "/reboots",
     status_code=202,
-    response_model=RebootJob | RebootPlan,
-    openapi_extra=body_schema(BulkRebootRequest),
+    response_model=RebootJob,
+    openapi_extra=_reboot_body(BulkRebootRequest),
     responses={
+        # No Location and no link: a dry run starts no job.
         200: {"model": RebootPlan, "description": "dry run: what a real run would do"},
-        202: {"model": RebootJob, "description": "the job; poll it or follow the events"},
+        202: {"description": "the job; poll it or follow the events", **_JOB_CREATED},
+        422: {
+            "model": Problem,
+            "description": "Malformed request, or a real run refused: no camera matches, "
+            "or more than 20 without force (a dry run answers 200 with `refused`)",
+        },
     },
 )
 async def bulk_reboot(
@@ -261,7 +329,7 @@ async def bulk_reboot(
     mgr: Manager,
     principal: RebootAdmin,
     response: Response,
-) -> RebootJob | RebootPlan:
+) -> RebootJob | JSONResponse:
     """Reboot a list of cameras, a kecamatan, or the cameras offline for a while.
 
     Body: ``{cameras? | kecamatan?, offline_for?, reason, dry_run?, max_parallel?, force?}``.
@@ -308,9 +376,8 @@ async def bulk_reboot(
     except RebootRefused as exc:
         raise _refused(exc) from None
     if isinstance(result, RebootPlan):
-        response.status_code = 200
-    else:
-        response.headers["Location"] = f"/api/v1/reboots/{result.id}"
+        return JSONResponse(result.model_dump(mode="json"))
+    response.headers["Location"] = f"/api/v1/reboots/{result.id}"
     return result
 
 

@@ -13,10 +13,20 @@ from cctvctl.models import Problem, Recordings
 from cctvctl.server.routes._shared import RT, VIEWER, camera_or_404, invalid
 from cctvctl.untrusted import clip, quoted
 
-__all__ = ["MAX_WINDOW", "parse_time", "router"]
+__all__ = ["MAX_WINDOW", "TIME_SCHEMA", "parse_time", "router"]
 
+# As written, whatever the offset: a rule the OpenAPI pattern can state exactly. The CLI
+# sends UTC from 1970-01-01 up to 9000-01-01 (timeparse.py), which always fits.
 MIN_YEAR: Final = 1970
-MAX_YEAR: Final = 9000
+MAX_YEAR: Final = 8999
+_YEARS: Final = r"(19[7-9][0-9]|[2-8][0-9]{3})"
+_AFTER_YEAR: Final = (
+    r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+)
+_RFC3339: Final = re.compile(r"[0-9]{4}" + _AFTER_YEAR)
+#: The schema of every time parameter: exactly what :func:`parse_time` accepts.
+TIME_SCHEMA: Final = {"format": "date-time", "pattern": f"^{_YEARS}{_AFTER_YEAR}$"}
 DEFAULT_WINDOW: Final = timedelta(hours=24)
 MAX_WINDOW: Final = timedelta(days=31)
 _EXAMPLE: Final = "2024-05-01T08:00:00Z or 2024-05-01T16:00:00+08:00"
@@ -30,7 +40,6 @@ router = APIRouter(
     dependencies=[VIEWER],
     responses={
         401: {"model": Problem},
-        403: {"model": Problem},
         404: {"model": Problem},
         422: {"model": Problem},
     },
@@ -40,26 +49,27 @@ router = APIRouter(
 def parse_time(name: str, value: str) -> datetime:
     """An RFC 3339 time with an offset; anything else is the caller's 422."""
     text = _SPACED_OFFSET.sub(r"+\1", value.strip())
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
+    # datetime.fromisoformat alone would also take forms the schema does not allow
+    # (week dates, no seconds, no offset, "20240501T0800").
+    if not _RFC3339.fullmatch(text):
+        hint = "has no UTC offset" if _RFC3339.fullmatch(text + "Z") else "is not a time"
         raise invalid(
-            name, f"query parameter {name!r}: {quoted(value)} is not a time; accepted: {_EXAMPLE}"
-        ) from None
-    if when.tzinfo is None:
-        raise invalid(
-            name,
-            f"query parameter {name!r}: {quoted(value)} has no UTC offset; accepted: {_EXAMPLE}",
+            name, f"query parameter {name!r}: {quoted(value)} {hint}; accepted: {_EXAMPLE}"
         )
-    when = when.astimezone(UTC)
     # Far-off years would overflow the default window arithmetic; no footage lives there.
-    if not MIN_YEAR <= when.year <= MAX_YEAR:
+    if not MIN_YEAR <= int(text[:4]) <= MAX_YEAR:
         raise invalid(
             name,
             f"query parameter {name!r}: {quoted(value)} is out of range; "
             f"accepted: years {MIN_YEAR} to {MAX_YEAR}",
         )
-    return when
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:  # the shape is right but the day is not (2024-02-30)
+        raise invalid(
+            name, f"query parameter {name!r}: {quoted(value)} is not a time; accepted: {_EXAMPLE}"
+        ) from None
+    return when.astimezone(UTC)
 
 
 @router.get("/cameras/{camera_id}/recordings", response_model=Recordings)
@@ -70,14 +80,15 @@ def recordings(
         str | None,
         Query(
             description="Window start, RFC 3339 (default: 24 h before end).",
-            json_schema_extra={"format": "date-time"},
+            json_schema_extra=TIME_SCHEMA,
         ),
     ] = None,
     end: Annotated[
         str | None,
         Query(
-            description="Window end, RFC 3339 (default: now). At most 31 days after start.",
-            json_schema_extra={"format": "date-time"},
+            description="Window end, RFC 3339 (default: now); after start, and at most "
+            "31 days after it.",
+            json_schema_extra=TIME_SCHEMA,
         ),
     ] = None,
 ) -> Recordings:

@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse
 
 from cctvctl import __version__
 from cctvctl.config import Inventory
-from cctvctl.exporter import Exporter
+from cctvctl.exports import Exporter
 from cctvctl.health import HostProbe
 from cctvctl.models import Role
 from cctvctl.recorder.manager import Recorder

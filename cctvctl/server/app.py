@@ -166,7 +166,7 @@ def create_app(
             )
             await asyncio.to_thread(exporter.start)
             app.state.exporter = exporter
-            from cctvctl.devices.reboots import RebootManager
+            from cctvctl.reboots import RebootManager
 
             reboots = RebootManager(inventory, index, recorder, bus, redact=redactor)
             await reboots.start()

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from cctvctl.config import Inventory, InventoryFile
 from cctvctl.devices.onvif import OnvifTarget
-from cctvctl.models import RebootError, RebootState
+from cctvctl.models import Camera, CameraStatus, RebootError, RebootState, SiteKind
 from cctvctl.reboots.plan import RebootPlanner
 from cctvctl.reboots.run import POLL_SECONDS, RebootRunner, watch
 from cctvctl.recorder.stats import CameraStats
@@ -177,6 +177,39 @@ def test_the_twenty_target_limit_counts_only_cameras_that_would_go(
     assert states["cam-01"] is RebootState.PLANNED
     assert states["cam-off"] is RebootState.SKIPPED
     assert all(t.requested == T0 for t in plan.targets)
+
+
+class Dark:
+    """cam-01 dark since T0 (its last packet), cam-02 since T0 + 10 min, cam-03 online."""
+
+    def camera(self, camera_id: str) -> Camera | None:
+        last = {"cam-01": T0, "cam-02": T0 + timedelta(minutes=10), "cam-03": None}
+        if camera_id not in last:
+            return None
+        online = camera_id == "cam-03"
+        return Camera(
+            id=camera_id,
+            name=camera_id,
+            kecamatan="Sangatta Utara",
+            kecamatan_slug="sangatta-utara",
+            site="Kantor Camat",
+            site_kind=SiteKind.KANTOR_KECAMATAN,
+            enabled=True,
+            has_onvif=True,
+            status=CameraStatus.ONLINE if online else CameraStatus.OFFLINE,
+            status_since=T0,
+            last_packet=last[camera_id],
+        )
+
+
+def test_offline_for_counts_from_the_last_packet_on_the_clock(index: SegmentIndex) -> None:
+    clock = FakeClock(T0 + timedelta(minutes=20))
+    planner = RebootPlanner(_inventory(3), Dark(), RebootLog(index, clock=clock), clock=clock)
+    assert planner.select(None, None, 15 * 60) == ["cam-01"]
+    assert planner.select(None, None, 10 * 60) == ["cam-01", "cam-02"]
+    clock.now += 6 * 60  # cam-02 now dark for 16 minutes
+    assert planner.select(None, "sangatta-utara", 15 * 60) == ["cam-01", "cam-02"]
+    assert planner.select(["cam-03"], None, 0) == []  # online is never "offline for"
 
 
 # --------------------------------------------------------------------------- watching

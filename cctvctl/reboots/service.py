@@ -26,10 +26,17 @@ from typing import Final, Protocol
 
 from cctvctl.config import Inventory
 from cctvctl.devices import onvif
-from cctvctl.models import Camera, RebootError, RebootJob, RebootPlan, RebootResult, RebootState
-from cctvctl.reboots.plan import BULK_LIMIT, GUARD, Actor, Check, RebootPlanner, RebootRefused
-from cctvctl.reboots.run import RebootRunner
-from cctvctl.recorder.stats import CameraStats
+from cctvctl.models import RebootError, RebootJob, RebootPlan, RebootResult, RebootState
+from cctvctl.reboots.plan import (
+    BULK_LIMIT,
+    GUARD,
+    Actor,
+    Check,
+    RebootPlanner,
+    RebootRefused,
+    StatusView,
+)
+from cctvctl.reboots.run import RebootRunner, StatsView
 from cctvctl.storage.audit import AuditLog
 from cctvctl.storage.events import EventPublisher
 from cctvctl.storage.index import SegmentIndex
@@ -46,11 +53,8 @@ REBOOT_BULK: Final = "reboot.bulk"
 REBOOT_DRY_RUN: Final = "reboot.dry_run"
 
 
-class StreamWatch(Protocol):
+class StreamWatch(StatusView, StatsView, Protocol):
     """What the service needs of the recorder: a camera's live view and its connection."""
-
-    def camera(self, camera_id: str) -> Camera | None: ...
-    def stats(self, camera_id: str) -> CameraStats | None: ...
 
 
 class RebootManager:

@@ -280,7 +280,12 @@ class Recorder:
         try:
             from cctvctl.storage.retention import Retention
 
-            retention = Retention.from_inventory(self.inventory, self.index, events=self.events)
+            retention = Retention.from_inventory(
+                self.inventory,
+                self.index,
+                events=self.events,
+                check_interval=self.retention_interval,
+            )
         except Exception:
             log.exception("retention is not available; footage will not be pruned")
             return

@@ -59,7 +59,7 @@ RATE_WINDOW: Final = timedelta(hours=1)
 WRITES_KEPT: Final = 2 * RATE_WINDOW
 BATCH: Final = 500
 #: What the server uses when a caller does not say (segment 60 s, a pass every 10 s).
-DEFAULT_GUARD_SECONDS: Final = 3 * 60.0 + 2 * 10.0
+DEFAULT_GUARD_SECONDS: Final = 2 * 10.0 + 60.0
 
 
 class DeleteReason(enum.StrEnum):
@@ -88,12 +88,12 @@ def quota_bytes(quota_gb: float | None) -> int | None:
 def guard_seconds(segment_seconds: float, check_interval: float) -> float:
     """Seconds of writes the disk guard must always keep free, whatever the volume.
 
-    Between two passes the cameras write ``check_interval`` seconds more; the open
-    segments are already on the volume's books but the guard can only delete closed
-    ones, so a few segment lengths more cover a pass that finds little to delete (a
-    camera's only closed segment being the one just indexed) and the index's WAL.
+    Between two passes the cameras write ``check_interval`` seconds more (counted twice:
+    a pass can run late on a busy host, and keyframe bursts beat the hour's average);
+    and a segment length more, because the guard can only delete closed segments and the
+    bytes of the segments being written only become deletable when they close.
     """
-    return 3 * segment_seconds + 2 * check_interval
+    return 2 * check_interval + segment_seconds
 
 
 def disk_reserve(total: int, hour_bytes: int, rate_bps: float, floor_seconds: float) -> int:

@@ -236,6 +236,7 @@ class Recorder:
         while not self._stop.wait(self.monitor_interval):
             try:
                 self.check_status()
+                self.thumbnails.release_if_idle()
             except Exception:
                 log.exception("status monitor failed")
 

@@ -49,8 +49,9 @@ log = logging.getLogger(__name__)
 MALLOC_ARENAS: Final = 2
 
 #: Seconds between retention passes (the recorder runs them). A pass with nothing to
-#: delete is a statvfs and a few indexed queries, and the disk guard's reserve (an hour
-#: of writes) dwarfs this interval; a short one keeps a kecamatan close to its quota.
+#: delete is a statvfs and a few indexed queries, and the disk guard's reserve always
+#: holds two intervals of writes (retention.guard_seconds); a short one keeps a kecamatan
+#: close to its quota and a small volume well used.
 DEFAULT_RETENTION_INTERVAL: Final = 10.0
 
 API_DESCRIPTION: Final = """\

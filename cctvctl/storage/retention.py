@@ -58,8 +58,6 @@ RATE_WINDOW: Final = timedelta(hours=1)
 #: The write log is kept this long: longer than any rate window anyone asks for.
 WRITES_KEPT: Final = 2 * RATE_WINDOW
 BATCH: Final = 500
-#: What the server uses when a caller does not say (segment 60 s, a pass every 10 s).
-DEFAULT_GUARD_SECONDS: Final = 2 * 10.0 + 60.0
 
 
 class DeleteReason(enum.StrEnum):
@@ -94,6 +92,10 @@ def guard_seconds(segment_seconds: float, check_interval: float) -> float:
     bytes of the segments being written only become deletable when they close.
     """
     return 2 * check_interval + segment_seconds
+
+
+#: What the server uses when a caller does not say (segment 60 s, a pass every 10 s).
+DEFAULT_GUARD_SECONDS: Final = guard_seconds(60.0, 10.0)
 
 
 def disk_reserve(total: int, hour_bytes: int, rate_bps: float, floor_seconds: float) -> int:

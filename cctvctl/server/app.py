@@ -30,6 +30,7 @@ from cctvctl.config import Inventory
 from cctvctl.exporter import Exporter
 from cctvctl.health import HostProbe
 from cctvctl.models import Role
+from cctvctl.recorder import malloc
 from cctvctl.recorder.manager import Recorder
 from cctvctl.server import openapi, problems
 from cctvctl.server.auth import Redactor, TokenStore, require
@@ -44,9 +45,14 @@ __all__ = ["DEFAULT_RETENTION_INTERVAL", "Runtime", "create_app", "runtime"]
 
 log = logging.getLogger(__name__)
 
+#: glibc malloc arenas: thumbnails are decoded on any of the API's worker threads, and
+#: an arena per thread kept hundreds of MB after a burst of requests (see recorder.malloc).
+MALLOC_ARENAS: Final = 2
+
 #: Seconds between retention passes (the recorder runs them). A pass with nothing to
-#: delete is a statvfs and a few indexed queries, and the disk guard's reserve (an hour
-#: of writes) dwarfs this interval; a short one keeps a kecamatan close to its quota.
+#: delete is a statvfs and a few indexed queries, and the disk guard's reserve always
+#: holds two intervals of writes (retention.guard_seconds); a short one keeps a kecamatan
+#: close to its quota and a small volume well used.
 DEFAULT_RETENTION_INTERVAL: Final = 10.0
 
 API_DESCRIPTION: Final = """\
@@ -139,6 +145,8 @@ def create_app(
     """The API application for ``inventory``; the recorder runs while the app is served."""
     from cctvctl.server.routes import cameras, events, health, kecamatan, metrics, recordings
 
+    # Before uvicorn and the recorder start their threads: existing arenas are kept.
+    malloc.limit_arenas(MALLOC_ARENAS)
     redactor = Redactor(inventory.password(e.camera.id) for e in inventory.cameras())
 
     @asynccontextmanager

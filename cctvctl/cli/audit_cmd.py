@@ -17,13 +17,13 @@ from cctvctl.cli.common import (
     exit_code,
     fail_usage,
     key_width,
+    out_console,
     parse_when,
     print_results_json,
     servers,
     zone_name,
 )
 from cctvctl.cli.context_cmd import AllContextsOpt, ContextOpt, TokenOpt, UrlOpt
-from cctvctl.cli.download import table_console
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import WITA, format_time
 
@@ -126,7 +126,7 @@ def _show(
     from rich.table import Table
     from rich.text import Text
 
-    out = table_console(no_color)
+    out = out_console(no_color)
     rows = [(r.name, e) for r in results if r.value is not None for e in r.value]
     if not any(r.value is not None for r in results):
         return

@@ -1,7 +1,7 @@
 """`cctvctl export` (a clip for a case) and `cctvctl exports ls|show|download|cancel`.
 
 An export is a job on the server; these commands create it, follow it, and fetch the clip
-through :func:`cctvctl.cli.download.save_export` (resumable, verified, manifest beside it).
+through :func:`cctvctl.cli.jobs.save_export` (resumable, verified, manifest beside it).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from cctvctl.cli.common import (
     zone_name,
 )
 from cctvctl.cli.context_cmd import ContextOpt, TokenOpt, UrlOpt
-from cctvctl.cli.download import (
+from cctvctl.cli.jobs import (
     DownloadFailed,
     Meter,
     check_free,
@@ -36,7 +36,6 @@ from cctvctl.cli.download import (
     failing,
     part_path,
     save_export,
-    table_console,
 )
 from cctvctl.cli.output import print_json
 from cctvctl.termsafe import for_terminal
@@ -45,7 +44,7 @@ from cctvctl.timeparse import WITA, format_duration, format_time
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from cctvctl.cli.download import Saved
+    from cctvctl.cli.jobs import Saved
     from cctvctl.client import CctvClient
     from cctvctl.models import ExportJob, ExportManifest, Gap
 
@@ -355,7 +354,7 @@ def ls(
     from cctvctl.cli.health_cmd import human_bytes
 
     jobs = for_terminal(jobs)
-    out = table_console(no_color)
+    out = out_console(no_color)
     if not jobs:
         out.print("no export jobs", highlight=False)
         return

@@ -21,7 +21,7 @@ import typer
 from cctvctl.cli import exit_codes
 from cctvctl.cli.common import JsonOpt, NoColorOpt, UtcOpt, fail_usage, jsonable, out_console
 from cctvctl.cli.context_cmd import ContextOpt, TokenOpt, UrlOpt
-from cctvctl.cli.download import connect, fail, failing
+from cctvctl.cli.jobs import connect, fail, failing
 from cctvctl.cli.output import console, print_json
 from cctvctl.termsafe import escape_controls, for_terminal
 from cctvctl.timeparse import format_duration

@@ -27,12 +27,11 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 
 from cctvctl.cli import exit_codes
-from cctvctl.cli.common import fail_usage, out_console, servers
+from cctvctl.cli.common import fail_usage, servers
 from cctvctl.cli.output import error, no_color_env
 from cctvctl.termsafe import escape_controls
 
 if TYPE_CHECKING:
-    from rich.console import Console
     from rich.progress import Progress, TaskID
 
     from cctvctl.client import CctvClient, CctvError
@@ -49,7 +48,6 @@ __all__ = [
     "failing",
     "part_path",
     "save_export",
-    "table_console",
 ]
 
 # --------------------------------------------------------------------------- one server
@@ -83,12 +81,6 @@ def failing() -> Iterator[None]:
 
 def _fail_with(exc: CctvError) -> NoReturn:
     fail(str(exc), exc.exit_code)
-
-
-def table_console(no_color: bool) -> Console:
-    """stdout for wide tables; :func:`~cctvctl.cli.common.out_console` does it all now
-    (wide in a pipe with no COLUMNS), this name stays for the commands that use it."""
-    return out_console(no_color)
 
 
 # --------------------------------------------------------------------------- progress

@@ -7,7 +7,6 @@ through :func:`cctvctl.cli.jobs.save_export` (resumable, verified, manifest besi
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
@@ -50,7 +49,9 @@ if TYPE_CHECKING:
 
 __all__ = ["exports_app", "register", "resolve_to"]
 
-POLL: Final = 0.5  # seconds between looks at a running job; the server updates ~2x a second
+# Seconds between looks at a running job once its event stream has dropped; the server
+# updates ~2x a second.
+POLL: Final = 0.5
 INTERRUPTED: Final = 130  # the shell's code for Ctrl-C; the job itself goes on
 _PLUS: Final = re.compile(r"^\+\s*((?:\d+[smhdw])+)$", re.IGNORECASE)
 _BARE_CLOCK: Final = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?$")
@@ -145,13 +146,21 @@ def _default_output(camera: str, start: datetime) -> Path:
 
 
 def _follow(client: CctvClient, job: ExportJob, meter: Meter) -> ExportJob:
-    """Polls until the job is final; exits 1 unless it ended done."""
+    """Follows the job's events until it is final (polling if the stream drops);
+    exits 1 unless it ended done."""
+    from cctvctl.client import JobNews, fold_export_event, follow_job
+
     try:
-        while not job.state.final:
-            meter.job(job)
-            time.sleep(POLL)
-            job = client.export(job.id)
-        meter.job(job)
+        with JobNews(client.on_loop, "export", job.id) as news:
+            job = follow_job(
+                job,
+                fetch=lambda: client.export(job.id),
+                settled=lambda j: j.state.final,
+                show=meter.job,
+                news=news,
+                poll=POLL,
+                fold=fold_export_event,
+            )
     except KeyboardInterrupt:
         meter.done()
         fail(

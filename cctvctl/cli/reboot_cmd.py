@@ -13,7 +13,6 @@ unconfirmed, and one that came back meanwhile is left alone.
 from __future__ import annotations
 
 import sys
-import time
 from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
@@ -34,7 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["outcome", "register"]
 
-POLL: Final = 1.0  # the server looks at a rebooting camera twice a second; once is enough here
+# Seconds between looks at a job once its event stream has dropped: the server looks at a
+# rebooting camera twice a second; once is enough here.
+POLL: Final = 1.0
 INTERRUPTED: Final = 130
 DRY_RUN_REASON: Final = "dry run, no --reason given"
 
@@ -238,11 +239,28 @@ def _show_plan(out: Console, plan: RebootPlan) -> None:
 
 
 def _follow(client: CctvClient, job: RebootJob, *, quiet: bool, no_color: bool) -> RebootJob:
-    """Polls until every camera of the job has a final result."""
+    """Follows the job's events until every camera has a final result (polling if the
+    stream drops)."""
+    from cctvctl.client import JobNews, follow_job
+
     tty = sys.stderr.isatty()
     said: set[str] = set()
     progress = None
     task = None
+
+    def show(job: RebootJob) -> None:
+        finals = [r for r in job.results if r.state.final]
+        if progress is not None and task is not None:
+            waiting = sum(1 for r in job.results if r.state.value == "waiting")
+            status = f"{waiting} waiting to come back" if waiting else ""
+            progress.update(task, completed=len(finals), status=status)
+        elif not quiet:
+            for r in finals:
+                if r.camera not in said:
+                    said.add(r.camera)
+                    camera = escape_controls(r.camera)
+                    print(f"{camera}: {r.state.value}", file=sys.stderr, flush=True)
+
     try:
         if tty:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -257,22 +275,17 @@ def _follow(client: CctvClient, job: RebootJob, *, quiet: bool, no_color: bool) 
             )
             progress.start()
             task = progress.add_task("", total=len(job.results), status="")
-        while True:
-            finals = [r for r in job.results if r.state.final]
-            if progress is not None and task is not None:
-                waiting = sum(1 for r in job.results if r.state.value == "waiting")
-                status = f"{waiting} waiting to come back" if waiting else ""
-                progress.update(task, completed=len(finals), status=status)
-            elif not quiet:
-                for r in finals:
-                    if r.camera not in said:
-                        said.add(r.camera)
-                        camera = escape_controls(r.camera)
-                        print(f"{camera}: {r.state.value}", file=sys.stderr, flush=True)
-            if job.done:
-                return job
-            time.sleep(POLL)
-            job = client.reboot_job(job.id)
+        # An event names one camera's new state; the job holds them all, so each one
+        # is a reason to ask for the job rather than something to fold in.
+        with JobNews(client.on_loop, "reboot", job.id) as news:
+            return follow_job(
+                job,
+                fetch=lambda: client.reboot_job(job.id),
+                settled=lambda j: j.done,
+                show=show,
+                news=news,
+                poll=POLL,
+            )
     except KeyboardInterrupt:
         fail(
             f"stopped following; reboot job {job.id} goes on on the server "

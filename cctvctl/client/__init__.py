@@ -15,7 +15,8 @@ The modules behind this one are private; import from ``cctvctl.client``:
 - ``_routes``: the route table, and how each answer is read;
 - ``_wire``: how a call waits, on an event loop or on the calling thread;
 - ``_api``: :class:`AsyncCctvClient`; ``_blocking``: :class:`CctvClient`;
-- ``_sse``: server-sent events; ``_multi``: several nodes; ``_download``: saving a clip.
+- ``_sse``: server-sent events; ``_multi``: several nodes; ``_download``: saving a clip;
+- ``_news``: following a job over the event stream, polling when it drops.
 """
 
 from cctvctl.client._api import AsyncCctvClient, TargetLike
@@ -38,6 +39,7 @@ from cctvctl.client._errors import (
     Unreachable,
 )
 from cctvctl.client._multi import MultiClient, NodeResult, run_blocking
+from cctvctl.client._news import JobNews, fold_export_event, follow_job
 from cctvctl.client._routes import Thumbnail
 from cctvctl.client._sse import GAP_EVENT, SseParser
 
@@ -52,6 +54,7 @@ __all__ = [
     "CctvError",
     "DownloadFailed",
     "Forbidden",
+    "JobNews",
     "MultiClient",
     "NodeResult",
     "NotFound",
@@ -62,6 +65,8 @@ __all__ = [
     "Thumbnail",
     "TimedOut",
     "Unreachable",
+    "fold_export_event",
+    "follow_job",
     "manifest_path",
     "part_path",
     "run_blocking",

@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -28,8 +24,8 @@ from harness import (
     ServerProcess,
     Site,
     SiteSpec,
-    free_port,
     start_sim,
+    stream_cutting_proxy,
     wait_for,
     write_site,
 )
@@ -89,60 +85,11 @@ def export(server: ServerProcess, out: Path, url: str | None = None) -> tuple[st
     return str(result["job"]["id"]), took
 
 
-def polls(server: ServerProcess, job: str) -> int:
-    """How many times the server answered ``GET /api/v1/exports/{job}`` (the job itself,
-    not its manifest or file)."""
-    return len(re.findall(rf'"GET /api/v1/exports/{re.escape(job)} HTTP/', server.log_text()))
-
-
-@contextmanager
-def stream_cutting_proxy(upstream_port: int) -> Iterator[tuple[str, list[int]]]:
-    """A TCP proxy to the server that hangs up on every ``/api/v1/events`` request and
-    passes everything else: an event stream that a middlebox keeps cutting, no mocks.
-    Yields its URL and a one-item list counting the streams it cut."""
-    listener = socket.create_server(("127.0.0.1", free_port()))
-    cut = [0]
-
-    def pipe(src: socket.socket, dst: socket.socket) -> None:
-        with suppress(OSError):
-            while data := src.recv(16384):
-                dst.sendall(data)
-        for sock in (src, dst):
-            with suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def handle(client: socket.socket) -> None:
-        with suppress(OSError):
-            first = client.recv(16384)
-            if first.startswith(b"GET /api/v1/events"):
-                cut[0] += 1
-                client.close()
-                return
-            server = socket.create_connection(("127.0.0.1", upstream_port))
-            server.sendall(first)
-            threading.Thread(target=pipe, args=(server, client), daemon=True).start()
-            pipe(client, server)
-
-    def serve() -> None:
-        with suppress(OSError):
-            while True:
-                client, _ = listener.accept()
-                threading.Thread(target=handle, args=(client,), daemon=True).start()
-
-    threading.Thread(target=serve, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}", cut
-    finally:
-        with suppress(OSError):
-            listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
-        listener.close()
-
-
 def test_export_follows_its_job_over_the_event_stream(rig: ServerProcess, tmp_path: Path) -> None:
     job, took = export(rig, tmp_path / "clip.mp4")
     assert took >= HELD_FOR  # so polling twice a second would have asked 8 times or more
     # The final state, for the size and SHA-256; at most one safety look besides.
-    assert 1 <= polls(rig, job) <= 2, rig.log_text()[-3000:]
+    assert 1 <= rig.requests(f"GET /api/v1/exports/{job}") <= 2, rig.log_text()[-3000:]
 
 
 def test_export_still_finishes_by_polling_when_the_stream_is_cut(
@@ -153,4 +100,4 @@ def test_export_still_finishes_by_polling_when_the_stream_is_cut(
     assert took >= HELD_FOR
     assert cut[0] >= 1  # the stream was tried, and cut
     # Polling every 0.5 s took over within a second or so of the cut.
-    assert polls(rig, job) >= 4, rig.log_text()[-3000:]
+    assert rig.requests(f"GET /api/v1/exports/{job}") >= 4, rig.log_text()[-3000:]

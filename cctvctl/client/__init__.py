@@ -39,7 +39,7 @@ from cctvctl.client._errors import (
     Unreachable,
 )
 from cctvctl.client._multi import MultiClient, NodeResult, run_blocking
-from cctvctl.client._news import JobNews, fold_export_event, follow_job
+from cctvctl.client._news import JOB_PROGRESS, JobNews, fold_export_event, follow_job
 from cctvctl.client._routes import Thumbnail
 from cctvctl.client._sse import GAP_EVENT, SseParser
 
@@ -47,6 +47,7 @@ from cctvctl.client._sse import GAP_EVENT, SseParser
 # DOWNLOAD_* retry figures) stay in the modules that own them.
 __all__ = [
     "GAP_EVENT",
+    "JOB_PROGRESS",
     "AsyncCctvClient",
     "AuthError",
     "BadRequest",

@@ -18,7 +18,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, Static
 
-from cctvctl.client import AsyncCctvClient, CctvError
+from cctvctl.client import JOB_PROGRESS, AsyncCctvClient, CctvError
 from cctvctl.models import Camera, Event, ExportJob, RebootJob
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import format_duration
@@ -93,7 +93,7 @@ def _event_detail(event: Event) -> tuple[str, str]:
         text += f": {reason}" if reason else ""
         style = {"online": "green", "degraded": "yellow", "offline": "red"}.get(status, "")
         return text, style
-    if event.type == "job.progress":
+    if event.type == JOB_PROGRESS:
         kind = data.get("kind", "job")
         state = str(data.get("state", "?"))
         text = f"{kind} {data.get('job', '')} {state}"
@@ -352,7 +352,7 @@ class CameraScreen(CctvScreen):
             self._seen_event = event.id
             data = event.data
             job = str(data.get("job", ""))
-            if event.type != "job.progress" or data.get("kind") != "reboot":
+            if event.type != JOB_PROGRESS or data.get("kind") != "reboot":
                 continue
             state = str(data.get("state", ""))
             if job in self._reboots and state in _REBOOT_FINAL:

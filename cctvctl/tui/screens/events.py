@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.widgets import DataTable, Footer, Input, Static
 
-from cctvctl.client import Forbidden
+from cctvctl.client import JOB_PROGRESS, Forbidden
 from cctvctl.models import AuditEntry, CameraStatus, Event
 from cctvctl.render import Mode
 from cctvctl.termsafe import for_terminal
@@ -137,7 +137,7 @@ def event_row(event: Event, arrow: str = "→") -> EventRow | None:
         if data.get("errors"):
             severity = Severity.BAD
             detail += f", {data['errors']} could not be deleted"
-    elif event.type == "job.progress":
+    elif event.type == JOB_PROGRESS:
         state = str(data.get("state", ""))
         job = str(data.get("job", ""))[:8]
         if data.get("kind") == "export":

@@ -1,7 +1,9 @@
 """Export jobs with progress bars; a finished one is downloaded to a path.
 
-The list is polled (every second while a job runs, else every five) and nudged between
-polls by the server's ``job.progress`` events. A download runs in a thread with its own
+Jobs are followed over the server's ``job.progress`` events, which move the bars and say
+when a job ends (then the list is asked again, for the size and SHA-256); the list itself
+is polled every five seconds, or every second while a job runs and the event stream is
+down. A download runs in a thread with its own
 blocking client, through :func:`cctvctl.client.save_export` as the CLI's does: into
 ``FILE.part``, resumed after a dropped connection, checked against the manifest's size and
 SHA-256, then renamed to ``FILE`` with the manifest beside it as ``FILE.manifest.json``.
@@ -26,11 +28,13 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from cctvctl.client import (
+    JOB_PROGRESS,
     CctvClient,
     CctvError,
     DownloadFailed,
     Forbidden,
     SavedClip,
+    fold_export_event,
     manifest_path,
     save_export,
 )
@@ -56,7 +60,7 @@ __all__ = [
     "window_text",
 ]
 
-FAST: Final = 1.0  # seconds between polls while a job is queued or running
+FAST: Final = 1.0  # seconds between polls while a job runs and the event stream is down
 SLOW: Final = 5.0
 LIST_LIMIT: Final = 200
 VIEWER_TEXT: Final = "exports need the operator role; this token is a viewer"
@@ -231,7 +235,9 @@ class ExportsScreen(CctvScreen):
         jobs.sort(key=lambda j: j.created, reverse=True)
         self.jobs, self.loaded = jobs, True
         if self._poll is not None:
-            self._poll.interval = FAST if any(not j.state.final for j in jobs) else SLOW
+            # While the event stream is up, it moves the bars and says when a job ends.
+            running = any(not j.state.final for j in jobs)
+            self._poll.interval = FAST if running and not self.node.stream_up else SLOW
         self._rebuild()
 
     def _fetch_failed(self, exc: Exception) -> None:
@@ -260,24 +266,19 @@ class ExportsScreen(CctvScreen):
         changed = False
         for event in fresh:
             data = event.data
-            if event.type != "job.progress" or data.get("kind") != "export":
+            if event.type != JOB_PROGRESS or data.get("kind") != "export":
                 continue
             index = by_id.get(str(data.get("job")))
             if index is None:
                 if self._poll is not None:
                     self._poll.poke()  # a job we have not listed yet
                 continue
-            try:
-                state = ExportState(str(data.get("state")))
-            except ValueError:
+            folded = fold_export_event(self.jobs[index], data)
+            if folded is None:
                 continue
-            update: dict[str, object] = {"state": state}
-            for field in ("percent", "bytes_done", "bytes_total", "eta_seconds"):
-                if field in data:
-                    update[field] = data[field]
-            self.jobs[index] = self.jobs[index].model_copy(update=update)
+            self.jobs[index] = folded
             changed = True
-            if state.final and self._poll is not None:
+            if folded.state.final and self._poll is not None:
                 self._poll.poke()  # size and SHA-256 come with the job, not the event
         if changed:
             self._rebuild()

@@ -225,12 +225,12 @@ def _show_saved(
 ) -> None:
     from rich.text import Text
 
-    from cctvctl.cli.health_cmd import human_bytes
+    from cctvctl.units import bytes_text
 
     job, manifest = for_terminal(job), for_terminal(manifest)
     resumed = f", resumed at byte {saved.resumed_from}" if saved.resumed_from else ""
     lines = [
-        f"saved     {saved.file} ({human_bytes(saved.size)}, {saved.size} bytes{resumed})",
+        f"saved     {saved.file} ({bytes_text(saved.size)}, {saved.size} bytes{resumed})",
         f"sha256    {saved.sha256}",
         "verified  size and SHA-256 match the manifest",
         f"manifest  {saved.manifest_file}",
@@ -360,7 +360,7 @@ def ls(
     from rich.table import Table
     from rich.text import Text
 
-    from cctvctl.cli.health_cmd import human_bytes
+    from cctvctl.units import bytes_text
 
     jobs = for_terminal(jobs)
     out = out_console(no_color)
@@ -387,7 +387,7 @@ def ls(
             Text(f"{job.percent:.0f} %"),
             Text(f"{clock(job.start, utc)}-{clock(job.end, utc).split(' ')[-1]}"),
             Text(job.case_id or "-"),
-            Text(human_bytes(job.size) if job.size is not None else "-"),
+            Text(bytes_text(job.size) if job.size is not None else "-"),
             Text(job.requester),
         )
     out.print(table)
@@ -421,7 +421,7 @@ def show(
         return
     from rich.text import Text
 
-    from cctvctl.cli.health_cmd import human_bytes
+    from cctvctl.units import bytes_text
 
     job = for_terminal(job)
     progress = f"{job.percent:.0f} %"
@@ -438,7 +438,7 @@ def show(
         ("requester", job.requester),
         ("created", format_time(job.created, utc=utc)),
         ("finished", format_time(job.finished, utc=utc) if job.finished else None),
-        ("size", f"{human_bytes(job.size)} ({job.size} bytes)" if job.size is not None else None),
+        ("size", f"{bytes_text(job.size)} ({job.size} bytes)" if job.size is not None else None),
         ("sha256", job.sha256),
         ("expires", format_time(job.expires, utc=utc) if job.expires else None),
         (

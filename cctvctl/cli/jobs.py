@@ -186,10 +186,10 @@ class Meter:
         step = ("download", quarter)
         if step != self._said:
             self._said = step
-            from cctvctl.cli.health_cmd import human_bytes
+            from cctvctl.units import bytes_text
 
-            of = f" of {human_bytes(size)}" if size else ""
-            self.note(f"downloading {name}: {human_bytes(position)}{of}")
+            of = f" of {bytes_text(size)}" if size else ""
+            self.note(f"downloading {name}: {bytes_text(position)}{of}")
 
     def done(self) -> None:
         if self._progress is not None:

@@ -26,7 +26,7 @@ from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Scope, bindings_for
 from cctvctl.tui.data import Poller
-from cctvctl.tui.format import BADGES, age_text, bytes_text, kbps_text, plain, plain_cells, rtt_text
+from cctvctl.tui.format import BADGES, age_text, plain, plain_cells, rtt_text
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.screens.export_form import ExportForm
 from cctvctl.tui.screens.form_modal import FormModal
@@ -35,6 +35,7 @@ from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.thumb import Thumb
 from cctvctl.tui.widgets.tile import has_picture, placeholder
 from cctvctl.tui.widgets.timeline import Timeline, window
+from cctvctl.units import bytes_text, kbps_text
 
 __all__ = [
     "CameraScreen",
@@ -68,7 +69,7 @@ def stats_table(camera: Camera) -> Table:
         ("status", Text.assemble((f" {label} ", style), since)),
         ("last seen", age_text(camera.last_packet)),
         ("fps", fps),
-        ("bitrate", kbps_text(camera.kbps) + "bps"),
+        ("bitrate", kbps_text(camera.kbps, compact=True) + "bps"),
         ("recording", "yes" if camera.recording else "NO"),
         ("missing 24h", format_duration(camera.missing_seconds_24h)),
         ("reconnects", f"{camera.reconnects_1h} in 1h"),
@@ -375,4 +376,4 @@ class CameraScreen(CctvScreen):
         if saved is None:
             return
         path, size = saved
-        self.notify(f"saved {path} ({bytes_text(size)})", title="snapshot")
+        self.notify(f"saved {path} ({bytes_text(size, compact=True)})", title="snapshot")

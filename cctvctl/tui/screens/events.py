@@ -26,10 +26,11 @@ from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Role, Scope, bindings_for
 from cctvctl.tui.data import Poller, describe_error
-from cctvctl.tui.format import bytes_text, plain, plain_cells
+from cctvctl.tui.format import plain, plain_cells
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
+from cctvctl.units import bytes_text
 
 __all__ = [
     "EventRow",
@@ -132,7 +133,7 @@ def event_row(event: Event, arrow: str = "→") -> EventRow | None:
         severity = Severity.WARN if why in ("disk_guard", "quota") else Severity.INFO
         detail = (
             f"{_DELETE_REASON.get(why, why)}: deleted {count} segment{'s' * (count != 1)} "
-            f"({bytes_text(_num(data.get('bytes')))})"
+            f"({bytes_text(_num(data.get('bytes')), compact=True)})"
         )
         if data.get("errors"):
             severity = Severity.BAD
@@ -147,7 +148,7 @@ def event_row(event: Event, arrow: str = "→") -> EventRow | None:
             severity = {"done": Severity.OK, "failed": Severity.BAD}.get(state, Severity.INFO)
             detail = f"job {job} {state}"
             if state == "done":
-                detail += f" ({bytes_text(_num(data.get('bytes_total')))} read)"
+                detail += f" ({bytes_text(_num(data.get('bytes_total')), compact=True)} read)"
         elif data.get("kind") == "reboot":
             kind = "reboot"
             if state == "back_online":

@@ -45,12 +45,13 @@ from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Role, Scope, bindings_for
 from cctvctl.tui.data import Poller, ServerTarget, describe_error
-from cctvctl.tui.format import age_text, bytes_text, plain, plain_cells
+from cctvctl.tui.format import age_text, plain, plain_cells
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.screens.events import clip
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.progress import bar_text
+from cctvctl.units import bytes_text
 
 __all__ = [
     "ExportsScreen",
@@ -159,7 +160,7 @@ class PathPrompt(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         job = self.job
-        size = bytes_text(job.size) if job.size else "?"
+        size = bytes_text(job.size, compact=True) if job.size else "?"
         with Vertical():
             yield Static(plain(f"save export {job.id[:8]} ({job.camera}, {size}) as:"))
             yield Input(value=default_path(job), id="path")
@@ -314,7 +315,7 @@ class ExportsScreen(CctvScreen):
         percent = 100.0 if job.state is ExportState.DONE else job.percent
         bar = bar_text(percent, 10 if wide else 5, self.cctv.mode, style)
         got = self.downloads.get(job.id)
-        size = bytes_text(job.size) if job.size else "-"
+        size = bytes_text(job.size, compact=True) if job.size else "-"
         if got is not None:
             size = f"↓{got[0] * 100 // max(1, got[1])}%" if not ascii_only else "dl"
         cells: list[Text | str] = [
@@ -459,13 +460,14 @@ class ExportsScreen(CctvScreen):
             app.notify(f"export {job.id[:8]}: {exc}", title="download failed", severity="error")
             self.last_result = f"download of {path.name} failed"
         else:
+            size = bytes_text(saved.size, compact=True)
             app.notify(
-                f"{saved.file} ({saved.size:,} bytes, {bytes_text(saved.size)}); SHA-256 "
+                f"{saved.file} ({saved.size:,} bytes, {size}); SHA-256 "
                 f"verified; manifest {saved.manifest_file.name}",
                 title="downloaded",
                 timeout=10,
             )
-            self.last_result = f"saved {saved.file} ({bytes_text(saved.size)}), SHA-256 verified"
+            self.last_result = f"saved {saved.file} ({size}), SHA-256 verified"
         finally:
             self.downloads.pop(job.id, None)
             if self.is_mounted:
@@ -481,7 +483,7 @@ class ExportsScreen(CctvScreen):
             Text.assemble(
                 f"downloading {path.name} ",
                 bar,
-                f" {bytes_text(position)}/{bytes_text(size)}",
+                f" {bytes_text(position, compact=True)}/{bytes_text(size, compact=True)}",
                 no_wrap=True,
                 overflow="ellipsis",
             )

@@ -13,17 +13,11 @@ from cctvctl.models import KecamatanSummary
 from cctvctl.render import Mode
 from cctvctl.termsafe import for_terminal
 from cctvctl.tui.commands import Scope, bindings_for
-from cctvctl.tui.format import (
-    bytes_text,
-    kbps_text,
-    kecamatan_rank,
-    plain_cells,
-    rtt_text,
-    sparkline,
-)
+from cctvctl.tui.format import kecamatan_rank, plain_cells, rtt_text, sparkline
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
+from cctvctl.units import bytes_text, kbps_text
 
 __all__ = ["OverviewScreen", "missing_text", "row_cells"]
 
@@ -44,7 +38,7 @@ def row_cells(k: KecamatanSummary, trend: str = "") -> tuple[Text, ...]:
     k = for_terminal(k)  # the name comes from the server's inventory
     enabled = k.cameras_total - k.disabled
     online = Text(f"{k.online}/{enabled}", "bold red" if k.online < enabled else "")
-    quota = bytes_text(k.quota_bytes) if k.quota_bytes else "-"
+    quota = bytes_text(k.quota_bytes, compact=True) if k.quota_bytes else "-"
     days = "-" if k.days_to_full is None else f"{k.days_to_full:.0f}"
     return plain_cells(
         (
@@ -52,8 +46,10 @@ def row_cells(k: KecamatanSummary, trend: str = "") -> tuple[Text, ...]:
             online,
             Text(str(k.degraded), "yellow" if k.degraded else ""),
             Text(str(k.offline), "bold red" if k.offline else ""),
-            Text.assemble((trend, "cyan"), " " if trend else "", kbps_text(k.inbound_kbps)),
-            f"{bytes_text(k.bytes_stored)}/{quota}",
+            Text.assemble(
+                (trend, "cyan"), " " if trend else "", kbps_text(k.inbound_kbps, compact=True)
+            ),
+            f"{bytes_text(k.bytes_stored, compact=True)}/{quota}",
             days,
             missing_text(k.missing_minutes_24h),
             rtt_text(k.worst_rtt_ms),

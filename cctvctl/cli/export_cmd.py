@@ -14,9 +14,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 import typer
 
 from cctvctl.cli.common import (
-    JsonOpt,
-    NoColorOpt,
-    UtcOpt,
     clock,
     fail_usage,
     jsonable,
@@ -25,7 +22,6 @@ from cctvctl.cli.common import (
     parse_when,
     zone_name,
 )
-from cctvctl.cli.context_cmd import ContextOpt, TokenOpt, UrlOpt
 from cctvctl.cli.jobs import (
     DownloadFailed,
     Meter,
@@ -36,6 +32,7 @@ from cctvctl.cli.jobs import (
     part_path,
     save_export,
 )
+from cctvctl.cli.options import ServerOptions, server_options
 from cctvctl.cli.output import print_json
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import WITA, format_duration, format_time
@@ -257,6 +254,7 @@ def _show_saved(
 # --------------------------------------------------------------------------- export
 
 
+@server_options()
 def export(
     camera: Annotated[str, typer.Argument(help="Camera id, e.g. sgu-camat-01.", metavar="CAMERA")],
     from_: FromOpt,
@@ -275,12 +273,8 @@ def export(
         bool,
         typer.Option("--no-wait", help="Queue the job, print its id and return at once."),
     ] = False,
-    context: ContextOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    json_out: JsonOpt = False,
-    no_color: NoColorOpt = False,
-    utc: UtcOpt = False,
+    *,
+    opts: ServerOptions,
 ) -> None:
     """Export a camera's footage over a window as an evidence clip with a manifest.
 
@@ -297,35 +291,36 @@ def export(
     JSON: with --no-wait the ExportJob; else {job, manifest, file, manifest_file, size,
     sha256, verified, resumed_from}.
     """
-    start, end = _window(from_, to, utc)
+    start, end = _window(from_, to, opts.utc)
     target = output if output is not None else _default_output(camera, start)
     if not no_wait:
         check_free(target, force)
-    meter = Meter(quiet=json_out, no_color=no_color)
-    with failing(), connect(context, url, token) as client, meter:
+    meter = Meter(quiet=opts.json, no_color=opts.no_color)
+    with failing(), connect(opts) as client, meter:
         job = client.create_export(camera, start, end, case_id=case, note=note)
         if no_wait:
-            if json_out:
+            if opts.json:
                 print_json(jsonable(job))
             else:
                 print(for_terminal(job).id)
             return
         meter.note(
-            f"export {job.id}: {camera} {format_time(start, utc=utc)} to "
-            f"{format_time(end, utc=utc, date_too=False)} queued"
+            f"export {job.id}: {camera} {format_time(start, utc=opts.utc)} to "
+            f"{format_time(end, utc=opts.utc, date_too=False)} queued"
         )
         job = _follow(client, job, meter)
         manifest, saved = _fetch(client, job, target, meter, resume=False)
-    if json_out:
+    if opts.json:
         print_json(_saved_json(job, manifest, saved))
     else:
-        _show_saved(out_console(no_color), job, manifest, saved, utc)
+        _show_saved(out_console(opts.no_color), job, manifest, saved, opts.utc)
 
 
 # --------------------------------------------------------------------------- exports
 
 
 @exports_app.command("ls")
+@server_options()
 def ls(
     state: Annotated[
         str | None,
@@ -333,12 +328,8 @@ def ls(
     ] = None,
     camera: Annotated[str | None, typer.Option("--camera", "-c", help="Only this camera.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="At most this many.")] = 50,
-    context: ContextOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    json_out: JsonOpt = False,
-    no_color: NoColorOpt = False,
-    utc: UtcOpt = False,
+    *,
+    opts: ServerOptions,
 ) -> None:
     """Export jobs, newest first: state, progress, window, case, size, requester.
 
@@ -348,13 +339,13 @@ def ls(
     """
     if state is not None and state not in _STATES:
         fail_usage(f"--state {state!r}: accepted: {', '.join(_STATES)}")
-    with failing(), connect(context, url, token) as client:
+    with failing(), connect(opts) as client:
         jobs = client.exports(state, camera, limit)
         if camera is not None and not jobs:
             # The server filters by any string; an unknown camera (a typo) must not read
             # as "no exports". A camera since removed still lists its old jobs above.
             client.camera(camera)
-    if json_out:
+    if opts.json:
         print_json(jsonable(jobs))
         return
     from rich.table import Table
@@ -363,7 +354,7 @@ def ls(
     from cctvctl.units import bytes_text
 
     jobs = for_terminal(jobs)
-    out = out_console(no_color)
+    out = out_console(opts.no_color)
     if not jobs:
         out.print("no export jobs", highlight=False)
         return
@@ -375,7 +366,7 @@ def ls(
     table.add_column("CAMERA", no_wrap=True, min_width=key_width(cams, "CAMERA"))
     table.add_column("STATE", overflow="fold")
     table.add_column("DONE", justify="right", overflow="fold")
-    table.add_column(f"WINDOW ({zone_name(utc)})", overflow="fold")
+    table.add_column(f"WINDOW ({zone_name(opts.utc)})", overflow="fold")
     table.add_column("CASE", overflow="fold", min_width=6)
     table.add_column("SIZE", justify="right", overflow="fold")
     table.add_column("BY", overflow="fold")
@@ -385,7 +376,7 @@ def ls(
             Text(job.camera),
             Text(job.state.value),
             Text(f"{job.percent:.0f} %"),
-            Text(f"{clock(job.start, utc)}-{clock(job.end, utc).split(' ')[-1]}"),
+            Text(f"{clock(job.start, opts.utc)}-{clock(job.end, opts.utc).split(' ')[-1]}"),
             Text(job.case_id or "-"),
             Text(bytes_text(job.size) if job.size is not None else "-"),
             Text(job.requester),
@@ -399,14 +390,11 @@ JobArg = Annotated[
 
 
 @exports_app.command("show")
+@server_options()
 def show(
     job_id: JobArg,
-    context: ContextOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    json_out: JsonOpt = False,
-    no_color: NoColorOpt = False,
-    utc: UtcOpt = False,
+    *,
+    opts: ServerOptions,
 ) -> None:
     """One export job: state, progress and ETA, window, case, gaps, size and SHA-256.
 
@@ -414,16 +402,16 @@ def show(
 
     JSON: ExportJob.
     """
-    with failing(), connect(context, url, token) as client:
+    with failing(), connect(opts) as client:
         job = client.export(job_id)
-    if json_out:
+    if opts.json:
         print_json(jsonable(job))
         return
     from rich.text import Text
 
     from cctvctl.units import bytes_text
 
-    job = for_terminal(job)
+    job, utc = for_terminal(job), opts.utc
     progress = f"{job.percent:.0f} %"
     if job.eta_seconds is not None and not job.state.final:
         progress += f", ETA {format_duration(job.eta_seconds)}"
@@ -436,33 +424,30 @@ def show(
         ("case", job.case_id),
         ("note", job.note),
         ("requester", job.requester),
-        ("created", format_time(job.created, utc=utc)),
-        ("finished", format_time(job.finished, utc=utc) if job.finished else None),
+        ("created", format_time(job.created, utc=opts.utc)),
+        ("finished", format_time(job.finished, utc=opts.utc) if job.finished else None),
         ("size", f"{bytes_text(job.size)} ({job.size} bytes)" if job.size is not None else None),
         ("sha256", job.sha256),
-        ("expires", format_time(job.expires, utc=utc) if job.expires else None),
+        ("expires", format_time(job.expires, utc=opts.utc) if job.expires else None),
         (
             "gaps",
-            f"{len(job.gaps)}: {_gap_text(job.gaps, utc)}" if job.gaps else "none",
+            f"{len(job.gaps)}: {_gap_text(job.gaps, opts.utc)}" if job.gaps else "none",
         ),
     ]
-    out = out_console(no_color)
+    out = out_console(opts.no_color)
     for key, value in rows:
         if value is not None:
             out.print(Text(f"{key:<10}{value}"), overflow="fold")
 
 
 @exports_app.command("download")
+@server_options()
 def download(
     job_id: JobArg,
     output: OutputOpt = None,
     force: ForceOpt = False,
-    context: ContextOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    json_out: JsonOpt = False,
-    no_color: NoColorOpt = False,
-    utc: UtcOpt = False,
+    *,
+    opts: ServerOptions,
 ) -> None:
     """Download a finished export's clip and manifest, resuming FILE.part if there is one.
 
@@ -473,26 +458,25 @@ def download(
     keeps FILE.part (delete it to start afresh). JSON: {job, manifest, file,
     manifest_file, size, sha256, verified, resumed_from}.
     """
-    meter = Meter(quiet=json_out, no_color=no_color)
-    with failing(), connect(context, url, token) as client, meter:
+    meter = Meter(quiet=opts.json, no_color=opts.no_color)
+    with failing(), connect(opts) as client, meter:
         job = client.export(job_id)
         target = output if output is not None else _default_output(job.camera, job.start)
         check_free(target, force)
         job = _follow(client, job, meter)
         manifest, saved = _fetch(client, job, target, meter, resume=True)
-    if json_out:
+    if opts.json:
         print_json(_saved_json(job, manifest, saved))
     else:
-        _show_saved(out_console(no_color), job, manifest, saved, utc)
+        _show_saved(out_console(opts.no_color), job, manifest, saved, opts.utc)
 
 
 @exports_app.command("cancel")
+@server_options(display=False)
 def cancel(
     job_id: JobArg,
-    context: ContextOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    json_out: JsonOpt = False,
+    *,
+    opts: ServerOptions,
 ) -> None:
     """Cancel a queued or running export; for a finished one, delete its files.
 
@@ -500,9 +484,9 @@ def cancel(
 
     JSON: the ExportJob afterwards (state cancelled or deleted).
     """
-    with failing(), connect(context, url, token) as client:
+    with failing(), connect(opts) as client:
         job = client.cancel_export(job_id)
-    if json_out:
+    if opts.json:
         print_json(jsonable(job))
         return
     job = for_terminal(job)

@@ -9,9 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cctvctl.cli.common import (
-    JsonOpt,
-    NoColorOpt,
-    UtcOpt,
     ask,
     days_text,
     exit_code,
@@ -20,9 +17,8 @@ from cctvctl.cli.common import (
     missing_text,
     out_console,
     print_results_json,
-    servers,
 )
-from cctvctl.cli.context_cmd import AllContextsOpt, ContextOpt, TokenOpt, UrlOpt
+from cctvctl.cli.options import ServerOptions, server_options
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import format_duration, format_time
 from cctvctl.units import bytes_text, kbps_text, rate_text
@@ -43,6 +39,7 @@ def register(app: typer.Typer) -> None:
     app.command("health")(health)
 
 
+@server_options(every_context=True)
 def health(
     kecamatan: Annotated[
         str | None,
@@ -50,13 +47,8 @@ def health(
             "--kecamatan", "-k", help="Only this kecamatan's row (slug or name).", metavar="K"
         ),
     ] = None,
-    context: ContextOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    all_contexts: AllContextsOpt = False,
-    json_out: JsonOpt = False,
-    no_color: NoColorOpt = False,
-    utc: UtcOpt = False,
+    *,
+    opts: ServerOptions,
 ) -> None:
     """Storage volumes, the recording host, and per-kecamatan network and disk.
 
@@ -64,7 +56,7 @@ def health(
 
     JSON: the API's Health object (its kecamatan list cut to --kecamatan).
     """
-    nodes = servers(context, url, token, all_contexts)
+    nodes = opts.nodes()
 
     async def question(client: AsyncCctvClient) -> Health:
         return await client.health()
@@ -72,10 +64,10 @@ def health(
     results = ask(nodes, question, loop_free=True)
     if kecamatan is not None:
         results = _only(results, kecamatan)
-    if json_out:
-        print_results_json(results, all_contexts)
+    if opts.json:
+        print_results_json(results, opts.all_contexts)
     else:
-        _show(for_terminal(results), no_color, utc)
+        _show(for_terminal(results), opts.no_color, opts.utc)
     raise typer.Exit(exit_code(results))
 
 

@@ -27,13 +27,14 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 
 from cctvctl.cli import exit_codes
-from cctvctl.cli.common import fail_usage, servers
+from cctvctl.cli.common import fail_usage
 from cctvctl.cli.output import error, no_color_env
 from cctvctl.termsafe import escape_controls
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    from cctvctl.cli.options import ServerOptions
     from cctvctl.client import CctvClient, CctvError
     from cctvctl.client import SavedClip as Saved
     from cctvctl.models import ExportJob, ExportManifest
@@ -53,11 +54,11 @@ __all__ = [
 # --------------------------------------------------------------------------- one server
 
 
-def connect(context: str | None, url: str | None, token: str | None) -> CctvClient:
+def connect(opts: ServerOptions) -> CctvClient:
     """The blocking client for the server chosen by flags, environment or context."""
     from cctvctl.client import CctvClient
 
-    node = servers(context, url, token, False)[0]
+    node = opts.nodes()[0]
     # As in common.ask: plain http needs no CA bundle, and loading one costs start-up time.
     extra = {"verify": False} if node.url.startswith("http://") else {}
     return CctvClient.for_target(node, **extra)

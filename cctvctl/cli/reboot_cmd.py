@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Annotated, Final
 import typer
 
 from cctvctl.cli import exit_codes
-from cctvctl.cli.common import JsonOpt, NoColorOpt, UtcOpt, fail_usage, jsonable, out_console
-from cctvctl.cli.context_cmd import ContextOpt, TokenOpt, UrlOpt
+from cctvctl.cli.common import fail_usage, jsonable, out_console
 from cctvctl.cli.jobs import connect, fail, failing
+from cctvctl.cli.options import ServerOptions, server_options
 from cctvctl.cli.output import console, print_json
 from cctvctl.termsafe import escape_controls, for_terminal
 from cctvctl.timeparse import format_duration
@@ -44,6 +44,7 @@ def register(app: typer.Typer) -> None:
     app.command("reboot")(reboot)
 
 
+@server_options()
 def reboot(
     cameras: Annotated[
         list[str] | None,
@@ -100,12 +101,8 @@ def reboot(
             metavar="N",
         ),
     ] = None,
-    context: ContextOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    json_out: JsonOpt = False,
-    no_color: NoColorOpt = False,
-    utc: UtcOpt = False,
+    *,
+    opts: ServerOptions,
 ) -> None:
     """Reboot cameras through ONVIF and wait until their streams are back.
 
@@ -136,7 +133,7 @@ def reboot(
             "name the targets: camera ids, --kecamatan K, or --offline-for 15m alone "
             "(every camera offline that long)"
         )
-    with failing(), connect(context, url, token) as client:
+    with failing(), connect(opts) as client:
         if dry_run or not yes:
             plan = client.reboot_plan(
                 why,
@@ -146,12 +143,12 @@ def reboot(
                 force=force,
             )
             if dry_run:
-                if json_out:
+                if opts.json:
                     print_json(jsonable(plan))
                 else:
-                    _show_plan(out_console(no_color), plan)
+                    _show_plan(out_console(opts.no_color), plan)
                 return
-            _confirm(plan, json_out, no_color)
+            _confirm(plan, opts.json, opts.no_color)
             # Exactly the listed cameras, skipped ones included so the table says why.
             targets, kecamatan = [t.camera for t in plan.targets], None
         job = client.reboot_many(
@@ -162,11 +159,11 @@ def reboot(
             force=force,
             max_parallel=max_parallel,
         )
-        job = _follow(client, job, quiet=json_out, no_color=no_color)
-    if json_out:
+        job = _follow(client, job, quiet=opts.json, no_color=opts.no_color)
+    if opts.json:
         print_json(jsonable(job))
     else:
-        _show_job(out_console(no_color), job, utc)
+        _show_job(out_console(opts.no_color), job, opts.utc)
     raise typer.Exit(outcome(job))
 
 

@@ -9,6 +9,7 @@ says its severity in words as well as in colour, so ``NO_COLOR`` loses nothing.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Final
@@ -16,7 +17,7 @@ from typing import ClassVar, Final
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Static
 
 from cctvctl.client import JOB_PROGRESS, Forbidden
 from cctvctl.models import AuditEntry, CameraStatus, Event
@@ -27,7 +28,7 @@ from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Role, Scope, bindings_for
 from cctvctl.tui.data import Poller, describe_error
 from cctvctl.tui.format import plain, plain_cells
-from cctvctl.tui.screens.base import CctvScreen
+from cctvctl.tui.screens.filtered import FilteredTableScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.units import bytes_text
@@ -218,7 +219,7 @@ _NARROW: Final = {"Time": 8, "Kind": 8, "Target": 10, "Kec": 8}
 _WIDE: Final = {"Time": 11, "Kind": 10, "Target": 14, "Kecamatan": 16}
 
 
-class EventsScreen(CctvScreen):
+class EventsScreen(FilteredTableScreen):
     SCOPE = Scope.EVENTS
     TITLE_TEXT = "events"
     AUTO_FOCUS = "DataTable"
@@ -236,7 +237,6 @@ class EventsScreen(CctvScreen):
         self._audit_poll: Poller | None = None
         self._shown: tuple[object, ...] | None = None
         self._rows: dict[str, EventRow] = {}
-        self._widths: dict[str, int] = {}
 
     def compose(self) -> ComposeResult:
         yield NodeHeader()
@@ -297,14 +297,6 @@ class EventsScreen(CctvScreen):
     # ---------------------------------------------------------------- table
 
     @property
-    def table(self) -> DataTable[Text | str]:
-        return self.query_one(DataTable)
-
-    @property
-    def filter_input(self) -> FilterBox:
-        return self.query_one(FilterBox)
-
-    @property
     def _ascii(self) -> bool:
         return self.cctv.mode is Mode.ASCII
 
@@ -338,6 +330,9 @@ class EventsScreen(CctvScreen):
 
     def refresh_data(self) -> None:
         super().refresh_data()
+        self.redraw()
+
+    def redraw(self) -> None:
         if not self.is_mounted:
             return
         layout = self._layout()
@@ -356,45 +351,30 @@ class EventsScreen(CctvScreen):
         if shown == self._shown:
             return  # job percentages and such: nothing this table shows has changed
         self._shown = shown
-        table = self.table
-        selected = self.selected_key()
-        if layout != self._widths:
-            table.clear(columns=True)
-            for label, width in layout.items():
-                table.add_column(label, key=label, width=width)
-            self._widths = layout
-        else:
-            table.clear()
         names = self._kecamatan_names()
         ascii_only = self._ascii
         self._rows = {}
-        for row in self.visible_rows():
-            self._rows[row.key] = row
-            style = SEVERITY_STYLE[row.severity]
-            kec = names.get(row.kecamatan, row.kecamatan) or "-"
-            cells = plain_cells(
-                (
+
+        def rows() -> Iterator[tuple[str, tuple[Text, ...]]]:
+            for row in self.visible_rows():
+                self._rows[row.key] = row
+                style = SEVERITY_STYLE[row.severity]
+                kec = names.get(row.kecamatan, row.kecamatan) or "-"
+                cells = (
                     time_text(row.time),
                     Text(clip(row.kind, layout["Kind"], ascii_only), style),
                     clip(row.target, layout["Target"], ascii_only),
                     clip(kec, layout.get("Kec") or layout["Kecamatan"], ascii_only),
                     Text(clip(row.detail, layout["Detail"], ascii_only), style),
                 )
-            )
-            table.add_row(*cells, key=row.key)
-        if selected is not None and selected in table.rows:
-            table.move_cursor(row=table.get_row_index(selected), animate=False)
+                yield row.key, plain_cells(cells)
+
+        self.fill(list(layout.items()), rows())
+        table = self.table
         if table.row_count == 0:
             self._show_detail("no events match" if self.filter_input.value else "no events yet")
         else:
             self._show_selected()
-
-    def selected_key(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return key.value
 
     def _show_selected(self) -> None:
         key = self.selected_key()
@@ -408,18 +388,3 @@ class EventsScreen(CctvScreen):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_selected()
-
-    def on_resize(self) -> None:
-        self.refresh_data()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self.refresh_data()
-
-    def action_filter(self) -> None:
-        self.filter_input.open()
-
-    def action_back(self) -> None:
-        if self.filter_input.close():
-            self.table.focus()
-            return
-        super().action_back()

@@ -46,8 +46,8 @@ from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Role, Scope, bindings_for
 from cctvctl.tui.data import Poller, ServerTarget, describe_error
 from cctvctl.tui.format import age_text, plain, plain_cells
-from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.screens.events import clip
+from cctvctl.tui.screens.filtered import FilteredTableScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.progress import bar_text
@@ -182,7 +182,7 @@ class PathPrompt(ModalScreen[Path | None]):
 # --------------------------------------------------------------------------- screen
 
 
-class ExportsScreen(CctvScreen):
+class ExportsScreen(FilteredTableScreen):
     SCOPE = Scope.EXPORTS
     TITLE_TEXT = "exports"
     AUTO_FOCUS = "DataTable"
@@ -200,7 +200,6 @@ class ExportsScreen(CctvScreen):
         self.denied = False
         self._poll: Poller | None = None
         self._seen_event = -1
-        self._columns: tuple[str, ...] = ()
         self.downloads: dict[str, tuple[int, int, Path]] = {}  # job -> (bytes, size, path)
         self._last_paint = 0.0
         self.last_result: str | None = None  # of the latest download, kept on the status line
@@ -239,7 +238,7 @@ class ExportsScreen(CctvScreen):
             # While the event stream is up, it moves the bars and says when a job ends.
             running = any(not j.state.final for j in jobs)
             self._poll.interval = FAST if running and not self.node.stream_up else SLOW
-        self._rebuild()
+        self.redraw()
 
     def _fetch_failed(self, exc: Exception) -> None:
         self._status(f"cannot list exports: {describe_error(exc)[1]}")
@@ -282,17 +281,9 @@ class ExportsScreen(CctvScreen):
             if folded.state.final and self._poll is not None:
                 self._poll.poke()  # size and SHA-256 come with the job, not the event
         if changed:
-            self._rebuild()
+            self.redraw()
 
     # ---------------------------------------------------------------- table
-
-    @property
-    def table(self) -> DataTable[Text | str]:
-        return self.query_one(DataTable)
-
-    @property
-    def filter_input(self) -> FilterBox:
-        return self.query_one(FilterBox)
 
     def visible_jobs(self) -> list[ExportJob]:
         needle = self.filter_input.needle
@@ -331,34 +322,17 @@ class ExportsScreen(CctvScreen):
             cells.append(age_text(job.created, now))
         return plain_cells(cells)
 
-    def _rebuild(self) -> None:
+    def redraw(self) -> None:
         if not self.is_mounted or self.denied:
             return
-        table = self.table
-        columns: tuple[str, ...] = (
-            "Job",
-            "Camera",
-            "Case",
-            "Window (WITA)",
-            "State",
-            "Progress",
-            "Size",
-        )
+        columns = ["Job", "Camera", "Case", "Window (WITA)", "State", "Progress", "Size"]
         if self._wide():
-            columns += ("Age",)
-        selected = self.selected_id()
-        if columns != self._columns:
-            table.clear(columns=True)
-            for label in columns:
-                table.add_column(label, key=label)
-            self._columns = columns
-        else:
-            table.clear()
+            columns.append("Age")
         now = clock.now()
-        for job in self.visible_jobs():
-            table.add_row(*self._cells(job, now), key=job.id)
-        if selected is not None and selected in table.rows:
-            table.move_cursor(row=table.get_row_index(selected), animate=False)
+        self.fill(
+            [(label, None) for label in columns],
+            ((job.id, self._cells(job, now)) for job in self.visible_jobs()),
+        )
         if not self.downloads:
             self._status(self._summary())
 
@@ -385,33 +359,11 @@ class ExportsScreen(CctvScreen):
         text = escape_controls(text)  # an error or a result line can quote the server
         self.query_one("#status", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
 
-    def on_resize(self) -> None:
-        self._rebuild()
-
-    def selected_id(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return key.value
-
     def selected_job(self) -> ExportJob | None:
-        job_id = self.selected_id()
+        job_id = self.selected_key()
         return next((j for j in self.jobs if j.id == job_id), None)
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self._rebuild()
-
     # ---------------------------------------------------------------- actions
-
-    def action_filter(self) -> None:
-        self.filter_input.open()
-
-    def action_back(self) -> None:
-        if self.filter_input.close():
-            self.table.focus()
-            return
-        super().action_back()
 
     def action_download(self) -> None:
         if not self.allowed("download"):
@@ -471,7 +423,7 @@ class ExportsScreen(CctvScreen):
         finally:
             self.downloads.pop(job.id, None)
             if self.is_mounted:
-                self._rebuild()
+                self.redraw()
 
     def _show_progress(self, job_id: str, position: int, size: int, path: Path) -> None:
         self.downloads[job_id] = (position, size, path)

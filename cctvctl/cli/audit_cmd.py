@@ -118,6 +118,8 @@ def _show(
     from rich.table import Table
     from rich.text import Text
 
+    from cctvctl.views import audit_cells
+
     out = out_console(no_color)
     rows = [(r.name, e) for r in results if r.value is not None for e in r.value]
     if not any(r.value is not None for r in results):
@@ -141,18 +143,18 @@ def _show(
     if wide:
         table.add_column("DETAIL", overflow="fold", min_width=12, ratio=3)
     for node, entry in sorted(rows, key=lambda pair: pair[1].time) if multi else rows:
-        why = " · ".join(x for x in (entry.case_id, entry.reason) if x) or "-"
+        cells = audit_cells(entry)
         row = [
-            Text(entry.time.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")),
-            Text(entry.actor),
-            Text(entry.role),
-            Text(entry.action),
-            Text(entry.target or "-"),
-            Text(why),
-            Text(entry.result),
+            Text(cells.time.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")),
+            Text(cells.actor),
+            Text(cells.role),
+            Text(cells.action),
+            Text(cells.target),
+            Text(cells.why),
+            Text(entry.result),  # as the server wrote it: scripts grep the column
         ]
         if wide:
-            row.append(Text(entry.detail or ""))
+            row.append(Text(cells.detail or ""))
         table.add_row(*([Text(node), *row] if multi else row))
     out.print(Text(f"Audit log {span}: {len(rows)} rows"), overflow="fold")
     out.print(table)

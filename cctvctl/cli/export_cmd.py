@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 import typer
 
 from cctvctl.cli.common import (
-    clock,
     fail_usage,
     jsonable,
     key_width,
@@ -351,9 +350,8 @@ def ls(
     from rich.table import Table
     from rich.text import Text
 
-    from cctvctl.units import bytes_text
+    from cctvctl.views import export_cells
 
-    jobs = for_terminal(jobs)
     out = out_console(opts.no_color)
     if not jobs:
         out.print("no export jobs", highlight=False)
@@ -370,16 +368,18 @@ def ls(
     table.add_column("CASE", overflow="fold", min_width=6)
     table.add_column("SIZE", justify="right", overflow="fold")
     table.add_column("BY", overflow="fold")
+    now = datetime.now(UTC)
     for job in jobs:
+        cells = export_cells(job, now, utc=opts.utc)
         table.add_row(
-            Text(job.id),
-            Text(job.camera),
-            Text(job.state.value),
-            Text(f"{job.percent:.0f} %"),
-            Text(f"{clock(job.start, opts.utc)}-{clock(job.end, opts.utc).split(' ')[-1]}"),
-            Text(job.case_id or "-"),
-            Text(bytes_text(job.size) if job.size is not None else "-"),
-            Text(job.requester),
+            Text(cells.id),
+            Text(cells.camera),
+            Text(cells.state.value),
+            Text(f"{cells.percent:.0f} %"),
+            Text(cells.window),
+            Text(cells.case),
+            Text(cells.size),
+            Text(cells.requester),
         )
     out.print(table)
 

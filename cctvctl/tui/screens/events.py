@@ -8,9 +8,7 @@ says its severity in words as well as in colour, so ``NO_COLOR`` loses nothing.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Final
 
@@ -19,8 +17,8 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.widgets import DataTable, Footer, Static
 
-from cctvctl.client import JOB_PROGRESS, Forbidden
-from cctvctl.models import AuditEntry, CameraStatus, Event
+from cctvctl.client import Forbidden
+from cctvctl.models import AuditEntry
 from cctvctl.render import Mode
 from cctvctl.termsafe import for_terminal
 from cctvctl.tui import clock
@@ -31,29 +29,13 @@ from cctvctl.tui.format import plain, plain_cells
 from cctvctl.tui.screens.filtered import FilteredTableScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
-from cctvctl.units import bytes_text
+from cctvctl.views import EventRow, Severity, audit_row, event_row
 
-__all__ = [
-    "EventRow",
-    "EventsScreen",
-    "audit_row",
-    "clip",
-    "event_row",
-    "time_text",
-]
+__all__ = ["EventsScreen", "clip", "time_text"]
 
 AUDIT_INTERVAL: Final = 10.0
 AUDIT_LIMIT: Final = 200
 AUDIT_DENIED: Final = "audit log (reboots, exports, downloads) needs the admin role"
-# Export progress is a stream of percentages; only these states are worth a row.
-EXPORT_STATES: Final = frozenset({"queued", "done", "failed", "cancelled"})
-
-
-class Severity(enum.IntEnum):
-    INFO = 0
-    OK = 1
-    WARN = 2
-    BAD = 3
 
 
 SEVERITY_STYLE: Final = {
@@ -78,140 +60,6 @@ def clip(text: str, width: int, ascii_only: bool = False) -> str:
     if width <= 1:
         return text[:width]
     return text[: width - 1] + ("~" if ascii_only else "…")
-
-
-@dataclass(frozen=True)
-class EventRow:
-    key: str
-    time: datetime
-    kind: str
-    severity: Severity
-    target: str
-    kecamatan: str  # slug as the server sent it; the screen shows the name
-    detail: str
-
-    def matches(self, needle: str, kecamatan_name: str) -> bool:
-        hay = f"{self.kind} {self.target} {self.kecamatan} {kecamatan_name} {self.detail}"
-        return needle in hay.lower()
-
-
-_STATUS_SEVERITY: Final = {
-    CameraStatus.ONLINE: Severity.OK,
-    CameraStatus.DEGRADED: Severity.WARN,
-    CameraStatus.OFFLINE: Severity.BAD,
-    CameraStatus.DISABLED: Severity.INFO,
-}
-_STATUS_KIND: Final = {
-    CameraStatus.ONLINE: "cam UP",
-    CameraStatus.DEGRADED: "cam DEG",
-    CameraStatus.OFFLINE: "cam DOWN",
-    CameraStatus.DISABLED: "cam OFF",
-}
-_DELETE_REASON: Final = {"disk_guard": "disk guard", "age": "retention", "quota": "quota"}
-
-
-def _num(value: object) -> float:
-    return float(value) if isinstance(value, int | float) else 0.0
-
-
-def event_row(event: Event, arrow: str = "→") -> EventRow | None:
-    """The row for one server event, or None for noise (export percentages)."""
-    data = event.data
-    kind, severity, detail = event.type, Severity.INFO, ""
-    if event.type == "camera.status":
-        try:
-            status = CameraStatus(str(data.get("status")))
-        except ValueError:
-            return None
-        previous = data.get("previous") or "start"
-        reason = data.get("reason")
-        kind, severity = _STATUS_KIND[status], _STATUS_SEVERITY[status]
-        detail = f"{previous} {arrow} {status.value}" + (f": {reason}" if reason else "")
-    elif event.type == "storage.deleted":
-        why = str(data.get("reason", ""))
-        count = int(_num(data.get("count")))
-        kind = "deleted"
-        severity = Severity.WARN if why in ("disk_guard", "quota") else Severity.INFO
-        detail = (
-            f"{_DELETE_REASON.get(why, why)}: deleted {count} segment{'s' * (count != 1)} "
-            f"({bytes_text(_num(data.get('bytes')), compact=True)})"
-        )
-        if data.get("errors"):
-            severity = Severity.BAD
-            detail += f", {data['errors']} could not be deleted"
-    elif event.type == JOB_PROGRESS:
-        state = str(data.get("state", ""))
-        job = str(data.get("job", ""))[:8]
-        if data.get("kind") == "export":
-            if state not in EXPORT_STATES:
-                return None
-            kind = "export"
-            severity = {"done": Severity.OK, "failed": Severity.BAD}.get(state, Severity.INFO)
-            detail = f"job {job} {state}"
-            if state == "done":
-                detail += f" ({bytes_text(_num(data.get('bytes_total')), compact=True)} read)"
-        elif data.get("kind") == "reboot":
-            kind = "reboot"
-            if state == "back_online":
-                severity = Severity.OK
-            elif state in ("did_not_return", "failed", "interrupted"):
-                severity = Severity.BAD
-            elif state == "skipped":
-                severity = Severity.WARN
-            detail = f"job {job} {state}"
-            if data.get("error"):
-                detail += f": {data['error']}"
-            if data.get("detail"):
-                detail += f" ({data['detail']})"
-        else:
-            detail = f"{data.get('kind', 'job')} {job} {state}"
-    else:
-        detail = ", ".join(f"{k}={v}" for k, v in data.items())
-    return EventRow(
-        f"e{event.id}",
-        event.time,
-        kind,
-        severity,
-        event.camera or "-",
-        event.kecamatan or "",
-        detail,
-    )
-
-
-_AUDIT_KIND: Final = {
-    "export.request": "export",
-    "export.download": "download",
-    "export.cancel": "cancel",
-}
-
-
-def audit_row(entry: AuditEntry, kecamatan: str = "", arrow: str = "→") -> EventRow:
-    """``reboot by admin: stuck → REFUSED (recently rebooted)``."""
-    result = entry.result.lower()
-    if result in ("refused", "failed", "error", "denied"):
-        severity, shown = Severity.BAD, entry.result.upper()
-    elif result in ("ok", "accepted", "done", "back_online"):
-        severity, shown = Severity.OK, entry.result
-    else:
-        severity, shown = Severity.INFO, entry.result
-    action = _AUDIT_KIND.get(entry.action, entry.action)
-    detail = f"{action} by {entry.actor}"
-    if entry.reason:
-        detail += f": {entry.reason}"
-    detail += f" {arrow} {shown}"  # before the case and detail: it must survive clipping
-    if entry.case_id:
-        detail += f" [case {entry.case_id}]"
-    if entry.detail:
-        detail += f" ({entry.detail})"
-    return EventRow(
-        f"a{entry.id}",
-        entry.time,
-        action,
-        severity,
-        entry.target or "-",
-        kecamatan,
-        detail,
-    )
 
 
 # Column widths (cells) at 80 columns; wider terminals give the extra room to detail.

@@ -40,9 +40,8 @@ from cctvctl.client import (
 )
 from cctvctl.models import ExportJob, ExportState
 from cctvctl.render import Mode
-from cctvctl.termsafe import escape_controls, for_terminal
+from cctvctl.termsafe import escape_controls
 from cctvctl.tui import clock
-from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Role, Scope, bindings_for
 from cctvctl.tui.data import Poller, ServerTarget, describe_error
 from cctvctl.tui.format import age_text, plain, plain_cells
@@ -52,13 +51,13 @@ from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.progress import bar_text
 from cctvctl.units import bytes_text
+from cctvctl.views import export_cells
 
 __all__ = [
     "ExportsScreen",
     "PathPrompt",
     "default_path",
     "fetch_clip",
-    "window_text",
 ]
 
 FAST: Final = 1.0  # seconds between polls while a job runs and the event stream is down
@@ -76,20 +75,6 @@ STATE_STYLE: Final = {
     ExportState.EXPIRED: "dim",
     ExportState.DELETED: "dim",
 }
-
-
-def window_text(start: datetime, end: datetime, now: datetime | None = None) -> str:
-    """``14:00-14:05`` for today (WITA), ``28/11 14:00-14:05`` otherwise."""
-    a, b = start.astimezone(WITA), end.astimezone(WITA)
-    today = (now or clock.now()).astimezone(WITA).date()
-    seconds = a.second or b.second
-    form = "%H:%M:%S" if seconds else "%H:%M"
-    text = f"{a.strftime(form)}-{b.strftime(form)}"
-    if a.date() != today:
-        text = f"{a.strftime('%d/%m')} {text}"
-    if b.date() != a.date():
-        text += "+1d" if (b.date() - a.date()).days == 1 else f" {b.strftime('%d/%m')}"
-    return text
 
 
 def default_path(job: ExportJob) -> str:
@@ -299,28 +284,27 @@ class ExportsScreen(FilteredTableScreen):
         return (self.size.width or 80) >= 100
 
     def _cells(self, job: ExportJob, now: datetime) -> tuple[Text, ...]:
-        job = for_terminal(job)  # case ids, camera ids: typed by other people
+        cells = export_cells(job, now, compact=True)
         wide = self._wide()
         ascii_only = self.cctv.mode is Mode.ASCII
-        style = STATE_STYLE[job.state]
-        percent = 100.0 if job.state is ExportState.DONE else job.percent
-        bar = bar_text(percent, 10 if wide else 5, self.cctv.mode, style)
+        style = STATE_STYLE[cells.state]
+        bar = bar_text(cells.percent, 10 if wide else 5, self.cctv.mode, style)
+        size = cells.size
         got = self.downloads.get(job.id)
-        size = bytes_text(job.size, compact=True) if job.size else "-"
         if got is not None:
             size = f"↓{got[0] * 100 // max(1, got[1])}%" if not ascii_only else "dl"
-        cells: list[Text | str] = [
-            job.id[:8],
-            clip(job.camera, 16 if wide else 10, ascii_only),
-            clip(job.case_id or "-", 20 if wide else 10, ascii_only),
-            window_text(job.start, job.end, now),
-            Text(job.state.value, style),
+        row: list[Text | str] = [
+            cells.id[:8],
+            clip(cells.camera, 16 if wide else 10, ascii_only),
+            clip(cells.case, 20 if wide else 10, ascii_only),
+            cells.window,
+            Text(cells.state.value, style),
             bar,
             size,
         ]
         if wide:
-            cells.append(age_text(job.created, now))
-        return plain_cells(cells)
+            row.append(age_text(cells.created, now))
+        return plain_cells(row)
 
     def redraw(self) -> None:
         if not self.is_mounted or self.denied:

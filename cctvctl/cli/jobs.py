@@ -3,7 +3,8 @@
 The job commands talk to one server for a while (create, follow, fetch), so they use the
 blocking :class:`~cctvctl.client.CctvClient` rather than ``common.ask``: :func:`connect`
 opens it for the chosen server, and :func:`failing` turns a client error into its one line
-and exit code.
+and exit code. They follow a job over its ``job.progress`` events
+(:func:`cctvctl.client.follow_job`), polling only while the event stream is down.
 
 :func:`save_export` is how a clip leaves the server: :func:`cctvctl.client.save_export`
 (shared with the TUI) fetches it into ``FILE.part``, resumed with HTTP Range after a

@@ -35,6 +35,7 @@ from cctvctl.tui.data import (
     describe_error,
     fetch_node,
 )
+from cctvctl.tui.host import ConsoleHost
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.screens.camera import CameraScreen
 from cctvctl.tui.screens.command_line import CommandLine, resolve
@@ -418,3 +419,8 @@ class CctvApp(App[None]):
 
     def open_camera(self, camera_id: str) -> None:
         self.push_screen(CameraScreen(camera_id))
+
+
+def _as_host(app: CctvApp) -> ConsoleHost:
+    # mypy checks here that the app offers what screens ask of it (tui/host.py).
+    return app

@@ -334,12 +334,12 @@ def child(config: str, batch: float | None) -> None:
     from cctvctl.config import load_inventory
     from cctvctl.recorder.ingest import IngestSettings
     from cctvctl.recorder.manager import Recorder
+    from cctvctl.storage.database import Database
     from cctvctl.storage.events import EventBus
-    from cctvctl.storage.index import SegmentIndex
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     inventory = load_inventory(config)
-    index = SegmentIndex(inventory.storage)
+    index = Database(inventory.storage)
     settings = IngestSettings(segment_seconds=inventory.server.segment_seconds)
     if batch is not None:
         settings = replace(settings, batch_seconds=batch)

@@ -30,8 +30,8 @@ from cctvctl.models import (
     Nic,
     Volume,
 )
+from cctvctl.storage.database import Database
 from cctvctl.storage.gaps import GapReport, HasSpan, camera_gaps
-from cctvctl.storage.index import SegmentIndex
 from cctvctl.storage.retention import RESERVE_FRACTION, quota_bytes
 
 __all__ = [
@@ -51,13 +51,13 @@ _MIN_RATE_SECONDS: Final = 60.0
 DAY: Final = 86_400.0
 
 
-def _rate_seconds(index: SegmentIndex, now: datetime) -> float:
+def _rate_seconds(index: Database, now: datetime) -> float:
     """Seconds the write-rate window really covers: less than an hour on a new index."""
     lived = (now - index.created()).total_seconds()
     return max(_MIN_RATE_SECONDS, min(RATE_WINDOW.total_seconds(), lived))
 
 
-def write_rate(index: SegmentIndex, now: datetime, kecamatan: str | None = None) -> float:
+def write_rate(index: Database, now: datetime, kecamatan: str | None = None) -> float:
     """Bytes per second written lately (segments that ended within the last hour)."""
     written = index.bytes_written_since(now - RATE_WINDOW, kecamatan)
     return written / _rate_seconds(index, now)
@@ -69,7 +69,7 @@ def _days(room: float, rate: float) -> float | None:
     return max(0.0, room) / rate / DAY
 
 
-def volume(path: Path, index: SegmentIndex, now: datetime) -> Volume:
+def volume(path: Path, index: Database, now: datetime) -> Volume:
     """The volume holding ``path``; ``days_to_full`` counts down to the disk-guard reserve."""
     usage = psutil.disk_usage(str(path))
     rate = write_rate(index, now)
@@ -163,7 +163,7 @@ class _Span:
 
 
 def recording_gaps(
-    index: SegmentIndex,
+    index: Database,
     camera_id: str,
     start: datetime,
     end: datetime,
@@ -186,7 +186,7 @@ def recording_gaps(
 def kecamatan_summaries(
     inventory: Inventory,
     cameras: Sequence[Camera],
-    index: SegmentIndex,
+    index: Database,
     inbound_kbps: Mapping[str, float],
     now: datetime,
 ) -> list[KecamatanSummary]:

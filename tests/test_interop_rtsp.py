@@ -23,8 +23,8 @@ from harness import free_port, wait_for
 from cctvctl.config import load_inventory
 from cctvctl.models import CameraStatus
 from cctvctl.recorder.manager import Recorder
+from cctvctl.storage.database import Database
 from cctvctl.storage.events import EventBus
-from cctvctl.storage.index import SegmentIndex
 
 FPS = 15
 SECONDS = 4
@@ -116,7 +116,7 @@ name = "Sangatta Utara"
 @pytest.mark.timeout(60)
 def test_records_from_aio_rtsp_toolkit(tmp_path: Path, server: _Server) -> None:
     inventory = load_inventory(_inventory(tmp_path, server.port))
-    index = SegmentIndex(inventory.storage)
+    index = Database(inventory.storage)
     recorder = Recorder(inventory, index, EventBus(index))
     epoch = index.created()
     recorder.start()

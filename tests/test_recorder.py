@@ -29,9 +29,9 @@ from cctvctl.models import Camera, CameraStatus
 from cctvctl.recorder.ingest import Backoff, scrub, url_with_credentials
 from cctvctl.recorder.manager import Recorder
 from cctvctl.recorder.stats import CameraStats, StatsSnapshot
+from cctvctl.storage.database import Database
 from cctvctl.storage.events import CAMERA_STATUS, EventBus
 from cctvctl.storage.gaps import find_gaps
-from cctvctl.storage.index import SegmentIndex
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 FAR = datetime(2100, 1, 1, tzinfo=UTC)
@@ -58,7 +58,7 @@ class Rig:
     site: Site
     sim: RunningSim
     inventory: Inventory
-    index: SegmentIndex
+    index: Database
     recorder: Recorder
     log: _Records
     wrong_passwords: dict[str, str]
@@ -82,7 +82,7 @@ def _rig(site: Site, sim_cache: Path, wrong_password: dict[str, str] | None = No
         passwords = {**inventory.passwords}
         passwords.update({c: SecretStr(p) for c, p in wrong_password.items()})
         inventory = dataclasses.replace(inventory, passwords=passwords)
-    index = SegmentIndex(inventory.storage)
+    index = Database(inventory.storage)
     handler = _Records()
     logger = logging.getLogger("cctvctl.recorder")
     logger.addHandler(handler)

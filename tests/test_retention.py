@@ -15,8 +15,8 @@ import pytest
 from media import fmp4_bytes
 
 from cctvctl.config import Inventory, InventoryFile
+from cctvctl.storage.database import Database, SegmentInfo, SegmentRow
 from cctvctl.storage.events import STORAGE_DELETED, EventBus
-from cctvctl.storage.index import SegmentIndex, SegmentInfo, SegmentRow
 from cctvctl.storage.layout import segment_path
 from cctvctl.storage.retention import GB, DeleteReason, DiskUsage, Retention, quota_bytes
 
@@ -25,14 +25,14 @@ SIZE = len(fmp4_bytes(2.0))
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[SegmentIndex]:
-    ix = SegmentIndex(tmp_path / "store")
+def index(tmp_path: Path) -> Iterator[Database]:
+    ix = Database(tmp_path / "store")
     yield ix
     ix.close()
 
 
 def add(
-    index: SegmentIndex,
+    index: Database,
     start: datetime,
     camera: str = "sgu-01",
     kecamatan: str = "sangatta-utara",
@@ -63,7 +63,7 @@ def roomy(path: Path) -> DiskUsage:
     return DiskUsage(10**15, 0, 10**15)
 
 
-def test_age_deletes_segments_that_ended_before_the_cutoff(index: SegmentIndex) -> None:
+def test_age_deletes_segments_that_ended_before_the_cutoff(index: Database) -> None:
     old = [add(index, NOW - timedelta(days=d)) for d in (40, 31)]
     young = [add(index, NOW - timedelta(days=d)) for d in (29, 1)]
     done = Retention(index, retention_days=30, disk_usage=roomy).run_once(NOW)
@@ -75,7 +75,7 @@ def test_age_deletes_segments_that_ended_before_the_cutoff(index: SegmentIndex) 
     assert not old[0].path.parent.exists()  # empty day folder removed
 
 
-def test_per_camera_retention_overrides_the_global_one(index: SegmentIndex) -> None:
+def test_per_camera_retention_overrides_the_global_one(index: Database) -> None:
     keep_long = add(index, NOW - timedelta(days=40), camera="evidence-cam")
     normal = add(index, NOW - timedelta(days=40))
     short = add(index, NOW - timedelta(days=2), camera="lobby-cam")
@@ -91,7 +91,7 @@ def test_per_camera_retention_overrides_the_global_one(index: SegmentIndex) -> N
     assert index.oldest(10) == [keep_long]
 
 
-def test_quota_deletes_the_oldest_until_the_kecamatan_fits(index: SegmentIndex) -> None:
+def test_quota_deletes_the_oldest_until_the_kecamatan_fits(index: Database) -> None:
     rows = [add(index, NOW - timedelta(hours=5 - i), camera=f"sgu-0{i % 2}") for i in range(5)]
     other = [add(index, NOW - timedelta(hours=9 - i), kecamatan="bengalon") for i in range(3)]
     quota = int(2.5 * SIZE)
@@ -111,7 +111,7 @@ def test_quota_deletes_the_oldest_until_the_kecamatan_fits(index: SegmentIndex) 
 
 
 def test_disk_guard_deletes_globally_oldest_until_free_is_over_five_percent(
-    index: SegmentIndex,
+    index: Database,
 ) -> None:
     # Ten old segments across kecamatan; a 200-segment volume with 5 segments' worth free.
     rows = [
@@ -129,7 +129,7 @@ def test_disk_guard_deletes_globally_oldest_until_free_is_over_five_percent(
 
 
 def test_disk_guard_reserve_is_an_hour_of_writes_when_that_is_larger(
-    index: SegmentIndex,
+    index: Database,
 ) -> None:
     old = [add(index, NOW - timedelta(days=1, minutes=5 - i)) for i in range(4)]
     recent = [add(index, NOW - timedelta(minutes=50 - 5 * i), camera="sgu-02") for i in range(8)]
@@ -141,7 +141,7 @@ def test_disk_guard_reserve_is_an_hour_of_writes_when_that_is_larger(
     assert all(r.path.exists() for r in recent)
 
 
-def test_disk_guard_with_nothing_left_to_delete_stops(index: SegmentIndex) -> None:
+def test_disk_guard_with_nothing_left_to_delete_stops(index: Database) -> None:
     rows = [add(index, NOW - timedelta(hours=3 - i)) for i in range(3)]
     # The segment being written is not indexed; the guard must leave it alone.
     open_segment = segment_path(index.root, "sangatta-utara", "sgu-01", NOW)
@@ -154,7 +154,7 @@ def test_disk_guard_with_nothing_left_to_delete_stops(index: SegmentIndex) -> No
     assert open_segment.exists()
 
 
-def test_a_file_already_gone_is_not_an_error(index: SegmentIndex) -> None:
+def test_a_file_already_gone_is_not_an_error(index: Database) -> None:
     row = add(index, NOW - timedelta(days=45))
     row.path.unlink()
     done = Retention(index, retention_days=30, disk_usage=roomy).run_once(NOW)
@@ -162,7 +162,7 @@ def test_a_file_already_gone_is_not_an_error(index: SegmentIndex) -> None:
     assert index.segment_count() == 0
 
 
-def test_deletions_are_announced_once_per_reason_and_camera(index: SegmentIndex) -> None:
+def test_deletions_are_announced_once_per_reason_and_camera(index: Database) -> None:
     for d in (50, 49, 48):
         add(index, NOW - timedelta(days=d), camera="cam-a")
     add(index, NOW - timedelta(days=47), camera="cam-b", kecamatan="bengalon")
@@ -192,7 +192,7 @@ def test_deletions_are_announced_once_per_reason_and_camera(index: SegmentIndex)
 
 def test_old_events_are_pruned_with_the_footage(tmp_path: Path) -> None:
     clock = [(NOW - timedelta(days=40)).timestamp()]
-    with SegmentIndex(tmp_path, clock=lambda: clock[0]) as ix:
+    with Database(tmp_path, clock=lambda: clock[0]) as ix:
         stale = ix.add_event("camera.status")
         clock[0] = NOW.timestamp()
         fresh = ix.add_event("camera.status")
@@ -201,7 +201,7 @@ def test_old_events_are_pruned_with_the_footage(tmp_path: Path) -> None:
         assert stale.id < fresh.id
 
 
-def test_from_inventory_reads_retention_days_and_quotas(index: SegmentIndex) -> None:
+def test_from_inventory_reads_retention_days_and_quotas(index: Database) -> None:
     data = InventoryFile.model_validate(
         {
             "server": {"retention_days": 14},
@@ -218,7 +218,7 @@ def test_from_inventory_reads_retention_days_and_quotas(index: SegmentIndex) -> 
     assert quota_bytes(None) is None
 
 
-def test_deletions_are_announced_even_when_a_later_rule_fails(index: SegmentIndex) -> None:
+def test_deletions_are_announced_even_when_a_later_rule_fails(index: Database) -> None:
     old = add(index, NOW - timedelta(days=45))
 
     def broken(path: Path) -> DiskUsage:

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cctvctl.storage import index as index_mod
+from cctvctl.storage import database as database_mod
+from cctvctl.storage.database import Database, IndexedFile, IndexVersionError, SegmentInfo
 from cctvctl.storage.events import EventBus, EventGap
-from cctvctl.storage.index import IndexedFile, IndexVersionError, SegmentIndex, SegmentInfo
 from cctvctl.storage.layout import (
     SegmentKey,
     iter_segment_files,
@@ -46,8 +46,8 @@ def seg(
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[SegmentIndex]:
-    ix = SegmentIndex(tmp_path)
+def index(tmp_path: Path) -> Iterator[Database]:
+    ix = Database(tmp_path)
     yield ix
     ix.close()
 
@@ -142,7 +142,7 @@ def test_prune_empty_dirs_stops_at_non_empty_and_keeps_recent_days(tmp_path: Pat
 # --------------------------------------------------------------------------- index
 
 
-def test_add_and_query_overlapping_window(index: SegmentIndex, tmp_path: Path) -> None:
+def test_add_and_query_overlapping_window(index: Database, tmp_path: Path) -> None:
     for i in range(5):
         index.add_segment(seg(tmp_path, T0 + timedelta(minutes=i)))
     index.add_segment(seg(tmp_path, T0, camera="other-cam"))
@@ -162,7 +162,7 @@ def test_add_and_query_overlapping_window(index: SegmentIndex, tmp_path: Path) -
 
 
 def test_overlap_query_finds_a_long_segment_that_started_long_before(
-    index: SegmentIndex, tmp_path: Path
+    index: Database, tmp_path: Path
 ) -> None:
     index.add_segment(seg(tmp_path, T0, seconds=3600))
     index.add_segment(seg(tmp_path, T0 + timedelta(hours=1), seconds=60))
@@ -170,7 +170,7 @@ def test_overlap_query_finds_a_long_segment_that_started_long_before(
     assert [r.start for r in rows] == [T0, T0 + timedelta(hours=1)]
 
 
-def test_re_adding_a_path_updates_the_row_and_totals(index: SegmentIndex, tmp_path: Path) -> None:
+def test_re_adding_a_path_updates_the_row_and_totals(index: Database, tmp_path: Path) -> None:
     first = index.add_segment(seg(tmp_path, T0, size=1000))
     again = index.add_segment(seg(tmp_path, T0, seconds=30, size=400))
     assert first == again
@@ -180,7 +180,7 @@ def test_re_adding_a_path_updates_the_row_and_totals(index: SegmentIndex, tmp_pa
     assert row is not None and row.end == T0 + timedelta(seconds=30)
 
 
-def test_usage_totals_follow_adds_and_deletes(index: SegmentIndex, tmp_path: Path) -> None:
+def test_usage_totals_follow_adds_and_deletes(index: Database, tmp_path: Path) -> None:
     ids = [index.add_segment(seg(tmp_path, T0 + timedelta(minutes=i), size=100)) for i in range(3)]
     index.add_segment(seg(tmp_path, T0, camera="bgl-cam", kecamatan="bengalon", size=7))
     assert index.bytes_by_kecamatan() == {"sangatta-utara": 300, "bengalon": 7}
@@ -194,7 +194,7 @@ def test_usage_totals_follow_adds_and_deletes(index: SegmentIndex, tmp_path: Pat
     assert index.delete_segments([]) == 0
 
 
-def test_oldest_with_filters(index: SegmentIndex, tmp_path: Path) -> None:
+def test_oldest_with_filters(index: Database, tmp_path: Path) -> None:
     for i in range(4):
         index.add_segment(seg(tmp_path, T0 + timedelta(minutes=i)))
         index.add_segment(
@@ -208,9 +208,7 @@ def test_oldest_with_filters(index: SegmentIndex, tmp_path: Path) -> None:
     assert {r.camera for r in index.oldest(10, exclude_cameras={"sgu-cam-01"})} == {"b"}
 
 
-def test_bytes_written_since_counts_segments_that_ended(
-    index: SegmentIndex, tmp_path: Path
-) -> None:
+def test_bytes_written_since_counts_segments_that_ended(index: Database, tmp_path: Path) -> None:
     index.add_segment(seg(tmp_path, T0, size=10))
     index.add_segment(seg(tmp_path, T0 + timedelta(minutes=1), size=20))
     index.add_segment(seg(tmp_path, T0 + timedelta(minutes=2), size=40, camera="b", kecamatan="k"))
@@ -221,16 +219,16 @@ def test_bytes_written_since_counts_segments_that_ended(
 
 def test_paths_are_stored_relative_so_the_volume_can_move(tmp_path: Path) -> None:
     a = tmp_path / "a"
-    with SegmentIndex(a) as ix:
+    with Database(a) as ix:
         ix.add_segment(seg(a, T0))
     b = tmp_path / "b"
     a.rename(b)
-    with SegmentIndex(b) as ix:
+    with Database(b) as ix:
         assert ix.all_paths() == {b / "sangatta-utara" / "sgu-cam-01" / "2024-05-01" / "100000.mp4"}
 
 
 def test_segment_outside_the_layout_needs_an_explicit_kecamatan(
-    index: SegmentIndex, tmp_path: Path
+    index: Database, tmp_path: Path
 ) -> None:
     odd = SegmentInfo("c", tmp_path.parent / "odd.mp4", T0, T0 + timedelta(seconds=1), 1)
     with pytest.raises(ValueError, match="kecamatan"):
@@ -244,15 +242,15 @@ def test_segment_outside_the_layout_needs_an_explicit_kecamatan(
     assert "sangatta-utara/sgu-cam-01/2024-05-01/100000.mp4" in index.indexed_files()
 
 
-def test_naive_datetimes_are_refused(index: SegmentIndex, tmp_path: Path) -> None:
+def test_naive_datetimes_are_refused(index: Database, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         index.segments("c", datetime(2024, 1, 1), datetime(2024, 1, 2))
 
 
 def test_created_is_set_once_and_can_only_move_back(tmp_path: Path) -> None:
-    with SegmentIndex(tmp_path, clock=lambda: T0.timestamp()) as ix:
+    with Database(tmp_path, clock=lambda: T0.timestamp()) as ix:
         assert ix.created() == T0
-    with SegmentIndex(tmp_path, clock=lambda: T0.timestamp() + 999) as ix:
+    with Database(tmp_path, clock=lambda: T0.timestamp() + 999) as ix:
         assert ix.created() == T0
         ix.backdate_created(T0 + timedelta(days=1))
         assert ix.created() == T0
@@ -260,14 +258,14 @@ def test_created_is_set_once_and_can_only_move_back(tmp_path: Path) -> None:
         assert ix.created() == T0 - timedelta(days=1)
 
 
-def test_wal_mode_and_schema_version(index: SegmentIndex) -> None:
+def test_wal_mode_and_schema_version(index: Database) -> None:
     with sqlite3.connect(index.db_path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == len(index_mod.MIGRATIONS)
-    assert index.schema_version() == len(index_mod.MIGRATIONS)
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == len(database_mod.MIGRATIONS)
+    assert index.schema_version() == len(database_mod.MIGRATIONS)
 
 
-def test_concurrent_adds_and_reads_from_many_threads(index: SegmentIndex, tmp_path: Path) -> None:
+def test_concurrent_adds_and_reads_from_many_threads(index: Database, tmp_path: Path) -> None:
     cameras, per_camera = 8, 40
     errors: list[BaseException] = []
     start = threading.Barrier(cameras + 2)
@@ -315,29 +313,29 @@ def test_concurrent_adds_and_reads_from_many_threads(index: SegmentIndex, tmp_pa
 
 
 def test_migration_from_an_older_version_keeps_data(tmp_path: Path) -> None:
-    with SegmentIndex(tmp_path) as ix:
+    with Database(tmp_path) as ix:
         ix.add_segment(seg(tmp_path, T0))
-    v1 = len(index_mod.MIGRATIONS)
+    v1 = len(database_mod.MIGRATIONS)
     step = (
         "CREATE TABLE exports (id INTEGER PRIMARY KEY, camera TEXT NOT NULL)",
         "INSERT INTO exports (camera) SELECT DISTINCT camera FROM segments",
     )
-    migrations = [*index_mod.MIGRATIONS, step]
-    with SegmentIndex(tmp_path, migrations=migrations) as ix:
+    migrations = [*database_mod.MIGRATIONS, step]
+    with Database(tmp_path, migrations=migrations) as ix:
         assert ix.schema_version() == v1 + 1
         assert ix.segment_count() == 1
         assert ix._query("SELECT camera FROM exports") == [("sgu-cam-01",)]
     # Opening again applies nothing twice.
-    with SegmentIndex(tmp_path, migrations=migrations) as ix:
+    with Database(tmp_path, migrations=migrations) as ix:
         assert ix._query("SELECT COUNT(*) FROM exports") == [(1,)]
 
 
 def test_a_failing_migration_leaves_the_old_version_intact(tmp_path: Path) -> None:
-    SegmentIndex(tmp_path).close()
-    v1 = len(index_mod.MIGRATIONS)
-    broken = [*index_mod.MIGRATIONS, ("CREATE TABLE future_feature (x)", "THIS IS NOT SQL")]
+    Database(tmp_path).close()
+    v1 = len(database_mod.MIGRATIONS)
+    broken = [*database_mod.MIGRATIONS, ("CREATE TABLE future_feature (x)", "THIS IS NOT SQL")]
     with pytest.raises(sqlite3.OperationalError):
-        SegmentIndex(tmp_path, migrations=broken)
+        Database(tmp_path, migrations=broken)
     with sqlite3.connect(tmp_path / "index.sqlite3") as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == v1
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master")}
@@ -345,17 +343,17 @@ def test_a_failing_migration_leaves_the_old_version_intact(tmp_path: Path) -> No
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
-    SegmentIndex(tmp_path).close()
+    Database(tmp_path).close()
     with sqlite3.connect(tmp_path / "index.sqlite3") as raw:
         raw.execute("PRAGMA user_version = 99")
     with pytest.raises(IndexVersionError, match="99"):
-        SegmentIndex(tmp_path)
+        Database(tmp_path)
 
 
 # --------------------------------------------------------------------------- events
 
 
-def test_events_round_trip_and_filter(index: SegmentIndex) -> None:
+def test_events_round_trip_and_filter(index: Database) -> None:
     a = index.add_event("camera.status", camera="c1", kecamatan="k", data={"status": "online"})
     b = index.add_event("storage.deleted", camera="c2", data={"at": T0})
     c = index.add_event("camera.status", camera="c2")
@@ -372,7 +370,7 @@ def test_events_round_trip_and_filter(index: SegmentIndex) -> None:
 
 def test_event_ids_are_never_reused_after_pruning(tmp_path: Path) -> None:
     clock = [T0.timestamp()]
-    with SegmentIndex(tmp_path, clock=lambda: clock[0]) as ix:
+    with Database(tmp_path, clock=lambda: clock[0]) as ix:
         old = ix.add_event("x")
         clock[0] += 3600
         assert ix.prune_events(T0 + timedelta(minutes=1)) == 1
@@ -382,7 +380,7 @@ def test_event_ids_are_never_reused_after_pruning(tmp_path: Path) -> None:
         assert new.time == T0 + timedelta(hours=1)
 
 
-async def test_bus_thread_publish_reaches_async_subscriber(index: SegmentIndex) -> None:
+async def test_bus_thread_publish_reaches_async_subscriber(index: Database) -> None:
     bus = EventBus(index)
     sub = bus.subscribe()
 
@@ -404,7 +402,7 @@ async def test_bus_thread_publish_reaches_async_subscriber(index: SegmentIndex) 
     assert bus.subscribers == 0
 
 
-async def test_slow_subscriber_gets_a_gap_not_a_blocked_publisher(index: SegmentIndex) -> None:
+async def test_slow_subscriber_gets_a_gap_not_a_blocked_publisher(index: Database) -> None:
     bus = EventBus(index)
     sub = bus.subscribe(maxsize=5)
     fast = bus.subscribe()
@@ -421,7 +419,7 @@ async def test_slow_subscriber_gets_a_gap_not_a_blocked_publisher(index: Segment
     assert [e.id for e in missed] == [e.id for e in published[:7]]
 
 
-async def test_subscribe_with_replay_neither_misses_nor_repeats(index: SegmentIndex) -> None:
+async def test_subscribe_with_replay_neither_misses_nor_repeats(index: Database) -> None:
     bus = EventBus(index)
     before = [bus.publish("tick", data={"i": i}) for i in range(4)]
     sub = bus.subscribe(since_id=before[1].id)
@@ -435,7 +433,7 @@ async def test_subscribe_with_replay_neither_misses_nor_repeats(index: SegmentIn
     assert sub.get_nowait() is None
 
 
-async def test_replay_larger_than_the_buffer_starts_with_a_gap(index: SegmentIndex) -> None:
+async def test_replay_larger_than_the_buffer_starts_with_a_gap(index: Database) -> None:
     bus = EventBus(index)
     published = [bus.publish("tick") for _ in range(10)]
     sub = bus.subscribe(since_id=published[0].id, maxsize=4)
@@ -445,7 +443,7 @@ async def test_replay_larger_than_the_buffer_starts_with_a_gap(index: SegmentInd
     assert [e.id for e in tail if not isinstance(e, EventGap)] == [e.id for e in published[6:]]
 
 
-async def test_closing_the_bus_ends_subscribers_after_draining(index: SegmentIndex) -> None:
+async def test_closing_the_bus_ends_subscribers_after_draining(index: Database) -> None:
     bus = EventBus(index)
     sub = bus.subscribe()
 
@@ -461,7 +459,7 @@ async def test_closing_the_bus_ends_subscribers_after_draining(index: SegmentInd
     assert bus.publish("tick").id > event.id  # publishing with nobody listening is fine
 
 
-def test_publish_after_the_subscribers_loop_closed_drops_it(index: SegmentIndex) -> None:
+def test_publish_after_the_subscribers_loop_closed_drops_it(index: Database) -> None:
     bus = EventBus(index)
     loop = asyncio.new_event_loop()
     bus.subscribe(loop=loop)
@@ -474,7 +472,7 @@ def test_paths_relative_to_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    with SegmentIndex("store") as ix:
+    with Database("store") as ix:
         rel = Path("store/bengalon/bgl-01/2024-05-01/100000.mp4")
         row_id = ix.add_segment(SegmentInfo("bgl-01", rel, T0, T0 + timedelta(seconds=60), 5))
         row = ix.get(row_id)

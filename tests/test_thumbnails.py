@@ -22,8 +22,8 @@ from cctvctl.models import CameraStatus
 from cctvctl.recorder.manager import Recorder
 from cctvctl.recorder.thumbnails import MAX_HEIGHT, MAX_WIDTH, Thumbnail, fit_size
 from cctvctl.sim.scene import scene_colour
+from cctvctl.storage.database import Database
 from cctvctl.storage.events import EventBus
-from cctvctl.storage.index import SegmentIndex
 
 WIDTH, HEIGHT = 320, 180
 
@@ -33,7 +33,7 @@ class Rig:
     site: Site
     sim: RunningSim
     recorder: Recorder
-    index: SegmentIndex
+    index: Database
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory, sim_cache: Path) -> Iterator[R
     site = write_site(tmp_path_factory.mktemp("thumbs"), spec)
     sim = start_sim(site, sim_cache)
     inventory = load_inventory(site.config)
-    index = SegmentIndex(inventory.storage)
+    index = Database(inventory.storage)
     recorder = Recorder(inventory, index, EventBus(index))
     recorder.start()
     try:

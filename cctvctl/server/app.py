@@ -34,8 +34,8 @@ from cctvctl.recorder.manager import Recorder
 from cctvctl.server import openapi, problems
 from cctvctl.server.auth import Redactor, TokenStore, require
 from cctvctl.storage.audit import AuditLog
+from cctvctl.storage.database import Database, SegmentLike
 from cctvctl.storage.events import EventBus
-from cctvctl.storage.index import SegmentIndex, SegmentLike
 from cctvctl.storage.layout import parse_segment_path
 from cctvctl.storage.modes import FileModes
 from cctvctl.storage.reconcile import reconcile
@@ -59,7 +59,7 @@ Times are RFC 3339 UTC.
 """
 
 
-class CountingIndex(SegmentIndex):
+class CountingDatabase(Database):
     """The segment index, counting segments indexed since start-up for ``/metrics``.
 
     Counting at the index rather than in the recorder catches every writer that indexes
@@ -98,7 +98,7 @@ class Runtime:
     """Everything a request handler may need, built by the lifespan start-up."""
 
     inventory: Inventory
-    index: CountingIndex
+    index: CountingDatabase
     events: EventBus
     recorder: Recorder
     host: HostProbe
@@ -119,9 +119,9 @@ def runtime(request: Request) -> Runtime:
     return rt
 
 
-def _open_storage(inventory: Inventory) -> CountingIndex:
+def _open_storage(inventory: Inventory) -> CountingDatabase:
     root = inventory.storage
-    index = CountingIndex(root, FileModes.for_file_mode(inventory.server.file_mode_bits))
+    index = CountingDatabase(root, FileModes.for_file_mode(inventory.server.file_mode_bits))
     try:
         report = reconcile(root, index)
     except BaseException:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from cctvctl.models import Event
-from cctvctl.storage.index import SegmentIndex
+from cctvctl.storage.database import Database
 
 __all__ = [
     "CAMERA_STATUS",
@@ -191,7 +191,7 @@ class Subscription:
 class EventBus:
     """Persist-then-fan-out; :meth:`publish` is safe from any thread."""
 
-    def __init__(self, index: SegmentIndex, *, maxsize: int = DEFAULT_MAXSIZE) -> None:
+    def __init__(self, index: Database, *, maxsize: int = DEFAULT_MAXSIZE) -> None:
         self.index = index
         self.maxsize = maxsize
         # Held across the insert and the fan-out, so every subscriber sees events in id

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Final, NamedTuple
 
 from cctvctl.config import Inventory
+from cctvctl.storage.database import Database, SegmentRow
 from cctvctl.storage.events import STORAGE_DELETED, EventPublisher
-from cctvctl.storage.index import SegmentIndex, SegmentRow
 from cctvctl.storage.layout import prune_empty_dirs
 
 __all__ = [
@@ -83,7 +83,7 @@ class Retention:
 
     def __init__(
         self,
-        index: SegmentIndex,
+        index: Database,
         *,
         retention_days: float,
         camera_retention_days: Mapping[str, float] | None = None,
@@ -114,7 +114,7 @@ class Retention:
     def from_inventory(
         cls,
         inventory: Inventory,
-        index: SegmentIndex,
+        index: Database,
         *,
         events: EventPublisher | None = None,
         camera_retention_days: Mapping[str, float] | None = None,

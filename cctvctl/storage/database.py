@@ -1,4 +1,8 @@
-"""The SQLite index of closed segments, plus the event log.
+"""The node's database: one SQLite file per storage root, and its segment index.
+
+Every table lives here (segments, usage, events, audit, reboots, export jobs); the other
+stores (``event_store``, ``audit``, ``exports``, ``reboot_log``) work over a
+:class:`Database`, so a row and the job it describes share one WAL journal and one backup.
 
 One database per storage root (``{root}/index.sqlite3``) in WAL mode, so the API server
 keeps reading while camera ingest threads write. Every thread gets its own connection:
@@ -6,7 +10,7 @@ WAL lets readers run beside the single writer, and writers queue on ``busy_timeo
 Write transactions start with ``BEGIN IMMEDIATE`` so a writer takes the lock up front
 instead of failing half-way when it tries to upgrade a read lock.
 
-The index is a cache of what is on disk: ``reconcile`` can rebuild every segment row from
+The segment index is a cache of what is on disk: ``reconcile`` can rebuild every segment row from
 the files, which is why ``synchronous=NORMAL`` (may lose the last commits on power loss,
 never corrupts) is good enough.
 """
@@ -32,9 +36,9 @@ from cctvctl.storage.modes import DEFAULT_MODES, FileModes
 __all__ = [
     "INDEX_FILENAME",
     "MIGRATIONS",
+    "Database",
     "IndexVersionError",
     "IndexedFile",
-    "SegmentIndex",
     "SegmentInfo",
     "SegmentLike",
     "SegmentRow",
@@ -262,8 +266,8 @@ _SELECT_SEGMENTS: Final = (
 )
 
 
-class SegmentIndex:
-    """Segment and event index of one storage root; every method may be called from any thread."""
+class Database:
+    """The database of one storage root, with the segment index; callable from any thread."""
 
     def __init__(
         self,
@@ -310,7 +314,7 @@ class SegmentIndex:
         if conn is not None:
             return conn
         if self._closed:
-            raise RuntimeError("SegmentIndex is closed")
+            raise RuntimeError("Database is closed")
         conn = sqlite3.connect(
             self.db_path,
             timeout=BUSY_TIMEOUT_SECONDS,
@@ -351,7 +355,7 @@ class SegmentIndex:
             self._conns.clear()
         self._local = threading.local()
 
-    def __enter__(self) -> SegmentIndex:
+    def __enter__(self) -> Database:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -43,10 +43,10 @@ def health(rt: RT) -> Health:
     return Health(
         generated=now,
         server_version=__version__,
-        volumes=[volume(rt.index.root, rt.index, now)],
+        volumes=[volume(rt.db.root, rt.db, now)],
         host=rt.host.sample(),
         kecamatan=kecamatan_summaries(
-            rt.inventory, cams, rt.index, rt.recorder.inbound_kbps_by_kecamatan(), now
+            rt.inventory, cams, rt.db, rt.recorder.inbound_kbps_by_kecamatan(), now
         ),
     )
 

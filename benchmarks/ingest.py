@@ -335,6 +335,7 @@ def child(config: str, batch: float | None) -> None:
     from cctvctl.recorder.ingest import IngestSettings
     from cctvctl.recorder.manager import Recorder
     from cctvctl.storage.database import Database
+    from cctvctl.storage.event_store import EventStore
     from cctvctl.storage.events import EventBus
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -343,7 +344,7 @@ def child(config: str, batch: float | None) -> None:
     settings = IngestSettings(segment_seconds=inventory.server.segment_seconds)
     if batch is not None:
         settings = replace(settings, batch_seconds=batch)
-    recorder = Recorder(inventory, index, EventBus(index), ingest_settings=settings)
+    recorder = Recorder(inventory, index, EventBus(EventStore(index)), ingest_settings=settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(json.dumps({"rss": psutil.Process().memory_info().rss}), flush=True)

@@ -24,6 +24,7 @@ from cctvctl.config import load_inventory
 from cctvctl.models import CameraStatus
 from cctvctl.recorder.manager import Recorder
 from cctvctl.storage.database import Database
+from cctvctl.storage.event_store import EventStore
 from cctvctl.storage.events import EventBus
 
 FPS = 15
@@ -117,7 +118,7 @@ name = "Sangatta Utara"
 def test_records_from_aio_rtsp_toolkit(tmp_path: Path, server: _Server) -> None:
     inventory = load_inventory(_inventory(tmp_path, server.port))
     index = Database(inventory.storage)
-    recorder = Recorder(inventory, index, EventBus(index))
+    recorder = Recorder(inventory, index, EventBus(EventStore(index)))
     epoch = index.created()
     recorder.start()
     try:

@@ -30,6 +30,7 @@ from cctvctl.recorder.ingest import Backoff, scrub, url_with_credentials
 from cctvctl.recorder.manager import Recorder
 from cctvctl.recorder.stats import CameraStats, StatsSnapshot
 from cctvctl.storage.database import Database
+from cctvctl.storage.event_store import EventStore
 from cctvctl.storage.events import CAMERA_STATUS, EventBus
 from cctvctl.storage.gaps import find_gaps
 
@@ -87,7 +88,7 @@ def _rig(site: Site, sim_cache: Path, wrong_password: dict[str, str] | None = No
     logger = logging.getLogger("cctvctl.recorder")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
-    recorder = Recorder(inventory, index, EventBus(index))
+    recorder = Recorder(inventory, index, EventBus(EventStore(index)))
     return Rig(site, sim, inventory, index, recorder, handler, dict(wrong_password or {}))
 
 
@@ -252,7 +253,9 @@ def _when(stats: CameraStats, test: Callable[[StatsSnapshot], bool]) -> StatsSna
 
 
 def _status_events(rig: Rig, cam: str) -> list[dict[str, object]]:
-    return [e.data for e in rig.index.events(types=[CAMERA_STATUS], camera=cam, limit=1000)]
+    return [
+        e.data for e in EventStore(rig.index).read(types=[CAMERA_STATUS], camera=cam, limit=1000)
+    ]
 
 
 def _last_status(rig: Rig, cam: str) -> object:
@@ -424,7 +427,7 @@ def test_wrong_password_is_offline_with_a_401_and_never_leaks(faults: Rig) -> No
     assert event["status"] == "offline" and event["previous"] is None
     assert "401" in str(event["reason"]) or "unauthorized" in str(event["reason"]).lower()
     dumped = [c.model_dump_json() for c in faults.recorder.cameras()]
-    stored = [str(e.data) for e in faults.index.events(limit=1000)]
+    stored = [str(e.data) for e in EventStore(faults.index).read(limit=1000)]
     for secret in (wrong, right):
         assert secret not in model.last_error
         assert not any(secret in d for d in dumped)

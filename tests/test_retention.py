@@ -16,6 +16,7 @@ from media import fmp4_bytes
 
 from cctvctl.config import Inventory, InventoryFile
 from cctvctl.storage.database import Database, SegmentInfo, SegmentRow
+from cctvctl.storage.event_store import EventStore
 from cctvctl.storage.events import STORAGE_DELETED, EventBus
 from cctvctl.storage.layout import segment_path
 from cctvctl.storage.retention import GB, DeleteReason, DiskUsage, Retention, quota_bytes
@@ -167,7 +168,7 @@ def test_deletions_are_announced_once_per_reason_and_camera(index: Database) -> 
         add(index, NOW - timedelta(days=d), camera="cam-a")
     add(index, NOW - timedelta(days=47), camera="cam-b", kecamatan="bengalon")
     quota_rows = [add(index, NOW - timedelta(hours=4 - i), camera="cam-a") for i in range(4)]
-    bus = EventBus(index)
+    bus = EventBus(EventStore(index))
     retention = Retention(
         index,
         retention_days=30,
@@ -176,7 +177,7 @@ def test_deletions_are_announced_once_per_reason_and_camera(index: Database) -> 
         disk_usage=roomy,
     )
     retention.run_once(NOW)
-    events = index.events(types=[STORAGE_DELETED])
+    events = EventStore(index).read(types=[STORAGE_DELETED])
     summary = sorted(
         (e.data["reason"], e.camera, e.kecamatan, e.data["count"], e.data["bytes"]) for e in events
     )
@@ -193,11 +194,12 @@ def test_deletions_are_announced_once_per_reason_and_camera(index: Database) -> 
 def test_old_events_are_pruned_with_the_footage(tmp_path: Path) -> None:
     clock = [(NOW - timedelta(days=40)).timestamp()]
     with Database(tmp_path, clock=lambda: clock[0]) as ix:
-        stale = ix.add_event("camera.status")
+        events = EventStore(ix)
+        stale = events.add("camera.status")
         clock[0] = NOW.timestamp()
-        fresh = ix.add_event("camera.status")
+        fresh = events.add("camera.status")
         Retention(ix, retention_days=30, disk_usage=roomy).run_once(NOW)
-        assert [e.id for e in ix.events(since_id=0)] == [fresh.id]
+        assert [e.id for e in events.read(since_id=0)] == [fresh.id]
         assert stale.id < fresh.id
 
 
@@ -227,5 +229,5 @@ def test_deletions_are_announced_even_when_a_later_rule_fails(index: Database) -
     with pytest.raises(OSError, match="statvfs"):
         Retention(index, retention_days=30, disk_usage=broken).run_once(NOW)
     assert not old.path.exists()
-    [event] = index.events(types=[STORAGE_DELETED])
+    [event] = EventStore(index).read(types=[STORAGE_DELETED])
     assert (event.data["reason"], event.data["count"]) == ("age", 1)

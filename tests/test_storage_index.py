@@ -14,6 +14,7 @@ import pytest
 
 from cctvctl.storage import database as database_mod
 from cctvctl.storage.database import Database, IndexedFile, IndexVersionError, SegmentInfo
+from cctvctl.storage.event_store import EventStore
 from cctvctl.storage.events import EventBus, EventGap
 from cctvctl.storage.layout import (
     SegmentKey,
@@ -277,7 +278,7 @@ def test_concurrent_adds_and_reads_from_many_threads(index: Database, tmp_path: 
                 index.add_segment(
                     seg(tmp_path, T0 + timedelta(minutes=i), camera=f"cam-{n}", size=n + 1)
                 )
-                index.add_event("camera.status", camera=f"cam-{n}", data={"i": i})
+                EventStore(index).add("camera.status", camera=f"cam-{n}", data={"i": i})
         except BaseException as exc:
             errors.append(exc)
 
@@ -287,7 +288,7 @@ def test_concurrent_adds_and_reads_from_many_threads(index: Database, tmp_path: 
             for _ in range(100):
                 index.bytes_by_kecamatan()
                 index.segments("cam-0", T0, T0 + timedelta(hours=1))
-                index.events(limit=5)
+                EventStore(index).read(limit=5)
         except BaseException as exc:
             errors.append(exc)
 
@@ -300,7 +301,7 @@ def test_concurrent_adds_and_reads_from_many_threads(index: Database, tmp_path: 
     assert errors == []
     assert index.segment_count() == cameras * per_camera
     assert index.total_bytes() == sum((n + 1) * per_camera for n in range(cameras))
-    ids = [e.id for e in index.events(since_id=0, limit=10_000)]
+    ids = [e.id for e in EventStore(index).read(since_id=0, limit=10_000)]
     assert len(ids) == cameras * per_camera == len(set(ids))
     # The finished threads' connections are closed when a new thread connects.
     t = threading.Thread(target=index.total_bytes)
@@ -354,34 +355,36 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
 
 
 def test_events_round_trip_and_filter(index: Database) -> None:
-    a = index.add_event("camera.status", camera="c1", kecamatan="k", data={"status": "online"})
-    b = index.add_event("storage.deleted", camera="c2", data={"at": T0})
-    c = index.add_event("camera.status", camera="c2")
+    events = EventStore(index)
+    a = events.add("camera.status", camera="c1", kecamatan="k", data={"status": "online"})
+    b = events.add("storage.deleted", camera="c2", data={"at": T0})
+    c = events.add("camera.status", camera="c2")
     assert a.data == {"status": "online"}
     assert b.data == {"at": str(T0)}  # non-JSON values are stringified, not lost
-    assert [e.id for e in index.events(since_id=a.id)] == [b.id, c.id]
-    assert [e.id for e in index.events(types=["camera.status"])] == [a.id, c.id]
-    assert [e.id for e in index.events(camera="c2")] == [b.id, c.id]
-    assert index.events(types=[]) == []
-    assert [e.id for e in index.events(limit=2)] == [b.id, c.id]  # latest two, oldest first
-    assert [e.id for e in index.events(since_id=0, limit=2)] == [a.id, b.id]  # first page
-    assert index.events(since_id=c.id) == []
+    assert [e.id for e in events.read(since_id=a.id)] == [b.id, c.id]
+    assert [e.id for e in events.read(types=["camera.status"])] == [a.id, c.id]
+    assert [e.id for e in events.read(camera="c2")] == [b.id, c.id]
+    assert events.read(types=[]) == []
+    assert [e.id for e in events.read(limit=2)] == [b.id, c.id]  # latest two, oldest first
+    assert [e.id for e in events.read(since_id=0, limit=2)] == [a.id, b.id]  # first page
+    assert events.read(since_id=c.id) == []
 
 
 def test_event_ids_are_never_reused_after_pruning(tmp_path: Path) -> None:
     clock = [T0.timestamp()]
     with Database(tmp_path, clock=lambda: clock[0]) as ix:
-        old = ix.add_event("x")
+        events = EventStore(ix)
+        old = events.add("x")
         clock[0] += 3600
-        assert ix.prune_events(T0 + timedelta(minutes=1)) == 1
-        assert ix.events(since_id=0) == []
-        new = ix.add_event("x")
+        assert events.prune(T0 + timedelta(minutes=1)) == 1
+        assert events.read(since_id=0) == []
+        new = events.add("x")
         assert new.id > old.id
         assert new.time == T0 + timedelta(hours=1)
 
 
 async def test_bus_thread_publish_reaches_async_subscriber(index: Database) -> None:
-    bus = EventBus(index)
+    bus = EventBus(EventStore(index))
     sub = bus.subscribe()
 
     def ingest() -> None:
@@ -397,13 +400,13 @@ async def test_bus_thread_publish_reaches_async_subscriber(index: Database) -> N
     ids = [e.id for e in got if not isinstance(e, EventGap)]
     assert len(ids) == 60
     assert ids == sorted(ids)  # delivered in id order across publishing threads
-    assert [e.id for e in index.events(since_id=0, limit=100)] == ids  # and persisted
+    assert [e.id for e in EventStore(index).read(since_id=0, limit=100)] == ids  # and persisted
     sub.close()
     assert bus.subscribers == 0
 
 
 async def test_slow_subscriber_gets_a_gap_not_a_blocked_publisher(index: Database) -> None:
-    bus = EventBus(index)
+    bus = EventBus(EventStore(index))
     sub = bus.subscribe(maxsize=5)
     fast = bus.subscribe()
     published = [bus.publish("tick", data={"i": i}) for i in range(12)]
@@ -420,7 +423,7 @@ async def test_slow_subscriber_gets_a_gap_not_a_blocked_publisher(index: Databas
 
 
 async def test_subscribe_with_replay_neither_misses_nor_repeats(index: Database) -> None:
-    bus = EventBus(index)
+    bus = EventBus(EventStore(index))
     before = [bus.publish("tick", data={"i": i}) for i in range(4)]
     sub = bus.subscribe(since_id=before[1].id)
     after = bus.publish("tick", data={"i": 4})
@@ -434,7 +437,7 @@ async def test_subscribe_with_replay_neither_misses_nor_repeats(index: Database)
 
 
 async def test_replay_larger_than_the_buffer_starts_with_a_gap(index: Database) -> None:
-    bus = EventBus(index)
+    bus = EventBus(EventStore(index))
     published = [bus.publish("tick") for _ in range(10)]
     sub = bus.subscribe(since_id=published[0].id, maxsize=4)
     gap = await sub.get()
@@ -444,7 +447,7 @@ async def test_replay_larger_than_the_buffer_starts_with_a_gap(index: Database) 
 
 
 async def test_closing_the_bus_ends_subscribers_after_draining(index: Database) -> None:
-    bus = EventBus(index)
+    bus = EventBus(EventStore(index))
     sub = bus.subscribe()
 
     async def consume() -> list[int]:
@@ -460,7 +463,7 @@ async def test_closing_the_bus_ends_subscribers_after_draining(index: Database) 
 
 
 def test_publish_after_the_subscribers_loop_closed_drops_it(index: Database) -> None:
-    bus = EventBus(index)
+    bus = EventBus(EventStore(index))
     loop = asyncio.new_event_loop()
     bus.subscribe(loop=loop)
     loop.close()

@@ -23,6 +23,7 @@ from cctvctl.recorder.manager import Recorder
 from cctvctl.recorder.thumbnails import MAX_HEIGHT, MAX_WIDTH, Thumbnail, fit_size
 from cctvctl.sim.scene import scene_colour
 from cctvctl.storage.database import Database
+from cctvctl.storage.event_store import EventStore
 from cctvctl.storage.events import EventBus
 
 WIDTH, HEIGHT = 320, 180
@@ -43,7 +44,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory, sim_cache: Path) -> Iterator[R
     sim = start_sim(site, sim_cache)
     inventory = load_inventory(site.config)
     index = Database(inventory.storage)
-    recorder = Recorder(inventory, index, EventBus(index))
+    recorder = Recorder(inventory, index, EventBus(EventStore(index)))
     recorder.start()
     try:
         for cam in site.camera_ids:

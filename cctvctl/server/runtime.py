@@ -36,6 +36,7 @@ from cctvctl.recorder.manager import Recorder
 from cctvctl.server.credentials import Redactor, TokenStore
 from cctvctl.storage.audit import AuditLog
 from cctvctl.storage.database import Database, SegmentLike
+from cctvctl.storage.event_store import EventStore
 from cctvctl.storage.events import EventBus
 from cctvctl.storage.layout import parse_segment_path
 from cctvctl.storage.modes import FileModes
@@ -163,7 +164,7 @@ async def running(
     async with AsyncExitStack() as stack:
         db = await asyncio.to_thread(_open_database, inventory)
         stack.callback(db.close)
-        bus = EventBus(db)
+        bus = EventBus(EventStore(db))
         stack.callback(bus.close)
         recorder = Recorder(inventory, db, bus, retention_interval=retention_interval)
 

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from cctvctl.models import Event, Segment
+from cctvctl.models import Segment
 from cctvctl.storage.layout import parse_segment_path
 from cctvctl.storage.modes import DEFAULT_MODES, FileModes
 
@@ -363,6 +363,11 @@ class Database:
 
     # ------------------------------------------------------------------ meta
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The time source rows are stamped with (the event store uses it too)."""
+        return self._clock
+
     def schema_version(self) -> int:
         return int(self._query("PRAGMA user_version")[0][0])
 
@@ -545,90 +550,3 @@ class Database:
 
     def all_paths(self) -> set[Path]:
         return {self.full_path(p) for (p,) in self._query("SELECT path FROM segments")}
-
-    # ------------------------------------------------------------------ events
-
-    def add_event(
-        self,
-        type: str,
-        *,
-        camera: str | None = None,
-        kecamatan: str | None = None,
-        data: dict[str, object] | None = None,
-        at: datetime | None = None,
-    ) -> Event:
-        when = self._clock() if at is None else to_ts(at)
-        payload = dict(data or {})
-        # default=str: a stray datetime or Path in an event must not lose the event.
-        encoded = json.dumps(payload, default=str, separators=(",", ":"))
-        with self._write() as conn:
-            row = conn.execute(
-                "INSERT INTO events (time, type, camera, kecamatan, data) VALUES (?, ?, ?, ?, ?) "
-                "RETURNING id",
-                (when, type, camera, kecamatan, encoded),
-            ).fetchone()
-        return Event(
-            id=int(row[0]),
-            time=from_ts(when),
-            type=type,
-            camera=camera,
-            kecamatan=kecamatan,
-            data=json.loads(encoded),
-        )
-
-    def events(
-        self,
-        since_id: int | None = None,
-        limit: int = 100,
-        types: Iterable[str] | None = None,
-        camera: str | None = None,
-        *,
-        latest: bool = False,
-    ) -> list[Event]:
-        """Events after ``since_id``, oldest first.
-
-        By default the *first* ``limit`` of them (page forward by passing the last id seen);
-        with ``latest=True``, or without ``since_id``, the *last* ``limit`` of them.
-        """
-        where: list[str] = []
-        params: list[Any] = []
-        if since_id is not None:
-            where.append("id > ?")
-            params.append(since_id)
-        if types is not None:
-            wanted = list(types)
-            where.append(f"type IN ({', '.join('?' * len(wanted))})" if wanted else "0")
-            params.extend(wanted)
-        if camera is not None:
-            where.append("camera = ?")
-            params.append(camera)
-        clause = f"WHERE {' AND '.join(where)} " if where else ""
-        newest = latest or since_id is None
-        rows = self._query(
-            "SELECT id, time, type, camera, kecamatan, data FROM events "  # noqa: S608
-            f"{clause}ORDER BY id {'DESC' if newest else 'ASC'} LIMIT ?",
-            (*params, limit),
-        )
-        if newest:
-            rows.reverse()
-        return [
-            Event(
-                id=r[0],
-                time=from_ts(r[1]),
-                type=r[2],
-                camera=r[3],
-                kecamatan=r[4],
-                data=json.loads(r[5]),
-            )
-            for r in rows
-        ]
-
-    def count_events(self, since_id: int = 0) -> int:
-        return int(self._query("SELECT COUNT(*) FROM events WHERE id > ?", (since_id,))[0][0])
-
-    def last_event_id(self) -> int:
-        return int(self._query("SELECT COALESCE(MAX(id), 0) FROM events")[0][0])
-
-    def prune_events(self, before: datetime) -> int:
-        with self._write() as conn:
-            return conn.execute("DELETE FROM events WHERE time < ?", (to_ts(before),)).rowcount

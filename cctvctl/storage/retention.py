@@ -29,6 +29,7 @@ from typing import Final, NamedTuple
 
 from cctvctl.config import Inventory
 from cctvctl.storage.database import Database, SegmentRow
+from cctvctl.storage.event_store import EventStore
 from cctvctl.storage.events import STORAGE_DELETED, EventPublisher
 from cctvctl.storage.layout import prune_empty_dirs
 
@@ -95,8 +96,8 @@ class Retention:
         """``quotas`` maps kecamatan slug to bytes (None: no quota); see :func:`quota_bytes`.
 
         ``disk_usage`` measures the volume holding the index's root; tests pass a fake to
-        play a nearly full disk. Without ``events`` deletions are still logged to the
-        index's event table, just not fanned out to live subscribers.
+        play a nearly full disk. Without ``events`` deletions are still written to the
+        event store, just not fanned out to live subscribers.
         """
         if retention_days <= 0:
             raise ValueError("retention_days must be positive")
@@ -106,6 +107,7 @@ class Retention:
         self.camera_retention_days = dict(camera_retention_days or {})
         self.quotas = {k: q for k, q in (quotas or {}).items() if q is not None}
         self._events = events
+        self._event_store = EventStore(index)
         self._disk_usage = disk_usage
         self.reserve_fraction = reserve_fraction
         self._lock = threading.Lock()
@@ -265,11 +267,13 @@ class Retention:
             if self._events is not None:
                 self._events.publish(STORAGE_DELETED, camera, kecamatan, data)
             else:
-                self.index.add_event(STORAGE_DELETED, camera=camera, kecamatan=kecamatan, data=data)
+                self._event_store.add(
+                    STORAGE_DELETED, camera=camera, kecamatan=kecamatan, data=data
+                )
 
     def _prune_events(self, now: datetime) -> None:
         days = max([self.retention_days, *self.camera_retention_days.values()])
-        self.index.prune_events(now - timedelta(days=days))
+        self._event_store.prune(now - timedelta(days=days))
 
 
 def _enough(rows: list[SegmentRow], need: int) -> list[SegmentRow]:

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cctvctl.storage import database as database_mod
-from cctvctl.storage.database import Database, IndexedFile, IndexVersionError, SegmentInfo
+from cctvctl.storage import schema
+from cctvctl.storage.database import Database, IndexedFile, SegmentInfo
 from cctvctl.storage.event_store import EventStore
 from cctvctl.storage.events import EventBus, EventGap
 from cctvctl.storage.layout import (
@@ -23,6 +23,7 @@ from cctvctl.storage.layout import (
     prune_empty_dirs,
     segment_path,
 )
+from cctvctl.storage.schema import IndexVersionError
 
 T0 = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
 
@@ -262,8 +263,8 @@ def test_created_is_set_once_and_can_only_move_back(tmp_path: Path) -> None:
 def test_wal_mode_and_schema_version(index: Database) -> None:
     with sqlite3.connect(index.db_path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == len(database_mod.MIGRATIONS)
-    assert index.schema_version() == len(database_mod.MIGRATIONS)
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == len(schema.MIGRATIONS)
+    assert index.schema_version() == len(schema.MIGRATIONS)
 
 
 def test_concurrent_adds_and_reads_from_many_threads(index: Database, tmp_path: Path) -> None:
@@ -316,12 +317,12 @@ def test_concurrent_adds_and_reads_from_many_threads(index: Database, tmp_path: 
 def test_migration_from_an_older_version_keeps_data(tmp_path: Path) -> None:
     with Database(tmp_path) as ix:
         ix.add_segment(seg(tmp_path, T0))
-    v1 = len(database_mod.MIGRATIONS)
+    v1 = len(schema.MIGRATIONS)
     step = (
         "CREATE TABLE exports (id INTEGER PRIMARY KEY, camera TEXT NOT NULL)",
         "INSERT INTO exports (camera) SELECT DISTINCT camera FROM segments",
     )
-    migrations = [*database_mod.MIGRATIONS, step]
+    migrations = [*schema.MIGRATIONS, step]
     with Database(tmp_path, migrations=migrations) as ix:
         assert ix.schema_version() == v1 + 1
         assert ix.segment_count() == 1
@@ -333,8 +334,8 @@ def test_migration_from_an_older_version_keeps_data(tmp_path: Path) -> None:
 
 def test_a_failing_migration_leaves_the_old_version_intact(tmp_path: Path) -> None:
     Database(tmp_path).close()
-    v1 = len(database_mod.MIGRATIONS)
-    broken = [*database_mod.MIGRATIONS, ("CREATE TABLE future_feature (x)", "THIS IS NOT SQL")]
+    v1 = len(schema.MIGRATIONS)
+    broken = [*schema.MIGRATIONS, ("CREATE TABLE future_feature (x)", "THIS IS NOT SQL")]
     with pytest.raises(sqlite3.OperationalError):
         Database(tmp_path, migrations=broken)
     with sqlite3.connect(tmp_path / "index.sqlite3") as raw:

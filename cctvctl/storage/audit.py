@@ -1,6 +1,6 @@
 """The audit log: who exported or rebooted what, when, and how it ended.
 
-Rows live in the segment index's database (table ``audit``, migration 2), so an audit
+Rows live in the node's database (table ``audit``, migration 2), so an audit
 row and the job it describes share one WAL journal and one backup. Rows are only ever
 inserted: nothing in cctvctl updates or deletes them, which is the point of the log.
 """

@@ -44,7 +44,7 @@ def test_running_stops_everything_in_reverse_and_indexes_open_segments(
             await asyncio.to_thread(
                 wait_for,
                 lambda: all(c.recording for c in rt.recorder.cameras()),
-                20,
+                30,
                 what="both cameras recording",
             )
             # A 60 s segment is still open: nothing of it is indexed yet.

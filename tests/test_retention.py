@@ -19,7 +19,15 @@ from cctvctl.storage.database import Database, SegmentInfo, SegmentRow
 from cctvctl.storage.event_store import EventStore
 from cctvctl.storage.events import STORAGE_DELETED, EventBus
 from cctvctl.storage.layout import segment_path
-from cctvctl.storage.retention import GB, DeleteReason, DiskUsage, Retention, quota_bytes
+from cctvctl.storage.retention import (
+    GB,
+    DeleteReason,
+    DiskUsage,
+    Retention,
+    disk_reserve,
+    guard_seconds,
+    quota_bytes,
+)
 
 NOW = datetime(2024, 6, 1, 12, 0, 0, tzinfo=UTC)
 SIZE = len(fmp4_bytes(2.0))
@@ -140,6 +148,37 @@ def test_disk_guard_reserve_is_an_hour_of_writes_when_that_is_larger(
     done = retention.run_once(NOW)
     assert [d.segment.id for d in done] == [r.id for r in old[:2]]
     assert all(r.path.exists() for r in recent)
+
+
+def test_disk_reserve_caps_an_hour_of_writes_to_a_quarter_of_a_small_volume() -> None:
+    mb, tb = 1_000_000, 1_000_000_000_000
+    # 150 MB volume, 3 MB/s: an hour (10.8 GB) is 72 volumes; a quarter of it is reserved.
+    assert disk_reserve(150 * mb, 10_800 * mb, 3 * mb, 10.0) == 150 * mb // 4
+    # ... unless the cameras write more than that before the guard can act again.
+    assert disk_reserve(150 * mb, 10_800 * mb, 3 * mb, 30.0) == 90 * mb
+    # A regency node: 8 TB, 180 GB an hour: 5 % is the larger.
+    assert disk_reserve(8 * tb, 180_000 * mb, 50 * mb, 200.0) == 400_000 * mb
+    # 1 TB: the hour (18 %) is under the cap and is kept whole.
+    assert disk_reserve(tb, 180_000 * mb, 50 * mb, 200.0) == 180_000 * mb
+    assert guard_seconds(60, 10) >= 60 + 10  # a segment and a pass at the very least
+
+
+def test_disk_guard_on_a_small_volume_keeps_most_of_it_in_use(index: Database) -> None:
+    # 30 one-minute segments in the last half hour on a 40-segment volume: an hour of
+    # writes (60 segments at this rate) is more than the whole volume.
+    rows = [add(index, NOW - timedelta(minutes=31 - i), camera=f"sgu-0{i % 3}") for i in range(30)]
+    volume = FakeVolume(index.root, total=40 * SIZE, other=2 * SIZE)
+    retention = Retention(index, retention_days=30, disk_usage=volume)
+    reserve = retention.reserve_bytes(NOW)
+    assert reserve == 10 * SIZE  # a quarter of the volume, not the 30 segments written
+    done = retention.run_once(NOW)
+    assert [d.segment.id for d in done] == [r.id for r in rows[:2]]  # just the shortfall
+    usage = volume(index.root)
+    assert usage.used >= 0.7 * usage.total
+    assert usage.free >= reserve
+    # The deleted segments were written all the same: the rate does not drop.
+    assert retention.reserve_bytes(NOW) == reserve
+    assert index.bytes_written_since(NOW - timedelta(hours=1)) == 30 * SIZE
 
 
 def test_disk_guard_with_nothing_left_to_delete_stops(index: Database) -> None:

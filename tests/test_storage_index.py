@@ -219,6 +219,54 @@ def test_bytes_written_since_counts_segments_that_ended(index: Database, tmp_pat
     assert index.bytes_written_since(since, kecamatan="k") == 40
 
 
+def test_bytes_written_still_count_after_their_segments_are_deleted(
+    index: Database, tmp_path: Path
+) -> None:
+    ids = [index.add_segment(seg(tmp_path, T0 + timedelta(minutes=i), size=100)) for i in range(5)]
+    index.delete_segments(ids[:4])  # what the disk guard does on a small volume
+    since = T0 - timedelta(minutes=1)
+    assert index.total_bytes() == 100
+    assert index.bytes_written_since(since) == 500
+    # Re-indexing a path (reconcile repairing a segment) is the same file, not a new write.
+    index.add_segment(seg(tmp_path, T0 + timedelta(minutes=4), size=90))
+    assert index.bytes_written_since(since) == 500
+
+
+def test_write_rate_divides_by_the_time_recorded_not_the_whole_window(
+    index: Database, tmp_path: Path
+) -> None:
+    # Two cameras recording 2-second segments of 1000 bytes for 20 s: 1000 B/s in all.
+    for cam in ("a", "b"):
+        for i in range(10):
+            index.add_segment(seg(tmp_path, T0 + timedelta(seconds=2 * i), 2.0, camera=cam))
+    now = T0 + timedelta(seconds=20)
+    window = timedelta(hours=1)
+    assert index.write_rate(now, window) == pytest.approx(1000.0)
+    assert index.write_rate(now, window, kecamatan="sangatta-utara") == pytest.approx(1000.0)
+    assert index.write_rate(now, window, kecamatan="bengalon") == 0.0
+    # Recording stopped: an hour later the rate has decayed to the average over the hour.
+    assert index.write_rate(T0 + timedelta(minutes=59), window) == pytest.approx(20_000 / (59 * 60))
+    assert index.write_rate(T0 + timedelta(hours=2), window) == 0.0
+
+
+def test_prune_writes_forgets_old_writes_only(index: Database, tmp_path: Path) -> None:
+    index.add_segment(seg(tmp_path, T0, size=10))
+    index.add_segment(seg(tmp_path, T0 + timedelta(hours=3), size=20))
+    assert index.prune_writes(T0 + timedelta(hours=2)) == 1
+    assert index.bytes_written_since(T0 - timedelta(days=1)) == 20
+    assert index.segment_count() == 2  # footage is not touched
+
+
+def test_upgrading_an_index_seeds_the_write_log_from_the_last_day(tmp_path: Path) -> None:
+    before = schema.MIGRATIONS[:2]
+    now = datetime.now(UTC).replace(microsecond=0)
+    with Database(tmp_path, migrations=before) as ix:
+        ix.add_segment(seg(tmp_path, now - timedelta(days=3), size=7))
+        ix.add_segment(seg(tmp_path, now - timedelta(minutes=10), size=11))
+    with Database(tmp_path) as ix:
+        assert ix.bytes_written_since(now - timedelta(days=7)) == 11
+
+
 def test_paths_are_stored_relative_so_the_volume_can_move(tmp_path: Path) -> None:
     a = tmp_path / "a"
     with Database(a) as ix:

@@ -243,6 +243,7 @@ class Recorder:
         while not self._stop.wait(self.monitor_interval):
             try:
                 self.check_status()
+                self.thumbnails.release_if_idle()
             except Exception:
                 log.exception("status monitor failed")
 
@@ -291,7 +292,12 @@ class Recorder:
         try:
             from cctvctl.storage.retention import Retention
 
-            retention = Retention.from_inventory(self.inventory, self.index, events=self.events)
+            retention = Retention.from_inventory(
+                self.inventory,
+                self.index,
+                events=self.events,
+                check_interval=self.retention_interval,
+            )
         except Exception:
             log.exception("retention is not available; footage will not be pruned")
             return

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from cctvctl import __version__
 from cctvctl.config import Inventory
 from cctvctl.models import Role
+from cctvctl.recorder import malloc
 from cctvctl.server import openapi, problems, runtime
 from cctvctl.server.auth import require
 from cctvctl.server.routes import (
@@ -34,7 +35,11 @@ from cctvctl.server.routes import (
 )
 from cctvctl.server.runtime import DEFAULT_RETENTION_INTERVAL
 
-__all__ = ["DEFAULT_RETENTION_INTERVAL", "create_app"]
+__all__ = ["DEFAULT_RETENTION_INTERVAL", "MALLOC_ARENAS", "create_app"]
+
+#: glibc malloc arenas: thumbnails are decoded on any of the API's worker threads, and
+#: an arena per thread kept hundreds of MB after a burst of requests (see recorder.malloc).
+MALLOC_ARENAS: Final = 2
 
 API_DESCRIPTION: Final = """\
 Recording backend of the Kutai Timur CCTV network.
@@ -52,6 +57,8 @@ def create_app(
     retention_interval: float = DEFAULT_RETENTION_INTERVAL,
 ) -> FastAPI:
     """The API application for ``inventory``; the recorder runs while the app is served."""
+    # Before uvicorn and the recorder start their threads: existing arenas are kept.
+    malloc.limit_arenas(MALLOC_ARENAS)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

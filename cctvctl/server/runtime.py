@@ -56,8 +56,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Seconds between retention passes (the recorder runs them). A pass with nothing to
-#: delete is a statvfs and a few indexed queries, and the disk guard's reserve (an hour
-#: of writes) dwarfs this interval; a short one keeps a kecamatan close to its quota.
+#: delete is a statvfs and a few indexed queries, and the disk guard's reserve always
+#: holds two intervals of writes (retention.guard_seconds); a short one keeps a kecamatan
+#: close to its quota and a small volume well used.
 DEFAULT_RETENTION_INTERVAL: Final = 10.0
 
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -385,13 +385,38 @@ class Database:
         return int(self._query("SELECT COALESCE(SUM(segments), 0) FROM usage")[0][0])
 
     def bytes_written_since(self, since: datetime, kecamatan: str | None = None) -> int:
-        """Bytes of segments that ended at or after ``since``: the basis of write rates."""
-        sql = 'SELECT COALESCE(SUM(bytes), 0) FROM segments WHERE "end" >= ?'
+        """Bytes of segments indexed that ended at or after ``since``, deleted ones included."""
+        return self._written_since(since, kecamatan)[0]
+
+    def _written_since(self, since: datetime, kecamatan: str | None) -> tuple[int, float | None]:
+        sql = 'SELECT COALESCE(SUM(bytes), 0), MIN(start) FROM writes WHERE "end" >= ?'
         params: list[Any] = [to_ts(since)]
         if kecamatan is not None:
             sql += " AND kecamatan = ?"
             params.append(kecamatan)
-        return int(self._query(sql, params)[0][0])
+        written, first = self._query(sql, params)[0]
+        return int(written), first
+
+    def write_rate(self, now: datetime, window: timedelta, kecamatan: str | None = None) -> float:
+        """Bytes per second written over the last ``window`` (or since writing began).
+
+        The bytes are those of segments that ended within the window; they are divided by
+        the time from the earliest of those segments' starts to ``now``, so a server that
+        has recorded for only a minute reports its real rate rather than a minute's bytes
+        spread over the whole window, and a recorder that stopped decays towards zero.
+        The segments being written now are not counted yet: the rate lags by at most one
+        segment length.
+        """
+        written, first = self._written_since(now - window, kecamatan)
+        if written == 0 or first is None:
+            return 0.0
+        seconds = min(window.total_seconds(), to_ts(now) - float(first))
+        return written / max(seconds, 1.0)
+
+    def prune_writes(self, before: datetime) -> int:
+        """Forget the write log up to ``before`` (older than any rate window asked for)."""
+        with self._write() as conn:
+            return conn.execute('DELETE FROM writes WHERE "end" < ?', (to_ts(before),)).rowcount
 
     def indexed_files(self) -> dict[str, IndexedFile]:
         """Every row's stored path (root-relative POSIX for files under the root) -> id, size.

@@ -124,6 +124,31 @@ MIGRATIONS: list[Migration] = [
         "CREATE INDEX export_jobs_state ON export_jobs (state, created)",
         "CREATE INDEX export_jobs_created ON export_jobs (created)",
     ),
+    # 3: the write log, the basis of write rates. A segment row leaves `segments` when
+    # retention deletes it, but its bytes were still written; rates taken from surviving
+    # segments fell to a tenth of the truth on a volume the disk guard keeps pruning.
+    # Rows are added by trigger, in the transaction that indexes the segment, and pruned
+    # by retention once older than any rate window.
+    (
+        """CREATE TABLE writes (
+            id INTEGER PRIMARY KEY,
+            camera TEXT NOT NULL,
+            kecamatan TEXT NOT NULL,
+            start REAL NOT NULL,
+            "end" REAL NOT NULL,
+            bytes INTEGER NOT NULL
+        )""",
+        'CREATE INDEX writes_end ON writes ("end")',
+        # Only a new row is a new write: re-indexing a path (an upsert) is the same file.
+        """CREATE TRIGGER segments_written AFTER INSERT ON segments BEGIN
+            INSERT INTO writes (camera, kecamatan, start, "end", bytes)
+                VALUES (NEW.camera, NEW.kecamatan, NEW.start, NEW."end", NEW.bytes);
+        END""",
+        # An upgraded index starts with what it still has of the last day.
+        'INSERT INTO writes (camera, kecamatan, start, "end", bytes) '
+        'SELECT camera, kecamatan, start, "end", bytes FROM segments '
+        "WHERE \"end\" >= CAST(strftime('%s', 'now') AS REAL) - 86400",
+    ),
 ]
 
 

@@ -257,11 +257,13 @@ class CctvApp(App[None]):
                     last=REPLAYED_EVENTS if last is None else None,
                     max_retries=None,
                 ):
+                    data.stream_up = True
                     self.take_event(event, data)
                     delay = 1.0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the console outlives the stream; the header tells
+                data.stream_up = False
                 log.debug("event stream: %s", exc)
                 if isinstance(exc, AuthError):
                     data.connection, data.error = describe_error(exc)

@@ -45,10 +45,10 @@ from typing import Any, Final
 from cctvctl import __version__
 from cctvctl.config import Inventory
 from cctvctl.models import ExportJob, ExportManifest, ExportRequest, ExportState, Gap
+from cctvctl.storage.database import Database, SegmentRow, from_ts, to_ts
 from cctvctl.storage.events import JOB_PROGRESS, EventBus
 from cctvctl.storage.exports import ExportStore, gaps_from_json, gaps_to_json
 from cctvctl.storage.gaps import DEFAULT_TOLERANCE, find_gaps
-from cctvctl.storage.index import SegmentIndex, SegmentRow, from_ts, to_ts
 from cctvctl.untrusted import quoted
 
 __all__ = [
@@ -329,7 +329,7 @@ class Exporter:
     def __init__(
         self,
         *,
-        index: SegmentIndex,
+        index: Database,
         inventory: Inventory,
         events: EventBus | None = None,
         open_since: Callable[[str], datetime | None] = lambda camera: None,

@@ -3,7 +3,7 @@
 Everything here is computed on demand from the recorder's live camera list, the segment
 index and psutil, so a health poll costs a few indexed queries and syscalls. Write rates
 come from the index's write log (every closed segment's bytes, also those retention has
-deleted since; see :meth:`SegmentIndex.write_rate`), which lags the truth by at most one
+deleted since; see :meth:`Database.write_rate`), which lags the truth by at most one
 segment but needs no state in the recorder.
 """
 
@@ -31,8 +31,8 @@ from cctvctl.models import (
     Nic,
     Volume,
 )
+from cctvctl.storage.database import Database
 from cctvctl.storage.gaps import GapReport, HasSpan, camera_gaps
-from cctvctl.storage.index import SegmentIndex
 from cctvctl.storage.retention import DEFAULT_GUARD_SECONDS, disk_reserve, quota_bytes
 
 __all__ = [
@@ -49,7 +49,7 @@ RATE_WINDOW: Final = timedelta(hours=1)
 DAY: Final = 86_400.0
 
 
-def write_rate(index: SegmentIndex, now: datetime, kecamatan: str | None = None) -> float:
+def write_rate(index: Database, now: datetime, kecamatan: str | None = None) -> float:
     """Bytes per second written over the last hour (or since recording began)."""
     return index.write_rate(now, RATE_WINDOW, kecamatan)
 
@@ -62,7 +62,7 @@ def _days(room: float, rate: float) -> float | None:
 
 def volume(
     path: Path,
-    index: SegmentIndex,
+    index: Database,
     now: datetime,
     *,
     floor_seconds: float = DEFAULT_GUARD_SECONDS,
@@ -163,7 +163,7 @@ class _Span:
 
 
 def recording_gaps(
-    index: SegmentIndex,
+    index: Database,
     camera_id: str,
     start: datetime,
     end: datetime,
@@ -186,7 +186,7 @@ def recording_gaps(
 def kecamatan_summaries(
     inventory: Inventory,
     cameras: Sequence[Camera],
-    index: SegmentIndex,
+    index: Database,
     inbound_kbps: Mapping[str, float],
     now: datetime,
 ) -> list[KecamatanSummary]:

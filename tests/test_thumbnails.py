@@ -30,8 +30,9 @@ from cctvctl.recorder.thumbnails import (
     fit_size,
 )
 from cctvctl.sim.scene import scene_colour
+from cctvctl.storage.database import Database
+from cctvctl.storage.event_store import EventStore
 from cctvctl.storage.events import EventBus
-from cctvctl.storage.index import SegmentIndex
 
 WIDTH, HEIGHT = 320, 180
 
@@ -41,7 +42,7 @@ class Rig:
     site: Site
     sim: RunningSim
     recorder: Recorder
-    index: SegmentIndex
+    index: Database
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +51,8 @@ def rig(tmp_path_factory: pytest.TempPathFactory, sim_cache: Path) -> Iterator[R
     site = write_site(tmp_path_factory.mktemp("thumbs"), spec)
     sim = start_sim(site, sim_cache)
     inventory = load_inventory(site.config)
-    index = SegmentIndex(inventory.storage)
-    recorder = Recorder(inventory, index, EventBus(index))
+    index = Database(inventory.storage)
+    recorder = Recorder(inventory, index, EventBus(EventStore(index)))
     recorder.start()
     try:
         for cam in site.camera_ids:

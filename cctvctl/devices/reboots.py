@@ -51,8 +51,8 @@ from cctvctl.models import (
 )
 from cctvctl.recorder.stats import CameraStats
 from cctvctl.storage.audit import AuditLog
+from cctvctl.storage.database import Database
 from cctvctl.storage.events import JOB_PROGRESS, EventPublisher
-from cctvctl.storage.index import SegmentIndex
 from cctvctl.storage.reboot_log import RebootLog, RebootRow
 from cctvctl.untrusted import quoted
 
@@ -181,7 +181,7 @@ class RebootManager:
     def __init__(
         self,
         inventory: Inventory,
-        index: SegmentIndex,
+        index: Database,
         recorder: StreamWatch,
         events: EventPublisher,
         *,

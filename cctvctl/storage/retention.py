@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Final, NamedTuple
 
 from cctvctl.config import Inventory
+from cctvctl.storage.database import Database, SegmentRow
+from cctvctl.storage.event_store import EventStore
 from cctvctl.storage.events import STORAGE_DELETED, EventPublisher
-from cctvctl.storage.index import SegmentIndex, SegmentRow
 from cctvctl.storage.layout import prune_empty_dirs
 
 __all__ = [
@@ -123,7 +124,7 @@ class Retention:
 
     def __init__(
         self,
-        index: SegmentIndex,
+        index: Database,
         *,
         retention_days: float,
         camera_retention_days: Mapping[str, float] | None = None,
@@ -147,6 +148,7 @@ class Retention:
         self.camera_retention_days = dict(camera_retention_days or {})
         self.quotas = {k: q for k, q in (quotas or {}).items() if q is not None}
         self._events = events
+        self._event_store = EventStore(index)
         self._disk_usage = disk_usage
         self.floor_seconds = floor_seconds
         self._lock = threading.Lock()
@@ -155,7 +157,7 @@ class Retention:
     def from_inventory(
         cls,
         inventory: Inventory,
-        index: SegmentIndex,
+        index: Database,
         *,
         events: EventPublisher | None = None,
         camera_retention_days: Mapping[str, float] | None = None,
@@ -313,11 +315,13 @@ class Retention:
             if self._events is not None:
                 self._events.publish(STORAGE_DELETED, camera, kecamatan, data)
             else:
-                self.index.add_event(STORAGE_DELETED, camera=camera, kecamatan=kecamatan, data=data)
+                self._event_store.add(
+                    STORAGE_DELETED, camera=camera, kecamatan=kecamatan, data=data
+                )
 
     def _prune_events(self, now: datetime) -> None:
         days = max([self.retention_days, *self.camera_retention_days.values()])
-        self.index.prune_events(now - timedelta(days=days))
+        self._event_store.prune(now - timedelta(days=days))
         self.index.prune_writes(now - WRITES_KEPT)
 
 

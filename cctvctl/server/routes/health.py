@@ -46,8 +46,8 @@ def health(rt: RT) -> Health:
         server_version=__version__,
         volumes=[
             volume(
-                rt.index.root,
-                rt.index,
+                rt.db.root,
+                rt.db,
                 now,
                 floor_seconds=guard_seconds(
                     rt.inventory.server.segment_seconds, rt.recorder.retention_interval
@@ -56,7 +56,7 @@ def health(rt: RT) -> Health:
         ],
         host=rt.host.sample(),
         kecamatan=kecamatan_summaries(
-            rt.inventory, cams, rt.index, rt.recorder.inbound_kbps_by_kecamatan(), now
+            rt.inventory, cams, rt.db, rt.recorder.inbound_kbps_by_kecamatan(), now
         ),
     )
 

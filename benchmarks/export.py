@@ -34,7 +34,7 @@ import numpy as np
 
 from cctvctl.exports import Source, remux_clip, sha256_file
 from cctvctl.recorder.segmenter import SegmentRecord, SegmentWriter
-from cctvctl.storage.index import SegmentIndex
+from cctvctl.storage.database import Database
 
 WIDTH, HEIGHT, FPS, GOP = 640, 360, 15, 30
 BIT_RATE = 600_000
@@ -151,7 +151,7 @@ def main() -> None:
         t0 = time.perf_counter()
         records = synthesise(storage, args.minutes, args.segment)
         made = time.perf_counter() - t0
-        index = SegmentIndex(storage)
+        index = Database(storage)
         for rec in records:
             index.add_segment(rec)
         start, end = START, START + timedelta(minutes=args.minutes)

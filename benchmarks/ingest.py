@@ -334,16 +334,17 @@ def child(config: str, batch: float | None) -> None:
     from cctvctl.config import load_inventory
     from cctvctl.recorder.ingest import IngestSettings
     from cctvctl.recorder.manager import Recorder
+    from cctvctl.storage.database import Database
+    from cctvctl.storage.event_store import EventStore
     from cctvctl.storage.events import EventBus
-    from cctvctl.storage.index import SegmentIndex
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     inventory = load_inventory(config)
-    index = SegmentIndex(inventory.storage)
+    index = Database(inventory.storage)
     settings = IngestSettings(segment_seconds=inventory.server.segment_seconds)
     if batch is not None:
         settings = replace(settings, batch_seconds=batch)
-    recorder = Recorder(inventory, index, EventBus(index), ingest_settings=settings)
+    recorder = Recorder(inventory, index, EventBus(EventStore(index)), ingest_settings=settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(json.dumps({"rss": psutil.Process().memory_info().rss}), flush=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cctvctl.storage.index import SegmentIndex
+from cctvctl.storage.database import Database
 from cctvctl.storage.reconcile import reconcile
 
 
@@ -40,7 +40,7 @@ class Row:
 
 
 def lay_out(root: Path, cameras: int, days: int, per_day: int) -> int:
-    index = SegmentIndex(root)
+    index = Database(root)
     origin = datetime(2026, 1, 1, tzinfo=UTC)
     count = 0
     for cam in range(cameras):
@@ -66,7 +66,7 @@ def set_old_modes(root: Path) -> None:
 
 
 def timed(root: Path) -> tuple[float, int]:
-    index = SegmentIndex(root)
+    index = Database(root)
     try:
         began = time.perf_counter()
         report = reconcile(root, index)

@@ -1,9 +1,10 @@
 """Disk, network and host probes; per-kecamatan roll-up; recording gaps.
 
 Everything here is computed on demand from the recorder's live camera list, the segment
-index and psutil, so a health poll costs a few indexed queries and syscalls. Rates are
-taken from closed segments (bytes of segments that ended in the last hour), which lags
-the truth by at most one segment but needs no state in the recorder.
+index and psutil, so a health poll costs a few indexed queries and syscalls. Write rates
+come from the index's write log (every closed segment's bytes, also those retention has
+deleted since; see :meth:`Database.write_rate`), which lags the truth by at most one
+segment but needs no state in the recorder.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ from cctvctl.models import (
     Nic,
     Volume,
 )
+from cctvctl.storage.database import Database
 from cctvctl.storage.gaps import GapReport, HasSpan, camera_gaps
-from cctvctl.storage.index import SegmentIndex
-from cctvctl.storage.retention import RESERVE_FRACTION, quota_bytes
+from cctvctl.storage.retention import DEFAULT_GUARD_SECONDS, disk_reserve, quota_bytes
 
 __all__ = [
     "RATE_WINDOW",
@@ -45,22 +46,12 @@ __all__ = [
 ]
 
 RATE_WINDOW: Final = timedelta(hours=1)
-# Never divide by less than this: a fresh index with one segment would otherwise claim
-# an absurd rate for its first seconds.
-_MIN_RATE_SECONDS: Final = 60.0
 DAY: Final = 86_400.0
 
 
-def _rate_seconds(index: SegmentIndex, now: datetime) -> float:
-    """Seconds the write-rate window really covers: less than an hour on a new index."""
-    lived = (now - index.created()).total_seconds()
-    return max(_MIN_RATE_SECONDS, min(RATE_WINDOW.total_seconds(), lived))
-
-
-def write_rate(index: SegmentIndex, now: datetime, kecamatan: str | None = None) -> float:
-    """Bytes per second written lately (segments that ended within the last hour)."""
-    written = index.bytes_written_since(now - RATE_WINDOW, kecamatan)
-    return written / _rate_seconds(index, now)
+def write_rate(index: Database, now: datetime, kecamatan: str | None = None) -> float:
+    """Bytes per second written over the last hour (or since recording began)."""
+    return index.write_rate(now, RATE_WINDOW, kecamatan)
 
 
 def _days(room: float, rate: float) -> float | None:
@@ -69,14 +60,23 @@ def _days(room: float, rate: float) -> float | None:
     return max(0.0, room) / rate / DAY
 
 
-def volume(path: Path, index: SegmentIndex, now: datetime) -> Volume:
-    """The volume holding ``path``; ``days_to_full`` counts down to the disk-guard reserve."""
+def volume(
+    path: Path,
+    index: Database,
+    now: datetime,
+    *,
+    floor_seconds: float = DEFAULT_GUARD_SECONDS,
+) -> Volume:
+    """The volume holding ``path``; ``days_to_full`` counts down to the disk-guard reserve.
+
+    ``floor_seconds`` is the server's :func:`~cctvctl.storage.retention.guard_seconds`.
+    """
     usage = psutil.disk_usage(str(path))
     rate = write_rate(index, now)
     # The same reserve the disk guard defends: once free space reaches it, old footage
     # goes, so that is when the volume is "full" for the NOC's purposes.
     hour = index.bytes_written_since(now - RATE_WINDOW)
-    reserve = max(int(usage.total * RESERVE_FRACTION), hour)
+    reserve = disk_reserve(int(usage.total), hour, rate, floor_seconds)
     return Volume(
         path=str(path),
         total_bytes=int(usage.total),
@@ -163,7 +163,7 @@ class _Span:
 
 
 def recording_gaps(
-    index: SegmentIndex,
+    index: Database,
     camera_id: str,
     start: datetime,
     end: datetime,
@@ -186,7 +186,7 @@ def recording_gaps(
 def kecamatan_summaries(
     inventory: Inventory,
     cameras: Sequence[Camera],
-    index: SegmentIndex,
+    index: Database,
     inbound_kbps: Mapping[str, float],
     now: datetime,
 ) -> list[KecamatanSummary]:
@@ -195,14 +195,13 @@ def kecamatan_summaries(
     for cam in cameras:
         by_kec.setdefault(cam.kecamatan_slug, []).append(cam)
     stored = index.bytes_by_kecamatan()
-    rate_seconds = _rate_seconds(index, now)
     out: list[KecamatanSummary] = []
     for kec in inventory.kecamatan:
         cams = by_kec.get(kec.key, [])
         counts = {s: sum(c.status is s for c in cams) for s in CameraStatus}
         quota = quota_bytes(kec.quota_gb)
         used = stored.get(kec.key, 0)
-        rate = index.bytes_written_since(now - RATE_WINDOW, kec.key) / rate_seconds
+        rate = write_rate(index, now, kec.key)
         rtts = [c.rtt_ms for c in cams if c.rtt_ms is not None]
         missing = sum(c.missing_seconds_24h for c in cams if c.enabled)
         out.append(

@@ -32,6 +32,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import secrets
 import signal
 import socket
@@ -40,7 +41,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -394,6 +395,11 @@ class ServerProcess:
         path = "/api/v1/events" + (f"?{query}" if query else "")
         return EventStream(self.url + path, self.site.tokens[role])
 
+    def requests(self, request: str) -> int:
+        """How many times the server answered ``request`` (``"GET /api/v1/exports/ID"``:
+        that path exactly, no query). Needs ``args=("--access-log",)``."""
+        return len(re.findall(rf'"{re.escape(request)} HTTP/', self.log_text()))
+
     def log_text(self, which: int | None = None) -> str:
         """Server output: one start's (``which`` indexes :attr:`log_paths`) or all of it."""
         paths = self.log_paths if which is None else [self.log_paths[which]]
@@ -401,6 +407,55 @@ class ServerProcess:
 
 
 # --------------------------------------------------------------------------- SSE
+
+
+@contextmanager
+def stream_cutting_proxy(upstream_port: int) -> Iterator[tuple[str, list[int]]]:
+    """A TCP proxy to the server that hangs up on every ``/api/v1/events`` request and
+    passes everything else: an event stream that a middlebox keeps cutting, no mocks.
+    A request is looked at wherever it starts, also on a kept-alive connection (HTTP/1.1
+    sends one request at a time on it). Yields its URL and a one-item list counting the
+    streams it cut."""
+    listener = socket.create_server(("127.0.0.1", free_port()))
+    cut = [0]
+    lock = threading.Lock()
+
+    def close(*socks: socket.socket) -> None:
+        for sock in socks:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def upstream(server: socket.socket, client: socket.socket) -> None:
+        with suppress(OSError):
+            while data := server.recv(16384):
+                client.sendall(data)
+        close(server, client)
+
+    def handle(client: socket.socket) -> None:
+        server = socket.create_connection(("127.0.0.1", upstream_port))
+        threading.Thread(target=upstream, args=(server, client), daemon=True).start()
+        with suppress(OSError):
+            while data := client.recv(16384):
+                if data.startswith(b"GET /api/v1/events"):
+                    with lock:
+                        cut[0] += 1
+                    break
+                server.sendall(data)
+        close(client, server)
+
+    def serve() -> None:
+        with suppress(OSError):
+            while True:
+                client, _ = listener.accept()
+                threading.Thread(target=handle, args=(client,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", cut
+    finally:
+        with suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        listener.close()
 
 
 @dataclass(frozen=True)

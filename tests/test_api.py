@@ -606,7 +606,7 @@ async def test_unexpected_error_is_a_bare_500_problem() -> None:
 def test_redactor_masks_passwords_and_url_credentials() -> None:
     import logging
 
-    from cctvctl.server.auth import RedactingFilter, Redactor
+    from cctvctl.server.credentials import RedactingFilter, Redactor
 
     redact = Redactor(["s3cret-pass", "ab"])
     assert redact("open rtsp://admin:s3cret-pass@10.0.0.5:554/x failed") == (

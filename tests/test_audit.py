@@ -13,8 +13,8 @@ from cctvctl.config import load_inventory
 from cctvctl.exports import Exporter
 from cctvctl.models import ExportState, Role
 from cctvctl.storage.audit import AuditLog
+from cctvctl.storage.database import Database
 from cctvctl.storage.exports import ExportStore
-from cctvctl.storage.index import SegmentIndex
 
 T0 = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 
@@ -28,13 +28,13 @@ class Clock:
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> SegmentIndex:
-    idx = SegmentIndex(tmp_path / "storage")
+def index(tmp_path: Path) -> Database:
+    idx = Database(tmp_path / "storage")
     yield idx  # type: ignore[misc]
     idx.close()
 
 
-def test_migration_2_tables(index: SegmentIndex) -> None:
+def test_migration_2_tables(index: Database) -> None:
     assert index.schema_version() >= 2
     cols = {
         table: [r[1] for r in index._query(f"PRAGMA table_info({table})")]
@@ -51,7 +51,7 @@ def test_migration_2_tables(index: SegmentIndex) -> None:
     )
 
 
-def test_record_and_filter(index: SegmentIndex) -> None:
+def test_record_and_filter(index: Database) -> None:
     clock = Clock()
     log = AuditLog(index, clock=clock)
     a = log.record(
@@ -84,7 +84,7 @@ def test_record_and_filter(index: SegmentIndex) -> None:
     assert not log.has("export.download", "job1", "noc-budi")
 
 
-def test_record_from_many_threads(index: SegmentIndex) -> None:
+def test_record_from_many_threads(index: Database) -> None:
     log = AuditLog(index)
 
     def work(n: int) -> None:
@@ -115,7 +115,7 @@ def _job(store: ExportStore, job_id: str) -> None:
     )
 
 
-def test_queue_claims_once_and_requeues_after_a_crash(index: SegmentIndex) -> None:
+def test_queue_claims_once_and_requeues_after_a_crash(index: Database) -> None:
     clock = Clock()
     store = ExportStore(index, clock=clock)
     _job(store, "a")
@@ -146,7 +146,7 @@ def test_queue_claims_once_and_requeues_after_a_crash(index: SegmentIndex) -> No
 def test_expired_exports_lose_their_files(tmp_path: Path) -> None:
     site = write_site(tmp_path / "site")
     inventory = load_inventory(site.config)
-    index = SegmentIndex(inventory.storage)
+    index = Database(inventory.storage)
     clock = Clock()
     try:
         exporter = Exporter(index=index, inventory=inventory, clock=clock)

@@ -24,8 +24,8 @@ import pytest
 from harness import REPO, ServerProcess, Site, SiteSpec, write_site
 
 from cctvctl.storage.audit import AuditLog
+from cctvctl.storage.database import Database
 from cctvctl.storage.exports import ExportStore
-from cctvctl.storage.index import SegmentIndex
 
 # Clear screen + home, window title, clipboard write (OSC 52), a bell, rich markup that
 # would become a hyperlink (OSC 8), and the 8-bit CSI/OSC forms.
@@ -112,7 +112,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     server.start()
     try:
         camera = site.camera_ids[0]
-        with SegmentIndex(site.storage) as index:
+        with Database(site.storage) as index:
             AuditLog(index).record(
                 "viewer-desk",
                 "viewer",

@@ -16,15 +16,15 @@ import pytest
 from cctvctl.config import Inventory, InventoryFile
 from cctvctl.exports.plan import FUTURE_SLACK, ExportRefused, plan_export
 from cctvctl.models import ExportRequest
-from cctvctl.storage.index import SegmentIndex
+from cctvctl.storage.database import Database
 
 NOW = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
 WRITING_SINCE = NOW - timedelta(minutes=30)  # the open segment of sgu-01 began then
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[SegmentIndex]:
-    idx = SegmentIndex(tmp_path / "storage")
+def index(tmp_path: Path) -> Iterator[Database]:
+    idx = Database(tmp_path / "storage")
     yield idx
     idx.close()
 
@@ -45,7 +45,7 @@ def _inventory() -> Inventory:
     return Inventory(path=Path("kutim.toml"), data=data, passwords={})
 
 
-def _plan(index: SegmentIndex, camera: str, start: datetime, end: datetime) -> object:
+def _plan(index: Database, camera: str, start: datetime, end: datetime) -> object:
     return plan_export(
         ExportRequest(camera=camera, start=start, end=end),
         inventory=_inventory(),
@@ -55,13 +55,13 @@ def _plan(index: SegmentIndex, camera: str, start: datetime, end: datetime) -> o
     )
 
 
-def _refusal(index: SegmentIndex, camera: str, start: datetime, end: datetime) -> ExportRefused:
+def _refusal(index: Database, camera: str, start: datetime, end: datetime) -> ExportRefused:
     with pytest.raises(ExportRefused) as caught:
         _plan(index, camera, start, end)
     return caught.value
 
 
-def test_the_open_segment_counts_as_footage_up_to_now(index: SegmentIndex) -> None:
+def test_the_open_segment_counts_as_footage_up_to_now(index: Database) -> None:
     assert _plan(index, "sgu-01", NOW - timedelta(minutes=5), NOW) == []
     # Before the open segment began, nothing was recorded: a predicted gap.
     gaps = _plan(
@@ -70,7 +70,7 @@ def test_the_open_segment_counts_as_footage_up_to_now(index: SegmentIndex) -> No
     assert gaps == [((WRITING_SINCE - timedelta(minutes=2)).timestamp(), WRITING_SINCE.timestamp())]
 
 
-def test_the_end_may_pass_the_servers_now_by_the_slack_only(index: SegmentIndex) -> None:
+def test_the_end_may_pass_the_servers_now_by_the_slack_only(index: Database) -> None:
     start = NOW - timedelta(minutes=1)
     assert _plan(index, "sgu-01", start, NOW + FUTURE_SLACK) == []
     late = _refusal(index, "sgu-01", start, NOW + FUTURE_SLACK + timedelta(seconds=1))
@@ -78,7 +78,7 @@ def test_the_end_may_pass_the_servers_now_by_the_slack_only(index: SegmentIndex)
     assert "is in the future; the server's time is 2026-12-04T02:00:00Z" in late.detail
 
 
-def test_unknown_camera_reversed_or_long_windows_are_refused(index: SegmentIndex) -> None:
+def test_unknown_camera_reversed_or_long_windows_are_refused(index: Database) -> None:
     start = NOW - timedelta(minutes=20)
     unknown = _refusal(index, "sgu-99", start, NOW)
     assert (unknown.status, unknown.parameter) == (404, "camera")
@@ -90,7 +90,7 @@ def test_unknown_camera_reversed_or_long_windows_are_refused(index: SegmentIndex
     assert _plan(index, "sgu-01", NOW - timedelta(minutes=10), NOW) == []
 
 
-def test_a_window_without_footage_is_refused_on_start(index: SegmentIndex) -> None:
+def test_a_window_without_footage_is_refused_on_start(index: Database) -> None:
     before = _refusal(index, "sgu-01", WRITING_SINCE - timedelta(minutes=9), WRITING_SINCE)
     assert (before.status, before.parameter) == (422, "start")
     assert "has no footage between" in before.detail

@@ -23,8 +23,9 @@ from harness import free_port, wait_for
 from cctvctl.config import load_inventory
 from cctvctl.models import CameraStatus
 from cctvctl.recorder.manager import Recorder
+from cctvctl.storage.database import Database
+from cctvctl.storage.event_store import EventStore
 from cctvctl.storage.events import EventBus
-from cctvctl.storage.index import SegmentIndex
 
 FPS = 15
 SECONDS = 4
@@ -116,8 +117,8 @@ name = "Sangatta Utara"
 @pytest.mark.timeout(60)
 def test_records_from_aio_rtsp_toolkit(tmp_path: Path, server: _Server) -> None:
     inventory = load_inventory(_inventory(tmp_path, server.port))
-    index = SegmentIndex(inventory.storage)
-    recorder = Recorder(inventory, index, EventBus(index))
+    index = Database(inventory.storage)
+    recorder = Recorder(inventory, index, EventBus(EventStore(index)))
     epoch = index.created()
     recorder.start()
     try:

@@ -23,8 +23,8 @@ from cctvctl.reboots.plan import RebootPlanner
 from cctvctl.reboots.run import POLL_SECONDS, RebootRunner, watch
 from cctvctl.recorder.stats import CameraStats
 from cctvctl.storage.audit import AuditLog
+from cctvctl.storage.database import Database
 from cctvctl.storage.events import Event
-from cctvctl.storage.index import SegmentIndex
 from cctvctl.storage.job_trail import JobTrail
 from cctvctl.storage.reboot_log import RebootLog, RebootRow
 
@@ -82,8 +82,8 @@ class NoStatus:
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[SegmentIndex]:
-    idx = SegmentIndex(tmp_path / "storage")
+def index(tmp_path: Path) -> Iterator[Database]:
+    idx = Database(tmp_path / "storage")
     yield idx
     idx.close()
 
@@ -107,7 +107,7 @@ def _rebooted(log: RebootLog, camera: str, at: datetime, state: RebootState) -> 
     )
 
 
-def test_the_ten_minute_guard_expires_and_force_lifts_it(index: SegmentIndex) -> None:
+def test_the_ten_minute_guard_expires_and_force_lifts_it(index: Database) -> None:
     clock = FakeClock()
     log = RebootLog(index, clock=clock)
     planner = RebootPlanner(_inventory(3), NoStatus(), log, clock=clock)
@@ -124,7 +124,7 @@ def test_the_ten_minute_guard_expires_and_force_lifts_it(index: SegmentIndex) ->
     assert planner.check("cam-01", False, NONE_BUSY).error is None
 
 
-def test_a_reboot_in_flight_blocks_even_force(index: SegmentIndex) -> None:
+def test_a_reboot_in_flight_blocks_even_force(index: Database) -> None:
     clock = FakeClock()
     planner = RebootPlanner(_inventory(2), NoStatus(), RebootLog(index, clock=clock), clock=clock)
     running = RebootRow(
@@ -144,7 +144,7 @@ def test_a_reboot_in_flight_blocks_even_force(index: SegmentIndex) -> None:
     assert "in progress (job rb-x, waiting)" in (check.detail or "")
 
 
-def test_disabled_and_no_onvif_are_skipped_before_anything_is_sent(index: SegmentIndex) -> None:
+def test_disabled_and_no_onvif_are_skipped_before_anything_is_sent(index: Database) -> None:
     clock = FakeClock()
     planner = RebootPlanner(_inventory(1), NoStatus(), RebootLog(index, clock=clock), clock=clock)
     assert planner.check("cam-off", True, NONE_BUSY).error is RebootError.DISABLED
@@ -155,7 +155,7 @@ def test_disabled_and_no_onvif_are_skipped_before_anything_is_sent(index: Segmen
 
 
 def test_the_twenty_target_limit_counts_only_cameras_that_would_go(
-    index: SegmentIndex,
+    index: Database,
 ) -> None:
     clock = FakeClock()
     planner = RebootPlanner(_inventory(21), NoStatus(), RebootLog(index, clock=clock), clock=clock)
@@ -202,7 +202,7 @@ class Dark:
         )
 
 
-def test_offline_for_counts_from_the_last_packet_on_the_clock(index: SegmentIndex) -> None:
+def test_offline_for_counts_from_the_last_packet_on_the_clock(index: Database) -> None:
     clock = FakeClock(T0 + timedelta(minutes=20))
     planner = RebootPlanner(_inventory(3), Dark(), RebootLog(index, clock=clock), clock=clock)
     assert planner.select(None, None, 15 * 60) == ["cam-01"]
@@ -358,7 +358,7 @@ class Fleet:
         await asyncio.sleep(0)
 
 
-def test_max_parallel_holds_a_slot_until_the_camera_is_back(index: SegmentIndex) -> None:
+def test_max_parallel_holds_a_slot_until_the_camera_is_back(index: Database) -> None:
     clock = FakeClock()
     ids = [f"cam-{n:02d}" for n in range(1, 6)]
     fleet = Fleet(clock, ids)

@@ -29,9 +29,10 @@ from cctvctl.models import Camera, CameraStatus
 from cctvctl.recorder.ingest import Backoff, scrub, url_with_credentials
 from cctvctl.recorder.manager import Recorder
 from cctvctl.recorder.stats import CameraStats, StatsSnapshot
+from cctvctl.storage.database import Database
+from cctvctl.storage.event_store import EventStore
 from cctvctl.storage.events import CAMERA_STATUS, EventBus
 from cctvctl.storage.gaps import find_gaps
-from cctvctl.storage.index import SegmentIndex
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 FAR = datetime(2100, 1, 1, tzinfo=UTC)
@@ -58,7 +59,7 @@ class Rig:
     site: Site
     sim: RunningSim
     inventory: Inventory
-    index: SegmentIndex
+    index: Database
     recorder: Recorder
     log: _Records
     wrong_passwords: dict[str, str]
@@ -82,12 +83,12 @@ def _rig(site: Site, sim_cache: Path, wrong_password: dict[str, str] | None = No
         passwords = {**inventory.passwords}
         passwords.update({c: SecretStr(p) for c, p in wrong_password.items()})
         inventory = dataclasses.replace(inventory, passwords=passwords)
-    index = SegmentIndex(inventory.storage)
+    index = Database(inventory.storage)
     handler = _Records()
     logger = logging.getLogger("cctvctl.recorder")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
-    recorder = Recorder(inventory, index, EventBus(index))
+    recorder = Recorder(inventory, index, EventBus(EventStore(index)))
     return Rig(site, sim, inventory, index, recorder, handler, dict(wrong_password or {}))
 
 
@@ -252,7 +253,9 @@ def _when(stats: CameraStats, test: Callable[[StatsSnapshot], bool]) -> StatsSna
 
 
 def _status_events(rig: Rig, cam: str) -> list[dict[str, object]]:
-    return [e.data for e in rig.index.events(types=[CAMERA_STATUS], camera=cam, limit=1000)]
+    return [
+        e.data for e in EventStore(rig.index).read(types=[CAMERA_STATUS], camera=cam, limit=1000)
+    ]
 
 
 def _last_status(rig: Rig, cam: str) -> object:
@@ -424,7 +427,7 @@ def test_wrong_password_is_offline_with_a_401_and_never_leaks(faults: Rig) -> No
     assert event["status"] == "offline" and event["previous"] is None
     assert "401" in str(event["reason"]) or "unauthorized" in str(event["reason"]).lower()
     dumped = [c.model_dump_json() for c in faults.recorder.cameras()]
-    stored = [str(e.data) for e in faults.index.events(limit=1000)]
+    stored = [str(e.data) for e in EventStore(faults.index).read(limit=1000)]
     for secret in (wrong, right):
         assert secret not in model.last_error
         assert not any(secret in d for d in dumped)

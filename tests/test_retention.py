@@ -15,24 +15,33 @@ import pytest
 from media import fmp4_bytes
 
 from cctvctl.config import Inventory, InventoryFile
+from cctvctl.storage.database import Database, SegmentInfo, SegmentRow
+from cctvctl.storage.event_store import EventStore
 from cctvctl.storage.events import STORAGE_DELETED, EventBus
-from cctvctl.storage.index import SegmentIndex, SegmentInfo, SegmentRow
 from cctvctl.storage.layout import segment_path
-from cctvctl.storage.retention import GB, DeleteReason, DiskUsage, Retention, quota_bytes
+from cctvctl.storage.retention import (
+    GB,
+    DeleteReason,
+    DiskUsage,
+    Retention,
+    disk_reserve,
+    guard_seconds,
+    quota_bytes,
+)
 
 NOW = datetime(2024, 6, 1, 12, 0, 0, tzinfo=UTC)
 SIZE = len(fmp4_bytes(2.0))
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[SegmentIndex]:
-    ix = SegmentIndex(tmp_path / "store")
+def index(tmp_path: Path) -> Iterator[Database]:
+    ix = Database(tmp_path / "store")
     yield ix
     ix.close()
 
 
 def add(
-    index: SegmentIndex,
+    index: Database,
     start: datetime,
     camera: str = "sgu-01",
     kecamatan: str = "sangatta-utara",
@@ -63,7 +72,7 @@ def roomy(path: Path) -> DiskUsage:
     return DiskUsage(10**15, 0, 10**15)
 
 
-def test_age_deletes_segments_that_ended_before_the_cutoff(index: SegmentIndex) -> None:
+def test_age_deletes_segments_that_ended_before_the_cutoff(index: Database) -> None:
     old = [add(index, NOW - timedelta(days=d)) for d in (40, 31)]
     young = [add(index, NOW - timedelta(days=d)) for d in (29, 1)]
     done = Retention(index, retention_days=30, disk_usage=roomy).run_once(NOW)
@@ -75,7 +84,7 @@ def test_age_deletes_segments_that_ended_before_the_cutoff(index: SegmentIndex) 
     assert not old[0].path.parent.exists()  # empty day folder removed
 
 
-def test_per_camera_retention_overrides_the_global_one(index: SegmentIndex) -> None:
+def test_per_camera_retention_overrides_the_global_one(index: Database) -> None:
     keep_long = add(index, NOW - timedelta(days=40), camera="evidence-cam")
     normal = add(index, NOW - timedelta(days=40))
     short = add(index, NOW - timedelta(days=2), camera="lobby-cam")
@@ -91,7 +100,7 @@ def test_per_camera_retention_overrides_the_global_one(index: SegmentIndex) -> N
     assert index.oldest(10) == [keep_long]
 
 
-def test_quota_deletes_the_oldest_until_the_kecamatan_fits(index: SegmentIndex) -> None:
+def test_quota_deletes_the_oldest_until_the_kecamatan_fits(index: Database) -> None:
     rows = [add(index, NOW - timedelta(hours=5 - i), camera=f"sgu-0{i % 2}") for i in range(5)]
     other = [add(index, NOW - timedelta(hours=9 - i), kecamatan="bengalon") for i in range(3)]
     quota = int(2.5 * SIZE)
@@ -111,7 +120,7 @@ def test_quota_deletes_the_oldest_until_the_kecamatan_fits(index: SegmentIndex) 
 
 
 def test_disk_guard_deletes_globally_oldest_until_free_is_over_five_percent(
-    index: SegmentIndex,
+    index: Database,
 ) -> None:
     # Ten old segments across kecamatan; a 200-segment volume with 5 segments' worth free.
     rows = [
@@ -129,7 +138,7 @@ def test_disk_guard_deletes_globally_oldest_until_free_is_over_five_percent(
 
 
 def test_disk_guard_reserve_is_an_hour_of_writes_when_that_is_larger(
-    index: SegmentIndex,
+    index: Database,
 ) -> None:
     old = [add(index, NOW - timedelta(days=1, minutes=5 - i)) for i in range(4)]
     recent = [add(index, NOW - timedelta(minutes=50 - 5 * i), camera="sgu-02") for i in range(8)]
@@ -141,7 +150,38 @@ def test_disk_guard_reserve_is_an_hour_of_writes_when_that_is_larger(
     assert all(r.path.exists() for r in recent)
 
 
-def test_disk_guard_with_nothing_left_to_delete_stops(index: SegmentIndex) -> None:
+def test_disk_reserve_caps_an_hour_of_writes_to_a_quarter_of_a_small_volume() -> None:
+    mb, tb = 1_000_000, 1_000_000_000_000
+    # 150 MB volume, 3 MB/s: an hour (10.8 GB) is 72 volumes; a quarter of it is reserved.
+    assert disk_reserve(150 * mb, 10_800 * mb, 3 * mb, 10.0) == 150 * mb // 4
+    # ... unless the cameras write more than that before the guard can act again.
+    assert disk_reserve(150 * mb, 10_800 * mb, 3 * mb, 30.0) == 90 * mb
+    # A regency node: 8 TB, 180 GB an hour: 5 % is the larger.
+    assert disk_reserve(8 * tb, 180_000 * mb, 50 * mb, 200.0) == 400_000 * mb
+    # 1 TB: the hour (18 %) is under the cap and is kept whole.
+    assert disk_reserve(tb, 180_000 * mb, 50 * mb, 200.0) == 180_000 * mb
+    assert guard_seconds(60, 10) >= 60 + 10  # a segment and a pass at the very least
+
+
+def test_disk_guard_on_a_small_volume_keeps_most_of_it_in_use(index: Database) -> None:
+    # 30 one-minute segments in the last half hour on a 40-segment volume: an hour of
+    # writes (60 segments at this rate) is more than the whole volume.
+    rows = [add(index, NOW - timedelta(minutes=31 - i), camera=f"sgu-0{i % 3}") for i in range(30)]
+    volume = FakeVolume(index.root, total=40 * SIZE, other=2 * SIZE)
+    retention = Retention(index, retention_days=30, disk_usage=volume)
+    reserve = retention.reserve_bytes(NOW)
+    assert reserve == 10 * SIZE  # a quarter of the volume, not the 30 segments written
+    done = retention.run_once(NOW)
+    assert [d.segment.id for d in done] == [r.id for r in rows[:2]]  # just the shortfall
+    usage = volume(index.root)
+    assert usage.used >= 0.7 * usage.total
+    assert usage.free >= reserve
+    # The deleted segments were written all the same: the rate does not drop.
+    assert retention.reserve_bytes(NOW) == reserve
+    assert index.bytes_written_since(NOW - timedelta(hours=1)) == 30 * SIZE
+
+
+def test_disk_guard_with_nothing_left_to_delete_stops(index: Database) -> None:
     rows = [add(index, NOW - timedelta(hours=3 - i)) for i in range(3)]
     # The segment being written is not indexed; the guard must leave it alone.
     open_segment = segment_path(index.root, "sangatta-utara", "sgu-01", NOW)
@@ -154,7 +194,7 @@ def test_disk_guard_with_nothing_left_to_delete_stops(index: SegmentIndex) -> No
     assert open_segment.exists()
 
 
-def test_a_file_already_gone_is_not_an_error(index: SegmentIndex) -> None:
+def test_a_file_already_gone_is_not_an_error(index: Database) -> None:
     row = add(index, NOW - timedelta(days=45))
     row.path.unlink()
     done = Retention(index, retention_days=30, disk_usage=roomy).run_once(NOW)
@@ -162,12 +202,12 @@ def test_a_file_already_gone_is_not_an_error(index: SegmentIndex) -> None:
     assert index.segment_count() == 0
 
 
-def test_deletions_are_announced_once_per_reason_and_camera(index: SegmentIndex) -> None:
+def test_deletions_are_announced_once_per_reason_and_camera(index: Database) -> None:
     for d in (50, 49, 48):
         add(index, NOW - timedelta(days=d), camera="cam-a")
     add(index, NOW - timedelta(days=47), camera="cam-b", kecamatan="bengalon")
     quota_rows = [add(index, NOW - timedelta(hours=4 - i), camera="cam-a") for i in range(4)]
-    bus = EventBus(index)
+    bus = EventBus(EventStore(index))
     retention = Retention(
         index,
         retention_days=30,
@@ -176,7 +216,7 @@ def test_deletions_are_announced_once_per_reason_and_camera(index: SegmentIndex)
         disk_usage=roomy,
     )
     retention.run_once(NOW)
-    events = index.events(types=[STORAGE_DELETED])
+    events = EventStore(index).read(types=[STORAGE_DELETED])
     summary = sorted(
         (e.data["reason"], e.camera, e.kecamatan, e.data["count"], e.data["bytes"]) for e in events
     )
@@ -192,16 +232,17 @@ def test_deletions_are_announced_once_per_reason_and_camera(index: SegmentIndex)
 
 def test_old_events_are_pruned_with_the_footage(tmp_path: Path) -> None:
     clock = [(NOW - timedelta(days=40)).timestamp()]
-    with SegmentIndex(tmp_path, clock=lambda: clock[0]) as ix:
-        stale = ix.add_event("camera.status")
+    with Database(tmp_path, clock=lambda: clock[0]) as ix:
+        events = EventStore(ix)
+        stale = events.add("camera.status")
         clock[0] = NOW.timestamp()
-        fresh = ix.add_event("camera.status")
+        fresh = events.add("camera.status")
         Retention(ix, retention_days=30, disk_usage=roomy).run_once(NOW)
-        assert [e.id for e in ix.events(since_id=0)] == [fresh.id]
+        assert [e.id for e in events.read(since_id=0)] == [fresh.id]
         assert stale.id < fresh.id
 
 
-def test_from_inventory_reads_retention_days_and_quotas(index: SegmentIndex) -> None:
+def test_from_inventory_reads_retention_days_and_quotas(index: Database) -> None:
     data = InventoryFile.model_validate(
         {
             "server": {"retention_days": 14},
@@ -218,7 +259,7 @@ def test_from_inventory_reads_retention_days_and_quotas(index: SegmentIndex) -> 
     assert quota_bytes(None) is None
 
 
-def test_deletions_are_announced_even_when_a_later_rule_fails(index: SegmentIndex) -> None:
+def test_deletions_are_announced_even_when_a_later_rule_fails(index: Database) -> None:
     old = add(index, NOW - timedelta(days=45))
 
     def broken(path: Path) -> DiskUsage:
@@ -227,5 +268,5 @@ def test_deletions_are_announced_even_when_a_later_rule_fails(index: SegmentInde
     with pytest.raises(OSError, match="statvfs"):
         Retention(index, retention_days=30, disk_usage=broken).run_once(NOW)
     assert not old.path.exists()
-    [event] = index.events(types=[STORAGE_DELETED])
+    [event] = EventStore(index).read(types=[STORAGE_DELETED])
     assert (event.data["reason"], event.data["count"]) == ("age", 1)

@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cctvctl.storage import index as index_mod
+from cctvctl.storage import schema
+from cctvctl.storage.database import Database, IndexedFile, SegmentInfo
+from cctvctl.storage.event_store import EventStore
 from cctvctl.storage.events import EventBus, EventGap
-from cctvctl.storage.index import IndexedFile, IndexVersionError, SegmentIndex, SegmentInfo
 from cctvctl.storage.layout import (
     SegmentKey,
     iter_segment_files,
@@ -22,6 +23,7 @@ from cctvctl.storage.layout import (
     prune_empty_dirs,
     segment_path,
 )
+from cctvctl.storage.schema import IndexVersionError
 
 T0 = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
 
@@ -46,8 +48,8 @@ def seg(
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[SegmentIndex]:
-    ix = SegmentIndex(tmp_path)
+def index(tmp_path: Path) -> Iterator[Database]:
+    ix = Database(tmp_path)
     yield ix
     ix.close()
 
@@ -142,7 +144,7 @@ def test_prune_empty_dirs_stops_at_non_empty_and_keeps_recent_days(tmp_path: Pat
 # --------------------------------------------------------------------------- index
 
 
-def test_add_and_query_overlapping_window(index: SegmentIndex, tmp_path: Path) -> None:
+def test_add_and_query_overlapping_window(index: Database, tmp_path: Path) -> None:
     for i in range(5):
         index.add_segment(seg(tmp_path, T0 + timedelta(minutes=i)))
     index.add_segment(seg(tmp_path, T0, camera="other-cam"))
@@ -162,7 +164,7 @@ def test_add_and_query_overlapping_window(index: SegmentIndex, tmp_path: Path) -
 
 
 def test_overlap_query_finds_a_long_segment_that_started_long_before(
-    index: SegmentIndex, tmp_path: Path
+    index: Database, tmp_path: Path
 ) -> None:
     index.add_segment(seg(tmp_path, T0, seconds=3600))
     index.add_segment(seg(tmp_path, T0 + timedelta(hours=1), seconds=60))
@@ -170,7 +172,7 @@ def test_overlap_query_finds_a_long_segment_that_started_long_before(
     assert [r.start for r in rows] == [T0, T0 + timedelta(hours=1)]
 
 
-def test_re_adding_a_path_updates_the_row_and_totals(index: SegmentIndex, tmp_path: Path) -> None:
+def test_re_adding_a_path_updates_the_row_and_totals(index: Database, tmp_path: Path) -> None:
     first = index.add_segment(seg(tmp_path, T0, size=1000))
     again = index.add_segment(seg(tmp_path, T0, seconds=30, size=400))
     assert first == again
@@ -180,7 +182,7 @@ def test_re_adding_a_path_updates_the_row_and_totals(index: SegmentIndex, tmp_pa
     assert row is not None and row.end == T0 + timedelta(seconds=30)
 
 
-def test_usage_totals_follow_adds_and_deletes(index: SegmentIndex, tmp_path: Path) -> None:
+def test_usage_totals_follow_adds_and_deletes(index: Database, tmp_path: Path) -> None:
     ids = [index.add_segment(seg(tmp_path, T0 + timedelta(minutes=i), size=100)) for i in range(3)]
     index.add_segment(seg(tmp_path, T0, camera="bgl-cam", kecamatan="bengalon", size=7))
     assert index.bytes_by_kecamatan() == {"sangatta-utara": 300, "bengalon": 7}
@@ -194,7 +196,7 @@ def test_usage_totals_follow_adds_and_deletes(index: SegmentIndex, tmp_path: Pat
     assert index.delete_segments([]) == 0
 
 
-def test_oldest_with_filters(index: SegmentIndex, tmp_path: Path) -> None:
+def test_oldest_with_filters(index: Database, tmp_path: Path) -> None:
     for i in range(4):
         index.add_segment(seg(tmp_path, T0 + timedelta(minutes=i)))
         index.add_segment(
@@ -208,9 +210,7 @@ def test_oldest_with_filters(index: SegmentIndex, tmp_path: Path) -> None:
     assert {r.camera for r in index.oldest(10, exclude_cameras={"sgu-cam-01"})} == {"b"}
 
 
-def test_bytes_written_since_counts_segments_that_ended(
-    index: SegmentIndex, tmp_path: Path
-) -> None:
+def test_bytes_written_since_counts_segments_that_ended(index: Database, tmp_path: Path) -> None:
     index.add_segment(seg(tmp_path, T0, size=10))
     index.add_segment(seg(tmp_path, T0 + timedelta(minutes=1), size=20))
     index.add_segment(seg(tmp_path, T0 + timedelta(minutes=2), size=40, camera="b", kecamatan="k"))
@@ -219,18 +219,66 @@ def test_bytes_written_since_counts_segments_that_ended(
     assert index.bytes_written_since(since, kecamatan="k") == 40
 
 
+def test_bytes_written_still_count_after_their_segments_are_deleted(
+    index: Database, tmp_path: Path
+) -> None:
+    ids = [index.add_segment(seg(tmp_path, T0 + timedelta(minutes=i), size=100)) for i in range(5)]
+    index.delete_segments(ids[:4])  # what the disk guard does on a small volume
+    since = T0 - timedelta(minutes=1)
+    assert index.total_bytes() == 100
+    assert index.bytes_written_since(since) == 500
+    # Re-indexing a path (reconcile repairing a segment) is the same file, not a new write.
+    index.add_segment(seg(tmp_path, T0 + timedelta(minutes=4), size=90))
+    assert index.bytes_written_since(since) == 500
+
+
+def test_write_rate_divides_by_the_time_recorded_not_the_whole_window(
+    index: Database, tmp_path: Path
+) -> None:
+    # Two cameras recording 2-second segments of 1000 bytes for 20 s: 1000 B/s in all.
+    for cam in ("a", "b"):
+        for i in range(10):
+            index.add_segment(seg(tmp_path, T0 + timedelta(seconds=2 * i), 2.0, camera=cam))
+    now = T0 + timedelta(seconds=20)
+    window = timedelta(hours=1)
+    assert index.write_rate(now, window) == pytest.approx(1000.0)
+    assert index.write_rate(now, window, kecamatan="sangatta-utara") == pytest.approx(1000.0)
+    assert index.write_rate(now, window, kecamatan="bengalon") == 0.0
+    # Recording stopped: an hour later the rate has decayed to the average over the hour.
+    assert index.write_rate(T0 + timedelta(minutes=59), window) == pytest.approx(20_000 / (59 * 60))
+    assert index.write_rate(T0 + timedelta(hours=2), window) == 0.0
+
+
+def test_prune_writes_forgets_old_writes_only(index: Database, tmp_path: Path) -> None:
+    index.add_segment(seg(tmp_path, T0, size=10))
+    index.add_segment(seg(tmp_path, T0 + timedelta(hours=3), size=20))
+    assert index.prune_writes(T0 + timedelta(hours=2)) == 1
+    assert index.bytes_written_since(T0 - timedelta(days=1)) == 20
+    assert index.segment_count() == 2  # footage is not touched
+
+
+def test_upgrading_an_index_seeds_the_write_log_from_the_last_day(tmp_path: Path) -> None:
+    before = schema.MIGRATIONS[:2]
+    now = datetime.now(UTC).replace(microsecond=0)
+    with Database(tmp_path, migrations=before) as ix:
+        ix.add_segment(seg(tmp_path, now - timedelta(days=3), size=7))
+        ix.add_segment(seg(tmp_path, now - timedelta(minutes=10), size=11))
+    with Database(tmp_path) as ix:
+        assert ix.bytes_written_since(now - timedelta(days=7)) == 11
+
+
 def test_paths_are_stored_relative_so_the_volume_can_move(tmp_path: Path) -> None:
     a = tmp_path / "a"
-    with SegmentIndex(a) as ix:
+    with Database(a) as ix:
         ix.add_segment(seg(a, T0))
     b = tmp_path / "b"
     a.rename(b)
-    with SegmentIndex(b) as ix:
+    with Database(b) as ix:
         assert ix.all_paths() == {b / "sangatta-utara" / "sgu-cam-01" / "2024-05-01" / "100000.mp4"}
 
 
 def test_segment_outside_the_layout_needs_an_explicit_kecamatan(
-    index: SegmentIndex, tmp_path: Path
+    index: Database, tmp_path: Path
 ) -> None:
     odd = SegmentInfo("c", tmp_path.parent / "odd.mp4", T0, T0 + timedelta(seconds=1), 1)
     with pytest.raises(ValueError, match="kecamatan"):
@@ -244,15 +292,15 @@ def test_segment_outside_the_layout_needs_an_explicit_kecamatan(
     assert "sangatta-utara/sgu-cam-01/2024-05-01/100000.mp4" in index.indexed_files()
 
 
-def test_naive_datetimes_are_refused(index: SegmentIndex, tmp_path: Path) -> None:
+def test_naive_datetimes_are_refused(index: Database, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         index.segments("c", datetime(2024, 1, 1), datetime(2024, 1, 2))
 
 
 def test_created_is_set_once_and_can_only_move_back(tmp_path: Path) -> None:
-    with SegmentIndex(tmp_path, clock=lambda: T0.timestamp()) as ix:
+    with Database(tmp_path, clock=lambda: T0.timestamp()) as ix:
         assert ix.created() == T0
-    with SegmentIndex(tmp_path, clock=lambda: T0.timestamp() + 999) as ix:
+    with Database(tmp_path, clock=lambda: T0.timestamp() + 999) as ix:
         assert ix.created() == T0
         ix.backdate_created(T0 + timedelta(days=1))
         assert ix.created() == T0
@@ -260,14 +308,14 @@ def test_created_is_set_once_and_can_only_move_back(tmp_path: Path) -> None:
         assert ix.created() == T0 - timedelta(days=1)
 
 
-def test_wal_mode_and_schema_version(index: SegmentIndex) -> None:
+def test_wal_mode_and_schema_version(index: Database) -> None:
     with sqlite3.connect(index.db_path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == len(index_mod.MIGRATIONS)
-    assert index.schema_version() == len(index_mod.MIGRATIONS)
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == len(schema.MIGRATIONS)
+    assert index.schema_version() == len(schema.MIGRATIONS)
 
 
-def test_concurrent_adds_and_reads_from_many_threads(index: SegmentIndex, tmp_path: Path) -> None:
+def test_concurrent_adds_and_reads_from_many_threads(index: Database, tmp_path: Path) -> None:
     cameras, per_camera = 8, 40
     errors: list[BaseException] = []
     start = threading.Barrier(cameras + 2)
@@ -279,7 +327,7 @@ def test_concurrent_adds_and_reads_from_many_threads(index: SegmentIndex, tmp_pa
                 index.add_segment(
                     seg(tmp_path, T0 + timedelta(minutes=i), camera=f"cam-{n}", size=n + 1)
                 )
-                index.add_event("camera.status", camera=f"cam-{n}", data={"i": i})
+                EventStore(index).add("camera.status", camera=f"cam-{n}", data={"i": i})
         except BaseException as exc:
             errors.append(exc)
 
@@ -289,7 +337,7 @@ def test_concurrent_adds_and_reads_from_many_threads(index: SegmentIndex, tmp_pa
             for _ in range(100):
                 index.bytes_by_kecamatan()
                 index.segments("cam-0", T0, T0 + timedelta(hours=1))
-                index.events(limit=5)
+                EventStore(index).read(limit=5)
         except BaseException as exc:
             errors.append(exc)
 
@@ -302,7 +350,7 @@ def test_concurrent_adds_and_reads_from_many_threads(index: SegmentIndex, tmp_pa
     assert errors == []
     assert index.segment_count() == cameras * per_camera
     assert index.total_bytes() == sum((n + 1) * per_camera for n in range(cameras))
-    ids = [e.id for e in index.events(since_id=0, limit=10_000)]
+    ids = [e.id for e in EventStore(index).read(since_id=0, limit=10_000)]
     assert len(ids) == cameras * per_camera == len(set(ids))
     # The finished threads' connections are closed when a new thread connects.
     t = threading.Thread(target=index.total_bytes)
@@ -315,29 +363,29 @@ def test_concurrent_adds_and_reads_from_many_threads(index: SegmentIndex, tmp_pa
 
 
 def test_migration_from_an_older_version_keeps_data(tmp_path: Path) -> None:
-    with SegmentIndex(tmp_path) as ix:
+    with Database(tmp_path) as ix:
         ix.add_segment(seg(tmp_path, T0))
-    v1 = len(index_mod.MIGRATIONS)
+    v1 = len(schema.MIGRATIONS)
     step = (
         "CREATE TABLE exports (id INTEGER PRIMARY KEY, camera TEXT NOT NULL)",
         "INSERT INTO exports (camera) SELECT DISTINCT camera FROM segments",
     )
-    migrations = [*index_mod.MIGRATIONS, step]
-    with SegmentIndex(tmp_path, migrations=migrations) as ix:
+    migrations = [*schema.MIGRATIONS, step]
+    with Database(tmp_path, migrations=migrations) as ix:
         assert ix.schema_version() == v1 + 1
         assert ix.segment_count() == 1
         assert ix._query("SELECT camera FROM exports") == [("sgu-cam-01",)]
     # Opening again applies nothing twice.
-    with SegmentIndex(tmp_path, migrations=migrations) as ix:
+    with Database(tmp_path, migrations=migrations) as ix:
         assert ix._query("SELECT COUNT(*) FROM exports") == [(1,)]
 
 
 def test_a_failing_migration_leaves_the_old_version_intact(tmp_path: Path) -> None:
-    SegmentIndex(tmp_path).close()
-    v1 = len(index_mod.MIGRATIONS)
-    broken = [*index_mod.MIGRATIONS, ("CREATE TABLE future_feature (x)", "THIS IS NOT SQL")]
+    Database(tmp_path).close()
+    v1 = len(schema.MIGRATIONS)
+    broken = [*schema.MIGRATIONS, ("CREATE TABLE future_feature (x)", "THIS IS NOT SQL")]
     with pytest.raises(sqlite3.OperationalError):
-        SegmentIndex(tmp_path, migrations=broken)
+        Database(tmp_path, migrations=broken)
     with sqlite3.connect(tmp_path / "index.sqlite3") as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == v1
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master")}
@@ -345,45 +393,47 @@ def test_a_failing_migration_leaves_the_old_version_intact(tmp_path: Path) -> No
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
-    SegmentIndex(tmp_path).close()
+    Database(tmp_path).close()
     with sqlite3.connect(tmp_path / "index.sqlite3") as raw:
         raw.execute("PRAGMA user_version = 99")
     with pytest.raises(IndexVersionError, match="99"):
-        SegmentIndex(tmp_path)
+        Database(tmp_path)
 
 
 # --------------------------------------------------------------------------- events
 
 
-def test_events_round_trip_and_filter(index: SegmentIndex) -> None:
-    a = index.add_event("camera.status", camera="c1", kecamatan="k", data={"status": "online"})
-    b = index.add_event("storage.deleted", camera="c2", data={"at": T0})
-    c = index.add_event("camera.status", camera="c2")
+def test_events_round_trip_and_filter(index: Database) -> None:
+    events = EventStore(index)
+    a = events.add("camera.status", camera="c1", kecamatan="k", data={"status": "online"})
+    b = events.add("storage.deleted", camera="c2", data={"at": T0})
+    c = events.add("camera.status", camera="c2")
     assert a.data == {"status": "online"}
     assert b.data == {"at": str(T0)}  # non-JSON values are stringified, not lost
-    assert [e.id for e in index.events(since_id=a.id)] == [b.id, c.id]
-    assert [e.id for e in index.events(types=["camera.status"])] == [a.id, c.id]
-    assert [e.id for e in index.events(camera="c2")] == [b.id, c.id]
-    assert index.events(types=[]) == []
-    assert [e.id for e in index.events(limit=2)] == [b.id, c.id]  # latest two, oldest first
-    assert [e.id for e in index.events(since_id=0, limit=2)] == [a.id, b.id]  # first page
-    assert index.events(since_id=c.id) == []
+    assert [e.id for e in events.read(since_id=a.id)] == [b.id, c.id]
+    assert [e.id for e in events.read(types=["camera.status"])] == [a.id, c.id]
+    assert [e.id for e in events.read(camera="c2")] == [b.id, c.id]
+    assert events.read(types=[]) == []
+    assert [e.id for e in events.read(limit=2)] == [b.id, c.id]  # latest two, oldest first
+    assert [e.id for e in events.read(since_id=0, limit=2)] == [a.id, b.id]  # first page
+    assert events.read(since_id=c.id) == []
 
 
 def test_event_ids_are_never_reused_after_pruning(tmp_path: Path) -> None:
     clock = [T0.timestamp()]
-    with SegmentIndex(tmp_path, clock=lambda: clock[0]) as ix:
-        old = ix.add_event("x")
+    with Database(tmp_path, clock=lambda: clock[0]) as ix:
+        events = EventStore(ix)
+        old = events.add("x")
         clock[0] += 3600
-        assert ix.prune_events(T0 + timedelta(minutes=1)) == 1
-        assert ix.events(since_id=0) == []
-        new = ix.add_event("x")
+        assert events.prune(T0 + timedelta(minutes=1)) == 1
+        assert events.read(since_id=0) == []
+        new = events.add("x")
         assert new.id > old.id
         assert new.time == T0 + timedelta(hours=1)
 
 
-async def test_bus_thread_publish_reaches_async_subscriber(index: SegmentIndex) -> None:
-    bus = EventBus(index)
+async def test_bus_thread_publish_reaches_async_subscriber(index: Database) -> None:
+    bus = EventBus(EventStore(index))
     sub = bus.subscribe()
 
     def ingest() -> None:
@@ -399,13 +449,13 @@ async def test_bus_thread_publish_reaches_async_subscriber(index: SegmentIndex) 
     ids = [e.id for e in got if not isinstance(e, EventGap)]
     assert len(ids) == 60
     assert ids == sorted(ids)  # delivered in id order across publishing threads
-    assert [e.id for e in index.events(since_id=0, limit=100)] == ids  # and persisted
+    assert [e.id for e in EventStore(index).read(since_id=0, limit=100)] == ids  # and persisted
     sub.close()
     assert bus.subscribers == 0
 
 
-async def test_slow_subscriber_gets_a_gap_not_a_blocked_publisher(index: SegmentIndex) -> None:
-    bus = EventBus(index)
+async def test_slow_subscriber_gets_a_gap_not_a_blocked_publisher(index: Database) -> None:
+    bus = EventBus(EventStore(index))
     sub = bus.subscribe(maxsize=5)
     fast = bus.subscribe()
     published = [bus.publish("tick", data={"i": i}) for i in range(12)]
@@ -421,8 +471,8 @@ async def test_slow_subscriber_gets_a_gap_not_a_blocked_publisher(index: Segment
     assert [e.id for e in missed] == [e.id for e in published[:7]]
 
 
-async def test_subscribe_with_replay_neither_misses_nor_repeats(index: SegmentIndex) -> None:
-    bus = EventBus(index)
+async def test_subscribe_with_replay_neither_misses_nor_repeats(index: Database) -> None:
+    bus = EventBus(EventStore(index))
     before = [bus.publish("tick", data={"i": i}) for i in range(4)]
     sub = bus.subscribe(since_id=before[1].id)
     after = bus.publish("tick", data={"i": 4})
@@ -435,8 +485,8 @@ async def test_subscribe_with_replay_neither_misses_nor_repeats(index: SegmentIn
     assert sub.get_nowait() is None
 
 
-async def test_replay_larger_than_the_buffer_starts_with_a_gap(index: SegmentIndex) -> None:
-    bus = EventBus(index)
+async def test_replay_larger_than_the_buffer_starts_with_a_gap(index: Database) -> None:
+    bus = EventBus(EventStore(index))
     published = [bus.publish("tick") for _ in range(10)]
     sub = bus.subscribe(since_id=published[0].id, maxsize=4)
     gap = await sub.get()
@@ -445,8 +495,8 @@ async def test_replay_larger_than_the_buffer_starts_with_a_gap(index: SegmentInd
     assert [e.id for e in tail if not isinstance(e, EventGap)] == [e.id for e in published[6:]]
 
 
-async def test_closing_the_bus_ends_subscribers_after_draining(index: SegmentIndex) -> None:
-    bus = EventBus(index)
+async def test_closing_the_bus_ends_subscribers_after_draining(index: Database) -> None:
+    bus = EventBus(EventStore(index))
     sub = bus.subscribe()
 
     async def consume() -> list[int]:
@@ -461,8 +511,8 @@ async def test_closing_the_bus_ends_subscribers_after_draining(index: SegmentInd
     assert bus.publish("tick").id > event.id  # publishing with nobody listening is fine
 
 
-def test_publish_after_the_subscribers_loop_closed_drops_it(index: SegmentIndex) -> None:
-    bus = EventBus(index)
+def test_publish_after_the_subscribers_loop_closed_drops_it(index: Database) -> None:
+    bus = EventBus(EventStore(index))
     loop = asyncio.new_event_loop()
     bus.subscribe(loop=loop)
     loop.close()
@@ -474,7 +524,7 @@ def test_paths_relative_to_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    with SegmentIndex("store") as ix:
+    with Database("store") as ix:
         rel = Path("store/bengalon/bgl-01/2024-05-01/100000.mp4")
         row_id = ix.add_segment(SegmentInfo("bgl-01", rel, T0, T0 + timedelta(seconds=60), 5))
         row = ix.get(row_id)

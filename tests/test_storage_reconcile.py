@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from media import fmp4_bytes, write_fmp4
 
-from cctvctl.storage.index import SegmentIndex, SegmentInfo
+from cctvctl.storage.database import Database, SegmentInfo
 from cctvctl.storage.layout import segment_path
 from cctvctl.storage.reconcile import quarantine, reconcile
 
@@ -18,8 +18,8 @@ KEC, CAM = "sangatta-utara", "sgu-camat-01"
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[SegmentIndex]:
-    ix = SegmentIndex(tmp_path)
+def index(tmp_path: Path) -> Iterator[Database]:
+    ix = Database(tmp_path)
     yield ix
     ix.close()
 
@@ -32,7 +32,7 @@ def place(root: Path, start: datetime, data: bytes, camera: str = CAM) -> Path:
 
 
 def test_unindexed_file_is_added_with_start_from_name_and_probed_end(
-    index: SegmentIndex, tmp_path: Path
+    index: Database, tmp_path: Path
 ) -> None:
     start = T0 + timedelta(seconds=5)
     path = write_fmp4(segment_path(tmp_path, KEC, CAM, start), seconds=3.0)
@@ -47,7 +47,7 @@ def test_unindexed_file_is_added_with_start_from_name_and_probed_end(
     assert row.path == path
 
 
-def test_row_without_file_is_dropped(index: SegmentIndex, tmp_path: Path) -> None:
+def test_row_without_file_is_dropped(index: Database, tmp_path: Path) -> None:
     kept = write_fmp4(segment_path(tmp_path, KEC, CAM, T0))
     index.add_segment(
         SegmentInfo(CAM, kept, T0, T0 + timedelta(seconds=2), kept.stat().st_size, 30)
@@ -62,7 +62,7 @@ def test_row_without_file_is_dropped(index: SegmentIndex, tmp_path: Path) -> Non
 
 
 def test_truncated_file_is_cut_to_its_last_whole_fragment_and_kept(
-    index: SegmentIndex, tmp_path: Path
+    index: Database, tmp_path: Path
 ) -> None:
     whole = fmp4_bytes(3.0)
     path = place(tmp_path, T0, whole[: len(whole) - 700])  # torn inside the last fragment
@@ -76,7 +76,7 @@ def test_truncated_file_is_cut_to_its_last_whole_fragment_and_kept(
     assert any("cut from" in line for line in report.problems)
 
 
-def test_garbage_is_quarantined_not_deleted(index: SegmentIndex, tmp_path: Path) -> None:
+def test_garbage_is_quarantined_not_deleted(index: Database, tmp_path: Path) -> None:
     junk = b"\x00\x01 not an mp4 at all " * 50
     path = place(tmp_path, T0, junk)
     header_only = fmp4_bytes(2.0)[:600]  # ftyp + moov but not one whole fragment
@@ -93,7 +93,7 @@ def test_garbage_is_quarantined_not_deleted(index: SegmentIndex, tmp_path: Path)
     assert not path.parent.exists()  # the now-empty day folder went too
 
 
-def test_empty_file_is_removed(index: SegmentIndex, tmp_path: Path) -> None:
+def test_empty_file_is_removed(index: Database, tmp_path: Path) -> None:
     path = place(tmp_path, T0, b"")
     report = reconcile(tmp_path, index)
     assert report.removed_empty == 1
@@ -101,7 +101,7 @@ def test_empty_file_is_removed(index: SegmentIndex, tmp_path: Path) -> None:
     assert index.segment_count() == 0
 
 
-def test_second_run_changes_nothing(index: SegmentIndex, tmp_path: Path) -> None:
+def test_second_run_changes_nothing(index: Database, tmp_path: Path) -> None:
     write_fmp4(segment_path(tmp_path, KEC, CAM, T0))
     whole = fmp4_bytes(3.0)
     place(tmp_path, T0 + timedelta(minutes=1), whole[:-700])
@@ -117,7 +117,7 @@ def test_second_run_changes_nothing(index: SegmentIndex, tmp_path: Path) -> None
 
 
 def test_indexed_files_of_the_right_size_are_trusted_without_opening(
-    index: SegmentIndex, tmp_path: Path
+    index: Database, tmp_path: Path
 ) -> None:
     # Unreadable content, but the index vouches for it: reconcile must not open it,
     # which is what keeps a restart over thousands of files fast.
@@ -133,7 +133,7 @@ def test_indexed_files_of_the_right_size_are_trusted_without_opening(
     assert not report.changed
 
 
-def test_indexed_file_whose_size_changed_is_re_probed(index: SegmentIndex, tmp_path: Path) -> None:
+def test_indexed_file_whose_size_changed_is_re_probed(index: Database, tmp_path: Path) -> None:
     start = T0 + timedelta(seconds=0.4)  # the segmenter's finer start than the file name
     path = write_fmp4(segment_path(tmp_path, KEC, CAM, start), seconds=3.0)
     index.add_segment(
@@ -150,7 +150,7 @@ def test_indexed_file_whose_size_changed_is_re_probed(index: SegmentIndex, tmp_p
 
 
 def test_indexed_file_that_became_garbage_is_quarantined_and_its_row_dropped(
-    index: SegmentIndex, tmp_path: Path
+    index: Database, tmp_path: Path
 ) -> None:
     path = write_fmp4(segment_path(tmp_path, KEC, CAM, T0))
     index.add_segment(SegmentInfo(CAM, path, T0, T0 + timedelta(seconds=2), 1, 30))
@@ -162,7 +162,7 @@ def test_indexed_file_that_became_garbage_is_quarantined_and_its_row_dropped(
 
 def test_rebuilding_an_index_over_old_footage_backdates_created(tmp_path: Path) -> None:
     write_fmp4(segment_path(tmp_path, KEC, CAM, T0))
-    with SegmentIndex(tmp_path, clock=lambda: (T0 + timedelta(days=3)).timestamp()) as ix:
+    with Database(tmp_path, clock=lambda: (T0 + timedelta(days=3)).timestamp()) as ix:
         assert ix.created() == T0 + timedelta(days=3)
         reconcile(tmp_path, ix)
         assert ix.created() == T0
@@ -179,7 +179,7 @@ def test_quarantine_never_overwrites(tmp_path: Path) -> None:
 
 
 def test_reconciling_another_folder_than_the_index_root_is_refused(
-    index: SegmentIndex, tmp_path: Path
+    index: Database, tmp_path: Path
 ) -> None:
     with pytest.raises(ValueError, match="root"):
         reconcile(tmp_path / "elsewhere", index)

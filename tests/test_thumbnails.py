@@ -20,10 +20,19 @@ from PIL import Image
 from cctvctl.config import load_inventory
 from cctvctl.models import CameraStatus
 from cctvctl.recorder.manager import Recorder
-from cctvctl.recorder.thumbnails import MAX_HEIGHT, MAX_WIDTH, Thumbnail, fit_size
+from cctvctl.recorder.thumbnails import (
+    IDLE_SECONDS,
+    MAX_HEIGHT,
+    MAX_RESULT_BYTES,
+    MAX_WIDTH,
+    Thumbnail,
+    ThumbnailService,
+    fit_size,
+)
 from cctvctl.sim.scene import scene_colour
+from cctvctl.storage.database import Database
+from cctvctl.storage.event_store import EventStore
 from cctvctl.storage.events import EventBus
-from cctvctl.storage.index import SegmentIndex
 
 WIDTH, HEIGHT = 320, 180
 
@@ -33,7 +42,7 @@ class Rig:
     site: Site
     sim: RunningSim
     recorder: Recorder
-    index: SegmentIndex
+    index: Database
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +51,8 @@ def rig(tmp_path_factory: pytest.TempPathFactory, sim_cache: Path) -> Iterator[R
     site = write_site(tmp_path_factory.mktemp("thumbs"), spec)
     sim = start_sim(site, sim_cache)
     inventory = load_inventory(site.config)
-    index = SegmentIndex(inventory.storage)
-    recorder = Recorder(inventory, index, EventBus(index))
+    index = Database(inventory.storage)
+    recorder = Recorder(inventory, index, EventBus(EventStore(index)))
     recorder.start()
     try:
         for cam in site.camera_ids:
@@ -168,6 +177,69 @@ def test_bad_requests(rig: Rig) -> None:
     assert rig.recorder.thumbnail("no-such-camera", 10, 10) is None
     huge = rig.recorder.thumbnail(cam, 100_000, None, "jpeg")
     assert huge is not None and huge.width <= MAX_WIDTH and huge.height <= MAX_HEIGHT
+
+
+def test_many_distinct_sizes_do_not_grow_the_cache_beyond_its_bound(rig: Rig) -> None:
+    service = rig.recorder.thumbnails
+    # Two cameras, 150 widths each, RGB: about 30 MB of results if all were kept.
+    asked = 0
+    for width in range(170, 320):
+        for cam in rig.site.camera_ids:
+            thumb = rig.recorder.thumbnail(cam, width, None, "rgb")
+            assert thumb is not None
+            asked += len(thumb.data)
+    count, size, frames = service.cache_size()
+    assert asked > 1.5 * MAX_RESULT_BYTES
+    assert MAX_RESULT_BYTES // 2 < size <= MAX_RESULT_BYTES
+    assert count < 2 * 150
+    assert frames <= len(rig.site.camera_ids)
+
+
+def test_cache_evicts_the_least_recently_used_and_keeps_no_oversized_result(rig: Rig) -> None:
+    cam = rig.site.camera_ids[0]
+    clock = [0.0]
+    service = ThumbnailService(
+        lambda c: rig.recorder._keyframe(c),
+        cache_seconds=60.0,  # long enough that only eviction can drop an entry
+        clock=lambda: clock[0],
+        max_results=3,
+        max_result_bytes=WIDTH * HEIGHT * 3 - 1,
+        max_frames=1,
+    )
+    for width in (16, 32, 48, 64):
+        assert service.get(cam, width, None, "rgb") is not None
+    assert service.cache_size()[0] == 3
+    decodes = service.decodes
+    assert service.get(cam, 64, None, "rgb") is not None  # newest: still cached
+    assert service.decodes == decodes
+    # Not 16: evicted (a newer keyframe has surely arrived, so it is decoded again).
+    assert all(key[1] != 16 for key in service._results)
+    # A result bigger than the whole budget is served but not kept.
+    full = service.get(cam, WIDTH, HEIGHT, "rgb")
+    assert full is not None and len(full.data) > service.max_result_bytes
+    assert all(key[1] != WIDTH for key in service._results)
+    other = rig.site.camera_ids[1]
+    assert service.get(other, 16, None, "rgb") is not None
+    assert service.cache_size()[2] == 1  # one decoded picture kept, as configured
+
+
+def test_idle_service_drops_decoded_pictures_once(rig: Rig) -> None:
+    clock = [100.0]
+    service = ThumbnailService(lambda c: rig.recorder._keyframe(c), clock=lambda: clock[0])
+    for cam in rig.site.camera_ids:
+        assert service.get(cam, 32, None, "jpeg") is not None
+    assert service.cache_size()[2] == len(rig.site.camera_ids)
+    clock[0] += IDLE_SECONDS / 2
+    assert not service.release_if_idle()  # requests stopped only just now
+    assert service.cache_size()[2] == len(rig.site.camera_ids)
+    clock[0] += IDLE_SECONDS
+    assert service.release_if_idle()
+    assert service.cache_size()[2] == 0
+    assert service.cache_size()[0] == len(rig.site.camera_ids)  # small results stay
+    assert not service.release_if_idle()  # once per idle period
+    assert service.get(rig.site.camera_ids[0], 48, None, "rgb") is not None
+    clock[0] += IDLE_SECONDS
+    assert service.release_if_idle()
 
 
 def test_fit_size() -> None:

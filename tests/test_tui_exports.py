@@ -5,12 +5,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from harness import Live, RunningSim, ServerProcess, Site, SiteSpec, wait_for
+from harness import (
+    Live,
+    RunningSim,
+    ServerProcess,
+    Site,
+    SiteSpec,
+    stream_cutting_proxy,
+    wait_for,
+)
 from test_tui import SIZE, screen_text, until
 from textual.widgets import DataTable
 
@@ -18,7 +27,15 @@ from cctvctl.client import CctvClient, Forbidden
 from cctvctl.models import ExportJob, ExportState
 from cctvctl.tui.app import CctvApp
 from cctvctl.tui.screens.events import AUDIT_DENIED, EventsScreen
-from cctvctl.tui.screens.exports import VIEWER_TEXT, ExportsScreen, PathPrompt, default_path
+from cctvctl.tui.screens.exports import (
+    FAST,
+    LIST_LIMIT,
+    SLOW,
+    VIEWER_TEXT,
+    ExportsScreen,
+    PathPrompt,
+    default_path,
+)
 
 CASE = "LP/7/TUI/2026"
 
@@ -156,6 +173,60 @@ async def test_unfinished_export_is_not_downloaded_and_can_be_cancelled(
         assert any("cancelled" in t for t in toasts(app))
     with CctvClient(server.url, site.tokens["operator"]) as api:
         assert api.export(job.id).state is ExportState.CANCELLED
+
+
+LIST = f"GET /api/v1/exports?limit={LIST_LIMIT}"
+
+
+async def _follow_one_job(server: ServerProcess, url: str) -> tuple[int, float]:
+    """Makes a job the server holds > 4 s (its window ends 4.5 s ahead), opens Exports on
+    ``url`` at once and waits until it shows the job done; returns the list polls from
+    the screen's first list to then, and the seconds that took."""
+    site = server.site
+    camera = site.camera_ids[0]
+    with CctvClient(server.url, site.tokens["operator"]) as api:
+        wait_for(lambda: api.recordings(camera).segments, 40, what="a first segment")
+    app = CctvApp(url, site.tokens["operator"], "follow", refresh=0.5, ascii=True)
+    async with app.run_test(size=SIZE) as pilot:
+        now = datetime.now(UTC)
+        with CctvClient(server.url, site.tokens["operator"]) as api:
+            job = api.create_export(
+                camera, now - timedelta(seconds=6), now + timedelta(seconds=4.5)
+            )
+        before = server.requests(LIST)
+        await pilot.press("x")
+        await until(pilot, lambda: "running" in job_row_text(app, job.id))
+        began = time.monotonic()
+        await until(pilot, lambda: "done" in job_row_text(app, job.id), timeout=40)
+        took = time.monotonic() - began
+        return server.requests(LIST) - before, took
+
+
+@pytest.fixture
+def logged_server(
+    site_factory: Callable[..., Site],
+    sim_factory: Callable[[Site], RunningSim],
+    server_factory: Callable[..., ServerProcess],
+) -> ServerProcess:
+    site = site_factory(SiteSpec(cameras=1, kecamatan=("Kaliorang",), segment_seconds=6))
+    sim_factory(site)
+    return server_factory(site, args=("--access-log",))
+
+
+async def test_exports_follow_a_job_over_the_event_stream(logged_server: ServerProcess) -> None:
+    polls, took = await _follow_one_job(logged_server, logged_server.url)
+    assert took >= 2.5  # a poll a second while it ran would have been 3 or more
+    # The slow poll (every 5 s) and one when the job ended: events moved the bar.
+    assert polls <= 2 + int(took / SLOW), (polls, took)
+
+
+async def test_exports_poll_fast_when_the_event_stream_is_cut(
+    logged_server: ServerProcess,
+) -> None:
+    with stream_cutting_proxy(logged_server.port) as (url, cut):
+        polls, took = await _follow_one_job(logged_server, url)
+    assert cut[0] >= 1 and took >= 2.5
+    assert polls >= int(took / FAST) - 1, (polls, took)
 
 
 async def test_viewer_sees_the_role_message(live: Live) -> None:

@@ -18,8 +18,8 @@ from test_tui import screen_text, until
 from textual.widgets import DataTable
 
 from cctvctl.storage.audit import AuditLog
+from cctvctl.storage.database import Database
 from cctvctl.storage.exports import ExportStore
-from cctvctl.storage.index import SegmentIndex
 from cctvctl.tui.app import CctvApp
 from cctvctl.tui.data import NodeData, ServerTarget
 from cctvctl.tui.screens.events import EventsScreen
@@ -43,7 +43,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, Ser
     site = write_site(tmp_path_factory.mktemp("tui-termsafe"), SiteSpec(cameras=1))
     server = ServerProcess(site).start()
     try:
-        with SegmentIndex(site.storage) as index:
+        with Database(site.storage) as index:
             AuditLog(index).record(
                 "viewer-desk",
                 "viewer",

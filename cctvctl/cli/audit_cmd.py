@@ -10,20 +10,16 @@ from typing import TYPE_CHECKING, Annotated, Final
 import typer
 
 from cctvctl.cli.common import (
-    JsonOpt,
-    NoColorOpt,
-    UtcOpt,
     ask,
     exit_code,
     fail_usage,
     key_width,
+    out_console,
     parse_when,
     print_results_json,
-    servers,
     zone_name,
 )
-from cctvctl.cli.context_cmd import AllContextsOpt, ContextOpt, TokenOpt, UrlOpt
-from cctvctl.cli.download import table_console
+from cctvctl.cli.options import ServerOptions, server_options
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import WITA, format_time
 
@@ -40,6 +36,7 @@ def register(app: typer.Typer) -> None:
     app.command("audit")(audit)
 
 
+@server_options(every_context=True)
 def audit(
     since: Annotated[
         str,
@@ -69,13 +66,8 @@ def audit(
     wide: Annotated[
         bool, typer.Option("--wide", help="Add the DETAIL column (job ids, byte ranges).")
     ] = False,
-    context: ContextOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    all_contexts: AllContextsOpt = False,
-    json_out: JsonOpt = False,
-    no_color: NoColorOpt = False,
-    utc: UtcOpt = False,
+    *,
+    opts: ServerOptions,
 ) -> None:
     """The audit log: every export request, download, cancel and reboot, refusals too.
 
@@ -90,10 +82,10 @@ def audit(
     end = parse_when("--until", until, now)
     if end <= start:
         fail_usage(
-            f"--until ({format_time(end, utc=utc)}) must be after "
-            f"--since ({format_time(start, utc=utc)})"
+            f"--until ({format_time(end, utc=opts.utc)}) must be after "
+            f"--since ({format_time(start, utc=opts.utc)})"
         )
-    nodes = servers(context, url, token, all_contexts)
+    nodes = opts.nodes()
 
     async def question(client: AsyncCctvClient) -> list[AuditEntry]:
         return await client.audit(start, end, action=action, actor=actor, limit=limit)
@@ -101,16 +93,16 @@ def audit(
     results = ask(nodes, question, loop_free=True)
     for result in results:
         if result.value is not None and len(result.value) >= limit:
-            node = f"{result.name}: " if all_contexts else ""
+            node = f"{result.name}: " if opts.all_contexts else ""
             print(
                 f"cctvctl: note: {node}only the newest {limit} rows are shown; "
                 "narrow --since or raise --limit",
                 file=sys.stderr,
             )
-    if json_out:
-        print_results_json(results, all_contexts)
+    if opts.json:
+        print_results_json(results, opts.all_contexts)
     else:
-        _show(for_terminal(results), start, end, utc, no_color, all_contexts, wide)
+        _show(for_terminal(results), start, end, opts.utc, opts.no_color, opts.all_contexts, wide)
     raise typer.Exit(exit_code(results))
 
 
@@ -126,7 +118,9 @@ def _show(
     from rich.table import Table
     from rich.text import Text
 
-    out = table_console(no_color)
+    from cctvctl.views import audit_cells
+
+    out = out_console(no_color)
     rows = [(r.name, e) for r in results if r.value is not None for e in r.value]
     if not any(r.value is not None for r in results):
         return
@@ -149,18 +143,18 @@ def _show(
     if wide:
         table.add_column("DETAIL", overflow="fold", min_width=12, ratio=3)
     for node, entry in sorted(rows, key=lambda pair: pair[1].time) if multi else rows:
-        why = " · ".join(x for x in (entry.case_id, entry.reason) if x) or "-"
+        cells = audit_cells(entry)
         row = [
-            Text(entry.time.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")),
-            Text(entry.actor),
-            Text(entry.role),
-            Text(entry.action),
-            Text(entry.target or "-"),
-            Text(why),
-            Text(entry.result),
+            Text(cells.time.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")),
+            Text(cells.actor),
+            Text(cells.role),
+            Text(cells.action),
+            Text(cells.target),
+            Text(cells.why),
+            Text(entry.result),  # as the server wrote it: scripts grep the column
         ]
         if wide:
-            row.append(Text(entry.detail or ""))
+            row.append(Text(cells.detail or ""))
         table.add_row(*([Text(node), *row] if multi else row))
     out.print(Text(f"Audit log {span}: {len(rows)} rows"), overflow="fold")
     out.print(table)

@@ -9,9 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cctvctl.cli.common import (
-    JsonOpt,
-    NoColorOpt,
-    UtcOpt,
     ask,
     clock,
     exit_code,
@@ -19,10 +16,9 @@ from cctvctl.cli.common import (
     missing_text,
     out_console,
     print_results_json,
-    servers,
     zone_name,
 )
-from cctvctl.cli.context_cmd import AllContextsOpt, ContextOpt, TokenOpt, UrlOpt
+from cctvctl.cli.options import ServerOptions, server_options
 from cctvctl.termsafe import for_terminal
 
 if TYPE_CHECKING:
@@ -76,6 +72,7 @@ def register(app: typer.Typer) -> None:
     app.command("cameras")(cameras)
 
 
+@server_options(every_context=True)
 def cameras(
     kecamatan: Annotated[
         str | None,
@@ -92,13 +89,8 @@ def cameras(
             "default: inventory order.",
         ),
     ] = None,
-    context: ContextOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    all_contexts: AllContextsOpt = False,
-    json_out: JsonOpt = False,
-    no_color: NoColorOpt = False,
-    utc: UtcOpt = False,
+    *,
+    opts: ServerOptions,
 ) -> None:
     """List cameras with status, frame rate, bit rate, last packet and footage missing.
 
@@ -106,15 +98,15 @@ def cameras(
 
     JSON: a list of the API's Camera objects (with --all-contexts, one entry per node).
     """
-    nodes = servers(context, url, token, all_contexts)
+    nodes = opts.nodes()
 
     async def question(client: AsyncCctvClient) -> list[Camera]:
         wanted = None if status is None else status.value
         return sort_cameras(await client.cameras(kecamatan, wanted), sort)
 
     results = ask(nodes, question, loop_free=True)
-    if json_out:
-        print_results_json(results, all_contexts)
+    if opts.json:
+        print_results_json(results, opts.all_contexts)
         raise typer.Exit(exit_code(results))
 
     from rich.table import Table
@@ -122,11 +114,11 @@ def cameras(
 
     results = for_terminal(results)
     now = datetime.now(UTC)
-    out = out_console(no_color)
+    out = out_console(opts.no_color)
     cams = [cam for result in results for cam in result.value or []]
     table = Table(box=None, pad_edge=False, header_style="bold")
     # Identifying columns never shrink: rows unlabelled by node or camera are useless.
-    if all_contexts:
+    if opts.all_contexts:
         names = [r.name for r in results]
         table.add_column("NODE", no_wrap=True, min_width=key_width(names, "NODE"))
     ids = [cam.id for cam in cams]
@@ -136,7 +128,7 @@ def cameras(
     table.add_column("STATUS", no_wrap=True, min_width=8)
     table.add_column("FPS", justify="right", overflow="fold")
     table.add_column("KBPS", justify="right", overflow="fold")
-    table.add_column(f"LAST SEEN ({zone_name(utc)})", overflow="fold")
+    table.add_column(f"LAST SEEN ({zone_name(opts.utc)})", overflow="fold")
     table.add_column("MISS 24H", justify="right", overflow="fold")
     count = 0
     for result in results:
@@ -148,10 +140,10 @@ def cameras(
                 Text(cam.status.value, style=STATUS_STYLE.get(cam.status.value, "")),
                 Text(f"{cam.fps:.1f}"),
                 Text(f"{cam.kbps:.0f}"),
-                Text(clock(cam.last_packet, utc, now)),
+                Text(clock(cam.last_packet, opts.utc, now)),
                 Text(missing_text(cam.missing_seconds_24h)),
             ]
-            table.add_row(*([Text(result.name), *row] if all_contexts else row))
+            table.add_row(*([Text(result.name), *row] if opts.all_contexts else row))
     if count:
         out.print(table)
     else:

@@ -29,7 +29,7 @@ import sys
 import types
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Final, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
 
 import typer
 
@@ -48,9 +48,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PIPE_WIDTH",
-    "JsonOpt",
-    "NoColorOpt",
-    "UtcOpt",
     "ask",
     "clock",
     "days_text",
@@ -71,14 +68,6 @@ T = TypeVar("T")
 
 #: Columns for tables in a pipe with no COLUMNS: wide enough that no cell is cut.
 PIPE_WIDTH: Final = 220
-
-JsonOpt = Annotated[
-    bool, typer.Option("--json", help="Print JSON for scripts (the API's models) instead.")
-]
-NoColorOpt = Annotated[
-    bool, typer.Option("--no-color", help="No colour or styling (NO_COLOR does the same).")
-]
-UtcOpt = Annotated[bool, typer.Option("--utc", help="Show times in UTC instead of WITA.")]
 
 
 def fail_usage(message: str) -> NoReturn:

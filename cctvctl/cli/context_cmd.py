@@ -1,8 +1,7 @@
 """`cctvctl context add|use|ls|rm`: the recording servers this console knows.
 
-Also the server-choosing options every client command shares (:data:`ContextOpt`,
-:data:`UrlOpt`, :data:`TokenOpt`, :data:`AllContextsOpt`) and :func:`target`, which turns
-them into a :class:`~cctvctl.cli.contexts.Target` or exits 2 with one line.
+Also :func:`target`, which turns the server-choosing options (:mod:`cctvctl.cli.options`)
+into a :class:`~cctvctl.cli.contexts.Target` or exits 2 with one line.
 """
 
 from __future__ import annotations
@@ -10,15 +9,11 @@ from __future__ import annotations
 import getpass
 import os
 import sys
-from typing import Annotated
 
 import typer
 
 from cctvctl.cli.contexts import (
     CONFIG_ENV,
-    CONTEXT_ENV,
-    TOKEN_ENV,
-    URL_ENV,
     Context,
     ContextError,
     ContextFile,
@@ -33,10 +28,6 @@ from cctvctl.cli.contexts import (
 from cctvctl.cli.output import console, error, print_json
 
 __all__ = [
-    "AllContextsOpt",
-    "ContextOpt",
-    "TokenOpt",
-    "UrlOpt",
     "app",
     "target",
     "targets",
@@ -49,37 +40,6 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-
-# -- options shared by every command that talks to a server ------------------------------
-
-ContextOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--context",
-        help=f"Use this named context (default: ${CONTEXT_ENV}, then the current one).",
-        show_default=False,
-    ),
-]
-UrlOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--url",
-        help=f"Server URL, overriding the context's (default: ${URL_ENV}).",
-        show_default=False,
-    ),
-]
-TokenOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--token",
-        help=f"API token (default: ${TOKEN_ENV}, then the context's). Visible in `ps`.",
-        show_default=False,
-    ),
-]
-AllContextsOpt = Annotated[
-    bool,
-    typer.Option("--all-contexts", help="Ask every context's server at once."),
-]
 
 
 def _fail(exc: ContextError) -> typer.Exit:

@@ -1,13 +1,12 @@
 """`cctvctl export` (a clip for a case) and `cctvctl exports ls|show|download|cancel`.
 
 An export is a job on the server; these commands create it, follow it, and fetch the clip
-through :func:`cctvctl.cli.download.save_export` (resumable, verified, manifest beside it).
+through :func:`cctvctl.cli.jobs.save_export` (resumable, verified, manifest beside it).
 """
 
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
@@ -15,10 +14,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 import typer
 
 from cctvctl.cli.common import (
-    JsonOpt,
-    NoColorOpt,
-    UtcOpt,
-    clock,
     fail_usage,
     jsonable,
     key_width,
@@ -26,8 +21,7 @@ from cctvctl.cli.common import (
     parse_when,
     zone_name,
 )
-from cctvctl.cli.context_cmd import ContextOpt, TokenOpt, UrlOpt
-from cctvctl.cli.download import (
+from cctvctl.cli.jobs import (
     DownloadFailed,
     Meter,
     check_free,
@@ -36,8 +30,8 @@ from cctvctl.cli.download import (
     failing,
     part_path,
     save_export,
-    table_console,
 )
+from cctvctl.cli.options import ServerOptions, server_options
 from cctvctl.cli.output import print_json
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import WITA, format_duration, format_time
@@ -45,13 +39,15 @@ from cctvctl.timeparse import WITA, format_duration, format_time
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from cctvctl.cli.download import Saved
+    from cctvctl.cli.jobs import Saved
     from cctvctl.client import CctvClient
     from cctvctl.models import ExportJob, ExportManifest, Gap
 
 __all__ = ["exports_app", "register", "resolve_to"]
 
-POLL: Final = 0.5  # seconds between looks at a running job; the server updates ~2x a second
+# Seconds between looks at a running job once its event stream has dropped; the server
+# updates ~2x a second.
+POLL: Final = 0.5
 INTERRUPTED: Final = 130  # the shell's code for Ctrl-C; the job itself goes on
 _PLUS: Final = re.compile(r"^\+\s*((?:\d+[smhdw])+)$", re.IGNORECASE)
 _BARE_CLOCK: Final = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?$")
@@ -146,13 +142,21 @@ def _default_output(camera: str, start: datetime) -> Path:
 
 
 def _follow(client: CctvClient, job: ExportJob, meter: Meter) -> ExportJob:
-    """Polls until the job is final; exits 1 unless it ended done."""
+    """Follows the job's events until it is final (polling if the stream drops);
+    exits 1 unless it ended done."""
+    from cctvctl.client import JobNews, fold_export_event, follow_job
+
     try:
-        while not job.state.final:
-            meter.job(job)
-            time.sleep(POLL)
-            job = client.export(job.id)
-        meter.job(job)
+        with JobNews(client.on_loop, "export", job.id) as news:
+            job = follow_job(
+                job,
+                fetch=lambda: client.export(job.id),
+                settled=lambda j: j.state.final,
+                show=meter.job,
+                news=news,
+                poll=POLL,
+                fold=fold_export_event,
+            )
     except KeyboardInterrupt:
         meter.done()
         fail(
@@ -217,12 +221,12 @@ def _show_saved(
 ) -> None:
     from rich.text import Text
 
-    from cctvctl.cli.health_cmd import human_bytes
+    from cctvctl.units import bytes_text
 
     job, manifest = for_terminal(job), for_terminal(manifest)
     resumed = f", resumed at byte {saved.resumed_from}" if saved.resumed_from else ""
     lines = [
-        f"saved     {saved.file} ({human_bytes(saved.size)}, {saved.size} bytes{resumed})",
+        f"saved     {saved.file} ({bytes_text(saved.size)}, {saved.size} bytes{resumed})",
         f"sha256    {saved.sha256}",
         "verified  size and SHA-256 match the manifest",
         f"manifest  {saved.manifest_file}",
@@ -249,6 +253,7 @@ def _show_saved(
 # --------------------------------------------------------------------------- export
 
 
+@server_options()
 def export(
     camera: Annotated[str, typer.Argument(help="Camera id, e.g. sgu-camat-01.", metavar="CAMERA")],
     from_: FromOpt,
@@ -267,12 +272,8 @@ def export(
         bool,
         typer.Option("--no-wait", help="Queue the job, print its id and return at once."),
     ] = False,
-    context: ContextOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    json_out: JsonOpt = False,
-    no_color: NoColorOpt = False,
-    utc: UtcOpt = False,
+    *,
+    opts: ServerOptions,
 ) -> None:
     """Export a camera's footage over a window as an evidence clip with a manifest.
 
@@ -289,35 +290,36 @@ def export(
     JSON: with --no-wait the ExportJob; else {job, manifest, file, manifest_file, size,
     sha256, verified, resumed_from}.
     """
-    start, end = _window(from_, to, utc)
+    start, end = _window(from_, to, opts.utc)
     target = output if output is not None else _default_output(camera, start)
     if not no_wait:
         check_free(target, force)
-    meter = Meter(quiet=json_out, no_color=no_color)
-    with failing(), connect(context, url, token) as client, meter:
+    meter = Meter(quiet=opts.json, no_color=opts.no_color)
+    with failing(), connect(opts) as client, meter:
         job = client.create_export(camera, start, end, case_id=case, note=note)
         if no_wait:
-            if json_out:
+            if opts.json:
                 print_json(jsonable(job))
             else:
                 print(for_terminal(job).id)
             return
         meter.note(
-            f"export {job.id}: {camera} {format_time(start, utc=utc)} to "
-            f"{format_time(end, utc=utc, date_too=False)} queued"
+            f"export {job.id}: {camera} {format_time(start, utc=opts.utc)} to "
+            f"{format_time(end, utc=opts.utc, date_too=False)} queued"
         )
         job = _follow(client, job, meter)
         manifest, saved = _fetch(client, job, target, meter, resume=False)
-    if json_out:
+    if opts.json:
         print_json(_saved_json(job, manifest, saved))
     else:
-        _show_saved(out_console(no_color), job, manifest, saved, utc)
+        _show_saved(out_console(opts.no_color), job, manifest, saved, opts.utc)
 
 
 # --------------------------------------------------------------------------- exports
 
 
 @exports_app.command("ls")
+@server_options()
 def ls(
     state: Annotated[
         str | None,
@@ -325,12 +327,8 @@ def ls(
     ] = None,
     camera: Annotated[str | None, typer.Option("--camera", "-c", help="Only this camera.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="At most this many.")] = 50,
-    context: ContextOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    json_out: JsonOpt = False,
-    no_color: NoColorOpt = False,
-    utc: UtcOpt = False,
+    *,
+    opts: ServerOptions,
 ) -> None:
     """Export jobs, newest first: state, progress, window, case, size, requester.
 
@@ -340,22 +338,21 @@ def ls(
     """
     if state is not None and state not in _STATES:
         fail_usage(f"--state {state!r}: accepted: {', '.join(_STATES)}")
-    with failing(), connect(context, url, token) as client:
+    with failing(), connect(opts) as client:
         jobs = client.exports(state, camera, limit)
         if camera is not None and not jobs:
             # The server filters by any string; an unknown camera (a typo) must not read
             # as "no exports". A camera since removed still lists its old jobs above.
             client.camera(camera)
-    if json_out:
+    if opts.json:
         print_json(jsonable(jobs))
         return
     from rich.table import Table
     from rich.text import Text
 
-    from cctvctl.cli.health_cmd import human_bytes
+    from cctvctl.views import export_cells
 
-    jobs = for_terminal(jobs)
-    out = table_console(no_color)
+    out = out_console(opts.no_color)
     if not jobs:
         out.print("no export jobs", highlight=False)
         return
@@ -367,20 +364,22 @@ def ls(
     table.add_column("CAMERA", no_wrap=True, min_width=key_width(cams, "CAMERA"))
     table.add_column("STATE", overflow="fold")
     table.add_column("DONE", justify="right", overflow="fold")
-    table.add_column(f"WINDOW ({zone_name(utc)})", overflow="fold")
+    table.add_column(f"WINDOW ({zone_name(opts.utc)})", overflow="fold")
     table.add_column("CASE", overflow="fold", min_width=6)
     table.add_column("SIZE", justify="right", overflow="fold")
     table.add_column("BY", overflow="fold")
+    now = datetime.now(UTC)
     for job in jobs:
+        cells = export_cells(job, now, utc=opts.utc)
         table.add_row(
-            Text(job.id),
-            Text(job.camera),
-            Text(job.state.value),
-            Text(f"{job.percent:.0f} %"),
-            Text(f"{clock(job.start, utc)}-{clock(job.end, utc).split(' ')[-1]}"),
-            Text(job.case_id or "-"),
-            Text(human_bytes(job.size) if job.size is not None else "-"),
-            Text(job.requester),
+            Text(cells.id),
+            Text(cells.camera),
+            Text(cells.state.value),
+            Text(f"{cells.percent:.0f} %"),
+            Text(cells.window),
+            Text(cells.case),
+            Text(cells.size),
+            Text(cells.requester),
         )
     out.print(table)
 
@@ -391,14 +390,11 @@ JobArg = Annotated[
 
 
 @exports_app.command("show")
+@server_options()
 def show(
     job_id: JobArg,
-    context: ContextOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    json_out: JsonOpt = False,
-    no_color: NoColorOpt = False,
-    utc: UtcOpt = False,
+    *,
+    opts: ServerOptions,
 ) -> None:
     """One export job: state, progress and ETA, window, case, gaps, size and SHA-256.
 
@@ -406,16 +402,16 @@ def show(
 
     JSON: ExportJob.
     """
-    with failing(), connect(context, url, token) as client:
+    with failing(), connect(opts) as client:
         job = client.export(job_id)
-    if json_out:
+    if opts.json:
         print_json(jsonable(job))
         return
     from rich.text import Text
 
-    from cctvctl.cli.health_cmd import human_bytes
+    from cctvctl.units import bytes_text
 
-    job = for_terminal(job)
+    job, utc = for_terminal(job), opts.utc
     progress = f"{job.percent:.0f} %"
     if job.eta_seconds is not None and not job.state.final:
         progress += f", ETA {format_duration(job.eta_seconds)}"
@@ -428,33 +424,30 @@ def show(
         ("case", job.case_id),
         ("note", job.note),
         ("requester", job.requester),
-        ("created", format_time(job.created, utc=utc)),
-        ("finished", format_time(job.finished, utc=utc) if job.finished else None),
-        ("size", f"{human_bytes(job.size)} ({job.size} bytes)" if job.size is not None else None),
+        ("created", format_time(job.created, utc=opts.utc)),
+        ("finished", format_time(job.finished, utc=opts.utc) if job.finished else None),
+        ("size", f"{bytes_text(job.size)} ({job.size} bytes)" if job.size is not None else None),
         ("sha256", job.sha256),
-        ("expires", format_time(job.expires, utc=utc) if job.expires else None),
+        ("expires", format_time(job.expires, utc=opts.utc) if job.expires else None),
         (
             "gaps",
-            f"{len(job.gaps)}: {_gap_text(job.gaps, utc)}" if job.gaps else "none",
+            f"{len(job.gaps)}: {_gap_text(job.gaps, opts.utc)}" if job.gaps else "none",
         ),
     ]
-    out = out_console(no_color)
+    out = out_console(opts.no_color)
     for key, value in rows:
         if value is not None:
             out.print(Text(f"{key:<10}{value}"), overflow="fold")
 
 
 @exports_app.command("download")
+@server_options()
 def download(
     job_id: JobArg,
     output: OutputOpt = None,
     force: ForceOpt = False,
-    context: ContextOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    json_out: JsonOpt = False,
-    no_color: NoColorOpt = False,
-    utc: UtcOpt = False,
+    *,
+    opts: ServerOptions,
 ) -> None:
     """Download a finished export's clip and manifest, resuming FILE.part if there is one.
 
@@ -465,26 +458,25 @@ def download(
     keeps FILE.part (delete it to start afresh). JSON: {job, manifest, file,
     manifest_file, size, sha256, verified, resumed_from}.
     """
-    meter = Meter(quiet=json_out, no_color=no_color)
-    with failing(), connect(context, url, token) as client, meter:
+    meter = Meter(quiet=opts.json, no_color=opts.no_color)
+    with failing(), connect(opts) as client, meter:
         job = client.export(job_id)
         target = output if output is not None else _default_output(job.camera, job.start)
         check_free(target, force)
         job = _follow(client, job, meter)
         manifest, saved = _fetch(client, job, target, meter, resume=True)
-    if json_out:
+    if opts.json:
         print_json(_saved_json(job, manifest, saved))
     else:
-        _show_saved(out_console(no_color), job, manifest, saved, utc)
+        _show_saved(out_console(opts.no_color), job, manifest, saved, opts.utc)
 
 
 @exports_app.command("cancel")
+@server_options(display=False)
 def cancel(
     job_id: JobArg,
-    context: ContextOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    json_out: JsonOpt = False,
+    *,
+    opts: ServerOptions,
 ) -> None:
     """Cancel a queued or running export; for a finished one, delete its files.
 
@@ -492,9 +484,9 @@ def cancel(
 
     JSON: the ExportJob afterwards (state cancelled or deleted).
     """
-    with failing(), connect(context, url, token) as client:
+    with failing(), connect(opts) as client:
         job = client.cancel_export(job_id)
-    if json_out:
+    if opts.json:
         print_json(jsonable(job))
         return
     job = for_terminal(job)

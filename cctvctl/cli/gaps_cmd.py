@@ -10,9 +10,6 @@ from typing import TYPE_CHECKING, Annotated, Final
 import typer
 
 from cctvctl.cli.common import (
-    JsonOpt,
-    NoColorOpt,
-    UtcOpt,
     ask,
     clock,
     exit_code,
@@ -21,10 +18,9 @@ from cctvctl.cli.common import (
     out_console,
     parse_when,
     print_results_json,
-    servers,
     zone_name,
 )
-from cctvctl.cli.context_cmd import AllContextsOpt, ContextOpt, TokenOpt, UrlOpt
+from cctvctl.cli.options import ServerOptions, server_options
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import format_duration, format_time
 
@@ -63,6 +59,7 @@ def register(app: typer.Typer) -> None:
     app.command("gaps")(gaps)
 
 
+@server_options(every_context=True)
 def gaps(
     since: Annotated[
         str,
@@ -83,13 +80,8 @@ def gaps(
         list[str] | None,
         typer.Option("--camera", "-c", help="Only this camera; repeat for more.", metavar="C"),
     ] = None,
-    context: ContextOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    all_contexts: AllContextsOpt = False,
-    json_out: JsonOpt = False,
-    no_color: NoColorOpt = False,
-    utc: UtcOpt = False,
+    *,
+    opts: ServerOptions,
 ) -> None:
     """Footage missing between --since and --until, as windows in WITA with lengths.
 
@@ -104,25 +96,25 @@ def gaps(
     end = parse_when("--until", until, now)
     if end <= start:
         fail_usage(
-            f"--until ({format_time(end, utc=utc)}) must be after "
-            f"--since ({format_time(start, utc=utc)})"
+            f"--until ({format_time(end, utc=opts.utc)}) must be after "
+            f"--since ({format_time(start, utc=opts.utc)})"
         )
     if end - start > MAX_WINDOW:
         fail_usage(
             f"the window is {format_duration((end - start).total_seconds())}; "
             "accepted: at most 31 days (run it once per month)"
         )
-    nodes = servers(context, url, token, all_contexts)
+    nodes = opts.nodes()
     wanted = list(camera or [])
 
     async def question(client: AsyncCctvClient) -> GapReport:
         return await _report(client, start, end, kecamatan, wanted)
 
     results = ask(nodes, question)
-    if json_out:
-        print_results_json(results, all_contexts)
+    if opts.json:
+        print_results_json(results, opts.all_contexts)
     else:
-        _show(for_terminal(results), utc, no_color, all_contexts)
+        _show(for_terminal(results), opts.utc, opts.no_color, opts.all_contexts)
     raise typer.Exit(exit_code(results))
 
 

@@ -9,9 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cctvctl.cli.common import (
-    JsonOpt,
-    NoColorOpt,
-    UtcOpt,
     ask,
     days_text,
     exit_code,
@@ -20,35 +17,17 @@ from cctvctl.cli.common import (
     missing_text,
     out_console,
     print_results_json,
-    servers,
 )
-from cctvctl.cli.context_cmd import AllContextsOpt, ContextOpt, TokenOpt, UrlOpt
+from cctvctl.cli.options import ServerOptions, server_options
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import format_duration, format_time
+from cctvctl.units import bytes_text, kbps_text, rate_text
 
 if TYPE_CHECKING:
     from cctvctl.client import AsyncCctvClient, NodeResult
     from cctvctl.models import Health, KecamatanSummary
 
-__all__ = ["human_bytes", "human_rate", "register"]
-
-
-def human_bytes(n: float) -> str:
-    """Decimal units, as disk vendors and quotas (``quota_gb``) count."""
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
-
-
-def human_rate(bytes_per_second: float) -> str:
-    return f"{human_bytes(bytes_per_second)}/s"
-
-
-def kbit(kbps: float) -> str:
-    return f"{kbps / 1000:.1f} Mbit/s" if kbps >= 1000 else f"{kbps:.0f} kbit/s"
+__all__ = ["register"]
 
 
 def _matches(k: KecamatanSummary, wanted: str) -> bool:
@@ -60,6 +39,7 @@ def register(app: typer.Typer) -> None:
     app.command("health")(health)
 
 
+@server_options(every_context=True)
 def health(
     kecamatan: Annotated[
         str | None,
@@ -67,13 +47,8 @@ def health(
             "--kecamatan", "-k", help="Only this kecamatan's row (slug or name).", metavar="K"
         ),
     ] = None,
-    context: ContextOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    all_contexts: AllContextsOpt = False,
-    json_out: JsonOpt = False,
-    no_color: NoColorOpt = False,
-    utc: UtcOpt = False,
+    *,
+    opts: ServerOptions,
 ) -> None:
     """Storage volumes, the recording host, and per-kecamatan network and disk.
 
@@ -81,7 +56,7 @@ def health(
 
     JSON: the API's Health object (its kecamatan list cut to --kecamatan).
     """
-    nodes = servers(context, url, token, all_contexts)
+    nodes = opts.nodes()
 
     async def question(client: AsyncCctvClient) -> Health:
         return await client.health()
@@ -89,10 +64,10 @@ def health(
     results = ask(nodes, question, loop_free=True)
     if kecamatan is not None:
         results = _only(results, kecamatan)
-    if json_out:
-        print_results_json(results, all_contexts)
+    if opts.json:
+        print_results_json(results, opts.all_contexts)
     else:
-        _show(for_terminal(results), no_color, utc)
+        _show(for_terminal(results), opts.no_color, opts.utc)
     raise typer.Exit(exit_code(results))
 
 
@@ -142,8 +117,8 @@ def _show(results: Sequence[NodeResult[Health]], no_color: bool, utc: bool) -> N
         for nic in host.nics:
             out.print(
                 Text(
-                    f"  {nic.name}: in {kbit(nic.rx_bps * 8 / 1000)}, "
-                    f"out {kbit(nic.tx_bps * 8 / 1000)}"
+                    f"  {nic.name}: in {kbps_text(nic.rx_bps * 8 / 1000)}, "
+                    f"out {kbps_text(nic.tx_bps * 8 / 1000)}"
                 )
             )
         volumes = Table(box=None, pad_edge=False, header_style="bold")
@@ -155,11 +130,11 @@ def _show(results: Sequence[NodeResult[Health]], no_color: bool, utc: bool) -> N
             used = 100 * v.used_bytes / v.total_bytes if v.total_bytes else 0.0
             volumes.add_row(
                 Text(v.path),
-                human_bytes(v.total_bytes),
+                bytes_text(v.total_bytes),
                 Text(f"{used:.0f} %", style="red" if used >= 90 else ""),
-                human_bytes(v.free_bytes),
-                human_bytes(v.reserve_bytes),
-                human_rate(v.write_bps),
+                bytes_text(v.free_bytes),
+                bytes_text(v.reserve_bytes),
+                rate_text(v.write_bps),
                 days_text(v.days_to_full),
             )
         out.print()
@@ -174,11 +149,11 @@ def _show(results: Sequence[NodeResult[Health]], no_color: bool, utc: bool) -> N
             table.add_row(
                 Text(k.name),
                 Text(f"{k.online}/{enabled}", style="red" if k.offline else ""),
-                kbit(k.inbound_kbps),
+                kbps_text(k.inbound_kbps),
                 "-" if k.worst_rtt_ms is None else f"{k.worst_rtt_ms:.0f} ms",
-                human_bytes(k.bytes_stored),
-                "-" if k.quota_bytes is None else human_bytes(k.quota_bytes),
-                human_rate(k.write_bps),
+                bytes_text(k.bytes_stored),
+                "-" if k.quota_bytes is None else bytes_text(k.quota_bytes),
+                rate_text(k.write_bps),
                 days_text(k.days_to_full),
                 missing_text(k.missing_minutes_24h * 60),
             )

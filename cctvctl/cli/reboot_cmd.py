@@ -13,15 +13,14 @@ unconfirmed, and one that came back meanwhile is left alone.
 from __future__ import annotations
 
 import sys
-import time
 from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 
 from cctvctl.cli import exit_codes
-from cctvctl.cli.common import JsonOpt, NoColorOpt, UtcOpt, fail_usage, jsonable, out_console
-from cctvctl.cli.context_cmd import ContextOpt, TokenOpt, UrlOpt
-from cctvctl.cli.download import connect, fail, failing
+from cctvctl.cli.common import fail_usage, jsonable, out_console
+from cctvctl.cli.jobs import connect, fail, failing
+from cctvctl.cli.options import ServerOptions, server_options
 from cctvctl.cli.output import console, print_json
 from cctvctl.termsafe import escape_controls, for_terminal
 from cctvctl.timeparse import format_duration
@@ -34,7 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["outcome", "register"]
 
-POLL: Final = 1.0  # the server looks at a rebooting camera twice a second; once is enough here
+# Seconds between looks at a job once its event stream has dropped: the server looks at a
+# rebooting camera twice a second; once is enough here.
+POLL: Final = 1.0
 INTERRUPTED: Final = 130
 DRY_RUN_REASON: Final = "dry run, no --reason given"
 
@@ -43,6 +44,7 @@ def register(app: typer.Typer) -> None:
     app.command("reboot")(reboot)
 
 
+@server_options()
 def reboot(
     cameras: Annotated[
         list[str] | None,
@@ -99,12 +101,8 @@ def reboot(
             metavar="N",
         ),
     ] = None,
-    context: ContextOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    json_out: JsonOpt = False,
-    no_color: NoColorOpt = False,
-    utc: UtcOpt = False,
+    *,
+    opts: ServerOptions,
 ) -> None:
     """Reboot cameras through ONVIF and wait until their streams are back.
 
@@ -135,7 +133,7 @@ def reboot(
             "name the targets: camera ids, --kecamatan K, or --offline-for 15m alone "
             "(every camera offline that long)"
         )
-    with failing(), connect(context, url, token) as client:
+    with failing(), connect(opts) as client:
         if dry_run or not yes:
             plan = client.reboot_plan(
                 why,
@@ -145,12 +143,12 @@ def reboot(
                 force=force,
             )
             if dry_run:
-                if json_out:
+                if opts.json:
                     print_json(jsonable(plan))
                 else:
-                    _show_plan(out_console(no_color), plan)
+                    _show_plan(out_console(opts.no_color), plan)
                 return
-            _confirm(plan, json_out, no_color)
+            _confirm(plan, opts.json, opts.no_color)
             # Exactly the listed cameras, skipped ones included so the table says why.
             targets, kecamatan = [t.camera for t in plan.targets], None
         job = client.reboot_many(
@@ -161,11 +159,11 @@ def reboot(
             force=force,
             max_parallel=max_parallel,
         )
-        job = _follow(client, job, quiet=json_out, no_color=no_color)
-    if json_out:
+        job = _follow(client, job, quiet=opts.json, no_color=opts.no_color)
+    if opts.json:
         print_json(jsonable(job))
     else:
-        _show_job(out_console(no_color), job, utc)
+        _show_job(out_console(opts.no_color), job, opts.utc)
     raise typer.Exit(outcome(job))
 
 
@@ -238,11 +236,28 @@ def _show_plan(out: Console, plan: RebootPlan) -> None:
 
 
 def _follow(client: CctvClient, job: RebootJob, *, quiet: bool, no_color: bool) -> RebootJob:
-    """Polls until every camera of the job has a final result."""
+    """Follows the job's events until every camera has a final result (polling if the
+    stream drops)."""
+    from cctvctl.client import JobNews, follow_job
+
     tty = sys.stderr.isatty()
     said: set[str] = set()
     progress = None
     task = None
+
+    def show(job: RebootJob) -> None:
+        finals = [r for r in job.results if r.state.final]
+        if progress is not None and task is not None:
+            waiting = sum(1 for r in job.results if r.state.value == "waiting")
+            status = f"{waiting} waiting to come back" if waiting else ""
+            progress.update(task, completed=len(finals), status=status)
+        elif not quiet:
+            for r in finals:
+                if r.camera not in said:
+                    said.add(r.camera)
+                    camera = escape_controls(r.camera)
+                    print(f"{camera}: {r.state.value}", file=sys.stderr, flush=True)
+
     try:
         if tty:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -257,22 +272,17 @@ def _follow(client: CctvClient, job: RebootJob, *, quiet: bool, no_color: bool) 
             )
             progress.start()
             task = progress.add_task("", total=len(job.results), status="")
-        while True:
-            finals = [r for r in job.results if r.state.final]
-            if progress is not None and task is not None:
-                waiting = sum(1 for r in job.results if r.state.value == "waiting")
-                status = f"{waiting} waiting to come back" if waiting else ""
-                progress.update(task, completed=len(finals), status=status)
-            elif not quiet:
-                for r in finals:
-                    if r.camera not in said:
-                        said.add(r.camera)
-                        camera = escape_controls(r.camera)
-                        print(f"{camera}: {r.state.value}", file=sys.stderr, flush=True)
-            if job.done:
-                return job
-            time.sleep(POLL)
-            job = client.reboot_job(job.id)
+        # An event names one camera's new state; the job holds them all, so each one
+        # is a reason to ask for the job rather than something to fold in.
+        with JobNews(client.on_loop, "reboot", job.id) as news:
+            return follow_job(
+                job,
+                fetch=lambda: client.reboot_job(job.id),
+                settled=lambda j: j.done,
+                show=show,
+                news=news,
+                poll=POLL,
+            )
     except KeyboardInterrupt:
         fail(
             f"stopped following; reboot job {job.id} goes on on the server "

@@ -82,7 +82,7 @@ def _configure_logging(level: LogLevel, secrets_to_hide: list[str]) -> None:
     import logging
     import sys
 
-    from cctvctl.server.auth import RedactingFilter, Redactor
+    from cctvctl.server.credentials import RedactingFilter, Redactor
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
@@ -180,6 +180,7 @@ def _serve(inventory: Inventory, sock: socket.socket, level: LogLevel, access_lo
 
     from cctvctl.server.app import create_app
     from cctvctl.server.connections import header_deadline_protocol
+    from cctvctl.server.runtime import signal_stopping
 
     app = create_app(inventory)
     settings = inventory.server
@@ -187,11 +188,9 @@ def _serve(inventory: Inventory, sock: socket.socket, level: LogLevel, access_lo
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
             super().handle_exit(sig, frame)
-            # Open event streams end on this flag; uvicorn waits for them before it
-            # runs the lifespan shutdown that closes the segments.
-            rt = getattr(app.state, "runtime", None)
-            if rt is not None:
-                rt.stopping.set()
+            # uvicorn waits for open event streams before it runs the lifespan
+            # shutdown that closes the segments: end them now.
+            signal_stopping(app)
 
     cfg = uvicorn.Config(
         app,

@@ -11,16 +11,12 @@ import typer
 
 from cctvctl.cli import exit_codes
 from cctvctl.cli.common import (
-    JsonOpt,
-    NoColorOpt,
-    UtcOpt,
     ask,
     fail_usage,
     jsonable,
     out_console,
-    servers,
 )
-from cctvctl.cli.context_cmd import ContextOpt, TokenOpt, UrlOpt
+from cctvctl.cli.options import ServerOptions, server_options
 from cctvctl.cli.output import error, print_json
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import format_duration, format_time
@@ -48,6 +44,7 @@ def register(app: typer.Typer) -> None:
     app.command("snapshot")(snapshot)
 
 
+@server_options()
 def snapshot(
     camera: Annotated[str, typer.Argument(help="Camera id, e.g. sgu-camat-01.")],
     width: Annotated[
@@ -68,12 +65,8 @@ def snapshot(
         Path | None,
         typer.Option("--output", "-o", help="Save a JPEG here and print its path.", metavar="FILE"),
     ] = None,
-    context: ContextOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    json_out: JsonOpt = False,
-    no_color: NoColorOpt = False,
-    utc: UtcOpt = False,
+    *,
+    opts: ServerOptions,
 ) -> None:
     """Print a camera's current picture as coloured half blocks (or ASCII), with a caption.
 
@@ -83,7 +76,7 @@ def snapshot(
     shows its last frame and how old it is. JSON: the Camera, frame_time, age_seconds,
     width, height, format and the saved file (null without -o); no picture.
     """
-    out = out_console(no_color, pipe_wide=False)
+    out = out_console(opts.no_color, pipe_wide=False)
     fmt: Literal["rgb", "jpeg"]
     if output is not None:
         _check_output(output)  # before asking the server: a typo costs no download
@@ -96,7 +89,7 @@ def snapshot(
         # Twice the columns, so that the area average has pixels to smooth over.
         pixels = min(max(cols * 2, MIN_COLS), MAX_PIXELS)
         fmt = "rgb"
-    nodes = servers(context, url, token, False)
+    nodes = opts.nodes()
 
     async def question(client: AsyncCctvClient) -> Shot:
         import asyncio
@@ -114,13 +107,13 @@ def snapshot(
     saved: Path | None = None
     if output is not None:
         saved = _save(output, shot.thumb.data)
-    if json_out:
+    if opts.json:
         print_json(_as_json(shot, saved))
         return
     if saved is not None:
         print(saved)
         return
-    _show(for_terminal(shot), cols, ascii_only, out, utc)
+    _show(for_terminal(shot), cols, ascii_only, out, opts.utc)
 
 
 def _check_output(path: Path) -> None:

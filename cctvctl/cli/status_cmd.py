@@ -18,18 +18,14 @@ import typer
 
 from cctvctl.cli import exit_codes
 from cctvctl.cli.common import (
-    JsonOpt,
-    NoColorOpt,
-    UtcOpt,
     ask,
     days_text,
     exit_code,
     missing_text,
     out_console,
     print_results_json,
-    servers,
 )
-from cctvctl.cli.context_cmd import AllContextsOpt, ContextOpt, TokenOpt, UrlOpt
+from cctvctl.cli.options import ServerOptions, server_options
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import format_time
 
@@ -147,6 +143,7 @@ def register(app: typer.Typer) -> None:
     app.command("status")(status)
 
 
+@server_options(every_context=True)
 def status(
     fail_on: Annotated[
         FailOn | None,
@@ -156,13 +153,8 @@ def status(
             "for cron alerts.",
         ),
     ] = None,
-    context: ContextOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    all_contexts: AllContextsOpt = False,
-    json_out: JsonOpt = False,
-    no_color: NoColorOpt = False,
-    utc: UtcOpt = False,
+    *,
+    opts: ServerOptions,
 ) -> None:
     """One-screen summary (60 columns): worst problems first, then each kecamatan.
 
@@ -172,13 +164,13 @@ def status(
     that); 3 when some --all-contexts nodes did not answer. JSON: the counts, each
     KecamatanSummary (worst first), the Volumes and the Cameras not online.
     """
-    nodes = servers(context, url, token, all_contexts)
+    nodes = opts.nodes()
     results = ask(nodes, build_report, loop_free=True)
     code = exit_code(results)
-    if json_out:
-        print_results_json(results, all_contexts)
+    if opts.json:
+        print_results_json(results, opts.all_contexts)
     else:
-        _show(for_terminal(results), no_color, utc)
+        _show(for_terminal(results), opts.no_color, opts.utc)
     reports = [r.value for r in results if r.value is not None]
     if code == exit_codes.OK and fail_on is not None:
         hit = any(

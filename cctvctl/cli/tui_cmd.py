@@ -11,8 +11,9 @@ from typing import Annotated
 import typer
 
 from cctvctl.cli.common import fail_usage, servers
-from cctvctl.cli.context_cmd import AllContextsOpt, TokenOpt, UrlOpt, target
+from cctvctl.cli.context_cmd import target
 from cctvctl.cli.contexts import CONTEXT_ENV, Target
+from cctvctl.cli.options import AllContextsOpt, TokenOpt, UrlOpt
 
 __all__ = ["register", "tui"]
 

@@ -15,7 +15,8 @@ The modules behind this one are private; import from ``cctvctl.client``:
 - ``_routes``: the route table, and how each answer is read;
 - ``_wire``: how a call waits, on an event loop or on the calling thread;
 - ``_api``: :class:`AsyncCctvClient`; ``_blocking``: :class:`CctvClient`;
-- ``_sse``: server-sent events; ``_multi``: several nodes; ``_download``: saving a clip.
+- ``_sse``: server-sent events; ``_multi``: several nodes; ``_download``: saving a clip;
+- ``_news``: following a job over the event stream, polling when it drops.
 """
 
 from cctvctl.client._api import AsyncCctvClient, TargetLike
@@ -38,6 +39,7 @@ from cctvctl.client._errors import (
     Unreachable,
 )
 from cctvctl.client._multi import MultiClient, NodeResult, run_blocking
+from cctvctl.client._news import JOB_PROGRESS, JobNews, fold_export_event, follow_job
 from cctvctl.client._routes import Thumbnail
 from cctvctl.client._sse import GAP_EVENT, SseParser
 
@@ -45,6 +47,7 @@ from cctvctl.client._sse import GAP_EVENT, SseParser
 # DOWNLOAD_* retry figures) stay in the modules that own them.
 __all__ = [
     "GAP_EVENT",
+    "JOB_PROGRESS",
     "AsyncCctvClient",
     "AuthError",
     "BadRequest",
@@ -52,6 +55,7 @@ __all__ = [
     "CctvError",
     "DownloadFailed",
     "Forbidden",
+    "JobNews",
     "MultiClient",
     "NodeResult",
     "NotFound",
@@ -62,6 +66,8 @@ __all__ = [
     "Thumbnail",
     "TimedOut",
     "Unreachable",
+    "fold_export_event",
+    "follow_job",
     "manifest_path",
     "part_path",
     "run_blocking",

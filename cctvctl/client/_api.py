@@ -144,6 +144,7 @@ class AsyncCctvClient:
         self.retries = max(0, options.get("retries", DEFAULT_RETRIES))
         self.backoff = options.get("backoff", DEFAULT_BACKOFF)
         self._token = token
+        self._options = options
         timeout = options.get("timeout")
         self._timeout = DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout)
         return {

@@ -87,6 +87,12 @@ class CctvClient:
     def backoff(self) -> float:
         return self._api.backoff
 
+    def on_loop(self) -> AsyncCctvClient:
+        """The same server, token and options as an :class:`AsyncCctvClient`, for the
+        caller's event loop: what :meth:`~AsyncCctvClient.events` needs."""
+        api = self._api
+        return AsyncCctvClient(api.url, api._token, **api._options)
+
     def __repr__(self) -> str:
         # Never the token: reprs end up in tracebacks and logs.
         return f"{type(self).__name__}({self.url!r}, name={self.name!r})"

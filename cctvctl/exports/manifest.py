@@ -9,8 +9,8 @@ from cctvctl import __version__
 from cctvctl.config import Inventory
 from cctvctl.exports.remux import ClipResult
 from cctvctl.models import ExportJob, ExportManifest, Gap
+from cctvctl.storage.database import from_ts
 from cctvctl.storage.exports import gaps_from_json, gaps_to_json
-from cctvctl.storage.index import from_ts
 
 __all__ = ["TIMELINE", "build_manifest", "gap_models"]
 

@@ -9,8 +9,8 @@ from typing import Final
 from cctvctl.config import Inventory
 from cctvctl.exports.remux import GAP_TOLERANCE
 from cctvctl.models import ExportRequest
+from cctvctl.storage.database import Database, to_ts
 from cctvctl.storage.gaps import find_gaps
-from cctvctl.storage.index import SegmentIndex, to_ts
 from cctvctl.untrusted import quoted
 
 __all__ = ["FUTURE_SLACK", "ExportRefused", "plan_export"]
@@ -33,7 +33,7 @@ def plan_export(
     req: ExportRequest,
     *,
     inventory: Inventory,
-    index: SegmentIndex,
+    index: Database,
     open_since: Callable[[str], datetime | None],
     now: datetime,
 ) -> list[tuple[float, float]]:

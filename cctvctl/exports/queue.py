@@ -30,8 +30,8 @@ from cctvctl.exports.files import MANIFEST_NAME, ExportFiles, sha256_file
 from cctvctl.exports.manifest import build_manifest
 from cctvctl.exports.remux import ClipResult, ExportCancelled, Source, remux_clip
 from cctvctl.models import ExportJob, ExportState
+from cctvctl.storage.database import Database, to_ts
 from cctvctl.storage.exports import ExportStore, gaps_to_json
-from cctvctl.storage.index import SegmentIndex, to_ts
 from cctvctl.storage.job_trail import JobTrail
 
 __all__ = ["DEFAULT_CONCURRENCY", "PROGRESS_INTERVAL", "ExportQueue", "publish_job"]
@@ -64,7 +64,7 @@ class ExportQueue:
     def __init__(
         self,
         *,
-        index: SegmentIndex,
+        index: Database,
         inventory: Inventory,
         store: ExportStore,
         files: ExportFiles,

@@ -30,8 +30,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
+from cctvctl.storage.database import SegmentRow, to_ts
 from cctvctl.storage.gaps import DEFAULT_TOLERANCE
-from cctvctl.storage.index import SegmentRow, to_ts
 
 __all__ = ["GAP_TOLERANCE", "ClipResult", "ExportCancelled", "Source", "remux_clip"]
 

@@ -16,9 +16,9 @@ from cctvctl.exports.plan import plan_export
 from cctvctl.exports.queue import DEFAULT_CONCURRENCY, ExportQueue, publish_job
 from cctvctl.models import ExportJob, ExportRequest
 from cctvctl.storage.audit import AuditLog
+from cctvctl.storage.database import Database
 from cctvctl.storage.events import EventBus
 from cctvctl.storage.exports import ExportStore
-from cctvctl.storage.index import SegmentIndex
 from cctvctl.storage.job_trail import JobTrail
 
 __all__ = ["Exporter"]
@@ -34,7 +34,7 @@ class Exporter:
     def __init__(
         self,
         *,
-        index: SegmentIndex,
+        index: Database,
         inventory: Inventory,
         events: EventBus | None = None,
         open_since: Callable[[str], datetime | None] = lambda camera: None,

@@ -38,8 +38,8 @@ from cctvctl.reboots.plan import (
 )
 from cctvctl.reboots.run import RebootRunner, StatsView
 from cctvctl.storage.audit import AuditLog
+from cctvctl.storage.database import Database
 from cctvctl.storage.events import EventPublisher
-from cctvctl.storage.index import SegmentIndex
 from cctvctl.storage.job_trail import JobTrail
 from cctvctl.storage.reboot_log import RebootLog, RebootRow
 
@@ -63,7 +63,7 @@ class RebootManager:
     def __init__(
         self,
         inventory: Inventory,
-        index: SegmentIndex,
+        index: Database,
         recorder: StreamWatch,
         events: EventPublisher,
         *,

@@ -23,9 +23,9 @@ from cctvctl.recorder.rtt import RttProber, rtsp_target
 from cctvctl.recorder.segmenter import SegmentRecord
 from cctvctl.recorder.stats import CameraStats, StatusChange
 from cctvctl.recorder.thumbnails import Keyframe, Thumbnail, ThumbnailService
+from cctvctl.storage.database import Database
 from cctvctl.storage.events import CAMERA_STATUS, EventPublisher
 from cctvctl.storage.gaps import find_gaps
-from cctvctl.storage.index import SegmentIndex
 
 __all__ = ["EventPublisher", "Recorder"]
 
@@ -57,7 +57,7 @@ class _Coverage:
         self.value = 0.0
         self.valid_until = 0.0  # monotonic
 
-    def refresh(self, index: SegmentIndex, now: float, mono: float) -> None:
+    def refresh(self, index: Database, now: float, mono: float) -> None:
         lo = now - DAY
         hi = datetime.fromtimestamp(now + 1, UTC)
         if mono >= self.next_rebuild or self.last_start is None:
@@ -113,7 +113,7 @@ class Recorder:
     def __init__(
         self,
         inventory: Inventory,
-        index: SegmentIndex,
+        index: Database,
         events: EventPublisher,
         *,
         now: Callable[[], float] = time.time,
@@ -243,6 +243,7 @@ class Recorder:
         while not self._stop.wait(self.monitor_interval):
             try:
                 self.check_status()
+                self.thumbnails.release_if_idle()
             except Exception:
                 log.exception("status monitor failed")
 
@@ -291,7 +292,12 @@ class Recorder:
         try:
             from cctvctl.storage.retention import Retention
 
-            retention = Retention.from_inventory(self.inventory, self.index, events=self.events)
+            retention = Retention.from_inventory(
+                self.inventory,
+                self.index,
+                events=self.events,
+                check_interval=self.retention_interval,
+            )
         except Exception:
             log.exception("retention is not available; footage will not be pruned")
             return

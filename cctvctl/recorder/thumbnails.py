@@ -7,6 +7,12 @@ picture decodes on its own), scales it with swscale via ``VideoFrame.reformat`` 
 returns raw RGB or JPEG. Results are cached per (camera, width, height, format) for
 ``thumbnail_seconds``; after that the cached picture is still served without a new
 decode as long as no newer keyframe arrived, which is what an offline camera looks like.
+
+Memory is bounded by bytes, not only by entries: sizes are the caller's choice, so 512
+cached results could be 512 full-HD RGB pictures (3 GB). Results are kept within
+``max_result_bytes`` (least recently used go first) and decoded pictures within
+``max_frames``. When requests stop for a few seconds, :meth:`ThumbnailService.release_if_idle`
+drops the decoded pictures and hands freed heap back to the system (see ``malloc``).
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 import av
+
+from cctvctl.recorder import malloc
 
 __all__ = [
     "FORMATS",
@@ -42,10 +50,15 @@ MAX_WIDTH: Final = 1920
 MAX_HEIGHT: Final = 1080
 MIN_SIDE: Final = 2
 JPEG_QUALITY: Final = 80
-# Decoded pictures kept for re-scaling to another size without decoding again. A
-# 1080p picture is about 3 MB, so this stays small; results are tiny by comparison.
-_MAX_FRAMES: Final = 8
-_MAX_RESULTS: Final = 512
+# Decoded pictures kept for re-scaling to another size without decoding again: a 1080p
+# picture (with its decoder's buffers) is a few MB, so only a few are kept.
+MAX_FRAMES: Final = 8
+MAX_RESULTS: Final = 512
+# A wall of 54 text thumbnails in 3 consoles is about 2 MB of RGB; 16 MB leaves room for
+# snapshots and odd sizes without letting arbitrary sizes fill the memory.
+MAX_RESULT_BYTES: Final = 16 * 1024 * 1024
+# Seconds without a request after which decoded pictures go and the heap is trimmed.
+IDLE_SECONDS: Final = 5.0
 
 
 class ThumbnailError(Exception):
@@ -154,14 +167,22 @@ class ThumbnailService:
         *,
         cache_seconds: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        max_results: int = MAX_RESULTS,
+        max_result_bytes: int = MAX_RESULT_BYTES,
+        max_frames: int = MAX_FRAMES,
     ) -> None:
         self._keyframe = keyframe
         self.cache_seconds = cache_seconds
         self._clock = clock
+        self.max_results = max_results
+        self.max_result_bytes = max_result_bytes
+        self.max_frames = max_frames
         self._lock = threading.Lock()
         self._results: OrderedDict[tuple[str, int | None, int | None, str], _Result] = OrderedDict()
+        self._result_bytes = 0
         self._frames: OrderedDict[str, tuple[int, Any]] = OrderedDict()
         self._camera_locks: dict[str, threading.Lock] = {}
+        self._last_request: float | None = None  # None: nothing to release since the last idle
         self.decodes = 0  # how many keyframes were decoded: the expensive part
 
     def _camera_lock(self, camera_id: str) -> threading.Lock:
@@ -196,9 +217,23 @@ class ThumbnailService:
             self.decodes += 1
             self._frames[camera_id] = (keyframe.seq, frame)
             self._frames.move_to_end(camera_id)
-            while len(self._frames) > _MAX_FRAMES:
+            while len(self._frames) > self.max_frames:
                 self._frames.popitem(last=False)
         return frame
+
+    def _store(self, key: tuple[str, int | None, int | None, str], result: _Result) -> None:
+        """Cache ``result``, evicting the least recently used beyond the bounds (lock held)."""
+        old = self._results.pop(key, None)
+        if old is not None:
+            self._result_bytes -= len(old.thumbnail.data)
+        size = len(result.thumbnail.data)
+        if size > self.max_result_bytes:
+            return  # a full-size snapshot: served, not kept
+        self._results[key] = result
+        self._result_bytes += size
+        while len(self._results) > self.max_results or self._result_bytes > self.max_result_bytes:
+            _, dropped = self._results.popitem(last=False)
+            self._result_bytes -= len(dropped.thumbnail.data)
 
     def get(
         self,
@@ -219,6 +254,8 @@ class ThumbnailService:
                 raise ValueError(f"thumbnail sides must be positive, got {side}")
         key = (camera_id, width, height, fmt)
         now = self._clock()
+        with self._lock:
+            self._last_request = now
         hit = self._cached(key, None, now)
         if hit is not None:
             return hit
@@ -236,15 +273,33 @@ class ThumbnailService:
             w, h = fit_size(frame.width, frame.height, width, height)
             thumb = render(frame, w, h, fmt, datetime.fromtimestamp(keyframe.time, UTC))
             with self._lock:
-                self._results[key] = _Result(keyframe.seq, now + self.cache_seconds, thumb)
-                self._results.move_to_end(key)
-                while len(self._results) > _MAX_RESULTS:
-                    self._results.popitem(last=False)
+                self._store(key, _Result(keyframe.seq, now + self.cache_seconds, thumb))
             return thumb
+
+    def cache_size(self) -> tuple[int, int, int]:
+        """(results cached, their bytes, decoded pictures kept)."""
+        with self._lock:
+            return len(self._results), self._result_bytes, len(self._frames)
+
+    def release_if_idle(self, idle_seconds: float = IDLE_SECONDS) -> bool:
+        """After ``idle_seconds`` without a request, free what the load left behind.
+
+        Drops the decoded pictures (each holds its decoder's buffers) and trims the heap,
+        once per idle period; cached results stay, they are small and bounded. Returns
+        True when it released. The recorder's monitor calls this twice a second.
+        """
+        with self._lock:
+            last = self._last_request
+            if last is None or self._clock() - last < idle_seconds:
+                return False
+            self._last_request = None
+            self._frames.clear()
+        malloc.trim()
+        return True
 
     def forget(self, camera_id: str) -> None:
         """Drop everything cached for a camera (e.g. it was removed)."""
         with self._lock:
             self._frames.pop(camera_id, None)
             for key in [k for k in self._results if k[0] == camera_id]:
-                del self._results[key]
+                self._result_bytes -= len(self._results.pop(key).thumbnail.data)

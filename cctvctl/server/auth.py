@@ -1,70 +1,27 @@
-"""Bearer-token authentication, role checks, and keeping secrets out of what leaves us.
+"""Bearer-token authentication and role checks for the routes.
 
-Tokens are configured as ``[[server.token]]`` entries holding only a SHA-256 hash
-(``cctvctl token create`` makes one). A presented token is hashed and compared with every
-configured hash in constant time, so neither timing nor an early exit tells an attacker
-how close a guess was or which entry it nearly matched.
-
-:class:`Redactor` masks camera passwords in any text that could reach a response or a log
-line (libav error messages can echo an RTSP URL with its credentials).
+The token store is the running server's (:class:`~cctvctl.server.runtime.Runtime`); how
+tokens are kept and compared is in :mod:`cctvctl.server.credentials`.
 """
 
 from __future__ import annotations
 
-import hmac
-import logging
-import re
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from typing import Final
+from collections.abc import Awaitable, Callable
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from cctvctl.config import TokenConfig, hash_token
 from cctvctl.models import Role
+from cctvctl.server.credentials import Principal
 from cctvctl.server.problems import TYPE_FORBIDDEN, TYPE_UNAUTHORIZED, ProblemError
+from cctvctl.server.runtime import Runtime, get_runtime
 
-__all__ = [
-    "Principal",
-    "RedactingFilter",
-    "Redactor",
-    "TokenStore",
-    "require",
-]
-
-MASK: Final = "***"
+__all__ = ["Principal", "require"]
 
 # auto_error=False: a missing or malformed header must become our problem+json 401, not
 # FastAPI's plain 403. The scheme object also documents the auth in /openapi.json.
 _bearer = HTTPBearer(auto_error=False, description="API token from `cctvctl token create`")
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: the token's configured name and role."""
-
-    name: str
-    role: Role
-
-
-class TokenStore:
-    """The configured tokens; :meth:`authenticate` maps a presented token to its owner."""
-
-    def __init__(self, tokens: Iterable[TokenConfig]) -> None:
-        self._tokens = [(t.hash, Principal(t.name, t.role)) for t in tokens]
-
-    def __len__(self) -> int:
-        return len(self._tokens)
-
-    def authenticate(self, token: str) -> Principal | None:
-        presented = hash_token(token)
-        found: Principal | None = None
-        # No early exit: every configured hash is compared on every call.
-        for stored, principal in self._tokens:
-            if hmac.compare_digest(presented.encode(), stored.encode()) and found is None:
-                found = principal
-        return found
 
 
 def _unauthorized(detail: str, error: str | None = None) -> ProblemError:
@@ -84,6 +41,7 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
 
     async def check(
         request: Request,
+        rt: Annotated[Runtime, Depends(get_runtime)],
         credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
     ) -> Principal:
         if credentials is None:
@@ -96,8 +54,7 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
                 "this resource needs an API token: send 'Authorization: Bearer <token>'; "
                 "make one with `cctvctl token create`"
             )
-        store: TokenStore = request.app.state.tokens
-        principal = store.authenticate(credentials.credentials)
+        principal = rt.tokens.authenticate(credentials.credentials)
         if principal is None:
             raise _unauthorized("the API token is not valid on this server", "invalid_token")
         if not principal.role.allows(role):
@@ -112,44 +69,3 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
 
     check.__name__ = f"require_{role.value}"
     return check
-
-
-class Redactor:
-    """Replaces known secrets, and credentials embedded in URLs, with ``***``."""
-
-    _URL_CREDENTIALS: Final = re.compile(
-        r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@:]+:[^/\s@]*@"
-    )
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        # Longest first, so a password containing another one is masked whole. Very short
-        # values are skipped: masking every "a" in a log line helps nobody.
-        unique = sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True)
-        self._secrets = unique
-        self._pattern = re.compile("|".join(re.escape(s) for s in unique)) if unique else None
-
-    def __call__(self, text: str) -> str:
-        text = self._URL_CREDENTIALS.sub(rf"\g<scheme>{MASK}:{MASK}@", text)
-        if self._pattern is not None:
-            text = self._pattern.sub(MASK, text)
-        return text
-
-
-class RedactingFilter(logging.Filter):
-    """A handler filter that renders each record and masks secrets in the result."""
-
-    def __init__(self, redactor: Redactor) -> None:
-        super().__init__()
-        self._redact = redactor
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = self._redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        if record.exc_info and not record.exc_text:
-            # Tracebacks are formatted later by the handler; render and clean them now.
-            record.exc_text = self._redact(logging.Formatter().formatException(record.exc_info))
-        elif record.exc_text:
-            record.exc_text = self._redact(record.exc_text)
-        return True

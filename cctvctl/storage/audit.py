@@ -1,6 +1,6 @@
 """The audit log: who exported or rebooted what, when, and how it ended.
 
-Rows live in the segment index's database (table ``audit``, migration 2), so an audit
+Rows live in the node's database (table ``audit``, migration 2), so an audit
 row and the job it describes share one WAL journal and one backup. Rows are only ever
 inserted: nothing in cctvctl updates or deletes them, which is the point of the log.
 """
@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from cctvctl.models import AuditEntry
-from cctvctl.storage.index import SegmentIndex, from_ts, to_ts
+from cctvctl.storage.database import Database, from_ts, to_ts
 
 __all__ = [
     "EXPORT_CANCEL",
@@ -54,13 +54,13 @@ def _entry(r: tuple[Any, ...]) -> AuditEntry:
 
 
 class AuditLog:
-    """Append-only audit rows over a :class:`SegmentIndex`; safe from any thread.
+    """Append-only audit rows over a :class:`Database`; safe from any thread.
 
     Thread safety comes from the index: each thread writes on its own connection inside
     a ``BEGIN IMMEDIATE`` transaction, and SQLite serialises the writers.
     """
 
-    def __init__(self, index: SegmentIndex, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, index: Database, *, clock: Callable[[], float] = time.time) -> None:
         self.index = index
         self._clock = clock
 

@@ -4,7 +4,7 @@ Publishers are plain threads (camera ingest, retention); subscribers are corouti
 the API server's event loop feeding ``/api/v1/events``. Each subscription buffers at
 most ``maxsize`` events. When a consumer falls behind, its oldest events are dropped and
 an :class:`EventGap` takes their place, so a stuck SSE client can never hold up an
-ingest thread or grow memory; the missed events are still in the index for replay.
+ingest thread or grow memory; the missed events are still in the event store for replay.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from cctvctl.models import Event
-from cctvctl.storage.index import SegmentIndex
+from cctvctl.storage.event_store import EventStore
 
 __all__ = [
     "CAMERA_STATUS",
@@ -191,8 +191,8 @@ class Subscription:
 class EventBus:
     """Persist-then-fan-out; :meth:`publish` is safe from any thread."""
 
-    def __init__(self, index: SegmentIndex, *, maxsize: int = DEFAULT_MAXSIZE) -> None:
-        self.index = index
+    def __init__(self, store: EventStore, *, maxsize: int = DEFAULT_MAXSIZE) -> None:
+        self.store = store
         self.maxsize = maxsize
         # Held across the insert and the fan-out, so every subscriber sees events in id
         # order and a subscription opened with replay neither misses nor repeats one.
@@ -207,9 +207,7 @@ class EventBus:
         data: Mapping[str, object] | None = None,
     ) -> Event:
         with self._lock:
-            event = self.index.add_event(
-                type, camera=camera, kecamatan=kecamatan, data=dict(data or {})
-            )
+            event = self.store.add(type, camera=camera, kecamatan=kecamatan, data=dict(data or {}))
             self._subs = [sub for sub in self._subs if sub._offer(event)]
         return event
 
@@ -231,9 +229,9 @@ class EventBus:
         sub = Subscription(self, target, size, since_id)
         with self._lock:
             if since_id is not None:
-                backlog = self.index.events(since_id=since_id, limit=size, latest=True)
+                backlog = self.store.read(since_id=since_id, limit=size, latest=True)
                 if len(backlog) == size:
-                    sub._start_with_gap(self.index.count_events(since_id) - size)
+                    sub._start_with_gap(self.store.count_after(since_id) - size)
                 for event in backlog:
                     sub._offer(event)
             self._subs.append(sub)
@@ -241,7 +239,7 @@ class EventBus:
 
     def recent(self, since_id: int | None = None, limit: int = 500) -> list[Event]:
         """Stored events after ``since_id``, oldest first (the latest ones without it)."""
-        return self.index.events(since_id=since_id, limit=limit)
+        return self.store.read(since_id=since_id, limit=limit)
 
     @property
     def subscribers(self) -> int:

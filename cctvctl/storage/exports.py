@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from cctvctl.models import ExportJob, ExportState, Gap
-from cctvctl.storage.index import SegmentIndex, from_ts, to_ts
+from cctvctl.storage.database import Database, from_ts, to_ts
 
 __all__ = ["ExportStore", "gaps_from_json", "gaps_to_json"]
 
@@ -96,9 +96,9 @@ def _job(r: Sequence[Any]) -> tuple[ExportJob, str]:
 
 
 class ExportStore:
-    """CRUD over the ``export_jobs`` table; safe from any thread (see :class:`SegmentIndex`)."""
+    """CRUD over the ``export_jobs`` table; safe from any thread (see :class:`Database`)."""
 
-    def __init__(self, index: SegmentIndex, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, index: Database, *, clock: Callable[[], float] = time.time) -> None:
         self.index = index
         self._clock = clock
 

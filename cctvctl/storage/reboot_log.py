@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from cctvctl.models import RebootError, RebootState
-from cctvctl.storage.index import SegmentIndex, from_ts, to_ts
+from cctvctl.storage.database import Database, from_ts, to_ts
 
 __all__ = ["GUARD_STATES", "RebootLog", "RebootRow"]
 
@@ -99,9 +99,9 @@ def _row(r: Sequence[Any]) -> RebootRow:
 
 
 class RebootLog:
-    """Reboot rows over a :class:`SegmentIndex`; every method may be called from any thread."""
+    """Reboot rows over a :class:`Database`; every method may be called from any thread."""
 
-    def __init__(self, index: SegmentIndex, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, index: Database, *, clock: Callable[[], float] = time.time) -> None:
         self.index = index
         self._clock = clock
 

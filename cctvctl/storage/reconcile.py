@@ -24,7 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from cctvctl.storage import fmp4
-from cctvctl.storage.index import SegmentIndex, SegmentInfo
+from cctvctl.storage.database import Database, SegmentInfo
 from cctvctl.storage.layout import (
     QUARANTINE_DIR,
     SegmentKey,
@@ -105,14 +105,14 @@ def _set_folder_modes(root: Path, modes: FileModes) -> int:
     return changed + sum(modes.apply_walk(top) for top in hidden)
 
 
-def _drop_row(index: SegmentIndex, row_id: int | None) -> None:
+def _drop_row(index: Database, row_id: int | None) -> None:
     if row_id is not None:
         index.delete_segment(row_id)
 
 
 def _check_file(
     root: Path,
-    index: SegmentIndex,
+    index: Database,
     path: Path,
     key: SegmentKey,
     row_id: int | None,
@@ -174,7 +174,7 @@ def _check_file(
         report.reprobed += 1
 
 
-def reconcile(root: Path | str, index: SegmentIndex) -> ReconcileReport:
+def reconcile(root: Path | str, index: Database) -> ReconcileReport:
     """Bring ``index`` in line with the files under ``root``; idempotent."""
     began = time.monotonic()
     root = Path(root).absolute()

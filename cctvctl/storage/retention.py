@@ -6,13 +6,17 @@ camera is writing is not indexed yet, so it is never touched):
 1. age: segments that ended more than ``retention_days`` ago (per-camera overrides);
 2. quota: a kecamatan's oldest segments until its bytes fit its ``quota_gb``;
 3. disk guard: the oldest segments of the whole volume until free space is back above
-   the reserve, the larger of 5 % of the volume and one hour of the measured write rate.
+   the reserve (:func:`disk_reserve`).
 
 The disk guard is why recording never stops for a full disk: it gives up old footage
 first. Every run publishes one ``storage.deleted`` event per reason and camera. A run
 with nothing to delete costs a statvfs and a few indexed queries, so the server can call
 :meth:`Retention.run_once` every few seconds; the interval bounds how far the disk can
-fill between checks, and the reserve (an hour of writes) dwarfs it.
+fill between checks, and the reserve always covers it (see :func:`guard_seconds`).
+
+Write rates come from the index's write log (bytes of every segment indexed, including
+those deleted since), not from the footage that survives: on a volume the guard keeps
+pruning, the survivors are a small part of what was written.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ from pathlib import Path
 from typing import Final, NamedTuple
 
 from cctvctl.config import Inventory
+from cctvctl.storage.database import Database, SegmentRow
+from cctvctl.storage.event_store import EventStore
 from cctvctl.storage.events import STORAGE_DELETED, EventPublisher
-from cctvctl.storage.index import SegmentIndex, SegmentRow
 from cctvctl.storage.layout import prune_empty_dirs
 
 __all__ = [
@@ -38,6 +43,8 @@ __all__ = [
     "Deletion",
     "DiskUsage",
     "Retention",
+    "disk_reserve",
+    "guard_seconds",
     "quota_bytes",
 ]
 
@@ -46,7 +53,11 @@ log = logging.getLogger(__name__)
 #: Quotas are decimal gigabytes, as disks are sold and as `df -H` shows them.
 GB: Final = 1_000_000_000
 RESERVE_FRACTION: Final = 0.05
+#: An hour of writes never reserves more than this share of the volume; see disk_reserve.
+RESERVE_CAP_FRACTION: Final = 0.25
 RATE_WINDOW: Final = timedelta(hours=1)
+#: The write log is kept this long: longer than any rate window anyone asks for.
+WRITES_KEPT: Final = 2 * RATE_WINDOW
 BATCH: Final = 500
 
 
@@ -73,6 +84,36 @@ def quota_bytes(quota_gb: float | None) -> int | None:
     return None if quota_gb is None else int(quota_gb * GB)
 
 
+def guard_seconds(segment_seconds: float, check_interval: float) -> float:
+    """Seconds of writes the disk guard must always keep free, whatever the volume.
+
+    Between two passes the cameras write ``check_interval`` seconds more (counted twice:
+    a pass can run late on a busy host, and keyframe bursts beat the hour's average);
+    and a segment length more, because the guard can only delete closed segments and the
+    bytes of the segments being written only become deletable when they close.
+    """
+    return 2 * check_interval + segment_seconds
+
+
+#: What the server uses when a caller does not say (segment 60 s, a pass every 10 s).
+DEFAULT_GUARD_SECONDS: Final = guard_seconds(60.0, 10.0)
+
+
+def disk_reserve(total: int, hour_bytes: int, rate_bps: float, floor_seconds: float) -> int:
+    """Free bytes the disk guard defends on a volume of ``total`` bytes.
+
+    The larger of 5 % of the volume and the last hour's writes (``hour_bytes``), so a
+    big volume keeps an hour of headroom for a stalled pass or a burst. On a small volume
+    an hour of writes can be most of the volume or more than all of it, and reserving it
+    would leave the volume mostly empty (on 150 MB it kept 15-37 s per camera), so that
+    term is capped at a quarter of the volume. Whatever the cap, the reserve never falls
+    under ``floor_seconds`` of writes at ``rate_bps`` (:func:`guard_seconds`): the room
+    the cameras need until the next pass can free more.
+    """
+    hour = min(hour_bytes, int(total * RESERVE_CAP_FRACTION))
+    return max(int(total * RESERVE_FRACTION), hour, int(rate_bps * floor_seconds))
+
+
 def _disk_usage(path: Path) -> DiskUsage:
     u = shutil.disk_usage(path)
     return DiskUsage(u.total, u.used, u.free)
@@ -83,20 +124,21 @@ class Retention:
 
     def __init__(
         self,
-        index: SegmentIndex,
+        index: Database,
         *,
         retention_days: float,
         camera_retention_days: Mapping[str, float] | None = None,
         quotas: Mapping[str, int | None] | None = None,
         events: EventPublisher | None = None,
         disk_usage: Callable[[Path], DiskUsage] = _disk_usage,
-        reserve_fraction: float = RESERVE_FRACTION,
+        floor_seconds: float = DEFAULT_GUARD_SECONDS,
     ) -> None:
         """``quotas`` maps kecamatan slug to bytes (None: no quota); see :func:`quota_bytes`.
 
         ``disk_usage`` measures the volume holding the index's root; tests pass a fake to
-        play a nearly full disk. Without ``events`` deletions are still logged to the
-        index's event table, just not fanned out to live subscribers.
+        play a nearly full disk. ``floor_seconds`` is the least the reserve holds, in
+        seconds of writes (:func:`guard_seconds`). Without ``events`` deletions are still
+        logged to the index's event table, just not fanned out to live subscribers.
         """
         if retention_days <= 0:
             raise ValueError("retention_days must be positive")
@@ -106,20 +148,23 @@ class Retention:
         self.camera_retention_days = dict(camera_retention_days or {})
         self.quotas = {k: q for k, q in (quotas or {}).items() if q is not None}
         self._events = events
+        self._event_store = EventStore(index)
         self._disk_usage = disk_usage
-        self.reserve_fraction = reserve_fraction
+        self.floor_seconds = floor_seconds
         self._lock = threading.Lock()
 
     @classmethod
     def from_inventory(
         cls,
         inventory: Inventory,
-        index: SegmentIndex,
+        index: Database,
         *,
         events: EventPublisher | None = None,
         camera_retention_days: Mapping[str, float] | None = None,
         disk_usage: Callable[[Path], DiskUsage] = _disk_usage,
+        check_interval: float = 10.0,
     ) -> Retention:
+        """Rules from the inventory; ``check_interval`` is the seconds between passes."""
         return cls(
             index,
             retention_days=inventory.server.retention_days,
@@ -127,16 +172,21 @@ class Retention:
             quotas={k.key: quota_bytes(k.quota_gb) for k in inventory.kecamatan},
             events=events,
             disk_usage=disk_usage,
+            floor_seconds=guard_seconds(inventory.server.segment_seconds, check_interval),
         )
 
     # ------------------------------------------------------------------ measures
 
     def reserve_bytes(self, now: datetime, total: int | None = None) -> int:
-        """Free space the disk guard defends: max(5 % of the volume, last hour's writes)."""
+        """Free space the disk guard defends (:func:`disk_reserve`)."""
         if total is None:
             total = self._disk_usage(self.root).total
-        hour = self.index.bytes_written_since(now - RATE_WINDOW)
-        return max(int(total * self.reserve_fraction), hour)
+        return disk_reserve(
+            total,
+            self.index.bytes_written_since(now - RATE_WINDOW),
+            self.index.write_rate(now, RATE_WINDOW),
+            self.floor_seconds,
+        )
 
     def disk_usage(self) -> DiskUsage:
         return self._disk_usage(self.root)
@@ -265,11 +315,14 @@ class Retention:
             if self._events is not None:
                 self._events.publish(STORAGE_DELETED, camera, kecamatan, data)
             else:
-                self.index.add_event(STORAGE_DELETED, camera=camera, kecamatan=kecamatan, data=data)
+                self._event_store.add(
+                    STORAGE_DELETED, camera=camera, kecamatan=kecamatan, data=data
+                )
 
     def _prune_events(self, now: datetime) -> None:
         days = max([self.retention_days, *self.camera_retention_days.values()])
-        self.index.prune_events(now - timedelta(days=days))
+        self._event_store.prune(now - timedelta(days=days))
+        self.index.prune_writes(now - WRITES_KEPT)
 
 
 def _enough(rows: list[SegmentRow], need: int) -> list[SegmentRow]:

@@ -35,6 +35,7 @@ from cctvctl.tui.data import (
     describe_error,
     fetch_node,
 )
+from cctvctl.tui.host import ConsoleHost
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.screens.camera import CameraScreen
 from cctvctl.tui.screens.command_line import CommandLine, resolve
@@ -257,11 +258,13 @@ class CctvApp(App[None]):
                     last=REPLAYED_EVENTS if last is None else None,
                     max_retries=None,
                 ):
+                    data.stream_up = True
                     self.take_event(event, data)
                     delay = 1.0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the console outlives the stream; the header tells
+                data.stream_up = False
                 log.debug("event stream: %s", exc)
                 if isinstance(exc, AuthError):
                     data.connection, data.error = describe_error(exc)
@@ -416,3 +419,8 @@ class CctvApp(App[None]):
 
     def open_camera(self, camera_id: str) -> None:
         self.push_screen(CameraScreen(camera_id))
+
+
+def _as_host(app: CctvApp) -> ConsoleHost:
+    # mypy checks here that the app offers what screens ask of it (tui/host.py).
+    return app

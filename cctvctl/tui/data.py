@@ -72,6 +72,9 @@ class NodeData:
     identity: Identity | None = None  # who our token is; None until asked (or never known)
     # Newest last; filled from the server's event stream (with a short replay at start).
     events: deque[Event] = field(default_factory=lambda: deque(maxlen=KEPT_EVENTS))
+    # Whether the event stream is up (an event came since it last failed): screens that
+    # follow jobs poll slowly while it is, and fast when it is not.
+    stream_up: bool = False
     # Inbound kbps per kecamatan slug, oldest first, for the overview's sparklines.
     kbps_history: dict[str, deque[float]] = field(default_factory=dict)
 

@@ -1,4 +1,7 @@
-"""Short cell texts for narrow terminals: every number fits in a few columns."""
+"""Short cell texts for narrow terminals: every number fits in a few columns.
+
+Bytes and bit rates are :mod:`cctvctl.units` (``compact=True``), shared with the CLI.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +18,6 @@ __all__ = [
     "BADGES",
     "age_seconds",
     "age_text",
-    "bytes_text",
-    "kbps_text",
     "kecamatan_rank",
     "plain",
     "plain_cells",
@@ -46,18 +47,6 @@ def plain(text: str, style: str = "") -> Text:
 def plain_cells(cells: Sequence[Text | str]) -> tuple[Text, ...]:
     """DataTable cells as :func:`plain` text; cells already built as ``Text`` stay."""
     return tuple(plain(c) if isinstance(c, str) else c for c in cells)
-
-
-def kbps_text(kbps: float) -> str:
-    return f"{kbps / 1000:.1f}M" if kbps >= 10_000 else f"{kbps:.0f}k"
-
-
-def bytes_text(n: float) -> str:
-    for unit in ("B", "K", "M", "G", "T"):
-        if abs(n) < 1000 or unit == "T":
-            return f"{n:.0f}{unit}" if unit == "B" or n >= 100 else f"{n:.1f}{unit}"
-        n /= 1000
-    raise AssertionError("unreachable")
 
 
 def rtt_text(ms: float | None) -> str:

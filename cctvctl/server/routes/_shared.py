@@ -14,7 +14,6 @@ from pydantic import BaseModel, ValidationError
 
 from cctvctl.config import KecamatanConfig
 from cctvctl.models import Camera, Role
-from cctvctl.server.app import Runtime, runtime
 from cctvctl.server.auth import require
 from cctvctl.server.problems import (
     TYPE_INVALID,
@@ -23,6 +22,7 @@ from cctvctl.server.problems import (
     ProblemError,
     describe_validation_errors,
 )
+from cctvctl.server.runtime import Runtime, get_runtime
 from cctvctl.termsafe import escape_controls
 from cctvctl.untrusted import quoted
 
@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 VIEWER: Final = Depends(require(Role.VIEWER))
-RT = Annotated[Runtime, Depends(runtime)]
+RT = Annotated[Runtime, Depends(get_runtime)]
 DAY: Final = timedelta(hours=24)
 #: Largest body a JSON route reads. The largest real one is a bulk reboot naming 1000
 #: cameras (about 50 KB); anything past this is a mistake or an attack, and is refused

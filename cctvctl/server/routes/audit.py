@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from cctvctl.models import AuditEntry, Problem, Role
 from cctvctl.server.auth import require
-from cctvctl.server.routes._shared import invalid
+from cctvctl.server.routes._shared import RT, invalid
 from cctvctl.server.routes.recordings import TIME_SCHEMA, parse_time
-from cctvctl.storage.audit import MAX_LIMIT, AuditLog
+from cctvctl.storage.audit import MAX_LIMIT
 from cctvctl.untrusted import clip
 
 __all__ = ["router"]
@@ -31,7 +31,7 @@ _TIME: Final = TIME_SCHEMA
 
 @router.get("/audit", response_model=list[AuditEntry])
 def audit_log(
-    request: Request,
+    rt: RT,
     since: Annotated[
         str | None,
         Query(description="Rows at or after this time, RFC 3339.", json_schema_extra=_TIME),
@@ -60,5 +60,4 @@ def audit_log(
         raise invalid(
             "until", f"until ({clip(until or '')}) must be after since ({clip(since or '')})"
         )
-    log: AuditLog = request.app.state.audit
-    return log.entries(since=t_since, until=t_until, action=action, actor=actor, limit=limit)
+    return rt.audit.entries(since=t_since, until=t_until, action=action, actor=actor, limit=limit)

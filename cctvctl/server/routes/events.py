@@ -19,8 +19,8 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from cctvctl.models import Problem
-from cctvctl.server.app import Runtime
 from cctvctl.server.routes._shared import RT, VIEWER, invalid
+from cctvctl.server.runtime import Runtime
 from cctvctl.storage.events import EventGap, SubscriptionClosed
 from cctvctl.untrusted import quoted
 

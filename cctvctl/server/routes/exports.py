@@ -30,6 +30,7 @@ from cctvctl.models import (
 from cctvctl.server.auth import Principal, require
 from cctvctl.server.problems import TYPE_FORBIDDEN, TYPE_NOT_FOUND, ProblemError
 from cctvctl.server.routes._shared import (
+    RT,
     BodyRefused,
     audit_text,
     body_schema,
@@ -64,9 +65,8 @@ OPERATOR: Final = Depends(require(Role.OPERATOR))
 router = APIRouter(prefix="/api/v1", tags=["exports"], responses=_ERRORS)
 
 
-def _exporter(request: Request) -> Exporter:
-    exporter: Exporter = request.app.state.exporter
-    return exporter
+def _exporter(rt: RT) -> Exporter:
+    return rt.exporter
 
 
 EXPORTER = Annotated[Exporter, Depends(_exporter)]

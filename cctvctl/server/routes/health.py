@@ -13,6 +13,7 @@ from cctvctl.health import kecamatan_summaries, volume
 from cctvctl.models import Health, Identity, Problem, Role
 from cctvctl.server.auth import Principal, require
 from cctvctl.server.routes._shared import RT, VIEWER, live_cameras
+from cctvctl.storage.retention import guard_seconds
 
 __all__ = ["Liveness", "router"]
 
@@ -43,10 +44,19 @@ def health(rt: RT) -> Health:
     return Health(
         generated=now,
         server_version=__version__,
-        volumes=[volume(rt.index.root, rt.index, now)],
+        volumes=[
+            volume(
+                rt.db.root,
+                rt.db,
+                now,
+                floor_seconds=guard_seconds(
+                    rt.inventory.server.segment_seconds, rt.recorder.retention_interval
+                ),
+            )
+        ],
         host=rt.host.sample(),
         kecamatan=kecamatan_summaries(
-            rt.inventory, cams, rt.index, rt.recorder.inbound_kbps_by_kecamatan(), now
+            rt.inventory, cams, rt.db, rt.recorder.inbound_kbps_by_kecamatan(), now
         ),
     )
 

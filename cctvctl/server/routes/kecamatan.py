@@ -8,8 +8,8 @@ from fastapi import APIRouter
 
 from cctvctl.health import kecamatan_summaries, worst_first
 from cctvctl.models import KecamatanSummary, Problem
-from cctvctl.server.app import Runtime
 from cctvctl.server.routes._shared import RT, VIEWER, kecamatan_or_404, live_cameras
+from cctvctl.server.runtime import Runtime
 
 __all__ = ["router"]
 
@@ -24,7 +24,7 @@ router = APIRouter(
 def _summaries(rt: Runtime) -> list[KecamatanSummary]:
     now = datetime.now(UTC)
     return kecamatan_summaries(
-        rt.inventory, live_cameras(rt), rt.index, rt.recorder.inbound_kbps_by_kecamatan(), now
+        rt.inventory, live_cameras(rt), rt.db, rt.recorder.inbound_kbps_by_kecamatan(), now
     )
 
 

@@ -11,16 +11,16 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from cctvctl.models import CameraStatus, Problem
-from cctvctl.server.app import Runtime
-from cctvctl.server.routes._shared import VIEWER
+from cctvctl.server.routes._shared import RT, VIEWER
+from cctvctl.server.runtime import Runtime
 
-__all__ = ["RecorderCollector", "register", "router"]
+__all__ = ["RecorderCollector", "router"]
 
 router = APIRouter(
     tags=["metrics"],
@@ -69,7 +69,7 @@ class RecorderCollector(Collector):
                 rtt.add_metric(key, cam.rtt_ms / 1000.0)
         yield from (up, status, recording, fps, kbps, reconnects, rtt)
 
-        stored = rt.index.bytes_by_kecamatan()
+        stored = rt.db.bytes_by_kecamatan()
         kec_bytes = GaugeMetricFamily(
             "cctv_kecamatan_bytes_stored", "Bytes of closed segments kept", labels=["kecamatan"]
         )
@@ -82,7 +82,7 @@ class RecorderCollector(Collector):
                 kec_quota.add_metric([kec.key], kec.quota_gb * 1e9)
         yield from (kec_bytes, kec_quota)
 
-        written, written_bytes = rt.index.written_snapshot()
+        written, written_bytes = rt.db.written_snapshot()
         segs = CounterMetricFamily(
             "cctv_segments_written", "Segments closed and indexed since start", labels=labels
         )
@@ -106,29 +106,22 @@ class RecorderCollector(Collector):
         yield inbound
 
         stored_total = GaugeMetricFamily("cctv_segments_stored", "Closed segments kept")
-        stored_total.add_metric([], float(rt.index.segment_count()))
+        stored_total.add_metric([], float(rt.db.segment_count()))
         subscribers = GaugeMetricFamily("cctv_event_subscribers", "Open /api/v1/events streams")
         subscribers.add_metric([], float(rt.events.subscribers))
         uptime = GaugeMetricFamily("cctv_server_uptime_seconds", "Seconds since the server started")
         uptime.add_metric([], (datetime.now(UTC) - rt.started).total_seconds())
         yield from (stored_total, subscribers, uptime)
 
-        disk = shutil.disk_usage(rt.index.root)
+        disk = shutil.disk_usage(rt.db.root)
         vol_labels = ["path"]
         total = GaugeMetricFamily(
             "cctv_volume_total_bytes", "Storage volume size", labels=vol_labels
         )
         free = GaugeMetricFamily("cctv_volume_free_bytes", "Storage volume free", labels=vol_labels)
-        total.add_metric([str(rt.index.root)], float(disk.total))
-        free.add_metric([str(rt.index.root)], float(disk.free))
+        total.add_metric([str(rt.db.root)], float(disk.total))
+        free.add_metric([str(rt.db.root)], float(disk.free))
         yield from (total, free)
-
-
-def register(app: FastAPI, rt: Runtime) -> None:
-    """Give ``app`` a registry of its own; the global one would mix in other apps' metrics."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(RecorderCollector(rt))
-    app.state.metrics_registry = registry
 
 
 @router.get(
@@ -136,7 +129,10 @@ def register(app: FastAPI, rt: Runtime) -> None:
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
 )
-def metrics(request: Request) -> Response:
+def metrics(rt: RT) -> Response:
     """Prometheus text format (needs a viewer token)."""
-    registry: CollectorRegistry = request.app.state.metrics_registry
+    # A registry per scrape, not the global one (it would mix in other apps' metrics) nor
+    # one kept on the app: the collector holds no state, so building it costs nothing.
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(RecorderCollector(rt))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -34,7 +34,6 @@ from cctvctl.reboots import (
     RebootManager,
     RebootRefused,
 )
-from cctvctl.server.app import Runtime
 from cctvctl.server.auth import Principal, require
 from cctvctl.server.problems import TYPE_FORBIDDEN, TYPE_NOT_FOUND, ProblemError
 from cctvctl.server.routes._shared import (
@@ -49,6 +48,7 @@ from cctvctl.server.routes._shared import (
     read_json_body,
     validate_body,
 )
+from cctvctl.server.runtime import Runtime
 from cctvctl.timeparse import DURATION_TEXT, parse_duration
 from cctvctl.untrusted import quoted
 
@@ -122,9 +122,8 @@ def _reboot_body(model: type[RebootRequest] | type[BulkRebootRequest]) -> dict[s
 ADMIN: Final = Depends(require(Role.ADMIN))
 
 
-def manager(request: Request) -> RebootManager:
-    mgr: RebootManager = request.app.state.reboots
-    return mgr
+def manager(rt: RT) -> RebootManager:
+    return rt.reboots
 
 
 Manager = Annotated[RebootManager, Depends(manager)]
@@ -133,11 +132,11 @@ Manager = Annotated[RebootManager, Depends(manager)]
 async def _admin_or_audited(
     request: Request,
     principal: Annotated[Principal, Depends(require(Role.VIEWER))],
+    mgr: Manager,
 ) -> Principal:
     """Admin gate for the reboot requests: a refused attempt is itself an audit event."""
     if principal.role.allows(Role.ADMIN):
         return principal
-    mgr: RebootManager = request.app.state.reboots
     target = audit_text(request.path_params.get("camera_id"), 200)
     detail = (
         f"token {principal.name!r} has role {principal.role.value!r}; "

@@ -113,8 +113,8 @@ def recordings(
             f"{(t_end - t_start).total_seconds() / 86400:.1f} days; accepted: at most 31 days",
         )
     open_since = rt.open_since(camera_id)
-    gaps, report = recording_gaps(rt.index, camera_id, t_start, t_end, now, open_since=open_since)
-    rows = rt.index.segments(camera_id, t_start, t_end)
+    gaps, report = recording_gaps(rt.db, camera_id, t_start, t_end, now, open_since=open_since)
+    rows = rt.db.segments(camera_id, t_start, t_end)
     spans = [(r.start, r.end) for r in rows]
     if open_since is not None:
         spans.append((open_since, now))

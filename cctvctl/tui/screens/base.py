@@ -10,8 +10,8 @@ from cctvctl.tui.commands import Scope, command_named, unavailable_reason
 from cctvctl.tui.widgets.header import NodeHeader
 
 if TYPE_CHECKING:
-    from cctvctl.tui.app import CctvApp
     from cctvctl.tui.data import NodeData
+    from cctvctl.tui.host import ConsoleHost
 
 __all__ = ["CctvScreen"]
 
@@ -21,10 +21,8 @@ class CctvScreen(Screen[None]):
     TITLE_TEXT: str = ""
 
     @property
-    def cctv(self) -> CctvApp:
-        from cctvctl.tui.app import CctvApp
-
-        return cast(CctvApp, self.app)
+    def cctv(self) -> ConsoleHost:
+        return cast("ConsoleHost", self.app)
 
     @property
     def node(self) -> NodeData:

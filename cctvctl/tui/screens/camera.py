@@ -18,7 +18,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, Static
 
-from cctvctl.client import AsyncCctvClient, CctvError
+from cctvctl.client import JOB_PROGRESS, AsyncCctvClient, CctvError
 from cctvctl.models import Camera, Event, ExportJob, RebootJob
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import format_duration
@@ -26,7 +26,7 @@ from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Scope, bindings_for
 from cctvctl.tui.data import Poller
-from cctvctl.tui.format import BADGES, age_text, bytes_text, kbps_text, plain, plain_cells, rtt_text
+from cctvctl.tui.format import BADGES, age_text, plain, plain_cells, rtt_text
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.screens.export_form import ExportForm
 from cctvctl.tui.screens.form_modal import FormModal
@@ -35,6 +35,7 @@ from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.thumb import Thumb
 from cctvctl.tui.widgets.tile import has_picture, placeholder
 from cctvctl.tui.widgets.timeline import Timeline, window
+from cctvctl.units import bytes_text, kbps_text
 
 __all__ = [
     "CameraScreen",
@@ -68,7 +69,7 @@ def stats_table(camera: Camera) -> Table:
         ("status", Text.assemble((f" {label} ", style), since)),
         ("last seen", age_text(camera.last_packet)),
         ("fps", fps),
-        ("bitrate", kbps_text(camera.kbps) + "bps"),
+        ("bitrate", kbps_text(camera.kbps, compact=True) + "bps"),
         ("recording", "yes" if camera.recording else "NO"),
         ("missing 24h", format_duration(camera.missing_seconds_24h)),
         ("reconnects", f"{camera.reconnects_1h} in 1h"),
@@ -93,7 +94,7 @@ def _event_detail(event: Event) -> tuple[str, str]:
         text += f": {reason}" if reason else ""
         style = {"online": "green", "degraded": "yellow", "offline": "red"}.get(status, "")
         return text, style
-    if event.type == "job.progress":
+    if event.type == JOB_PROGRESS:
         kind = data.get("kind", "job")
         state = str(data.get("state", "?"))
         text = f"{kind} {data.get('job', '')} {state}"
@@ -352,7 +353,7 @@ class CameraScreen(CctvScreen):
             self._seen_event = event.id
             data = event.data
             job = str(data.get("job", ""))
-            if event.type != "job.progress" or data.get("kind") != "reboot":
+            if event.type != JOB_PROGRESS or data.get("kind") != "reboot":
                 continue
             state = str(data.get("state", ""))
             if job in self._reboots and state in _REBOOT_FINAL:
@@ -375,4 +376,4 @@ class CameraScreen(CctvScreen):
         if saved is None:
             return
         path, size = saved
-        self.notify(f"saved {path} ({bytes_text(size)})", title="snapshot")
+        self.notify(f"saved {path} ({bytes_text(size, compact=True)})", title="snapshot")

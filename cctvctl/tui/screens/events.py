@@ -8,50 +8,34 @@ says its severity in words as well as in colour, so ``NO_COLOR`` loses nothing.
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import datetime
 from typing import ClassVar, Final
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Static
 
 from cctvctl.client import Forbidden
-from cctvctl.models import AuditEntry, CameraStatus, Event
+from cctvctl.models import AuditEntry
 from cctvctl.render import Mode
 from cctvctl.termsafe import for_terminal
 from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Role, Scope, bindings_for
 from cctvctl.tui.data import Poller, describe_error
-from cctvctl.tui.format import bytes_text, plain, plain_cells
-from cctvctl.tui.screens.base import CctvScreen
+from cctvctl.tui.format import plain, plain_cells
+from cctvctl.tui.screens.filtered import FilteredTableScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
+from cctvctl.views import EventRow, Severity, audit_row, event_row
 
-__all__ = [
-    "EventRow",
-    "EventsScreen",
-    "audit_row",
-    "clip",
-    "event_row",
-    "time_text",
-]
+__all__ = ["EventsScreen", "clip", "time_text"]
 
 AUDIT_INTERVAL: Final = 10.0
 AUDIT_LIMIT: Final = 200
 AUDIT_DENIED: Final = "audit log (reboots, exports, downloads) needs the admin role"
-# Export progress is a stream of percentages; only these states are worth a row.
-EXPORT_STATES: Final = frozenset({"queued", "done", "failed", "cancelled"})
-
-
-class Severity(enum.IntEnum):
-    INFO = 0
-    OK = 1
-    WARN = 2
-    BAD = 3
 
 
 SEVERITY_STYLE: Final = {
@@ -78,146 +62,12 @@ def clip(text: str, width: int, ascii_only: bool = False) -> str:
     return text[: width - 1] + ("~" if ascii_only else "…")
 
 
-@dataclass(frozen=True)
-class EventRow:
-    key: str
-    time: datetime
-    kind: str
-    severity: Severity
-    target: str
-    kecamatan: str  # slug as the server sent it; the screen shows the name
-    detail: str
-
-    def matches(self, needle: str, kecamatan_name: str) -> bool:
-        hay = f"{self.kind} {self.target} {self.kecamatan} {kecamatan_name} {self.detail}"
-        return needle in hay.lower()
-
-
-_STATUS_SEVERITY: Final = {
-    CameraStatus.ONLINE: Severity.OK,
-    CameraStatus.DEGRADED: Severity.WARN,
-    CameraStatus.OFFLINE: Severity.BAD,
-    CameraStatus.DISABLED: Severity.INFO,
-}
-_STATUS_KIND: Final = {
-    CameraStatus.ONLINE: "cam UP",
-    CameraStatus.DEGRADED: "cam DEG",
-    CameraStatus.OFFLINE: "cam DOWN",
-    CameraStatus.DISABLED: "cam OFF",
-}
-_DELETE_REASON: Final = {"disk_guard": "disk guard", "age": "retention", "quota": "quota"}
-
-
-def _num(value: object) -> float:
-    return float(value) if isinstance(value, int | float) else 0.0
-
-
-def event_row(event: Event, arrow: str = "→") -> EventRow | None:
-    """The row for one server event, or None for noise (export percentages)."""
-    data = event.data
-    kind, severity, detail = event.type, Severity.INFO, ""
-    if event.type == "camera.status":
-        try:
-            status = CameraStatus(str(data.get("status")))
-        except ValueError:
-            return None
-        previous = data.get("previous") or "start"
-        reason = data.get("reason")
-        kind, severity = _STATUS_KIND[status], _STATUS_SEVERITY[status]
-        detail = f"{previous} {arrow} {status.value}" + (f": {reason}" if reason else "")
-    elif event.type == "storage.deleted":
-        why = str(data.get("reason", ""))
-        count = int(_num(data.get("count")))
-        kind = "deleted"
-        severity = Severity.WARN if why in ("disk_guard", "quota") else Severity.INFO
-        detail = (
-            f"{_DELETE_REASON.get(why, why)}: deleted {count} segment{'s' * (count != 1)} "
-            f"({bytes_text(_num(data.get('bytes')))})"
-        )
-        if data.get("errors"):
-            severity = Severity.BAD
-            detail += f", {data['errors']} could not be deleted"
-    elif event.type == "job.progress":
-        state = str(data.get("state", ""))
-        job = str(data.get("job", ""))[:8]
-        if data.get("kind") == "export":
-            if state not in EXPORT_STATES:
-                return None
-            kind = "export"
-            severity = {"done": Severity.OK, "failed": Severity.BAD}.get(state, Severity.INFO)
-            detail = f"job {job} {state}"
-            if state == "done":
-                detail += f" ({bytes_text(_num(data.get('bytes_total')))} read)"
-        elif data.get("kind") == "reboot":
-            kind = "reboot"
-            if state == "back_online":
-                severity = Severity.OK
-            elif state in ("did_not_return", "failed", "interrupted"):
-                severity = Severity.BAD
-            elif state == "skipped":
-                severity = Severity.WARN
-            detail = f"job {job} {state}"
-            if data.get("error"):
-                detail += f": {data['error']}"
-            if data.get("detail"):
-                detail += f" ({data['detail']})"
-        else:
-            detail = f"{data.get('kind', 'job')} {job} {state}"
-    else:
-        detail = ", ".join(f"{k}={v}" for k, v in data.items())
-    return EventRow(
-        f"e{event.id}",
-        event.time,
-        kind,
-        severity,
-        event.camera or "-",
-        event.kecamatan or "",
-        detail,
-    )
-
-
-_AUDIT_KIND: Final = {
-    "export.request": "export",
-    "export.download": "download",
-    "export.cancel": "cancel",
-}
-
-
-def audit_row(entry: AuditEntry, kecamatan: str = "", arrow: str = "→") -> EventRow:
-    """``reboot by admin: stuck → REFUSED (recently rebooted)``."""
-    result = entry.result.lower()
-    if result in ("refused", "failed", "error", "denied"):
-        severity, shown = Severity.BAD, entry.result.upper()
-    elif result in ("ok", "accepted", "done", "back_online"):
-        severity, shown = Severity.OK, entry.result
-    else:
-        severity, shown = Severity.INFO, entry.result
-    action = _AUDIT_KIND.get(entry.action, entry.action)
-    detail = f"{action} by {entry.actor}"
-    if entry.reason:
-        detail += f": {entry.reason}"
-    detail += f" {arrow} {shown}"  # before the case and detail: it must survive clipping
-    if entry.case_id:
-        detail += f" [case {entry.case_id}]"
-    if entry.detail:
-        detail += f" ({entry.detail})"
-    return EventRow(
-        f"a{entry.id}",
-        entry.time,
-        action,
-        severity,
-        entry.target or "-",
-        kecamatan,
-        detail,
-    )
-
-
 # Column widths (cells) at 80 columns; wider terminals give the extra room to detail.
 _NARROW: Final = {"Time": 8, "Kind": 8, "Target": 10, "Kec": 8}
 _WIDE: Final = {"Time": 11, "Kind": 10, "Target": 14, "Kecamatan": 16}
 
 
-class EventsScreen(CctvScreen):
+class EventsScreen(FilteredTableScreen):
     SCOPE = Scope.EVENTS
     TITLE_TEXT = "events"
     AUTO_FOCUS = "DataTable"
@@ -235,7 +85,6 @@ class EventsScreen(CctvScreen):
         self._audit_poll: Poller | None = None
         self._shown: tuple[object, ...] | None = None
         self._rows: dict[str, EventRow] = {}
-        self._widths: dict[str, int] = {}
 
     def compose(self) -> ComposeResult:
         yield NodeHeader()
@@ -296,14 +145,6 @@ class EventsScreen(CctvScreen):
     # ---------------------------------------------------------------- table
 
     @property
-    def table(self) -> DataTable[Text | str]:
-        return self.query_one(DataTable)
-
-    @property
-    def filter_input(self) -> FilterBox:
-        return self.query_one(FilterBox)
-
-    @property
     def _ascii(self) -> bool:
         return self.cctv.mode is Mode.ASCII
 
@@ -337,6 +178,9 @@ class EventsScreen(CctvScreen):
 
     def refresh_data(self) -> None:
         super().refresh_data()
+        self.redraw()
+
+    def redraw(self) -> None:
         if not self.is_mounted:
             return
         layout = self._layout()
@@ -355,45 +199,30 @@ class EventsScreen(CctvScreen):
         if shown == self._shown:
             return  # job percentages and such: nothing this table shows has changed
         self._shown = shown
-        table = self.table
-        selected = self.selected_key()
-        if layout != self._widths:
-            table.clear(columns=True)
-            for label, width in layout.items():
-                table.add_column(label, key=label, width=width)
-            self._widths = layout
-        else:
-            table.clear()
         names = self._kecamatan_names()
         ascii_only = self._ascii
         self._rows = {}
-        for row in self.visible_rows():
-            self._rows[row.key] = row
-            style = SEVERITY_STYLE[row.severity]
-            kec = names.get(row.kecamatan, row.kecamatan) or "-"
-            cells = plain_cells(
-                (
+
+        def rows() -> Iterator[tuple[str, tuple[Text, ...]]]:
+            for row in self.visible_rows():
+                self._rows[row.key] = row
+                style = SEVERITY_STYLE[row.severity]
+                kec = names.get(row.kecamatan, row.kecamatan) or "-"
+                cells = (
                     time_text(row.time),
                     Text(clip(row.kind, layout["Kind"], ascii_only), style),
                     clip(row.target, layout["Target"], ascii_only),
                     clip(kec, layout.get("Kec") or layout["Kecamatan"], ascii_only),
                     Text(clip(row.detail, layout["Detail"], ascii_only), style),
                 )
-            )
-            table.add_row(*cells, key=row.key)
-        if selected is not None and selected in table.rows:
-            table.move_cursor(row=table.get_row_index(selected), animate=False)
+                yield row.key, plain_cells(cells)
+
+        self.fill(list(layout.items()), rows())
+        table = self.table
         if table.row_count == 0:
             self._show_detail("no events match" if self.filter_input.value else "no events yet")
         else:
             self._show_selected()
-
-    def selected_key(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return key.value
 
     def _show_selected(self) -> None:
         key = self.selected_key()
@@ -407,18 +236,3 @@ class EventsScreen(CctvScreen):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_selected()
-
-    def on_resize(self) -> None:
-        self.refresh_data()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self.refresh_data()
-
-    def action_filter(self) -> None:
-        self.filter_input.open()
-
-    def action_back(self) -> None:
-        if self.filter_input.close():
-            self.table.focus()
-            return
-        super().action_back()

@@ -1,7 +1,9 @@
 """Export jobs with progress bars; a finished one is downloaded to a path.
 
-The list is polled (every second while a job runs, else every five) and nudged between
-polls by the server's ``job.progress`` events. A download runs in a thread with its own
+Jobs are followed over the server's ``job.progress`` events, which move the bars and say
+when a job ends (then the list is asked again, for the size and SHA-256); the list itself
+is polled every five seconds, or every second while a job runs and the event stream is
+down. A download runs in a thread with its own
 blocking client, through :func:`cctvctl.client.save_export` as the CLI's does: into
 ``FILE.part``, resumed after a dropped connection, checked against the manifest's size and
 SHA-256, then renamed to ``FILE`` with the manifest beside it as ``FILE.manifest.json``.
@@ -26,37 +28,39 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from cctvctl.client import (
+    JOB_PROGRESS,
     CctvClient,
     CctvError,
     DownloadFailed,
     Forbidden,
     SavedClip,
+    fold_export_event,
     manifest_path,
     save_export,
 )
 from cctvctl.models import ExportJob, ExportState
 from cctvctl.render import Mode
-from cctvctl.termsafe import escape_controls, for_terminal
+from cctvctl.termsafe import escape_controls
 from cctvctl.tui import clock
-from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Role, Scope, bindings_for
 from cctvctl.tui.data import Poller, ServerTarget, describe_error
-from cctvctl.tui.format import age_text, bytes_text, plain, plain_cells
-from cctvctl.tui.screens.base import CctvScreen
+from cctvctl.tui.format import age_text, plain, plain_cells
 from cctvctl.tui.screens.events import clip
+from cctvctl.tui.screens.filtered import FilteredTableScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.progress import bar_text
+from cctvctl.units import bytes_text
+from cctvctl.views import export_cells
 
 __all__ = [
     "ExportsScreen",
     "PathPrompt",
     "default_path",
     "fetch_clip",
-    "window_text",
 ]
 
-FAST: Final = 1.0  # seconds between polls while a job is queued or running
+FAST: Final = 1.0  # seconds between polls while a job runs and the event stream is down
 SLOW: Final = 5.0
 LIST_LIMIT: Final = 200
 VIEWER_TEXT: Final = "exports need the operator role; this token is a viewer"
@@ -71,20 +75,6 @@ STATE_STYLE: Final = {
     ExportState.EXPIRED: "dim",
     ExportState.DELETED: "dim",
 }
-
-
-def window_text(start: datetime, end: datetime, now: datetime | None = None) -> str:
-    """``14:00-14:05`` for today (WITA), ``28/11 14:00-14:05`` otherwise."""
-    a, b = start.astimezone(WITA), end.astimezone(WITA)
-    today = (now or clock.now()).astimezone(WITA).date()
-    seconds = a.second or b.second
-    form = "%H:%M:%S" if seconds else "%H:%M"
-    text = f"{a.strftime(form)}-{b.strftime(form)}"
-    if a.date() != today:
-        text = f"{a.strftime('%d/%m')} {text}"
-    if b.date() != a.date():
-        text += "+1d" if (b.date() - a.date()).days == 1 else f" {b.strftime('%d/%m')}"
-    return text
 
 
 def default_path(job: ExportJob) -> str:
@@ -155,7 +145,7 @@ class PathPrompt(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         job = self.job
-        size = bytes_text(job.size) if job.size else "?"
+        size = bytes_text(job.size, compact=True) if job.size else "?"
         with Vertical():
             yield Static(plain(f"save export {job.id[:8]} ({job.camera}, {size}) as:"))
             yield Input(value=default_path(job), id="path")
@@ -177,7 +167,7 @@ class PathPrompt(ModalScreen[Path | None]):
 # --------------------------------------------------------------------------- screen
 
 
-class ExportsScreen(CctvScreen):
+class ExportsScreen(FilteredTableScreen):
     SCOPE = Scope.EXPORTS
     TITLE_TEXT = "exports"
     AUTO_FOCUS = "DataTable"
@@ -195,7 +185,6 @@ class ExportsScreen(CctvScreen):
         self.denied = False
         self._poll: Poller | None = None
         self._seen_event = -1
-        self._columns: tuple[str, ...] = ()
         self.downloads: dict[str, tuple[int, int, Path]] = {}  # job -> (bytes, size, path)
         self._last_paint = 0.0
         self.last_result: str | None = None  # of the latest download, kept on the status line
@@ -231,8 +220,10 @@ class ExportsScreen(CctvScreen):
         jobs.sort(key=lambda j: j.created, reverse=True)
         self.jobs, self.loaded = jobs, True
         if self._poll is not None:
-            self._poll.interval = FAST if any(not j.state.final for j in jobs) else SLOW
-        self._rebuild()
+            # While the event stream is up, it moves the bars and says when a job ends.
+            running = any(not j.state.final for j in jobs)
+            self._poll.interval = FAST if running and not self.node.stream_up else SLOW
+        self.redraw()
 
     def _fetch_failed(self, exc: Exception) -> None:
         self._status(f"cannot list exports: {describe_error(exc)[1]}")
@@ -260,37 +251,24 @@ class ExportsScreen(CctvScreen):
         changed = False
         for event in fresh:
             data = event.data
-            if event.type != "job.progress" or data.get("kind") != "export":
+            if event.type != JOB_PROGRESS or data.get("kind") != "export":
                 continue
             index = by_id.get(str(data.get("job")))
             if index is None:
                 if self._poll is not None:
                     self._poll.poke()  # a job we have not listed yet
                 continue
-            try:
-                state = ExportState(str(data.get("state")))
-            except ValueError:
+            folded = fold_export_event(self.jobs[index], data)
+            if folded is None:
                 continue
-            update: dict[str, object] = {"state": state}
-            for field in ("percent", "bytes_done", "bytes_total", "eta_seconds"):
-                if field in data:
-                    update[field] = data[field]
-            self.jobs[index] = self.jobs[index].model_copy(update=update)
+            self.jobs[index] = folded
             changed = True
-            if state.final and self._poll is not None:
+            if folded.state.final and self._poll is not None:
                 self._poll.poke()  # size and SHA-256 come with the job, not the event
         if changed:
-            self._rebuild()
+            self.redraw()
 
     # ---------------------------------------------------------------- table
-
-    @property
-    def table(self) -> DataTable[Text | str]:
-        return self.query_one(DataTable)
-
-    @property
-    def filter_input(self) -> FilterBox:
-        return self.query_one(FilterBox)
 
     def visible_jobs(self) -> list[ExportJob]:
         needle = self.filter_input.needle
@@ -306,57 +284,39 @@ class ExportsScreen(CctvScreen):
         return (self.size.width or 80) >= 100
 
     def _cells(self, job: ExportJob, now: datetime) -> tuple[Text, ...]:
-        job = for_terminal(job)  # case ids, camera ids: typed by other people
+        cells = export_cells(job, now, compact=True)
         wide = self._wide()
         ascii_only = self.cctv.mode is Mode.ASCII
-        style = STATE_STYLE[job.state]
-        percent = 100.0 if job.state is ExportState.DONE else job.percent
-        bar = bar_text(percent, 10 if wide else 5, self.cctv.mode, style)
+        style = STATE_STYLE[cells.state]
+        bar = bar_text(cells.percent, 10 if wide else 5, self.cctv.mode, style)
+        size = cells.size
         got = self.downloads.get(job.id)
-        size = bytes_text(job.size) if job.size else "-"
         if got is not None:
             size = f"↓{got[0] * 100 // max(1, got[1])}%" if not ascii_only else "dl"
-        cells: list[Text | str] = [
-            job.id[:8],
-            clip(job.camera, 16 if wide else 10, ascii_only),
-            clip(job.case_id or "-", 20 if wide else 10, ascii_only),
-            window_text(job.start, job.end, now),
-            Text(job.state.value, style),
+        row: list[Text | str] = [
+            cells.id[:8],
+            clip(cells.camera, 16 if wide else 10, ascii_only),
+            clip(cells.case, 20 if wide else 10, ascii_only),
+            cells.window,
+            Text(cells.state.value, style),
             bar,
             size,
         ]
         if wide:
-            cells.append(age_text(job.created, now))
-        return plain_cells(cells)
+            row.append(age_text(cells.created, now))
+        return plain_cells(row)
 
-    def _rebuild(self) -> None:
+    def redraw(self) -> None:
         if not self.is_mounted or self.denied:
             return
-        table = self.table
-        columns: tuple[str, ...] = (
-            "Job",
-            "Camera",
-            "Case",
-            "Window (WITA)",
-            "State",
-            "Progress",
-            "Size",
-        )
+        columns = ["Job", "Camera", "Case", "Window (WITA)", "State", "Progress", "Size"]
         if self._wide():
-            columns += ("Age",)
-        selected = self.selected_id()
-        if columns != self._columns:
-            table.clear(columns=True)
-            for label in columns:
-                table.add_column(label, key=label)
-            self._columns = columns
-        else:
-            table.clear()
+            columns.append("Age")
         now = clock.now()
-        for job in self.visible_jobs():
-            table.add_row(*self._cells(job, now), key=job.id)
-        if selected is not None and selected in table.rows:
-            table.move_cursor(row=table.get_row_index(selected), animate=False)
+        self.fill(
+            [(label, None) for label in columns],
+            ((job.id, self._cells(job, now)) for job in self.visible_jobs()),
+        )
         if not self.downloads:
             self._status(self._summary())
 
@@ -383,33 +343,11 @@ class ExportsScreen(CctvScreen):
         text = escape_controls(text)  # an error or a result line can quote the server
         self.query_one("#status", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
 
-    def on_resize(self) -> None:
-        self._rebuild()
-
-    def selected_id(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return key.value
-
     def selected_job(self) -> ExportJob | None:
-        job_id = self.selected_id()
+        job_id = self.selected_key()
         return next((j for j in self.jobs if j.id == job_id), None)
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self._rebuild()
-
     # ---------------------------------------------------------------- actions
-
-    def action_filter(self) -> None:
-        self.filter_input.open()
-
-    def action_back(self) -> None:
-        if self.filter_input.close():
-            self.table.focus()
-            return
-        super().action_back()
 
     def action_download(self) -> None:
         if not self.allowed("download"):
@@ -458,17 +396,18 @@ class ExportsScreen(CctvScreen):
             app.notify(f"export {job.id[:8]}: {exc}", title="download failed", severity="error")
             self.last_result = f"download of {path.name} failed"
         else:
+            size = bytes_text(saved.size, compact=True)
             app.notify(
-                f"{saved.file} ({saved.size:,} bytes, {bytes_text(saved.size)}); SHA-256 "
+                f"{saved.file} ({saved.size:,} bytes, {size}); SHA-256 "
                 f"verified; manifest {saved.manifest_file.name}",
                 title="downloaded",
                 timeout=10,
             )
-            self.last_result = f"saved {saved.file} ({bytes_text(saved.size)}), SHA-256 verified"
+            self.last_result = f"saved {saved.file} ({size}), SHA-256 verified"
         finally:
             self.downloads.pop(job.id, None)
             if self.is_mounted:
-                self._rebuild()
+                self.redraw()
 
     def _show_progress(self, job_id: str, position: int, size: int, path: Path) -> None:
         self.downloads[job_id] = (position, size, path)
@@ -480,7 +419,7 @@ class ExportsScreen(CctvScreen):
             Text.assemble(
                 f"downloading {path.name} ",
                 bar,
-                f" {bytes_text(position)}/{bytes_text(size)}",
+                f" {bytes_text(position, compact=True)}/{bytes_text(size, compact=True)}",
                 no_wrap=True,
                 overflow="ellipsis",
             )

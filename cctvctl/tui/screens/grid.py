@@ -17,7 +17,7 @@ from cctvctl.models import Camera, CameraStatus
 from cctvctl.tui.budget import ByteBudget
 from cctvctl.tui.commands import Scope, bindings_for
 from cctvctl.tui.data import Poller
-from cctvctl.tui.screens.base import CctvScreen
+from cctvctl.tui.screens.filtered import FilteredScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.line import Line
@@ -50,7 +50,7 @@ def tile_layout(width: int, height: int, count: int) -> tuple[int, int]:
     return cols, rows
 
 
-class GridScreen(CctvScreen):
+class GridScreen(FilteredScreen):
     SCOPE = Scope.GRID
     # Tiles take focus as they are mounted; never the hidden filter, or keys would type.
     AUTO_FOCUS = "Tile"
@@ -87,10 +87,6 @@ class GridScreen(CctvScreen):
         if self._thumbs is not None:
             self._thumbs.stop()
 
-    @property
-    def filter_input(self) -> FilterBox:
-        return self.query_one(FilterBox)
-
     def cameras(self) -> list[Camera]:
         """This grid's cameras, worst first (offline, degraded, online, disabled), then by id."""
         needle = self.filter_input.needle if self.is_mounted else ""
@@ -107,11 +103,11 @@ class GridScreen(CctvScreen):
         cols, rows = self._layout
         return max(1, cols * rows)
 
-    def on_resize(self) -> None:
-        self.refresh_data()
-
     def refresh_data(self) -> None:
         super().refresh_data()
+        self.redraw()
+
+    def redraw(self) -> None:
         if not self.is_mounted:
             return
         cameras = self.cameras()
@@ -193,18 +189,13 @@ class GridScreen(CctvScreen):
             # Enter keeps the filter and hands the keys back to the tiles.
             self._step_tile(0)
 
-    def action_filter(self) -> None:
-        self.filter_input.open()
-
     def on_input_changed(self, event: Input.Changed) -> None:
+        # A new filter starts on the first page; Textual then runs FilteredScreen's
+        # handler too (handlers of every class in the MRO run), which redraws.
         self.page = 0
-        self.refresh_data()
 
-    def action_back(self) -> None:
-        if self.filter_input.close():
-            self._step_tile(0)
-        else:
-            super().action_back()
+    def filter_closed(self) -> None:
+        self._step_tile(0)
 
     def action_page(self, step: int) -> None:
         pages = max(1, -(-len(self.cameras()) // self.per_page()))

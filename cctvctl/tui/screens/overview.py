@@ -7,23 +7,17 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import DataTable, Footer
 
 from cctvctl.models import KecamatanSummary
 from cctvctl.render import Mode
 from cctvctl.termsafe import for_terminal
 from cctvctl.tui.commands import Scope, bindings_for
-from cctvctl.tui.format import (
-    bytes_text,
-    kbps_text,
-    kecamatan_rank,
-    plain_cells,
-    rtt_text,
-    sparkline,
-)
-from cctvctl.tui.screens.base import CctvScreen
+from cctvctl.tui.format import kecamatan_rank, plain_cells, rtt_text, sparkline
+from cctvctl.tui.screens.filtered import FilteredTableScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
+from cctvctl.units import bytes_text, kbps_text
 
 __all__ = ["OverviewScreen", "missing_text", "row_cells"]
 
@@ -44,7 +38,7 @@ def row_cells(k: KecamatanSummary, trend: str = "") -> tuple[Text, ...]:
     k = for_terminal(k)  # the name comes from the server's inventory
     enabled = k.cameras_total - k.disabled
     online = Text(f"{k.online}/{enabled}", "bold red" if k.online < enabled else "")
-    quota = bytes_text(k.quota_bytes) if k.quota_bytes else "-"
+    quota = bytes_text(k.quota_bytes, compact=True) if k.quota_bytes else "-"
     days = "-" if k.days_to_full is None else f"{k.days_to_full:.0f}"
     return plain_cells(
         (
@@ -52,8 +46,10 @@ def row_cells(k: KecamatanSummary, trend: str = "") -> tuple[Text, ...]:
             online,
             Text(str(k.degraded), "yellow" if k.degraded else ""),
             Text(str(k.offline), "bold red" if k.offline else ""),
-            Text.assemble((trend, "cyan"), " " if trend else "", kbps_text(k.inbound_kbps)),
-            f"{bytes_text(k.bytes_stored)}/{quota}",
+            Text.assemble(
+                (trend, "cyan"), " " if trend else "", kbps_text(k.inbound_kbps, compact=True)
+            ),
+            f"{bytes_text(k.bytes_stored, compact=True)}/{quota}",
             days,
             missing_text(k.missing_minutes_24h),
             rtt_text(k.worst_rtt_ms),
@@ -61,7 +57,7 @@ def row_cells(k: KecamatanSummary, trend: str = "") -> tuple[Text, ...]:
     )
 
 
-class OverviewScreen(CctvScreen):
+class OverviewScreen(FilteredTableScreen):
     SCOPE = Scope.OVERVIEW
     TITLE_TEXT = "kecamatan"
     # The hidden filter comes first in the DOM; focusing it would make keys type text.
@@ -71,19 +67,8 @@ class OverviewScreen(CctvScreen):
     def compose(self) -> ComposeResult:
         yield NodeHeader()
         yield FilterBox(placeholder="filter kecamatan", id="filter")
-        table: DataTable[Text | str] = DataTable(cursor_type="row", zebra_stripes=True)
-        for label in COLUMNS:
-            table.add_column(label, key=label)
-        yield table
+        yield DataTable(cursor_type="row", zebra_stripes=True)
         yield Footer()
-
-    @property
-    def table(self) -> DataTable[Text | str]:
-        return self.query_one(DataTable)
-
-    @property
-    def filter_input(self) -> FilterBox:
-        return self.query_one(FilterBox)
 
     def visible_rows(self) -> list[KecamatanSummary]:
         needle = self.filter_input.needle
@@ -92,39 +77,29 @@ class OverviewScreen(CctvScreen):
 
     def refresh_data(self) -> None:
         super().refresh_data()
-        table = self.table
-        selected = self.selected_slug()
-        table.clear()
+        self.redraw()
+
+    def redraw(self) -> None:
         width = WIDE_TREND if self.size.width >= 110 else NARROW_TREND
         ascii = self.cctv.mode is Mode.ASCII
-        for k in self.visible_rows():
-            trend = sparkline(self.node.kbps_history.get(k.slug, ()), width, ascii=ascii)
-            table.add_row(*row_cells(k, trend), key=k.slug)
-        if selected is not None and selected in table.rows:
-            table.move_cursor(row=table.get_row_index(selected), animate=False)
-
-    def selected_slug(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return key.value
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self.refresh_data()
+        history = self.node.kbps_history
+        self.fill(
+            [(label, None) for label in COLUMNS],
+            (
+                (k.slug, row_cells(k, sparkline(history.get(k.slug, ()), width, ascii=ascii)))
+                for k in self.visible_rows()
+            ),
+        )
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_drill()
 
     def action_drill(self) -> None:
-        slug = self.selected_slug()
+        slug = self.selected_key()
         if slug is not None:
             self.cctv.open_kecamatan(slug)
-
-    def action_filter(self) -> None:
-        self.filter_input.open()
 
     def action_back(self) -> None:
         # Home has nowhere to go back to: Esc only closes the filter.
         if self.filter_input.close():
-            self.table.focus()
+            self.filter_closed()

@@ -9,9 +9,10 @@ from textual.containers import Vertical
 from cctvctl.models import Camera, CameraStatus
 from cctvctl.render import Depth, Mode
 from cctvctl.termsafe import escape_controls
-from cctvctl.tui.format import BADGES, age_seconds, age_text, kbps_text
+from cctvctl.tui.format import BADGES, age_seconds, age_text
 from cctvctl.tui.widgets.line import Line
 from cctvctl.tui.widgets.thumb import Thumb
+from cctvctl.units import kbps_text
 
 __all__ = ["Tile", "has_picture", "placeholder", "status_line"]
 
@@ -35,7 +36,7 @@ def status_line(camera: Camera) -> Text:
     text.append(f"{label:^5}", style)
     # Steady numbers on purpose: a tile whose text twitches every poll ("seen 0s", "seen
     # 1s", 452k, 455k) re-sends its line every poll for nothing the NOC can act on.
-    text.append(f" {kbps_text(round_kbps(camera.kbps))}")
+    text.append(f" {kbps_text(round_kbps(camera.kbps), compact=True)}")
     if camera.last_packet is not None and age_seconds(camera.last_packet) < LIVE_SECONDS:
         text.append(" live")
     else:

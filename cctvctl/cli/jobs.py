@@ -3,7 +3,8 @@
 The job commands talk to one server for a while (create, follow, fetch), so they use the
 blocking :class:`~cctvctl.client.CctvClient` rather than ``common.ask``: :func:`connect`
 opens it for the chosen server, and :func:`failing` turns a client error into its one line
-and exit code.
+and exit code. They follow a job over its ``job.progress`` events
+(:func:`cctvctl.client.follow_job`), polling only while the event stream is down.
 
 :func:`save_export` is how a clip leaves the server: :func:`cctvctl.client.save_export`
 (shared with the TUI) fetches it into ``FILE.part``, resumed with HTTP Range after a
@@ -27,14 +28,14 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 
 from cctvctl.cli import exit_codes
-from cctvctl.cli.common import fail_usage, out_console, servers
+from cctvctl.cli.common import fail_usage
 from cctvctl.cli.output import error, no_color_env
 from cctvctl.termsafe import escape_controls
 
 if TYPE_CHECKING:
-    from rich.console import Console
     from rich.progress import Progress, TaskID
 
+    from cctvctl.cli.options import ServerOptions
     from cctvctl.client import CctvClient, CctvError
     from cctvctl.client import SavedClip as Saved
     from cctvctl.models import ExportJob, ExportManifest
@@ -49,17 +50,16 @@ __all__ = [
     "failing",
     "part_path",
     "save_export",
-    "table_console",
 ]
 
 # --------------------------------------------------------------------------- one server
 
 
-def connect(context: str | None, url: str | None, token: str | None) -> CctvClient:
+def connect(opts: ServerOptions) -> CctvClient:
     """The blocking client for the server chosen by flags, environment or context."""
     from cctvctl.client import CctvClient
 
-    node = servers(context, url, token, False)[0]
+    node = opts.nodes()[0]
     # As in common.ask: plain http needs no CA bundle, and loading one costs start-up time.
     extra = {"verify": False} if node.url.startswith("http://") else {}
     return CctvClient.for_target(node, **extra)
@@ -83,12 +83,6 @@ def failing() -> Iterator[None]:
 
 def _fail_with(exc: CctvError) -> NoReturn:
     fail(str(exc), exc.exit_code)
-
-
-def table_console(no_color: bool) -> Console:
-    """stdout for wide tables; :func:`~cctvctl.cli.common.out_console` does it all now
-    (wide in a pipe with no COLUMNS), this name stays for the commands that use it."""
-    return out_console(no_color)
 
 
 # --------------------------------------------------------------------------- progress
@@ -194,10 +188,10 @@ class Meter:
         step = ("download", quarter)
         if step != self._said:
             self._said = step
-            from cctvctl.cli.health_cmd import human_bytes
+            from cctvctl.units import bytes_text
 
-            of = f" of {human_bytes(size)}" if size else ""
-            self.note(f"downloading {name}: {human_bytes(position)}{of}")
+            of = f" of {bytes_text(size)}" if size else ""
+            self.note(f"downloading {name}: {bytes_text(position)}{of}")
 
     def done(self) -> None:
         if self._progress is not None:

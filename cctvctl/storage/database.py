@@ -1,4 +1,8 @@
-"""The SQLite index of closed segments, plus the event log.
+"""The node's database: one SQLite file per storage root, and its segment index.
+
+Every table lives here (segments, usage, events, audit, reboots, export jobs); the other
+stores (``event_store``, ``audit``, ``exports``, ``reboot_log``) work over a
+:class:`Database`, so a row and the job it describes share one WAL journal and one backup.
 
 One database per storage root (``{root}/index.sqlite3``) in WAL mode, so the API server
 keeps reading while camera ingest threads write. Every thread gets its own connection:
@@ -6,7 +10,7 @@ WAL lets readers run beside the single writer, and writers queue on ``busy_timeo
 Write transactions start with ``BEGIN IMMEDIATE`` so a writer takes the lock up front
 instead of failing half-way when it tries to upgrade a read lock.
 
-The index is a cache of what is on disk: ``reconcile`` can rebuild every segment row from
+The segment index is a cache of what is on disk: ``reconcile`` can rebuild every segment row from
 the files, which is why ``synchronous=NORMAL`` (may lose the last commits on power loss,
 never corrupts) is good enough.
 """
@@ -21,149 +25,28 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from cctvctl.models import Event, Segment
+from cctvctl.models import Segment
 from cctvctl.storage.layout import parse_segment_path
 from cctvctl.storage.modes import DEFAULT_MODES, FileModes
+from cctvctl.storage.schema import MIGRATIONS, Migration, migrate
 
 __all__ = [
     "INDEX_FILENAME",
-    "MIGRATIONS",
-    "IndexVersionError",
+    "Database",
     "IndexedFile",
-    "SegmentIndex",
     "SegmentInfo",
     "SegmentLike",
     "SegmentRow",
     "from_ts",
-    "migrate",
     "to_ts",
 ]
 
 INDEX_FILENAME: Final = "index.sqlite3"
 BUSY_TIMEOUT_SECONDS: Final = 30.0
-
-# A migration is the list of statements taking the schema from version N-1 to N (its
-# position in MIGRATIONS, counting from 1). Never edit a released one: append a new one.
-Migration = Sequence[str]
-
-MIGRATIONS: list[Migration] = [
-    # 1: segments, usage totals kept by triggers, events, meta.
-    (
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID",
-        # The longest segment ever indexed bounds how far back an overlap query must look,
-        # which lets it use the (camera, start) index instead of scanning a camera's rows.
-        "INSERT INTO meta (key, value) VALUES ('max_seconds', 0.0)",
-        """CREATE TABLE segments (
-            id INTEGER PRIMARY KEY,
-            camera TEXT NOT NULL,
-            kecamatan TEXT NOT NULL,
-            start REAL NOT NULL,
-            "end" REAL NOT NULL,
-            bytes INTEGER NOT NULL,
-            frames INTEGER,
-            path TEXT NOT NULL UNIQUE,
-            CHECK ("end" >= start)
-        )""",
-        "CREATE INDEX segments_camera_start ON segments (camera, start)",
-        "CREATE INDEX segments_kecamatan_start ON segments (kecamatan, start)",
-        "CREATE INDEX segments_start ON segments (start)",
-        # Write rate = bytes of segments that ended recently; asked for on every health poll.
-        'CREATE INDEX segments_end ON segments ("end")',
-        # Summing bytes over hundreds of thousands of rows on each health poll would be
-        # slow; triggers keep per-camera totals exact inside the same transaction.
-        """CREATE TABLE usage (
-            kecamatan TEXT NOT NULL,
-            camera TEXT NOT NULL,
-            bytes INTEGER NOT NULL,
-            segments INTEGER NOT NULL,
-            PRIMARY KEY (kecamatan, camera)
-        ) WITHOUT ROWID""",
-        """CREATE TRIGGER segments_ai AFTER INSERT ON segments BEGIN
-            INSERT INTO usage (kecamatan, camera, bytes, segments)
-                VALUES (NEW.kecamatan, NEW.camera, NEW.bytes, 1)
-                ON CONFLICT (kecamatan, camera) DO UPDATE
-                SET bytes = bytes + excluded.bytes, segments = segments + 1;
-            UPDATE meta SET value = MAX(value, NEW."end" - NEW.start) WHERE key = 'max_seconds';
-        END""",
-        """CREATE TRIGGER segments_ad AFTER DELETE ON segments BEGIN
-            UPDATE usage SET bytes = bytes - OLD.bytes, segments = segments - 1
-                WHERE kecamatan = OLD.kecamatan AND camera = OLD.camera;
-            DELETE FROM usage WHERE segments <= 0;
-        END""",
-        """CREATE TRIGGER segments_au AFTER UPDATE ON segments BEGIN
-            UPDATE usage SET bytes = bytes - OLD.bytes, segments = segments - 1
-                WHERE kecamatan = OLD.kecamatan AND camera = OLD.camera;
-            INSERT INTO usage (kecamatan, camera, bytes, segments)
-                VALUES (NEW.kecamatan, NEW.camera, NEW.bytes, 1)
-                ON CONFLICT (kecamatan, camera) DO UPDATE
-                SET bytes = bytes + excluded.bytes, segments = segments + 1;
-            DELETE FROM usage WHERE segments <= 0;
-            UPDATE meta SET value = MAX(value, NEW."end" - NEW.start) WHERE key = 'max_seconds';
-        END""",
-        # AUTOINCREMENT: ids are never reused after old events are pruned, so an SSE
-        # client's Last-Event-ID can never point at a different event later.
-        # `data` is declared TEXT, not JSON: a JSON type name would get NUMERIC affinity.
-        """CREATE TABLE events (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            time REAL NOT NULL,
-            type TEXT NOT NULL,
-            camera TEXT,
-            kecamatan TEXT,
-            data TEXT NOT NULL DEFAULT '{}'
-        )""",
-        "CREATE INDEX events_time ON events (time)",
-        "CREATE INDEX events_camera ON events (camera, id)",
-    ),
-    # 2: audit log, reboot jobs, export jobs.
-    (
-        "CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, "
-        "actor TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, target TEXT, "
-        "reason TEXT, case_id TEXT, result TEXT NOT NULL, detail TEXT)",
-        "CREATE INDEX audit_time ON audit(time)",
-        "CREATE TABLE reboots (id TEXT PRIMARY KEY, camera TEXT NOT NULL, "
-        "requested REAL NOT NULL, actor TEXT NOT NULL, reason TEXT, state TEXT NOT NULL, "
-        "detail TEXT, finished REAL, batch TEXT)",
-        "CREATE INDEX reboots_camera ON reboots(camera, requested)",
-        # A job row is the whole job: the worker rebuilds its queue from it after a
-        # restart, and `gaps` (JSON text) and the frame times survive for the job list.
-        """CREATE TABLE export_jobs (
-            id TEXT PRIMARY KEY,
-            camera TEXT NOT NULL,
-            start REAL NOT NULL,
-            "end" REAL NOT NULL,
-            case_id TEXT,
-            note TEXT,
-            requester TEXT NOT NULL,
-            role TEXT NOT NULL,
-            created REAL NOT NULL,
-            state TEXT NOT NULL,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            started REAL,
-            finished REAL,
-            percent REAL NOT NULL DEFAULT 0,
-            bytes_done INTEGER NOT NULL DEFAULT 0,
-            bytes_total INTEGER NOT NULL DEFAULT 0,
-            eta_seconds REAL,
-            first_frame REAL,
-            last_frame REAL,
-            gaps TEXT NOT NULL DEFAULT '[]',
-            size INTEGER,
-            sha256 TEXT,
-            expires REAL,
-            error TEXT
-        )""",
-        "CREATE INDEX export_jobs_state ON export_jobs (state, created)",
-        "CREATE INDEX export_jobs_created ON export_jobs (created)",
-    ),
-]
-
-
-class IndexVersionError(RuntimeError):
-    """The database was written by a newer cctvctl; refusing beats corrupting it."""
 
 
 class SegmentLike(Protocol):
@@ -230,31 +113,6 @@ def from_ts(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> int:
-    """Bring the schema up to ``len(migrations)``; returns the version found before.
-
-    Runs in one IMMEDIATE transaction and re-reads the version inside it, so two
-    processes opening a fresh database at once cannot both apply a step.
-    """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        found = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if found > len(migrations):
-            raise IndexVersionError(
-                f"index schema version {found} is newer than this cctvctl knows "
-                f"({len(migrations)}); upgrade cctvctl or move the index aside"
-            )
-        for version in range(found + 1, len(migrations) + 1):
-            for statement in migrations[version - 1]:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version}")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return found
-
-
 # Queries below are assembled from these fixed fragments and fixed WHERE terms only;
 # every value is a bound parameter, hence the S608 (string-built SQL) waivers.
 _SELECT_SEGMENTS: Final = (
@@ -262,8 +120,8 @@ _SELECT_SEGMENTS: Final = (
 )
 
 
-class SegmentIndex:
-    """Segment and event index of one storage root; every method may be called from any thread."""
+class Database:
+    """The database of one storage root, with the segment index; callable from any thread."""
 
     def __init__(
         self,
@@ -310,7 +168,7 @@ class SegmentIndex:
         if conn is not None:
             return conn
         if self._closed:
-            raise RuntimeError("SegmentIndex is closed")
+            raise RuntimeError("Database is closed")
         conn = sqlite3.connect(
             self.db_path,
             timeout=BUSY_TIMEOUT_SECONDS,
@@ -351,13 +209,18 @@ class SegmentIndex:
             self._conns.clear()
         self._local = threading.local()
 
-    def __enter__(self) -> SegmentIndex:
+    def __enter__(self) -> Database:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     # ------------------------------------------------------------------ meta
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The time source rows are stamped with (the event store uses it too)."""
+        return self._clock
 
     def schema_version(self) -> int:
         return int(self._query("PRAGMA user_version")[0][0])
@@ -522,13 +385,38 @@ class SegmentIndex:
         return int(self._query("SELECT COALESCE(SUM(segments), 0) FROM usage")[0][0])
 
     def bytes_written_since(self, since: datetime, kecamatan: str | None = None) -> int:
-        """Bytes of segments that ended at or after ``since``: the basis of write rates."""
-        sql = 'SELECT COALESCE(SUM(bytes), 0) FROM segments WHERE "end" >= ?'
+        """Bytes of segments indexed that ended at or after ``since``, deleted ones included."""
+        return self._written_since(since, kecamatan)[0]
+
+    def _written_since(self, since: datetime, kecamatan: str | None) -> tuple[int, float | None]:
+        sql = 'SELECT COALESCE(SUM(bytes), 0), MIN(start) FROM writes WHERE "end" >= ?'
         params: list[Any] = [to_ts(since)]
         if kecamatan is not None:
             sql += " AND kecamatan = ?"
             params.append(kecamatan)
-        return int(self._query(sql, params)[0][0])
+        written, first = self._query(sql, params)[0]
+        return int(written), first
+
+    def write_rate(self, now: datetime, window: timedelta, kecamatan: str | None = None) -> float:
+        """Bytes per second written over the last ``window`` (or since writing began).
+
+        The bytes are those of segments that ended within the window; they are divided by
+        the time from the earliest of those segments' starts to ``now``, so a server that
+        has recorded for only a minute reports its real rate rather than a minute's bytes
+        spread over the whole window, and a recorder that stopped decays towards zero.
+        The segments being written now are not counted yet: the rate lags by at most one
+        segment length.
+        """
+        written, first = self._written_since(now - window, kecamatan)
+        if written == 0 or first is None:
+            return 0.0
+        seconds = min(window.total_seconds(), to_ts(now) - float(first))
+        return written / max(seconds, 1.0)
+
+    def prune_writes(self, before: datetime) -> int:
+        """Forget the write log up to ``before`` (older than any rate window asked for)."""
+        with self._write() as conn:
+            return conn.execute('DELETE FROM writes WHERE "end" < ?', (to_ts(before),)).rowcount
 
     def indexed_files(self) -> dict[str, IndexedFile]:
         """Every row's stored path (root-relative POSIX for files under the root) -> id, size.
@@ -541,90 +429,3 @@ class SegmentIndex:
 
     def all_paths(self) -> set[Path]:
         return {self.full_path(p) for (p,) in self._query("SELECT path FROM segments")}
-
-    # ------------------------------------------------------------------ events
-
-    def add_event(
-        self,
-        type: str,
-        *,
-        camera: str | None = None,
-        kecamatan: str | None = None,
-        data: dict[str, object] | None = None,
-        at: datetime | None = None,
-    ) -> Event:
-        when = self._clock() if at is None else to_ts(at)
-        payload = dict(data or {})
-        # default=str: a stray datetime or Path in an event must not lose the event.
-        encoded = json.dumps(payload, default=str, separators=(",", ":"))
-        with self._write() as conn:
-            row = conn.execute(
-                "INSERT INTO events (time, type, camera, kecamatan, data) VALUES (?, ?, ?, ?, ?) "
-                "RETURNING id",
-                (when, type, camera, kecamatan, encoded),
-            ).fetchone()
-        return Event(
-            id=int(row[0]),
-            time=from_ts(when),
-            type=type,
-            camera=camera,
-            kecamatan=kecamatan,
-            data=json.loads(encoded),
-        )
-
-    def events(
-        self,
-        since_id: int | None = None,
-        limit: int = 100,
-        types: Iterable[str] | None = None,
-        camera: str | None = None,
-        *,
-        latest: bool = False,
-    ) -> list[Event]:
-        """Events after ``since_id``, oldest first.
-
-        By default the *first* ``limit`` of them (page forward by passing the last id seen);
-        with ``latest=True``, or without ``since_id``, the *last* ``limit`` of them.
-        """
-        where: list[str] = []
-        params: list[Any] = []
-        if since_id is not None:
-            where.append("id > ?")
-            params.append(since_id)
-        if types is not None:
-            wanted = list(types)
-            where.append(f"type IN ({', '.join('?' * len(wanted))})" if wanted else "0")
-            params.extend(wanted)
-        if camera is not None:
-            where.append("camera = ?")
-            params.append(camera)
-        clause = f"WHERE {' AND '.join(where)} " if where else ""
-        newest = latest or since_id is None
-        rows = self._query(
-            "SELECT id, time, type, camera, kecamatan, data FROM events "  # noqa: S608
-            f"{clause}ORDER BY id {'DESC' if newest else 'ASC'} LIMIT ?",
-            (*params, limit),
-        )
-        if newest:
-            rows.reverse()
-        return [
-            Event(
-                id=r[0],
-                time=from_ts(r[1]),
-                type=r[2],
-                camera=r[3],
-                kecamatan=r[4],
-                data=json.loads(r[5]),
-            )
-            for r in rows
-        ]
-
-    def count_events(self, since_id: int = 0) -> int:
-        return int(self._query("SELECT COUNT(*) FROM events WHERE id > ?", (since_id,))[0][0])
-
-    def last_event_id(self) -> int:
-        return int(self._query("SELECT COALESCE(MAX(id), 0) FROM events")[0][0])
-
-    def prune_events(self, before: datetime) -> int:
-        with self._write() as conn:
-            return conn.execute("DELETE FROM events WHERE time < ?", (to_ts(before),)).rowcount

@@ -1,0 +1,229 @@
+"""The running backend: every service of a server, built once and stopped in order.
+
+Start-up order matters: the database is reconciled with the disk *before* any ingest
+thread opens a file, so a segment cut by a crash is repaired rather than raced; the
+exporter starts after the recorder (a job waits on the recorder's open segments), and the
+reboot service last (it watches the recorder). Shutdown runs the other way round: reboot
+jobs in flight are marked interrupted (which needs the database), the exporter stops, the
+recorder closes and indexes every open segment, and only then are the event bus and the
+database closed.
+
+Routes get the :class:`Runtime` through the one dependency :func:`get_runtime`; nothing
+else of the server reads ``app.state``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from fastapi import FastAPI, Request
+
+from cctvctl.config import Inventory
+from cctvctl.exports import Exporter
+from cctvctl.health import HostProbe
+from cctvctl.reboots import RebootManager
+from cctvctl.recorder.manager import Recorder
+from cctvctl.server.credentials import Redactor, TokenStore
+from cctvctl.storage.audit import AuditLog
+from cctvctl.storage.database import Database, SegmentLike
+from cctvctl.storage.event_store import EventStore
+from cctvctl.storage.events import EventBus
+from cctvctl.storage.layout import parse_segment_path
+from cctvctl.storage.modes import FileModes
+from cctvctl.storage.reconcile import reconcile
+
+__all__ = [
+    "DEFAULT_RETENTION_INTERVAL",
+    "CountingDatabase",
+    "Runtime",
+    "get_runtime",
+    "install",
+    "redactor_for",
+    "running",
+    "signal_stopping",
+]
+
+log = logging.getLogger(__name__)
+
+#: Seconds between retention passes (the recorder runs them). A pass with nothing to
+#: delete is a statvfs and a few indexed queries, and the disk guard's reserve always
+#: holds two intervals of writes (retention.guard_seconds); a short one keeps a kecamatan
+#: close to its quota and a small volume well used.
+DEFAULT_RETENTION_INTERVAL: Final = 10.0
+
+
+class CountingDatabase(Database):
+    """The database, counting segments indexed since start-up for ``/metrics``.
+
+    Counting at the database rather than in the recorder catches every writer that
+    indexes a segment; only counting after :meth:`start_counting` keeps start-up
+    reconciliation (old files) out of a "segments written" counter.
+    """
+
+    def __init__(self, root: Path | str, modes: FileModes) -> None:
+        super().__init__(root, modes=modes)
+        self._counting = False
+        self._count_lock = threading.Lock()
+        self.written: Counter[tuple[str, str]] = Counter()  # (kecamatan, camera) -> segments
+        self.written_bytes: Counter[tuple[str, str]] = Counter()
+
+    def start_counting(self) -> None:
+        self._counting = True
+
+    def add_segment(self, record: SegmentLike, *, kecamatan: str | None = None) -> int:
+        row_id = super().add_segment(record, kecamatan=kecamatan)
+        if self._counting:
+            if kecamatan is None:
+                key = parse_segment_path(self.root, record.path)
+                kecamatan = key.kecamatan if key is not None else "unknown"
+            with self._count_lock:
+                self.written[(kecamatan, record.camera_id)] += 1
+                self.written_bytes[(kecamatan, record.camera_id)] += int(record.bytes)
+        return row_id
+
+    def written_snapshot(self) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+        with self._count_lock:
+            return dict(self.written), dict(self.written_bytes)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Everything a request handler may need; :func:`running` builds it."""
+
+    inventory: Inventory
+    tokens: TokenStore
+    redact: Redactor
+    db: CountingDatabase
+    events: EventBus
+    recorder: Recorder
+    audit: AuditLog
+    exporter: Exporter
+    reboots: RebootManager
+    host: HostProbe
+    started: datetime
+    #: Set first at shutdown (and by the CLI on a signal): open event streams end on it.
+    stopping: threading.Event
+
+    def open_since(self, camera_id: str) -> datetime | None:
+        """Start of the segment the camera is writing now, if any (not indexed yet)."""
+        return _open_since(self.recorder, camera_id)
+
+
+def _open_since(recorder: Recorder, camera_id: str) -> datetime | None:
+    ingest = recorder.ingest(camera_id)
+    start = ingest.open_segment_start if ingest is not None else None
+    return None if start is None else datetime.fromtimestamp(start, UTC)
+
+
+def get_runtime(request: Request) -> Runtime:
+    """FastAPI dependency: the running backend (the lifespan put it on the app)."""
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def redactor_for(inventory: Inventory) -> Redactor:
+    """The redactor that masks every camera password of ``inventory``."""
+    return Redactor(inventory.password(e.camera.id) for e in inventory.cameras())
+
+
+def _open_database(inventory: Inventory) -> CountingDatabase:
+    root = inventory.storage
+    db = CountingDatabase(root, FileModes.for_file_mode(inventory.server.file_mode_bits))
+    try:
+        report = reconcile(root, db)
+    except BaseException:
+        db.close()
+        raise
+    log.info("storage %s: %s", db.root, report.summary())
+    return db
+
+
+@asynccontextmanager
+async def running(
+    inventory: Inventory,
+    *,
+    retention_interval: float = DEFAULT_RETENTION_INTERVAL,
+) -> AsyncIterator[Runtime]:
+    """Start every service in order, yield the :class:`Runtime`, stop them in reverse.
+
+    A service is stopped only if it was built; one that fails to stop does not keep the
+    ones after it (the database last) from closing.
+    """
+    started = datetime.now(UTC)
+    stopping = threading.Event()
+    redact = redactor_for(inventory)
+    async with AsyncExitStack() as stack:
+        db = await asyncio.to_thread(_open_database, inventory)
+        stack.callback(db.close)
+        bus = EventBus(EventStore(db))
+        stack.callback(bus.close)
+        recorder = Recorder(inventory, db, bus, retention_interval=retention_interval)
+
+        async def stop_recorder() -> None:
+            log.info("stopping: closing open segments")
+            await asyncio.to_thread(recorder.stop)
+            log.info("stopped; every open segment is closed and indexed")
+
+        # Pushed before start: a recorder that fails half-way still closes what it opened.
+        stack.push_async_callback(stop_recorder)
+        db.start_counting()
+        await asyncio.to_thread(recorder.start)
+        exporter = Exporter(
+            index=db,
+            inventory=inventory,
+            events=bus,
+            open_since=functools.partial(_open_since, recorder),
+        )
+        await asyncio.to_thread(exporter.start)
+        stack.push_async_callback(asyncio.to_thread, exporter.stop)
+        reboots = RebootManager(inventory, db, recorder, bus, redact=redact)
+        await reboots.start()
+        stack.push_async_callback(reboots.stop)
+        # Last pushed, so first run: event streams end before anything else stops.
+        stack.callback(stopping.set)
+        rt = Runtime(
+            inventory=inventory,
+            tokens=TokenStore(inventory.server.token),
+            redact=redact,
+            db=db,
+            events=bus,
+            recorder=recorder,
+            audit=AuditLog(db),
+            exporter=exporter,
+            reboots=reboots,
+            host=HostProbe(),
+            started=started,
+            stopping=stopping,
+        )
+        log.info(
+            "serving %d kecamatan, %d tokens configured",
+            len(inventory.kecamatan),
+            len(inventory.server.token),
+        )
+        yield rt
+
+
+def install(app: FastAPI, rt: Runtime) -> None:
+    """Make ``rt`` what :func:`get_runtime` answers for requests to ``app``."""
+    app.state.runtime = rt
+
+
+def signal_stopping(app: FastAPI) -> None:
+    """Tell the open event streams of ``app`` to end (the CLI's signal handler calls it).
+
+    uvicorn waits for open responses before it runs the lifespan shutdown, so the streams
+    must end first; before start-up has finished there is nothing to tell.
+    """
+    rt: Runtime | None = getattr(app.state, "runtime", None)
+    if rt is not None:
+        rt.stopping.set()

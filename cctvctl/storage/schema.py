@@ -1,0 +1,181 @@
+"""The schema of the node's database: its migrations, and how they are applied.
+
+Every table of ``{root}/index.sqlite3`` is created here, whichever store reads it, so one
+``PRAGMA user_version`` says what the whole file holds.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+__all__ = ["MIGRATIONS", "IndexVersionError", "Migration", "migrate"]
+
+# A migration is the list of statements taking the schema from version N-1 to N (its
+# position in MIGRATIONS, counting from 1). Never edit a released one: append a new one.
+Migration = Sequence[str]
+
+MIGRATIONS: list[Migration] = [
+    # 1: segments, usage totals kept by triggers, events, meta.
+    (
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID",
+        # The longest segment ever indexed bounds how far back an overlap query must look,
+        # which lets it use the (camera, start) index instead of scanning a camera's rows.
+        "INSERT INTO meta (key, value) VALUES ('max_seconds', 0.0)",
+        """CREATE TABLE segments (
+            id INTEGER PRIMARY KEY,
+            camera TEXT NOT NULL,
+            kecamatan TEXT NOT NULL,
+            start REAL NOT NULL,
+            "end" REAL NOT NULL,
+            bytes INTEGER NOT NULL,
+            frames INTEGER,
+            path TEXT NOT NULL UNIQUE,
+            CHECK ("end" >= start)
+        )""",
+        "CREATE INDEX segments_camera_start ON segments (camera, start)",
+        "CREATE INDEX segments_kecamatan_start ON segments (kecamatan, start)",
+        "CREATE INDEX segments_start ON segments (start)",
+        # Write rate = bytes of segments that ended recently; asked for on every health poll.
+        'CREATE INDEX segments_end ON segments ("end")',
+        # Summing bytes over hundreds of thousands of rows on each health poll would be
+        # slow; triggers keep per-camera totals exact inside the same transaction.
+        """CREATE TABLE usage (
+            kecamatan TEXT NOT NULL,
+            camera TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            segments INTEGER NOT NULL,
+            PRIMARY KEY (kecamatan, camera)
+        ) WITHOUT ROWID""",
+        """CREATE TRIGGER segments_ai AFTER INSERT ON segments BEGIN
+            INSERT INTO usage (kecamatan, camera, bytes, segments)
+                VALUES (NEW.kecamatan, NEW.camera, NEW.bytes, 1)
+                ON CONFLICT (kecamatan, camera) DO UPDATE
+                SET bytes = bytes + excluded.bytes, segments = segments + 1;
+            UPDATE meta SET value = MAX(value, NEW."end" - NEW.start) WHERE key = 'max_seconds';
+        END""",
+        """CREATE TRIGGER segments_ad AFTER DELETE ON segments BEGIN
+            UPDATE usage SET bytes = bytes - OLD.bytes, segments = segments - 1
+                WHERE kecamatan = OLD.kecamatan AND camera = OLD.camera;
+            DELETE FROM usage WHERE segments <= 0;
+        END""",
+        """CREATE TRIGGER segments_au AFTER UPDATE ON segments BEGIN
+            UPDATE usage SET bytes = bytes - OLD.bytes, segments = segments - 1
+                WHERE kecamatan = OLD.kecamatan AND camera = OLD.camera;
+            INSERT INTO usage (kecamatan, camera, bytes, segments)
+                VALUES (NEW.kecamatan, NEW.camera, NEW.bytes, 1)
+                ON CONFLICT (kecamatan, camera) DO UPDATE
+                SET bytes = bytes + excluded.bytes, segments = segments + 1;
+            DELETE FROM usage WHERE segments <= 0;
+            UPDATE meta SET value = MAX(value, NEW."end" - NEW.start) WHERE key = 'max_seconds';
+        END""",
+        # AUTOINCREMENT: ids are never reused after old events are pruned, so an SSE
+        # client's Last-Event-ID can never point at a different event later.
+        # `data` is declared TEXT, not JSON: a JSON type name would get NUMERIC affinity.
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            time REAL NOT NULL,
+            type TEXT NOT NULL,
+            camera TEXT,
+            kecamatan TEXT,
+            data TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX events_time ON events (time)",
+        "CREATE INDEX events_camera ON events (camera, id)",
+    ),
+    # 2: audit log, reboot jobs, export jobs.
+    (
+        "CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, "
+        "actor TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, target TEXT, "
+        "reason TEXT, case_id TEXT, result TEXT NOT NULL, detail TEXT)",
+        "CREATE INDEX audit_time ON audit(time)",
+        "CREATE TABLE reboots (id TEXT PRIMARY KEY, camera TEXT NOT NULL, "
+        "requested REAL NOT NULL, actor TEXT NOT NULL, reason TEXT, state TEXT NOT NULL, "
+        "detail TEXT, finished REAL, batch TEXT)",
+        "CREATE INDEX reboots_camera ON reboots(camera, requested)",
+        # A job row is the whole job: the worker rebuilds its queue from it after a
+        # restart, and `gaps` (JSON text) and the frame times survive for the job list.
+        """CREATE TABLE export_jobs (
+            id TEXT PRIMARY KEY,
+            camera TEXT NOT NULL,
+            start REAL NOT NULL,
+            "end" REAL NOT NULL,
+            case_id TEXT,
+            note TEXT,
+            requester TEXT NOT NULL,
+            role TEXT NOT NULL,
+            created REAL NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            started REAL,
+            finished REAL,
+            percent REAL NOT NULL DEFAULT 0,
+            bytes_done INTEGER NOT NULL DEFAULT 0,
+            bytes_total INTEGER NOT NULL DEFAULT 0,
+            eta_seconds REAL,
+            first_frame REAL,
+            last_frame REAL,
+            gaps TEXT NOT NULL DEFAULT '[]',
+            size INTEGER,
+            sha256 TEXT,
+            expires REAL,
+            error TEXT
+        )""",
+        "CREATE INDEX export_jobs_state ON export_jobs (state, created)",
+        "CREATE INDEX export_jobs_created ON export_jobs (created)",
+    ),
+    # 3: the write log, the basis of write rates. A segment row leaves `segments` when
+    # retention deletes it, but its bytes were still written; rates taken from surviving
+    # segments fell to a tenth of the truth on a volume the disk guard keeps pruning.
+    # Rows are added by trigger, in the transaction that indexes the segment, and pruned
+    # by retention once older than any rate window.
+    (
+        """CREATE TABLE writes (
+            id INTEGER PRIMARY KEY,
+            camera TEXT NOT NULL,
+            kecamatan TEXT NOT NULL,
+            start REAL NOT NULL,
+            "end" REAL NOT NULL,
+            bytes INTEGER NOT NULL
+        )""",
+        'CREATE INDEX writes_end ON writes ("end")',
+        # Only a new row is a new write: re-indexing a path (an upsert) is the same file.
+        """CREATE TRIGGER segments_written AFTER INSERT ON segments BEGIN
+            INSERT INTO writes (camera, kecamatan, start, "end", bytes)
+                VALUES (NEW.camera, NEW.kecamatan, NEW.start, NEW."end", NEW.bytes);
+        END""",
+        # An upgraded index starts with what it still has of the last day.
+        'INSERT INTO writes (camera, kecamatan, start, "end", bytes) '
+        'SELECT camera, kecamatan, start, "end", bytes FROM segments '
+        "WHERE \"end\" >= CAST(strftime('%s', 'now') AS REAL) - 86400",
+    ),
+]
+
+
+class IndexVersionError(RuntimeError):
+    """The database was written by a newer cctvctl; refusing beats corrupting it."""
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> int:
+    """Bring the schema up to ``len(migrations)``; returns the version found before.
+
+    Runs in one IMMEDIATE transaction and re-reads the version inside it, so two
+    processes opening a fresh database at once cannot both apply a step.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if found > len(migrations):
+            raise IndexVersionError(
+                f"index schema version {found} is newer than this cctvctl knows "
+                f"({len(migrations)}); upgrade cctvctl or move the index aside"
+            )
+        for version in range(found + 1, len(migrations) + 1):
+            for statement in migrations[version - 1]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return found

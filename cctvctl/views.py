@@ -1,0 +1,272 @@
+"""Each resource turned into its cells once, for every view (as k9s renders a resource).
+
+The CLI's rich tables and the TUI's DataTables show an export job or an audit entry from
+the same cells: :func:`export_cells`, :func:`audit_cells`. The TUI's event list reads
+server events and audit entries as one kind of row, :class:`EventRow`
+(:func:`event_row`, :func:`audit_row`). A front end only lays the cells out: widths,
+clipping, colour, bars.
+
+Every text here comes from a server or a camera (case ids, reasons, names), so the cells
+are made inert for a terminal (:func:`cctvctl.termsafe.for_terminal`) where they are
+built. No rich, no Textual: strings, numbers and a severity.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from cctvctl.models import AuditEntry, CameraStatus, Event, ExportJob, ExportState
+from cctvctl.termsafe import for_terminal
+from cctvctl.timeparse import WITA
+from cctvctl.units import bytes_text
+
+__all__ = [
+    "AuditCells",
+    "EventRow",
+    "ExportCells",
+    "Severity",
+    "audit_cells",
+    "audit_row",
+    "event_row",
+    "export_cells",
+    "window_text",
+]
+
+JOB_PROGRESS: Final = "job.progress"  # as cctvctl.client names it; no client here
+
+
+class Severity(enum.IntEnum):
+    INFO = 0
+    OK = 1
+    WARN = 2
+    BAD = 3
+
+
+def window_text(
+    start: datetime, end: datetime, now: datetime | None = None, *, utc: bool = False
+) -> str:
+    """``14:00-14:05`` today (WITA, or UTC), ``28/11 14:00-14:05`` otherwise; seconds
+    only when the window has them, ``+1d`` when it runs past midnight."""
+    zone = UTC if utc else WITA
+    a, b = start.astimezone(zone), end.astimezone(zone)
+    today = (now or datetime.now(UTC)).astimezone(zone).date()
+    form = "%H:%M:%S" if a.second or b.second else "%H:%M"
+    text = f"{a.strftime(form)}-{b.strftime(form)}"
+    if a.date() != today:
+        text = f"{a.strftime('%d/%m')} {text}"
+    if b.date() != a.date():
+        text += "+1d" if (b.date() - a.date()).days == 1 else f" {b.strftime('%d/%m')}"
+    return text
+
+
+# --------------------------------------------------------------------------- exports
+
+
+@dataclass(frozen=True)
+class ExportCells:
+    id: str
+    camera: str
+    case: str  # "-" without one
+    window: str
+    state: ExportState
+    percent: float  # 100 once done
+    size: str  # "-" until known
+    requester: str
+    created: datetime
+
+
+def export_cells(
+    job: ExportJob, now: datetime | None = None, *, utc: bool = False, compact: bool = False
+) -> ExportCells:
+    """An export job's cells; ``compact`` sizes for the TUI's narrow columns."""
+    job = for_terminal(job)  # case ids, camera ids: typed by other people
+    return ExportCells(
+        id=job.id,
+        camera=job.camera,
+        case=job.case_id or "-",
+        window=window_text(job.start, job.end, now, utc=utc),
+        state=job.state,
+        percent=100.0 if job.state is ExportState.DONE else job.percent,
+        size="-" if job.size is None else bytes_text(job.size, compact=compact),
+        requester=job.requester,
+        created=job.created,
+    )
+
+
+# --------------------------------------------------------------------------- audit
+
+
+_AUDIT_KIND: Final = {
+    "export.request": "export",
+    "export.download": "download",
+    "export.cancel": "cancel",
+}
+
+
+@dataclass(frozen=True)
+class AuditCells:
+    id: int
+    time: datetime
+    actor: str
+    role: str
+    action: str  # as the server names it: export.request
+    kind: str  # as a person says it: export
+    target: str  # "-" without one
+    reason: str | None
+    case: str | None
+    why: str  # case and reason together, "-" without either
+    result: str  # REFUSED in capitals when it went wrong
+    severity: Severity
+    detail: str | None
+
+
+def audit_cells(entry: AuditEntry) -> AuditCells:
+    entry = for_terminal(entry)
+    result = entry.result.lower()
+    if result in ("refused", "failed", "error", "denied"):
+        severity, shown = Severity.BAD, entry.result.upper()
+    elif result in ("ok", "accepted", "done", "back_online"):
+        severity, shown = Severity.OK, entry.result
+    else:
+        severity, shown = Severity.INFO, entry.result
+    return AuditCells(
+        id=entry.id,
+        time=entry.time,
+        actor=entry.actor,
+        role=entry.role,
+        action=entry.action,
+        kind=_AUDIT_KIND.get(entry.action, entry.action),
+        target=entry.target or "-",
+        reason=entry.reason,
+        case=entry.case_id,
+        why=" · ".join(x for x in (entry.case_id, entry.reason) if x) or "-",
+        result=shown,
+        severity=severity,
+        detail=entry.detail,
+    )
+
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """A line of the event list: a server event or an audit entry."""
+
+    key: str
+    time: datetime
+    kind: str
+    severity: Severity
+    target: str
+    kecamatan: str  # slug as the server sent it; a view shows the name
+    detail: str
+
+    def matches(self, needle: str, kecamatan_name: str) -> bool:
+        hay = f"{self.kind} {self.target} {self.kecamatan} {kecamatan_name} {self.detail}"
+        return needle in hay.lower()
+
+
+# Export progress is a stream of percentages; only these states are worth a row.
+EXPORT_STATES: Final = frozenset({"queued", "done", "failed", "cancelled"})
+_STATUS_SEVERITY: Final = {
+    CameraStatus.ONLINE: Severity.OK,
+    CameraStatus.DEGRADED: Severity.WARN,
+    CameraStatus.OFFLINE: Severity.BAD,
+    CameraStatus.DISABLED: Severity.INFO,
+}
+_STATUS_KIND: Final = {
+    CameraStatus.ONLINE: "cam UP",
+    CameraStatus.DEGRADED: "cam DEG",
+    CameraStatus.OFFLINE: "cam DOWN",
+    CameraStatus.DISABLED: "cam OFF",
+}
+_DELETE_REASON: Final = {"disk_guard": "disk guard", "age": "retention", "quota": "quota"}
+
+
+def _num(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def event_row(event: Event, arrow: str = "→") -> EventRow | None:
+    """The row for one server event, or None for noise (export percentages)."""
+    data = event.data
+    kind, severity, detail = event.type, Severity.INFO, ""
+    if event.type == "camera.status":
+        try:
+            status = CameraStatus(str(data.get("status")))
+        except ValueError:
+            return None
+        previous = data.get("previous") or "start"
+        reason = data.get("reason")
+        kind, severity = _STATUS_KIND[status], _STATUS_SEVERITY[status]
+        detail = f"{previous} {arrow} {status.value}" + (f": {reason}" if reason else "")
+    elif event.type == "storage.deleted":
+        why = str(data.get("reason", ""))
+        count = int(_num(data.get("count")))
+        kind = "deleted"
+        severity = Severity.WARN if why in ("disk_guard", "quota") else Severity.INFO
+        detail = (
+            f"{_DELETE_REASON.get(why, why)}: deleted {count} segment{'s' * (count != 1)} "
+            f"({bytes_text(_num(data.get('bytes')), compact=True)})"
+        )
+        if data.get("errors"):
+            severity = Severity.BAD
+            detail += f", {data['errors']} could not be deleted"
+    elif event.type == JOB_PROGRESS:
+        state = str(data.get("state", ""))
+        job = str(data.get("job", ""))[:8]
+        if data.get("kind") == "export":
+            if state not in EXPORT_STATES:
+                return None
+            kind = "export"
+            severity = {"done": Severity.OK, "failed": Severity.BAD}.get(state, Severity.INFO)
+            detail = f"job {job} {state}"
+            if state == "done":
+                detail += f" ({bytes_text(_num(data.get('bytes_total')), compact=True)} read)"
+        elif data.get("kind") == "reboot":
+            kind = "reboot"
+            if state == "back_online":
+                severity = Severity.OK
+            elif state in ("did_not_return", "failed", "interrupted"):
+                severity = Severity.BAD
+            elif state == "skipped":
+                severity = Severity.WARN
+            detail = f"job {job} {state}"
+            if data.get("error"):
+                detail += f": {data['error']}"
+            if data.get("detail"):
+                detail += f" ({data['detail']})"
+        else:
+            detail = f"{data.get('kind', 'job')} {job} {state}"
+    else:
+        detail = ", ".join(f"{k}={v}" for k, v in data.items())
+    return for_terminal(
+        EventRow(
+            f"e{event.id}",
+            event.time,
+            kind,
+            severity,
+            event.camera or "-",
+            event.kecamatan or "",
+            detail,
+        )
+    )
+
+
+def audit_row(entry: AuditEntry, kecamatan: str = "", arrow: str = "→") -> EventRow:
+    """``reboot by admin: stuck → REFUSED (recently rebooted)``."""
+    cells = audit_cells(entry)
+    detail = f"{cells.kind} by {cells.actor}"
+    if cells.reason:
+        detail += f": {cells.reason}"
+    detail += f" {arrow} {cells.result}"  # before the case and detail: it must survive clipping
+    if cells.case:
+        detail += f" [case {cells.case}]"
+    if cells.detail:
+        detail += f" ({cells.detail})"
+    return EventRow(
+        f"a{cells.id}", cells.time, cells.kind, cells.severity, cells.target, kecamatan, detail
+    )

@@ -1,0 +1,82 @@
+"""The server options are the same in every command that talks to a server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import typer.main
+
+from cctvctl.cli.main import app
+from cctvctl.cli.options import ServerOptions, server_options
+
+# Every client command, and which of the optional groups it has.
+COMMANDS = {
+    ("status",): (True, True),
+    ("cameras",): (True, True),
+    ("health",): (True, True),
+    ("gaps",): (True, True),
+    ("audit",): (True, True),
+    ("snapshot",): (False, True),
+    ("reboot",): (False, True),
+    ("export",): (False, True),
+    ("exports", "ls"): (False, True),
+    ("exports", "show"): (False, True),
+    ("exports", "download"): (False, True),
+    ("exports", "cancel"): (False, False),
+}
+
+
+def _command(path: tuple[str, ...]) -> Any:
+    # typer carries its own click, so the objects are read by what they do.
+    command: Any = typer.main.get_command(app)
+    for name in path:
+        found = command.get_command(command.context_class(command), name)
+        assert found is not None, path
+        command = found
+    return command
+
+
+def _options(command: Any) -> dict[str, str | None]:
+    return {
+        opt: p.help
+        for p in command.params
+        if p.param_type_name == "option"
+        for opt in p.opts
+        if opt.startswith("--")
+    }
+
+
+@pytest.mark.parametrize("path", list(COMMANDS))
+def test_every_client_command_has_the_same_server_options(path: tuple[str, ...]) -> None:
+    every, display = COMMANDS[path]
+    options = _options(_command(path))
+    reference = _options(_command(("status",)))  # has them all
+    wanted = ["--context", "--url", "--token", "--json"]
+    wanted += ["--all-contexts"] if every else []
+    wanted += ["--no-color", "--utc"] if display else []
+    for name in wanted:
+        assert options.get(name) == reference[name], (path, name)
+    if not every:
+        assert "--all-contexts" not in options
+
+
+def test_a_command_without_opts_is_refused_at_declaration() -> None:
+    def stray(camera: str) -> None:
+        raise AssertionError("never run")
+
+    with pytest.raises(TypeError, match="stray takes no 'opts: ServerOptions'"):
+        server_options()(stray)
+
+
+def test_the_command_gets_what_was_typed() -> None:
+    seen: list[ServerOptions] = []
+
+    def probe(*, opts: ServerOptions) -> None:
+        seen.append(opts)
+
+    server_options(every_context=True)(probe)(
+        context="sgt", url=None, token="t", all_contexts=False, json_out=True,
+        no_color=True, utc=False,
+    )  # fmt: skip
+    assert seen == [ServerOptions(context="sgt", token="t", json=True, no_color=True)]

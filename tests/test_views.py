@@ -1,0 +1,92 @@
+"""The cells of an export job and an audit entry, as both front ends show them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from cctvctl.models import AuditEntry, ExportJob, ExportState
+from cctvctl.views import Severity, audit_cells, audit_row, export_cells, window_text
+
+NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)  # 16:00 WITA
+
+
+def at(day: int, hour: int, minute: int, second: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, second, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "utc", "text"),
+    [
+        (at(28, 6, 0), at(28, 6, 15), False, "14:00-14:15"),  # today in WITA, whole minutes
+        (at(28, 6, 0, 5), at(28, 6, 15), False, "14:00:05-14:15:00"),
+        (at(28, 6, 0), at(28, 6, 15), True, "06:00-06:15"),
+        (at(27, 6, 0), at(27, 6, 15), False, "27/11 14:00-14:15"),
+        (at(27, 15, 50), at(27, 16, 10), False, "27/11 23:50-00:10+1d"),  # past midnight WITA
+    ],
+)
+def test_a_window_reads_in_wita_or_utc(
+    start: datetime, end: datetime, utc: bool, text: str
+) -> None:
+    assert window_text(start, end, NOW, utc=utc) == text
+
+
+def job(**changes: object) -> ExportJob:
+    base = ExportJob(
+        id="3f2a9c0d11",
+        camera="sgu-camat-01",
+        start=at(28, 6, 0),
+        end=at(28, 6, 15),
+        requester="op-budi",
+        state=ExportState.RUNNING,
+        created=at(28, 6, 20),
+        percent=42.0,
+    )
+    return base.model_copy(update=changes)
+
+
+def test_export_cells_in_words_and_compact() -> None:
+    done = job(state=ExportState.DONE, percent=99.0, size=212_391_114, case_id="LP/1")
+    words = export_cells(done, NOW)
+    assert (words.case, words.window, words.percent, words.size) == (
+        "LP/1",
+        "14:00-14:15",
+        100.0,  # a done job is whole, whatever the last progress said
+        "212.4 MB",
+    )
+    assert export_cells(done, NOW, compact=True).size == "212M"
+    running = export_cells(job(), NOW)
+    assert (running.case, running.size, running.percent) == ("-", "-", 42.0)
+
+
+def test_export_cells_are_inert() -> None:
+    cells = export_cells(job(case_id="LP\x1b[2J/1", camera="cam\x9b31m"), NOW)
+    assert cells.case == "LP\\x1b[2J/1" and cells.camera == "cam\\x9b31m"
+
+
+def entry(**changes: object) -> AuditEntry:
+    base = AuditEntry(
+        id=7,
+        time=at(28, 6, 1),
+        actor="admin-sari",
+        role="admin",
+        action="export.request",
+        target="sgu-camat-01",
+        result="refused",
+    )
+    return base.model_copy(update=changes)
+
+
+def test_audit_cells_say_severity_and_why() -> None:
+    refused = audit_cells(entry(reason="stuck", case_id="LP/9", detail="too \x1b long"))
+    assert (refused.kind, refused.result, refused.severity) == ("export", "REFUSED", Severity.BAD)
+    assert refused.why == "LP/9 · stuck" and refused.detail == "too \\x1b long"
+    fine = audit_cells(entry(result="ok", target=None))
+    assert (fine.result, fine.severity, fine.target, fine.why) == ("ok", Severity.OK, "-", "-")
+
+
+def test_the_event_list_line_of_an_audit_entry() -> None:
+    row = audit_row(entry(reason="stuck", case_id="LP/9"), "sangatta-utara", "->")
+    assert row.key == "a7" and row.kecamatan == "sangatta-utara"
+    assert row.detail == "export by admin-sari: stuck -> REFUSED [case LP/9]"

@@ -6,7 +6,7 @@ Synthesises the footage with the project's own SegmentWriter (so the files are e
 what the recorder writes: fragmented MP4, a fragment per keyframe, 60 s segments) from a
 camera-like 640x360 15 fps H.264 stream, indexes it, then times:
 
-  export (remux)   cctvctl.exporter.remux_clip over the whole window: demux every segment,
+  export (remux)   cctvctl.exports.remux_clip over the whole window: demux every segment,
                    rebase timestamps, mux one MP4 with +faststart
   export (job)     the same plus what a job adds: SHA-256 of the clip and the manifest
   ffmpeg concat    ffmpeg -f concat -safe 0 -i list.txt -c copy -movflags +faststart
@@ -32,7 +32,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from cctvctl.exporter import Source, remux_clip, sha256_file
+from cctvctl.exports import Source, remux_clip, sha256_file
 from cctvctl.recorder.segmenter import SegmentRecord, SegmentWriter
 from cctvctl.storage.database import Database
 

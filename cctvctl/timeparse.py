@@ -25,17 +25,23 @@ Only the standard library is imported: every client command parses its options f
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Final
 
+# Standard library only itself: it bounds and escapes caller text quoted in an error.
+from cctvctl.untrusted import quoted
+
 __all__ = [
     "ACCEPTED",
+    "DURATION_TEXT",
     "RANGE",
     "WITA",
     "TimeParseError",
     "format_duration",
     "format_time",
+    "parse_duration",
     "parse_time",
 ]
 
@@ -173,3 +179,34 @@ def format_duration(seconds: float) -> str:
         return f"{hours} h {rest // 60:02d} min"
     days, rest = divmod(secs, 86400)
     return f"{days} d {rest // 3600:02d} h"
+
+
+# Durations as the API takes them (``offline_for`` of a bulk reboot): seconds, or units.
+# ASCII digits only (\d would take '٣', which float() reads as 3), and few enough of them
+# that float() stays finite: the schema's pattern can then say exactly what is accepted.
+_NUMBER: Final = r"[0-9]{1,12}(?:\.[0-9]{1,9})?"
+_DURATION_PART: Final = re.compile(rf"({_NUMBER}) *([smhd])")
+_DURATION: Final = re.compile(rf"{_NUMBER}|(?:{_NUMBER} *[smhd] *)+")
+#: What :func:`parse_duration` accepts as text once stripped, as a regex (no anchors).
+DURATION_TEXT: Final = rf"{_NUMBER}|(?:{_NUMBER} *[smhdSMHD] *)+"
+_DURATION_UNIT: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: float | str) -> float:
+    """Seconds from ``900``, ``"900"``, ``"90s"``, ``"15m"``, ``"1h30m"``; ValueError if not."""
+    if isinstance(value, bool):
+        raise ValueError("expected seconds or a duration such as '15m'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        text = value.strip().lower()
+        if not _DURATION.fullmatch(text):
+            raise ValueError(
+                f"{quoted(value)} is not a duration; accepted: seconds, or e.g. '90s', '15m', "
+                "'2h', '1h30m'"
+            )
+        parts = _DURATION_PART.findall(text)
+        seconds = sum(float(n) * _DURATION_UNIT[u] for n, u in parts) if parts else float(text)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{quoted(value)} is not a duration of zero or more seconds")
+    return seconds

@@ -10,7 +10,7 @@ import pytest
 from harness import write_site
 
 from cctvctl.config import load_inventory
-from cctvctl.exporter import Exporter
+from cctvctl.exports import Exporter
 from cctvctl.models import ExportState, Role
 from cctvctl.storage.audit import AuditLog
 from cctvctl.storage.database import Database

@@ -33,8 +33,6 @@ from harness import (
     write_site,
 )
 
-from cctvctl.devices.reboots import parse_duration
-
 REASON = "stream hung since 03:00, reported by Pak Budi"
 REBOOT_WAIT = 15  # the sim's reboot takes 2 s; the server gives up after this
 
@@ -566,27 +564,3 @@ def test_more_than_twenty_targets_need_force(
         assert api.get("/api/v1/reboots").json() == []
         audit = api.get("/api/v1/audit", params={"action": "reboot.bulk"}).json()
     assert [r["result"] for r in audit] == ["refused", "refused"]
-
-
-# --------------------------------------------------------------------------- pure parts
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        (900, 900.0),
-        ("900", 900.0),
-        ("90s", 90.0),
-        ("15m", 900.0),
-        ("1h30m", 5400.0),
-        ("2d", 172800.0),
-    ],
-)
-def test_parse_duration(text: float | str, seconds: float) -> None:
-    assert parse_duration(text) == seconds
-
-
-@pytest.mark.parametrize("text", ["soon", "-5", "15x", "m", "", "inf"])
-def test_parse_duration_rejects(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_duration(text)

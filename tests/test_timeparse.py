@@ -11,6 +11,7 @@ from cctvctl.timeparse import (
     TimeParseError,
     format_duration,
     format_time,
+    parse_duration,
     parse_time,
 )
 
@@ -145,3 +146,24 @@ def test_format_time_in_wita_or_utc() -> None:
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        (900, 900.0),
+        ("900", 900.0),
+        ("90s", 90.0),
+        ("15m", 900.0),
+        ("1h30m", 5400.0),
+        ("2d", 172800.0),
+    ],
+)
+def test_parse_duration(text: float | str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "-5", "15x", "m", "", "inf"])
+def test_parse_duration_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)

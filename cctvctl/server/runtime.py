@@ -29,9 +29,9 @@ from typing import Final
 from fastapi import FastAPI, Request
 
 from cctvctl.config import Inventory
-from cctvctl.devices.reboots import RebootManager
-from cctvctl.exporter import Exporter
+from cctvctl.exports import Exporter
 from cctvctl.health import HostProbe
+from cctvctl.reboots import RebootManager
 from cctvctl.recorder.manager import Recorder
 from cctvctl.server.credentials import Redactor, TokenStore
 from cctvctl.storage.audit import AuditLog

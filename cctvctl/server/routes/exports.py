@@ -18,7 +18,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from cctvctl.exporter import Exporter, ExportRefused
+from cctvctl.exports import Exporter, ExportRefused
 from cctvctl.models import (
     ExportJob,
     ExportManifest,
@@ -39,7 +39,7 @@ from cctvctl.server.routes._shared import (
     read_json_body,
     validate_body,
 )
-from cctvctl.storage.audit import EXPORT_CANCEL, EXPORT_DOWNLOAD, EXPORT_REQUEST, AuditLog
+from cctvctl.storage.audit import EXPORT_CANCEL, EXPORT_DOWNLOAD, EXPORT_REQUEST
 from cctvctl.untrusted import quoted
 
 __all__ = ["router"]
@@ -69,12 +69,7 @@ def _exporter(rt: RT) -> Exporter:
     return rt.exporter
 
 
-def _audit(rt: RT) -> AuditLog:
-    return rt.audit
-
-
 EXPORTER = Annotated[Exporter, Depends(_exporter)]
-AUDIT = Annotated[AuditLog, Depends(_audit)]
 
 
 def _job_or_404(exporter: Exporter, job_id: str) -> ExportJob:
@@ -115,7 +110,6 @@ async def create_export(
     request: Request,
     response: Response,
     exporter: EXPORTER,
-    audit: AUDIT,
     principal: Annotated[Principal, _AUTHENTICATED],
 ) -> ExportJob:
     """Queue a clip export of one camera over a window (operator or admin).
@@ -129,7 +123,7 @@ async def create_export(
     case_id: str | None = None
 
     def refuse(detail: str) -> None:
-        audit.record(
+        exporter.trail.audit(
             principal.name,
             principal.role,
             EXPORT_REQUEST,
@@ -169,7 +163,7 @@ async def create_export(
         if exc.status == 404:
             raise ProblemError(404, exc.detail, type=TYPE_NOT_FOUND) from None
         raise invalid(exc.parameter, exc.detail, where="body") from None
-    audit.record(
+    exporter.trail.audit(
         principal.name,
         principal.role,
         EXPORT_REQUEST,
@@ -205,7 +199,6 @@ def get_export(job_id: str, exporter: EXPORTER) -> ExportJob:
 def delete_export(
     job_id: str,
     exporter: EXPORTER,
-    audit: AUDIT,
     principal: Annotated[Principal, OPERATOR],
 ) -> ExportJob:
     """Cancel a queued or running job; for a finished one, delete its files."""
@@ -215,7 +208,7 @@ def delete_export(
         raise ProblemError(
             404, f"no export job {quoted(job_id)} on this server", type=TYPE_NOT_FOUND
         )
-    audit.record(
+    exporter.trail.audit(
         principal.name,
         principal.role,
         EXPORT_CANCEL,
@@ -304,7 +297,6 @@ def download_export(
     job_id: str,
     request: Request,
     exporter: EXPORTER,
-    audit: AUDIT,
     principal: Annotated[Principal, OPERATOR],
 ) -> StreamingResponse:
     """The clip; supports ``Range: bytes=N-`` to resume, with ``If-Range`` on the ETag.
@@ -322,8 +314,8 @@ def download_export(
         header = None  # the client holds another version: start over
     span = _parse_range(header, size) if header is not None else None
     first, last = span if span is not None else (0, size - 1)
-    if first == 0 or not audit.has(EXPORT_DOWNLOAD, job.id, principal.name):
-        audit.record(
+    if first == 0 or not exporter.trail.audit_log.has(EXPORT_DOWNLOAD, job.id, principal.name):
+        exporter.trail.audit(
             principal.name,
             principal.role,
             EXPORT_DOWNLOAD,

@@ -18,16 +18,6 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from cctvctl.devices.reboots import (
-    DURATION_TEXT,
-    REBOOT,
-    REBOOT_BULK,
-    REBOOT_DRY_RUN,
-    Actor,
-    RebootManager,
-    RebootRefused,
-    parse_duration,
-)
 from cctvctl.models import (
     BulkRebootRequest,
     Problem,
@@ -35,6 +25,14 @@ from cctvctl.models import (
     RebootPlan,
     RebootRequest,
     Role,
+)
+from cctvctl.reboots import (
+    REBOOT,
+    REBOOT_BULK,
+    REBOOT_DRY_RUN,
+    Actor,
+    RebootManager,
+    RebootRefused,
 )
 from cctvctl.server.auth import Principal, require
 from cctvctl.server.problems import TYPE_FORBIDDEN, TYPE_NOT_FOUND, ProblemError
@@ -51,6 +49,7 @@ from cctvctl.server.routes._shared import (
     validate_body,
 )
 from cctvctl.server.runtime import Runtime
+from cctvctl.timeparse import DURATION_TEXT, parse_duration
 from cctvctl.untrusted import quoted
 
 __all__ = ["TYPE_REBOOT_REFUSED", "router"]
@@ -144,7 +143,7 @@ async def _admin_or_audited(
         f"rebooting needs {Role.ADMIN.value!r}"
     )
     await asyncio.to_thread(
-        mgr.audit.record,
+        mgr.trail.audit,
         principal.name,
         principal.role.value,
         REBOOT if target else REBOOT_BULK,
@@ -183,7 +182,7 @@ async def _audit_refusal(
     detail: str,
 ) -> None:
     await asyncio.to_thread(
-        mgr.audit.record,
+        mgr.trail.audit,
         principal.name,
         principal.role.value,
         action,

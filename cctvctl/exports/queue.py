@@ -1,0 +1,296 @@
+"""The export queue: worker threads that claim jobs, copy, hash and finish them.
+
+Jobs persist in the ``export_jobs`` table (:class:`~cctvctl.storage.exports.ExportStore`),
+which is the queue: a job is claimed in one write transaction, and a job that was running
+when the server stopped or crashed is queued again at the next start.
+
+Workers are threads because the work is libav demuxing and muxing plus file I/O, which
+release the GIL; a process pool would buy nothing but start-up time.
+
+The segment being written is not read. Only closed (indexed) segments are copied; a window
+reaching into the open segment makes the job wait (``running``, 0 %) until that segment
+closes, at most a segment length and a margin. Reading a file another thread is appending
+to would race its last fragment, and the wait is bounded by ``segment_seconds``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+
+from cctvctl.config import Inventory
+from cctvctl.exports.files import MANIFEST_NAME, ExportFiles, sha256_file
+from cctvctl.exports.manifest import build_manifest
+from cctvctl.exports.remux import ClipResult, ExportCancelled, Source, remux_clip
+from cctvctl.models import ExportJob, ExportState
+from cctvctl.storage.database import Database, to_ts
+from cctvctl.storage.exports import ExportStore, gaps_to_json
+from cctvctl.storage.job_trail import JobTrail
+
+__all__ = ["DEFAULT_CONCURRENCY", "PROGRESS_INTERVAL", "ExportQueue", "publish_job"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY: Final = 2
+#: Seconds between progress events for one job; each one is a row in the event table.
+PROGRESS_INTERVAL: Final = 0.5
+
+
+def publish_job(trail: JobTrail, job: ExportJob) -> None:
+    """One ``job.progress`` event with the job's state and progress."""
+    trail.progress(
+        job.id,
+        job.camera,
+        {
+            "state": job.state.value,
+            "percent": job.percent,
+            "bytes_done": job.bytes_done,
+            "bytes_total": job.bytes_total,
+            "eta_seconds": job.eta_seconds,
+        },
+    )
+
+
+class ExportQueue:
+    """Worker threads over the job table; a cancel flag per running job."""
+
+    def __init__(
+        self,
+        *,
+        index: Database,
+        inventory: Inventory,
+        store: ExportStore,
+        files: ExportFiles,
+        trail: JobTrail,
+        open_since: Callable[[str], datetime | None],
+        concurrency: int,
+        clock: Callable[[], float],
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.index = index
+        self.inventory = inventory
+        self.store = store
+        self.files = files
+        self.trail = trail
+        self._open_since = open_since
+        self._concurrency = concurrency
+        self._clock = clock
+        self._keep = float(inventory.server.export_keep_days) * 86400.0
+        self._segment_seconds = float(inventory.server.segment_seconds)
+        self._wake = threading.Condition()
+        self.stopping = threading.Event()
+        self._cancel: dict[str, threading.Event] = {}
+        self._cancel_lock = threading.Lock()
+
+    def requeue_running(self) -> None:
+        """Jobs cut off by the last shutdown or crash go back to the queue."""
+        requeued = self.store.requeue_running()
+        if requeued:
+            log.info("export: retrying %d job(s) cut off by the last shutdown", len(requeued))
+
+    def threads(self) -> list[threading.Thread]:
+        """The worker threads, started."""
+        started = []
+        for n in range(self._concurrency):
+            t = threading.Thread(target=self._worker, name=f"export-{n + 1}", daemon=True)
+            t.start()
+            started.append(t)
+        return started
+
+    def stop(self) -> None:
+        self.stopping.set()
+        with self._wake:
+            self._wake.notify_all()
+
+    def wake(self) -> None:
+        """A job was queued: one idle worker takes it now rather than at its next look."""
+        with self._wake:
+            self._wake.notify()
+
+    def cancel_running(self, job_id: str) -> None:
+        """Tell the worker running ``job_id`` (if any) to stop at its next check."""
+        with self._cancel_lock:
+            flag = self._cancel.get(job_id)
+        if flag is not None:
+            flag.set()
+
+    def _publish_id(self, job_id: str) -> None:
+        job = self.store.get(job_id)
+        if job is not None:
+            publish_job(self.trail, job)
+
+    def _worker(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                claimed = self.store.claim_next()
+            except Exception:
+                log.exception("export: could not read the queue")
+                claimed = None
+            if claimed is None:
+                with self._wake:
+                    self._wake.wait(1.0)
+                continue
+            job, _role = claimed
+            flag = threading.Event()
+            with self._cancel_lock:
+                self._cancel[job.id] = flag
+            try:
+                self._run(job, flag)
+            except Exception:
+                log.exception("export %s: unexpected failure", job.id)
+            finally:
+                with self._cancel_lock:
+                    self._cancel.pop(job.id, None)
+
+    def _run(self, job: ExportJob, flag: threading.Event) -> None:
+        publish_job(self.trail, job)
+        job_dir = self.files.job_dir(job.id)
+        shutil.rmtree(job_dir, ignore_errors=True)  # a retried job starts clean
+        modes = self.index.modes
+        modes.make_dirs(job_dir)
+        partial = self.files.partial_path(job.id)
+        # The muxer opens an existing file without changing its mode; the rename to the
+        # clip's name keeps it too.
+        modes.create_empty(partial)
+
+        def should_stop() -> bool:
+            return flag.is_set() or self.stopping.is_set()
+
+        try:
+            self._wait_for_open_segment(job, should_stop)
+            result, sources = self._make_clip(job, partial, should_stop)
+            if should_stop():
+                raise ExportCancelled
+            size = partial.stat().st_size
+            digest = sha256_file(partial)
+            final = self.files.clip_path(job)
+            finished = self._clock()
+            manifest = build_manifest(
+                job,
+                inventory=self.inventory,
+                file_name=final.name,
+                result=result,
+                digest=digest,
+                size=size,
+                finished=finished,
+                stored_path=self.index.stored_path,
+            )
+            os.replace(partial, final)
+            tmp = job_dir / (MANIFEST_NAME + ".tmp")
+            modes.write_text(tmp, manifest.model_dump_json(indent=2) + "\n")
+            os.replace(tmp, self.files.manifest_path(job))
+        except ExportCancelled:
+            if self.stopping.is_set() and not flag.is_set():
+                # Shutdown, not a cancel: leave it for the next start (it is retried).
+                self.store.set_state_if(
+                    job.id, (ExportState.RUNNING,), state=ExportState.QUEUED, percent=0.0
+                )
+                log.info("export %s interrupted by shutdown; queued again", job.id)
+            else:
+                log.info("export %s cancelled", job.id)
+            shutil.rmtree(job_dir, ignore_errors=True)
+            return
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            log.warning("export %s failed: %s", job.id, reason)
+            shutil.rmtree(job_dir, ignore_errors=True)
+            if self.store.set_state_if(
+                job.id,
+                (ExportState.RUNNING,),
+                state=ExportState.FAILED,
+                finished=self._clock(),
+                error=reason,
+                eta_seconds=None,
+            ):
+                self._publish_id(job.id)
+            return
+        ok = self.store.set_state_if(
+            job.id,
+            (ExportState.RUNNING,),
+            state=ExportState.DONE,
+            finished=finished,
+            percent=100.0,
+            bytes_done=sum(s.bytes for s in sources),
+            eta_seconds=0.0,
+            first_frame=result.first_frame,
+            last_frame=result.last_frame,
+            gaps=gaps_to_json(result.gaps),
+            size=size,
+            sha256=digest,
+            expires=finished + self._keep,
+        )
+        if not ok:
+            shutil.rmtree(job_dir, ignore_errors=True)  # cancelled at the last moment
+            return
+        log.info(
+            "export %s done: %s, %d frames, %d bytes, %d gap(s)",
+            job.id,
+            job.camera,
+            result.frames,
+            size,
+            len(result.gaps),
+        )
+        self._publish_id(job.id)
+
+    def _wait_for_open_segment(self, job: ExportJob, should_stop: Callable[[], bool]) -> None:
+        # The roll happens at the first keyframe after segment_seconds; the margin covers
+        # a long GOP and the index write.
+        deadline = time.monotonic() + self._segment_seconds * 1.5 + 10.0
+        while time.monotonic() < deadline:
+            if should_stop():
+                raise ExportCancelled
+            open_since = self._open_since(job.camera)
+            if open_since is None or open_since >= job.end:
+                return
+            time.sleep(0.25)
+        log.info("export %s: the open segment did not close in time; using what is closed", job.id)
+
+    def _make_clip(
+        self, job: ExportJob, partial: Path, should_stop: Callable[[], bool]
+    ) -> tuple[ClipResult, list[Source]]:
+        rows = self.index.segments(job.camera, job.start, job.end)
+        sources = [Source.of(r) for r in rows]
+        total = sum(s.bytes for s in sources)
+        began = time.monotonic()
+        last_sent = 0.0
+
+        def progress(done: int) -> None:
+            nonlocal last_sent
+            now = time.monotonic()
+            if now - last_sent < PROGRESS_INTERVAL:
+                return
+            last_sent = now
+            done = min(done, total)
+            elapsed = now - began
+            # The last 1 % is the faststart rewrite and the hash.
+            percent = round(99.0 * done / total, 1) if total else 0.0
+            eta = elapsed * (total - done) / done if done else None
+            self.store.update(
+                job.id,
+                percent=percent,
+                bytes_done=done,
+                bytes_total=total,
+                eta_seconds=None if eta is None else round(eta, 1),
+            )
+            self._publish_id(job.id)
+
+        self.store.update(job.id, bytes_total=total)
+        if not sources:
+            raise ValueError("the footage of this window was deleted before the export ran")
+        result = remux_clip(
+            sources,
+            to_ts(job.start),
+            to_ts(job.end),
+            partial,
+            on_progress=progress,
+            should_stop=should_stop,
+        )
+        return result, sources

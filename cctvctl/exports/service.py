@@ -1,0 +1,148 @@
+"""The export service the API server runs: one object over queue, cleanup and files."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cctvctl.config import Inventory
+from cctvctl.exports.cleanup import ExportCleanup
+from cctvctl.exports.files import ExportFiles
+from cctvctl.exports.plan import plan_export
+from cctvctl.exports.queue import DEFAULT_CONCURRENCY, ExportQueue, publish_job
+from cctvctl.models import ExportJob, ExportRequest
+from cctvctl.storage.audit import AuditLog
+from cctvctl.storage.database import Database
+from cctvctl.storage.events import EventBus
+from cctvctl.storage.exports import ExportStore
+from cctvctl.storage.job_trail import JobTrail
+
+__all__ = ["Exporter"]
+
+
+class Exporter:
+    """Export jobs: request checks, the worker queue, cancellation and expiry.
+
+    ``trail`` writes the audit rows of export requests, cancels and downloads and the
+    ``job.progress`` events of every state change.
+    """
+
+    def __init__(
+        self,
+        *,
+        index: Database,
+        inventory: Inventory,
+        events: EventBus | None = None,
+        open_since: Callable[[str], datetime | None] = lambda camera: None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        cleanup_interval: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.index = index
+        self.inventory = inventory
+        self.store = ExportStore(index, clock=clock)
+        self.files = ExportFiles(index.root)
+        self.root = self.files.root
+
+        def kecamatan_of(camera: str) -> str | None:
+            entry = inventory.camera(camera)
+            return entry.kecamatan.key if entry is not None else None
+
+        self.trail = JobTrail("export", AuditLog(index, clock=clock), events, kecamatan_of)
+        self._open_since = open_since
+        self._cleanup_interval = cleanup_interval
+        self.queue = ExportQueue(
+            index=index,
+            inventory=inventory,
+            store=self.store,
+            files=self.files,
+            trail=self.trail,
+            open_since=open_since,
+            concurrency=concurrency,
+            clock=clock,
+        )
+        self.cleanup = ExportCleanup(
+            store=self.store, files=self.files, queue=self.queue, trail=self.trail, clock=clock
+        )
+        self._threads: list[threading.Thread] = []
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        self.index.modes.make_dirs(self.root)
+        self.queue.requeue_running()
+        self.cleanup.sweep_orphans()
+        self._threads = self.queue.threads()
+        t = threading.Thread(
+            target=self.cleanup.loop,
+            args=(self.queue.stopping, self._cleanup_interval),
+            name="export-cleanup",
+            daemon=True,
+        )
+        t.start()
+        self._threads.append(t)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the workers; a job they were running goes back to the queue."""
+        self.queue.stop()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        self._threads.clear()
+
+    # ------------------------------------------------------------------ requests
+
+    def plan(self, req: ExportRequest, now: datetime | None = None) -> list[tuple[float, float]]:
+        """Check a request against the inventory and the footage; returns predicted gaps.
+
+        Raises :class:`~cctvctl.exports.plan.ExportRefused` for anything the caller must
+        change.
+        """
+        return plan_export(
+            req,
+            inventory=self.inventory,
+            index=self.index,
+            open_since=self._open_since,
+            now=datetime.now(UTC) if now is None else now,
+        )
+
+    def submit(self, req: ExportRequest, requester: str, role: str) -> ExportJob:
+        """Validate and queue; raises :class:`~cctvctl.exports.plan.ExportRefused`."""
+        gaps = self.plan(req)
+        job = self.store.create(
+            secrets.token_hex(8),
+            camera=req.camera,
+            start=req.start.astimezone(UTC),
+            end=req.end.astimezone(UTC),
+            requester=requester,
+            role=role,
+            case_id=req.case_id,
+            note=req.note,
+            gaps=gaps,
+        )
+        publish_job(self.trail, job)
+        self.queue.wake()
+        return job
+
+    def cancel(self, job_id: str) -> ExportJob | None:
+        """Cancel a queued or running job, or delete a finished one's files."""
+        return self.cleanup.cancel(job_id)
+
+    def expire(self) -> int:
+        """Remove finished exports past their keep time; returns how many."""
+        return self.cleanup.expire()
+
+    # ------------------------------------------------------------------ files
+
+    def job_dir(self, job_id: str) -> Path:
+        return self.files.job_dir(job_id)
+
+    def clip_path(self, job: ExportJob) -> Path:
+        return self.files.clip_path(job)
+
+    def manifest_path(self, job: ExportJob) -> Path:
+        return self.files.manifest_path(job)

@@ -458,7 +458,9 @@ caveats:
 - frames: the simulator counts frames queued to each client (fault control's
   frames_sent); sending is stopped (stall) {DRAIN_SECONDS:g} s before the processes are
   stopped, so a client's unread backlog is not counted as lost. Frames queued to a client
-  the simulator dropped as a slow reader count as sent, and so as missing.
+  the simulator dropped as a slow reader count as sent, and so as missing. Expect the
+  recorder one frame short per camera: libav holds a camera's last frame until the next
+  one begins, and the ingest thread stops without flushing it.
 - the simulator runs on the same cores (its share of one core is shown as "sim cpu");
   RTSP over loopback, so no network loss, jitter or latency.
 - PSS is sampled once, at the end of the window; ffmpeg's is the sum over its processes.

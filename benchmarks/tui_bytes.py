@@ -454,6 +454,7 @@ pic/tile/s: picture updates per tile per second that reached the screen: the pty
   area (between its name and status lines). "slowest" is the tile with the fewest, "max gap"
   the longest any tile showed the same picture. A new picture whose cells all stay within
   the renderer's tolerance does not count: on screen it did not change. At most {ceiling:.2f}.
+  B/picture is every byte of the window (header, badges and footer included) per update.
 price of the byte budget: 256 and ascii run under the console's default picture budget
   (cctvctl/tui/budget.py); a tile over it keeps its old picture. The *-nobudget rows are the
   same runs with --max-kbps 0: their bytes/s against their pic/tile/s is what the budget saves

@@ -1,125 +1,87 @@
-"""CPU and memory of the recorder ingesting N simulated RTSP cameras, against ffmpeg.
+"""CPU, memory and frames on disk of `cctvctl server` recording N simulated cameras, against ffmpeg.
 
 Run: .venv/bin/python benchmarks/ingest.py [--streams 16 64] [--seconds 40] [--warmup 10]
-                                           [--size 640x360] [--fps 15] [--no-ffmpeg]
+         [--size 640x360] [--fps 15] [--stagger 0.1] [--latency-seconds 5] [--no-ffmpeg]
 
-For each stream count it writes an inventory of N cameras, serves them with the
-simulator (``SimulatorThread``) in a process of its own (so its CPU is not counted),
-and runs the recorder (:class:`cctvctl.recorder.manager.Recorder` with a real index and
-real files) in a second child process. After a warm-up it measures that process's CPU
-time and memory over the window. Where ``ffmpeg`` is on PATH it then records the same
-cameras the way Frigate does, one ``ffmpeg -rtsp_transport tcp -i URL -c copy -f
-segment`` process per camera (fragmented MP4 segments, like ours), measured the same way.
+For each stream count it writes an inventory of N cameras with the test harness
+(tests/harness.py), serves them with `cctvctl sim` in a process of its own (its CPU is not
+counted, but it shares the machine), and then records them twice, one after the other:
 
-Figures printed (no assertions):
-  cpu s/stream-min   CPU seconds (user + system) per stream per minute of recording
-  rss MB             resident memory of the recorder process (sum over ffmpeg processes)
-  rss/stream MB      recorder: growth over the idle process (imports, index) per stream;
-                     ffmpeg: RSS per process, and PSS per process (shared pages split)
-  ratio              recorder cost / ffmpeg cost per stream
+  recorder  a real `cctvctl server --config ...` process (harness.ServerProcess): the API,
+            the monitor, the RTT prober and retention run as in production; no API client
+            calls it during the measured window.
+  ffmpeg    one `ffmpeg -rtsp_transport tcp -i URL -c copy -f segment` process per camera
+            (fragmented MP4 segments of 60 s, like ours), the way Frigate records.
+
+Both sides are measured the same way, after a warm-up, over the same window:
+
+  cpu s/stream-min  CPU seconds (user + system) of the process tree (the server and its
+                    children; every ffmpeg process) per stream per minute of recording
+  pss MB            proportional set size (psutil memory_full_info().pss) summed over that
+                    tree at the end of the window: shared pages (libav, the interpreter) are
+                    split between the processes that map them, so N ffmpeg processes are not
+                    charged N times for one library, and the server's whole footprint counts
+  pss/stream MB     pss MB / N; with two or more stream counts, also the marginal PSS of one
+                    more stream between them, which leaves the fixed cost out on both sides
+  frames            what reached the disk: packets in the written segment files (demuxed
+                    with PyAV) against the frames the simulator sent to that side's clients
+                    (its own per-camera counter, `frames_sent` in fault control). Sending is
+                    stopped first (every camera stalled), the clients get time to drain, then
+                    the processes are stopped (SIGTERM) and the files counted.
+
+Then, for the recorder only, the live-figure latency its read batching costs: the API's
+`last_packet` age sampled for every camera (ffmpeg has no live figures to compare).
+
+Figures only; nothing is asserted. Caveats are printed with the figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import itertools
 import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
+import av
+import httpx
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+from harness import ServerProcess, Site, SiteSpec, write_site  # noqa: E402
+
+from cctvctl.recorder.ingest import IngestSettings  # noqa: E402
+
 KECAMATAN = ("Sangatta Utara", "Bengalon", "Muara Wahau", "Rantau Pulung")
+SEGMENT_SECONDS = 60
 MB = 1024 * 1024
+# Sending stops (cameras stalled) this long before the recorders are stopped: longer than
+# the recorder's read batch, shorter than the 2 x 2.5 s after which it gives a stalled
+# camera up and reconnects (ffmpeg: -timeout 5 s).
+DRAIN_SECONDS = IngestSettings().batch_seconds + 1.5
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-# --------------------------------------------------------------------------- site
-
-
-@dataclass
-class Site:
-    config: Path
-    storage: Path
-    urls: list[str]  # with credentials, for ffmpeg
-    rtsp_port: int
-
-
-def write_site(directory: Path, streams: int, size: str, fps: int) -> Site:
-    width, height = (int(v) for v in size.lower().split("x"))
-    rtsp_port, control_port = free_port(), free_port()
-    lines = [
-        "[server]",
-        'storage = "recordings"',
-        "segment_seconds = 60",
-        'secrets = "secrets.toml"',
-        "",
-        "[sim]",
-        f'control = "127.0.0.1:{control_port}"',
-        f"width = {width}",
-        f"height = {height}",
-        f"fps = {fps}",
-        "loop_seconds = 10",
-        "gop_seconds = 2",
-        "",
-    ]
-    passwords: dict[str, str] = {}
-    urls: list[str] = []
-    for k, name in enumerate(KECAMATAN):
-        cams = [n for n in range(streams) if n % len(KECAMATAN) == k]
-        if not cams:
-            continue
-        lines += [
-            "[[kecamatan]]",
-            f'name = "{name}"',
-            "",
-            "  [[kecamatan.site]]",
-            f'  name = "Kantor Camat {name}"',
-            '  kind = "kantor_kecamatan"',
-            "",
-        ]
-        for n in cams:
-            cam = f"bench-{n:03d}"
-            passwords[cam] = f"pw{n:03d}"
-            lines += [
-                "    [[kecamatan.site.camera]]",
-                f'    id = "{cam}"',
-                f'    name = "Bench {n}"',
-                f'    rtsp = "rtsp://127.0.0.1:{rtsp_port}/{cam}"',
-                '    username = "admin"',
-                "",
-            ]
-            urls.append(f"rtsp://admin:{passwords[cam]}@127.0.0.1:{rtsp_port}/{cam}")
-    config = directory / "bench.toml"
-    config.write_text("\n".join(lines), encoding="utf-8")
-    secrets = ["[passwords]", *(f'{c} = "{p}"' for c, p in passwords.items())]
-    (directory / "secrets.toml").write_text("\n".join(secrets) + "\n", encoding="utf-8")
-    return Site(config, directory / "recordings", urls, rtsp_port)
+# --------------------------------------------------------------------------- the simulator
 
 
 @contextmanager
 def simulator(site: Site, log: Path) -> Iterator[psutil.Process]:
-    """The site's cameras served by a SimulatorThread in a child process of its own."""
+    """`cctvctl sim` for the site's inventory, in a child process of its own."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, __file__, "--sim-child", str(site.config)],
+            [sys.executable, "-m", "cctvctl", "sim", "--config", str(site.config), "--no-color"],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -145,52 +107,35 @@ def simulator(site: Site, log: Path) -> Iterator[psutil.Process]:
             proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
 
 
-def sim_child(config: str) -> None:
-    """Serve the inventory's cameras until SIGTERM (what `cctvctl sim` does, minus the CLI)."""
-    from urllib.parse import urlsplit
+class SimControl:
+    """The simulator's fault control: per-camera frame counters, and stopping the sending."""
 
-    from cctvctl.config import load_inventory
-    from cctvctl.sim.model import SimCamera, SimSettings
-    from cctvctl.sim.service import SimulatorThread
+    def __init__(self, site: Site) -> None:
+        self.url = f"http://127.0.0.1:{site.control_port}"
+        self.cameras = site.camera_ids
 
-    inventory = load_inventory(config)
-    cameras = []
-    for entry in inventory.cameras():
-        url = urlsplit(entry.camera.rtsp)
-        cameras.append(
-            SimCamera(
-                id=entry.camera.id,
-                name=entry.camera.name,
-                kecamatan=entry.kecamatan.name,
-                site=entry.site.name,
-                rtsp_port=url.port or 554,
-                path=url.path,
-                username=entry.camera.username,
-                password=inventory.password(entry.camera.id),
-            )
-        )
-    sim = inventory.sim
-    host, _, port = sim.control.rpartition(":")
-    settings = SimSettings(
-        host=host,
-        control_port=int(port),
-        width=sim.width,
-        height=sim.height,
-        fps=sim.fps,
-        loop_seconds=sim.loop_seconds,
-        gop_seconds=sim.gop_seconds,
-    )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    thread = SimulatorThread(cameras, settings)
-    thread.start()
-    stop.wait()
-    thread.stop()
+    def frames_sent(self) -> dict[str, int]:
+        resp = httpx.get(f"{self.url}/cameras", timeout=10)
+        resp.raise_for_status()
+        return {st["id"]: int(st["frames_sent"]) for st in resp.json()}
+
+    def fault_all(self, mode: str) -> None:
+        with httpx.Client(base_url=self.url, timeout=10) as api:
+            for cam in self.cameras:
+                api.post(f"/cameras/{cam}/fault", json={"mode": mode}).raise_for_status()
 
 
 # --------------------------------------------------------------------------- measuring
+
+
+def tree(root: psutil.Process) -> list[psutil.Process]:
+    try:
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return [root]
 
 
 def cpu_seconds(procs: list[psutil.Process]) -> float:
@@ -204,244 +149,387 @@ def cpu_seconds(procs: list[psutil.Process]) -> float:
     return total
 
 
+def pss_bytes(procs: list[psutil.Process]) -> int:
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_full_info().pss
+        except psutil.Error:
+            continue
+    return total
+
+
 @dataclass
-class Measure:
+class Window:
+    cpu: float  # CPU seconds of the measured processes over the window
+    seconds: float
+    pss: int  # bytes, summed, at the end of the window
+    sim_cpu: float  # the simulator's CPU seconds over the same window
+
+
+def measure(procs: list[psutil.Process], sim: psutil.Process, seconds: float) -> Window:
+    c0, s0, t0 = cpu_seconds(procs), cpu_seconds([sim]), time.monotonic()
+    time.sleep(seconds)
+    c1, s1, t1 = cpu_seconds(procs), cpu_seconds([sim]), time.monotonic()
+    return Window(c1 - c0, t1 - t0, pss_bytes(procs), s1 - s0)
+
+
+def packets_on_disk(files: list[Path]) -> int:
+    """Video packets in fragmented MP4 files, by demuxing them (unreadable files count 0)."""
+    count = 0
+    for path in files:
+        try:
+            with av.open(str(path)) as container:
+                if not container.streams.video:
+                    continue
+                count += sum(1 for p in container.demux(video=0) if p.size)
+        except av.FFmpegError:
+            continue
+    return count
+
+
+@dataclass
+class Frames:
+    sent: int
+    on_disk: int
+    per_camera: dict[str, tuple[int, int]] = field(default_factory=dict)  # id -> (sent, disk)
+
+    @property
+    def complete(self) -> int:
+        return sum(1 for s, d in self.per_camera.values() if d >= s > 0)
+
+    def text(self) -> str:
+        lost = self.sent - self.on_disk
+        share = 100 * lost / self.sent if self.sent else 0.0
+        return (
+            f"{self.on_disk}/{self.sent} frames on disk ({lost} missing, {share:.2f} %), "
+            f"{self.complete}/{len(self.per_camera)} cameras complete"
+        )
+
+
+def compare_frames(
+    before: dict[str, int], after: dict[str, int], files: dict[str, list[Path]]
+) -> Frames:
+    per: dict[str, tuple[int, int]] = {}
+    for cam, total in after.items():
+        per[cam] = (total - before.get(cam, 0), packets_on_disk(files.get(cam, [])))
+    return Frames(sum(s for s, _ in per.values()), sum(d for _, d in per.values()), per_camera=per)
+
+
+@dataclass
+class Result:
     label: str
     streams: int
-    cpu: float  # seconds over the window
-    window: float  # seconds
-    rss: int  # bytes, summed over processes
-    pss: int
-    per_stream_rss: float  # bytes
-    note: str = ""
+    window: Window
+    frames: Frames
+    note: str
 
     @property
     def cpu_per_stream_minute(self) -> float:
-        return self.cpu / self.streams / (self.window / 60.0)
+        return self.window.cpu / self.streams / (self.window.seconds / 60.0)
+
+    @property
+    def pss_per_stream(self) -> float:
+        return self.window.pss / self.streams
+
+    @property
+    def sim_share(self) -> float:
+        return self.window.sim_cpu / self.window.seconds
 
 
-def measure(
-    procs: list[psutil.Process], warmup: float, seconds: float
-) -> tuple[float, float, int, int]:
-    time.sleep(warmup)
-    c0, t0 = cpu_seconds(procs), time.monotonic()
-    time.sleep(seconds)
-    c1, t1 = cpu_seconds(procs), time.monotonic()
-    rss = pss = 0
-    for p in procs:
-        try:
-            info = p.memory_full_info()
-        except psutil.Error:
-            continue
-        rss += info.rss
-        pss += getattr(info, "pss", info.rss)
-    return c1 - c0, t1 - t0, rss, pss
+# --------------------------------------------------------------------------- the recorder
+
+
+@dataclass
+class Latency:
+    samples: list[float]  # seconds: now - last_packet, per camera and sample
+    polls: int
+
+    def text(self) -> str:
+        if not self.samples:
+            return "no last_packet seen"
+        ordered = sorted(self.samples)
+        p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+        return (
+            f"last_packet age over {self.polls} polls of every camera: mean "
+            f"{statistics.fmean(ordered):.2f} s, p95 {p95:.2f} s, max {ordered[-1]:.2f} s"
+        )
+
+
+def sample_latency(server: ServerProcess, seconds: float, interval: float = 0.25) -> Latency:
+    samples: list[float] = []
+    polls = 0
+    deadline = time.monotonic() + seconds
+    with server.client("viewer") as api:
+        while time.monotonic() < deadline:
+            asked = time.time()
+            resp = api.get("/api/v1/cameras")
+            # The server read its figures somewhere between the request and the answer.
+            now = (asked + time.time()) / 2
+            resp.raise_for_status()
+            polls += 1
+            for cam in resp.json():
+                if cam.get("last_packet"):
+                    seen = datetime.fromisoformat(cam["last_packet"]).timestamp()
+                    samples.append(max(0.0, now - seen))
+            time.sleep(interval)
+    return Latency(samples, polls)
+
+
+def online_count(server: ServerProcess) -> int:
+    try:
+        resp = server.get("/api/v1/cameras")
+    except httpx.HTTPError:
+        return 0
+    if resp.status_code != 200:
+        return 0
+    return sum(1 for cam in resp.json() if cam.get("status") == "online")
 
 
 def run_recorder(
-    site: Site, streams: int, warmup: float, seconds: float, batch: float | None
-) -> Measure:
-    extra = [] if batch is None else ["--batch", str(batch)]
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", str(site.config), *extra],
-        stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        cwd=REPO,
-        text=True,
-    )
-    assert proc.stdout is not None
-    baseline = json.loads(proc.stdout.readline())
-    cpu, window, rss, pss = measure([psutil.Process(proc.pid)], warmup, seconds)
-    proc.send_signal(signal.SIGTERM)
-    summary = json.loads(proc.stdout.readline() or "{}")
-    proc.wait(30)
-    note = (
-        f"{summary.get('online', '?')}/{streams} online, "
-        f"{summary.get('fps', 0):.0f} frames/s in, {summary.get('segments', '?')} segments"
-    )
-    return Measure(
-        "recorder", streams, cpu, window, rss, pss, (rss - baseline["rss"]) / streams, note
-    )
-
-
-def run_ffmpeg(site: Site, streams: int, warmup: float, seconds: float, out: Path) -> Measure:
-    procs: list[subprocess.Popen[bytes]] = []
-    for n, url in enumerate(site.urls):
-        folder = out / f"cam-{n:03d}"
-        folder.mkdir(parents=True)
-        procs.append(
-            subprocess.Popen(
-                [
-                    "ffmpeg",
-                    "-nostdin",
-                    "-hide_banner",
-                    "-loglevel",
-                    "error",
-                    "-rtsp_transport",
-                    "tcp",
-                    "-timeout",
-                    "5000000",
-                    "-i",
-                    url,
-                    "-map",
-                    "0:v",
-                    "-c",
-                    "copy",
-                    "-f",
-                    "segment",
-                    "-segment_time",
-                    "60",
-                    "-segment_format",
-                    "mp4",
-                    "-segment_format_options",
-                    "movflags=+frag_keyframe+empty_moov+default_base_moof",
-                    "-reset_timestamps",
-                    "1",
-                    "-strftime",
-                    "1",
-                    str(folder / "%Y%m%d-%H%M%S.mp4"),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
+    site: Site, sim: psutil.Process, control: SimControl, args: argparse.Namespace
+) -> tuple[Result, Latency]:
+    streams = len(site.camera_ids)
+    before = control.frames_sent()
+    server = ServerProcess(site)
+    server.start(timeout=120)
     try:
+        assert server.proc is not None
+        root = psutil.Process(server.proc.pid)
+        time.sleep(args.warmup)
+        online = online_count(server)
+        window = measure(tree(root), sim, args.seconds)
+        latency = sample_latency(server, args.latency_seconds)
+        control.fault_all("stall")
+        time.sleep(DRAIN_SECONDS)
+        after = control.frames_sent()
+    finally:
+        server.stop(timeout=60)
+        control.fault_all("recover")
+    files: dict[str, list[Path]] = {}
+    for path in site.storage.rglob("*.mp4"):
+        # {storage}/{kecamatan}/{camera}/{YYYY-MM-DD}/{HHMMSS}.mp4
+        files.setdefault(path.parent.parent.name, []).append(path)
+    frames = compare_frames(before, after, files)
+    written = sum(p.stat().st_size for ps in files.values() for p in ps)
+    note = f"{online}/{streams} online after warm-up, {written / MB:.1f} MB written"
+    return Result("recorder", streams, window, frames, note), latency
+
+
+# --------------------------------------------------------------------------- ffmpeg
+
+
+def ffmpeg_command(url: str, folder: Path) -> list[str]:
+    return [
+        "ffmpeg",
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-rtsp_transport",
+        "tcp",
+        "-timeout",
+        "5000000",
+        "-i",
+        url,
+        "-map",
+        "0:v",
+        "-c",
+        "copy",
+        "-f",
+        "segment",
+        "-segment_time",
+        str(SEGMENT_SECONDS),
+        "-segment_format",
+        "mp4",
+        "-segment_format_options",
+        "movflags=+frag_keyframe+empty_moov+default_base_moof",
+        "-reset_timestamps",
+        "1",
+        "-strftime",
+        "1",
+        str(folder / "%Y%m%d-%H%M%S.mp4"),
+    ]
+
+
+def run_ffmpeg(
+    site: Site, sim: psutil.Process, control: SimControl, out: Path, args: argparse.Namespace
+) -> Result:
+    streams = len(site.camera_ids)
+    before = control.frames_sent()
+    procs: list[subprocess.Popen[bytes]] = []
+    folders: dict[str, Path] = {}
+    try:
+        for cam in site.camera_ids:
+            folder = folders[cam] = out / cam
+            folder.mkdir(parents=True)
+            url = f"rtsp://admin:{site.passwords[cam]}@127.0.0.1:{site.rtsp_port}/{cam}"
+            procs.append(
+                subprocess.Popen(
+                    ffmpeg_command(url, folder),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            # Exec'ing N processes at once starves the simulator on a small machine.
+            time.sleep(args.stagger)
         ps = [psutil.Process(p.pid) for p in procs]
-        cpu, window, rss, pss = measure(ps, warmup, seconds)
-        alive = sum(p.poll() is None for p in procs)
+        time.sleep(args.warmup)
+        running = sum(p.poll() is None for p in procs)
+        window = measure(ps, sim, args.seconds)
+        control.fault_all("stall")
+        time.sleep(DRAIN_SECONDS)
+        after = control.frames_sent()
     finally:
         for p in procs:
-            p.terminate()
+            p.send_signal(signal.SIGTERM)  # ffmpeg finishes the open segment on SIGTERM
         for p in procs:
             try:
                 p.wait(15)
             except subprocess.TimeoutExpired:
                 p.kill()
-    written = sum(f.stat().st_size for f in out.rglob("*.mp4"))
-    note = f"{alive}/{streams} running, {written / MB:.1f} MB written"
-    return Measure("ffmpeg", streams, cpu, window, rss, pss, rss / streams, note)
+                p.wait()
+        control.fault_all("recover")
+    files = {cam: sorted(folder.glob("*.mp4")) for cam, folder in folders.items()}
+    frames = compare_frames(before, after, files)
+    written = sum(p.stat().st_size for ps_ in files.values() for p in ps_)
+    note = f"{running}/{streams} running after warm-up, {written / MB:.1f} MB written"
+    return Result("ffmpeg", streams, window, frames, note)
 
 
-# --------------------------------------------------------------------------- child
+# --------------------------------------------------------------------------- report
 
 
-def child(config: str, batch: float | None) -> None:
-    """The recorder process: record until SIGTERM, then print a one-line summary."""
-    import logging
-    from dataclasses import replace
-
-    from cctvctl.config import load_inventory
-    from cctvctl.recorder.ingest import IngestSettings
-    from cctvctl.recorder.manager import Recorder
-    from cctvctl.storage.database import Database
-    from cctvctl.storage.event_store import EventStore
-    from cctvctl.storage.events import EventBus
-
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    inventory = load_inventory(config)
-    index = Database(inventory.storage)
-    settings = IngestSettings(segment_seconds=inventory.server.segment_seconds)
-    if batch is not None:
-        settings = replace(settings, batch_seconds=batch)
-    recorder = Recorder(inventory, index, EventBus(EventStore(index)), ingest_settings=settings)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print(json.dumps({"rss": psutil.Process().memory_info().rss}), flush=True)
-    recorder.start()
-    stop.wait()
-    cams = recorder.cameras()
-    online = sum(c.status.value == "online" for c in cams)
-    fps = sum(c.fps for c in cams)
-    recorder.stop()
-    print(json.dumps({"online": online, "fps": fps, "segments": index.segment_count()}))
-    index.close()
-
-
-# --------------------------------------------------------------------------- main
-
-
-def report(rows: list[Measure]) -> None:
+def report(rows: list[Result], latencies: dict[int, Latency], args: argparse.Namespace) -> None:
     print()
     print(
-        f"{'streams':>7}  {'process':<9} {'cpu s/stream-min':>16}  {'rss MB':>8}  "
-        f"{'rss/stream MB':>13}  {'pss/stream MB':>13}  notes"
+        f"{'streams':>7}  {'process':<9} {'cpu s/stream-min':>16}  {'pss MB':>8}  "
+        f"{'pss/stream MB':>13}  {'sim cpu':>7}  frames on disk / sent by the simulator"
     )
-    for m in rows:
-        pss = m.pss / m.streams / MB
+    for r in rows:
         print(
-            f"{m.streams:>7}  {m.label:<9} {m.cpu_per_stream_minute:>16.3f}  "
-            f"{m.rss / MB:>8.1f}  {m.per_stream_rss / MB:>13.2f}  {pss:>13.2f}  {m.note}"
+            f"{r.streams:>7}  {r.label:<9} {r.cpu_per_stream_minute:>16.3f}  "
+            f"{r.window.pss / MB:>8.1f}  {r.pss_per_stream / MB:>13.2f}  "
+            f"{100 * r.sim_share:>6.0f}%  {r.frames.text()}"
         )
-    by_n: dict[int, dict[str, Measure]] = {}
-    for m in rows:
-        by_n.setdefault(m.streams, {})[m.label] = m
+        print(f"{'':>7}  {'':<9} {r.note}")
+    by_label: dict[str, list[Result]] = {}
+    for r in rows:
+        by_label.setdefault(r.label, []).append(r)
+    for label, results in by_label.items():
+        results.sort(key=lambda r: r.streams)
+        for lo, hi in itertools.pairwise(results):
+            extra = (hi.window.pss - lo.window.pss) / (hi.streams - lo.streams)
+            print(
+                f"{label}: marginal PSS {extra / MB:.2f} MB per stream from {lo.streams} to "
+                f"{hi.streams} streams (fixed cost left out)"
+            )
+    by_n: dict[int, dict[str, Result]] = {}
+    for r in rows:
+        by_n.setdefault(r.streams, {})[r.label] = r
     for n, pair in sorted(by_n.items()):
         rec, ff = pair.get("recorder"), pair.get("ffmpeg")
-        if rec is None or ff is None or ff.cpu <= 0:
+        if rec is None or ff is None or ff.window.cpu <= 0 or ff.window.pss <= 0:
             continue
+        cpu = rec.cpu_per_stream_minute / ff.cpu_per_stream_minute
         print(
-            f"{n:>7}  ratio     cpu {rec.cpu_per_stream_minute / ff.cpu_per_stream_minute:.2f}x "
-            f"ffmpeg per stream; memory {rec.pss / max(ff.pss, 1):.2f}x ffmpeg's PSS "
-            f"({rec.rss / max(ff.rss, 1):.2f}x its summed RSS)"
+            f"{n:>7} streams: recorder uses {cpu:.2f}x ffmpeg's CPU and "
+            f"{rec.window.pss / ff.window.pss:.2f}x its PSS"
         )
+    for n, lat in sorted(latencies.items()):
+        print(f"{n:>7} streams: recorder live figures: {lat.text()}")
+
+    batch = IngestSettings().batch_seconds
+    print(
+        f"""
+caveats:
+- the recorder is the whole `cctvctl server` process (API, status monitor, RTT prober,
+  retention); nobody calls its API during the CPU window. ffmpeg only records and has no
+  API, index, live figures or thumbnails.
+- the recorder opens every camera at once (Recorder.start starts all ingest threads
+  together; it does not stagger). ffmpeg processes are started {args.stagger:g} s apart,
+  because exec'ing all of them at once starves the simulator on a small machine; the
+  {args.warmup:g} s warm-up starts after the last one.
+- the recorder batches reads: a thread that has caught up sleeps up to {batch:g} s
+  (IngestSettings.batch_seconds) and then reads what waited in the kernel. Footage is
+  timed by the stream's clock, so recording is unaffected, but live figures (last packet,
+  fps, kbps, status) and thumbnails trail the camera by up to {batch:g} s plus one frame
+  ({1 / args.fps:.3f} s at {args.fps} fps); unbatched they would trail by about one frame.
+  The latency line above is that cost as the API shows it (sampled after the CPU window).
+- frames: the simulator counts frames queued to each client (fault control's
+  frames_sent); sending is stopped (stall) {DRAIN_SECONDS:g} s before the processes are
+  stopped, so a client's unread backlog is not counted as lost. Frames queued to a client
+  the simulator dropped as a slow reader count as sent, and so as missing. Expect the
+  recorder one frame short per camera: libav holds a camera's last frame until the next
+  one begins, and the ingest thread stops without flushing it.
+- the simulator runs on the same cores (its share of one core is shown as "sim cpu");
+  RTSP over loopback, so no network loss, jitter or latency.
+- PSS is sampled once, at the end of the window; ffmpeg's is the sum over its processes.
+"""
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, nargs="+", default=[16, 64])
-    parser.add_argument("--seconds", type=float, default=40.0)
+    parser.add_argument("--seconds", type=float, default=40.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--fps", type=int, default=15)
-    parser.add_argument("--no-ffmpeg", action="store_true")
     parser.add_argument(
-        "--batch",
-        type=float,
-        default=None,
-        help="recorder's read batching in seconds (default: IngestSettings' own; 0: off)",
+        "--stagger", type=float, default=0.1, help="seconds between ffmpeg process starts"
     )
-    parser.add_argument("--child", metavar="CONFIG", help=argparse.SUPPRESS)
-    parser.add_argument("--sim-child", metavar="CONFIG", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--latency-seconds",
+        type=float,
+        default=5.0,
+        help="how long the recorder's live figures are sampled after the window",
+    )
+    parser.add_argument("--no-ffmpeg", action="store_true")
     args = parser.parse_args()
-    if args.child:
-        child(args.child, args.batch)
-        return
-    if args.sim_child:
-        sim_child(args.sim_child)
-        return
+    width, _, height = args.size.lower().partition("x")
 
     ffmpeg = None if args.no_ffmpeg else shutil.which("ffmpeg")
     print(
-        f"{os.cpu_count()} CPUs; {args.size} at {args.fps} fps; warm-up {args.warmup:.0f} s, "
-        f"window {args.seconds:.0f} s; ffmpeg: {ffmpeg or 'not measured'}; "
-        f"recorder batch: {'default' if args.batch is None else args.batch}"
+        f"{os.cpu_count()} CPUs; {args.size} at {args.fps} fps, GOP 2 s; warm-up "
+        f"{args.warmup:g} s, window {args.seconds:g} s; ffmpeg: {ffmpeg or 'not measured'}"
     )
-    rows: list[Measure] = []
+    rows: list[Result] = []
+    latencies: dict[int, Latency] = {}
     for n in args.streams:
         with tempfile.TemporaryDirectory(prefix="cctvctl-bench-") as tmp:
-            site = write_site(Path(tmp), n, args.size, args.fps)
+            spec = SiteSpec(
+                cameras=n,
+                kecamatan=KECAMATAN,
+                segment_seconds=SEGMENT_SECONDS,
+                offline_after=10.0,
+                width=int(width),
+                height=int(height),
+                fps=args.fps,
+                loop_seconds=10.0,
+                gop_seconds=2.0,
+            )
+            site = write_site(Path(tmp) / "site", spec)
+            control = SimControl(site)
             with simulator(site, Path(tmp) / "sim.log") as sim:
-                sim_c0 = cpu_seconds([sim])
-                began = time.monotonic()
-                rec = run_recorder(site, n, args.warmup, args.seconds, args.batch)
+                rec, latency = run_recorder(site, sim, control, args)
                 rows.append(rec)
-                sim_rate = (cpu_seconds([sim]) - sim_c0) / (time.monotonic() - began)
+                latencies[n] = latency
                 print(
                     f"{n} streams: recorder {rec.cpu_per_stream_minute:.3f} cpu s/stream-min, "
-                    f"RSS {rec.rss / MB:.0f} MB ({rec.note}); simulator used "
-                    f"{sim_rate * 100:.0f} % of a core",
+                    f"PSS {rec.window.pss / MB:.0f} MB; {rec.frames.text()}; {rec.note}",
                     flush=True,
                 )
                 if ffmpeg:
-                    ff = run_ffmpeg(site, n, args.warmup, args.seconds, Path(tmp) / "ffmpeg")
+                    ff = run_ffmpeg(site, sim, control, Path(tmp) / "ffmpeg", args)
                     rows.append(ff)
                     print(
                         f"{n} streams: ffmpeg {ff.cpu_per_stream_minute:.3f} cpu s/stream-min, "
-                        f"RSS {ff.rss / MB:.0f} MB ({ff.note})",
+                        f"PSS {ff.window.pss / MB:.0f} MB; {ff.frames.text()}; {ff.note}",
                         flush=True,
                     )
-    report(rows)
+    report(rows, latencies, args)
 
 
 if __name__ == "__main__":

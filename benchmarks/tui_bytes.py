@@ -1,8 +1,8 @@
-"""Bytes per second that `cctvctl tui` writes to the terminal while it shows a camera grid.
+"""Bytes per second that `cctvctl tui` writes to the terminal for a camera grid, and the pictures.
 
 Run: .venv/bin/python benchmarks/tui_bytes.py [--seconds 30] [--warmup 5]
          [--sizes 160x48,80x24] [--modes truecolor,256,ascii] [--cameras 16] [--refresh 2]
-         [--thumbnail-seconds 1] [--no-static] [--dump DIR]
+         [--thumbnail-seconds 1] [--no-static] [--no-twins] [--dump DIR]
 
 Writes a site with --cameras cameras in ONE kecamatan under a temporary folder and starts the
 simulator and `cctvctl server` for it with the test harness (tests/harness.py), with
@@ -17,12 +17,19 @@ Tiles fetch a thumbnail about once per second and the simulated cameras' picture
 "one thumbnail refresh per second" case. Then `q`, and the child is reaped (killed if hung).
 Unless --no-static, the same modes run again at the first size against a server whose
 thumbnail cache outlives the run, so the pictures never change: what the console costs when
-there is nothing new to show.
+there is nothing new to show. Unless --no-twins, 256 and ascii also run at the first size with
+moving pictures and `--max-kbps 0` (256-nobudget, ascii-nobudget): the console's picture byte
+budget turned off, so what the budget saves in bytes is shown next to what it costs in pictures.
 
 Targets (from the spec): at most 8 KB/s in 256 colours and 2 KB/s in ASCII, for moving
 pictures (no target for truecolor; printed for comparison). KB here is 1000 bytes.
 
-Prints one row per run (bytes/s, KB/s, target, verdict) and then, per run, where the bytes
+Prints one row per run: bytes/s, KB/s, target, verdict, and next to them the pictures that
+reached the screen. Everything the terminal got is replayed into a terminal emulator (pyte);
+each tile's picture area is found from where its name line stands, and a tile counts a picture
+update for every burst of output that changes a glyph or colour there. Per run: tiles seen,
+picture updates per tile per second (mean, and the slowest tile), the longest any tile kept one
+picture, and bytes per picture update. Then, per run, where the bytes
 go: SGR (colour/style) escape bytes and how many 24-bit (38;2 / 48;2) or 256-colour (38;5 /
 48;5) colours they carry (which also checks the depth the run really used), cursor moves,
 printable text (of which upper half blocks), screen updates (bursts of output) per second
@@ -35,6 +42,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import itertools
 import os
 import re
 import select
@@ -51,6 +59,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyte
+
+from cctvctl.tui.screens.grid import THUMB_INTERVAL
+
 ROOT = Path(__file__).resolve().parent.parent
 KECAMATAN = "Sangatta Utara"
 KB = 1000
@@ -59,7 +71,12 @@ MODES: dict[str, tuple[tuple[str, ...], str | None, int | None]] = {
     "truecolor": ((), "truecolor", None),
     "256": ((), None, 8 * KB),
     "ascii": (("--ascii",), None, 2 * KB),
+    # The same without the console's picture byte budget: what the budget costs in pictures.
+    "256-nobudget": (("--max-kbps", "0"), None, None),
+    "ascii-nobudget": (("--ascii", "--max-kbps", "0"), None, None),
 }
+# Modes whose budget has a no-budget twin above.
+BUDGETED = ("256", "ascii")
 # Output bursts closer than this belong to one screen update.
 UPDATE_GAP = 0.010
 START_TIMEOUT = 60.0
@@ -72,7 +89,7 @@ _HALF_BLOCK = "\u2580".encode()
 
 
 @contextmanager
-def running_server(cameras: int, thumbnail_seconds: float) -> Iterator[tuple[str, str]]:
+def running_server(cameras: int, thumbnail_seconds: float) -> Iterator[tuple[str, str, list[str]]]:
     """Site + simulator + server from the test harness, with ``[server] thumbnail_seconds``.
 
     The server caches a camera's thumbnail for ``thumbnail_seconds`` (default 2 s), so that,
@@ -91,7 +108,7 @@ def running_server(cameras: int, thumbnail_seconds: float) -> Iterator[tuple[str
         server = ServerProcess(site)
         try:
             server.start()
-            yield server.url, site.tokens["viewer"]
+            yield server.url, site.tokens["viewer"], site.camera_ids
         finally:
             try:
                 server.stop()
@@ -142,6 +159,10 @@ class PtyCapture:
     def window(self, start: float, end: float) -> list[tuple[float, bytes]]:
         with self._lock:
             return [(t, data) for t, data in self.chunks if start <= t < end]
+
+    def before(self, start: float) -> bytes:
+        with self._lock:
+            return b"".join(data for t, data in self.chunks if t < start)
 
     def wait_for(self, needle: bytes, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -207,6 +228,9 @@ class Run:
     seconds: float
     chunks: list[tuple[float, bytes]]
     target: int | None
+    before: bytes  # everything the terminal got before the window: the screen it starts from
+    cameras: list[str]
+    start: float  # monotonic time the window opened
 
     @property
     def data(self) -> bytes:
@@ -226,19 +250,24 @@ class Run:
 
     def updates(self) -> list[bytes]:
         """Output split into bursts (one screen update each, near enough)."""
-        bursts: list[list[bytes]] = []
+        return [data for _, data in self.timed_updates()]
+
+    def timed_updates(self) -> list[tuple[float, bytes]]:
+        """Bursts with the arrival time of their first chunk."""
+        bursts: list[tuple[float, list[bytes]]] = []
         last = -1.0
         for t, data in self.chunks:
             if not bursts or t - last > UPDATE_GAP:
-                bursts.append([])
-            bursts[-1].append(data)
+                bursts.append((t, []))
+            bursts[-1][1].append(data)
             last = t
-        return [b"".join(b) for b in bursts]
+        return [(t, b"".join(b)) for t, b in bursts]
 
 
 def run_tui(
     url: str,
     token: str,
+    cameras: list[str],
     mode: str,
     pictures: str,
     size: tuple[int, int],
@@ -288,14 +317,151 @@ def run_tui(
         end = time.monotonic()
         if proc.poll() is not None:
             raise SystemExit(f"tui exited with {proc.returncode} during the measurement")
-        return Run(mode, pictures, cols, rows, end - start, capture.window(start, end), target)
+        return Run(
+            mode,
+            pictures,
+            cols,
+            rows,
+            end - start,
+            capture.window(start, end),
+            target,
+            capture.before(start),
+            cameras,
+            start,
+        )
     finally:
         stop_child(proc, master)
         capture.stop()
         os.close(master)
 
 
+# --- what reached the screen -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TileArea:
+    """Where a tile's picture stands on the screen: rows [top, bottom), columns [left, right)."""
+
+    camera: str
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+
+def find_tiles(display: list[str], cameras: list[str]) -> list[TileArea]:
+    """Each visible tile's picture area, found from where its name line stands.
+
+    A tile is a name line ("<id> <name>"), its picture, then a status line; tiles fill the
+    grid down to the footer (the last screen row), the next tile starts where one ends.
+    """
+    names: list[tuple[int, int, str]] = []
+    for y, line in enumerate(display):
+        for cam in cameras:
+            x = line.find(f"{cam} ")
+            if x >= 0:
+                names.append((y, x, cam))
+    rows = sorted({y for y, _, _ in names})
+    cols = sorted({x for _, x, _ in names})
+    width, footer = len(display[0]) if display else 0, len(display) - 1
+    areas: list[TileArea] = []
+    for y, x, cam in names:
+        below = next((r for r in rows if r > y), footer)
+        right = next((c for c in cols if c > x), width)
+        areas.append(TileArea(cam, y + 1, below - 1, x, right))
+    return areas
+
+
+@dataclass(frozen=True)
+class PictureUpdates:
+    """When each tile's picture changed on the emulated screen, in seconds into the window."""
+
+    seconds: float
+    changes: dict[str, list[float]]
+
+    @property
+    def tiles(self) -> int:
+        return len(self.changes)
+
+    def rates(self) -> list[float]:
+        return [len(times) / self.seconds for times in self.changes.values()]
+
+    @property
+    def mean_rate(self) -> float:
+        rates = self.rates()
+        return sum(rates) / len(rates) if rates else 0.0
+
+    @property
+    def min_rate(self) -> float:
+        return min(self.rates(), default=0.0)
+
+    @property
+    def total(self) -> int:
+        return sum(len(times) for times in self.changes.values())
+
+    @property
+    def worst_gap(self) -> float:
+        """The longest any tile went without a new picture (the window's edges count)."""
+        worst = 0.0
+        for times in self.changes.values():
+            edges = [0.0, *times, self.seconds]
+            worst = max(worst, *(b - a for a, b in itertools.pairwise(edges)))
+        return worst
+
+
+def picture_updates(run: Run) -> PictureUpdates:
+    """Replays the output into a terminal emulator and notes every tile whose picture changed.
+
+    The screen before the window is rebuilt from everything the terminal got before it; then
+    each burst of output is fed in turn, and a tile counts a picture update for a burst when a
+    cell of its picture area changes glyph or colour.
+    """
+    screen = pyte.Screen(run.cols, run.rows)
+    stream = pyte.ByteStream(screen)
+    stream.feed(run.before)
+    areas = find_tiles(screen.display, run.cameras)
+
+    def cells(area: TileArea, y: int) -> tuple[tuple[str, str, str], ...]:
+        line = screen.buffer[y]
+        return tuple((line[x].data, line[x].fg, line[x].bg) for x in range(area.left, area.right))
+
+    shown = {a.camera: [cells(a, y) for y in range(a.top, a.bottom)] for a in areas}
+    changes: dict[str, list[float]] = {a.camera: [] for a in areas}
+    for t, burst in run.timed_updates():
+        screen.dirty.clear()
+        stream.feed(burst)
+        dirty = screen.dirty
+        for area in areas:
+            changed = False
+            for y in range(area.top, area.bottom):
+                if y not in dirty:
+                    continue
+                now = cells(area, y)
+                if now != shown[area.camera][y - area.top]:
+                    shown[area.camera][y - area.top] = now
+                    changed = True
+            if changed:
+                changes[area.camera].append(t - run.start)
+    return PictureUpdates(run.seconds, changes)
+
+
 # --- reporting -------------------------------------------------------------------------------
+
+CAVEATS = """
+pic/tile/s: picture updates per tile per second that reached the screen: the pty output is
+  replayed into a terminal emulator (pyte) and a tile counts one update for each burst of
+  output (chunks less than {gap:.0f} ms apart) that changes a glyph or colour in its picture
+  area (between its name and status lines). "slowest" is the tile with the fewest, "max gap"
+  the longest any tile showed the same picture. A new picture whose cells all stay within
+  the renderer's tolerance does not count: on screen it did not change. At most {ceiling:.2f}.
+  B/picture is every byte of the window (header, badges and footer included) per update.
+price of the byte budget: 256 and ascii run under the console's default picture budget
+  (cctvctl/tui/budget.py); a tile over it keeps its old picture. The *-nobudget rows are the
+  same runs with --max-kbps 0: their bytes/s against their pic/tile/s is what the budget saves
+  and what it costs in stale pictures.
+bytes are what the pty master received: what an SSH session would carry before its own
+  compression; a terminal multiplexer in between (tmux) redraws in its own way.
+"""
 
 
 def breakdown(run: Run) -> str:
@@ -367,6 +533,11 @@ def main() -> None:
         help="skip the static-picture runs (first size only, same modes)",
     )
     parser.add_argument(
+        "--no-twins",
+        action="store_true",
+        help="skip the no-budget runs of 256 and ascii (moving pictures, first size)",
+    )
+    parser.add_argument(
         "--dump", type=Path, default=None, help="write each run's measured bytes to DIR/*.ans"
     )
     args = parser.parse_args()
@@ -378,16 +549,19 @@ def main() -> None:
 
     # Moving: a fresh keyframe every --thumbnail-seconds. Static: the server's cache outlives
     # the run, so every thumbnail fetch returns the same picture and only chrome changes.
-    plans: list[tuple[str, float, list[tuple[int, int]]]] = [
-        ("moving", args.thumbnail_seconds, sizes)
+    plans: list[tuple[str, float, list[tuple[int, int]], list[str]]] = [
+        ("moving", args.thumbnail_seconds, sizes, modes)
     ]
+    twins = [f"{m}-nobudget" for m in modes if m in BUDGETED]
+    if twins and not args.no_twins:
+        plans.append(("moving", args.thumbnail_seconds, sizes[:1], twins))
     if not args.no_static:
-        plans.append(("static", 3600.0, sizes[:1]))
+        plans.append(("static", 3600.0, sizes[:1], modes))
     runs: list[Run] = []
-    for pictures, thumbnail_seconds, plan_sizes in plans:
-        with running_server(args.cameras, thumbnail_seconds) as (url, token):
+    for pictures, thumbnail_seconds, plan_sizes, plan_modes in plans:
+        with running_server(args.cameras, thumbnail_seconds) as (url, token, cameras):
             for size in plan_sizes:
-                for mode in modes:
+                for mode in plan_modes:
                     print(
                         f"running {mode} {pictures} at {size[0]}x{size[1]} ...",
                         file=sys.stderr,
@@ -397,6 +571,7 @@ def main() -> None:
                         run_tui(
                             url,
                             token,
+                            cameras,
                             mode,
                             pictures,
                             size,
@@ -406,30 +581,36 @@ def main() -> None:
                         )
                     )
 
+    ceiling = 1 / max(THUMB_INTERVAL, args.thumbnail_seconds)
     print(
         f"\n{args.cameras} cameras in one kecamatan, grid open, {args.seconds:.0f} s per run,"
-        f" stats every {args.refresh:g} s, thumbnails polled every 1 s"
-        f" (moving: a new picture every {args.thumbnail_seconds:g} s; static: never)"
+        f" stats every {args.refresh:g} s, thumbnails polled every {THUMB_INTERVAL:g} s"
+        f" (moving: a new picture every {args.thumbnail_seconds:g} s, so at most"
+        f" {ceiling:.2f} pictures per tile per second; static: never)"
     )
     print(
-        f"{'mode':<10} {'pictures':<8} {'size':>7} {'bytes/s':>9} {'KB/s':>7} {'target':>9}"
-        "  verdict"
+        f"{'mode':<15} {'pictures':<8} {'size':>7} {'bytes/s':>9} {'KB/s':>7} {'target':>9}"
+        f"  {'verdict':<8} {'tiles':>5} {'pic/tile/s':>10} {'slowest':>7} {'max gap s':>9}"
+        f" {'B/picture':>9}"
     )
     for run in runs:
         target = f"{run.target / KB:.0f} KB/s" if run.target is not None else "-"
+        pics = picture_updates(run)
+        per_picture = f"{len(run.data) / pics.total:9.0f}" if pics.total else f"{'-':>9}"
         print(
-            f"{run.mode:<10} {run.pictures:<8} {f'{run.cols}x{run.rows}':>7} {run.rate:9.0f}"
-            f" {run.rate / KB:7.2f} {target:>9}  {run.verdict}"
+            f"{run.mode:<15} {run.pictures:<8} {f'{run.cols}x{run.rows}':>7} {run.rate:9.0f}"
+            f" {run.rate / KB:7.2f} {target:>9}  {run.verdict:<8} {pics.tiles:>5}"
+            f" {pics.mean_rate:10.2f} {pics.min_rate:7.2f} {pics.worst_gap:9.1f} {per_picture}"
         )
-    print()
+    print(CAVEATS.format(ceiling=ceiling, gap=UPDATE_GAP * 1000))
     for run in runs:
         print(breakdown(run))
     if args.dump is not None:
         args.dump.mkdir(parents=True, exist_ok=True)
         for run in runs:
             name = f"{run.mode}-{run.pictures}-{run.cols}x{run.rows}.ans"
-            (args.dump / name).write_bytes(run.data)
-        print(f"\nraw output written to {args.dump}")
+            (args.dump / name).write_bytes(run.before + run.data)
+        print(f"\nraw output (from the start, the window last) written to {args.dump}")
 
 
 if __name__ == "__main__":

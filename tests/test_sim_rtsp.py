@@ -382,6 +382,31 @@ async def test_drop_closes_sessions(sim: Sim) -> None:
     assert status == 200
 
 
+async def test_frames_sent_counts_the_frames_a_client_received(sim: Sim) -> None:
+    # Benchmarks compare this counter with the frames a recorder wrote to disk.
+    cam = next(iter(sim.cameras.values()))
+    state = sim.states[cam.id]
+    assert state.frames_sent == 0
+    raw, _, _ = await _raw_play(sim, cam)
+    try:
+        frames = 0
+        while frames < FPS:
+            _, data = await asyncio.wait_for(raw.frame(), 5)
+            frames += RtpPacket.parse(data).marker
+        state.apply("stall")
+        # What was queued before the stall still arrives; then nothing more is sent.
+        while True:
+            try:
+                _, data = await asyncio.wait_for(raw.frame(), 1.0)
+            except TimeoutError:
+                break
+            frames += RtpPacket.parse(data).marker
+        assert state.frames_sent == frames
+        assert state.snapshot()["frames_sent"] == frames
+    finally:
+        raw.close()
+
+
 async def test_stall_freezes_then_recover_resumes(sim: Sim) -> None:
     cam = next(iter(sim.cameras.values()))
     state = sim.states[cam.id]

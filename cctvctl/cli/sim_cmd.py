@@ -293,5 +293,6 @@ def status(
         calls = sum(st["onvif_calls"].values())
         print(
             f"{st['id']:<16} {st['fault']:<10} {st['availability']:<8} "
-            f"clients={st['rtsp_clients']} onvif_calls={calls} reboots={st['reboots']}"
+            f"clients={st['rtsp_clients']} frames_sent={st['frames_sent']} "
+            f"onvif_calls={calls} reboots={st['reboots']}"
         )

@@ -117,6 +117,7 @@ class _Session:
             seq = (seq + 1) & 0xFFFF
         self.seq = seq
         transport.writelines(parts)
+        self.stream.state.frames_sent += 1
         return transport.get_write_buffer_size() <= self.conn.max_write_buffer
 
 

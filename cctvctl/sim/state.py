@@ -34,6 +34,10 @@ class CameraState:
     onvif_calls: Counter[str] = field(default_factory=Counter)
     reboots: int = 0
     rtsp_clients: int = 0
+    # Frames (access units) queued to RTSP sessions since start, summed over sessions: what a
+    # benchmark compares with the frames its recorder wrote to disk. A frame queued to a
+    # connection later dropped as a slow reader counts; it was sent, and lost by the client.
+    frames_sent: int = 0
 
     def availability(self, now: float | None = None) -> Availability:
         now = time.monotonic() if now is None else now
@@ -83,6 +87,7 @@ class CameraState:
             "fault": self.fault,
             "availability": self.availability().value,
             "rtsp_clients": self.rtsp_clients,
+            "frames_sent": self.frames_sent,
             "reboots": self.reboots,
             "onvif_calls": dict(self.onvif_calls),
         }

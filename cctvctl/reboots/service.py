@@ -185,6 +185,21 @@ class RebootManager:
             finished=now if skipped else None,
         )
 
+    async def _audit(
+        self, actor: Actor, action: str, *, target: str, reason: str, result: str, detail: str
+    ) -> None:
+        """One audit row for ``actor``'s request, written off the event loop."""
+        await asyncio.to_thread(
+            self.trail.audit,
+            actor.name,
+            actor.role,
+            action,
+            target=target,
+            reason=reason,
+            result=result,
+            detail=detail,
+        )
+
     async def reboot_one(
         self, camera_id: str, *, reason: str, force: bool, actor: Actor
     ) -> RebootJob:
@@ -196,10 +211,8 @@ class RebootManager:
             check = await asyncio.to_thread(self.planner.check, camera_id, force, busy)
             if check.error is not None:
                 status = 409 if check.error is RebootError.RECENTLY_REBOOTED else 422
-                await asyncio.to_thread(
-                    self.trail.audit,
-                    actor.name,
-                    actor.role,
+                await self._audit(
+                    actor,
                     REBOOT,
                     target=camera_id,
                     reason=reason,
@@ -214,10 +227,8 @@ class RebootManager:
             job_id = self._new_id()
             row = self._row(job_id, 1, check, actor, reason)
             await asyncio.to_thread(self.log.add, [row])
-            await asyncio.to_thread(
-                self.trail.audit,
-                actor.name,
-                actor.role,
+            await self._audit(
+                actor,
                 REBOOT,
                 target=camera_id,
                 reason=reason,
@@ -248,10 +259,8 @@ class RebootManager:
             verdict = await asyncio.to_thread(self.planner.bulk, camera_ids, force, busy)
             refused = verdict.refused
             if dry_run:
-                await asyncio.to_thread(
-                    self.trail.audit,
-                    actor.name,
-                    actor.role,
+                await self._audit(
+                    actor,
                     REBOOT_DRY_RUN,
                     target=selection,
                     reason=reason,
@@ -262,10 +271,8 @@ class RebootManager:
             if not verdict.checks:
                 refused = f"no camera matches {selection}; nothing to reboot"
             if refused is not None:
-                await asyncio.to_thread(
-                    self.trail.audit,
-                    actor.name,
-                    actor.role,
+                await self._audit(
+                    actor,
                     REBOOT_BULK,
                     target=selection,
                     reason=reason,
@@ -283,10 +290,8 @@ class RebootManager:
             job_id = self._new_id()
             rows = [self._row(job_id, n, c, actor, reason) for n, c in enumerate(verdict.checks, 1)]
             await asyncio.to_thread(self.log.add, rows)
-            await asyncio.to_thread(
-                self.trail.audit,
-                actor.name,
-                actor.role,
+            await self._audit(
+                actor,
                 REBOOT_BULK,
                 target=selection,
                 reason=reason,

@@ -33,6 +33,7 @@ from cctvctl.cli.common import fail_usage
 from cctvctl.cli.demo_children import Child
 from cctvctl.cli.demo_site import HOST, Derived, derive_inventory, port_free
 from cctvctl.cli.inventory_file import load_inventory_or_exit
+from cctvctl.cli.options import AsciiOpt
 from cctvctl.cli.output import error
 
 if TYPE_CHECKING:
@@ -85,9 +86,7 @@ def demo(
     readonly: Annotated[
         bool, typer.Option("--readonly", help="Console with every changing action turned off.")
     ] = False,
-    ascii_: Annotated[
-        bool, typer.Option("--ascii", help="Monochrome ASCII thumbnails, for thin links.")
-    ] = False,
+    ascii_: AsciiOpt = False,
     cache_dir: Annotated[
         Path | None,
         typer.Option(

@@ -8,7 +8,7 @@ suspends.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, BinaryIO, Final, Literal, Protocol, TypedDict, TypeVar, Unpack, overload
 
@@ -23,7 +23,14 @@ from cctvctl.client._errors import (
     _http_error,
     _transport_error,
 )
-from cctvctl.client._routes import Thumbnail, _Call, _download_span, _params, _when
+from cctvctl.client._routes import (
+    RebootSelection,
+    Thumbnail,
+    _Call,
+    _download_span,
+    _params,
+    _when,
+)
 from cctvctl.client._sse import EVENTS_MAX_DELAY, EVENTS_READ_TIMEOUT, SseParser, _event_of
 from cctvctl.client._wire import LoopWire, ThreadWire, Wire
 from cctvctl.models import (
@@ -369,31 +376,19 @@ class AsyncCctvClient:
         body = {"reason": reason, "force": force}
         return await self._run(routes.REBOOT_CAMERA.call(body=body, camera_id=camera_id))
 
-    async def reboot_plan(
-        self,
-        reason: str,
-        *,
-        cameras: Sequence[str] | None = None,
-        kecamatan: str | None = None,
-        offline_for: float | str | None = None,
-        force: bool = False,
-    ) -> RebootPlan:
-        body = routes.bulk_reboot_body(cameras, kecamatan, offline_for, reason, force, None, True)
+    async def reboot_plan(self, reason: str, **selection: Unpack[RebootSelection]) -> RebootPlan:
+        """What :meth:`reboot_many` would do for ``selection``; nothing is rebooted."""
+        body = routes.bulk_reboot_body(reason, selection, dry_run=True)
         return await self._run(routes.REBOOT_PLAN.call(body=body))
 
     async def reboot_many(
         self,
         reason: str,
         *,
-        cameras: Sequence[str] | None = None,
-        kecamatan: str | None = None,
-        offline_for: float | str | None = None,
-        force: bool = False,
         max_parallel: int | None = None,
+        **selection: Unpack[RebootSelection],
     ) -> RebootJob:
-        body = routes.bulk_reboot_body(
-            cameras, kecamatan, offline_for, reason, force, max_parallel, False
-        )
+        body = routes.bulk_reboot_body(reason, selection, max_parallel=max_parallel)
         return await self._run(routes.REBOOT_MANY.call(body=body))
 
     async def reboot_job(self, job_id: str) -> RebootJob:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Generic, Literal, TypeVar
+from typing import Any, Final, Generic, Literal, TypedDict, TypeVar
 from urllib.parse import quote, unquote
 
 import httpx
@@ -355,18 +355,27 @@ def export_body(
     return window | _given(case_id=case_id, note=note)
 
 
+class RebootSelection(TypedDict, total=False):
+    """Which cameras a bulk reboot is for, the same for its plan and its job."""
+
+    cameras: Sequence[str] | None  # these ids
+    kecamatan: str | None  # or every camera of this kecamatan (slug or name)
+    offline_for: float | str | None  # only those offline this long (seconds or "15m")
+    force: bool  # past the 10-minute guard; default False
+
+
 def bulk_reboot_body(
-    cameras: Sequence[str] | None,
-    kecamatan: str | None,
-    offline_for: float | str | None,
     reason: str,
-    force: bool,
-    max_parallel: int | None,
-    dry_run: bool,
+    selection: RebootSelection,
+    *,
+    max_parallel: int | None = None,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
+    cameras = selection.get("cameras")
+    force = selection.get("force", False)
     return {"reason": reason, "force": force, "dry_run": dry_run} | _given(
         cameras=None if cameras is None else list(cameras),
-        kecamatan=kecamatan,
-        offline_for=offline_for,
+        kecamatan=selection.get("kecamatan"),
+        offline_for=selection.get("offline_for"),
         max_parallel=max_parallel,
     )

@@ -10,7 +10,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any, BinaryIO, Final, Literal, Protocol, TypedDict, TypeVar, Unpack, overload
+from typing import (
+    Any,
+    BinaryIO,
+    Final,
+    Generic,
+    Literal,
+    Protocol,
+    Self,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    overload,
+)
 
 import httpx
 
@@ -111,23 +123,51 @@ class ClientOptions(TypedDict, total=False):
     verify: bool | str  # TLS: True, False or a CA bundle; default True
 
 
-class AsyncCctvClient:
-    """One server's API, awaitable; use as an async context manager or call :meth:`aclose`.
+#: httpx's async transports for :class:`AsyncCctvClient`, its blocking ones for CctvClient.
+TransportT = TypeVar("TransportT", httpx.AsyncBaseTransport, httpx.BaseTransport)
 
-    ``options`` are :class:`ClientOptions`. ``transport`` is for tests and for exotic
-    set-ups (a Unix socket, a proxy).
-    """
+
+class OneServer(Generic[TransportT]):
+    """How both clients are made: ``url``, ``token``, a ``transport`` of their kind (for
+    tests and for exotic set-ups: a Unix socket, a proxy) and :class:`ClientOptions`."""
 
     def __init__(
         self,
         url: str,
         token: str | None = None,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: TransportT | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
+        self._open(url, token, transport, options)
+
+    def _open(
+        self, url: str, token: str | None, transport: TransportT | None, options: ClientOptions
+    ) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def for_target(cls, target: TargetLike, **kwargs: Any) -> Self:
+        return cls(target.url, target.token, name=target.name, **kwargs)
+
+
+class AsyncCctvClient(OneServer[httpx.AsyncBaseTransport]):
+    """One server's API, awaitable; use as an async context manager or call :meth:`aclose`.
+
+    Made as :class:`OneServer` says, with an async transport.
+    """
+
+    _wire: Wire
+
+    def _open(
+        self,
+        url: str,
+        token: str | None,
+        transport: httpx.AsyncBaseTransport | None,
+        options: ClientOptions,
+    ) -> None:
         http = self._setup(url, token, options)
-        self._wire: Wire = LoopWire(httpx.AsyncClient(**http, transport=transport))
+        self._wire = LoopWire(httpx.AsyncClient(**http, transport=transport))
 
     @classmethod
     def _over_thread(
@@ -161,10 +201,6 @@ class AsyncCctvClient:
             "verify": options.get("verify", True),
             "follow_redirects": False,
         }
-
-    @classmethod
-    def for_target(cls, target: TargetLike, **kwargs: Any) -> AsyncCctvClient:
-        return cls(target.url, target.token, name=target.name, **kwargs)
 
     async def __aenter__(self) -> AsyncCctvClient:
         return self

@@ -227,17 +227,17 @@ class AsyncCctvClient(OneServer[httpx.AsyncBaseTransport]):
             # An empty id ('exports show ""') would ask for the collection instead.
             raise BadRequest(self.server, "an empty id: give a camera, kecamatan or job id")
         headers: dict[str, str] = {}
-        if call.authenticated and self._token:
+        if call.route.authenticated and self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         request: dict[str, Any] = {
-            "method": call.method,
+            "method": call.route.method,
             # Relative, so a server behind a proxy prefix (https://noc/node-a/) works.
             "url": call.path.lstrip("/"),
             "params": dict(call.params),
             "headers": headers,
         }
-        if call.json_body is not None:
-            request["json"] = call.json_body
+        if call.body is not None:
+            request["json"] = call.body
         return request
 
     async def _run(self, call: _Call[T]) -> T:
@@ -247,14 +247,15 @@ class AsyncCctvClient(OneServer[httpx.AsyncBaseTransport]):
                 response = await self._wire.send(self._request(call))
                 break
             except httpx.TransportError as exc:
-                delay = _retry_delay(call.idempotent, exc, attempt, self.retries, self.backoff)
+                idempotent = call.route.idempotent
+                delay = _retry_delay(idempotent, exc, attempt, self.retries, self.backoff)
                 attempt += 1
                 if delay is None:
                     raise _transport_error(self.server, exc, attempt) from exc
                 await self._wire.sleep(delay)
         if not response.is_success:
             raise _http_error(self.server, response)
-        return call.parse(self.server, response)
+        return call.route.parse(self.server, response)
 
     @overload
     async def gather(self, first: Awaitable[T], second: Awaitable[U], /) -> tuple[T, U]: ...

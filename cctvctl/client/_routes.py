@@ -177,29 +177,15 @@ def _when(value: datetime | str | None) -> str | None:
 
 
 class _Call(Generic[T]):
-    """One request and how to read its answer; the client executes these."""
+    """A route with its ids filled in, its query and its body: what the client sends."""
 
-    __slots__ = ("authenticated", "json_body", "method", "params", "parse", "path")
+    __slots__ = ("body", "params", "path", "route")
 
-    def __init__(
-        self,
-        method: str,
-        path: str,
-        parse: Callable[[str, httpx.Response], T],
-        params: Mapping[str, str],
-        json_body: Any = None,
-        authenticated: bool = True,
-    ) -> None:
-        self.method = method
+    def __init__(self, route: Route[T], path: str, params: Mapping[str, str], body: Any) -> None:
+        self.route = route
         self.path = path
-        self.parse = parse
         self.params = params
-        self.json_body = json_body
-        self.authenticated = authenticated
-
-    @property
-    def idempotent(self) -> bool:
-        return self.method in _IDEMPOTENT
+        self.body = body
 
 
 class Route(Generic[T]):
@@ -223,11 +209,15 @@ class Route(Generic[T]):
     def __repr__(self) -> str:
         return f"Route({self.method} {self.template})"
 
+    @property
+    def idempotent(self) -> bool:
+        return self.method in _IDEMPOTENT
+
     def call(
         self, params: Mapping[str, str] | None = None, body: Any = None, **ids: str
     ) -> _Call[T]:
         path = self.template.format_map({k: _path_part(v) for k, v in ids.items()})
-        return _Call(self.method, path, self.parse, params or {}, body, self.authenticated)
+        return _Call(self, path, params or {}, body)
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         """The ids in ``path`` (percent-decoded) if it is this route, else None."""
@@ -247,7 +237,7 @@ class Route(Generic[T]):
 def raw(method: str, path: str, params: Mapping[str, Any] | None, body: Any = None) -> _Call[Any]:
     """A call to a path the caller wrote (``get_json`` and friends): no route, plain JSON."""
     clean = {k: str(v) for k, v in (params or {}).items() if v is not None}
-    return _Call(method, path, _parse_json, clean, body)
+    return _Call(Route(method, path, _parse_json), path, clean, body)
 
 
 def _no_body(_server: str, _response: httpx.Response) -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from cctvctl.cli import exit_codes
-from cctvctl.cli.output import console, error, print_json
+from cctvctl.cli.inventory_file import load_inventory_or_exit
+from cctvctl.cli.output import console, print_json
 
 app = typer.Typer(help="Validate site inventory files.", no_args_is_help=True)
 
@@ -24,20 +24,8 @@ def check(
     """
     from rich.table import Table
 
-    from cctvctl.config import ConfigError, load_inventory
-
-    try:
-        inventory = load_inventory(file)
-        problem = inventory.storage_problem()
-        if problem is not None:
-            raise ConfigError(file, [problem])
-    except ConfigError as exc:
-        if json_out:
-            print_json({"ok": False, "file": str(file), "errors": exc.lines()})
-        else:
-            for line in exc.lines():
-                error(line)
-        raise typer.Exit(exit_codes.USAGE) from None
+    # The check the server makes at start-up: an unwritable storage folder is a problem too.
+    inventory = load_inventory_or_exit(file, check_storage=True, json_out=json_out)
     summary = inventory.summary()
     if json_out:
         print_json({"ok": True, "file": str(file), **summary})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
@@ -16,8 +16,8 @@ from cctvctl.cli.common import (
     fail_usage,
     key_width,
     out_console,
-    parse_when,
     print_results_json,
+    since_until,
     zone_name,
 )
 from cctvctl.cli.options import ServerOptions, server_options
@@ -91,14 +91,7 @@ def gaps(
     answered, gaps or not. JSON: {start, end, cameras: [{camera, name, kecamatan,
     recorded_seconds, missing_seconds, gaps: [Gap]}]}, every camera included.
     """
-    now = datetime.now(UTC)
-    start = parse_when("--since", since, now)
-    end = parse_when("--until", until, now)
-    if end <= start:
-        fail_usage(
-            f"--until ({format_time(end, utc=opts.utc)}) must be after "
-            f"--since ({format_time(start, utc=opts.utc)})"
-        )
+    start, end = since_until(since, until, opts.utc)
     if end - start > MAX_WINDOW:
         fail_usage(
             f"the window is {format_duration((end - start).total_seconds())}; "

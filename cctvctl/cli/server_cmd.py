@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from cctvctl.cli import exit_codes
+from cctvctl.cli.inventory_file import load_inventory_or_exit
 from cctvctl.cli.output import error, print_json
 
 if TYPE_CHECKING:
@@ -59,23 +60,6 @@ def parse_listen(value: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"{value!r} is not host:port; accepted e.g. 127.0.0.1:8470")
     return host, int(port)
-
-
-def _load(config: Path) -> Inventory:
-    from cctvctl.config import ConfigError, load_inventory
-
-    try:
-        inventory = load_inventory(config)
-        # Here and not in the recorder's start-up, where an unusable folder would end
-        # uvicorn's lifespan with a traceback and exit 3.
-        problem = inventory.storage_problem()
-        if problem is not None:
-            raise ConfigError(config, [problem])
-    except ConfigError as exc:
-        for line in exc.lines():
-            error(line)
-        raise typer.Exit(exit_codes.USAGE) from None
-    return inventory
 
 
 def _configure_logging(level: LogLevel, secrets_to_hide: list[str]) -> None:
@@ -135,7 +119,9 @@ def server(
 
     Example: cctvctl server --config examples/kutim.toml
     """
-    inventory = _load(config)
+    # Here and not in the recorder's start-up, where an unusable folder would end
+    # uvicorn's lifespan with a traceback and exit 3.
+    inventory = load_inventory_or_exit(config, check_storage=True)
     address = listen or inventory.server.listen
     try:
         host, port = parse_listen(address)

@@ -37,6 +37,7 @@ import typer
 from cctvctl.cli import exit_codes
 from cctvctl.cli.common import fail_usage
 from cctvctl.cli.output import error
+from cctvctl.units import counted
 
 if TYPE_CHECKING:
     import socket
@@ -488,7 +489,7 @@ class Demo:
         settings = sim_settings(inventory, cache_dir=self.cache_dir)
         started = time.monotonic()
         _prepare_loops(cameras, settings)
-        print(f"starting simulator ({len(cameras)} cameras)…", flush=True)
+        print(f"starting simulator ({counted(len(cameras), 'camera')})…", flush=True)
         sim_args = ["sim", "--config", str(derived.config), "--no-color"]
         sim_args += ["--cache-dir", str(settings.cache_dir)]
         sim = self._start("simulator", sim_args, folder / "sim.log")

@@ -431,7 +431,7 @@ class RebootResult(Wire):
 
     id: str | None = Field(None, description="None in a dry run")
     camera: str
-    kecamatan: str | None = None
+    kecamatan: str | None = Field(None, description="the kecamatan's name, as people read it")
     state: RebootState
     error: RebootError | None = None
     detail: str | None = None

@@ -719,3 +719,18 @@ def test_second_server_on_a_busy_port_fails_cleanly(ready: Live) -> None:
     )
     assert bad.returncode == 2
     assert "host:port" in bad.stderr
+
+
+def test_server_log_lines_carry_a_wita_offset(ready: Live) -> None:
+    # A log shipper or an operator reading the log at 02:00 must not guess the zone.
+    stamped = [
+        line.split(" ", 1)[0]
+        for line in ready.server.log_text().splitlines()
+        if line[:4].isdigit() and " " in line
+    ]
+    assert stamped, ready.server.log_text()
+    now = datetime.now(UTC)
+    for stamp in stamped:
+        when = datetime.fromisoformat(stamp)
+        assert when.utcoffset() == timedelta(hours=8), stamp
+        assert abs(now - when) < timedelta(hours=1), stamp

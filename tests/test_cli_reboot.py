@@ -171,11 +171,15 @@ def test_dry_run_lists_targets_and_makes_no_onvif_call(rig: Rig) -> None:
     assert "1 to reboot, 1 skipped" in proc.stdout
     assert " reboot" in rows[rig.first]
     assert " skip " in rows[rig.no_onvif] and "no_onvif" in rows[rig.no_onvif]
+    # The kecamatan's name, as every other command prints it, not its slug.
+    site = rig.site
+    assert f" {site.kecamatan[site.camera_kecamatan[rig.first]]} " in rows[rig.first]
     as_json = rig.cli(
         "reboot", "--kecamatan", "bengalon", "--dry-run", "--reason", REASON, "--json"
     )
     plan = RebootPlan.model_validate_json(as_json.stdout)
     assert [t.camera for t in plan.targets] == [rig.no_onvif, rig.fourth]
+    assert {t.kecamatan for t in plan.targets} == {site.kecamatan["bengalon"]}
     assert plan.would_reboot == 1 and plan.skipped == 1
     assert rig.onvif_calls() == calls
 

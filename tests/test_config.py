@@ -291,6 +291,8 @@ def test_config_check_cli_summary_and_errors(tmp_path: Path) -> None:
     ok = cli("config", "check", str(write(tmp_path, GOOD)), "--json", env=ENV)
     assert ok.returncode == 0, ok.stderr
     assert '"cameras": 3' in ok.stdout
+    words = " ".join(cli("config", "check", str(write(tmp_path, GOOD)), env=ENV).stdout.split())
+    assert "3 cameras (" in words and "with ONVIF), 1 API token site kind" in words
     bad = write(tmp_path, GOOD.replace('kind = "puskesmas"', 'kind = "hospital"'))
     res = cli("config", "check", str(bad), env=ENV)
     assert res.returncode == 2

@@ -27,9 +27,8 @@ from cctvctl.client import CctvClient
 from cctvctl.models import Gap, Recordings, Segment
 from cctvctl.render import Mode
 from cctvctl.tui.app import CctvApp
-from cctvctl.tui.clock import WITA
 from cctvctl.tui.screens.camera import CameraScreen, SnapshotModal
-from cctvctl.tui.screens.export_form import ExportForm, parse_wita, validate
+from cctvctl.tui.screens.export_form import ExportForm, default_window, parse_wita, validate
 from cctvctl.tui.screens.exports import ExportsScreen
 from cctvctl.tui.screens.reboot_modal import RebootModal
 from cctvctl.tui.widgets.thumb import Thumb
@@ -151,6 +150,30 @@ def test_time_parsing_is_wita() -> None:
     assert getattr(ok, "case_id", None) == CASE and getattr(ok, "note", "x") is None
 
 
+def test_export_form_defaults_to_the_last_five_minutes_of_footage() -> None:
+    now = datetime(2026, 11, 28, 6, 30, tzinfo=UTC)  # 14:30 WITA
+
+    def footage(*spans: tuple[int, int]) -> Recordings:
+        segs = [
+            Segment(start=now + timedelta(seconds=a), end=now + timedelta(seconds=b), bytes=1)
+            for a, b in spans
+        ]
+        return Recordings(
+            camera="c", start=now - timedelta(days=1), end=now, segments=segs, gaps=[],
+            recorded_seconds=0, missing_seconds=0,
+        )  # fmt: skip
+
+    # Nothing known: the five minutes up to now.
+    assert default_window(None, now) == ("2026-11-28 14:25", "2026-11-28 14:30")
+    # An hour of footage that stopped 20 minutes ago: its last five minutes, not "now".
+    assert default_window(footage((-4800, -1200)), now) == ("2026-11-28 14:05", "2026-11-28 14:10")
+    # Two minutes of footage, ending 7 s ago: all of it, to the second.
+    assert default_window(footage((-127, -67), (-67, -7)), now) == (
+        "2026-11-28 14:27:53",
+        "2026-11-28 14:29:53",
+    )
+
+
 # --------------------------------------------------------------------------- camera screen
 
 
@@ -218,8 +241,12 @@ async def test_ascii_timeline(site: Live) -> None:
 
 async def test_export_form_validates_then_creates_the_job(site: Live) -> None:
     camera = site.site.camera_ids[0]
+    since = datetime.now(UTC) - timedelta(hours=1)
     with CctvClient(site.server.url, site.site.tokens["operator"]) as api:
         before = {j.id for j in api.exports(camera=camera)}
+        wait_for(
+            lambda: api.recordings(camera, since, datetime.now(UTC)).segments, 30, what="footage"
+        )
     app = make_app(site, "operator")
     async with app.run_test(size=SIZE) as pilot:
         await open_camera(pilot, app, camera)
@@ -227,9 +254,14 @@ async def test_export_form_validates_then_creates_the_job(site: Live) -> None:
         await until(pilot, lambda: isinstance(app.screen, ExportForm))
         form = app.screen
         assert isinstance(form, ExportForm)
-        # Defaults: now-10 min to now-5 min, WITA.
-        start = datetime.strptime(form.value("start"), "%Y-%m-%d %H:%M").replace(tzinfo=WITA)
-        assert abs((datetime.now(UTC) - start) - timedelta(minutes=10)) < timedelta(minutes=2)
+        # Defaults: the last five minutes of footage that exists (the module's site has
+        # recorded for less than five minutes, so from its first segment), WITA.
+        start, end = parse_wita(form.value("start")), parse_wita(form.value("end"))
+        with CctvClient(site.server.url, site.site.tokens["operator"]) as api:
+            segments = api.recordings(camera, since, datetime.now(UTC)).segments
+        assert min(s.start for s in segments) - timedelta(seconds=1) <= start < end
+        assert end <= max(s.end for s in segments)
+        assert end - start <= timedelta(minutes=5)
 
         # No case id: refused in the form, nothing sent.
         await pilot.press("enter")

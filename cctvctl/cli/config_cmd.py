@@ -8,6 +8,7 @@ import typer
 
 from cctvctl.cli.inventory_file import load_inventory_or_exit
 from cctvctl.cli.output import console, print_json
+from cctvctl.units import counted
 
 app = typer.Typer(help="Validate site inventory files.", no_args_is_help=True)
 
@@ -32,9 +33,9 @@ def check(
         return
     out = console(no_color)
     out.print(
-        f"{file}: OK — {summary['kecamatan']} kecamatan, {summary['sites']} sites, "
-        f"{summary['cameras']} cameras ({summary['enabled']} enabled, "
-        f"{summary['with_onvif']} with ONVIF), {summary['tokens']} API tokens"
+        f"{file}: OK — {summary['kecamatan']} kecamatan, {counted(summary['sites'], 'site')}, "
+        f"{counted(summary['cameras'], 'camera')} ({summary['enabled']} enabled, "
+        f"{summary['with_onvif']} with ONVIF), {counted(summary['tokens'], 'API token')}"
     )
     table = Table("site kind", "cameras", box=None, pad_edge=False)
     for kind, count in summary["cameras_per_kind"].items():

@@ -35,6 +35,7 @@ from cctvctl.cli.demo_site import HOST, Derived, derive_inventory, port_free
 from cctvctl.cli.inventory_file import load_inventory_or_exit
 from cctvctl.cli.options import AsciiOpt
 from cctvctl.cli.output import error
+from cctvctl.units import counted
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -221,7 +222,7 @@ class Demo:
         settings = sim_settings(inventory, cache_dir=self.cache_dir)
         started = time.monotonic()
         _prepare_loops(cameras, settings)
-        print(f"starting simulator ({len(cameras)} cameras)…", flush=True)
+        print(f"starting simulator ({counted(len(cameras), 'camera')})…", flush=True)
         sim_args = ["sim", "--config", str(derived.config), "--no-color"]
         sim_args += ["--cache-dir", str(settings.cache_dir)]
         sim = self._start("simulator", sim_args, folder / "sim.log")

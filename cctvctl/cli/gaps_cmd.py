@@ -23,6 +23,7 @@ from cctvctl.cli.common import (
 from cctvctl.cli.options import ServerOptions, server_options
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import format_duration, format_time
+from cctvctl.units import counted
 
 if TYPE_CHECKING:
     from cctvctl.client import AsyncCctvClient, NodeResult
@@ -188,8 +189,9 @@ def _show(results: Sequence[NodeResult[GapReport]], utc: bool, no_color: bool, m
     if with_gaps:
         out.print(table)
         out.print(
-            f"{with_gaps} of {cameras} cameras missed footage: {format_duration(total)} in total",
+            f"{with_gaps} of {counted(cameras, 'camera')} missed footage: "
+            f"{format_duration(total)} in total",
             highlight=False,
         )
     else:
-        out.print(f"no footage missing on {cameras} cameras", highlight=False)
+        out.print(f"no footage missing on {counted(cameras, 'camera')}", highlight=False)

@@ -62,14 +62,28 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _log_time(created: float) -> str:
+    """``2026-12-05T15:40:01.123+08:00``: the log's reader sees WITA like every other time
+    cctvctl prints, and the offset says so to a log shipper."""
+    from datetime import datetime
+
+    from cctvctl.timeparse import WITA
+
+    return datetime.fromtimestamp(created, WITA).isoformat(timespec="milliseconds")
+
+
 def _configure_logging(level: LogLevel, secrets_to_hide: list[str]) -> None:
     import logging
     import sys
 
     from cctvctl.server.credentials import RedactingFilter, Redactor
 
+    class ZonedFormatter(logging.Formatter):
+        def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+            return _log_time(record.created)
+
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(ZonedFormatter(LOG_FORMAT))
     # On the handler, not a logger: records from every library (uvicorn, libav glue,
     # the recorder) pass through it, whichever logger they were made on.
     handler.addFilter(RedactingFilter(Redactor(secrets_to_hide)))

@@ -15,6 +15,7 @@ import typer
 from cctvctl.cli import exit_codes
 from cctvctl.cli.inventory_file import load_inventory_or_exit
 from cctvctl.cli.output import console, error, print_json
+from cctvctl.units import counted
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -190,7 +191,7 @@ def _print_served(out: Console, sim: Simulator) -> None:
     out.print(table)
     ports = sorted({c.rtsp_port for c in sim.cameras})
     out.print(
-        f"Serving {len(sim.cameras)} cameras at {s.width}x{s.height} {s.fps} fps.\n"
+        f"Serving {counted(len(sim.cameras), 'camera')} at {s.width}x{s.height} {s.fps} fps.\n"
         f"RTSP (TCP, Digest auth with the inventory's credentials): "
         f"rtsp://{s.host}:{'|'.join(map(str, ports))}<path>\n"
         f"ONVIF device service: http://{s.host}:<ONVIF port>/onvif/device_service\n"

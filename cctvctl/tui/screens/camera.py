@@ -319,7 +319,12 @@ class CameraScreen(CctvScreen):
         if not self.allowed("export"):
             return
         camera = self.camera()
-        form = ExportForm(self.cctv.client, self.camera_id, camera.name if camera else "")
+        form = ExportForm(
+            self.cctv.client,
+            self.camera_id,
+            camera.name if camera else "",
+            footage=self.query_one(Timeline).recordings,
+        )
         self.app.push_screen(form, self._exported)
 
     def _exported(self, job: ExportJob | None) -> None:

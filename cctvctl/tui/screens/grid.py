@@ -22,6 +22,7 @@ from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.line import Line
 from cctvctl.tui.widgets.tile import Tile, has_picture
+from cctvctl.units import counted
 
 __all__ = ["GridScreen", "tile_layout"]
 
@@ -121,8 +122,7 @@ class GridScreen(FilteredScreen):
         start = self.page * self.per_page()
         page = cameras[start : start + self.per_page()]
         self.query_one("#pager", Line).show(
-            f" {len(cameras)} camera{'s' if len(cameras) != 1 else ''}"
-            f" · page {self.page + 1}/{pages} (n/p)"
+            f" {counted(len(cameras), 'camera')} · page {self.page + 1}/{pages} (n/p)"
             if cameras
             else " no cameras match"
         )

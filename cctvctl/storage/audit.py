@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from cctvctl.models import AuditEntry
 from cctvctl.storage.database import Database, from_ts, to_ts
@@ -20,6 +20,7 @@ __all__ = [
     "EXPORT_DOWNLOAD",
     "EXPORT_REQUEST",
     "MAX_LIMIT",
+    "AuditFields",
     "AuditLog",
 ]
 
@@ -36,6 +37,16 @@ _INSERT: Final = (
     "INSERT INTO audit (time, actor, role, action, target, reason, case_id, result, detail) "  # noqa: S608
     f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}"
 )
+
+
+class AuditFields(TypedDict, total=False):
+    """The optional columns of a row, as keywords of :meth:`AuditLog.record`."""
+
+    target: str | None
+    reason: str | None
+    case_id: str | None
+    result: str
+    detail: str | None
 
 
 def _entry(r: tuple[Any, ...]) -> AuditEntry:

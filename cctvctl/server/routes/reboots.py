@@ -12,6 +12,7 @@ results inside a bulk job. The work itself is a job: 202 and a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Final, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -72,7 +73,6 @@ router = APIRouter(prefix="/api/v1", tags=["reboots"], responses=_ERRORS)
 _WS: Final = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _CTRL: Final = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
 STRIPPED_ONE_LINE: Final = rf"^[{_WS}]*[^{_CTRL}{_WS}]([^{_CTRL}]*[^{_CTRL}{_WS}])?[{_WS}]*$"
-_JOB_CREATED: Final = job_created("reboots", "GetRebootJob")
 
 
 def _reboot_body(model: type[RebootRequest] | type[BulkRebootRequest]) -> dict[str, Any]:
@@ -108,6 +108,7 @@ def _reboot_body(model: type[RebootRequest] | type[BulkRebootRequest]) -> dict[s
 
 ADMIN: Final = Depends(require(Role.ADMIN))
 Body = TypeVar("Body", RebootRequest, BulkRebootRequest)
+Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
 def manager(rt: RT) -> RebootManager:
@@ -198,15 +199,24 @@ async def _read_body(
         raise exc.problem from None
 
 
-@router.post(
+def _post_reboot(
+    path: str, model: type[Body], responses: dict[int | str, dict[str, Any]]
+) -> Callable[[Handler], Handler]:
+    """The route of a POST that starts a reboot job: 202 and the job, ``model`` its body."""
+    created = {"description": "the job; poll it or follow the events"}
+    return router.post(
+        path,
+        status_code=202,
+        response_model=RebootJob,
+        openapi_extra=_reboot_body(model),
+        responses={202: {**created, **job_created("reboots", "GetRebootJob")}, **responses},
+    )
+
+
+@_post_reboot(
     "/cameras/{camera_id}/reboot",
-    status_code=202,
-    response_model=RebootJob,
-    openapi_extra=_reboot_body(RebootRequest),
-    responses={
-        202: {"description": "the job; poll it or follow the events", **_JOB_CREATED},
-        409: {"model": Problem, "description": "Rebooted in the last 10 minutes"},
-    },
+    RebootRequest,
+    {409: {"model": Problem, "description": "Rebooted in the last 10 minutes"}},
 )
 async def reboot_camera(
     camera_id: str,
@@ -292,15 +302,12 @@ def _select(
     return slug, offline_for
 
 
-@router.post(
+@_post_reboot(
     "/reboots",
-    status_code=202,
-    response_model=RebootJob,
-    openapi_extra=_reboot_body(BulkRebootRequest),
-    responses={
+    BulkRebootRequest,
+    {
         # No Location and no link: a dry run starts no job.
         200: {"model": RebootPlan, "description": "dry run: what a real run would do"},
-        202: {"description": "the job; poll it or follow the events", **_JOB_CREATED},
         422: {
             "model": Problem,
             "description": "Malformed request, or a real run refused: no camera matches, "

@@ -347,14 +347,20 @@ class ExportsScreen(FilteredTableScreen):
         job_id = self.selected_key()
         return next((j for j in self.jobs if j.id == job_id), None)
 
-    # ---------------------------------------------------------------- actions
-
-    def action_download(self) -> None:
-        if not self.allowed("download"):
-            return
+    def _job_to(self, action: str) -> ExportJob | None:
+        """The selected job, if ``action`` is allowed and a job is selected; else say why."""
+        if not self.allowed(action):
+            return None
         job = self.selected_job()
         if job is None:
             self.notify("no export selected", severity="warning")
+        return job
+
+    # ---------------------------------------------------------------- actions
+
+    def action_download(self) -> None:
+        job = self._job_to("download")
+        if job is None:
             return
         if job.state is not ExportState.DONE:
             self.notify(
@@ -426,11 +432,8 @@ class ExportsScreen(FilteredTableScreen):
         )
 
     async def action_cancel(self) -> None:
-        if not self.allowed("cancel"):
-            return
-        job = self.selected_job()
+        job = self._job_to("cancel")
         if job is None:
-            self.notify("no export selected", severity="warning")
             return
         if job.state.final:
             # DELETE on a finished job removes its files: never do that from a cancel key.

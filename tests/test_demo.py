@@ -10,6 +10,7 @@ tmux runs on a socket of its own (``tmux -L``), so no other tmux server is touch
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -172,6 +173,47 @@ def test_quit_from_the_console_leaves_nothing(
     screen = tmux.screen()
     assert "starting simulator (4 cameras)" in screen
     assert f"server pid {demo.server_pid}" in screen
+    # And how to get a server that outlives the console, for the CLI.
+    assert "cctvctl demo --keep" in screen
+
+
+@pytest.mark.timeout(120)
+def test_keep_leaves_the_server_running_for_the_cli(
+    start_demo: Callable[..., RunningDemo], tmux: Tmux, tmp_path: Path
+) -> None:
+    demo: RunningDemo = start_demo("--keep")
+    folder = demo.folder
+    tmux.keys("?")
+    wait_for(lambda: "cctvctl context add demo" in tmux.screen(), 10, what="the CLI line in ?")
+    tmux.keys("Escape")
+    wait_for(lambda: "keys: overview" not in tmux.screen(), 10, what="the help to close")
+    tmux.keys("q")
+    _, alive = psutil.wait_procs([demo.demo], timeout=GONE_SECONDS)
+    assert not alive and demo.exit_code() == 0
+    assert all(child.is_running() for child in demo.children)
+    assert (folder / "recordings" / "index.sqlite3").exists()
+
+    # What the demo printed is what a newcomer pastes: the context line, then the kill line.
+    printed = tmux.run("capture-pane", "-p", "-J", "-t", tmux.session).splitlines()
+    add = next(line.strip() for line in printed if "cctvctl context add demo" in line)
+    stop = next(line.strip() for line in printed if line.startswith("Stop them with: kill"))
+    env = {**os.environ, "CCTVCTL_CONFIG": str(tmp_path / "contexts.toml")}
+    here = f"{shlex.quote(sys.executable)} -m cctvctl "
+    added = subprocess.run(add.replace("cctvctl ", here, 1), shell=True, env=env, timeout=30)
+    assert added.returncode == 0
+    listed = subprocess.run(
+        [sys.executable, "-m", "cctvctl", "cameras", "--json"],
+        capture_output=True, text=True, env=env, timeout=30,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(c["id"] for c in json.loads(listed.stdout)) == sorted(demo.site.camera_ids)
+
+    pids = {int(word) for word in stop.split("(")[0].split() if word.isdigit()}
+    assert pids == {child.pid for child in demo.children}
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)
+    _, alive = psutil.wait_procs(demo.children, timeout=GONE_SECONDS)
+    assert not alive
 
 
 @pytest.mark.timeout(120)

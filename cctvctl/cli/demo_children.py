@@ -45,7 +45,7 @@ def _die_with_parent() -> Callable[[], None] | None:
 class Child:
     """A ``python -m cctvctl ...`` child in a session of its own, its output in a log file."""
 
-    def __init__(self, name: str, args: list[str], log: Path) -> None:
+    def __init__(self, name: str, args: list[str], log: Path, *, outlive: bool = False) -> None:
         import subprocess
 
         self.name = name
@@ -60,7 +60,8 @@ class Child:
                 env=env,
                 start_new_session=True,
                 # No other thread runs here (loops are encoded before), so it is safe.
-                preexec_fn=_die_with_parent(),
+                # A child meant to outlive the demo (--keep) must not die with it.
+                preexec_fn=None if outlive else _die_with_parent(),
             )
 
     @property

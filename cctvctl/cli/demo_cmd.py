@@ -7,8 +7,13 @@ into the console reaches only the console, and this process decides the order of
 
 Nothing is left behind: quitting the console, Ctrl-C before it opens, SIGTERM or SIGHUP
 all end in the same clean-up (server, then simulator: SIGTERM, up to 10 s, then SIGKILL;
-the folder is removed unless ``--keep``). On Linux the children also ask the kernel for
-SIGTERM when this process dies (``PR_SET_PDEATHSIG``), which covers a SIGKILL as well.
+the folder is removed). On Linux the children also ask the kernel for SIGTERM when this
+process dies (``PR_SET_PDEATHSIG``), which covers a SIGKILL as well.
+
+With ``--keep`` a quit from the console leaves the simulator and the server running on the
+kept folder, so the CLI can be tried against them: the demo prints the ``cctvctl context
+add`` line that points at them (the console's ``?`` shows it too) and how to stop them. A
+signal still stops them; the folder stays.
 
 Encoded scene loops are cached outside the temporary folder (``~/.cache/cctvctl/sim``),
 so only the very first demo on a machine pays for encoding them.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import sys
 import time
@@ -72,7 +78,11 @@ def demo(
     ] = None,
     keep: Annotated[
         bool,
-        typer.Option("--keep", help="Keep the temporary folder (recordings, index, logs)."),
+        typer.Option(
+            "--keep",
+            help="When the console quits, leave the simulator and server running and keep "
+            "their folder (recordings, index, logs, token), to try the CLI against them.",
+        ),
     ] = False,
     port: Annotated[
         int | None,
@@ -99,7 +109,8 @@ def demo(
 
     Starts the camera simulator for the inventory, a server recording its cameras into a
     temporary folder with a fresh admin token, and opens the console on it. Quit with q;
-    everything started is stopped and the folder removed (unless --keep). The first run
+    everything started is stopped and the folder removed, unless --keep, which leaves the
+    server running and prints the `cctvctl context add` line for it. The first run
     encodes one scene loop per camera (about a minute for examples/kutim.toml); later runs
     start in seconds.
 
@@ -151,6 +162,8 @@ class Demo:
         self.children: list[Child] = []
         self.app: App[None] | None = None
         self.signalled: int | None = None
+        self.quit_from_console = False
+        self.cli_lines: list[str] = []
 
     # -- signals ------------------------------------------------------------------------
 
@@ -180,7 +193,6 @@ class Demo:
     # -- the run ------------------------------------------------------------------------
 
     def run(self, *, readonly: bool, ascii_: bool) -> int:
-        import shutil
         import tempfile
 
         _sweep_orphans(Path(tempfile.gettempdir()))
@@ -196,17 +208,43 @@ class Demo:
         finally:
             # Nothing may interrupt the clean-up; it is bounded (2 x STOP_SECONDS).
             with self._signals(signal.SIG_IGN):
-                for child in reversed(self.children):
-                    child.stop()
-                if self.keep:
-                    (folder / PID_FILE).unlink(missing_ok=True)
-                    with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
-                        print(f"kept {folder} (inventory.toml, recordings/, logs, demo-token)")
-                else:
-                    shutil.rmtree(folder, ignore_errors=True)
+                self._clean_up(folder)
         if self.signalled is not None and code == exit_codes.OK:
             code = 128 + self.signalled
         return code
+
+    def _clean_up(self, folder: Path) -> None:
+        import shutil
+
+        leave = self.keep and self.quit_from_console and self.signalled is None
+        if leave and all(child.alive() for child in self.children):
+            (folder / PID_FILE).unlink(missing_ok=True)
+            self._say(self._left_running(folder))
+            return
+        for child in reversed(self.children):
+            child.stop()
+        if self.keep:
+            (folder / PID_FILE).unlink(missing_ok=True)
+            self._say([f"kept {folder} (inventory.toml, recordings/, logs, demo-token)"])
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+            if self.quit_from_console:
+                self._say(STOPPED_LINES)
+
+    @staticmethod
+    def _say(lines: list[str]) -> None:
+        with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+            print("\n".join(lines), flush=True)
+
+    def _left_running(self, folder: Path) -> list[str]:
+        pids = " ".join(str(child.pid) for child in self.children)
+        running = " and ".join(f"the {c.name} (pid {c.pid})" for c in self.children)
+        return [
+            f"{running} keep running, recording into {folder}.",
+            "Point the CLI at them:",
+            *(f"  {line}" for line in self.cli_lines),
+            f"Stop them with: kill {pids}   (then: rm -r {shlex.quote(str(folder))})",
+        ]
 
     def _run(self, folder: Path, *, readonly: bool, ascii_: bool) -> int:
         from cctvctl.cli.sim_cmd import sim_cameras, sim_settings
@@ -239,10 +277,11 @@ class Demo:
             f"server pid {server.pid}); opening the console…",
             flush=True,
         )
+        self.cli_lines = cli_lines(derived.url, folder)
         return self._console(derived, readonly=readonly, ascii_=ascii_)
 
     def _start(self, name: str, args: list[str], log: Path) -> Child:
-        child = Child(name, args, log)
+        child = Child(name, args, log, outlive=self.keep)
         self.children.append(child)
         return child
 
@@ -273,13 +312,36 @@ class Demo:
     def _console(self, derived: Derived, *, readonly: bool, ascii_: bool) -> int:
         from cctvctl.tui.app import CctvApp
 
-        app = CctvApp(derived.url, derived.token, "demo", readonly=readonly, ascii=ascii_)
+        if self.keep:
+            note = "This demo's server stays running after q (--keep); point the CLI at it:"
+        else:
+            note = "Quitting stops this demo; `cctvctl demo --keep` leaves its server running."
+            note += " While it runs, point the CLI at it:"
+        note = "\n".join([note, *(f"  {line}" for line in self.cli_lines)])
+        app = CctvApp(
+            derived.url, derived.token, "demo", readonly=readonly, ascii=ascii_, help_note=note
+        )
         self.app = app
         try:
             app.run()
         finally:
             self.app = None
+        self.quit_from_console = True
         return app.return_code or exit_codes.OK
+
+
+def cli_lines(url: str, folder: Path) -> list[str]:
+    """The commands that point the CLI at a demo: its token is read from the kept file
+    (piped, so it never shows in the shell's history or in ps)."""
+    token = shlex.quote(str(folder / "demo-token"))
+    return [f"cctvctl context add demo --url {url} --use --force < {token}", "cctvctl status"]
+
+
+STOPPED_LINES: Final = [
+    "The demo's simulator and server have stopped and its folder is removed.",
+    "To try the CLI against a demo, run `cctvctl demo --keep`: when the console quits, its",
+    "server keeps running and the demo prints the `cctvctl context add` line for it.",
+]
 
 
 def _sweep_orphans(tmp: Path) -> None:

@@ -96,8 +96,10 @@ class CctvApp(App[None]):
         transport: httpx.AsyncBaseTransport | None = None,
         more: Sequence[ServerTarget] = (),
         health_seconds: float = HEALTH_SECONDS,
+        help_note: str | None = None,
     ) -> None:
         super().__init__()
+        self.help_note = help_note
         self.readonly = readonly
         self.mode = Mode.ASCII if ascii else Mode.HALF_BLOCK
         self.refresh_seconds = refresh
@@ -349,7 +351,9 @@ class CctvApp(App[None]):
         if isinstance(self.screen, HelpScreen):
             return
         scope = getattr(self.screen, "SCOPE", Scope.GLOBAL)
-        self.push_screen(HelpScreen(scope, self.role, self.readonly, self.several_nodes))
+        self.push_screen(
+            HelpScreen(scope, self.role, self.readonly, self.several_nodes, self.help_note)
+        )
 
     def action_refresh_now(self) -> None:
         if self._stats is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -43,11 +44,19 @@ class HelpScreen(ModalScreen[None]):
     """
 
     def __init__(
-        self, scope: Scope, role: Role | None, readonly: bool, several_nodes: bool = False
+        self,
+        scope: Scope,
+        role: Role | None,
+        readonly: bool,
+        several_nodes: bool = False,
+        note: str | None = None,
     ) -> None:
         super().__init__()
         self._table = help_table(scope, role, readonly, several_nodes)
+        self._note = note  # who started the console may say more (the demo: its CLI line)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(self._table, id="help")
+            if self._note:
+                yield Static(Text(self._note), id="help-note")

@@ -6,7 +6,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from harness import write_site
 
 from cctvctl.config import load_inventory
@@ -25,13 +24,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def index(tmp_path: Path) -> Database:
-    idx = Database(tmp_path / "storage")
-    yield idx  # type: ignore[misc]
-    idx.close()
 
 
 def test_migration_2_tables(index: Database) -> None:

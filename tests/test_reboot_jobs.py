@@ -8,12 +8,11 @@ test either slow (a 10-minute guard) or flaky (slots under load).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from pydantic import SecretStr
 
 from cctvctl.config import Inventory, InventoryFile
@@ -81,30 +80,23 @@ class NoStatus:
         return None
 
 
-@pytest.fixture
-def index(tmp_path: Path) -> Iterator[Database]:
-    idx = Database(tmp_path / "storage")
-    yield idx
-    idx.close()
+def _row(
+    row_id: str, camera: str, requested: datetime, reason: str, state: RebootState
+) -> RebootRow:
+    """A reboot noc-ani asked for; its batch is the id up to the dot."""
+    return RebootRow(
+        id=row_id,
+        camera=camera,
+        requested=requested,
+        actor="noc-ani",
+        reason=reason,
+        state=state,
+        batch=row_id.split(".", 1)[0],
+    )
 
 
 def _rebooted(log: RebootLog, camera: str, at: datetime, state: RebootState) -> None:
-    log.add(
-        [
-            RebootRow(
-                id=f"rb-old.{camera}",
-                camera=camera,
-                requested=at,
-                actor="noc-ani",
-                reason="stream hung",
-                state=state,
-                batch="rb-old",
-                error=None,
-                detail=None,
-                finished=None,
-            )
-        ]
-    )
+    log.add([_row(f"rb-old.{camera}", camera, at, "stream hung", state)])
 
 
 def test_the_ten_minute_guard_expires_and_force_lifts_it(index: Database) -> None:
@@ -127,18 +119,7 @@ def test_the_ten_minute_guard_expires_and_force_lifts_it(index: Database) -> Non
 def test_a_reboot_in_flight_blocks_even_force(index: Database) -> None:
     clock = FakeClock()
     planner = RebootPlanner(_inventory(2), NoStatus(), RebootLog(index, clock=clock), clock=clock)
-    running = RebootRow(
-        id="rb-x.1",
-        camera="cam-02",
-        requested=T0,
-        actor="noc-ani",
-        reason="r",
-        state=RebootState.WAITING,
-        batch="rb-x",
-        error=None,
-        detail=None,
-        finished=None,
-    )
+    running = _row("rb-x.1", "cam-02", T0, "r", RebootState.WAITING)
     check = planner.check("cam-02", True, {"cam-02": running})
     assert check.error is RebootError.RECENTLY_REBOOTED
     assert "in progress (job rb-x, waiting)" in (check.detail or "")
@@ -376,21 +357,7 @@ def test_max_parallel_holds_a_slot_until_the_camera_is_back(index: Database) -> 
         sleep=fleet.sleep,
         send=fleet.send,
     )
-    rows = [
-        RebootRow(
-            id=f"rb-t.{n}",
-            camera=c,
-            requested=T0,
-            actor="noc-ani",
-            reason="bulk",
-            state=RebootState.QUEUED,
-            batch="rb-t",
-            error=None,
-            detail=None,
-            finished=None,
-        )
-        for n, c in enumerate(ids, 1)
-    ]
+    rows = [_row(f"rb-t.{n}", c, T0, "bulk", RebootState.QUEUED) for n, c in enumerate(ids, 1)]
     log.add(rows)
 
     async def run() -> None:

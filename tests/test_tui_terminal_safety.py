@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from harness import ServerProcess, Site, SiteSpec, write_site
+from harness import ServerProcess, Site, SiteSpec, wait_for, write_site
 from hostile_rows import store_hostile_rows
 from textual.screen import Screen
 from textual.widgets import DataTable
@@ -43,6 +43,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, Ser
     server = ServerProcess(site).start()
     try:
         store_hostile_rows(site, target=TARGET, case=CASE, note=NOTE, job=JOB)
+        # The worker fails the job at once, which adds a newer row to the Events screen; wait
+        # for it, so no test's screen changes under it.
+        wait_for(
+            lambda: server.get(f"/api/v1/exports/{JOB}", role="admin").json()["state"] == "failed",
+            30,
+            what="the hostile export job to fail",
+        )
         yield site, server
     finally:
         server.stop()
@@ -52,19 +59,28 @@ def app_for(site: Site, server: ServerProcess) -> CctvApp:
     return CctvApp(server.url, site.tokens["admin"], "admin-node", refresh=0.5, ascii=False)
 
 
+def row_text(table: DataTable[Any], index: int) -> str:
+    return " ".join(map(str, table.get_row_at(index)))
+
+
 def rows(app: CctvApp) -> str:
     table = app.screen.query_one(DataTable)
-    return "\n".join(" ".join(map(str, table.get_row_at(i))) for i in range(table.row_count))
+    return "\n".join(row_text(table, i) for i in range(table.row_count))
 
 
 async def shown_on(
     server: tuple[Site, ServerProcess], key: str, screen: type[Screen[Any]], row: str
 ) -> str:
-    """The whole screen once ``key`` has opened ``screen`` and a row holds ``row``."""
+    """The whole screen once ``key`` has opened ``screen`` and the row holding ``row`` is
+    highlighted."""
     app = app_for(*server)
     async with app.run_test(size=SIZE) as pilot:
         await opened_by(pilot, key, screen)
         await until(pilot, lambda: row in rows(app))
+        # The table clips long cells; the detail line under it shows the highlighted row whole.
+        table = app.screen.query_one(DataTable)
+        table.move_cursor(row=next(i for i in range(table.row_count) if row in row_text(table, i)))
+        await pilot.pause()
         return screen_text(app)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import av
 import httpx
 import pytest
-from harness import Live, RunningSim, ServerProcess, Site, SiteSpec, live_site, wait_for
+from harness import Live, ServerProcess, SiteSpec, live_site, wait_for
 
 from cctvctl.storage.fmp4 import scan
 
@@ -398,16 +398,13 @@ def test_audit_rows_and_admin_only(env: Env) -> None:
 
 
 def test_restart_during_an_export_finishes_the_job(
-    site_factory: Callable[..., Site],
-    sim_factory: Callable[[Site], RunningSim],
-    server_factory: Callable[..., ServerProcess],
+    live_factory: Callable[..., Live],
     tmp_path: Path,
 ) -> None:
     # Long segments: the window below lies in the segment still being written, so the
     # job is claimed and then waits for that segment to close; it is killed meanwhile.
-    site = site_factory(SiteSpec(cameras=1, kecamatan=("Bengalon",), segment_seconds=60))
-    sim_factory(site)
-    server = server_factory(site)
+    live = live_factory(SiteSpec(cameras=1, kecamatan=("Bengalon",), segment_seconds=60))
+    site, server = live.site, live.server
     camera = site.camera_ids[0]
 
     wait_for(

@@ -331,7 +331,7 @@ def test_gaps_human_shows_windows_in_wita_or_utc(ready: Live, outage: Outage) ->
     rows = [line for line in local.stdout.splitlines() if line.startswith(outage.camera)]
     assert any((gap.start + WITA_OFFSET).strftime("%H:%M:%S") in row for row in rows), (rows, gap)
     assert "FROM (WITA)" in local.stdout
-    assert "1 of 1 cameras missed footage" in local.stdout
+    assert "1 of 1 camera missed footage" in local.stdout
     utc = cli("gaps", "--since", since, "-c", outage.camera, "--utc", live=ready)
     rows = [line for line in utc.stdout.splitlines() if line.startswith(outage.camera)]
     assert any(gap.start.astimezone(UTC).strftime("%H:%M:%S") in row for row in rows), rows

@@ -26,7 +26,7 @@ from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Scope, bindings_for
 from cctvctl.tui.data import Poller
-from cctvctl.tui.format import BADGES, age_text, plain, plain_cells, rtt_text
+from cctvctl.tui.format import BADGES, age_text, flagged, plain, plain_cells, rtt_text
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.screens.export_form import ExportForm
 from cctvctl.tui.screens.form_modal import FormModal
@@ -70,7 +70,7 @@ def stats_table(camera: Camera) -> Table:
         ("last seen", age_text(camera.last_packet)),
         ("fps", fps),
         ("bitrate", kbps_text(camera.kbps, compact=True) + "bps"),
-        ("recording", "yes" if camera.recording else "NO"),
+        ("recording", "yes" if camera.recording else flagged("NO")),
         ("missing 24h", format_duration(camera.missing_seconds_24h)),
         ("reconnects", f"{camera.reconnects_1h} in 1h"),
         ("rtt", rtt_text(camera.rtt_ms)),
@@ -228,6 +228,7 @@ class CameraScreen(CctvScreen):
     CameraScreen #stats { width: 1fr; min-width: 30; padding: 0 1; }
     CameraScreen #bottom { height: auto; }
     CameraScreen Timeline { padding: 0 1; }
+    CameraScreen.-stale #stats { text-style: dim; }
     CameraScreen #events { height: 6; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
@@ -282,6 +283,8 @@ class CameraScreen(CctvScreen):
         super().refresh_data()
         if not self.is_mounted or not self.query("#stats"):
             return  # not composed yet: on_mount's first ticks will fill it in
+        # Figures too old to trust are dimmed (the header says how old, and why).
+        self.set_class(self.node.is_stale(), "-stale")
         camera = self.camera()
         stats = self.query_one("#stats", Static)
         stats.update(

@@ -20,6 +20,7 @@ from cctvctl.termsafe import escape_controls
 from cctvctl.timeparse import format_duration
 from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
+from cctvctl.tui.format import flagged
 
 __all__ = [
     "GAP_MIN_SECONDS",
@@ -47,7 +48,7 @@ class Cell(enum.Enum):
 # (unicode, ascii, style): glyphs differ as well as colours, for NO_COLOR and colour blindness.
 _GLYPHS: Final = {
     Cell.RECORDED: ("█", "#", "green"),
-    Cell.GAP: ("▒", ".", "bold red"),
+    Cell.GAP: ("▒", ".", "bold red"),  # a distinct glyph: colour alone would vanish
     Cell.UNKNOWN: ("·", " ", "dim"),
 }
 
@@ -130,7 +131,10 @@ def timeline_text(rec: Recordings, width: int, mode: Mode = Mode.HALF_BLOCK) -> 
     text.append("\n")
     caption = missing_text(rec)
     legend = "  # recorded  . missing" if ascii_only else "  █ recorded  ▒ missing  · no data"
-    text.append(caption, "bold red" if rec.missing_seconds >= 60 else "")
+    if rec.missing_seconds >= GAP_MIN_SECONDS:
+        text.append_text(flagged(caption))
+    else:
+        text.append(caption)
     if len(caption) + len(legend) <= width:
         text.append(legend, "dim")
     return text

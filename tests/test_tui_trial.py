@@ -24,7 +24,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 from tui_fixture import NOW, FixedSite
 
-from cctvctl.models import CameraStatus, ExportJob, ExportState
+from cctvctl.models import CameraStatus, Event, ExportJob, ExportState
 from cctvctl.tui import clock
 from cctvctl.tui.app import CctvApp
 from cctvctl.tui.format import MARK
@@ -34,6 +34,7 @@ from cctvctl.tui.screens.exports import ExportsScreen
 from cctvctl.tui.screens.grid import GridScreen
 from cctvctl.tui.screens.help import COLUMN_NOTES, HelpScreen
 from cctvctl.tui.screens.overview import COLUMNS, OverviewScreen
+from cctvctl.tui.widgets.thumb import Thumb
 from cctvctl.tui.widgets.tile import Tile
 from cctvctl.tui.widgets.timeline import Timeline
 
@@ -349,3 +350,103 @@ async def test_help_explains_the_overview_columns(pinned: Clock) -> None:
                 assert any(
                     f" {column} " in ln and meaning[:30] in ln for ln in text.splitlines()
                 ), f"{column} is not explained on one line:\n{text}"
+
+
+# ------------------------------------------------------------------ 9. camera screen bytes
+
+
+async def test_camera_timeline_repaints_only_when_it_changes(pinned: Clock) -> None:
+    site = FixedSite()
+    app = fixed_app(site)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: bool(app.node.kecamatan) and len(app.node.events) == 4)
+        app.open_camera("sgu-camat-01")
+        await until(pilot, lambda: isinstance(app.screen, CameraScreen))
+        screen = app.screen
+        assert isinstance(screen, CameraScreen)
+        timeline = screen.query_one(Timeline)
+        await until(pilot, lambda: timeline.paints == 1)
+        fetched = timeline.recordings
+
+        # Stats ticks and the same 24 h again: not one more paint of the bar.
+        for _ in range(3):
+            app.action_refresh_now()
+            assert screen._timeline is not None
+            screen._timeline.poke()
+            await until(pilot, lambda before=fetched: timeline.recordings is not before)
+            fetched = timeline.recordings
+        assert timeline.paints == 1
+
+        # The camera goes offline: its status event fetches the bar at once, with the gap.
+        for i, cam in enumerate(site.cameras):
+            if cam.id == "sgu-camat-01":
+                site.cameras[i] = cam.model_copy(
+                    update={
+                        "status": CameraStatus.OFFLINE,
+                        "status_since": NOW - timedelta(hours=2),
+                    }
+                )
+        app.take_event(
+            Event(
+                id=99,
+                time=NOW,
+                type="camera.status",
+                camera="sgu-camat-01",
+                kecamatan="sangatta-utara",
+                data={"status": "offline", "previous": "online", "reason": "test"},
+            )
+        )
+        await until(pilot, lambda: timeline.paints == 2)
+        assert timeline.recordings is not None
+        assert timeline.recordings.missing_seconds > 2 * 3600
+
+
+async def test_camera_picture_spends_from_the_grid_budget(pinned: Clock) -> None:
+    app = fixed_app(budget_kbps=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: bool(app.node.cameras))
+        app.open_camera("sgu-camat-01")
+        await until(pilot, lambda: isinstance(app.screen, CameraScreen))
+        screen = app.screen
+        assert isinstance(screen, CameraScreen)
+        # The grid's budget (--max-kbps), not a picture sent whatever it costs.
+        assert screen.budget.rate == 100.0
+        await until(pilot, lambda: screen.query_one(Thumb).grid is not None)
+        # The first picture went out (free, as the grid's) and was counted against it.
+        assert screen.budget.spent > 200
+
+
+class CountingSite(FixedSite):
+    """The fixed site, counting the thumbnails asked of each camera."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thumbnails: Counter[str] = Counter()
+
+    def _thumbnail(self, camera: Any, request: httpx.Request) -> httpx.Response:
+        self.thumbnails[camera.id] += 1
+        return super()._thumbnail(camera, request)
+
+
+async def test_a_grid_under_the_camera_screen_stops_fetching_pictures(pinned: Clock) -> None:
+    # Textual repaints the screen on top wherever the one under it changed: a grid left
+    # fetching pictures under the camera screen re-sent its timeline and events each second.
+    site = CountingSite()
+    app = fixed_app(site)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: bool(app.node.kecamatan))
+        app.open_kecamatan("sangatta-utara")
+        await until(pilot, lambda: isinstance(app.screen, GridScreen))
+        await until(pilot, lambda: site.thumbnails["sgu-camat-01"] >= 2)
+        app.open_camera("sgu-pkm-01")
+        await until(pilot, lambda: isinstance(app.screen, CameraScreen))
+        await until(pilot, lambda: site.thumbnails["sgu-pkm-01"] >= 1)
+        await pilot.pause(0.5)  # a grid tick already in flight may land
+        before = site.thumbnails["sgu-camat-01"]
+        shown = site.thumbnails["sgu-pkm-01"]
+        # Three of the camera screen's picture polls: the grid under it asks nothing.
+        await until(pilot, lambda: site.thumbnails["sgu-pkm-01"] >= shown + 3)
+        assert site.thumbnails["sgu-camat-01"] == before
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, GridScreen))
+        await until(pilot, lambda: site.thumbnails["sgu-camat-01"] > before)

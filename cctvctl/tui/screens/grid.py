@@ -90,6 +90,17 @@ class GridScreen(FilteredScreen):
         if self._thumbs is not None:
             self._thumbs.stop()
 
+    def on_screen_suspend(self) -> None:
+        # Under the camera screen the tiles would go on repainting, and Textual repaints
+        # the screen on top wherever the one below changed: the camera screen's timeline
+        # and events were re-sent with every page of pictures.
+        if self._thumbs is not None:
+            self._thumbs.stop()
+
+    def on_screen_resume(self) -> None:
+        if self._thumbs is not None:
+            self._thumbs.start()
+
     def cameras(self) -> list[Camera]:
         """This grid's cameras, worst first (offline, degraded, online, disabled), then by id."""
         needle = self.filter_input.needle if self.is_mounted else ""

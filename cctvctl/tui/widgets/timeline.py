@@ -151,6 +151,8 @@ class Timeline(Static):
         super().__init__("timeline: loading…", id=id)
         self.mode = mode
         self.recordings: Recordings | None = None
+        self._shown: Text | None = None
+        self.paints = 0  # for tests and benchmarks: how often the bar went to the terminal
 
     def show(self, rec: Recordings) -> None:
         self.recordings = rec
@@ -170,7 +172,14 @@ class Timeline(Static):
         width = self.content_size.width
         if width < 1:
             return
-        self.update(timeline_text(self.recordings, width, self.mode))
+        text = timeline_text(self.recordings, width, self.mode)
+        # A cell spans 18 minutes at 80 columns: most polls change nothing, and a repaint
+        # of the bar costs some 25 bytes a cell on the wire.
+        if text == self._shown:
+            return
+        self._shown = text
+        self.paints += 1
+        self.update(text, layout=False)  # always three rows: no layout pass needed
 
 
 def window(now: datetime | None = None) -> tuple[datetime, datetime]:

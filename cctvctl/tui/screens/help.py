@@ -19,15 +19,15 @@ __all__ = ["COLUMN_NOTES", "HelpScreen", "column_notes", "help_table"]
 # (Deg, Miss, Days, RTT) are the NOC's shorthand, not a newcomer's.
 COLUMN_NOTES: dict[Scope, tuple[tuple[str, str], ...]] = {
     Scope.OVERVIEW: (
-        ("On/All", "cameras sending now, of those enabled in the inventory"),
-        ("Deg", "degraded: sending, but under 80% of the expected frame rate"),
-        ("Off", 'offline: no packet for 10 s ("connecting" just after a start)'),
-        ("kbps", "bit rate coming in now, after its recent trend"),
-        ("Disk/quota", "footage kept on disk, of the kecamatan's quota (- none)"),
-        ("Days", "days until the disk is full at the last hour's write rate"),
-        ("Miss", "footage missing in the last 24 h, added up over its cameras"),
-        ("RTT", "slowest camera's connect time to its RTSP port (every 30 s)"),
-        ("!", "marks a problem: offline, degraded, failed, missing footage"),
+        ("On/All", "cameras sending now, of those enabled"),
+        ("Deg", "degraded: under 80% of the expected frame rate"),
+        ("Off", 'offline: no packet for 10 s (or "connecting")'),
+        ("kbps", "bit rate coming in now, after its trend"),
+        ("Disk/quota", "footage on disk, of the kecamatan's quota"),
+        ("Days", "days to a full disk at the last hour's write rate"),
+        ("Miss", "footage missing in 24 h, summed over its cameras"),
+        ("RTT", "slowest camera's connect time to RTSP (every 30 s)"),
+        ("!", "a problem: offline, degraded, failed, a gap"),
     ),
 }
 

@@ -115,14 +115,14 @@ def line_with(app: CctvApp, needle: str) -> list[Cell]:
 class FailedExportSite(FixedSite):
     """The fixed site with one more export job, a failed one."""
 
-    def _exports(self, request: Any) -> Any:
+    def _exports(self, request: httpx.Request) -> httpx.Response:
         answer = super()._exports(request)
         jobs = [ExportJob.model_validate(j) for j in answer.json()]
         failed = jobs[0].model_copy(
             update={"id": "ex-0bad0bad", "state": ExportState.FAILED, "error": "disk full"}
         )
         body = "[" + ",".join(j.model_dump_json() for j in [failed, *jobs]) + "]"
-        return type(answer)(200, content=body, headers={"content-type": "application/json"})
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
 
 
 class FailingSite(FixedSite):

@@ -308,7 +308,7 @@ async def test_reboot_modal_reboots_and_the_badge_follows(site: Live) -> None:
         await pilot.press(*"stream frozen, test")
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, CameraScreen), 10)
-        await until(pilot, lambda: " OFF " in status_row(app), 30)
+        await until(pilot, lambda: " !OFF " in status_row(app), 30)
         await until(pilot, lambda: " OK " in status_row(app), 60)
         # The job's end, from its job.progress events.
         await until(pilot, lambda: any("back_online" in t for t in toasts(app)), 30)

@@ -28,6 +28,8 @@ from cctvctl.tui.budget import DEFAULT_RATES
 from cctvctl.tui.commands import CommandProvider, Role, Scope, bindings_for
 from cctvctl.tui.data import (
     MAX_BACKOFF,
+    STALE_POLLS,
+    Connection,
     NodeData,
     Poller,
     ServerTarget,
@@ -109,7 +111,7 @@ class CctvApp(App[None]):
         # transport: only for tests that answer from fixed data instead of a server.
         self.nodes: list[WatchedNode] = [
             WatchedNode(
-                NodeData(t),
+                NodeData(t, stale_after=STALE_POLLS * self.refresh_seconds),
                 AsyncCctvClient(t.url, t.token, name=t.name, transport=transport),
                 role=role,
                 asked_role=role is not None,
@@ -123,6 +125,7 @@ class CctvApp(App[None]):
         self.client = self._current.client
         self.role = role
         self._stats: Poller | None = None
+        self._stale = False  # whether the screens were last drawn from stale data
 
     @property
     def current(self) -> WatchedNode:
@@ -171,6 +174,7 @@ class CctvApp(App[None]):
         )
 
     def on_mount(self) -> None:
+        self.set_interval(1.0, self._tick_age, name="age")
         self.push_screen(OverviewScreen())
         self._watch_fully(self._current)
         for node in self.nodes:
@@ -336,14 +340,32 @@ class CctvApp(App[None]):
         i = self.nodes.index(self._current)
         self.switch_node(self.nodes[(i + step) % len(self.nodes)])
 
-    def _show_data(self) -> None:
+    def _tick_age(self) -> None:
+        """While the figures are not live the header's age keeps counting; the moment they
+        turn stale (or live again) every visible screen re-draws, dimmed or not."""
+        stale = self.node.is_stale()
+        if stale != self._stale:
+            self._stale = stale
+            self._show_data()
+        elif stale or self.node.connection is not Connection.ONLINE:
+            for screen in self._visible_screens():
+                screen.refresh_header()
+
+    def _visible_screens(self) -> list[CctvScreen]:
         # Only what can be seen: a screen hidden under another one would still repaint the
         # whole terminal through it. Hidden screens catch up in on_screen_resume.
+        shown = []
         for screen in reversed(self.screen_stack):
             if isinstance(screen, CctvScreen) and screen.is_mounted:
-                screen.refresh_data()
+                shown.append(screen)
             if not isinstance(screen, ModalScreen):
                 break
+        return shown
+
+    def _show_data(self) -> None:
+        self._stale = self.node.is_stale()
+        for screen in self._visible_screens():
+            screen.refresh_data()
 
     # ---------------------------------------------------------------- actions
 

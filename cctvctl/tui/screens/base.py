@@ -34,6 +34,11 @@ class CctvScreen(Screen[None]):
 
     def refresh_data(self) -> None:
         """Show the latest :attr:`node`; called by the app after every stats tick."""
+        self.refresh_header()
+
+    def refresh_header(self) -> None:
+        """Only the top line: the app calls it every second while the data is not live,
+        so the age keeps counting without re-drawing the screen's content."""
         for header in self.query(NodeHeader):
             header.show_node(
                 self.node, self.TITLE_TEXT, self.cctv.readonly, self.cctv.other_nodes()

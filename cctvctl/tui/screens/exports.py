@@ -44,7 +44,7 @@ from cctvctl.termsafe import escape_controls
 from cctvctl.tui import clock
 from cctvctl.tui.commands import Role, Scope, bindings_for
 from cctvctl.tui.data import Poller, ServerTarget, describe_error
-from cctvctl.tui.format import age_text, plain, plain_cells
+from cctvctl.tui.format import BAD, age_text, flagged, plain, plain_cells
 from cctvctl.tui.screens.events import clip
 from cctvctl.tui.screens.filtered import FilteredTableScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
@@ -70,7 +70,7 @@ STATE_STYLE: Final = {
     ExportState.QUEUED: "",
     ExportState.RUNNING: "cyan",
     ExportState.DONE: "green",
-    ExportState.FAILED: "bold red",
+    ExportState.FAILED: BAD,
     ExportState.CANCELLED: "dim",
     ExportState.EXPIRED: "dim",
     ExportState.DELETED: "dim",
@@ -298,7 +298,9 @@ class ExportsScreen(FilteredTableScreen):
             clip(cells.camera, 16 if wide else 10, ascii_only),
             clip(cells.case, 20 if wide else 10, ascii_only),
             cells.window,
-            Text(cells.state.value, style),
+            flagged(cells.state.value)
+            if cells.state is ExportState.FAILED
+            else Text(cells.state.value, style),
             bar,
             size,
         ]

@@ -14,7 +14,23 @@ from textual.widgets import Static
 
 from cctvctl.tui.commands import Role, Scope, commands_for, unavailable_reason
 
-__all__ = ["HelpScreen", "help_table"]
+__all__ = ["COLUMN_NOTES", "HelpScreen", "column_notes", "help_table"]
+
+# What each of a screen's columns means, one line each: the overview's short headings
+# (Deg, Miss, Days, RTT) are the NOC's shorthand, not a newcomer's.
+COLUMN_NOTES: dict[Scope, tuple[tuple[str, str], ...]] = {
+    Scope.OVERVIEW: (
+        ("On/All", "cameras sending now, of those enabled"),
+        ("Deg", "degraded: under 80% of the expected frame rate"),
+        ("Off", 'offline: no packet for 10 s (or "connecting")'),
+        ("kbps", "bit rate coming in now, after its trend"),
+        ("Disk/quota", "footage on disk, of the kecamatan's quota"),
+        ("Days", "days to a full disk at the last hour's write rate"),
+        ("Miss", "footage missing in 24 h, summed over its cameras"),
+        ("RTT", "slowest camera's connect time to RTSP (every 30 s)"),
+        ("!", "a problem: offline, degraded, failed, a gap"),
+    ),
+}
 
 
 def help_table(
@@ -28,6 +44,18 @@ def help_table(
         reason = unavailable_reason(command, role, readonly)
         what = command.description if reason is None else f"{command.description} [{reason}]"
         table.add_row(command.display_key, command.name, what, style="dim" if reason else "")
+    return table
+
+
+def column_notes(scope: Scope) -> Table | None:
+    notes = COLUMN_NOTES.get(scope)
+    if not notes:
+        return None
+    table = Table(title="columns", expand=True, show_edge=False, show_header=False)
+    table.add_column("column", style="bold", no_wrap=True)
+    table.add_column("what it shows")
+    for column, meaning in notes:
+        table.add_row(column, meaning)
     return table
 
 
@@ -53,10 +81,13 @@ class HelpScreen(ModalScreen[None]):
     ) -> None:
         super().__init__()
         self._table = help_table(scope, role, readonly, several_nodes)
+        self._columns = column_notes(scope)
         self._note = note  # who started the console may say more (the demo: its CLI line)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(self._table, id="help")
+            if self._columns is not None:
+                yield Static(self._columns, id="columns")
             if self._note:
                 yield Static(Text(self._note), id="help-note")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import ClassVar
 
 from rich.text import Text
@@ -12,8 +13,19 @@ from textual.widgets import DataTable, Footer
 from cctvctl.models import KecamatanSummary
 from cctvctl.render import Mode
 from cctvctl.termsafe import for_terminal
+from cctvctl.tui import clock
 from cctvctl.tui.commands import Scope, bindings_for
-from cctvctl.tui.format import kecamatan_rank, plain_cells, rtt_text, sparkline
+from cctvctl.tui.format import (
+    BAD,
+    WARN,
+    connecting,
+    flagged,
+    kecamatan_rank,
+    plain_cells,
+    rtt_text,
+    sparkline,
+    stale_cells,
+)
 from cctvctl.tui.screens.filtered import FilteredTableScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
@@ -34,18 +46,29 @@ def missing_text(minutes: float) -> str:
     return f"{minutes:.0f}m"
 
 
-def row_cells(k: KecamatanSummary, trend: str = "") -> tuple[Text, ...]:
+def row_cells(
+    k: KecamatanSummary, trend: str = "", *, connecting: int = 0, stale: bool = False
+) -> tuple[Text, ...]:
+    """One kecamatan's cells. ``connecting``: of its offline cameras, those the recorder is
+    still opening (just started); they read as "connecting", not as a problem. ``stale``:
+    the figures are from a poll too old to trust, and dimmed."""
     k = for_terminal(k)  # the name comes from the server's inventory
     enabled = k.cameras_total - k.disabled
-    online = Text(f"{k.online}/{enabled}", "bold red" if k.online < enabled else "")
+    offline = max(0, k.offline - connecting)
+    if connecting and not offline and not k.degraded:
+        online = Text("connecting", "italic")
+    elif k.online < enabled - connecting or k.degraded:
+        online = flagged(f"{k.online}/{enabled}", BAD if offline else WARN)
+    else:
+        online = Text(f"{k.online}/{enabled}")
     quota = bytes_text(k.quota_bytes, compact=True) if k.quota_bytes else "-"
     days = "-" if k.days_to_full is None else f"{k.days_to_full:.0f}"
-    return plain_cells(
+    cells = plain_cells(
         (
             k.name,
             online,
-            Text(str(k.degraded), "yellow" if k.degraded else ""),
-            Text(str(k.offline), "bold red" if k.offline else ""),
+            flagged(str(k.degraded), WARN) if k.degraded else str(k.degraded),
+            flagged(str(offline)) if offline else ("…" if connecting else str(offline)),
             Text.assemble(
                 (trend, "cyan"), " " if trend else "", kbps_text(k.inbound_kbps, compact=True)
             ),
@@ -55,6 +78,7 @@ def row_cells(k: KecamatanSummary, trend: str = "") -> tuple[Text, ...]:
             rtt_text(k.worst_rtt_ms),
         )
     )
+    return stale_cells(cells) if stale else cells
 
 
 class OverviewScreen(FilteredTableScreen):
@@ -83,10 +107,21 @@ class OverviewScreen(FilteredTableScreen):
         width = WIDE_TREND if self.size.width >= 110 else NARROW_TREND
         ascii = self.cctv.mode is Mode.ASCII
         history = self.node.kbps_history
+        stale = self.node.is_stale()
+        now = clock.now()
+        opening = Counter(c.kecamatan_slug for c in self.node.cameras if connecting(c, now))
         self.fill(
             [(label, None) for label in COLUMNS],
             (
-                (k.slug, row_cells(k, sparkline(history.get(k.slug, ()), width, ascii=ascii)))
+                (
+                    k.slug,
+                    row_cells(
+                        k,
+                        sparkline(history.get(k.slug, ()), width, ascii=ascii),
+                        connecting=opening[k.slug],
+                        stale=stale,
+                    ),
+                )
                 for k in self.visible_rows()
             ),
         )

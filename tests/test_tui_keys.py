@@ -11,17 +11,22 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from textual import events
 from textual.keys import _character_to_key
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Button, Input
+from textual.widgets._footer import FooterKey
 from tui_fixture import NOW, FixedSite
 
+from cctvctl.models import Role
 from cctvctl.tui import clock
 from cctvctl.tui.app import CctvApp
 from cctvctl.tui.screens.camera import CameraScreen
 from cctvctl.tui.screens.export_form import ExportForm
+from cctvctl.tui.screens.help import HelpScreen
+from cctvctl.tui.screens.reboot_modal import RebootModal
 
 SIZE = (80, 24)
 
@@ -114,3 +119,107 @@ async def test_tab_and_text_bunched_three_times_never_go_astray() -> None:
             await burst(pilot, "tab", *f"try {attempt}")
             assert form.value("note") == f"try {attempt}", attempt
         assert form.value("case") == ""
+
+
+# --------------------------------------------------------------------------- roles
+
+
+class RecordingSite(FixedSite):
+    """The fixed site, noting every request the console sends."""
+
+    def __init__(self, role: Role = Role.ADMIN) -> None:
+        super().__init__(role)
+        self.sent: list[tuple[str, str]] = []
+
+    async def _answer(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append((request.method, request.url.path))
+        return await super()._answer(request)
+
+
+def footer_keys(app: CctvApp) -> dict[str, bool]:
+    """Each key the footer shows -> whether it is greyed out."""
+    return {k.key: k.has_class("-disabled") for k in app.screen.query(FooterKey)}
+
+
+def toasts(app: CctvApp) -> list[str]:
+    return [f"{n.title}: {n.message}" for n in app._notifications]
+
+
+def help_row(app: CctvApp, command: str) -> str:
+    """What `?` says a command does, its wrapped lines joined."""
+    rows = [line.split("│") for line in screen_text(app).splitlines() if line.count("│") >= 4]
+    start = next(i for i, cells in enumerate(rows) if cells[2].strip() == command)
+    words = [rows[start][3].strip()]
+    for cells in rows[start + 1 :]:
+        if cells[1].strip():  # the next command's key
+            break
+        words.append(cells[3].strip())
+    return " ".join(w for w in words if w)
+
+
+@pytest.mark.parametrize(
+    ("role", "readonly", "greyed"),
+    [
+        (Role.VIEWER, False, {"e", "b"}),
+        (Role.OPERATOR, False, {"b"}),
+        (Role.ADMIN, True, {"e", "b"}),
+        (Role.ADMIN, False, set()),
+    ],
+)
+async def test_footer_greys_what_the_role_may_not_do(
+    role: Role, readonly: bool, greyed: set[str]
+) -> None:
+    app = fixed_app(FixedSite(role), readonly=readonly)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_camera(pilot, app, "sgu-camat-01")
+        await until(pilot, lambda: {"e", "b", "question_mark"} <= set(footer_keys(app)))
+        keys = footer_keys(app)
+        assert {k for k, off in keys.items() if off} == greyed, keys
+
+
+async def test_viewer_sees_the_reason_in_help_and_when_pressing_the_key() -> None:
+    app = fixed_app(FixedSite(Role.VIEWER))
+    async with app.run_test(size=SIZE) as pilot:
+        camera = await open_camera(pilot, app, "sgu-camat-01")
+        await pilot.press("e")
+        await until(pilot, lambda: any("needs the operator role" in t for t in toasts(app)))
+        assert app.screen is camera  # no form opened
+
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        assert help_row(app, "export").endswith("(needs the operator role)")
+        assert help_row(app, "reboot").endswith("(needs the admin role)")
+        assert "needs" not in help_row(app, "snapshot")
+
+
+async def test_reboot_dialog_refuses_a_camera_without_onvif() -> None:
+    site = RecordingSite(Role.ADMIN)
+    app = fixed_app(site)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_camera(pilot, app, "sgu-fu-01")  # the fixture's camera without ONVIF
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, RebootModal))
+        modal = app.screen
+        assert isinstance(modal, RebootModal)
+        await until(pilot, lambda: "no ONVIF URL" in modal.error_text)
+        assert modal.error_text.startswith("cannot reboot: ")
+        assert "power-cycle it on site" in modal.error_text
+        assert modal.query_one("#submit", Button).disabled
+
+        await pilot.press(*"stream frozen", "enter")
+        await pilot.pause(0.2)
+        assert app.screen is modal and "no ONVIF URL" in modal.error_text
+        assert [r for r in site.sent if r[0] == "POST"] == []
+
+
+async def test_reboot_dialog_for_a_camera_with_onvif_has_no_refusal() -> None:
+    app = fixed_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_camera(pilot, app, "sgu-camat-01")
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, RebootModal))
+        modal = app.screen
+        assert isinstance(modal, RebootModal)
+        await pilot.pause(0.1)
+        assert modal.error_text == ""
+        assert not modal.query_one("#submit", Button).disabled

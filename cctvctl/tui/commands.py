@@ -27,6 +27,7 @@ __all__ = [
     "bindings_for",
     "command_named",
     "commands_for",
+    "greyed_commands",
     "unavailable_reason",
 ]
 
@@ -237,6 +238,11 @@ def unavailable_reason(command: Command, role: Role | None, readonly: bool) -> s
     return None
 
 
+def greyed_commands(role: Role | None, readonly: bool) -> set[Command]:
+    """Every command that ``role`` (and ``--readonly``) turns off, on any screen."""
+    return {c for c in COMMANDS if unavailable_reason(c, role, readonly) is not None}
+
+
 class CommandProvider(Provider):
     """Palette entries for the current screen, straight from :data:`COMMANDS`."""
 
@@ -251,6 +257,11 @@ class CommandProvider(Provider):
         ]
 
     async def _run(self, screen: Screen[object], command: Command) -> None:
+        # A screen greys what it may not run (check_action), so the action would do
+        # nothing: let the screen say why instead (CctvScreen.allowed).
+        allowed = getattr(screen, "allowed", None)
+        if command.scope is not Scope.GLOBAL and callable(allowed) and not allowed(command.name):
+            return
         # Bind screen actions to the screen the palette was opened over, not the palette.
         action = command.action.removeprefix("screen.")
         await self.app.run_action(action, screen if action != command.action else None)

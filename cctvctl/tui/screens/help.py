@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -25,8 +26,14 @@ def help_table(
     table.add_column("what it does")
     for command in commands_for(scope, several_nodes=several_nodes):
         reason = unavailable_reason(command, role, readonly)
-        what = command.description if reason is None else f"{command.description} [{reason}]"
-        table.add_row(command.display_key, command.name, what, style="dim" if reason else "")
+        what = command.description if reason is None else f"{command.description} ({reason})"
+        # Text, not markup: "[needs the operator role]" was read as a tag and vanished.
+        table.add_row(
+            Text(command.display_key),
+            Text(command.name),
+            Text(what),
+            style="dim" if reason else "",
+        )
     return table
 
 

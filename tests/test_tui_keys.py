@@ -24,8 +24,12 @@ from cctvctl.models import Role
 from cctvctl.tui import clock
 from cctvctl.tui.app import CctvApp
 from cctvctl.tui.screens.camera import CameraScreen
+from cctvctl.tui.screens.events import EventsScreen
 from cctvctl.tui.screens.export_form import ExportForm
+from cctvctl.tui.screens.filtered import FilteredTableScreen
+from cctvctl.tui.screens.grid import GridScreen
 from cctvctl.tui.screens.help import HelpScreen
+from cctvctl.tui.screens.overview import HOLD_SECONDS, OverviewScreen
 from cctvctl.tui.screens.reboot_modal import RebootModal
 
 SIZE = (80, 24)
@@ -223,3 +227,131 @@ async def test_reboot_dialog_for_a_camera_with_onvif_has_no_refusal() -> None:
         await pilot.pause(0.1)
         assert modal.error_text == ""
         assert not modal.query_one("#submit", Button).disabled
+
+
+# --------------------------------------------------------------------------- moving around
+
+
+def cursor_row(app: CctvApp) -> int:
+    screen = app.screen
+    assert isinstance(screen, FilteredTableScreen)
+    return screen.table.cursor_row
+
+
+async def check_row_keys(pilot: Pilot[Any], app: CctvApp) -> None:
+    screen = app.screen
+    assert isinstance(screen, FilteredTableScreen)
+    last = screen.table.row_count - 1
+    assert last >= 2, "needs a few rows"
+    for keys, row in (
+        (["j"], 1),
+        (["j", "j"], 3 if last >= 3 else last),
+        (["k"], 2 if last >= 3 else last - 1),
+        (["G"], last),
+        (["g"], 0),
+        (["end"], last),
+        (["home"], 0),
+    ):
+        await pilot.press(*keys)
+        assert cursor_row(app) == row, (keys, screen.SCOPE)
+
+
+async def test_j_k_g_G_home_end_move_the_cursor_in_every_table() -> None:
+    app = fixed_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app)
+        await until(pilot, lambda: len(app.node.events) == 4)
+        await check_row_keys(pilot, app)  # overview
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, EventsScreen))
+        screen = app.screen
+        assert isinstance(screen, EventsScreen)
+        await until(pilot, lambda: screen.table.row_count >= 4)
+        await check_row_keys(pilot, app)
+
+
+@pytest.mark.parametrize("key", ["escape", "backspace", "h"])
+async def test_backspace_and_h_go_back_like_esc(key: str) -> None:
+    app = fixed_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, GridScreen))
+        await pilot.press(key)
+        await until(pilot, lambda: isinstance(app.screen, OverviewScreen))
+
+
+async def test_backspace_and_h_edit_an_open_filter_instead_of_leaving() -> None:
+    app = fixed_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, GridScreen))
+        grid = app.screen
+        assert isinstance(grid, GridScreen)
+        await pilot.press("slash", *"sgh", "backspace", "backspace")
+        assert grid.filter_input.value == "s"
+        assert app.screen is grid
+
+
+async def test_help_says_how_to_avoid_the_esc_delay_in_tmux() -> None:
+    app = fixed_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        back = help_row(app, "back")
+        assert "set -sg escape-time 10" in back
+        assert "650 ms" in back and "tmux" in back
+        # The table's keys, on one row.
+        assert help_row(app, "rows") == "down, up, first, last (also home, end)"
+
+
+def worsen(app: CctvApp, slug: str, offline: int) -> None:
+    """``slug`` loses ``offline`` cameras: a new worst row, as a poll would bring it."""
+    app.node.kecamatan = [
+        k.model_copy(update={"offline": offline}) if k.slug == slug else k
+        for k in app.node.kecamatan
+    ]
+    app.screen.refresh_data()
+
+
+def selected(app: CctvApp) -> str | None:
+    screen = app.screen
+    assert isinstance(screen, OverviewScreen)
+    return screen.selected_key()
+
+
+async def test_overview_cursor_follows_the_worst_row_unless_the_operator_moved_it() -> None:
+    app = fixed_app()
+    now = [1000.0]
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app)
+        overview = app.screen
+        assert isinstance(overview, OverviewScreen)
+        overview.monotonic = lambda: now[0]
+        assert selected(app) == "sangatta-utara"
+
+        # Left alone, the cursor goes with the new worst row.
+        worsen(app, "telen", 3)
+        await pilot.pause()
+        assert overview.visible_rows()[0].slug == "telen"
+        assert selected(app) == "telen" and cursor_row(app) == 0
+
+        # The operator picks a row: a change in order within 30 s leaves it there.
+        await pilot.press("j", "j")
+        chosen = selected(app)
+        assert chosen not in (None, "telen")
+        now[0] += HOLD_SECONDS - 1
+        worsen(app, "kaliorang", 5)
+        await pilot.pause()
+        assert overview.visible_rows()[0].slug == "kaliorang"
+        assert selected(app) == chosen
+
+        # 30 s after the last move, the next change in order takes the cursor to the top.
+        now[0] += 2
+        await pilot.pause()
+        assert selected(app) == chosen  # no change in order: nothing moves
+        worsen(app, "muara-wahau", 7)
+        await pilot.pause()
+        assert selected(app) == "muara-wahau" and cursor_row(app) == 0

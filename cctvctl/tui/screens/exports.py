@@ -25,7 +25,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from cctvctl.client import (
     JOB_PROGRESS,
@@ -49,6 +49,7 @@ from cctvctl.tui.screens.events import clip
 from cctvctl.tui.screens.filtered import FilteredTableScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
+from cctvctl.tui.widgets.nav_table import NavTable
 from cctvctl.tui.widgets.progress import bar_text
 from cctvctl.units import bytes_text
 from cctvctl.views import export_cells
@@ -193,7 +194,7 @@ class ExportsScreen(FilteredTableScreen):
         yield NodeHeader()
         yield FilterBox(placeholder="filter: camera, case or state", id="filter")
         yield Static(id="message")
-        yield DataTable(cursor_type="row", zebra_stripes=True)
+        yield NavTable(cursor_type="row", zebra_stripes=True)
         yield Static("loading export jobs…", id="status")
         yield Footer()
 

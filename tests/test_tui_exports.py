@@ -141,7 +141,8 @@ async def test_unfinished_export_is_not_downloaded_and_can_be_cancelled(
     sim_factory: Callable[[Site], RunningSim],
     server_factory: Callable[..., ServerProcess],
 ) -> None:
-    # Minute-long segments: a window ending now waits (running, 0 %) for the open one.
+    # Minute-long segments: a window ending now waits (running, 0 %) for the open one, and
+    # the row says so ("waiting"; the status line says for which segment).
     site = site_factory(SiteSpec(cameras=1, kecamatan=("Bengalon",), segment_seconds=60))
     sim_factory(site)
     server = server_factory(site)
@@ -159,7 +160,8 @@ async def test_unfinished_export_is_not_downloaded_and_can_be_cancelled(
         assert isinstance(screen, ExportsScreen)
         await until(pilot, lambda: job.id in screen.table.rows)
         row = job_row_text(app, job.id)
-        assert "running" in row and ".....   0%" in row  # an ASCII bar
+        assert "waiting" in row and ".....   0%" in row  # an ASCII bar
+        assert "waiting for the segment that holds" in screen_text(app)
         assert "░" not in screen_text(app)
         screen.table.move_cursor(row=screen.table.get_row_index(job.id))
         await pilot.press("enter")
@@ -176,6 +178,7 @@ async def test_unfinished_export_is_not_downloaded_and_can_be_cancelled(
 
 
 LIST = f"GET /api/v1/exports?limit={LIST_LIMIT}"
+RUNNING = ("running", "waiting")  # the State cell of a running job
 
 
 async def _follow_one_job(server: ServerProcess, url: str) -> tuple[int, float, float]:
@@ -197,7 +200,8 @@ async def _follow_one_job(server: ServerProcess, url: str) -> tuple[int, float, 
         before = server.requests(LIST)
         opened = time.monotonic()
         await pilot.press("x")
-        await until(pilot, lambda: "running" in job_row_text(app, job.id))
+        # Its window ends ahead, so it shows as waiting for the open segment first.
+        await until(pilot, lambda: any(w in job_row_text(app, job.id) for w in RUNNING))
         began = time.monotonic()
         await until(pilot, lambda: "done" in job_row_text(app, job.id), timeout=40)
         took = time.monotonic() - began

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -20,12 +21,13 @@ from textual.widgets import Button, Input
 from textual.widgets._footer import FooterKey
 from tui_fixture import NOW, FixedSite
 
-from cctvctl.models import Role
+from cctvctl.models import ExportJob, ExportState, ExportWait, Role
 from cctvctl.tui import clock
 from cctvctl.tui.app import CctvApp
 from cctvctl.tui.screens.camera import CameraScreen
 from cctvctl.tui.screens.events import EventsScreen
 from cctvctl.tui.screens.export_form import ExportForm
+from cctvctl.tui.screens.exports import ExportsScreen
 from cctvctl.tui.screens.filtered import FilteredTableScreen
 from cctvctl.tui.screens.grid import GridScreen
 from cctvctl.tui.screens.help import HelpScreen
@@ -355,3 +357,50 @@ async def test_overview_cursor_follows_the_worst_row_unless_the_operator_moved_i
         worsen(app, "muara-wahau", 7)
         await pilot.pause()
         assert selected(app) == "muara-wahau" and cursor_row(app) == 0
+
+
+# --------------------------------------------------------------------------- a waiting export
+
+
+class WaitingSite(FixedSite):
+    """One export whose window ends now: the server says it waits for the open segment."""
+
+    job = ExportJob(
+        id="ex-5c0ffee1",
+        camera="sgu-camat-01",
+        start=NOW - timedelta(minutes=3),
+        end=NOW,
+        case_id="LP/200/XI/2026",
+        requester="noc-operator",
+        state=ExportState.RUNNING,
+        created=NOW,
+        started=NOW,
+        waiting=ExportWait(
+            holds=NOW,
+            open_since=NOW - timedelta(seconds=20),
+            expected_close=NOW + timedelta(seconds=40),
+            segment_seconds=60,
+        ),
+    )
+
+    def _exports(self, _request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            content=f"[{self.job.model_dump_json()}]",
+            headers={"content-type": "application/json"},
+        )
+
+
+async def test_exports_say_why_a_job_ending_now_sits_at_zero() -> None:
+    app = fixed_app(WaitingSite())
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ExportsScreen))
+        await until(pilot, lambda: "ex-5c0ff" in screen_text(app))
+        lines = screen_text(app).splitlines()
+        row = next(line for line in lines if "ex-5c0ff" in line)
+        assert "waiting" in row and "running" not in row
+        # 10:30 WITA is the pinned clock; the segment should close 40 s later.
+        status = "waiting for the segment that holds 10:30 to close (≤ 60 s), ETA 10:30:40 WITA"
+        assert any(line.strip() == status for line in lines), lines[-3:]

@@ -52,7 +52,7 @@ from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.nav_table import NavTable
 from cctvctl.tui.widgets.progress import bar_text
 from cctvctl.units import bytes_text
-from cctvctl.views import export_cells
+from cctvctl.views import export_cells, waiting_text
 
 __all__ = [
     "ExportsScreen",
@@ -299,13 +299,17 @@ class ExportsScreen(FilteredTableScreen):
             clip(cells.camera, 16 if wide else 10, ascii_only),
             clip(cells.case, 20 if wide else 10, ascii_only),
             cells.window,
-            Text(cells.state.value, style),
+            Text("waiting" if self._waits(job) else cells.state.value, style),
             bar,
             size,
         ]
         if wide:
             row.append(age_text(cells.created, now))
         return plain_cells(row)
+
+    @staticmethod
+    def _waits(job: ExportJob) -> bool:
+        return job.state is ExportState.RUNNING and job.waiting is not None
 
     def redraw(self) -> None:
         if not self.is_mounted or self.denied:
@@ -336,6 +340,11 @@ class ExportsScreen(FilteredTableScreen):
             text += f", {running} running"
         if self.last_result is not None:
             return f"{self.last_result}  ({text})"
+        # A job at 0 % for up to a segment says why, and until when (the server knows); the
+        # row whose State reads "waiting" is the one. 77 characters: it fits 80 columns.
+        waiting = next((j.waiting for j in self.jobs if self._waits(j)), None)
+        if waiting is not None:
+            return waiting_text(waiting)
         return text + "  enter: download  c: cancel"
 
     def _status(self, text: str) -> None:

@@ -216,6 +216,39 @@ def test_keep_leaves_the_server_running_for_the_cli(
     assert not alive
 
 
+def form_row(screen: str, label: str) -> str:
+    return next((line for line in screen.splitlines() if f"│ {label}" in line), "")
+
+
+@pytest.mark.timeout(120)
+def test_tab_and_text_in_one_burst_fill_the_next_field(
+    start_demo: Callable[..., RunningDemo], tmux: Tmux
+) -> None:
+    demo: RunningDemo = start_demo()
+    camera = demo.site.camera_ids[0]
+    tmux.keys(":")
+    # The prompt first: keys sent with the ":" would reach the overview before it opens.
+    wait_for(lambda: "cam ID" in tmux.screen(), 10, what="the command line")
+    tmux.keys(f"cam {camera}", "Enter")
+    wait_for(lambda: "e export" in tmux.screen(), 20, what="the camera screen")
+    tmux.keys("e")
+    wait_for(lambda: "case id" in tmux.screen(), 10, what="the export form")
+    # One send-keys: tmux writes the case id, the Tab and the note to the terminal at once.
+    tmux.keys("LP/117", "Tab", "dari TUI")
+
+    def filled() -> bool:
+        return "dari TUI" in form_row(tmux.screen(), "note")
+
+    wait_for(filled, 10, what="the note typed after the Tab")
+    screen = tmux.screen()
+    assert "LP/117" in form_row(screen, "case id"), screen
+    assert "dari" not in form_row(screen, "case id"), screen
+    tmux.keys("Escape")
+    wait_for(lambda: "case id" not in tmux.screen(), 10, what="the form to close")
+    tmux.keys("q")
+    demo.wait_gone()
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(
     ("how", "keep", "code"),

@@ -197,6 +197,40 @@ def test_export_across_a_segment_boundary(env: Env, tmp_path: Path) -> None:
     assert abs(times[-1] - (last_frame - first_frame)) < 0.05
 
 
+def test_an_export_ending_now_says_which_open_segment_it_waits_for(env: Env) -> None:
+    live = env.live
+    camera = live.site.camera_ids[0]
+    _segments_until(live, camera, lambda rows: len(rows) >= 1, 30)
+    end = time.time()
+    body = {"camera": camera, "start": _iso(end - 3), "end": _iso(end), "case_id": "LP/9"}
+    with live.server.events("types=job.progress") as stream:
+        resp = _export(live.server, body)
+        assert resp.status_code == 202, resp.text
+        job_id = resp.json()["id"]
+
+        def waiting() -> dict[str, Any] | None:
+            job: dict[str, Any] = live.server.get(f"/api/v1/exports/{job_id}", "operator").json()
+            return job if job.get("waiting") else None
+
+        job = wait_for(waiting, 10, what="the job to say it waits for the open segment")
+        wait = job["waiting"]
+        assert job["state"] == "running" and job["percent"] == 0
+        assert _ts(wait["holds"]) == pytest.approx(end, abs=0.001)
+        assert wait["segment_seconds"] == SPEC.segment_seconds
+        assert _ts(wait["open_since"]) <= end
+        assert _ts(wait["expected_close"]) - _ts(wait["open_since"]) == pytest.approx(5)
+        # The same reason travels in the job's progress event.
+        stream.wait_for(
+            lambda e: (
+                e.json()["data"].get("job") == job_id and e.json()["data"].get("waiting") == wait
+            ),
+            10,
+        )
+        done = _wait_done(live.server, job_id)
+    assert done["waiting"] is None
+    assert _ts(done["last_frame"]) <= end
+
+
 def test_gap_is_listed_in_manifest_and_job(env: Env) -> None:
     live = env.live
     camera = live.site.camera_ids[1]

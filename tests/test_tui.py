@@ -94,9 +94,16 @@ async def test_filter_and_help(live: Live) -> None:
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         text = screen_text(app)
+        # A long description wraps within its cell: read the cells' lines as one text.
+        whats = " ".join(
+            line.split("│")[3].strip() for line in text.splitlines() if line.count("│") >= 4
+        )
         for command in commands_for(Scope.OVERVIEW):
+            if command.scope is Scope.TABLE:  # the table's moves share one row
+                assert command.key.split(",")[0] in text
+                continue
             assert command.display_key in text
-            assert command.description in text
+            assert command.description in whats
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, OverviewScreen))
 

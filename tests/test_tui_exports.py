@@ -135,7 +135,8 @@ async def test_operator_downloads_a_finished_export(
 async def test_unfinished_export_is_not_downloaded_and_can_be_cancelled(
     live_factory: Callable[..., Live],
 ) -> None:
-    # Minute-long segments: a window ending now waits (running, 0 %) for the open one.
+    # Minute-long segments: a window ending now waits (running, 0 %) for the open one, and
+    # the row says so ("waiting"; the status line says for which segment).
     live = live_factory(SiteSpec(cameras=1, kecamatan=("Bengalon",), segment_seconds=60))
     site, server = live.site, live.server
     camera = site.camera_ids[0]
@@ -149,7 +150,8 @@ async def test_unfinished_export_is_not_downloaded_and_can_be_cancelled(
         screen = await opened_by(pilot, "x", ExportsScreen)
         await until(pilot, lambda: job.id in screen.table.rows)
         row = job_row_text(app, job.id)
-        assert "running" in row and ".....   0%" in row  # an ASCII bar
+        assert "waiting" in row and ".....   0%" in row  # an ASCII bar
+        assert "waiting for the segment that holds" in screen_text(app)
         assert "░" not in screen_text(app)
         screen.table.move_cursor(row=screen.table.get_row_index(job.id))
         await pilot.press("enter")
@@ -166,6 +168,7 @@ async def test_unfinished_export_is_not_downloaded_and_can_be_cancelled(
 
 
 LIST = f"GET /api/v1/exports?limit={LIST_LIMIT}"
+RUNNING = ("running", "waiting")  # the State cell of a running job
 
 
 async def _follow_one_job(server: ServerProcess, url: str) -> tuple[int, float, float]:
@@ -187,7 +190,8 @@ async def _follow_one_job(server: ServerProcess, url: str) -> tuple[int, float, 
         before = server.requests(LIST)
         opened = time.monotonic()
         await pilot.press("x")
-        await until(pilot, lambda: "running" in job_row_text(app, job.id))
+        # Its window ends ahead, so it shows as waiting for the open segment first.
+        await until(pilot, lambda: any(w in job_row_text(app, job.id) for w in RUNNING))
         began = time.monotonic()
         await until(pilot, lambda: "done" in job_row_text(app, job.id), timeout=40)
         took = time.monotonic() - began

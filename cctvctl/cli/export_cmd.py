@@ -305,7 +305,7 @@ def export(
     target = output if output is not None else _default_output(camera, start)
     if not no_wait:
         check_free(target, force)
-    meter = Meter(quiet=opts.json, no_color=opts.no_color)
+    meter = Meter(quiet=opts.json, no_color=opts.no_color, utc=opts.utc)
     with failing(), connect(opts) as client, meter:
         job = client.create_export(camera, start, end, case_id=case, note=note)
         if no_wait:
@@ -465,7 +465,7 @@ def download(
     keeps FILE.part (delete it to start afresh). JSON: {job, manifest, file,
     manifest_file, size, sha256, verified, resumed_from}.
     """
-    meter = Meter(quiet=opts.json, no_color=opts.no_color)
+    meter = Meter(quiet=opts.json, no_color=opts.no_color, utc=opts.utc)
     with failing(), connect(opts) as client, meter:
         job = client.export(job_id)
         target = output if output is not None else _default_output(job.camera, job.start)

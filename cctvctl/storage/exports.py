@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from cctvctl.models import ExportJob, ExportState, Gap
+from cctvctl.models import ExportJob, ExportState, ExportWait, Gap
 from cctvctl.storage.columns import Columns
 from cctvctl.storage.database import Database, from_ts, to_ts
 from cctvctl.storage.where import Where
@@ -84,6 +84,7 @@ class ExportStore:
     def __init__(self, index: Database, *, clock: Callable[[], float] = time.time) -> None:
         self.index = index
         self._clock = clock
+        self._waits: dict[str, ExportWait] = {}  # job id -> why it waits (worker threads)
 
     def create(
         self,
@@ -129,7 +130,27 @@ class ExportStore:
             f"SELECT {_COLUMNS.sql} FROM export_jobs WHERE id = ?",  # noqa: S608
             (job_id,),
         )
-        return _job(rows[0]) if rows else None
+        if not rows:
+            return None
+        job, role = _job(rows[0])
+        return self._with_wait(job), role
+
+    def set_waiting(self, job_id: str, wait: ExportWait | None) -> None:
+        """Say why a running job copies nothing yet (None: it no longer waits).
+
+        Kept in memory, not in the table: a wait lasts at most a segment, and a job cut
+        off by a restart is queued again and waits anew.
+        """
+        if wait is None:
+            self._waits.pop(job_id, None)
+        else:
+            self._waits[job_id] = wait
+
+    def _with_wait(self, job: ExportJob) -> ExportJob:
+        wait = self._waits.get(job.id)
+        if wait is None or job.state is not ExportState.RUNNING:
+            return job
+        return job.model_copy(update={"waiting": wait})
 
     def jobs(
         self,
@@ -146,7 +167,7 @@ class ExportStore:
             f"SELECT {_COLUMNS.sql} FROM export_jobs {where.sql}ORDER BY created DESC, id LIMIT ?",  # noqa: S608
             where.params(limit),
         )
-        return [_job(r)[0] for r in rows]
+        return [self._with_wait(_job(r)[0]) for r in rows]
 
     def update(self, job_id: str, **fields: Any) -> None:
         unknown = set(fields) - _UPDATABLE

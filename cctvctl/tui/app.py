@@ -25,7 +25,7 @@ from cctvctl.models import CameraStatus, Event
 from cctvctl.render import Depth, Mode, detect_depth
 from cctvctl.termsafe import escape_controls
 from cctvctl.tui.budget import DEFAULT_RATES
-from cctvctl.tui.commands import CommandProvider, Role, Scope, bindings_for
+from cctvctl.tui.commands import CommandProvider, Role, Scope, bindings_for, greyed_commands
 from cctvctl.tui.data import (
     MAX_BACKOFF,
     STALE_POLLS,
@@ -249,7 +249,14 @@ class CctvApp(App[None]):
         node.role = Role[identity.role.name]
         node.asked_role = True
         if node is self._current:
-            self.role = node.role
+            self._set_role(node.role)
+
+    def _set_role(self, role: Role | None) -> None:
+        before = greyed_commands(self.role, self.readonly)
+        self.role = role
+        # The footer greys what the role may not do; redraw it only when that changed.
+        if greyed_commands(role, self.readonly) != before:
+            self.refresh_bindings()
 
     async def _follow_events(self, node: WatchedNode | None = None) -> None:
         """Status changes as they happen, between (and faster than) the stats polls."""
@@ -327,7 +334,7 @@ class CctvApp(App[None]):
         self.workers.cancel_group(self, "events")
         self._current = node
         self.target, self.node, self.client = node.target, node.data, node.client
-        self.role = node.role
+        self._set_role(node.role)
         self._watch_lightly(old)
         self._watch_fully(node)
         self.action_home()

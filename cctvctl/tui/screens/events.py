@@ -29,6 +29,7 @@ from cctvctl.tui.format import BAD, WARN, flagged, plain, plain_cells
 from cctvctl.tui.screens.filtered import FilteredTableScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
+from cctvctl.tui.widgets.nav_table import NavTable
 from cctvctl.views import EventRow, Severity, audit_row, event_row
 
 __all__ = ["EventsScreen", "clip", "time_text"]
@@ -94,7 +95,7 @@ class EventsScreen(FilteredTableScreen):
         yield NodeHeader()
         yield FilterBox(placeholder="filter: camera, kecamatan, kind or text", id="filter")
         yield Static(id="note")
-        yield DataTable(cursor_type="row", zebra_stripes=True)
+        yield NavTable(cursor_type="row", zebra_stripes=True)
         yield Static(id="detail")
         yield Footer()
 

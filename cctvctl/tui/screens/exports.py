@@ -25,7 +25,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from cctvctl.client import (
     JOB_PROGRESS,
@@ -49,9 +49,10 @@ from cctvctl.tui.screens.events import clip
 from cctvctl.tui.screens.filtered import FilteredTableScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
+from cctvctl.tui.widgets.nav_table import NavTable
 from cctvctl.tui.widgets.progress import bar_text
 from cctvctl.units import bytes_text
-from cctvctl.views import export_cells
+from cctvctl.views import export_cells, waiting_text
 
 __all__ = [
     "ExportsScreen",
@@ -193,7 +194,7 @@ class ExportsScreen(FilteredTableScreen):
         yield NodeHeader()
         yield FilterBox(placeholder="filter: camera, case or state", id="filter")
         yield Static(id="message")
-        yield DataTable(cursor_type="row", zebra_stripes=True)
+        yield NavTable(cursor_type="row", zebra_stripes=True)
         yield Static("loading export jobs…", id="status")
         yield Footer()
 
@@ -300,13 +301,17 @@ class ExportsScreen(FilteredTableScreen):
             cells.window,
             flagged(cells.state.value)
             if cells.state is ExportState.FAILED
-            else Text(cells.state.value, style),
+            else Text("waiting" if self._waits(job) else cells.state.value, style),
             bar,
             size,
         ]
         if wide:
             row.append(age_text(cells.created, now))
         return plain_cells(row)
+
+    @staticmethod
+    def _waits(job: ExportJob) -> bool:
+        return job.state is ExportState.RUNNING and job.waiting is not None
 
     def redraw(self) -> None:
         if not self.is_mounted or self.denied:
@@ -337,6 +342,11 @@ class ExportsScreen(FilteredTableScreen):
             text += f", {running} running"
         if self.last_result is not None:
             return f"{self.last_result}  ({text})"
+        # A job at 0 % for up to a segment says why, and until when (the server knows); the
+        # row whose State reads "waiting" is the one. 77 characters: it fits 80 columns.
+        waiting = next((j.waiting for j in self.jobs if self._waits(j)), None)
+        if waiting is not None:
+            return waiting_text(waiting)
         return text + "  enter: download  c: cancel"
 
     def _status(self, text: str) -> None:

@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from cctvctl.tui.commands import Role, Scope, commands_for, unavailable_reason
+from cctvctl.tui.commands import Command, Role, Scope, commands_for, unavailable_reason
 
 __all__ = ["COLUMN_NOTES", "HelpScreen", "column_notes", "help_table"]
 
@@ -40,10 +40,23 @@ def help_table(
     table.add_column("key", style="bold", no_wrap=True)
     table.add_column("command", no_wrap=True)
     table.add_column("what it does")
-    for command in commands_for(scope, several_nodes=several_nodes):
+    commands = commands_for(scope, several_nodes=several_nodes)
+    moves = [c for c in commands if c.scope is Scope.TABLE]
+    for command in commands:
+        if command.scope is Scope.TABLE:
+            # One row for the table's moves, so `?` still fits 80x24.
+            if command is moves[0]:
+                table.add_row(*_moves_row(moves))
+            continue
         reason = unavailable_reason(command, role, readonly)
-        what = command.description if reason is None else f"{command.description} [{reason}]"
-        table.add_row(command.display_key, command.name, what, style="dim" if reason else "")
+        what = command.description if reason is None else f"{command.description} ({reason})"
+        # Text, not markup: "[needs the operator role]" was read as a tag and vanished.
+        table.add_row(
+            Text(command.display_key),
+            Text(command.name),
+            Text(what),
+            style="dim" if reason else "",
+        )
     return table
 
 
@@ -57,6 +70,14 @@ def column_notes(scope: Scope) -> Table | None:
     for column, meaning in notes:
         table.add_row(column, meaning)
     return table
+
+
+def _moves_row(moves: list[Command]) -> tuple[Text, Text, Text]:
+    """``j k g G | rows | down, up, first, last (also home, end)``."""
+    keys = [c.key.split(",") for c in moves]
+    also = [key for rest in keys for key in rest[1:]]
+    what = ", ".join(c.name for c in moves) + (f" (also {', '.join(also)})" if also else "")
+    return Text(" ".join(k[0] for k in keys)), Text("rows"), Text(what)
 
 
 class HelpScreen(ModalScreen[None]):

@@ -1,11 +1,18 @@
-"""Home: one row per kecamatan, worst first, so the broken ones are at the top."""
+"""Home: one row per kecamatan, worst first, so the broken ones are at the top.
+
+When the order changes the cursor goes to the top, the new worst row, unless the operator
+moved it in the last :data:`HOLD_SECONDS`: then it stays on the row they chose.
+"""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.widgets import DataTable, Footer
@@ -29,6 +36,7 @@ from cctvctl.tui.format import (
 from cctvctl.tui.screens.filtered import FilteredTableScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
+from cctvctl.tui.widgets.nav_table import NavTable
 from cctvctl.units import bytes_text, kbps_text
 
 __all__ = ["OverviewScreen", "missing_text", "row_cells"]
@@ -37,6 +45,9 @@ COLUMNS = ("Kecamatan", "On/All", "Deg", "Off", "kbps", "Disk/quota", "Days", "M
 # Sparkline cells before the kbps figure: a trend at 80 columns, a history when wider.
 NARROW_TREND = 4
 WIDE_TREND = 12
+HOLD_SECONDS = 30.0  # a cursor the operator moved stays put this long
+# Keys that move the table's cursor (DataTable's own and Scope.TABLE's).
+CURSOR_KEYS = frozenset({"up", "down", "pageup", "pagedown", "home", "end", "j", "k", "g", "G"})
 
 
 def missing_text(minutes: float) -> str:
@@ -88,10 +99,27 @@ class OverviewScreen(FilteredTableScreen):
     AUTO_FOCUS = "DataTable"
     BINDINGS: ClassVar[list[BindingType]] = list(bindings_for(Scope.OVERVIEW))
 
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.monotonic = monotonic  # injected, so a test need not wait HOLD_SECONDS
+        self._moved_at: float | None = None
+        self._order: tuple[str, ...] = ()
+
+    def on_key(self, event: events.Key) -> None:
+        # Seen before the table's bindings run: the key is on its way up from the table.
+        if event.key in CURSOR_KEYS and self.focused is self.table:
+            self._moved_at = self.monotonic()
+
+    def on_click(self) -> None:
+        self._moved_at = self.monotonic()
+
+    def _operator_holds(self) -> bool:
+        return self._moved_at is not None and self.monotonic() - self._moved_at < HOLD_SECONDS
+
     def compose(self) -> ComposeResult:
         yield NodeHeader()
         yield FilterBox(placeholder="filter kecamatan", id="filter")
-        yield DataTable(cursor_type="row", zebra_stripes=True)
+        yield NavTable(cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def visible_rows(self) -> list[KecamatanSummary]:
@@ -107,6 +135,7 @@ class OverviewScreen(FilteredTableScreen):
         width = WIDE_TREND if self.size.width >= 110 else NARROW_TREND
         ascii = self.cctv.mode is Mode.ASCII
         history = self.node.kbps_history
+        rows = self.visible_rows()
         stale = self.node.is_stale()
         now = clock.now()
         opening = Counter(c.kecamatan_slug for c in self.node.cameras if connecting(c, now))
@@ -122,9 +151,13 @@ class OverviewScreen(FilteredTableScreen):
                         stale=stale,
                     ),
                 )
-                for k in self.visible_rows()
+                for k in rows
             ),
         )
+        order = tuple(k.slug for k in rows)
+        if order != self._order and self._order and not self._operator_holds():
+            self.table.move_cursor(row=0, animate=False)
+        self._order = order
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_drill()

@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 import pytest
 
 from cctvctl.models import AuditEntry, ExportJob, ExportState
-from cctvctl.views import Severity, audit_cells, audit_row, export_cells, window_text
+from cctvctl.views import (
+    Severity,
+    audit_cells,
+    audit_fields,
+    audit_row,
+    export_cells,
+    window_text,
+)
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)  # 16:00 WITA
 
@@ -90,3 +97,25 @@ def test_the_event_list_line_of_an_audit_entry() -> None:
     row = audit_row(entry(reason="stuck", case_id="LP/9"), "sangatta-utara", "->")
     assert row.key == "a7" and row.kecamatan == "sangatta-utara"
     assert row.detail == "export by admin-sari: stuck -> REFUSED [case LP/9]"
+
+
+def test_a_download_row_names_its_job_by_the_first_8_characters() -> None:
+    job = "96066b2464f30c52"
+    row = audit_row(entry(action="export.download", target=job, result="ok"))
+    assert row.target == job[:8]
+    # A camera target stays whole.
+    assert audit_row(entry(target="kbn-desa-telukpandan-01")).target == "kbn-desa-telukpandan-01"
+
+
+def test_the_detail_of_an_audit_row_has_every_field_inert() -> None:
+    fields = dict(
+        audit_fields(entry(reason="stuck\x1b[2J", case_id="LP/9", detail="ONVIF said no"))
+    )
+    assert fields["reason"] == "stuck\\x1b[2J"
+    assert (fields["case"], fields["detail"], fields["target"]) == (
+        "LP/9",
+        "ONVIF said no",
+        "sgu-camat-01",
+    )
+    assert fields["time"].endswith("WITA")
+    assert audit_fields(entry(), utc=True)[1][1].endswith("UTC")

@@ -14,14 +14,25 @@ from cctvctl.render import Mode
 from cctvctl.termsafe import for_terminal
 from cctvctl.tui.commands import Scope, bindings_for
 from cctvctl.tui.format import kecamatan_rank, plain_cells, rtt_text, sparkline
-from cctvctl.tui.screens.filtered import FilteredTableScreen
+from cctvctl.tui.screens.filtered import ColumnSpec, FilteredTableScreen, Priority
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.units import bytes_text, kbps_text
 
 __all__ = ["OverviewScreen", "missing_text", "row_cells"]
 
-COLUMNS = ("Kecamatan", "On/All", "Deg", "Off", "kbps", "Disk/quota", "Days", "Miss", "RTT")
+# The name and the camera counts stay at any width; the figures after them give way.
+COLUMNS = (
+    ColumnSpec("Kecamatan", Priority.IDENTITY),
+    ColumnSpec("On/All", Priority.STATUS),
+    ColumnSpec("Deg", Priority.STATUS),
+    ColumnSpec("Off", Priority.STATUS),
+    ColumnSpec("kbps"),
+    ColumnSpec("Disk/quota"),
+    ColumnSpec("Days"),
+    ColumnSpec("Miss"),
+    ColumnSpec("RTT"),
+)
 # Sparkline cells before the kbps figure: a trend at 80 columns, a history when wider.
 NARROW_TREND = 4
 WIDE_TREND = 12
@@ -84,7 +95,7 @@ class OverviewScreen(FilteredTableScreen):
         ascii = self.cctv.mode is Mode.ASCII
         history = self.node.kbps_history
         self.fill(
-            [(label, None) for label in COLUMNS],
+            COLUMNS,
             (
                 (k.slug, row_cells(k, sparkline(history.get(k.slug, ()), width, ascii=ascii)))
                 for k in self.visible_rows()

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from cctvctl.cli import exit_codes
-from cctvctl.cli.output import console, error, print_json
+from cctvctl.cli.output import Column, Priority, console, error, print_json, print_table
 
 app = typer.Typer(help="Validate site inventory files.", no_args_is_help=True)
 
@@ -22,8 +22,6 @@ def check(
 
     Example: cctvctl config check examples/kutim.toml
     """
-    from rich.table import Table
-
     from cctvctl.config import ConfigError, load_inventory
 
     try:
@@ -48,7 +46,6 @@ def check(
         f"{summary['cameras']} cameras ({summary['enabled']} enabled, "
         f"{summary['with_onvif']} with ONVIF), {summary['tokens']} API tokens"
     )
-    table = Table("site kind", "cameras", box=None, pad_edge=False)
-    for kind, count in summary["cameras_per_kind"].items():
-        table.add_row(kind, str(count))
-    out.print(table)
+    columns = [Column("site kind", Priority.IDENTITY), Column("cameras", justify="right")]
+    rows = [[kind, str(count)] for kind, count in summary["cameras_per_kind"].items()]
+    print_table(out, columns, rows)

@@ -2,47 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from test_audit import _job
+from test_reboot_jobs import _rebooted
 
 from cctvctl.models import RebootState
 from cctvctl.storage.database import Database
 from cctvctl.storage.exports import ExportStore
 from cctvctl.storage.job_ids import SHORT, new_job_id
-from cctvctl.storage.reboot_log import RebootLog, RebootRow
+from cctvctl.storage.reboot_log import RebootLog
 
 T0 = datetime(2026, 12, 4, 14, 40, tzinfo=UTC)
 # The form every reboot id had before: "rb-" and the time first, so "rb-6b12d" for all.
 OLD_REBOOT = "rb-6b12d3f0-a1b2c3"
-
-
-@pytest.fixture
-def index(tmp_path: Path) -> Iterator[Database]:
-    idx = Database(tmp_path / "storage")
-    yield idx
-    idx.close()
-
-
-def _reboot(log: RebootLog, batch: str, camera: str = "cam-01") -> None:
-    log.add(
-        [
-            RebootRow(
-                id=f"{batch}.1",
-                camera=camera,
-                requested=T0,
-                actor="noc-ani",
-                reason="stream hung",
-                state=RebootState.BACK_ONLINE,
-                batch=batch,
-                error=None,
-                detail=None,
-                finished=None,
-            )
-        ]
-    )
 
 
 def test_a_taken_prefix_is_drawn_again() -> None:
@@ -63,15 +38,20 @@ def test_a_prefix_as_long_as_the_short_id_is_refused() -> None:
         new_job_id("reboot--", 10, lambda head: False)
 
 
-def test_new_reboot_ids_avoid_old_ids_and_each_other(index: Database) -> None:
+def test_new_reboot_ids_avoid_old_ids_and_each_other(tmp_path: Path) -> None:
+    with Database(tmp_path / "storage") as index:
+        _reboot_ids(index)
+
+
+def _reboot_ids(index: Database) -> None:
     log = RebootLog(index)
-    _reboot(log, OLD_REBOOT)
+    _rebooted(log, "cam-01", T0, RebootState.BACK_ONLINE, batch=OLD_REBOOT)
     assert log.short_id_taken(OLD_REBOOT[:SHORT])
     assert not log.short_id_taken("rb-00000")
     made = []
     for n in range(300):
         job = new_job_id("rb-", 10, log.short_id_taken)
-        _reboot(log, job, camera=f"cam-{n}")
+        _rebooted(log, f"cam-{n}", T0, RebootState.BACK_ONLINE, batch=job)
         made.append(job)
     heads = {OLD_REBOOT[:SHORT], *(j[:SHORT] for j in made)}
     assert len(heads) == len(made) + 1
@@ -79,18 +59,15 @@ def test_new_reboot_ids_avoid_old_ids_and_each_other(index: Database) -> None:
     assert [r.batch for r in log.batch(OLD_REBOOT)] == [OLD_REBOOT]
 
 
-def test_export_ids_are_distinct_in_their_first_8(index: Database) -> None:
+def test_export_ids_are_distinct_in_their_first_8(tmp_path: Path) -> None:
+    with Database(tmp_path / "storage") as index:
+        _export_ids(index)
+
+
+def _export_ids(index: Database) -> None:
     store = ExportStore(index)
-    old = store.create(
-        "0123456789abcdef",
-        camera="cam-01",
-        start=T0,
-        end=T0 + timedelta(minutes=5),
-        requester="noc-ani",
-        role="operator",
-        case_id=None,
-        note=None,
-    )
-    assert store.short_id_taken(old.id[:SHORT]) and not store.short_id_taken("fedcba98")
+    old = "0123456789abcdef"
+    _job(store, old)
+    assert store.short_id_taken(old[:SHORT]) and not store.short_id_taken("fedcba98")
     job = new_job_id("", 16, store.short_id_taken)
-    assert job[:SHORT] != old.id[:SHORT] and len(job) == 16
+    assert job[:SHORT] != old[:SHORT] and len(job) == 16

@@ -88,17 +88,19 @@ def index(tmp_path: Path) -> Iterator[Database]:
     idx.close()
 
 
-def _rebooted(log: RebootLog, camera: str, at: datetime, state: RebootState) -> None:
+def _rebooted(
+    log: RebootLog, camera: str, at: datetime, state: RebootState, batch: str = "rb-old"
+) -> None:
     log.add(
         [
             RebootRow(
-                id=f"rb-old.{camera}",
+                id=f"{batch}.{camera}",
                 camera=camera,
                 requested=at,
                 actor="noc-ani",
                 reason="stream hung",
                 state=state,
-                batch="rb-old",
+                batch=batch,
                 error=None,
                 detail=None,
                 finished=None,

@@ -105,6 +105,10 @@ _AUDIT_KIND: Final = {
     "export.request": "export",
     "export.download": "download",
     "export.cancel": "cancel",
+    # A short kind keeps the event list's Kind column narrow, so the detail has the room.
+    "reboot.bulk": "reboot",
+    "reboot.result": "reboot",
+    "reboot.dry_run": "dry run",
 }
 
 
@@ -295,20 +299,21 @@ def event_fields(event: Event, *, utc: bool = False) -> list[tuple[str, str]]:
     list row cut short, in full."""
     event = for_terminal(event)
     fields = [
-        ("id", str(event.id)),
+        ("event", str(event.id)),
         ("time", _when(event.time, utc)),
         ("type", event.type),
         ("camera", event.camera or "-"),
         ("kecamatan", event.kecamatan or "-"),
     ]
-    return fields + [(str(key), str(value)) for key, value in event.data.items()]
+    # The event's data after its own fields, "-" for an empty one as in the tables.
+    return fields + [(str(k), "-" if v is None else str(v)) for k, v in event.data.items()]
 
 
 def audit_fields(entry: AuditEntry, *, utc: bool = False) -> list[tuple[str, str]]:
     """Every field of an audit entry as (label, text)."""
     entry = for_terminal(entry)
     return [
-        ("id", str(entry.id)),
+        ("audit row", str(entry.id)),
         ("time", _when(entry.time, utc)),
         ("actor", entry.actor),
         ("role", entry.role),

@@ -239,10 +239,10 @@ class EventsScreen(FilteredTableScreen):
         if key.startswith("e"):
             event = next((e for e in self.node.events if f"e{e.id}" == key), None)
             if event is not None:
-                found = (f"event {event.id}: {event.type}", event_fields(event))
+                found = (f"event: {event.type}", event_fields(event))
         elif key.startswith("a"):
             entry = next((a for a in self.audit if f"a{a.id}" == key), None)
             if entry is not None:
-                found = (f"audit row {entry.id}: {entry.action}", audit_fields(entry))
+                found = (f"audit: {entry.action}", audit_fields(entry))
         if found is not None:
             self.app.push_screen(DetailModal(*found))

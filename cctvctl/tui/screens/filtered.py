@@ -73,7 +73,7 @@ class FilteredTableScreen(FilteredScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._columns: tuple[tuple[str, int], ...] = ()
+        self._columns: tuple[tuple[str, int | None], ...] = ()
         self.hidden_columns: list[str] = []
 
     @property
@@ -105,7 +105,9 @@ class FilteredTableScreen(FilteredScreen):
         room = (self.size.width or self.app.size.width) - SCROLLBAR
         fit = fit_columns(columns, natural, room, gap=2 * table.cell_padding)
         shown = [(i, w) for i, w in enumerate(fit.widths) if w is not None]
-        wanted = tuple((columns[i].label, w) for i, w in shown)
+        # A column at its natural width sizes itself: figures that grow by a digit then
+        # do not rebuild the columns (and repaint the whole table) on every poll.
+        wanted = tuple((columns[i].label, None if w == natural[i] else w) for i, w in shown)
         if wanted != self._columns:
             table.clear(columns=True)
             for label, width in wanted:

@@ -29,7 +29,9 @@ __all__ = [
     "ExportCells",
     "Severity",
     "audit_cells",
+    "audit_fields",
     "audit_row",
+    "event_fields",
     "event_row",
     "export_cells",
     "waiting_text",
@@ -116,7 +118,15 @@ _AUDIT_KIND: Final = {
     "export.request": "export",
     "export.download": "download",
     "export.cancel": "cancel",
+    # A short kind keeps the event list's Kind column narrow, so the detail has the room.
+    "reboot.bulk": "reboot",
+    "reboot.result": "reboot",
+    "reboot.dry_run": "dry run",
 }
+
+
+#: Audit actions whose target is a job id rather than a camera.
+_JOB_TARGETS: Final = frozenset({"export.download"})
 
 
 @dataclass(frozen=True)
@@ -280,6 +290,50 @@ def audit_row(entry: AuditEntry, kecamatan: str = "", arrow: str = "→") -> Eve
         detail += f" [case {cells.case}]"
     if cells.detail:
         detail += f" ({cells.detail})"
+    # A job, like everywhere in the console, by its first 8 characters (distinct on the
+    # server), so the detail keeps its room; the dialog (enter) shows the whole id.
+    target = cells.target[:8] if cells.action in _JOB_TARGETS else cells.target
     return EventRow(
-        f"a{cells.id}", cells.time, cells.kind, cells.severity, cells.target, kecamatan, detail
+        f"a{cells.id}", cells.time, cells.kind, cells.severity, target, kecamatan, detail
     )
+
+
+# --------------------------------------------------------------------------- detail
+
+
+def _when(time: datetime, utc: bool) -> str:
+    if utc:
+        return time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return time.astimezone(WITA).strftime("%Y-%m-%d %H:%M:%S WITA")
+
+
+def event_fields(event: Event, *, utc: bool = False) -> list[tuple[str, str]]:
+    """Every field of a server event as (label, text), its data keys included: what a
+    list row cut short, in full."""
+    event = for_terminal(event)
+    fields = [
+        ("event", str(event.id)),
+        ("time", _when(event.time, utc)),
+        ("type", event.type),
+        ("camera", event.camera or "-"),
+        ("kecamatan", event.kecamatan or "-"),
+    ]
+    # The event's data after its own fields, "-" for an empty one as in the tables.
+    return fields + [(str(k), "-" if v is None else str(v)) for k, v in event.data.items()]
+
+
+def audit_fields(entry: AuditEntry, *, utc: bool = False) -> list[tuple[str, str]]:
+    """Every field of an audit entry as (label, text)."""
+    entry = for_terminal(entry)
+    return [
+        ("audit row", str(entry.id)),
+        ("time", _when(entry.time, utc)),
+        ("actor", entry.actor),
+        ("role", entry.role),
+        ("action", entry.action),
+        ("target", entry.target or "-"),
+        ("reason", entry.reason or "-"),
+        ("case", entry.case_id or "-"),
+        ("result", entry.result),
+        ("detail", entry.detail or "-"),
+    ]

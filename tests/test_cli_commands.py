@@ -572,3 +572,123 @@ def test_top_level_help_lists_commands_and_exit_codes() -> None:
     for command in ("status", "cameras", "health", "gaps", "snapshot"):
         assert command in proc.stdout
     assert "3 partial" in proc.stdout
+
+
+# --------------------------------------------------------------------------- narrow terminals
+
+NARROW = 50
+WITA_CLOCK = re.compile(r"^\d\d:\d\d:\d\d$")
+
+
+def stacked(stdout: str, headers: list[str]) -> list[dict[str, str]]:
+    """The records of a stacked table: a block of ``HEADER: value`` lines per row, a value
+    wrapped onto indented lines joined back with a space (a word cut in two would not
+    read back whole)."""
+    records: list[dict[str, str]] = []
+    record: dict[str, str] = {}
+    field = ""
+    for line in stdout.splitlines():
+        key = next((h for h in headers if line.startswith(f"{h}:")), None)
+        if key is not None:
+            if key in record:  # a block with no blank line before it: a new row anyway
+                records.append(record)
+                record = {}
+            field, record[key] = key, line[len(key) + 1 :].strip()
+        elif line.startswith(" ") and line.strip() and field:
+            record[field] += " " + line.strip()
+        elif not line.strip() and record:
+            records.append(record)
+            record, field = {}, ""
+    if record:
+        records.append(record)
+    return records
+
+
+def narrow(*args: str, live: Live, role: str = "viewer") -> str:
+    proc = cli(*args, live=live, token=live.site.tokens[role], columns=NARROW)
+    assert proc.returncode == 0, proc.stderr
+    assert all(len(line) <= NARROW for line in proc.stdout.splitlines()), proc.stdout
+    return proc.stdout
+
+
+def test_table_commands_stack_rows_at_50_columns_with_every_field_whole(
+    ready: Live, outage: Outage
+) -> None:
+    site = ready.site
+    # cameras: one block per camera, every column a line, ids and names whole.
+    headers = ["CAMERA", "KECAMATAN", "STATUS", "FPS", "KBPS", "LAST SEEN (WITA)", "MISS 24H"]
+    rows = stacked(narrow("cameras", live=ready), headers)
+    assert [r["CAMERA"] for r in rows] == site.camera_ids
+    for r in rows:
+        assert list(r) == headers, r
+        assert r["KECAMATAN"] == site.kecamatan[site.camera_kecamatan[r["CAMERA"]]]
+        assert r["STATUS"] in {s.value for s in CameraStatus}
+        assert WITA_CLOCK.match(r["LAST SEEN (WITA)"]), r
+
+    # health: the volumes and the kecamatan, one block each.
+    text = narrow("health", live=ready)
+    kec = ["KECAMATAN", "CAMS", "INBOUND", "RTT", "STORED", "QUOTA", "WRITE", "FULL IN", "MISS"]
+    rows = [r for r in stacked(text, kec) if "KECAMATAN" in r]  # WRITE is a volume's too
+    assert [r["KECAMATAN"] for r in rows] == list(site.kecamatan.values())
+    assert all(list(r) == kec for r in rows), rows
+    vols = ["VOLUME", "SIZE", "USED", "FREE", "RESERVE", "WRITE", "FULL IN"]
+    assert all(len(r) == len(vols) for r in stacked(text, vols) if "VOLUME" in r)
+
+    # gaps: the outage, with its times whole.
+    headers = ["CAMERA", "KECAMATAN", "FROM (WITA)", "TO", "LENGTH"]
+    rows = stacked(narrow("gaps", "--since", "1h", live=ready), headers)
+    gap = next(r for r in rows if r["CAMERA"] == outage.camera)
+    assert list(gap) == headers
+    assert WITA_CLOCK.match(gap["FROM (WITA)"]) and WITA_CLOCK.match(gap["TO"]), gap
+
+    # reboot --dry-run: a plan per camera of the kecamatan.
+    slug = next(iter(site.kecamatan))
+    headers = ["CAMERA", "KECAMATAN", "PLAN", "WHY"]
+    text = narrow(
+        "reboot", "--kecamatan", slug, "--dry-run", "--reason", "t", live=ready, role="admin"
+    )
+    rows = stacked(text, headers)
+    assert [r["CAMERA"] for r in rows] == site.cameras_in(slug)
+    assert all(r["PLAN"] in ("reboot", "skip") for r in rows), rows
+
+    # exports ls: the job id (what `exports download` takes) and the case id whole.
+    now = datetime.now(UTC)
+    case = "LP/77/XII/2026/RESKRIM-KUTIM"
+    with ready.server.client("operator") as api:
+        made = api.post(
+            "/api/v1/exports",
+            json={
+                "camera": site.camera_ids[-1],
+                "start": (now - timedelta(seconds=10)).isoformat(),
+                "end": (now - timedelta(seconds=6)).isoformat(),
+                "case_id": case,
+            },
+        )
+    assert made.status_code == 202, made.text
+    headers = ["ID", "CAMERA", "STATE", "DONE", "WINDOW (WITA)", "CASE", "SIZE", "BY"]
+    rows = stacked(narrow("exports", "ls", live=ready, role="operator"), headers)
+    job = next(r for r in rows if r["ID"] == made.json()["id"])
+    assert list(job) == headers and job["CASE"] == case and job["CAMERA"] == site.camera_ids[-1]
+
+    # audit: the dry run and the export above, each field of them.
+    headers = ["TIME (WITA)", "ACTOR", "ROLE", "ACTION", "TARGET", "REASON/CASE", "RESULT"]
+    rows = stacked(narrow("audit", "--since", "1h", live=ready, role="admin"), headers)
+    assert rows and all(list(r) == headers for r in rows), rows
+    request = next(r for r in rows if r["ACTION"] == "export.request")
+    assert request["REASON/CASE"] == case and request["TARGET"] == site.camera_ids[-1]
+    assert re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", request["TIME (WITA)"]), request
+
+
+def test_tables_stay_tables_where_they_fit(ready: Live) -> None:
+    proc = cli("cameras", live=ready, columns=80)
+    assert proc.returncode == 0, proc.stderr
+    head = proc.stdout.splitlines()[0].split()
+    assert head[:3] == ["CAMERA", "KECAMATAN", "STATUS"], proc.stdout
+    assert "CAMERA:" not in proc.stdout
+
+
+def test_status_keeps_its_own_layout_at_50_columns(ready: Live) -> None:
+    text = narrow("status", live=ready)
+    assert "KECAMATAN:" not in text  # not stacked: status is laid out for 60 columns
+    for name in ready.site.kecamatan.values():
+        assert any(line.startswith(name) for line in text.splitlines()), text

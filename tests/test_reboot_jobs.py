@@ -88,8 +88,10 @@ def _row(
     )
 
 
-def _rebooted(log: RebootLog, camera: str, at: datetime, state: RebootState) -> None:
-    log.add([_row(f"rb-old.{camera}", camera, at, "stream hung", state)])
+def _rebooted(
+    log: RebootLog, camera: str, at: datetime, state: RebootState, batch: str = "rb-old"
+) -> None:
+    log.add([_row(f"{batch}.{camera}", camera, at, "stream hung", state)])
 
 
 def test_the_ten_minute_guard_expires_and_force_lifts_it(index: Database) -> None:

@@ -223,6 +223,9 @@ def test_recent_reboot_is_guarded_unless_forced(rig: Rig) -> None:
             ("skipped", "recently_rebooted")
         ]
     assert rig.onvif_calls() == calls
+    # Two jobs minutes apart: a person tells them apart by the first 8 characters.
+    jobs = [j["id"] for j in rig.server.get("/api/v1/reboots", "admin").json()]
+    assert len(jobs) >= 2 and len({j[:8] for j in jobs}) == len(jobs)
     refused = [r for r in rig.audit("reboot") if r["result"] == "refused"]
     assert refused and refused[-1]["target"] == rig.happy
     assert refused[-1]["detail"].startswith("recently_rebooted")

@@ -11,6 +11,7 @@ from cctvctl.models import AuditEntry, ExportJob, ExportState, ExportWait
 from cctvctl.views import (
     Severity,
     audit_cells,
+    audit_fields,
     audit_row,
     export_cells,
     waiting_text,
@@ -138,3 +139,25 @@ def test_a_progress_event_carries_the_wait_to_a_followed_job() -> None:
     moving = fold_export_event(waiting, {**data, "percent": 12.0, "waiting": None})
     assert moving is not None and moving.waiting is None and moving.percent == 12.0
     assert fold_export_event(running, {**data, "waiting": {"holds": "soon"}}) is None
+
+
+def test_a_download_row_names_its_job_by_the_first_8_characters() -> None:
+    job = "96066b2464f30c52"
+    row = audit_row(entry(action="export.download", target=job, result="ok"))
+    assert row.target == job[:8]
+    # A camera target stays whole.
+    assert audit_row(entry(target="kbn-desa-telukpandan-01")).target == "kbn-desa-telukpandan-01"
+
+
+def test_the_detail_of_an_audit_row_has_every_field_inert() -> None:
+    fields = dict(
+        audit_fields(entry(reason="stuck\x1b[2J", case_id="LP/9", detail="ONVIF said no"))
+    )
+    assert fields["reason"] == "stuck\\x1b[2J"
+    assert (fields["case"], fields["detail"], fields["target"]) == (
+        "LP/9",
+        "ONVIF said no",
+        "sgu-camat-01",
+    )
+    assert fields["time"].endswith("WITA")
+    assert audit_fields(entry(), utc=True)[1][1].endswith("UTC")

@@ -12,13 +12,13 @@ import typer
 from cctvctl.cli.common import (
     ask,
     exit_code,
-    key_width,
     out_console,
     print_results_json,
     since_until,
     zone_name,
 )
 from cctvctl.cli.options import ServerOptions, server_options
+from cctvctl.cli.output import Column, Priority, print_table
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import WITA, format_time
 
@@ -107,7 +107,6 @@ def _show(
     multi: bool,
     wide: bool,
 ) -> None:
-    from rich.table import Table
     from rich.text import Text
 
     from cctvctl.views import audit_cells
@@ -121,19 +120,18 @@ def _show(
         out.print(f"no audit rows {span}", highlight=False)
         return
     zone = UTC if utc else WITA
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    if multi:
-        names = [node for node, _ in rows]
-        table.add_column("NODE", no_wrap=True, min_width=key_width(names, "NODE"))
-    table.add_column(f"TIME ({zone_name(utc)})", no_wrap=True)
-    table.add_column("ACTOR", no_wrap=True)
-    table.add_column("ROLE", no_wrap=True)
-    table.add_column("ACTION", no_wrap=True)
-    table.add_column("TARGET", overflow="fold", min_width=10, ratio=2)
-    table.add_column("REASON/CASE", overflow="fold", min_width=11, ratio=2)
-    table.add_column("RESULT", no_wrap=True)
-    if wide:
-        table.add_column("DETAIL", overflow="fold", min_width=12, ratio=3)
+    columns = [
+        *([Column("NODE", Priority.IDENTITY)] if multi else []),
+        Column(f"TIME ({zone_name(utc)})", Priority.IDENTITY),
+        Column("ACTOR"),
+        Column("ROLE"),
+        Column("ACTION", Priority.IDENTITY),
+        Column("TARGET", Priority.IDENTITY),
+        Column("REASON/CASE"),
+        Column("RESULT", Priority.STATUS),
+        *([Column("DETAIL")] if wide else []),
+    ]
+    lines: list[list[Text]] = []
     for node, entry in sorted(rows, key=lambda pair: pair[1].time) if multi else rows:
         cells = audit_cells(entry)
         row = [
@@ -147,6 +145,6 @@ def _show(
         ]
         if wide:
             row.append(Text(cells.detail or ""))
-        table.add_row(*([Text(node), *row] if multi else row))
+        lines.append([Text(node), *row] if multi else row)
     out.print(Text(f"Audit log {span}: {len(rows)} rows"), overflow="fold")
-    out.print(table)
+    print_table(out, columns, lines)

@@ -12,13 +12,13 @@ from cctvctl.cli.common import (
     ask,
     clock,
     exit_code,
-    key_width,
     missing_text,
     out_console,
     print_results_json,
     zone_name,
 )
 from cctvctl.cli.options import ServerOptions, server_options
+from cctvctl.cli.output import Column, Priority, print_table
 from cctvctl.termsafe import for_terminal
 
 if TYPE_CHECKING:
@@ -109,31 +109,24 @@ def cameras(
         print_results_json(results, opts.all_contexts)
         raise typer.Exit(exit_code(results))
 
-    from rich.table import Table
     from rich.text import Text
 
     results = for_terminal(results)
     now = datetime.now(UTC)
     out = out_console(opts.no_color)
-    cams = [cam for result in results for cam in result.value or []]
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    # Identifying columns never shrink: rows unlabelled by node or camera are useless.
-    if opts.all_contexts:
-        names = [r.name for r in results]
-        table.add_column("NODE", no_wrap=True, min_width=key_width(names, "NODE"))
-    ids = [cam.id for cam in cams]
-    table.add_column("CAMERA", no_wrap=True, min_width=key_width(ids, "CAMERA"))
-    # The rest wrap (or fold) on a narrow screen rather than lose text to "…".
-    table.add_column("KECAMATAN", overflow="fold", max_width=18, min_width=4)
-    table.add_column("STATUS", no_wrap=True, min_width=8)
-    table.add_column("FPS", justify="right", overflow="fold")
-    table.add_column("KBPS", justify="right", overflow="fold")
-    table.add_column(f"LAST SEEN ({zone_name(opts.utc)})", overflow="fold")
-    table.add_column("MISS 24H", justify="right", overflow="fold")
-    count = 0
+    columns = [
+        *([Column("NODE", Priority.IDENTITY)] if opts.all_contexts else []),
+        Column("CAMERA", Priority.IDENTITY),
+        Column("KECAMATAN"),
+        Column("STATUS", Priority.STATUS),
+        Column("FPS", justify="right"),
+        Column("KBPS", justify="right"),
+        Column(f"LAST SEEN ({zone_name(opts.utc)})"),
+        Column("MISS 24H", justify="right"),
+    ]
+    rows: list[list[Text]] = []
     for result in results:
         for cam in result.value or []:
-            count += 1
             row = [
                 Text(cam.id),
                 Text(cam.kecamatan),
@@ -143,9 +136,10 @@ def cameras(
                 Text(clock(cam.last_packet, opts.utc, now)),
                 Text(missing_text(cam.missing_seconds_24h)),
             ]
-            table.add_row(*([Text(result.name), *row] if opts.all_contexts else row))
+            rows.append([Text(result.name), *row] if opts.all_contexts else row)
+    count = len(rows)
     if count:
-        out.print(table)
+        print_table(out, columns, rows)
     else:
         out.print("no cameras match")
     raise typer.Exit(exit_code(results))

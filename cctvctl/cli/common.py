@@ -27,7 +27,7 @@ import math
 import os
 import sys
 import types
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
 
@@ -54,7 +54,6 @@ __all__ = [
     "exit_code",
     "fail_usage",
     "jsonable",
-    "key_width",
     "missing_text",
     "out_console",
     "parse_when",
@@ -228,12 +227,6 @@ def out_console(no_color: bool, width: int | None = None, *, pipe_wide: bool = T
     if width is not None and out.width > width:
         out.width = width
     return out
-
-
-def key_width(values: Iterable[str], header: str) -> int:
-    """The ``min_width`` that keeps an identifying column (camera id, node, kecamatan)
-    whole on a narrow terminal: rich shrinks even ``no_wrap`` columns as a last resort."""
-    return max([len(header), *(len(v) for v in values)])
 
 
 def parse_when(option: str, text: str, now: datetime) -> datetime:

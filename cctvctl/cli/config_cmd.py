@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from cctvctl.cli.inventory_file import load_inventory_or_exit
-from cctvctl.cli.output import console, print_json
+from cctvctl.cli.output import Column, Priority, console, print_json, print_table
 from cctvctl.units import counted
 
 app = typer.Typer(help="Validate site inventory files.", no_args_is_help=True)
@@ -23,8 +23,6 @@ def check(
 
     Example: cctvctl config check examples/kutim.toml
     """
-    from rich.table import Table
-
     # The check the server makes at start-up: an unwritable storage folder is a problem too.
     inventory = load_inventory_or_exit(file, check_storage=True, json_out=json_out)
     summary = inventory.summary()
@@ -37,7 +35,6 @@ def check(
         f"{counted(summary['cameras'], 'camera')} ({summary['enabled']} enabled, "
         f"{summary['with_onvif']} with ONVIF), {counted(summary['tokens'], 'API token')}"
     )
-    table = Table("site kind", "cameras", box=None, pad_edge=False)
-    for kind, count in summary["cameras_per_kind"].items():
-        table.add_row(kind, str(count))
-    out.print(table)
+    columns = [Column("site kind", Priority.IDENTITY), Column("cameras", justify="right")]
+    rows = [[kind, str(count)] for kind, count in summary["cameras_per_kind"].items()]
+    print_table(out, columns, rows)

@@ -25,7 +25,7 @@ from cctvctl.cli.contexts import (
     fingerprint,
     resolve,
 )
-from cctvctl.cli.output import console, error, print_json
+from cctvctl.cli.output import Column, Priority, console, error, print_json, print_table
 
 __all__ = [
     "app",
@@ -175,17 +175,22 @@ def list_contexts(
     if not rows:
         out.print(f"no contexts in {contexts.path}; add one with `cctvctl context add`")
         return
-    from rich.table import Table
-
-    table = Table("", "NAME", "URL", "TOKEN", box=None, pad_edge=False)
-    for row in rows:
-        table.add_row(
+    columns = [
+        Column("CURRENT", Priority.STATUS),
+        Column("NAME", Priority.IDENTITY),
+        Column("URL", Priority.IDENTITY),
+        Column("TOKEN"),
+    ]
+    cells = [
+        [
             "*" if row["current"] else "",
             str(row["name"]),
             str(row["url"]),
             str(row["token"] or "(none)"),
-        )
-    out.print(table)
+        ]
+        for row in rows
+    ]
+    print_table(out, columns, cells)
 
 
 @app.command("rm")

@@ -16,7 +16,6 @@ import typer
 from cctvctl.cli.common import (
     fail_usage,
     jsonable,
-    key_width,
     out_console,
     parse_when,
     zone_name,
@@ -32,7 +31,7 @@ from cctvctl.cli.jobs import (
     save_export,
 )
 from cctvctl.cli.options import ServerOptions, server_options
-from cctvctl.cli.output import print_json
+from cctvctl.cli.output import Column, Priority, print_json, print_table
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import WITA, format_duration, format_time
 
@@ -354,7 +353,6 @@ def ls(
     if opts.json:
         print_json(jsonable(jobs))
         return
-    from rich.table import Table
     from rich.text import Text
 
     from cctvctl.views import export_cells
@@ -363,32 +361,34 @@ def ls(
     if not jobs:
         out.print("no export jobs", highlight=False)
         return
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    # The job id and camera stay whole (the id is what `exports download` wants); the
-    # rest fold on a narrow screen rather than lose text to "…".
-    table.add_column("ID", no_wrap=True, min_width=key_width([j.id for j in jobs], "ID"))
-    cams = [j.camera for j in jobs]
-    table.add_column("CAMERA", no_wrap=True, min_width=key_width(cams, "CAMERA"))
-    table.add_column("STATE", overflow="fold")
-    table.add_column("DONE", justify="right", overflow="fold")
-    table.add_column(f"WINDOW ({zone_name(opts.utc)})", overflow="fold")
-    table.add_column("CASE", overflow="fold", min_width=6)
-    table.add_column("SIZE", justify="right", overflow="fold")
-    table.add_column("BY", overflow="fold")
+    # The job id is what `exports download` wants: whole, as the camera and the state.
+    columns = [
+        Column("ID", Priority.IDENTITY),
+        Column("CAMERA", Priority.IDENTITY),
+        Column("STATE", Priority.STATUS),
+        Column("DONE", Priority.STATUS, justify="right"),
+        Column(f"WINDOW ({zone_name(opts.utc)})"),
+        Column("CASE", Priority.IDENTITY),
+        Column("SIZE", justify="right"),
+        Column("BY"),
+    ]
     now = datetime.now(UTC)
+    rows = []
     for job in jobs:
         cells = export_cells(job, now, utc=opts.utc)
-        table.add_row(
-            Text(cells.id),
-            Text(cells.camera),
-            Text(cells.state.value),
-            Text(f"{cells.percent:.0f} %"),
-            Text(cells.window),
-            Text(cells.case),
-            Text(cells.size),
-            Text(cells.requester),
+        rows.append(
+            [
+                Text(cells.id),
+                Text(cells.camera),
+                Text(cells.state.value),
+                Text(f"{cells.percent:.0f} %"),
+                Text(cells.window),
+                Text(cells.case),
+                Text(cells.size),
+                Text(cells.requester),
+            ]
         )
-    out.print(table)
+    print_table(out, columns, rows)
 
 
 JobArg = Annotated[

@@ -14,13 +14,13 @@ from cctvctl.cli.common import (
     clock,
     exit_code,
     fail_usage,
-    key_width,
     out_console,
     print_results_json,
     since_until,
     zone_name,
 )
 from cctvctl.cli.options import ServerOptions, server_options
+from cctvctl.cli.output import Column, Priority, print_table
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import format_duration, format_time
 from cctvctl.units import counted
@@ -142,7 +142,6 @@ async def _report(
 
 
 def _show(results: Sequence[NodeResult[GapReport]], utc: bool, no_color: bool, multi: bool) -> None:
-    from rich.table import Table
     from rich.text import Text
 
     out = out_console(no_color)
@@ -158,17 +157,15 @@ def _show(results: Sequence[NodeResult[GapReport]], utc: bool, no_color: bool, m
         ),
         overflow="fold",
     )
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    # Node and camera stay whole; the rest fold on a narrow screen, never cut to "…".
-    if multi:
-        names = [r.name for r in reports]
-        table.add_column("NODE", no_wrap=True, min_width=key_width(names, "NODE"))
-    ids = [cam.camera for r in reports if r.value is not None for cam in r.value.cameras]
-    table.add_column("CAMERA", no_wrap=True, min_width=key_width(ids, "CAMERA"))
-    table.add_column("KECAMATAN", overflow="fold", max_width=18)
-    table.add_column(f"FROM ({zone_name(utc)})", overflow="fold")
-    table.add_column("TO", overflow="fold")
-    table.add_column("LENGTH", justify="right", overflow="fold")
+    columns = [
+        *([Column("NODE", Priority.IDENTITY)] if multi else []),
+        Column("CAMERA", Priority.IDENTITY),
+        Column("KECAMATAN"),
+        Column(f"FROM ({zone_name(utc)})", Priority.IDENTITY),
+        Column("TO", Priority.IDENTITY),
+        Column("LENGTH", Priority.STATUS, justify="right"),
+    ]
+    rows: list[list[Text]] = []
     cameras = with_gaps = 0
     total = 0.0
     for result in reports:
@@ -185,9 +182,9 @@ def _show(results: Sequence[NodeResult[GapReport]], utc: bool, no_color: bool, m
                     Text(clock(gap.end, utc)),
                     Text(format_duration(gap.seconds)),
                 ]
-                table.add_row(*([Text(result.name), *row] if multi else row))
+                rows.append([Text(result.name), *row] if multi else row)
     if with_gaps:
-        out.print(table)
+        print_table(out, columns, rows)
         out.print(
             f"{with_gaps} of {counted(cameras, 'camera')} missed footage: "
             f"{format_duration(total)} in total",

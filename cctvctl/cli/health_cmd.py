@@ -13,12 +13,12 @@ from cctvctl.cli.common import (
     days_text,
     exit_code,
     fail_usage,
-    key_width,
     missing_text,
     out_console,
     print_results_json,
 )
 from cctvctl.cli.options import ServerOptions, server_options
+from cctvctl.cli.output import Column, Priority, print_table
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import format_duration, format_time
 from cctvctl.units import bytes_text, kbps_text, rate_text
@@ -91,7 +91,6 @@ def _only(results: list[NodeResult[Health]], wanted: str) -> list[NodeResult[Hea
 
 
 def _show(results: Sequence[NodeResult[Health]], no_color: bool, utc: bool) -> None:
-    from rich.table import Table
     from rich.text import Text
 
     out = out_console(no_color)
@@ -121,41 +120,50 @@ def _show(results: Sequence[NodeResult[Health]], no_color: bool, utc: bool) -> N
                     f"out {kbps_text(nic.tx_bps * 8 / 1000)}"
                 )
             )
-        volumes = Table(box=None, pad_edge=False, header_style="bold")
-        # Names stay whole and numbers fold on a narrow screen: nothing is cut to "…".
-        volumes.add_column("VOLUME", overflow="fold", min_width=6)
-        for title in ("SIZE", "USED", "FREE", "RESERVE", "WRITE", "FULL IN"):
-            volumes.add_column(title, justify="right", overflow="fold")
+        volume_columns = [
+            Column("VOLUME", Priority.IDENTITY),
+            *(Column(t, justify="right") for t in ("SIZE", "USED", "FREE", "RESERVE", "WRITE")),
+            Column("FULL IN", Priority.STATUS, justify="right"),
+        ]
+        volumes: list[list[Text | str]] = []
         for v in report.volumes:
             used = 100 * v.used_bytes / v.total_bytes if v.total_bytes else 0.0
-            volumes.add_row(
-                Text(v.path),
-                bytes_text(v.total_bytes),
-                Text(f"{used:.0f} %", style="red" if used >= 90 else ""),
-                bytes_text(v.free_bytes),
-                bytes_text(v.reserve_bytes),
-                rate_text(v.write_bps),
-                days_text(v.days_to_full),
+            volumes.append(
+                [
+                    Text(v.path),
+                    bytes_text(v.total_bytes),
+                    Text(f"{used:.0f} %", style="red" if used >= 90 else ""),
+                    bytes_text(v.free_bytes),
+                    bytes_text(v.reserve_bytes),
+                    rate_text(v.write_bps),
+                    days_text(v.days_to_full),
+                ]
             )
         out.print()
-        out.print(volumes)
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        names = [k.name for k in report.kecamatan]
-        table.add_column("KECAMATAN", no_wrap=True, min_width=key_width(names, "KECAMATAN"))
-        for title in ("CAMS", "INBOUND", "RTT", "STORED", "QUOTA", "WRITE", "FULL IN", "MISS"):
-            table.add_column(title, justify="right", overflow="fold")
+        print_table(out, volume_columns, volumes)
+        columns = [
+            Column("KECAMATAN", Priority.IDENTITY),
+            Column("CAMS", Priority.STATUS, justify="right"),
+            *(
+                Column(t, justify="right")
+                for t in ("INBOUND", "RTT", "STORED", "QUOTA", "WRITE", "FULL IN", "MISS")
+            ),
+        ]
+        rows: list[list[Text | str]] = []
         for k in report.kecamatan:
             enabled = k.cameras_total - k.disabled
-            table.add_row(
-                Text(k.name),
-                Text(f"{k.online}/{enabled}", style="red" if k.offline else ""),
-                kbps_text(k.inbound_kbps),
-                "-" if k.worst_rtt_ms is None else f"{k.worst_rtt_ms:.0f} ms",
-                bytes_text(k.bytes_stored),
-                "-" if k.quota_bytes is None else bytes_text(k.quota_bytes),
-                rate_text(k.write_bps),
-                days_text(k.days_to_full),
-                missing_text(k.missing_minutes_24h * 60),
+            rows.append(
+                [
+                    Text(k.name),
+                    Text(f"{k.online}/{enabled}", style="red" if k.offline else ""),
+                    kbps_text(k.inbound_kbps),
+                    "-" if k.worst_rtt_ms is None else f"{k.worst_rtt_ms:.0f} ms",
+                    bytes_text(k.bytes_stored),
+                    "-" if k.quota_bytes is None else bytes_text(k.quota_bytes),
+                    rate_text(k.write_bps),
+                    days_text(k.days_to_full),
+                    missing_text(k.missing_minutes_24h * 60),
+                ]
             )
         out.print()
-        out.print(table)
+        print_table(out, columns, rows)

@@ -21,7 +21,7 @@ from cctvctl.cli import exit_codes
 from cctvctl.cli.common import fail_usage, jsonable, out_console
 from cctvctl.cli.jobs import connect, fail, failing
 from cctvctl.cli.options import ServerOptions, server_options
-from cctvctl.cli.output import console, print_json
+from cctvctl.cli.output import Column, Priority, console, print_json, print_table
 from cctvctl.termsafe import escape_controls, for_terminal
 from cctvctl.timeparse import format_duration
 
@@ -199,26 +199,27 @@ def _why(result: RebootResult) -> str:
 
 
 def _show_plan(out: Console, plan: RebootPlan) -> None:
-    from rich.table import Table
     from rich.text import Text
 
     plan = for_terminal(plan)
     out.print(f"Dry run: {plan.would_reboot} to reboot, {plan.skipped} skipped", highlight=False)
     if plan.targets:
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        table.add_column("CAMERA", no_wrap=True)
-        table.add_column("KECAMATAN", overflow="ellipsis", max_width=18)
-        table.add_column("PLAN", no_wrap=True)
-        table.add_column("WHY", overflow="fold")
-        for t in plan.targets:
-            planned = t.state.value == "planned"
-            table.add_row(
+        columns = [
+            Column("CAMERA", Priority.IDENTITY),
+            Column("KECAMATAN"),
+            Column("PLAN", Priority.STATUS),
+            Column("WHY"),
+        ]
+        rows = [
+            [
                 Text(t.camera),
                 Text(t.kecamatan or "-"),
-                Text("reboot" if planned else "skip"),
-                Text("" if planned else _why(t)),
-            )
-        out.print(table)
+                Text("reboot" if t.state.value == "planned" else "skip"),
+                Text("" if t.state.value == "planned" else _why(t)),
+            ]
+            for t in plan.targets
+        ]
+        print_table(out, columns, rows)
     else:
         out.print("no camera matches", highlight=False)
     if plan.refused:
@@ -294,7 +295,6 @@ def _back_after(result: RebootResult) -> str:
 
 
 def _show_job(out: Console, job: RebootJob, utc: bool) -> None:
-    from rich.table import Table
     from rich.text import Text
 
     from cctvctl.timeparse import format_time
@@ -308,12 +308,14 @@ def _show_job(out: Console, job: RebootJob, utc: bool) -> None:
         ),
         overflow="fold",
     )
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("CAMERA", no_wrap=True)
-    table.add_column("RESULT", no_wrap=True)
-    table.add_column("DETAIL", overflow="fold")
-    table.add_column("BACK AFTER", justify="right", no_wrap=True)
+    columns = [
+        Column("CAMERA", Priority.IDENTITY),
+        Column("RESULT", Priority.STATUS),
+        Column("DETAIL"),
+        Column("BACK AFTER", justify="right"),
+    ]
+    rows = []
     for r in job.results:
         result = r.state.value if r.error is None else f"{r.state.value} ({r.error.value})"
-        table.add_row(Text(r.camera), Text(result), Text(r.detail or ""), Text(_back_after(r)))
-    out.print(table)
+        rows.append([Text(r.camera), Text(result), Text(r.detail or ""), Text(_back_after(r))])
+    print_table(out, columns, rows)

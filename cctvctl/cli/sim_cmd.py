@@ -14,7 +14,7 @@ import typer
 
 from cctvctl.cli import exit_codes
 from cctvctl.cli.inventory_file import load_inventory_or_exit
-from cctvctl.cli.output import console, error, print_json
+from cctvctl.cli.output import Column, Priority, console, error, print_json, print_table
 from cctvctl.units import counted
 
 if TYPE_CHECKING:
@@ -181,14 +181,19 @@ def _run(cameras: list[SimCamera], settings: SimSettings, no_color: bool) -> Non
 
 
 def _print_served(out: Console, sim: Simulator) -> None:
-    from rich.table import Table
-
     s = sim.settings
-    table = Table("camera", "kecamatan", "site", "RTSP path", "ONVIF port", box=None)
-    for cam in sim.cameras:
-        onvif = str(cam.onvif_port) if cam.onvif_port else "-"
-        table.add_row(cam.id, cam.kecamatan, cam.site, cam.path, onvif)
-    out.print(table)
+    columns = [
+        Column("camera", Priority.IDENTITY),
+        Column("kecamatan"),
+        Column("site"),
+        Column("RTSP path", Priority.IDENTITY),
+        Column("ONVIF port", Priority.IDENTITY),
+    ]
+    rows = [
+        [cam.id, cam.kecamatan, cam.site, cam.path, str(cam.onvif_port or "-")]
+        for cam in sim.cameras
+    ]
+    print_table(out, columns, rows)
     ports = sorted({c.rtsp_port for c in sim.cameras})
     out.print(
         f"Serving {counted(len(sim.cameras), 'camera')} at {s.width}x{s.height} {s.fps} fps.\n"

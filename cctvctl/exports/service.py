@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from cctvctl.storage.audit import AuditLog
 from cctvctl.storage.database import Database
 from cctvctl.storage.events import EventBus
 from cctvctl.storage.exports import ExportStore
+from cctvctl.storage.job_ids import new_job_id
 from cctvctl.storage.job_trail import JobTrail
 
 __all__ = ["Exporter"]
@@ -69,6 +69,7 @@ class Exporter:
             store=self.store, files=self.files, queue=self.queue, trail=self.trail, clock=clock
         )
         self._threads: list[threading.Thread] = []
+        self._new_ids = threading.Lock()  # an id's draw and its insert, one request at a time
 
     # ------------------------------------------------------------------ life cycle
 
@@ -113,17 +114,18 @@ class Exporter:
     def submit(self, req: ExportRequest, requester: str, role: str) -> ExportJob:
         """Validate and queue; raises :class:`~cctvctl.exports.plan.ExportRefused`."""
         gaps = self.plan(req)
-        job = self.store.create(
-            secrets.token_hex(8),
-            camera=req.camera,
-            start=req.start.astimezone(UTC),
-            end=req.end.astimezone(UTC),
-            requester=requester,
-            role=role,
-            case_id=req.case_id,
-            note=req.note,
-            gaps=gaps,
-        )
+        with self._new_ids:
+            job = self.store.create(
+                new_job_id("", 16, self.store.short_id_taken),
+                camera=req.camera,
+                start=req.start.astimezone(UTC),
+                end=req.end.astimezone(UTC),
+                requester=requester,
+                role=role,
+                case_id=req.case_id,
+                note=req.note,
+                gaps=gaps,
+            )
         publish_job(self.trail, job)
         self.queue.wake()
         return job

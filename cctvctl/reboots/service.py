@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -40,6 +39,7 @@ from cctvctl.reboots.run import RebootRunner, StatsView
 from cctvctl.storage.audit import AuditLog
 from cctvctl.storage.database import Database
 from cctvctl.storage.events import EventPublisher
+from cctvctl.storage.job_ids import new_job_id
 from cctvctl.storage.job_trail import JobTrail
 from cctvctl.storage.reboot_log import RebootLog, RebootRow
 
@@ -152,8 +152,8 @@ class RebootManager:
     # ------------------------------------------------------------------ submitting
 
     def _new_id(self) -> str:
-        # Time first, so ids sort roughly by age in a listing; random tail for uniqueness.
-        return f"rb-{int(self._clock()):x}-{secrets.token_hex(3)}"
+        # Under the submit lock, so no other job takes the same first 8 characters.
+        return new_job_id("rb-", 10, self.log.short_id_taken)
 
     def _row(self, job_id: str, n: int, check: Check, actor: Actor, reason: str) -> RebootRow:
         now = self.planner.now()

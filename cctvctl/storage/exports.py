@@ -121,6 +121,15 @@ class ExportStore:
         assert job is not None
         return job
 
+    def short_id_taken(self, head: str) -> bool:
+        """Whether a job's id begins with ``head`` (see :mod:`~cctvctl.storage.job_ids`)."""
+        return bool(
+            self.index._query(
+                "SELECT 1 FROM export_jobs WHERE substr(id, 1, ?) = ? LIMIT 1",
+                (len(head), head),
+            )
+        )
+
     def get(self, job_id: str) -> ExportJob | None:
         found = self.get_with_role(job_id)
         return None if found is None else found[0]

@@ -164,6 +164,15 @@ class RebootLog:
         )
         return next((r for r in map(_row, rows) if r.counts_for_guard), None)
 
+    def short_id_taken(self, head: str) -> bool:
+        """Whether a job's id begins with ``head`` (see :mod:`~cctvctl.storage.job_ids`)."""
+        return bool(
+            self.index._query(
+                "SELECT 1 FROM reboots WHERE substr(batch, 1, ?) = ? LIMIT 1",
+                (len(head), head),
+            )
+        )
+
     def batch(self, batch_id: str) -> list[RebootRow]:
         """The rows of one job in the order they were added."""
         rows = self.index._query(

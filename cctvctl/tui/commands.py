@@ -199,6 +199,14 @@ COMMANDS: tuple[Command, ...] = (
         shown_key="/",
         priority=True,
     ),
+    Command(
+        "enter",
+        "details",
+        "Every field of the selected event or audit row",
+        "screen.details",
+        Scope.EVENTS,
+        priority=True,
+    ),
 )
 
 

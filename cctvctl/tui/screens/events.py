@@ -26,13 +26,14 @@ from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Role, Scope, bindings_for
 from cctvctl.tui.data import Poller, describe_error
 from cctvctl.tui.format import BAD, WARN, flagged, plain, plain_cells
-from cctvctl.tui.screens.filtered import FilteredTableScreen
+from cctvctl.tui.screens.detail import DetailModal
+from cctvctl.tui.screens.filtered import ColumnSpec, FilteredTableScreen, Priority
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.nav_table import NavTable
-from cctvctl.views import EventRow, Severity, audit_row, event_row
+from cctvctl.views import EventRow, Severity, audit_fields, audit_row, event_fields, event_row
 
-__all__ = ["EventsScreen", "clip", "time_text"]
+__all__ = ["EventsScreen", "time_text"]
 
 AUDIT_INTERVAL: Final = 10.0
 AUDIT_LIMIT: Final = 200
@@ -57,19 +58,15 @@ def time_text(when: datetime, now: datetime | None = None) -> str:
     return local.strftime("%H:%M:%S" if local.date() == today else "%d/%m %H:%M")
 
 
-def clip(text: str, width: int, ascii_only: bool = False) -> str:
-    """``text`` cut to ``width`` cells, with an ellipsis when something was cut."""
-    if len(text) <= width:
-        return text
-    if width <= 1:
-        return text[:width]
-    return text[: width - 1] + ("~" if ascii_only else "…")
-
-
-# Column widths (cells) at 80 columns; wider terminals give the extra room to detail.
-# Kind has a cell more than its longest word ("cam DOWN") for a problem's marker.
-_NARROW: Final = {"Time": 8, "Kind": 9, "Target": 10, "Kec": 8}
-_WIDE: Final = {"Time": 11, "Kind": 11, "Target": 14, "Kecamatan": 16}
+# Time, kind and camera whole at any width; the kecamatan and the detail give way, and
+# the line under the table (or enter) shows the selected row in full.
+COLUMNS: Final = (
+    ColumnSpec("Time", Priority.IDENTITY),
+    ColumnSpec("Kind", Priority.STATUS),
+    ColumnSpec("Target", Priority.IDENTITY),
+    ColumnSpec("Kecamatan", Priority.EXTRA, min_width=9),
+    ColumnSpec("Detail", min_width=16, flex=True),
+)
 
 
 class EventsScreen(FilteredTableScreen):
@@ -174,13 +171,6 @@ class EventsScreen(FilteredTableScreen):
     def _kecamatan_names(self) -> dict[str, str]:
         return for_terminal({k.slug: k.name for k in self.node.kecamatan})
 
-    def _layout(self) -> dict[str, int]:
-        width = self.size.width or 80
-        fixed = _NARROW if width < 110 else _WIDE
-        # Two cells of padding per column and two for the scroll bar.
-        used = sum(fixed.values()) + 2 * (len(fixed) + 1) + 2
-        return {**fixed, "Detail": max(16, width - used)}
-
     def refresh_data(self) -> None:
         super().refresh_data()
         self.redraw()
@@ -188,7 +178,6 @@ class EventsScreen(FilteredTableScreen):
     def redraw(self) -> None:
         if not self.is_mounted:
             return
-        layout = self._layout()
         last_event = self.node.events[-1].id if self.node.events else None
         last_audit = self.audit[0].id if self.audit else None
         shown = (
@@ -197,7 +186,7 @@ class EventsScreen(FilteredTableScreen):
             last_audit,
             len(self.audit),
             self.filter_input.value,
-            tuple(layout.items()),
+            self.size.width,
             len(self.node.kecamatan),
             len(self.node.cameras),
         )
@@ -205,7 +194,6 @@ class EventsScreen(FilteredTableScreen):
             return  # job percentages and such: nothing this table shows has changed
         self._shown = shown
         names = self._kecamatan_names()
-        ascii_only = self._ascii
         self._rows = {}
 
         def rows() -> Iterator[tuple[str, tuple[Text, ...]]]:
@@ -215,16 +203,16 @@ class EventsScreen(FilteredTableScreen):
                 kec = names.get(row.kecamatan, row.kecamatan) or "-"
                 cells = (
                     time_text(row.time),
-                    flagged(clip(row.kind, layout["Kind"] - 1, ascii_only), _PROBLEMS[row.severity])
+                    flagged(row.kind, _PROBLEMS[row.severity])
                     if row.severity in _PROBLEMS
-                    else Text(clip(row.kind, layout["Kind"], ascii_only), style),
-                    clip(row.target, layout["Target"], ascii_only),
-                    clip(kec, layout.get("Kec") or layout["Kecamatan"], ascii_only),
-                    Text(clip(row.detail, layout["Detail"], ascii_only), style),
+                    else Text(row.kind, style),
+                    row.target,
+                    kec,
+                    Text(row.detail, style),
                 )
                 yield row.key, plain_cells(cells)
 
-        self.fill(list(layout.items()), rows())
+        self.fill(COLUMNS, rows())
         table = self.table
         if table.row_count == 0:
             self._show_detail("no events match" if self.filter_input.value else "no events yet")
@@ -243,3 +231,24 @@ class EventsScreen(FilteredTableScreen):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_selected()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_details()
+
+    def action_details(self) -> None:
+        """The selected row with every field, in a dialog (enter)."""
+        if self.focused is self.filter_input:
+            self.filter_closed()  # enter keeps the filter and gives the keys to the rows
+            return
+        key = self.selected_key() or ""
+        found: tuple[str, list[tuple[str, str]]] | None = None
+        if key.startswith("e"):
+            event = next((e for e in self.node.events if f"e{e.id}" == key), None)
+            if event is not None:
+                found = (f"event: {event.type}", event_fields(event))
+        elif key.startswith("a"):
+            entry = next((a for a in self.audit if f"a{a.id}" == key), None)
+            if entry is not None:
+                found = (f"audit: {entry.action}", audit_fields(entry))
+        if found is not None:
+            self.app.push_screen(DetailModal(*found))

@@ -45,8 +45,7 @@ from cctvctl.tui import clock
 from cctvctl.tui.commands import Role, Scope, bindings_for
 from cctvctl.tui.data import Poller, ServerTarget, describe_error
 from cctvctl.tui.format import BAD, age_text, flagged, plain, plain_cells
-from cctvctl.tui.screens.events import clip
-from cctvctl.tui.screens.filtered import FilteredTableScreen
+from cctvctl.tui.screens.filtered import ColumnSpec, FilteredTableScreen, Priority
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.nav_table import NavTable
@@ -66,6 +65,17 @@ SLOW: Final = 5.0
 LIST_LIMIT: Final = 200
 VIEWER_TEXT: Final = "exports need the operator role; this token is a viewer"
 PROGRESS_EVERY: Final = 0.25  # seconds between progress repaints of a download
+
+# Which job, and how it is going, at any width; a case id is shown whole or not at all.
+COLUMNS: Final = (
+    ColumnSpec("Job", Priority.IDENTITY),
+    ColumnSpec("Camera", Priority.IDENTITY),
+    ColumnSpec("Case"),
+    ColumnSpec("Window (WITA)"),
+    ColumnSpec("State", Priority.STATUS),
+    ColumnSpec("Progress", Priority.STATUS),
+    ColumnSpec("Size", Priority.EXTRA),
+)
 
 STATE_STYLE: Final = {
     ExportState.QUEUED: "",
@@ -294,10 +304,11 @@ class ExportsScreen(FilteredTableScreen):
         got = self.downloads.get(job.id)
         if got is not None:
             size = f"↓{got[0] * 100 // max(1, got[1])}%" if not ascii_only else "dl"
+        # Ids, cameras and case ids whole (the table hides columns instead of cutting them).
         row: list[Text | str] = [
             cells.id[:8],
-            clip(cells.camera, 16 if wide else 10, ascii_only),
-            clip(cells.case, 20 if wide else 10, ascii_only),
+            cells.camera,
+            cells.case,
             cells.window,
             flagged(cells.state.value)
             if cells.state is ExportState.FAILED
@@ -316,14 +327,11 @@ class ExportsScreen(FilteredTableScreen):
     def redraw(self) -> None:
         if not self.is_mounted or self.denied:
             return
-        columns = ["Job", "Camera", "Case", "Window (WITA)", "State", "Progress", "Size"]
+        columns = list(COLUMNS)
         if self._wide():
-            columns.append("Age")
+            columns.append(ColumnSpec("Age", Priority.EXTRA))
         now = clock.now()
-        self.fill(
-            [(label, None) for label in columns],
-            ((job.id, self._cells(job, now)) for job in self.visible_jobs()),
-        )
+        self.fill(columns, ((job.id, self._cells(job, now)) for job in self.visible_jobs()))
         if not self.downloads:
             self._status(self._summary())
 

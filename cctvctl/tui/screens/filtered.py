@@ -14,17 +14,23 @@ without calling these: they run after it anyway.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Final
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable, Input
 
+from cctvctl.columns import ColumnSpec, Priority, fit_columns
+from cctvctl.render import Mode
+from cctvctl.tui.format import plain
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
+from cctvctl.tui.widgets.line import Line
 
-__all__ = ["Column", "FilteredScreen", "FilteredTableScreen"]
+__all__ = ["ColumnSpec", "FilteredScreen", "FilteredTableScreen", "Priority"]
 
-#: A column: its label (also its key), and its width in cells (None: as wide as it needs).
-Column = tuple[str, int | None]
+SCROLLBAR: Final = 2  # a table's vertical scroll bar, there as soon as rows overflow
+MORE_ID: Final = "more"
 
 
 class FilteredScreen(CctvScreen):
@@ -58,11 +64,17 @@ class FilteredScreen(CctvScreen):
 
 
 class FilteredTableScreen(FilteredScreen):
-    """A filtered screen that is one :class:`DataTable`, a row per keyed item."""
+    """A filtered screen that is one :class:`DataTable`, a row per keyed item.
+
+    Its columns fit the terminal by :func:`cctvctl.columns.fit_columns`: identity and
+    status columns whole, the others shrunk or hidden, and a "→ more" line under the
+    table naming what was hidden.
+    """
 
     def __init__(self) -> None:
         super().__init__()
-        self._columns: tuple[Column, ...] = ()
+        self._columns: tuple[tuple[str, int | None], ...] = ()
+        self.hidden_columns: list[str] = []
 
     @property
     def table(self) -> DataTable[Text | str]:
@@ -79,13 +91,23 @@ class FilteredTableScreen(FilteredScreen):
         return key.value
 
     def fill(
-        self, columns: Sequence[Column], rows: Iterable[tuple[str, Sequence[Text | str]]]
+        self, columns: Sequence[ColumnSpec], rows: Iterable[tuple[str, Sequence[Text | str]]]
     ) -> None:
         """Replaces the rows (key, cells); the columns only when they changed, and the
         cursor stays on the row it was on when that row is still shown."""
         table = self.table
         selected = self.selected_key()
-        wanted = tuple(columns)
+        keyed = [(key, [_text(c) for c in cells]) for key, cells in rows]
+        natural = [
+            max([cell_len(spec.label), *(cells[i].cell_len for _, cells in keyed)])
+            for i, spec in enumerate(columns)
+        ]
+        room = (self.size.width or self.app.size.width) - SCROLLBAR
+        fit = fit_columns(columns, natural, room, gap=2 * table.cell_padding)
+        shown = [(i, w) for i, w in enumerate(fit.widths) if w is not None]
+        # A column at its natural width sizes itself: figures that grow by a digit then
+        # do not rebuild the columns (and repaint the whole table) on every poll.
+        wanted = tuple((columns[i].label, None if w == natural[i] else w) for i, w in shown)
         if wanted != self._columns:
             table.clear(columns=True)
             for label, width in wanted:
@@ -93,7 +115,42 @@ class FilteredTableScreen(FilteredScreen):
             self._columns = wanted
         else:
             table.clear()
-        for key, cells in rows:
-            table.add_row(*cells, key=key)
+        ellipsis = "~" if self.cctv.mode is Mode.ASCII else "…"
+        for key, cells in keyed:
+            table.add_row(*(_clip(cells[i], w, ellipsis) for i, w in shown), key=key)
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
+        self.hidden_columns = fit.hidden(columns)
+        self._show_more(ellipsis == "~")
+
+    def _show_more(self, ascii_only: bool) -> None:
+        hints = self.query(f"#{MORE_ID}")
+        if not self.hidden_columns and not hints:
+            return
+        if hints:
+            hint = hints.first(Line)
+        else:
+            hint = Line(id=MORE_ID)
+            hint.styles.height = 1
+            hint.styles.padding = (0, 1)
+            hint.styles.text_wrap = "nowrap"
+            hint.styles.text_overflow = "ellipsis"
+            self.mount(hint, after=self.table)
+        arrow = "->" if ascii_only else "→"
+        names = ", ".join(self.hidden_columns)
+        text = f"{arrow} more: {names} (wider terminal)"
+        hint.show(Text(text, no_wrap=True, overflow="ellipsis"))
+        hint.display = bool(self.hidden_columns)
+
+
+def _text(cell: Text | str) -> Text:
+    return cell if isinstance(cell, Text) else plain(cell)
+
+
+def _clip(cell: Text, width: int, ellipsis: str) -> Text:
+    if cell.cell_len <= width:
+        return cell
+    cut = cell.copy()
+    cut.truncate(max(0, width - 1))
+    cut.append(ellipsis)
+    return cut

@@ -33,7 +33,7 @@ from cctvctl.tui.format import (
     sparkline,
     stale_cells,
 )
-from cctvctl.tui.screens.filtered import FilteredTableScreen
+from cctvctl.tui.screens.filtered import ColumnSpec, FilteredTableScreen, Priority
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.nav_table import NavTable
@@ -41,7 +41,18 @@ from cctvctl.units import bytes_text, kbps_text
 
 __all__ = ["OverviewScreen", "missing_text", "row_cells"]
 
-COLUMNS = ("Kecamatan", "On/All", "Deg", "Off", "kbps", "Disk/quota", "Days", "Miss", "RTT")
+# The name and the camera counts stay at any width; the figures after them give way.
+COLUMNS = (
+    ColumnSpec("Kecamatan", Priority.IDENTITY),
+    ColumnSpec("On/All", Priority.STATUS),
+    ColumnSpec("Deg", Priority.STATUS),
+    ColumnSpec("Off", Priority.STATUS),
+    ColumnSpec("kbps"),
+    ColumnSpec("Disk/quota"),
+    ColumnSpec("Days"),
+    ColumnSpec("Miss"),
+    ColumnSpec("RTT"),
+)
 # Sparkline cells before the kbps figure: a trend at 80 columns, a history when wider.
 NARROW_TREND = 4
 WIDE_TREND = 12
@@ -140,7 +151,7 @@ class OverviewScreen(FilteredTableScreen):
         now = clock.now()
         opening = Counter(c.kecamatan_slug for c in self.node.cameras if connecting(c, now))
         self.fill(
-            [(label, None) for label in COLUMNS],
+            COLUMNS,
             (
                 (
                     k.slug,

@@ -344,7 +344,7 @@ async def test_help_explains_the_overview_columns(pinned: Clock) -> None:
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         text = screen_text(app)
         explained = {column for column, _ in COLUMN_NOTES[OverviewScreen.SCOPE]}
-        assert set(COLUMNS) - {"Kecamatan"} <= explained
+        assert {c.label for c in COLUMNS} - {"Kecamatan"} <= explained
         # One line each, whole, at 80 columns (the help box scrolls to them).
         for column, meaning in COLUMN_NOTES[OverviewScreen.SCOPE]:
             assert any(f" {column} " in ln and meaning in ln for ln in text.splitlines()), (

@@ -283,6 +283,7 @@ class Recorder:
                     # last_error is cleared then, and this keeps it in the history.
                     "error": change.error,
                     "error_at": _rfc3339(change.error_at),
+                    "cause": None if change.cause is None else change.cause.value,
                 },
             )
         except Exception:
@@ -355,6 +356,9 @@ class Recorder:
             missing_seconds_24h=self._missing_24h(c, now),
             last_error=snap.last_error,
             last_error_at=snap.last_error_at,
+            cause=snap.cause,
+            changes_10m=snap.changes_10m,
+            flapping=snap.flapping,
         )
 
     def cameras(self) -> list[Camera]:

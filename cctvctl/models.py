@@ -229,7 +229,12 @@ class KecamatanSummary(Wire):
     quota_bytes: int | None
     write_bps: float
     days_to_full: float | None
-    missing_minutes_24h: float
+    missing_minutes_24h: float = Field(
+        description="camera-minutes: footage missing in 24 h, summed over the cameras"
+    )
+    worst_missing_seconds_24h: float = Field(
+        0.0, description="footage missing in 24 h on the kecamatan's worst camera"
+    )
     worst_rtt_ms: float | None
 
 

@@ -18,7 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from cctvctl.models import AuditEntry, CameraStatus, Event, ExportJob, ExportState
+from cctvctl.models import (
+    FLAP_WINDOW_SECONDS,
+    AuditEntry,
+    Camera,
+    CameraStatus,
+    Event,
+    ExportJob,
+    ExportState,
+)
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import WITA
 from cctvctl.units import bytes_text
@@ -30,8 +38,10 @@ __all__ = [
     "Severity",
     "audit_cells",
     "audit_row",
+    "camera_problem",
     "event_row",
     "export_cells",
+    "flap_text",
     "window_text",
 ]
 
@@ -147,6 +157,29 @@ def audit_cells(entry: AuditEntry) -> AuditCells:
         severity=severity,
         detail=entry.detail,
     )
+
+
+# --------------------------------------------------------------------------- cameras
+
+
+def flap_text(camera: Camera) -> str:
+    """``FLAP 14`` for a flapping camera (changes in the last 10 min), else empty.
+
+    The figure and the verdict are the server's (``changes_10m``, ``flapping``), so the
+    grid, the camera screen and ``cctvctl cameras`` all read the same one.
+    """
+    return f"FLAP {camera.changes_10m}" if camera.flapping else ""
+
+
+def camera_problem(camera: Camera) -> str:
+    """What is wrong with a camera beyond its status, in an operator's words, or empty:
+    ``FLAP 14 in 10m · connection refused``."""
+    parts = []
+    if camera.flapping:
+        parts.append(f"{flap_text(camera)} in {FLAP_WINDOW_SECONDS / 60:.0f}m")
+    if camera.cause is not None and camera.status is not CameraStatus.ONLINE:
+        parts.append(camera.cause.label)
+    return " · ".join(parts)
 
 
 # --------------------------------------------------------------------------- events

@@ -92,7 +92,8 @@ def cameras(
     *,
     opts: ServerOptions,
 ) -> None:
-    """List cameras with status, frame rate, bit rate, last packet and footage missing.
+    """List cameras with status, frame rate, bit rate, last packet, footage missing and
+    the problem: why a camera is down, FLAP with its changes in 10 min.
 
     Example: cctvctl cameras --kecamatan bengalon --status offline --sort last-seen
 
@@ -112,6 +113,8 @@ def cameras(
     from rich.table import Table
     from rich.text import Text
 
+    from cctvctl.views import camera_problem
+
     results = for_terminal(results)
     now = datetime.now(UTC)
     out = out_console(opts.no_color)
@@ -130,6 +133,8 @@ def cameras(
     table.add_column("KBPS", justify="right", overflow="fold")
     table.add_column(f"LAST SEEN ({zone_name(opts.utc)})", overflow="fold")
     table.add_column("MISS 24H", justify="right", overflow="fold")
+    # Why it is down and whether it flaps: what the NOC acts on, and empty when healthy.
+    table.add_column("PROBLEM", overflow="fold")
     count = 0
     for result in results:
         for cam in result.value or []:
@@ -142,6 +147,7 @@ def cameras(
                 Text(f"{cam.kbps:.0f}"),
                 Text(clock(cam.last_packet, opts.utc, now)),
                 Text(missing_text(cam.missing_seconds_24h)),
+                Text(camera_problem(cam), style="bold"),
             ]
             table.add_row(*([Text(result.name), *row] if opts.all_contexts else row))
     if count:

@@ -28,7 +28,7 @@ from cctvctl.models import (
     ExportState,
 )
 from cctvctl.termsafe import for_terminal
-from cctvctl.timeparse import WITA
+from cctvctl.timeparse import WITA, localize
 from cctvctl.units import bytes_text
 
 __all__ = [
@@ -133,7 +133,9 @@ class AuditCells:
     detail: str | None
 
 
-def audit_cells(entry: AuditEntry) -> AuditCells:
+def audit_cells(entry: AuditEntry, *, utc: bool = False) -> AuditCells:
+    """The cells of an audit entry; a refusal's detail ("no footage between <UTC>
+    and <UTC>") reads WITA, or UTC."""
     entry = for_terminal(entry)
     result = entry.result.lower()
     if result in ("refused", "failed", "error", "denied"):
@@ -155,7 +157,7 @@ def audit_cells(entry: AuditEntry) -> AuditCells:
         why=" · ".join(x for x in (entry.case_id, entry.reason) if x) or "-",
         result=shown,
         severity=severity,
-        detail=entry.detail,
+        detail=None if entry.detail is None else localize(entry.detail, utc=utc),
     )
 
 
@@ -284,7 +286,7 @@ def event_row(event: Event, arrow: str = "→") -> EventRow | None:
             severity,
             event.camera or "-",
             event.kecamatan or "",
-            detail,
+            localize(detail),  # a job's note or error may carry the API's UTC times
         )
     )
 

@@ -143,7 +143,7 @@ def _show(
     if wide:
         table.add_column("DETAIL", overflow="fold", min_width=12, ratio=3)
     for node, entry in sorted(rows, key=lambda pair: pair[1].time) if multi else rows:
-        cells = audit_cells(entry)
+        cells = audit_cells(entry, utc=utc)
         row = [
             Text(cells.time.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")),
             Text(cells.actor),

@@ -21,6 +21,7 @@ from textual.widgets import Footer, Input, Static
 from cctvctl.client import JOB_PROGRESS, AsyncCctvClient, CctvError
 from cctvctl.models import Camera, CameraStatus, Event, ExportJob, RebootJob
 from cctvctl.termsafe import for_terminal
+from cctvctl.timeparse import localize
 from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Scope, bindings_for
@@ -116,7 +117,7 @@ def _event_detail(event: Event) -> tuple[str, str]:
         if data.get("error"):
             text += f": {data['error']}"
         if data.get("detail"):
-            text += f" ({data['detail']})"
+            text += f" ({localize(str(data['detail']))})"
         bad = state in ("failed", "did_not_return", "interrupted", "skipped")
         return text, "red" if bad else ""
     shown = ", ".join(f"{k}={v}" for k, v in data.items() if not isinstance(v, dict | list))
@@ -374,7 +375,7 @@ class CameraScreen(CctvScreen):
             if job in self._reboots and state in _REBOOT_FINAL:
                 self._reboots.discard(job)
                 ok = state == "back_online"
-                detail = f": {data['detail']}" if data.get("detail") else ""
+                detail = f": {localize(str(data['detail']))}" if data.get("detail") else ""
                 self.notify(
                     f"reboot {job}: {event.camera} {state}{detail}",
                     title="reboot",

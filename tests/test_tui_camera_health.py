@@ -153,3 +153,23 @@ async def test_overview_miss_is_the_worst_camera_not_a_sum() -> None:
         assert total > 47 + 1  # the sum would read differently
         assert " 47m " in row, row
         assert f" {total:.0f}m " not in row, row
+
+
+async def test_a_flapping_camera_is_on_the_grids_first_page_even_when_online() -> None:
+    site = FixedSite()
+    index = next(i for i, c in enumerate(site.cameras) if c.id == FLAPPING)
+    site.cameras[index] = site.cameras[index].model_copy(update={"status": CameraStatus.ONLINE})
+    app = app_for(site)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: bool(app.node.cameras))
+        app.open_kecamatan("sangatta-utara")
+        await until(pilot, lambda: isinstance(app.screen, GridScreen))
+        screen = app.screen
+        assert isinstance(screen, GridScreen)
+        order = [c.id for c in screen.cameras()]
+        online = [c.id for c in site.cameras if c.status is CameraStatus.ONLINE]
+        healthy = [cid for cid in order if cid in online and cid != FLAPPING]
+        # After the offline camera, before every healthy one: 2x2 tiles at 80x24.
+        assert order.index(FLAPPING) < min(order.index(cid) for cid in healthy), order
+        assert order.index(FLAPPING) < 4
+        await until(pilot, lambda: "FLAP 8" in text_of(app))

@@ -90,7 +90,7 @@ def audit(
     async def question(client: AsyncCctvClient) -> list[AuditEntry]:
         return await client.audit(start, end, action=action, actor=actor, limit=limit)
 
-    results = ask(nodes, question, loop_free=True)
+    results = ask(nodes, question, loop_free=True, utc=opts.utc)
     for result in results:
         if result.value is not None and len(result.value) >= limit:
             node = f"{result.name}: " if opts.all_contexts else ""

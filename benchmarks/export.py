@@ -35,11 +35,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+from _common import MovingBlock, encode_mpegts
 
 from cctvctl.exports import Source, remux_clip, sha256_file
 from cctvctl.recorder.segmenter import SegmentRecord, SegmentWriter
@@ -49,32 +49,15 @@ WIDTH, HEIGHT, FPS, GOP = 640, 360, 15, 30
 BIT_RATE = 600_000
 CHUNK_SECONDS = 60
 START = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+SCENE = MovingBlock(seed=11, noise=8, top=150, width=60, step=5, colour=(230, 200, 30))
 
 
 def encode_chunk(seconds: int) -> bytes:
     """An MPEG-TS H.264 chunk: gradient, noise and a moving block, so bits are spent."""
-    rng = np.random.default_rng(11)
     yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
     base = np.stack([40 + 0.3 * xx, 80 + 0.5 * yy, 120 + 0 * xx], -1).astype(np.int16)
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mpegts") as out:
-        stream = out.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        ctx = stream.codec_context
-        ctx.gop_size = GOP
-        ctx.max_b_frames = 0
-        ctx.bit_rate = BIT_RATE
-        ctx.time_base = Fraction(1, FPS)
-        ctx.options = {"preset": "ultrafast", "tune": "zerolatency", "sc_threshold": "0"}
-        for i in range(seconds * FPS):
-            img = base + rng.integers(-8, 9, size=(HEIGHT, WIDTH, 1), dtype=np.int16)
-            x = (i * 5) % (WIDTH - 60)
-            img[150:210, x : x + 60] = (230, 200, 30)
-            frame = av.VideoFrame.from_ndarray(np.clip(img, 0, 255).astype(np.uint8), "rgb24")
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode())
-    return buf.getvalue()
+    scene = SCENE.frames(base, seconds * FPS)
+    return encode_mpegts(scene, size=(WIDTH, HEIGHT), fps=FPS, gop=GOP, bit_rate=BIT_RATE)
 
 
 def synthesise(storage: Path, minutes: int, segment_seconds: float) -> list[SegmentRecord]:

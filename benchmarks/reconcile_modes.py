@@ -21,22 +21,11 @@ import argparse
 import os
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cctvctl.storage.database import Database
+from cctvctl.storage.database import Database, SegmentInfo
 from cctvctl.storage.reconcile import reconcile
-
-
-@dataclass(frozen=True)
-class Row:
-    camera_id: str
-    path: Path
-    start: datetime
-    end: datetime
-    bytes: int
-    frames: int | None = None
 
 
 def lay_out(root: Path, cameras: int, days: int, per_day: int) -> int:
@@ -52,7 +41,9 @@ def lay_out(root: Path, cameras: int, days: int, per_day: int) -> int:
                 start = origin + timedelta(days=day, seconds=60 * n)
                 path = folder / f"{start:%H%M%S}.mp4"
                 path.write_bytes(b"\0" * 64)
-                index.add_segment(Row(camera, path, start, start + timedelta(seconds=60), 64))
+                index.add_segment(
+                    SegmentInfo(camera, path, start, start + timedelta(seconds=60), 64)
+                )
                 count += 1
     index.close()
     return count

@@ -33,39 +33,23 @@ from typing import Any
 
 import av
 import numpy as np
+from _common import MovingBlock, encode_mpegts
 
 from cctvctl.recorder.segmenter import MUXER_OPTIONS, SegmentRecord, SegmentWriter
 
 WIDTH, HEIGHT, FPS, GOP = 640, 360, 15, 30
 BIT_RATE = 500_000
+SCENE = MovingBlock(seed=7, noise=6, top=200, width=80, step=7, colour=(220, 40, 40))
 
 
 def encode(seconds: int) -> bytes:
     """A street-like scene with a moving object and sensor noise, so bits are spent."""
-    buf = io.BytesIO()
-    rng = np.random.default_rng(7)
     y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
     background = np.stack(
         [(90 + 60 * y / HEIGHT), (140 + 0.1 * x), (200 - 40 * y / HEIGHT)], -1
     ).astype(np.int16)
-    with av.open(buf, "w", format="mpegts") as out:
-        stream = out.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        ctx = stream.codec_context
-        ctx.gop_size = GOP
-        ctx.max_b_frames = 0
-        ctx.bit_rate = BIT_RATE
-        ctx.time_base = Fraction(1, FPS)
-        ctx.options = {"preset": "ultrafast", "tune": "zerolatency", "sc_threshold": "0"}
-        for i in range(seconds * FPS):
-            img = background + rng.integers(-6, 7, size=(HEIGHT, WIDTH, 1), dtype=np.int16)
-            cx = (i * 7) % (WIDTH - 80)
-            img[200:260, cx : cx + 80] = (220, 40, 40)
-            frame = av.VideoFrame.from_ndarray(np.clip(img, 0, 255).astype(np.uint8), "rgb24")
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode())
-    return buf.getvalue()
+    scene = SCENE.frames(background, seconds * FPS)
+    return encode_mpegts(scene, size=(WIDTH, HEIGHT), fps=FPS, gop=GOP, bit_rate=BIT_RATE)
 
 
 @dataclass

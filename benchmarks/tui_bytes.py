@@ -1,8 +1,10 @@
-"""Bytes per second that `cctvctl tui` writes to the terminal for a camera grid, and the pictures.
+"""Bytes per second that `cctvctl tui` writes to the terminal for a camera grid and for one
+camera's screen, and the pictures that reach it.
 
 Run: .venv/bin/python benchmarks/tui_bytes.py [--seconds 30] [--warmup 5]
          [--sizes 160x48,80x24] [--modes truecolor,256,ascii] [--cameras 16] [--refresh 2]
-         [--thumbnail-seconds 1] [--no-static] [--no-twins] [--dump DIR]
+         [--thumbnail-seconds 1] [--screens grid,camera] [--no-static] [--no-twins]
+         [--dump DIR]
 
 Writes a site with --cameras cameras in ONE kecamatan under a temporary folder and starts the
 simulator and `cctvctl server` for it with the test harness (tests/harness.py), with
@@ -12,7 +14,9 @@ halve the picture rate). For each mode and terminal size it runs
 real pseudo-terminal of that size (TERM=xterm-256color; COLORTERM=truecolor for truecolor, no
 COLORTERM for 256 colours and ascii; COLUMNS/LINES/NO_COLOR removed), waits for the kecamatan
 overview, presses Enter to open the kecamatan's grid (at 160x48 all 16 tiles fit; at 80x24 a
-page of 4), lets it warm up, then counts every byte read from the pty master over --seconds.
+page of 4); for the camera screen it presses Enter once more, on the first tile, and waits
+for the camera screen (picture, figures, the 24 h timeline, recent events). It lets the
+screen warm up, then counts every byte read from the pty master over --seconds.
 Tiles fetch a thumbnail about once per second and the simulated cameras' pictures move: the
 "one thumbnail refresh per second" case. Then `q`, and the child is reaped (killed if hung).
 Unless --no-static, the same modes run again at the first size against a server whose
@@ -22,11 +26,13 @@ moving pictures and `--max-kbps 0` (256-nobudget, ascii-nobudget): the console's
 budget turned off, so what the budget saves in bytes is shown next to what it costs in pictures.
 
 Targets (from the spec): at most 8 KB/s in 256 colours and 2 KB/s in ASCII, for moving
-pictures (no target for truecolor; printed for comparison). KB here is 1000 bytes.
+pictures (no target for truecolor; printed for comparison), the grid and the camera screen
+alike (issue 11: the camera screen once sent 21 KB/s). KB here is 1000 bytes.
 
 Prints one row per run: bytes/s, KB/s, target, verdict, and next to them the pictures that
 reached the screen. Everything the terminal got is replayed into a terminal emulator (pyte);
-each tile's picture area is found from where its name line stands, and a tile counts a picture
+each tile's picture area is found from where its name line stands (on the camera screen: left
+of the figures, above the timeline), and a tile counts a picture
 update for every burst of output that changes a glyph or colour there. Per run: tiles seen,
 picture updates per tile per second (mean, and the slowest tile), the longest any tile kept one
 picture, and bytes per picture update. Then, per run, where the bytes
@@ -75,6 +81,8 @@ MODES: dict[str, tuple[tuple[str, ...], str | None, int | None]] = {
     "256-nobudget": (("--max-kbps", "0"), None, None),
     "ascii-nobudget": (("--ascii", "--max-kbps", "0"), None, None),
 }
+# What is open while bytes are counted: a kecamatan's grid, or the first tile's camera screen.
+SCREENS = ("grid", "camera")
 # Modes whose budget has a no-budget twin above.
 BUDGETED = ("256", "ascii")
 # Output bursts closer than this belong to one screen update.
@@ -223,6 +231,7 @@ def stop_child(proc: subprocess.Popen[bytes], master: int) -> int:
 class Run:
     mode: str
     pictures: str
+    screen: str
     cols: int
     rows: int
     seconds: float
@@ -270,6 +279,7 @@ def run_tui(
     cameras: list[str],
     mode: str,
     pictures: str,
+    screen: str,
     size: tuple[int, int],
     *,
     warmup: float,
@@ -311,6 +321,10 @@ def run_tui(
         time.sleep(0.5)
         os.write(master, b"\r")
         capture.wait_for(b" cameras \xc2\xb7 page", START_TIMEOUT, "the camera grid")
+        if screen == "camera":
+            time.sleep(1.0)  # the tiles take focus once mounted
+            os.write(master, b"\r")
+            capture.wait_for(b"missing:", START_TIMEOUT, "the camera screen's timeline")
         time.sleep(warmup)
         start = time.monotonic()
         time.sleep(seconds)
@@ -320,6 +334,7 @@ def run_tui(
         return Run(
             mode,
             pictures,
+            screen,
             cols,
             rows,
             end - start,
@@ -372,6 +387,18 @@ def find_tiles(display: list[str], cameras: list[str]) -> list[TileArea]:
     return areas
 
 
+def find_camera_picture(display: list[str], camera: str) -> TileArea:
+    """The camera screen's picture: under the header, left of the figures (whose first
+    row is "camera <id>"), above the timeline (its bar sits two rows over "missing:")."""
+    label = re.compile(rf"\bcamera +{re.escape(camera)}\b")
+    x = next((m.start() for line in display if (m := label.search(line))), -1)
+    caption = next((y for y, line in enumerate(display) if "missing:" in line), -1)
+    width = len(display[0]) if display else 0
+    right = x if x > 0 else width * 2 // 3
+    bottom = caption - 2 if caption > 3 else len(display) - 8
+    return TileArea(camera, 1, bottom, 0, right)
+
+
 @dataclass(frozen=True)
 class PictureUpdates:
     """When each tile's picture changed on the emulated screen, in seconds into the window."""
@@ -419,7 +446,14 @@ def picture_updates(run: Run) -> PictureUpdates:
     screen = pyte.Screen(run.cols, run.rows)
     stream = pyte.ByteStream(screen)
     stream.feed(run.before)
-    areas = find_tiles(screen.display, run.cameras)
+    if run.screen == "camera":
+        text = "\n".join(screen.display)
+        shown_id = next(
+            (c for c in run.cameras if re.search(rf"camera +{re.escape(c)}\b", text)), ""
+        )
+        areas = [find_camera_picture(screen.display, shown_id)] if shown_id else []
+    else:
+        areas = find_tiles(screen.display, run.cameras)
 
     def cells(area: TileArea, y: int) -> tuple[tuple[str, str, str], ...]:
         line = screen.buffer[y]
@@ -486,7 +520,8 @@ def breakdown(run: Run) -> str:
     total = max(1, len(data))
     return "\n".join(
         [
-            f"{run.mode} {run.pictures} {run.cols}x{run.rows}: {len(data)} B in {secs:.1f} s",
+            f"{run.mode} {run.pictures} {run.screen} {run.cols}x{run.rows}:"
+            f" {len(data)} B in {secs:.1f} s",
             f"  SGR (colour/style)  {sgr_bytes / secs:8.0f} B/s  {100 * sgr_bytes / total:5.1f} %"
             f"   {len(sgr) / secs:6.0f} seq/s; colours per s: 24-bit {truecolor / secs:.0f},"
             f" 256 {xterm256 / secs:.0f}",
@@ -519,6 +554,9 @@ def main() -> None:
     parser.add_argument("--modes", default="truecolor,256,ascii", help=", ".join(MODES))
     parser.add_argument("--cameras", type=int, default=16, help="cameras in the kecamatan")
     parser.add_argument(
+        "--screens", default="grid,camera", help="what is open: grid, camera (one camera)"
+    )
+    parser.add_argument(
         "--refresh", type=float, default=2.0, help="the tui's --refresh (stats poll seconds)"
     )
     parser.add_argument(
@@ -546,6 +584,10 @@ def main() -> None:
     for mode in modes:
         if mode not in MODES:
             parser.error(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+    screens = [s.strip() for s in args.screens.split(",") if s.strip()]
+    for screen in screens:
+        if screen not in SCREENS:
+            parser.error(f"unknown screen {screen!r}; choose from {', '.join(SCREENS)}")
 
     # Moving: a fresh keyframe every --thumbnail-seconds. Static: the server's cache outlives
     # the run, so every thumbnail fetch returns the same picture and only chrome changes.
@@ -560,36 +602,38 @@ def main() -> None:
     runs: list[Run] = []
     for pictures, thumbnail_seconds, plan_sizes, plan_modes in plans:
         with running_server(args.cameras, thumbnail_seconds) as (url, token, cameras):
-            for size in plan_sizes:
-                for mode in plan_modes:
-                    print(
-                        f"running {mode} {pictures} at {size[0]}x{size[1]} ...",
-                        file=sys.stderr,
-                        flush=True,
+            for size, mode, screen in itertools.product(plan_sizes, plan_modes, screens):
+                print(
+                    f"running {mode} {pictures} {screen} at {size[0]}x{size[1]} ...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                runs.append(
+                    run_tui(
+                        url,
+                        token,
+                        cameras,
+                        mode,
+                        pictures,
+                        screen,
+                        size,
+                        warmup=args.warmup,
+                        seconds=args.seconds,
+                        refresh=args.refresh,
                     )
-                    runs.append(
-                        run_tui(
-                            url,
-                            token,
-                            cameras,
-                            mode,
-                            pictures,
-                            size,
-                            warmup=args.warmup,
-                            seconds=args.seconds,
-                            refresh=args.refresh,
-                        )
-                    )
+                )
 
     ceiling = 1 / max(THUMB_INTERVAL, args.thumbnail_seconds)
     print(
-        f"\n{args.cameras} cameras in one kecamatan, grid open, {args.seconds:.0f} s per run,"
+        f"\n{args.cameras} cameras in one kecamatan, {' or '.join(screens)} open,"
+        f" {args.seconds:.0f} s per run,"
         f" stats every {args.refresh:g} s, thumbnails polled every {THUMB_INTERVAL:g} s"
         f" (moving: a new picture every {args.thumbnail_seconds:g} s, so at most"
         f" {ceiling:.2f} pictures per tile per second; static: never)"
     )
     print(
-        f"{'mode':<15} {'pictures':<8} {'size':>7} {'bytes/s':>9} {'KB/s':>7} {'target':>9}"
+        f"{'mode':<15} {'pictures':<8} {'screen':<6} {'size':>7} {'bytes/s':>9} {'KB/s':>7}"
+        f" {'target':>9}"
         f"  {'verdict':<8} {'tiles':>5} {'pic/tile/s':>10} {'slowest':>7} {'max gap s':>9}"
         f" {'B/picture':>9}"
     )
@@ -598,7 +642,8 @@ def main() -> None:
         pics = picture_updates(run)
         per_picture = f"{len(run.data) / pics.total:9.0f}" if pics.total else f"{'-':>9}"
         print(
-            f"{run.mode:<15} {run.pictures:<8} {f'{run.cols}x{run.rows}':>7} {run.rate:9.0f}"
+            f"{run.mode:<15} {run.pictures:<8} {run.screen:<6} {f'{run.cols}x{run.rows}':>7}"
+            f" {run.rate:9.0f}"
             f" {run.rate / KB:7.2f} {target:>9}  {run.verdict:<8} {pics.tiles:>5}"
             f" {pics.mean_rate:10.2f} {pics.min_rate:7.2f} {pics.worst_gap:9.1f} {per_picture}"
         )
@@ -608,7 +653,7 @@ def main() -> None:
     if args.dump is not None:
         args.dump.mkdir(parents=True, exist_ok=True)
         for run in runs:
-            name = f"{run.mode}-{run.pictures}-{run.cols}x{run.rows}.ans"
+            name = f"{run.mode}-{run.pictures}-{run.screen}-{run.cols}x{run.rows}.ans"
             (args.dump / name).write_bytes(run.before + run.data)
         print(f"\nraw output (from the start, the window last) written to {args.dump}")
 

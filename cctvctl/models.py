@@ -317,6 +317,19 @@ class ExportRequest(Wire):
     note: OneLine | None = Field(None, max_length=2000)
 
 
+class ExportWait(Wire):
+    """Why a running export copies nothing yet: the segment holding its end is still open.
+
+    Only closed segments are copied, so a window ending "now" waits for the camera's open
+    segment to roll, at most ``segment_seconds`` (and a margin for a long GOP).
+    """
+
+    holds: datetime = Field(description="the time in the window the open segment holds")
+    open_since: datetime = Field(description="start of the open segment")
+    expected_close: datetime = Field(description="when it should close: start + segment length")
+    segment_seconds: float = Field(description="the segment length, which bounds the wait")
+
+
 class ExportJob(Wire):
     """An export job and, once done, what it produced."""
 
@@ -347,6 +360,9 @@ class ExportJob(Wire):
     sha256: str | None = None
     expires: datetime | None = None
     error: str | None = None
+    waiting: ExportWait | None = Field(
+        None, description="set while a running job waits for an open segment to close"
+    )
 
 
 class ExportManifest(Wire):
@@ -482,7 +498,7 @@ class RebootResult(Wire):
 
     id: str | None = Field(None, description="None in a dry run")
     camera: str
-    kecamatan: str | None = None
+    kecamatan: str | None = Field(None, description="the kecamatan's name, as people read it")
     state: RebootState
     error: RebootError | None = None
     detail: str | None = None

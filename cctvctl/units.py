@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["bytes_text", "kbps_text", "rate_text"]
+__all__ = ["bytes_text", "counted", "kbps_text", "rate_text"]
 
 _WORDS: Final = ("B", "kB", "MB", "GB", "TB")
 _COMPACT: Final = ("B", "K", "M", "G", "T")
@@ -42,3 +42,8 @@ def kbps_text(kbps: float, *, compact: bool = False) -> str:
     if compact:
         return f"{kbps / 1000:.1f}M" if kbps >= 10_000 else f"{kbps:.0f}k"
     return f"{kbps / 1000:.1f} Mbit/s" if kbps >= 1000 else f"{kbps:.0f} kbit/s"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 camera``, ``2 cameras``; ``plural`` for nouns that do not take an s (``kecamatan``)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"

@@ -26,9 +26,10 @@ from cctvctl.models import (
     Event,
     ExportJob,
     ExportState,
+    ExportWait,
 )
 from cctvctl.termsafe import for_terminal
-from cctvctl.timeparse import WITA, localize
+from cctvctl.timeparse import WITA, format_time, localize
 from cctvctl.units import bytes_text
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "event_row",
     "export_cells",
     "flap_text",
+    "waiting_text",
     "window_text",
 ]
 
@@ -103,6 +105,18 @@ def export_cells(
         size="-" if job.size is None else bytes_text(job.size, compact=compact),
         requester=job.requester,
         created=job.created,
+    )
+
+
+def waiting_text(wait: ExportWait, *, utc: bool = False) -> str:
+    """Why a running export is at 0 %: ``waiting for the segment that holds 22:45 to close
+    (≤ 60 s), ETA 22:45:40 WITA``."""
+    holds = wait.holds.astimezone(UTC if utc else WITA)
+    shown = holds.strftime("%H:%M:%S" if holds.second else "%H:%M")
+    eta = format_time(wait.expected_close, utc=utc, date_too=False)
+    return (
+        f"waiting for the segment that holds {shown} to close "
+        f"(≤ {wait.segment_seconds:.0f} s), ETA {eta}"
     )
 
 

@@ -1,7 +1,8 @@
-"""Fixtures shared by the integration tests; the machinery lives in ``tests/harness.py``."""
+"""Fixtures shared by the tests; the integration machinery lives in ``tests/harness.py``."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,14 +15,25 @@ from harness import (
     SiteSpec,
     live_site,
     start_sim,
+    wait_for,
     write_site,
 )
+
+from cctvctl.storage.database import Database
 
 
 @pytest.fixture(scope="session")
 def sim_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Encoded scene loops, shared by every simulator of the session (encoded once)."""
     return tmp_path_factory.mktemp("sim-cache")
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Iterator[Database]:
+    """A fresh storage index (SQLite) under ``tmp_path``, closed after the test."""
+    idx = Database(tmp_path / "storage")
+    yield idx
+    idx.close()
 
 
 @pytest.fixture
@@ -68,8 +80,46 @@ def server_factory() -> Iterator[Callable[..., ServerProcess]]:
             server.stop()
 
 
+@pytest.fixture
+def live_factory(
+    site_factory: Callable[..., Site],
+    sim_factory: Callable[[Site], RunningSim],
+    server_factory: Callable[..., ServerProcess],
+) -> Callable[..., Live]:
+    """``live_factory(SiteSpec(...), args=...)``: a site of the test's own, served by the
+    simulator and a running server (started with ``args``); all stopped at teardown."""
+
+    def make(spec: SiteSpec | None = None, *, args: tuple[str, ...] = ()) -> Live:
+        site = site_factory(spec)
+        sim = sim_factory(site)
+        return Live(site, sim, server_factory(site, args=args))
+
+    return make
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, sim_cache: Path) -> Iterator[Live]:
     """The default site (4 cameras, 2 kecamatan) with sim and server, shared by a module."""
     with live_site(tmp_path_factory.mktemp("live"), sim_cache) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def ready(live: Live) -> Live:
+    """The module's live site once every camera has delivered a frame."""
+
+    def has_frame(camera: str) -> bool:
+        return live.server.get(f"/api/v1/cameras/{camera}/thumbnail").status_code == 200
+
+    for camera in live.site.camera_ids:
+        wait_for(functools.partial(has_frame, camera), 30, what=f"a thumbnail of {camera}")
+    return live
+
+
+@pytest.fixture(scope="module")
+def stopped(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of a server that ran and was stopped: nothing listens there any more."""
+    site = write_site(tmp_path_factory.mktemp("stopped"), SiteSpec(cameras=1, kecamatan=("A",)))
+    server = ServerProcess(site).start()
+    assert server.stop() == 0
+    return server.url

@@ -63,6 +63,7 @@ __all__ = [
     "SseEvent",
     "free_port",
     "live_site",
+    "serving",
     "start_sim",
     "wait_for",
     "write_site",
@@ -584,11 +585,11 @@ class Live:
 
 
 @contextmanager
-def live_site(directory: Path, cache_dir: Path, spec: SiteSpec = SiteSpec()) -> Iterator[Live]:
-    """Site + simulator + server, torn down in reverse order."""
-    site = write_site(directory, spec)
-    sim = start_sim(site, cache_dir)
-    server = ServerProcess(site)
+def serving(site: Site, sim: RunningSim, args: tuple[str, ...] = ()) -> Iterator[Live]:
+    """Starts the server for a site whose simulator runs; stops the server, then the sim.
+
+    For module fixtures that change the site between simulator and server."""
+    server = ServerProcess(site, args=args)
     try:
         server.start()
         yield Live(site, sim, server)
@@ -597,3 +598,11 @@ def live_site(directory: Path, cache_dir: Path, spec: SiteSpec = SiteSpec()) -> 
             server.stop()
         finally:
             sim.stop()
+
+
+@contextmanager
+def live_site(directory: Path, cache_dir: Path, spec: SiteSpec = SiteSpec()) -> Iterator[Live]:
+    """Site + simulator + server, torn down in reverse order."""
+    site = write_site(directory, spec)
+    with serving(site, start_sim(site, cache_dir)) as live:
+        yield live

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import random
 import string
-import subprocess
-import sys
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -20,6 +18,7 @@ from urllib.parse import quote
 import av
 import httpx
 import pytest
+from cli_process import clean_env, run_cctvctl
 from harness import ROLES, Live, wait_for
 
 from cctvctl.client import CctvClient
@@ -630,92 +629,50 @@ def test_redactor_masks_passwords_and_url_credentials() -> None:
     assert "cam c1: ***" in text
 
 
+def cctvctl_ok(*args: str) -> str:
+    proc = run_cctvctl(*args, env=clean_env())
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
 def test_token_create_prints_pasteable_config() -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cctvctl",
-            "token",
-            "create",
-            "--name",
-            "noc oncall",
-            "--role",
-            "operator",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = cctvctl_ok("token", "create", "--name", "noc oncall", "--role", "operator")
     token = next(line.strip() for line in out.splitlines() if line.strip().startswith("cctv_"))
     toml_text = out[out.index("[[server.token]]") :]
     entry = tomllib.loads(toml_text)["server"]["token"][0]
     assert entry == {"name": "noc oncall", "role": "operator", "hash": hash_token(token)}
     assert out.count(token) == 1
 
-    as_json = json.loads(
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "cctvctl",
-                "token",
-                "create",
-                "--name",
-                "x",
-                "--role",
-                "admin",
-                "--json",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
+    as_json = json.loads(cctvctl_ok("token", "create", "--name", "x", "--role", "admin", "--json"))
     assert as_json["hash"] == hash_token(as_json["token"])
     assert tomllib.loads(as_json["toml"])["server"]["token"][0]["role"] == "admin"
 
-    bad = subprocess.run(
-        [sys.executable, "-m", "cctvctl", "token", "create", "--name", "x", "--role", "root"],
-        capture_output=True,
-        text=True,
-    )
+    bad = run_cctvctl("token", "create", "--name", "x", "--role", "root", env=clean_env())
     assert bad.returncode == 2
 
 
 def test_second_server_on_a_busy_port_fails_cleanly(ready: Live) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cctvctl",
-            "server",
-            "--config",
-            str(ready.site.config),
-            "--listen",
-            f"127.0.0.1:{ready.server.port}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    config = str(ready.site.config)
+    busy = f"127.0.0.1:{ready.server.port}"
+    result = run_cctvctl("server", "--config", config, "--listen", busy, env=clean_env())
     assert result.returncode == 1
     assert "cannot listen" in result.stderr
     assert "Traceback" not in result.stderr
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cctvctl",
-            "server",
-            "--config",
-            str(ready.site.config),
-            "--listen",
-            "nowhere",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    bad = run_cctvctl("server", "--config", config, "--listen", "nowhere", env=clean_env())
     assert bad.returncode == 2
     assert "host:port" in bad.stderr
+
+
+def test_server_log_lines_carry_a_wita_offset(ready: Live) -> None:
+    # A log shipper or an operator reading the log at 02:00 must not guess the zone.
+    stamped = [
+        line.split(" ", 1)[0]
+        for line in ready.server.log_text().splitlines()
+        if line[:4].isdigit() and " " in line
+    ]
+    assert stamped, ready.server.log_text()
+    now = datetime.now(UTC)
+    for stamp in stamped:
+        when = datetime.fromisoformat(stamp)
+        assert when.utcoffset() == timedelta(hours=8), stamp
+        assert abs(now - when) < timedelta(hours=1), stamp

@@ -6,8 +6,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from harness import write_site
+from still_clock import StillClock
 
 from cctvctl.config import load_inventory
 from cctvctl.exports import Exporter
@@ -17,21 +17,6 @@ from cctvctl.storage.database import Database
 from cctvctl.storage.exports import ExportStore
 
 T0 = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, at: datetime = T0) -> None:
-        self.now = at.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def index(tmp_path: Path) -> Database:
-    idx = Database(tmp_path / "storage")
-    yield idx  # type: ignore[misc]
-    idx.close()
 
 
 def test_migration_2_tables(index: Database) -> None:
@@ -52,7 +37,7 @@ def test_migration_2_tables(index: Database) -> None:
 
 
 def test_record_and_filter(index: Database) -> None:
-    clock = Clock()
+    clock = StillClock(T0)
     log = AuditLog(index, clock=clock)
     a = log.record(
         "noc-ani", Role.OPERATOR, "export.request", "cam-1", case_id="LP/1", result="accepted"
@@ -116,7 +101,7 @@ def _job(store: ExportStore, job_id: str) -> None:
 
 
 def test_queue_claims_once_and_requeues_after_a_crash(index: Database) -> None:
-    clock = Clock()
+    clock = StillClock(T0)
     store = ExportStore(index, clock=clock)
     _job(store, "a")
     clock.now += 1
@@ -147,7 +132,7 @@ def test_expired_exports_lose_their_files(tmp_path: Path) -> None:
     site = write_site(tmp_path / "site")
     inventory = load_inventory(site.config)
     index = Database(inventory.storage)
-    clock = Clock()
+    clock = StillClock(T0)
     try:
         exporter = Exporter(index=index, inventory=inventory, clock=clock)
         _job(exporter.store, "old")

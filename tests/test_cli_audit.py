@@ -8,15 +8,14 @@ Reboot rows are checked end to end in ``test_cli_reboot.py``.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
-from harness import REPO, Live, SiteSpec, live_site
+from cli_process import last_error, node_env, run_cctvctl
+from harness import Live, SiteSpec, live_site
 from pydantic import TypeAdapter
 
 from cctvctl.models import AuditEntry
@@ -27,31 +26,7 @@ WITA = timedelta(hours=8)
 
 
 def run_cli(live: Live, *args: str, role: str = "admin") -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("CCTVCTL_") and k not in ("NO_COLOR", "FORCE_COLOR")
-    }
-    env |= {
-        "CCTVCTL_CONFIG": "/nonexistent/cctvctl-test-config.toml",
-        "CCTVCTL_URL": live.server.url,
-        "CCTVCTL_TOKEN": live.site.tokens[role],
-        "COLUMNS": "200",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "cctvctl", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=60,
-    )
-
-
-def last_error(proc: subprocess.CompletedProcess[str]) -> str:
-    lines = proc.stderr.strip().splitlines()
-    assert lines and lines[-1].startswith("cctvctl: error: "), proc.stderr
-    return lines[-1]
+    return run_cctvctl(*args, env=node_env(live.server.url, live.site.tokens[role], columns=200))
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,9 @@ views of it during the outage are captured, and the footage gap it left is check
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import re
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import REPO, Live, ServerProcess, SiteSpec, wait_for, write_site
+from cli_process import NO_CONFIG, STYLE_VARS, clean_env, run_cctvctl
+from harness import Live, wait_for
 from pydantic import TypeAdapter
 
 from cctvctl.cli import exit_codes
@@ -55,23 +53,15 @@ def cli(
     """``python -m cctvctl *args`` with a clean environment, stdout and stderr captured.
 
     ``columns=None`` leaves COLUMNS unset: a pipe as cron or ``| grep`` sees it."""
-    drop = ("NO_COLOR", "FORCE_COLOR", "COLORTERM", "COLUMNS", "LINES")
-    base = {k: v for k, v in os.environ.items() if not k.startswith("CCTVCTL_") and k not in drop}
+    base = clean_env(drop=(*STYLE_VARS, "COLORTERM", "COLUMNS", "LINES"))
     if columns is not None:
         base["COLUMNS"] = str(columns)
-    base["CCTVCTL_CONFIG"] = "/nonexistent/cctvctl-test-config.toml"
+    base["CCTVCTL_CONFIG"] = NO_CONFIG
     if live is not None:
         base["CCTVCTL_URL"] = live.server.url
         base["CCTVCTL_TOKEN"] = token if token is not None else live.site.tokens["viewer"]
     base.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "cctvctl", *args],
-        capture_output=True,
-        text=True,
-        env=base,
-        cwd=REPO,
-        timeout=60,
-    )
+    return run_cctvctl(*args, env=base)
 
 
 def ok_json(proc: subprocess.CompletedProcess[str]) -> Any:
@@ -89,18 +79,6 @@ def one_error_line(proc: subprocess.CompletedProcess[str], *needles: str) -> Non
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def ready(live: Live) -> Live:
-    """The module's live site once every camera has delivered a frame."""
-
-    def has_frame(camera: str) -> bool:
-        return live.server.get(f"/api/v1/cameras/{camera}/thumbnail").status_code == 200
-
-    for camera in live.site.camera_ids:
-        wait_for(functools.partial(has_frame, camera), 30, what=f"a thumbnail of {camera}")
-    return live
 
 
 def api_camera(live: Live, camera: str) -> Camera:
@@ -157,15 +135,6 @@ def outage(ready: Live) -> Outage:
     # refused connections, so allow for one full back-off step before it tries again.
     back = wait_for(back_online, 45, interval=0.1, what=f"{cam} back online")
     return Outage(cam, began, back, status_human, status_json, status_fail, cameras_offline)
-
-
-@pytest.fixture(scope="module")
-def stopped(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The URL of a server that ran and was stopped: nothing listens there any more."""
-    site = write_site(tmp_path_factory.mktemp("stopped"), SiteSpec(cameras=1, kecamatan=("A",)))
-    server = ServerProcess(site).start()
-    assert server.stop() == 0
-    return server.url
 
 
 @pytest.fixture
@@ -362,7 +331,7 @@ def test_gaps_human_shows_windows_in_wita_or_utc(ready: Live, outage: Outage) ->
     rows = [line for line in local.stdout.splitlines() if line.startswith(outage.camera)]
     assert any((gap.start + WITA_OFFSET).strftime("%H:%M:%S") in row for row in rows), (rows, gap)
     assert "FROM (WITA)" in local.stdout
-    assert "1 of 1 cameras missed footage" in local.stdout
+    assert "1 of 1 camera missed footage" in local.stdout
     utc = cli("gaps", "--since", since, "-c", outage.camera, "--utc", live=ready)
     rows = [line for line in utc.stdout.splitlines() if line.startswith(outage.camera)]
     assert any(gap.start.astimezone(UTC).strftime("%H:%M:%S") in row for row in rows), rows

@@ -7,14 +7,13 @@ reboots at once without --force.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from harness import REPO, ServerProcess, Site, SiteSpec, write_site
+from cli_process import node_env, run_cctvctl
+from harness import ServerProcess, Site, SiteSpec, write_site
 
 from cctvctl.models import RebootPlan
 
@@ -25,26 +24,8 @@ class Rig:
     server: ServerProcess
 
     def cli(self, *args: str, role: str = "admin") -> subprocess.CompletedProcess[str]:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("CCTVCTL_") and k not in ("NO_COLOR", "FORCE_COLOR")
-        }
-        env |= {
-            "CCTVCTL_CONFIG": "/nonexistent/cctvctl-test-config.toml",
-            "CCTVCTL_URL": self.server.url,
-            "CCTVCTL_TOKEN": self.site.tokens[role],
-            "COLUMNS": "160",
-        }
-        return subprocess.run(
-            [sys.executable, "-m", "cctvctl", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=REPO,
-            stdin=subprocess.DEVNULL,
-            timeout=60,
-        )
+        env = node_env(self.server.url, self.site.tokens[role], columns=160)
+        return run_cctvctl(*args, env=env, stdin=subprocess.DEVNULL)
 
 
 def one_error(proc: subprocess.CompletedProcess[str]) -> str:

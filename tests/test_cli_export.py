@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -163,6 +164,32 @@ def test_export_saves_a_verified_clip_and_its_manifest(exported: Exported) -> No
     assert "\x1b[" not in out  # a pipe gets plain text
     # Progress in a pipe is a few plain lines on stderr, not a bar redrawn per block.
     assert "export " in proc.stderr and len(proc.stderr.splitlines()) < 20
+
+
+def test_an_export_ending_now_says_what_it_waits_for(live: Live, tmp_path: Path) -> None:
+    camera = live.site.camera_ids[0]
+    wait_for(
+        lambda: live.server.get(f"/api/v1/cameras/{camera}/recordings").json()["segments"],
+        30,
+        what="a first segment",
+    )
+    clip = tmp_path / "now.mp4"
+    proc = run_cli(
+        "export", camera, "--from", "-4s", "--to", "now", "--case", CASE, "-o", str(clip),
+        live=live,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    # Not "running 0 %" with no reason: which segment, its bound, and when, in WITA.
+    said = re.search(
+        r"waiting for the segment that holds (\d\d:\d\d(:\d\d)?) to close "
+        r"\(≤ 3 s\), ETA (\d\d:\d\d:\d\d) WITA",
+        proc.stderr,
+    )
+    assert said is not None, proc.stderr
+    manifest = json.loads(clip.with_name(clip.name + ".manifest.json").read_text("utf-8"))
+    holds = datetime.fromisoformat(manifest["requested_end"].replace("Z", "+00:00"))
+    local = holds.astimezone(WITA)
+    assert said.group(1) == local.strftime("%H:%M:%S" if local.second else "%H:%M")
 
 
 def test_existing_output_is_not_overwritten_without_force(live: Live, tmp_path: Path) -> None:

@@ -10,20 +10,19 @@ twice a second and following events differ by a wide margin.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_process import node_env, run_cctvctl
 from harness import (
-    REPO,
     RunningSim,
     ServerProcess,
     Site,
     SiteSpec,
+    serving,
     start_sim,
     stream_cutting_proxy,
     wait_for,
@@ -40,9 +39,8 @@ HELD_FOR = 4.0  # seconds the server holds every job here, at the least
 def rig(tmp_path_factory: pytest.TempPathFactory, sim_cache: Path) -> Iterator[ServerProcess]:
     site: Site = write_site(tmp_path_factory.mktemp("job-follow"), SPEC)
     sim: RunningSim = start_sim(site, sim_cache)
-    server = ServerProcess(site, args=("--access-log",))
-    try:
-        server.start()
+    with serving(site, sim, args=("--access-log",)) as live:
+        server = live.server
         camera = site.camera_ids[0]
         wait_for(
             lambda: server.get(f"/api/v1/cameras/{camera}/recordings").json()["segments"],
@@ -50,32 +48,16 @@ def rig(tmp_path_factory: pytest.TempPathFactory, sim_cache: Path) -> Iterator[S
             what="a first segment",
         )
         yield server
-    finally:
-        try:
-            server.stop()
-        finally:
-            sim.stop()
 
 
 def export(server: ServerProcess, out: Path, url: str | None = None) -> tuple[str, float]:
     """Runs ``cctvctl export --json`` to ``out``; returns the job id and the seconds it took."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("CCTVCTL_") and k not in ("NO_COLOR", "FORCE_COLOR")
-    }
-    env |= {
-        "CCTVCTL_CONFIG": "/nonexistent/cctvctl-test-config.toml",
-        "CCTVCTL_URL": url or server.url,
-        "CCTVCTL_TOKEN": server.site.tokens["operator"],
-    }
+    env = node_env(url or server.url, server.site.tokens["operator"], columns=None)
     camera = server.site.camera_ids[0]
     began = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "cctvctl", "export", camera, "--from", FROM, "--to", TO,
-         "-o", str(out), "--json"],
-        capture_output=True, text=True, env=env, cwd=REPO, stdin=subprocess.DEVNULL,
-        timeout=90,
+    proc = run_cctvctl(
+        "export", camera, "--from", FROM, "--to", TO, "-o", str(out), "--json",
+        env=env, stdin=subprocess.DEVNULL, timeout=90,
     )  # fmt: skip
     took = time.monotonic() - began
     assert proc.returncode == 0, proc.stderr

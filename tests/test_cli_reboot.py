@@ -14,14 +14,14 @@ import os
 import pty
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from harness import REPO, RunningSim, ServerProcess, Site, SiteSpec, start_sim, wait_for, write_site
+from cli_process import clean_env, last_error, node_env, run_cctvctl
+from harness import RunningSim, ServerProcess, Site, SiteSpec, start_sim, wait_for, write_site
 from pydantic import TypeAdapter
 
 from cctvctl.models import AuditEntry, RebootJob, RebootPlan
@@ -49,48 +49,17 @@ class Rig:
         self, *args: str, role: str = "admin", answer: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Runs the CLI; with ``answer``, stdin is a terminal that types it."""
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("CCTVCTL_") and k not in ("NO_COLOR", "FORCE_COLOR")
-        }
-        env |= {
-            "CCTVCTL_CONFIG": "/nonexistent/cctvctl-test-config.toml",
-            "CCTVCTL_URL": self.server.url,
-            "CCTVCTL_TOKEN": self.site.tokens[role],
-            "COLUMNS": "160",
-        }
+        env = node_env(self.server.url, self.site.tokens[role], columns=160)
         if answer is None:
-            return subprocess.run(
-                [sys.executable, "-m", "cctvctl", *args],
-                capture_output=True,
-                text=True,
-                env=env,
-                cwd=REPO,
-                stdin=subprocess.DEVNULL,  # not a terminal: nobody can answer a prompt
-                timeout=60,
-            )
+            # Not a terminal: nobody can answer a prompt.
+            return run_cctvctl(*args, env=env, stdin=subprocess.DEVNULL)
         typist, tty = pty.openpty()
         try:
             os.write(typist, answer.encode())
-            return subprocess.run(
-                [sys.executable, "-m", "cctvctl", *args],
-                capture_output=True,
-                text=True,
-                env=env,
-                cwd=REPO,
-                stdin=tty,
-                timeout=60,
-            )
+            return run_cctvctl(*args, env=env, stdin=tty)
         finally:
             os.close(typist)
             os.close(tty)
-
-
-def last_error(proc: subprocess.CompletedProcess[str]) -> str:
-    lines = proc.stderr.strip().splitlines()
-    assert lines and lines[-1].startswith("cctvctl: error: "), proc.stderr
-    return lines[-1]
 
 
 def _drop_onvif(config: Path, camera_id: str) -> None:
@@ -171,11 +140,15 @@ def test_dry_run_lists_targets_and_makes_no_onvif_call(rig: Rig) -> None:
     assert "1 to reboot, 1 skipped" in proc.stdout
     assert " reboot" in rows[rig.first]
     assert " skip " in rows[rig.no_onvif] and "no_onvif" in rows[rig.no_onvif]
+    # The kecamatan's name, as every other command prints it, not its slug.
+    site = rig.site
+    assert f" {site.kecamatan[site.camera_kecamatan[rig.first]]} " in rows[rig.first]
     as_json = rig.cli(
         "reboot", "--kecamatan", "bengalon", "--dry-run", "--reason", REASON, "--json"
     )
     plan = RebootPlan.model_validate_json(as_json.stdout)
     assert [t.camera for t in plan.targets] == [rig.no_onvif, rig.fourth]
+    assert {t.kecamatan for t in plan.targets} == {site.kecamatan["bengalon"]}
     assert plan.would_reboot == 1 and plan.skipped == 1
     assert rig.onvif_calls() == calls
 
@@ -241,14 +214,6 @@ def test_a_target_without_onvif_makes_it_partial(rig: Rig) -> None:
 
 
 def test_help_has_an_example() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CCTVCTL_")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "cctvctl", "reboot", "--help"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=30,
-    )
+    proc = run_cctvctl("reboot", "--help", env=clean_env(), timeout=30)
     assert proc.returncode == 0
     assert "Example: cctvctl reboot" in proc.stdout and "--json" in proc.stdout

@@ -13,19 +13,15 @@ import json
 import os
 import pty
 import re
-import select
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
+from cli_process import STYLE_VARS, drain_pty, node_env
 from harness import REPO, ServerProcess, Site, SiteSpec, write_site
-
-from cctvctl.storage.audit import AuditLog
-from cctvctl.storage.database import Database
-from cctvctl.storage.exports import ExportStore
+from hostile_rows import store_hostile_rows
 
 # Clear screen + home, window title, clipboard write (OSC 52), a bell, rich markup that
 # would become a hyperlink (OSC 8), and the 8-bit CSI/OSC forms.
@@ -41,17 +37,8 @@ class Rig:
     server: ServerProcess
 
     def env(self) -> dict[str, str]:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("CCTVCTL_") and k not in ("NO_COLOR", "FORCE_COLOR", "TERM")
-        }
-        return env | {
-            "CCTVCTL_CONFIG": "/nonexistent/cctvctl-test-config.toml",
-            "CCTVCTL_URL": self.server.url,
-            "CCTVCTL_TOKEN": self.site.tokens["admin"],
-            "COLUMNS": "400",
-        }
+        token = self.site.tokens["admin"]
+        return node_env(self.server.url, token, columns=400, drop=(*STYLE_VARS, "TERM"))
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
@@ -77,16 +64,7 @@ class Rig:
         os.close(slave)
         out = bytearray()
         try:
-            while True:
-                ready, _, _ = select.select([master], [], [], 60)
-                assert ready, "the CLI wrote nothing for 60 s"
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # EIO: the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                out += chunk
+            drain_pty(master, out)
         finally:
             os.close(master)
         return proc.wait(timeout=60), bytes(out)
@@ -111,30 +89,14 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     server = ServerProcess(site)
     server.start()
     try:
-        camera = site.camera_ids[0]
-        with Database(site.storage) as index:
-            AuditLog(index).record(
-                "viewer-desk",
-                "viewer",
-                "export.request",
-                target=camera,
-                reason=NOTE,
-                case_id=CASE,
-                result="forbidden",
-                detail="needs operator\x1b]0;x\x07",
-            )
-            # A window years before the server started: the worker fails it at once,
-            # which leaves case and note as they were stored.
-            ExportStore(index).create(
-                JOB,
-                camera=camera,
-                start=datetime(2020, 1, 1, tzinfo=UTC),
-                end=datetime(2020, 1, 1, 0, 5, tzinfo=UTC),
-                requester="operator",
-                role="operator",
-                case_id=CASE,
-                note=NOTE,
-            )
+        store_hostile_rows(
+            site,
+            target=site.camera_ids[0],
+            case=CASE,
+            note=NOTE,
+            job=JOB,
+            detail="needs operator\x1b]0;x\x07",
+        )
         yield Rig(site, server)
     finally:
         server.stop()

@@ -10,7 +10,6 @@ end: it speaks real HTTP over a real socket to the unmodified client.
 from __future__ import annotations
 
 import asyncio
-import functools
 import inspect
 import io
 import json
@@ -26,7 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
-from harness import Live, ServerProcess, SiteSpec, free_port, wait_for, write_site
+from harness import Live, free_port, wait_for
 
 from cctvctl.cli import exit_codes
 from cctvctl.client import (
@@ -166,31 +165,10 @@ def one_line(err: CctvError, server: str) -> None:
     assert text.startswith(f"{server}: ")
 
 
-@pytest.fixture(scope="module")
-def ready(live: Live) -> Live:
-    """The shared live site once every camera has delivered a frame."""
-
-    def has_frame(camera: str) -> bool:
-        return live.server.get(f"/api/v1/cameras/{camera}/thumbnail").status_code == 200
-
-    for camera in live.site.camera_ids:
-        wait_for(functools.partial(has_frame, camera), 30, what=f"a thumbnail of {camera}")
-    return live
-
-
 @pytest.fixture
 def api(ready: Live) -> Iterator[CctvClient]:
     with CctvClient(ready.server.url, ready.site.tokens["viewer"], name="live") as client:
         yield client
-
-
-@pytest.fixture(scope="module")
-def stopped(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The URL of a server that ran and was stopped: nothing listens there any more."""
-    site = write_site(tmp_path_factory.mktemp("stopped"), SiteSpec(cameras=1, kecamatan=("A",)))
-    server = ServerProcess(site).start()
-    assert server.stop() == 0
-    return server.url
 
 
 # --------------------------------------------------------------------------- typed calls

@@ -193,20 +193,28 @@ BAD_CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("label", "edit", "key_path", "words"), BAD_CASES, ids=[c[0] for c in BAD_CASES]
-)
-def test_bad_file_names_key_path(
-    tmp_path: Path, label: str, edit: tuple[str, str], key_path: str, words: str
-) -> None:
+def errors_naming(
+    tmp_path: Path, label: str, edit: tuple[str, str], key_path: str
+) -> tuple[Path, list[str], str]:
+    """GOOD with one edit: its file, its error lines and the first that names ``key_path``."""
     old, new = edit
     assert old in GOOD, f"test case {label!r} edits text that is not in GOOD"
     path = write(tmp_path, GOOD.replace(old, new, 1))
     lines = errors_of(path)
     matching = [line for line in lines if f": {key_path}:" in line]
     assert matching, f"no error names {key_path}: {lines}"
+    return path, lines, matching[0]
+
+
+@pytest.mark.parametrize(
+    ("label", "edit", "key_path", "words"), BAD_CASES, ids=[c[0] for c in BAD_CASES]
+)
+def test_bad_file_names_key_path(
+    tmp_path: Path, label: str, edit: tuple[str, str], key_path: str, words: str
+) -> None:
+    path, lines, first = errors_naming(tmp_path, label, edit, key_path)
     assert all(line.startswith(str(path)) for line in lines)
-    assert words in matching[0]
+    assert words in first
 
 
 def test_missing_password_variable_is_named(tmp_path: Path) -> None:
@@ -291,6 +299,8 @@ def test_config_check_cli_summary_and_errors(tmp_path: Path) -> None:
     ok = cli("config", "check", str(write(tmp_path, GOOD)), "--json", env=ENV)
     assert ok.returncode == 0, ok.stderr
     assert '"cameras": 3' in ok.stdout
+    words = " ".join(cli("config", "check", str(write(tmp_path, GOOD)), env=ENV).stdout.split())
+    assert "3 cameras (" in words and "with ONVIF), 1 API token site kind" in words
     bad = write(tmp_path, GOOD.replace('kind = "puskesmas"', 'kind = "hospital"'))
     res = cli("config", "check", str(bad), env=ENV)
     assert res.returncode == 2
@@ -410,15 +420,10 @@ LOOSE_CASES = [
 def test_loose_values_are_refused_in_words_for_a_person(
     tmp_path: Path, label: str, edit: tuple[str, str], key_path: str, words: str
 ) -> None:
-    old, new = edit
-    assert old in GOOD, f"test case {label!r} edits text that is not in GOOD"
-    path = write(tmp_path, GOOD.replace(old, new, 1))
-    lines = errors_of(path)
-    matching = [line for line in lines if f": {key_path}:" in line]
-    assert matching, f"no error names {key_path}: {lines}"
-    assert words in matching[0], matching[0]
+    _, _, first = errors_naming(tmp_path, label, edit, key_path)
+    assert words in first, first
     # No Python spelling reaches the person: reprs, class names, single-quoted bools.
-    assert not any(w in matching[0] for w in ("datetime.", "True", "False", "{'", "Input should"))
+    assert not any(w in first for w in ("datetime.", "True", "False", "{'", "Input should"))
 
 
 def test_control_character_in_a_secrets_password_is_refused(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 
-from harness import RunningSim, ServerProcess, Site, SiteSpec, wait_for
+from harness import Live, ServerProcess, Site, SiteSpec, wait_for
 
 HEADER_TIMEOUT = 2.0
 HALF_OPEN = 200
@@ -77,27 +77,17 @@ def last_packets(server: ServerProcess) -> dict[str, datetime]:
     }
 
 
-def start(
-    site_factory: Callable[..., Site],
-    sim_factory: Callable[[Site], RunningSim],
-    server_factory: Callable[..., ServerProcess],
-    *lines: str,
-) -> tuple[Site, ServerProcess]:
-    site = site_factory(SiteSpec(cameras=2, segment_seconds=2, server_lines=lines))
-    sim_factory(site)
-    server = server_factory(site)
+def start(live_factory: Callable[..., Live], *lines: str) -> tuple[Site, ServerProcess]:
+    live = live_factory(SiteSpec(cameras=2, segment_seconds=2, server_lines=lines))
+    site, server = live.site, live.server
     wait_for(lambda: len(last_packets(server)) == len(site.camera_ids), 30, what="cameras online")
     return site, server
 
 
 def test_half_open_connections_are_closed_while_recording_and_api_go_on(
-    site_factory: Callable[..., Site],
-    sim_factory: Callable[[Site], RunningSim],
-    server_factory: Callable[..., ServerProcess],
+    live_factory: Callable[..., Live],
 ) -> None:
-    site, server = start(
-        site_factory, sim_factory, server_factory, f"header_timeout = {HEADER_TIMEOUT}"
-    )
+    site, server = start(live_factory, f"header_timeout = {HEADER_TIMEOUT}")
     before = last_packets(server)
     with half_open(server.port, HALF_OPEN) as socks:
         opened = time.monotonic()
@@ -125,17 +115,9 @@ def test_half_open_connections_are_closed_while_recording_and_api_go_on(
 
 
 def test_a_kept_alive_connection_gets_the_same_deadline_and_idles_out(
-    site_factory: Callable[..., Site],
-    sim_factory: Callable[[Site], RunningSim],
-    server_factory: Callable[..., ServerProcess],
+    live_factory: Callable[..., Live],
 ) -> None:
-    _, server = start(
-        site_factory,
-        sim_factory,
-        server_factory,
-        f"header_timeout = {HEADER_TIMEOUT}",
-        "keep_alive_timeout = 1",
-    )
+    _, server = start(live_factory, f"header_timeout = {HEADER_TIMEOUT}", "keep_alive_timeout = 1")
     request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     with (
         socket.create_connection(("127.0.0.1", server.port), timeout=10) as slow,
@@ -155,17 +137,9 @@ def test_a_kept_alive_connection_gets_the_same_deadline_and_idles_out(
 
 
 def test_connections_beyond_the_cap_get_503_until_the_stalled_ones_time_out(
-    site_factory: Callable[..., Site],
-    sim_factory: Callable[[Site], RunningSim],
-    server_factory: Callable[..., ServerProcess],
+    live_factory: Callable[..., Live],
 ) -> None:
-    _, server = start(
-        site_factory,
-        sim_factory,
-        server_factory,
-        f"header_timeout = {HEADER_TIMEOUT}",
-        "max_connections = 10",
-    )
+    _, server = start(live_factory, f"header_timeout = {HEADER_TIMEOUT}", "max_connections = 10")
     with half_open(server.port, 10) as socks:
         refused = server.get("/healthz", role=None)
         assert refused.status_code == 503

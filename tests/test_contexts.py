@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_process import clean_env, drain_pty, run_cctvctl
+from harness import REPO
 
 from cctvctl.cli import exit_codes
 from cctvctl.cli.contexts import (
@@ -28,7 +30,6 @@ from cctvctl.cli.contexts import (
     resolve,
 )
 
-REPO = Path(__file__).resolve().parent.parent
 # Characters TOML must escape or that a naive writer would mangle.
 NASTY_TOKEN = 'cctv_"quoted"\\back\\slash#not-a-comment=[x]\'é'
 TOKEN_A = "cctv_alpha-0123456789abcdef0123456789"
@@ -38,17 +39,8 @@ TOKEN_B = "cctv_bravo-fedcba9876543210fedcba9876"
 def run(
     cfg: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CCTVCTL_")}
-    clean.update({"CCTVCTL_CONFIG": str(cfg), "HOME": str(cfg.parent), **(env or {})})
-    return subprocess.run(
-        [sys.executable, "-m", "cctvctl", "context", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=clean,
-        cwd=REPO,
-        timeout=60,
-    )
+    clean = clean_env() | {"CCTVCTL_CONFIG": str(cfg), "HOME": str(cfg.parent), **(env or {})}
+    return run_cctvctl("context", *args, env=clean, input=stdin)
 
 
 @pytest.fixture
@@ -382,28 +374,20 @@ def test_prompted_token_is_not_echoed(cfg: Path) -> None:
     """On a terminal the token is asked for with echo off; it never shows on screen."""
     import pty
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CCTVCTL_")}
-    env["CCTVCTL_CONFIG"] = str(cfg)
+    env = clean_env() | {"CCTVCTL_CONFIG": str(cfg)}
     argv = [sys.executable, "-m", "cctvctl", "context", "add", "alpha", "--url", "http://x"]
     pid, fd = pty.fork()
     if pid == 0:  # the child: its controlling terminal is the pty
         os.chdir(REPO)
         os.execve(sys.executable, argv, env)
-    screen = b""
+    screen = bytearray()
     try:
         while b"API token for alpha" not in screen:
             chunk = os.read(fd, 1024)
             assert chunk, f"no prompt; screen so far: {screen!r}"
             screen += chunk
         os.write(fd, TOKEN_A.encode() + b"\n")
-        while True:
-            try:
-                chunk = os.read(fd, 1024)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            screen += chunk
+        drain_pty(fd, screen)
     finally:
         _, status = os.waitpid(pid, 0)
         os.close(fd)

@@ -10,6 +10,7 @@ tmux runs on a socket of its own (``tmux -L``), so no other tmux server is touch
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -172,6 +173,80 @@ def test_quit_from_the_console_leaves_nothing(
     screen = tmux.screen()
     assert "starting simulator (4 cameras)" in screen
     assert f"server pid {demo.server_pid}" in screen
+    # And how to get a server that outlives the console, for the CLI.
+    assert "cctvctl demo --keep" in screen
+
+
+@pytest.mark.timeout(120)
+def test_keep_leaves_the_server_running_for_the_cli(
+    start_demo: Callable[..., RunningDemo], tmux: Tmux, tmp_path: Path
+) -> None:
+    demo: RunningDemo = start_demo("--keep")
+    folder = demo.folder
+    tmux.keys("?")
+    wait_for(lambda: "cctvctl context add demo" in tmux.screen(), 10, what="the CLI line in ?")
+    tmux.keys("Escape")
+    wait_for(lambda: "keys: overview" not in tmux.screen(), 10, what="the help to close")
+    tmux.keys("q")
+    _, alive = psutil.wait_procs([demo.demo], timeout=GONE_SECONDS)
+    assert not alive and demo.exit_code() == 0
+    assert all(child.is_running() for child in demo.children)
+    assert (folder / "recordings" / "index.sqlite3").exists()
+
+    # What the demo printed is what a newcomer pastes: the context line, then the kill line.
+    printed = tmux.run("capture-pane", "-p", "-J", "-t", tmux.session).splitlines()
+    add = next(line.strip() for line in printed if "cctvctl context add demo" in line)
+    stop = next(line.strip() for line in printed if line.startswith("Stop them with: kill"))
+    env = {**os.environ, "CCTVCTL_CONFIG": str(tmp_path / "contexts.toml")}
+    here = f"{shlex.quote(sys.executable)} -m cctvctl "
+    added = subprocess.run(add.replace("cctvctl ", here, 1), shell=True, env=env, timeout=30)
+    assert added.returncode == 0
+    listed = subprocess.run(
+        [sys.executable, "-m", "cctvctl", "cameras", "--json"],
+        capture_output=True, text=True, env=env, timeout=30,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(c["id"] for c in json.loads(listed.stdout)) == sorted(demo.site.camera_ids)
+
+    pids = {int(word) for word in stop.split("(")[0].split() if word.isdigit()}
+    assert pids == {child.pid for child in demo.children}
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)
+    _, alive = psutil.wait_procs(demo.children, timeout=GONE_SECONDS)
+    assert not alive
+
+
+def form_row(screen: str, label: str) -> str:
+    return next((line for line in screen.splitlines() if f"│ {label}" in line), "")
+
+
+@pytest.mark.timeout(120)
+def test_tab_and_text_in_one_burst_fill_the_next_field(
+    start_demo: Callable[..., RunningDemo], tmux: Tmux
+) -> None:
+    demo: RunningDemo = start_demo()
+    camera = demo.site.camera_ids[0]
+    tmux.keys(":")
+    # The prompt first: keys sent with the ":" would reach the overview before it opens.
+    wait_for(lambda: "cam ID" in tmux.screen(), 10, what="the command line")
+    tmux.keys(f"cam {camera}", "Enter")
+    wait_for(lambda: "e export" in tmux.screen(), 20, what="the camera screen")
+    tmux.keys("e")
+    wait_for(lambda: "case id" in tmux.screen(), 10, what="the export form")
+    # One send-keys: tmux writes the case id, the Tab and the note to the terminal at once.
+    tmux.keys("LP/117", "Tab", "dari TUI")
+
+    def filled() -> bool:
+        return "dari TUI" in form_row(tmux.screen(), "note")
+
+    wait_for(filled, 10, what="the note typed after the Tab")
+    screen = tmux.screen()
+    assert "LP/117" in form_row(screen, "case id"), screen
+    assert "dari" not in form_row(screen, "case id"), screen
+    tmux.keys("Escape")
+    wait_for(lambda: "case id" not in tmux.screen(), 10, what="the form to close")
+    tmux.keys("q")
+    demo.wait_gone()
 
 
 @pytest.mark.timeout(120)

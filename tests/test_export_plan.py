@@ -7,7 +7,6 @@ would make the boundary untestable.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,13 +19,6 @@ from cctvctl.storage.database import Database
 
 NOW = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
 WRITING_SINCE = NOW - timedelta(minutes=30)  # the open segment of sgu-01 began then
-
-
-@pytest.fixture
-def index(tmp_path: Path) -> Iterator[Database]:
-    idx = Database(tmp_path / "storage")
-    yield idx
-    idx.close()
 
 
 def _inventory() -> Inventory:

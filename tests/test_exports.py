@@ -20,7 +20,7 @@ from typing import Any
 import av
 import httpx
 import pytest
-from harness import Live, RunningSim, ServerProcess, Site, SiteSpec, live_site, wait_for
+from harness import Live, ServerProcess, SiteSpec, live_site, wait_for
 
 from cctvctl.storage.fmp4 import scan
 
@@ -195,6 +195,40 @@ def test_export_across_a_segment_boundary(env: Env, tmp_path: Path) -> None:
     duration = times[-1] + FRAME
     assert abs(duration - (end - start)) <= GOP + FRAME
     assert abs(times[-1] - (last_frame - first_frame)) < 0.05
+
+
+def test_an_export_ending_now_says_which_open_segment_it_waits_for(env: Env) -> None:
+    live = env.live
+    camera = live.site.camera_ids[0]
+    _segments_until(live, camera, lambda rows: len(rows) >= 1, 30)
+    end = time.time()
+    body = {"camera": camera, "start": _iso(end - 3), "end": _iso(end), "case_id": "LP/9"}
+    with live.server.events("types=job.progress") as stream:
+        resp = _export(live.server, body)
+        assert resp.status_code == 202, resp.text
+        job_id = resp.json()["id"]
+
+        def waiting() -> dict[str, Any] | None:
+            job: dict[str, Any] = live.server.get(f"/api/v1/exports/{job_id}", "operator").json()
+            return job if job.get("waiting") else None
+
+        job = wait_for(waiting, 10, what="the job to say it waits for the open segment")
+        wait = job["waiting"]
+        assert job["state"] == "running" and job["percent"] == 0
+        assert _ts(wait["holds"]) == pytest.approx(end, abs=0.001)
+        assert wait["segment_seconds"] == SPEC.segment_seconds
+        assert _ts(wait["open_since"]) <= end
+        assert _ts(wait["expected_close"]) - _ts(wait["open_since"]) == pytest.approx(5)
+        # The same reason travels in the job's progress event.
+        stream.wait_for(
+            lambda e: (
+                e.json()["data"].get("job") == job_id and e.json()["data"].get("waiting") == wait
+            ),
+            10,
+        )
+        done = _wait_done(live.server, job_id)
+    assert done["waiting"] is None
+    assert _ts(done["last_frame"]) <= end
 
 
 def test_gap_is_listed_in_manifest_and_job(env: Env) -> None:
@@ -398,16 +432,13 @@ def test_audit_rows_and_admin_only(env: Env) -> None:
 
 
 def test_restart_during_an_export_finishes_the_job(
-    site_factory: Callable[..., Site],
-    sim_factory: Callable[[Site], RunningSim],
-    server_factory: Callable[..., ServerProcess],
+    live_factory: Callable[..., Live],
     tmp_path: Path,
 ) -> None:
     # Long segments: the window below lies in the segment still being written, so the
     # job is claimed and then waits for that segment to close; it is killed meanwhile.
-    site = site_factory(SiteSpec(cameras=1, kecamatan=("Bengalon",), segment_seconds=60))
-    sim_factory(site)
-    server = server_factory(site)
+    live = live_factory(SiteSpec(cameras=1, kecamatan=("Bengalon",), segment_seconds=60))
+    site, server = live.site, live.server
     camera = site.camera_ids[0]
 
     wait_for(

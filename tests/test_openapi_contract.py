@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import schemathesis
-from harness import RunningSim, ServerProcess, Site, SiteSpec
+from harness import Live, SiteSpec
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, from_schema
 from schemathesis.engine import events as ev
@@ -66,13 +66,10 @@ def _failures(event: ev.ScenarioFinished) -> list[str]:
 
 
 def test_every_answer_matches_the_openapi_document(
-    site_factory: Callable[..., Site],
-    sim_factory: Callable[[Site], RunningSim],
-    server_factory: Callable[..., ServerProcess],
+    live_factory: Callable[..., Live],
 ) -> None:
-    site = site_factory(SiteSpec(cameras=2, onvif=True))
-    sim_factory(site)
-    server = server_factory(site)
+    live = live_factory(SiteSpec(cameras=2, onvif=True))
+    site, server = live.site, live.server
     auth = {"Authorization": f"Bearer {site.tokens['admin']}"}
     config = SchemathesisConfig.from_dict(
         {

@@ -8,13 +8,12 @@ test either slow (a 10-minute guard) or flaky (slots under load).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from pydantic import SecretStr
+from still_clock import StillClock
 
 from cctvctl.config import Inventory, InventoryFile
 from cctvctl.devices.onvif import OnvifTarget
@@ -24,20 +23,13 @@ from cctvctl.reboots.run import POLL_SECONDS, RebootRunner, watch
 from cctvctl.recorder.stats import CameraStats
 from cctvctl.storage.audit import AuditLog
 from cctvctl.storage.database import Database
-from cctvctl.storage.events import Event
+from cctvctl.storage.event_store import EventStore
+from cctvctl.storage.events import EventBus
 from cctvctl.storage.job_trail import JobTrail
 from cctvctl.storage.reboot_log import RebootLog, RebootRow
 
 T0 = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
 NONE_BUSY: dict[str, RebootRow] = {}
-
-
-class FakeClock:
-    def __init__(self, at: datetime = T0) -> None:
-        self.now = at.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _inventory(count: int) -> Inventory:
@@ -81,34 +73,27 @@ class NoStatus:
         return None
 
 
-@pytest.fixture
-def index(tmp_path: Path) -> Iterator[Database]:
-    idx = Database(tmp_path / "storage")
-    yield idx
-    idx.close()
-
-
-def _rebooted(log: RebootLog, camera: str, at: datetime, state: RebootState) -> None:
-    log.add(
-        [
-            RebootRow(
-                id=f"rb-old.{camera}",
-                camera=camera,
-                requested=at,
-                actor="noc-ani",
-                reason="stream hung",
-                state=state,
-                batch="rb-old",
-                error=None,
-                detail=None,
-                finished=None,
-            )
-        ]
+def _row(
+    row_id: str, camera: str, requested: datetime, reason: str, state: RebootState
+) -> RebootRow:
+    """A reboot noc-ani asked for; its batch is the id up to the dot."""
+    return RebootRow(
+        id=row_id,
+        camera=camera,
+        requested=requested,
+        actor="noc-ani",
+        reason=reason,
+        state=state,
+        batch=row_id.split(".", 1)[0],
     )
 
 
+def _rebooted(log: RebootLog, camera: str, at: datetime, state: RebootState) -> None:
+    log.add([_row(f"rb-old.{camera}", camera, at, "stream hung", state)])
+
+
 def test_the_ten_minute_guard_expires_and_force_lifts_it(index: Database) -> None:
-    clock = FakeClock()
+    clock = StillClock(T0)
     log = RebootLog(index, clock=clock)
     planner = RebootPlanner(_inventory(3), NoStatus(), log, clock=clock)
     _rebooted(log, "cam-01", T0, RebootState.BACK_ONLINE)
@@ -125,27 +110,16 @@ def test_the_ten_minute_guard_expires_and_force_lifts_it(index: Database) -> Non
 
 
 def test_a_reboot_in_flight_blocks_even_force(index: Database) -> None:
-    clock = FakeClock()
+    clock = StillClock(T0)
     planner = RebootPlanner(_inventory(2), NoStatus(), RebootLog(index, clock=clock), clock=clock)
-    running = RebootRow(
-        id="rb-x.1",
-        camera="cam-02",
-        requested=T0,
-        actor="noc-ani",
-        reason="r",
-        state=RebootState.WAITING,
-        batch="rb-x",
-        error=None,
-        detail=None,
-        finished=None,
-    )
+    running = _row("rb-x.1", "cam-02", T0, "r", RebootState.WAITING)
     check = planner.check("cam-02", True, {"cam-02": running})
     assert check.error is RebootError.RECENTLY_REBOOTED
     assert "in progress (job rb-x, waiting)" in (check.detail or "")
 
 
 def test_disabled_and_no_onvif_are_skipped_before_anything_is_sent(index: Database) -> None:
-    clock = FakeClock()
+    clock = StillClock(T0)
     planner = RebootPlanner(_inventory(1), NoStatus(), RebootLog(index, clock=clock), clock=clock)
     assert planner.check("cam-off", True, NONE_BUSY).error is RebootError.DISABLED
     assert planner.check("cam-noonvif", True, NONE_BUSY).error is RebootError.NO_ONVIF
@@ -157,7 +131,7 @@ def test_disabled_and_no_onvif_are_skipped_before_anything_is_sent(index: Databa
 def test_the_twenty_target_limit_counts_only_cameras_that_would_go(
     index: Database,
 ) -> None:
-    clock = FakeClock()
+    clock = StillClock(T0)
     planner = RebootPlanner(_inventory(21), NoStatus(), RebootLog(index, clock=clock), clock=clock)
     everything = [*planner.entries]  # 21 rebootable, one disabled, one without ONVIF
 
@@ -203,7 +177,7 @@ class Dark:
 
 
 def test_offline_for_counts_from_the_last_packet_on_the_clock(index: Database) -> None:
-    clock = FakeClock(T0 + timedelta(minutes=20))
+    clock = StillClock(T0 + timedelta(minutes=20))
     planner = RebootPlanner(_inventory(3), Dark(), RebootLog(index, clock=clock), clock=clock)
     assert planner.select(None, None, 15 * 60) == ["cam-01"]
     assert planner.select(None, None, 10 * 60) == ["cam-01", "cam-02"]
@@ -218,7 +192,7 @@ def test_offline_for_counts_from_the_last_packet_on_the_clock(index: Database) -
 class Device:
     """A camera's stream as the recorder sees it, moved by the fake clock."""
 
-    def __init__(self, clock: FakeClock) -> None:
+    def __init__(self, clock: StillClock) -> None:
         self.clock = clock
         self.stats = CameraStats("cam-01", configured_fps=25.0, clock=clock)
         self.plan: dict[float, str] = {}  # time -> "down" | "up"
@@ -262,7 +236,7 @@ class Device:
 
 
 def test_a_stream_that_never_drops_did_not_return_at_reboot_wait() -> None:
-    clock = FakeClock()
+    clock = StillClock(T0)
     device = Device(clock)
     device.stream(clock.now)
     sent = clock.now
@@ -274,7 +248,7 @@ def test_a_stream_that_never_drops_did_not_return_at_reboot_wait() -> None:
 
 
 def test_a_stream_that_drops_and_stays_down_did_not_return() -> None:
-    clock = FakeClock()
+    clock = StillClock(T0)
     device = Device(clock)
     device.stream(clock.now)
     sent = clock.now
@@ -286,7 +260,7 @@ def test_a_stream_that_drops_and_stays_down_did_not_return() -> None:
 
 
 def test_a_new_connection_after_the_command_is_back_online() -> None:
-    clock = FakeClock()
+    clock = StillClock(T0)
     device = Device(clock)
     device.stream(clock.now)
     sent = clock.now
@@ -300,25 +274,10 @@ def test_a_new_connection_after_the_command_is_back_online() -> None:
 # --------------------------------------------------------------------------- slots
 
 
-class Recorded:
-    def __init__(self) -> None:
-        self.events: list[Mapping[str, object]] = []
-
-    def publish(
-        self,
-        type: str,
-        camera: str | None = None,
-        kecamatan: str | None = None,
-        data: Mapping[str, object] | None = None,
-    ) -> Event:
-        self.events.append({"type": type, "camera": camera, **(data or {})})
-        return None  # type: ignore[return-value]
-
-
 class Fleet:
     """Every camera reboots: dark 2 s after the command, streaming again at 6 s."""
 
-    def __init__(self, clock: FakeClock, ids: list[str]) -> None:
+    def __init__(self, clock: StillClock, ids: list[str]) -> None:
         self.clock = clock
         self.cams = {c: CameraStats(c, configured_fps=25.0, clock=clock) for c in ids}
         self.plan: list[tuple[float, str, str]] = []
@@ -359,13 +318,13 @@ class Fleet:
 
 
 def test_max_parallel_holds_a_slot_until_the_camera_is_back(index: Database) -> None:
-    clock = FakeClock()
+    clock = StillClock(T0)
     ids = [f"cam-{n:02d}" for n in range(1, 6)]
     fleet = Fleet(clock, ids)
     inventory = _inventory(5)
-    events = Recorded()
     log = RebootLog(index, clock=clock)
-    trail = JobTrail("reboot", AuditLog(index, clock=clock), events, lambda c: "sangatta-utara")
+    bus = EventBus(EventStore(index))
+    trail = JobTrail("reboot", AuditLog(index, clock=clock), bus, lambda c: "sangatta-utara")
     runner = RebootRunner(
         inventory,
         fleet,
@@ -376,21 +335,7 @@ def test_max_parallel_holds_a_slot_until_the_camera_is_back(index: Database) -> 
         sleep=fleet.sleep,
         send=fleet.send,
     )
-    rows = [
-        RebootRow(
-            id=f"rb-t.{n}",
-            camera=c,
-            requested=T0,
-            actor="noc-ani",
-            reason="bulk",
-            state=RebootState.QUEUED,
-            batch="rb-t",
-            error=None,
-            detail=None,
-            finished=None,
-        )
-        for n, c in enumerate(ids, 1)
-    ]
+    rows = [_row(f"rb-t.{n}", c, T0, "bulk", RebootState.QUEUED) for n, c in enumerate(ids, 1)]
     log.add(rows)
 
     async def run() -> None:
@@ -399,8 +344,12 @@ def test_max_parallel_holds_a_slot_until_the_camera_is_back(index: Database) -> 
 
     asyncio.run(run())
 
+    # What the bus published, oldest first, as the event stream's clients read it.
+    events = [
+        {"type": e.type, "camera": e.camera, **e.data} for e in EventStore(index).read(limit=1000)
+    ]
     dark, most = set(), 0
-    for event in events.events:
+    for event in events:
         if event["state"] == RebootState.REBOOTING.value:
             dark.add(event["camera"])
         elif event["state"] == RebootState.BACK_ONLINE.value:
@@ -410,7 +359,7 @@ def test_max_parallel_holds_a_slot_until_the_camera_is_back(index: Database) -> 
     assert sorted(fleet.sent) == ids
     finals = [log.batch("rb-t")[n].state for n in range(5)]
     assert finals == [RebootState.BACK_ONLINE] * 5
-    assert all(e["kind"] == "reboot" and e["job"] == "rb-t" for e in events.events)
+    assert all(e["kind"] == "reboot" and e["job"] == "rb-t" for e in events)
     results = AuditLog(index).entries(action="reboot.result")
     assert sorted(r.target or "" for r in results) == ids
     assert {r.result for r in results} == {"ok"}

@@ -247,6 +247,32 @@ def _wait_online(rig: Rig, cam: str, timeout: float = 20) -> None:
     wait_for(ready, timeout, interval=0.1, what=f"{cam} online")
 
 
+def _fault_until_offline(rig: Rig, cam: str, fault: str) -> tuple[int, float]:
+    """Once ``cam`` is steadily online, the simulator applies ``fault``; returns when the
+    monitor calls the camera offline (at most offline_after + 5 s later), with the number of
+    status events before the fault and the time it began."""
+    _wait_online(rig, cam)
+    before = len(_status_events(rig, cam))
+    rig.sim.fault(cam, fault)
+    began = time.time()
+    wait_for(
+        lambda: rig.status(cam) is CameraStatus.OFFLINE,
+        rig.inventory.server.offline_after + 5,
+        interval=0.05,
+        what=f"{cam} offline",
+    )
+    return before, began
+
+
+def _recover(rig: Rig, cam: str) -> None:
+    """Lifts the simulator's fault; returns once ``cam`` is online with its event written."""
+    rig.sim.fault(cam, "recover")
+    wait_for(
+        lambda: rig.status(cam) is CameraStatus.ONLINE, 30, interval=0.1, what=f"{cam} back online"
+    )
+    wait_for(lambda: _last_status(rig, cam) == "online", 5, interval=0.05, what="online event")
+
+
 def _when(stats: CameraStats, test: Callable[[StatsSnapshot], bool]) -> StatsSnapshot | None:
     snap = stats.snapshot()
     return snap if test(snap) else None
@@ -324,17 +350,7 @@ def test_drop_reconnects_and_the_gap_has_the_real_length(faults: Rig) -> None:
 def test_offline_camera_goes_offline_with_an_event_and_comes_back(faults: Rig) -> None:
     cam = faults.site.camera_ids[1]
     offline_after = faults.inventory.server.offline_after
-    _wait_online(faults, cam)
-    before = len(_status_events(faults, cam))
-
-    faults.sim.fault(cam, "offline")
-    began = time.time()
-    wait_for(
-        lambda: faults.status(cam) is CameraStatus.OFFLINE,
-        offline_after + 5,
-        interval=0.05,
-        what=f"{cam} offline",
-    )
+    before, began = _fault_until_offline(faults, cam, "offline")
     # Packets stop at once; the monitor ticks every 0.5 s.
     assert time.time() - began <= offline_after + 1.0 + 0.5
     # Status flips in memory a moment before its event is written: wait for the event.
@@ -344,14 +360,7 @@ def test_offline_camera_goes_offline_with_an_event_and_comes_back(faults: Rig) -
     assert events[-1]["previous"] in ("online", "degraded")
     assert "no packet" in str(events[-1]["reason"])
 
-    faults.sim.fault(cam, "recover")
-    wait_for(
-        lambda: faults.status(cam) is CameraStatus.ONLINE,
-        30,
-        interval=0.1,
-        what=f"{cam} back online",
-    )
-    wait_for(lambda: _last_status(faults, cam) == "online", 5, interval=0.05, what="online event")
+    _recover(faults, cam)
     events = _status_events(faults, cam)
     assert events[-1]["status"] == "online" and events[-1]["previous"] == "offline"
     model = faults.recorder.camera(cam)
@@ -365,17 +374,7 @@ def test_stalled_camera_times_out_goes_offline_and_recovers(faults: Rig) -> None
     cam = faults.site.camera_ids[2]
     stats = faults.stats(cam)
     read_timeout = faults.recorder.ingest_settings.read_timeout
-    _wait_online(faults, cam)
-
-    before = len(_status_events(faults, cam))
-    faults.sim.fault(cam, "stall")
-    began = time.time()
-    wait_for(
-        lambda: faults.status(cam) is CameraStatus.OFFLINE,
-        faults.inventory.server.offline_after + 5,
-        interval=0.05,
-        what=f"{cam} offline",
-    )
+    before, began = _fault_until_offline(faults, cam, "stall")
     # The socket stays open: only the read time-out can end the connection.
     snap = wait_for(
         lambda: _when(stats, lambda s: not s.connected),
@@ -391,14 +390,7 @@ def test_stalled_camera_times_out_goes_offline_and_recovers(faults: Rig) -> None
     events = _status_events(faults, cam)[before:]
     assert any(e["status"] == "offline" for e in events), events
 
-    faults.sim.fault(cam, "recover")
-    wait_for(
-        lambda: faults.status(cam) is CameraStatus.ONLINE,
-        30,
-        interval=0.1,
-        what=f"{cam} back online",
-    )
-    wait_for(lambda: _last_status(faults, cam) == "online", 5, interval=0.05, what="online event")
+    _recover(faults, cam)
     assert _status_events(faults, cam)[-1]["previous"] in ("offline", "degraded")
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Live, ServerProcess, SiteSpec, SseEvent, start_sim, wait_for, write_site
+from harness import Live, SiteSpec, SseEvent, serving, start_sim, wait_for, write_site
 
 from cctvctl.models import CameraStatus
 from cctvctl.recorder.liveness import Presence, options_request, probe
@@ -35,15 +35,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, sim_cache: Path) -> Iterator[
     broken = site.camera_ids[3]
     text = site.config.read_text(encoding="utf-8")
     site.config.write_text(text.replace(f'/{broken}"', f'/{broken}-no-such-path"'), "utf-8")
-    server = ServerProcess(site)
-    try:
-        server.start()
-        yield Live(site, sim, server)
-    finally:
-        try:
-            server.stop()
-        finally:
-            sim.stop()
+    with serving(site, sim) as live:
+        yield live
 
 
 def _camera(live: Live, cam: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ disk whose used space is the real size of the segment files plus a fixed amount 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,13 +30,6 @@ from cctvctl.storage.retention import (
 
 NOW = datetime(2024, 6, 1, 12, 0, 0, tzinfo=UTC)
 SIZE = len(fmp4_bytes(2.0))
-
-
-@pytest.fixture
-def index(tmp_path: Path) -> Iterator[Database]:
-    ix = Database(tmp_path / "store")
-    yield ix
-    ix.close()
 
 
 def add(

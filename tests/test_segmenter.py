@@ -64,6 +64,28 @@ def packets(path: Path) -> Iterator[tuple[av.VideoStream, av.Packet[Any]]]:
             yield stream, packet
 
 
+def writer_for(
+    stream: av.VideoStream,
+    storage: Path,
+    records: list[SegmentRecord],
+    *,
+    kecamatan_slug: str = "k",
+    camera_id: str = "c",
+    segment_seconds: float = 60,
+    **kwargs: Any,
+) -> SegmentWriter:
+    """A writer that appends each closed segment to ``records``; a minute a segment."""
+    return SegmentWriter(
+        stream,
+        storage=storage,
+        kecamatan_slug=kecamatan_slug,
+        camera_id=camera_id,
+        on_segment=records.append,
+        segment_seconds=segment_seconds,
+        **kwargs,
+    )
+
+
 def record_all(
     clip: Path,
     storage: Path,
@@ -79,12 +101,12 @@ def record_all(
     for i, (stream, packet) in enumerate(packets(clip)):
         if writer is None:
             kwargs: dict[str, Any] = {} if clock is None else {"clock": clock}
-            writer = SegmentWriter(
+            writer = writer_for(
                 stream,
-                storage=storage,
+                storage,
+                records,
                 kecamatan_slug="sangatta-utara",
                 camera_id="cam-01",
-                on_segment=records.append,
                 segment_seconds=segment_seconds,
                 wall_start=wall_start or datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC),
                 **kwargs,
@@ -193,14 +215,7 @@ def test_fragments_reach_disk_before_close(clip: Path, tmp_path: Path) -> None:
     writer: SegmentWriter | None = None
     for i, (stream, packet) in enumerate(packets(clip)):
         if writer is None:
-            writer = SegmentWriter(
-                stream,
-                storage=tmp_path / "live",
-                kecamatan_slug="k",
-                camera_id="c",
-                on_segment=records.append,
-                segment_seconds=60,
-            )
+            writer = writer_for(stream, tmp_path / "live", records)
         writer.write(packet)
         if i == 2 * GOP + 5:  # third GOP open, two complete
             break
@@ -299,15 +314,7 @@ def test_short_pause_is_kept_as_real_time(clip: Path, tmp_path: Path) -> None:
     writer: SegmentWriter | None = None
     for i, (stream, packet) in enumerate(packets(clip)):
         if writer is None:
-            writer = SegmentWriter(
-                stream,
-                storage=tmp_path,
-                kecamatan_slug="k",
-                camera_id="c",
-                on_segment=records.append,
-                segment_seconds=60,
-                clock=t0.timestamp,
-            )
+            writer = writer_for(stream, tmp_path, records, clock=t0.timestamp)
         edit(i, packet)
         writer.write(packet)
     assert writer is not None

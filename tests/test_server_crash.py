@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import av
-from harness import RunningSim, ServerProcess, Site, SiteSpec, wait_for
+from harness import Live, Site, SiteSpec, wait_for
 
 from cctvctl.storage import fmp4
 
@@ -61,13 +61,10 @@ def _open_files_with_fragments(site: Site) -> dict[str, Path] | None:
 
 
 def test_kill_9_then_restart(
-    site_factory: Callable[..., Site],
-    sim_factory: Callable[[Site], RunningSim],
-    server_factory: Callable[..., ServerProcess],
+    live_factory: Callable[..., Live],
 ) -> None:
-    site = site_factory(SPEC)
-    sim_factory(site)
-    server = server_factory(site)
+    live = live_factory(SPEC)
+    site, server = live.site, live.server
 
     # Two closed segments per camera, then the moment each camera's open segment has a
     # whole fragment on disk.

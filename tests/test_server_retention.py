@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from harness import RunningSim, ServerProcess, Site, SiteSpec, SseEvent, wait_for
+from harness import Live, ServerProcess, SiteSpec, SseEvent, wait_for
 
 QUOTA_GB = 0.0002
 SPEC = SiteSpec(
@@ -34,13 +34,10 @@ def _t(value: str) -> datetime:
 
 
 def test_quota_deletes_oldest_first_and_recording_goes_on(
-    site_factory: Callable[..., Site],
-    sim_factory: Callable[[Site], RunningSim],
-    server_factory: Callable[..., ServerProcess],
+    live_factory: Callable[..., Live],
 ) -> None:
-    site = site_factory(SPEC)
-    sim_factory(site)
-    server = server_factory(site)
+    live = live_factory(SPEC)
+    site, server = live.site, live.server
     capped, free = "sangatta-utara", "bengalon"
     capped_cams = site.cameras_in(capped)
     [free_cam] = site.cameras_in(free)

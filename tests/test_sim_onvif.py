@@ -90,6 +90,14 @@ async def clients() -> AsyncIterator[list[ONVIFCamera]]:
         await cam.close()
 
 
+async def connected(sim: Sim, clients: list[ONVIFCamera], **login: bool) -> ONVIFCamera:
+    """A client of the simulated camera (closed after the test) that has its service URLs."""
+    cam = sim.client(**login)
+    clients.append(cam)
+    await cam.update_xaddrs()
+    return cam
+
+
 async def refused(port: int) -> bool:
     try:
         _reader, writer = await asyncio.open_connection(HOST, port)
@@ -128,9 +136,7 @@ async def post_soap(port: int, body: bytes) -> httpx.Response:
 
 
 async def test_device_information_and_discovery(sim: Sim, clients: list[ONVIFCamera]) -> None:
-    cam = sim.client()
-    clients.append(cam)
-    await cam.update_xaddrs()
+    cam = await connected(sim, clients)
     base = f"http://{HOST}:{sim.port}"
     assert cam.xaddrs["http://www.onvif.org/ver10/device/wsdl"] == f"{base}/onvif/device_service"
     assert cam.xaddrs["http://www.onvif.org/ver10/media/wsdl"] == f"{base}/onvif/media_service"
@@ -165,9 +171,7 @@ async def test_device_information_and_discovery(sim: Sim, clients: list[ONVIFCam
 async def test_media_profiles_stream_and_snapshot_uris(
     sim: Sim, clients: list[ONVIFCamera]
 ) -> None:
-    cam = sim.client()
-    clients.append(cam)
-    await cam.update_xaddrs()
+    cam = await connected(sim, clients)
     media = await cam.create_media_service()
 
     profiles = await media.GetProfiles()
@@ -193,9 +197,7 @@ async def test_media_profiles_stream_and_snapshot_uris(
 
 
 async def test_snapshot_needs_digest_and_is_a_jpeg(sim: Sim, clients: list[ONVIFCamera]) -> None:
-    cam = sim.client()
-    clients.append(cam)
-    await cam.update_xaddrs()
+    cam = await connected(sim, clients)
     # The client's own snapshot path: GetSnapshotUri, then a GET with HTTP digest.
     image = await cam.get_snapshot("main")
     assert image is not None
@@ -275,9 +277,7 @@ async def test_wrong_password_is_not_authorized(sim: Sim, clients: list[ONVIFCam
 
 
 async def test_plain_text_password_is_accepted(sim: Sim, clients: list[ONVIFCamera]) -> None:
-    cam = sim.client(encrypt=False)
-    clients.append(cam)
-    await cam.update_xaddrs()
+    cam = await connected(sim, clients, encrypt=False)
     devicemgmt = await cam.create_devicemgmt_service()
     assert (await devicemgmt.GetDeviceInformation()).Manufacturer == "cctvctl-sim"
 
@@ -302,9 +302,7 @@ async def test_every_parsed_request_is_counted(sim: Sim) -> None:
 async def test_system_reboot_closes_the_port_for_reboot_seconds(
     sim: Sim, clients: list[ONVIFCamera]
 ) -> None:
-    cam = sim.client()
-    clients.append(cam)
-    await cam.update_xaddrs()
+    cam = await connected(sim, clients)
     devicemgmt = await cam.create_devicemgmt_service()
 
     message = await devicemgmt.SystemReboot()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from cctvctl.models import AuditEntry, CameraStatus
 from cctvctl.termsafe import escape_controls, for_terminal, json_c1_safe
@@ -43,21 +43,27 @@ class Pair(NamedTuple):
     count: int
 
 
+def audit_row(**fields: Any) -> AuditEntry:
+    """A viewer's export request on cam-1, with ``fields`` changed."""
+    row: dict[str, Any] = {
+        "id": 1,
+        "time": datetime(2026, 12, 4, tzinfo=UTC),
+        "actor": "viewer",
+        "role": "viewer",
+        "action": "export.request",
+        "target": "cam-1",
+        "reason": None,
+        "case_id": None,
+        "result": "ok",
+        "detail": None,
+    }
+    return AuditEntry(**(row | fields))
+
+
 def test_for_terminal_walks_models_dataclasses_and_containers_without_touching_the_original() -> (
     None
 ):
-    entry = AuditEntry(
-        id=1,
-        time=datetime(2026, 12, 4, tzinfo=UTC),
-        actor="viewer",
-        role="viewer",
-        action="export.request",
-        target="cam-1",
-        reason=None,
-        case_id=HOSTILE,
-        result="denied",
-        detail="why\x1b[H",
-    )
+    entry = audit_row(case_id=HOSTILE, result="denied", detail="why\x1b[H")
     value = {"rows\x1b": [Row("node\x9b", entry, ("a\x07",))], "pair": Pair("n\x1b", 3)}
     safe = for_terminal(value)
     row = safe["rows\\x1b"][0]
@@ -79,18 +85,7 @@ def test_json_keeps_the_data_but_no_raw_c1() -> None:
 
 def test_clean_values_come_back_as_they_are() -> None:
     # No copy when nothing needs escaping: `audit --limit 10000` stays cheap.
-    entry = AuditEntry(
-        id=2,
-        time=datetime(2026, 12, 4, tzinfo=UTC),
-        actor="admin",
-        role="admin",
-        action="reboot",
-        target="cam-1",
-        reason="hung",
-        case_id=None,
-        result="ok",
-        detail=None,
-    )
+    entry = audit_row(id=2, actor="admin", role="admin", action="reboot", reason="hung")
     rows = [Row("sangatta", entry, ("a",))]
     assert for_terminal(rows) is rows
     assert for_terminal({"k": entry}) == {"k": entry}

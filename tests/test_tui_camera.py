@@ -9,8 +9,7 @@ back. Every app runs at 80x24 unless a test says otherwise.
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -18,18 +17,18 @@ from typing import Any
 
 import httpx
 import pytest
-from harness import Live, RunningSim, ServerProcess, SiteSpec, wait_for, write_site
+from harness import Live, RunningSim, SiteSpec, serving, wait_for, write_site
 from textual.pilot import Pilot
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input
+from tui_pilot import opened_by, screen_text, until
 
 from cctvctl.client import CctvClient
 from cctvctl.models import Gap, Recordings, Segment
 from cctvctl.render import Mode
 from cctvctl.tui.app import CctvApp
-from cctvctl.tui.clock import WITA
 from cctvctl.tui.screens.camera import CameraScreen, SnapshotModal
-from cctvctl.tui.screens.export_form import ExportForm, parse_wita, validate
+from cctvctl.tui.screens.export_form import ExportForm, default_window, parse_wita, validate
 from cctvctl.tui.screens.exports import ExportsScreen
 from cctvctl.tui.screens.reboot_modal import RebootModal
 from cctvctl.tui.widgets.thumb import Thumb
@@ -47,35 +46,18 @@ def site(tmp_path_factory: pytest.TempPathFactory, sim_cache: Path) -> Iterator[
     # Longer than offline_after, so the status badge really flips during a reboot.
     site.config.write_text(text.replace("reboot_seconds = 2", "reboot_seconds = 6", 1))
     sim = RunningSim(site, sim_cache).start()
-    server = ServerProcess(site)
-    try:
-        server.start()
+    with serving(site, sim) as live:
+        server = live.server
         wait_for(
             lambda: all(c["status"] == "online" for c in server.get("/api/v1/cameras").json()),
             30,
             what="every camera online",
         )
-        yield Live(site, sim, server)
-    finally:
-        try:
-            server.stop()
-        finally:
-            sim.stop()
+        yield live
 
 
 def make_app(live: Live, role: str, **kwargs: Any) -> CctvApp:
     return CctvApp(live.server.url, live.site.tokens[role], "test-node", refresh=0.5, **kwargs)
-
-
-async def until(pilot: Pilot[Any], check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting for the screen"
-        await pilot.pause(0.1)
-
-
-def screen_text(app: CctvApp) -> str:
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 async def open_camera(pilot: Pilot[Any], app: CctvApp, camera_id: str) -> CameraScreen:
@@ -151,6 +133,30 @@ def test_time_parsing_is_wita() -> None:
     assert getattr(ok, "case_id", None) == CASE and getattr(ok, "note", "x") is None
 
 
+def test_export_form_defaults_to_the_last_five_minutes_of_footage() -> None:
+    now = datetime(2026, 11, 28, 6, 30, tzinfo=UTC)  # 14:30 WITA
+
+    def footage(*spans: tuple[int, int]) -> Recordings:
+        segs = [
+            Segment(start=now + timedelta(seconds=a), end=now + timedelta(seconds=b), bytes=1)
+            for a, b in spans
+        ]
+        return Recordings(
+            camera="c", start=now - timedelta(days=1), end=now, segments=segs, gaps=[],
+            recorded_seconds=0, missing_seconds=0,
+        )  # fmt: skip
+
+    # Nothing known: the five minutes up to now.
+    assert default_window(None, now) == ("2026-11-28 14:25", "2026-11-28 14:30")
+    # An hour of footage that stopped 20 minutes ago: its last five minutes, not "now".
+    assert default_window(footage((-4800, -1200)), now) == ("2026-11-28 14:05", "2026-11-28 14:10")
+    # Two minutes of footage, ending 7 s ago: all of it, to the second.
+    assert default_window(footage((-127, -67), (-67, -7)), now) == (
+        "2026-11-28 14:27:53",
+        "2026-11-28 14:29:53",
+    )
+
+
 # --------------------------------------------------------------------------- camera screen
 
 
@@ -218,18 +224,24 @@ async def test_ascii_timeline(site: Live) -> None:
 
 async def test_export_form_validates_then_creates_the_job(site: Live) -> None:
     camera = site.site.camera_ids[0]
+    since = datetime.now(UTC) - timedelta(hours=1)
     with CctvClient(site.server.url, site.site.tokens["operator"]) as api:
         before = {j.id for j in api.exports(camera=camera)}
+        wait_for(
+            lambda: api.recordings(camera, since, datetime.now(UTC)).segments, 30, what="footage"
+        )
     app = make_app(site, "operator")
     async with app.run_test(size=SIZE) as pilot:
         await open_camera(pilot, app, camera)
-        await pilot.press("e")
-        await until(pilot, lambda: isinstance(app.screen, ExportForm))
-        form = app.screen
-        assert isinstance(form, ExportForm)
-        # Defaults: now-10 min to now-5 min, WITA.
-        start = datetime.strptime(form.value("start"), "%Y-%m-%d %H:%M").replace(tzinfo=WITA)
-        assert abs((datetime.now(UTC) - start) - timedelta(minutes=10)) < timedelta(minutes=2)
+        form = await opened_by(pilot, "e", ExportForm)
+        # Defaults: the last five minutes of footage that exists (the module's site has
+        # recorded for less than five minutes, so from its first segment), WITA.
+        start, end = parse_wita(form.value("start")), parse_wita(form.value("end"))
+        with CctvClient(site.server.url, site.site.tokens["operator"]) as api:
+            segments = api.recordings(camera, since, datetime.now(UTC)).segments
+        assert min(s.start for s in segments) - timedelta(seconds=1) <= start < end
+        assert end <= max(s.end for s in segments)
+        assert end - start <= timedelta(minutes=5)
 
         # No case id: refused in the form, nothing sent.
         await pilot.press("enter")
@@ -290,10 +302,7 @@ async def test_reboot_modal_reboots_and_the_badge_follows(site: Live) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await open_camera(pilot, app, camera)
         await until(pilot, lambda: " OK " in status_row(app))
-        await pilot.press("b")
-        await until(pilot, lambda: isinstance(app.screen, RebootModal))
-        modal = app.screen
-        assert isinstance(modal, RebootModal)
+        modal = await opened_by(pilot, "b", RebootModal)
         text = screen_text(app)
         info = modal.camera
         for shown in (camera, info.name, info.kecamatan, "last seen", " OK "):
@@ -303,16 +312,13 @@ async def test_reboot_modal_reboots_and_the_badge_follows(site: Live) -> None:
         await pilot.press(*"stream frozen, test")
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, CameraScreen), 10)
-        await until(pilot, lambda: " OFF " in status_row(app), 30)
+        await until(pilot, lambda: " !OFF " in status_row(app), 30)
         await until(pilot, lambda: " OK " in status_row(app), 60)
         # The job's end, from its job.progress events.
         await until(pilot, lambda: any("back_online" in t for t in toasts(app)), 30)
 
         # Again at once: the server's 409 in the modal, with the force box offered; Esc.
-        await pilot.press("b")
-        await until(pilot, lambda: isinstance(app.screen, RebootModal))
-        again = app.screen
-        assert isinstance(again, RebootModal)
+        again = await opened_by(pilot, "b", RebootModal)
         assert not again.query_one("#force", Checkbox).display
         await pilot.press(*"again", "enter")
         await until(pilot, lambda: again.error_text.startswith("refused: "), 10)
@@ -355,10 +361,7 @@ async def test_snapshot_saves_a_jpeg(site: Live, tmp_path: Path) -> None:
     app = make_app(site, "viewer")
     async with app.run_test(size=SIZE) as pilot:
         await open_camera(pilot, app, camera)
-        await pilot.press("s")
-        await until(pilot, lambda: isinstance(app.screen, SnapshotModal))
-        modal = app.screen
-        assert isinstance(modal, SnapshotModal)
+        modal = await opened_by(pilot, "s", SnapshotModal)
         path = modal.query_one("#path", Input)
         assert re.fullmatch(rf"\./{camera}-\d{{8}}-\d{{6}}\.jpg", path.value)
 

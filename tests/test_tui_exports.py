@@ -13,15 +13,14 @@ from pathlib import Path
 import pytest
 from harness import (
     Live,
-    RunningSim,
     ServerProcess,
-    Site,
     SiteSpec,
     stream_cutting_proxy,
     wait_for,
 )
-from test_tui import SIZE, screen_text, until
+from test_tui import SIZE
 from textual.widgets import DataTable
+from tui_pilot import opened_by, screen_text, until
 
 from cctvctl.client import CctvClient, Forbidden
 from cctvctl.models import ExportJob, ExportState
@@ -95,10 +94,7 @@ async def test_operator_downloads_a_finished_export(
 
     app = app_for(live, "operator")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("x")
-        await until(pilot, lambda: isinstance(app.screen, ExportsScreen))
-        screen = app.screen
-        assert isinstance(screen, ExportsScreen)
+        screen = await opened_by(pilot, "x", ExportsScreen)
         await until(pilot, lambda: "done" in job_row_text(app, job.id), timeout=40)
         await until(pilot, lambda: "100%" in job_row_text(app, job.id))
         # What the operator sees at 80 columns: the job, its case, the full bar.
@@ -137,14 +133,12 @@ async def test_operator_downloads_a_finished_export(
 
 
 async def test_unfinished_export_is_not_downloaded_and_can_be_cancelled(
-    site_factory: Callable[..., Site],
-    sim_factory: Callable[[Site], RunningSim],
-    server_factory: Callable[..., ServerProcess],
+    live_factory: Callable[..., Live],
 ) -> None:
-    # Minute-long segments: a window ending now waits (running, 0 %) for the open one.
-    site = site_factory(SiteSpec(cameras=1, kecamatan=("Bengalon",), segment_seconds=60))
-    sim_factory(site)
-    server = server_factory(site)
+    # Minute-long segments: a window ending now waits (running, 0 %) for the open one, and
+    # the row says so ("waiting"; the status line says for which segment).
+    live = live_factory(SiteSpec(cameras=1, kecamatan=("Bengalon",), segment_seconds=60))
+    site, server = live.site, live.server
     camera = site.camera_ids[0]
     with CctvClient(server.url, site.tokens["operator"]) as api:
         wait_for(lambda: api.camera(camera).recording, 30, what="the camera to record")
@@ -153,13 +147,11 @@ async def test_unfinished_export_is_not_downloaded_and_can_be_cancelled(
         job = api.create_export(camera, now - timedelta(seconds=2), now)
     app = CctvApp(server.url, site.tokens["operator"], "slow", refresh=0.5, ascii=True)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("x")
-        await until(pilot, lambda: isinstance(app.screen, ExportsScreen))
-        screen = app.screen
-        assert isinstance(screen, ExportsScreen)
+        screen = await opened_by(pilot, "x", ExportsScreen)
         await until(pilot, lambda: job.id in screen.table.rows)
         row = job_row_text(app, job.id)
-        assert "running" in row and ".....   0%" in row  # an ASCII bar
+        assert "waiting" in row and ".....   0%" in row  # an ASCII bar
+        assert "waiting for the segment that holds" in screen_text(app)
         assert "░" not in screen_text(app)
         screen.table.move_cursor(row=screen.table.get_row_index(job.id))
         await pilot.press("enter")
@@ -176,6 +168,7 @@ async def test_unfinished_export_is_not_downloaded_and_can_be_cancelled(
 
 
 LIST = f"GET /api/v1/exports?limit={LIST_LIMIT}"
+RUNNING = ("running", "waiting")  # the State cell of a running job
 
 
 async def _follow_one_job(server: ServerProcess, url: str) -> tuple[int, float, float]:
@@ -197,7 +190,8 @@ async def _follow_one_job(server: ServerProcess, url: str) -> tuple[int, float, 
         before = server.requests(LIST)
         opened = time.monotonic()
         await pilot.press("x")
-        await until(pilot, lambda: "running" in job_row_text(app, job.id))
+        # Its window ends ahead, so it shows as waiting for the open segment first.
+        await until(pilot, lambda: any(w in job_row_text(app, job.id) for w in RUNNING))
         began = time.monotonic()
         await until(pilot, lambda: "done" in job_row_text(app, job.id), timeout=40)
         took = time.monotonic() - began
@@ -206,13 +200,10 @@ async def _follow_one_job(server: ServerProcess, url: str) -> tuple[int, float, 
 
 @pytest.fixture
 def logged_server(
-    site_factory: Callable[..., Site],
-    sim_factory: Callable[[Site], RunningSim],
-    server_factory: Callable[..., ServerProcess],
+    live_factory: Callable[..., Live],
 ) -> ServerProcess:
-    site = site_factory(SiteSpec(cameras=1, kecamatan=("Kaliorang",), segment_seconds=6))
-    sim_factory(site)
-    return server_factory(site, args=("--access-log",))
+    spec = SiteSpec(cameras=1, kecamatan=("Kaliorang",), segment_seconds=6)
+    return live_factory(spec, args=("--access-log",)).server
 
 
 async def test_exports_follow_a_job_over_the_event_stream(logged_server: ServerProcess) -> None:
@@ -282,10 +273,7 @@ async def test_events_show_a_fault_with_its_reason_and_the_audit_log(
 
     app = app_for(live, "admin")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("a")
-        await until(pilot, lambda: isinstance(app.screen, EventsScreen))
-        screen = app.screen
-        assert isinstance(screen, EventsScreen)
+        screen = await opened_by(pilot, "a", EventsScreen)
         await until(
             pilot, lambda: any("REFUSED" in r and "test-viewer" in r for r in table_rows(app))
         )

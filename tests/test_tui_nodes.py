@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_process import clean_env, run_cctvctl
 from harness import Live, SiteSpec, live_site
 from rich.console import Console
-from textual.pilot import Pilot
 from textual.widgets import DataTable
+from tui_pilot import until
 
 from cctvctl.cli import exit_codes
 from cctvctl.cli.contexts import Context, ContextFile
@@ -61,13 +60,6 @@ def make_app(a: Live, *more: ServerTarget) -> CctvApp:
         more=more,
         health_seconds=0.5,
     )
-
-
-async def until(pilot: Pilot[Any], check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting for the screen"
-        await pilot.pause(0.1)
 
 
 def overview_rows(app: CctvApp) -> list[str]:
@@ -212,17 +204,8 @@ def test_node_keys_only_offered_with_several_nodes() -> None:
 
 
 def run_tui(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CCTVCTL_")}
-    env.update({"CCTVCTL_CONFIG": str(cfg), "HOME": str(cfg.parent)})
-    return subprocess.run(
-        [sys.executable, "-m", "cctvctl", "tui", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    env = clean_env() | {"CCTVCTL_CONFIG": str(cfg), "HOME": str(cfg.parent)}
+    return run_cctvctl("tui", *args, env=env, stdin=subprocess.DEVNULL)
 
 
 def test_all_contexts_without_contexts_is_a_one_line_usage_error(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from tui_fixture import NOW, FixedSite
+from tui_fixture import NOW, FixedSite, fixed_app
 
 from cctvctl.models import CameraStatus, Role
 from cctvctl.tui import clock
@@ -33,15 +33,6 @@ Compare = Callable[..., bool]
 @pytest.fixture(autouse=True)
 def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(clock, "now", lambda: NOW)
-
-
-def fixed_app(site: FixedSite | None = None, **options: Any) -> CctvApp:
-    site = site or FixedSite()
-    # One stats poll in the whole test, so sparklines have exactly one sample.
-    return CctvApp(
-        "http://fixed.invalid", "token", "rec-sangatta-1", refresh=3600,
-        transport=site.transport(), **options,
-    )  # fmt: skip
 
 
 async def settle(pilot: Pilot[Any], check: Callable[[], bool], timeout: float = 10.0) -> None:

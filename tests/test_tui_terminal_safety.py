@@ -10,16 +10,15 @@ markup made from the data, but the escapes as visible text.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from harness import ServerProcess, Site, SiteSpec, write_site
-from test_tui import screen_text, until
+from harness import ServerProcess, Site, SiteSpec, wait_for, write_site
+from hostile_rows import store_hostile_rows
+from textual.screen import Screen
 from textual.widgets import DataTable
+from tui_pilot import opened_by, screen_text, until
 
-from cctvctl.storage.audit import AuditLog
-from cctvctl.storage.database import Database
-from cctvctl.storage.exports import ExportStore
 from cctvctl.tui.app import CctvApp
 from cctvctl.tui.data import NodeData, ServerTarget
 from cctvctl.tui.screens.events import EventsScreen
@@ -43,26 +42,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, Ser
     site = write_site(tmp_path_factory.mktemp("tui-termsafe"), SiteSpec(cameras=1))
     server = ServerProcess(site).start()
     try:
-        with Database(site.storage) as index:
-            AuditLog(index).record(
-                "viewer-desk",
-                "viewer",
-                "export.request",
-                target=TARGET,
-                reason=NOTE,
-                case_id=CASE,
-                result="forbidden",
-            )
-            ExportStore(index).create(
-                JOB,
-                camera=site.camera_ids[0],
-                start=datetime(2020, 1, 1, tzinfo=UTC),
-                end=datetime(2020, 1, 1, 0, 5, tzinfo=UTC),
-                requester="operator",
-                role="operator",
-                case_id=CASE,
-                note=NOTE,
-            )
+        store_hostile_rows(site, target=TARGET, case=CASE, note=NOTE, job=JOB)
+        # The worker fails the job at once, which adds a newer row to the Events screen; wait
+        # for it, so no test's screen changes under it.
+        wait_for(
+            lambda: server.get(f"/api/v1/exports/{JOB}", role="admin").json()["state"] == "failed",
+            30,
+            what="the hostile export job to fail",
+        )
         yield site, server
     finally:
         server.stop()
@@ -72,38 +59,48 @@ def app_for(site: Site, server: ServerProcess) -> CctvApp:
     return CctvApp(server.url, site.tokens["admin"], "admin-node", refresh=0.5, ascii=False)
 
 
+def row_text(table: DataTable[Any], index: int) -> str:
+    return " ".join(map(str, table.get_row_at(index)))
+
+
 def rows(app: CctvApp) -> str:
     table = app.screen.query_one(DataTable)
-    return "\n".join(" ".join(map(str, table.get_row_at(i))) for i in range(table.row_count))
+    return "\n".join(row_text(table, i) for i in range(table.row_count))
+
+
+async def shown_on(
+    server: tuple[Site, ServerProcess], key: str, screen: type[Screen[Any]], row: str
+) -> str:
+    """The whole screen once ``key`` has opened ``screen`` and the row holding ``row`` is
+    highlighted."""
+    app = app_for(*server)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened_by(pilot, key, screen)
+        await until(pilot, lambda: row in rows(app))
+        # The table clips long cells; the detail line under it shows the highlighted row whole.
+        table = app.screen.query_one(DataTable)
+        table.move_cursor(row=next(i for i in range(table.row_count) if row in row_text(table, i)))
+        await pilot.pause()
+        return screen_text(app)
 
 
 async def test_events_screen_shows_a_hostile_audit_row_inert(
     server: tuple[Site, ServerProcess],
 ) -> None:
-    app = app_for(*server)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("a")
-        await until(pilot, lambda: isinstance(app.screen, EventsScreen))
-        await until(pilot, lambda: "viewer-desk" in rows(app))
-        text = screen_text(app)
-        assert_inert(text)
-        # The target is a plain cell: its markup stays brackets, its ESC a visible escape.
-        assert "cam[link=http://x]y[/link]\\x1b[8m" in text
-        assert "LP/9\\x1b[2J\\x1b]0;owned\\x07" in text
-        assert "see \\x1b[31mred" in text
+    text = await shown_on(server, "a", EventsScreen, "viewer-desk")
+    assert_inert(text)
+    # The target is a plain cell: its markup stays brackets, its ESC a visible escape.
+    assert "cam[link=http://x]y[/link]\\x1b[8m" in text
+    assert "LP/9\\x1b[2J\\x1b]0;owned\\x07" in text
+    assert "see \\x1b[31mred" in text
 
 
 async def test_exports_screen_shows_a_hostile_case_inert(
     server: tuple[Site, ServerProcess],
 ) -> None:
-    app = app_for(*server)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("x")
-        await until(pilot, lambda: isinstance(app.screen, ExportsScreen))
-        await until(pilot, lambda: JOB[:8] in rows(app))
-        text = screen_text(app)
-        assert_inert(text)
-        assert "LP/9\\x1b[2J" in text
+    text = await shown_on(server, "x", ExportsScreen, JOB[:8])
+    assert_inert(text)
+    assert "LP/9\\x1b[2J" in text
 
 
 async def test_a_toast_quoting_the_server_is_inert_and_not_markup(

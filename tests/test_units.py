@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cctvctl.units import bytes_text, kbps_text, rate_text
+from cctvctl.units import bytes_text, counted, kbps_text, rate_text
 
 
 @pytest.mark.parametrize(
@@ -39,3 +39,10 @@ def test_a_write_rate_is_bytes_a_second() -> None:
 def test_bit_rates_in_words_and_in_cells(kbps: float, words: str, compact: str) -> None:
     assert kbps_text(kbps) == words
     assert kbps_text(kbps, compact=True) == compact
+
+
+def test_counts_agree_with_their_noun() -> None:
+    assert counted(1, "camera") == "1 camera"
+    assert [counted(n, "camera") for n in (0, 2)] == ["0 cameras", "2 cameras"]
+    assert counted(1, "API token") == "1 API token"
+    assert counted(3, "kecamatan", "kecamatan") == "3 kecamatan"

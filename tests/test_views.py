@@ -6,8 +6,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cctvctl.models import AuditEntry, ExportJob, ExportState
-from cctvctl.views import Severity, audit_cells, audit_row, export_cells, window_text
+from cctvctl.client import fold_export_event
+from cctvctl.models import AuditEntry, ExportJob, ExportState, ExportWait
+from cctvctl.views import (
+    Severity,
+    audit_cells,
+    audit_row,
+    export_cells,
+    waiting_text,
+    window_text,
+)
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)  # 16:00 WITA
 
@@ -90,3 +98,43 @@ def test_the_event_list_line_of_an_audit_entry() -> None:
     row = audit_row(entry(reason="stuck", case_id="LP/9"), "sangatta-utara", "->")
     assert row.key == "a7" and row.kecamatan == "sangatta-utara"
     assert row.detail == "export by admin-sari: stuck -> REFUSED [case LP/9]"
+
+
+# --------------------------------------------------------------------------- a waiting export
+
+
+def wait_at(holds: datetime) -> ExportWait:
+    return ExportWait(
+        holds=holds,
+        open_since=at(28, 14, 44, 30),
+        expected_close=at(28, 14, 45, 30),
+        segment_seconds=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("holds", "utc", "shown", "eta"),
+    [
+        (at(28, 14, 45), False, "22:45", "22:45:30 WITA"),
+        (at(28, 14, 45, 12), False, "22:45:12", "22:45:30 WITA"),
+        (at(28, 14, 45), True, "14:45", "14:45:30 UTC"),
+    ],
+)
+def test_a_waiting_export_names_the_segment_its_bound_and_an_eta(
+    holds: datetime, utc: bool, shown: str, eta: str
+) -> None:
+    text = waiting_text(wait_at(holds), utc=utc)
+    assert f"segment that holds {shown} to close" in text
+    assert "(≤ 60 s)" in text
+    assert text.endswith(f"ETA {eta}")
+
+
+def test_a_progress_event_carries_the_wait_to_a_followed_job() -> None:
+    running = job(state=ExportState.RUNNING)
+    wait = wait_at(at(28, 6, 15))
+    data = {"kind": "export", "job": running.id, "state": "running", "percent": 0.0}
+    waiting = fold_export_event(running, {**data, "waiting": wait.model_dump(mode="json")})
+    assert waiting is not None and waiting.waiting == wait
+    moving = fold_export_event(waiting, {**data, "percent": 12.0, "waiting": None})
+    assert moving is not None and moving.waiting is None and moving.percent == 12.0
+    assert fold_export_event(running, {**data, "waiting": {"holds": "soon"}}) is None

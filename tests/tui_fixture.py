@@ -40,8 +40,9 @@ from cctvctl.models import (
     SiteKind,
     Volume,
 )
+from cctvctl.tui.app import CctvApp
 
-__all__ = ["FLAPPING", "NOW", "FixedSite"]
+__all__ = ["FLAPPING", "NOW", "FixedSite", "fixed_app"]
 
 NOW = datetime(2026, 11, 28, 2, 30, tzinfo=UTC)  # 10:30 WITA
 FLAPPING = "sgu-pkm-01"  # up and down 8 times in the last 10 minutes
@@ -422,3 +423,13 @@ class _Sse(httpx.AsyncByteStream):
         for e in self._events:
             yield f"id: {e.id}\nevent: {e.type}\ndata: {e.model_dump_json()}\n\n".encode()
         await asyncio.Event().wait()
+
+
+def fixed_app(site: FixedSite | None = None, **options: Any) -> CctvApp:
+    """The console on ``site`` (the admin's by default), polled once in the whole test,
+    so sparklines have exactly one sample."""
+    site = site or FixedSite()
+    return CctvApp(
+        "http://fixed.invalid", "token", "rec-sangatta-1", refresh=3600,
+        transport=site.transport(), **options,
+    )  # fmt: skip

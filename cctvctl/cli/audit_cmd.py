@@ -12,11 +12,10 @@ import typer
 from cctvctl.cli.common import (
     ask,
     exit_code,
-    fail_usage,
     key_width,
     out_console,
-    parse_when,
     print_results_json,
+    since_until,
     zone_name,
 )
 from cctvctl.cli.options import ServerOptions, server_options
@@ -77,14 +76,7 @@ def audit(
     or case, result. Needs the admin role (exit 4). When --limit rows came back, older
     ones were left out (a note on stderr says so). JSON: [AuditEntry].
     """
-    now = datetime.now(UTC)
-    start = parse_when("--since", since, now)
-    end = parse_when("--until", until, now)
-    if end <= start:
-        fail_usage(
-            f"--until ({format_time(end, utc=opts.utc)}) must be after "
-            f"--since ({format_time(start, utc=opts.utc)})"
-        )
+    start, end = since_until(since, until, opts.utc)
     nodes = opts.nodes()
 
     async def question(client: AsyncCctvClient) -> list[AuditEntry]:

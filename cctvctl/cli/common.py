@@ -37,7 +37,7 @@ from cctvctl.cli import exit_codes
 from cctvctl.cli.context_cmd import target, targets
 from cctvctl.cli.contexts import Target
 from cctvctl.cli.output import console, error, print_json
-from cctvctl.timeparse import WITA, TimeParseError, parse_time
+from cctvctl.timeparse import WITA, TimeParseError, format_time, parse_time
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -61,6 +61,7 @@ __all__ = [
     "print_results_json",
     "report_node_errors",
     "servers",
+    "since_until",
     "zone_name",
 ]
 
@@ -244,6 +245,20 @@ def parse_when(option: str, text: str, now: datetime) -> datetime:
         return parse_time(text, now=now)
     except TimeParseError as exc:
         fail_usage(f"{option}: {exc}")
+
+
+def since_until(since: str, until: str, utc: bool) -> tuple[datetime, datetime]:
+    """``--since`` and ``--until`` as a window, read against one "now"; exit 2 unless the
+    end comes after the start."""
+    now = datetime.now(UTC)
+    start = parse_when("--since", since, now)
+    end = parse_when("--until", until, now)
+    if end <= start:
+        fail_usage(
+            f"--until ({format_time(end, utc=utc)}) must be after "
+            f"--since ({format_time(start, utc=utc)})"
+        )
+    return start, end
 
 
 def clock(when: datetime | None, utc: bool, now: datetime | None = None) -> str:

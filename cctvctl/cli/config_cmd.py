@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from cctvctl.cli import exit_codes
-from cctvctl.cli.output import console, error, print_json
+from cctvctl.cli.inventory_file import load_inventory_or_exit
+from cctvctl.cli.output import console, print_json
+from cctvctl.units import counted
 
 app = typer.Typer(help="Validate site inventory files.", no_args_is_help=True)
 
@@ -24,29 +25,17 @@ def check(
     """
     from rich.table import Table
 
-    from cctvctl.config import ConfigError, load_inventory
-
-    try:
-        inventory = load_inventory(file)
-        problem = inventory.storage_problem()
-        if problem is not None:
-            raise ConfigError(file, [problem])
-    except ConfigError as exc:
-        if json_out:
-            print_json({"ok": False, "file": str(file), "errors": exc.lines()})
-        else:
-            for line in exc.lines():
-                error(line)
-        raise typer.Exit(exit_codes.USAGE) from None
+    # The check the server makes at start-up: an unwritable storage folder is a problem too.
+    inventory = load_inventory_or_exit(file, check_storage=True, json_out=json_out)
     summary = inventory.summary()
     if json_out:
         print_json({"ok": True, "file": str(file), **summary})
         return
     out = console(no_color)
     out.print(
-        f"{file}: OK — {summary['kecamatan']} kecamatan, {summary['sites']} sites, "
-        f"{summary['cameras']} cameras ({summary['enabled']} enabled, "
-        f"{summary['with_onvif']} with ONVIF), {summary['tokens']} API tokens"
+        f"{file}: OK — {summary['kecamatan']} kecamatan, {counted(summary['sites'], 'site')}, "
+        f"{counted(summary['cameras'], 'camera')} ({summary['enabled']} enabled, "
+        f"{summary['with_onvif']} with ONVIF), {counted(summary['tokens'], 'API token')}"
     )
     table = Table("site kind", "cameras", box=None, pad_edge=False)
     for kind, count in summary["cameras_per_kind"].items():

@@ -171,14 +171,16 @@ def _follow(client: CctvClient, job: ExportJob, meter: Meter) -> ExportJob:
     return job
 
 
-def _fetch(
+def _follow_and_fetch(
     client: CctvClient,
     job: ExportJob,
     output: Path,
     meter: Meter,
     *,
     resume: bool,
-) -> tuple[ExportManifest, Saved]:
+) -> tuple[ExportJob, ExportManifest, Saved]:
+    """The job once done, its manifest, and its clip saved to ``output`` and verified."""
+    job = _follow(client, job, meter)
     manifest = client.export_manifest(job.id)
     try:
         saved = save_export(client, job, manifest, output, meter, resume=resume)
@@ -192,7 +194,16 @@ def _fetch(
             f"with 'cctvctl exports download {job.id} -o {output}'",
             INTERRUPTED,
         )
-    return manifest, saved
+    return job, manifest, saved
+
+
+def _print_saved(
+    opts: ServerOptions, job: ExportJob, manifest: ExportManifest, saved: Saved
+) -> None:
+    if opts.json:
+        print_json(_saved_json(job, manifest, saved))
+    else:
+        _show_saved(out_console(opts.no_color), job, manifest, saved, opts.utc)
 
 
 def _saved_json(job: ExportJob, manifest: ExportManifest, saved: Saved) -> dict[str, Any]:
@@ -294,7 +305,7 @@ def export(
     target = output if output is not None else _default_output(camera, start)
     if not no_wait:
         check_free(target, force)
-    meter = Meter(quiet=opts.json, no_color=opts.no_color)
+    meter = Meter(quiet=opts.json, no_color=opts.no_color, utc=opts.utc)
     with failing(opts.utc), connect(opts) as client, meter:
         job = client.create_export(camera, start, end, case_id=case, note=note)
         if no_wait:
@@ -307,12 +318,8 @@ def export(
             f"export {job.id}: {camera} {format_time(start, utc=opts.utc)} to "
             f"{format_time(end, utc=opts.utc, date_too=False)} queued"
         )
-        job = _follow(client, job, meter)
-        manifest, saved = _fetch(client, job, target, meter, resume=False)
-    if opts.json:
-        print_json(_saved_json(job, manifest, saved))
-    else:
-        _show_saved(out_console(opts.no_color), job, manifest, saved, opts.utc)
+        job, manifest, saved = _follow_and_fetch(client, job, target, meter, resume=False)
+    _print_saved(opts, job, manifest, saved)
 
 
 # --------------------------------------------------------------------------- exports
@@ -458,17 +465,13 @@ def download(
     keeps FILE.part (delete it to start afresh). JSON: {job, manifest, file,
     manifest_file, size, sha256, verified, resumed_from}.
     """
-    meter = Meter(quiet=opts.json, no_color=opts.no_color)
+    meter = Meter(quiet=opts.json, no_color=opts.no_color, utc=opts.utc)
     with failing(opts.utc), connect(opts) as client, meter:
         job = client.export(job_id)
         target = output if output is not None else _default_output(job.camera, job.start)
         check_free(target, force)
-        job = _follow(client, job, meter)
-        manifest, saved = _fetch(client, job, target, meter, resume=True)
-    if opts.json:
-        print_json(_saved_json(job, manifest, saved))
-    else:
-        _show_saved(out_console(opts.no_color), job, manifest, saved, opts.utc)
+        job, manifest, saved = _follow_and_fetch(client, job, target, meter, resume=True)
+    _print_saved(opts, job, manifest, saved)
 
 
 @exports_app.command("cancel")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
@@ -16,13 +16,14 @@ from cctvctl.cli.common import (
     fail_usage,
     key_width,
     out_console,
-    parse_when,
     print_results_json,
+    since_until,
     zone_name,
 )
 from cctvctl.cli.options import ServerOptions, server_options
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import format_duration, format_time
+from cctvctl.units import counted
 
 if TYPE_CHECKING:
     from cctvctl.client import AsyncCctvClient, NodeResult
@@ -91,14 +92,7 @@ def gaps(
     answered, gaps or not. JSON: {start, end, cameras: [{camera, name, kecamatan,
     recorded_seconds, missing_seconds, gaps: [Gap]}]}, every camera included.
     """
-    now = datetime.now(UTC)
-    start = parse_when("--since", since, now)
-    end = parse_when("--until", until, now)
-    if end <= start:
-        fail_usage(
-            f"--until ({format_time(end, utc=opts.utc)}) must be after "
-            f"--since ({format_time(start, utc=opts.utc)})"
-        )
+    start, end = since_until(since, until, opts.utc)
     if end - start > MAX_WINDOW:
         fail_usage(
             f"the window is {format_duration((end - start).total_seconds())}; "
@@ -195,8 +189,9 @@ def _show(results: Sequence[NodeResult[GapReport]], utc: bool, no_color: bool, m
     if with_gaps:
         out.print(table)
         out.print(
-            f"{with_gaps} of {cameras} cameras missed footage: {format_duration(total)} in total",
+            f"{with_gaps} of {counted(cameras, 'camera')} missed footage: "
+            f"{format_duration(total)} in total",
             highlight=False,
         )
     else:
-        out.print(f"no footage missing on {cameras} cameras", highlight=False)
+        out.print(f"no footage missing on {counted(cameras, 'camera')}", highlight=False)

@@ -97,13 +97,14 @@ class Meter:
     without a line per block.
     """
 
-    def __init__(self, quiet: bool, no_color: bool) -> None:
+    def __init__(self, quiet: bool, no_color: bool, utc: bool = False) -> None:
         self.tty = sys.stderr.isatty()
         self.quiet = quiet
         self.no_color = no_color
+        self.utc = utc  # for the times a waiting job names
         self._progress: Progress | None = None
         self._task: TaskID | None = None
-        self._said: tuple[str, int] | None = None
+        self._said: tuple[str, int] | tuple[str, int, str] | None = None
 
     def __enter__(self) -> Meter:
         return self
@@ -162,19 +163,26 @@ class Meter:
     def job(self, job: ExportJob) -> None:
         """Shows an export job's state, percent and the server's ETA."""
         from cctvctl.timeparse import format_duration
+        from cctvctl.views import waiting_text
 
         eta = "" if job.eta_seconds is None else f"ETA {format_duration(job.eta_seconds)}"
-        status = job.state.value if job.state.value != "running" else eta
+        running = job.state.value == "running"
+        # At 0 % for up to a segment: the server says why (the open segment it waits for).
+        waiting = waiting_text(job.waiting, utc=self.utc) if running and job.waiting else ""
+        status = waiting or (eta if running else job.state.value)
         if self.tty:
             if self._progress is None:
                 self._start("job", f"export {job.id}", 100)
             assert self._progress is not None and self._task is not None
             self._progress.update(self._task, completed=job.percent, status=status)
             return
-        step = (job.state.value, int(job.percent // 25))
+        step = (job.state.value, int(job.percent // 25), waiting)
         if step != self._said:
             self._said = step
-            tail = f" ({eta})" if eta and job.state.value == "running" else ""
+            if waiting:
+                self.note(f"export {job.id}: {waiting}")
+                return
+            tail = f" ({eta})" if eta and running else ""
             self.note(f"export {job.id}: {job.state.value} {job.percent:.0f} %{tail}")
 
     def transfer(self, name: str, position: int, size: int | None) -> None:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AllContextsOpt",
+    "AsciiOpt",
     "ContextOpt",
     "JsonOpt",
     "NoColorOpt",
@@ -78,6 +79,10 @@ NoColorOpt = Annotated[
     bool, typer.Option("--no-color", help="No colour or styling (NO_COLOR does the same).")
 ]
 UtcOpt = Annotated[bool, typer.Option("--utc", help="Show times in UTC instead of WITA.")]
+#: The console's pictures, for `cctvctl tui` and `cctvctl demo` alike.
+AsciiOpt = Annotated[
+    bool, typer.Option("--ascii", help="Monochrome ASCII thumbnails, for thin links.")
+]
 
 #: The parameter a decorated command receives the options in.
 _PARAM: Final = "opts"

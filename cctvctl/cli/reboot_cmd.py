@@ -28,7 +28,7 @@ from cctvctl.timeparse import format_duration
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from cctvctl.client import CctvClient
+    from cctvctl.client import CctvClient, RebootSelection
     from cctvctl.models import RebootJob, RebootPlan, RebootResult
 
 __all__ = ["outcome", "register"]
@@ -133,15 +133,15 @@ def reboot(
             "name the targets: camera ids, --kecamatan K, or --offline-for 15m alone "
             "(every camera offline that long)"
         )
+    selection: RebootSelection = {
+        "cameras": targets or None,
+        "kecamatan": kecamatan,
+        "offline_for": offline_for,
+        "force": force,
+    }
     with failing(opts.utc), connect(opts) as client:
         if dry_run or not yes:
-            plan = client.reboot_plan(
-                why,
-                cameras=targets or None,
-                kecamatan=kecamatan,
-                offline_for=offline_for,
-                force=force,
-            )
+            plan = client.reboot_plan(why, **selection)
             if dry_run:
                 if opts.json:
                     print_json(jsonable(plan))
@@ -150,15 +150,8 @@ def reboot(
                 return
             _confirm(plan, opts.json, opts.no_color)
             # Exactly the listed cameras, skipped ones included so the table says why.
-            targets, kecamatan = [t.camera for t in plan.targets], None
-        job = client.reboot_many(
-            why,
-            cameras=targets or None,
-            kecamatan=kecamatan,
-            offline_for=offline_for,
-            force=force,
-            max_parallel=max_parallel,
-        )
+            selection |= {"cameras": [t.camera for t in plan.targets] or None, "kecamatan": None}
+        job = client.reboot_many(why, max_parallel=max_parallel, **selection)
         job = _follow(client, job, quiet=opts.json, no_color=opts.no_color)
     if opts.json:
         print_json(jsonable(job))

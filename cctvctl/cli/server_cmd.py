@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from cctvctl.cli import exit_codes
+from cctvctl.cli.inventory_file import load_inventory_or_exit
 from cctvctl.cli.output import error, print_json
 
 if TYPE_CHECKING:
@@ -61,21 +62,14 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _load(config: Path) -> Inventory:
-    from cctvctl.config import ConfigError, load_inventory
+def _log_time(created: float) -> str:
+    """``2026-12-05T15:40:01.123+08:00``: the log's reader sees WITA like every other time
+    cctvctl prints, and the offset says so to a log shipper."""
+    from datetime import datetime
 
-    try:
-        inventory = load_inventory(config)
-        # Here and not in the recorder's start-up, where an unusable folder would end
-        # uvicorn's lifespan with a traceback and exit 3.
-        problem = inventory.storage_problem()
-        if problem is not None:
-            raise ConfigError(config, [problem])
-    except ConfigError as exc:
-        for line in exc.lines():
-            error(line)
-        raise typer.Exit(exit_codes.USAGE) from None
-    return inventory
+    from cctvctl.timeparse import WITA
+
+    return datetime.fromtimestamp(created, WITA).isoformat(timespec="milliseconds")
 
 
 def _configure_logging(level: LogLevel, secrets_to_hide: list[str]) -> None:
@@ -84,8 +78,12 @@ def _configure_logging(level: LogLevel, secrets_to_hide: list[str]) -> None:
 
     from cctvctl.server.credentials import RedactingFilter, Redactor
 
+    class ZonedFormatter(logging.Formatter):
+        def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+            return _log_time(record.created)
+
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(ZonedFormatter(LOG_FORMAT))
     # On the handler, not a logger: records from every library (uvicorn, libav glue,
     # the recorder) pass through it, whichever logger they were made on.
     handler.addFilter(RedactingFilter(Redactor(secrets_to_hide)))
@@ -135,7 +133,9 @@ def server(
 
     Example: cctvctl server --config examples/kutim.toml
     """
-    inventory = _load(config)
+    # Here and not in the recorder's start-up, where an unusable folder would end
+    # uvicorn's lifespan with a traceback and exit 3.
+    inventory = load_inventory_or_exit(config, check_storage=True)
     address = listen or inventory.server.listen
     try:
         host, port = parse_listen(address)

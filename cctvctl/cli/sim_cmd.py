@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 import typer
 
 from cctvctl.cli import exit_codes
+from cctvctl.cli.inventory_file import load_inventory_or_exit
 from cctvctl.cli.output import console, error, print_json
+from cctvctl.units import counted
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -40,17 +42,6 @@ app = typer.Typer(
     ),
     invoke_without_command=True,
 )
-
-
-def _load(config: Path) -> Inventory:
-    from cctvctl.config import ConfigError, load_inventory
-
-    try:
-        return load_inventory(config)
-    except ConfigError as exc:
-        for line in exc.lines():
-            error(line)
-        raise typer.Exit(exit_codes.USAGE) from None
 
 
 def _parse_size(size: str) -> tuple[int, int]:
@@ -142,7 +133,7 @@ def serve(
     if config is None:
         error("--config FILE is required to serve; e.g. cctvctl sim --config examples/kutim.toml")
         raise typer.Exit(exit_codes.USAGE)
-    inventory = _load(config)
+    inventory = load_inventory_or_exit(config)
     cameras = sim_cameras(inventory, only)
     if only:
         unknown = sorted(set(only) - {c.id for c in cameras})
@@ -204,7 +195,7 @@ def _print_served(out: Console, sim: Simulator) -> None:
     out.print(table)
     ports = sorted({c.rtsp_port for c in sim.cameras})
     out.print(
-        f"Serving {len(sim.cameras)} cameras at {s.width}x{s.height} {s.fps} fps.\n"
+        f"Serving {counted(len(sim.cameras), 'camera')} at {s.width}x{s.height} {s.fps} fps.\n"
         f"RTSP (TCP, Digest auth with the inventory's credentials): "
         f"rtsp://{s.host}:{'|'.join(map(str, ports))}<path>\n"
         f"ONVIF device service: http://{s.host}:<ONVIF port>/onvif/device_service\n"
@@ -216,7 +207,7 @@ def _print_served(out: Console, sim: Simulator) -> None:
 
 def _control_url(control: str | None, config: Path | None) -> str:
     if control is None and config is not None:
-        control = _load(config).sim.control
+        control = load_inventory_or_exit(config).sim.control
     control = control or "127.0.0.1:8560"
     return control if "://" in control else f"http://{control}"
 

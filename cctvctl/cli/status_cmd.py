@@ -120,7 +120,9 @@ def problem_lines(report: StatusReport) -> list[tuple[str, str, str]]:
         lines.append(("DEGRADED", f"{len(degraded)}: {_ids(degraded, room)}", "yellow"))
     if not offline and not degraded:
         enabled = report.cameras_total - report.disabled
-        lines.append(("CAMERAS", f"all {enabled} enabled cameras online", "green"))
+        online = "the one enabled camera is online" if enabled == 1 else ""
+        online = online or f"all {enabled} enabled cameras online"
+        lines.append(("CAMERAS", online, "green"))
     worst = max(report.kecamatan, key=lambda k: k.missing_minutes_24h, default=None)
     if worst is not None and worst.missing_minutes_24h > 0:
         missing = missing_text(worst.missing_minutes_24h * 60)

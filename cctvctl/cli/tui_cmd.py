@@ -13,7 +13,7 @@ import typer
 from cctvctl.cli.common import fail_usage, servers
 from cctvctl.cli.context_cmd import target
 from cctvctl.cli.contexts import CONTEXT_ENV, Target
-from cctvctl.cli.options import AllContextsOpt, TokenOpt, UrlOpt
+from cctvctl.cli.options import AllContextsOpt, AsciiOpt, TokenOpt, UrlOpt
 
 __all__ = ["register", "tui"]
 
@@ -55,9 +55,7 @@ def tui(
     readonly: Annotated[
         bool, typer.Option("--readonly", help="Turn off every action that changes anything.")
     ] = False,
-    ascii_: Annotated[
-        bool, typer.Option("--ascii", help="Monochrome ASCII thumbnails, for thin links.")
-    ] = False,
+    ascii_: AsciiOpt = False,
     refresh: Annotated[
         float,
         typer.Option("--refresh", help="Seconds between stats polls.", metavar="SECONDS"),

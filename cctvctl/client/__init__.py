@@ -40,7 +40,7 @@ from cctvctl.client._errors import (
 )
 from cctvctl.client._multi import MultiClient, NodeResult, run_blocking
 from cctvctl.client._news import JOB_PROGRESS, JobNews, fold_export_event, follow_job
-from cctvctl.client._routes import Thumbnail
+from cctvctl.client._routes import RebootSelection, Thumbnail
 from cctvctl.client._sse import GAP_EVENT, SseParser
 
 # What the CLI, the TUI and the tests use; tuning constants (DEFAULT_TIMEOUT, the
@@ -59,6 +59,7 @@ __all__ = [
     "MultiClient",
     "NodeResult",
     "NotFound",
+    "RebootSelection",
     "SavedClip",
     "ServerError",
     "SseParser",

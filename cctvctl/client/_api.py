@@ -8,9 +8,21 @@ suspends.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any, BinaryIO, Final, Literal, Protocol, TypedDict, TypeVar, Unpack, overload
+from typing import (
+    Any,
+    BinaryIO,
+    Final,
+    Generic,
+    Literal,
+    Protocol,
+    Self,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    overload,
+)
 
 import httpx
 
@@ -23,7 +35,14 @@ from cctvctl.client._errors import (
     _http_error,
     _transport_error,
 )
-from cctvctl.client._routes import Thumbnail, _Call, _download_span, _params, _when
+from cctvctl.client._routes import (
+    RebootSelection,
+    Thumbnail,
+    _Call,
+    _download_span,
+    _params,
+    _when,
+)
 from cctvctl.client._sse import EVENTS_MAX_DELAY, EVENTS_READ_TIMEOUT, SseParser, _event_of
 from cctvctl.client._wire import LoopWire, ThreadWire, Wire
 from cctvctl.models import (
@@ -104,23 +123,51 @@ class ClientOptions(TypedDict, total=False):
     verify: bool | str  # TLS: True, False or a CA bundle; default True
 
 
-class AsyncCctvClient:
-    """One server's API, awaitable; use as an async context manager or call :meth:`aclose`.
+#: httpx's async transports for :class:`AsyncCctvClient`, its blocking ones for CctvClient.
+TransportT = TypeVar("TransportT", httpx.AsyncBaseTransport, httpx.BaseTransport)
 
-    ``options`` are :class:`ClientOptions`. ``transport`` is for tests and for exotic
-    set-ups (a Unix socket, a proxy).
-    """
+
+class OneServer(Generic[TransportT]):
+    """How both clients are made: ``url``, ``token``, a ``transport`` of their kind (for
+    tests and for exotic set-ups: a Unix socket, a proxy) and :class:`ClientOptions`."""
 
     def __init__(
         self,
         url: str,
         token: str | None = None,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: TransportT | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
+        self._open(url, token, transport, options)
+
+    def _open(
+        self, url: str, token: str | None, transport: TransportT | None, options: ClientOptions
+    ) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def for_target(cls, target: TargetLike, **kwargs: Any) -> Self:
+        return cls(target.url, target.token, name=target.name, **kwargs)
+
+
+class AsyncCctvClient(OneServer[httpx.AsyncBaseTransport]):
+    """One server's API, awaitable; use as an async context manager or call :meth:`aclose`.
+
+    Made as :class:`OneServer` says, with an async transport.
+    """
+
+    _wire: Wire
+
+    def _open(
+        self,
+        url: str,
+        token: str | None,
+        transport: httpx.AsyncBaseTransport | None,
+        options: ClientOptions,
+    ) -> None:
         http = self._setup(url, token, options)
-        self._wire: Wire = LoopWire(httpx.AsyncClient(**http, transport=transport))
+        self._wire = LoopWire(httpx.AsyncClient(**http, transport=transport))
 
     @classmethod
     def _over_thread(
@@ -155,10 +202,6 @@ class AsyncCctvClient:
             "follow_redirects": False,
         }
 
-    @classmethod
-    def for_target(cls, target: TargetLike, **kwargs: Any) -> AsyncCctvClient:
-        return cls(target.url, target.token, name=target.name, **kwargs)
-
     async def __aenter__(self) -> AsyncCctvClient:
         return self
 
@@ -184,17 +227,17 @@ class AsyncCctvClient:
             # An empty id ('exports show ""') would ask for the collection instead.
             raise BadRequest(self.server, "an empty id: give a camera, kecamatan or job id")
         headers: dict[str, str] = {}
-        if call.authenticated and self._token:
+        if call.route.authenticated and self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         request: dict[str, Any] = {
-            "method": call.method,
+            "method": call.route.method,
             # Relative, so a server behind a proxy prefix (https://noc/node-a/) works.
             "url": call.path.lstrip("/"),
             "params": dict(call.params),
             "headers": headers,
         }
-        if call.json_body is not None:
-            request["json"] = call.json_body
+        if call.body is not None:
+            request["json"] = call.body
         return request
 
     async def _run(self, call: _Call[T]) -> T:
@@ -204,14 +247,15 @@ class AsyncCctvClient:
                 response = await self._wire.send(self._request(call))
                 break
             except httpx.TransportError as exc:
-                delay = _retry_delay(call.idempotent, exc, attempt, self.retries, self.backoff)
+                idempotent = call.route.idempotent
+                delay = _retry_delay(idempotent, exc, attempt, self.retries, self.backoff)
                 attempt += 1
                 if delay is None:
                     raise _transport_error(self.server, exc, attempt) from exc
                 await self._wire.sleep(delay)
         if not response.is_success:
             raise _http_error(self.server, response)
-        return call.parse(self.server, response)
+        return call.route.parse(self.server, response)
 
     @overload
     async def gather(self, first: Awaitable[T], second: Awaitable[U], /) -> tuple[T, U]: ...
@@ -369,31 +413,19 @@ class AsyncCctvClient:
         body = {"reason": reason, "force": force}
         return await self._run(routes.REBOOT_CAMERA.call(body=body, camera_id=camera_id))
 
-    async def reboot_plan(
-        self,
-        reason: str,
-        *,
-        cameras: Sequence[str] | None = None,
-        kecamatan: str | None = None,
-        offline_for: float | str | None = None,
-        force: bool = False,
-    ) -> RebootPlan:
-        body = routes.bulk_reboot_body(cameras, kecamatan, offline_for, reason, force, None, True)
+    async def reboot_plan(self, reason: str, **selection: Unpack[RebootSelection]) -> RebootPlan:
+        """What :meth:`reboot_many` would do for ``selection``; nothing is rebooted."""
+        body = routes.bulk_reboot_body(reason, selection, dry_run=True)
         return await self._run(routes.REBOOT_PLAN.call(body=body))
 
     async def reboot_many(
         self,
         reason: str,
         *,
-        cameras: Sequence[str] | None = None,
-        kecamatan: str | None = None,
-        offline_for: float | str | None = None,
-        force: bool = False,
         max_parallel: int | None = None,
+        **selection: Unpack[RebootSelection],
     ) -> RebootJob:
-        body = routes.bulk_reboot_body(
-            cameras, kecamatan, offline_for, reason, force, max_parallel, False
-        )
+        body = routes.bulk_reboot_body(reason, selection, max_parallel=max_parallel)
         return await self._run(routes.REBOOT_MANY.call(body=body))
 
     async def reboot_job(self, job_id: str) -> RebootJob:

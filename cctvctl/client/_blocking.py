@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Coroutine
-from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
 
-from cctvctl.client._api import AsyncCctvClient, ClientOptions, TargetLike
+from cctvctl.client._api import AsyncCctvClient, ClientOptions, OneServer
 from cctvctl.client._wire import complete
 
 P = ParamSpec("P")
@@ -34,28 +34,22 @@ def _blocking(
     return call
 
 
-class CctvClient:
+class CctvClient(OneServer[httpx.BaseTransport]):
     """Blocking client for one server; use as a context manager or call :meth:`close`.
 
     The same API as :class:`AsyncCctvClient` (less :meth:`~AsyncCctvClient.events`), each
-    call finished when it returns. ``options`` are
-    :class:`~cctvctl.client._api.ClientOptions`; ``transport`` is for tests and for exotic
-    set-ups (a Unix socket, a proxy).
+    call finished when it returns. Made as :class:`~cctvctl.client._api.OneServer` says,
+    with a blocking transport.
     """
 
-    def __init__(
+    def _open(
         self,
         url: str,
-        token: str | None = None,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        **options: Unpack[ClientOptions],
+        token: str | None,
+        transport: httpx.BaseTransport | None,
+        options: ClientOptions,
     ) -> None:
         self._api = AsyncCctvClient._over_thread(url, token, transport, options)
-
-    @classmethod
-    def for_target(cls, target: TargetLike, **kwargs: Any) -> CctvClient:
-        return cls(target.url, target.token, name=target.name, **kwargs)
 
     def __enter__(self) -> CctvClient:
         return self

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from cctvctl.models import ExportJob, ExportState
+from cctvctl.models import ExportJob, ExportState, ExportWait
 
 if TYPE_CHECKING:
     import asyncio
@@ -144,6 +144,13 @@ def fold_export_event(job: ExportJob, data: Mapping[str, Any]) -> ExportJob | No
     for field in ("percent", "bytes_done", "bytes_total", "eta_seconds"):
         if field in data:
             update[field] = data[field]
+    if "waiting" in data:
+        try:
+            update["waiting"] = (
+                None if data["waiting"] is None else ExportWait.model_validate(data["waiting"])
+            )
+        except ValueError:
+            return None
     return job.model_copy(update=update)
 
 

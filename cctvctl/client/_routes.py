@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Generic, Literal, TypeVar
+from typing import Any, Final, Generic, Literal, TypedDict, TypeVar
 from urllib.parse import quote, unquote
 
 import httpx
@@ -177,29 +177,15 @@ def _when(value: datetime | str | None) -> str | None:
 
 
 class _Call(Generic[T]):
-    """One request and how to read its answer; the client executes these."""
+    """A route with its ids filled in, its query and its body: what the client sends."""
 
-    __slots__ = ("authenticated", "json_body", "method", "params", "parse", "path")
+    __slots__ = ("body", "params", "path", "route")
 
-    def __init__(
-        self,
-        method: str,
-        path: str,
-        parse: Callable[[str, httpx.Response], T],
-        params: Mapping[str, str],
-        json_body: Any = None,
-        authenticated: bool = True,
-    ) -> None:
-        self.method = method
+    def __init__(self, route: Route[T], path: str, params: Mapping[str, str], body: Any) -> None:
+        self.route = route
         self.path = path
-        self.parse = parse
         self.params = params
-        self.json_body = json_body
-        self.authenticated = authenticated
-
-    @property
-    def idempotent(self) -> bool:
-        return self.method in _IDEMPOTENT
+        self.body = body
 
 
 class Route(Generic[T]):
@@ -223,11 +209,15 @@ class Route(Generic[T]):
     def __repr__(self) -> str:
         return f"Route({self.method} {self.template})"
 
+    @property
+    def idempotent(self) -> bool:
+        return self.method in _IDEMPOTENT
+
     def call(
         self, params: Mapping[str, str] | None = None, body: Any = None, **ids: str
     ) -> _Call[T]:
         path = self.template.format_map({k: _path_part(v) for k, v in ids.items()})
-        return _Call(self.method, path, self.parse, params or {}, body, self.authenticated)
+        return _Call(self, path, params or {}, body)
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         """The ids in ``path`` (percent-decoded) if it is this route, else None."""
@@ -247,7 +237,7 @@ class Route(Generic[T]):
 def raw(method: str, path: str, params: Mapping[str, Any] | None, body: Any = None) -> _Call[Any]:
     """A call to a path the caller wrote (``get_json`` and friends): no route, plain JSON."""
     clean = {k: str(v) for k, v in (params or {}).items() if v is not None}
-    return _Call(method, path, _parse_json, clean, body)
+    return _Call(Route(method, path, _parse_json), path, clean, body)
 
 
 def _no_body(_server: str, _response: httpx.Response) -> None:
@@ -355,18 +345,27 @@ def export_body(
     return window | _given(case_id=case_id, note=note)
 
 
+class RebootSelection(TypedDict, total=False):
+    """Which cameras a bulk reboot is for, the same for its plan and its job."""
+
+    cameras: Sequence[str] | None  # these ids
+    kecamatan: str | None  # or every camera of this kecamatan (slug or name)
+    offline_for: float | str | None  # only those offline this long (seconds or "15m")
+    force: bool  # past the 10-minute guard; default False
+
+
 def bulk_reboot_body(
-    cameras: Sequence[str] | None,
-    kecamatan: str | None,
-    offline_for: float | str | None,
     reason: str,
-    force: bool,
-    max_parallel: int | None,
-    dry_run: bool,
+    selection: RebootSelection,
+    *,
+    max_parallel: int | None = None,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
+    cameras = selection.get("cameras")
+    force = selection.get("force", False)
     return {"reason": reason, "force": force, "dry_run": dry_run} | _given(
         cameras=None if cameras is None else list(cameras),
-        kecamatan=kecamatan,
-        offline_for=offline_for,
+        kecamatan=selection.get("kecamatan"),
+        offline_for=selection.get("offline_for"),
         max_parallel=max_parallel,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from cctvctl.exports.files import ExportFiles
 from cctvctl.exports.queue import ExportQueue, publish_job
@@ -24,30 +25,22 @@ log = logging.getLogger(__name__)
 _NO_FILES = (ExportState.CANCELLED, ExportState.EXPIRED, ExportState.DELETED, ExportState.FAILED)
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ExportCleanup:
     """Cancellation, deletion and expiry over the job table and the export folders."""
 
-    def __init__(
-        self,
-        *,
-        store: ExportStore,
-        files: ExportFiles,
-        queue: ExportQueue,
-        trail: JobTrail,
-        clock: Callable[[], float],
-    ) -> None:
-        self.store = store
-        self.files = files
-        self.queue = queue
-        self.trail = trail
-        self._clock = clock
+    store: ExportStore
+    files: ExportFiles
+    queue: ExportQueue
+    trail: JobTrail
+    clock: Callable[[], float]
 
     def cancel(self, job_id: str) -> ExportJob | None:
         """Cancel a queued or running job, or delete a finished one's files."""
         job = self.store.get(job_id)
         if job is None:
             return None
-        now = self._clock()
+        now = self.clock()
         if job.state in (ExportState.QUEUED, ExportState.RUNNING):
             if self.store.set_state_if(
                 job_id,

@@ -8,8 +8,9 @@ Workers are threads because the work is libav demuxing and muxing plus file I/O,
 release the GIL; a process pool would buy nothing but start-up time.
 
 The segment being written is not read. Only closed (indexed) segments are copied; a window
-reaching into the open segment makes the job wait (``running``, 0 %) until that segment
-closes, at most a segment length and a margin. Reading a file another thread is appending
+reaching into the open segment makes the job wait (``running``, 0 %, with ``waiting`` saying
+which segment and when it should close) until that segment closes, at most a segment
+length and a margin. Reading a file another thread is appending
 to would race its last fragment, and the wait is bounded by ``segment_seconds``.
 """
 
@@ -21,7 +22,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
 
@@ -29,7 +30,7 @@ from cctvctl.config import Inventory
 from cctvctl.exports.files import MANIFEST_NAME, ExportFiles, sha256_file
 from cctvctl.exports.manifest import build_manifest
 from cctvctl.exports.remux import ClipResult, ExportCancelled, Source, remux_clip
-from cctvctl.models import ExportJob, ExportState
+from cctvctl.models import ExportJob, ExportState, ExportWait
 from cctvctl.storage.database import Database, to_ts
 from cctvctl.storage.exports import ExportStore, gaps_to_json
 from cctvctl.storage.job_trail import JobTrail
@@ -54,6 +55,7 @@ def publish_job(trail: JobTrail, job: ExportJob) -> None:
             "bytes_done": job.bytes_done,
             "bytes_total": job.bytes_total,
             "eta_seconds": job.eta_seconds,
+            "waiting": None if job.waiting is None else job.waiting.model_dump(mode="json"),
         },
     )
 
@@ -244,14 +246,35 @@ class ExportQueue:
         # The roll happens at the first keyframe after segment_seconds; the margin covers
         # a long GOP and the index write.
         deadline = time.monotonic() + self._segment_seconds * 1.5 + 10.0
-        while time.monotonic() < deadline:
-            if should_stop():
-                raise ExportCancelled
-            open_since = self._open_since(job.camera)
-            if open_since is None or open_since >= job.end:
-                return
-            time.sleep(0.25)
-        log.info("export %s: the open segment did not close in time; using what is closed", job.id)
+        said: datetime | None = None
+        try:
+            while time.monotonic() < deadline:
+                if should_stop():
+                    raise ExportCancelled
+                open_since = self._open_since(job.camera)
+                if open_since is None or open_since >= job.end:
+                    return
+                if open_since != said:  # a new open segment: say which one, once
+                    said = open_since
+                    self._say_waiting(job, open_since)
+                time.sleep(0.25)
+            log.info(
+                "export %s: the open segment did not close in time; using what is closed", job.id
+            )
+        finally:
+            if said is not None:
+                self.store.set_waiting(job.id, None)
+                self._publish_id(job.id)
+
+    def _say_waiting(self, job: ExportJob, open_since: datetime) -> None:
+        wait = ExportWait(
+            holds=job.end,
+            open_since=open_since,
+            expected_close=open_since + timedelta(seconds=self._segment_seconds),
+            segment_seconds=self._segment_seconds,
+        )
+        self.store.set_waiting(job.id, wait)
+        self._publish_id(job.id)
 
     def _make_clip(
         self, job: ExportJob, partial: Path, should_stop: Callable[[], bool]

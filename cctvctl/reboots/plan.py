@@ -126,7 +126,7 @@ class RebootPlanner:
 
     def kecamatan_of(self, camera_id: str) -> str | None:
         entry = self.entries.get(camera_id)
-        return entry.kecamatan.key if entry is not None else None
+        return entry.kecamatan.name if entry is not None else None
 
     def offline_seconds(self, cam: Camera, now: float | None = None) -> float:
         """How long ``cam`` has been dark: since its last packet, else since it went offline."""

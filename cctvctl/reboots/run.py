@@ -28,6 +28,7 @@ from typing import Final, Protocol
 from cctvctl.config import Inventory
 from cctvctl.devices import onvif
 from cctvctl.models import CameraStatus, RebootError, RebootState
+from cctvctl.reboots.plan import Actor
 from cctvctl.recorder.stats import CameraStats
 from cctvctl.storage.job_trail import JobTrail
 from cctvctl.storage.reboot_log import RebootLog, RebootRow
@@ -49,6 +50,11 @@ class StatsView(Protocol):
     """A camera's connection as the recorder keeps it."""
 
     def stats(self, camera_id: str) -> CameraStats | None: ...
+
+
+def _requester(row: RebootRow) -> Actor:
+    # A row keeps only the requester's name: only admins can start a reboot.
+    return Actor(row.actor, "admin")
 
 
 async def _onvif_reboot(target: onvif.OnvifTarget, timeout: float) -> str:
@@ -179,8 +185,7 @@ class RebootRunner:
             detail = f"{why} while this reboot was {row.state.value}; check the camera"
             self.log.update(row.id, RebootState.INTERRUPTED, detail=detail)
             self.trail.audit(
-                row.actor,
-                "admin",  # only admins can start a reboot
+                _requester(row),
                 REBOOT_RESULT,
                 target=row.camera,
                 reason=row.reason,
@@ -221,10 +226,8 @@ class RebootRunner:
     ) -> None:
         await self._set(row, state, error=error, detail=detail)
         outcome = "ok" if state is RebootState.BACK_ONLINE else state.value
-        await asyncio.to_thread(
-            self.trail.audit,
-            row.actor,
-            "admin",
+        await self.trail.audit_off_loop(
+            _requester(row),
             REBOOT_RESULT,
             target=row.camera,
             reason=row.reason,

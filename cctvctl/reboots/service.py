@@ -149,20 +149,6 @@ class RebootManager:
         """Newest first."""
         return [self._job(rows) for rows in self.log.recent_batches(limit, camera)]
 
-    # ------------------------------------------------------------------ choosing targets
-
-    def unknown(self, camera_ids: Sequence[str]) -> list[str]:
-        return self.planner.unknown(camera_ids)
-
-    def select(
-        self,
-        camera_ids: Sequence[str] | None,
-        kecamatan_slug: str | None,
-        offline_for: float | None,
-    ) -> list[str]:
-        """Target ids in inventory order (see :meth:`RebootPlanner.select`)."""
-        return self.planner.select(camera_ids, kecamatan_slug, offline_for)
-
     # ------------------------------------------------------------------ submitting
 
     def _new_id(self) -> str:
@@ -185,21 +171,6 @@ class RebootManager:
             finished=now if skipped else None,
         )
 
-    async def _audit(
-        self, actor: Actor, action: str, *, target: str, reason: str, result: str, detail: str
-    ) -> None:
-        """One audit row for ``actor``'s request, written off the event loop."""
-        await asyncio.to_thread(
-            self.trail.audit,
-            actor.name,
-            actor.role,
-            action,
-            target=target,
-            reason=reason,
-            result=result,
-            detail=detail,
-        )
-
     async def reboot_one(
         self, camera_id: str, *, reason: str, force: bool, actor: Actor
     ) -> RebootJob:
@@ -211,7 +182,7 @@ class RebootManager:
             check = await asyncio.to_thread(self.planner.check, camera_id, force, busy)
             if check.error is not None:
                 status = 409 if check.error is RebootError.RECENTLY_REBOOTED else 422
-                await self._audit(
+                await self.trail.audit_off_loop(
                     actor,
                     REBOOT,
                     target=camera_id,
@@ -227,7 +198,7 @@ class RebootManager:
             job_id = self._new_id()
             row = self._row(job_id, 1, check, actor, reason)
             await asyncio.to_thread(self.log.add, [row])
-            await self._audit(
+            await self.trail.audit_off_loop(
                 actor,
                 REBOOT,
                 target=camera_id,
@@ -259,7 +230,7 @@ class RebootManager:
             verdict = await asyncio.to_thread(self.planner.bulk, camera_ids, force, busy)
             refused = verdict.refused
             if dry_run:
-                await self._audit(
+                await self.trail.audit_off_loop(
                     actor,
                     REBOOT_DRY_RUN,
                     target=selection,
@@ -271,7 +242,7 @@ class RebootManager:
             if not verdict.checks:
                 refused = f"no camera matches {selection}; nothing to reboot"
             if refused is not None:
-                await self._audit(
+                await self.trail.audit_off_loop(
                     actor,
                     REBOOT_BULK,
                     target=selection,
@@ -290,7 +261,7 @@ class RebootManager:
             job_id = self._new_id()
             rows = [self._row(job_id, n, c, actor, reason) for n, c in enumerate(verdict.checks, 1)]
             await asyncio.to_thread(self.log.add, rows)
-            await self._audit(
+            await self.trail.audit_off_loop(
                 actor,
                 REBOOT_BULK,
                 target=selection,

@@ -35,6 +35,7 @@ __all__ = [
     "describe_validation_error",
     "describe_validation_errors",
     "install",
+    "not_found",
     "problem_response",
 ]
 
@@ -98,28 +99,24 @@ class ProblemError(Exception):
         self.extra = dict(extra or {})
 
 
-def problem_response(
-    request: Request | None,
-    status: int,
-    detail: str,
-    *,
-    type: str = "about:blank",
-    title: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> JSONResponse:
+def not_found(detail: str) -> ProblemError:
+    """A 404 for something the caller named that this server does not have."""
+    return ProblemError(404, detail, type=TYPE_NOT_FOUND)
+
+
+def problem_response(request: Request | None, problem: ProblemError) -> JSONResponse:
     body: dict[str, Any] = {
-        "type": type,
-        "title": title or _title(status),
-        "status": status,
-        "detail": detail,
+        "type": problem.type,
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.detail,
         # The path is the caller's text too (and may not even be a route): cut like any echo.
         "instance": clip(request.url.path) if request is not None else None,
     }
-    for key, value in (extra or {}).items():
+    for key, value in problem.extra.items():
         body.setdefault(key, value)
     return JSONResponse(
-        body, status_code=status, headers=dict(headers or {}), media_type=MEDIA_TYPE
+        body, status_code=problem.status, headers=problem.headers, media_type=MEDIA_TYPE
     )
 
 
@@ -172,15 +169,7 @@ def describe_validation_error(error: Mapping[str, Any]) -> dict[str, str]:
 
 async def _on_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemError)
-    return problem_response(
-        request,
-        exc.status,
-        exc.detail,
-        type=exc.type,
-        title=exc.title,
-        headers=exc.headers,
-        extra=exc.extra,
-    )
+    return problem_response(request, exc)
 
 
 def _allowed_methods(request: Request) -> str:
@@ -203,7 +192,9 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     headers = dict(exc.headers or {})
     if status == 404:
         detail = f"no such resource {quoted(request.url.path)}; the API lives under /api/v1"
-        return problem_response(request, 404, detail, type=TYPE_NOT_FOUND, headers=headers)
+        return problem_response(
+            request, ProblemError(404, detail, type=TYPE_NOT_FOUND, headers=headers)
+        )
     if status == 405:
         allowed = _allowed_methods(request) or headers.get("allow") or headers.get("Allow") or ""
         headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
@@ -212,9 +203,9 @@ async def _on_http(request: Request, exc: Exception) -> Response:
         detail = f"{clip(request.method)} is not supported on {quoted(request.url.path)}"
         if allowed:
             detail += f"; accepted: {allowed}"
-        return problem_response(request, 405, detail, headers=headers)
+        return problem_response(request, ProblemError(405, detail, headers=headers))
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail else _title(status)
-    return problem_response(request, status, detail, headers=headers)
+    return problem_response(request, ProblemError(status, detail, headers=headers))
 
 
 def describe_validation_errors(
@@ -235,14 +226,14 @@ def describe_validation_errors(
 async def _on_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors, detail = describe_validation_errors(exc.errors())
-    return problem_response(
-        request,
+    problem = ProblemError(
         422,
         detail,
         type=TYPE_INVALID,
         title="Invalid request parameter",
         extra={"errors": errors},
     )
+    return problem_response(request, problem)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
@@ -250,12 +241,8 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     # uvicorn logs it): it can name paths, hosts and internals that are nobody's business
     # on the other end of the API.
     log.error("500 answering %s %s: %s", request.method, request.url.path, type(exc).__name__)
-    return problem_response(
-        request,
-        500,
-        "the server hit an unexpected error; the details are in its log",
-        type=TYPE_INTERNAL,
-    )
+    detail = "the server hit an unexpected error; the details are in its log"
+    return problem_response(request, ProblemError(500, detail, type=TYPE_INTERNAL))
 
 
 def install(app: FastAPI) -> None:

@@ -331,6 +331,14 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def _keep(
+    loops: dict[str, Loop], loop: Loop, total: int, on_progress: ProgressCallback | None
+) -> None:
+    loops[loop.camera_id] = loop
+    if on_progress is not None:
+        on_progress(len(loops), total, loop.camera_id)  # camera ids are unique
+
+
 def load_loops(
     cameras: Sequence[SimCamera],
     settings: SimSettings,
@@ -345,11 +353,8 @@ def load_loops(
     pool = ThreadPoolExecutor(workers or default_workers(), thread_name_prefix="sim-encode")
     try:
         futures = [pool.submit(load_loop, cam, settings) for cam in cameras]
-        for done, fut in enumerate(as_completed(futures), start=1):
-            loop = fut.result()
-            loops[loop.camera_id] = loop
-            if on_progress is not None:
-                on_progress(done, len(cameras), loop.camera_id)
+        for fut in as_completed(futures):
+            _keep(loops, fut.result(), len(cameras), on_progress)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return loops
@@ -367,11 +372,8 @@ async def load_loops_async(
     loops: dict[str, Loop] = {}
     try:
         pending = [aio.run_in_executor(pool, load_loop, cam, settings) for cam in cameras]
-        for done, next_loop in enumerate(asyncio.as_completed(pending), start=1):
-            loop = await next_loop
-            loops[loop.camera_id] = loop
-            if on_progress is not None:
-                on_progress(done, len(cameras), loop.camera_id)
+        for next_loop in asyncio.as_completed(pending):
+            _keep(loops, await next_loop, len(cameras), on_progress)
     finally:
         # On cancellation, queued encodes are dropped; running ones finish in the background.
         pool.shutdown(wait=False, cancel_futures=True)

@@ -8,18 +8,21 @@ inserted: nothing in cctvctl updates or deletes them, which is the point of the 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from cctvctl.models import AuditEntry
+from cctvctl.storage.columns import Columns
 from cctvctl.storage.database import Database, from_ts, to_ts
+from cctvctl.storage.where import Where
 
 __all__ = [
     "EXPORT_CANCEL",
     "EXPORT_DOWNLOAD",
     "EXPORT_REQUEST",
     "MAX_LIMIT",
+    "AuditFields",
     "AuditLog",
 ]
 
@@ -30,27 +33,29 @@ EXPORT_CANCEL: Final = "export.cancel"
 #: Upper bound on one query, so a careless ``limit`` cannot pull the whole table.
 MAX_LIMIT: Final = 10_000
 
-_COLUMNS: Final = "id, time, actor, role, action, target, reason, case_id, result, detail"
+_COLUMNS: Final = Columns(
+    "id time actor role action target reason case_id result detail",
+    time=from_ts,
+)
 # A fixed column list; every value is bound.
 _INSERT: Final = (
     "INSERT INTO audit (time, actor, role, action, target, reason, case_id, result, detail) "  # noqa: S608
-    f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}"
+    f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS.sql}"
 )
 
 
-def _entry(r: tuple[Any, ...]) -> AuditEntry:
-    return AuditEntry(
-        id=r[0],
-        time=from_ts(r[1]),
-        actor=r[2],
-        role=r[3],
-        action=r[4],
-        target=r[5],
-        reason=r[6],
-        case_id=r[7],
-        result=r[8],
-        detail=r[9],
-    )
+class AuditFields(TypedDict, total=False):
+    """The optional columns of a row, as keywords of :meth:`AuditLog.record`."""
+
+    target: str | None
+    reason: str | None
+    case_id: str | None
+    result: str
+    detail: str | None
+
+
+def _entry(row: Sequence[Any]) -> AuditEntry:
+    return AuditEntry(**_COLUMNS.read(row))
 
 
 class AuditLog:
@@ -84,16 +89,15 @@ class AuditLog:
                 _INSERT,
                 params,
             ).fetchone()
-        return _entry(tuple(row))
+        return _entry(row)
 
     def has(self, action: str, target: str, actor: str | None = None) -> bool:
         """Whether a row exists for ``action`` on ``target`` (by ``actor``, if given)."""
-        sql = "SELECT 1 FROM audit WHERE action = ? AND target = ?"
-        params: list[Any] = [action, target]
-        if actor is not None:
-            sql += " AND actor = ?"
-            params.append(actor)
-        return bool(self.index._query(sql + " LIMIT 1", params))
+        where = Where()
+        where.add("action = ? AND target = ?", action, target)
+        where.equals("actor", actor)
+        sql = f"SELECT 1 FROM audit {where.sql}LIMIT 1"  # noqa: S608
+        return bool(self.index._query(sql, where.params()))
 
     def entries(
         self,
@@ -108,31 +112,22 @@ class AuditLog:
         ``action`` matches exactly, or as a prefix when it ends in ``.`` or ``*``
         (``export.`` gives every export action).
         """
-        where: list[str] = []
-        params: list[Any] = []
+        where = Where()
         if since is not None:
-            where.append("time >= ?")
-            params.append(to_ts(since))
+            where.add("time >= ?", to_ts(since))
         if until is not None:
-            where.append("time < ?")
-            params.append(to_ts(until))
-        if action is not None:
-            if action.endswith(("*", ".")):
-                where.append("substr(action, 1, ?) = ?")
-                prefix = action.rstrip("*")
-                params += [len(prefix), prefix]
-            else:
-                where.append("action = ?")
-                params.append(action)
-        if actor is not None:
-            where.append("actor = ?")
-            params.append(actor)
-        clause = f"WHERE {' AND '.join(where)} " if where else ""
+            where.add("time < ?", to_ts(until))
+        if action is not None and action.endswith(("*", ".")):
+            prefix = action.rstrip("*")
+            where.add("substr(action, 1, ?) = ?", len(prefix), prefix)
+        else:
+            where.equals("action", action)
+        where.equals("actor", actor)
         n = max(0, min(int(limit), MAX_LIMIT))
         # Newest `n` first, then reversed: a reader wants the recent end of a long log.
         rows = self.index._query(
-            f"SELECT {_COLUMNS} FROM audit {clause}ORDER BY id DESC LIMIT ?",  # noqa: S608
-            (*params, n),
+            f"SELECT {_COLUMNS.sql} FROM audit {where.sql}ORDER BY id DESC LIMIT ?",  # noqa: S608
+            where.params(n),
         )
         rows.reverse()
-        return [_entry(tuple(r)) for r in rows]
+        return [_entry(r) for r in rows]

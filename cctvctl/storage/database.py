@@ -33,6 +33,7 @@ from cctvctl.models import Segment
 from cctvctl.storage.layout import parse_segment_path
 from cctvctl.storage.modes import DEFAULT_MODES, FileModes
 from cctvctl.storage.schema import MIGRATIONS, Migration, migrate
+from cctvctl.storage.where import Where
 
 __all__ = [
     "INDEX_FILENAME",
@@ -335,26 +336,21 @@ class Database:
         exclude_cameras: Collection[str] = (),
     ) -> list[SegmentRow]:
         """Up to ``n`` segments by ascending start; ``before`` keeps those that ended before it."""
-        where: list[str] = []
-        params: list[Any] = []
-        if kecamatan is not None:
-            where.append("kecamatan = ?")
-            params.append(kecamatan)
-        if camera is not None:
-            where.append("camera = ?")
-            params.append(camera)
+        where = Where()
+        where.equals("kecamatan", kecamatan)
+        where.equals("camera", camera)
         if before is not None:
             # The start term is implied by the end term (end >= start), but it lets the
             # scan over the start index stop at `before` when nothing is old enough.
-            where.append('"end" < ? AND start < ?')
-            params += [to_ts(before), to_ts(before)]
+            where.add('"end" < ? AND start < ?', to_ts(before), to_ts(before))
         if exclude_cameras:
-            where.append("camera NOT IN (SELECT value FROM json_each(?))")
-            params.append(json.dumps(sorted(exclude_cameras)))
-        clause = f"WHERE {' AND '.join(where)} " if where else ""
+            where.add(
+                "camera NOT IN (SELECT value FROM json_each(?))",
+                json.dumps(sorted(exclude_cameras)),
+            )
         rows = self._query(
-            f"{_SELECT_SEGMENTS}{clause}ORDER BY start, id LIMIT ?",
-            (*params, n),
+            f"{_SELECT_SEGMENTS}{where.sql}ORDER BY start, id LIMIT ?",
+            where.params(n),
         )
         return [self._row(r) for r in rows]
 
@@ -389,12 +385,11 @@ class Database:
         return self._written_since(since, kecamatan)[0]
 
     def _written_since(self, since: datetime, kecamatan: str | None) -> tuple[int, float | None]:
-        sql = 'SELECT COALESCE(SUM(bytes), 0), MIN(start) FROM writes WHERE "end" >= ?'
-        params: list[Any] = [to_ts(since)]
-        if kecamatan is not None:
-            sql += " AND kecamatan = ?"
-            params.append(kecamatan)
-        written, first = self._query(sql, params)[0]
+        where = Where()
+        where.add('"end" >= ?', to_ts(since))
+        where.equals("kecamatan", kecamatan)
+        sql = f"SELECT COALESCE(SUM(bytes), 0), MIN(start) FROM writes {where.sql}"  # noqa: S608
+        written, first = self._query(sql, where.params())[0]
         return int(written), first
 
     def write_rate(self, now: datetime, window: timedelta, kecamatan: str | None = None) -> float:

@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from cctvctl.models import Event
 from cctvctl.storage.database import Database, from_ts, to_ts
+from cctvctl.storage.where import Where
 
 __all__ = ["EventStore"]
 
@@ -70,25 +70,17 @@ class EventStore:
         By default the *first* ``limit`` of them (page forward by passing the last id seen);
         with ``latest=True``, or without ``since_id``, the *last* ``limit`` of them.
         """
-        where: list[str] = []
-        params: list[Any] = []
+        where = Where()
         if since_id is not None:
-            where.append("id > ?")
-            params.append(since_id)
-        if types is not None:
-            wanted = list(types)
-            where.append(f"type IN ({', '.join('?' * len(wanted))})" if wanted else "0")
-            params.extend(wanted)
-        if camera is not None:
-            where.append("camera = ?")
-            params.append(camera)
-        clause = f"WHERE {' AND '.join(where)} " if where else ""
+            where.add("id > ?", since_id)
+        where.among("type", types)
+        where.equals("camera", camera)
         newest = latest or since_id is None
         # Fixed WHERE terms only; every value is bound.
         rows = self.db._query(
             "SELECT id, time, type, camera, kecamatan, data FROM events "  # noqa: S608
-            f"{clause}ORDER BY id {'DESC' if newest else 'ASC'} LIMIT ?",
-            (*params, limit),
+            f"{where.sql}ORDER BY id {'DESC' if newest else 'ASC'} LIMIT ?",
+            where.params(limit),
         )
         if newest:
             rows.reverse()

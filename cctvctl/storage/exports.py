@@ -13,22 +13,12 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from cctvctl.models import ExportJob, ExportState, Gap
+from cctvctl.models import ExportJob, ExportState, ExportWait, Gap
+from cctvctl.storage.columns import Columns
 from cctvctl.storage.database import Database, from_ts, to_ts
+from cctvctl.storage.where import Where
 
 __all__ = ["ExportStore", "gaps_from_json", "gaps_to_json"]
-
-_COLUMNS: Final = (
-    'id, camera, start, "end", case_id, note, requester, role, created, state, attempts, '
-    "started, finished, percent, bytes_done, bytes_total, eta_seconds, first_frame, "
-    "last_frame, gaps, size, sha256, expires, error"
-)
-
-_CLAIM: Final = (
-    "UPDATE export_jobs SET state = 'running', attempts = attempts + 1, started = ?, "  # noqa: S608
-    "error = NULL WHERE id = (SELECT id FROM export_jobs WHERE state = 'queued' "
-    f"ORDER BY created, id LIMIT 1) RETURNING {_COLUMNS}"
-)
 
 # Columns update() may set; anything else is a programming error, not a silent no-op.
 _UPDATABLE: Final = frozenset(
@@ -62,37 +52,30 @@ def gaps_from_json(text: str) -> list[Gap]:
     ]
 
 
-def _opt_time(value: float | None) -> datetime | None:
-    return None if value is None else from_ts(value)
+_COLUMNS: Final = Columns(
+    "id camera start end case_id note requester role created state attempts started finished "
+    "percent bytes_done bytes_total eta_seconds first_frame last_frame gaps size sha256 "
+    "expires error",
+    **dict.fromkeys(
+        ("start", "end", "created", "started", "finished", "first_frame", "last_frame", "expires"),
+        from_ts,
+    ),
+    state=ExportState,
+    gaps=gaps_from_json,
+)
+
+_CLAIM: Final = (
+    "UPDATE export_jobs SET state = 'running', attempts = attempts + 1, started = ?, "  # noqa: S608
+    "error = NULL WHERE id = (SELECT id FROM export_jobs WHERE state = 'queued' "
+    f"ORDER BY created, id LIMIT 1) RETURNING {_COLUMNS.sql}"
+)
 
 
-def _job(r: Sequence[Any]) -> tuple[ExportJob, str]:
-    job = ExportJob(
-        id=r[0],
-        camera=r[1],
-        start=from_ts(r[2]),
-        end=from_ts(r[3]),
-        case_id=r[4],
-        note=r[5],
-        requester=r[6],
-        created=from_ts(r[8]),
-        state=ExportState(r[9]),
-        attempts=r[10],
-        started=_opt_time(r[11]),
-        finished=_opt_time(r[12]),
-        percent=r[13],
-        bytes_done=r[14],
-        bytes_total=r[15],
-        eta_seconds=r[16],
-        first_frame=_opt_time(r[17]),
-        last_frame=_opt_time(r[18]),
-        gaps=gaps_from_json(r[19]),
-        size=r[20],
-        sha256=r[21],
-        expires=_opt_time(r[22]),
-        error=r[23],
-    )
-    return job, r[7]
+def _job(row: Sequence[Any]) -> tuple[ExportJob, str]:
+    """The job, and the role of its requester (kept for the audit, not part of the job)."""
+    fields = _COLUMNS.read(row)
+    role = fields.pop("role")
+    return ExportJob(**fields), role
 
 
 class ExportStore:
@@ -101,6 +84,7 @@ class ExportStore:
     def __init__(self, index: Database, *, clock: Callable[[], float] = time.time) -> None:
         self.index = index
         self._clock = clock
+        self._waits: dict[str, ExportWait] = {}  # job id -> why it waits (worker threads)
 
     def create(
         self,
@@ -143,10 +127,30 @@ class ExportStore:
 
     def get_with_role(self, job_id: str) -> tuple[ExportJob, str] | None:
         rows = self.index._query(
-            f"SELECT {_COLUMNS} FROM export_jobs WHERE id = ?",  # noqa: S608
+            f"SELECT {_COLUMNS.sql} FROM export_jobs WHERE id = ?",  # noqa: S608
             (job_id,),
         )
-        return _job(rows[0]) if rows else None
+        if not rows:
+            return None
+        job, role = _job(rows[0])
+        return self._with_wait(job), role
+
+    def set_waiting(self, job_id: str, wait: ExportWait | None) -> None:
+        """Say why a running job copies nothing yet (None: it no longer waits).
+
+        Kept in memory, not in the table: a wait lasts at most a segment, and a job cut
+        off by a restart is queued again and waits anew.
+        """
+        if wait is None:
+            self._waits.pop(job_id, None)
+        else:
+            self._waits[job_id] = wait
+
+    def _with_wait(self, job: ExportJob) -> ExportJob:
+        wait = self._waits.get(job.id)
+        if wait is None or job.state is not ExportState.RUNNING:
+            return job
+        return job.model_copy(update={"waiting": wait})
 
     def jobs(
         self,
@@ -156,21 +160,14 @@ class ExportStore:
         limit: int = 200,
     ) -> list[ExportJob]:
         """Jobs, newest first."""
-        where: list[str] = []
-        params: list[Any] = []
-        if states is not None:
-            wanted = [s.value for s in states]
-            where.append(f"state IN ({', '.join('?' * len(wanted))})" if wanted else "0")
-            params += wanted
-        if camera is not None:
-            where.append("camera = ?")
-            params.append(camera)
-        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        where = Where()
+        where.among("state", None if states is None else [s.value for s in states])
+        where.equals("camera", camera)
         rows = self.index._query(
-            f"SELECT {_COLUMNS} FROM export_jobs {clause}ORDER BY created DESC, id LIMIT ?",  # noqa: S608
-            (*params, limit),
+            f"SELECT {_COLUMNS.sql} FROM export_jobs {where.sql}ORDER BY created DESC, id LIMIT ?",  # noqa: S608
+            where.params(limit),
         )
-        return [_job(r)[0] for r in rows]
+        return [self._with_wait(_job(r)[0]) for r in rows]
 
     def update(self, job_id: str, **fields: Any) -> None:
         unknown = set(fields) - _UPDATABLE

@@ -7,13 +7,28 @@ the same for both, and keeps ``AuditLog.record`` calls out of the services.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
+from typing import Protocol, Unpack
 
 from cctvctl.models import AuditEntry
-from cctvctl.storage.audit import AuditLog
+from cctvctl.storage.audit import AuditFields, AuditLog
 from cctvctl.storage.events import JOB_PROGRESS, EventPublisher
 
-__all__ = ["JobTrail"]
+__all__ = ["JobTrail", "Requester"]
+
+
+class Requester(Protocol):
+    """Who asked, as an audit row records them: a token's name and role.
+
+    The server's ``Principal`` and the reboot service's ``Actor`` both are one.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
 
 
 class JobTrail:
@@ -35,29 +50,15 @@ class JobTrail:
         self._events = events
         self._kecamatan_of = kecamatan_of
 
-    def audit(
-        self,
-        actor: str,
-        role: str,
-        action: str,
-        *,
-        target: str | None = None,
-        reason: str | None = None,
-        case_id: str | None = None,
-        result: str = "ok",
-        detail: str | None = None,
+    def audit(self, requester: Requester, action: str, **row: Unpack[AuditFields]) -> AuditEntry:
+        """Append one audit row (blocking: on the event loop use :meth:`audit_off_loop`)."""
+        return self.audit_log.record(requester.name, requester.role, action, **row)
+
+    async def audit_off_loop(
+        self, requester: Requester, action: str, **row: Unpack[AuditFields]
     ) -> AuditEntry:
-        """Append one audit row (blocking: call it from a thread on the event loop)."""
-        return self.audit_log.record(
-            actor,
-            role,
-            action,
-            target=target,
-            reason=reason,
-            case_id=case_id,
-            result=result,
-            detail=detail,
-        )
+        """:meth:`audit` in a worker thread, so the event loop never waits on SQLite."""
+        return await asyncio.to_thread(self.audit, requester, action, **row)
 
     def progress(self, job: str, camera: str, data: Mapping[str, object]) -> None:
         """Publish one ``job.progress`` event: ``kind`` and ``job`` first, then ``data``."""

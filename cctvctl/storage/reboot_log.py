@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from cctvctl.models import RebootError, RebootState
 from cctvctl.storage.database import Database, from_ts, to_ts
+from cctvctl.storage.where import Where
 
 __all__ = ["GUARD_STATES", "RebootLog", "RebootRow"]
 
@@ -173,19 +174,20 @@ class RebootLog:
 
     def recent_batches(self, limit: int = 20, camera: str | None = None) -> list[list[RebootRow]]:
         """The newest ``limit`` jobs (optionally only those touching ``camera``), newest first."""
-        where, params = ("WHERE camera = ? ", [camera]) if camera is not None else ("", [])
+        where = Where()
+        where.equals("camera", camera)
         ids = self.index._query(
-            f"SELECT batch, MAX(requested) AS t FROM reboots {where}"  # noqa: S608
+            f"SELECT batch, MAX(requested) AS t FROM reboots {where.sql}"  # noqa: S608
             "GROUP BY batch ORDER BY t DESC LIMIT ?",
-            (*params, max(0, int(limit))),
+            where.params(max(0, int(limit))),
         )
         return [self.batch(b) for b, _ in ids]
 
     def unfinished(self) -> list[RebootRow]:
-        states = [s.value for s in RebootState if not s.final]
+        where = Where()
+        where.among("state", [s.value for s in RebootState if not s.final])
         rows = self.index._query(
-            f"SELECT {_COLUMNS} FROM reboots "  # noqa: S608
-            f"WHERE state IN ({', '.join('?' * len(states))}) ORDER BY rowid",
-            states,
+            f"SELECT {_COLUMNS} FROM reboots {where.sql}ORDER BY rowid",  # noqa: S608
+            where.params(),
         )
         return [_row(r) for r in rows]

@@ -25,9 +25,11 @@ from cctvctl.models import CameraStatus, Event
 from cctvctl.render import Depth, Mode, detect_depth
 from cctvctl.termsafe import escape_controls
 from cctvctl.tui.budget import DEFAULT_RATES
-from cctvctl.tui.commands import CommandProvider, Role, Scope, bindings_for
+from cctvctl.tui.commands import CommandProvider, Role, Scope, bindings_for, greyed_commands
 from cctvctl.tui.data import (
     MAX_BACKOFF,
+    STALE_POLLS,
+    Connection,
     NodeData,
     Poller,
     ServerTarget,
@@ -96,8 +98,10 @@ class CctvApp(App[None]):
         transport: httpx.AsyncBaseTransport | None = None,
         more: Sequence[ServerTarget] = (),
         health_seconds: float = HEALTH_SECONDS,
+        help_note: str | None = None,
     ) -> None:
         super().__init__()
+        self.help_note = help_note
         self.readonly = readonly
         self.mode = Mode.ASCII if ascii else Mode.HALF_BLOCK
         self.refresh_seconds = refresh
@@ -107,7 +111,7 @@ class CctvApp(App[None]):
         # transport: only for tests that answer from fixed data instead of a server.
         self.nodes: list[WatchedNode] = [
             WatchedNode(
-                NodeData(t),
+                NodeData(t, stale_after=STALE_POLLS * self.refresh_seconds),
                 AsyncCctvClient(t.url, t.token, name=t.name, transport=transport),
                 role=role,
                 asked_role=role is not None,
@@ -121,6 +125,7 @@ class CctvApp(App[None]):
         self.client = self._current.client
         self.role = role
         self._stats: Poller | None = None
+        self._stale = False  # whether the screens were last drawn from stale data
 
     @property
     def current(self) -> WatchedNode:
@@ -169,6 +174,7 @@ class CctvApp(App[None]):
         )
 
     def on_mount(self) -> None:
+        self.set_interval(1.0, self._tick_age, name="age")
         self.push_screen(OverviewScreen())
         self._watch_fully(self._current)
         for node in self.nodes:
@@ -243,7 +249,14 @@ class CctvApp(App[None]):
         node.role = Role[identity.role.name]
         node.asked_role = True
         if node is self._current:
-            self.role = node.role
+            self._set_role(node.role)
+
+    def _set_role(self, role: Role | None) -> None:
+        before = greyed_commands(self.role, self.readonly)
+        self.role = role
+        # The footer greys what the role may not do; redraw it only when that changed.
+        if greyed_commands(role, self.readonly) != before:
+            self.refresh_bindings()
 
     async def _follow_events(self, node: WatchedNode | None = None) -> None:
         """Status changes as they happen, between (and faster than) the stats polls."""
@@ -321,7 +334,7 @@ class CctvApp(App[None]):
         self.workers.cancel_group(self, "events")
         self._current = node
         self.target, self.node, self.client = node.target, node.data, node.client
-        self.role = node.role
+        self._set_role(node.role)
         self._watch_lightly(old)
         self._watch_fully(node)
         self.action_home()
@@ -334,14 +347,32 @@ class CctvApp(App[None]):
         i = self.nodes.index(self._current)
         self.switch_node(self.nodes[(i + step) % len(self.nodes)])
 
-    def _show_data(self) -> None:
+    def _tick_age(self) -> None:
+        """While the figures are not live the header's age keeps counting; the moment they
+        turn stale (or live again) every visible screen re-draws, dimmed or not."""
+        stale = self.node.is_stale()
+        if stale != self._stale:
+            self._stale = stale
+            self._show_data()
+        elif stale or self.node.connection is not Connection.ONLINE:
+            for screen in self._visible_screens():
+                screen.refresh_header()
+
+    def _visible_screens(self) -> list[CctvScreen]:
         # Only what can be seen: a screen hidden under another one would still repaint the
         # whole terminal through it. Hidden screens catch up in on_screen_resume.
+        shown = []
         for screen in reversed(self.screen_stack):
             if isinstance(screen, CctvScreen) and screen.is_mounted:
-                screen.refresh_data()
+                shown.append(screen)
             if not isinstance(screen, ModalScreen):
                 break
+        return shown
+
+    def _show_data(self) -> None:
+        self._stale = self.node.is_stale()
+        for screen in self._visible_screens():
+            screen.refresh_data()
 
     # ---------------------------------------------------------------- actions
 
@@ -349,7 +380,9 @@ class CctvApp(App[None]):
         if isinstance(self.screen, HelpScreen):
             return
         scope = getattr(self.screen, "SCOPE", Scope.GLOBAL)
-        self.push_screen(HelpScreen(scope, self.role, self.readonly, self.several_nodes))
+        self.push_screen(
+            HelpScreen(scope, self.role, self.readonly, self.several_nodes, self.help_note)
+        )
 
     def action_refresh_now(self) -> None:
         if self._stats is not None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMMANDS",
+    "TABLE_SCOPES",
     "Command",
     "CommandProvider",
     "Role",
@@ -27,6 +28,7 @@ __all__ = [
     "bindings_for",
     "command_named",
     "commands_for",
+    "greyed_commands",
     "unavailable_reason",
 ]
 
@@ -46,6 +48,11 @@ class Scope(enum.StrEnum):
     CAMERA = "camera"
     EXPORTS = "exports"
     EVENTS = "events"
+    TABLE = "table"  # the row keys of every table screen (widgets/nav_table.py)
+
+
+#: Screens that are one table: their help lists the TABLE rows too.
+TABLE_SCOPES = frozenset({Scope.OVERVIEW, Scope.EXPORTS, Scope.EVENTS})
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,7 @@ class Command:
     role: Role = Role.VIEWER
     writes: bool = False  # turned off by --readonly
     shown_key: str = ""  # how help prints the key, when the Textual name reads badly
+    footer_key: str = ""  # how the footer prints it, when shorter than shown_key
     priority: bool = False  # needed where a focused widget would swallow the key
     several_nodes: bool = False  # only offered when the console watches more than one node
 
@@ -69,7 +77,16 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("question_mark", "help", "Keys of this screen", "app.help", shown_key="?"),
     Command("ctrl+p", "palette", "Command palette", "app.command_palette"),
-    Command("escape", "back", "Back (or close the filter)", "screen.back", shown_key="esc"),
+    Command(
+        "escape,backspace,h",
+        "back",
+        # tmux holds a lone Esc for its escape-time (500 ms by default, ~650 ms seen over SSH).
+        "Back (or close the filter). In tmux Esc waits ~650 ms, ⌫ and h do not; "
+        "`set -sg escape-time 10` ends the wait",
+        "screen.back",
+        shown_key="esc ⌫ h",
+        footer_key="esc",
+    ),
     Command(
         "colon",
         "command",
@@ -120,8 +137,13 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("right", "right", "Next tile", "screen.move(1)", Scope.GRID, shown_key="→"),
     Command("left", "left", "Previous tile", "screen.move(-1)", Scope.GRID, shown_key="←"),
-    Command("down", "down", "Tile below", "screen.move_row(1)", Scope.GRID, shown_key="↓"),
-    Command("up", "up", "Tile above", "screen.move_row(-1)", Scope.GRID, shown_key="↑"),
+    Command("down,j", "down", "Tile below", "screen.move_row(1)", Scope.GRID, shown_key="↓ j"),
+    Command("up,k", "up", "Tile above", "screen.move_row(-1)", Scope.GRID, shown_key="↑ k"),
+    # Actions of the DataTable itself, as in k9s, htop and lazydocker.
+    Command("j", "down", "Next row (also ↓)", "cursor_down", Scope.TABLE),
+    Command("k", "up", "Previous row (also ↑)", "cursor_up", Scope.TABLE),
+    Command("g,home", "first", "First row", "scroll_top", Scope.TABLE, shown_key="g Home"),
+    Command("G,end", "last", "Last row", "scroll_bottom", Scope.TABLE, shown_key="G End"),
     Command(
         "e",
         "export",
@@ -188,9 +210,12 @@ def commands_for(
     Node switching is left out unless the console watches ``several_nodes``.
     """
     rows = [c for c in table if several_nodes or not c.several_nodes]
-    return [c for c in rows if c.scope is scope] + [
-        c for c in rows if c.scope is Scope.GLOBAL and scope is not Scope.GLOBAL
-    ]
+    table_rows = [c for c in rows if c.scope is Scope.TABLE and scope in TABLE_SCOPES]
+    return (
+        [c for c in rows if c.scope is scope]
+        + table_rows
+        + [c for c in rows if c.scope is Scope.GLOBAL and scope is not Scope.GLOBAL]
+    )
 
 
 def bindings_for(scope: Scope) -> list[Binding]:
@@ -212,7 +237,7 @@ def bindings_for(scope: Scope) -> list[Binding]:
             c.action,
             c.name,
             show=c.name in footer,
-            key_display=c.shown_key or None,
+            key_display=c.footer_key or c.shown_key or None,
             priority=c.priority,
         )
         for c in COMMANDS
@@ -237,6 +262,11 @@ def unavailable_reason(command: Command, role: Role | None, readonly: bool) -> s
     return None
 
 
+def greyed_commands(role: Role | None, readonly: bool) -> set[Command]:
+    """Every command that ``role`` (and ``--readonly``) turns off, on any screen."""
+    return {c for c in COMMANDS if unavailable_reason(c, role, readonly) is not None}
+
+
 class CommandProvider(Provider):
     """Palette entries for the current screen, straight from :data:`COMMANDS`."""
 
@@ -244,13 +274,21 @@ class CommandProvider(Provider):
         return Scope(getattr(self.screen, "SCOPE", Scope.GLOBAL))
 
     def _visible(self) -> list[Command]:
-        # The palette itself would only reopen, and "open" needs a highlighted row.
+        # The palette itself would only reopen, and "open" needs a highlighted row; row
+        # moves belong to the table, which the palette is not.
         several = bool(getattr(self.app, "several_nodes", False))
         return [
-            c for c in commands_for(self._scope(), several_nodes=several) if c.name != "palette"
+            c
+            for c in commands_for(self._scope(), several_nodes=several)
+            if c.name != "palette" and c.scope is not Scope.TABLE
         ]
 
     async def _run(self, screen: Screen[object], command: Command) -> None:
+        # A screen greys what it may not run (check_action), so the action would do
+        # nothing: let the screen say why instead (CctvScreen.allowed).
+        allowed = getattr(screen, "allowed", None)
+        if command.scope is not Scope.GLOBAL and callable(allowed) and not allowed(command.name):
+            return
         # Bind screen actions to the screen the palette was opened over, not the palette.
         action = command.action.removeprefix("screen.")
         await self.app.run_action(action, screen if action != command.action else None)

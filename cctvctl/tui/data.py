@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from cctvctl.models import Camera, Event, Health, Identity, KecamatanSummary
 
 __all__ = [
+    "STALE_POLLS",
     "Connection",
     "NodeData",
     "Poller",
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 30.0
 KEPT_EVENTS = 500  # what the Events screen can scroll back through
 SPARK_SAMPLES = 30  # inbound kbps history per kecamatan, one sample per stats tick
+STALE_POLLS = 2  # data older than this many poll intervals is no longer shown as live
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,18 @@ class NodeData:
     stream_up: bool = False
     # Inbound kbps per kecamatan slug, oldest first, for the overview's sparklines.
     kbps_history: dict[str, deque[float]] = field(default_factory=dict)
+    # Seconds after which the figures are history rather than live (the app sets it from
+    # its poll interval); None: never stale.
+    stale_after: float | None = None
+
+    def is_stale(self, now: datetime | None = None) -> bool:
+        """Whether the last answer is too old to show as live (or none came yet but a
+        poll already failed: an empty table must not pass for a quiet network)."""
+        if self.stale_after is None:
+            return False
+        if self.updated is None:
+            return self.error is not None
+        return ((now or clock.now()) - self.updated).total_seconds() > self.stale_after
 
     def remember_kbps(self) -> None:
         for k in self.kecamatan:
@@ -196,5 +210,6 @@ def describe_error(exc: Exception) -> tuple[Connection, str]:
     if isinstance(exc, AuthError):
         return Connection.DENIED, escape_controls(str(exc))
     if isinstance(exc, CctvError):
-        return Connection.RETRYING, escape_controls(str(exc))
+        # The header names the server already: "unreachable: connection refused" is enough.
+        return Connection.RETRYING, escape_controls(str(exc).removeprefix(f"{exc.server}: "))
     return Connection.RETRYING, escape_controls(f"{type(exc).__name__}: {exc}")

@@ -10,31 +10,77 @@ from datetime import datetime
 
 from rich.text import Text
 
-from cctvctl.models import CameraStatus, KecamatanSummary
+from cctvctl.models import Camera, CameraStatus, KecamatanSummary
 from cctvctl.termsafe import escape_controls
 from cctvctl.tui import clock
 
 __all__ = [
+    "BAD",
     "BADGES",
+    "CONNECT_GRACE",
+    "MARK",
+    "WARN",
     "age_seconds",
     "age_text",
+    "connecting",
+    "flagged",
     "kecamatan_rank",
     "plain",
     "plain_cells",
     "rtt_text",
     "sparkline",
+    "stale_cells",
 ]
 
 _BARS = "▁▂▃▄▅▆▇█"
 _ASCII_BARS = "_.-=+*#"
 
+# A problem stands out three ways: a marker, bold, and a block of background. NO_COLOR
+# turns colours into greys by their luminance (Textual's Monochrome filter): pure red is
+# dark, so "bold red" on the dark panel came out dark grey on darker grey, fainter than a
+# healthy cell, and a red block vanished into the table. These reds and yellows are light
+# enough to stay a grey block (about 50 % and 85 % grey), and "!" survives any terminal.
+MARK = "!"
+BAD = "bold #000000 on #ff5f5f"
+WARN = "bold #000000 on #ffd75f"
+
 # Text and colour both, so NO_COLOR and colour-blind readers still see the state.
 BADGES: dict[CameraStatus, tuple[str, str]] = {
     CameraStatus.ONLINE: ("OK", "black on green"),
-    CameraStatus.DEGRADED: ("DEG", "black on yellow"),
-    CameraStatus.OFFLINE: ("OFF", "white on red"),
+    CameraStatus.DEGRADED: (f"{MARK}DEG", WARN),
+    CameraStatus.OFFLINE: (f"{MARK}OFF", BAD),
     CameraStatus.DISABLED: ("DIS", "white on grey37"),
 }
+
+#: How long after the server first knew a camera it may still be opening its stream: the
+#: recorder's default ``offline_after``, after which it calls the camera offline for real.
+CONNECT_GRACE = 10.0
+
+
+def flagged(text: str, style: str = BAD) -> Text:
+    """A problem cell: the marker before the text, in a style that survives NO_COLOR."""
+    return Text(f"{MARK}{text}", style)
+
+
+def connecting(camera: Camera, now: datetime | None = None) -> bool:
+    """An "offline" camera that has never sent a packet and was first seen moments ago:
+    the recorder is still opening its stream (the first seconds after a start)."""
+    return (
+        camera.status is CameraStatus.OFFLINE
+        and camera.last_packet is None
+        and camera.status_since is not None
+        and age_seconds(camera.status_since, now) < CONNECT_GRACE
+    )
+
+
+def stale_cells(cells: Sequence[Text]) -> tuple[Text, ...]:
+    """Figures from a poll that is too old: dimmed, markers kept, so they read as history."""
+    out = []
+    for cell in cells:
+        dimmed = cell.copy()
+        dimmed.stylize("dim")
+        out.append(dimmed)
+    return tuple(out)
 
 
 def plain(text: str, style: str = "") -> Text:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final, TypeVar
@@ -17,10 +18,10 @@ from cctvctl.models import Camera, Role
 from cctvctl.server.auth import require
 from cctvctl.server.problems import (
     TYPE_INVALID,
-    TYPE_NOT_FOUND,
     TYPE_TOO_LARGE,
     ProblemError,
     describe_validation_errors,
+    not_found,
 )
 from cctvctl.server.runtime import Runtime, get_runtime
 from cctvctl.termsafe import escape_controls
@@ -37,9 +38,11 @@ __all__ = [
     "body_schema",
     "camera_or_404",
     "invalid",
+    "job_created",
     "kecamatan_or_404",
     "live_cameras",
     "loads_body",
+    "no_camera",
     "read_json_body",
     "rfc3339",
     "validate_body",
@@ -262,14 +265,35 @@ def live_cameras(rt: Runtime) -> list[Camera]:
     return [_present(rt, cam) for cam in rt.recorder.cameras()]
 
 
+def job_created(collection: str, link: str) -> dict[str, Any]:
+    """OpenAPI of a 202 that starts a job in ``collection``: its Location and a link to it."""
+    return {
+        "headers": {
+            "Location": {
+                "description": f"the job: /api/v1/{collection}/{{id}}",
+                "schema": {"type": "string"},
+            }
+        },
+        "links": {
+            link: {
+                "operationRef": f"#/paths/~1api~1v1~1{collection}~1{{job_id}}/get",
+                "parameters": {"job_id": "$response.body#/id"},
+                "description": "the job this request started",
+            }
+        },
+    }
+
+
+def no_camera(camera_ids: Sequence[str]) -> ProblemError:
+    """The 404 for camera ids this server does not have (the first ten named)."""
+    named = ", ".join(quoted(c) for c in camera_ids[:10])
+    return not_found(f"no camera {named} on this server; list them with GET /api/v1/cameras")
+
+
 def camera_or_404(rt: Runtime, camera_id: str) -> Camera:
     cam = rt.recorder.camera(camera_id)
     if cam is None:
-        raise ProblemError(
-            404,
-            f"no camera {quoted(camera_id)} on this server; list them with GET /api/v1/cameras",
-            type=TYPE_NOT_FOUND,
-        )
+        raise no_camera([camera_id])
     return _present(rt, cam)
 
 
@@ -280,8 +304,6 @@ def kecamatan_or_404(rt: Runtime, wanted: str) -> KecamatanConfig:
         if folded in (kec.key, kec.name.casefold()):
             return kec
     accepted = ", ".join(k.key for k in rt.inventory.kecamatan)
-    raise ProblemError(
-        404,
-        f"no kecamatan {quoted(wanted)} on this server; accepted: {accepted} (or their names)",
-        type=TYPE_NOT_FOUND,
+    raise not_found(
+        f"no kecamatan {quoted(wanted)} on this server; accepted: {accepted} (or their names)"
     )

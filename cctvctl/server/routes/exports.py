@@ -28,13 +28,14 @@ from cctvctl.models import (
     Role,
 )
 from cctvctl.server.auth import Principal, require
-from cctvctl.server.problems import TYPE_FORBIDDEN, TYPE_NOT_FOUND, ProblemError
+from cctvctl.server.problems import TYPE_FORBIDDEN, ProblemError, not_found
 from cctvctl.server.routes._shared import (
     RT,
     BodyRefused,
     audit_text,
     body_schema,
     invalid,
+    job_created,
     loads_body,
     read_json_body,
     validate_body,
@@ -75,10 +76,8 @@ EXPORTER = Annotated[Exporter, Depends(_exporter)]
 def _job_or_404(exporter: Exporter, job_id: str) -> ExportJob:
     job = exporter.store.get(job_id)
     if job is None:
-        raise ProblemError(
-            404,
-            f"no export job {quoted(job_id)} on this server; list them with GET /api/v1/exports",
-            type=TYPE_NOT_FOUND,
+        raise not_found(
+            f"no export job {quoted(job_id)} on this server; list them with GET /api/v1/exports"
         )
     return job
 
@@ -91,18 +90,7 @@ def _job_or_404(exporter: Exporter, job_id: str) -> ExportJob:
     responses={
         202: {
             "description": "Queued; follow the Location header for progress",
-            "headers": {
-                "Location": {
-                    "description": "the job: /api/v1/exports/{id}",
-                    "schema": {"type": "string"},
-                }
-            },
-            "links": {
-                "GetExportJob": {
-                    "operationRef": "#/paths/~1api~1v1~1exports~1{job_id}/get",
-                    "parameters": {"job_id": "$response.body#/id"},
-                }
-            },
+            **job_created("exports", "GetExportJob"),
         }
     },
 )
@@ -124,8 +112,7 @@ async def create_export(
 
     def refuse(detail: str) -> None:
         exporter.trail.audit(
-            principal.name,
-            principal.role,
+            principal,
             EXPORT_REQUEST,
             target=target,
             case_id=case_id,
@@ -161,13 +148,12 @@ async def create_export(
     except ExportRefused as exc:
         refuse(exc.detail)
         if exc.status == 404:
-            raise ProblemError(404, exc.detail, type=TYPE_NOT_FOUND) from None
+            raise not_found(exc.detail) from None
         problem = invalid(exc.parameter, exc.detail, where="body")
         problem.extra.update(exc.extra)  # where the camera's footage is, for scripts
         raise problem from None
     exporter.trail.audit(
-        principal.name,
-        principal.role,
+        principal,
         EXPORT_REQUEST,
         target=req.camera,
         reason=req.note,
@@ -207,16 +193,12 @@ def delete_export(
     before = _job_or_404(exporter, job_id)
     job = exporter.cancel(job_id)
     if job is None:
-        raise ProblemError(
-            404, f"no export job {quoted(job_id)} on this server", type=TYPE_NOT_FOUND
-        )
+        raise not_found(f"no export job {quoted(job_id)} on this server")
     exporter.trail.audit(
-        principal.name,
-        principal.role,
+        principal,
         EXPORT_CANCEL,
         target=job.camera,
         case_id=job.case_id,
-        result="ok",
         detail=f"job {job_id}: {before.state.value} -> {job.state.value}",
     )
     return job
@@ -318,12 +300,10 @@ def download_export(
     first, last = span if span is not None else (0, size - 1)
     if first == 0 or not exporter.trail.audit_log.has(EXPORT_DOWNLOAD, job.id, principal.name):
         exporter.trail.audit(
-            principal.name,
-            principal.role,
+            principal,
             EXPORT_DOWNLOAD,
             target=job.id,
             case_id=job.case_id,
-            result="ok",
             detail=(
                 f"{job.camera} {path.name}, "
                 + (f"bytes {first}-{last} of {size}" if span else f"{size} bytes")

@@ -12,8 +12,8 @@ results inside a bulk job. The work itself is a job: 202 and a
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated, Any, Final
+from collections.abc import Callable
+from typing import Annotated, Any, Final, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -35,7 +35,7 @@ from cctvctl.reboots import (
     RebootRefused,
 )
 from cctvctl.server.auth import Principal, require
-from cctvctl.server.problems import TYPE_FORBIDDEN, TYPE_NOT_FOUND, ProblemError
+from cctvctl.server.problems import TYPE_FORBIDDEN, ProblemError, not_found
 from cctvctl.server.routes._shared import (
     RT,
     BodyRefused,
@@ -43,8 +43,10 @@ from cctvctl.server.routes._shared import (
     body_schema,
     camera_or_404,
     invalid,
+    job_created,
     kecamatan_or_404,
     loads_body,
+    no_camera,
     read_json_body,
     validate_body,
 )
@@ -71,21 +73,6 @@ router = APIRouter(prefix="/api/v1", tags=["reboots"], responses=_ERRORS)
 _WS: Final = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _CTRL: Final = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
 STRIPPED_ONE_LINE: Final = rf"^[{_WS}]*[^{_CTRL}{_WS}]([^{_CTRL}]*[^{_CTRL}{_WS}])?[{_WS}]*$"
-_JOB_CREATED: Final[dict[str, Any]] = {
-    "headers": {
-        "Location": {
-            "description": "the job: /api/v1/reboots/{id}",
-            "schema": {"type": "string"},
-        }
-    },
-    "links": {
-        "GetRebootJob": {
-            "operationRef": "#/paths/~1api~1v1~1reboots~1{job_id}/get",
-            "parameters": {"job_id": "$response.body#/id"},
-            "description": "the job this request started",
-        }
-    },
-}
 
 
 def _reboot_body(model: type[RebootRequest] | type[BulkRebootRequest]) -> dict[str, Any]:
@@ -120,6 +107,8 @@ def _reboot_body(model: type[RebootRequest] | type[BulkRebootRequest]) -> dict[s
 
 
 ADMIN: Final = Depends(require(Role.ADMIN))
+Body = TypeVar("Body", RebootRequest, BulkRebootRequest)
+Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
 def manager(rt: RT) -> RebootManager:
@@ -142,10 +131,8 @@ async def _admin_or_audited(
         f"token {principal.name!r} has role {principal.role.value!r}; "
         f"rebooting needs {Role.ADMIN.value!r}"
     )
-    await asyncio.to_thread(
-        mgr.trail.audit,
-        principal.name,
-        principal.role.value,
+    await mgr.trail.audit_off_loop(
+        principal,
         REBOOT if target else REBOOT_BULK,
         target=target,
         result="forbidden",
@@ -167,9 +154,11 @@ def _refused(exc: RebootRefused) -> ProblemError:
     )
 
 
-def _raw_reason(data: Any) -> str | None:
-    """The ``reason`` of a body that may not validate, for the audit row of its refusal."""
-    return audit_text(data.get("reason")) if isinstance(data, dict) else None
+def _action(model: type[Body], dry_run: object) -> str:
+    """The audit action of a request, from ``dry_run`` as its body has it (valid or not)."""
+    if model is RebootRequest:
+        return REBOOT
+    return REBOOT_DRY_RUN if dry_run is True else REBOOT_BULK
 
 
 async def _audit_refusal(
@@ -181,27 +170,53 @@ async def _audit_refusal(
     reason: str | None,
     detail: str,
 ) -> None:
-    await asyncio.to_thread(
-        mgr.trail.audit,
-        principal.name,
-        principal.role.value,
-        action,
-        target=target,
-        reason=reason,
-        result="refused",
-        detail=detail,
+    await mgr.trail.audit_off_loop(
+        principal, action, target=target, reason=reason, result="refused", detail=detail
     )
 
 
-@router.post(
+async def _read_body(
+    request: Request,
+    model: type[Body],
+    mgr: RebootManager,
+    principal: Principal,
+    *,
+    target: str | None,
+) -> Body:
+    """The request's body as ``model``; a body that is refused is audited, then raised."""
+    data: Any = None
+    try:
+        raw = await read_json_body(request)
+        data = loads_body(raw)
+        return validate_body(model, raw, data)
+    except BodyRefused as exc:
+        given = data if isinstance(data, dict) else {}
+        action = _action(model, given.get("dry_run"))
+        reason = audit_text(given.get("reason"))
+        await _audit_refusal(
+            mgr, principal, action, target=target, reason=reason, detail=exc.summary
+        )
+        raise exc.problem from None
+
+
+def _post_reboot(
+    path: str, model: type[Body], responses: dict[int | str, dict[str, Any]]
+) -> Callable[[Handler], Handler]:
+    """The route of a POST that starts a reboot job: 202 and the job, ``model`` its body."""
+    created = {"description": "the job; poll it or follow the events"}
+    return router.post(
+        path,
+        status_code=202,
+        response_model=RebootJob,
+        openapi_extra=_reboot_body(model),
+        responses={202: {**created, **job_created("reboots", "GetRebootJob")}, **responses},
+    )
+
+
+@_post_reboot(
     "/cameras/{camera_id}/reboot",
-    status_code=202,
-    response_model=RebootJob,
-    openapi_extra=_reboot_body(RebootRequest),
-    responses={
-        202: {"description": "the job; poll it or follow the events", **_JOB_CREATED},
-        409: {"model": Problem, "description": "Rebooted in the last 10 minutes"},
-    },
+    RebootRequest,
+    {409: {"model": Problem, "description": "Rebooted in the last 10 minutes"}},
 )
 async def reboot_camera(
     camera_id: str,
@@ -217,24 +232,11 @@ async def reboot_camera(
     """
     # The path is the caller's text until the camera is found.
     target = audit_text(camera_id, 200)
-    data: Any = None
-    try:
-        raw = await read_json_body(request)
-        data = loads_body(raw)
-        body = validate_body(RebootRequest, raw, data)
-    except BodyRefused as exc:
-        await _audit_refusal(
-            mgr, principal, REBOOT, target=target, reason=_raw_reason(data), detail=exc.summary
-        )
-        raise exc.problem from None
+    body = await _read_body(request, RebootRequest, mgr, principal, target=target)
     try:
         camera_or_404(rt, camera_id)
-        if mgr.unknown([camera_id]):  # known to the recorder only: as good as unknown here
-            raise ProblemError(
-                404,
-                f"no camera {quoted(camera_id)} on this server; list them with GET /api/v1/cameras",
-                type=TYPE_NOT_FOUND,
-            )
+        if mgr.planner.unknown([camera_id]):  # known to the recorder only: as good as unknown here
+            raise no_camera([camera_id])
     except ProblemError as exc:
         await _audit_refusal(
             mgr, principal, REBOOT, target=target, reason=body.reason, detail=exc.detail
@@ -292,28 +294,20 @@ def _select(
     if body.cameras is not None:
         if not body.cameras:
             raise invalid("cameras", "body field 'cameras' is an empty list", where="body")
-        unknown = mgr.unknown(body.cameras)
+        unknown = mgr.planner.unknown(body.cameras)
         if unknown:
             # 404, as for an unknown kecamatan or an unknown camera in the path.
-            raise ProblemError(
-                404,
-                f"no camera {', '.join(quoted(c) for c in unknown[:10])} on this server; "
-                "list them with GET /api/v1/cameras",
-                type=TYPE_NOT_FOUND,
-            )
+            raise no_camera(unknown)
     slug = kecamatan_or_404(rt, body.kecamatan).key if body.kecamatan is not None else None
     return slug, offline_for
 
 
-@router.post(
+@_post_reboot(
     "/reboots",
-    status_code=202,
-    response_model=RebootJob,
-    openapi_extra=_reboot_body(BulkRebootRequest),
-    responses={
+    BulkRebootRequest,
+    {
         # No Location and no link: a dry run starts no job.
         200: {"model": RebootPlan, "description": "dry run: what a real run would do"},
-        202: {"description": "the job; poll it or follow the events", **_JOB_CREATED},
         422: {
             "model": Problem,
             "description": "Malformed request, or a real run refused: no camera matches, "
@@ -334,19 +328,8 @@ async def bulk_reboot(
     Cameras rebooted in the last 10 minutes are skipped, and more than 20 to reboot is
     refused, unless `force`. `dry_run` answers 200 with the plan and sends nothing.
     """
-    data: Any = None
-    action = REBOOT_BULK
-    try:
-        raw = await read_json_body(request)
-        data = loads_body(raw)
-        if isinstance(data, dict) and data.get("dry_run") is True:
-            action = REBOOT_DRY_RUN
-        body = validate_body(BulkRebootRequest, raw, data)
-    except BodyRefused as exc:
-        await _audit_refusal(
-            mgr, principal, action, target=None, reason=_raw_reason(data), detail=exc.summary
-        )
-        raise exc.problem from None
+    body = await _read_body(request, BulkRebootRequest, mgr, principal, target=None)
+    action = _action(BulkRebootRequest, body.dry_run)
     try:
         slug, offline_for = _select(body, rt, mgr)
     except ProblemError as exc:
@@ -359,7 +342,7 @@ async def bulk_reboot(
             detail=exc.detail,
         )
         raise
-    targets = mgr.select(body.cameras, slug, offline_for)
+    targets = mgr.planner.select(body.cameras, slug, offline_for)
     try:
         # The manager audits what it does, and what it refuses (too many, none matched).
         result = await mgr.reboot_many(
@@ -397,9 +380,5 @@ def get_reboot(
     """One reboot job with every camera's result so far."""
     job = mgr.job(job_id)
     if job is None:
-        raise ProblemError(
-            404,
-            f"no reboot job {quoted(job_id)}; list them with GET /api/v1/reboots",
-            type=TYPE_NOT_FOUND,
-        )
+        raise not_found(f"no reboot job {quoted(job_id)}; list them with GET /api/v1/reboots")
     return job

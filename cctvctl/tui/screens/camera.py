@@ -23,15 +23,17 @@ from cctvctl.models import Camera, CameraStatus, Event, ExportJob, RebootJob
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import localize
 from cctvctl.tui import clock
+from cctvctl.tui.budget import ByteBudget
 from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Scope, bindings_for
 from cctvctl.tui.data import Poller
-from cctvctl.tui.format import BADGES, age_text, plain, plain_cells, rtt_text
+from cctvctl.tui.format import BADGES, age_text, flagged, plain, plain_cells, rtt_text
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.screens.export_form import ExportForm
 from cctvctl.tui.screens.form_modal import FormModal
 from cctvctl.tui.screens.reboot_modal import RebootModal
 from cctvctl.tui.widgets.header import NodeHeader
+from cctvctl.tui.widgets.line import Line
 from cctvctl.tui.widgets.thumb import Thumb
 from cctvctl.tui.widgets.tile import has_picture, placeholder
 from cctvctl.tui.widgets.timeline import Timeline, window
@@ -48,7 +50,9 @@ __all__ = [
 ]
 
 THUMB_INTERVAL: Final = 1.0
-TIMELINE_INTERVAL: Final = 30.0
+# The bar's cells are 18 minutes wide at 80 columns: a minute is often enough, and a status
+# change of this camera (a gap opening or closing) asks at once.
+TIMELINE_INTERVAL: Final = 60.0
 RECENT_EVENTS: Final = 8
 # Reboot states after which nothing more happens to that camera's job.
 _REBOOT_FINAL: Final = {"back_online", "did_not_return", "failed", "skipped", "interrupted"}
@@ -82,7 +86,7 @@ def stats_table(camera: Camera) -> Table:
     rows += [
         ("last seen", seen),
         ("stream", f"{fps}fps {kbps_text(camera.kbps, compact=True)}bps"),
-        ("recording", "yes" if camera.recording else "NO"),
+        ("recording", "yes" if camera.recording else flagged("NO")),
         ("up/down", f"{camera.changes_10m} in 10m"),
         ("reconnects", f"{camera.reconnects_1h} in 1h"),
         ("rtt", rtt_text(camera.rtt_ms)),
@@ -241,6 +245,7 @@ class CameraScreen(CctvScreen):
     CameraScreen #stats { width: 1fr; min-width: 30; padding: 0 1; }
     CameraScreen #bottom { height: auto; }
     CameraScreen Timeline { padding: 0 1; }
+    CameraScreen.-stale #stats { text-style: dim; }
     CameraScreen #events { height: 6; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
@@ -252,6 +257,9 @@ class CameraScreen(CctvScreen):
         self._timeline: Poller | None = None
         self._reboots: set[str] = set()  # job ids whose final outcome we still owe a toast
         self._seen_event = -1  # newest event id looked at for those outcomes
+        self._seen_status: int | None = None  # newest camera.status event of this camera seen
+        self._stats_shown: tuple[tuple[str, ...], ...] | None = None
+        self.budget = ByteBudget(None)
 
     def compose(self) -> ComposeResult:
         yield NodeHeader()
@@ -260,10 +268,12 @@ class CameraScreen(CctvScreen):
             yield Static(id="stats")
         with Vertical(id="bottom"):
             yield Timeline(mode=self.cctv.mode)
-            yield Static(id="events")
+            yield Line(id="events")
         yield Footer()
 
     def on_mount(self) -> None:
+        # The grid's budget: one big picture costs as much as a page of small ones.
+        self.budget = ByteBudget(self.cctv.picture_budget())
         self.refresh_data()
         self._thumbs = Poller(self, self._fetch_thumb, THUMB_INTERVAL, name="thumb")
         self._thumbs.start()
@@ -281,6 +291,18 @@ class CameraScreen(CctvScreen):
             if poller is not None:
                 poller.stop()
 
+    def on_screen_suspend(self) -> None:
+        # Hidden under another screen (exports after an export): Textual would repaint the
+        # screen on top wherever this one's picture changed.
+        for poller in (self._thumbs, self._timeline):
+            if poller is not None:
+                poller.stop()
+
+    def on_screen_resume(self) -> None:
+        for poller in (self._thumbs, self._timeline):
+            if poller is not None:
+                poller.start()
+
     def on_resize(self, event: events.Resize) -> None:
         if not self.query("#events"):
             return
@@ -295,13 +317,43 @@ class CameraScreen(CctvScreen):
         super().refresh_data()
         if not self.is_mounted or not self.query("#stats"):
             return  # not composed yet: on_mount's first ticks will fill it in
+        # Figures too old to trust are dimmed (the header says how old, and why).
+        self.set_class(self.node.is_stale(), "-stale")
         camera = self.camera()
-        stats = self.query_one("#stats", Static)
-        stats.update(
+        self._show_stats(
             stats_table(camera) if camera else plain(f"{self.camera_id}: not on this server")
         )
-        self.query_one("#events", Static).update(events_text(self.node.events, self.camera_id))
+        self.query_one("#events", Line).show(events_text(self.node.events, self.camera_id))
         self._reboot_outcomes()
+        self._timeline_on_status()
+
+    def _show_stats(self, shown: Table | Text) -> None:
+        """Re-sends the figures only when a cell's text changed: each stats tick would
+        otherwise repaint the whole column."""
+        if isinstance(shown, Table):
+            key = tuple(tuple(str(cell) for cell in column.cells) for column in shown.columns)
+        else:
+            key = ((shown.plain,),)
+        if key == self._stats_shown:
+            return
+        self._stats_shown = key
+        self.query_one("#stats", Static).update(shown)
+
+    def _timeline_on_status(self) -> None:
+        """A status change of this camera opens or closes a gap: fetch the bar now."""
+        newest = next(
+            (
+                e.id
+                for e in reversed(self.node.events)
+                if e.camera == self.camera_id and e.type == "camera.status"
+            ),
+            -1,
+        )
+        # The first look only notes where the events stand: the bar's first poll is running.
+        changed = self._seen_status is not None and newest != self._seen_status
+        self._seen_status = newest
+        if changed and self._timeline is not None:
+            self._timeline.poke()
 
     async def _fetch_thumb(self) -> None:
         thumb = self.query_one(Thumb)
@@ -319,7 +371,9 @@ class CameraScreen(CctvScreen):
         if width < 1:
             return
         shot = await self.cctv.client.thumbnail(self.camera_id, width, max(9, width * 9 // 16))
-        thumb.show(shot)
+        frame = thumb.prepare(shot)
+        if frame is not None and self.budget.allow(frame.cost, first=thumb.grid is None):
+            thumb.apply(frame)
 
     async def _fetch_timeline(self) -> None:
         start, end = window()
@@ -335,7 +389,12 @@ class CameraScreen(CctvScreen):
         if not self.allowed("export"):
             return
         camera = self.camera()
-        form = ExportForm(self.cctv.client, self.camera_id, camera.name if camera else "")
+        form = ExportForm(
+            self.cctv.client,
+            self.camera_id,
+            camera.name if camera else "",
+            footage=self.query_one(Timeline).recordings,
+        )
         self.app.push_screen(form, self._exported)
 
     def _exported(self, job: ExportJob | None) -> None:

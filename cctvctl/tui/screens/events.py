@@ -25,10 +25,11 @@ from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Role, Scope, bindings_for
 from cctvctl.tui.data import Poller, describe_error
-from cctvctl.tui.format import plain, plain_cells
+from cctvctl.tui.format import BAD, WARN, flagged, plain, plain_cells
 from cctvctl.tui.screens.filtered import FilteredTableScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
+from cctvctl.tui.widgets.nav_table import NavTable
 from cctvctl.views import EventRow, Severity, audit_row, event_row
 
 __all__ = ["EventsScreen", "clip", "time_text"]
@@ -44,6 +45,9 @@ SEVERITY_STYLE: Final = {
     Severity.WARN: "yellow",
     Severity.BAD: "bold red",
 }
+# Problems carry the marker and a block of colour in the Kind column, so they show under
+# NO_COLOR (where the detail's red turns grey) as well as in colour.
+_PROBLEMS: Final = {Severity.WARN: WARN, Severity.BAD: BAD}
 
 
 def time_text(when: datetime, now: datetime | None = None) -> str:
@@ -63,8 +67,9 @@ def clip(text: str, width: int, ascii_only: bool = False) -> str:
 
 
 # Column widths (cells) at 80 columns; wider terminals give the extra room to detail.
-_NARROW: Final = {"Time": 8, "Kind": 8, "Target": 10, "Kec": 8}
-_WIDE: Final = {"Time": 11, "Kind": 10, "Target": 14, "Kecamatan": 16}
+# Kind has a cell more than its longest word ("cam DOWN") for a problem's marker.
+_NARROW: Final = {"Time": 8, "Kind": 9, "Target": 10, "Kec": 8}
+_WIDE: Final = {"Time": 11, "Kind": 11, "Target": 14, "Kecamatan": 16}
 
 
 class EventsScreen(FilteredTableScreen):
@@ -90,7 +95,7 @@ class EventsScreen(FilteredTableScreen):
         yield NodeHeader()
         yield FilterBox(placeholder="filter: camera, kecamatan, kind or text", id="filter")
         yield Static(id="note")
-        yield DataTable(cursor_type="row", zebra_stripes=True)
+        yield NavTable(cursor_type="row", zebra_stripes=True)
         yield Static(id="detail")
         yield Footer()
 
@@ -210,7 +215,9 @@ class EventsScreen(FilteredTableScreen):
                 kec = names.get(row.kecamatan, row.kecamatan) or "-"
                 cells = (
                     time_text(row.time),
-                    Text(clip(row.kind, layout["Kind"], ascii_only), style),
+                    flagged(clip(row.kind, layout["Kind"] - 1, ascii_only), _PROBLEMS[row.severity])
+                    if row.severity in _PROBLEMS
+                    else Text(clip(row.kind, layout["Kind"], ascii_only), style),
                     clip(row.target, layout["Target"], ascii_only),
                     clip(kec, layout.get("Kec") or layout["Kecamatan"], ascii_only),
                     Text(clip(row.detail, layout["Detail"], ascii_only), style),

@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static
 
 from cctvctl.client import AsyncCctvClient
-from cctvctl.models import ExportJob
+from cctvctl.models import ExportJob, Recordings
 from cctvctl.timeparse import parse_time
 from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
@@ -27,6 +27,7 @@ __all__ = [
     "CASE_ID_MAX",
     "ExportForm",
     "ExportInput",
+    "default_window",
     "parse_wita",
     "validate",
     "wita_text",
@@ -34,8 +35,7 @@ __all__ = [
 
 CASE_ID_MAX: Final = 200  # the server's limit (ExportRequest.case_id)
 NOTE_MAX: Final = 2000
-DEFAULT_START: Final = timedelta(minutes=10)
-DEFAULT_END: Final = timedelta(minutes=5)
+DEFAULT_LENGTH: Final = timedelta(minutes=5)
 
 
 def wita_text(when: datetime, *, seconds: bool = False) -> str:
@@ -49,6 +49,20 @@ def parse_wita(text: str, now: datetime | None = None) -> datetime:
     The CLI's spellings (:func:`cctvctl.timeparse.parse_time`), anchored on :func:`clock.now`.
     """
     return parse_time(text, now=now or clock.now())
+
+
+def default_window(footage: Recordings | None, now: datetime) -> tuple[str, str]:
+    """The form's first start and end: the last five minutes of footage that exists (from the
+    newest segment's end back, not before the oldest), so a newcomer's first export is not
+    refused for a window the camera never recorded; five minutes up to now if none is known."""
+    segments = footage.segments if footage is not None else []
+    if not segments:
+        start, end = now - DEFAULT_LENGTH, now
+    else:
+        end = max(s.end for s in segments)
+        start = max(min(s.start for s in segments), end - DEFAULT_LENGTH)
+    whole = not (start.second or end.second)
+    return wita_text(start, seconds=not whole), wita_text(end, seconds=not whole)
 
 
 @dataclass(frozen=True)
@@ -114,14 +128,14 @@ class ExportForm(FormModal[ExportJob | None]):
         camera_id: str,
         camera_name: str = "",
         *,
+        footage: Recordings | None = None,
         now: datetime | None = None,
     ) -> None:
         super().__init__()
         self.client = client
         self.camera_id = camera_id
         self.camera_name = camera_name
-        at = now or clock.now()
-        self._defaults = (wita_text(at - DEFAULT_START), wita_text(at - DEFAULT_END))
+        self._defaults = default_window(footage, now or clock.now())
 
     def compose(self) -> ComposeResult:
         title = f"Export {self.camera_id}" + (f" ({self.camera_name})" if self.camera_name else "")

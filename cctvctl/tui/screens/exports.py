@@ -25,7 +25,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from cctvctl.client import (
     JOB_PROGRESS,
@@ -44,14 +44,15 @@ from cctvctl.termsafe import escape_controls
 from cctvctl.tui import clock
 from cctvctl.tui.commands import Role, Scope, bindings_for
 from cctvctl.tui.data import Poller, ServerTarget, describe_error
-from cctvctl.tui.format import age_text, plain, plain_cells
+from cctvctl.tui.format import BAD, age_text, flagged, plain, plain_cells
 from cctvctl.tui.screens.events import clip
 from cctvctl.tui.screens.filtered import FilteredTableScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
+from cctvctl.tui.widgets.nav_table import NavTable
 from cctvctl.tui.widgets.progress import bar_text
 from cctvctl.units import bytes_text
-from cctvctl.views import export_cells
+from cctvctl.views import export_cells, waiting_text
 
 __all__ = [
     "ExportsScreen",
@@ -70,7 +71,7 @@ STATE_STYLE: Final = {
     ExportState.QUEUED: "",
     ExportState.RUNNING: "cyan",
     ExportState.DONE: "green",
-    ExportState.FAILED: "bold red",
+    ExportState.FAILED: BAD,
     ExportState.CANCELLED: "dim",
     ExportState.EXPIRED: "dim",
     ExportState.DELETED: "dim",
@@ -193,7 +194,7 @@ class ExportsScreen(FilteredTableScreen):
         yield NodeHeader()
         yield FilterBox(placeholder="filter: camera, case or state", id="filter")
         yield Static(id="message")
-        yield DataTable(cursor_type="row", zebra_stripes=True)
+        yield NavTable(cursor_type="row", zebra_stripes=True)
         yield Static("loading export jobs…", id="status")
         yield Footer()
 
@@ -298,13 +299,19 @@ class ExportsScreen(FilteredTableScreen):
             clip(cells.camera, 16 if wide else 10, ascii_only),
             clip(cells.case, 20 if wide else 10, ascii_only),
             cells.window,
-            Text(cells.state.value, style),
+            flagged(cells.state.value)
+            if cells.state is ExportState.FAILED
+            else Text("waiting" if self._waits(job) else cells.state.value, style),
             bar,
             size,
         ]
         if wide:
             row.append(age_text(cells.created, now))
         return plain_cells(row)
+
+    @staticmethod
+    def _waits(job: ExportJob) -> bool:
+        return job.state is ExportState.RUNNING and job.waiting is not None
 
     def redraw(self) -> None:
         if not self.is_mounted or self.denied:
@@ -335,6 +342,11 @@ class ExportsScreen(FilteredTableScreen):
             text += f", {running} running"
         if self.last_result is not None:
             return f"{self.last_result}  ({text})"
+        # A job at 0 % for up to a segment says why, and until when (the server knows); the
+        # row whose State reads "waiting" is the one. 77 characters: it fits 80 columns.
+        waiting = next((j.waiting for j in self.jobs if self._waits(j)), None)
+        if waiting is not None:
+            return waiting_text(waiting)
         return text + "  enter: download  c: cancel"
 
     def _status(self, text: str) -> None:
@@ -347,14 +359,20 @@ class ExportsScreen(FilteredTableScreen):
         job_id = self.selected_key()
         return next((j for j in self.jobs if j.id == job_id), None)
 
-    # ---------------------------------------------------------------- actions
-
-    def action_download(self) -> None:
-        if not self.allowed("download"):
-            return
+    def _job_to(self, action: str) -> ExportJob | None:
+        """The selected job, if ``action`` is allowed and a job is selected; else say why."""
+        if not self.allowed(action):
+            return None
         job = self.selected_job()
         if job is None:
             self.notify("no export selected", severity="warning")
+        return job
+
+    # ---------------------------------------------------------------- actions
+
+    def action_download(self) -> None:
+        job = self._job_to("download")
+        if job is None:
             return
         if job.state is not ExportState.DONE:
             self.notify(
@@ -426,11 +444,8 @@ class ExportsScreen(FilteredTableScreen):
         )
 
     async def action_cancel(self) -> None:
-        if not self.allowed("cancel"):
-            return
-        job = self.selected_job()
+        job = self._job_to("cancel")
         if job is None:
-            self.notify("no export selected", severity="warning")
             return
         if job.state.final:
             # DELETE on a finished job removes its files: never do that from a cancel key.

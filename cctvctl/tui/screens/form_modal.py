@@ -1,7 +1,8 @@
 """The small dialogs' shared mechanics: fields, a one-line error, a submit and a Cancel button.
 
 Enter in any field or the submit button calls :meth:`FormModal.submit`; Cancel and Esc
-dismiss with None. While a server call made through :meth:`FormModal.send` runs, the
+dismiss with None. Tab and Shift+Tab move between fields even when the text after them
+arrives in the same read. While a server call made through :meth:`FormModal.send` runs, the
 submit button is greyed; when it fails, the dialog says why and stays open with
 everything typed still in it.
 """
@@ -28,7 +29,14 @@ T = TypeVar("T")
 
 
 class FormModal(ModalScreen[T]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "cancel"),
+        # Priority: the app then moves the focus while it reads the key, before it hands
+        # on the keys after it. Otherwise text that arrives in the same read as a Tab (a
+        # laggy SSH link, a paste) is already queued for the field the Tab leaves.
+        Binding("tab", "app.focus_next", "next field", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", "previous field", show=False, priority=True),
+    ]
     DEFAULT_CSS = """
     FormModal { align: center middle; background: $background 50%; }
     FormModal > Vertical {

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Grid
@@ -17,11 +18,13 @@ from cctvctl.models import Camera, CameraStatus
 from cctvctl.tui.budget import ByteBudget
 from cctvctl.tui.commands import Scope, bindings_for
 from cctvctl.tui.data import Poller
+from cctvctl.tui.format import MARK
 from cctvctl.tui.screens.filtered import FilteredScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.line import Line
 from cctvctl.tui.widgets.tile import Tile, has_picture
+from cctvctl.units import counted
 
 __all__ = ["GridScreen", "tile_layout"]
 
@@ -67,6 +70,7 @@ class GridScreen(FilteredScreen):
     DEFAULT_CSS = """
     GridScreen #pager { height: 1; color: $text-muted; }
     GridScreen Grid { grid-gutter: 0 0; }
+    GridScreen.-stale .tile-status { text-style: dim; }
     """
 
     def __init__(self, title: str, select: Callable[[Camera], bool]) -> None:
@@ -95,6 +99,17 @@ class GridScreen(FilteredScreen):
     def on_unmount(self) -> None:
         if self._thumbs is not None:
             self._thumbs.stop()
+
+    def on_screen_suspend(self) -> None:
+        # Under the camera screen the tiles would go on repainting, and Textual repaints
+        # the screen on top wherever the one below changed: the camera screen's timeline
+        # and events were re-sent with every page of pictures.
+        if self._thumbs is not None:
+            self._thumbs.stop()
+
+    def on_screen_resume(self) -> None:
+        if self._thumbs is not None:
+            self._thumbs.start()
 
     def cameras(self) -> list[Camera]:
         """This grid's cameras, worst first (offline, degraded or flapping, online,
@@ -130,11 +145,18 @@ class GridScreen(FilteredScreen):
         self._layout = layout
         start = self.page * self.per_page()
         page = cameras[start : start + self.per_page()]
+        stale = self.node.is_stale()
+        # Figures too old to trust are dimmed; pictures simply stop moving, so say it.
+        self.set_class(stale, "-stale")
         self.query_one("#pager", Line).show(
-            f" {len(cameras)} camera{'s' if len(cameras) != 1 else ''}"
-            f" · page {self.page + 1}/{pages} (n/p)"
-            if cameras
-            else " no cameras match"
+            Text.assemble(
+                f" {counted(len(cameras), 'camera')} · page {self.page + 1}/{pages} (n/p)"
+                if cameras
+                else " no cameras match",
+                (f"  {MARK}stale: pictures and figures are not live", "bold reverse")
+                if stale
+                else "",
+            )
         )
         # Same cameras on the page: update the tiles where they stand. A camera flickering
         # between OK and DEG would otherwise reorder, and so rebuild and re-send, the page.

@@ -1,10 +1,18 @@
-"""Home: one row per kecamatan, worst first, so the broken ones are at the top."""
+"""Home: one row per kecamatan, worst first, so the broken ones are at the top.
+
+When the order changes the cursor goes to the top, the new worst row, unless the operator
+moved it in the last :data:`HOLD_SECONDS`: then it stays on the row they chose.
+"""
 
 from __future__ import annotations
 
+import time
+from collections import Counter
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.widgets import DataTable, Footer
@@ -12,11 +20,23 @@ from textual.widgets import DataTable, Footer
 from cctvctl.models import KecamatanSummary
 from cctvctl.render import Mode
 from cctvctl.termsafe import for_terminal
+from cctvctl.tui import clock
 from cctvctl.tui.commands import Scope, bindings_for
-from cctvctl.tui.format import kecamatan_rank, plain_cells, rtt_text, sparkline
+from cctvctl.tui.format import (
+    BAD,
+    WARN,
+    connecting,
+    flagged,
+    kecamatan_rank,
+    plain_cells,
+    rtt_text,
+    sparkline,
+    stale_cells,
+)
 from cctvctl.tui.screens.filtered import FilteredTableScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
+from cctvctl.tui.widgets.nav_table import NavTable
 from cctvctl.units import bytes_text, kbps_text
 
 __all__ = ["OverviewScreen", "missing_text", "row_cells"]
@@ -25,6 +45,9 @@ COLUMNS = ("Kecamatan", "On/All", "Deg", "Off", "kbps", "Disk/quota", "Days", "M
 # Sparkline cells before the kbps figure: a trend at 80 columns, a history when wider.
 NARROW_TREND = 4
 WIDE_TREND = 12
+HOLD_SECONDS = 30.0  # a cursor the operator moved stays put this long
+# Keys that move the table's cursor (DataTable's own and Scope.TABLE's).
+CURSOR_KEYS = frozenset({"up", "down", "pageup", "pagedown", "home", "end", "j", "k", "g", "G"})
 
 
 def missing_text(minutes: float) -> str:
@@ -34,18 +57,29 @@ def missing_text(minutes: float) -> str:
     return f"{minutes:.0f}m"
 
 
-def row_cells(k: KecamatanSummary, trend: str = "") -> tuple[Text, ...]:
+def row_cells(
+    k: KecamatanSummary, trend: str = "", *, connecting: int = 0, stale: bool = False
+) -> tuple[Text, ...]:
+    """One kecamatan's cells. ``connecting``: of its offline cameras, those the recorder is
+    still opening (just started); they read as "connecting", not as a problem. ``stale``:
+    the figures are from a poll too old to trust, and dimmed."""
     k = for_terminal(k)  # the name comes from the server's inventory
     enabled = k.cameras_total - k.disabled
-    online = Text(f"{k.online}/{enabled}", "bold red" if k.online < enabled else "")
+    offline = max(0, k.offline - connecting)
+    if connecting and not offline and not k.degraded:
+        online = Text("connecting", "italic")
+    elif k.online < enabled - connecting or k.degraded:
+        online = flagged(f"{k.online}/{enabled}", BAD if offline else WARN)
+    else:
+        online = Text(f"{k.online}/{enabled}")
     quota = bytes_text(k.quota_bytes, compact=True) if k.quota_bytes else "-"
     days = "-" if k.days_to_full is None else f"{k.days_to_full:.0f}"
-    return plain_cells(
+    cells = plain_cells(
         (
             k.name,
             online,
-            Text(str(k.degraded), "yellow" if k.degraded else ""),
-            Text(str(k.offline), "bold red" if k.offline else ""),
+            flagged(str(k.degraded), WARN) if k.degraded else str(k.degraded),
+            flagged(str(offline)) if offline else ("…" if connecting else str(offline)),
             Text.assemble(
                 (trend, "cyan"), " " if trend else "", kbps_text(k.inbound_kbps, compact=True)
             ),
@@ -56,6 +90,7 @@ def row_cells(k: KecamatanSummary, trend: str = "") -> tuple[Text, ...]:
             rtt_text(k.worst_rtt_ms),
         )
     )
+    return stale_cells(cells) if stale else cells
 
 
 class OverviewScreen(FilteredTableScreen):
@@ -65,10 +100,27 @@ class OverviewScreen(FilteredTableScreen):
     AUTO_FOCUS = "DataTable"
     BINDINGS: ClassVar[list[BindingType]] = list(bindings_for(Scope.OVERVIEW))
 
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.monotonic = monotonic  # injected, so a test need not wait HOLD_SECONDS
+        self._moved_at: float | None = None
+        self._order: tuple[str, ...] = ()
+
+    def on_key(self, event: events.Key) -> None:
+        # Seen before the table's bindings run: the key is on its way up from the table.
+        if event.key in CURSOR_KEYS and self.focused is self.table:
+            self._moved_at = self.monotonic()
+
+    def on_click(self) -> None:
+        self._moved_at = self.monotonic()
+
+    def _operator_holds(self) -> bool:
+        return self._moved_at is not None and self.monotonic() - self._moved_at < HOLD_SECONDS
+
     def compose(self) -> ComposeResult:
         yield NodeHeader()
         yield FilterBox(placeholder="filter kecamatan", id="filter")
-        yield DataTable(cursor_type="row", zebra_stripes=True)
+        yield NavTable(cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def visible_rows(self) -> list[KecamatanSummary]:
@@ -84,13 +136,29 @@ class OverviewScreen(FilteredTableScreen):
         width = WIDE_TREND if self.size.width >= 110 else NARROW_TREND
         ascii = self.cctv.mode is Mode.ASCII
         history = self.node.kbps_history
+        rows = self.visible_rows()
+        stale = self.node.is_stale()
+        now = clock.now()
+        opening = Counter(c.kecamatan_slug for c in self.node.cameras if connecting(c, now))
         self.fill(
             [(label, None) for label in COLUMNS],
             (
-                (k.slug, row_cells(k, sparkline(history.get(k.slug, ()), width, ascii=ascii)))
-                for k in self.visible_rows()
+                (
+                    k.slug,
+                    row_cells(
+                        k,
+                        sparkline(history.get(k.slug, ()), width, ascii=ascii),
+                        connecting=opening[k.slug],
+                        stale=stale,
+                    ),
+                )
+                for k in rows
             ),
         )
+        order = tuple(k.slug for k in rows)
+        if order != self._order and self._order and not self._operator_holds():
+            self.table.move_cursor(row=0, animate=False)
+        self._order = order
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_drill()

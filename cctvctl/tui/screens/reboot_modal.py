@@ -1,7 +1,8 @@
 """`b` on a camera: confirm a reboot, naming the target, with a reason for the audit log.
 
-The server decides; its refusals (rebooted recently, no ONVIF URL, disabled, a reboot
-already in flight) are shown here on one line and the modal stays open. A "force" box
+A camera without an ONVIF URL is refused here, before anything is sent. Otherwise the
+server decides; its refusals (rebooted recently, disabled, a reboot already in flight)
+are shown here on one line and the modal stays open. A "force" box
 appears only for the refusal that force lifts: a reboot in the last 10 minutes.
 """
 
@@ -12,7 +13,7 @@ from typing import Final
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Checkbox, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from cctvctl.client import AsyncCctvClient, CctvError
 from cctvctl.models import Camera, RebootError, RebootJob
@@ -23,6 +24,10 @@ from cctvctl.tui.screens.form_modal import FormModal
 __all__ = ["REASON_MAX", "RebootModal", "force_lifts", "target_text"]
 
 REASON_MAX: Final = 500  # the server's limit (RebootRequest.reason)
+NO_ONVIF: Final = (
+    "no ONVIF URL in the inventory: this camera cannot be rebooted remotely; "
+    "add its onvif URL to the inventory, or power-cycle it on site"
+)
 
 
 def target_text(camera: Camera) -> Text:
@@ -42,7 +47,7 @@ def target_text(camera: Camera) -> Text:
     )
     text.append(f" {camera.status.value}, {seen}")
     if not camera.has_onvif:
-        text.append("\nno ONVIF URL: the server will refuse", "bold red")
+        text.append("\nno ONVIF URL", "bold red")  # the error line below says what to do
     return text
 
 
@@ -92,9 +97,16 @@ class RebootModal(FormModal[RebootJob | None]):
 
     def on_mount(self) -> None:
         self.query_one("#reason", Input).focus()
+        if not self.camera.has_onvif:
+            # The server would refuse it; say so before a reason is typed for nothing.
+            self.query_one("#submit", Button).disabled = True
+            self.show_error(f"cannot reboot: {NO_ONVIF}")
 
     def submit(self) -> None:
         if self.busy:
+            return
+        if not self.camera.has_onvif:
+            self.show_error(f"cannot reboot: {NO_ONVIF}")
             return
         reason = self.query_one("#reason", Input).value.strip()
         if not reason:

@@ -20,6 +20,7 @@ from cctvctl.termsafe import escape_controls
 from cctvctl.timeparse import format_duration
 from cctvctl.tui import clock
 from cctvctl.tui.clock import WITA
+from cctvctl.tui.format import flagged
 
 __all__ = [
     "GAP_MIN_SECONDS",
@@ -47,7 +48,7 @@ class Cell(enum.Enum):
 # (unicode, ascii, style): glyphs differ as well as colours, for NO_COLOR and colour blindness.
 _GLYPHS: Final = {
     Cell.RECORDED: ("█", "#", "green"),
-    Cell.GAP: ("▒", ".", "bold red"),
+    Cell.GAP: ("▒", ".", "bold red"),  # a distinct glyph: colour alone would vanish
     Cell.UNKNOWN: ("·", " ", "dim"),
 }
 
@@ -130,7 +131,10 @@ def timeline_text(rec: Recordings, width: int, mode: Mode = Mode.HALF_BLOCK) -> 
     text.append("\n")
     caption = missing_text(rec)
     legend = "  # recorded  . missing" if ascii_only else "  █ recorded  ▒ missing  · no data"
-    text.append(caption, "bold red" if rec.missing_seconds >= 60 else "")
+    if rec.missing_seconds >= GAP_MIN_SECONDS:
+        text.append_text(flagged(caption))
+    else:
+        text.append(caption)
     if len(caption) + len(legend) <= width:
         text.append(legend, "dim")
     return text
@@ -147,6 +151,8 @@ class Timeline(Static):
         super().__init__("timeline: loading…", id=id)
         self.mode = mode
         self.recordings: Recordings | None = None
+        self._shown: Text | None = None
+        self.paints = 0  # for tests and benchmarks: how often the bar went to the terminal
 
     def show(self, rec: Recordings) -> None:
         self.recordings = rec
@@ -166,7 +172,14 @@ class Timeline(Static):
         width = self.content_size.width
         if width < 1:
             return
-        self.update(timeline_text(self.recordings, width, self.mode))
+        text = timeline_text(self.recordings, width, self.mode)
+        # A cell spans 18 minutes at 80 columns: most polls change nothing, and a repaint
+        # of the bar costs some 25 bytes a cell on the wire.
+        if text == self._shown:
+            return
+        self._shown = text
+        self.paints += 1
+        self.update(text, layout=False)  # always three rows: no layout pass needed
 
 
 def window(now: datetime | None = None) -> tuple[datetime, datetime]:

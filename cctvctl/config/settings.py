@@ -1,0 +1,81 @@
+"""The ``[server]`` and ``[sim]`` tables: how the recording server and the simulator run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from cctvctl.config.fields import (
+    DEFAULT_FILE_MODE,
+    DEFAULT_LISTEN,
+    TOKEN_HASH_RE,
+    FileMode,
+    FilePath,
+    FolderPath,
+    HostPort,
+    StrictModel,
+)
+from cctvctl.models import Role
+
+
+class TokenConfig(StrictModel):
+    name: str = Field(min_length=1)
+    role: Role = Field(strict=False)
+    hash: str
+
+    @field_validator("hash")
+    @classmethod
+    def _hash_form(cls, value: str) -> str:
+        if not TOKEN_HASH_RE.match(value):
+            raise ValueError(
+                "token hash must look like 'sha256:<64 hex digits>'; "
+                "make one with `cctvctl token create`"
+            )
+        return value
+
+
+class ServerConfig(StrictModel):
+    listen: HostPort = DEFAULT_LISTEN
+    storage: FolderPath = Path("recordings")
+    file_mode: FileMode = DEFAULT_FILE_MODE
+    segment_seconds: int = Field(default=60, ge=2, le=3600)
+    retention_days: float = Field(default=30, gt=0)
+    offline_after: float = Field(default=10, gt=0)
+    thumbnail_seconds: float = Field(default=2, gt=0)
+    export_keep_days: float = Field(default=7, gt=0)
+    export_max_minutes: float = Field(default=120, gt=0)
+    reboot_wait: float = Field(default=180, gt=0)
+    # Connection guards (see server/connections.py). A NOC of ~50 consoles, each with an
+    # event stream and up to httpx's 20 pooled connections for a grid's thumbnails, needs
+    # about 1,100 at once; 2,000 leaves room for scripts and Prometheus and stays far
+    # below a 20,000 open-file limit. Keep-alive outlives httpx's own 5 s pool expiry, so
+    # a client never reuses a connection the server is just closing.
+    header_timeout: float = Field(default=10, gt=0, le=300)
+    keep_alive_timeout: int = Field(default=10, ge=1, le=300)
+    max_connections: int = Field(default=2000, ge=10, le=100_000)
+    secrets: FilePath | None = None
+    token: list[TokenConfig] = Field(default_factory=list)
+
+    @property
+    def file_mode_bits(self) -> int:
+        """Mode of every file the server writes, e.g. 0o640."""
+        return int(self.file_mode, 8)
+
+    @property
+    def dir_mode_bits(self) -> int:
+        """Mode of every folder the server makes: searchable wherever the file is readable."""
+        bits = self.file_mode_bits
+        return bits | (bits & 0o444) >> 2
+
+
+class SimConfig(StrictModel):
+    """Simulator settings; only `cctvctl sim` reads them."""
+
+    control: HostPort = "127.0.0.1:8560"
+    width: int = Field(default=640, ge=64, le=1920)
+    height: int = Field(default=360, ge=64, le=1080)
+    fps: int = Field(default=15, ge=1, le=60)
+    loop_seconds: float = Field(default=20, ge=2, le=120)
+    gop_seconds: float = Field(default=2, gt=0, le=10)
+    reboot_seconds: float = Field(default=20, ge=0)

@@ -92,7 +92,8 @@ def cameras(
     *,
     opts: ServerOptions,
 ) -> None:
-    """List cameras with status, frame rate, bit rate, last packet and footage missing.
+    """List cameras with status, frame rate, bit rate, last packet, footage missing and
+    the problem: why a camera is down, FLAP with its changes in 10 min.
 
     Example: cctvctl cameras --kecamatan bengalon --status offline --sort last-seen
 
@@ -111,6 +112,8 @@ def cameras(
 
     from rich.text import Text
 
+    from cctvctl.views import camera_problem
+
     results = for_terminal(results)
     now = datetime.now(UTC)
     out = out_console(opts.no_color)
@@ -123,6 +126,8 @@ def cameras(
         Column("KBPS", justify="right"),
         Column(f"LAST SEEN ({zone_name(opts.utc)})"),
         Column("MISS 24H", justify="right"),
+        # Why it is down and whether it flaps: what the NOC acts on, and empty when healthy.
+        Column("PROBLEM", Priority.STATUS),
     ]
     rows: list[list[Text]] = []
     for result in results:
@@ -135,6 +140,7 @@ def cameras(
                 Text(f"{cam.kbps:.0f}"),
                 Text(clock(cam.last_packet, opts.utc, now)),
                 Text(missing_text(cam.missing_seconds_24h)),
+                Text(camera_problem(cam), style="bold"),
             ]
             rows.append([Text(result.name), *row] if opts.all_contexts else row)
     count = len(rows)

@@ -126,9 +126,12 @@ def cameras(
         Column("KBPS", justify="right"),
         Column(f"LAST SEEN ({zone_name(opts.utc)})"),
         Column("MISS 24H", justify="right"),
-        # Why it is down and whether it flaps: what the NOC acts on, and empty when healthy.
-        Column("PROBLEM", Priority.STATUS),
     ]
+    # Why a camera is down and whether it flaps: what the NOC acts on. A column only when
+    # some camera has a problem, so a healthy list keeps its width for the rest.
+    problems = {(r.name, c.id): camera_problem(c) for r in results for c in r.value or []}
+    if any(problems.values()):
+        columns.append(Column("PROBLEM", Priority.STATUS))
     rows: list[list[Text]] = []
     for result in results:
         for cam in result.value or []:
@@ -140,7 +143,11 @@ def cameras(
                 Text(f"{cam.kbps:.0f}"),
                 Text(clock(cam.last_packet, opts.utc, now)),
                 Text(missing_text(cam.missing_seconds_24h)),
-                Text(camera_problem(cam), style="bold"),
+                *(
+                    [Text(problems[result.name, cam.id], style="bold")]
+                    if any(problems.values())
+                    else []
+                ),
             ]
             rows.append([Text(result.name), *row] if opts.all_contexts else row)
     count = len(rows)

@@ -17,6 +17,35 @@ from harness import (
     write_site,
 )
 
+# The modules that take longest, longest first (`pytest --durations=0`, summed per file).
+# `make test` hands whole files to its workers in collection order (--dist loadfile
+# --no-loadscope-reorder), so these start first and no long one starts last while the
+# other workers sit idle. xdist's own order (most tests first) ran the two single-test
+# files of 60-90 s at the very end.
+SLOW_FIRST = (
+    "test_disk_guard_volume.py",
+    "test_recovery.py",
+    "test_openapi_contract.py",
+    "test_tui_exports.py",
+    "test_demo.py",
+    "test_file_modes.py",
+    "test_recorder.py",
+    "test_exports.py",
+    "test_cli_export.py",
+    "test_cli_job_follow.py",
+    "test_connection_guard.py",
+    "test_reboots.py",
+    "test_contexts.py",
+    "test_sim_rtsp.py",
+    "test_server_crash.py",
+    "test_server_retention.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: n for n, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept
+
 
 @pytest.fixture(scope="session")
 def sim_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -21,10 +21,7 @@ from schemathesis.engine import events as ev
 
 SEED = 20261204
 SAMPLE_CHARS = 600  # of each failing request's curl line, in the assertion message
-# Per operation, for the examples, fuzzing and stateful phases; the coverage phase (~800
-# boundary cases) does not depend on it. 4 keeps every operation in every phase (51
-# scenarios, ~830 requests; 8 gave 55 and ~920) and halves the fuzzing phase.
-EXAMPLES = 4
+EXAMPLES = 8
 # Not schemathesis' max-time: with one, fuzzing and stateful phases repeat until it runs
 # out. Without, each phase runs once; this only cuts a run that a loaded machine slows.
 BUDGET_SECONDS = 50

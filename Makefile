@@ -54,9 +54,10 @@ imports: $(TSTAMP)
 
 # The suite mostly waits on real cameras, servers and clocks (about 0.75 of a core over
 # 3 workers), so three files at a time: 3 min instead of 8.5 on 2 cores. A module keeps
-# its shared site on one worker (--dist loadfile).
+# its shared site on one worker (--dist loadfile); files start in collection order, the
+# slowest first (tests/conftest.py, SLOW_FIRST), not xdist's most-tests-first.
 pytest: $(TSTAMP) sysdeps
-	$(BIN)/pytest -n 3 --dist loadfile
+	$(BIN)/pytest -n 3 --dist loadfile --no-loadscope-reorder
 
 test: lint types imports pytest
 

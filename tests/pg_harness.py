@@ -28,13 +28,8 @@ __all__ = ["PgDatabase", "PgEngine", "find_pg_bin", "temporary_root"]
 # server does not: the OS still holds what was written), few connections. Not
 # synchronous_commit=off: a server crash would then lose the last commits, and the
 # crash-restart tests must see every committed row.
-_FAST = (
-    "fsync=off",
-    "full_page_writes=off",
-    "max_connections=60",
-    "shared_buffers=32MB",
-    "listen_addresses='127.0.0.1'",
-)
+_FAST = ("fsync=off", "full_page_writes=off")
+_COMMON = ("max_connections=60", "shared_buffers=32MB", "listen_addresses='127.0.0.1'")
 
 
 def find_pg_bin() -> Path | None:
@@ -58,6 +53,7 @@ class PgEngine:
     bin_dir: Path
     root: Path
     port: int = field(default_factory=free_port)
+    durable: bool = False  # True: PostgreSQL's own flush settings (benchmarks/fleet.py)
     _databases: int = 0
 
     @property
@@ -111,7 +107,8 @@ class PgEngine:
 
     def start(self) -> PgEngine:
         options = " ".join(
-            [f"-c {setting}" for setting in _FAST] + [f"-p {self.port}", f"-k {self.socket_dir}"]
+            [f"-c {setting}" for setting in (*_COMMON, *(() if self.durable else _FAST))]
+            + [f"-p {self.port}", f"-k {self.socket_dir}"]
         )
         self._run(
             "pg_ctl",

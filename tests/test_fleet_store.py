@@ -12,6 +12,7 @@ import pytest
 from pg_harness import PgDatabase
 
 from cctvctl.config import hash_token
+from cctvctl.fleet.listen import InventoryListener
 from cctvctl.fleet.schema import MIGRATIONS, FleetSchemaError, migrate
 from cctvctl.fleet.store import (
     AuditRow,
@@ -303,3 +304,33 @@ def test_the_store_reconnects_after_a_restart_and_nothing_is_lost_or_doubled(
         FootageRun("sgu-1", "cam-1", T0, T0 + timedelta(minutes=1))
     ]
     assert [n.name for n in store.nodes()] == ["sgu-1"]
+
+
+# ---------------------------------------------------------------------- inventory notices
+
+
+def test_a_published_version_is_announced_to_listeners(pg: PgDatabase, store: FleetStore) -> None:
+    with InventoryListener(pg.dsn) as listener:
+        listener.connect()
+        assert listener.wait(0.2) is None  # the control: nothing published, nothing heard
+        store.publish_inventory("a = 1\n", {"a": 1}, author="noc")
+        store.publish_inventory("a = 2\n", {"a": 2}, author="noc")
+        assert listener.wait(10) == 2
+        store.publish_inventory("a = 2\n", {"a": 2}, author="noc")  # the same text: no notice
+        assert listener.wait(0.2) is None
+
+
+def test_a_listener_cut_by_a_restart_says_so_then_listens_again(
+    pg: PgDatabase, store: FleetStore
+) -> None:
+    with InventoryListener(pg.dsn) as listener:
+        listener.connect()
+        pg.stop()
+        try:
+            with pytest.raises(StoreUnavailable, match="fleet store unreachable"):
+                listener.wait(10)
+        finally:
+            pg.start()
+        listener.connect()
+        store.publish_inventory("b = 1\n", {"b": 1}, author="noc")
+        assert listener.wait(10) == 1

@@ -28,6 +28,7 @@ from cctvctl.config import TOKEN_HASH_RE
 from cctvctl.fleet.schema import MIGRATIONS, migrate
 
 __all__ = [
+    "INVENTORY_CHANNEL",
     "AuditRow",
     "FleetStore",
     "FleetStoreError",
@@ -37,12 +38,16 @@ __all__ = [
     "Node",
     "StoreUnavailable",
     "Token",
+    "connect",
+    "unavailable",
 ]
 
 T = TypeVar("T")
 Cursor = psycopg.Cursor[tuple[Any, ...]]
 
 ROLES = ("viewer", "operator", "admin")
+# Published inventory versions are announced here (the payload is the version number).
+INVENTORY_CHANNEL = "cctvctl_inventory"
 
 
 class FleetStoreError(RuntimeError):
@@ -174,22 +179,7 @@ class FleetStore:
     def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
         if self._conn is not None and not self._conn.closed:
             return self._conn
-        try:
-            conn = psycopg.connect(
-                self._dsn,
-                autocommit=True,
-                connect_timeout=self._connect_timeout,
-                # Times come back in UTC whatever the server's zone; people see WITA
-                # only where a front end shows them.
-                options="-c TimeZone=UTC",
-                # A link that dies silently is noticed in seconds, not hours.
-                keepalives=1,
-                keepalives_idle=10,
-                keepalives_interval=5,
-                keepalives_count=3,
-            )
-        except psycopg.OperationalError as error:
-            raise StoreUnavailable(f"fleet store unreachable: {_first_line(error)}") from error
+        conn = connect(self._dsn, self._connect_timeout)
         try:
             migrate(conn, MIGRATIONS)
         except BaseException:
@@ -215,9 +205,7 @@ class FleetStore:
                     # The server went away (restart, crash, link): this connection is done.
                     self._drop()
                     if attempt == 2:
-                        raise StoreUnavailable(
-                            f"fleet store unreachable: {_first_line(error)}"
-                        ) from error
+                        raise unavailable(error) from error
             raise AssertionError("unreachable")  # pragma: no cover
 
     # ------------------------------------------------------------------ nodes
@@ -281,7 +269,10 @@ class FleetStore:
                 VALUES (%s, %s, %s, %s, %s) RETURNING {_INVENTORY}""",  # noqa: S608
                 ((latest[0] if latest else 0) + 1, toml, Jsonb(parsed), digest, author),
             )
-            return InventoryVersion(*_one(cur))
+            published = InventoryVersion(*_one(cur))
+            # Delivered at commit, so no node hears of a version it cannot read yet.
+            cur.execute("SELECT pg_notify(%s, %s)", (INVENTORY_CHANNEL, str(published.version)))
+            return published
 
         return self._run(work)
 
@@ -485,13 +476,35 @@ class FleetStore:
         return self.runs(camera, at, at)
 
 
+def connect(dsn: str, connect_timeout: int) -> psycopg.Connection[tuple[Any, ...]]:
+    """A connection to the store in autocommit (a transaction is opened where one is meant)."""
+    try:
+        return psycopg.connect(
+            dsn,
+            autocommit=True,
+            connect_timeout=connect_timeout,
+            # Times come back in UTC whatever the server's zone; people see WITA only
+            # where a front end shows them.
+            options="-c TimeZone=UTC",
+            # A link that dies silently is noticed in seconds, not hours.
+            keepalives=1,
+            keepalives_idle=10,
+            keepalives_interval=5,
+            keepalives_count=3,
+        )
+    except psycopg.OperationalError as error:
+        raise unavailable(error) from error
+
+
+def unavailable(error: BaseException) -> StoreUnavailable:
+    """The error a caller sees for a failed connection: one line, what the driver said."""
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else type(error).__name__
+    return StoreUnavailable(f"fleet store unreachable: {first}")
+
+
 def _one(cur: Cursor) -> tuple[Any, ...]:
     row = cur.fetchone()
     if row is None:  # pragma: no cover - RETURNING of an upsert always yields a row
         raise FleetStoreError("the fleet store returned no row")
     return row
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

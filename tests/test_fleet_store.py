@@ -17,6 +17,7 @@ from cctvctl.fleet.schema import MIGRATIONS, FleetSchemaError, migrate
 from cctvctl.fleet.store import (
     AuditRow,
     FleetStore,
+    FleetStoreError,
     FootageRun,
     StoreUnavailable,
 )
@@ -189,6 +190,13 @@ def test_a_lease_time_must_be_positive(store: FleetStore) -> None:
         store.claim("sgu-1", ["cam-1"], timedelta(0))
 
 
+def test_a_node_the_store_does_not_know_cannot_claim(store: FleetStore) -> None:
+    with pytest.raises(FleetStoreError, match="'ghost-1' is not registered"):
+        store.claim("ghost-1", ["cam-1"], TTL)
+    join(store, "sgu-1")
+    assert store.claim("sgu-1", ["cam-1"], TTL) == ["cam-1"]  # the store still serves
+
+
 def test_two_nodes_racing_for_an_expired_lease_exactly_one_wins(pg: PgDatabase) -> None:
     cameras = [f"cam-{n}" for n in range(20)]
     with FleetStore.open(pg.dsn) as first, FleetStore.open(pg.dsn) as second:
@@ -314,6 +322,7 @@ def test_a_published_version_is_announced_to_listeners(pg: PgDatabase, store: Fl
         listener.connect()
         assert listener.wait(0.2) is None  # the control: nothing published, nothing heard
         store.publish_inventory("a = 1\n", {"a": 1}, author="noc")
+        assert listener.wait(10) == 1
         store.publish_inventory("a = 2\n", {"a": 2}, author="noc")
         assert listener.wait(10) == 2
         store.publish_inventory("a = 2\n", {"a": 2}, author="noc")  # the same text: no notice

@@ -7,7 +7,6 @@ rather than waiting to be told.
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any, Self
 
 import psycopg
@@ -69,10 +68,5 @@ class InventoryListener:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

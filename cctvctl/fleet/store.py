@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import psycopg
@@ -166,12 +165,7 @@ class FleetStore:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # ------------------------------------------------------------------ connection
@@ -338,6 +332,15 @@ class FleetStore:
         _positive(ttl)
 
         def work(cur: Cursor) -> list[str]:
+            try:
+                return _claim(cur)
+            except psycopg.errors.ForeignKeyViolation:
+                raise FleetStoreError(
+                    f"node {node!r} is not registered in the fleet store: "
+                    "it must send a heartbeat before it claims cameras"
+                ) from None
+
+        def _claim(cur: Cursor) -> list[str]:
             cur.execute(
                 f"""INSERT INTO leases ({_LEASE})
                 SELECT camera, %s, now() + %s, now() FROM unnest(%s::text[]) AS camera

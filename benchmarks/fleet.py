@@ -33,6 +33,10 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cctvctl.fleet.store import FleetStore
 
 ROOT = Path(__file__).resolve().parent.parent
 TTL = timedelta(seconds=30)
@@ -92,7 +96,7 @@ def _run(
     connections: int,
     seconds: float,
     cameras: int,
-    store_class: type,
+    store_class: type[FleetStore],
 ) -> None:
     latencies: list[list[float]] = [[] for _ in range(connections)]
     renewed = [0] * connections

@@ -91,6 +91,15 @@ def test_an_unreachable_store_says_so_at_once(pg: PgDatabase) -> None:
         FleetStore.open(dead)
 
 
+def test_each_module_has_a_database_of_its_own(pg: PgDatabase, store: FleetStore) -> None:
+    join(store, "sgu-1")
+    other = pg.engine.create_database()  # what the next module on this worker gets
+    assert other != pg.dsn
+    with FleetStore.open(other) as elsewhere:
+        assert elsewhere.nodes() == []
+    assert [n.name for n in store.nodes()] == ["sgu-1"]
+
+
 # ---------------------------------------------------------------------- nodes
 
 

@@ -27,9 +27,11 @@ $(TSTAMP): pyproject.toml | $(BIN)/python
 	@touch $@ $(STAMP)
 
 # Debian packages the tests use: tmux drives the real terminal test, ffmpeg's ffprobe is a
-# third-party RTSP client and the benchmarks' yardstick. Installed only when missing and
-# when we are root (as on CI); elsewhere a note says what to install.
-SYSDEPS := tmux:tmux ffprobe:ffmpeg
+# third-party RTSP client and the benchmarks' yardstick, postgresql is the fleet store's
+# engine (tests/pg_harness.py starts its own). Installed only when missing and when we are
+# root (as on CI); elsewhere a note says what to install. A probe is a command on PATH or a
+# path glob: Debian keeps the server's binaries under /usr/lib/postgresql/<version>/bin.
+SYSDEPS := tmux:tmux ffprobe:ffmpeg /usr/lib/postgresql/*/bin/initdb:postgresql
 sysdeps:
 	@missing=""; for pair in $(SYSDEPS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \

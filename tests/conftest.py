@@ -18,6 +18,7 @@ from harness import (
     wait_for,
     write_site,
 )
+from pg_harness import PgDatabase, PgEngine, find_pg_bin, temporary_root
 
 from cctvctl.storage.database import Database
 
@@ -66,6 +67,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def sim_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Encoded scene loops, shared by every simulator of the session (encoded once)."""
     return tmp_path_factory.mktemp("sim-cache")
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[PgEngine]:
+    """One PostgreSQL per xdist worker, started on first use (a few seconds), for the session."""
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        pytest.fail("PostgreSQL not found under /usr/lib/postgresql/*/bin: run `make sysdeps`")
+    engine = PgEngine(bin_dir, temporary_root()).init().start()
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def pg(pg_engine: PgEngine) -> Iterator[PgDatabase]:
+    """A fresh database per test module; ``pg.stop()``/``pg.start()`` stop the engine."""
+    database = PgDatabase(pg_engine.create_database(), pg_engine)
+    yield database
+    if not pg_engine.running:  # a test that stopped the engine and failed before restarting
+        pg_engine.start()
 
 
 @pytest.fixture

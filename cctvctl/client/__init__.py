@@ -19,7 +19,7 @@ The modules behind this one are private; import from ``cctvctl.client``:
 - ``_news``: following a job over the event stream, polling when it drops.
 """
 
-from cctvctl.client._api import AsyncCctvClient, TargetLike
+from cctvctl.client._api import AsyncCctvClient
 from cctvctl.client._blocking import CctvClient
 from cctvctl.client._download import (
     DownloadFailed,
@@ -41,6 +41,7 @@ from cctvctl.client._errors import (
 from cctvctl.client._multi import MultiClient, NodeResult, run_blocking
 from cctvctl.client._news import JOB_PROGRESS, JobNews, fold_export_event, follow_job
 from cctvctl.client._routes import RebootSelection, Thumbnail
+from cctvctl.client._server import TargetLike
 from cctvctl.client._sse import GAP_EVENT, SseParser
 
 # What the CLI, the TUI and the tests use; tuning constants (DEFAULT_TIMEOUT, the

@@ -15,7 +15,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
 
-from cctvctl.client._api import AsyncCctvClient, ClientOptions, OneServer
+from cctvctl.client._api import AsyncCctvClient
+from cctvctl.client._server import ClientOptions, OneServer
 from cctvctl.client._wire import complete
 
 P = ParamSpec("P")

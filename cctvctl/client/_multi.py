@@ -7,9 +7,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from cctvctl.client._api import AsyncCctvClient, TargetLike
+from cctvctl.client._api import AsyncCctvClient
 from cctvctl.client._blocking import CctvClient
 from cctvctl.client._errors import CctvError
+from cctvctl.client._server import TargetLike
 from cctvctl.client._wire import complete
 
 T = TypeVar("T")

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Self, TypeVar
 
@@ -24,6 +22,16 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from cctvctl.config import TOKEN_HASH_RE
+from cctvctl.fleet.records import (
+    AuditRow,
+    FleetStoreError,
+    FootageRun,
+    InventoryVersion,
+    Lease,
+    Node,
+    StoreUnavailable,
+    Token,
+)
 from cctvctl.fleet.schema import MIGRATIONS, migrate
 
 __all__ = [
@@ -47,77 +55,6 @@ Cursor = psycopg.Cursor[tuple[Any, ...]]
 ROLES = ("viewer", "operator", "admin")
 # Published inventory versions are announced here (the payload is the version number).
 INVENTORY_CHANNEL = "cctvctl_inventory"
-
-
-class FleetStoreError(RuntimeError):
-    """The fleet store refused or failed a call."""
-
-
-class StoreUnavailable(FleetStoreError):
-    """The store cannot be reached now; keep what was to be sent and try again later."""
-
-
-@dataclass(frozen=True)
-class Node:
-    name: str
-    url: str
-    version: str
-    kecamatan: tuple[str, ...]
-    capacity: int
-    heartbeat: datetime
-
-
-@dataclass(frozen=True)
-class InventoryVersion:
-    version: int
-    toml: str
-    parsed: dict[str, Any]
-    sha256: str
-    author: str
-    created: datetime
-
-
-@dataclass(frozen=True)
-class Token:
-    name: str
-    role: str
-    hash: str
-    created: datetime
-
-
-@dataclass(frozen=True)
-class Lease:
-    camera: str
-    node: str
-    expires: datetime
-    acquired: datetime
-
-
-@dataclass(frozen=True)
-class AuditRow:
-    """One audit row as a node wrote it; ``id`` is made once, where the row was written."""
-
-    id: uuid.UUID
-    node: str
-    time: datetime
-    actor: str
-    role: str
-    action: str
-    result: str
-    target: str | None = None
-    reason: str | None = None
-    case_id: str | None = None
-    detail: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class FootageRun:
-    """One node recording one camera without a break; ``end`` is None while it records."""
-
-    node: str
-    camera: str
-    start: datetime
-    end: datetime | None = None
 
 
 _NODE = "name, url, version, kecamatan, capacity, heartbeat"

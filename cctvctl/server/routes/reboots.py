@@ -69,7 +69,7 @@ router = APIRouter(prefix="/api/v1", tags=["reboots"], responses=_ERRORS)
 
 # The reboot bodies strip whitespace (pydantic's: Unicode White_Space) before they check
 # length and control characters, so "  " is empty and a tab at the end is no control
-# character: the one-line pattern of models.py, with that stripping written in.
+# character: the one-line pattern of models/wire.py, with that stripping written in.
 _WS: Final = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _CTRL: Final = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
 STRIPPED_ONE_LINE: Final = rf"^[{_WS}]*[^{_CTRL}{_WS}]([^{_CTRL}]*[^{_CTRL}{_WS}])?[{_WS}]*$"

@@ -1,279 +1,21 @@
-"""Wire models shared by the server and its clients: the API contract.
-
-Nothing else of cctvctl is imported here, so both sides can depend on it freely.
-"""
+"""Audit entries, evidence exports and reboots: the jobs people ask for and their trail."""
 
 from __future__ import annotations
 
 import enum
-import re
 from datetime import datetime
-from typing import Annotated, Final
+from typing import Annotated
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
 )
 
-#: C0 controls (tab and newline included), DEL, C1 controls, and the Unicode line and
-#: paragraph separators. Nobody types these into a one-line field on purpose, and stored
-#: verbatim they reach an admin's terminal later as escape sequences.
-CONTROL_CHARACTERS: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-ONE_LINE_ACCEPTED: Final = (
-    "accepted: printable text on one line (no tabs, newlines or other control characters)"
-)
-
-
-def _refuse_control_characters(value: str) -> str:
-    found = CONTROL_CHARACTERS.search(value)
-    if found is not None:
-        raise ValueError(
-            f"contains the control character U+{ord(found.group()):04X} at position "
-            f"{found.start() + 1}; {ONE_LINE_ACCEPTED}"
-        )
-    return value
-
-
-def _refuse_control_characters_in_text(value: object) -> object:
-    return _refuse_control_characters(value) if isinstance(value, str) else value
-
-
-#: A free-text field a person types on one line: a name, a case number, a reason. The
-#: pattern only documents the rule in the OpenAPI schema (for clients and schema-driven
-#: fuzzers); the validator enforces it with a message that names the character.
-OneLine = Annotated[
-    str,
-    AfterValidator(_refuse_control_characters),
-    Field(json_schema_extra={"pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$"}),
-]
-
-
-class SiteKind(enum.StrEnum):
-    """What kind of place a site is; the NOC groups and prioritises by it."""
-
-    KANTOR_KECAMATAN = "kantor_kecamatan"
-    KANTOR_DESA = "kantor_desa"
-    KELURAHAN = "kelurahan"
-    PUSKESMAS = "puskesmas"
-    SEKOLAH = "sekolah"
-    POS_RT = "pos_rt"
-    FASILITAS_UMUM = "fasilitas_umum"
-
-
-class Role(enum.StrEnum):
-    """API roles, ordered: each one may do everything the ones before it may."""
-
-    VIEWER = "viewer"
-    OPERATOR = "operator"
-    ADMIN = "admin"
-
-    @property
-    def rank(self) -> int:
-        return list(Role).index(self)
-
-    def allows(self, needed: Role) -> bool:
-        return self.rank >= needed.rank
-
-
-class CameraStatus(enum.StrEnum):
-    ONLINE = "online"
-    DEGRADED = "degraded"
-    OFFLINE = "offline"
-    DISABLED = "disabled"
-
-
-class OfflineCause(enum.StrEnum):
-    """Why a camera is not delivering, in terms an operator can act on.
-
-    The recorder derives it from libav's error (``Camera.last_error`` keeps that text for
-    the detail view): "InvalidDataError: Invalid data found when processing input" says
-    nothing at 02:00, "no answer" says go and look at the camera or its switch.
-    """
-
-    REFUSED = "refused"  # nothing listens on the RTSP port
-    NO_ANSWER = "no_answer"  # took no connection, or took it and never answered
-    STALLED = "stalled"  # connected, then packets stopped
-    AUTH_FAILED = "auth_failed"  # the camera refused the credentials (401)
-    NOT_FOUND = "not_found"  # no stream at the inventory's path (404)
-    ENDED = "ended"  # the camera closed a stream it was sending
-    OTHER = "other"  # anything else: last_error says what
-
-    @property
-    def label(self) -> str:
-        return _CAUSE_LABELS[self]
-
-
-_CAUSE_LABELS: Final = {
-    OfflineCause.REFUSED: "connection refused",
-    OfflineCause.NO_ANSWER: "timed out (no answer)",
-    OfflineCause.STALLED: "stalled (connected, no packets)",
-    OfflineCause.AUTH_FAILED: "authentication failed",
-    OfflineCause.NOT_FOUND: "not found (404)",
-    OfflineCause.ENDED: "stream ended",
-    OfflineCause.OTHER: "stream error",
-}
-
-#: Status changes within :data:`FLAP_WINDOW_SECONDS` that make a camera ``FLAP``: three
-#: outages and their recoveries in ten minutes.
-FLAP_CHANGES: Final = 6
-FLAP_WINDOW_SECONDS: Final = 600.0
-
-
-# --- wire models -------------------------------------------------------------------------
-# Times are timezone-aware UTC datetimes; pydantic writes them as RFC 3339.
-
-
-class Wire(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-
-class Camera(Wire):
-    """A camera as the NOC sees it: where it is and how it is doing right now."""
-
-    id: str
-    name: str
-    kecamatan: str
-    kecamatan_slug: str
-    site: str
-    site_kind: SiteKind
-    enabled: bool
-    has_onvif: bool
-    status: CameraStatus
-    status_since: datetime | None = None
-    last_packet: datetime | None = None
-    fps: float = 0.0
-    expected_fps: float | None = None
-    kbps: float = 0.0
-    reconnects_1h: int = 0
-    rtt_ms: float | None = None
-    recording: bool = False
-    missing_seconds_24h: float = 0.0
-    last_error: str | None = None
-    last_error_at: datetime | None = None  # when last_error happened
-    cause: OfflineCause | None = Field(
-        None, description="why the camera is not delivering (last_error in an operator's words)"
-    )
-    changes_10m: int = Field(
-        0, description="times the stream went down or came back in the last 10 minutes"
-    )
-    flapping: bool = Field(
-        False, description=f"changes_10m is at least {FLAP_CHANGES}: the camera is flapping"
-    )
-
-
-class Segment(Wire):
-    start: datetime
-    end: datetime
-    bytes: int
-    frames: int | None = None
-
-
-class Gap(Wire):
-    start: datetime
-    end: datetime
-    seconds: float
-
-
-class Recordings(Wire):
-    """Footage for one camera over a window: what exists and what is missing."""
-
-    camera: str
-    start: datetime
-    end: datetime
-    segments: list[Segment]
-    gaps: list[Gap]
-    recorded_seconds: float
-    missing_seconds: float
-
-
-class Volume(Wire):
-    path: str
-    total_bytes: int
-    used_bytes: int
-    free_bytes: int
-    reserve_bytes: int
-    write_bps: float
-    days_to_full: float | None = Field(None, description="None when the volume is not filling")
-
-
-class Nic(Wire):
-    name: str
-    rx_bps: float
-    tx_bps: float
-
-
-class Host(Wire):
-    hostname: str
-    cpu_percent: float
-    memory_percent: float
-    load: tuple[float, float, float]
-    uptime_seconds: float
-    nics: list[Nic]
-
-
-class KecamatanSummary(Wire):
-    slug: str
-    name: str
-    cameras_total: int
-    online: int
-    degraded: int
-    offline: int
-    disabled: int
-    inbound_kbps: float
-    bytes_stored: int
-    quota_bytes: int | None
-    write_bps: float
-    days_to_full: float | None
-    missing_minutes_24h: float = Field(
-        description="camera-minutes: footage missing in 24 h, summed over the cameras"
-    )
-    worst_missing_seconds_24h: float = Field(
-        0.0, description="footage missing in 24 h on the kecamatan's worst camera"
-    )
-    worst_rtt_ms: float | None
-
-
-class Health(Wire):
-    generated: datetime
-    server_version: str
-    volumes: list[Volume]
-    host: Host
-    kecamatan: list[KecamatanSummary]
-
-
-class Identity(Wire):
-    """Who the presented token is: lets a console grey out what the role may not do."""
-
-    name: str
-    role: Role
-
-
-class Event(Wire):
-    """One server-sent event: camera status change, disk-guard deletion, job progress."""
-
-    id: int
-    time: datetime
-    type: str  # camera.status | storage.deleted | job.progress | ...
-    camera: str | None = None
-    kecamatan: str | None = None
-    data: dict[str, object] = Field(default_factory=dict)
-
-
-class Problem(Wire):
-    """RFC 9457 problem details; every 4xx and 5xx body has this shape."""
-
-    model_config = ConfigDict(extra="allow", defer_build=True)
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-
+from cctvctl.models.status import Gap
+from cctvctl.models.wire import OneLine, Wire, refuse_control_characters_in_text
 
 # --- audit and exports -------------------------------------------------------------------
 
@@ -470,7 +212,7 @@ class BulkRebootRequest(Wire):
     offline_for: Annotated[
         float | str | None,
         _not_bool("seconds as a number, or text like '15m'"),
-        AfterValidator(_refuse_control_characters_in_text),
+        AfterValidator(refuse_control_characters_in_text),
     ] = Field(
         None,
         description="only cameras offline at least this long: seconds, or text like "

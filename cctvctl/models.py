@@ -213,6 +213,7 @@ class ReloadResult(Wire):
         description="[server] keys changed in the file that only a restart applies; "
         "their running values are kept until then"
     )
+    changes: list[str] = Field(description="the above as lines for people, as the log has them")
 
 
 class Identity(Wire):

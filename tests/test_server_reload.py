@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 from cli_process import clean_env, run_cctvctl
-from harness import Live, RunningSim, ServerProcess, Site, SiteSpec, wait_for
+from harness import Live, RunningSim, ServerProcess, Site, SiteSpec, wait_for, without_camera
 
 from cctvctl.config import hash_token
 from cctvctl.storage.gaps import find_gaps
@@ -40,14 +40,6 @@ def _recorded_since(site: Site, camera: str, since: float) -> bool:
     return any(start >= since for start, _ in _spans(site, camera))
 
 
-def _without_camera(config: str, camera: str) -> str:
-    """The inventory text with one camera's table left out (tables end at a blank line)."""
-    blocks = config.split("\n\n")
-    kept = [b for b in blocks if not ("[[kecamatan.site.camera]]" in b and f'"{camera}"' in b)]
-    assert len(kept) == len(blocks) - 1, camera
-    return "\n\n".join(kept)
-
-
 def _reload(server: ServerProcess, role: str = "admin") -> httpx.Response:
     with server.client(role) as api:
         return api.post("/api/v1/server/reload", timeout=30)
@@ -73,7 +65,7 @@ def test_reload_adds_removes_and_reconnects_only_the_cameras_that_changed(
     sim_factory(site)  # serves all four cameras; the server starts without one of them
     kept, changed, removed, added = site.camera_ids
     full = site.config.read_text()
-    site.config.write_text(_without_camera(full, added))
+    site.config.write_text(without_camera(full, added))
     server = server_factory(site)
     wait_for(
         lambda: all(_spans(site, c) for c in (kept, changed, removed)), 30, what="first segments"
@@ -82,7 +74,7 @@ def test_reload_adds_removes_and_reconnects_only_the_cameras_that_changed(
     original_secrets = secrets.read_text()
     # A password the simulator refuses: only a real reconnect can find that out.
     secrets.write_text(original_secrets.replace(site.passwords[changed], "pw-not-the-camera"))
-    site.config.write_text(_without_camera(full, removed))
+    site.config.write_text(without_camera(full, removed))
 
     first = time.time()
     answer = _reload(server)

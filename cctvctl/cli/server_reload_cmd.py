@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from cctvctl.client import AsyncCctvClient, BadRequest
     from cctvctl.models import ReloadResult
 
-__all__ = ["reload", "summary_lines"]
+__all__ = ["reload"]
 
 
 @server_options(display=False)
@@ -63,8 +63,9 @@ def reload(*, opts: ServerOptions) -> None:
     if opts.json:
         print_json(answer.model_dump(mode="json"))
         return
-    for line in summary_lines(answer):
-        print(for_terminal(line))
+    print(for_terminal(f"reloaded {answer.file}: {counted(answer.cameras, 'camera')}"))
+    for line in answer.changes:
+        print(for_terminal(f"  {line}"))
     if answer.needs_restart:
         print(
             for_terminal(
@@ -73,19 +74,3 @@ def reload(*, opts: ServerOptions) -> None:
             ),
             file=sys.stderr,
         )
-
-
-def summary_lines(answer: ReloadResult) -> list[str]:
-    """What a reload changed, one line per kind of change."""
-    groups = (
-        ("cameras added", answer.cameras_added),
-        ("cameras removed (footage kept)", answer.cameras_removed),
-        ("cameras reconnected", answer.cameras_reconnected),
-        ("cameras updated in place", answer.cameras_updated),
-        ("tokens added", answer.tokens_added),
-        ("tokens removed", answer.tokens_removed),
-        ("[server] settings applied", answer.settings_applied),
-    )
-    changes = [f"  {what}: {', '.join(items)}" for what, items in groups if items]
-    head = f"reloaded {answer.file}: {counted(answer.cameras, 'camera')}"
-    return [head + ("" if changes else "; nothing changed"), *changes]

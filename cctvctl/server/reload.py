@@ -122,6 +122,7 @@ def reload_result(rt: Runtime, diff: InventoryDiff) -> ReloadResult:
         tokens_removed=list(diff.tokens_removed),
         settings_applied=list(diff.settings_applied),
         needs_restart=list(diff.needs_restart),
+        changes=diff.lines(),
     )
 
 

@@ -106,6 +106,8 @@ def test_reload_adds_removes_and_reconnects_only_the_cameras_that_changed(
     )
     assert "401" in detail or "auth" in detail.lower(), detail
     assert all(start < returned for start, _ in _spans(site, changed))
+    # The new password is a secret the log must not show, like the ones at start-up.
+    assert "pw-not-the-camera" not in server.log_text()
 
     # The right password again: the same camera reconnects and records.
     secrets.write_text(original_secrets)
@@ -130,9 +132,13 @@ def test_reload_adds_removes_and_reconnects_only_the_cameras_that_changed(
     assert f"cameras added: {added}" in audit[0]["detail"]
 
 
-def test_sighup_applies_tokens_at_once(live_factory: Callable[..., Live]) -> None:
+def test_sighup_applies_tokens_at_once_and_disables_a_camera(
+    live_factory: Callable[..., Live],
+) -> None:
     live = live_factory(SiteSpec(cameras=1, kecamatan=("Bengalon",)))
     site, server = live.site, live.server
+    (camera,) = site.camera_ids
+    wait_for(lambda: _spans(site, camera), 30, what="first segment")
     new_token = "test-new-viewer-token"
     text = site.config.read_text()
     operator_block = next(b for b in text.split("\n\n") if 'name = "test-operator"' in b)
@@ -140,15 +146,22 @@ def test_sighup_applies_tokens_at_once(live_factory: Callable[..., Live]) -> Non
         operator_block,
         f'[[server.token]]\nname = "noc-new"\nrole = "viewer"\nhash = "{hash_token(new_token)}"',
     )
+    text = text.replace('username = "admin"', 'username = "admin"\n    enabled = false')
     site.config.write_text(text)
     with server.client(role=None, token=new_token) as api:
         assert api.get("/api/v1/whoami").status_code == 401
 
     assert server.proc is not None
-    server.proc.send_signal(signal.SIGHUP)
+    with server.events("types=camera.status") as stream:
+        server.proc.send_signal(signal.SIGHUP)
+        event = stream.wait_for(lambda e: e.json()["data"]["status"] == "disabled", 30)
+    signalled = time.time()
+    assert event.json()["camera"] == camera
+    assert event.json()["data"]["reason"] == "disabled by a reload"
+    assert server.get(f"/api/v1/cameras/{camera}").json()["status"] == "disabled"
+    assert all(start < signalled for start, _ in _spans(site, camera))
 
     with server.client(role=None, token=new_token) as api:
-        wait_for(lambda: api.get("/api/v1/whoami").status_code == 200, 30, what="the new token")
         assert api.get("/api/v1/whoami").json() == {"name": "noc-new", "role": "viewer"}
     removed = server.get("/api/v1/whoami", "operator")
     assert removed.status_code == 401
@@ -158,6 +171,7 @@ def test_sighup_applies_tokens_at_once(live_factory: Callable[..., Live]) -> Non
     assert (row["actor"], row["role"], row["result"]) == ("SIGHUP", "local", "ok")
     assert "tokens added: noc-new" in row["detail"]
     assert "tokens removed: test-operator" in row["detail"]
+    assert f"cameras reconnected: {camera}" in row["detail"]
 
 
 def test_a_bad_file_is_refused_with_config_check_lines_and_everything_records_on(

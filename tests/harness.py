@@ -252,6 +252,16 @@ def write_site(directory: Path, spec: SiteSpec = SiteSpec()) -> Site:
     )
 
 
+def without_camera(config: str, camera: str) -> str:
+    """Inventory text as :func:`write_site` wrote it, with one camera's table left out
+    (each table ends at a blank line): a site whose simulator serves one camera more."""
+    blocks = config.split("\n\n")
+    kept = [b for b in blocks if not ("[[kecamatan.site.camera]]" in b and f'"{camera}"' in b)]
+    if len(kept) != len(blocks) - 1:
+        raise ValueError(f"no camera table for {camera!r}")
+    return "\n\n".join(kept)
+
+
 # --------------------------------------------------------------------------- simulator
 
 

@@ -90,6 +90,8 @@ ROUTES: list[Route] = [
     ),
     Route("GET", "/api/v1/reboots", "admin"),
     Route("GET", "/api/v1/reboots/{job_id}", "admin", ok=404),
+    # The site's file is unchanged: a reload that changes nothing.
+    Route("POST", "/api/v1/server/reload", "admin"),
 ]
 PUBLIC = {"/healthz"}
 

@@ -29,13 +29,10 @@ def load_inventory_or_exit(
     `config check`, which says what the server would). ``json_out``: the problems as
     ``{"ok": false, "file": ..., "errors": [...]}`` on stdout instead.
     """
-    from cctvctl.config import ConfigError, load_inventory
+    from cctvctl.config import ConfigError, load_inventory, load_server_inventory
 
     try:
-        inventory = load_inventory(path)
-        problem = inventory.storage_problem() if check_storage else None
-        if problem is not None:
-            raise ConfigError(path, [problem])
+        inventory = (load_server_inventory if check_storage else load_inventory)(path)
     except ConfigError as exc:
         if json_out:
             print_json({"ok": False, "file": str(path), "errors": exc.lines()})

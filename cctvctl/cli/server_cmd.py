@@ -22,8 +22,17 @@ if TYPE_CHECKING:
     import socket
 
     from cctvctl.config import Inventory
+    from cctvctl.server.credentials import Redactor
 
-__all__ = ["TOKEN_PREFIX", "parse_listen", "register", "server", "token_app", "token_lines"]
+__all__ = [
+    "TOKEN_PREFIX",
+    "parse_listen",
+    "register",
+    "server",
+    "server_app",
+    "token_app",
+    "token_lines",
+]
 
 TOKEN_PREFIX = "cctv_"  # noqa: S105 (a marker that makes tokens greppable, not a secret)
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -72,7 +81,7 @@ def _log_time(created: float) -> str:
     return datetime.fromtimestamp(created, WITA).isoformat(timespec="milliseconds")
 
 
-def _configure_logging(level: LogLevel, secrets_to_hide: list[str]) -> None:
+def _configure_logging(level: LogLevel, secrets_to_hide: list[str]) -> Redactor:
     import logging
     import sys
 
@@ -86,10 +95,12 @@ def _configure_logging(level: LogLevel, secrets_to_hide: list[str]) -> None:
     handler.setFormatter(ZonedFormatter(LOG_FORMAT))
     # On the handler, not a logger: records from every library (uvicorn, libav glue,
     # the recorder) pass through it, whichever logger they were made on.
-    handler.addFilter(RedactingFilter(Redactor(secrets_to_hide)))
+    redact = Redactor(secrets_to_hide)
+    handler.addFilter(RedactingFilter(redact))
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.value.upper())
+    return redact
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -111,9 +122,17 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+# No help= here: `cctvctl server --help` shows the server's own docstring.
+server_app = typer.Typer(
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+
 def server(
-    config: Path = typer.Option(
-        ..., "--config", "-c", help="Inventory TOML: cameras, storage, tokens."
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="Inventory TOML: cameras, storage, tokens."
     ),
     listen: str | None = typer.Option(
         None,
@@ -129,10 +148,25 @@ def server(
     """Record every enabled camera of the inventory and serve the HTTP API.
 
     Logs go to stderr, one line per camera state change. SIGTERM or Ctrl-C closes and
-    indexes every open segment before exiting.
+    indexes every open segment before exiting. SIGHUP re-reads the file and applies it
+    in place, like `cctvctl server reload`.
 
     Example: cctvctl server --config examples/kutim.toml
     """
+    if ctx.invoked_subcommand is not None:
+        if config is not None or listen is not None:
+            error(
+                f"--config and --listen start a server; `server {ctx.invoked_subcommand}` "
+                "takes its own options (see --help)"
+            )
+            raise typer.Exit(exit_codes.USAGE)
+        return
+    if config is None:
+        error(
+            "--config is required to run the server, e.g. cctvctl server --config site.toml; "
+            "`cctvctl server reload` reloads a running one"
+        )
+        raise typer.Exit(exit_codes.USAGE)
     # Here and not in the recorder's start-up, where an unusable folder would end
     # uvicorn's lifespan with a traceback and exit 3.
     inventory = load_inventory_or_exit(config, check_storage=True)
@@ -142,7 +176,9 @@ def server(
     except ValueError as exc:
         error(f"--listen: {exc}")
         raise typer.Exit(exit_codes.USAGE) from None
-    _configure_logging(log_level, [inventory.password(e.camera.id) for e in inventory.cameras()])
+    redact = _configure_logging(
+        log_level, [inventory.password(e.camera.id) for e in inventory.cameras()]
+    )
 
     import logging
 
@@ -168,21 +204,29 @@ def server(
     except OSError as exc:
         error(f"cannot listen on {address}: {exc.strerror or exc}")
         raise typer.Exit(exit_codes.FAILURE) from None
-    ok = _serve(inventory, sock, log_level, access_log)
+    ok = _serve(inventory, sock, log_level, access_log, redact)
     if not ok:
         raise typer.Exit(exit_codes.FAILURE)
 
 
-def _serve(inventory: Inventory, sock: socket.socket, level: LogLevel, access_log: bool) -> bool:
+def _serve(
+    inventory: Inventory,
+    sock: socket.socket,
+    level: LogLevel,
+    access_log: bool,
+    redact: Redactor,
+) -> bool:
+    import asyncio
     import signal
 
     import uvicorn
 
     from cctvctl.server.app import create_app
     from cctvctl.server.connections import header_deadline_protocol
+    from cctvctl.server.reload import reload_on_signal
     from cctvctl.server.runtime import signal_stopping
 
-    app = create_app(inventory)
+    app = create_app(inventory, redact=redact)
     settings = inventory.server
 
     class Server(uvicorn.Server):
@@ -191,6 +235,12 @@ def _serve(inventory: Inventory, sock: socket.socket, level: LogLevel, access_lo
             # uvicorn waits for open event streams before it runs the lifespan
             # shutdown that closes the segments: end them now.
             signal_stopping(app)
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            # Only once the recorder runs: a SIGHUP before that is ignored (below).
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGHUP, reload_on_signal, app, "SIGHUP")
 
     cfg = uvicorn.Config(
         app,
@@ -208,7 +258,10 @@ def _serve(inventory: Inventory, sock: socket.socket, level: LogLevel, access_lo
     srv = Server(cfg)
     # uvicorn re-raises the signal that stopped it once it is done; with the default
     # handlers that turns a clean shutdown into "killed by SIGTERM" or a traceback.
-    quiet = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    quiet = {
+        sig: signal.signal(sig, lambda *_: None)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    }
     try:
         srv.run(sockets=[sock])
     finally:
@@ -257,11 +310,18 @@ def token_create(
         return
     print(f"API token for {name!r} ({role.value}); it is shown only this once:\n")
     print(f"  {token}\n")
-    print("Add these lines to the server's inventory file and restart the server:\n")
+    print(
+        "Add these lines to the server's inventory file, then `cctvctl server reload` "
+        "(or SIGHUP) applies them without a restart:\n"
+    )
     print(lines, end="")
 
 
 def register(app: typer.Typer) -> None:
-    """Add `server` and `token` to the top-level app."""
-    app.command("server")(server)
+    """Add `server` (with `server reload`) and `token` to the top-level app."""
+    from cctvctl.cli import server_reload_cmd
+
+    server_app.callback()(server)
+    server_app.command("reload")(server_reload_cmd.reload)
+    app.add_typer(server_app, name="server")
     app.add_typer(token_app, name="token")

@@ -63,6 +63,7 @@ from cctvctl.models import (
     RebootJob,
     RebootPlan,
     Recordings,
+    ReloadResult,
 )
 
 T = TypeVar("T")
@@ -353,6 +354,14 @@ class AsyncCctvClient(OneServer[httpx.AsyncBaseTransport]):
         self, limit: int | None = None, camera: str | None = None
     ) -> list[RebootJob]:
         return await self._run(routes.REBOOT_JOBS.call(_params(limit=limit, camera=camera)))
+
+    async def reload_server(self) -> ReloadResult:
+        """Make the server re-read its inventory file and apply it in place (admin).
+
+        A file the server refuses is a :class:`BadRequest` whose ``problem["errors"]``
+        holds the same lines as ``cctvctl config check``.
+        """
+        return await self._run(routes.SERVER_RELOAD.call(body={}))
 
     async def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return await self._run(routes.raw("GET", path, params))

@@ -115,6 +115,7 @@ class CctvClient(OneServer[httpx.BaseTransport]):
     reboot_many = _blocking(AsyncCctvClient.reboot_many)
     reboot_job = _blocking(AsyncCctvClient.reboot_job)
     reboot_jobs = _blocking(AsyncCctvClient.reboot_jobs)
+    reload_server = _blocking(AsyncCctvClient.reload_server)
     get_json = _blocking(AsyncCctvClient.get_json)
     post_json = _blocking(AsyncCctvClient.post_json)
     delete = _blocking(AsyncCctvClient.delete)

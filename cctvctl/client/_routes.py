@@ -32,6 +32,7 @@ from cctvctl.models import (
     RebootJob,
     RebootPlan,
     Recordings,
+    ReloadResult,
 )
 
 T = TypeVar("T")
@@ -309,6 +310,10 @@ REBOOT_PLAN: Final[Route[RebootPlan]] = Route(
 )
 REBOOT_JOB: Final[Route[RebootJob]] = Route(
     "GET", "/api/v1/reboots/{job_id}", _model_parser(RebootJob, "reboot job")
+)
+
+SERVER_RELOAD: Final[Route[ReloadResult]] = Route(
+    "POST", "/api/v1/server/reload", _model_parser(ReloadResult, "reload answer")
 )
 
 ROUTES: Final[tuple[Route[Any], ...]] = tuple(

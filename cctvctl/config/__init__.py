@@ -6,10 +6,12 @@ editing a 60-camera file should not have to fix it one error per run.
 
 The modules, each over the one before it: ``fields`` (value types, ``show_value``),
 ``settings`` (``[server]``, ``[sim]``), ``inventory`` (kecamatan, sites, cameras, the loaded
-:class:`Inventory`), ``loading`` (:func:`load_inventory`, :class:`ConfigError`). The rest of
+:class:`Inventory`), ``loading`` (:func:`load_inventory`, :class:`ConfigError`), ``diff``
+(what a running server must do to move from one inventory to another). The rest of
 cctvctl imports from here.
 """
 
+from cctvctl.config.diff import InventoryDiff, diff_inventories, running_settings_kept
 from cctvctl.config.fields import (
     DEFAULT_FILE_MODE,
     DEFAULT_LISTEN,
@@ -28,7 +30,7 @@ from cctvctl.config.inventory import (
     KecamatanConfig,
     SiteConfig,
 )
-from cctvctl.config.loading import ConfigError, format_loc, load_inventory
+from cctvctl.config.loading import ConfigError, format_loc, load_inventory, load_server_inventory
 from cctvctl.config.settings import ServerConfig, SimConfig, TokenConfig
 
 __all__ = [
@@ -41,15 +43,19 @@ __all__ = [
     "CameraEntry",
     "ConfigError",
     "Inventory",
+    "InventoryDiff",
     "InventoryFile",
     "KecamatanConfig",
     "ServerConfig",
     "SimConfig",
     "SiteConfig",
     "TokenConfig",
+    "diff_inventories",
     "format_loc",
     "hash_token",
     "load_inventory",
+    "load_server_inventory",
+    "running_settings_kept",
     "show_value",
     "slugify",
 ]

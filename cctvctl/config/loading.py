@@ -275,3 +275,13 @@ def load_inventory(path: Path | str, env: Mapping[str, str] | None = None) -> In
     if issues:
         raise ConfigError(path, issues)
     return Inventory(path=path, data=data, passwords=passwords)
+
+
+def load_server_inventory(path: Path | str, env: Mapping[str, str] | None = None) -> Inventory:
+    """:func:`load_inventory` plus the server's storage check: what ``config check``, the
+    server's start-up and a reload all accept."""
+    inventory = load_inventory(path, env)
+    problem = inventory.storage_problem()
+    if problem is not None:
+        raise ConfigError(Path(path), [problem])
+    return inventory

@@ -92,6 +92,11 @@ class ExportQueue:
         self._cancel: dict[str, threading.Event] = {}
         self._cancel_lock = threading.Lock()
 
+    def use_inventory(self, inventory: Inventory) -> None:
+        """A reload: jobs started from now on use ``inventory`` (and its keep days)."""
+        self.inventory = inventory
+        self._keep = float(inventory.server.export_keep_days) * 86400.0
+
     def requeue_running(self) -> None:
         """Jobs cut off by the last shutdown or crash go back to the queue."""
         requeued = self.store.requeue_running()

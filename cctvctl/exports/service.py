@@ -49,7 +49,7 @@ class Exporter:
         self.root = self.files.root
 
         def kecamatan_of(camera: str) -> str | None:
-            entry = inventory.camera(camera)
+            entry = self.inventory.camera(camera)
             return entry.kecamatan.key if entry is not None else None
 
         self.trail = JobTrail("export", AuditLog(index, clock=clock), events, kecamatan_of)
@@ -72,6 +72,11 @@ class Exporter:
         self._new_ids = threading.Lock()  # an id's draw and its insert, one request at a time
 
     # ------------------------------------------------------------------ life cycle
+
+    def use_inventory(self, inventory: Inventory) -> None:
+        """A reload: later requests and jobs see ``inventory``'s cameras and limits."""
+        self.inventory = inventory
+        self.queue.use_inventory(inventory)
 
     def start(self) -> None:
         self.index.modes.make_dirs(self.root)

@@ -199,6 +199,27 @@ class Health(Wire):
     kecamatan: list[KecamatanSummary]
 
 
+class ReloadResult(Wire):
+    """What a reload of the server's inventory file changed (``POST /api/v1/server/reload``)."""
+
+    file: str = Field(description="the inventory file the server was started with")
+    cameras: int = Field(description="cameras in the inventory now")
+    cameras_added: list[str] = Field(description="recording within seconds")
+    cameras_removed: list[str] = Field(description="stopped; their footage is kept")
+    cameras_reconnected: list[str] = Field(
+        description="URL, user, password, enabled or kecamatan changed"
+    )
+    cameras_updated: list[str] = Field(description="name, site, fps or ONVIF: not reconnected")
+    tokens_added: list[str]
+    tokens_removed: list[str]
+    settings_applied: list[str] = Field(description="[server] keys in effect now")
+    needs_restart: list[str] = Field(
+        description="[server] keys changed in the file that only a restart applies; "
+        "their running values are kept until then"
+    )
+    changes: list[str] = Field(description="the above as lines for people, as the log has them")
+
+
 class Identity(Wire):
     """Who the presented token is: lets a console grey out what the role may not do."""
 

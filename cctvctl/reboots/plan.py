@@ -121,6 +121,9 @@ class RebootPlanner:
         self.bulk_limit = bulk_limit
         self._clock = clock
 
+    def use_inventory(self, inventory: Inventory) -> None:
+        self.entries = {e.camera.id: e for e in inventory.cameras()}
+
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
 

@@ -148,6 +148,12 @@ class RebootRunner:
         self._pending = _Pending()
         self.stopping = False
 
+    def use_inventory(self, inventory: Inventory) -> None:
+        """Reboots started from now on use ``inventory``; one in flight keeps its camera."""
+        self.inventory = inventory
+        self._entries = {e.camera.id: e for e in inventory.cameras()}
+        self.reboot_wait = inventory.server.reboot_wait
+
     def busy(self) -> dict[str, RebootRow]:
         """Cameras with a reboot in flight; taken on the loop, which owns the rows."""
         return {r.camera: r for r in self._pending.rows.values()}

@@ -101,6 +101,12 @@ class RebootManager:
 
     # ------------------------------------------------------------------ life cycle
 
+    def use_inventory(self, inventory: Inventory) -> None:
+        """A reload: later plans and reboots see ``inventory``'s cameras and wait."""
+        self.inventory = inventory
+        self.planner.use_inventory(inventory)
+        self.runner.use_inventory(inventory)
+
     async def start(self) -> None:
         """Close out rows a crash left in flight: nobody is watching those cameras now."""
         leftovers = await asyncio.to_thread(self.log.unfinished)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from cctvctl.config import CameraEntry, Inventory
+from cctvctl.config import CameraEntry, Inventory, InventoryDiff
 from cctvctl.models import Camera, CameraStatus
 from cctvctl.recorder.ingest import CameraIngest, IngestSettings
 from cctvctl.recorder.rtt import RttProber, rtsp_target
@@ -98,6 +98,17 @@ def _rfc3339(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
+def _stop_all(ingests: list[CameraIngest], timeout: float) -> None:
+    """Stop every ingest at once, then wait (``timeout`` for all): each open segment is
+    closed and indexed by then."""
+    deadline = time.monotonic() + timeout
+    for ingest in ingests:
+        ingest.stop()
+    for ingest in ingests:
+        if not ingest.join(max(0.0, deadline - time.monotonic())):
+            log.warning("camera %s: ingest did not stop in time", ingest.camera_id)
+
+
 @dataclass
 class _Cam:
     entry: CameraEntry
@@ -138,23 +149,10 @@ class Recorder:
         self._cams: dict[str, _Cam] = {}
         entries = list(inventory.cameras())
         for n, entry in enumerate(entries):
-            cam = entry.camera
-            stats = CameraStats(
-                cam.id,
-                enabled=cam.enabled,
-                configured_fps=cam.fps,
-                offline_after=server.offline_after,
-                clock=now,
-            )
             # Spread the cameras' full re-reads over the rebuild period.
             offset = n * COVERAGE_REBUILD / max(1, len(entries))
-            self._cams[cam.id] = _Cam(entry, stats, _Coverage(cam.id, offset))
-        targets = {}
-        for c in self._cams.values():
-            target = rtsp_target(c.entry.camera.rtsp)
-            if target is not None and c.entry.camera.enabled:
-                targets[c.id] = target
-        self.rtt = RttProber(targets, interval=rtt_interval)
+            self._cams[entry.camera.id] = self._new_cam(entry, offset)
+        self.rtt = RttProber(self._rtt_targets(), interval=rtt_interval)
         self.thumbnails = ThumbnailService(self._keyframe, cache_seconds=server.thumbnail_seconds)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -163,6 +161,27 @@ class Recorder:
         self._not_before: float | None = None
         self._coverage_lock = threading.Lock()
         self._mono_origin = time.monotonic()
+        # One reload at a time; readers never take it (they read a dict swapped whole).
+        self._apply_lock = threading.Lock()
+
+    def _new_cam(self, entry: CameraEntry, rebuild_offset: float) -> _Cam:
+        cam = entry.camera
+        stats = CameraStats(
+            cam.id,
+            enabled=cam.enabled,
+            configured_fps=cam.fps,
+            offline_after=self.inventory.server.offline_after,
+            clock=self._now,
+        )
+        return _Cam(entry, stats, _Coverage(cam.id, rebuild_offset))
+
+    def _rtt_targets(self) -> dict[str, tuple[str, int]]:
+        targets = {}
+        for c in self._cams.values():
+            target = rtsp_target(c.entry.camera.rtsp)
+            if target is not None and c.entry.camera.enabled:
+                targets[c.id] = target
+        return targets
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -176,23 +195,7 @@ class Recorder:
         began = self._now()
         for c in self._cams.values():
             c.stats.begin(began)
-            cam = c.entry.camera
-            if not cam.enabled:
-                continue
-            c.ingest = CameraIngest(
-                cam.id,
-                kecamatan_slug=c.entry.kecamatan.key,
-                url=cam.rtsp,
-                username=cam.username,
-                password=self.inventory.password(cam.id),
-                storage=storage,
-                stats=c.stats,
-                on_segment=self._segment_closed(c.entry.kecamatan.key),
-                settings=self.ingest_settings,
-                clock=self._now,
-                modes=self.index.modes,
-            )
-            c.ingest.start()
+            self._start_ingest(c)
         self.rtt.start()
         self._spawn("recorder-monitor", self._monitor)
         self._spawn("recorder-retention", self._retention)
@@ -210,16 +213,84 @@ class Recorder:
         self._stopped = True
         deadline = time.monotonic() + timeout
         self._stop.set()
-        ingests = [c.ingest for c in self._cams.values() if c.ingest is not None]
-        for ingest in ingests:
-            ingest.stop()
+        with self._apply_lock:
+            ingests = [c.ingest for c in self._cams.values() if c.ingest is not None]
         self.rtt.stop(timeout=0)
-        for ingest in ingests:
-            if not ingest.join(max(0.0, deadline - time.monotonic())):
-                log.warning("camera %s: ingest did not stop in time", ingest.camera_id)
+        _stop_all(ingests, timeout)
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         log.info("recorder stopped")
+
+    def _start_ingest(self, c: _Cam) -> None:
+        cam = c.entry.camera
+        if not cam.enabled:
+            return
+        c.ingest = CameraIngest(
+            cam.id,
+            kecamatan_slug=c.entry.kecamatan.key,
+            url=cam.rtsp,
+            username=cam.username,
+            password=self.inventory.password(cam.id),
+            storage=self.inventory.storage,
+            stats=c.stats,
+            on_segment=self._segment_closed(c.entry.kecamatan.key),
+            settings=self.ingest_settings,
+            clock=self._now,
+            modes=self.index.modes,
+        )
+        c.ingest.start()
+
+    def apply(self, inventory: Inventory, diff: InventoryDiff) -> None:
+        """Move to ``inventory`` in place (a reload): ``diff`` says which cameras to touch.
+
+        Removed and reconnected cameras are stopped first, each open segment closed and
+        indexed; then reconnected and added cameras start. Every other camera keeps its
+        ingest, so its recording has no gap; its description (name, site) is updated.
+        The restart-only ``[server]`` keys of ``inventory`` must be the running ones
+        (:func:`cctvctl.config.running_settings_kept`).
+        """
+        with self._apply_lock:
+            old = self._cams
+            stopping = [old[cid].ingest for cid in (*diff.removed, *diff.reconnect)]
+            _stop_all([i for i in stopping if i is not None], STOP_TIMEOUT)
+            self.inventory = inventory
+            offline_after = inventory.server.offline_after
+            cams: dict[str, _Cam] = {}
+            fresh: list[_Cam] = []
+            for entry in inventory.cameras():
+                cid = entry.camera.id
+                kept = old.get(cid)
+                if kept is None or kept.entry.camera.enabled != entry.camera.enabled:
+                    # New, enabled or disabled: a status history of its own.
+                    c = self._new_cam(entry, 0.0)
+                    c.stats.begin(self._now())
+                    if kept is not None and not entry.camera.enabled:
+                        self._announce_disabled(c, kept)
+                else:
+                    c = kept
+                    c.entry = entry
+                    c.stats.configured_fps = entry.camera.fps
+                    c.stats.offline_after = offline_after
+                cams[cid] = c
+                if cid in diff.added or cid in diff.reconnect:
+                    c.ingest = None
+                    fresh.append(c)
+            if self.running:
+                for c in fresh:
+                    self._start_ingest(c)
+            self._cams = cams
+            self.rtt.targets = self._rtt_targets()
+            if self.running:
+                self.rtt.start()
+        for cid in diff.removed:
+            log.info("camera %s: removed from the inventory; its footage is kept", cid)
+
+    def _announce_disabled(self, c: _Cam, previous: _Cam) -> None:
+        was = previous.stats.status
+        if was is CameraStatus.DISABLED:
+            return
+        now = self._now()
+        self._announce(c, StatusChange(CameraStatus.DISABLED, was, "disabled by a reload", now))
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -293,24 +364,26 @@ class Recorder:
             log.exception("camera %s: could not publish status event", c.id)
 
     def _retention(self) -> None:
-        try:
-            from cctvctl.storage.retention import Retention
+        from cctvctl.storage.retention import Retention
 
-            retention = Retention.from_inventory(
-                self.inventory,
-                self.index,
-                events=self.events,
-                check_interval=self.retention_interval,
-            )
-        except Exception:
-            log.exception("retention is not available; footage will not be pruned")
-            return
+        retention: Retention | None = None
+        rules_of: Inventory | None = None
         # First pass soon after start: a disk that filled while we were down matters now.
         delay = min(1.0, self.retention_interval)
         while not self._stop.wait(delay):
             delay = self.retention_interval
+            inventory = self.inventory
             try:
-                retention.run_once(datetime.fromtimestamp(self._now(), UTC))
+                if inventory is not rules_of:  # at start, and after a reload
+                    retention = Retention.from_inventory(
+                        inventory,
+                        self.index,
+                        events=self.events,
+                        check_interval=self.retention_interval,
+                    )
+                    rules_of = inventory
+                if retention is not None:
+                    retention.run_once(datetime.fromtimestamp(self._now(), UTC))
             except Exception:
                 log.exception("retention pass failed")
 

@@ -22,6 +22,7 @@ from cctvctl.models import Role
 from cctvctl.recorder import malloc
 from cctvctl.server import openapi, problems, runtime
 from cctvctl.server.auth import require
+from cctvctl.server.credentials import Redactor
 from cctvctl.server.routes import (
     audit,
     cameras,
@@ -32,6 +33,7 @@ from cctvctl.server.routes import (
     metrics,
     reboots,
     recordings,
+    server,
 )
 from cctvctl.server.runtime import DEFAULT_RETENTION_INTERVAL
 
@@ -55,14 +57,20 @@ def create_app(
     inventory: Inventory,
     *,
     retention_interval: float = DEFAULT_RETENTION_INTERVAL,
+    redact: Redactor | None = None,
 ) -> FastAPI:
-    """The API application for ``inventory``; the recorder runs while the app is served."""
+    """The API application for ``inventory``; the recorder runs while the app is served.
+
+    ``redact``: the log handler's redactor, which a reload then keeps up to date.
+    """
     # Before uvicorn and the recorder start their threads: existing arenas are kept.
     malloc.limit_arenas(MALLOC_ARENAS)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with runtime.running(inventory, retention_interval=retention_interval) as rt:
+        async with runtime.running(
+            inventory, retention_interval=retention_interval, redact=redact
+        ) as rt:
             runtime.install(app, rt)
             yield
 
@@ -95,6 +103,7 @@ def create_app(
         exports,
         audit,
         reboots,
+        server,
     ):
         app.include_router(module.router)
 

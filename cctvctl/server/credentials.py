@@ -38,6 +38,10 @@ class TokenStore:
     """The configured tokens; :meth:`authenticate` maps a presented token to its owner."""
 
     def __init__(self, tokens: Iterable[TokenConfig]) -> None:
+        self.replace(tokens)
+
+    def replace(self, tokens: Iterable[TokenConfig]) -> None:
+        """Use ``tokens`` from the next request on (a reload): the list is swapped whole."""
         self._tokens = [(t.hash, Principal(t.name, t.role)) for t in tokens]
 
     def __len__(self) -> int:
@@ -61,16 +65,25 @@ class Redactor:
     )
 
     def __init__(self, secrets: Iterable[str]) -> None:
+        self._secrets: list[str] = []
+        self._pattern: re.Pattern[str] | None = None
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        """Mask ``secrets`` too (a reload's new passwords); old ones stay masked, since
+        they may still sit in a camera's last error."""
         # Longest first, so a password containing another one is masked whole. Very short
         # values are skipped: masking every "a" in a log line helps nobody.
-        unique = sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True)
+        known = {*self._secrets, *(s for s in secrets if len(s) >= 3)}
+        unique = sorted(known, key=len, reverse=True)
         self._secrets = unique
         self._pattern = re.compile("|".join(re.escape(s) for s in unique)) if unique else None
 
     def __call__(self, text: str) -> str:
         text = self._URL_CREDENTIALS.sub(rf"\g<scheme>{MASK}:{MASK}@", text)
-        if self._pattern is not None:
-            text = self._pattern.sub(MASK, text)
+        pattern = self._pattern
+        if pattern is not None:
+            text = pattern.sub(MASK, text)
         return text
 
 

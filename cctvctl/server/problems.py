@@ -49,6 +49,7 @@ TYPE_UNAUTHORIZED: Final = "urn:cctvctl:problem:unauthorized"
 TYPE_FORBIDDEN: Final = "urn:cctvctl:problem:forbidden"
 TYPE_INTERNAL: Final = "urn:cctvctl:problem:internal-error"
 TYPE_TOO_LARGE: Final = "urn:cctvctl:problem:body-too-large"
+TYPE_INVALID_INVENTORY: Final = "urn:cctvctl:problem:invalid-inventory"
 
 #: Validation errors described one by one in a 422; the rest are only counted.
 MAX_ERRORS_SHOWN: Final = 10

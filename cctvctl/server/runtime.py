@@ -21,7 +21,7 @@ import threading
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
@@ -50,6 +50,7 @@ __all__ = [
     "install",
     "redactor_for",
     "running",
+    "runtime_of",
     "signal_stopping",
 ]
 
@@ -96,9 +97,13 @@ class CountingDatabase(Database):
             return dict(self.written), dict(self.written_bytes)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Runtime:
-    """Everything a request handler may need; :func:`running` builds it."""
+    """Everything a request handler may need; :func:`running` builds it.
+
+    Every field is built once, except ``inventory``, which a reload replaces
+    (:mod:`cctvctl.server.reload`, under ``reload_lock``) after moving each service to it.
+    """
 
     inventory: Inventory
     tokens: TokenStore
@@ -113,6 +118,8 @@ class Runtime:
     started: datetime
     #: Set first at shutdown (and by the CLI on a signal): open event streams end on it.
     stopping: threading.Event
+    #: One reload at a time (a SIGHUP and an API call may arrive together).
+    reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def open_since(self, camera_id: str) -> datetime | None:
         """Start of the segment the camera is writing now, if any (not indexed yet)."""
@@ -153,15 +160,18 @@ async def running(
     inventory: Inventory,
     *,
     retention_interval: float = DEFAULT_RETENTION_INTERVAL,
+    redact: Redactor | None = None,
 ) -> AsyncIterator[Runtime]:
     """Start every service in order, yield the :class:`Runtime`, stop them in reverse.
 
     A service is stopped only if it was built; one that fails to stop does not keep the
-    ones after it (the database last) from closing.
+    ones after it (the database last) from closing. ``redact``: the redactor the log
+    handler uses too, so a camera added by a reload is masked in the log as well.
     """
     started = datetime.now(UTC)
     stopping = threading.Event()
-    redact = redactor_for(inventory)
+    if redact is None:
+        redact = redactor_for(inventory)
     async with AsyncExitStack() as stack:
         db = await asyncio.to_thread(_open_database, inventory)
         stack.callback(db.close)
@@ -218,12 +228,18 @@ def install(app: FastAPI, rt: Runtime) -> None:
     app.state.runtime = rt
 
 
+def runtime_of(app: FastAPI) -> Runtime | None:
+    """The backend ``app`` serves, for signal handlers; None before start-up has finished."""
+    rt: Runtime | None = getattr(app.state, "runtime", None)
+    return rt
+
+
 def signal_stopping(app: FastAPI) -> None:
     """Tell the open event streams of ``app`` to end (the CLI's signal handler calls it).
 
     uvicorn waits for open responses before it runs the lifespan shutdown, so the streams
     must end first; before start-up has finished there is nothing to tell.
     """
-    rt: Runtime | None = getattr(app.state, "runtime", None)
+    rt = runtime_of(app)
     if rt is not None:
         rt.stopping.set()

@@ -30,6 +30,7 @@ from cctvctl.cli import exit_codes
 from cctvctl.cli.cameras_cmd import StatusChoice
 from cctvctl.cli.common import missing_text
 from cctvctl.cli.output import console, no_color_env
+from cctvctl.cli.snapshot_cmd import wrap_caption
 from cctvctl.cli.status_cmd import StatusReport, problem_lines
 from cctvctl.models import Camera, CameraStatus, Gap, Health, KecamatanSummary, Volume
 from cctvctl.render import DEFAULT_RAMP
@@ -418,6 +419,31 @@ def test_snapshot_ascii_ramp_matches_the_cameras_brightness(ready: Live) -> None
         expected = _ramp_index(scene_colour(cam))
         assert abs(DEFAULT_RAMP.index(glyph) - expected) <= 1, (glyph, expected)
         assert cam in caption
+
+
+def test_snapshot_caption_wraps_between_its_parts_and_keeps_the_age(ready: Live) -> None:
+    # At 80 columns a demo camera's caption was cut with "…" before "2 s old".
+    cam = ready.site.camera_ids[1]
+    proc = cli("snapshot", cam, "--width", "40", live=ready, columns=50)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.rstrip("\n").splitlines()
+    first = next(i for i, line in enumerate(lines) if cam in line)
+    caption = lines[first:]
+    assert len(caption) >= 2  # a camera, a WITA frame time and an age do not fit 50
+    assert all(len(line) <= 50 for line in caption), caption
+    assert "…" not in proc.stdout
+    assert all(not line.startswith("·") and not line.endswith("·") for line in caption)
+    text = " · ".join(caption)
+    assert "WITA" in text and text.endswith(" old"), caption
+
+
+def test_wrap_caption_breaks_only_between_parts() -> None:
+    assert wrap_caption("aaaa · bbbb · cc", 11) == ["aaaa · bbbb", "cc"]
+    assert wrap_caption("aaaa · bbbb · cc", 80) == ["aaaa · bbbb · cc"]
+    assert wrap_caption("a-part-wider-than-the-screen · x", 5) == [
+        "a-part-wider-than-the-screen",
+        "x",
+    ]
 
 
 def test_snapshot_saves_jpeg_and_json(ready: Live, tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from cctvctl.cli.jobs import (
 )
 from cctvctl.cli.options import ServerOptions, server_options
 from cctvctl.cli.output import Column, Priority, print_json, print_table
-from cctvctl.termsafe import for_terminal
+from cctvctl.termsafe import escape_controls, for_terminal
 from cctvctl.timeparse import WITA, format_duration, format_time
 
 if TYPE_CHECKING:
@@ -359,7 +359,11 @@ def ls(
 
     out = out_console(opts.no_color)
     if not jobs:
-        out.print("no export jobs", highlight=False)
+        # Name the filters: after a cancel a job is 'deleted', not gone, and a bare "no
+        # export jobs" under --state done read as if the server had lost it.
+        state_part = "" if state is None else f" in state {state}"
+        camera_part = "" if camera is None else f" of camera {escape_controls(camera)}"
+        out.print(Text(f"no export jobs{state_part}{camera_part}"))
         return
     # The job id is what `exports download` wants: whole, as the camera and the state.
     columns = [

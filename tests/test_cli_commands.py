@@ -366,11 +366,16 @@ def test_gaps_bad_times_exit_2_with_one_line(ready: Live) -> None:
         one_error_line(proc, repr(bad), "out of range", "accepted:")
 
 
-def test_unknown_camera_exits_2(ready: Live) -> None:
+def test_unknown_camera_or_job_exits_2_and_says_what_lists_them(ready: Live) -> None:
     for args in (("snapshot", "no-such-cam"), ("gaps", "--camera", "no-such-cam")):
         proc = cli(*args, live=ready)
         assert proc.returncode == exit_codes.USAGE, proc
-        one_error_line(proc, "no-such-cam", ready.server.url)
+        one_error_line(proc, "no-such-cam", ready.server.url, "`cctvctl cameras` lists them")
+        assert "/api/v1" not in proc.stderr  # what to run, not which route to call
+    operator = ready.site.tokens["operator"]
+    job = cli("exports", "show", "0123456789abcdef", live=ready, token=operator)
+    assert job.returncode == exit_codes.USAGE, job
+    one_error_line(job, "'0123456789abcdef'", "`cctvctl exports ls`", "whole ids")
 
 
 # --------------------------------------------------------------------------- snapshot

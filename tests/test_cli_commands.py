@@ -31,7 +31,7 @@ from cctvctl.cli.cameras_cmd import StatusChoice
 from cctvctl.cli.common import missing_text
 from cctvctl.cli.output import console, no_color_env
 from cctvctl.cli.snapshot_cmd import wrap_caption
-from cctvctl.cli.status_cmd import StatusReport, problem_lines
+from cctvctl.cli.status_cmd import StatusReport, node_label, problem_lines
 from cctvctl.models import Camera, CameraStatus, Gap, Health, KecamatanSummary, Volume
 from cctvctl.render import DEFAULT_RAMP
 from cctvctl.sim.scene import scene_colour
@@ -173,6 +173,15 @@ def test_status_fits_60_columns_and_names_the_worst(ready: Live, outage: Outage)
     enabled = len(ready.site.cameras_in(slug))
     row = next(line for line in lines if line.startswith(ready.site.kecamatan[slug]))
     assert f"{enabled - 1}/{enabled}" in row, row
+    # A node given by --url is named whole, its port included, within the 60 columns.
+    assert ready.server.url.removeprefix("http://") in lines[0], lines[0]
+
+
+def test_status_names_a_url_node_whole_within_its_room() -> None:
+    assert node_label("http://127.0.0.1:48543", 21) == "127.0.0.1:48543"
+    assert node_label("http://127.0.0.1:48543", 22) == "http://127.0.0.1:48543"
+    assert node_label("https://rec-1.kutim:8470", 5) == "https://rec-1.kutim:8470"
+    assert node_label("sangatta", 5) == "sangatta"
 
 
 def _report_missing(minutes: float) -> StatusReport:

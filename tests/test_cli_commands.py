@@ -651,6 +651,15 @@ def narrow(*args: str, live: Live, role: str = "viewer") -> str:
     return proc.stdout
 
 
+@pytest.mark.parametrize("columns", [None, NARROW])
+def test_tables_in_a_pipe_leave_no_trailing_spaces(ready: Live, columns: int | None) -> None:
+    # rich pads a line's last cell to the column's width; a cron mail or a diff shows it.
+    proc = cli("cameras", live=ready, columns=columns)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) > 3 and all(line == line.rstrip() for line in lines), proc.stdout
+
+
 def test_table_commands_stack_rows_at_50_columns_with_every_field_whole(
     ready: Live, outage: Outage
 ) -> None:

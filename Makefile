@@ -27,9 +27,11 @@ $(TSTAMP): pyproject.toml | $(BIN)/python
 	@touch $@ $(STAMP)
 
 # Debian packages the tests use: tmux drives the real terminal test, ffmpeg's ffprobe is a
-# third-party RTSP client and the benchmarks' yardstick. Installed only when missing and
-# when we are root (as on CI); elsewhere a note says what to install.
-SYSDEPS := tmux:tmux ffprobe:ffmpeg
+# third-party RTSP client and the benchmarks' yardstick, postgresql is the fleet store's
+# engine (tests/pg_harness.py starts its own). Installed only when missing and when we are
+# root (as on CI); elsewhere a note says what to install. A probe is a command on PATH or a
+# path glob: Debian keeps the server's binaries under /usr/lib/postgresql/<version>/bin.
+SYSDEPS := tmux:tmux ffprobe:ffmpeg /usr/lib/postgresql/*/bin/initdb:postgresql
 sysdeps:
 	@missing=""; for pair in $(SYSDEPS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
@@ -54,9 +56,10 @@ imports: $(TSTAMP)
 
 # The suite mostly waits on real cameras, servers and clocks (about 0.75 of a core over
 # 3 workers), so three files at a time: 3 min instead of 8.5 on 2 cores. A module keeps
-# its shared site on one worker (--dist loadfile).
+# its shared site on one worker (--dist loadfile); files start in collection order, the
+# slowest first (tests/conftest.py, SLOW_FIRST), not xdist's most-tests-first.
 pytest: $(TSTAMP) sysdeps
-	$(BIN)/pytest -n 3 --dist loadfile
+	$(BIN)/pytest -n 3 --dist loadfile --no-loadscope-reorder
 
 test: lint types imports pytest
 

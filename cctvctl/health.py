@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
@@ -32,7 +32,7 @@ from cctvctl.models import (
     Volume,
 )
 from cctvctl.storage.database import Database
-from cctvctl.storage.gaps import GapReport, HasSpan, camera_gaps
+from cctvctl.storage.gaps import GapReport, HasSpan, camera_gaps, expected_from
 from cctvctl.storage.retention import DEFAULT_GUARD_SECONDS, disk_reserve, quota_bytes
 
 __all__ = [
@@ -170,17 +170,24 @@ def recording_gaps(
     now: datetime,
     *,
     open_since: datetime | None = None,
+    grace: float = 0.0,
 ) -> tuple[list[Gap], GapReport]:
     """Footage missing for a camera over ``[start, end)``, from the segment index.
 
-    Nothing before the index existed counts as missing, and nothing after ``now``. The
-    segment a camera is writing is not indexed until it closes; pass its start as
-    ``open_since`` so the footage being recorded right now does not count as a hole.
+    Nothing before the index existed counts as missing, nor a fresh index's first
+    ``grace`` seconds before the camera's first footage (:func:`expected_from`), nor
+    anything after ``now``. The segment a camera is writing is not indexed until it
+    closes; pass its start as ``open_since`` so the footage being recorded right now
+    does not count as a hole.
     """
     spans: list[HasSpan] = list(index.segments(camera_id, start, end))
     if open_since is not None and open_since < now:
         spans.append(_Span(open_since, now))
-    return camera_gaps(spans, start, end, not_before=index.created(), now=now)
+    first = index.first_segment_start(camera_id) or open_since
+    created = index.created().timestamp()
+    since = expected_from(created, None if first is None else first.timestamp(), grace)
+    not_before = datetime.fromtimestamp(since, UTC)
+    return camera_gaps(spans, start, end, not_before=not_before, now=now)
 
 
 def kecamatan_summaries(
@@ -203,7 +210,7 @@ def kecamatan_summaries(
         used = stored.get(kec.key, 0)
         rate = write_rate(index, now, kec.key)
         rtts = [c.rtt_ms for c in cams if c.rtt_ms is not None]
-        missing = sum(c.missing_seconds_24h for c in cams if c.enabled)
+        missing = [c.missing_seconds_24h for c in cams if c.enabled]
         out.append(
             KecamatanSummary(
                 slug=kec.key,
@@ -218,7 +225,8 @@ def kecamatan_summaries(
                 quota_bytes=quota,
                 write_bps=rate,
                 days_to_full=None if quota is None else _days(quota - used, rate),
-                missing_minutes_24h=missing / 60.0,
+                missing_minutes_24h=sum(missing) / 60.0,
+                worst_missing_seconds_24h=max(missing, default=0.0),
                 worst_rtt_ms=max(rtts) if rtts else None,
             )
         )

@@ -87,6 +87,43 @@ class CameraStatus(enum.StrEnum):
     DISABLED = "disabled"
 
 
+class OfflineCause(enum.StrEnum):
+    """Why a camera is not delivering, in terms an operator can act on.
+
+    The recorder derives it from libav's error (``Camera.last_error`` keeps that text for
+    the detail view): "InvalidDataError: Invalid data found when processing input" says
+    nothing at 02:00, "no answer" says go and look at the camera or its switch.
+    """
+
+    REFUSED = "refused"  # nothing listens on the RTSP port
+    NO_ANSWER = "no_answer"  # took no connection, or took it and never answered
+    STALLED = "stalled"  # connected, then packets stopped
+    AUTH_FAILED = "auth_failed"  # the camera refused the credentials (401)
+    NOT_FOUND = "not_found"  # no stream at the inventory's path (404)
+    ENDED = "ended"  # the camera closed a stream it was sending
+    OTHER = "other"  # anything else: last_error says what
+
+    @property
+    def label(self) -> str:
+        return _CAUSE_LABELS[self]
+
+
+_CAUSE_LABELS: Final = {
+    OfflineCause.REFUSED: "connection refused",
+    OfflineCause.NO_ANSWER: "timed out (no answer)",
+    OfflineCause.STALLED: "stalled (connected, no packets)",
+    OfflineCause.AUTH_FAILED: "authentication failed",
+    OfflineCause.NOT_FOUND: "not found (404)",
+    OfflineCause.ENDED: "stream ended",
+    OfflineCause.OTHER: "stream error",
+}
+
+#: Status changes within :data:`FLAP_WINDOW_SECONDS` that make a camera ``FLAP``: three
+#: outages and their recoveries in ten minutes.
+FLAP_CHANGES: Final = 6
+FLAP_WINDOW_SECONDS: Final = 600.0
+
+
 # --- wire models -------------------------------------------------------------------------
 # Times are timezone-aware UTC datetimes; pydantic writes them as RFC 3339.
 
@@ -118,6 +155,15 @@ class Camera(Wire):
     missing_seconds_24h: float = 0.0
     last_error: str | None = None
     last_error_at: datetime | None = None  # when last_error happened
+    cause: OfflineCause | None = Field(
+        None, description="why the camera is not delivering (last_error in an operator's words)"
+    )
+    changes_10m: int = Field(
+        0, description="times the stream went down or came back in the last 10 minutes"
+    )
+    flapping: bool = Field(
+        False, description=f"changes_10m is at least {FLAP_CHANGES}: the camera is flapping"
+    )
 
 
 class Segment(Wire):
@@ -183,7 +229,12 @@ class KecamatanSummary(Wire):
     quota_bytes: int | None
     write_bps: float
     days_to_full: float | None
-    missing_minutes_24h: float
+    missing_minutes_24h: float = Field(
+        description="camera-minutes: footage missing in 24 h, summed over the cameras"
+    )
+    worst_missing_seconds_24h: float = Field(
+        0.0, description="footage missing in 24 h on the kecamatan's worst camera"
+    )
     worst_rtt_ms: float | None
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "TimeParseError",
     "format_duration",
     "format_time",
+    "localize",
     "parse_duration",
     "parse_time",
 ]
@@ -164,6 +165,27 @@ def format_time(when: datetime | None, *, utc: bool = False, date_too: bool = Tr
     local = when.astimezone(zone)
     stamp = local.strftime("%Y-%m-%d %H:%M:%S" if date_too else "%H:%M:%S")
     return f"{stamp} {'UTC' if utc else 'WITA'}"
+
+
+# An instant as the API writes it (RFC 3339 with a UTC offset), inside a server's text.
+_INSTANT: Final = re.compile(
+    r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})(?![\w:])"
+)
+
+
+def localize(text: str, *, utc: bool = False) -> str:
+    """``text`` with every RFC 3339 instant in it as people read it: ``2026-12-04
+    22:40:00 WITA`` (or UTC). For a server's problem details and job notes, which carry
+    times as the API does, shown to a person who works in WITA."""
+
+    def one(match: re.Match[str]) -> str:
+        try:
+            when = _rfc3339(match.group())
+        except TimeParseError:
+            return match.group()
+        return format_time(when, utc=utc)
+
+    return _INSTANT.sub(one, text)
 
 
 def format_duration(seconds: float) -> str:

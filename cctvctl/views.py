@@ -18,9 +18,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from cctvctl.models import AuditEntry, CameraStatus, Event, ExportJob, ExportState, ExportWait
+from cctvctl.models import (
+    FLAP_WINDOW_SECONDS,
+    AuditEntry,
+    Camera,
+    CameraStatus,
+    Event,
+    ExportJob,
+    ExportState,
+    ExportWait,
+)
 from cctvctl.termsafe import for_terminal
-from cctvctl.timeparse import WITA, format_time
+from cctvctl.timeparse import WITA, format_time, localize
 from cctvctl.units import bytes_text
 
 __all__ = [
@@ -31,10 +40,12 @@ __all__ = [
     "audit_cells",
     "audit_fields",
     "audit_row",
+    "camera_problem",
     "event_fields",
     "event_row",
     "export_cells",
     "export_state_text",
+    "flap_text",
     "waiting_text",
     "window_text",
 ]
@@ -155,7 +166,9 @@ class AuditCells:
     detail: str | None
 
 
-def audit_cells(entry: AuditEntry) -> AuditCells:
+def audit_cells(entry: AuditEntry, *, utc: bool = False) -> AuditCells:
+    """The cells of an audit entry; a refusal's detail ("no footage between <UTC>
+    and <UTC>") reads WITA, or UTC."""
     entry = for_terminal(entry)
     result = entry.result.lower()
     if result in ("refused", "failed", "error", "denied"):
@@ -177,8 +190,31 @@ def audit_cells(entry: AuditEntry) -> AuditCells:
         why=" · ".join(x for x in (entry.case_id, entry.reason) if x) or "-",
         result=shown,
         severity=severity,
-        detail=entry.detail,
+        detail=None if entry.detail is None else localize(entry.detail, utc=utc),
     )
+
+
+# --------------------------------------------------------------------------- cameras
+
+
+def flap_text(camera: Camera) -> str:
+    """``FLAP 14`` for a flapping camera (changes in the last 10 min), else empty.
+
+    The figure and the verdict are the server's (``changes_10m``, ``flapping``), so the
+    grid, the camera screen and ``cctvctl cameras`` all read the same one.
+    """
+    return f"FLAP {camera.changes_10m}" if camera.flapping else ""
+
+
+def camera_problem(camera: Camera) -> str:
+    """What is wrong with a camera beyond its status, in an operator's words, or empty:
+    ``FLAP 14 in 10m · connection refused``."""
+    parts = []
+    if camera.flapping:
+        parts.append(f"{flap_text(camera)} in {FLAP_WINDOW_SECONDS / 60:.0f}m")
+    if camera.cause is not None and camera.status is not CameraStatus.ONLINE:
+        parts.append(camera.cause.label)
+    return " · ".join(parts)
 
 
 # --------------------------------------------------------------------------- events
@@ -283,7 +319,7 @@ def event_row(event: Event, arrow: str = "→") -> EventRow | None:
             severity,
             event.camera or "-",
             event.kecamatan or "",
-            detail,
+            localize(detail),  # a job's note or error may carry the API's UTC times
         )
     )
 

@@ -18,14 +18,75 @@ from harness import (
     wait_for,
     write_site,
 )
+from pg_harness import PgDatabase, PgEngine, find_pg_bin, temporary_root
 
 from cctvctl.storage.database import Database
+
+# The modules that take longest, longest first: each file's tests summed from one whole
+# run (`pytest --durations=0`, 3 workers on 2 busy cores), except the disk guard's file,
+# first because it waits about 90 s whatever the load. `make test` hands whole files to
+# its workers in collection order (--dist loadfile --no-loadscope-reorder), so these start
+# first and no long one starts last while the other workers sit idle; xdist's own order
+# (most tests first) ran the single-test files of 60-90 s at the very end.
+SLOW_FIRST = (
+    "test_disk_guard_volume.py",
+    "test_cli_commands.py",
+    "test_api.py",
+    "test_cli_reboot.py",
+    "test_recovery.py",
+    "test_tui.py",
+    "test_cli_exit_codes.py",
+    "test_tui_exports.py",
+    "test_cli_export.py",
+    "test_openapi_contract.py",
+    "test_tui_camera.py",
+    "test_tui_snapshots.py",
+    "test_client.py",
+    "test_cli_terminal_safety.py",
+    "test_reboots.py",
+    "test_demo.py",
+    "test_exports.py",
+    "test_file_modes.py",
+    "test_recorder.py",
+    "test_hostile_api.py",
+    "test_contexts.py",
+    "test_sim_rtsp.py",
+    "test_cli_startup.py",
+    "test_cli_job_follow.py",
+    "test_connection_guard.py",
+    "test_tui_nodes.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: n for n, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept
 
 
 @pytest.fixture(scope="session")
 def sim_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Encoded scene loops, shared by every simulator of the session (encoded once)."""
     return tmp_path_factory.mktemp("sim-cache")
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[PgEngine]:
+    """One PostgreSQL per xdist worker, started on first use (a few seconds), for the session."""
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        pytest.fail("PostgreSQL not found under /usr/lib/postgresql/*/bin: run `make sysdeps`")
+    engine = PgEngine(bin_dir, temporary_root()).init().start()
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def pg(pg_engine: PgEngine) -> Iterator[PgDatabase]:
+    """A fresh database per test module; ``pg.stop()``/``pg.start()`` stop the engine."""
+    database = PgDatabase(pg_engine.create_database(), pg_engine)
+    yield database
+    if not pg_engine.running:  # a test that stopped the engine and failed before restarting
+        pg_engine.start()
 
 
 @pytest.fixture

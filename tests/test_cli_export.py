@@ -393,3 +393,29 @@ def test_help_has_an_example() -> None:
         assert proc.returncode == 0
         assert f"Example: cctvctl {' '.join(args)}" in proc.stdout
         assert "--json" in proc.stdout
+
+
+def test_a_window_without_footage_is_refused_in_wita_with_where_footage_starts(
+    live: Live, exported: Exported, tmp_path: Path
+) -> None:
+    camera = live.site.camera_ids[0]
+    first = live.server.get(f"/api/v1/cameras/{camera}/recordings").json()["segments"][0]
+    starts = datetime.fromisoformat(first["start"].replace("Z", "+00:00"))
+    # Ten minutes before the site existed: no footage, and the footage's start is known.
+    before = starts - timedelta(minutes=10)
+    typed = before.astimezone(WITA).strftime("%Y-%m-%d %H:%M:%S")
+    args = ["export", camera, "--from", typed]
+    args += ["--to", "+30s", "--case", CASE, "-o", str(tmp_path / "none.mp4")]
+    proc = run_cli(*args, live=live)
+    assert proc.returncode == 2, proc.stderr
+    line = last_error(proc)
+    wita = starts.astimezone(WITA).strftime("%Y-%m-%d %H:%M:%S WITA")
+    assert f"footage for this camera starts at {wita}" in line, line
+    assert before.astimezone(WITA).strftime("%H:%M:%S WITA") in line, line
+    # No UTC instant and no API route in what a person reads.
+    assert "Z " not in line and "Z;" not in line and "/api/" not in line, line
+    assert not (tmp_path / "none.mp4").exists()
+
+    utc = run_cli(*args, "--utc", live=live)
+    utc_line = last_error(utc)
+    assert starts.strftime("%Y-%m-%d %H:%M:%S UTC") in utc_line, utc_line

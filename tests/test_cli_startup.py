@@ -15,9 +15,26 @@ import sys
 import pytest
 from harness import REPO, Live
 
-HEAVY = ("av", "textual", "fastapi", "starlette", "uvicorn", "zeep", "onvif", "PIL", "psutil")
+HEAVY = (
+    "av",
+    "textual",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "zeep",
+    "onvif",
+    "PIL",
+    "psutil",
+    "psycopg",
+)
 # The backend, which the CLI reaches only over HTTP.
-BACKEND = ("cctvctl.server", "cctvctl.recorder", "cctvctl.storage", "cctvctl.health")
+BACKEND = (
+    "cctvctl.server",
+    "cctvctl.recorder",
+    "cctvctl.storage",
+    "cctvctl.health",
+    "cctvctl.fleet",
+)
 _LINE = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|(\s*)(\S+)$")
 
 

@@ -704,3 +704,13 @@ def test_unused_port_is_unreachable() -> None:
     with CctvClient(url, retries=0) as client, pytest.raises(Unreachable) as caught:
         client.camera("x")
     assert caught.value.url is not None and caught.value.url.startswith(url)
+
+
+def test_a_servers_times_in_an_error_read_wita_or_utc() -> None:
+    raw = "camera 'a' has no footage between 2026-12-04T14:40:00Z and 2026-12-04T14:45:00Z"
+    exc = BadRequest("http://node", raw, status=422)
+    assert exc.raw_detail == raw  # as the server sent it, for scripts
+    assert exc.detail.endswith("between 2026-12-04 22:40:00 WITA and 2026-12-04 22:45:00 WITA")
+    assert str(exc) == f"http://node: bad request (422): {exc.detail}"
+    assert "2026-12-04 14:40:00 UTC" in exc.text(utc=True)
+    assert "T14:40:00Z" not in str(exc)

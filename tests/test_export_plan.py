@@ -86,3 +86,7 @@ def test_a_window_without_footage_is_refused_on_start(index: Database) -> None:
     before = _refusal(index, "sgu-01", WRITING_SINCE - timedelta(minutes=9), WRITING_SINCE)
     assert (before.status, before.parameter) == (422, "start")
     assert "has no footage between" in before.detail
+    # What to do (where footage is), not which route to call; UTC in the API's form.
+    assert "footage for this camera starts at 2026-12-04T01:30:00Z" in before.detail
+    assert "/api/" not in before.detail
+    assert before.extra == {"footage_ends": None, "footage_resumes": "2026-12-04T01:30:00Z"}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cctvctl.storage.gaps import DEFAULT_TOLERANCE, camera_gaps, find_gaps
+from cctvctl.storage.gaps import DEFAULT_TOLERANCE, camera_gaps, expected_from, find_gaps
 
 
 def test_no_segments_means_the_whole_window_is_missing() -> None:
@@ -135,3 +135,14 @@ def test_camera_gaps_speaks_wire_models() -> None:
 def test_camera_gaps_refuses_naive_datetimes() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         camera_gaps([], datetime(2024, 5, 1), datetime(2024, 5, 2))
+
+
+def test_footage_counts_from_the_first_connect_only_on_a_fresh_index() -> None:
+    created = 1_000.0
+    # Connected 1.5 s after the index was created: that start-up is no footage lost.
+    assert expected_from(created, created + 1.5, grace=10) == created + 1.5
+    # Slower than the grace: the camera was reported offline, so its wait counts.
+    assert expected_from(created, created + 30, grace=10) == created
+    # Never recorded, or footage older than the index (restored): from the creation.
+    assert expected_from(created, None, grace=10) == created
+    assert expected_from(created, created - 5, grace=10) == created

@@ -153,7 +153,9 @@ def test_flap_alternates_and_recover_ends_it(sim: RunningSim) -> None:
 def test_fault_errors_are_one_line_with_exit_codes(sim: RunningSim) -> None:
     bad_mode = cctvctl("sim", "fault", "kbn-camat-01", "explode", "-c", str(sim.config))
     assert bad_mode.returncode == 2
-    assert "accepted: drop, stall, flap, offline, recover" in bad_mode.stderr
+    assert (
+        "accepted: drop, stall, flap, offline, unauthorized, not_found, recover" in bad_mode.stderr
+    )
     unknown = cctvctl("sim", "fault", "nope-01", "drop", "-c", str(sim.config))
     assert unknown.returncode == 2 and "nope-01" in unknown.stderr
     closed = free_port()

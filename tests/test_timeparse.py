@@ -11,6 +11,7 @@ from cctvctl.timeparse import (
     TimeParseError,
     format_duration,
     format_time,
+    localize,
     parse_duration,
     parse_time,
 )
@@ -167,3 +168,18 @@ def test_parse_duration(text: float | str, seconds: float) -> None:
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_localize_shows_the_apis_instants_in_wita_or_utc() -> None:
+    text = (
+        "no footage between 2026-12-04T14:40:00Z and 2026-12-04T14:45:00.250+00:00; "
+        "starts at 2026-12-04T23:41:00+08:00"
+    )
+    assert localize(text) == (
+        "no footage between 2026-12-04 22:40:00 WITA and 2026-12-04 22:45:00 WITA; "
+        "starts at 2026-12-04 23:41:00 WITA"
+    )
+    assert localize("at 2026-12-04T14:40:00Z.", utc=True) == "at 2026-12-04 14:40:00 UTC."
+    # Only whole instants with an offset: a bare date-time or an id is left alone.
+    for kept in ("2026-12-04T14:40:00", "rb-2026-12-04T14:40:00Zx", "no times here"):
+        assert localize(kept) == kept

@@ -264,6 +264,10 @@ async def test_export_form_validates_then_creates_the_job(site: Live) -> None:
         await pilot.press("enter")
         await until(pilot, lambda: form.error_text.startswith("refused: "), 10)
         assert "no footage" in form.error_text
+        # A WITA form answers in WITA, and says where footage starts, not which route to ask.
+        assert "WITA" in form.error_text and "footage for this camera starts at" in form.error_text
+        assert not re.search(r"\d{2}:\d{2}:\d{2}Z", form.error_text), form.error_text
+        assert "/api/" not in form.error_text
         assert app.screen is form and form.query_one("#case", Input).value == CASE
         with CctvClient(site.server.url, site.site.tokens["operator"]) as api:
             assert {j.id for j in api.exports(camera=camera)} == before

@@ -33,6 +33,7 @@ from cctvctl.models import (
     Identity,
     KecamatanSummary,
     Nic,
+    OfflineCause,
     Recordings,
     Role,
     Segment,
@@ -41,9 +42,10 @@ from cctvctl.models import (
 )
 from cctvctl.tui.app import CctvApp
 
-__all__ = ["NOW", "FixedSite", "fixed_app"]
+__all__ = ["FLAPPING", "NOW", "FixedSite", "fixed_app"]
 
 NOW = datetime(2026, 11, 28, 2, 30, tzinfo=UTC)  # 10:30 WITA
+FLAPPING = "sgu-pkm-01"  # up and down 8 times in the last 10 minutes
 
 _KECAMATAN = {
     "sangatta-utara": "Sangatta Utara",
@@ -91,6 +93,7 @@ def _camera(row: tuple[str, str, str, str, SiteKind, CameraStatus, float]) -> Ca
     cid, name, slug, site, kind, status, minutes = row
     up = status in (CameraStatus.ONLINE, CameraStatus.DEGRADED)
     seed = int(hashlib.sha256(cid.encode()).hexdigest()[:6], 16)
+    flapping = cid == FLAPPING
     return Camera(
         id=cid,
         name=name,
@@ -106,13 +109,16 @@ def _camera(row: tuple[str, str, str, str, SiteKind, CameraStatus, float]) -> Ca
         fps=(7.5 if status is CameraStatus.DEGRADED else 10.0) if up else 0.0,
         expected_fps=10.0,
         kbps=(300 + seed % 400) if up else 0.0,
-        reconnects_1h=3 if status is CameraStatus.DEGRADED else 0,
+        reconnects_1h=9 if flapping else 3 if status is CameraStatus.DEGRADED else 0,
         rtt_ms=(20 + seed % 90) if up else None,
         recording=up,
         missing_seconds_24h=minutes * 60 if status is CameraStatus.OFFLINE else 120.0,
-        last_error="no packet for 3 s: connection refused"
+        last_error="ConnectionRefusedError: Connection refused"
         if status is CameraStatus.OFFLINE
         else None,
+        cause=OfflineCause.REFUSED if status is CameraStatus.OFFLINE else None,
+        changes_10m=8 if flapping else 0,
+        flapping=flapping,
     )
 
 
@@ -139,6 +145,7 @@ def _summaries(cameras: list[Camera]) -> list[KecamatanSummary]:
                 write_bps=sum(c.kbps for c in mine) * 125,
                 days_to_full=38.0 if slug == "sangatta-utara" else None,
                 missing_minutes_24h=sum(c.missing_seconds_24h for c in mine) / 60,
+                worst_missing_seconds_24h=max((c.missing_seconds_24h for c in mine), default=0),
                 worst_rtt_ms=max((c.rtt_ms for c in mine if c.rtt_ms is not None), default=None),
             )
         )

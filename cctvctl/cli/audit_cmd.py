@@ -82,7 +82,7 @@ def audit(
     async def question(client: AsyncCctvClient) -> list[AuditEntry]:
         return await client.audit(start, end, action=action, actor=actor, limit=limit)
 
-    results = ask(nodes, question, loop_free=True)
+    results = ask(nodes, question, loop_free=True, utc=opts.utc)
     for result in results:
         if result.value is not None and len(result.value) >= limit:
             node = f"{result.name}: " if opts.all_contexts else ""
@@ -133,7 +133,7 @@ def _show(
     ]
     lines: list[list[Text]] = []
     for node, entry in sorted(rows, key=lambda pair: pair[1].time) if multi else rows:
-        cells = audit_cells(entry)
+        cells = audit_cells(entry, utc=utc)
         row = [
             Text(cells.time.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")),
             Text(cells.actor),

@@ -92,7 +92,8 @@ def cameras(
     *,
     opts: ServerOptions,
 ) -> None:
-    """List cameras with status, frame rate, bit rate, last packet and footage missing.
+    """List cameras with status, frame rate, bit rate, last packet, footage missing and
+    the problem: why a camera is down, FLAP with its changes in 10 min.
 
     Example: cctvctl cameras --kecamatan bengalon --status offline --sort last-seen
 
@@ -111,6 +112,8 @@ def cameras(
 
     from rich.text import Text
 
+    from cctvctl.views import camera_problem
+
     results = for_terminal(results)
     now = datetime.now(UTC)
     out = out_console(opts.no_color)
@@ -124,6 +127,11 @@ def cameras(
         Column(f"LAST SEEN ({zone_name(opts.utc)})"),
         Column("MISS 24H", justify="right"),
     ]
+    # Why a camera is down and whether it flaps: what the NOC acts on. A column only when
+    # some camera has a problem, so a healthy list keeps its width for the rest.
+    problems = {(r.name, c.id): camera_problem(c) for r in results for c in r.value or []}
+    if any(problems.values()):
+        columns.append(Column("PROBLEM", Priority.STATUS))
     rows: list[list[Text]] = []
     for result in results:
         for cam in result.value or []:
@@ -135,6 +143,11 @@ def cameras(
                 Text(f"{cam.kbps:.0f}"),
                 Text(clock(cam.last_packet, opts.utc, now)),
                 Text(missing_text(cam.missing_seconds_24h)),
+                *(
+                    [Text(problems[result.name, cam.id], style="bold")]
+                    if any(problems.values())
+                    else []
+                ),
             ]
             rows.append([Text(result.name), *row] if opts.all_contexts else row)
     count = len(rows)

@@ -95,9 +95,11 @@ def ask(
     question: Callable[[AsyncCctvClient], Awaitable[T]],
     *,
     loop_free: bool = False,
+    utc: bool = False,
 ) -> list[NodeResult[T]]:
     """Asks every node at once. One node that fails exits with its code and one line;
-    several report failures on stderr and carry on (see :func:`exit_code`).
+    several report failures on stderr and carry on (see :func:`exit_code`). Times a
+    server wrote into an error read WITA, or UTC with ``utc``.
 
     ``loop_free=True`` says the question awaits only client calls and ``client.gather()``
     (never ``asyncio`` itself): then a single node is asked with blocking I/O and no event
@@ -116,9 +118,9 @@ def ask(
     else:
         results = MultiClient(nodes, **kwargs).run(question)
     if len(results) == 1 and results[0].error is not None:
-        error(str(results[0].error))
+        error(results[0].error.text(utc=utc))
         raise typer.Exit(results[0].error.exit_code)
-    report_node_errors(results)
+    report_node_errors(results, utc=utc)
     return results
 
 
@@ -150,10 +152,11 @@ def _import_httpx_without_its_cli() -> None:
             del sys.modules["httpx._main"]
 
 
-def report_node_errors(results: Sequence[NodeResult[Any]]) -> None:
+def report_node_errors(results: Sequence[NodeResult[Any]], *, utc: bool = False) -> None:
+    """Each failed node's one line; the server's times in it read WITA, or UTC."""
     for result in results:
         if result.error is not None:
-            error(str(result.error))
+            error(result.error.text(utc=utc))
 
 
 def exit_code(results: Sequence[NodeResult[Any]]) -> int:

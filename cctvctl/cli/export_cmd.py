@@ -305,7 +305,7 @@ def export(
     if not no_wait:
         check_free(target, force)
     meter = Meter(quiet=opts.json, no_color=opts.no_color, utc=opts.utc)
-    with failing(), connect(opts) as client, meter:
+    with failing(opts.utc), connect(opts) as client, meter:
         job = client.create_export(camera, start, end, case_id=case, note=note)
         if no_wait:
             if opts.json:
@@ -344,7 +344,7 @@ def ls(
     """
     if state is not None and state not in _STATES:
         fail_usage(f"--state {state!r}: accepted: {', '.join(_STATES)}")
-    with failing(), connect(opts) as client:
+    with failing(opts.utc), connect(opts) as client:
         jobs = client.exports(state, camera, limit)
         if camera is not None and not jobs:
             # The server filters by any string; an unknown camera (a typo) must not read
@@ -413,7 +413,7 @@ def show(
 
     JSON: ExportJob.
     """
-    with failing(), connect(opts) as client:
+    with failing(opts.utc), connect(opts) as client:
         job = client.export(job_id)
     if opts.json:
         print_json(jsonable(job))
@@ -475,7 +475,7 @@ def download(
     manifest_file, size, sha256, verified, resumed_from}.
     """
     meter = Meter(quiet=opts.json, no_color=opts.no_color, utc=opts.utc)
-    with failing(), connect(opts) as client, meter:
+    with failing(opts.utc), connect(opts) as client, meter:
         job = client.export(job_id)
         target = output if output is not None else _default_output(job.camera, job.start)
         check_free(target, force)
@@ -496,7 +496,7 @@ def cancel(
 
     JSON: the ExportJob afterwards (state cancelled or deleted).
     """
-    with failing(), connect(opts) as client:
+    with failing(opts.utc), connect(opts) as client:
         job = client.cancel_export(job_id)
     if opts.json:
         print_json(jsonable(job))

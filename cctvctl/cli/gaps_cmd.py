@@ -104,7 +104,7 @@ def gaps(
     async def question(client: AsyncCctvClient) -> GapReport:
         return await _report(client, start, end, kecamatan, wanted)
 
-    results = ask(nodes, question)
+    results = ask(nodes, question, utc=opts.utc)
     if opts.json:
         print_results_json(results, opts.all_contexts)
     else:

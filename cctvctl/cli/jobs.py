@@ -71,18 +71,19 @@ def fail(message: str, code: int = exit_codes.FAILURE) -> NoReturn:
 
 
 @contextlib.contextmanager
-def failing() -> Iterator[None]:
-    """Any client error inside becomes its one line on stderr and its exit code."""
+def failing(utc: bool = False) -> Iterator[None]:
+    """Any client error inside becomes its one line on stderr and its exit code; the
+    server's times in it read WITA, or UTC with ``--utc``."""
     from cctvctl.client import CctvError
 
     try:
         yield
     except CctvError as exc:
-        _fail_with(exc)
+        _fail_with(exc, utc)
 
 
-def _fail_with(exc: CctvError) -> NoReturn:
-    fail(str(exc), exc.exit_code)
+def _fail_with(exc: CctvError, utc: bool = False) -> NoReturn:
+    fail(exc.text(utc=utc), exc.exit_code)
 
 
 # --------------------------------------------------------------------------- progress

@@ -139,7 +139,7 @@ def reboot(
         "offline_for": offline_for,
         "force": force,
     }
-    with failing(), connect(opts) as client:
+    with failing(opts.utc), connect(opts) as client:
         if dry_run or not yes:
             plan = client.reboot_plan(why, **selection)
             if dry_run:
@@ -200,9 +200,12 @@ def _confirm(plan: RebootPlan, json_out: bool, no_color: bool) -> None:
 
 
 def _why(result: RebootResult) -> str:
+    from cctvctl.timeparse import localize
+
+    detail = localize(result.detail or "")  # "rebooted at <UTC>" reads WITA
     if result.error is None:
-        return result.detail or ""
-    return f"{result.error.value}: {result.detail}" if result.detail else result.error.value
+        return detail
+    return f"{result.error.value}: {detail}" if detail else result.error.value
 
 
 def _show_plan(out: Console, plan: RebootPlan) -> None:
@@ -304,7 +307,7 @@ def _back_after(result: RebootResult) -> str:
 def _show_job(out: Console, job: RebootJob, utc: bool) -> None:
     from rich.text import Text
 
-    from cctvctl.timeparse import format_time
+    from cctvctl.timeparse import format_time, localize
 
     job = for_terminal(job)
     back = sum(1 for r in job.results if r.state.value == "back_online")
@@ -324,5 +327,7 @@ def _show_job(out: Console, job: RebootJob, utc: bool) -> None:
     rows = []
     for r in job.results:
         result = r.state.value if r.error is None else f"{r.state.value} ({r.error.value})"
-        rows.append([Text(r.camera), Text(result), Text(r.detail or ""), Text(_back_after(r))])
+        # A refusal's detail carries the API's UTC times ("rebooted at ...Z").
+        detail = localize(r.detail or "", utc=utc)
+        rows.append([Text(r.camera), Text(result), Text(detail), Text(_back_after(r))])
     print_table(out, columns, rows)

@@ -29,6 +29,8 @@ FAULT_HELP = (
     "stall: keep sockets open but send and answer nothing; "
     "flap: go down and up every --period seconds; "
     "offline: refuse connections (RTSP and ONVIF); "
+    "unauthorized: answer 401 to every RTSP login; "
+    "not_found: answer 404 for the stream's path; "
     "recover: end any fault."
 )
 
@@ -181,6 +183,8 @@ def _run(cameras: list[SimCamera], settings: SimSettings, no_color: bool) -> Non
 
 
 def _print_served(out: Console, sim: Simulator) -> None:
+    from cctvctl.sim.state import FAULT_MODES
+
     s = sim.settings
     columns = [
         Column("camera", Priority.IDENTITY),
@@ -201,7 +205,7 @@ def _print_served(out: Console, sim: Simulator) -> None:
         f"rtsp://{s.host}:{'|'.join(map(str, ports))}<path>\n"
         f"ONVIF device service: http://{s.host}:<ONVIF port>/onvif/device_service\n"
         f"Fault control: http://{s.host}:{sim.control.port}/cameras "
-        "(cctvctl sim fault CAM drop|stall|flap|offline|recover). Ctrl-C stops.",
+        f"(cctvctl sim fault CAM {'|'.join(FAULT_MODES)}). Ctrl-C stops.",
         soft_wrap=True,
     )
 

@@ -102,7 +102,7 @@ def snapshot(
         )
         return Shot(cam, thumb)
 
-    shot = ask(nodes, question)[0].value
+    shot = ask(nodes, question, utc=opts.utc)[0].value
     assert shot is not None
     saved: Path | None = None
     if output is not None:

@@ -29,13 +29,20 @@ from typing import Any, ClassVar, Final
 
 import httpx
 
+from cctvctl.timeparse import localize
+
 _PROBLEM_JSON: Final = "application/problem+json"
 _MAX_DETAIL: Final = 300
 _ERRNO: Final = re.compile(r"^\[Errno -?\d+\]\s*")
 
 
 class CctvError(Exception):
-    """A call to a server failed. ``str()`` is one line: ``<server>: <what>: <detail>``."""
+    """A call to a server failed. ``str()`` is one line: ``<server>: <what>: <detail>``.
+
+    A server writes the times in its details as the API does (RFC 3339 UTC); ``detail``
+    and ``str()`` show them in WITA, as everything a person reads, and :meth:`text` in UTC
+    for ``--utc``. ``raw_detail`` is the server's text as sent.
+    """
 
     exit_code: ClassVar[int] = 1
     summary: ClassVar[str] = "failed"
@@ -50,15 +57,21 @@ class CctvError(Exception):
         problem: Mapping[str, Any] | None = None,
     ) -> None:
         self.server = server
-        self.detail = _one_line(detail)
+        self.raw_detail = _one_line(detail)
+        self.detail = localize(self.raw_detail)
         self.url = url
         self.status = status
         self.problem = dict(problem) if problem is not None else None
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        return self.text()
+
+    def text(self, *, utc: bool = False) -> str:
+        """The one line, times in WITA (or UTC)."""
         what = self.summary if self.status is None else f"{self.summary} ({self.status})"
-        return f"{self.server}: {what}: {self.detail}" if self.detail else f"{self.server}: {what}"
+        detail = localize(self.raw_detail, utc=utc)
+        return f"{self.server}: {what}: {detail}" if detail else f"{self.server}: {what}"
 
 
 class Unreachable(CctvError):

@@ -51,7 +51,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import av
 
-from cctvctl.recorder.liveness import Presence, probe
+from cctvctl.models import OfflineCause
+from cctvctl.recorder.causes import classify
+from cctvctl.recorder.liveness import Presence, probe_cause
 from cctvctl.recorder.segmenter import SegmentRecord, SegmentWriter
 from cctvctl.recorder.stats import CameraStats
 from cctvctl.recorder.thumbnails import Keyframe
@@ -404,16 +406,25 @@ class CameraIngest:
         """Back off while the camera is there; while it is gone, wait until it is back."""
         s = self.settings
         gone = Presence.GONE
-        if s.probe_interval <= 0 or probe(self._bare_url, s.probe_timeout) is not gone:
+        if s.probe_interval <= 0:
+            self._stop.wait(self._backoff.next_delay())
+            return
+        presence, cause = probe_cause(self._bare_url, s.probe_timeout)
+        if presence is not gone:
             self._stop.wait(self._backoff.next_delay())
             return
         log.debug("%s: the camera is gone; waiting for it to answer", self.camera_id)
         since = time.monotonic()
         while True:
+            if cause is not None:
+                # What failed (a stream that just ended says nothing of why) gives way to
+                # what the probe finds now: refused, or no answer.
+                self.stats.gone(cause)
             fast = time.monotonic() - since < s.probe_fast_seconds
             if self._stop.wait(s.probe_fast_interval if fast else s.probe_interval):
                 return
-            if probe(self._bare_url, s.probe_timeout) is not gone:
+            presence, cause = probe_cause(self._bare_url, s.probe_timeout)
+            if presence is not gone:
                 return
 
     def _connect_once(self) -> bool:
@@ -426,28 +437,34 @@ class CameraIngest:
                 timeout=(s.open_timeout, None),
             )
         except Exception as exc:  # av.FFmpegError, OSError, and anything libav invents
-            self.stats.failed(self._failure("cannot open stream", exc))
+            self.stats.failed(
+                self._failure("cannot open stream", exc), classify(exc, streaming=False)
+            )
             return False
         error: str | None = None
+        cause: OfflineCause | None = None
         self._delivered = False
         try:
             self._record(container)
         except _Undescribed:
             error = "stream parameters not in the SDP; probing the stream"
+            cause = OfflineCause.OTHER
             self._full_probe = True
             self._backoff.reset()
         except _ConnectionEnded:
             error = "stream ended by the camera"
+            cause = OfflineCause.ENDED
             log.debug("%s: %s", self.camera_id, error)
         except Exception as exc:
             error = self._failure("stream lost", exc)
+            cause = classify(exc, streaming=True)
         finally:
             self._open_segment_start = None
             try:
                 container.close()
             except Exception as exc:  # closing a broken session may fail; nothing to do
                 log.debug("%s: close: %s", self.camera_id, describe_error(exc, self._secrets))
-            self.stats.disconnected(None if self._stop.is_set() else error)
+            self.stats.disconnected(None if self._stop.is_set() else error, cause)
         return self._delivered
 
     def _failure(self, what: str, exc: BaseException) -> str:

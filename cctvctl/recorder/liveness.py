@@ -28,9 +28,10 @@ import time
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
+from cctvctl.models import OfflineCause
 from cctvctl.recorder.rtt import rtsp_target
 
-__all__ = ["Presence", "options_request", "probe"]
+__all__ = ["Presence", "options_request", "probe", "probe_cause"]
 
 # An answer starts with the protocol name; nothing more of it is read.
 _ANSWER: Final = b"RTSP/"
@@ -56,31 +57,39 @@ def probe(url: str, timeout: float) -> Presence:
     A URL whose address cannot be read counts as answering: then the caller cannot tell,
     and its back-off decides.
     """
+    return probe_cause(url, timeout)[0]
+
+
+def probe_cause(url: str, timeout: float) -> tuple[Presence, OfflineCause | None]:
+    """:func:`probe`, with the cause when the device is gone: refused, or no answer."""
     target = rtsp_target(url)
     if target is None:
-        return Presence.ANSWERS
+        return Presence.ANSWERS, None
+    gone = Presence.GONE, OfflineCause.NO_ANSWER
     deadline = time.monotonic() + timeout
     try:
         sock = socket.create_connection(target, timeout=timeout)
-    except OSError:  # refused, unreachable, no handshake in time
-        return Presence.GONE
+    except ConnectionRefusedError:
+        return Presence.GONE, OfflineCause.REFUSED
+    except OSError:  # unreachable, no handshake in time
+        return gone
     with sock:
         if urlsplit(url).scheme != "rtsp":
-            return Presence.ANSWERS
+            return Presence.ANSWERS, None
         received = b""
         try:
             sock.sendall(options_request(url))
             while len(received) < len(_ANSWER):
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    return Presence.SILENT
+                    return Presence.SILENT, None
                 sock.settimeout(left)
                 chunk = sock.recv(64)
                 if not chunk:
-                    return Presence.GONE  # closed unanswered: what a dark camera does
+                    return gone  # closed unanswered: what a dark camera does
                 received += chunk
         except TimeoutError:
-            return Presence.SILENT
+            return Presence.SILENT, None
         except OSError:  # reset
-            return Presence.GONE
-    return Presence.ANSWERS if received.startswith(_ANSWER) else Presence.SILENT
+            return gone
+    return (Presence.ANSWERS if received.startswith(_ANSWER) else Presence.SILENT), None

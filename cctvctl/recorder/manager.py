@@ -25,7 +25,7 @@ from cctvctl.recorder.stats import CameraStats, StatusChange
 from cctvctl.recorder.thumbnails import Keyframe, Thumbnail, ThumbnailService
 from cctvctl.storage.database import Database
 from cctvctl.storage.events import CAMERA_STATUS, EventPublisher
-from cctvctl.storage.gaps import find_gaps
+from cctvctl.storage.gaps import expected_from, find_gaps
 
 __all__ = ["EventPublisher", "Recorder"]
 
@@ -82,10 +82,13 @@ class _Coverage:
         elif self.last_start is None:
             self.last_start = lo
 
-    def missing(self, now: float, open_start: float | None, not_before: float) -> float:
+    def missing(self, now: float, open_start: float | None, created: float, grace: float) -> float:
         spans = self.spans
         if open_start is not None:
             spans = [*spans, (open_start, now)]
+        # The spans cover a day: on an index younger than that, the first is the camera's first.
+        first = spans[0][0] if spans else None
+        not_before = expected_from(created, first, grace)
         return find_gaps(spans, now - DAY, now, not_before=not_before, now=now).missing_seconds
 
 
@@ -283,6 +286,7 @@ class Recorder:
                     # last_error is cleared then, and this keeps it in the history.
                     "error": change.error,
                     "error_at": _rfc3339(change.error_at),
+                    "cause": None if change.cause is None else change.cause.value,
                 },
             )
         except Exception:
@@ -326,7 +330,8 @@ class Recorder:
                 log.exception("camera %s: cannot read its segments", c.id)
                 return cov.value
             open_start = c.ingest.open_segment_start if c.ingest is not None else None
-            cov.value = round(cov.missing(now, open_start, self._not_before), 1)
+            grace = self.inventory.server.offline_after
+            cov.value = round(cov.missing(now, open_start, self._not_before, grace), 1)
             cov.valid_until = mono + COVERAGE_TTL
             return cov.value
 
@@ -355,6 +360,9 @@ class Recorder:
             missing_seconds_24h=self._missing_24h(c, now),
             last_error=snap.last_error,
             last_error_at=snap.last_error_at,
+            cause=snap.cause,
+            changes_10m=snap.changes_10m,
+            flapping=snap.flapping,
         )
 
     def cameras(self) -> list[Camera]:

@@ -15,7 +15,14 @@ Status rules (docs/ARCHITECTURE.md, Recording):
 ``last_error`` is what went wrong most recently while the camera is not delivering. It is
 cleared once a new connection delivers again, so a recovered camera does not go on showing
 yesterday's failure; the error stays in the history, carried by the status change that
-reports the outage and by the one that reports the recovery (``StatusChange.error``).
+reports the outage and by the one that reports the recovery (``StatusChange.error``). Its
+``cause`` (:mod:`cctvctl.recorder.causes`) goes with it.
+
+Flapping: every time the stream goes down (a connection that delivered is lost) or comes
+back (the first packet after that) is a change; :data:`FLAP_CHANGES` of them within
+:data:`FLAP_WINDOW_SECONDS` make the camera ``flapping``. Counted on the stream rather than
+on the status, because a camera back within ``offline_after`` never changes status and
+would flap unseen.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from cctvctl.models import CameraStatus
+from cctvctl.models import FLAP_CHANGES, FLAP_WINDOW_SECONDS, CameraStatus, OfflineCause
 
 __all__ = [
     "DEGRADED_RATIO",
@@ -47,6 +54,8 @@ RECONNECT_WINDOW: Final = 3600.0
 _FRESH: Final = 1.5
 # A camera retried every second for an hour makes 3600 attempts; more cannot fit the window.
 _MAX_RECONNECTS: Final = 4096
+# Two changes a second for ten minutes is more than any stream can make.
+_MAX_CHANGES: Final = 1200
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +75,12 @@ class StatsSnapshot:
     connection_started: datetime | None  # first packet of the current connection
     last_error: str | None
     last_error_at: datetime | None
+    cause: OfflineCause | None = None
+    changes_10m: int = 0
+
+    @property
+    def flapping(self) -> bool:
+        return self.changes_10m >= FLAP_CHANGES
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +97,7 @@ class StatusChange:
     at: float
     error: str | None = None
     error_at: float | None = None
+    cause: OfflineCause | None = None
 
 
 def _utc(ts: float | None) -> datetime | None:
@@ -135,6 +151,9 @@ class CameraStats:
         self._recording = False
         self._last_error: str | None = None
         self._last_error_at: float | None = None
+        self._cause: OfflineCause | None = None
+        self._changes: deque[float] = deque(maxlen=_MAX_CHANGES)
+        self._down = False  # a delivering connection was lost and none delivers yet
         self._started = clock()
         self._status = CameraStatus.OFFLINE if enabled else CameraStatus.DISABLED
         self._status_since = self._started
@@ -159,6 +178,9 @@ class CameraStats:
             self._last_packet = now
             if self._connected_at is None:
                 self._connected_at = now
+                if self._down:
+                    self._down = False
+                    self._changes.append(now)
 
     def settled(self, now: float) -> None:
         """Ingest has read everything that arrived up to ``now`` and pauses."""
@@ -184,18 +206,35 @@ class CameraStats:
             if self._stream_fps is None:
                 self._stream_fps = plausible_fps(fps)
 
-    def disconnected(self, error: str | None) -> None:
+    def disconnected(self, error: str | None, cause: OfflineCause | None = None) -> None:
         with self._lock:
+            if self._connected_at is not None and not self._down:
+                self._down = True
+                self._changes.append(self._clock())
             self._connected = False
             self._connected_at = None
             self._recording = False
             if error is not None:
-                self._last_error, self._last_error_at = error, self._clock()
+                self._set_error(error, cause)
 
-    def failed(self, error: str) -> None:
+    def failed(self, error: str, cause: OfflineCause = OfflineCause.OTHER) -> None:
         """A connection attempt failed before any packet (credential-free ``error``)."""
         with self._lock:
-            self._last_error, self._last_error_at = error, self._clock()
+            self._set_error(error, cause)
+
+    def gone(self, cause: OfflineCause) -> None:
+        """The camera no longer answers at all (a probe after the failure): ``cause``."""
+        with self._lock:
+            if self._cause is not cause and self._connected_at is None:
+                text = {
+                    OfflineCause.REFUSED: "connection refused",
+                    OfflineCause.NO_ANSWER: "no answer to an RTSP OPTIONS probe",
+                }.get(cause, cause.label)
+                self._set_error(text, cause)
+
+    def _set_error(self, error: str, cause: OfflineCause | None) -> None:
+        self._last_error, self._last_error_at = error, self._clock()
+        self._cause = cause or OfflineCause.OTHER
 
     def reconnecting(self, now: float) -> None:
         """Count one connection attempt after the first."""
@@ -268,11 +307,15 @@ class CameraStats:
         if not self.enabled:
             return CameraStatus.DISABLED, "disabled in the inventory"
         last = self._last_packet
-        error = f": {self._last_error}" if self._last_error else ""
+        # The reason is read by people: the cause in their words (the raw text stays in
+        # last_error and the event's error).
+        error = f": {self._cause.label}" if self._last_error and self._cause else ""
         if last is None:
             return CameraStatus.OFFLINE, f"no packet received yet{error}"
         idle = now - last
         if idle > self.offline_after:
+            if not error and self._connected:
+                error = f": {OfflineCause.STALLED.label}"  # before the read times out
             return CameraStatus.OFFLINE, f"no packet for {idle:.0f} s{error}"
         if not self._connected:
             # Between a lost connection and the next one the rate says nothing; keep the
@@ -301,23 +344,24 @@ class CameraStats:
         now = self._clock() if now is None else now
         with self._lock:
             status, reason = self._verdict(now)
-            error, error_at = self._last_error, self._last_error_at
+            error, error_at, cause = self._last_error, self._last_error_at, self._cause
             if self._connected and self._connected_at is not None:
                 # Delivering again: the error is history now, kept in this change only.
                 self._last_error = self._last_error_at = None
+                self._cause = None
             if not self._announced:
                 if status is CameraStatus.OFFLINE and now - self._started <= self.offline_after:
                     return None
                 self._announced = True
                 self._status = status
                 self._status_since = now
-                return StatusChange(status, None, reason, now, error, error_at)
+                return StatusChange(status, None, reason, now, error, error_at, cause)
             if status is self._status:
                 return None
             previous = self._status
             self._status = status
             self._status_since = now
-            return StatusChange(status, previous, reason, now, error, error_at)
+            return StatusChange(status, previous, reason, now, error, error_at, cause)
 
     def snapshot(self, now: float | None = None) -> StatsSnapshot:
         now = self._clock() if now is None else now
@@ -325,6 +369,8 @@ class CameraStats:
             fps, kbps, _ = self._rates(now)
             horizon = now - RECONNECT_WINDOW
             reconnects = sum(1 for ts in self._reconnects if ts > horizon)
+            recent = now - FLAP_WINDOW_SECONDS
+            changes = sum(1 for ts in self._changes if ts > recent)
             return StatsSnapshot(
                 at=now,
                 status=self._status,
@@ -339,7 +385,17 @@ class CameraStats:
                 connection_started=_utc(self._connected_at),
                 last_error=self._last_error,
                 last_error_at=_utc(self._last_error_at),
+                cause=self._cause_now(now),
+                changes_10m=changes,
             )
+
+    def _cause_now(self, now: float) -> OfflineCause | None:
+        if self._last_error:
+            return self._cause
+        last = self._last_packet
+        if self._connected and last is not None and now - last > self.offline_after:
+            return OfflineCause.STALLED  # the read has not timed out yet
+        return None
 
     @property
     def status(self) -> CameraStatus:

@@ -2,7 +2,8 @@
 
 GET  /cameras                  every camera's fault state and counters
 GET  /cameras/{id}             one camera
-POST /cameras/{id}/fault       {"mode": "drop|stall|flap|offline|recover", "period": 10}
+POST /cameras/{id}/fault       {"mode": "drop|stall|...|recover", "period": 10}
+                               (modes: sim.state.FAULT_MODES)
 """
 
 from __future__ import annotations

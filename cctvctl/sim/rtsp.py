@@ -523,7 +523,7 @@ class RtspServer:
                 return False
             if conn.generation < stream.state.drop_generation:
                 return False
-            if availability is Availability.UP:
+            if availability is not Availability.STALLED:
                 return True
             await asyncio.sleep(WATCH_INTERVAL)
         return False
@@ -550,6 +550,11 @@ class RtspServer:
             return None
         if req.method == "OPTIONS":
             return _Response(200, {"Public": PUBLIC})
+        availability = stream.state.availability()
+        if availability is Availability.NOT_FOUND:
+            return _Response(404)
+        if availability is Availability.UNAUTHORIZED:
+            return _Response(401, {"WWW-Authenticate": stream.auth.challenge()})
         if not stream.auth.check(req.method, req.headers.get("authorization")):
             return _Response(401, {"WWW-Authenticate": stream.auth.challenge()})
         handler = self._handlers.get(req.method)

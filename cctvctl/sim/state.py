@@ -13,11 +13,15 @@ from dataclasses import dataclass, field
 
 from cctvctl.sim.model import SimCamera
 
-FAULT_MODES = ("drop", "stall", "flap", "offline", "recover")
+FAULT_MODES = ("drop", "stall", "flap", "offline", "unauthorized", "not_found", "recover")
 
 
 class Availability(enum.Enum):
     UP = "up"
+    # The device answers but will not stream: every credential refused (401), or the
+    # stream's path unknown (404), as after a password change or a firmware update.
+    UNAUTHORIZED = "unauthorized"
+    NOT_FOUND = "not_found"
     STALLED = "stalled"  # sockets stay open, nothing is sent or answered
     DARK = "dark"  # sessions closed, new connections refused
 
@@ -25,7 +29,7 @@ class Availability(enum.Enum):
 @dataclass
 class CameraState:
     camera: SimCamera
-    fault: str = "none"  # none | stall | flap | offline | rebooting
+    fault: str = "none"  # none | stall | flap | offline | unauthorized | not_found | rebooting
     flap_period: float = 10.0
     fault_since: float = field(default_factory=time.monotonic)
     reboot_until: float = 0.0
@@ -49,6 +53,10 @@ class CameraState:
             return Availability.DARK
         if self.fault == "stall":
             return Availability.STALLED
+        if self.fault == "unauthorized":
+            return Availability.UNAUTHORIZED
+        if self.fault == "not_found":
+            return Availability.NOT_FOUND
         if self.fault == "flap":
             phase = int((now - self.fault_since) / self.flap_period) % 2
             return Availability.UP if phase == 0 else Availability.DARK
@@ -71,7 +79,8 @@ class CameraState:
                     raise ValueError("flap period must be a positive number of seconds")
                 self.flap_period = period
         self.fault_since = now
-        self.drop_generation += 1 if mode in ("offline", "flap") else 0
+        # Open sessions end with the fault, so the client's next attempt meets it.
+        self.drop_generation += 1 if mode not in ("stall", "recover") else 0
 
     def reboot(self, seconds: float) -> None:
         self.reboots += 1

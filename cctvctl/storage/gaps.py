@@ -13,7 +13,14 @@ from typing import Final, Protocol
 
 from cctvctl.models import Gap
 
-__all__ = ["DEFAULT_TOLERANCE", "GapReport", "HasSpan", "camera_gaps", "find_gaps"]
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "GapReport",
+    "HasSpan",
+    "camera_gaps",
+    "expected_from",
+    "find_gaps",
+]
 
 #: Consecutive segments of one connection abut, but their times are rounded (and file
 #: names hold whole seconds), so a hole shorter than this is noise, not lost footage.
@@ -75,6 +82,21 @@ def find_gaps(
     if covered_to < hi and hi - covered_to >= tolerance:
         gaps.append((covered_to, hi))
     return GapReport(gaps, sum(e - s for s, e in gaps), lo, hi)
+
+
+def expected_from(created: float, first_start: float | None, grace: float) -> float:
+    """From when a camera's footage counts as missing (POSIX seconds).
+
+    From the index's creation, except on a fresh index: cameras connect a moment after
+    the recorder created it, and that moment is no footage lost (it made a 12-camera
+    kecamatan read "17 s missing" for a 1.5 s start). So when the camera's first footage
+    (``first_start``, closed or open segment) began within ``grace`` seconds of the
+    creation, the count starts there. A camera slower than ``grace`` was reported offline,
+    so its wait is an outage and counts.
+    """
+    if first_start is not None and created <= first_start <= created + grace:
+        return first_start
+    return created
 
 
 class HasSpan(Protocol):

@@ -150,7 +150,9 @@ async def create_export(
         refuse(exc.detail)
         if exc.status == 404:
             raise not_found(exc.detail) from None
-        raise invalid(exc.parameter, exc.detail, where="body") from None
+        problem = invalid(exc.parameter, exc.detail, where="body")
+        problem.extra.update(exc.extra)  # where the camera's footage is, for scripts
+        raise problem from None
     exporter.trail.audit(
         principal,
         EXPORT_REQUEST,

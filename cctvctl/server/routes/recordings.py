@@ -113,7 +113,10 @@ def recordings(
             f"{(t_end - t_start).total_seconds() / 86400:.1f} days; accepted: at most 31 days",
         )
     open_since = rt.open_since(camera_id)
-    gaps, report = recording_gaps(rt.db, camera_id, t_start, t_end, now, open_since=open_since)
+    grace = rt.inventory.server.offline_after
+    gaps, report = recording_gaps(
+        rt.db, camera_id, t_start, t_end, now, open_since=open_since, grace=grace
+    )
     rows = rt.db.segments(camera_id, t_start, t_end)
     spans = [(r.start, r.end) for r in rows]
     if open_since is not None:

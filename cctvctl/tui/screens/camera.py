@@ -19,9 +19,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, Static
 
 from cctvctl.client import JOB_PROGRESS, AsyncCctvClient, CctvError
-from cctvctl.models import Camera, Event, ExportJob, RebootJob
+from cctvctl.models import Camera, CameraStatus, Event, ExportJob, RebootJob
 from cctvctl.termsafe import for_terminal
-from cctvctl.timeparse import format_duration
+from cctvctl.timeparse import localize
 from cctvctl.tui import clock
 from cctvctl.tui.budget import ByteBudget
 from cctvctl.tui.clock import WITA
@@ -38,6 +38,7 @@ from cctvctl.tui.widgets.thumb import Thumb
 from cctvctl.tui.widgets.tile import has_picture, placeholder
 from cctvctl.tui.widgets.timeline import Timeline, window
 from cctvctl.units import bytes_text, kbps_text
+from cctvctl.views import flap_text
 
 __all__ = [
     "CameraScreen",
@@ -63,24 +64,36 @@ def stats_table(camera: Camera) -> Table:
     table.add_column(style="bold", no_wrap=True, min_width=11)
     table.add_column(no_wrap=True, overflow="ellipsis")
     label, style = BADGES[camera.status]
-    since = f" for {age_text(camera.status_since)}" if camera.status_since else ""
+    status = Text(f" {label} ", style)
+    if camera.flapping:
+        # Before the age: the stats column is ~30 cells at 80x24 and this must not be cut.
+        status.append(" ")
+        status.append(flap_text(camera), "bold reverse")
+    if camera.status_since:
+        status.append(f" for {age_text(camera.status_since)}")
     fps = f"{camera.fps:.1f}" + (f"/{camera.expected_fps:.0f}" if camera.expected_fps else "")
+    seen = "never" if camera.last_packet is None else f"{age_text(camera.last_packet)} ago"
+    # The camera's id is the screen's title; 13 rows fit beside the picture at 80x24.
     rows: list[tuple[str, Text | str]] = [
-        ("camera", camera.id),
         ("name", camera.name),
         ("kecamatan", camera.kecamatan),
         ("site", f"{camera.site} ({camera.site_kind})"),
-        ("status", Text.assemble((f" {label} ", style), since)),
-        ("last seen", age_text(camera.last_packet)),
-        ("fps", fps),
-        ("bitrate", kbps_text(camera.kbps, compact=True) + "bps"),
+        ("status", status),
+    ]
+    if camera.cause is not None and camera.status is not CameraStatus.ONLINE:
+        rows.append(("cause", Text(camera.cause.label, "bold")))
+    # Missing footage is the timeline's caption, next to the bar it sums up: one figure.
+    rows += [
+        ("last seen", seen),
+        ("stream", f"{fps}fps {kbps_text(camera.kbps, compact=True)}bps"),
         ("recording", "yes" if camera.recording else flagged("NO")),
-        ("missing 24h", format_duration(camera.missing_seconds_24h)),
+        ("up/down", f"{camera.changes_10m} in 10m"),
         ("reconnects", f"{camera.reconnects_1h} in 1h"),
         ("rtt", rtt_text(camera.rtt_ms)),
         ("onvif", "yes" if camera.has_onvif else "no"),
     ]
     if camera.last_error:
+        # libav's own words, for whoever digs further than the cause above.
         rows.append(("last error", Text(camera.last_error, "red")))
     for key, value in rows:
         table.add_row(*plain_cells((key, value)))
@@ -108,7 +121,7 @@ def _event_detail(event: Event) -> tuple[str, str]:
         if data.get("error"):
             text += f": {data['error']}"
         if data.get("detail"):
-            text += f" ({data['detail']})"
+            text += f" ({localize(str(data['detail']))})"
         bad = state in ("failed", "did_not_return", "interrupted", "skipped")
         return text, "red" if bad else ""
     shown = ", ".join(f"{k}={v}" for k, v in data.items() if not isinstance(v, dict | list))
@@ -346,11 +359,14 @@ class CameraScreen(CctvScreen):
         thumb = self.query_one(Thumb)
         width = thumb.size.width
         camera = self.camera()
+        if camera is not None:
+            # Before the first frame arrives the placeholder must follow the status, or
+            # "no picture · offline 2m" stays next to a camera already back "OK for 0s".
+            thumb.set_placeholder(placeholder(camera))
         if camera is not None and not has_picture(camera):
             # The server still holds the last frame; showing it would look like a live camera.
             if thumb.grid is not None:
                 thumb.clear()
-            thumb.set_placeholder(placeholder(camera))
             return
         if width < 1:
             return
@@ -418,7 +434,7 @@ class CameraScreen(CctvScreen):
             if job in self._reboots and state in _REBOOT_FINAL:
                 self._reboots.discard(job)
                 ok = state == "back_online"
-                detail = f": {data['detail']}" if data.get("detail") else ""
+                detail = f": {localize(str(data['detail']))}" if data.get("detail") else ""
                 self.notify(
                     f"reboot {job}: {event.camera} {state}{detail}",
                     title="reboot",

@@ -40,6 +40,15 @@ _SEVERITY = {
 }
 
 
+def _rank(camera: Camera) -> tuple[int, bool, str]:
+    # A flapping camera is "online" half the time; it ranks with the degraded ones, so it
+    # is on the first page rather than among the healthy.
+    severity = _SEVERITY[camera.status]
+    if camera.flapping:
+        severity = min(severity, _SEVERITY[CameraStatus.DEGRADED])
+    return severity, not camera.flapping, camera.id
+
+
 def tile_layout(width: int, height: int, count: int) -> tuple[int, int]:
     """(columns, rows) of tiles for a body of ``width`` x ``height`` cells."""
     cols = max(1, width // MIN_TILE_COLS)
@@ -103,7 +112,8 @@ class GridScreen(FilteredScreen):
             self._thumbs.start()
 
     def cameras(self) -> list[Camera]:
-        """This grid's cameras, worst first (offline, degraded, online, disabled), then by id."""
+        """This grid's cameras, worst first (offline, degraded or flapping, online,
+        disabled), then by id."""
         needle = self.filter_input.needle if self.is_mounted else ""
         return sorted(
             (
@@ -111,7 +121,7 @@ class GridScreen(FilteredScreen):
                 for c in self.node.cameras
                 if self._select(c) and (not needle or needle in f"{c.id} {c.name} {c.site}".lower())
             ),
-            key=lambda c: (_SEVERITY[c.status], c.id),
+            key=_rank,
         )
 
     def per_page(self) -> int:

@@ -107,8 +107,10 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
+            # First: the keys fill the screen at 80x24, and a note under them would
+            # need scrolling nobody knows to do.
+            if self._note:
+                yield Static(Text(self._note), id="help-note")
             yield Static(self._table, id="help")
             if self._columns is not None:
                 yield Static(self._columns, id="columns")
-            if self._note:
-                yield Static(Text(self._note), id="help-note")

@@ -40,7 +40,12 @@ def target_text(camera: Camera) -> Text:
     text.append(f"{camera.kecamatan} · {camera.site}\n")
     text.append("status ")
     text.append(f" {label} ", style)
-    text.append(f" {camera.status.value}, last seen {age_text(camera.last_packet)} ago")
+    seen = (
+        "never seen"
+        if camera.last_packet is None
+        else f"last seen {age_text(camera.last_packet)} ago"
+    )
+    text.append(f" {camera.status.value}, {seen}")
     if not camera.has_onvif:
         text.append("\nno ONVIF URL", "bold red")  # the error line below says what to do
     return text

@@ -13,6 +13,7 @@ from cctvctl.tui.format import BADGES, age_seconds, age_text
 from cctvctl.tui.widgets.line import Line
 from cctvctl.tui.widgets.thumb import Thumb
 from cctvctl.units import kbps_text
+from cctvctl.views import flap_text
 
 __all__ = ["Tile", "has_picture", "placeholder", "status_line"]
 
@@ -26,7 +27,11 @@ def placeholder(camera: Camera) -> str:
     if camera.status is CameraStatus.DISABLED:
         return "disabled in the inventory"
     if camera.status is CameraStatus.OFFLINE:
-        return f"no picture · offline {age_text(camera.status_since)}"
+        since = f" {age_text(camera.status_since)}" if camera.status_since else ""
+        if camera.cause is not None:
+            # A tile is ~38 cells at 80x24: the cause must fit, "no picture" goes without saying.
+            return f"offline{since} · {camera.cause.label}"
+        return f"no picture · offline{since}"
     return "waiting for a picture"
 
 
@@ -34,6 +39,11 @@ def status_line(camera: Camera) -> Text:
     label, style = BADGES[camera.status]
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{label:^5}", style)
+    flap = flap_text(camera)
+    if flap:
+        # Reverse video, not only colour: it must stand out under NO_COLOR too.
+        text.append(" ")
+        text.append(flap, "bold reverse")
     # Steady numbers on purpose: a tile whose text twitches every poll ("seen 0s", "seen
     # 1s", 452k, 455k) re-sends its line every poll for nothing the NOC can act on.
     text.append(f" {kbps_text(round_kbps(camera.kbps), compact=True)}")

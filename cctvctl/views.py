@@ -44,6 +44,7 @@ __all__ = [
     "event_fields",
     "event_row",
     "export_cells",
+    "export_state_text",
     "flap_text",
     "waiting_text",
     "window_text",
@@ -108,6 +109,14 @@ def export_cells(
         requester=job.requester,
         created=job.created,
     )
+
+
+def export_state_text(job: ExportJob) -> str:
+    """A job's state as people read it: ``waiting`` for a running job held by an open
+    segment (it reads 0 % for up to a segment), else the state itself."""
+    if job.state is ExportState.RUNNING and job.waiting is not None:
+        return "waiting"
+    return job.state.value
 
 
 def waiting_text(wait: ExportWait, *, utc: bool = False) -> str:

@@ -30,7 +30,8 @@ from cctvctl.cli import exit_codes
 from cctvctl.cli.cameras_cmd import StatusChoice
 from cctvctl.cli.common import missing_text
 from cctvctl.cli.output import console, no_color_env
-from cctvctl.cli.status_cmd import StatusReport, problem_lines
+from cctvctl.cli.snapshot_cmd import wrap_caption
+from cctvctl.cli.status_cmd import StatusReport, node_label, problem_lines
 from cctvctl.models import Camera, CameraStatus, Gap, Health, KecamatanSummary, Volume
 from cctvctl.render import DEFAULT_RAMP
 from cctvctl.sim.scene import scene_colour
@@ -172,6 +173,15 @@ def test_status_fits_60_columns_and_names_the_worst(ready: Live, outage: Outage)
     enabled = len(ready.site.cameras_in(slug))
     row = next(line for line in lines if line.startswith(ready.site.kecamatan[slug]))
     assert f"{enabled - 1}/{enabled}" in row, row
+    # A node given by --url is named whole, its port included, within the 60 columns.
+    assert ready.server.url.removeprefix("http://") in lines[0], lines[0]
+
+
+def test_status_names_a_url_node_whole_within_its_room() -> None:
+    assert node_label("http://127.0.0.1:48543", 21) == "127.0.0.1:48543"
+    assert node_label("http://127.0.0.1:48543", 22) == "http://127.0.0.1:48543"
+    assert node_label("https://rec-1.kutim:8470", 5) == "https://rec-1.kutim:8470"
+    assert node_label("sangatta", 5) == "sangatta"
 
 
 def _report_missing(minutes: float) -> StatusReport:
@@ -365,11 +375,16 @@ def test_gaps_bad_times_exit_2_with_one_line(ready: Live) -> None:
         one_error_line(proc, repr(bad), "out of range", "accepted:")
 
 
-def test_unknown_camera_exits_2(ready: Live) -> None:
+def test_unknown_camera_or_job_exits_2_and_says_what_lists_them(ready: Live) -> None:
     for args in (("snapshot", "no-such-cam"), ("gaps", "--camera", "no-such-cam")):
         proc = cli(*args, live=ready)
         assert proc.returncode == exit_codes.USAGE, proc
-        one_error_line(proc, "no-such-cam", ready.server.url)
+        one_error_line(proc, "no-such-cam", ready.server.url, "`cctvctl cameras` lists them")
+        assert "/api/v1" not in proc.stderr  # what to run, not which route to call
+    operator = ready.site.tokens["operator"]
+    job = cli("exports", "show", "0123456789abcdef", live=ready, token=operator)
+    assert job.returncode == exit_codes.USAGE, job
+    one_error_line(job, "'0123456789abcdef'", "`cctvctl exports ls`", "whole ids")
 
 
 # --------------------------------------------------------------------------- snapshot
@@ -418,6 +433,31 @@ def test_snapshot_ascii_ramp_matches_the_cameras_brightness(ready: Live) -> None
         expected = _ramp_index(scene_colour(cam))
         assert abs(DEFAULT_RAMP.index(glyph) - expected) <= 1, (glyph, expected)
         assert cam in caption
+
+
+def test_snapshot_caption_wraps_between_its_parts_and_keeps_the_age(ready: Live) -> None:
+    # At 80 columns a demo camera's caption was cut with "…" before "2 s old".
+    cam = ready.site.camera_ids[1]
+    proc = cli("snapshot", cam, "--width", "40", live=ready, columns=50)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.rstrip("\n").splitlines()
+    first = next(i for i, line in enumerate(lines) if cam in line)
+    caption = lines[first:]
+    assert len(caption) >= 2  # a camera, a WITA frame time and an age do not fit 50
+    assert all(len(line) <= 50 for line in caption), caption
+    assert "…" not in proc.stdout
+    assert all(not line.startswith("·") and not line.endswith("·") for line in caption)
+    text = " · ".join(caption)
+    assert "WITA" in text and text.endswith(" old"), caption
+
+
+def test_wrap_caption_breaks_only_between_parts() -> None:
+    assert wrap_caption("aaaa · bbbb · cc", 11) == ["aaaa · bbbb", "cc"]
+    assert wrap_caption("aaaa · bbbb · cc", 80) == ["aaaa · bbbb · cc"]
+    assert wrap_caption("a-part-wider-than-the-screen · x", 5) == [
+        "a-part-wider-than-the-screen",
+        "x",
+    ]
 
 
 def test_snapshot_saves_jpeg_and_json(ready: Live, tmp_path: Path) -> None:
@@ -609,6 +649,15 @@ def narrow(*args: str, live: Live, role: str = "viewer") -> str:
     assert proc.returncode == 0, proc.stderr
     assert all(len(line) <= NARROW for line in proc.stdout.splitlines()), proc.stdout
     return proc.stdout
+
+
+@pytest.mark.parametrize("columns", [None, NARROW])
+def test_tables_in_a_pipe_leave_no_trailing_spaces(ready: Live, columns: int | None) -> None:
+    # rich pads a line's last cell to the column's width; a cron mail or a diff shows it.
+    proc = cli("cameras", live=ready, columns=columns)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) > 3 and all(line == line.rstrip() for line in lines), proc.stdout
 
 
 def test_table_commands_stack_rows_at_50_columns_with_every_field_whole(

@@ -53,7 +53,11 @@ def test_exports_ls_of_an_unknown_camera_is_bad_input(rig: Rig) -> None:
     # A known camera without exports is an empty list, not an error.
     known = rig.cli("exports", "ls", "--camera", rig.site.camera_ids[0])
     assert known.returncode == 0, known.stderr
-    assert "no export jobs" in known.stdout
+    assert f"no export jobs of camera {rig.site.camera_ids[0]}" in known.stdout
+    # An empty filtered list names its filter, so it does not read as "nothing at all".
+    done = rig.cli("exports", "ls", "--state", "done")
+    assert done.returncode == 0, done.stderr
+    assert "no export jobs in state done" in done.stdout
 
 
 def test_a_dry_run_needs_no_reason_and_exits_0_over_the_bulk_limit(rig: Rig) -> None:

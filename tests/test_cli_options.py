@@ -1,4 +1,5 @@
-"""The server options are the same in every command that talks to a server."""
+"""The server options are the same in every command that talks to a server, and a usage
+mistake in any command is refused the same way."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 import pytest
 import typer.main
+from cli_process import NO_CONFIG, clean_env, run_cctvctl
 
 from cctvctl.cli.main import app
 from cctvctl.cli.options import ServerOptions, server_options
@@ -80,3 +82,39 @@ def test_the_command_gets_what_was_typed() -> None:
         no_color=True, utc=False,
     )  # fmt: skip
     assert seen == [ServerOptions(context="sgt", token="t", json=True, no_color=True)]
+
+
+# A bad flag, choice or missing argument is refused before any server is asked, in the
+# one-line form of every other refusal: what was wrong, what is accepted, where to look.
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (("cameras", "--status", "bogus"), ("--status", "'bogus'", "'offline'", "cameras -h")),
+        (("cameras", "--sort", "bogus"), ("--sort", "'last-seen'", "cameras -h")),
+        (("token", "create", "--name", "me", "--role", "root"), ("--role", "'viewer'")),
+        (("status", "--bogus"), ("--bogus", "status -h")),
+        (("snapshot",), ("camera", "snapshot -h")),
+        (("export", "sgu-camat-01"), ("--from", "export -h")),
+        (("version",), ("'version'", "cctvctl -h")),
+    ],
+)
+def test_a_usage_mistake_is_one_error_line_and_exit_2(
+    args: tuple[str, ...], names: tuple[str, ...]
+) -> None:
+    proc = run_cctvctl(*args, env=clean_env() | {"CCTVCTL_CONFIG": NO_CONFIG})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    [line] = proc.stderr.splitlines()
+    assert line.startswith("cctvctl: error: "), line
+    assert "Usage:" not in line and "Value error" not in line
+    for name in names:
+        assert name in line, (name, line)
+
+
+def test_help_and_a_bare_group_still_show_the_usage() -> None:
+    env = clean_env() | {"CCTVCTL_CONFIG": NO_CONFIG}
+    asked = run_cctvctl("cameras", "-h", env=env)
+    assert asked.returncode == 0 and "--status" in asked.stdout
+    bare = run_cctvctl("exports", env=env)
+    assert bare.returncode == 2
+    assert "Usage:" in bare.stdout + bare.stderr and " ls " in bare.stdout + bare.stderr

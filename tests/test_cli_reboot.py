@@ -163,6 +163,19 @@ def test_without_yes_on_a_pipe_it_lists_and_refuses(rig: Rig) -> None:
     assert rig.onvif_calls() == calls
 
 
+def test_nothing_to_reboot_says_whether_nothing_matched_or_all_was_skipped(rig: Rig) -> None:
+    calls = rig.onvif_calls()
+    # Every Bengalon camera is online, so none has been offline for 15 minutes.
+    none = rig.cli("reboot", "--kecamatan", "bengalon", "--offline-for", "15m", "--reason", REASON)
+    assert none.returncode == 1, none.stderr
+    assert "no camera matches" in last_error(none) and " 0 " not in last_error(none)
+    skipped = rig.cli("reboot", rig.no_onvif, "--reason", REASON)
+    assert skipped.returncode == 1, skipped.stderr
+    assert "the one target would be skipped" in last_error(skipped)
+    assert "no_onvif" in skipped.stdout  # the plan shown says why
+    assert rig.onvif_calls() == calls
+
+
 def test_operator_is_refused_with_exit_4(rig: Rig) -> None:
     calls = rig.onvif_calls()
     proc = rig.cli("reboot", rig.first, "--yes", "--reason", REASON, role="operator")

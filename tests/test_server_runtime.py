@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -31,11 +33,17 @@ def _backend_threads() -> set[threading.Thread]:
 
 
 def test_running_stops_everything_in_reverse_and_indexes_open_segments(
-    site_factory: Callable[..., Site], sim_factory: Callable[[Site], RunningSim]
+    site_factory: Callable[..., Site],
+    sim_factory: Callable[[Site], RunningSim],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="cctvctl.server")
     site = site_factory(SiteSpec(cameras=2, segment_seconds=60))
     sim_factory(site)
     inventory = load_inventory(site.config)
+    # One token, so the start-up line's count has to agree with its noun.
+    server = inventory.server.model_copy(update={"token": inventory.server.token[:1]})
+    inventory = replace(inventory, data=inventory.data.model_copy(update={"server": server}))
     before = _backend_threads()
 
     async def scenario() -> tuple[int, bool]:
@@ -57,6 +65,7 @@ def test_running_stops_everything_in_reverse_and_indexes_open_segments(
         return indexed_while_running, stopping.is_set()
 
     indexed_while_running, stopped = asyncio.run(scenario())
+    assert "1 API token configured" in caplog.text
     assert indexed_while_running == 0
     assert stopped
     assert _backend_threads() - before == set()

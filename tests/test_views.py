@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from cctvctl.cli.export_cmd import show_rows
 from cctvctl.client import fold_export_event
 from cctvctl.models import AuditEntry, ExportJob, ExportState, ExportWait
 from cctvctl.views import (
@@ -14,6 +15,7 @@ from cctvctl.views import (
     audit_fields,
     audit_row,
     export_cells,
+    export_state_text,
     waiting_text,
     window_text,
 )
@@ -161,3 +163,19 @@ def test_the_detail_of_an_audit_row_has_every_field_inert() -> None:
     )
     assert fields["time"].endswith("WITA")
     assert audit_fields(entry(), utc=True)[1][1].endswith("UTC")
+
+
+def test_a_running_export_held_by_an_open_segment_reads_waiting() -> None:
+    assert export_state_text(job(waiting=wait_at(at(28, 14, 45)))) == "waiting"
+    assert export_state_text(job()) == "running"
+    # A wait left on a job that has moved on is not shown.
+    done = job(state=ExportState.DONE, waiting=wait_at(at(28, 14, 45)))
+    assert export_state_text(done) == "done"
+
+
+def test_exports_show_says_why_a_job_sits_at_0_percent() -> None:
+    rows = dict(show_rows(job(percent=0.0, waiting=wait_at(at(28, 14, 45))), utc=False))
+    assert rows["state"] == "waiting" and rows["progress"] == "0 %"
+    assert "segment that holds 22:45 to close" in rows["waiting"]
+    assert rows["waiting"].endswith("WITA")
+    assert "waiting" not in dict(show_rows(job(), utc=False))

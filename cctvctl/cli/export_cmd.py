@@ -32,7 +32,7 @@ from cctvctl.cli.jobs import (
 )
 from cctvctl.cli.options import ServerOptions, server_options
 from cctvctl.cli.output import Column, Priority, print_json, print_table
-from cctvctl.termsafe import for_terminal
+from cctvctl.termsafe import escape_controls, for_terminal
 from cctvctl.timeparse import WITA, format_duration, format_time
 
 if TYPE_CHECKING:
@@ -355,11 +355,15 @@ def ls(
         return
     from rich.text import Text
 
-    from cctvctl.views import export_cells
+    from cctvctl.views import export_cells, export_state_text
 
     out = out_console(opts.no_color)
     if not jobs:
-        out.print("no export jobs", highlight=False)
+        # Name the filters: after a cancel a job is 'deleted', not gone, and a bare "no
+        # export jobs" under --state done read as if the server had lost it.
+        state_part = "" if state is None else f" in state {state}"
+        camera_part = "" if camera is None else f" of camera {escape_controls(camera)}"
+        out.print(Text(f"no export jobs{state_part}{camera_part}"))
         return
     # The job id is what `exports download` wants: whole, as the camera and the state.
     columns = [
@@ -380,7 +384,7 @@ def ls(
             [
                 Text(cells.id),
                 Text(cells.camera),
-                Text(cells.state.value),
+                Text(export_state_text(job)),
                 Text(f"{cells.percent:.0f} %"),
                 Text(cells.window),
                 Text(cells.case),
@@ -405,7 +409,7 @@ def show(
 ) -> None:
     """One export job: state, progress and ETA, window, case, gaps, size and SHA-256.
 
-    Example: cctvctl exports show 3f2a9c0d
+    Example: cctvctl exports show 3f2a9c0d11e84b5a
 
     JSON: ExportJob.
     """
@@ -416,35 +420,40 @@ def show(
         return
     from rich.text import Text
 
-    from cctvctl.units import bytes_text
+    out = out_console(opts.no_color)
+    for key, value in show_rows(job, opts.utc):
+        out.print(Text(f"{key:<10}{value}"), overflow="fold")
 
-    job, utc = for_terminal(job), opts.utc
+
+def show_rows(job: ExportJob, utc: bool) -> list[tuple[str, str]]:
+    """``exports show``'s lines as (label, text), the absent ones left out."""
+    from cctvctl.units import bytes_text
+    from cctvctl.views import export_state_text, waiting_text
+
+    job = for_terminal(job)
     progress = f"{job.percent:.0f} %"
     if job.eta_seconds is not None and not job.state.final:
         progress += f", ETA {format_duration(job.eta_seconds)}"
+    waiting = job.waiting if export_state_text(job) == "waiting" else None
     rows: list[tuple[str, str | None]] = [
         ("id", job.id),
         ("camera", job.camera),
-        ("state", job.state.value + (f": {job.error}" if job.error else "")),
+        ("state", export_state_text(job) + (f": {job.error}" if job.error else "")),
         ("progress", progress),
+        # Why it sits at 0 %, as `export` and the console's Exports screen say it.
+        ("waiting", waiting_text(waiting, utc=utc) if waiting else None),
         ("window", f"{format_time(job.start, utc=utc)} to {format_time(job.end, utc=utc)}"),
         ("case", job.case_id),
         ("note", job.note),
         ("requester", job.requester),
-        ("created", format_time(job.created, utc=opts.utc)),
-        ("finished", format_time(job.finished, utc=opts.utc) if job.finished else None),
+        ("created", format_time(job.created, utc=utc)),
+        ("finished", format_time(job.finished, utc=utc) if job.finished else None),
         ("size", f"{bytes_text(job.size)} ({job.size} bytes)" if job.size is not None else None),
         ("sha256", job.sha256),
-        ("expires", format_time(job.expires, utc=opts.utc) if job.expires else None),
-        (
-            "gaps",
-            f"{len(job.gaps)}: {_gap_text(job.gaps, opts.utc)}" if job.gaps else "none",
-        ),
+        ("expires", format_time(job.expires, utc=utc) if job.expires else None),
+        ("gaps", f"{len(job.gaps)}: {_gap_text(job.gaps, utc)}" if job.gaps else "none"),
     ]
-    out = out_console(opts.no_color)
-    for key, value in rows:
-        if value is not None:
-            out.print(Text(f"{key:<10}{value}"), overflow="fold")
+    return [(key, value) for key, value in rows if value is not None]
 
 
 @exports_app.command("download")
@@ -458,7 +467,7 @@ def download(
 ) -> None:
     """Download a finished export's clip and manifest, resuming FILE.part if there is one.
 
-    Example: cctvctl exports download 3f2a9c0d -o clip.mp4
+    Example: cctvctl exports download 3f2a9c0d11e84b5a -o clip.mp4
 
     Waits first if the job is still running. The clip is checked against the manifest's
     size and SHA-256 before it is renamed from FILE.part to FILE; a mismatch exits 1 and
@@ -483,7 +492,7 @@ def cancel(
 ) -> None:
     """Cancel a queued or running export; for a finished one, delete its files.
 
-    Example: cctvctl exports cancel 3f2a9c0d
+    Example: cctvctl exports cancel 3f2a9c0d11e84b5a
 
     JSON: the ExportJob afterwards (state cancelled or deleted).
     """

@@ -134,4 +134,6 @@ def main(
 
 
 def run() -> None:
-    app()
+    from cctvctl.cli.usage import run_app
+
+    run_app(app)

@@ -92,7 +92,7 @@ def print_table(
     cells = [[c if isinstance(c, Text) else Text(c) for c in row] for row in rows]
     widths = _table_widths(columns, cells, out.width)
     if widths is None:
-        out.print(_stacked(columns, cells))
+        _print_trimmed(out, _stacked(columns, cells))
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column, width in zip(columns, widths, strict=True):
@@ -100,7 +100,18 @@ def print_table(
         table.add_column(column.header, justify=column.justify, width=width, overflow="fold")
     for row in cells:
         table.add_row(*row)
-    out.print(table)
+    _print_trimmed(out, table)
+
+
+def _print_trimmed(out: Console, renderable: Any) -> None:
+    """Print without the spaces rich pads every line's last cell with, when the text is
+    plain (a pipe, NO_COLOR): they trail each line of a cron mail, a diff or a paste."""
+    if out.color_system is not None or out.is_terminal:
+        out.print(renderable)
+        return
+    with out.capture() as captured:
+        out.print(renderable)
+    out.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
 def _table_widths(

@@ -176,8 +176,15 @@ def _confirm(plan: RebootPlan, json_out: bool, no_color: bool) -> None:
     _show_plan(console(no_color, stderr=True) if json_out else out_console(no_color), plan)
     if plan.refused:
         fail(f"the server would refuse: {plan.refused}; add --force", exit_codes.USAGE)
+    if not plan.targets:
+        fail("nothing to reboot: no camera matches the targets given")
     if plan.would_reboot == 0:
-        fail(f"nothing to reboot: all {len(plan.targets)} targets would be skipped")
+        skipped = len(plan.targets)
+        fail(
+            "nothing to reboot: "
+            + ("the one target" if skipped == 1 else f"all {skipped} targets")
+            + " would be skipped (the WHY column says why)"
+        )
     count = f"{plan.would_reboot} camera{'s' if plan.would_reboot != 1 else ''}"
     if not sys.stdin.isatty():
         fail_usage(

@@ -153,12 +153,18 @@ def _as_json(shot: Shot, saved: Path | None) -> dict[str, Any]:
     }
 
 
+_SEP: Final = " · "
+
+
 def caption(shot: Shot, utc: bool) -> str:
     cam, thumb = shot.camera, shot.thumb
     state = "" if cam.status.value == "online" else f" [{cam.status.value}]"
-    return (
-        f"{cam.name} ({cam.id}), {cam.kecamatan}{state} · "
-        f"frame {format_time(thumb.frame_time, utc=utc)} · {format_duration(thumb.age)} old"
+    return _SEP.join(
+        (
+            f"{cam.name} ({cam.id}), {cam.kecamatan}{state}",
+            f"frame {format_time(thumb.frame_time, utc=utc)}",
+            f"{format_duration(thumb.age)} old",
+        )
     )
 
 
@@ -169,8 +175,26 @@ def _show(shot: Shot, cols: int, ascii_only: bool, out: Console, utc: bool) -> N
 
     thumb = shot.thumb
     rgb = rgb_from_bytes(thumb.data, thumb.width, thumb.height)
-    # On a terminal keep the caption on screen; in a pipe the height is nobody's limit.
-    rows = max(4, out.height - 2) if sys.stdout.isatty() else None
+    lines = wrap_caption(caption(shot, utc), out.width)
+    # On a terminal keep the caption (and the prompt under it) on screen; in a pipe the
+    # height is nobody's limit.
+    rows = max(4, out.height - 1 - len(lines)) if sys.stdout.isatty() else None
     mode = Mode.ASCII if ascii_only else Mode.HALF_BLOCK
     out.print(ImageRenderable(rgb, mode=mode, width=cols, max_rows=rows))
-    out.print(Text(caption(shot, utc)), no_wrap=True, overflow="ellipsis")
+    for line in lines:
+        out.print(Text(line), overflow="fold")
+
+
+def wrap_caption(text: str, width: int) -> list[str]:
+    """The caption in lines of at most ``width``, broken only between its `` · `` parts.
+
+    Cut at the terminal's edge, an 80-column caption lost the frame's age, the one figure
+    that says whether the picture is live; a part wider than the screen folds on its own.
+    """
+    lines: list[str] = []
+    for part in text.split(_SEP):
+        if lines and len(lines[-1]) + len(_SEP) + len(part) <= width:
+            lines[-1] += _SEP + part
+        else:
+            lines.append(part)
+    return lines

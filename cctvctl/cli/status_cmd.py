@@ -183,6 +183,15 @@ def status(
     raise typer.Exit(code)
 
 
+def node_label(name: str, room: int) -> str:
+    """The node as the header names it in ``room`` cells. A node given by ``--url`` is
+    named by its URL, which overran 60 columns by its port's last digits; without
+    ``http://`` it fits whole (``https://`` stays: it says the link is encrypted)."""
+    if len(name) > room and name.startswith("http://"):
+        return name.removeprefix("http://")
+    return name
+
+
 def _show(results: Sequence[NodeResult[StatusReport]], no_color: bool, utc: bool) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -199,7 +208,7 @@ def _show(results: Sequence[NodeResult[StatusReport]], no_color: bool, utc: bool
         enabled = report.cameras_total - report.disabled
         head = Text(f"{report.online}/{enabled} online", style="bold")
         head.append(f"  {format_time(report.generated, utc=utc)}")
-        head.append(f"  {result.name}")
+        head.append(f"  {node_label(result.name, out.width - head.cell_len - 2)}")
         out.print(head, no_wrap=True, overflow="ellipsis")
         for label, text, style in problem_lines(report):
             line = Text(f"{label:<9} ", style="bold")

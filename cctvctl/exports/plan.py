@@ -98,7 +98,7 @@ def plan_export(
         raise ExportRefused(
             404,
             "camera",
-            f"no camera {quoted(req.camera)} on this server; list them with GET /api/v1/cameras",
+            f"no camera {quoted(req.camera)} on this server; `cctvctl cameras` lists them",
         )
     start, end = req.start.astimezone(UTC), req.end.astimezone(UTC)
     if end <= start:

@@ -41,6 +41,7 @@ from cctvctl.storage.events import EventBus
 from cctvctl.storage.layout import parse_segment_path
 from cctvctl.storage.modes import FileModes
 from cctvctl.storage.reconcile import reconcile
+from cctvctl.units import counted
 
 __all__ = [
     "DEFAULT_RETENTION_INTERVAL",
@@ -216,9 +217,9 @@ async def running(
             stopping=stopping,
         )
         log.info(
-            "serving %d kecamatan, %d tokens configured",
+            "serving %d kecamatan, %s configured",
             len(inventory.kecamatan),
-            len(inventory.server.token),
+            counted(len(inventory.server.token), "API token"),
         )
         yield rt
 

@@ -287,7 +287,8 @@ def job_created(collection: str, link: str) -> dict[str, Any]:
 def no_camera(camera_ids: Sequence[str]) -> ProblemError:
     """The 404 for camera ids this server does not have (the first ten named)."""
     named = ", ".join(quoted(c) for c in camera_ids[:10])
-    return not_found(f"no camera {named} on this server; list them with GET /api/v1/cameras")
+    # Read by people in the CLI and the console: say what to run, not which route to call.
+    return not_found(f"no camera {named} on this server; `cctvctl cameras` lists them")
 
 
 def camera_or_404(rt: Runtime, camera_id: str) -> Camera:

@@ -77,7 +77,8 @@ def _job_or_404(exporter: Exporter, job_id: str) -> ExportJob:
     job = exporter.store.get(job_id)
     if job is None:
         raise not_found(
-            f"no export job {quoted(job_id)} on this server; list them with GET /api/v1/exports"
+            f"no export job {quoted(job_id)} on this server; `cctvctl exports ls` lists "
+            "them with their whole ids"
         )
     return job
 

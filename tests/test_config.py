@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from harness import camera_toml
 
 from cctvctl.config import ConfigError, format_loc, hash_token, load_inventory, slugify
 
@@ -30,20 +31,20 @@ quota_gb = 50
   lat = 0.5
   lon = 117.5
 
-    [[kecamatan.site.camera]]
-    id = "sgu-camat-01"
-    name = "Halaman depan"
-    rtsp = "rtsp://127.0.0.1:8554/sgu-camat-01"
-    onvif = "http://127.0.0.1:8601/onvif/device_service"
-    username = "admin"
-
-    [[kecamatan.site.camera]]
-    id = "sgu-camat-02"
-    name = "Ruang pelayanan"
-    rtsp = "rtsp://127.0.0.1:8554/sgu-camat-02"
-    username = "admin"
-    password_env = "CAM2_PASS"
-
+"""
+GOOD += camera_toml(
+    "sgu-camat-01",
+    "Halaman depan",
+    "rtsp://127.0.0.1:8554/sgu-camat-01",
+    onvif="http://127.0.0.1:8601/onvif/device_service",
+)
+GOOD += "\n" + camera_toml(
+    "sgu-camat-02",
+    "Ruang pelayanan",
+    "rtsp://127.0.0.1:8554/sgu-camat-02",
+    password_env="CAM2_PASS",
+)
+GOOD += """
 [[kecamatan]]
 name = "Bengalon"
 
@@ -51,12 +52,8 @@ name = "Bengalon"
   name = "Puskesmas Bengalon"
   kind = "puskesmas"
 
-    [[kecamatan.site.camera]]
-    id = "bgl-pkm-01"
-    name = "Pintu masuk"
-    rtsp = "rtsp://127.0.0.1:8554/bgl-pkm-01"
-    username = "admin"
 """
+GOOD += camera_toml("bgl-pkm-01", "Pintu masuk", "rtsp://127.0.0.1:8554/bgl-pkm-01")
 
 SECRETS = """
 [passwords]

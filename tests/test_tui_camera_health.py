@@ -16,7 +16,6 @@ from textual.pilot import Pilot
 from tui_fixture import FLAPPING, NOW, FixedSite
 
 from cctvctl.models import CameraStatus
-from cctvctl.tui import clock
 from cctvctl.tui.app import CctvApp
 from cctvctl.tui.screens.camera import CameraScreen
 from cctvctl.tui.screens.grid import GridScreen
@@ -28,9 +27,11 @@ SIZE = (80, 24)
 OFFLINE = "sgu-desa-01"  # offline for 47 min in the fixture, connection refused
 
 
+pytestmark = pytest.mark.usefixtures("pinned_clock")
+
+
 @pytest.fixture(autouse=True)
-def pinned(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+def no_colour(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_process import clean_env, run_cctvctl
 from harness import camera_toml
 
 from cctvctl.config import ConfigError, format_loc, hash_token, load_inventory, slugify
@@ -282,14 +281,7 @@ def test_kutim_example_has_all_18_kecamatan() -> None:
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "cctvctl", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=60,
-    )
+    return run_cctvctl(*args, env=clean_env() | (env or {}))
 
 
 def test_config_check_cli_summary_and_errors(tmp_path: Path) -> None:

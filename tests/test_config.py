@@ -189,6 +189,13 @@ BAD_CASES = [
 ]
 
 
+def edit_cases(cases: list[tuple[str, tuple[str, str], str, str]]) -> pytest.MarkDecorator:
+    """Parametrizes a test over (label, edit to GOOD, key path, words), named by label."""
+    return pytest.mark.parametrize(
+        ("label", "edit", "key_path", "words"), cases, ids=[c[0] for c in cases]
+    )
+
+
 def errors_naming(
     tmp_path: Path, label: str, edit: tuple[str, str], key_path: str
 ) -> tuple[Path, list[str], str]:
@@ -202,9 +209,7 @@ def errors_naming(
     return path, lines, matching[0]
 
 
-@pytest.mark.parametrize(
-    ("label", "edit", "key_path", "words"), BAD_CASES, ids=[c[0] for c in BAD_CASES]
-)
+@edit_cases(BAD_CASES)
 def test_bad_file_names_key_path(
     tmp_path: Path, label: str, edit: tuple[str, str], key_path: str, words: str
 ) -> None:
@@ -403,9 +408,7 @@ LOOSE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("label", "edit", "key_path", "words"), LOOSE_CASES, ids=[c[0] for c in LOOSE_CASES]
-)
+@edit_cases(LOOSE_CASES)
 def test_loose_values_are_refused_in_words_for_a_person(
     tmp_path: Path, label: str, edit: tuple[str, str], key_path: str, words: str
 ) -> None:

@@ -24,12 +24,12 @@ import psutil
 from cctvctl.config import Inventory
 from cctvctl.models import (
     Camera,
-    CameraStatus,
     Gap,
     Host,
     KecamatanSummary,
     Nic,
     Volume,
+    status_counts,
 )
 from cctvctl.storage.database import Database
 from cctvctl.storage.gaps import GapReport, HasSpan, camera_gaps, expected_from
@@ -205,7 +205,6 @@ def kecamatan_summaries(
     out: list[KecamatanSummary] = []
     for kec in inventory.kecamatan:
         cams = by_kec.get(kec.key, [])
-        counts = {s: sum(c.status is s for c in cams) for s in CameraStatus}
         quota = quota_bytes(kec.quota_gb)
         used = stored.get(kec.key, 0)
         rate = write_rate(index, now, kec.key)
@@ -215,11 +214,7 @@ def kecamatan_summaries(
             KecamatanSummary(
                 slug=kec.key,
                 name=kec.name,
-                cameras_total=len(cams),
-                online=counts[CameraStatus.ONLINE],
-                degraded=counts[CameraStatus.DEGRADED],
-                offline=counts[CameraStatus.OFFLINE],
-                disabled=counts[CameraStatus.DISABLED],
+                **status_counts(cams),
                 inbound_kbps=float(inbound_kbps.get(kec.key, 0.0)),
                 bytes_stored=used,
                 quota_bytes=quota,

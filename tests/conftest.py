@@ -184,3 +184,14 @@ def stopped(tmp_path_factory: pytest.TempPathFactory) -> str:
     server = ServerProcess(site).start()
     assert server.stop() == 0
     return server.url
+
+
+@pytest.fixture
+def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console's clock stopped at the fixed site's NOW (``tests/tui_fixture.py``)."""
+    # Imported here so sessions without a TUI test never load Textual.
+    from tui_fixture import NOW
+
+    from cctvctl.tui import clock
+
+    monkeypatch.setattr(clock, "now", lambda: NOW)

@@ -154,8 +154,16 @@ class Site:
         return [c for c in self.camera_ids if self.camera_kecamatan[c] == slug]
 
 
-def _toml_str(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
+def _toml_str(value: str | bool) -> str:
+    return json.dumps(value, ensure_ascii=False)  # a JSON string or boolean is TOML too
+
+
+def camera_toml(cam_id: str, name: str, rtsp: str, **keys: str | bool) -> str:
+    """One ``[[kecamatan.site.camera]]`` table, indented as inventories are; user ``admin``."""
+    fields: dict[str, str | bool] = {"id": cam_id, "name": name, "rtsp": rtsp}
+    fields |= {"username": "admin", **keys}
+    body = "".join(f"    {key} = {_toml_str(value)}\n" for key, value in fields.items())
+    return "    [[kecamatan.site.camera]]\n" + body
 
 
 def write_site(directory: Path, spec: SiteSpec = SiteSpec()) -> Site:
@@ -221,18 +229,13 @@ def write_site(directory: Path, spec: SiteSpec = SiteSpec()) -> Site:
         for n, cam in enumerate(ids):
             if placement[cam] != slug:
                 continue
-            lines += [
-                "    [[kecamatan.site.camera]]",
-                f'    id = "{cam}"',
-                f'    name = "Kamera {n + 1}"',
-                f'    rtsp = "rtsp://127.0.0.1:{rtsp_port}/{cam}"',
-                '    username = "admin"',
-            ]
+            keys: dict[str, str | bool] = {}
             if spec.onvif:
-                lines.append(f'    onvif = "http://127.0.0.1:{free_port()}/onvif/device_service"')
+                keys["onvif"] = f"http://127.0.0.1:{free_port()}/onvif/device_service"
             if n in spec.disabled:
-                lines.append("    enabled = false")
-            lines.append("")
+                keys["enabled"] = False
+            rtsp = f"rtsp://127.0.0.1:{rtsp_port}/{cam}"
+            lines.append(camera_toml(cam, f"Kamera {n + 1}", rtsp, **keys))
     config = directory / "site.toml"
     config.write_text("\n".join(lines), encoding="utf-8")
     secrets_lines = ["[passwords]", *(f"{c} = {_toml_str(p)}" for c, p in passwords.items())]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_process import clean_env, run_cctvctl
+from harness import camera_toml
 
 from cctvctl.config import ConfigError, format_loc, hash_token, load_inventory, slugify
 
@@ -30,20 +30,20 @@ quota_gb = 50
   lat = 0.5
   lon = 117.5
 
-    [[kecamatan.site.camera]]
-    id = "sgu-camat-01"
-    name = "Halaman depan"
-    rtsp = "rtsp://127.0.0.1:8554/sgu-camat-01"
-    onvif = "http://127.0.0.1:8601/onvif/device_service"
-    username = "admin"
-
-    [[kecamatan.site.camera]]
-    id = "sgu-camat-02"
-    name = "Ruang pelayanan"
-    rtsp = "rtsp://127.0.0.1:8554/sgu-camat-02"
-    username = "admin"
-    password_env = "CAM2_PASS"
-
+"""
+GOOD += camera_toml(
+    "sgu-camat-01",
+    "Halaman depan",
+    "rtsp://127.0.0.1:8554/sgu-camat-01",
+    onvif="http://127.0.0.1:8601/onvif/device_service",
+)
+GOOD += "\n" + camera_toml(
+    "sgu-camat-02",
+    "Ruang pelayanan",
+    "rtsp://127.0.0.1:8554/sgu-camat-02",
+    password_env="CAM2_PASS",
+)
+GOOD += """
 [[kecamatan]]
 name = "Bengalon"
 
@@ -51,12 +51,8 @@ name = "Bengalon"
   name = "Puskesmas Bengalon"
   kind = "puskesmas"
 
-    [[kecamatan.site.camera]]
-    id = "bgl-pkm-01"
-    name = "Pintu masuk"
-    rtsp = "rtsp://127.0.0.1:8554/bgl-pkm-01"
-    username = "admin"
 """
+GOOD += camera_toml("bgl-pkm-01", "Pintu masuk", "rtsp://127.0.0.1:8554/bgl-pkm-01")
 
 SECRETS = """
 [passwords]
@@ -193,6 +189,13 @@ BAD_CASES = [
 ]
 
 
+def edit_cases(cases: list[tuple[str, tuple[str, str], str, str]]) -> pytest.MarkDecorator:
+    """Parametrizes a test over (label, edit to GOOD, key path, words), named by label."""
+    return pytest.mark.parametrize(
+        ("label", "edit", "key_path", "words"), cases, ids=[c[0] for c in cases]
+    )
+
+
 def errors_naming(
     tmp_path: Path, label: str, edit: tuple[str, str], key_path: str
 ) -> tuple[Path, list[str], str]:
@@ -206,9 +209,7 @@ def errors_naming(
     return path, lines, matching[0]
 
 
-@pytest.mark.parametrize(
-    ("label", "edit", "key_path", "words"), BAD_CASES, ids=[c[0] for c in BAD_CASES]
-)
+@edit_cases(BAD_CASES)
 def test_bad_file_names_key_path(
     tmp_path: Path, label: str, edit: tuple[str, str], key_path: str, words: str
 ) -> None:
@@ -285,14 +286,7 @@ def test_kutim_example_has_all_18_kecamatan() -> None:
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "cctvctl", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=60,
-    )
+    return run_cctvctl(*args, env=clean_env() | (env or {}))
 
 
 def test_config_check_cli_summary_and_errors(tmp_path: Path) -> None:
@@ -414,9 +408,7 @@ LOOSE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("label", "edit", "key_path", "words"), LOOSE_CASES, ids=[c[0] for c in LOOSE_CASES]
-)
+@edit_cases(LOOSE_CASES)
 def test_loose_values_are_refused_in_words_for_a_person(
     tmp_path: Path, label: str, edit: tuple[str, str], key_path: str, words: str
 ) -> None:

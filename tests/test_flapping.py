@@ -8,13 +8,12 @@ operator would, reading the same figure the API reports.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Callable
 
-from harness import REPO, RunningSim, ServerProcess, Site, SiteSpec, wait_for
+from cli_process import node_env, run_cctvctl
+from harness import RunningSim, ServerProcess, Site, SiteSpec, wait_for
 
 from cctvctl.models import FLAP_CHANGES, FLAP_WINDOW_SECONDS, Camera, OfflineCause
 from cctvctl.recorder.stats import CameraStats
@@ -66,22 +65,8 @@ def test_a_camera_that_never_connected_does_not_flap() -> None:
 
 
 def _cli(site: Site, server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CCTVCTL_")}
-    env.update(
-        CCTVCTL_URL=server.url,
-        CCTVCTL_TOKEN=site.tokens["viewer"],
-        COLUMNS="120",
-        NO_COLOR="1",
-        PYTHONPATH=str(REPO),
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "cctvctl", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    env = node_env(server.url, site.tokens["viewer"], columns=120) | {"NO_COLOR": "1"}
+    return run_cctvctl(*args, env=env)
 
 
 def test_a_flapping_camera_reads_flap_in_the_api_and_the_cli(

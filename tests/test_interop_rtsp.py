@@ -18,7 +18,7 @@ import av
 import numpy as np
 import pytest
 from aio_rtsp_toolkit.server import RtspServer
-from harness import free_port, wait_for
+from harness import camera_toml, free_port, wait_for
 
 from cctvctl.config import load_inventory
 from cctvctl.models import CameraStatus
@@ -85,7 +85,7 @@ def server(tmp_path: Path) -> Iterator[_Server]:
 def _inventory(directory: Path, port: int) -> Path:
     config = directory / "interop.toml"
     config.write_text(
-        f"""
+        """
 [server]
 storage = "recordings"
 segment_seconds = 2
@@ -99,12 +99,13 @@ name = "Sangatta Utara"
   name = "Kantor Camat Sangatta Utara"
   kind = "kantor_kecamatan"
 
-    [[kecamatan.site.camera]]
-    id = "{CAMERA}"
-    name = "aio-rtsp-toolkit file server"
-    rtsp = "rtsp://127.0.0.1:{port}/clip.mp4?play_count=0"
-    username = "viewer"
-""",
+"""
+        + camera_toml(
+            CAMERA,
+            "aio-rtsp-toolkit file server",
+            f"rtsp://127.0.0.1:{port}/clip.mp4?play_count=0",
+            username="viewer",
+        ),
         encoding="utf-8",
     )
     # The file server ignores credentials; the recorder sends them anyway.

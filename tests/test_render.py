@@ -62,29 +62,22 @@ XTERM256_REF: dict[int, tuple[int, int, int]] = {
     for r, g, b in product(range(6), repeat=3)
 } | {232 + i: (8 + 10 * i,) * 3 for i in range(24)}
 
-# xterm's default 16 colours (the module documents that it matches against these).
-ANSI16_REF: dict[int, tuple[int, int, int]] = dict(
-    enumerate(
-        [
-            (0, 0, 0),
-            (205, 0, 0),
-            (0, 205, 0),
-            (205, 205, 0),
-            (0, 0, 238),
-            (205, 0, 205),
-            (0, 205, 205),
-            (229, 229, 229),
-            (127, 127, 127),
-            (255, 0, 0),
-            (0, 255, 0),
-            (255, 255, 0),
-            (92, 92, 255),
-            (255, 0, 255),
-            (0, 255, 255),
-            (255, 255, 255),
-        ]
-    )
-)
+
+# xterm's default 16 colours (the module documents that it matches against these), from
+# its resource names: bit 0 red, bit 1 green, bit 2 blue, "red3"-style 205 for the normal
+# eight and 255 for the bright ones, except blue2 (238), gray90, gray50 and #5c5cff.
+def _xterm16(n: int) -> tuple[int, int, int]:
+    on = 255 if n & 8 else 205
+    red, green, blue = (on if n & bit else 0 for bit in (1, 2, 4))
+    return (red, green, blue)
+
+
+ANSI16_REF: dict[int, tuple[int, int, int]] = {n: _xterm16(n) for n in range(16)} | {
+    4: (0, 0, 238),
+    7: (229, 229, 229),
+    8: (127, 127, 127),
+    12: (92, 92, 255),
+}
 
 
 def sq_dist(a: tuple[int, int, int], b: tuple[int, int, int]) -> int:

@@ -15,17 +15,13 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from harness import camera_toml, free_port
 
 from cctvctl.sim.scene import scene_colour
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-INVENTORY = """
+def _inventory(rtsp: int, control: int, onvif: int) -> str:
+    head = f"""
 [server]
 secrets = "secrets.toml"
 
@@ -40,24 +36,18 @@ reboot_seconds = 2
 
 [[kecamatan]]
 name = "Kaubun"
-  [[kecamatan.site]]
-  name = "Kantor Camat Kaubun"
-  kind = "kantor_kecamatan"
-    [[kecamatan.site.camera]]
-    id = "kbn-camat-01"
-    name = "Halaman depan"
-    rtsp = "rtsp://127.0.0.1:{rtsp}/kbn-camat-01"
-    onvif = "http://127.0.0.1:{onvif}/onvif/device_service"
-    username = "admin"
-  [[kecamatan.site]]
-  name = "Puskesmas Kaubun"
-  kind = "puskesmas"
-    [[kecamatan.site.camera]]
-    id = "kbn-pkm-01"
-    name = "Pintu masuk"
-    rtsp = "rtsp://127.0.0.1:{rtsp}/kbn-pkm-01"
-    username = "admin"
 """
+    camat = camera_toml(
+        "kbn-camat-01",
+        "Halaman depan",
+        f"rtsp://127.0.0.1:{rtsp}/kbn-camat-01",
+        onvif=f"http://127.0.0.1:{onvif}/onvif/device_service",
+    )
+    pkm = camera_toml("kbn-pkm-01", "Pintu masuk", f"rtsp://127.0.0.1:{rtsp}/kbn-pkm-01")
+    return (
+        f'{head}  [[kecamatan.site]]\n  name = "Kantor Camat Kaubun"\n  kind = "kantor_kecamatan"\n'
+        f'{camat}  [[kecamatan.site]]\n  name = "Puskesmas Kaubun"\n  kind = "puskesmas"\n{pkm}'
+    )
 
 
 def cctvctl(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -82,7 +72,7 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSim]:
     tmp = tmp_path_factory.mktemp("simcli")
     rtsp, control, onvif = free_port(), free_port(), free_port()
     config = tmp / "site.toml"
-    config.write_text(INVENTORY.format(rtsp=rtsp, control=control, onvif=onvif))
+    config.write_text(_inventory(rtsp, control, onvif))
     (tmp / "secrets.toml").write_text(
         '[passwords]\nkbn-camat-01 = "pw-one"\nkbn-pkm-01 = "pw-two"\n'
     )

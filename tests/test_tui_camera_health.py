@@ -6,17 +6,15 @@ the overview's Miss as the worst camera rather than a sum that reads like a dura
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 from tui_fixture import FLAPPING, NOW, FixedSite
+from tui_pilot import screen_text, shown, until
 
 from cctvctl.models import CameraStatus
-from cctvctl.tui import clock
 from cctvctl.tui.app import CctvApp
 from cctvctl.tui.screens.camera import CameraScreen
 from cctvctl.tui.screens.grid import GridScreen
@@ -28,9 +26,11 @@ SIZE = (80, 24)
 OFFLINE = "sgu-desa-01"  # offline for 47 min in the fixture, connection refused
 
 
+pytestmark = pytest.mark.usefixtures("pinned_clock")
+
+
 @pytest.fixture(autouse=True)
-def pinned(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+def no_colour(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
 
 
@@ -41,24 +41,11 @@ def app_for(site: FixedSite) -> CctvApp:
     )  # fmt: skip
 
 
-async def until(pilot: Pilot[Any], check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "the screen never showed it"
-        await pilot.pause(0.05)
-
-
-def text_of(app: CctvApp) -> str:
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-
-
 async def open_camera(pilot: Pilot[Any], app: CctvApp, camera: str) -> CameraScreen:
     await until(pilot, lambda: bool(app.node.cameras))
     app.open_camera(camera)
-    await until(pilot, lambda: isinstance(app.screen, CameraScreen))
-    screen = app.screen
-    assert isinstance(screen, CameraScreen)
-    await until(pilot, lambda: "missing:" in text_of(app))
+    screen = await shown(pilot, CameraScreen)
+    await until(pilot, lambda: "missing:" in screen_text(app))
     return screen
 
 
@@ -68,19 +55,19 @@ async def test_grid_marks_the_flapping_camera_and_says_why_one_is_offline() -> N
         await until(pilot, lambda: bool(app.node.cameras))
         app.open_kecamatan("sangatta-utara")
         await until(pilot, lambda: isinstance(app.screen, GridScreen))
-        await until(pilot, lambda: "FLAP" in text_of(app))
-        lines = text_of(app).splitlines()
+        await until(pilot, lambda: "FLAP" in screen_text(app))
+        lines = screen_text(app).splitlines()
         flaps = [line for line in lines if "FLAP" in line]
         # One tile flaps, with its count of changes in 10 min; no other tile is marked.
         assert len(flaps) == 1 and "FLAP 8" in flaps[0], flaps
-        await until(pilot, lambda: "connection refused" in text_of(app))
+        await until(pilot, lambda: "connection refused" in screen_text(app))
 
 
 async def test_camera_screen_of_a_flapping_camera() -> None:
     app = app_for(FixedSite())
     async with app.run_test(size=SIZE) as pilot:
         await open_camera(pilot, app, FLAPPING)
-        text = text_of(app)
+        text = screen_text(app)
         assert "FLAP 8" in text
         assert "8 in 10m" in text
         # One figure for missing footage: the timeline's caption, next to its bar.
@@ -92,7 +79,7 @@ async def test_camera_screen_of_an_offline_camera_names_the_cause(size: tuple[in
     app = app_for(FixedSite())
     async with app.run_test(size=size) as pilot:
         await open_camera(pilot, app, OFFLINE)
-        text = text_of(app)
+        text = screen_text(app)
         lines = text.splitlines()
         [cause] = [line for line in lines if "cause " in line]
         assert "connection refus" in cause  # cut to the stats column at 80x24 ...
@@ -122,7 +109,7 @@ async def test_placeholder_follows_a_camera_that_comes_back() -> None:
                 "last_error": None,
             }
         )
-        await until(pilot, lambda: "OK" in text_of(app) and "offline" not in thumb.placeholder)
+        await until(pilot, lambda: "OK" in screen_text(app) and "offline" not in thumb.placeholder)
         assert thumb.placeholder == "waiting for a picture"
 
 
@@ -145,8 +132,8 @@ async def test_overview_miss_is_the_worst_camera_not_a_sum() -> None:
     site = FixedSite()
     app = app_for(site)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: "Sangatta Utara" in text_of(app))
-        [row] = [line for line in text_of(app).splitlines() if "Sangatta Utara" in line]
+        await until(pilot, lambda: "Sangatta Utara" in screen_text(app))
+        [row] = [line for line in screen_text(app).splitlines() if "Sangatta Utara" in line]
         # sgu-desa-01 is 47 min short; the kecamatan's other cameras 2 min each.
         mine = [c for c in site.cameras if c.kecamatan_slug == "sangatta-utara"]
         total = sum(c.missing_seconds_24h for c in mine) / 60
@@ -163,13 +150,11 @@ async def test_a_flapping_camera_is_on_the_grids_first_page_even_when_online() -
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: bool(app.node.cameras))
         app.open_kecamatan("sangatta-utara")
-        await until(pilot, lambda: isinstance(app.screen, GridScreen))
-        screen = app.screen
-        assert isinstance(screen, GridScreen)
+        screen = await shown(pilot, GridScreen)
         order = [c.id for c in screen.cameras()]
         online = [c.id for c in site.cameras if c.status is CameraStatus.ONLINE]
         healthy = [cid for cid in order if cid in online and cid != FLAPPING]
         # After the offline camera, before every healthy one: 2x2 tiles at 80x24.
         assert order.index(FLAPPING) < min(order.index(cid) for cid in healthy), order
         assert order.index(FLAPPING) < 4
-        await until(pilot, lambda: "FLAP 8" in text_of(app))
+        await until(pilot, lambda: "FLAP 8" in screen_text(app))

@@ -21,7 +21,6 @@ from tui_fixture import NOW, FixedSite
 
 from cctvctl.columns import ColumnSpec, Priority, fit_columns
 from cctvctl.models import AuditEntry, Event, ExportJob, ExportState
-from cctvctl.tui import clock
 from cctvctl.tui.app import CctvApp
 from cctvctl.tui.screens.detail import DetailModal
 from cctvctl.tui.screens.events import EventsScreen
@@ -35,9 +34,7 @@ REASON = "no picture since 02:10 WITA; the kepala desa reports the mast was hit 
 SIZES = [pytest.param((50, 30), id="50x30"), pytest.param((80, 24), id="80x24")]
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+pytestmark = pytest.mark.usefixtures("pinned_clock")
 
 
 class LongIdSite(FixedSite):

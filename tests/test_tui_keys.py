@@ -7,10 +7,8 @@ one read from the terminal holds several keys, instead of the pilot's one key pe
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -21,9 +19,9 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Input
 from textual.widgets._footer import FooterKey
 from tui_fixture import NOW, FixedSite, fixed_app
+from tui_pilot import opened_by, screen_text, until
 
 from cctvctl.models import ExportJob, ExportState, ExportWait, Role
-from cctvctl.tui import clock
 from cctvctl.tui.app import CctvApp
 from cctvctl.tui.screens.camera import CameraScreen
 from cctvctl.tui.screens.events import EventsScreen
@@ -38,32 +36,7 @@ from cctvctl.tui.screens.reboot_modal import RebootModal
 SIZE = (80, 24)
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clock, "now", lambda: NOW)
-
-
-async def until(pilot: Pilot[Any], check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting for the screen"
-        await pilot.pause(0.05)
-
-
-S = TypeVar("S")
-
-
-async def press_for(pilot: Pilot[Any], key: str, kind: type[S]) -> S:
-    """Press ``key`` and wait for the screen of ``kind`` it opens; that screen."""
-    await pilot.press(key)
-    await until(pilot, lambda: isinstance(pilot.app.screen, kind))
-    screen = pilot.app.screen
-    assert isinstance(screen, kind)
-    return screen
-
-
-def screen_text(app: CctvApp) -> str:
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+pytestmark = pytest.mark.usefixtures("pinned_clock")
 
 
 async def burst(pilot: Pilot[Any], *keys: str) -> None:
@@ -94,7 +67,7 @@ async def open_camera(pilot: Pilot[Any], app: CctvApp, camera_id: str) -> Camera
 
 async def open_export_form(pilot: Pilot[Any], app: CctvApp) -> ExportForm:
     await open_camera(pilot, app, "sgu-camat-01")
-    form = await press_for(pilot, "e", ExportForm)
+    form = await opened_by(pilot, "e", ExportForm)
     await until(pilot, lambda: form.focused is form.query_one("#case", Input))
     return form
 
@@ -193,7 +166,7 @@ async def test_viewer_sees_the_reason_in_help_and_when_pressing_the_key() -> Non
         await until(pilot, lambda: any("needs the operator role" in t for t in toasts(app)))
         assert app.screen is camera  # no form opened
 
-        await press_for(pilot, "question_mark", HelpScreen)
+        await opened_by(pilot, "question_mark", HelpScreen)
         assert help_row(app, "export").endswith("(needs the operator role)")
         assert help_row(app, "reboot").endswith("(needs the admin role)")
         assert "needs" not in help_row(app, "snapshot")
@@ -203,7 +176,7 @@ async def test_palette_says_why_a_greyed_command_does_not_run() -> None:
     app = fixed_app(FixedSite(Role.VIEWER))
     async with app.run_test(size=SIZE) as pilot:
         camera = await open_camera(pilot, app, "sgu-camat-01")
-        await press_for(pilot, "ctrl+p", CommandPalette)
+        await opened_by(pilot, "ctrl+p", CommandPalette)
         await pilot.press(*"reboot")
         await until(pilot, lambda: "Reboot the camera" in screen_text(app))
         await pilot.press("enter")
@@ -216,7 +189,7 @@ async def test_reboot_dialog_refuses_a_camera_without_onvif() -> None:
     app = fixed_app(site)
     async with app.run_test(size=SIZE) as pilot:
         await open_camera(pilot, app, "sgu-fu-01")  # the fixture's camera without ONVIF
-        modal = await press_for(pilot, "b", RebootModal)
+        modal = await opened_by(pilot, "b", RebootModal)
         await until(pilot, lambda: "no ONVIF URL" in modal.error_text)
         assert modal.error_text.startswith("cannot reboot: ")
         assert "power-cycle it on site" in modal.error_text
@@ -232,7 +205,7 @@ async def test_reboot_dialog_for_a_camera_with_onvif_has_no_refusal() -> None:
     app = fixed_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_camera(pilot, app, "sgu-camat-01")
-        modal = await press_for(pilot, "b", RebootModal)
+        modal = await opened_by(pilot, "b", RebootModal)
         await pilot.pause(0.1)
         assert modal.error_text == ""
         assert not modal.query_one("#submit", Button).disabled
@@ -271,7 +244,7 @@ async def test_j_k_g_G_home_end_move_the_cursor_in_every_table() -> None:
         await loaded(pilot, app)
         await until(pilot, lambda: len(app.node.events) == 4)
         await check_row_keys(pilot, app)  # overview
-        screen = await press_for(pilot, "a", EventsScreen)
+        screen = await opened_by(pilot, "a", EventsScreen)
         await until(pilot, lambda: screen.table.row_count >= 4)
         await check_row_keys(pilot, app)
 
@@ -281,15 +254,15 @@ async def test_backspace_and_h_go_back_like_esc(key: str) -> None:
     app = fixed_app()
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, app)
-        await press_for(pilot, "enter", GridScreen)
-        await press_for(pilot, key, OverviewScreen)
+        await opened_by(pilot, "enter", GridScreen)
+        await opened_by(pilot, key, OverviewScreen)
 
 
 async def test_backspace_and_h_edit_an_open_filter_instead_of_leaving() -> None:
     app = fixed_app()
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, app)
-        grid = await press_for(pilot, "enter", GridScreen)
+        grid = await opened_by(pilot, "enter", GridScreen)
         await pilot.press("slash", *"sgh", "backspace", "backspace")
         assert grid.filter_input.value == "s"
         assert app.screen is grid
@@ -299,7 +272,7 @@ async def test_help_says_how_to_avoid_the_esc_delay_in_tmux() -> None:
     app = fixed_app()
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, app)
-        await press_for(pilot, "question_mark", HelpScreen)
+        await opened_by(pilot, "question_mark", HelpScreen)
         back = help_row(app, "back")
         assert "set -sg escape-time 10" in back
         assert "650 ms" in back and "tmux" in back
@@ -393,7 +366,7 @@ async def test_exports_say_why_a_job_ending_now_sits_at_zero() -> None:
     app = fixed_app(WaitingSite())
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, app)
-        await press_for(pilot, "x", ExportsScreen)
+        await opened_by(pilot, "x", ExportsScreen)
         await until(pilot, lambda: "ex-5c0ff" in screen_text(app))
         lines = screen_text(app).splitlines()
         row = next(line for line in lines if "ex-5c0ff" in line)

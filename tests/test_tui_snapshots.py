@@ -7,16 +7,15 @@ how a screen draws fails here until it is looked at again and accepted with
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from tui_fixture import NOW, FixedSite, fixed_app
+from tui_fixture import FixedSite, fixed_app
+from tui_pilot import opened_by, shown, until
 
 from cctvctl.models import CameraStatus, Role
-from cctvctl.tui import clock
 from cctvctl.tui.app import CctvApp
 from cctvctl.tui.screens.camera import CameraScreen
 from cctvctl.tui.screens.events import EventsScreen
@@ -30,16 +29,11 @@ SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48"
 Compare = Callable[..., bool]
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+pytestmark = pytest.mark.usefixtures("pinned_clock")
 
 
-async def settle(pilot: Pilot[Any], check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "the fixed data never reached the screen"
-        await pilot.pause(0.05)
+async def settle(pilot: Pilot[Any], check: Callable[[], bool]) -> None:
+    await until(pilot, check)
     await pilot.pause(0.2)  # let the last repaint land
 
 
@@ -93,9 +87,8 @@ def camera_of(app: CctvApp, camera: str) -> Callable[[Pilot[Any]], Awaitable[Non
     async def run(pilot: Pilot[Any]) -> None:
         await loaded(app)(pilot)
         app.open_camera(camera)
-        await settle(pilot, lambda: isinstance(app.screen, CameraScreen))
-        screen = app.screen
-        assert isinstance(screen, CameraScreen)
+        screen = await shown(pilot, CameraScreen)
+        await pilot.pause(0.2)  # let it mount its widgets
         await settle(
             pilot,
             lambda: (
@@ -110,9 +103,8 @@ def camera_of(app: CctvApp, camera: str) -> Callable[[Pilot[Any]], Awaitable[Non
 def screen_of(app: CctvApp, key: str, kind: type) -> Callable[[Pilot[Any]], Awaitable[None]]:
     async def run(pilot: Pilot[Any]) -> None:
         await loaded(app)(pilot)
-        await pilot.press(key)
-        await settle(pilot, lambda: isinstance(app.screen, kind))
-        await pilot.pause(0.5)  # its first poll
+        await opened_by(pilot, key, kind)
+        await pilot.pause(0.7)  # its first poll, and the repaint after it
 
     return run
 

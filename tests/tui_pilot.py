@@ -10,7 +10,7 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.screen import Screen
 
-__all__ = ["opened_by", "screen_text", "until"]
+__all__ = ["opened_by", "screen_text", "shown", "until"]
 
 S = TypeVar("S", bound=Screen[Any])
 
@@ -29,10 +29,15 @@ def screen_text(app: App[Any]) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
-async def opened_by(pilot: Pilot[Any], key: str, kind: type[S]) -> S:
-    """Presses ``key`` and returns the screen it opens, once that is a ``kind``."""
-    await pilot.press(key)
+async def shown(pilot: Pilot[Any], kind: type[S]) -> S:
+    """The app's screen, once that is a ``kind``."""
     await until(pilot, lambda: isinstance(pilot.app.screen, kind))
     screen = pilot.app.screen
     assert isinstance(screen, kind)
     return screen
+
+
+async def opened_by(pilot: Pilot[Any], key: str, kind: type[S]) -> S:
+    """Presses ``key`` and returns the screen it opens, once that is a ``kind``."""
+    await pilot.press(key)
+    return await shown(pilot, kind)

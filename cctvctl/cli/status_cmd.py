@@ -71,20 +71,15 @@ def _worst_first(summaries: list[KecamatanSummary]) -> list[KecamatanSummary]:
 
 
 async def build_report(client: AsyncCctvClient) -> StatusReport:
-    from cctvctl.models import CameraStatus
+    from cctvctl.models import CameraStatus, status_counts
 
     health, cams = await client.gather(client.health(), client.cameras())
-    counts = {s: sum(1 for c in cams if c.status is s) for s in CameraStatus}
     bad = [c for c in cams if c.status is CameraStatus.OFFLINE]
     bad += [c for c in cams if c.status is CameraStatus.DEGRADED]
     return StatusReport(
         generated=health.generated,
         server_version=health.server_version,
-        cameras_total=len(cams),
-        online=counts[CameraStatus.ONLINE],
-        degraded=counts[CameraStatus.DEGRADED],
-        offline=counts[CameraStatus.OFFLINE],
-        disabled=counts[CameraStatus.DISABLED],
+        **status_counts(cams),
         kecamatan=_worst_first(health.kecamatan),
         volumes=health.volumes,
         not_online=bad,

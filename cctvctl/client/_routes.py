@@ -12,7 +12,7 @@ import functools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Generic, Literal, TypedDict, TypeVar
 from urllib.parse import quote, unquote
@@ -189,23 +189,14 @@ class _Call(Generic[T]):
         self.body = body
 
 
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Route(Generic[T]):
     """An endpoint: ``template`` names its ids in braces (``/api/v1/cameras/{camera_id}``)."""
 
-    __slots__ = ("authenticated", "method", "parse", "template")
-
-    def __init__(
-        self,
-        method: str,
-        template: str,
-        parse: Callable[[str, httpx.Response], T],
-        *,
-        authenticated: bool = True,
-    ) -> None:
-        self.method = method
-        self.template = template
-        self.parse = parse
-        self.authenticated = authenticated
+    method: str
+    template: str
+    parse: Callable[[str, httpx.Response], T]
+    authenticated: bool = field(default=True, kw_only=True)
 
     def __repr__(self) -> str:
         return f"Route({self.method} {self.template})"

@@ -22,6 +22,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
@@ -60,37 +61,28 @@ def publish_job(trail: JobTrail, job: ExportJob) -> None:
     )
 
 
+@dataclass(eq=False, kw_only=True)
 class ExportQueue:
     """Worker threads over the job table; a cancel flag per running job."""
 
-    def __init__(
-        self,
-        *,
-        index: Database,
-        inventory: Inventory,
-        store: ExportStore,
-        files: ExportFiles,
-        trail: JobTrail,
-        open_since: Callable[[str], datetime | None],
-        concurrency: int,
-        clock: Callable[[], float],
-    ) -> None:
-        if concurrency < 1:
+    index: Database
+    inventory: Inventory
+    store: ExportStore
+    files: ExportFiles
+    trail: JobTrail
+    open_since: Callable[[str], datetime | None]
+    concurrency: int
+    clock: Callable[[], float]
+    stopping: threading.Event = field(init=False, default_factory=threading.Event)
+    _wake: threading.Condition = field(init=False, repr=False, default_factory=threading.Condition)
+    _cancel: dict[str, threading.Event] = field(init=False, repr=False, default_factory=dict)
+    _cancel_lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        self.index = index
-        self.inventory = inventory
-        self.store = store
-        self.files = files
-        self.trail = trail
-        self._open_since = open_since
-        self._concurrency = concurrency
-        self._clock = clock
-        self._keep = float(inventory.server.export_keep_days) * 86400.0
-        self._segment_seconds = float(inventory.server.segment_seconds)
-        self._wake = threading.Condition()
-        self.stopping = threading.Event()
-        self._cancel: dict[str, threading.Event] = {}
-        self._cancel_lock = threading.Lock()
+        self._keep = float(self.inventory.server.export_keep_days) * 86400.0
+        self._segment_seconds = float(self.inventory.server.segment_seconds)
 
     def use_inventory(self, inventory: Inventory) -> None:
         """A reload: jobs started from now on use ``inventory`` (and its keep days)."""
@@ -106,7 +98,7 @@ class ExportQueue:
     def threads(self) -> list[threading.Thread]:
         """The worker threads, started."""
         started = []
-        for n in range(self._concurrency):
+        for n in range(self.concurrency):
             t = threading.Thread(target=self._worker, name=f"export-{n + 1}", daemon=True)
             t.start()
             started.append(t)
@@ -179,7 +171,7 @@ class ExportQueue:
             size = partial.stat().st_size
             digest = sha256_file(partial)
             final = self.files.clip_path(job)
-            finished = self._clock()
+            finished = self.clock()
             manifest = build_manifest(
                 job,
                 inventory=self.inventory,
@@ -213,7 +205,7 @@ class ExportQueue:
                 job.id,
                 (ExportState.RUNNING,),
                 state=ExportState.FAILED,
-                finished=self._clock(),
+                finished=self.clock(),
                 error=reason,
                 eta_seconds=None,
             ):
@@ -256,7 +248,7 @@ class ExportQueue:
             while time.monotonic() < deadline:
                 if should_stop():
                     raise ExportCancelled
-                open_since = self._open_since(job.camera)
+                open_since = self.open_since(job.camera)
                 if open_since is None or open_since >= job.end:
                     return
                 if open_since != said:  # a new open segment: say which one, once

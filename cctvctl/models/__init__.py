@@ -42,7 +42,9 @@ from cctvctl.models.status import (
     Role,
     Segment,
     SiteKind,
+    StatusCounts,
     Volume,
+    status_counts,
 )
 from cctvctl.models.wire import (
     CONTROL_CHARACTERS,
@@ -87,7 +89,9 @@ __all__ = [
     "Role",
     "Segment",
     "SiteKind",
+    "StatusCounts",
     "Volume",
     "Wire",
     "refuse_control_characters_in_text",
+    "status_counts",
 ]

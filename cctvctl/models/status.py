@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Final
+from typing import Final, TypedDict
 
 from pydantic import (
     ConfigDict,
@@ -167,6 +169,27 @@ class Host(Wire):
     load: tuple[float, float, float]
     uptime_seconds: float
     nics: list[Nic]
+
+
+class StatusCounts(TypedDict):
+    """How many of some cameras are in each state, under the names the summaries use."""
+
+    cameras_total: int
+    online: int
+    degraded: int
+    offline: int
+    disabled: int
+
+
+def status_counts(cameras: Iterable[Camera]) -> StatusCounts:
+    counts = Counter(c.status for c in cameras)
+    return StatusCounts(
+        cameras_total=counts.total(),
+        online=counts[CameraStatus.ONLINE],
+        degraded=counts[CameraStatus.DEGRADED],
+        offline=counts[CameraStatus.OFFLINE],
+        disabled=counts[CameraStatus.DISABLED],
+    )
 
 
 class KecamatanSummary(Wire):

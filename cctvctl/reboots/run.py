@@ -22,10 +22,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from typing import Final, Protocol
 
-from cctvctl.config import Inventory
+from cctvctl.config import CameraEntry, Inventory
 from cctvctl.devices import onvif
 from cctvctl.models import CameraStatus, RebootError, RebootState
 from cctvctl.reboots.plan import Actor
@@ -117,36 +117,31 @@ class _Pending:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
+def _as_is(text: str) -> str:
+    return text
+
+
+@dataclass(eq=False)
 class RebootRunner:
     """Runs queued rows on the event loop: slots, the ONVIF call, the watch, the outcome."""
 
-    def __init__(
-        self,
-        inventory: Inventory,
-        stats: StatsView,
-        reboot_log: RebootLog,
-        trail: JobTrail,
-        *,
-        reboot_wait: float,
-        onvif_timeout: float = onvif.DEFAULT_TIMEOUT,
-        redact: Callable[[str], str] = lambda text: text,
-        clock: Callable[[], float],
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        send: SendReboot = _onvif_reboot,
-    ) -> None:
-        self.inventory = inventory
-        self.stats = stats
-        self.log = reboot_log
-        self.trail = trail
-        self.reboot_wait = reboot_wait
-        self.onvif_timeout = onvif_timeout
-        self._redact = redact
-        self._clock = clock
-        self._sleep = sleep
-        self._send = send
-        self._entries = {e.camera.id: e for e in inventory.cameras()}
-        self._pending = _Pending()
-        self.stopping = False
+    inventory: Inventory
+    stats: StatsView
+    log: RebootLog
+    trail: JobTrail
+    _: KW_ONLY
+    reboot_wait: float
+    onvif_timeout: float = onvif.DEFAULT_TIMEOUT
+    redact: Callable[[str], str] = _as_is
+    clock: Callable[[], float]
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    send: SendReboot = _onvif_reboot
+    stopping: bool = field(init=False, default=False)
+    _entries: dict[str, CameraEntry] = field(init=False, repr=False)
+    _pending: _Pending = field(init=False, repr=False, default_factory=_Pending)
+
+    def __post_init__(self) -> None:
+        self._entries = {e.camera.id: e for e in self.inventory.cameras()}
 
     def use_inventory(self, inventory: Inventory) -> None:
         """Reboots started from now on use ``inventory``; one in flight keeps its camera."""
@@ -263,12 +258,12 @@ class RebootRunner:
             username=entry.camera.username,
             password=self.inventory.password(row.camera),
         )
-        sent = self._clock()
+        sent = self.clock()
         try:
-            message = await self._send(target, self.onvif_timeout)
+            message = await self.send(target, self.onvif_timeout)
         except onvif.OnvifError as exc:
             await self._finish(
-                row, RebootState.FAILED, RebootError(exc.code), self._redact(exc.message)
+                row, RebootState.FAILED, RebootError(exc.code), self.redact(exc.message)
             )
             return
         said = f"device said: {message}; " if message else ""
@@ -282,7 +277,7 @@ class RebootRunner:
             row.camera,
             sent,
             self.reboot_wait,
-            clock=self._clock,
-            sleep=self._sleep,
+            clock=self.clock,
+            sleep=self.sleep,
         )
         await self._finish(row, state, error, detail)

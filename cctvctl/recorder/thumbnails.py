@@ -22,7 +22,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
@@ -158,32 +158,29 @@ class _Result:
     thumbnail: Thumbnail
 
 
+@dataclass(eq=False)
 class ThumbnailService:
     """Decodes and caches thumbnails; safe to call from any number of threads."""
 
-    def __init__(
-        self,
-        keyframe: Callable[[str], Keyframe | None],
-        *,
-        cache_seconds: float = 2.0,
-        clock: Callable[[], float] = time.monotonic,
-        max_results: int = MAX_RESULTS,
-        max_result_bytes: int = MAX_RESULT_BYTES,
-        max_frames: int = MAX_FRAMES,
-    ) -> None:
-        self._keyframe = keyframe
-        self.cache_seconds = cache_seconds
-        self._clock = clock
-        self.max_results = max_results
-        self.max_result_bytes = max_result_bytes
-        self.max_frames = max_frames
-        self._lock = threading.Lock()
-        self._results: OrderedDict[tuple[str, int | None, int | None, str], _Result] = OrderedDict()
-        self._result_bytes = 0
-        self._frames: OrderedDict[str, tuple[int, Any]] = OrderedDict()
-        self._camera_locks: dict[str, threading.Lock] = {}
-        self._last_request: float | None = None  # None: nothing to release since the last idle
-        self.decodes = 0  # how many keyframes were decoded: the expensive part
+    keyframe: Callable[[str], Keyframe | None]
+    _: KW_ONLY
+    cache_seconds: float = 2.0
+    clock: Callable[[], float] = time.monotonic
+    max_results: int = MAX_RESULTS
+    max_result_bytes: int = MAX_RESULT_BYTES
+    max_frames: int = MAX_FRAMES
+    decodes: int = field(init=False, default=0)  # keyframes decoded: the expensive part
+    _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
+    _results: OrderedDict[tuple[str, int | None, int | None, str], _Result] = field(
+        init=False, repr=False, default_factory=OrderedDict
+    )
+    _result_bytes: int = field(init=False, repr=False, default=0)
+    _frames: OrderedDict[str, tuple[int, Any]] = field(
+        init=False, repr=False, default_factory=OrderedDict
+    )
+    _camera_locks: dict[str, threading.Lock] = field(init=False, repr=False, default_factory=dict)
+    # None: nothing to release since the last idle
+    _last_request: float | None = field(init=False, repr=False, default=None)
 
     def _camera_lock(self, camera_id: str) -> threading.Lock:
         with self._lock:
@@ -253,7 +250,7 @@ class ThumbnailService:
             if side is not None and side <= 0:
                 raise ValueError(f"thumbnail sides must be positive, got {side}")
         key = (camera_id, width, height, fmt)
-        now = self._clock()
+        now = self.clock()
         with self._lock:
             self._last_request = now
         hit = self._cached(key, None, now)
@@ -262,10 +259,10 @@ class ThumbnailService:
         # One decode per camera at a time: concurrent viewers of the same camera wait
         # for the first one's result instead of decoding the same keyframe again.
         with self._camera_lock(camera_id):
-            keyframe = self._keyframe(camera_id)
+            keyframe = self.keyframe(camera_id)
             if keyframe is None:
                 return None
-            now = self._clock()
+            now = self.clock()
             hit = self._cached(key, keyframe.seq, now)
             if hit is not None:
                 return hit
@@ -290,7 +287,7 @@ class ThumbnailService:
         """
         with self._lock:
             last = self._last_request
-            if last is None or self._clock() - last < idle_seconds:
+            if last is None or self.clock() - last < idle_seconds:
                 return False
             self._last_request = None
             self._frames.clear()

@@ -26,13 +26,9 @@ if TYPE_CHECKING:
     from cctvctl.client import AsyncCctvClient, NodeResult
     from cctvctl.models import AuditEntry
 
-__all__ = ["register"]
+__all__ = ["audit"]
 
 MAX_LIMIT: Final = 10000
-
-
-def register(app: typer.Typer) -> None:
-    app.command("audit")(audit)
 
 
 @server_options(every_context=True)

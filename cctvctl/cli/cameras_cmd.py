@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from cctvctl.client import AsyncCctvClient
     from cctvctl.models import Camera
 
-__all__ = ["SortKey", "StatusChoice", "register", "sort_cameras"]
+__all__ = ["SortKey", "StatusChoice", "cameras", "sort_cameras"]
 
 STATUS_STYLE = {
     "online": "green",
@@ -66,10 +66,6 @@ def sort_cameras(cameras: list[Camera], key: SortKey | None) -> list[Camera]:
     if key is SortKey.LAST_SEEN:
         return sorted(cameras, key=lambda c: c.last_packet or _NEVER)
     return sorted(cameras, key=lambda c: c.id)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("cameras")(cameras)
 
 
 @server_options(every_context=True)

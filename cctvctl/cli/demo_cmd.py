@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from cctvctl.config import Inventory
     from cctvctl.sim.model import SimCamera, SimSettings
 
-__all__ = ["demo", "find_default_config", "register"]
+__all__ = ["demo", "find_default_config"]
 
 DEFAULT_CONFIG: Final = Path("examples") / "kutim.toml"
 #: The repository checkout this package runs from (an editable install), if any.
@@ -60,10 +60,6 @@ STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 FOLDER_PREFIX: Final = "cctvctl-demo-"
 #: In the folder while its demo runs; a folder whose demo was SIGKILLed still holds it.
 PID_FILE: Final = "demo.pid"
-
-
-def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
 
 
 def demo(

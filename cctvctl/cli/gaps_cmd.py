@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from cctvctl.client import AsyncCctvClient, NodeResult
     from cctvctl.models import Camera, Gap
 
-__all__ = ["CONCURRENCY", "CameraGaps", "GapReport", "register"]
+__all__ = ["CONCURRENCY", "CameraGaps", "GapReport", "gaps"]
 
 #: Requests in flight per server: enough to hide latency over a VPN, few enough that a
 #: nightly report over hundreds of cameras does not crowd out the operators' consoles.
@@ -54,10 +54,6 @@ class GapReport:
     start: datetime
     end: datetime
     cameras: list[CameraGaps]
-
-
-def register(app: typer.Typer) -> None:
-    app.command("gaps")(gaps)
 
 
 @server_options(every_context=True)

@@ -27,16 +27,12 @@ if TYPE_CHECKING:
     from cctvctl.client import AsyncCctvClient, NodeResult
     from cctvctl.models import Health, KecamatanSummary
 
-__all__ = ["register"]
+__all__ = ["health"]
 
 
 def _matches(k: KecamatanSummary, wanted: str) -> bool:
     needle = wanted.strip().lower()
     return needle in (k.slug.lower(), k.name.lower())
-
-
-def register(app: typer.Typer) -> None:
-    app.command("health")(health)
 
 
 @server_options(every_context=True)

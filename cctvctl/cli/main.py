@@ -23,8 +23,9 @@ __all__ = ["COMMANDS", "app", "run"]
 
 #: Every command, in the order `cctvctl --help` lists it, and the module of
 #: ``cctvctl.cli`` that declares it. A module with ``register(app)`` adds its commands
-#: to the app (``server_cmd`` adds ``server`` and ``token``); one without is a typer
-#: group of its own (``app``) named by the command.
+#: to the app (``server_cmd`` adds ``server`` and ``token``); one with a typer group of
+#: its own (``app``) gives that, named by the command; any other has the command's
+#: function under the command's name (``status_cmd.status``).
 COMMANDS: Final = {
     "server": "server_cmd",
     "status": "status_cmd",
@@ -63,7 +64,11 @@ def _declare(module_name: str) -> dict[str, Any]:
         register(holder)
     else:
         [name] = [n for n, m in COMMANDS.items() if m == module_name]
-        holder.add_typer(module.app, name=name)
+        group = getattr(module, "app", None)
+        if group is not None:
+            holder.add_typer(group, name=name)
+        else:
+            holder.command(name)(getattr(module, name))
     return dict(typer.main.get_group(holder).commands)
 
 

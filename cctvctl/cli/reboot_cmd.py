@@ -31,17 +31,13 @@ if TYPE_CHECKING:
     from cctvctl.client import CctvClient, RebootSelection
     from cctvctl.models import RebootJob, RebootPlan, RebootResult
 
-__all__ = ["outcome", "register"]
+__all__ = ["outcome", "reboot"]
 
 # Seconds between looks at a job once its event stream has dropped: the server looks at a
 # rebooting camera twice a second; once is enough here.
 POLL: Final = 1.0
 INTERRUPTED: Final = 130
 DRY_RUN_REASON: Final = "dry run, no --reason given"
-
-
-def register(app: typer.Typer) -> None:
-    app.command("reboot")(reboot)
 
 
 @server_options()

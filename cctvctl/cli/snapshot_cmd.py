@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from cctvctl.client import AsyncCctvClient, Thumbnail
     from cctvctl.models import Camera
 
-__all__ = ["MAX_COLS", "register"]
+__all__ = ["MAX_COLS", "snapshot"]
 
 MAX_COLS: Final = 160  # wider than this a text picture gets no sharper, only slower to send
 MIN_COLS: Final = 8
@@ -38,10 +38,6 @@ MAX_PIXELS: Final = 1920  # the server's widest thumbnail
 class Shot:
     camera: Camera
     thumb: Thumbnail
-
-
-def register(app: typer.Typer) -> None:
-    app.command("snapshot")(snapshot)
 
 
 @server_options()

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from cctvctl.client import AsyncCctvClient, NodeResult
     from cctvctl.models import Camera, KecamatanSummary, Volume
 
-__all__ = ["WIDTH", "FailOn", "StatusReport", "build_report", "register"]
+__all__ = ["WIDTH", "FailOn", "StatusReport", "build_report", "status"]
 
 WIDTH = 60
 
@@ -134,10 +134,6 @@ def problem_lines(report: StatusReport) -> list[tuple[str, str, str]]:
     else:
         lines.append(("FULL IN", "no disk or quota is filling", "green"))
     return lines
-
-
-def register(app: typer.Typer) -> None:
-    app.command("status")(status)
 
 
 @server_options(every_context=True)

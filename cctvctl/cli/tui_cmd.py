@@ -15,11 +15,7 @@ from cctvctl.cli.context_cmd import target
 from cctvctl.cli.contexts import CONTEXT_ENV, Target
 from cctvctl.cli.options import AllContextsOpt, AsciiOpt, TokenOpt, UrlOpt
 
-__all__ = ["register", "tui"]
-
-
-def register(app: typer.Typer) -> None:
-    app.command("tui")(tui)
+__all__ = ["tui"]
 
 
 ContextsOpt = Annotated[

@@ -90,20 +90,11 @@ def sim_settings(inventory: Inventory, **overrides: object) -> SimSettings:
 
     from cctvctl.sim.model import SimSettings
 
-    s = inventory.sim
-    host, _, port = s.control.rpartition(":")
-    settings = SimSettings(
-        host=host,
-        control_port=int(port),
-        width=s.width,
-        height=s.height,
-        fps=s.fps,
-        loop_seconds=s.loop_seconds,
-        gop_seconds=s.gop_seconds,
-        reboot_seconds=s.reboot_seconds,
-    )
+    host, _, port = inventory.sim.control.rpartition(":")
+    # The inventory's [sim] table names its fields as SimSettings does, bar the address.
+    table = inventory.sim.model_dump(exclude={"control"})
     given = {k: v for k, v in overrides.items() if v is not None}
-    return replace(settings, **given)  # type: ignore[arg-type]
+    return replace(SimSettings(host=host, control_port=int(port), **table), **given)  # type: ignore[arg-type]
 
 
 @app.callback()

@@ -171,10 +171,6 @@ class EventsScreen(FilteredTableScreen):
     def _kecamatan_names(self) -> dict[str, str]:
         return for_terminal({k.slug: k.name for k in self.node.kecamatan})
 
-    def refresh_data(self) -> None:
-        super().refresh_data()
-        self.redraw()
-
     def redraw(self) -> None:
         if not self.is_mounted:
             return

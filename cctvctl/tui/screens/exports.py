@@ -181,6 +181,7 @@ class PathPrompt(ModalScreen[Path | None]):
 class ExportsScreen(FilteredTableScreen):
     SCOPE = Scope.EXPORTS
     TITLE_TEXT = "exports"
+    redraw_on_tick = False  # refresh_data folds job.progress in and re-draws on a change
     AUTO_FOCUS = "DataTable"
     BINDINGS: ClassVar[list[BindingType]] = list(bindings_for(Scope.EXPORTS))
     DEFAULT_CSS = """

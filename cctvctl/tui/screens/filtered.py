@@ -36,6 +36,10 @@ MORE_ID: Final = "more"
 class FilteredScreen(CctvScreen):
     """A screen whose content a ``/`` filter narrows; :meth:`redraw` shows it."""
 
+    #: Whether every stats tick re-draws the content; a screen that folds the tick's
+    #: events in itself (Exports) re-draws only when they changed something.
+    redraw_on_tick: bool = True
+
     @property
     def filter_input(self) -> FilterBox:
         return self.query_one(FilterBox)
@@ -43,6 +47,11 @@ class FilteredScreen(CctvScreen):
     def redraw(self) -> None:
         """Show the content again (filter, size or data changed)."""
         raise NotImplementedError
+
+    def refresh_data(self) -> None:
+        super().refresh_data()
+        if self.redraw_on_tick:
+            self.redraw()
 
     def filter_closed(self) -> None:
         """Esc closed the filter: give the keys back to the content."""

@@ -128,10 +128,6 @@ class GridScreen(FilteredScreen):
         cols, rows = self._layout
         return max(1, cols * rows)
 
-    def refresh_data(self) -> None:
-        super().refresh_data()
-        self.redraw()
-
     def redraw(self) -> None:
         if not self.is_mounted:
             return

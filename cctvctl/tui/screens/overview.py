@@ -139,10 +139,6 @@ class OverviewScreen(FilteredTableScreen):
         rows = sorted(self.node.kecamatan, key=lambda k: (*kecamatan_rank(k), k.name))
         return [k for k in rows if needle in k.name.lower() or needle in k.slug]
 
-    def refresh_data(self) -> None:
-        super().refresh_data()
-        self.redraw()
-
     def redraw(self) -> None:
         width = WIDE_TREND if self.size.width >= 110 else NARROW_TREND
         ascii = self.cctv.mode is Mode.ASCII

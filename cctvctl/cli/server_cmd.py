@@ -129,6 +129,28 @@ server_app = typer.Typer(
 )
 
 
+def _named_node(inventory: Inventory, node: str | None) -> Inventory:
+    """The inventory with ``--node`` as its node name; exits 2 on a name a fleet cannot use."""
+    from cctvctl.config import SLUG_RE
+
+    if node is not None and not SLUG_RE.match(node):
+        error(f"--node {node!r}: a node name is lower-case letters, digits and '-', e.g. sgu-1")
+        raise typer.Exit(exit_codes.USAGE)
+    name = node or inventory.server.node
+    if inventory.fleet is None:
+        if node is not None:
+            error(f"--node names a fleet node, and {inventory.path} has no [fleet] table")
+            raise typer.Exit(exit_codes.USAGE)
+        return inventory
+    if name is None:
+        error(
+            f"{inventory.path} has a [fleet] table: name this node with --node NAME "
+            'or [server] node = "NAME"'
+        )
+        raise typer.Exit(exit_codes.USAGE)
+    return inventory.with_node(name)
+
+
 def server(
     ctx: typer.Context,
     config: Path | None = typer.Option(
@@ -139,6 +161,12 @@ def server(
         "--listen",
         metavar="HOST:PORT",
         help="Address to serve the API on (default: [server].listen, 127.0.0.1:8470).",
+    ),
+    node: str | None = typer.Option(
+        None,
+        "--node",
+        metavar="NAME",
+        help="This node's name in the fleet of [fleet] (default: [server].node), e.g. sgu-1.",
     ),
     log_level: LogLevel = typer.Option(LogLevel.INFO, "--log-level", help="Log detail."),
     access_log: bool = typer.Option(
@@ -154,9 +182,9 @@ def server(
     Example: cctvctl server --config examples/kutim.toml
     """
     if ctx.invoked_subcommand is not None:
-        if config is not None or listen is not None:
+        if config is not None or listen is not None or node is not None:
             error(
-                f"--config and --listen start a server; `server {ctx.invoked_subcommand}` "
+                f"--config, --listen and --node start a server; `server {ctx.invoked_subcommand}` "
                 "takes its own options (see --help)"
             )
             raise typer.Exit(exit_codes.USAGE)
@@ -170,6 +198,7 @@ def server(
     # Here and not in the recorder's start-up, where an unusable folder would end
     # uvicorn's lifespan with a traceback and exit 3.
     inventory = load_inventory_or_exit(config, check_storage=True)
+    inventory = _named_node(inventory, node)
     address = listen or inventory.server.listen
     try:
         host, port = parse_listen(address)

@@ -31,7 +31,7 @@ from cctvctl.config.inventory import (
     SiteConfig,
 )
 from cctvctl.config.loading import ConfigError, format_loc, load_inventory, load_server_inventory
-from cctvctl.config.settings import ServerConfig, SimConfig, TokenConfig
+from cctvctl.config.settings import FleetConfig, ServerConfig, SimConfig, TokenConfig
 
 __all__ = [
     "DEFAULT_FILE_MODE",
@@ -42,6 +42,7 @@ __all__ = [
     "CameraConfig",
     "CameraEntry",
     "ConfigError",
+    "FleetConfig",
     "Inventory",
     "InventoryDiff",
     "InventoryFile",

@@ -28,6 +28,7 @@ __all__ = [
 #: ``[server]`` keys read once at start-up: the socket, the storage root and its file
 #: modes, every ingest's segment length, the thumbnail cache and uvicorn's guards.
 RESTART_SETTINGS: Final = (
+    "node",
     "listen",
     "storage",
     "file_mode",
@@ -91,6 +92,8 @@ def _described(entry: CameraEntry) -> tuple[object, ...]:
         cam.name,
         cam.fps,
         cam.onvif,
+        cam.node,
+        tuple(cam.failover),
         site.name,
         site.kind,
         site.lat,

@@ -112,6 +112,18 @@ Slug = Annotated[str, AfterValidator(_check_slug)]
 RtspUrl = Annotated[str, AfterValidator(_rtsp_url)]
 OnvifUrl = Annotated[str, AfterValidator(_onvif_url)]
 HostPort = Annotated[str, AfterValidator(_host_port)]
+
+
+def _fleet_dsn(value: str) -> str:
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError(
+            "fleet dsn must be a PostgreSQL URL, e.g. "
+            "'postgresql://cctv@noc-db.kutimkab.go.id/cctv' (the password in ~/.pgpass)"
+        )
+    return value
+
+
+FleetDsn = Annotated[str, AfterValidator(_fleet_dsn)]
 FolderPath = Annotated[
     Path, Field(strict=False), _path_text('a folder path, e.g. "recordings" or "/srv/cctv"')
 ]

@@ -7,14 +7,14 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from cctvctl.config.fields import OnvifUrl, RtspUrl, Slug, StrictModel, relative_to, slugify
-from cctvctl.config.settings import ServerConfig, SimConfig
+from cctvctl.config.settings import FleetConfig, ServerConfig, SimConfig
 from cctvctl.models import SiteKind
 
 
@@ -27,6 +27,20 @@ class CameraConfig(StrictModel):
     password_env: str | None = Field(default=None, min_length=1)
     enabled: bool = True
     fps: float | None = Field(default=None, gt=0, le=120)
+    #: In a fleet: the node that records this camera, and the ones that take it over,
+    #: in order, while that node is down. A single node ignores both.
+    node: Slug | None = None
+    failover: list[Slug] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _failover_elsewhere(self) -> Self:
+        if len(set(self.failover)) != len(self.failover):
+            raise ValueError("failover names a node twice; list each node once, in order")
+        if self.node is not None and self.node in self.failover:
+            raise ValueError(
+                f"failover names the camera's own node {self.node!r}; list other nodes"
+            )
+        return self
 
 
 class SiteConfig(StrictModel):
@@ -51,6 +65,7 @@ class KecamatanConfig(StrictModel):
 class InventoryFile(StrictModel):
     server: ServerConfig = Field(default_factory=ServerConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
+    fleet: FleetConfig | None = None
     kecamatan: list[KecamatanConfig] = Field(default_factory=list)
 
 
@@ -76,6 +91,15 @@ class Inventory:
     @property
     def sim(self) -> SimConfig:
         return self.data.sim
+
+    @property
+    def fleet(self) -> FleetConfig | None:
+        return self.data.fleet
+
+    def with_node(self, node: str) -> Inventory:
+        """The same inventory run as fleet node ``node`` (``cctvctl server --node``)."""
+        server = self.server.model_copy(update={"node": node})
+        return replace(self, data=self.data.model_copy(update={"server": server}))
 
     @property
     def kecamatan(self) -> list[KecamatanConfig]:

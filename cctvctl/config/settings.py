@@ -12,8 +12,10 @@ from cctvctl.config.fields import (
     TOKEN_HASH_RE,
     FileMode,
     FilePath,
+    FleetDsn,
     FolderPath,
     HostPort,
+    Slug,
     StrictModel,
 )
 from cctvctl.models import Role
@@ -36,6 +38,8 @@ class TokenConfig(StrictModel):
 
 
 class ServerConfig(StrictModel):
+    #: This node's name in a fleet (``cctvctl server --node`` overrides it); unused alone.
+    node: Slug | None = None
     listen: HostPort = DEFAULT_LISTEN
     storage: FolderPath = Path("recordings")
     file_mode: FileMode = DEFAULT_FILE_MODE
@@ -67,6 +71,18 @@ class ServerConfig(StrictModel):
         """Mode of every folder the server makes: searchable wherever the file is readable."""
         bits = self.file_mode_bits
         return bits | (bits & 0o444) >> 2
+
+
+class FleetConfig(StrictModel):
+    """The ``[fleet]`` table: the PostgreSQL fleet store this node shares with the others.
+
+    Without it a server is a single node (SQLite only), exactly as before the fleet.
+    """
+
+    dsn: FleetDsn
+    #: How long a camera's lease lasts unrenewed; a node renews at a third of it, and a
+    #: failover node takes a dead node's cameras once their leases have run out.
+    lease_seconds: float = Field(default=30, ge=5, le=600)
 
 
 class SimConfig(StrictModel):

@@ -24,7 +24,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from fastapi import FastAPI, Request
 
@@ -42,6 +42,9 @@ from cctvctl.storage.layout import parse_segment_path
 from cctvctl.storage.modes import FileModes
 from cctvctl.storage.reconcile import reconcile
 from cctvctl.units import counted
+
+if TYPE_CHECKING:
+    from cctvctl.fleet.store import FleetStore
 
 __all__ = [
     "DEFAULT_RETENTION_INTERVAL",
@@ -121,6 +124,14 @@ class Runtime:
     stopping: threading.Event
     #: One reload at a time (a SIGHUP and an API call may arrive together).
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: The fleet store of ``[fleet]``, None on a single node. It connects on first use, so
+    #: a node whose store is down still starts and records (the edge never waits).
+    fleet_store: FleetStore | None = None
+
+    @property
+    def node(self) -> str | None:
+        """This node's name in the fleet; None on a single node."""
+        return self.inventory.server.node if self.fleet_store is not None else None
 
     def open_since(self, camera_id: str) -> datetime | None:
         """Start of the segment the camera is writing now, if any (not indexed yet)."""
@@ -200,6 +211,13 @@ async def running(
         reboots = RebootManager(inventory, db, recorder, bus, redact=redact)
         await reboots.start()
         stack.push_async_callback(reboots.stop)
+        fleet_store = None
+        if inventory.fleet is not None:
+            # Here, not at the top: a single node never loads psycopg.
+            from cctvctl.fleet.store import FleetStore
+
+            fleet_store = FleetStore(inventory.fleet.dsn)
+            stack.callback(fleet_store.close)
         # Last pushed, so first run: event streams end before anything else stops.
         stack.callback(stopping.set)
         rt = Runtime(
@@ -215,6 +233,7 @@ async def running(
             host=HostProbe(),
             started=started,
             stopping=stopping,
+            fleet_store=fleet_store,
         )
         log.info(
             "serving %d kecamatan, %s configured",

@@ -22,6 +22,7 @@ import pytest
 from cli_process import NO_CONFIG, clean_env, run_cctvctl
 from harness import ServerProcess, Site, SiteSpec, free_port, write_site
 from pg_harness import PgDatabase
+from test_cli_startup import BACKEND, HEAVY, imported, top_levels
 
 from cctvctl.config import hash_token
 from cctvctl.fleet.store import AuditRow, FleetStore, FootageRun
@@ -253,8 +254,12 @@ def test_apply_dry_run_then_publish_then_the_same_file_again(fleet: Fleet) -> No
 
     with _api(fleet.a) as api:
         rows = api.get("/api/v1/audit", params={"action": "fleet.apply"}).json()
-    targets = [r["target"] for r in rows if r["result"] == "ok"]
-    assert f"fleet inventory v{latest.version + 1}" in targets  # dry runs leave no row
+    # One row per request but the dry runs.
+    assert [(r["target"], r["result"]) for r in rows] == [
+        ("fleet inventory v1", "ok"),
+        ("fleet inventory v1", "unchanged"),
+        ("fleet inventory v2", "ok"),
+    ]
 
 
 def test_a_bad_inventory_is_refused_with_config_checks_lines(fleet: Fleet) -> None:
@@ -378,6 +383,18 @@ def test_audit_fleet_reads_the_fleet_log_from_one_node(fleet: Fleet) -> None:
     assert re.search(r"TIME \(WITA\)", res.stdout)
     both = run_cctvctl("audit", "--fleet", "--all-contexts", env=fleet.env("admin"))
     assert both.returncode == 2 and "--all-contexts" in both.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["fleet", "nodes", "--json"], ["status", "--fleet", "--json"]], ids=" ".join
+)
+def test_fleet_commands_stay_light(fleet: Fleet, args: list[str]) -> None:
+    env = fleet.env("viewer")
+    modules, proc = imported(args, {k: env[k] for k in ("CCTVCTL_URL", "CCTVCTL_TOKEN")})
+    assert proc.returncode in (0, 3), proc.stderr[-2000:]
+    assert "cctvctl.client" in modules  # the control: the run was real and was traced
+    assert top_levels(modules, HEAVY) == []  # psycopg among them: only a node loads it
+    assert top_levels(modules, BACKEND) == []
 
 
 def test_fleet_nodes_and_where_commands(fleet: Fleet) -> None:

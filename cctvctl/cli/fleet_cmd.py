@@ -7,9 +7,10 @@ store. A server without a [fleet] table answers that it is not in a fleet (exit 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final, TypeVar
 
 import typer
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["app"]
 
+M = TypeVar("M")
+
 #: What `fleet apply` sends at most; the server takes as much (models.MAX_INVENTORY_BYTES).
 MAX_FILE_BYTES: Final = 4 * 1024 * 1024
 
@@ -35,6 +38,19 @@ app = typer.Typer(
     "new inventory versions.",
     no_args_is_help=True,
 )
+
+
+def _answer(
+    opts: ServerOptions, question: Callable[[AsyncCctvClient], Awaitable[M]]
+) -> tuple[str, M | None]:
+    """The one node's name and answer made safe for a terminal, or None once printed as
+    --json; a node that fails exits with its one line."""
+    (result,) = ask(opts.nodes(), question, loop_free=True, utc=opts.utc)
+    assert result.value is not None
+    if opts.json:
+        print_json(jsonable(result.value))
+        return result.name, None
+    return for_terminal(result.name), for_terminal(result.value)
 
 
 @app.command("nodes")
@@ -52,15 +68,11 @@ def nodes(*, opts: ServerOptions) -> None:
     async def question(client: AsyncCctvClient) -> FleetNodes:
         return await client.fleet_nodes()
 
-    (result,) = ask(opts.nodes(), question, loop_free=True, utc=opts.utc)
-    fleet = result.value
-    assert fleet is not None
-    if opts.json:
-        print_json(jsonable(fleet))
+    name, fleet = _answer(opts, question)
+    if fleet is None:
         return
     from rich.text import Text
 
-    fleet = for_terminal(fleet)
     out = out_console(opts.no_color)
     columns = [
         Column("NODE", Priority.IDENTITY),
@@ -89,7 +101,7 @@ def nodes(*, opts: ServerOptions) -> None:
     out.print(
         Text(
             f"{counted(len(fleet.nodes), 'node')}, {down} down, lease "
-            f"{fleet.lease_seconds:g} s; asked {fleet.node or result.name} at "
+            f"{fleet.lease_seconds:g} s; asked {fleet.node or name} at "
             f"{format_time(fleet.generated, utc=opts.utc)}"
         ),
         overflow="fold",
@@ -124,13 +136,9 @@ def where(
     async def question(client: AsyncCctvClient) -> CameraWhere:
         return await client.fleet_where(camera, when)
 
-    (result,) = ask(opts.nodes(), question, loop_free=True, utc=opts.utc)
-    answer = result.value
-    assert answer is not None
-    if opts.json:
-        print_json(jsonable(answer))
+    _name, answer = _answer(opts, question)
+    if answer is None:
         return
-    answer = for_terminal(answer)
     lease = answer.lease
     if lease is None:
         print(f"{answer.camera}: no node holds its lease now: nobody records it")

@@ -87,7 +87,7 @@ class InventoryApply(Wire):
     toml: Annotated[str, Field(min_length=1, max_length=MAX_INVENTORY_BYTES)] = Field(
         description="the inventory file's text, as `cctvctl config check` reads it"
     )
-    file: Annotated[OneLine, Field(max_length=200)] | None = Field(
+    file: Annotated[OneLine, Field(max_length=1024)] | None = Field(
         default=None, description="the file's name, which the error lines start with"
     )
     dry_run: bool = Field(default=False, description="check and compare only; publish nothing")

@@ -129,16 +129,16 @@ def _store(rt: Runtime) -> FleetStore:
 def _unavailable(rt: Runtime, error: StoreUnavailable) -> ProblemError:
     fleet = rt.inventory.fleet
     where = store_address(fleet.dsn) if fleet is not None else "unknown"
-    # The driver's words name a host and a port at most, and the DSN's password never
-    # reaches it; they are still run through the redactor with every other error.
+    # The driver's words (``cause``) name a host and a port at most, never the DSN's
+    # password; they still pass the redactor, as every error does.
     return ProblemError(
         503,
-        f"the fleet store at {where} cannot be reached ({rt.redact(str(error))}); "
-        "recording goes on, ask again later",
+        f"the fleet store at {where} cannot be reached; this node records on, ask again "
+        "in a few seconds",
         type=TYPE_STORE_UNAVAILABLE,
         title="Fleet store unavailable",
         headers={"Retry-After": str(RETRY_AFTER)},
-        extra={"store": where},
+        extra={"store": where, "cause": rt.redact(str(error))},
     )
 
 
@@ -356,7 +356,8 @@ async def fleet_apply(
     nothing is stored. The same text as the latest version publishes nothing
     (`unchanged`). With `dry_run` nothing is stored either: the answer says what would
     change. Relative paths (a secrets file) are taken from this node's inventory folder.
-    Each publish or refusal (not a dry run) is an audit row `fleet.apply`.
+    Each request but a dry run is an audit row `fleet.apply` (ok, unchanged, refused or
+    failed).
     """
     _store(rt)  # 404 before the body is read on a single node
     req: InventoryApply = await _read_body(request, InventoryApply, MAX_INVENTORY_BYTES + 64 * 1024)
@@ -406,6 +407,7 @@ async def fleet_apply(
             principal,
             APPLY_ACTION,
             target=f"fleet inventory v{version}",
+            result="unchanged" if unchanged else "ok",
             detail="; ".join(changes),
         )
     return InventoryApplied(

@@ -26,6 +26,7 @@ from test_cli_startup import BACKEND, HEAVY, imported, top_levels
 
 from cctvctl.config import hash_token
 from cctvctl.fleet.store import AuditRow, FleetStore, FootageRun
+from cctvctl.server.routes.fleet import store_address
 
 PROBLEM = "application/problem+json"
 #: Trust auth ignores it, so it is a password the server holds and must never show.
@@ -484,3 +485,28 @@ def test_a_single_node_says_it_is_not_in_a_fleet(tmp_path: Path) -> None:
         assert len(res.stderr.strip().splitlines()) == 1 and res.stdout == ""
     finally:
         server.stop()
+
+
+def test_an_inventory_past_4_mib_is_413_and_one_past_the_usual_cap_is_read(fleet: Fleet) -> None:
+    text = fleet.a.site.config.read_text()
+    # Past the 256 KiB most bodies may have: a comment block keeps it a valid inventory.
+    padded = text + "\n" + ("# " + "x" * 1000 + "\n") * 300
+    with _api(fleet.a) as api:
+        big = api.post("/api/v1/fleet/inventory", json={"toml": padded, "dry_run": True})
+        huge = api.post("/api/v1/fleet/inventory", json={"toml": "#" * (5 * 1024 * 1024)})
+    assert big.status_code == 200, big.text
+    assert big.json()["dry_run"] and big.json()["cameras"] == 2
+    _problem(huge, 413)
+
+
+@pytest.mark.parametrize(
+    ("dsn", "shown"),
+    [
+        ("postgresql://cctv:s3cret@noc-db.kutimkab.go.id/cctv", "noc-db.kutimkab.go.id:5432"),
+        ("postgresql://cctv:s3cret@10.8.0.5:6432/cctv?sslmode=require", "10.8.0.5:6432"),
+        ("postgres://cctv:s3cret@[fd00::5]:5433/cctv", "fd00::5:5433"),
+        ("postgresql:///cctv?host=/run/postgresql&password=s3cret", "/run/postgresql:5432"),
+    ],
+)
+def test_the_store_is_named_by_host_and_port_only(dsn: str, shown: str) -> None:
+    assert store_address(dsn) == shown

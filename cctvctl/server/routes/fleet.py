@@ -12,11 +12,12 @@ port: a DSN may hold a password).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import hashlib
-import pathlib
 import weakref
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar, Unpack
@@ -60,10 +61,11 @@ from cctvctl.server.routes._shared import (
 from cctvctl.server.routes.recordings import TIME_SCHEMA, parse_time
 from cctvctl.server.runtime import Runtime
 from cctvctl.storage.audit import MAX_LIMIT, AuditFields
-from cctvctl.untrusted import quoted
+from cctvctl.untrusted import clip, quoted
 
 if TYPE_CHECKING:
-    from cctvctl.fleet.records import InventoryVersion, Lease
+    from cctvctl.fleet.records import AuditRow, InventoryVersion, Lease, Node
+    from cctvctl.fleet.records import FootageRun as Run
     from cctvctl.fleet.store import FleetStore
 
 __all__ = ["APPLY_ACTION", "TOKEN_PUT_ACTION", "TOKEN_REMOVE_ACTION", "router"]
@@ -164,6 +166,10 @@ def _lease(lease: Lease, now: datetime) -> FleetLease:
     )
 
 
+def _run(run: Run) -> FootageRun:
+    return FootageRun(node=run.node, camera=run.camera, start=run.start, end=run.end)
+
+
 # --------------------------------------------------------------------------- reads
 
 
@@ -173,33 +179,34 @@ async def fleet_nodes(rt: RT) -> FleetNodes:
     capacity, last heartbeat and its age, whether it is alive (a heartbeat younger than
     the lease time) and how many cameras it records now (live leases)."""
 
-    def read(store: FleetStore) -> tuple[datetime, list[Any], list[Lease]]:
+    def read(store: FleetStore) -> tuple[datetime, list[Node], list[Lease]]:
         return store.now(), store.nodes(), store.leases()
 
     now, nodes, leases = await _off_loop(rt, read)
-    lease_seconds = rt.inventory.fleet.lease_seconds if rt.inventory.fleet else 30.0
-    held: dict[str, int] = {}
-    for lease in leases:
-        if lease.expires > now:
-            held[lease.node] = held.get(lease.node, 0) + 1
+    fleet = rt.inventory.fleet
+    assert fleet is not None  # there is a store only with a [fleet] table
+    held = Counter(lease.node for lease in leases if lease.expires > now)
+
+    def node(n: Node) -> FleetNode:
+        # Both times are the store's: a node's own clock never enters it.
+        age = max(0.0, (now - n.heartbeat).total_seconds())
+        return FleetNode(
+            name=n.name,
+            url=n.url,
+            version=n.version,
+            kecamatan=list(n.kecamatan),
+            capacity=n.capacity,
+            heartbeat=n.heartbeat,
+            heartbeat_age=age,
+            alive=age < fleet.lease_seconds,
+            leases=held[n.name],
+        )
+
     return FleetNodes(
         generated=now,
         node=rt.node or "",
-        lease_seconds=lease_seconds,
-        nodes=[
-            FleetNode(
-                name=n.name,
-                url=n.url,
-                version=n.version,
-                kecamatan=list(n.kecamatan),
-                capacity=n.capacity,
-                heartbeat=n.heartbeat,
-                heartbeat_age=max(0.0, (now - n.heartbeat).total_seconds()),
-                alive=(now - n.heartbeat).total_seconds() < lease_seconds,
-                leases=held.get(n.name, 0),
-            )
-            for n in nodes
-        ],
+        lease_seconds=fleet.lease_seconds,
+        nodes=[node(n) for n in nodes],
     )
 
 
@@ -229,7 +236,7 @@ async def fleet_where(
     camera = camera_id
     when = parse_time("at", at) if at is not None else None
 
-    def read(store: FleetStore) -> tuple[datetime, list[Lease], list[Any], set[str]]:
+    def read(store: FleetStore) -> tuple[datetime, list[Lease], list[Run], set[str]]:
         now = store.now()
         leases = [lease for lease in store.leases() if lease.camera == camera]
         runs = store.where(camera, when or now)
@@ -245,7 +252,7 @@ async def fleet_where(
         camera=camera,
         at=when or now,
         lease=_lease(leases[0], now) if leases else None,
-        runs=[FootageRun(node=r.node, camera=r.camera, start=r.start, end=r.end) for r in runs],
+        runs=[_run(r) for r in runs],
     )
 
 
@@ -267,15 +274,17 @@ async def fleet_catalogue(
     t_since = parse_time("since", since) if since is not None else None
     t_until = parse_time("until", until) if until is not None else None
     if t_since is not None and t_until is not None and t_until <= t_since:
-        raise invalid("until", f"until ({until}) must be after since ({since})")
+        raise invalid(
+            "until", f"until ({clip(until or '')}) must be after since ({clip(since or '')})"
+        )
 
-    def read(store: FleetStore) -> list[Any]:
+    def read(store: FleetStore) -> list[Run]:
         end = t_until or store.now()
         start = t_since or end - DAY
         return store.runs(camera, start, end)
 
     runs = await _off_loop(rt, read)
-    return [FootageRun(node=r.node, camera=r.camera, start=r.start, end=r.end) for r in runs]
+    return [_run(r) for r in runs]
 
 
 @router.get(
@@ -300,7 +309,7 @@ async def fleet_audit(
     return [FleetAuditEntry(**{**dataclasses.asdict(row), "id": str(row.id)}) for row in rows]
 
 
-def _audit_rows(store: FleetStore, *, since: datetime | None, limit: int) -> list[Any]:
+def _audit_rows(store: FleetStore, *, since: datetime | None, limit: int) -> list[AuditRow]:
     return store.audit(since=since, limit=limit)
 
 
@@ -320,8 +329,17 @@ async def _read_body(request: Request, model: type[Any], limit: int) -> Any:
         raise exc.problem from None
 
 
-def _camera_changes(diff: InventoryDiff) -> InventoryDiff:
+def _changes(latest: InventoryVersion | None, new: Inventory) -> InventoryDiff:
+    """What moving the fleet from ``latest`` to ``new`` does to its cameras."""
+    old = None
+    # One that no longer checks here (an unset password variable) counts as nothing.
+    if latest is not None:
+        with contextlib.suppress(ConfigError):
+            old = load_text(latest.toml, new.path)
+    if old is None:
+        return InventoryDiff(added=tuple(entry.camera.id for entry in new.cameras()))
     # A fleet inventory's cameras are what it publishes; each node keeps its own [server].
+    diff = diff_inventories(old, new)
     return InventoryDiff(
         added=diff.added,
         removed=diff.removed,
@@ -331,11 +349,24 @@ def _camera_changes(diff: InventoryDiff) -> InventoryDiff:
     )
 
 
-def _load_previous(text: str, base: pathlib.Path) -> Inventory | None:
+async def _checked(rt: Runtime, who: Principal, req: InventoryApply) -> Inventory:
+    """``req``'s inventory as ``config check`` reads it, or the 422 listing its lines."""
+    # Relative paths (a secrets file) are taken from this node's own inventory folder.
+    base = rt.inventory.path.parent / "fleet-inventory.toml"
     try:
-        return load_text(text, base)
-    except ConfigError:
-        return None  # it no longer checks here (an unset password variable): all is new
+        return await asyncio.to_thread(load_text, req.toml, base)
+    except ConfigError as exc:
+        lines = [f"{req.file or 'inventory'}: {issue}" for issue in exc.issues]
+        if not req.dry_run:
+            await _record(rt, who, APPLY_ACTION, result="refused", detail="; ".join(lines))
+        noun = "problem" if len(lines) == 1 else "problems"
+        raise ProblemError(
+            422,
+            f"the inventory was refused ({len(lines)} {noun}); the latest version stays",
+            type=TYPE_INVALID_INVENTORY,
+            title="Invalid inventory",
+            extra={"errors": [{"in": "body", "parameter": "toml", "detail": x} for x in lines]},
+        ) from None
 
 
 @router.post(
@@ -361,33 +392,14 @@ async def fleet_apply(
     """
     _store(rt)  # 404 before the body is read on a single node
     req: InventoryApply = await _read_body(request, InventoryApply, MAX_INVENTORY_BYTES + 64 * 1024)
-    name = req.file or "inventory"
-    base = rt.inventory.path.parent / "fleet-inventory.toml"
-    try:
-        new = await asyncio.to_thread(load_text, req.toml, base)
-    except ConfigError as exc:
-        lines = [f"{name}: {issue}" for issue in exc.issues]
-        if not req.dry_run:
-            await _record(rt, principal, APPLY_ACTION, result="refused", detail="; ".join(lines))
-        noun = "problem" if len(lines) == 1 else "problems"
-        raise ProblemError(
-            422,
-            f"the inventory was refused ({len(lines)} {noun}); the latest version stays",
-            type=TYPE_INVALID_INVENTORY,
-            title="Invalid inventory",
-            extra={"errors": [{"in": "body", "parameter": "toml", "detail": x} for x in lines]},
-        ) from None
+    new = await _checked(rt, principal, req)
     latest = await _off_loop(rt, lambda store: store.inventory())
-    old = None if latest is None else await asyncio.to_thread(_load_previous, latest.toml, base)
-    ids = [entry.camera.id for entry in new.cameras()]
-    diff = _camera_changes(
-        diff_inventories(old, new) if old is not None else InventoryDiff(added=tuple(ids))
-    )
+    diff = await asyncio.to_thread(_changes, latest, new)
     digest = hashlib.sha256(req.toml.encode("utf-8")).hexdigest()
-    unchanged = latest is not None and latest.sha256 == digest
     previous = None if latest is None else latest.version
     if req.dry_run:
-        version = previous if unchanged and previous is not None else (previous or 0) + 1
+        unchanged = latest is not None and latest.sha256 == digest
+        version = (previous or 0) + (0 if unchanged else 1)
     else:
         parsed = new.data.model_dump(mode="json")
         try:
@@ -398,9 +410,11 @@ async def fleet_apply(
         except ProblemError as problem:
             await _record(rt, principal, APPLY_ACTION, result="failed", detail=problem.detail)
             raise
+        # The store numbers only new text: the same text is the same version.
         version = published.version
         unchanged = previous == version
-    changes = ["no change"] if unchanged else diff.lines()
+    if unchanged:
+        diff = InventoryDiff()
     if not req.dry_run:
         await _record(
             rt,
@@ -408,7 +422,7 @@ async def fleet_apply(
             APPLY_ACTION,
             target=f"fleet inventory v{version}",
             result="unchanged" if unchanged else "ok",
-            detail="; ".join(changes),
+            detail="; ".join(diff.lines()),
         )
     return InventoryApplied(
         dry_run=req.dry_run,
@@ -416,12 +430,12 @@ async def fleet_apply(
         previous=previous,
         unchanged=unchanged,
         sha256=digest,
-        cameras=len(ids),
-        cameras_added=[] if unchanged else list(diff.added),
-        cameras_removed=[] if unchanged else list(diff.removed),
-        cameras_reconnected=[] if unchanged else list(diff.reconnect),
-        cameras_updated=[] if unchanged else list(diff.relabelled),
-        changes=changes,
+        cameras=sum(1 for _ in new.cameras()),
+        cameras_added=list(diff.added),
+        cameras_removed=list(diff.removed),
+        cameras_reconnected=list(diff.reconnect),
+        cameras_updated=list(diff.relabelled),
+        changes=diff.lines(),
     )
 
 

@@ -194,7 +194,13 @@ def test_catalogue_lists_the_runs_of_a_window(fleet: Fleet) -> None:
 def test_fleet_audit_is_for_admins(fleet: Fleet) -> None:
     with _api(fleet.a) as api:
         rows = api.get("/api/v1/fleet/audit").json()
+        later = api.get("/api/v1/fleet/audit", params={"since": "2999-01-01T00:00:00Z"})
+        bad = api.get("/api/v1/fleet/audit", params={"since": "2026-12-05"})
+        too_many = api.get("/api/v1/fleet/audit", params={"limit": 0})
     assert any(r["id"] == str(fleet.audit_id) and r["node"] == DEAD for r in rows)
+    assert later.json() == []
+    assert "is not a time; accepted" in str(_problem(bad, 422)["detail"])
+    _problem(too_many, 422)
     assert "admin" in str(
         _problem(fleet.a.get("/api/v1/fleet/audit", role="viewer"), 403)["detail"]
     )

@@ -144,6 +144,9 @@ def _api(node: ServerProcess, role: str | None = "admin") -> httpx.Client:
 def test_nodes_lists_every_node_with_its_health(fleet: Fleet) -> None:
     with _api(fleet.a, "viewer") as api:
         body = api.get("/api/v1/fleet/nodes").json()
+    # The control for the single node's test below: a fleet node has libpq loaded.
+    assert fleet.a.proc is not None
+    assert "libpq" in Path(f"/proc/{fleet.a.proc.pid}/maps").read_text()
     assert body["node"] == "sgu-1" and body["lease_seconds"] == 600
     nodes = {n["name"]: n for n in body["nodes"]}
     assert set(nodes) == {"sgu-1", "bgl-1", DEAD}
@@ -481,6 +484,9 @@ def test_a_single_node_says_it_is_not_in_a_fleet(tmp_path: Path) -> None:
             body = _problem(resp, 404)
             assert body["type"] == "urn:cctvctl:problem:not-in-fleet"
             assert "[fleet]" in str(body["detail"])
+        # Having answered every fleet route, the single node still has no libpq loaded.
+        assert server.proc is not None
+        assert "libpq" not in Path(f"/proc/{server.proc.pid}/maps").read_text()
         env = clean_env() | {
             "CCTVCTL_CONFIG": NO_CONFIG,
             "CCTVCTL_URL": server.url,

@@ -101,8 +101,9 @@ def test_a_run_is_unsent_until_acknowledged_and_again_when_its_end_moves(
     catalogue = RunCatalogue(index, gap=20.0)
     add_segments(index, "sgu-cam-01", 0, 10)
     catalogue.update()
-    (run,) = catalogue.unsent(10)
-    catalogue.acknowledge(run)
+    unsent = catalogue.unsent(10)
+    assert unsent == [Run("sgu-cam-01", at(0), at(20))]
+    catalogue.acknowledge(unsent)
     assert catalogue.unsent(10) == []
     add_segments(index, "sgu-cam-01", 20)
     catalogue.update()

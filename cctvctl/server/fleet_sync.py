@@ -11,7 +11,8 @@ each pass (every ``interval`` seconds):
   (``storage/outbox.py``), oldest first, in batches, each with the uuid made when the row
   was written, so a batch sent again after a lost reply is stored once;
 - **footage catalogue**: folds the segments indexed since the last pass into runs
-  (``storage/runs.py``) and sends the runs that are new or whose end moved on.
+  (``storage/runs.py``) and sends the runs that are new or whose end moved on, a batch
+  per call.
 
 The store being unreachable ends a pass early (one warning per outage); everything stays
 queued in SQLite and goes out, in order, on the first pass that reaches the store again.
@@ -181,11 +182,8 @@ class FleetSync:
             runs = self.catalogue.unsent(self.batch)
             if not runs:
                 return True
-            for run in runs:
-                self.store.record_run(FootageRun(self.node, run.camera, run.start, run.end))
-                self.catalogue.acknowledge(run)
-                if _past(deadline):
-                    return False
+            self.store.record_runs([FootageRun(self.node, r.camera, r.start, r.end) for r in runs])
+            self.catalogue.acknowledge(runs)
         return False
 
     def _audit_row(self, keyed: KeyedEntry) -> AuditRow:

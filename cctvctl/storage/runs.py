@@ -105,13 +105,13 @@ class RunCatalogue:
         )
         return [_run(r) for r in rows]
 
-    def acknowledge(self, run: Run) -> None:
-        """The store holds ``run`` up to its end."""
+    def acknowledge(self, runs: Sequence[Run]) -> None:
+        """The store holds each of ``runs`` up to its end."""
         with self.index._write() as conn:
-            conn.execute(
+            conn.executemany(
                 "UPDATE fleet_runs SET sent_end = MAX(COALESCE(sent_end, start), ?) "
                 "WHERE camera = ? AND start = ?",
-                (to_ts(run.end), run.camera, to_ts(run.start)),
+                [(to_ts(run.end), run.camera, to_ts(run.start)) for run in runs],
             )
 
     def runs(self, camera: str) -> list[Run]:

@@ -121,7 +121,7 @@ def test_audit_rows_arrive_once_and_the_catalogue_ends_where_the_footage_ends(
     for camera, last_end in local_rows(
         site, 'SELECT camera, MAX("end") FROM segments GROUP BY camera'
     ):
-        runs = store.runs(camera, now - timedelta(minutes=5), now)
+        runs = [r for r in store.runs(camera, now - timedelta(minutes=5), now) if r.node == "sgu-a"]
         assert runs and runs[-1].end == datetime.fromtimestamp(last_end, UTC)
 
 

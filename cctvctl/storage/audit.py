@@ -2,7 +2,9 @@
 
 Rows live in the node's database (table ``audit``, migration 2), so an audit
 row and the job it describes share one WAL journal and one backup. Rows are only ever
-inserted: nothing in cctvctl updates or deletes them, which is the point of the log.
+inserted: nothing in cctvctl updates or deletes them, which is the point of the log (the
+one exception: migration 4 gave the rows written before it their ``uuid``, the id a row
+has in the fleet store; since then each row gets its own as it is written).
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ def test_migration_2_tables(index: Database) -> None:
     }
     assert cols["audit"] == [
         "id", "time", "actor", "role", "action", "target", "reason", "case_id", "result", "detail",
+        "uuid",  # migration 4: the row's id in the fleet store
     ]  # fmt: skip
     assert cols["reboots"] == [
         "id", "camera", "requested", "actor", "reason", "state", "detail", "finished", "batch",

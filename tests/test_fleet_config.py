@@ -10,7 +10,7 @@ import pytest
 from cli_process import clean_env, run_cctvctl
 from harness import SiteSpec, write_site
 
-from cctvctl.config import ConfigError, diff_inventories, load_inventory
+from cctvctl.config import ConfigError, diff_inventories, load_inventory, running_settings_kept
 
 SPEC = SiteSpec(cameras=2, kecamatan=("Sangatta Utara",))
 FLEET = '\n[fleet]\ndsn = "postgresql://cctv@127.0.0.1:5432/cctv"\n'
@@ -95,3 +95,13 @@ def test_server_refuses_node_without_fleet_and_a_bad_name(tmp_path: Path) -> Non
     bad = _server("--config", str(_site_text(tmp_path / "b", FLEET)), "--node", "Sgu 1")
     assert bad.returncode == 2 and "--node 'Sgu 1'" in bad.stderr
     assert "lower-case letters" in bad.stderr
+
+
+def test_a_changed_fleet_table_waits_for_a_restart(tmp_path: Path) -> None:
+    path = _site_text(tmp_path, FLEET)
+    old = load_inventory(path)
+    path.write_text(path.read_text().replace("127.0.0.1:5432", "10.0.0.5:5432"))
+    new = load_inventory(path)
+    assert diff_inventories(old, new).needs_restart == ("fleet",)
+    kept = running_settings_kept(old, new)
+    assert kept.fleet == old.fleet and kept.fleet != new.fleet

@@ -55,7 +55,7 @@ class InventoryDiff:
     tokens_added: tuple[str, ...] = ()
     tokens_removed: tuple[str, ...] = ()
     settings_applied: tuple[str, ...] = ()  # [server] keys
-    needs_restart: tuple[str, ...] = ()  # [server] keys kept at their running value
+    needs_restart: tuple[str, ...] = ()  # [server] keys (or "fleet") kept as they run
     kecamatan_changed: bool = False  # a kecamatan added, removed, renamed or re-quoted
 
     @property
@@ -149,14 +149,16 @@ def diff_inventories(old: Inventory, new: Inventory) -> InventoryDiff:
         tokens_added=tuple(name for key, name in new_tokens.items() if key not in old_tokens),
         tokens_removed=tuple(name for key, name in old_tokens.items() if key not in new_tokens),
         settings_applied=tuple(n for n in changed_settings if n not in RESTART_SETTINGS),
-        needs_restart=tuple(n for n in changed_settings if n in RESTART_SETTINGS),
+        needs_restart=tuple(n for n in changed_settings if n in RESTART_SETTINGS)
+        + (("fleet",) if old.fleet != new.fleet else ()),
         kecamatan_changed=old_kec != new_kec,
     )
 
 
 def running_settings_kept(old: Inventory, new: Inventory) -> Inventory:
-    """``new`` with every restart-only ``[server]`` key at ``old``'s (running) value."""
+    """``new`` with every restart-only ``[server]`` key and the ``[fleet]`` table at
+    ``old``'s (running) value."""
     keep = {name: _setting(old, name) for name in RESTART_SETTINGS}
     server = new.server.model_copy(update=keep)
-    data = new.data.model_copy(update={"server": server})
+    data = new.data.model_copy(update={"server": server, "fleet": old.fleet})
     return Inventory(path=new.path, data=data, passwords=new.passwords)

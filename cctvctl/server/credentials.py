@@ -35,26 +35,40 @@ class Principal:
 
 
 class TokenStore:
-    """The configured tokens; :meth:`authenticate` maps a presented token to its owner."""
+    """The configured tokens; :meth:`authenticate` maps a presented token to its owner.
+
+    Two sets, each swapped whole: the local file's (:meth:`replace`, at start-up and on a
+    reload) and, on a fleet node, the fleet store's (:meth:`use_fleet`, from the fleet
+    sync thread). A token of either set is accepted; the local one wins a shared hash.
+    """
 
     def __init__(self, tokens: Iterable[TokenConfig]) -> None:
+        self._fleet: list[tuple[str, Principal]] = []
         self.replace(tokens)
 
     def replace(self, tokens: Iterable[TokenConfig]) -> None:
         """Use ``tokens`` from the next request on (a reload): the list is swapped whole."""
-        self._tokens = [(t.hash, Principal(t.name, t.role)) for t in tokens]
+        self._tokens = _entries(tokens)
+
+    def use_fleet(self, tokens: Iterable[TokenConfig]) -> None:
+        """Accept the fleet's ``tokens`` besides the local ones, from the next request on."""
+        self._fleet = _entries(tokens)
 
     def __len__(self) -> int:
-        return len(self._tokens)
+        return len(self._tokens) + len(self._fleet)
 
     def authenticate(self, token: str) -> Principal | None:
         presented = hash_token(token)
         found: Principal | None = None
         # No early exit: every configured hash is compared on every call.
-        for stored, principal in self._tokens:
+        for stored, principal in [*self._tokens, *self._fleet]:
             if hmac.compare_digest(presented.encode(), stored.encode()) and found is None:
                 found = principal
         return found
+
+
+def _entries(tokens: Iterable[TokenConfig]) -> list[tuple[str, Principal]]:
+    return [(t.hash, Principal(t.name, t.role)) for t in tokens]
 
 
 class Redactor:

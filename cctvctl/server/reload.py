@@ -83,6 +83,9 @@ async def reload_from_file(rt: Runtime, *, actor: str, role: str) -> InventoryDi
                 log.warning("reload refused: %s", line)
             await _audit(rt, actor, role, "refused", "; ".join(exc.issues))
             raise
+        if rt.inventory.server.node is not None:
+            # The name may have come from `server --node`, which the file does not hold.
+            new = new.with_node(rt.inventory.server.node)
         diff = await apply_inventory(rt, new)
         lines = diff.lines()
         for line in lines:

@@ -187,6 +187,20 @@ async def running(
     async with AsyncExitStack() as stack:
         db = await asyncio.to_thread(_open_database, inventory)
         stack.callback(db.close)
+        tokens = TokenStore(inventory.server.token)
+        fleet_store = None
+        if inventory.fleet is not None:
+            # Here, not at the top: a single node never loads psycopg.
+            from cctvctl.fleet.store import FleetStore
+            from cctvctl.server.fleet_sync import FleetSync
+
+            fleet_store = FleetStore(inventory.fleet.dsn)
+            stack.callback(fleet_store.close)
+            sync = FleetSync.for_node(fleet_store, db, tokens, inventory)
+            await asyncio.to_thread(sync.start)
+            # Pushed before the recorder, so stopped after it: the last flush sends the
+            # segments the recorder closed on its way out.
+            stack.push_async_callback(asyncio.to_thread, sync.stop)
         bus = EventBus(EventStore(db))
         stack.callback(bus.close)
         recorder = Recorder(inventory, db, bus, retention_interval=retention_interval)
@@ -211,18 +225,11 @@ async def running(
         reboots = RebootManager(inventory, db, recorder, bus, redact=redact)
         await reboots.start()
         stack.push_async_callback(reboots.stop)
-        fleet_store = None
-        if inventory.fleet is not None:
-            # Here, not at the top: a single node never loads psycopg.
-            from cctvctl.fleet.store import FleetStore
-
-            fleet_store = FleetStore(inventory.fleet.dsn)
-            stack.callback(fleet_store.close)
         # Last pushed, so first run: event streams end before anything else stops.
         stack.callback(stopping.set)
         rt = Runtime(
             inventory=inventory,
-            tokens=TokenStore(inventory.server.token),
+            tokens=tokens,
             redact=redact,
             db=db,
             events=bus,

@@ -2,13 +2,17 @@
 
 Rows live in the node's database (table ``audit``, migration 2), so an audit
 row and the job it describes share one WAL journal and one backup. Rows are only ever
-inserted: nothing in cctvctl updates or deletes them, which is the point of the log.
+inserted: nothing in cctvctl updates or deletes them, which is the point of the log (the
+one exception: migration 4 gave the rows written before it their ``uuid``, the id a row
+has in the fleet store; since then each row gets its own as it is written).
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TypedDict
 
@@ -24,6 +28,7 @@ __all__ = [
     "MAX_LIMIT",
     "AuditFields",
     "AuditLog",
+    "KeyedEntry",
 ]
 
 EXPORT_REQUEST: Final = "export.request"
@@ -39,8 +44,8 @@ _COLUMNS: Final = Columns(
 )
 # A fixed column list; every value is bound.
 _INSERT: Final = (
-    "INSERT INTO audit (time, actor, role, action, target, reason, case_id, result, detail) "  # noqa: S608
-    f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS.sql}"
+    "INSERT INTO audit (time, actor, role, action, target, reason, case_id, result, detail, "  # noqa: S608
+    f"uuid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS.sql}"
 )
 
 
@@ -56,6 +61,14 @@ class AuditFields(TypedDict, total=False):
 
 def _entry(row: Sequence[Any]) -> AuditEntry:
     return AuditEntry(**_COLUMNS.read(row))
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedEntry:
+    """A row with the uuid the fleet store knows it by (``entry.id`` is this node's)."""
+
+    uuid: str
+    entry: AuditEntry
 
 
 class AuditLog:
@@ -83,12 +96,12 @@ class AuditLog:
         """Append one row and return it as stored."""
         when = self._clock()
         # str(): a Role (a StrEnum) is stored as its plain value.
-        params = (when, actor, str(role), action, target, reason, case_id, result, detail)
+        # The uuid is the row's identity in the fleet store (storage/outbox.py); made here,
+        # once, so a row sent twice is recognised as one.
+        row_id = str(uuid.uuid4())
+        params = (when, actor, str(role), action, target, reason, case_id, result, detail, row_id)
         with self.index._write() as conn:
-            row = conn.execute(
-                _INSERT,
-                params,
-            ).fetchone()
+            row = conn.execute(_INSERT, params).fetchone()
         return _entry(row)
 
     def has(self, action: str, target: str, actor: str | None = None) -> bool:
@@ -131,3 +144,11 @@ class AuditLog:
         )
         rows.reverse()
         return [_entry(r) for r in rows]
+
+    def after(self, row_id: int, limit: int) -> list[KeyedEntry]:
+        """Up to ``limit`` rows written after row ``row_id``, in the order they were written."""
+        rows = self.index._query(
+            f"SELECT uuid, {_COLUMNS.sql} FROM audit WHERE id > ? ORDER BY id LIMIT ?",  # noqa: S608
+            (row_id, max(0, min(int(limit), MAX_LIMIT))),
+        )
+        return [KeyedEntry(r[0], _entry(r[1:])) for r in rows]

@@ -11,6 +11,14 @@ from collections.abc import Sequence
 
 __all__ = ["MIGRATIONS", "IndexVersionError", "Migration", "migrate"]
 
+# A random version-4 UUID in SQLite's own functions, for rows written before ids were made.
+_RANDOM_UUID = (
+    "lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || "
+    "substr(lower(hex(randomblob(2))), 2) || '-' || "
+    "substr('89ab', 1 + abs(random()) % 4, 1) || substr(lower(hex(randomblob(2))), 2) || '-' || "
+    "lower(hex(randomblob(6)))"
+)
+
 # A migration is the list of statements taking the schema from version N-1 to N (its
 # position in MIGRATIONS, counting from 1). Never edit a released one: append a new one.
 Migration = Sequence[str]
@@ -148,6 +156,38 @@ MIGRATIONS: list[Migration] = [
         'INSERT INTO writes (camera, kecamatan, start, "end", bytes) '
         'SELECT camera, kecamatan, start, "end", bytes FROM segments '
         "WHERE \"end\" >= CAST(strftime('%s', 'now') AS REAL) - 86400",
+    ),
+    # 4: what a fleet node owes the fleet store, kept here so that an outage of the store,
+    # or a restart during one, loses nothing (storage/outbox.py, runs.py, token_cache.py).
+    (
+        # The id the fleet store knows a row by, made once where the row is written, so a
+        # row sent again after a lost reply is stored once. Rows of older versions get
+        # theirs here (a random version-4 UUID; the only UPDATE the audit table ever sees).
+        "ALTER TABLE audit ADD COLUMN uuid TEXT",
+        f"UPDATE audit SET uuid = {_RANDOM_UUID}",  # noqa: S608 - a constant of this module
+        "CREATE UNIQUE INDEX audit_uuid ON audit (uuid)",
+        # Audit ids only grow (AUTOINCREMENT, one writer at a time), so the rows not yet
+        # sent are exactly those after this one.
+        "INSERT INTO meta (key, value) VALUES ('fleet_audit_sent', 0)",
+        # The coarse footage catalogue as this node derives it from `segments`: one row
+        # per run of a camera, the start of its last segment (where the next pass reads
+        # on from), and the end the store has acknowledged (NULL: never sent).
+        """CREATE TABLE fleet_runs (
+            camera TEXT NOT NULL,
+            start REAL NOT NULL,
+            "end" REAL NOT NULL,
+            last_start REAL NOT NULL,
+            sent_end REAL,
+            PRIMARY KEY (camera, start),
+            CHECK ("end" >= start)
+        ) WITHOUT ROWID""",
+        # The fleet's API tokens as last read from the store (hashes only, as in the
+        # inventory), so a node started while the store is down still accepts them.
+        """CREATE TABLE fleet_tokens (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            hash TEXT NOT NULL
+        ) WITHOUT ROWID""",
     ),
 ]
 

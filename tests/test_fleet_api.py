@@ -20,7 +20,7 @@ import httpx
 import psycopg
 import pytest
 from cli_process import NO_CONFIG, clean_env, run_cctvctl
-from harness import ServerProcess, Site, SiteSpec, free_port, write_site
+from harness import ServerProcess, Site, SiteSpec, free_port, wait_for, write_site
 from pg_harness import PgDatabase
 from test_cli_startup import BACKEND, HEAVY, imported, top_levels
 
@@ -329,6 +329,13 @@ def test_token_create_fleet_stores_only_the_hash(fleet: Fleet) -> None:
     assert stored.hash == digest and stored.role == "viewer"
     assert made["token"] not in json.dumps([t.hash for t in fleet.store.tokens()])
 
+    def whoami(node: ServerProcess) -> int:
+        with node.client(token=made["token"]) as api:
+            return api.get("/api/v1/whoami").status_code
+
+    # Made through node a, taken by node b too, from the store (its token sync).
+    wait_for(lambda: whoami(fleet.b) == 200, 20, what="node b accepting the fleet token")
+
     viewer = run_cctvctl(
         "token", "create", "--name", "x", "--role", "admin", "--fleet", env=fleet.env("viewer")
     )
@@ -344,6 +351,7 @@ def test_token_create_fleet_stores_only_the_hash(fleet: Fleet) -> None:
         bad = api.post("/api/v1/fleet/tokens", json={"name": "y", "role": "viewer", "hash": "abc"})
     assert "noc-night" not in {t.name for t in fleet.store.tokens()}
     _problem(bad, 422)
+    wait_for(lambda: whoami(fleet.a) == 401, 20, what="node a refusing the removed token")
     # Each in the audit log of the node that did it (node a made it, node b removed it).
     for node, action in ((fleet.a, "fleet.token.put"), (fleet.b, "fleet.token.remove")):
         with _api(node) as api:

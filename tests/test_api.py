@@ -92,6 +92,20 @@ ROUTES: list[Route] = [
     Route("GET", "/api/v1/reboots/{job_id}", "admin", ok=404),
     # The site's file is unchanged: a reload that changes nothing.
     Route("POST", "/api/v1/server/reload", "admin"),
+    # The fleet: this server is a single node, so a caller let through learns that (404).
+    Route("GET", "/api/v1/fleet/nodes", "viewer", ok=404),
+    Route("GET", "/api/v1/fleet/where/{camera}", "viewer", ok=404),
+    Route("GET", "/api/v1/fleet/catalogue?camera={camera}", "viewer", ok=404),
+    Route("GET", "/api/v1/fleet/audit", "admin", ok=404),
+    Route("POST", "/api/v1/fleet/inventory", "admin", ok=404, json={"toml": "[server]"}),
+    Route(
+        "POST",
+        "/api/v1/fleet/tokens",
+        "admin",
+        ok=404,
+        json={"name": "matrix", "role": "viewer", "hash": "sha256:" + "0" * 64},
+    ),
+    Route("DELETE", "/api/v1/fleet/tokens/{name}", "admin", ok=404),
 ]
 PUBLIC = {"/healthz"}
 

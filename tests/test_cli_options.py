@@ -26,7 +26,13 @@ COMMANDS = {
     ("exports", "show"): (False, True),
     ("exports", "download"): (False, True),
     ("exports", "cancel"): (False, False),
+    ("fleet", "nodes"): (False, True),
+    ("fleet", "where"): (False, True),
+    ("fleet", "apply"): (False, False),
+    ("token", "create"): (False, False),
 }
+#: The commands that ask every node of a fleet with --fleet.
+FLEET = {("status",), ("cameras",), ("health",), ("audit",)}
 
 
 def _command(path: tuple[str, ...]) -> Any:
@@ -61,6 +67,10 @@ def test_every_client_command_has_the_same_server_options(path: tuple[str, ...])
         assert options.get(name) == reference[name], (path, name)
     if not every:
         assert "--all-contexts" not in options
+    if path in FLEET:
+        assert options["--fleet"] == reference["--fleet"], path
+    elif path != ("token", "create"):  # there --fleet means the fleet store, not its nodes
+        assert "--fleet" not in options, path
 
 
 def test_a_command_without_opts_is_refused_at_declaration() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Final
 
@@ -31,7 +32,7 @@ __all__ = ["audit"]
 MAX_LIMIT: Final = 10000
 
 
-@server_options(every_context=True)
+@server_options(every_context=True, fleet=True)
 def audit(
     since: Annotated[
         str,
@@ -71,8 +72,14 @@ def audit(
     Oldest first, times in WITA: time, actor (token name), role, action, target, reason
     or case, result. Needs the admin role (exit 4). When --limit rows came back, older
     ones were left out (a note on stderr says so). JSON: [AuditEntry].
+
+    With --fleet, the fleet audit log of every node, read from the one server given
+    (oldest first from --since; a NODE column). JSON: [FleetAuditEntry].
     """
     start, end = since_until(since, until, opts.utc)
+    if opts.fleet:
+        _fleet_audit(opts, start, end, action, actor, limit, wide)
+        return
     nodes = opts.nodes()
 
     async def question(client: AsyncCctvClient) -> list[AuditEntry]:
@@ -92,6 +99,79 @@ def audit(
     else:
         _show(for_terminal(results), start, end, opts.utc, opts.no_color, opts.all_contexts, wide)
     raise typer.Exit(exit_code(results))
+
+
+def _wanted(entry_action: str, action: str | None) -> bool:
+    """The server's own rule: exact, or a prefix when ``action`` ends in ``.`` or ``*``."""
+    if action is None:
+        return True
+    if action.endswith(("*", ".")):
+        return entry_action.startswith(action.rstrip("*"))
+    return entry_action == action
+
+
+def _fleet_audit(
+    opts: ServerOptions,
+    start: datetime,
+    end: datetime,
+    action: str | None,
+    actor: str | None,
+    limit: int,
+    wide: bool,
+) -> None:
+    import json
+
+    from cctvctl.cli.common import fail_usage, servers
+    from cctvctl.client import NodeResult
+    from cctvctl.models import AuditEntry, FleetAuditEntry
+
+    if opts.all_contexts:
+        fail_usage("--fleet reads the fleet audit log from one server; drop --all-contexts")
+
+    async def question(client: AsyncCctvClient) -> list[FleetAuditEntry]:
+        return await client.fleet_audit(start, limit=limit)
+
+    given = servers(opts.context, opts.url, opts.token, False)
+    (result,) = ask(given, question, loop_free=True, utc=opts.utc)
+    rows = result.value or []
+    if len(rows) >= limit:
+        print(
+            f"cctvctl: note: only the oldest {limit} rows from --since were read; "
+            "narrow --since or raise --limit",
+            file=sys.stderr,
+        )
+    # The store filters by --since only; the rest is applied here, as a node applies it.
+    rows = [
+        r
+        for r in rows
+        if r.time < end and _wanted(r.action, action) and (actor is None or r.actor == actor)
+    ]
+    if opts.json:
+        print_results_json([replace(result, value=rows)], False)
+        return
+    per_node = [
+        NodeResult(
+            r.node,
+            result.url,
+            value=[
+                AuditEntry(
+                    id=0,
+                    time=r.time,
+                    actor=r.actor,
+                    role=r.role,
+                    action=r.action,
+                    target=r.target,
+                    reason=r.reason,
+                    case_id=r.case_id,
+                    result=r.result,
+                    detail=None if r.detail is None else json.dumps(r.detail, ensure_ascii=False),
+                )
+            ],
+        )
+        for r in rows
+    ]
+    shown = per_node or [NodeResult[list[AuditEntry]](result.name, result.url, value=[])]
+    _show(for_terminal(shown), start, end, opts.utc, opts.no_color, True, wide)
 
 
 def _show(

@@ -13,6 +13,7 @@ from cctvctl.cli.common import (
     clock,
     exit_code,
     missing_text,
+    no_answer,
     out_console,
     print_results_json,
     zone_name,
@@ -68,7 +69,7 @@ def sort_cameras(cameras: list[Camera], key: SortKey | None) -> list[Camera]:
     return sorted(cameras, key=lambda c: c.id)
 
 
-@server_options(every_context=True)
+@server_options(every_context=True, fleet=True)
 def cameras(
     kecamatan: Annotated[
         str | None,
@@ -93,6 +94,10 @@ def cameras(
 
     Example: cctvctl cameras --kecamatan bengalon --status offline --sort last-seen
 
+    With --fleet, every node of the given server's fleet is asked directly and a NODE
+    column says which records each camera; a node that does not answer is named below
+    the table (its cameras unknown, not offline).
+
     JSON: a list of the API's Camera objects (with --all-contexts, one entry per node).
     """
     nodes = opts.nodes()
@@ -103,7 +108,7 @@ def cameras(
 
     results = ask(nodes, question, loop_free=True)
     if opts.json:
-        print_results_json(results, opts.all_contexts)
+        print_results_json(results, opts.multi)
         raise typer.Exit(exit_code(results))
 
     from rich.text import Text
@@ -114,7 +119,7 @@ def cameras(
     now = datetime.now(UTC)
     out = out_console(opts.no_color)
     columns = [
-        *([Column("NODE", Priority.IDENTITY)] if opts.all_contexts else []),
+        *([Column("NODE", Priority.IDENTITY)] if opts.multi else []),
         Column("CAMERA", Priority.IDENTITY),
         Column("KECAMATAN"),
         Column("STATUS", Priority.STATUS),
@@ -145,10 +150,13 @@ def cameras(
                     else []
                 ),
             ]
-            rows.append([Text(result.name), *row] if opts.all_contexts else row)
+            rows.append([Text(result.name), *row] if opts.multi else row)
     count = len(rows)
     if count:
         print_table(out, columns, rows)
     else:
         out.print("no cameras match")
+    for result in results:
+        if result.error is not None:
+            out.print(Text(no_answer(result), style="bold red"))
     raise typer.Exit(exit_code(results))

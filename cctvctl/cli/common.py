@@ -55,6 +55,7 @@ __all__ = [
     "fail_usage",
     "jsonable",
     "missing_text",
+    "no_answer",
     "out_console",
     "parse_when",
     "print_results_json",
@@ -157,6 +158,16 @@ def report_node_errors(results: Sequence[NodeResult[Any]], *, utc: bool = False)
     for result in results:
         if result.error is not None:
             error(result.error.text(utc=utc))
+
+
+def no_answer(result: NodeResult[Any]) -> str:
+    """What a report shows for a node that did not answer: an unreachable node says so,
+    and that its cameras are unknown, never offline."""
+    error = result.error
+    if error is not None and error.exit_code == exit_codes.UNREACHABLE:
+        # Short: `status` is 60 columns wide; the error line above says why.
+        return f"{result.name}: node unreachable, cameras unknown"
+    return f"{result.name}: no answer (see the error above)"
 
 
 def exit_code(results: Sequence[NodeResult[Any]]) -> int:

@@ -14,6 +14,7 @@ from cctvctl.cli.common import (
     exit_code,
     fail_usage,
     missing_text,
+    no_answer,
     out_console,
     print_results_json,
 )
@@ -35,7 +36,7 @@ def _matches(k: KecamatanSummary, wanted: str) -> bool:
     return needle in (k.slug.lower(), k.name.lower())
 
 
-@server_options(every_context=True)
+@server_options(every_context=True, fleet=True)
 def health(
     kecamatan: Annotated[
         str | None,
@@ -50,6 +51,8 @@ def health(
 
     Example: cctvctl health --kecamatan sangatta-utara
 
+    With --fleet, every node of the given server's fleet, each asked directly.
+
     JSON: the API's Health object (its kecamatan list cut to --kecamatan).
     """
     nodes = opts.nodes()
@@ -61,7 +64,7 @@ def health(
     if kecamatan is not None:
         results = _only(results, kecamatan)
     if opts.json:
-        print_results_json(results, opts.all_contexts)
+        print_results_json(results, opts.multi)
     else:
         _show(for_terminal(results), opts.no_color, opts.utc)
     raise typer.Exit(exit_code(results))
@@ -95,7 +98,7 @@ def _show(results: Sequence[NodeResult[Health]], no_color: bool, utc: bool) -> N
         if n:
             out.print()
         if report is None:
-            out.print(Text(f"{result.name}: no answer (see the error above)", style="bold red"))
+            out.print(Text(no_answer(result), style="bold red"))
             continue
         host = report.host
         head = Text(result.name, style="bold")

@@ -35,6 +35,7 @@ __all__ = [
     "AllContextsOpt",
     "AsciiOpt",
     "ContextOpt",
+    "FleetOpt",
     "JsonOpt",
     "NoColorOpt",
     "ServerOptions",
@@ -72,6 +73,14 @@ AllContextsOpt = Annotated[
     bool,
     typer.Option("--all-contexts", help="Ask every context's server at once."),
 ]
+FleetOpt = Annotated[
+    bool,
+    typer.Option(
+        "--fleet",
+        help="Ask every node of the server's fleet at once (the server names them; "
+        "the same token goes to each).",
+    ),
+]
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print JSON for scripts (the API's models) instead.")
 ]
@@ -96,16 +105,29 @@ class ServerOptions:
     url: str | None = None
     token: str | None = None
     all_contexts: bool = False
+    fleet: bool = False
     json: bool = False
     no_color: bool = False
     utc: bool = False
 
-    def nodes(self) -> list[Target]:
-        """The servers to ask: one (flags > environment > context) or, with
-        ``--all-contexts``, every context's; exits 2 with one line if none is chosen."""
-        from cctvctl.cli.common import servers
+    @property
+    def multi(self) -> bool:
+        """Several nodes answer: their results are labelled by node."""
+        return self.all_contexts or self.fleet
 
-        return servers(self.context, self.url, self.token, self.all_contexts)
+    def nodes(self) -> list[Target]:
+        """The servers to ask: one (flags > environment > context), with
+        ``--all-contexts`` every context's, with ``--fleet`` every node of the one
+        server's fleet; exits 2 with one line if none is chosen."""
+        from cctvctl.cli.common import fail_usage, servers
+
+        if not self.fleet:
+            return servers(self.context, self.url, self.token, self.all_contexts)
+        if self.all_contexts:
+            fail_usage("--fleet asks one server for its fleet; drop --all-contexts")
+        from cctvctl.cli.fleet_nodes import fleet_targets
+
+        return fleet_targets(servers(self.context, self.url, self.token, False)[0], self.utc)
 
 
 # (parameter, ServerOptions field, alias, default), in the order --help lists them.
@@ -115,6 +137,7 @@ _CHOOSE: Final = (
     ("token", "token", TokenOpt, None),
 )
 _EVERY: Final = (("all_contexts", "all_contexts", AllContextsOpt, False),)
+_FLEET: Final = (("fleet", "fleet", FleetOpt, False),)
 _JSON: Final = (("json_out", "json", JsonOpt, False),)
 _DISPLAY: Final = (
     ("no_color", "no_color", NoColorOpt, False),
@@ -123,12 +146,18 @@ _DISPLAY: Final = (
 
 
 def server_options(
-    *, every_context: bool = False, display: bool = True
+    *, every_context: bool = False, fleet: bool = False, display: bool = True
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Gives a command ``--context/--url/--token`` and ``--json``, plus ``--all-contexts``
-    when ``every_context`` and ``--no-color/--utc`` when ``display``; the command gets
-    them as one keyword argument ``opts: ServerOptions``."""
-    chosen = _CHOOSE + (_EVERY if every_context else ()) + _JSON + (_DISPLAY if display else ())
+    when ``every_context``, ``--fleet`` when ``fleet`` and ``--no-color/--utc`` when
+    ``display``; the command gets them as one keyword argument ``opts: ServerOptions``."""
+    chosen = (
+        _CHOOSE
+        + (_EVERY if every_context else ())
+        + (_FLEET if fleet else ())
+        + _JSON
+        + (_DISPLAY if display else ())
+    )
 
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
         signature = inspect.signature(command, eval_str=True)

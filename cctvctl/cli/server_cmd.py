@@ -16,12 +16,15 @@ import typer
 
 from cctvctl.cli import exit_codes
 from cctvctl.cli.inventory_file import load_inventory_or_exit
+from cctvctl.cli.options import ServerOptions, server_options
 from cctvctl.cli.output import error, print_json
 
 if TYPE_CHECKING:
     import socket
 
+    from cctvctl.client import AsyncCctvClient
     from cctvctl.config import Inventory
+    from cctvctl.models import FleetToken
     from cctvctl.server.credentials import Redactor
 
 __all__ = [
@@ -312,16 +315,28 @@ def token_lines(name: str, role: str, token_hash: str) -> str:
 
 
 @token_app.command("create")
+@server_options(display=False)
 def token_create(
     name: str = typer.Option(..., "--name", help="Who or what uses it, e.g. noc-oncall."),
     role: RoleChoice = typer.Option(
         ..., "--role", help="viewer reads, operator also exports, admin also reboots."
     ),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    fleet: bool = typer.Option(
+        False,
+        "--fleet",
+        help="Store its hash in the fleet store through a node (--context or --url, an "
+        "admin token): every node accepts it, nothing to paste.",
+    ),
+    *,
+    opts: ServerOptions,
 ) -> None:
     """Make a new API token: prints it once, with the config lines holding its hash.
 
     Example: cctvctl token create --name noc-oncall --role viewer
+
+    With --fleet (cctvctl token create --name noc-oncall --role viewer --fleet --context
+    sgu-1) the hash goes to the fleet store through that node and the token is printed
+    only once the node has stored it; the token itself never leaves this machine.
     """
     from cctvctl.config import hash_token
 
@@ -329,10 +344,16 @@ def token_create(
     if not name:
         error("--name must not be empty; e.g. --name noc-oncall")
         raise typer.Exit(exit_codes.USAGE)
+    if not fleet and (opts.context or opts.url or opts.token):
+        error("--context, --url and --token name the node for --fleet; add --fleet or drop them")
+        raise typer.Exit(exit_codes.USAGE)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token_hash = hash_token(token)
+    if fleet:
+        _token_to_fleet(name, role.value, token, token_hash, opts)
+        return
     lines = token_lines(name, role.value, token_hash)
-    if json_out:
+    if opts.json:
         print_json(
             {"name": name, "role": role.value, "token": token, "hash": token_hash, "toml": lines}
         )
@@ -344,6 +365,25 @@ def token_create(
         "(or SIGHUP) applies them without a restart:\n"
     )
     print(lines, end="")
+
+
+def _token_to_fleet(name: str, role: str, token: str, token_hash: str, opts: ServerOptions) -> None:
+    """The hash to the fleet store through one node; the token is shown only once stored
+    (a refusal exits with its one line, and no token was made as far as anyone knows)."""
+    from cctvctl.cli.common import ask
+    from cctvctl.termsafe import for_terminal
+
+    async def question(client: AsyncCctvClient) -> FleetToken:
+        return await client.fleet_token_put(name, role, token_hash)
+
+    (result,) = ask(opts.nodes(), question, loop_free=True)
+    node = for_terminal(result.name)
+    if opts.json:
+        print_json({"name": name, "role": role, "token": token, "hash": token_hash, "fleet": node})
+        return
+    print(f"API token for {name!r} ({role}); it is shown only this once:\n")
+    print(f"  {token}\n")
+    print(f"Its hash is in the fleet store (through {node}): every node of the fleet takes it.")
 
 
 def register(app: typer.Typer) -> None:

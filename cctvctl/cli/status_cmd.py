@@ -22,6 +22,7 @@ from cctvctl.cli.common import (
     days_text,
     exit_code,
     missing_text,
+    no_answer,
     out_console,
     print_results_json,
 )
@@ -136,7 +137,7 @@ def problem_lines(report: StatusReport) -> list[tuple[str, str, str]]:
     return lines
 
 
-@server_options(every_context=True)
+@server_options(every_context=True, fleet=True)
 def status(
     fail_on: Annotated[
         FailOn | None,
@@ -153,15 +154,19 @@ def status(
 
     Example: cctvctl status --all-contexts --fail-on offline
 
+    With --fleet, the server given names its fleet's nodes and each is asked directly
+    (cctvctl status --fleet --context sgu-1); a node that does not answer is shown as
+    unreachable, its cameras unknown.
+
     Exits 0 when the servers answered, even with cameras offline (use --fail-on for
-    that); 3 when some --all-contexts nodes did not answer. JSON: the counts, each
+    that); 3 when some --all-contexts or --fleet nodes did not answer. JSON: the counts, each
     KecamatanSummary (worst first), the Volumes and the Cameras not online.
     """
     nodes = opts.nodes()
     results = ask(nodes, build_report, loop_free=True)
     code = exit_code(results)
     if opts.json:
-        print_results_json(results, opts.all_contexts)
+        print_results_json(results, opts.multi)
     else:
         _show(for_terminal(results), opts.no_color, opts.utc)
     reports = [r.value for r in results if r.value is not None]
@@ -193,7 +198,7 @@ def _show(results: Sequence[NodeResult[StatusReport]], no_color: bool, utc: bool
             out.print()
         report: StatusReport | None = result.value
         if report is None:
-            out.print(Text(f"{result.name}: no answer (see the error above)", style="bold red"))
+            out.print(Text(no_answer(result), style="bold red"))
             continue
         # The counts lead, so a narrow screen cuts the node's address, never the answer.
         enabled = report.cameras_total - report.disabled

@@ -53,12 +53,18 @@ from cctvctl.models import (
     AuditEntry,
     Camera,
     CameraStatus,
+    CameraWhere,
     Event,
     ExportJob,
     ExportManifest,
     ExportState,
+    FleetAuditEntry,
+    FleetNodes,
+    FleetToken,
+    FootageRun,
     Health,
     Identity,
+    InventoryApplied,
     KecamatanSummary,
     RebootJob,
     RebootPlan,
@@ -362,6 +368,52 @@ class AsyncCctvClient(OneServer[httpx.AsyncBaseTransport]):
         holds the same lines as ``cctvctl config check``.
         """
         return await self._run(routes.SERVER_RELOAD.call(body={}))
+
+    # -- the fleet (a node with a [fleet] table; a single node answers 404) -------------
+
+    async def fleet_nodes(self) -> FleetNodes:
+        """Every node of the fleet, with its URL, heartbeat and leases (viewer)."""
+        return await self._run(routes.FLEET_NODES.call())
+
+    async def fleet_where(self, camera_id: str, at: datetime | str | None = None) -> CameraWhere:
+        """Who records ``camera_id`` now, and which runs hold its footage of ``at``."""
+        params = _params(at=_when(at))
+        return await self._run(routes.FLEET_WHERE.call(params, camera_id=camera_id))
+
+    async def fleet_audit(
+        self, since: datetime | str | None = None, *, limit: int | None = None
+    ) -> list[FleetAuditEntry]:
+        """Every node's audit rows, oldest first (admin)."""
+        params = _params(since=_when(since), limit=limit)
+        return await self._run(routes.FLEET_AUDIT.call(params))
+
+    async def fleet_catalogue(
+        self,
+        camera_id: str,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+    ) -> list[FootageRun]:
+        params = _params(camera=camera_id, since=_when(since), until=_when(until))
+        return await self._run(routes.FLEET_CATALOGUE.call(params))
+
+    async def fleet_apply(
+        self, toml: str, *, file: str | None = None, dry_run: bool = False
+    ) -> InventoryApplied:
+        """Check ``toml`` and publish it as the next inventory version (admin).
+
+        A refused file is a :class:`BadRequest` whose ``problem["errors"]`` hold the
+        lines ``cctvctl config check`` prints, as ``detail``.
+        """
+        body = routes._given(toml=toml, file=file) | {"dry_run": dry_run}
+        return await self._run(routes.FLEET_INVENTORY.call(body=body))
+
+    async def fleet_token_put(self, name: str, role: str, token_hash: str) -> FleetToken:
+        """Store a token's hash for the whole fleet (admin); never the token."""
+        body = {"name": name, "role": role, "hash": token_hash}
+        return await self._run(routes.FLEET_TOKEN_PUT.call(body=body))
+
+    async def fleet_token_remove(self, name: str) -> None:
+        await self._run(routes.FLEET_TOKEN_REMOVE.call(name=name))
 
     async def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return await self._run(routes.raw("GET", path, params))

@@ -24,10 +24,16 @@ from cctvctl.client._errors import ServerError
 from cctvctl.models import (
     AuditEntry,
     Camera,
+    CameraWhere,
     ExportJob,
     ExportManifest,
+    FleetAuditEntry,
+    FleetNodes,
+    FleetToken,
+    FootageRun,
     Health,
     Identity,
+    InventoryApplied,
     KecamatanSummary,
     RebootJob,
     RebootPlan,
@@ -306,6 +312,26 @@ REBOOT_JOB: Final[Route[RebootJob]] = Route(
 SERVER_RELOAD: Final[Route[ReloadResult]] = Route(
     "POST", "/api/v1/server/reload", _model_parser(ReloadResult, "reload answer")
 )
+
+FLEET_NODES: Final[Route[FleetNodes]] = Route(
+    "GET", "/api/v1/fleet/nodes", _model_parser(FleetNodes, "fleet node list")
+)
+FLEET_WHERE: Final[Route[CameraWhere]] = Route(
+    "GET", "/api/v1/fleet/where/{camera_id}", _model_parser(CameraWhere, "camera's whereabouts")
+)
+FLEET_AUDIT: Final[Route[list[FleetAuditEntry]]] = Route(
+    "GET", "/api/v1/fleet/audit", _model_parser(list[FleetAuditEntry], "fleet audit log")
+)
+FLEET_CATALOGUE: Final[Route[list[FootageRun]]] = Route(
+    "GET", "/api/v1/fleet/catalogue", _model_parser(list[FootageRun], "footage catalogue")
+)
+FLEET_INVENTORY: Final[Route[InventoryApplied]] = Route(
+    "POST", "/api/v1/fleet/inventory", _model_parser(InventoryApplied, "inventory answer")
+)
+FLEET_TOKEN_PUT: Final[Route[FleetToken]] = Route(
+    "POST", "/api/v1/fleet/tokens", _model_parser(FleetToken, "fleet token")
+)
+FLEET_TOKEN_REMOVE: Final[Route[None]] = Route("DELETE", "/api/v1/fleet/tokens/{name}", _no_body)
 
 ROUTES: Final[tuple[Route[Any], ...]] = tuple(
     value for value in tuple(globals().values()) if isinstance(value, Route)

@@ -30,7 +30,13 @@ from cctvctl.config.inventory import (
     KecamatanConfig,
     SiteConfig,
 )
-from cctvctl.config.loading import ConfigError, format_loc, load_inventory, load_server_inventory
+from cctvctl.config.loading import (
+    ConfigError,
+    format_loc,
+    load_inventory,
+    load_inventory_text,
+    load_server_inventory,
+)
 from cctvctl.config.settings import FleetConfig, ServerConfig, SimConfig, TokenConfig
 
 __all__ = [
@@ -55,6 +61,7 @@ __all__ = [
     "format_loc",
     "hash_token",
     "load_inventory",
+    "load_inventory_text",
     "load_server_inventory",
     "running_settings_kept",
     "show_value",

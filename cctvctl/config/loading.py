@@ -148,7 +148,10 @@ def _control_characters(raw: Mapping[str, Any], *, secret: bool = False) -> list
 
 def _read_toml(path: Path) -> dict[str, Any]:
     """Parse ``path``; RecursionError becomes a ValueError a person can act on."""
-    text = path.read_text(encoding="utf-8")
+    return _parse_toml(path.read_text(encoding="utf-8"))
+
+
+def _parse_toml(text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except RecursionError:
@@ -249,15 +252,27 @@ def _resolve_passwords(
 def load_inventory(path: Path | str, env: Mapping[str, str] | None = None) -> Inventory:
     """Read and validate an inventory file; raise :class:`ConfigError` listing every problem."""
     path = Path(path)
-    env = os.environ if env is None else env
     try:
-        raw = _read_toml(path)
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(path, ["file does not exist"]) from None
     except IsADirectoryError:
         raise ConfigError(path, ["is a directory; give the inventory .toml file"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(path, [f"cannot read: {exc}"]) from None
+    return load_inventory_text(text, path, env)
+
+
+def load_inventory_text(
+    text: str, path: Path | str, env: Mapping[str, str] | None = None
+) -> Inventory:
+    """An inventory given as text (the fleet's, sent over the API), checked exactly as
+    :func:`load_inventory` checks a file; ``path`` is where it counts as read from (a
+    relative secrets file or storage folder is taken from its folder)."""
+    path = Path(path)
+    env = os.environ if env is None else env
+    try:
+        raw = _parse_toml(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
     except ValueError as exc:  # after its subclasses above: only _read_toml's own

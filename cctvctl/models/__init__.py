@@ -3,11 +3,24 @@
 Nothing else of cctvctl is imported here, so both sides can depend on it freely. Three
 modules by subject, every name importable from ``cctvctl.models``: ``wire`` (the base model
 and the one-line text rule), ``status`` (cameras, footage, health, events) and ``jobs``
-(audit entries, exports, reboots).
+(audit entries, exports, reboots), and ``fleet`` (``/api/v1/fleet/*``).
 """
 
 from __future__ import annotations
 
+from cctvctl.models.fleet import (
+    MAX_INVENTORY_BYTES,
+    CameraWhere,
+    FleetAuditEntry,
+    FleetLease,
+    FleetNode,
+    FleetNodes,
+    FleetToken,
+    FleetTokenRequest,
+    FootageRun,
+    InventoryApplied,
+    InventoryApply,
+)
 from cctvctl.models.jobs import (
     AuditEntry,
     BulkRebootRequest,
@@ -58,21 +71,32 @@ __all__ = [
     "CONTROL_CHARACTERS",
     "FLAP_CHANGES",
     "FLAP_WINDOW_SECONDS",
+    "MAX_INVENTORY_BYTES",
     "ONE_LINE_ACCEPTED",
     "AuditEntry",
     "BulkRebootRequest",
     "Camera",
     "CameraStatus",
+    "CameraWhere",
     "Event",
     "ExportJob",
     "ExportManifest",
     "ExportRequest",
     "ExportState",
     "ExportWait",
+    "FleetAuditEntry",
+    "FleetLease",
+    "FleetNode",
+    "FleetNodes",
+    "FleetToken",
+    "FleetTokenRequest",
+    "FootageRun",
     "Gap",
     "Health",
     "Host",
     "Identity",
+    "InventoryApplied",
+    "InventoryApply",
     "KecamatanSummary",
     "Nic",
     "OfflineCause",

@@ -28,6 +28,7 @@ from cctvctl.server.routes import (
     cameras,
     events,
     exports,
+    fleet,
     health,
     kecamatan,
     metrics,
@@ -104,6 +105,7 @@ def create_app(
         audit,
         reboots,
         server,
+        fleet,
     ):
         app.include_router(module.router)
 

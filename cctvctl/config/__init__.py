@@ -30,7 +30,13 @@ from cctvctl.config.inventory import (
     KecamatanConfig,
     SiteConfig,
 )
-from cctvctl.config.loading import ConfigError, format_loc, load_inventory, load_server_inventory
+from cctvctl.config.loading import (
+    ConfigError,
+    fleet_inventory,
+    format_loc,
+    load_inventory,
+    load_server_inventory,
+)
 from cctvctl.config.settings import FleetConfig, ServerConfig, SimConfig, TokenConfig
 
 __all__ = [
@@ -52,6 +58,7 @@ __all__ = [
     "SiteConfig",
     "TokenConfig",
     "diff_inventories",
+    "fleet_inventory",
     "format_loc",
     "hash_token",
     "load_inventory",

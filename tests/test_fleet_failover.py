@@ -26,6 +26,7 @@ from harness import (
     segment_spans,
     start_sim,
     wait_for,
+    without_camera,
     write_site,
 )
 from pg_harness import PgDatabase
@@ -230,7 +231,7 @@ def test_the_store_down_stops_no_recording_and_leases_renew_after(
     )
     assert "from the cached fleet inventory version 1" in fleet.nodes[restarted].log_text(-1)
     # Longer than a lease: every lease has run out meanwhile.
-    time.sleep(max(0.0, down + 2 * LEASE - time.time()))
+    time.sleep(max(0.0, down + LEASE + 3 - time.time()))
     pg.start()
     up = time.time()
     renewed = wait_for(
@@ -256,6 +257,29 @@ def test_the_store_down_stops_no_recording_and_leases_renew_after(
         said = re.findall(r"fleet store unreachable: .*recording on", log)
         assert len(said) == 1, f"{node} logged the outage {len(said)} times"
         assert "fleet store reachable again" in log
+
+
+def test_a_published_version_is_heard_and_applied_in_place(fleet: Fleet) -> None:
+    node = "node-c"
+    kept, dropped = fleet.homed(node)
+    full = _fleet_toml(fleet.site, fleet.home, fleet.failover)
+    smaller = without_camera(full, dropped)
+    published = time.time()
+    fleet.store.publish_inventory(smaller, tomllib.loads(smaller), author="test")
+    wait_for(lambda: fleet.listed(node) == {kept}, 15, what=f"{node} dropping {dropped}")
+    assert dropped not in _holders(fleet)  # its lease released, not left to renew
+    assert any(start < published for start, _ in fleet.spans(node, dropped))  # footage kept
+    restored = fleet.store.publish_inventory(full, tomllib.loads(full), author="test")
+    assert restored.version >= 3
+    again = time.time()
+    wait_for(
+        lambda: all(any(s >= again for s, _ in fleet.spans(node, c)) for c in (kept, dropped)),
+        15,
+        what=f"{node} recording {dropped} again",
+    )
+    assert _holders(fleet)[dropped] == node
+    untouched = find_gaps(fleet.spans(node, kept), published, again, tolerance=SEAM)
+    assert untouched.gaps == [], f"{kept} was touched by the new versions"
 
 
 def _holders(fleet: Fleet) -> dict[str, str]:

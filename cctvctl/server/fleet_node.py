@@ -50,6 +50,7 @@ from cctvctl.fleet.store import FleetStore, StoreUnavailable
 from cctvctl.server.reload import apply_inventory
 from cctvctl.server.runtime import Runtime
 from cctvctl.storage.modes import FileModes
+from cctvctl.units import counted
 
 __all__ = ["CACHE_NAME", "HANDOVER_GRACE", "FleetNode", "joined"]
 
@@ -149,9 +150,9 @@ class FleetNode:
         if self._down_since is None:
             self._down_since = time.monotonic()
             log.warning(
-                "%s; recording on without it (%d camera(s) now), renewing once it is back",
+                "%s; recording on without it (%s now), renewing once it is back",
                 error,
-                len(self._recording),
+                counted(len(self._recording), "camera"),
             )
 
     def _reached(self) -> None:
@@ -187,30 +188,8 @@ class FleetNode:
         """Renew, then claim and release by the placement rules; record what is held."""
         held = set(self._store.renew(self._me, self._lease))
         nodes = self._store.nodes()
-        now = self._store.now()
-        registered = [n.name for n in nodes]
-        live = live_nodes(nodes, now, self._lease) | {self._me}
-        home_of = homes(self._fleet)
-        settled = time.monotonic() >= self._settled_at
-        want: set[str] = set()
-        give_back: set[str] = set()
-        for entry in self._fleet.cameras():
-            cam = entry.camera.id
-            if settled:
-                rightful = owner(entry, live, registered, home_of)
-            else:
-                rightful = self._me if entry.camera.node == self._me else None
-            if rightful == self._me:
-                self._handbacks.pop(cam, None)  # the node it went back to died again
-                if cam not in held:
-                    want.add(cam)
-            elif cam in held:
-                if rightful is not None:
-                    give_back.add(cam)
-            elif cam in self._recording and cam not in self._handbacks:
-                # Recorded without a lease (started offline, or lost in an outage): kept
-                # only if the lease is free; another node's live lease stops it here.
-                want.add(cam)
+        live = live_nodes(nodes, self._store.now(), self._lease) | {self._me}
+        want, give_back = self._sort(held, live, [n.name for n in nodes])
         got = set(self._store.claim(self._me, sorted(want), self._lease)) if want else set()
         if give_back:
             self._store.release(self._me, sorted(give_back))
@@ -228,6 +207,33 @@ class FleetNode:
             log.warning("leases taken by another node: %s", ", ".join(sorted(lost)))
         self._held = (held - give_back) | got
         self._record(self._held | set(self._handbacks))
+
+    def _sort(
+        self, held: set[str], live: set[str], registered: list[str]
+    ) -> tuple[set[str], set[str]]:
+        """The cameras to claim and the ones to give back, by the placement rules."""
+        home_of = homes(self._fleet)
+        settled = time.monotonic() >= self._settled_at
+        want: set[str] = set()
+        give_back: set[str] = set()
+        for entry in self._fleet.cameras():
+            cam = entry.camera.id
+            if settled:
+                rightful = owner(entry, live, registered, home_of)
+            else:  # nobody is taken for dead yet: only its own cameras
+                rightful = self._me if entry.camera.node == self._me else None
+            if rightful == self._me:
+                self._handbacks.pop(cam, None)  # the node it went back to died again
+                if cam not in held:
+                    want.add(cam)
+            elif cam in held:
+                if rightful is not None:
+                    give_back.add(cam)
+            elif cam in self._recording and cam not in self._handbacks:
+                # Recorded without a lease (started offline, or lost in an outage): kept
+                # only if the lease is free; another node's live lease stops it here.
+                want.add(cam)
+        return want, give_back
 
     def _hand_back_at_boundaries(self) -> None:
         """Stop each handed-back camera at its first segment boundary once it is taken."""
@@ -282,7 +288,8 @@ class FleetNode:
                 log.warning("refused: %s", line)
             log.warning("%s refused; recording on from the inventory before it", source)
             return
-        log.info("%s by %s: %d camera(s)", source, latest.author, sum(1 for _ in fleet.cameras()))
+        cameras = counted(len(list(fleet.cameras())), "camera")
+        log.info("%s by %s: %s", source, latest.author, cameras)
         self._fleet, self._toml = fleet, latest.toml
         self._record(self._recording)
 
@@ -333,9 +340,9 @@ class FleetNode:
             recording = {str(c) for c in body["recording"]}
         except FileNotFoundError:
             log.warning(
-                "no cached fleet inventory in %s: recording the %d camera(s) of %s",
+                "no cached fleet inventory in %s: recording the %s of %s",
                 self._cache.parent,
-                len(self._recording),
+                counted(len(self._recording), "camera"),
                 self._local.path,
             )
             return
@@ -350,8 +357,8 @@ class FleetNode:
             return
         self._fleet, self._version, self._toml = fleet, version, text
         log.warning(
-            "recording %d camera(s) from the cached fleet inventory version %d",
-            len(recording),
+            "recording %s from the cached fleet inventory version %d",
+            counted(len(recording), "camera"),
             version,
         )
         self._record(recording)

@@ -13,7 +13,7 @@ import re
 import stat
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from harness import (
     ServerProcess,
     Site,
     SiteSpec,
+    free_port,
     segment_spans,
     start_sim,
     wait_for,
@@ -280,6 +281,29 @@ def test_a_published_version_is_heard_and_applied_in_place(fleet: Fleet) -> None
     assert _holders(fleet)[dropped] == node
     untouched = find_gaps(fleet.spans(node, kept), published, again, tolerance=SEAM)
     assert untouched.gaps == [], f"{kept} was touched by the new versions"
+
+
+def test_a_node_without_store_or_cache_records_its_own_files_cameras(
+    site_factory: Callable[..., Site],
+    sim_factory: Callable[[Site], RunningSim],
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    site = site_factory(SiteSpec(cameras=2, kecamatan=("Bengalon",), segment_seconds=SEGMENT))
+    sim_factory(site)
+    nobody = f"postgresql://cctv@127.0.0.1:{free_port()}/cctv"  # nothing listens there
+    text = site.config.read_text().replace("[server]\n", '[server]\nnode = "node-x"\n', 1)
+    site.config.write_text(text + f'\n[fleet]\ndsn = "{nobody}"\nlease_seconds = {LEASE}\n')
+    server = server_factory(site)
+    wait_for(
+        lambda: all(segment_spans(site.storage, c) for c in site.camera_ids),
+        20,
+        what="the local file's cameras recorded",
+    )
+    time.sleep(2 * LEASE / 3)  # two more ticks that cannot reach the store
+    log = server.log_text()
+    assert "no cached fleet inventory" in log
+    assert len(re.findall(r"fleet store unreachable: ", log)) == 1  # once, not per tick
+    assert not (site.storage / CACHE_NAME).exists()  # nothing from the store to cache
 
 
 def _holders(fleet: Fleet) -> dict[str, str]:

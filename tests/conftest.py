@@ -34,6 +34,7 @@ SLOW_FIRST = (
     "test_api.py",
     "test_cli_reboot.py",
     "test_recovery.py",
+    "test_fleet_failover.py",
     "test_tui.py",
     "test_cli_exit_codes.py",
     "test_tui_exports.py",

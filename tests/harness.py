@@ -36,6 +36,7 @@ import re
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -63,6 +64,7 @@ __all__ = [
     "SseEvent",
     "free_port",
     "live_site",
+    "segment_spans",
     "serving",
     "start_sim",
     "wait_for",
@@ -253,6 +255,17 @@ def write_site(directory: Path, spec: SiteSpec = SiteSpec()) -> Site:
         rtsp_port=rtsp_port,
         control_port=control_port,
     )
+
+
+def segment_spans(storage: Path, camera: str) -> list[tuple[float, float]]:
+    """The camera's segments in the index of the server at ``storage``, read-only, oldest
+    first, as (start, end) in epoch seconds."""
+    db = storage / "index.sqlite3"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute(
+            'SELECT start, "end" FROM segments WHERE camera = ? ORDER BY start', (camera,)
+        )
+        return [(float(s), float(e)) for s, e in rows]
 
 
 def without_camera(config: str, camera: str) -> str:

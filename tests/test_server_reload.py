@@ -11,7 +11,16 @@ from typing import Any
 
 import httpx
 from cli_process import clean_env, run_cctvctl
-from harness import Live, RunningSim, ServerProcess, Site, SiteSpec, wait_for, without_camera
+from harness import (
+    Live,
+    RunningSim,
+    ServerProcess,
+    Site,
+    SiteSpec,
+    segment_spans,
+    wait_for,
+    without_camera,
+)
 
 from cctvctl.config import hash_token
 from cctvctl.storage.gaps import find_gaps
@@ -22,12 +31,7 @@ TWO = SiteSpec(cameras=2, kecamatan=("Sangatta Utara", "Bengalon"), segment_seco
 
 def _spans(site: Site, camera: str) -> list[tuple[float, float]]:
     """The camera's segments in the server's index, read-only, oldest first."""
-    db = site.storage / "index.sqlite3"
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        rows = conn.execute(
-            'SELECT start, "end" FROM segments WHERE camera = ? ORDER BY start', (camera,)
-        )
-        return [(float(s), float(e)) for s, e in rows]
+    return segment_spans(site.storage, camera)
 
 
 def _paths(site: Site, camera: str) -> list[str]:

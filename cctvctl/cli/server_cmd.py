@@ -236,7 +236,7 @@ def server(
     except OSError as exc:
         error(f"cannot listen on {address}: {exc.strerror or exc}")
         raise typer.Exit(exit_codes.FAILURE) from None
-    ok = _serve(inventory, sock, log_level, access_log, redact)
+    ok = _serve(inventory, sock, log_level, access_log, redact, f"http://{address}")
     if not ok:
         raise typer.Exit(exit_codes.FAILURE)
 
@@ -247,6 +247,7 @@ def _serve(
     level: LogLevel,
     access_log: bool,
     redact: Redactor,
+    url: str,
 ) -> bool:
     import asyncio
     import signal
@@ -258,7 +259,7 @@ def _serve(
     from cctvctl.server.reload import reload_on_signal
     from cctvctl.server.runtime import signal_stopping
 
-    app = create_app(inventory, redact=redact)
+    app = create_app(inventory, redact=redact, url=url)
     settings = inventory.server
 
     class Server(uvicorn.Server):

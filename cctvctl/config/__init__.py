@@ -32,6 +32,7 @@ from cctvctl.config.inventory import (
 )
 from cctvctl.config.loading import (
     ConfigError,
+    fleet_inventory,
     format_loc,
     load_inventory,
     load_inventory_text,
@@ -58,6 +59,7 @@ __all__ = [
     "SiteConfig",
     "TokenConfig",
     "diff_inventories",
+    "fleet_inventory",
     "format_loc",
     "hash_token",
     "load_inventory",

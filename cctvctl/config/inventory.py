@@ -6,7 +6,7 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Self
@@ -100,6 +100,24 @@ class Inventory:
         """The same inventory run as fleet node ``node`` (``cctvctl server --node``)."""
         server = self.server.model_copy(update={"node": node})
         return replace(self, data=self.data.model_copy(update={"server": server}))
+
+    def only(self, cameras: Collection[str]) -> Inventory:
+        """The same inventory with only ``cameras`` (every kecamatan and site kept): what
+        a fleet node records of the fleet's inventory."""
+        kecamatan = [
+            kec.model_copy(
+                update={
+                    "site": [
+                        site.model_copy(
+                            update={"camera": [c for c in site.camera if c.id in cameras]}
+                        )
+                        for site in kec.site
+                    ]
+                }
+            )
+            for kec in self.data.kecamatan
+        ]
+        return replace(self, data=self.data.model_copy(update={"kecamatan": kecamatan}))
 
     @property
     def kecamatan(self) -> list[KecamatanConfig]:

@@ -277,18 +277,59 @@ def load_inventory_text(
         raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
     except ValueError as exc:  # after its subclasses above: only _read_toml's own
         raise ConfigError(path, [str(exc)]) from None
+    data, issues = _validated(path, raw)
+    # A fleet node's cameras come from the fleet store, so its own file may list none.
+    if not data.kecamatan and data.fleet is None:
+        issues.append("kecamatan: no kecamatan defined; add at least one [[kecamatan]] table")
+    return _with_passwords(path, data, env, issues)
+
+
+def fleet_inventory(
+    local: Inventory, text: str, *, source: str, env: Mapping[str, str] | None = None
+) -> Inventory:
+    """The fleet's cameras (the TOML of an inventory version) run as the node of ``local``.
+
+    The node keeps its own ``[server]``, ``[sim]`` and ``[fleet]`` tables; the fleet's are
+    ignored. Passwords resolve on this node (its environment, its secrets file), so a
+    camera this node could not log in to refuses the version. ``source`` names the version
+    in the errors. Raises :class:`ConfigError` with every problem, as a file would.
+    """
+    where = Path(source)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(where, [f"not valid TOML: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError(where, ["nested too deeply"]) from None
+    raw = {"kecamatan": raw.get("kecamatan", [])}
+    fleet, issues = _validated(where, raw)
+    data = local.data.model_copy(update={"kecamatan": fleet.kecamatan})
+    return _with_passwords(where, data, os.environ if env is None else env, issues, local.path)
+
+
+def _validated(path: Path, raw: dict[str, Any]) -> tuple[InventoryFile, list[str]]:
+    """The file's model and the problems found so far (ConfigError if it has no model)."""
     control = [f"{where}: {problem}" for where, problem in _control_characters(raw)]
     try:
         data = InventoryFile.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(path, control + [_describe(e) for e in exc.errors()]) from None
-    issues = control + _cross_checks(data)
-    if not data.kecamatan:
-        issues.append("kecamatan: no kecamatan defined; add at least one [[kecamatan]] table")
+    return data, control + _cross_checks(data)
+
+
+def _with_passwords(
+    where: Path,
+    data: InventoryFile,
+    env: Mapping[str, str],
+    issues: list[str],
+    path: Path | None = None,
+) -> Inventory:
+    """The inventory at ``path`` (default ``where``), or every problem as a ConfigError."""
+    path = where if path is None else path
     passwords, password_issues = _resolve_passwords(path, data, env)
-    issues += password_issues
+    issues = issues + password_issues
     if issues:
-        raise ConfigError(path, issues)
+        raise ConfigError(where, issues)
     return Inventory(path=path, data=data, passwords=passwords)
 
 

@@ -59,10 +59,12 @@ def create_app(
     *,
     retention_interval: float = DEFAULT_RETENTION_INTERVAL,
     redact: Redactor | None = None,
+    url: str | None = None,
 ) -> FastAPI:
     """The API application for ``inventory``; the recorder runs while the app is served.
 
     ``redact``: the log handler's redactor, which a reload then keeps up to date.
+    ``url``: where the API is served (``--listen``), which a fleet node tells the others.
     """
     # Before uvicorn and the recorder start their threads: existing arenas are kept.
     malloc.limit_arenas(MALLOC_ARENAS)
@@ -73,7 +75,14 @@ def create_app(
             inventory, retention_interval=retention_interval, redact=redact
         ) as rt:
             runtime.install(app, rt)
-            yield
+            if rt.fleet_store is None:
+                yield
+                return
+            # Here, not at the top: a single node never loads psycopg.
+            from cctvctl.server import fleet_node
+
+            async with fleet_node.joined(rt, url or f"http://{inventory.server.listen}"):
+                yield
 
     # FastAPI's own /openapi.json would be the one unauthenticated route besides /healthz;
     # it is served below behind a viewer token instead, and the browser UIs (which cannot

@@ -109,10 +109,12 @@ class FleetNode:
     # ------------------------------------------------------------------ life cycle
 
     def start(self) -> None:
+        self._rt.fleet_view = self.view
         self._thread.start()
 
     def stop(self) -> None:
         """Stop ticking (leases are left to expire: a quick restart renews them)."""
+        self._rt.fleet_view = None
         self._stop.set()
         self._thread.join()
         self._listener.close()
@@ -292,6 +294,19 @@ class FleetNode:
         log.info("%s by %s: %s", source, latest.author, cameras)
         self._fleet, self._toml = fleet, latest.toml
         self._record(self._recording)
+
+    def view(self, local: Inventory) -> Inventory:
+        """What a reload of the node's own file runs: the file's ``[server]`` (tokens,
+        limits) with the fleet's cameras this node records now, so a reload never drops
+        them. Raises ConfigError when the fleet's version no longer validates with the
+        file (a secrets file that lost a password), and the reload is refused."""
+        if self._toml is None:
+            self._local = self._fleet = local  # the local file's cameras are the fleet's
+            return local.only(self._recording & {e.camera.id for e in local.cameras()})
+        source = f"fleet inventory version {self._version}"
+        fleet = fleet_inventory(local, self._toml, source=source)
+        self._local, self._fleet = local, fleet
+        return fleet.only(self._recording)
 
     # ------------------------------------------------------------------ recording
 

@@ -78,14 +78,16 @@ async def reload_from_file(rt: Runtime, *, actor: str, role: str) -> InventoryDi
         path = rt.inventory.path
         try:
             new = await asyncio.to_thread(load_server_inventory, path)
+            if rt.inventory.server.node is not None:
+                # The name may have come from `server --node`, which the file does not hold.
+                new = new.with_node(rt.inventory.server.node)
+            if rt.fleet_view is not None:
+                new = rt.fleet_view(new)
         except ConfigError as exc:
             for line in exc.lines():
                 log.warning("reload refused: %s", line)
             await _audit(rt, actor, role, "refused", "; ".join(exc.issues))
             raise
-        if rt.inventory.server.node is not None:
-            # The name may have come from `server --node`, which the file does not hold.
-            new = new.with_node(rt.inventory.server.node)
         diff = await apply_inventory(rt, new)
         lines = diff.lines()
         for line in lines:

@@ -19,7 +19,7 @@ import functools
 import logging
 import threading
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -127,6 +127,10 @@ class Runtime:
     #: The fleet store of ``[fleet]``, None on a single node. It connects on first use, so
     #: a node whose store is down still starts and records (the edge never waits).
     fleet_store: FleetStore | None = None
+    #: On a fleet node, what a reload of the node's own file runs instead of that file's
+    #: cameras: its ``[server]`` with the fleet's cameras the node records now (set by
+    #: ``server/fleet_node.py``, which stands above this module).
+    fleet_view: Callable[[Inventory], Inventory] | None = None
 
     @property
     def node(self) -> str | None:

@@ -35,6 +35,7 @@ LEASE = timedelta(hours=1)
 DEAD = "sgs-9"
 DEAD_CAMERA = "sgs-cam-01"
 SPEC = SiteSpec(cameras=2, kecamatan=("Sangatta Utara",))
+SPEC_B = SiteSpec(cameras=2, kecamatan=("Bengalon",))  # other camera ids than node a's
 
 
 @dataclass
@@ -61,10 +62,12 @@ def _sql(dsn: str, statement: str) -> None:
         conn.execute(statement.encode())
 
 
-def _fleet_site(directory: Path, dsn: str, tokens_of: Site | None = None) -> Site:
+def _fleet_site(
+    directory: Path, dsn: str, tokens_of: Site | None = None, spec: SiteSpec = SPEC
+) -> Site:
     """A node's site in the fleet; ``tokens_of``: the same tokens as that node's (one
     token reaches every node, as the fleet's tokens will)."""
-    site = write_site(directory, SPEC)
+    site = write_site(directory, spec)
     text = site.config.read_text()
     if tokens_of is not None:
         for role, token in site.tokens.items():
@@ -86,7 +89,8 @@ def fleet(pg: PgDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     dsn = _with_password(pg.dsn)
     site_a = _fleet_site(root / "a", dsn)
     a = ServerProcess(site_a, args=("--node", "sgu-1"))
-    b = ServerProcess(_fleet_site(root / "b", dsn, tokens_of=site_a), args=("--node", "bgl-1"))
+    site_b = _fleet_site(root / "b", dsn, tokens_of=site_a, spec=SPEC_B)
+    b = ServerProcess(site_b, args=("--node", "bgl-1"))
     store = FleetStore.open(pg.dsn)
     try:
         a.start()
@@ -208,6 +212,42 @@ def test_fleet_audit_is_for_admins(fleet: Fleet) -> None:
         _problem(fleet.a.get("/api/v1/fleet/audit", role="viewer"), 403)["detail"]
     )
     _problem(fleet.a.get("/api/v1/fleet/nodes", role=None), 401)
+
+
+# --------------------------------------------------------------------------- --fleet
+# Before anything is published: each node records the cameras of its own file (after a
+# publish the fleet's placement decides, and the apply tests below publish node a's).
+
+
+def test_status_fleet_asks_every_node_and_names_the_unreachable_one(fleet: Fleet) -> None:
+    res = run_cctvctl("status", "--fleet", env=fleet.env("viewer"))
+    assert res.returncode == 3, res.stderr  # partial: one node did not answer
+    # Shown as unreachable, and nothing else about it: no camera of it counted offline.
+    dead_lines = [line for line in res.stdout.splitlines() if DEAD in line]
+    assert dead_lines == [f"{DEAD}: node unreachable, cameras unknown"]
+    assert "sgu-1" in res.stdout and "bgl-1" in res.stdout
+    assert DEAD in res.stderr
+    as_json = run_cctvctl("status", "--fleet", "--json", env=fleet.env("viewer"))
+    nodes = {n["node"]: n for n in json.loads(as_json.stdout)["nodes"]}
+    assert nodes["sgu-1"]["ok"] and nodes["bgl-1"]["ok"] and not nodes[DEAD]["ok"]
+    assert nodes[DEAD]["exit_code"] == 5 and nodes[DEAD]["url"] == fleet.dead_url
+    assert nodes["bgl-1"]["result"]["cameras_total"] == 2
+
+
+def test_cameras_and_health_fleet_label_each_node(fleet: Fleet) -> None:
+    cams = run_cctvctl("cameras", "--fleet", env=fleet.env("viewer"))
+    assert cams.returncode == 3, cams.stderr
+    rows = [line.split() for line in cams.stdout.splitlines()]
+    assert rows[0][0] == "NODE"
+    by_node = {(r[0], r[1]) for r in rows[1:] if len(r) > 1}
+    for node in (fleet.a, fleet.b):
+        name = node.args[1]
+        assert {(name, c) for c in node.site.camera_ids} <= by_node
+    assert f"{DEAD}: node unreachable" in cams.stdout
+    health = run_cctvctl("health", "--fleet", "--json", env=fleet.env("viewer"))
+    assert health.returncode == 3
+    answered = {n["node"]: n["ok"] for n in json.loads(health.stdout)["nodes"]}
+    assert answered == {"sgu-1": True, "bgl-1": True, DEAD: False}
 
 
 # --------------------------------------------------------------------------- fleet apply
@@ -359,38 +399,7 @@ def test_token_create_fleet_stores_only_the_hash(fleet: Fleet) -> None:
         assert [r["action"] for r in rows if r["target"] == "noc-night"] == [action]
 
 
-# --------------------------------------------------------------------------- --fleet
-
-
-def test_status_fleet_asks_every_node_and_names_the_unreachable_one(fleet: Fleet) -> None:
-    res = run_cctvctl("status", "--fleet", env=fleet.env("viewer"))
-    assert res.returncode == 3, res.stderr  # partial: one node did not answer
-    # Shown as unreachable, and nothing else about it: no camera of it counted offline.
-    dead_lines = [line for line in res.stdout.splitlines() if DEAD in line]
-    assert dead_lines == [f"{DEAD}: node unreachable, cameras unknown"]
-    assert "sgu-1" in res.stdout and "bgl-1" in res.stdout
-    assert DEAD in res.stderr
-    as_json = run_cctvctl("status", "--fleet", "--json", env=fleet.env("viewer"))
-    nodes = {n["node"]: n for n in json.loads(as_json.stdout)["nodes"]}
-    assert nodes["sgu-1"]["ok"] and nodes["bgl-1"]["ok"] and not nodes[DEAD]["ok"]
-    assert nodes[DEAD]["exit_code"] == 5 and nodes[DEAD]["url"] == fleet.dead_url
-    assert nodes["bgl-1"]["result"]["cameras_total"] == 2
-
-
-def test_cameras_and_health_fleet_label_each_node(fleet: Fleet) -> None:
-    cams = run_cctvctl("cameras", "--fleet", env=fleet.env("viewer"))
-    assert cams.returncode == 3, cams.stderr
-    rows = [line.split() for line in cams.stdout.splitlines()]
-    assert rows[0][0] == "NODE"
-    by_node = {(r[0], r[1]) for r in rows[1:] if len(r) > 1}
-    for node in (fleet.a, fleet.b):
-        name = node.args[1]
-        assert {(name, c) for c in node.site.camera_ids} <= by_node
-    assert f"{DEAD}: node unreachable" in cams.stdout
-    health = run_cctvctl("health", "--fleet", "--json", env=fleet.env("viewer"))
-    assert health.returncode == 3
-    answered = {n["node"]: n["ok"] for n in json.loads(health.stdout)["nodes"]}
-    assert answered == {"sgu-1": True, "bgl-1": True, DEAD: False}
+# --------------------------------------------------------------------------- --fleet (more)
 
 
 def test_audit_fleet_reads_the_fleet_log_from_one_node(fleet: Fleet) -> None:

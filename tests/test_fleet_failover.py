@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from cli_process import clean_env, run_cctvctl
 from harness import (
     RunningSim,
     ServerProcess,
@@ -270,13 +271,25 @@ def test_a_published_version_is_heard_and_applied_in_place(fleet: Fleet) -> None
     wait_for(lambda: fleet.listed(node) == {kept}, 15, what=f"{node} dropping {dropped}")
     assert dropped not in _holders(fleet)  # its lease released, not left to renew
     assert any(start < published for start, _ in fleet.spans(node, dropped))  # footage kept
-    restored = fleet.store.publish_inventory(full, tomllib.loads(full), author="test")
-    assert restored.version >= 3
+    # The camera comes back the way an operator adds one: `cctvctl fleet apply`, asked of
+    # another node than the one that records it.
+    (fleet.site.dir / "fleet.toml").write_text(full)
+    env = clean_env() | {
+        "CCTVCTL_URL": fleet.nodes["node-a"].url,
+        "CCTVCTL_TOKEN": fleet.site.tokens["admin"],
+    }
     again = time.time()
-    wait_for(
-        lambda: all(any(s >= again for s, _ in fleet.spans(node, c)) for c in (kept, dropped)),
+    applied = run_cctvctl("fleet", "apply", str(fleet.site.dir / "fleet.toml"), env=env)
+    assert applied.returncode == 0, applied.stderr
+    assert dropped in applied.stdout  # the change it made, named
+    first = wait_for(
+        lambda: next((s for s, _ in fleet.spans(node, dropped) if s >= again), None),
         15,
         what=f"{node} recording {dropped} again",
+    )
+    print(f"fleet apply to the added camera's first segment start: {first - again:.1f} s")
+    wait_for(
+        lambda: any(s >= again for s, _ in fleet.spans(node, kept)), 15, what=f"{kept} rolling"
     )
     assert _holders(fleet)[dropped] == node
     untouched = find_gaps(fleet.spans(node, kept), published, again, tolerance=SEAM)

@@ -290,7 +290,7 @@ def fleet_inventory(
     """The fleet's cameras (the TOML of an inventory version) run as the node of ``local``.
 
     The node keeps its own ``[server]``, ``[sim]`` and ``[fleet]`` tables; the fleet's are
-    ignored. Passwords resolve on this node (its environment, its secrets file), so a
+    checked like any file's, then ignored. Passwords resolve on this node (its environment, its secrets file), so a
     camera this node could not log in to refuses the version. ``source`` names the version
     in the errors. Raises :class:`ConfigError` with every problem, as a file would.
     """
@@ -301,7 +301,9 @@ def fleet_inventory(
         raise ConfigError(where, [f"not valid TOML: {exc}"]) from None
     except RecursionError:
         raise ConfigError(where, ["nested too deeply"]) from None
-    raw = {"kecamatan": raw.get("kecamatan", [])}
+    # The whole file is checked, as `config check` checks it (a bad [server] there is
+    # refused too, so what `fleet apply` accepts every node accepts), but only its cameras
+    # are used.
     fleet, issues = _validated(where, raw)
     data = local.data.model_copy(update={"kecamatan": fleet.kecamatan})
     return _with_passwords(where, data, os.environ if env is None else env, issues, local.path)

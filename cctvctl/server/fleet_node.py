@@ -216,11 +216,15 @@ class FleetNode:
         """The cameras to claim and the ones to give back, by the placement rules."""
         home_of = homes(self._fleet)
         settled = time.monotonic() >= self._settled_at
+        own_file = self._toml is None  # no fleet version yet: the node's own file's cameras
         want: set[str] = set()
         give_back: set[str] = set()
         for entry in self._fleet.cameras():
             cam = entry.camera.id
-            if settled:
+            rightful: str | None
+            if own_file and entry.camera.node is None:
+                rightful = self._me  # a camera of its own file with no home is its own
+            elif settled:
                 rightful = owner(entry, live, registered, home_of)
             else:  # nobody is taken for dead yet: only its own cameras
                 rightful = self._me if entry.camera.node == self._me else None

@@ -26,8 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from cctvctl.config import ConfigError, Inventory, InventoryDiff, diff_inventories
-from cctvctl.config import load_inventory_text as load_text
+from cctvctl.config import ConfigError, Inventory, InventoryDiff, diff_inventories, fleet_inventory
 from cctvctl.fleet.records import StoreUnavailable
 from cctvctl.models import (
     MAX_INVENTORY_BYTES,
@@ -335,7 +334,7 @@ def _changes(latest: InventoryVersion | None, new: Inventory) -> InventoryDiff:
     # One that no longer checks here (an unset password variable) counts as nothing.
     if latest is not None:
         with contextlib.suppress(ConfigError):
-            old = load_text(latest.toml, new.path)
+            old = fleet_inventory(new, latest.toml, source=f"version {latest.version}")
     if old is None:
         return InventoryDiff(added=tuple(entry.camera.id for entry in new.cameras()))
     # A fleet inventory's cameras are what it publishes; each node keeps its own [server].
@@ -350,11 +349,15 @@ def _changes(latest: InventoryVersion | None, new: Inventory) -> InventoryDiff:
 
 
 async def _checked(rt: Runtime, who: Principal, req: InventoryApply) -> Inventory:
-    """``req``'s inventory as ``config check`` reads it, or the 422 listing its lines."""
-    # Relative paths (a secrets file) are taken from this node's own inventory folder.
-    base = rt.inventory.path.parent / "fleet-inventory.toml"
+    """``req``'s inventory as every node will run it, or the 422 listing its lines.
+
+    A node runs the fleet's cameras with its own ``[server]`` (its secrets, its
+    environment), so the file's cameras are checked with this node's, as ``config check``
+    checks a file; the file's own ``[server]`` is not used by any node.
+    """
+    source = req.file or "inventory"
     try:
-        return await asyncio.to_thread(load_text, req.toml, base)
+        return await asyncio.to_thread(fleet_inventory, rt.inventory, req.toml, source=source)
     except ConfigError as exc:
         lines = [f"{req.file or 'inventory'}: {issue}" for issue in exc.issues]
         if not req.dry_run:

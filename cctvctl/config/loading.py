@@ -292,7 +292,8 @@ def fleet_inventory(
     The node keeps its own ``[server]``, ``[sim]`` and ``[fleet]`` tables; the fleet's are
     checked like any file's, then ignored. Passwords resolve on this node (its
     environment, its secrets file), so a camera this node could not log in to refuses the
-    version. ``source`` names the version in the errors. Raises :class:`ConfigError` with every problem, as a file would.
+    version. ``source`` names the version in the errors. Raises :class:`ConfigError` with
+    every problem, as a file would.
     """
     where = Path(source)
     try:

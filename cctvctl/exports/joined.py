@@ -111,7 +111,7 @@ class FleetExports:
         for n, piece in enumerate(pieces):
             path = part_path(n)
             if piece.node == self.node:
-                parts.append(_local_part(index, job.camera, piece, path, stored_path))
+                parts.append(_local_part(index, job.camera, piece, path, stored_path, should_stop))
                 continue
             url = urls.get(piece.node)
             if url is None:
@@ -180,9 +180,11 @@ def _local_part(
     piece: Piece,
     path: Path,
     stored_path: Callable[[Path], str],
+    should_stop: Callable[[], bool],
 ) -> _Part:
     rows = index.segments(camera, piece.start, piece.end)
-    clip = remux_clip([Source.of(r) for r in rows], to_ts(piece.start), to_ts(piece.end), path)
+    sources = [Source.of(r) for r in rows]
+    clip = remux_clip(sources, to_ts(piece.start), to_ts(piece.end), path, should_stop=should_stop)
     info = ExportPart(
         node=piece.node,
         start=piece.start,

@@ -25,7 +25,16 @@ import av
 import pytest
 from cli_process import node_env, run_cctvctl
 from fleet_sites import fleet_toml, node_site
-from harness import ServerProcess, Site, SiteSpec, segment_spans, start_sim, wait_for, write_site
+from harness import (
+    ServerProcess,
+    Site,
+    SiteSpec,
+    SseEvent,
+    segment_spans,
+    start_sim,
+    wait_for,
+    write_site,
+)
 from pg_harness import PgDatabase
 
 from cctvctl.fleet.store import FleetStore
@@ -207,6 +216,19 @@ def test_an_export_across_a_failover_is_one_clip_from_both_nodes(
     # Frames everywhere else: FPS a second over the footage, the hole aside.
     covered = (times[-1] - times[0]) - hole
     assert abs(len(times) - covered * FPS) <= 2 * FPS
+
+    # The job's percent moved on as each part arrived (a third, two thirds, all).
+    percents: list[float] = []
+    with story.a.events("since=0&types=job.progress", role="operator") as stream:
+
+        def job_done(event: SseEvent) -> bool:
+            data = event.json()["data"]
+            if data.get("job") == manifest["job"] and data.get("state") == "running":
+                percents.append(data["percent"])
+            return bool(data.get("job") == manifest["job"] and data.get("state") == "done")
+
+        stream.wait_for(job_done, 10)
+    assert [p for p in percents if p > 0] == [30.0, 60.0, 90.0]
 
     # node-b made its part for node-a's own token, and keeps no copy.
     with story.b.client("admin") as admin:

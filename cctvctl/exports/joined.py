@@ -88,8 +88,12 @@ class FleetExports:
         wait_seconds: float,
         should_stop: Callable[[], bool],
         stored_path: Callable[[Path], str],
+        on_part: Callable[[int, int], None] = lambda done, total: None,
     ) -> JoinedClip | None:
-        """Make ``out`` from every node's part; None when this node's footage is all."""
+        """Make ``out`` from every node's part; None when this node's footage is all.
+
+        ``on_part(done, total)`` after each part, so the job's percent moves on meanwhile.
+        """
         if job.requester.startswith(NODE_TOKEN_PREFIX):
             return None  # a part asked for by another node: our own footage only
         try:
@@ -112,6 +116,7 @@ class FleetExports:
             path = part_path(n)
             if piece.node == self.node:
                 parts.append(_local_part(index, job.camera, piece, path, stored_path, should_stop))
+                on_part(len(parts), len(pieces))
                 continue
             url = urls.get(piece.node)
             if url is None:
@@ -142,6 +147,7 @@ class FleetExports:
                 sources=m.sources,
             )
             parts.append(_Part(path, info))
+            on_part(len(parts), len(pieces))
         result = remux_clip(
             _chained(parts), to_ts(job.start), to_ts(job.end), out, should_stop=should_stop
         )

@@ -288,6 +288,12 @@ class ExportQueue:
         """On a fleet node, the clip joined from every node holding part of the window."""
         if self.fleet is None:
             return None
+
+        def on_part(done: int, total: int) -> None:
+            # The parts are most of the work; the join and the hash are the rest.
+            self.store.update(job.id, percent=round(90.0 * done / total, 1))
+            self._publish_id(job.id)
+
         return self.fleet.join(
             job,
             index=self.index,
@@ -296,6 +302,7 @@ class ExportQueue:
             wait_seconds=self._segment_seconds * 1.5 + 10.0,
             should_stop=should_stop,
             stored_path=self.index.stored_path,
+            on_part=on_part,
         )
 
     def _make_clip(

@@ -14,11 +14,12 @@ import stat
 import time
 import tomllib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from cli_process import clean_env, run_cctvctl
+from fleet_sites import fleet_toml, node_site
 from harness import (
     RunningSim,
     ServerProcess,
@@ -76,29 +77,6 @@ class Fleet:
         return sorted(s for node in self.nodes for s in self.spans(node, camera))
 
 
-def _fleet_toml(site: Site, home: dict[str, str], failover: dict[str, list[str]]) -> str:
-    """The site's inventory with every camera's home node and failover list."""
-    text = site.config.read_text()
-    for cam, node in home.items():
-        names = ", ".join(f'"{n}"' for n in failover[cam])
-        line = f'    id = "{cam}"\n'
-        text = text.replace(line, f'{line}    node = "{node}"\n    failover = [{names}]\n')
-    return text
-
-
-def _node_site(site: Site, node: str, dsn: str) -> Site:
-    """A node's own file: the site's [server], tokens and [sim], no cameras, and [fleet]."""
-    folder = site.dir / node
-    folder.mkdir()
-    own = site.config.read_text().split("[[kecamatan]]")[0]
-    own = own.replace("[server]\n", f'[server]\nnode = "{node}"\n', 1)
-    own = own.replace('secrets = "secrets.toml"', 'secrets = "../secrets.toml"')
-    own += f'[fleet]\ndsn = "{dsn}"\nlease_seconds = {LEASE}\n'
-    config = folder / "node.toml"
-    config.write_text(own)
-    return replace(site, dir=folder, config=config, storage=folder / "recordings")
-
-
 @pytest.fixture(scope="module")
 def fleet(
     tmp_path_factory: pytest.TempPathFactory, sim_cache: Path, pg: PgDatabase
@@ -106,7 +84,7 @@ def fleet(
     site = write_site(tmp_path_factory.mktemp("fleet"), SPEC)
     sim = start_sim(site, sim_cache)
     store = FleetStore(pg.dsn)
-    nodes = {n: ServerProcess(_node_site(site, n, pg.dsn)) for n in NODES}
+    nodes = {n: ServerProcess(node_site(site, n, pg.dsn, LEASE)) for n in NODES}
     # Kecamatan i is homed on node i, failing over to the next nodes in turn.
     slugs = list(site.kecamatan)
     home: dict[str, str] = {}
@@ -120,7 +98,7 @@ def fleet(
             server.start()
         # Published once every node is up, so no node takes another's cameras for a
         # node that has not started yet.
-        text = _fleet_toml(site, home, failover)
+        text = fleet_toml(site, home, failover)
         store.publish_inventory(text, tomllib.loads(text), author="test")
         fleet = Fleet(site, sim, store, nodes, home, failover)
         # Settled: each node recording its home cameras, whichever test runs first.
@@ -264,7 +242,7 @@ def test_the_store_down_stops_no_recording_and_leases_renew_after(
 def test_a_published_version_is_heard_and_applied_in_place(fleet: Fleet) -> None:
     node = "node-c"
     kept, dropped = fleet.homed(node)
-    full = _fleet_toml(fleet.site, fleet.home, fleet.failover)
+    full = fleet_toml(fleet.site, fleet.home, fleet.failover)
     smaller = without_camera(full, dropped)
     published = time.time()
     fleet.store.publish_inventory(smaller, tomllib.loads(smaller), author="test")

@@ -248,6 +248,13 @@ def _show_saved(
     ]
     if manifest.case_id:
         lines.append(f"case      {manifest.case_id}")
+    if manifest.nodes:
+        parts = ", ".join(
+            f"{p.node} {format_time(p.start, utc=utc, date_too=False)} to "
+            f"{format_time(p.end, utc=utc, date_too=False)} ({p.frames} frames)"
+            for p in manifest.nodes
+        )
+        lines.append(f"nodes     {parts}")
     if manifest.gaps:
         lines.append(
             f"GAPS      {len(manifest.gaps)} in the window, "

@@ -55,6 +55,10 @@ class ExportFiles:
     def partial_path(self, job_id: str) -> Path:
         return self.job_dir(job_id) / PARTIAL_NAME
 
+    def part_path(self, job_id: str, n: int) -> Path:
+        """Where the ``n``-th part of a clip joined from several nodes waits for the join."""
+        return self.job_dir(job_id) / f".part-{n}.mp4"
+
     def remove(self, job_id: str) -> None:
         # Job ids are hex from secrets.token_hex; still, never rmtree outside our folder.
         target = self.job_dir(job_id)

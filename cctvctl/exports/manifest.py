@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cctvctl import __version__
 from cctvctl.config import Inventory
+from cctvctl.exports.joined import JoinedClip
 from cctvctl.exports.remux import ClipResult
 from cctvctl.models import ExportJob, ExportManifest, Gap
 from cctvctl.storage.database import from_ts
@@ -35,8 +36,12 @@ def build_manifest(
     size: int,
     finished: float,
     stored_path: Callable[[Path], str],
+    joined: JoinedClip | None = None,
 ) -> ExportManifest:
-    """``stored_path`` turns a segment's path into the one the manifest shows."""
+    """``stored_path`` turns a segment's path into the one the manifest shows.
+
+    ``joined``: the clip was joined from several fleet nodes' parts, which it names.
+    """
     entry = inventory.camera(job.camera)
     return ExportManifest(
         job=job.id,
@@ -56,7 +61,8 @@ def build_manifest(
         codec=result.codec,
         sha256=digest,
         size=size,
-        sources=[stored_path(p) for p in result.sources],
+        sources=[stored_path(p) for p in result.sources] if joined is None else joined.sources,
+        nodes=[] if joined is None else joined.parts,
         requester=job.requester,
         case_id=job.case_id,
         note=job.note,

@@ -92,15 +92,24 @@ def plan_export(
     index: Database,
     open_since: Callable[[str], datetime | None],
     now: datetime,
+    fleet: bool = False,
 ) -> list[tuple[float, float]]:
-    """The gaps the index predicts for ``req``; :class:`ExportRefused` if it cannot run."""
-    if inventory.camera(req.camera) is None:
+    """The gaps the index predicts for ``req``; :class:`ExportRefused` if it cannot run.
+
+    ``fleet``: this is a fleet node, where a camera moves between nodes. A camera it no
+    longer records is still exportable from the footage it holds (another node asks it
+    for its part of a failover), and a window without footage here is accepted: the job
+    looks for it on the other nodes (:mod:`~cctvctl.exports.joined`).
+    """
+    start, end = req.start.astimezone(UTC), req.end.astimezone(UTC)
+    if inventory.camera(req.camera) is None and not (
+        fleet and index.segments(req.camera, start, end)
+    ):
         raise ExportRefused(
             404,
             "camera",
             f"no camera {quoted(req.camera)} on this server; `cctvctl cameras` lists them",
         )
-    start, end = req.start.astimezone(UTC), req.end.astimezone(UTC)
     if end <= start:
         raise ExportRefused(
             422,
@@ -128,6 +137,6 @@ def plan_export(
     writing_since = open_since(req.camera)
     if writing_since is not None and writing_since < end:
         spans.append((to_ts(writing_since), max(to_ts(end), to_ts(now))))
-    if not any(s < to_ts(end) and e > to_ts(start) for s, e in spans):
+    if not fleet and not any(s < to_ts(end) and e > to_ts(start) for s, e in spans):
         raise _no_footage(req, index, start, end, writing_since)
     return find_gaps(spans, to_ts(start), to_ts(end), tolerance=GAP_TOLERANCE).gaps

@@ -29,6 +29,7 @@ from typing import Final
 
 from cctvctl.config import Inventory
 from cctvctl.exports.files import MANIFEST_NAME, ExportFiles, sha256_file
+from cctvctl.exports.joined import FleetExports, JoinedClip
 from cctvctl.exports.manifest import build_manifest
 from cctvctl.exports.remux import ClipResult, ExportCancelled, Source, remux_clip
 from cctvctl.models import ExportJob, ExportState, ExportWait
@@ -73,6 +74,8 @@ class ExportQueue:
     open_since: Callable[[str], datetime | None]
     concurrency: int
     clock: Callable[[], float]
+    #: A fleet node's reach for other nodes' footage; None on a single node.
+    fleet: FleetExports | None = None
     stopping: threading.Event = field(init=False, default_factory=threading.Event)
     _wake: threading.Condition = field(init=False, repr=False, default_factory=threading.Condition)
     _cancel: dict[str, threading.Event] = field(init=False, repr=False, default_factory=dict)
@@ -165,7 +168,12 @@ class ExportQueue:
 
         try:
             self._wait_for_open_segment(job, should_stop)
-            result, sources = self._make_clip(job, partial, should_stop)
+            joined = self._join(job, partial, should_stop)
+            if joined is None:
+                result, sources = self._make_clip(job, partial, should_stop)
+                source_bytes = sum(s.bytes for s in sources)
+            else:
+                result, source_bytes = joined.result, joined.source_bytes
             if should_stop():
                 raise ExportCancelled
             size = partial.stat().st_size
@@ -181,6 +189,7 @@ class ExportQueue:
                 size=size,
                 finished=finished,
                 stored_path=self.index.stored_path,
+                joined=joined,
             )
             os.replace(partial, final)
             tmp = job_dir / (MANIFEST_NAME + ".tmp")
@@ -217,7 +226,7 @@ class ExportQueue:
             state=ExportState.DONE,
             finished=finished,
             percent=100.0,
-            bytes_done=sum(s.bytes for s in sources),
+            bytes_done=source_bytes,
             eta_seconds=0.0,
             first_frame=result.first_frame,
             last_frame=result.last_frame,
@@ -272,6 +281,29 @@ class ExportQueue:
         )
         self.store.set_waiting(job.id, wait)
         self._publish_id(job.id)
+
+    def _join(
+        self, job: ExportJob, partial: Path, should_stop: Callable[[], bool]
+    ) -> JoinedClip | None:
+        """On a fleet node, the clip joined from every node holding part of the window."""
+        if self.fleet is None:
+            return None
+
+        def on_part(done: int, total: int) -> None:
+            # The parts are most of the work; the join and the hash are the rest.
+            self.store.update(job.id, percent=round(90.0 * done / total, 1))
+            self._publish_id(job.id)
+
+        return self.fleet.join(
+            job,
+            index=self.index,
+            out=partial,
+            part_path=lambda n: self.files.part_path(job.id, n),
+            wait_seconds=self._segment_seconds * 1.5 + 10.0,
+            should_stop=should_stop,
+            stored_path=self.index.stored_path,
+            on_part=on_part,
+        )
 
     def _make_clip(
         self, job: ExportJob, partial: Path, should_stop: Callable[[], bool]

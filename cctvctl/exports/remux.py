@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -47,11 +48,17 @@ class ExportCancelled(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """One closed segment: its file, wall-clock start (POSIX seconds) and size."""
+    """One closed segment: its file, wall-clock start (POSIX seconds) and size.
+
+    ``until``: packets from this file decoded at or after it are not copied. A part clip
+    of a fleet export ends where the next node's part begins (its first keyframe), so two
+    nodes' frames never interleave.
+    """
 
     path: Path
     start: float
     bytes: int
+    until: float = math.inf
 
     @classmethod
     def of(cls, row: SegmentRow) -> Source:
@@ -191,6 +198,8 @@ def _copy(
                     # DTS never decreases, so no later packet can show before `end`.
                     stop_segment = True
                     break
+                if wall_dts >= src.until:
+                    break  # the next source takes over from here
                 counter += 1
                 if counter % _CHECK_EVERY == 0:
                     if should_stop is not None and should_stop():

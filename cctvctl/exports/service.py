@@ -11,6 +11,7 @@ from pathlib import Path
 from cctvctl.config import Inventory
 from cctvctl.exports.cleanup import ExportCleanup
 from cctvctl.exports.files import ExportFiles
+from cctvctl.exports.joined import FleetExports
 from cctvctl.exports.plan import plan_export
 from cctvctl.exports.queue import DEFAULT_CONCURRENCY, ExportQueue, publish_job
 from cctvctl.models import ExportJob, ExportRequest
@@ -28,7 +29,8 @@ class Exporter:
     """Export jobs: request checks, the worker queue, cancellation and expiry.
 
     ``trail`` writes the audit rows of export requests, cancels and downloads and the
-    ``job.progress`` events of every state change.
+    ``job.progress`` events of every state change. ``fleet``: on a fleet node, how a job
+    reaches other nodes' footage of its window (:mod:`~cctvctl.exports.joined`).
     """
 
     def __init__(
@@ -41,8 +43,10 @@ class Exporter:
         concurrency: int = DEFAULT_CONCURRENCY,
         cleanup_interval: float = 60.0,
         clock: Callable[[], float] = time.time,
+        fleet: FleetExports | None = None,
     ) -> None:
         self.index = index
+        self.fleet = fleet
         self.inventory = inventory
         self.store = ExportStore(index, clock=clock)
         self.files = ExportFiles(index.root)
@@ -64,6 +68,7 @@ class Exporter:
             open_since=open_since,
             concurrency=concurrency,
             clock=clock,
+            fleet=fleet,
         )
         self.cleanup = ExportCleanup(
             store=self.store, files=self.files, queue=self.queue, trail=self.trail, clock=clock
@@ -114,6 +119,7 @@ class Exporter:
             index=self.index,
             open_since=self._open_since,
             now=datetime.now(UTC) if now is None else now,
+            fleet=self.fleet is not None,
         )
 
     def submit(self, req: ExportRequest, requester: str, role: str) -> ExportJob:

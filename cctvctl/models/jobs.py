@@ -107,6 +107,21 @@ class ExportJob(Wire):
     )
 
 
+class ExportPart(Wire):
+    """One node's share of a clip joined from several fleet nodes (a failover)."""
+
+    node: str
+    start: datetime = Field(description="start of the sub-window this node's footage covers")
+    end: datetime = Field(description="end of that sub-window")
+    first_frame: datetime
+    last_frame: datetime
+    frames: int
+    sha256: str = Field(description="SHA-256 of the part clip as this node made or received it")
+    size: int
+    job: str | None = Field(None, description="the export job on that node (None: this node)")
+    sources: list[str] = Field(description="segment files read on that node")
+
+
 class ExportManifest(Wire):
     """The JSON written next to an exported clip: what it holds and where it came from."""
 
@@ -131,7 +146,15 @@ class ExportManifest(Wire):
     codec: str
     sha256: str
     size: int
-    sources: list[str] = Field(description="segment files read, relative to the storage root")
+    sources: list[str] = Field(
+        description="segment files read, relative to the storage root; in a clip joined "
+        "from several nodes each one starts with its node's name and a colon"
+    )
+    nodes: list[ExportPart] = Field(
+        default_factory=list,
+        description="a clip joined from several fleet nodes: each node's part in time "
+        "order; empty when every frame came from this node's own segments",
+    )
     requester: str
     case_id: str | None = None
     note: str | None = None

@@ -6,7 +6,10 @@ each pass (every ``interval`` seconds):
 - **tokens**: reads the fleet's API tokens and, when they changed, makes the running
   :class:`~cctvctl.server.credentials.TokenStore` accept them besides the local file's,
   and keeps a copy in the node's database (``storage/token_cache.py``), which is what a
-  node started while the store is down accepts;
+  node started while the store is down accepts. The node's own token (made at start,
+  kept in memory only, :attr:`FleetSync.node_token`) goes in as ``node:NAME`` with the
+  operator role, only its hash, whenever the store does not hold it: other nodes accept
+  it within a pass, and a node asks them for their part of an export with it;
 - **audit**: sends the audit rows written here since the last acknowledged one
   (``storage/outbox.py``), oldest first, in batches, each with the uuid made when the row
   was written, so a batch sent again after a lost reply is stored once;
@@ -24,13 +27,15 @@ closed and indexed its open segments (``running()`` stops it after the recorder)
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 import uuid
 from collections.abc import Iterable
 from typing import Final
 
-from cctvctl.config import Inventory, TokenConfig
+from cctvctl.config import Inventory, TokenConfig, hash_token
+from cctvctl.exports.peers import node_token_name
 from cctvctl.fleet.store import AuditRow, FleetStore, FootageRun, StoreUnavailable
 from cctvctl.models import Role
 from cctvctl.server.credentials import TokenStore
@@ -79,6 +84,10 @@ class FleetSync:
         self.interval = interval
         self.batch = batch
         self._known_tokens: list[CachedToken] | None = None
+        #: This node's fleet token for other nodes' APIs: random per start, never stored
+        #: or logged (its hash is in the store), so a stolen disk holds none.
+        self.node_token = secrets.token_urlsafe(32)
+        self._node_token_hash = hash_token(self.node_token)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._down = False
@@ -157,7 +166,13 @@ class FleetSync:
         return done
 
     def _refresh_tokens(self) -> None:
-        current = [CachedToken(t.name, t.role, t.hash) for t in self.store.tokens()]
+        stored = self.store.tokens()
+        name = node_token_name(self.node)
+        if not any(t.name == name and t.hash == self._node_token_hash for t in stored):
+            self.store.put_token(name, Role.OPERATOR.value, self._node_token_hash)
+            log.info("fleet token %s (this node's, for the other nodes) put in the store", name)
+            stored = self.store.tokens()
+        current = [CachedToken(t.name, t.role, t.hash) for t in stored]
         if current == self._known_tokens:
             return
         self.token_cache.save(current)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Final
 from fastapi import FastAPI, Request
 
 from cctvctl.config import Inventory
-from cctvctl.exports import Exporter
+from cctvctl.exports import Exporter, FleetExports, PeerExports
 from cctvctl.health import HostProbe
 from cctvctl.reboots import RebootManager
 from cctvctl.recorder.manager import Recorder
@@ -193,6 +193,7 @@ async def running(
         stack.callback(db.close)
         tokens = TokenStore(inventory.server.token)
         fleet_store = None
+        fleet_exports: FleetExports | None = None
         if inventory.fleet is not None:
             # Here, not at the top: a single node never loads psycopg.
             from cctvctl.fleet.store import FleetStore
@@ -205,6 +206,11 @@ async def running(
             # Pushed before the recorder, so stopped after it: the last flush sends the
             # segments the recorder closed on its way out.
             stack.push_async_callback(asyncio.to_thread, sync.stop)
+            fleet_exports = FleetExports(
+                node=sync.node,
+                catalogue=fleet_store,
+                peers=PeerExports(token=lambda: sync.node_token),
+            )
         bus = EventBus(EventStore(db))
         stack.callback(bus.close)
         recorder = Recorder(inventory, db, bus, retention_interval=retention_interval)
@@ -223,6 +229,7 @@ async def running(
             inventory=inventory,
             events=bus,
             open_since=functools.partial(_open_since, recorder),
+            fleet=fleet_exports,
         )
         await asyncio.to_thread(exporter.start)
         stack.push_async_callback(asyncio.to_thread, exporter.stop)

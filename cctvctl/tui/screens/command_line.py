@@ -27,13 +27,14 @@ _SCREENS: dict[str, str] = {
     "exports": "exports",
     "audit": "events",
     "events": "events",
+    "nodes": "nodes",
     "home": "home",
     "overview": "home",
     "help": "help",
     "quit": "quit",
     "q": "quit",
 }
-ACCEPTED = "kec NAME, cam ID, offline, exports, audit, events, home, help, quit"
+ACCEPTED = "kec NAME, cam ID, offline, exports, audit, events, nodes, home, help, quit"
 NODE_VERBS = ("node",)
 
 

@@ -21,6 +21,7 @@ from tui_pilot import screen_text, shown, until
 
 from cctvctl.client import fleet_members
 from cctvctl.models import FleetNode, FleetNodes, KecamatanSummary
+from cctvctl.tui import clock
 from cctvctl.tui.app import CctvApp
 from cctvctl.tui.commands import Scope, commands_for
 from cctvctl.tui.data import Connection, NodeData, ServerTarget
@@ -151,6 +152,24 @@ async def test_opening_a_kecamatan_goes_to_the_node_recording_it() -> None:
         message = next(n.message for n in app._notifications if UNKNOWN in n.message)
         assert "sgs-9" in message and "Sangatta Selatan" in message
         assert isinstance(app.screen, OverviewScreen)
+
+
+async def test_a_node_polled_lightly_is_not_unreachable_between_its_polls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [NOW]
+    monkeypatch.setattr(clock, "now", lambda: now[0])
+    # The current node every 0.5 s, the others every hour: a minute on, bgl-1's answer
+    # is a minute old, which is still within two of its own polls.
+    app = fleet_app(refresh=0.5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        now[0] = NOW + timedelta(seconds=60)
+        await until(pilot, lambda: app.node.updated == now[0])
+        await pilot.pause(0.2)
+        nodes = column(app, "Nodes")
+        assert rows(app)["telen"][nodes] == "bgl-1"
+        assert rows(app)["sangatta-utara"][nodes] == "sgu-1"
 
 
 async def test_one_node_given_watches_the_fleet_it_names() -> None:

@@ -519,7 +519,8 @@ def fleet_app(fleet: FixedFleet | None = None, **options: Any) -> CctvApp:
     """The console as ``cctvctl tui --fleet`` starts it on ``sgu-1`` of ``fleet``."""
     fleet = fleet or FixedFleet()
     more = [ServerTarget(fleet.url(n), "token", n) for n in fleet.sites if n != "sgu-1"]
+    options = {"refresh": 3600, "health_seconds": 3600} | options
     return CctvApp(
-        fleet.url("sgu-1"), "token", "sgu-1", refresh=3600, health_seconds=3600,
+        fleet.url("sgu-1"), "token", "sgu-1",
         transport=fleet.transport(), more=more, fleet=True, **options,
     )  # fmt: skip

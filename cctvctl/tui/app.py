@@ -231,6 +231,7 @@ class CctvApp(App[None]):
         if node.health is not None:
             node.health.stop()
             node.health = None
+        node.data.stale_after = STALE_POLLS * self.refresh_seconds
         self._stats = Poller(
             self,
             lambda: self._poll_stats(node),
@@ -247,6 +248,9 @@ class CctvApp(App[None]):
         """Only the host health, every few seconds, for a node that is not current."""
         if node.health is not None:
             node.health.stop()
+        # Its figures are as old as its own poll allows: the fleet overview and the Nodes
+        # screen must not call a node unreachable between two light polls.
+        node.data.stale_after = STALE_POLLS * self.health_seconds
         node.health = Poller(
             self,
             lambda: self._poll_health(node),

@@ -26,6 +26,7 @@ from cctvctl.tui.app import CctvApp
 from cctvctl.tui.commands import Scope, commands_for
 from cctvctl.tui.data import Connection, NodeData, ServerTarget
 from cctvctl.tui.fleet_view import UNKNOWN, Reach, merge_kecamatan, node_rows
+from cctvctl.tui.screens.camera import CameraScreen
 from cctvctl.tui.screens.command_line import resolve
 from cctvctl.tui.screens.grid import GridScreen
 from cctvctl.tui.screens.help import COLUMN_NOTES, HelpScreen
@@ -170,6 +171,46 @@ async def test_a_node_polled_lightly_is_not_unreachable_between_its_polls(
         nodes = column(app, "Nodes")
         assert rows(app)["telen"][nodes] == "bgl-1"
         assert rows(app)["sangatta-utara"][nodes] == "sgu-1"
+
+
+async def test_a_camera_of_another_node_opens_on_the_node_recording_it() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await ready(pilot, app)
+        # bgl-1 holds mwh-camat-01's lease: it becomes current, then the camera opens.
+        await pilot.press("colon", *"cam mwh-camat-01", "enter")
+        camera = await shown(pilot, CameraScreen)
+        assert camera.camera_id == "mwh-camat-01"
+        assert app.target.name == "bgl-1"
+        await until(pilot, lambda: "kecamatan   Muara Wahau" in screen_text(app))
+
+        # The dead node holds sgs-camat-01: unknown, and the console stays where it was.
+        await pilot.press("escape")
+        await shown(pilot, OverviewScreen)
+        await pilot.press("colon", *"cam sgs-camat-01", "enter")
+        await until(pilot, lambda: any(UNKNOWN in n.message for n in app._notifications))
+        message = next(n.message for n in app._notifications if UNKNOWN in n.message)
+        assert message == f"sgs-camat-01: {UNKNOWN}: sgs-9"
+        assert isinstance(app.screen, OverviewScreen) and app.target.name == "bgl-1"
+
+        # No node has it: the node's own refusal, as without a fleet.
+        await pilot.press("colon", *"cam nope-01", "enter")
+        await until(
+            pilot, lambda: any("no camera matches" in n.message for n in app._notifications)
+        )
+
+
+async def test_with_the_store_down_a_camera_is_found_by_asking_the_nodes() -> None:
+    fleet = FixedFleet()
+    for site in fleet.sites.values():
+        site.store_down = True
+    app = fleet_app(fleet)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("colon", *"cam tln-camat-01", "enter")
+        camera = await shown(pilot, CameraScreen)
+        assert camera.camera_id == "tln-camat-01"
+        assert app.target.name == "bgl-1"
 
 
 async def test_one_node_given_watches_the_fleet_it_names() -> None:

@@ -26,9 +26,11 @@ from cctvctl.models import (
     AuditEntry,
     Camera,
     CameraStatus,
+    CameraWhere,
     Event,
     ExportJob,
     ExportState,
+    FleetLease,
     FleetNode,
     FleetNodes,
     Gap,
@@ -327,6 +329,8 @@ class FixedSite:
         ``fleet``: what ``/fleet/nodes`` answers (None: 404 not-in-fleet, a single node)."""
         self.role = role
         self.fleet = fleet
+        self.leases: dict[str, str] = {}  # camera -> the node recording it (a fleet's)
+        self.store_down = False  # the fleet routes answer 503, as when PostgreSQL is down
         wanted = None if camera_ids is None else set(camera_ids)
         self.cameras = [_camera(row) for row in _CAMERAS if wanted is None or row[0] in wanted]
         self.kecamatan = _summaries(self.cameras)
@@ -386,6 +390,7 @@ class FixedSite:
             ),
             routes.EXPORTS: self._exports,
             routes.AUDIT: self._audit,
+            routes.FLEET_WHERE: lambda _request, camera_id: self._where(camera_id),
             routes.CAMERA: lambda _request, camera_id: self._on_camera(camera_id, _json),
             routes.THUMBNAIL: lambda request, camera_id: self._on_camera(
                 camera_id, lambda camera: self._thumbnail(camera, request)
@@ -402,6 +407,23 @@ class FixedSite:
         if camera is None:
             return _problem(404, f"no camera {camera_id!r}")
         return answer(camera)
+
+    def _where(self, camera_id: str) -> httpx.Response:
+        if self.fleet is None:
+            return _problem(404, "this server is a single node, not in a fleet")
+        if self.store_down:
+            return _problem(503, "fleet store unreachable at 127.0.0.1:5432")
+        node = self.leases.get(camera_id)
+        if node is None:
+            return _problem(404, f"no camera {camera_id!r} in the fleet inventory")
+        lease = FleetLease(
+            camera=camera_id,
+            node=node,
+            acquired=NOW - timedelta(hours=1),
+            expires=NOW + timedelta(seconds=30),
+            live=True,
+        )
+        return _json(CameraWhere(camera=camera_id, at=NOW, lease=lease, runs=[]))
 
     def _exports(self, _request: httpx.Request) -> httpx.Response:
         if self.role is Role.VIEWER:
@@ -442,7 +464,7 @@ _FLEET: list[tuple[str, list[str], list[str]]] = [
     ("bgl-1", ["bengalon", "muara-wahau", "kaliorang", "telen"],
      ["bgl-pkm-01", "bgl-desa-01", "mwh-camat-01", "mwh-sd-01", "krg-camat-01", "krg-pkm-01",
       "tln-camat-01", "tln-desa-01"]),
-    ("sgs-9", ["sangatta-selatan", "kaliorang"], []),
+    ("sgs-9", ["sangatta-selatan", "kaliorang"], ["sgs-camat-01"]),
 ]  # fmt: skip
 DEAD_NODE = "sgs-9"
 
@@ -477,6 +499,9 @@ class FixedFleet:
             name: FixedSite(role, camera_ids=cameras, fleet=listed)
             for name, _kecamatan, cameras in _FLEET
         }
+        leases = {camera: name for name, _kecamatan, cameras in _FLEET for camera in cameras}
+        for site in self.sites.values():
+            site.leases = leases
 
     @staticmethod
     def url(name: str) -> str:

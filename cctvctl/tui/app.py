@@ -25,7 +25,14 @@ from textual.binding import BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 
-from cctvctl.client import GAP_EVENT, AsyncCctvClient, AuthError, NotFound, fleet_members
+from cctvctl.client import (
+    GAP_EVENT,
+    AsyncCctvClient,
+    AuthError,
+    CctvError,
+    NotFound,
+    fleet_members,
+)
 from cctvctl.models import CameraStatus, Event, FleetNodes
 from cctvctl.render import Depth, Mode, detect_depth
 from cctvctl.termsafe import escape_controls
@@ -43,7 +50,7 @@ from cctvctl.tui.data import (
     describe_error,
     fetch_node,
 )
-from cctvctl.tui.fleet_view import UNKNOWN, merge_kecamatan
+from cctvctl.tui.fleet_view import UNKNOWN, Reach, merge_kecamatan, reach
 from cctvctl.tui.host import ConsoleHost
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.screens.camera import CameraScreen
@@ -499,6 +506,9 @@ class CctvApp(App[None]):
         if not text:
             return
         outcome = resolve(text, self.node, [n.name for n in self.nodes])
+        if outcome.missing_camera is not None and self.fleet_mode:
+            await self._open_fleet_camera(outcome.missing_camera, outcome.error or "")
+            return
         if outcome.error is not None:
             self.notify(outcome.error, title="command", severity="error")
             return
@@ -554,6 +564,45 @@ class CctvApp(App[None]):
             )
             return False
         return True
+
+    async def _open_fleet_camera(self, camera_id: str, not_here: str) -> None:
+        """A camera the current node does not list: make the node that records it now
+        current (the store's lease, else the first node that knows the camera), then open
+        it. Its node out of reach: the camera is unknown, and the console says so."""
+        holder: str | None = None
+        in_fleet = True  # whether the camera may be on a node out of reach
+        try:
+            where = await self.client.fleet_where(camera_id)
+        except NotFound:
+            # Neither the fleet's inventory, its leases nor its catalogue know it; a node
+            # recording from its own file (no fleet inventory yet) may still have it.
+            in_fleet = False
+        except CctvError as exc:  # the store may be down: the nodes themselves still answer
+            log.debug("fleet where %s: %s", camera_id, exc)
+        else:
+            if where.lease is not None and where.lease.live:
+                holder = where.lease.node
+        candidates = [n for n in self.nodes if n is not self._current]
+        if holder is not None:
+            candidates = [n for n in candidates if n.name == holder]
+        out_of_reach = [n.name for n in candidates if reach(n.data) is Reach.UNREACHABLE]
+        for node in candidates:
+            if node.name in out_of_reach:
+                continue
+            try:
+                await node.client.camera(camera_id)
+            except CctvError:
+                continue
+            self.switch_node(node)
+            self.open_camera(camera_id)
+            return
+        if holder is not None and self.node_named(holder) is None:
+            out_of_reach.append(holder)  # recorded by a node this console does not watch
+        if out_of_reach and in_fleet:
+            nodes = ", ".join(out_of_reach)
+            self.notify(f"{camera_id}: {UNKNOWN}: {nodes}", title="camera", severity="warning")
+        else:
+            self.notify(not_here, title="command", severity="error")
 
     def open_camera(self, camera_id: str) -> None:
         self.push_screen(CameraScreen(camera_id))

@@ -31,8 +31,8 @@ from cctvctl.tui.screens.command_line import resolve
 from cctvctl.tui.screens.grid import GridScreen
 from cctvctl.tui.screens.help import COLUMN_NOTES, HelpScreen
 from cctvctl.tui.screens.nodes import COLUMNS as NODE_COLUMNS
-from cctvctl.tui.screens.nodes import NodesScreen
-from cctvctl.tui.screens.overview import OverviewScreen
+from cctvctl.tui.screens.nodes import NodesScreen, node_cells
+from cctvctl.tui.screens.overview import OverviewScreen, fleet_cells
 
 pytestmark = pytest.mark.usefixtures("pinned_clock")
 
@@ -410,3 +410,16 @@ def test_nodes_command_and_key() -> None:
     assert keys["N"] == "nodes"
     explained = {name for name, _ in COLUMN_NOTES[Scope.NODES]}
     assert {"State", "Beat", "Cams", "CPU", "Free", "Days"} <= explained
+
+
+def test_node_names_from_the_store_reach_the_terminal_inert() -> None:
+    # A store row is not ours to trust: its name is shown with its escapes visible.
+    evil = "sgu-1\x1b[2J"
+    fleet = listing((evil, ["x\x1b]0;pwned\x07"], True))
+    merged = merge_kecamatan([node(evil, summary("x", 1, 0))], fleet)
+    cells = [str(c) for k in merged for c in fleet_cells(k)]
+    assert "\x1b" not in "".join(cells) and "\x07" not in "".join(cells)
+    assert any("sgu-1\\x1b[2J" in c for c in cells)
+    row = node_rows([node(evil)], fleet, NOW, NOW)[0]
+    shown = [str(c) for c in node_cells(row)]
+    assert shown[0] == "sgu-1\\x1b[2J"

@@ -104,6 +104,11 @@ async def test_overview_merges_every_node(size: tuple[int, int]) -> None:
             assert len(line) <= size[0]
         wide = size[0] >= 100
         assert ("kbps" in screen_text(app).splitlines()[1]) is wide
+        if wide:
+            kbps = column(app, "kbps")
+            # The trend is the current node's history: only where it alone serves.
+            assert shown_rows["sangatta-utara"][kbps].startswith("   █ ")
+            assert shown_rows["bengalon"][kbps] == "846k"
 
 
 async def test_overview_no_color_marks_the_unreachable_rows(
@@ -240,14 +245,14 @@ async def test_nodes_screen(size: tuple[int, int]) -> None:
         await until(pilot, lambda: "sgs-9" in screen_text(app))
         await pilot.pause(0.2)
         shown_rows = rows(app)
-        assert list(shown_rows) == ["sgu-1", "bgl-1", "sgs-9"]
-        labels = [spec.label for spec in NODE_COLUMNS]
-        assert (
-            rows(app)["sgu-1"][: len(labels)]
-            == ["sgu-1", "alive", "4s", "7", "23%", "59%", "38", "0.1.0"][
-                : len(shown_rows["sgu-1"])
-            ]
-        )
+        # The dead node first, then the store's order.
+        assert list(shown_rows) == ["sgs-9", "sgu-1", "bgl-1"]
+        # Every column fits at 80: name, state, heartbeat age, cameras (leases held),
+        # CPU, free space on the fullest disk, days to full, version.
+        assert [spec.label for spec in NODE_COLUMNS] == [
+            "Node", "State", "Beat", "Cams", "CPU", "Free", "Days", "Version"
+        ]  # fmt: skip
+        assert shown_rows["sgu-1"] == ["sgu-1", "alive", "4s", "7", "23%", "59%", "38", "0.1.0"]
         assert shown_rows["bgl-1"][1:4] == ["alive", "4s", "8"]
         dead = shown_rows["sgs-9"]
         assert dead[1] == "!unreachable"
@@ -269,7 +274,7 @@ async def test_nodes_screen_no_color_and_enter_makes_a_node_current(
         await until(pilot, lambda: "sgs-9" in screen_text(app))
         await pilot.pause(0.2)
         assert_stands_out(line_with(app, "unreachable "), "sgs-9")
-        await pilot.press("j", "enter")
+        await pilot.press("j", "j", "enter")
         await shown(pilot, OverviewScreen)
         assert app.target.name == "bgl-1"
         assert app.client is app.nodes[1].client

@@ -1,7 +1,8 @@
 """Nodes: one row per recording node, its heartbeat, version, cameras, CPU and disks.
 
 Rows come from :func:`cctvctl.tui.fleet_view.node_rows`: the fleet store's node list (when
-the console watches a fleet) and each node's own health answer. Enter makes the node
+the console watches a fleet) and each node's own health answer; the nodes out of reach
+first, then those without a heartbeat. Enter makes the node
 under the cursor the current one, as ``]`` does.
 """
 
@@ -111,6 +112,8 @@ class NodesScreen(FilteredTableScreen):
     def rows(self) -> list[NodeRow]:
         needle = self.filter_input.needle
         rows = node_rows(self.cctv.watched_nodes(), self.cctv.fleet, self.cctv.fleet_read)
+        # Worst first, as on the overview; otherwise the store's order (sorted() is stable).
+        rows = sorted(rows, key=lambda r: (r.reach is not Reach.UNREACHABLE, r.alive is not False))
         return [r for r in rows if needle in r.name.lower()]
 
     def redraw(self) -> None:

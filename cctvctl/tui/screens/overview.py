@@ -115,12 +115,12 @@ def _nodes_cell(k: FleetKecamatan) -> Text:
     return Text(", ").join(parts)
 
 
-def fleet_cells(k: FleetKecamatan, connecting: int = 0) -> tuple[Text, ...]:
+def fleet_cells(k: FleetKecamatan, connecting: int = 0, trend: str = "") -> tuple[Text, ...]:
     """One kecamatan merged over its nodes. Cameras on a node that cannot be reached are
     unknown: never shown or counted as offline."""
     nodes = _nodes_cell(for_terminal(k))
     if k.summary is not None:
-        cells = row_cells(k.summary, connecting=connecting)
+        cells = row_cells(k.summary, trend, connecting=connecting)
         status = cells[1]
         if k.unreachable:
             status = Text.assemble(status, " ", flagged("+unknown"))
@@ -186,9 +186,23 @@ class OverviewScreen(FilteredTableScreen):
         now = clock.now()
         mine = self.cctv.target.name
         opening = Counter(c.kecamatan_slug for c in self.node.cameras if connecting(c, now))
+        width = WIDE_TREND if self.size.width >= 110 else NARROW_TREND
+        ascii = self.cctv.mode is Mode.ASCII
+        history = self.node.kbps_history
+
+        def trend(k: FleetKecamatan) -> str:
+            # Only the current node's stats polls keep a history; a kecamatan it shares
+            # with another node would show part of its traffic as the whole trend.
+            if k.nodes != (mine,):
+                return ""
+            return sparkline(history.get(k.slug, ()), width, ascii=ascii)
+
         self.fill(
             FLEET_COLUMNS,
-            ((k.slug, fleet_cells(k, opening[k.slug] if mine in k.answering else 0)) for k in rows),
+            (
+                (k.slug, fleet_cells(k, opening[k.slug] if mine in k.answering else 0, trend(k)))
+                for k in rows
+            ),
         )
         self._follow_order(tuple(k.slug for k in rows))
 

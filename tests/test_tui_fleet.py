@@ -145,11 +145,15 @@ async def test_opening_a_kecamatan_goes_to_the_node_recording_it() -> None:
         await shown(pilot, GridScreen)
         assert app.target.name == "bgl-1"
         await until(pilot, lambda: "SMP 1 Muara Wahau" in screen_text(app))
-        # Bengalon is served by sgu-1 too, but bgl-1 (current now) serves it: no switch.
+        # Bengalon is served by sgu-1 too, but bgl-1 (current now) serves it: no switch,
+        # and the console says where the rest of its cameras are.
         app.action_home()
         app.open_kecamatan("bengalon")
         await shown(pilot, GridScreen)
         assert app.target.name == "bgl-1"
+        await until(pilot, lambda: any("also on sgu-1" in n.message for n in app._notifications))
+        await until(pilot, lambda: "bgl-pkm-01" in screen_text(app))
+        assert "bgl-camat-01" not in screen_text(app)  # sgu-1's camera of Bengalon
         # Every node serving Sangatta Selatan is out of reach: it says so and stays.
         app.action_home()
         await shown(pilot, OverviewScreen)

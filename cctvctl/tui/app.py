@@ -550,19 +550,28 @@ class CctvApp(App[None]):
         False, with a toast, when every node serving it is out of reach."""
         merged = merge_kecamatan(self.watched_nodes(), self.fleet)
         row = next((k for k in merged if k.slug == slug), None)
-        if row is None or self.target.name in row.answering:
+        if row is None:
             return True
-        if row.answering:
+        if not row.answering:
+            if row.unreachable:
+                nodes = ", ".join(row.unreachable)
+                self.notify(
+                    f"{row.name}: cameras {UNKNOWN}: {nodes}", title="kecamatan", severity="warning"
+                )
+                return False
+            return True
+        if self.target.name not in row.answering:
             target = self.node_named(row.answering[0])
             if target is not None:
                 self.switch_node(target)
-            return True
-        if row.unreachable:
-            nodes = ", ".join(row.unreachable)
+        others = [n for n in row.nodes if n != self.target.name]
+        if others:
+            # The grid shows one node's cameras: say where the rest are.
             self.notify(
-                f"{row.name}: cameras {UNKNOWN}: {nodes}", title="kecamatan", severity="warning"
+                f"{row.name}: the cameras {self.target.name} records; "
+                f"also on {', '.join(others)} (] or :node to switch)",
+                title="kecamatan",
             )
-            return False
         return True
 
     async def _open_fleet_camera(self, camera_id: str, not_here: str) -> None:

@@ -241,3 +241,21 @@ def test_chosen_targets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         ("alpha", "cctv_alpha-0123456789abcdef"),
     ]
     assert [t.name for t in chosen_targets(None, None, None, True)] == ["alpha", "bravo"]
+
+
+def test_fleet_with_several_contexts_is_a_one_line_usage_error(tmp_path: Path) -> None:
+    result = run_tui(tmp_path / "config.toml", "--fleet", "--context", "a", "--context", "b")
+    assert result.returncode == exit_codes.USAGE
+    assert "--fleet asks one node" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_fleet_on_a_single_node_says_it_is_not_in_a_fleet(
+    pair: tuple[Live, Live], tmp_path: Path
+) -> None:
+    a, _ = pair
+    token = a.site.tokens["viewer"]
+    result = run_tui(tmp_path / "config.toml", "--url", a.server.url, "--token", token, "--fleet")
+    assert result.returncode == exit_codes.USAGE
+    assert "fleet" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,5 +1,7 @@
 """Fixed data for the console's snapshot tests: a small Kutai Timur at 10:30 WITA.
 
+:class:`FixedFleet` splits it over three nodes, one of which cannot be reached.
+
 The real client and app run unchanged; only the network under them is an
 ``httpx.MockTransport`` answering from the data below, and the console's clock
 (:mod:`cctvctl.tui.clock`) is pinned to :data:`NOW`. So a snapshot changes only when
@@ -24,9 +26,13 @@ from cctvctl.models import (
     AuditEntry,
     Camera,
     CameraStatus,
+    CameraWhere,
     Event,
     ExportJob,
     ExportState,
+    FleetLease,
+    FleetNode,
+    FleetNodes,
     Gap,
     Health,
     Host,
@@ -41,8 +47,9 @@ from cctvctl.models import (
     Volume,
 )
 from cctvctl.tui.app import CctvApp
+from cctvctl.tui.data import ServerTarget
 
-__all__ = ["FLAPPING", "NOW", "FixedSite", "fixed_app"]
+__all__ = ["FLAPPING", "NOW", "FixedFleet", "FixedSite", "fixed_app", "fleet_app"]
 
 NOW = datetime(2026, 11, 28, 2, 30, tzinfo=UTC)  # 10:30 WITA
 FLAPPING = "sgu-pkm-01"  # up and down 8 times in the last 10 minutes
@@ -126,6 +133,8 @@ def _summaries(cameras: list[Camera]) -> list[KecamatanSummary]:
     out = []
     for i, (slug, name) in enumerate(_KECAMATAN.items()):
         mine = [c for c in cameras if c.kecamatan_slug == slug]
+        if not mine:
+            continue  # a node of a fleet serves only some kecamatan
 
         def count(status: CameraStatus, mine: list[Camera] = mine) -> int:
             return sum(c.status is status for c in mine)
@@ -310,9 +319,20 @@ def _problem(status: int, detail: str) -> httpx.Response:
 class FixedSite:
     """The answers of one recording server, frozen at :data:`NOW`."""
 
-    def __init__(self, role: Role = Role.ADMIN) -> None:
+    def __init__(
+        self,
+        role: Role = Role.ADMIN,
+        camera_ids: Iterable[str] | None = None,
+        fleet: FleetNodes | None = None,
+    ) -> None:
+        """``camera_ids``: only these of the fixed cameras (a fleet node's share);
+        ``fleet``: what ``/fleet/nodes`` answers (None: 404 not-in-fleet, a single node)."""
         self.role = role
-        self.cameras = [_camera(row) for row in _CAMERAS]
+        self.fleet = fleet
+        self.leases: dict[str, str] = {}  # camera -> the node recording it (a fleet's)
+        self.store_down = False  # the fleet routes answer 503, as when PostgreSQL is down
+        wanted = None if camera_ids is None else set(camera_ids)
+        self.cameras = [_camera(row) for row in _CAMERAS if wanted is None or row[0] in wanted]
         self.kecamatan = _summaries(self.cameras)
         self.events = _events()
         self.health = Health(
@@ -363,8 +383,14 @@ class FixedSite:
             routes.CAMERAS: lambda _request: _json(self.cameras),
             routes.KECAMATAN_LIST: lambda _request: _json(self.kecamatan),
             routes.HEALTH: lambda _request: _json(self.health),
+            routes.FLEET_NODES: lambda _request: (
+                _problem(404, "this server is a single node, not in a fleet")
+                if self.fleet is None
+                else _json(self.fleet)
+            ),
             routes.EXPORTS: self._exports,
             routes.AUDIT: self._audit,
+            routes.FLEET_WHERE: lambda _request, camera_id: self._where(camera_id),
             routes.CAMERA: lambda _request, camera_id: self._on_camera(camera_id, _json),
             routes.THUMBNAIL: lambda request, camera_id: self._on_camera(
                 camera_id, lambda camera: self._thumbnail(camera, request)
@@ -381,6 +407,23 @@ class FixedSite:
         if camera is None:
             return _problem(404, f"no camera {camera_id!r}")
         return answer(camera)
+
+    def _where(self, camera_id: str) -> httpx.Response:
+        if self.fleet is None:
+            return _problem(404, "this server is a single node, not in a fleet")
+        if self.store_down:
+            return _problem(503, "fleet store unreachable at 127.0.0.1:5432")
+        node = self.leases.get(camera_id)
+        if node is None:
+            return _problem(404, f"no camera {camera_id!r} in the fleet inventory")
+        lease = FleetLease(
+            camera=camera_id,
+            node=node,
+            acquired=NOW - timedelta(hours=1),
+            expires=NOW + timedelta(seconds=30),
+            live=True,
+        )
+        return _json(CameraWhere(camera=camera_id, at=NOW, lease=lease, runs=[]))
 
     def _exports(self, _request: httpx.Request) -> httpx.Response:
         if self.role is Role.VIEWER:
@@ -412,6 +455,68 @@ class FixedSite:
         return httpx.Response(200, content=_picture(camera.id, width, height), headers=headers)
 
 
+# name, kecamatan served, cameras it records (the fleet splits Bengalon over two nodes and
+# Kaliorang over a live node and a dead one).
+_FLEET: list[tuple[str, list[str], list[str]]] = [
+    ("sgu-1", ["sangatta-utara", "bengalon"],
+     ["sgu-camat-01", "sgu-camat-02", "sgu-pkm-01", "sgu-desa-01", "sgu-sd-01", "sgu-fu-01",
+      "bgl-camat-01"]),
+    ("bgl-1", ["bengalon", "muara-wahau", "kaliorang", "telen"],
+     ["bgl-pkm-01", "bgl-desa-01", "mwh-camat-01", "mwh-sd-01", "krg-camat-01", "krg-pkm-01",
+      "tln-camat-01", "tln-desa-01"]),
+    ("sgs-9", ["sangatta-selatan", "kaliorang"], ["sgs-camat-01"]),
+]  # fmt: skip
+DEAD_NODE = "sgs-9"
+
+
+class FixedFleet:
+    """Three nodes of one fleet: ``sgu-1`` and ``bgl-1`` answer, ``sgs-9`` refuses every
+    connection (a node that died). Each node answers ``/fleet/nodes`` with the same list;
+    the dead one's heartbeat is an hour old."""
+
+    def __init__(self, role: Role = Role.ADMIN, dead: str | None = DEAD_NODE) -> None:
+        self.dead = dead
+        listed = FleetNodes(
+            generated=NOW,
+            node="sgu-1",
+            lease_seconds=30.0,
+            nodes=[
+                FleetNode(
+                    name=name,
+                    url=self.url(name),
+                    version="0.1.0",
+                    kecamatan=kecamatan,
+                    capacity=16,
+                    heartbeat=NOW - timedelta(seconds=3600 if name == dead else 4),
+                    heartbeat_age=3600.0 if name == dead else 4.0,
+                    alive=name != dead,
+                    leases=0 if name == dead else len(cameras),
+                )
+                for name, kecamatan, cameras in _FLEET
+            ],
+        )
+        self.sites = {
+            name: FixedSite(role, camera_ids=cameras, fleet=listed)
+            for name, _kecamatan, cameras in _FLEET
+        }
+        leases = {camera: name for name, _kecamatan, cameras in _FLEET for camera in cameras}
+        for site in self.sites.values():
+            site.leases = leases
+
+    @staticmethod
+    def url(name: str) -> str:
+        return f"http://{name}.invalid"
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self._answer)
+
+    async def _answer(self, request: httpx.Request) -> httpx.Response:
+        name = request.url.host.removesuffix(".invalid")
+        if name == self.dead:
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        return await self.sites[name]._answer(request)
+
+
 class _Sse(httpx.AsyncByteStream):
     """The stored events, then silence until the console hangs up."""
 
@@ -432,4 +537,15 @@ def fixed_app(site: FixedSite | None = None, **options: Any) -> CctvApp:
     return CctvApp(
         "http://fixed.invalid", "token", "rec-sangatta-1", refresh=3600,
         transport=site.transport(), **options,
+    )  # fmt: skip
+
+
+def fleet_app(fleet: FixedFleet | None = None, **options: Any) -> CctvApp:
+    """The console as ``cctvctl tui --fleet`` starts it on ``sgu-1`` of ``fleet``."""
+    fleet = fleet or FixedFleet()
+    more = [ServerTarget(fleet.url(n), "token", n) for n in fleet.sites if n != "sgu-1"]
+    options = {"refresh": 3600, "health_seconds": 3600} | options
+    return CctvApp(
+        fleet.url("sgu-1"), "token", "sgu-1",
+        transport=fleet.transport(), more=more, fleet=True, **options,
     )  # fmt: skip

@@ -25,25 +25,26 @@ async def _nodes(client: AsyncCctvClient) -> FleetNodes:
     return await client.fleet_nodes()
 
 
-def fleet_targets(given: Target, utc: bool = False) -> list[Target]:
+def fleet_targets(
+    given: Target, utc: bool = False, *, answered_first: bool = False
+) -> list[Target]:
     """Every node of ``given``'s fleet as a target; exits with ``given``'s error (a
-    single node is 2, an unreachable store 1) or 1 when the fleet lists no node."""
+    single node is 2, an unreachable store 1) or 1 when the fleet lists no node.
+    ``answered_first``: the node that answered leads (the console shows it first)."""
     import typer
 
-    from cctvctl.termsafe import escape_controls
+    from cctvctl.client import fleet_members
 
     (result,) = ask([given], _nodes, loop_free=True, utc=utc)
     fleet = result.value
     assert fleet is not None
-    found: list[Target] = []
-    for node in fleet.nodes:
-        if not node.url.startswith(("http://", "https://")):
-            # A store row is not this CLI's to trust: say which node is left out and why.
-            error(f"{escape_controls(node.name)}: the fleet store gives no http(s) URL; left out")
-            continue
-        found.append(
-            Target(node.name, node.url, given.token, context=given.context, source=given.source)
-        )
+    members = fleet_members(fleet, answered_first=answered_first)
+    for line in members.left_out:
+        error(line)
+    found = [
+        Target(node.name, node.url, given.token, context=given.context, source=given.source)
+        for node in members.nodes
+    ]
     if not found:
         error(f"{given.name}: the fleet store lists no node yet; nodes register by heartbeat")
         raise typer.Exit(exit_codes.FAILURE)

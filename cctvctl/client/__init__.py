@@ -16,7 +16,8 @@ The modules behind this one are private; import from ``cctvctl.client``:
 - ``_wire``: how a call waits, on an event loop or on the calling thread;
 - ``_api``: :class:`AsyncCctvClient`; ``_blocking``: :class:`CctvClient`;
 - ``_sse``: server-sent events; ``_multi``: several nodes; ``_download``: saving a clip;
-- ``_news``: following a job over the event stream, polling when it drops.
+- ``_news``: following a job over the event stream, polling when it drops;
+- ``_fleet``: a fleet's nodes (one node's ``/fleet/nodes``) as the targets to ask.
 """
 
 from cctvctl.client._api import AsyncCctvClient
@@ -38,6 +39,7 @@ from cctvctl.client._errors import (
     TimedOut,
     Unreachable,
 )
+from cctvctl.client._fleet import FleetMembers, fleet_members
 from cctvctl.client._multi import MultiClient, NodeResult, run_blocking
 from cctvctl.client._news import JOB_PROGRESS, JobNews, fold_export_event, follow_job
 from cctvctl.client._routes import RebootSelection, Thumbnail
@@ -55,6 +57,7 @@ __all__ = [
     "CctvClient",
     "CctvError",
     "DownloadFailed",
+    "FleetMembers",
     "Forbidden",
     "JobNews",
     "MultiClient",
@@ -68,6 +71,7 @@ __all__ = [
     "Thumbnail",
     "TimedOut",
     "Unreachable",
+    "fleet_members",
     "fold_export_event",
     "follow_job",
     "manifest_path",

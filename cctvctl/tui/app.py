@@ -3,6 +3,11 @@
 It can watch several servers (nodes) at once: the *current* node gets the full stats
 polls, the event stream and the thumbnails; the others a light health poll, so the header
 can tell whether they are up. ``]`` / ``[`` or ``:node NAME`` switch the current node.
+
+With ``fleet`` (``cctvctl tui --fleet``) the nodes are a fleet's: the console also reads
+the fleet's node list from a node every few seconds (new nodes are watched as they
+appear), the overview merges every node's kecamatan, and opening a kecamatan goes to a
+node that serves it.
 """
 
 from __future__ import annotations
@@ -20,10 +25,18 @@ from textual.binding import BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 
-from cctvctl.client import GAP_EVENT, AsyncCctvClient, AuthError, NotFound
-from cctvctl.models import CameraStatus, Event
+from cctvctl.client import (
+    GAP_EVENT,
+    AsyncCctvClient,
+    AuthError,
+    CctvError,
+    NotFound,
+    fleet_members,
+)
+from cctvctl.models import CameraStatus, Event, FleetNodes
 from cctvctl.render import Depth, Mode, detect_depth
 from cctvctl.termsafe import escape_controls
+from cctvctl.tui import clock
 from cctvctl.tui.budget import DEFAULT_RATES
 from cctvctl.tui.commands import CommandProvider, Role, Scope, bindings_for, greyed_commands
 from cctvctl.tui.data import (
@@ -37,6 +50,7 @@ from cctvctl.tui.data import (
     describe_error,
     fetch_node,
 )
+from cctvctl.tui.fleet_view import UNKNOWN, Reach, merge_kecamatan, reach
 from cctvctl.tui.host import ConsoleHost
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.screens.camera import CameraScreen
@@ -45,6 +59,7 @@ from cctvctl.tui.screens.events import EventsScreen
 from cctvctl.tui.screens.exports import ExportsScreen
 from cctvctl.tui.screens.grid import GridScreen
 from cctvctl.tui.screens.help import HelpScreen
+from cctvctl.tui.screens.nodes import NodesScreen
 from cctvctl.tui.screens.overview import OverviewScreen
 
 if TYPE_CHECKING:
@@ -99,9 +114,15 @@ class CctvApp(App[None]):
         more: Sequence[ServerTarget] = (),
         health_seconds: float = HEALTH_SECONDS,
         help_note: str | None = None,
+        fleet: bool = False,
     ) -> None:
         super().__init__()
         self.help_note = help_note
+        self.fleet_mode = fleet
+        self.fleet: FleetNodes | None = None  # the latest node list a fleet node gave
+        self.fleet_read: datetime | None = None  # when it arrived (our clock)
+        self._fleet_poll: Poller | None = None
+        self._transport = transport
         self.readonly = readonly
         self.mode = Mode.ASCII if ascii else Mode.HALF_BLOCK
         self.refresh_seconds = refresh
@@ -109,14 +130,9 @@ class CctvApp(App[None]):
         self.budget_kbps = budget_kbps  # None: the default for the colour depth
         # The first target is current at start; ``more`` are the other nodes, in order.
         # transport: only for tests that answer from fixed data instead of a server.
+        self._given_role = role
         self.nodes: list[WatchedNode] = [
-            WatchedNode(
-                NodeData(t, stale_after=STALE_POLLS * self.refresh_seconds),
-                AsyncCctvClient(t.url, t.token, name=t.name, transport=transport),
-                role=role,
-                asked_role=role is not None,
-            )
-            for t in (ServerTarget(url, token, name or url), *more)
+            self._new_node(t) for t in (ServerTarget(url, token, name or url), *more)
         ]
         self._current = self.nodes[0]
         # What every screen reads: always the current node's.
@@ -126,6 +142,14 @@ class CctvApp(App[None]):
         self.role = role
         self._stats: Poller | None = None
         self._stale = False  # whether the screens were last drawn from stale data
+
+    def _new_node(self, target: ServerTarget) -> WatchedNode:
+        return WatchedNode(
+            NodeData(target, stale_after=STALE_POLLS * self.refresh_seconds),
+            AsyncCctvClient(target.url, target.token, name=target.name, transport=self._transport),
+            role=self._given_role,
+            asked_role=self._given_role is not None,
+        )
 
     @property
     def current(self) -> WatchedNode:
@@ -138,6 +162,10 @@ class CctvApp(App[None]):
     def other_nodes(self) -> list[NodeData]:
         """The nodes that are not current, in the order given, for the header."""
         return [n.data for n in self.nodes if n is not self._current]
+
+    def watched_nodes(self) -> list[NodeData]:
+        """Every watched node, in the order given (the current one included)."""
+        return [n.data for n in self.nodes]
 
     @property
     def depth(self) -> Depth:
@@ -180,10 +208,21 @@ class CctvApp(App[None]):
         for node in self.nodes:
             if node is not self._current:
                 self._watch_lightly(node)
+        if self.fleet_mode:
+            self._fleet_poll = Poller(
+                self,
+                self._poll_fleet,
+                self.health_seconds,
+                on_error=self._fleet_failed,
+                name="fleet",
+            )
+            self._fleet_poll.start()
 
     async def on_unmount(self) -> None:
         if self._stats is not None:
             self._stats.stop()
+        if self._fleet_poll is not None:
+            self._fleet_poll.stop()
         for node in self.nodes:
             if node.health is not None:
                 node.health.stop()
@@ -199,6 +238,7 @@ class CctvApp(App[None]):
         if node.health is not None:
             node.health.stop()
             node.health = None
+        node.data.stale_after = STALE_POLLS * self.refresh_seconds
         self._stats = Poller(
             self,
             lambda: self._poll_stats(node),
@@ -215,6 +255,9 @@ class CctvApp(App[None]):
         """Only the host health, every few seconds, for a node that is not current."""
         if node.health is not None:
             node.health.stop()
+        # Its figures are as old as its own poll allows: the fleet overview and the Nodes
+        # screen must not call a node unreachable between two light polls.
+        node.data.stale_after = STALE_POLLS * self.health_seconds
         node.health = Poller(
             self,
             lambda: self._poll_health(node),
@@ -311,6 +354,38 @@ class CctvApp(App[None]):
             if cam.id == camera_id and (cam.status_since is None or when >= cam.status_since):
                 data.cameras[i] = cam.model_copy(update={"status": new, "status_since": when})
 
+    async def _poll_fleet(self) -> None:
+        """The fleet's node list, from the current node or else the first that answers:
+        any node reads it from the same store."""
+        order = [self._current, *(n for n in self.nodes if n is not self._current)]
+        failure: Exception | None = None
+        for node in order:
+            try:
+                fleet = await node.client.fleet_nodes()
+            except Exception as exc:  # the next node may answer; the last error is raised
+                failure = exc
+                continue
+            self.fleet, self.fleet_read = fleet, clock.now()
+            self._adopt(fleet)
+            self._show_data()
+            return
+        if failure is not None:
+            raise failure
+
+    def _fleet_failed(self, exc: Exception) -> None:
+        # The last list stays on screen, its heartbeat ages counting on from fleet_read.
+        log.debug("fleet node list: %s", exc)
+
+    def _adopt(self, fleet: FleetNodes) -> None:
+        """Watch a node that joined the fleet since the console started (same token)."""
+        known = {n.name for n in self.nodes}
+        for member in fleet_members(fleet).nodes:
+            if member.name in known:
+                continue
+            node = self._new_node(ServerTarget(member.url, self.target.token, member.name))
+            self.nodes.append(node)
+            self._watch_lightly(node)
+
     def _stats_failed(self, exc: Exception, node: WatchedNode | None = None) -> None:
         data = (node or self._current).data
         data.connection, data.error = describe_error(exc)
@@ -320,6 +395,14 @@ class CctvApp(App[None]):
 
     def node_named(self, name: str) -> WatchedNode | None:
         return next((n for n in self.nodes if n.name == name), None)
+
+    def make_current(self, name: str) -> bool:
+        """Switch to the watched node ``name``; False when none is watched by that name."""
+        node = self.node_named(name)
+        if node is None:
+            return False
+        self.switch_node(node)
+        return True
 
     def switch_node(self, node: WatchedNode) -> None:
         """Make ``node`` current: full polling moves to it, the console goes home."""
@@ -394,6 +477,9 @@ class CctvApp(App[None]):
     def action_events(self) -> None:
         self._switch_to(EventsScreen)
 
+    def action_nodes(self) -> None:
+        self._switch_to(NodesScreen)
+
     def _switch_to(self, kind: type[CctvScreen]) -> None:
         """Open a singleton screen, or go back to it if it is already in the stack."""
         if isinstance(self.screen, kind):
@@ -420,6 +506,9 @@ class CctvApp(App[None]):
         if not text:
             return
         outcome = resolve(text, self.node, [n.name for n in self.nodes])
+        if outcome.missing_camera is not None and self.fleet_mode:
+            await self._open_fleet_camera(outcome.missing_camera, outcome.error or "")
+            return
         if outcome.error is not None:
             self.notify(outcome.error, title="command", severity="error")
             return
@@ -445,10 +534,84 @@ class CctvApp(App[None]):
         self.push_screen(GridScreen("offline cameras", lambda c: c.status is CameraStatus.OFFLINE))
 
     def open_kecamatan(self, *slugs: str) -> None:
+        if self.fleet_mode and len(slugs) == 1 and not self._to_serving_node(slugs[0]):
+            return
         names = {k.slug: k.name for k in self.node.kecamatan}
+        if self.fleet_mode:
+            # The node just made current may not have sent its own list yet.
+            names |= {k.slug: k.name for k in merge_kecamatan(self.watched_nodes(), self.fleet)}
         title = " + ".join(names.get(slug, slug) for slug in slugs)
         wanted = set(slugs)
         self.push_screen(GridScreen(title, lambda c: c.kecamatan_slug in wanted))
+
+    def _to_serving_node(self, slug: str) -> bool:
+        """Make a node that serves ``slug`` current (the current one if it does), so the
+        grid, the camera, exports and reboots go to the node recording its cameras.
+        False, with a toast, when every node serving it is out of reach."""
+        merged = merge_kecamatan(self.watched_nodes(), self.fleet)
+        row = next((k for k in merged if k.slug == slug), None)
+        if row is None:
+            return True
+        if not row.answering:
+            if row.unreachable:
+                nodes = ", ".join(row.unreachable)
+                self.notify(
+                    f"{row.name}: cameras {UNKNOWN}: {nodes}", title="kecamatan", severity="warning"
+                )
+                return False
+            return True
+        if self.target.name not in row.answering:
+            target = self.node_named(row.answering[0])
+            if target is not None:
+                self.switch_node(target)
+        others = [n for n in row.nodes if n != self.target.name]
+        if others:
+            # The grid shows one node's cameras: say where the rest are.
+            self.notify(
+                f"{row.name}: the cameras {self.target.name} records; "
+                f"also on {', '.join(others)} (] or :node to switch)",
+                title="kecamatan",
+            )
+        return True
+
+    async def _open_fleet_camera(self, camera_id: str, not_here: str) -> None:
+        """A camera the current node does not list: make the node that records it now
+        current (the store's lease, else the first node that knows the camera), then open
+        it. Its node out of reach: the camera is unknown, and the console says so."""
+        holder: str | None = None
+        in_fleet = True  # whether the camera may be on a node out of reach
+        try:
+            where = await self.client.fleet_where(camera_id)
+        except NotFound:
+            # Neither the fleet's inventory, its leases nor its catalogue know it; a node
+            # recording from its own file (no fleet inventory yet) may still have it.
+            in_fleet = False
+        except CctvError as exc:  # the store may be down: the nodes themselves still answer
+            log.debug("fleet where %s: %s", camera_id, exc)
+        else:
+            if where.lease is not None and where.lease.live:
+                holder = where.lease.node
+        candidates = [n for n in self.nodes if n is not self._current]
+        if holder is not None:
+            candidates = [n for n in candidates if n.name == holder]
+        out_of_reach = [n.name for n in candidates if reach(n.data) is Reach.UNREACHABLE]
+        for node in candidates:
+            if node.name in out_of_reach:
+                continue
+            try:
+                await node.client.camera(camera_id)
+            except CctvError:
+                continue
+            self.switch_node(node)
+            self.open_camera(camera_id)
+            return
+        if holder is not None and self.node_named(holder) is None:
+            out_of_reach.append(holder)  # recorded by a node this console does not watch
+        if out_of_reach and in_fleet:
+            nodes = ", ".join(out_of_reach)
+            self.notify(f"{camera_id}: {UNKNOWN}: {nodes}", title="camera", severity="warning")
+        else:
+            self.notify(not_here, title="command", severity="error")
 
     def open_camera(self, camera_id: str) -> None:
         self.push_screen(CameraScreen(camera_id))

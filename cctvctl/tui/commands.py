@@ -48,11 +48,12 @@ class Scope(enum.StrEnum):
     CAMERA = "camera"
     EXPORTS = "exports"
     EVENTS = "events"
+    NODES = "nodes"
     TABLE = "table"  # the row keys of every table screen (widgets/nav_table.py)
 
 
 #: Screens that are one table: their help lists the TABLE rows too.
-TABLE_SCOPES = frozenset({Scope.OVERVIEW, Scope.EXPORTS, Scope.EVENTS})
+TABLE_SCOPES = frozenset({Scope.OVERVIEW, Scope.EXPORTS, Scope.EVENTS, Scope.NODES})
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("o", "offline", "Grid of every offline camera", "app.offline"),
     Command("x", "exports", "Export jobs, with progress", "app.exports"),
     Command("a", "events", "Events and audit log", "app.events"),
+    Command(
+        "N",
+        "nodes",
+        "Nodes: heartbeat, version, CPU, disks",
+        "app.nodes",
+        shown_key="N",
+    ),
     Command("r", "refresh", "Poll the server now", "app.refresh_now"),
     Command(
         "right_square_bracket",
@@ -205,6 +213,23 @@ COMMANDS: tuple[Command, ...] = (
         "Every field of the selected event or audit row",
         "screen.details",
         Scope.EVENTS,
+        priority=True,
+    ),
+    Command(
+        "enter",
+        "open",
+        "Make the node the current one (as ] does)",
+        "screen.drill",
+        Scope.NODES,
+        priority=True,
+    ),
+    Command(
+        "slash",
+        "filter",
+        "Filter nodes",
+        "screen.filter",
+        Scope.NODES,
+        shown_key="/",
         priority=True,
     ),
 )

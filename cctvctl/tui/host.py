@@ -8,9 +8,11 @@ the real app.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from cctvctl.client import AsyncCctvClient
+from cctvctl.models import FleetNodes
 from cctvctl.render import Depth, Mode
 from cctvctl.tui.commands import Role
 from cctvctl.tui.data import NodeData, ServerTarget
@@ -27,11 +29,18 @@ class ConsoleHost(Protocol):
     role: Role | None
     readonly: bool
     mode: Mode
+    fleet_mode: bool  # the nodes are a fleet's (cctvctl tui --fleet)
+    fleet: FleetNodes | None
+    fleet_read: datetime | None
 
     @property
     def depth(self) -> Depth: ...
 
     def other_nodes(self) -> list[NodeData]: ...
+
+    def watched_nodes(self) -> list[NodeData]: ...
+
+    def make_current(self, name: str) -> bool: ...
 
     def picture_budget(self) -> float | None: ...
 

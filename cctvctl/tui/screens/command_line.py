@@ -27,13 +27,14 @@ _SCREENS: dict[str, str] = {
     "exports": "exports",
     "audit": "events",
     "events": "events",
+    "nodes": "nodes",
     "home": "home",
     "overview": "home",
     "help": "help",
     "quit": "quit",
     "q": "quit",
 }
-ACCEPTED = "kec NAME, cam ID, offline, exports, audit, events, home, help, quit"
+ACCEPTED = "kec NAME, cam ID, offline, exports, audit, events, nodes, home, help, quit"
 NODE_VERBS = ("node",)
 
 
@@ -44,6 +45,8 @@ class Outcome:
     action: str | None = None
     node: str | None = None  # the name of the node to make current
     error: str | None = None
+    #: A camera id the node's own list does not hold: another node of a fleet may.
+    missing_camera: str | None = None
 
 
 def _match(needle: str, choices: Iterable[tuple[str, str]]) -> list[str]:
@@ -103,7 +106,10 @@ def resolve(text: str, node: NodeData, nodes: Sequence[str] = ()) -> Outcome:
             return Outcome(error="cam needs a camera id, e.g. ':cam sgu-camat-01'")
         ids = _match(arg, ((c.id, c.name) for c in node.cameras))
         if not ids:
-            return Outcome(error=f"no camera matches {arg!r}; ids look like 'sgu-camat-01'")
+            return Outcome(
+                error=f"no camera matches {arg!r}; ids look like 'sgu-camat-01'",
+                missing_camera=arg,
+            )
         if len(ids) > 1 and arg.lower() not in (i.lower() for i in ids):
             return Outcome(error=f"{arg!r} matches {len(ids)} cameras: {_listed(ids)}")
         exact = [i for i in ids if i.lower() == arg.lower()]

@@ -28,7 +28,17 @@ COLUMN_NOTES: dict[Scope, tuple[tuple[str, str], ...]] = {
         ("Days", "days to a full disk at the last hour's write rate"),
         ("Miss", "footage missing in 24 h, summed over its cameras"),
         ("RTT", "slowest camera's connect time to RTSP (every 30 s)"),
+        ("Nodes", "with --fleet: node(s) serving it; ! out of reach"),
         ("!", "a problem: offline, degraded, failed, a gap"),
+    ),
+    Scope.NODES: (
+        ("State", "alive (heartbeat within a lease), ! unreachable, ! no heartbeat"),
+        ("Beat", "age of its last heartbeat in the fleet store"),
+        ("Cams", "cameras it records now (leases held), or enabled (no fleet)"),
+        ("CPU", "host CPU now"),
+        ("Free", "free space on its fullest disk"),
+        ("Days", "days to a full disk at the last hour's write rate"),
+        ("?", "the node cannot be reached: figures unknown"),
     ),
 }
 

@@ -22,6 +22,7 @@ from cctvctl.render import Mode
 from cctvctl.termsafe import for_terminal
 from cctvctl.tui import clock
 from cctvctl.tui.commands import Scope, bindings_for
+from cctvctl.tui.fleet_view import UNKNOWN, FleetKecamatan, merge_kecamatan
 from cctvctl.tui.format import (
     BAD,
     WARN,
@@ -39,7 +40,7 @@ from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.nav_table import NavTable
 from cctvctl.units import bytes_text, kbps_text
 
-__all__ = ["OverviewScreen", "missing_text", "row_cells"]
+__all__ = ["OverviewScreen", "fleet_cells", "missing_text", "row_cells"]
 
 # The name and the camera counts stay at any width; the figures after them give way.
 COLUMNS = (
@@ -53,6 +54,9 @@ COLUMNS = (
     ColumnSpec("Miss"),
     ColumnSpec("RTT"),
 )
+# With --fleet: which node(s) serve each kecamatan, after the camera counts, since a node
+# that cannot be reached is the state of the row.
+FLEET_COLUMNS = (*COLUMNS[:4], ColumnSpec("Nodes", Priority.STATUS), *COLUMNS[4:])
 # Sparkline cells before the kbps figure: a trend at 80 columns, a history when wider.
 NARROW_TREND = 4
 WIDE_TREND = 12
@@ -104,6 +108,38 @@ def row_cells(
     return stale_cells(cells) if stale else cells
 
 
+def _nodes_cell(k: FleetKecamatan) -> Text:
+    parts: list[Text] = [Text(n) for n in k.answering]
+    parts += [flagged(n) for n in k.unreachable]
+    parts += [Text(f"{n}…", "italic") for n in k.waiting]
+    return Text(", ").join(parts)
+
+
+def fleet_cells(k: FleetKecamatan, connecting: int = 0, trend: str = "") -> tuple[Text, ...]:
+    """One kecamatan merged over its nodes. Cameras on a node that cannot be reached are
+    unknown: never shown or counted as offline."""
+    nodes = _nodes_cell(for_terminal(k))
+    if k.summary is not None:
+        cells = row_cells(k.summary, trend, connecting=connecting)
+        status = cells[1]
+        if k.unreachable:
+            status = Text.assemble(status, " ", flagged("+unknown"))
+        return (cells[0], status, *cells[2:4], nodes, *cells[4:])
+    name = plain_cells((for_terminal(k).name,))[0]
+    if k.unreachable:
+        return (name, flagged(UNKNOWN), Text("?"), Text("?"), nodes, *(Text("?"),) * 5)
+    if k.waiting:
+        return (name, Text("connecting", "italic"), Text("…"), Text("…"), nodes, *(Text("…"),) * 5)
+    # Served, says the store, but the nodes that answer record no camera of it.
+    return (name, Text("no cameras"), Text("-"), Text("-"), nodes, *(Text("-"),) * 5)
+
+
+def _fleet_rank(k: FleetKecamatan) -> tuple[float, ...]:
+    # Unknown first: the operator must see what the console cannot see.
+    figures = kecamatan_rank(k.summary) if k.summary is not None else (0.0, 0.0, 0.0)
+    return (-len(k.unreachable), *figures)
+
+
 class OverviewScreen(FilteredTableScreen):
     SCOPE = Scope.OVERVIEW
     TITLE_TEXT = "kecamatan"
@@ -139,7 +175,46 @@ class OverviewScreen(FilteredTableScreen):
         rows = sorted(self.node.kecamatan, key=lambda k: (*kecamatan_rank(k), k.name))
         return [k for k in rows if needle in k.name.lower() or needle in k.slug]
 
+    def fleet_rows(self) -> list[FleetKecamatan]:
+        needle = self.filter_input.needle
+        rows = merge_kecamatan(self.cctv.watched_nodes(), self.cctv.fleet)
+        rows.sort(key=lambda k: (*_fleet_rank(k), k.name))
+        return [k for k in rows if needle in k.name.lower() or needle in k.slug]
+
+    def _redraw_fleet(self) -> None:
+        rows = self.fleet_rows()
+        now = clock.now()
+        mine = self.cctv.target.name
+        opening = Counter(c.kecamatan_slug for c in self.node.cameras if connecting(c, now))
+        width = WIDE_TREND if self.size.width >= 110 else NARROW_TREND
+        ascii = self.cctv.mode is Mode.ASCII
+        history = self.node.kbps_history
+
+        def trend(k: FleetKecamatan) -> str:
+            # Only the current node's stats polls keep a history; a kecamatan it shares
+            # with another node would show part of its traffic as the whole trend.
+            if k.nodes != (mine,):
+                return ""
+            return sparkline(history.get(k.slug, ()), width, ascii=ascii)
+
+        self.fill(
+            FLEET_COLUMNS,
+            (
+                (k.slug, fleet_cells(k, opening[k.slug] if mine in k.answering else 0, trend(k)))
+                for k in rows
+            ),
+        )
+        self._follow_order(tuple(k.slug for k in rows))
+
+    def _follow_order(self, order: tuple[str, ...]) -> None:
+        if order != self._order and self._order and not self._operator_holds():
+            self.table.move_cursor(row=0, animate=False)
+        self._order = order
+
     def redraw(self) -> None:
+        if self.cctv.fleet_mode:
+            self._redraw_fleet()
+            return
         width = WIDE_TREND if self.size.width >= 110 else NARROW_TREND
         ascii = self.cctv.mode is Mode.ASCII
         history = self.node.kbps_history
@@ -162,10 +237,7 @@ class OverviewScreen(FilteredTableScreen):
                 for k in rows
             ),
         )
-        order = tuple(k.slug for k in rows)
-        if order != self._order and self._order and not self._operator_holds():
-            self.table.move_cursor(row=0, animate=False)
-        self._order = order
+        self._follow_order(tuple(k.slug for k in rows))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_drill()

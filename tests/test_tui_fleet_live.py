@@ -1,0 +1,114 @@
+"""`cctvctl tui --fleet` against real nodes: two `cctvctl server` processes on the test
+PostgreSQL, and a third node row pointing at a port where nothing listens (a node that
+died), seeded with `FleetStore.heartbeat` as tests/test_fleet_api.py does.
+
+No simulator runs, so every camera of the live nodes goes offline: the dead node's
+kecamatan must read unknown beside them, never offline, and never add to their count.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from cli_process import NO_CONFIG
+from harness import ServerProcess, free_port
+from pg_harness import PgDatabase
+from test_fleet_api import _fleet_site
+from textual.widgets import DataTable
+from tui_pilot import screen_text, shown, until
+
+from cctvctl.cli.tui_cmd import chosen_targets
+from cctvctl.fleet.store import FleetStore
+from cctvctl.tui.app import CctvApp
+from cctvctl.tui.data import ServerTarget
+from cctvctl.tui.fleet_view import UNKNOWN
+from cctvctl.tui.screens.nodes import NodesScreen
+
+DEAD = "sgs-9"
+
+
+@dataclass
+class TwoNodes:
+    a: ServerProcess  # sgu-1
+    b: ServerProcess  # bgl-1, the same kecamatan as sgu-1 (two nodes, one row)
+    dead_url: str
+
+
+@pytest.fixture(scope="module")
+def two_nodes(pg: PgDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoNodes]:
+    root = tmp_path_factory.mktemp("fleet-tui")
+    site_a = _fleet_site(root / "a", pg.dsn)
+    a = ServerProcess(site_a, args=("--node", "sgu-1"))
+    b = ServerProcess(_fleet_site(root / "b", pg.dsn, tokens_of=site_a), args=("--node", "bgl-1"))
+    dead_url = f"http://127.0.0.1:{free_port()}"
+    store = FleetStore.open(pg.dsn)
+    try:
+        a.start()
+        b.start()
+        for name, url, kec in (
+            ("sgu-1", a.url, ["sangatta-utara"]),
+            ("bgl-1", b.url, ["sangatta-utara"]),
+            (DEAD, dead_url, ["sangatta-selatan"]),
+        ):
+            store.heartbeat(name, url=url, version="0.1.0", kecamatan=kec, capacity=8)
+        yield TwoNodes(a, b, dead_url)
+    finally:
+        for server in (a, b):
+            if server.running:
+                server.stop()
+        store.close()
+
+
+def cells(app: CctvApp, key: str) -> list[str]:
+    table = app.screen.query_one(DataTable)
+    if key not in table.rows:
+        return []
+    return [str(c) for c in table.get_row(key)]
+
+
+async def test_fleet_console_over_live_nodes_and_a_dead_one(
+    two_nodes: TwoNodes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [k for k in os.environ if k.startswith("CCTVCTL_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("CCTVCTL_CONFIG", NO_CONFIG)
+    token = two_nodes.a.site.tokens["viewer"]
+    # What `cctvctl tui --url A --fleet` does: ask A for the fleet, A first.
+    targets = chosen_targets(None, two_nodes.a.url, token, False, fleet=True)
+    assert [t.name for t in targets] == ["sgu-1", "bgl-1", DEAD]
+    assert [t.url for t in targets] == [two_nodes.a.url, two_nodes.b.url, two_nodes.dead_url]
+    assert {t.token for t in targets} == {token}
+    first, *rest = targets
+    app = CctvApp(
+        first.url,
+        first.token,
+        first.name,
+        refresh=0.5,
+        health_seconds=0.5,
+        more=[ServerTarget(t.url, t.token, t.name) for t in rest],
+        fleet=True,
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        # Both live nodes' two cameras in one row, offline (no simulator), both named.
+        await until(
+            pilot, lambda: cells(app, "sangatta-utara")[1:5] == ["!0/4", "0", "!4", "sgu-1, bgl-1"]
+        )
+        selatan = cells(app, "sangatta-selatan")
+        assert selatan[:5] == ["Sangatta Selatan", f"!{UNKNOWN}", "?", "?", f"!{DEAD}"]
+        assert all(len(line) <= 80 for line in screen_text(app).splitlines())
+
+        await pilot.press("N")
+        await shown(pilot, NodesScreen)
+        await until(pilot, lambda: cells(app, DEAD)[1:2] == ["!unreachable"])
+        await until(pilot, lambda: cells(app, "bgl-1")[1:2] == ["alive"])
+        live = cells(app, "sgu-1")
+        assert live[1] == "alive" and live[4].endswith("%") and live[5].endswith("%")
+        assert cells(app, DEAD)[4:7] == ["?", "?", "?"]
+        table = app.screen.query_one(DataTable)
+        table.move_cursor(row=table.get_row_index("bgl-1"))
+        await pilot.press("enter")
+        await until(pilot, lambda: app.target.name == "bgl-1")
+        assert app.client is app.nodes[1].client

@@ -35,6 +35,7 @@ SLOW_FIRST = (
     "test_cli_reboot.py",
     "test_recovery.py",
     "test_fleet_failover.py",
+    "test_fleet_export.py",
     "test_tui.py",
     "test_cli_exit_codes.py",
     "test_tui_exports.py",
@@ -56,6 +57,7 @@ SLOW_FIRST = (
     "test_cli_job_follow.py",
     "test_connection_guard.py",
     "test_tui_nodes.py",
+    "test_tui_fleet_live.py",
 )
 
 

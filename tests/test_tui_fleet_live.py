@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 from cli_process import NO_CONFIG
-from harness import ServerProcess, free_port
+from harness import ServerProcess, SiteSpec, free_port
 from pg_harness import PgDatabase
 from test_fleet_api import _fleet_site
 from textual.widgets import DataTable
@@ -28,6 +28,8 @@ from cctvctl.tui.fleet_view import UNKNOWN
 from cctvctl.tui.screens.nodes import NodesScreen
 
 DEAD = "sgs-9"
+SPEC_A = SiteSpec(cameras=2, kecamatan=("Sangatta Utara", "Bengalon"))  # san-cam-01 ben-cam-02
+SPEC_B = SiteSpec(cameras=4, kecamatan=("Bengalon", "Sangatta Utara"))  # ben-cam-01 san-cam-02 …
 
 
 @dataclass
@@ -40,9 +42,12 @@ class TwoNodes:
 @pytest.fixture(scope="module")
 def two_nodes(pg: PgDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoNodes]:
     root = tmp_path_factory.mktemp("fleet-tui")
-    site_a = _fleet_site(root / "a", pg.dsn)
+    # Camera ids come from the kecamatan and the position, so these two files share two
+    # kecamatan and no camera: a fleet places each camera on one node only.
+    site_a = _fleet_site(root / "a", pg.dsn, spec=SPEC_A)
     a = ServerProcess(site_a, args=("--node", "sgu-1"))
-    b = ServerProcess(_fleet_site(root / "b", pg.dsn, tokens_of=site_a), args=("--node", "bgl-1"))
+    site_b = _fleet_site(root / "b", pg.dsn, tokens_of=site_a, spec=SPEC_B)
+    b = ServerProcess(site_b, args=("--node", "bgl-1"))
     dead_url = f"http://127.0.0.1:{free_port()}"
     store = FleetStore.open(pg.dsn)
     try:
@@ -92,9 +97,9 @@ async def test_fleet_console_over_live_nodes_and_a_dead_one(
         fleet=True,
     )
     async with app.run_test(size=(80, 24)) as pilot:
-        # Both live nodes' two cameras in one row, offline (no simulator), both named.
+        # Both live nodes' cameras of a kecamatan in one row, offline (no simulator), both named.
         await until(
-            pilot, lambda: cells(app, "sangatta-utara")[1:5] == ["!0/4", "0", "!4", "sgu-1, bgl-1"]
+            pilot, lambda: cells(app, "sangatta-utara")[1:5] == ["!0/3", "0", "!3", "sgu-1, bgl-1"]
         )
         selatan = cells(app, "sangatta-selatan")
         assert selatan[:5] == ["Sangatta Selatan", f"!{UNKNOWN}", "?", "?", f"!{DEAD}"]

@@ -340,6 +340,8 @@ def test_cancel_and_delete(env: Env) -> None:
     with live.server.client("operator") as api:
         gone = api.delete(f"/api/v1/exports/{job_id}")
         assert gone.status_code == 200 and gone.json()["state"] == "deleted"
+        kept = api.get(f"/api/v1/exports/{job_id}")
+        assert kept.status_code == 200 and kept.json()["state"] == "deleted"
         _assert_problem(api.get(f"/api/v1/exports/{job_id}/file"), 410, "deleted")
         _assert_problem(api.get(f"/api/v1/exports/{job_id}/manifest"), 410)
         listed = {j["id"]: j["state"] for j in api.get("/api/v1/exports").json()}

@@ -5,6 +5,7 @@ as a timeline bar, the camera's recent events, and its actions (export, reboot, 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -50,6 +51,8 @@ __all__ = [
 ]
 
 THUMB_INTERVAL: Final = 1.0
+# How often a camera screen whose node no longer lists its camera asks the fleet again.
+FOLLOW_SECONDS: Final = 2.0
 # The bar's cells are 18 minutes wide at 80 columns: a minute is often enough, and a status
 # change of this camera (a gap opening or closing) asks at once.
 TIMELINE_INTERVAL: Final = 60.0
@@ -260,6 +263,8 @@ class CameraScreen(CctvScreen):
         self._seen_status: int | None = None  # newest camera.status event of this camera seen
         self._stats_shown: tuple[tuple[str, ...], ...] | None = None
         self.budget = ByteBudget(None)
+        self._followed_at = -FOLLOW_SECONDS  # monotonic time the fleet was last asked
+        self._lost: str | None = None  # why the fleet cannot say where the camera is
 
     def compose(self) -> ComposeResult:
         yield NodeHeader()
@@ -320,12 +325,45 @@ class CameraScreen(CctvScreen):
         # Figures too old to trust are dimmed (the header says how old, and why).
         self.set_class(self.node.is_stale(), "-stale")
         camera = self.camera()
-        self._show_stats(
-            stats_table(camera) if camera else plain(f"{self.camera_id}: not on this server")
-        )
+        if camera is not None:
+            self._lost = None
+            self._show_stats(stats_table(camera))
+        elif self.cctv.fleet_mode:
+            self._follow()
+            self._show_stats(plain(self._lost or f"{self.camera_id}: finding its node"))
+        else:
+            self._show_stats(plain(f"{self.camera_id}: not on this server"))
         self.query_one("#events", Line).show(events_text(self.node.events, self.camera_id))
         self._reboot_outcomes()
         self._timeline_on_status()
+
+    def _follow(self) -> None:
+        """The current node does not list the camera (a failover or a handback moved
+        it, or its node stopped answering): ask the fleet where it is now, at most once
+        per FOLLOW_SECONDS."""
+        if self.node.updated is None and self.node.error is None:
+            return  # the node just made current has not answered yet
+        now = time.monotonic()
+        if now - self._followed_at < FOLLOW_SECONDS:
+            return
+        self._followed_at = now
+        self.run_worker(self._refollow(), group="follow", exit_on_error=False)
+
+    async def _refollow(self) -> None:
+        try:
+            await self.cctv.follow_camera(self.camera_id)
+        except CctvError as exc:
+            self._lost = str(exc)
+            self.refresh_data()
+
+    async def _routed(self, action: str) -> AsyncCctvClient | None:
+        """The client of the node recording the camera now, asked of the fleet for
+        each action (a camera moves with a failover); None, said in a toast, if none."""
+        try:
+            return await self.cctv.follow_camera(self.camera_id)
+        except CctvError as exc:
+            self.notify(str(exc), title=action, severity="error")
+            return None
 
     def _show_stats(self, shown: Table | Text) -> None:
         """Re-sends the figures only when a cell's text changed: each stats tick would
@@ -388,9 +426,15 @@ class CameraScreen(CctvScreen):
     def action_export(self) -> None:
         if not self.allowed("export"):
             return
+        self.run_worker(self._export(), group="action", exit_on_error=False)
+
+    async def _export(self) -> None:
+        client = await self._routed("export")
+        if client is None:
+            return
         camera = self.camera()
         form = ExportForm(
-            self.cctv.client,
+            client,
             self.camera_id,
             camera.name if camera else "",
             footage=self.query_one(Timeline).recordings,
@@ -406,11 +450,23 @@ class CameraScreen(CctvScreen):
     def action_reboot(self) -> None:
         if not self.allowed("reboot"):
             return
+        self.run_worker(self._reboot(), group="action", exit_on_error=False)
+
+    async def _reboot(self) -> None:
+        client = await self._routed("reboot")
+        if client is None:
+            return
         camera = self.camera()
+        if camera is None and self.cctv.fleet_mode:
+            try:  # a node just made current may not have sent its list yet
+                camera = await client.camera(self.camera_id)
+            except CctvError as exc:
+                self.notify(str(exc), title="reboot", severity="error")
+                return
         if camera is None:
             self.notify(f"{self.camera_id}: not on this server", title="reboot", severity="error")
             return
-        self.app.push_screen(RebootModal(self.cctv.client, camera), self._rebooted)
+        self.app.push_screen(RebootModal(client, camera), self._rebooted)
 
     def _rebooted(self, job: RebootJob | None) -> None:
         if job is None:
@@ -445,7 +501,12 @@ class CameraScreen(CctvScreen):
     def action_snapshot(self) -> None:
         if not self.allowed("snapshot"):
             return
-        self.app.push_screen(SnapshotModal(self.cctv.client, self.camera_id), self._saved)
+        self.run_worker(self._snapshot(), group="action", exit_on_error=False)
+
+    async def _snapshot(self) -> None:
+        client = await self._routed("snapshot")
+        if client is not None:
+            self.app.push_screen(SnapshotModal(client, self.camera_id), self._saved)
 
     def _saved(self, saved: tuple[Path, int] | None) -> None:
         if saved is None:

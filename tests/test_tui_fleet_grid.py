@@ -243,6 +243,18 @@ async def test_grid_export_reboot_and_failover_over_two_real_nodes(
         await pilot.press("e")
         form = await shown(pilot, ExportForm)
         assert form.client is app.client_named("node-a")
+        await pilot.press("escape")
+        await shown(pilot, CameraScreen)
+
+        # 5. node-b returns and takes its cameras back at a segment boundary: the camera
+        # screen left open on node-a follows the camera there, and so does the grid.
+        b.start()
+        await until(pilot, lambda: app.target.name == "node-b", timeout=45)
+        assert app.screen is camera and camera.camera_id == on_b
+        await until(pilot, lambda: "Kamera" in screen_text(app))  # node-b's figures shown
+        await pilot.press("escape")
+        assert await shown(pilot, FleetGridScreen) is grid
+        await until(pilot, lambda: {k: t.entry.node for k, t in tiles(app).items()} == shared.home)
 
 
 # --------------------------------------------------------------------------- pure merge

@@ -3,23 +3,19 @@ knowing or choosing.
 
 The fleet is asked every time (:meth:`FleetRouter.route_camera`), never remembered: a
 failover or a handback moves a camera within a lease, and an answer kept would send an
-export or a reboot to a node that no longer records it. :meth:`FleetRouter.on_camera`
-asks again when the node it was sent to answers 404 or cannot be reached.
+export or a reboot to a node that no longer records it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 from cctvctl.client._api import AsyncCctvClient
 from cctvctl.client._errors import CctvError, NotFound, Unreachable
 from cctvctl.models import CameraWhere, FleetPlacement
 
 __all__ = ["UNKNOWN", "FleetRouter", "NodeClients", "Routed"]
-
-T = TypeVar("T")
 
 #: What a camera is whose node cannot be reached: never "offline", which would be a claim
 #: about the camera that nobody can make.
@@ -109,18 +105,3 @@ class FleetRouter:
                 "(a failover node takes it once its lease runs out)",
             )
         raise NotFound("fleet", f"{camera_id}: no node records it now")
-
-    async def on_camera(
-        self, camera_id: str, question: Callable[[AsyncCctvClient], Awaitable[T]]
-    ) -> tuple[Routed, T]:
-        """``question`` asked of the node recording ``camera_id``; asked again of the
-        new node once when that node answers 404 or is out of reach and the camera has
-        moved (a failover or a handback in between)."""
-        routed = await self.route_camera(camera_id)
-        try:
-            return routed, await question(routed.client)
-        except (NotFound, Unreachable):
-            again = await self.route_camera(camera_id)
-            if again.node == routed.node:
-                raise
-            return again, await question(again.client)

@@ -142,9 +142,12 @@ def tiles(app: CctvApp) -> dict[str, Tile]:
     return {t.camera_id: t for t in app.screen.query(Tile)}
 
 
-async def test_a_kecamatan_grid_shows_every_nodes_cameras_each_from_its_node() -> None:
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_kecamatan_grid_shows_every_nodes_cameras_each_from_its_node(
+    size: tuple[int, int],
+) -> None:
     app = fleet_app()
-    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+    async with app.run_test(size=size, notifications=True) as pilot:
         await ready(pilot, app)
         # Bengalon: one camera on sgu-1 (current), two on bgl-1; one grid, no switch.
         app.open_kecamatan("bengalon")
@@ -174,9 +177,11 @@ async def test_a_kecamatan_grid_shows_every_nodes_cameras_each_from_its_node() -
         await until(pilot, lambda: "sgs-camat-01" in tiles(app))
         tile = tiles(app)["sgs-camat-01"]
         assert tile.entry.unknown == UNKNOWN and tile.entry.node == "sgs-9"
+        await until(pilot, lambda: f"{UNKNOWN} · sgs-9" in screen_text(app))  # the picture's place
+        await until(pilot, lambda: "sgs-9 unreachable" in screen_text(app))  # the pager
         text = screen_text(app)
-        assert UNKNOWN in text and "sgs-9 unreachable" in text
         assert "OFF" not in text and "offline" not in text
+        assert all(len(line) <= size[0] for line in text.splitlines())
         # Opening it says where it is and why not, and stays.
         await pilot.press("enter")
         await until(pilot, lambda: any(UNKNOWN in n.message for n in app._notifications))

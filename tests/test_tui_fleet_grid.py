@@ -25,6 +25,7 @@ from fleet_sites import fleet_toml, node_site
 from harness import RunningSim, ServerProcess, Site, SiteSpec, start_sim, wait_for, write_site
 from pg_harness import PgDatabase
 from textual.widgets import Input
+from tui_fixture import FixedFleet, fleet_app
 from tui_pilot import screen_text, shown, until
 
 from cctvctl.client import UNKNOWN
@@ -314,3 +315,18 @@ def test_a_camera_whose_node_does_not_answer_is_unknown_and_the_store_down_still
     # The store down: no placement, the nodes' own lists are the grid.
     alone = fleet_cameras(SLUG, None, {"a": [_cam("c1")], "b": None})
     assert [(e.id, e.node, e.unknown) for e in alone] == [("c1", "a", None)]
+
+
+async def test_with_the_store_down_the_grid_shows_what_the_nodes_record() -> None:
+    fleet = FixedFleet()
+    for site in fleet.sites.values():
+        site.store_down = True
+    app = fleet_app(fleet)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.nodes[1].data.health is not None)
+        await until(pilot, lambda: "Bengalon" in screen_text(app))
+        app.open_kecamatan("bengalon")
+        await shown(pilot, FleetGridScreen)
+        want = {"bgl-camat-01": "sgu-1", "bgl-pkm-01": "bgl-1", "bgl-desa-01": "bgl-1"}
+        await until(pilot, lambda: {k: t.entry.node for k, t in tiles(app).items()} == want)
+        await until(pilot, lambda: "fleet store: no answer" in screen_text(app))

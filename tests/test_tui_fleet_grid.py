@@ -257,6 +257,20 @@ async def test_grid_export_reboot_and_failover_over_two_real_nodes(
         assert await shown(pilot, FleetGridScreen) is grid
         await until(pilot, lambda: {k: t.entry.node for k, t in tiles(app).items()} == shared.home)
 
+        # 6. node-b dies again under an open camera screen: it says unknown (node
+        # unreachable), naming node-b, then follows the camera to node-a.
+        grid.set_focus(tiles(app)[on_b])
+        await pilot.press("enter")
+        camera = await shown(pilot, CameraScreen)
+        assert app.target.name == "node-b"
+        await until(pilot, lambda: "Kamera" in screen_text(app))
+        b.kill()
+        await until(pilot, lambda: UNKNOWN in screen_text(app), timeout=LEASE + 10)
+        assert "node-b" in screen_text(app) and "offline" not in screen_text(app)
+        await until(pilot, lambda: app.target.name == "node-a", timeout=LEASE + 20)
+        assert app.screen is camera
+        await until(pilot, lambda: "Kamera" in screen_text(app))
+
 
 # --------------------------------------------------------------------------- pure merge
 

@@ -17,6 +17,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from cctvctl.client import JOB_PROGRESS, AsyncCctvClient, CctvError
@@ -27,7 +28,7 @@ from cctvctl.tui import clock
 from cctvctl.tui.budget import ByteBudget
 from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Scope, bindings_for
-from cctvctl.tui.data import Poller
+from cctvctl.tui.data import Connection, Poller
 from cctvctl.tui.format import BADGES, age_text, flagged, plain, plain_cells, rtt_text
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.screens.export_form import ExportForm
@@ -51,7 +52,8 @@ __all__ = [
 ]
 
 THUMB_INTERVAL: Final = 1.0
-# How often a camera screen whose node no longer lists its camera asks the fleet again.
+# How often a camera screen whose node no longer lists its camera, or no longer answers,
+# asks the fleet again where it is.
 FOLLOW_SECONDS: Final = 2.0
 # The bar's cells are 18 minutes wide at 80 columns: a minute is often enough, and a status
 # change of this camera (a gap opening or closing) asks at once.
@@ -265,6 +267,7 @@ class CameraScreen(CctvScreen):
         self.budget = ByteBudget(None)
         self._followed_at = -FOLLOW_SECONDS  # monotonic time the fleet was last asked
         self._lost: str | None = None  # why the fleet cannot say where the camera is
+        self._follower: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield NodeHeader()
@@ -290,6 +293,8 @@ class CameraScreen(CctvScreen):
             name="timeline",
         )
         self._timeline.start()
+        if self.cctv.fleet_mode:
+            self._follower = self.set_interval(FOLLOW_SECONDS, self._follow_tick, name="follow")
 
     def on_unmount(self) -> None:
         for poller in (self._thumbs, self._timeline):
@@ -302,11 +307,15 @@ class CameraScreen(CctvScreen):
         for poller in (self._thumbs, self._timeline):
             if poller is not None:
                 poller.stop()
+        if self._follower is not None:
+            self._follower.pause()  # never switch nodes under another screen
 
     def on_screen_resume(self) -> None:
         for poller in (self._thumbs, self._timeline):
             if poller is not None:
                 poller.start()
+        if self._follower is not None:
+            self._follower.resume()
 
     def on_resize(self, event: events.Resize) -> None:
         if not self.query("#events"):
@@ -325,22 +334,43 @@ class CameraScreen(CctvScreen):
         # Figures too old to trust are dimmed (the header says how old, and why).
         self.set_class(self.node.is_stale(), "-stale")
         camera = self.camera()
-        if camera is not None:
+        fleet = self.cctv.fleet_mode
+        gone = self._node_gone()
+        if self._needs_following():
+            self._follow()
+        if camera is not None and not gone:
             self._lost = None
             self._show_stats(stats_table(camera))
-        elif self.cctv.fleet_mode:
-            self._follow()
-            self._show_stats(plain(self._lost or f"{self.camera_id}: finding its node"))
+        elif self._lost is not None:
+            self._show_stats(plain(self._lost))  # unknown (node unreachable), and which node
+        elif camera is not None:
+            self._show_stats(stats_table(camera))  # dimmed: the header says how old
+        elif fleet:
+            self._show_stats(plain(f"{self.camera_id}: finding its node"))
         else:
             self._show_stats(plain(f"{self.camera_id}: not on this server"))
         self.query_one("#events", Line).show(events_text(self.node.events, self.camera_id))
         self._reboot_outcomes()
         self._timeline_on_status()
 
+    def _node_gone(self) -> bool:
+        # In a fleet a node that stops answering may have lost the camera to a failover.
+        return self.cctv.fleet_mode and (
+            self.node.is_stale() or self.node.connection is not Connection.ONLINE
+        )
+
+    def _needs_following(self) -> bool:
+        return self.cctv.fleet_mode and (self.camera() is None or self._node_gone())
+
+    def _follow_tick(self) -> None:
+        # The app redraws on each poll, and a dead node's polls back off to 30 s apart.
+        if self._needs_following():
+            self._follow()
+
     def _follow(self) -> None:
-        """The current node does not list the camera (a failover or a handback moved
-        it, or its node stopped answering): ask the fleet where it is now, at most once
-        per FOLLOW_SECONDS."""
+        """The current node does not list the camera or does not answer (a failover or
+        a handback moved it, or its node died): ask the fleet where it is now, at most
+        once per FOLLOW_SECONDS."""
         if self.node.updated is None and self.node.error is None:
             return  # the node just made current has not answered yet
         now = time.monotonic()
@@ -354,7 +384,9 @@ class CameraScreen(CctvScreen):
             await self.cctv.follow_camera(self.camera_id)
         except CctvError as exc:
             self._lost = str(exc)
-            self.refresh_data()
+        else:
+            self._lost = None
+        self.refresh_data()
 
     async def _routed(self, action: str) -> AsyncCctvClient | None:
         """The client of the node recording the camera now, asked of the fleet for

@@ -39,6 +39,7 @@ from cctvctl.tui.screens.export_form import ExportForm
 from cctvctl.tui.screens.exports import ExportsScreen
 from cctvctl.tui.screens.fleet_grid import FleetGridScreen
 from cctvctl.tui.screens.reboot_modal import RebootModal
+from cctvctl.tui.widgets.thumb import Thumb
 from cctvctl.tui.widgets.tile import Tile
 from cctvctl.tui.widgets.timeline import Timeline
 
@@ -267,6 +268,8 @@ async def test_grid_export_reboot_and_failover_over_two_real_nodes(
         b.kill()
         await until(pilot, lambda: UNKNOWN in screen_text(app), timeout=LEASE + 10)
         assert "node-b" in screen_text(app) and "offline" not in screen_text(app)
+        # No frozen last frame, which would pass for a working camera.
+        await until(pilot, lambda: camera.query_one(Thumb).grid is None, timeout=3)
         await until(pilot, lambda: app.target.name == "node-a", timeout=LEASE + 20)
         assert app.screen is camera
         await until(pilot, lambda: "Kamera" in screen_text(app))

@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
-from cctvctl.client import JOB_PROGRESS, AsyncCctvClient, CctvError
+from cctvctl.client import JOB_PROGRESS, UNKNOWN, AsyncCctvClient, CctvError
 from cctvctl.models import Camera, CameraStatus, Event, ExportJob, RebootJob
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import localize
@@ -343,6 +343,10 @@ class CameraScreen(CctvScreen):
             self._show_stats(stats_table(camera))
         elif self._lost is not None:
             self._show_stats(plain(self._lost))  # unknown (node unreachable), and which node
+            thumb = self.query_one(Thumb)
+            if thumb.grid is not None:
+                thumb.clear()  # a frozen last frame would look like a working camera
+            thumb.set_placeholder(UNKNOWN)
         elif camera is not None:
             self._show_stats(stats_table(camera))  # dimmed: the header says how old
         elif fleet:
@@ -438,7 +442,7 @@ class CameraScreen(CctvScreen):
             if thumb.grid is not None:
                 thumb.clear()
             return
-        if width < 1:
+        if width < 1 or self._lost is not None:
             return
         shot = await self.cctv.client.thumbnail(self.camera_id, width, max(9, width * 9 // 16))
         frame = thumb.prepare(shot)

@@ -67,8 +67,7 @@ def test_sigterm_releases_the_leases_and_the_failover_node_records_at_once(
     # Footage up to a few closed segments of the stand-in after the stop.
     wait_for(
         lambda: all(
-            any(end >= began + 3 * SEGMENT for _, end in fleet.spans(stand_in, c))
-            for c in cameras
+            any(end >= began + 3 * SEGMENT for _, end in fleet.spans(stand_in, c)) for c in cameras
         ),
         LEASE,
         what=f"{stand_in} recording {cameras}",

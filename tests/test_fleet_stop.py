@@ -1,5 +1,6 @@
 """A clean stop (SIGTERM) of a fleet node releases its leases, so its failover node records
 its cameras at once instead of after the lease, and every view says "stopped", not down.
+The console's overview names, for each kecamatan, only the node(s) serving it.
 
 Two real `cctvctl server` nodes, the simulator and a real PostgreSQL, with the default
 30 s lease: a failover that waited for the lease, or for the failover node's next tick (a
@@ -18,8 +19,13 @@ from cli_process import run_cctvctl
 from fleet_sites import Fleet, running_fleet
 from harness import SiteSpec, wait_for
 from pg_harness import PgDatabase
+from textual.widgets import DataTable
+from tui_pilot import screen_text, shown, until
 
 from cctvctl.storage.gaps import find_gaps
+from cctvctl.tui.app import CctvApp
+from cctvctl.tui.data import ServerTarget
+from cctvctl.tui.screens.nodes import NodesScreen
 
 LEASE = 30
 SEGMENT = 2
@@ -45,6 +51,44 @@ def fleet(
         tmp_path_factory.mktemp("stop"), sim_cache, pg.dsn, SPEC, NODES, LEASE
     ) as fleet:
         yield fleet
+
+
+def console(fleet: Fleet, first: str) -> CctvApp:
+    """`cctvctl tui --fleet` asked of ``first``, watching every node (viewer token)."""
+    token = fleet.site.tokens["viewer"]
+    more = [ServerTarget(s.url, token, n) for n, s in fleet.nodes.items() if n != first]
+    return CctvApp(
+        fleet.nodes[first].url,
+        token,
+        first,
+        refresh=0.5,
+        health_seconds=0.5,
+        more=more,
+        fleet=True,
+    )
+
+
+def cells(app: CctvApp, key: str) -> list[str]:
+    table = app.screen.query_one(DataTable)
+    if key not in table.rows:
+        return []
+    return [str(c) for c in table.get_row(key)]
+
+
+async def test_the_overview_names_only_the_node_serving_each_kecamatan(fleet: Fleet) -> None:
+    # Each node's roll-up lists both kecamatan (the fleet's inventory), one with no camera.
+    for node in NODES:
+        listed = {
+            k["slug"]: k["cameras_total"] for k in fleet.nodes[node].get("/api/v1/kecamatan").json()
+        }
+        assert sorted(listed.values()) == [0, 2]  # the control: the bug's input is there
+    app = console(fleet, "node-a")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: cells(app, "bengalon")[4:5] == ["node-b"], timeout=20)
+        await until(pilot, lambda: cells(app, "sangatta-utara")[4:5] == ["node-a"], timeout=20)
+        await pilot.pause(1.5)  # three more polls: nothing else joins either row
+        assert cells(app, "sangatta-utara")[4] == "node-a"
+        assert cells(app, "bengalon")[4] == "node-b"
 
 
 def test_sigterm_releases_the_leases_and_the_failover_node_records_at_once(
@@ -113,3 +157,26 @@ def test_the_fleet_shows_the_stopped_node_as_stopped_and_what_was_taken_over(
     assert rows[stand_in][1:4] == ["alive", f"{len(fleet.home)}/{len(fleet.home)}", "2"]
     assert "2 nodes, 0 down, 1 stopped" in shown.stdout
     assert "DOWN" not in shown.stdout and "TAKEN" in shown.stdout
+
+
+async def test_the_console_shows_the_stopped_node_stopped_and_its_cameras_elsewhere(
+    fleet: Fleet,
+) -> None:
+    stopped, stand_in = "node-a", "node-b"
+    assert not fleet.nodes[stopped].running
+    app = console(fleet, stand_in)
+    async with app.run_test(size=(80, 24)) as pilot:
+        # Its home kecamatan is recorded by the stand-in: nothing unknown, no dead node.
+        await until(pilot, lambda: cells(app, "sangatta-utara")[4:5] == [stand_in], timeout=20)
+        assert "unknown" not in " ".join(cells(app, "sangatta-utara"))
+        await pilot.press("N")
+        await shown(pilot, NodesScreen)
+        await until(pilot, lambda: cells(app, stopped)[1:2] == ["stopped"], timeout=20)
+        await until(pilot, lambda: cells(app, stand_in)[1:2] == ["alive"], timeout=20)
+        b = cells(app, stand_in)
+        # Node, State, Beat, Cams, Taken, Lease, ...
+        assert b[3:5] == [str(len(fleet.home)), "!2"]
+        assert b[5].endswith("s") and int(b[5][:-1]) <= LEASE / 3 + 2
+        a = cells(app, stopped)
+        assert a[3:6] == ["0", "0", "-"] and a[6:9] == ["-", "-", "-"]
+        assert "unreachable" not in screen_text(app)

@@ -16,12 +16,15 @@ from pathlib import Path
 
 import pytest
 from cli_process import run_cctvctl
-from fleet_sites import Fleet, running_fleet
-from harness import SiteSpec, wait_for
-from pg_harness import PgDatabase
+from fleet_sites import Fleet, node_site, running_fleet
+from harness import ServerProcess, SiteSpec, wait_for, write_site
+from pg_harness import PgDatabase, PgEngine
+from tcp_relay import TcpRelay
 from textual.widgets import DataTable
 from tui_pilot import screen_text, shown, until
 
+from cctvctl.fleet.store import FleetStore
+from cctvctl.server.fleet_node import LEAVE_SECONDS
 from cctvctl.storage.gaps import find_gaps
 from cctvctl.tui.app import CctvApp
 from cctvctl.tui.data import ServerTarget
@@ -180,3 +183,42 @@ async def test_the_console_shows_the_stopped_node_stopped_and_its_cameras_elsewh
         a = cells(app, stopped)
         assert a[3:6] == ["0", "0", "-"] and a[6:9] == ["-", "-", "-"]
         assert "unreachable" not in screen_text(app)
+
+
+def test_a_store_gone_quiet_does_not_hold_the_shutdown(pg_engine: PgEngine, tmp_path: Path) -> None:
+    # The node reaches the store through a relay that then goes quiet: its calls wait for
+    # ever (no reset, keepalives answered), as behind a dead link.
+    dsn = pg_engine.create_database("quiet")
+    with TcpRelay(("127.0.0.1", pg_engine.port)) as relay:
+        quiet = dsn.replace(f"127.0.0.1:{pg_engine.port}/", f"127.0.0.1:{relay.port}/")
+        assert quiet != dsn
+        site = write_site(tmp_path / "site", SiteSpec(cameras=1, kecamatan=("Bengalon",)))
+        server = ServerProcess(node_site(site, "node-q", quiet, 6))
+        server.start()
+        try:
+            with FleetStore(dsn) as store:
+                wait_for(
+                    lambda: any(n.name == "node-q" for n in store.nodes()),
+                    20,
+                    what="node-q registered through the relay",
+                )
+            relay.freeze()
+            time.sleep(3)  # a tick (every 2 s) and a sync pass now wait on the link
+            began = time.time()
+            code = server.stop(timeout=40)
+            took = time.time() - began
+        finally:
+            server.kill()
+    log = server.log_text(-1)
+    print(f"stop with the store gone quiet took {took:.1f} s")
+    assert code == 0, log
+    # The fleet thread (4 s), the sync's last pass (4 s) and the store close (2 s), each
+    # bounded: not TCP keepalive's time, nor for ever.
+    assert took < 15 + LEAVE_SECONDS, log
+    # Whichever call the link caught (a tick, or the leave itself), it was let go.
+    assert (
+        "leaving without releasing leases" in log
+        or "could not leave the fleet (no answer within" in log
+    ), log
+    assert "did not answer the last flush" in log
+    assert "closing without it" in log

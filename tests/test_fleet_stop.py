@@ -160,6 +160,11 @@ def test_the_fleet_shows_the_stopped_node_as_stopped_and_what_was_taken_over(
     assert rows[stand_in][1:4] == ["alive", f"{len(fleet.home)}/{len(fleet.home)}", "2"]
     assert "2 nodes, 0 down, 1 stopped" in shown.stdout
     assert "DOWN" not in shown.stdout and "TAKEN" in shown.stdout
+    # --fleet does not ask it: not a partial answer, and no camera of it "unknown".
+    status = run_cctvctl("status", "--fleet", env=env)
+    assert status.returncode == 0, status.stderr
+    assert f"cctvctl: {stopped}: stopped (left the fleet cleanly); not asked" in status.stderr
+    assert "unreachable" not in status.stdout and stand_in in status.stdout
 
 
 async def test_the_console_shows_the_stopped_node_stopped_and_its_cameras_elsewhere(

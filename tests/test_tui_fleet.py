@@ -474,3 +474,12 @@ def test_a_stopped_node_serves_nothing_and_is_shown_stopped_not_dead() -> None:
     assert dead_cells[1] == "!unreachable" and dead_cells[6:9] == ["?", "?", "?"]
     again = {k.slug: k for k in merge_kecamatan([gone], listing(("s", ["x"], False)))}
     assert again["x"].unreachable == ("s",)
+
+
+def test_fleet_members_leave_out_a_stopped_node_and_name_it() -> None:
+    fleet = listing(("a", [], True), ("s", [], False), ("d", [], False))
+    fleet.nodes[1] = fleet.nodes[1].model_copy(update={"stopped": NOW})
+    members = fleet_members(fleet)
+    # The dead one is still asked (and shown unreachable); the stopped one is not.
+    assert [n.name for n in members.nodes] == ["a", "d"]
+    assert members.stopped == ["s"] and members.left_out == []

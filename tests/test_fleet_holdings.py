@@ -127,7 +127,7 @@ def test_a_node_that_leaves_frees_its_leases_at_once_and_is_heard(
     store.claim("sgu-1", ["cam-1", "cam-2"], TTL)
     with InventoryListener(pg.dsn) as listener:
         listener.connect()
-        assert store.leave("sgu-1") == 2
+        assert store.leave("sgu-1") == ["cam-1", "cam-2"]
         assert listener.wait(10) is None  # no inventory version came with it
         assert listener.take_left() == {"sgu-1"}
         assert listener.take_left() == set()  # taken once

@@ -384,15 +384,15 @@ class FleetStore:
 
         return self._run(work)
 
-    def leave(self, node: str) -> int:
+    def leave(self, node: str) -> list[str]:
         """``node`` stops cleanly: its leases are released and it is marked stopped, in one
         transaction, and the nodes listening hear of it (``LEFT_CHANNEL``) so a failover
-        node claims the cameras at once. Returns how many leases it gave up. Its next
+        node claims the cameras at once. Returns the cameras it gave up, sorted. Its next
         heartbeat makes it a running node again."""
 
-        def work(cur: Cursor) -> int:
-            cur.execute("DELETE FROM leases WHERE node = %s", (node,))
-            released = cur.rowcount
+        def work(cur: Cursor) -> list[str]:
+            cur.execute("DELETE FROM leases WHERE node = %s RETURNING camera", (node,))
+            released = sorted(row[0] for row in cur.fetchall())
             cur.execute("UPDATE nodes SET stopped = now() WHERE name = %s", (node,))
             # Delivered at commit: whoever hears it finds the leases already free.
             cur.execute("SELECT pg_notify(%s, %s)", (LEFT_CHANNEL, node))

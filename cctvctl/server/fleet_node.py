@@ -38,6 +38,7 @@ store are not mistaken for dead ones.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -84,6 +85,9 @@ LISTEN_SLICE: Final = 1.0
 STOP_SECONDS: Final = 4.0
 #: Seconds a stopping node gives the store to release its leases before it goes anyway.
 LEAVE_SECONDS: Final = 3.0
+#: Seconds a stopping node that released its leases records on, waiting for failover
+#: nodes to take them (then :data:`HANDOVER_GRACE` for their connect); none may live.
+STAND_IN_WAIT: Final = 2.0
 
 
 @dataclass
@@ -151,22 +155,30 @@ class FleetNode:
         self._listener.close()
 
     def _leave(self) -> None:
-        outcome: list[int | BaseException] = []
+        outcome: list[list[str] | BaseException] = []
 
         def leave() -> None:
             try:
-                outcome.append(self._store.leave(self._me))
+                released = self._store.leave(self._me)
             except BaseException as error:  # reported below, on the stopping thread
                 outcome.append(error)
+                return
+            outcome.append(released)
+            with contextlib.suppress(Exception):  # the stop goes on whatever this says
+                self._await_stand_ins(set(released))
 
         worker = threading.Thread(target=leave, name="fleet-leave", daemon=True)
         worker.start()
         worker.join(LEAVE_SECONDS)
         result = outcome[0] if outcome else None
-        if isinstance(result, int):
+        if isinstance(result, list):
             log.info(
-                "fleet node %s left the fleet: %s released", self._me, counted(result, "lease")
+                "fleet node %s left the fleet: %s released",
+                self._me,
+                counted(len(result), "lease"),
             )
+            # Recording on while the failover nodes take the cameras, within a bound.
+            worker.join(STAND_IN_WAIT + HANDOVER_GRACE + 1.0)
             return
         why = f"no answer within {LEAVE_SECONDS:g} s" if result is None else str(result)
         log.warning(
@@ -175,6 +187,19 @@ class FleetNode:
             why,
             self._lease_seconds,
         )
+
+    def _await_stand_ins(self, released: set[str]) -> None:
+        """Until another node holds each released camera's lease (at most
+        :data:`STAND_IN_WAIT`), then its connect time: as at a handback, so the segments
+        this node closes next overlap the stand-in's first ones instead of leaving the
+        camera's last GOP to nobody."""
+        deadline = time.monotonic() + STAND_IN_WAIT
+        while released and time.monotonic() < deadline:
+            holders = {lease.camera: lease.node for lease in self._store.leases()}
+            if all(holders.get(cam) not in (None, self._me) for cam in released):
+                time.sleep(HANDOVER_GRACE)
+                return
+            time.sleep(HANDBACK_POLL / 2)
 
     def _run(self) -> None:
         if not self._tick():

@@ -110,8 +110,10 @@ async def test_fleet_console_over_live_nodes_and_a_dead_one(
         await until(pilot, lambda: cells(app, DEAD)[1:2] == ["!unreachable"])
         await until(pilot, lambda: cells(app, "bgl-1")[1:2] == ["alive"])
         live = cells(app, "sgu-1")
-        assert live[1] == "alive" and live[4].endswith("%") and live[5].endswith("%")
-        assert cells(app, DEAD)[4:7] == ["?", "?", "?"]
+        # Node, State, Beat, Cams, Taken, Lease, CPU, Free, Days, Version
+        assert live[1] == "alive" and live[6].endswith("%") and live[7].endswith("%")
+        assert live[4] == "0"  # it records its own cameras, nobody else's
+        assert cells(app, DEAD)[6:9] == ["?", "?", "?"]
         table = app.screen.query_one(DataTable)
         table.move_cursor(row=table.get_row_index("bgl-1"))
         await pilot.press("enter")

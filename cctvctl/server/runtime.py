@@ -65,6 +65,8 @@ log = logging.getLogger(__name__)
 #: holds two intervals of writes (retention.guard_seconds); a short one keeps a kecamatan
 #: close to its quota and a small volume well used.
 DEFAULT_RETENTION_INTERVAL: Final = 10.0
+#: Seconds the shutdown waits for a fleet store call in flight before it closes anyway.
+STORE_CLOSE_SECONDS: Final = 2.0
 
 
 class CountingDatabase(Database):
@@ -171,6 +173,16 @@ def _open_database(inventory: Inventory) -> CountingDatabase:
     return db
 
 
+def _close_store(store: FleetStore) -> None:
+    # Last of all, after the sync thread's bounded flush: a call still stuck on a dead
+    # link must not hold the shutdown for TCP keepalive's time, or for ever.
+    if not store.close(timeout=STORE_CLOSE_SECONDS):
+        log.warning(
+            "fleet store: a call still waits on the link after %g s; closing without it",
+            STORE_CLOSE_SECONDS,
+        )
+
+
 @asynccontextmanager
 async def running(
     inventory: Inventory,
@@ -200,7 +212,7 @@ async def running(
             from cctvctl.server.fleet_sync import FleetSync
 
             fleet_store = FleetStore(inventory.fleet.dsn)
-            stack.callback(fleet_store.close)
+            stack.callback(_close_store, fleet_store)
             sync = FleetSync.for_node(fleet_store, db, tokens, inventory)
             await asyncio.to_thread(sync.start)
             # Pushed before the recorder, so stopped after it: the last flush sends the

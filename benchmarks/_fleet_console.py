@@ -93,8 +93,9 @@ master received, before SSH compression; tmux in between redraws in its own way.
 console polls its current node every --refresh s and the others every 10 s, so a window
 holds about (--seconds / 10) answers of each other node: the fleet console's bytes per
 refresh include them. The consoles run in turn, the first while the just-started nodes are
-still busy: compare their bytes, not their first full screens. PSS shares libraries between processes of one interpreter; the
-nodes' total is what 18 nodes cost one machine, more than one node on its own machine.
+still busy: compare their bytes, not their first full screens. PSS shares libraries
+between processes of one interpreter; the nodes' total is what 18 nodes cost one machine,
+more than one node on its own machine.
 """
 
 

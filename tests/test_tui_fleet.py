@@ -382,25 +382,6 @@ def test_merge_sums_a_shared_kecamatan_and_never_counts_unknown_as_offline() -> 
     assert not merged["z"].unreachable
 
 
-def test_a_node_serves_only_the_kecamatan_it_records_or_is_home_to() -> None:
-    # A fleet node's inventory keeps every kecamatan of the fleet's (Inventory.only), so
-    # each node's roll-up lists them all, most with no camera of its own.
-    a = node("a", summary("x", 3, 0), summary("y", 0, 0), summary("z", 0, 0))
-    b = node("b", summary("x", 0, 0), summary("y", 2, 1), summary("z", 0, 0))
-    # c took over a camera of x; z is b's home in the store, with no camera yet.
-    c = node("c", summary("x", 1, 0), summary("y", 0, 0), summary("z", 0, 0))
-    fleet = listing(("a", ["x"], True), ("b", ["y", "z"], True), ("c", [], True))
-    merged = {k.slug: k for k in merge_kecamatan([a, b, c], fleet)}
-    assert {slug: k.nodes for slug, k in merged.items()} == {
-        "x": ("a", "c"),
-        "y": ("b",),
-        "z": ("b",),
-    }
-    x, y = merged["x"].summary, merged["y"].summary
-    assert x is not None and (x.online, x.cameras_total) == (4, 4)
-    assert y is not None and (y.online, y.offline, y.cameras_total) == (2, 1, 3)
-
-
 def test_stale_node_is_unreachable_and_one_never_polled_is_waiting() -> None:
     stale = node("s", summary("x", 1, 0))
     stale.updated = NOW - timedelta(seconds=60)

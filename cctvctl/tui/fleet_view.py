@@ -105,9 +105,8 @@ def _name_of(slug: str) -> str:
 def merge_kecamatan(
     nodes: Sequence[NodeData], fleet: FleetNodes | None, now: datetime | None = None
 ) -> list[FleetKecamatan]:
-    """Every kecamatan any node knows (by its answers or the store's node list), one row
-    each, in the order first seen, with the nodes that serve it: that record a camera of it
-    or are its home in the store."""
+    """Every kecamatan any node serves (by its answers or the store's node list), one row
+    each, in the order first seen."""
     served: dict[str, list[str]] = {}  # slug -> node names, in the order given
     names: dict[str, str] = {}
     figures: dict[str, list[KecamatanSummary]] = {}
@@ -117,16 +116,9 @@ def merge_kecamatan(
         name = data.target.name
         state[name] = reach(data, now)
         row = listed.get(name)
-        home = list(row.kecamatan) if row else []
-        slugs = list(home)
+        slugs = [k.slug for k in _summaries(data)] + (list(row.kecamatan) if row else [])
         for k in _summaries(data):
             names.setdefault(k.slug, k.name)
-            served.setdefault(k.slug, [])
-            # A fleet node's inventory keeps every kecamatan of the fleet's, most of them
-            # without a camera of its own: it serves those only if it is their home.
-            if k.cameras_total == 0 and k.slug not in home:
-                continue
-            slugs.append(k.slug)
             if state[name] is Reach.ANSWERS:
                 figures.setdefault(k.slug, []).append(k)
         for slug in slugs:

@@ -30,6 +30,7 @@ from cctvctl.storage.database import Database
 # (most tests first) ran the single-test files of 60-90 s at the very end.
 SLOW_FIRST = (
     "test_disk_guard_volume.py",
+    "test_fleet_outage.py",
     "test_cli_commands.py",
     "test_api.py",
     "test_cli_reboot.py",

@@ -20,6 +20,9 @@ from cctvctl.config.fields import (
 )
 from cctvctl.models import Role
 
+#: How far a simulated clock may be set off, either way: ten years, in seconds.
+SIM_CLOCK_RANGE = 10 * 366 * 86400
+
 
 class TokenConfig(StrictModel):
     name: str = Field(min_length=1)
@@ -95,3 +98,20 @@ class SimConfig(StrictModel):
     loop_seconds: float = Field(default=20, ge=2, le=120)
     gop_seconds: float = Field(default=2, gt=0, le=10)
     reboot_seconds: float = Field(default=20, ge=0)
+    #: Seconds every simulated camera's clock is ahead of the wall (negative: behind),
+    #: unless the camera's ``sim_device`` names its own.
+    clock_offset: float = Field(default=0, ge=-SIM_CLOCK_RANGE, le=SIM_CLOCK_RANGE)
+
+
+class SimDeviceConfig(StrictModel):
+    """A camera's ``sim_device`` table: what the simulated device reports about itself.
+
+    Only ``cctvctl sim`` reads it; a real camera reports its own over ONVIF.
+    """
+
+    manufacturer: str | None = Field(default=None, min_length=1, max_length=64)
+    model: str | None = Field(default=None, min_length=1, max_length=64)
+    firmware: str | None = Field(default=None, min_length=1, max_length=64)
+    serial: str | None = Field(default=None, min_length=1, max_length=64)
+    hardware_id: str | None = Field(default=None, min_length=1, max_length=64)
+    clock_offset: float | None = Field(default=None, ge=-SIM_CLOCK_RANGE, le=SIM_CLOCK_RANGE)

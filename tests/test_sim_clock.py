@@ -14,7 +14,9 @@ from dataclasses import replace
 
 import httpx
 import pytest
+from cli_process import clean_env, last_error, run_cctvctl
 from onvif import ONVIFCamera
+from test_sim_onvif import HOST, make_camera
 
 from cctvctl.devices.clock import WITA_TZ, push_ntp, read_clock
 from cctvctl.devices.onvif import OnvifTarget
@@ -23,8 +25,6 @@ from cctvctl.sim.device_clock import DeviceIdentity, posix_tz_offset
 from cctvctl.sim.model import SimSettings
 from cctvctl.sim.onvif import OnvifService
 from cctvctl.sim.state import CameraState
-from tests.cli_process import clean_env, last_error, run_cctvctl
-from tests.test_sim_onvif import HOST, make_camera
 
 
 class Device:

@@ -61,6 +61,16 @@ class ServerConfig(StrictModel):
     header_timeout: float = Field(default=10, gt=0, le=300)
     keep_alive_timeout: int = Field(default=10, ge=1, le=300)
     max_connections: int = Field(default=2000, ge=10, le=100_000)
+    # Camera time and identity over ONVIF (devicecheck/): the clock is read at connect and
+    # this often, the identity at connect and this often; a clock further off than the
+    # tolerance makes the camera degraded. ntp_server is what `cctvctl time sync` pushes
+    # when none is named.
+    clock_check_minutes: float = Field(default=15, gt=0, le=1440)
+    device_info_hours: float = Field(default=24, gt=0, le=24 * 30)
+    clock_tolerance_seconds: float = Field(default=5, ge=1, le=3600)
+    ntp_server: str | None = Field(
+        default=None, min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]-]+$"
+    )
     secrets: FilePath | None = None
     token: list[TokenConfig] = Field(default_factory=list)
 

@@ -8,6 +8,13 @@ and the one-line text rule), ``status`` (cameras, footage, health, events) and `
 
 from __future__ import annotations
 
+from cctvctl.models.devices import (
+    CameraClock,
+    CameraDevice,
+    TimeSyncReport,
+    TimeSyncRequest,
+    TimeSyncResult,
+)
 from cctvctl.models.fleet import (
     MAX_INVENTORY_BYTES,
     CameraWhere,
@@ -77,6 +84,8 @@ __all__ = [
     "AuditEntry",
     "BulkRebootRequest",
     "Camera",
+    "CameraClock",
+    "CameraDevice",
     "CameraStatus",
     "CameraWhere",
     "Event",
@@ -116,6 +125,9 @@ __all__ = [
     "Segment",
     "SiteKind",
     "StatusCounts",
+    "TimeSyncReport",
+    "TimeSyncRequest",
+    "TimeSyncResult",
     "Volume",
     "Wire",
     "refuse_control_characters_in_text",

@@ -85,10 +85,16 @@ def sync(
     (result,) = ask(opts.nodes(), question, loop_free=True, utc=opts.utc)
     report = result.value
     assert report is not None
-    failed = any(r.result == "failed" for r in report.results)
+    failed = not report.results or any(r.result == "failed" for r in report.results)
     if opts.json:
         print_json(report.model_dump(mode="json"))
         raise typer.Exit(exit_codes.FAILURE if failed else exit_codes.OK)
+    if not report.results:
+        nothing = f"kecamatan {kecamatan!r} has no enabled camera with an ONVIF URL: nothing set"
+        from cctvctl.cli.output import error
+
+        error(for_terminal(nothing))
+        raise typer.Exit(exit_codes.FAILURE)
     _print_report(report, opts)
     raise typer.Exit(exit_codes.FAILURE if failed else exit_codes.OK)
 

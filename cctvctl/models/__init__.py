@@ -9,6 +9,7 @@ and the one-line text rule), ``status`` (cameras, footage, health, events) and `
 from __future__ import annotations
 
 from cctvctl.models.devices import (
+    NTP_HOST,
     CameraClock,
     CameraDevice,
     TimeSyncReport,
@@ -80,6 +81,7 @@ __all__ = [
     "FLAP_CHANGES",
     "FLAP_WINDOW_SECONDS",
     "MAX_INVENTORY_BYTES",
+    "NTP_HOST",
     "ONE_LINE_ACCEPTED",
     "AuditEntry",
     "BulkRebootRequest",

@@ -4,19 +4,24 @@ time sync that sets its clock (``/api/v1/time/sync``)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import ConfigDict, Field
 
 from cctvctl.models.wire import OneLine, Wire
 
 __all__ = [
+    "NTP_HOST",
     "CameraClock",
     "CameraDevice",
     "TimeSyncReport",
     "TimeSyncRequest",
     "TimeSyncResult",
 ]
+
+
+#: An NTP server as a time sync takes it: a host name, an IPv4 address or an IPv6 one.
+NTP_HOST: Final = r"^[A-Za-z0-9.:\[\]-]+$"
 
 
 class CameraClock(Wire):
@@ -60,11 +65,11 @@ class TimeSyncRequest(Wire):
     kecamatan: OneLine | None = Field(
         None, min_length=1, max_length=200, description="every ONVIF camera of this kecamatan"
     )
-    ntp: OneLine | None = Field(
+    ntp: str | None = Field(
         None,
         min_length=1,
         max_length=253,
-        pattern=r"^[A-Za-z0-9.:\[\]-]+$",
+        pattern=NTP_HOST,
         description="NTP server (host name or address); default: [server] ntp_server",
         examples=["ntp.kutaitimurkab.go.id"],
     )

@@ -215,6 +215,28 @@ def test_a_clock_fault_is_seen_and_its_end_too(live: Live) -> None:
     assert _camera(live, b)["clock"]["off"] is False
 
 
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+async def test_camera_screen_shows_clock_and_device(live: Live, size: tuple[int, int]) -> None:
+    from test_tui_camera import open_camera
+    from tui_pilot import screen_text, until
+
+    from cctvctl.tui.app import CctvApp
+
+    a = live.site.camera_ids[0]
+    app = CctvApp(live.server.url, live.site.tokens["viewer"], "test-node", refresh=0.5)
+    async with app.run_test(size=size) as pilot:
+        await open_camera(pilot, app, a)
+        await until(pilot, lambda: "clock" in screen_text(app))
+        text = screen_text(app)
+    # Flagged with the console's problem marker: the clock is over the tolerance.
+    assert re.search(r"clock\s+!\+(89|90|91) s Manual", text), text
+    assert re.search(r"device\s+Hikvision DS-2CD", text), text  # cut to fit at 80x24
+    assert re.search(r"serial\s+DS-A-0001", text), text
+    if size[0] >= 160:
+        # Wide enough for manufacturer, model and firmware (the build number may be cut).
+        assert "Hikvision DS-2CD2143G2-I V5.7.3 build" in text, text
+
+
 def test_time_sync_refusals(live: Live) -> None:
     a = live.site.camera_ids[0]
     with live.server.client("admin") as api:

@@ -215,6 +215,22 @@ def test_a_clock_fault_is_seen_and_its_end_too(live: Live) -> None:
     assert _camera(live, b)["clock"]["off"] is False
 
 
+def test_an_unreadable_clock_keeps_its_last_reading(live: Live) -> None:
+    c = live.site.camera_ids[2]
+    before = _camera(live, c)["clock"]
+    httpx.post(f"{live.sim.control_url}/cameras/{c}/fault", json={"mode": "offline"})
+    try:
+        wait_for(lambda: _camera(live, c)["clock"]["error"], 20, what=f"{c}'s clock unread")
+        clock = _camera(live, c)["clock"]
+        assert "unreachable" in clock["error"]
+        # The last good reading stays beside the error (one more may have come in first).
+        assert abs(clock["offset_seconds"] - before["offset_seconds"]) <= 1.5
+        assert clock["checked_at"] is not None
+    finally:
+        httpx.post(f"{live.sim.control_url}/cameras/{c}/fault", json={"mode": "recover"})
+    wait_for(lambda: _camera(live, c)["clock"]["error"] is None, 30, what=f"{c}'s clock read")
+
+
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 async def test_camera_screen_shows_clock_and_device(live: Live, size: tuple[int, int]) -> None:
     from test_tui_camera import open_camera

@@ -39,10 +39,17 @@ log = logging.getLogger(__name__)
 DEFAULT_TICK: Final = 5.0
 DEFAULT_PARALLEL: Final = 16
 CLOCK_TIMEOUT: Final = 5.0
+#: Longest text kept of what a device says about itself: a camera's firmware string is
+#: untrusted input, shown in every camera list.
+MAX_DEVICE_TEXT: Final = 128
 INFO_TIMEOUT: Final = 10.0
 
 ClockReader = Callable[[OnvifTarget], Awaitable[ClockReading]]
 InfoReader = Callable[[OnvifTarget], Awaitable[DeviceInfo]]
+
+
+def _cap(text: str | None) -> str | None:
+    return None if text is None else text[:MAX_DEVICE_TEXT]
 
 
 async def _read_clock(target: OnvifTarget) -> ClockReading:
@@ -192,8 +199,8 @@ class DeviceChecker:
             self._base(camera_id),
             clock_offset=reading.offset,
             clock_at=at,
-            clock_tz=reading.tz,
-            clock_type=reading.date_time_type,
+            clock_tz=_cap(reading.tz),
+            clock_type=_cap(reading.date_time_type),
             clock_error=None,
             clock_error_at=None,
         )
@@ -225,11 +232,11 @@ class DeviceChecker:
         before = self._records.get(camera_id)
         record = replace(
             self._base(camera_id),
-            manufacturer=info.manufacturer,
-            model=info.model,
-            firmware=info.firmware,
-            serial=info.serial,
-            hardware_id=info.hardware_id,
+            manufacturer=_cap(info.manufacturer),
+            model=_cap(info.model),
+            firmware=_cap(info.firmware),
+            serial=_cap(info.serial),
+            hardware_id=_cap(info.hardware_id),
             info_at=at,
             info_error=None,
             info_error_at=None,

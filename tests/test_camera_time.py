@@ -302,6 +302,23 @@ def test_time_sync_dry_run_touches_nothing(live: Live) -> None:
     assert 88.5 <= result["offset_before"] <= 91.5
     assert _sim_state(live, a)["clock_offset"] == 90
     assert _sim_state(live, a)["onvif_calls"].get("SetNTP", 0) == 0
+    by_kecamatan = _cli(
+        live,
+        "time",
+        "sync",
+        "--kecamatan",
+        "Sangatta Utara",
+        "--dry-run",
+        "--json",
+        "--ntp",
+        "10.0.0.1",
+        role="admin",
+    )
+    assert by_kecamatan.returncode == 0, by_kecamatan.stderr
+    planned = json.loads(by_kecamatan.stdout)["results"]
+    assert [(r["camera_id"], r["result"]) for r in planned] == [
+        (camera, "planned") for camera in live.site.camera_ids
+    ]
 
 
 def test_time_sync_corrects_the_drifted_camera_and_audits_it(live: Live) -> None:

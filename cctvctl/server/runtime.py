@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Final
 from fastapi import FastAPI, Request
 
 from cctvctl.config import Inventory
+from cctvctl.devicecheck import DeviceChecker
 from cctvctl.exports import Exporter, FleetExports, PeerExports
 from cctvctl.health import HostProbe
 from cctvctl.reboots import RebootManager
@@ -133,6 +134,8 @@ class Runtime:
     #: cameras: its ``[server]`` with the fleet's cameras the node records now (set by
     #: ``server/fleet_node.py``, which stands above this module).
     fleet_view: Callable[[Inventory], Inventory] | None = None
+    #: Every ONVIF camera's clock and identity, read on a schedule (devicecheck/).
+    devices: DeviceChecker | None = None
 
     @property
     def node(self) -> str | None:
@@ -248,6 +251,9 @@ async def running(
         reboots = RebootManager(inventory, db, recorder, bus, redact=redact)
         await reboots.start()
         stack.push_async_callback(reboots.stop)
+        devices = DeviceChecker(inventory, db, recorder, redact=redact)
+        await devices.start()
+        stack.push_async_callback(devices.stop)
         # Last pushed, so first run: event streams end before anything else stops.
         stack.callback(stopping.set)
         rt = Runtime(
@@ -264,6 +270,7 @@ async def running(
             started=started,
             stopping=stopping,
             fleet_store=fleet_store,
+            devices=devices,
         )
         log.info(
             "serving %d kecamatan, %s configured",

@@ -37,6 +37,7 @@ SLOW_FIRST = (
     "test_recovery.py",
     "test_fleet_failover.py",
     "test_fleet_export.py",
+    "test_tui_fleet_grid.py",
     "test_fleet_stop.py",
     "test_tui.py",
     "test_cli_exit_codes.py",

@@ -104,6 +104,7 @@ ROUTES: list[Route] = [
     # The fleet: this server is a single node, so a caller let through learns that (404).
     Route("GET", "/api/v1/fleet/nodes", "viewer", ok=404),
     Route("GET", "/api/v1/fleet/where/{camera}", "viewer", ok=404),
+    Route("GET", "/api/v1/fleet/placement", "viewer", ok=404),
     Route("GET", "/api/v1/fleet/catalogue?camera={camera}", "viewer", ok=404),
     Route("GET", "/api/v1/fleet/audit", "admin", ok=404),
     Route("POST", "/api/v1/fleet/inventory", "admin", ok=404, json={"toml": "[server]"}),

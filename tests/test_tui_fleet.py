@@ -28,11 +28,12 @@ from cctvctl.tui.data import Connection, NodeData, ServerTarget
 from cctvctl.tui.fleet_view import UNKNOWN, Reach, merge_kecamatan, node_rows
 from cctvctl.tui.screens.camera import CameraScreen
 from cctvctl.tui.screens.command_line import resolve
-from cctvctl.tui.screens.grid import GridScreen
+from cctvctl.tui.screens.fleet_grid import FleetGridScreen
 from cctvctl.tui.screens.help import COLUMN_NOTES, HelpScreen
 from cctvctl.tui.screens.nodes import COLUMNS as NODE_COLUMNS
 from cctvctl.tui.screens.nodes import NodesScreen, node_cells
 from cctvctl.tui.screens.overview import OverviewScreen, fleet_cells
+from cctvctl.tui.widgets.tile import Tile
 
 pytestmark = pytest.mark.usefixtures("pinned_clock")
 
@@ -137,31 +138,56 @@ async def test_single_node_overview_has_no_nodes_column() -> None:
         assert app.fleet is None
 
 
-async def test_opening_a_kecamatan_goes_to_the_node_recording_it() -> None:
+def tiles(app: CctvApp) -> dict[str, Tile]:
+    return {t.camera_id: t for t in app.screen.query(Tile)}
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_kecamatan_grid_shows_every_nodes_cameras_each_from_its_node(
+    size: tuple[int, int],
+) -> None:
     app = fleet_app()
-    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+    async with app.run_test(size=size, notifications=True) as pilot:
         await ready(pilot, app)
-        app.open_kecamatan("muara-wahau")
-        await shown(pilot, GridScreen)
-        assert app.target.name == "bgl-1"
-        await until(pilot, lambda: "SMP 1 Muara Wahau" in screen_text(app))
-        # Bengalon is served by sgu-1 too, but bgl-1 (current now) serves it: no switch,
-        # and the console says where the rest of its cameras are.
-        app.action_home()
+        # Bengalon: one camera on sgu-1 (current), two on bgl-1; one grid, no switch.
         app.open_kecamatan("bengalon")
-        await shown(pilot, GridScreen)
-        assert app.target.name == "bgl-1"
-        await until(pilot, lambda: any("also on sgu-1" in n.message for n in app._notifications))
-        await until(pilot, lambda: "bgl-pkm-01" in screen_text(app))
-        assert "bgl-camat-01" not in screen_text(app)  # sgu-1's camera of Bengalon
-        # Every node serving Sangatta Selatan is out of reach: it says so and stays.
+        grid = await shown(pilot, FleetGridScreen)
+        want = {"bgl-camat-01": "sgu-1", "bgl-pkm-01": "bgl-1", "bgl-desa-01": "bgl-1"}
+        await until(pilot, lambda: {k: t.entry.node for k, t in tiles(app).items()} == want)
+        assert app.target.name == "sgu-1"
+        # Each online tile's picture came from its own node (the fixture paints by id).
+        await until(pilot, lambda: tiles(app)["bgl-desa-01"].thumb.grid is not None)
+        await until(pilot, lambda: tiles(app)["bgl-camat-01"].thumb.grid is not None)
+        text = screen_text(app)
+        assert "3 cameras" in text and "bgl-pkm-01" in text
+        # Enter on bgl-1's camera opens it on bgl-1, the grid kept beneath.
+        grid.set_focus(tiles(app)["bgl-desa-01"])
+        await pilot.press("enter")
+        camera = await shown(pilot, CameraScreen)
+        assert camera.camera_id == "bgl-desa-01" and app.target.name == "bgl-1"
+        await until(pilot, lambda: "kecamatan   Bengalon" in screen_text(app))
+        await pilot.press("escape")
+        assert await shown(pilot, FleetGridScreen) is grid
+
+        # Sangatta Selatan: its only node is dead, so its camera is unknown, not offline.
         app.action_home()
         await shown(pilot, OverviewScreen)
         app.open_kecamatan("sangatta-selatan")
+        await shown(pilot, FleetGridScreen)
+        await until(pilot, lambda: "sgs-camat-01" in tiles(app))
+        tile = tiles(app)["sgs-camat-01"]
+        assert tile.entry.unknown == UNKNOWN and tile.entry.node == "sgs-9"
+        await until(pilot, lambda: f"{UNKNOWN} · sgs-9" in screen_text(app))  # the picture's place
+        await until(pilot, lambda: "sgs-9 unreachable" in screen_text(app))  # the pager
+        text = screen_text(app)
+        assert "OFF" not in text and "offline" not in text
+        assert all(len(line) <= size[0] for line in text.splitlines())
+        # Opening it says where it is and why not, and stays.
+        await pilot.press("enter")
         await until(pilot, lambda: any(UNKNOWN in n.message for n in app._notifications))
         message = next(n.message for n in app._notifications if UNKNOWN in n.message)
-        assert "sgs-9" in message and "Sangatta Selatan" in message
-        assert isinstance(app.screen, OverviewScreen)
+        assert message.startswith("sgs-9: unreachable: sgs-camat-01:")
+        assert isinstance(app.screen, FleetGridScreen)
 
 
 async def test_a_node_polled_lightly_is_not_unreachable_between_its_polls(

@@ -25,6 +25,7 @@ from cctvctl.client import _routes as routes
 from cctvctl.models import (
     AuditEntry,
     Camera,
+    CameraPlace,
     CameraStatus,
     CameraWhere,
     Event,
@@ -33,6 +34,7 @@ from cctvctl.models import (
     FleetLease,
     FleetNode,
     FleetNodes,
+    FleetPlacement,
     Gap,
     Health,
     Host,
@@ -391,6 +393,7 @@ class FixedSite:
             routes.EXPORTS: self._exports,
             routes.AUDIT: self._audit,
             routes.FLEET_WHERE: lambda _request, camera_id: self._where(camera_id),
+            routes.FLEET_PLACEMENT: self._placement,
             routes.CAMERA: lambda _request, camera_id: self._on_camera(camera_id, _json),
             routes.THUMBNAIL: lambda request, camera_id: self._on_camera(
                 camera_id, lambda camera: self._thumbnail(camera, request)
@@ -424,6 +427,30 @@ class FixedSite:
             live=True,
         )
         return _json(CameraWhere(camera=camera_id, at=NOW, lease=lease, runs=[]))
+
+    def _placement(self, request: httpx.Request) -> httpx.Response:
+        """Every leased camera on its node; the dead node's leases ran out long ago."""
+        if self.fleet is None:
+            return _problem(404, "this server is a single node, not in a fleet")
+        if self.store_down:
+            return _problem(503, "fleet store unreachable at 127.0.0.1:5432")
+        slug = request.url.params.get("kecamatan")
+        alive = {n.name: n.alive for n in self.fleet.nodes}
+        named = {row[0]: (row[1], row[2]) for row in _CAMERAS} | _ONLY_IN_STORE
+        places = [
+            CameraPlace(
+                camera=camera,
+                name=named[camera][0],
+                kecamatan=named[camera][1],
+                home=node,
+                node=node,
+                live=alive.get(node, False),
+                node_alive=alive.get(node, False),
+            )
+            for camera, node in sorted(self.leases.items())
+            if slug is None or named[camera][1] == slug
+        ]
+        return _json(FleetPlacement(generated=NOW, node="sgu-1", kecamatan=slug, cameras=places))
 
     def _exports(self, _request: httpx.Request) -> httpx.Response:
         if self.role is Role.VIEWER:
@@ -467,6 +494,8 @@ _FLEET: list[tuple[str, list[str], list[str]]] = [
     ("sgs-9", ["sangatta-selatan", "kaliorang"], ["sgs-camat-01"]),
 ]  # fmt: skip
 DEAD_NODE = "sgs-9"
+# The dead node's camera: only the store knows its name and kecamatan.
+_ONLY_IN_STORE = {"sgs-camat-01": ("Kantor Camat Sangatta Selatan", "sangatta-selatan")}
 
 
 class FixedFleet:

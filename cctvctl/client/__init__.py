@@ -17,7 +17,8 @@ The modules behind this one are private; import from ``cctvctl.client``:
 - ``_api``: :class:`AsyncCctvClient`; ``_blocking``: :class:`CctvClient`;
 - ``_sse``: server-sent events; ``_multi``: several nodes; ``_download``: saving a clip;
 - ``_news``: following a job over the event stream, polling when it drops;
-- ``_fleet``: a fleet's nodes (one node's ``/fleet/nodes``) as the targets to ask.
+- ``_fleet``: a fleet's nodes (one node's ``/fleet/nodes``) as the targets to ask;
+- ``_placement``: which node records a camera now (:class:`FleetRouter`).
 """
 
 from cctvctl.client._api import AsyncCctvClient
@@ -42,6 +43,7 @@ from cctvctl.client._errors import (
 from cctvctl.client._fleet import FleetMembers, fleet_members
 from cctvctl.client._multi import MultiClient, NodeResult, run_blocking
 from cctvctl.client._news import JOB_PROGRESS, JobNews, fold_export_event, follow_job
+from cctvctl.client._placement import UNKNOWN, FleetRouter, NodeClients, Routed
 from cctvctl.client._routes import RebootSelection, Thumbnail
 from cctvctl.client._server import TargetLike
 from cctvctl.client._sse import GAP_EVENT, SseParser
@@ -51,6 +53,7 @@ from cctvctl.client._sse import GAP_EVENT, SseParser
 __all__ = [
     "GAP_EVENT",
     "JOB_PROGRESS",
+    "UNKNOWN",
     "AsyncCctvClient",
     "AuthError",
     "BadRequest",
@@ -58,12 +61,15 @@ __all__ = [
     "CctvError",
     "DownloadFailed",
     "FleetMembers",
+    "FleetRouter",
     "Forbidden",
     "JobNews",
     "MultiClient",
+    "NodeClients",
     "NodeResult",
     "NotFound",
     "RebootSelection",
+    "Routed",
     "SavedClip",
     "ServerError",
     "SseParser",

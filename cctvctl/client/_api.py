@@ -61,6 +61,7 @@ from cctvctl.models import (
     ExportState,
     FleetAuditEntry,
     FleetNodes,
+    FleetPlacement,
     FleetToken,
     FootageRun,
     Health,
@@ -408,6 +409,10 @@ class AsyncCctvClient(OneServer[httpx.AsyncBaseTransport]):
         """Who records ``camera_id`` now, and which runs hold its footage of ``at``."""
         params = _params(at=_when(at))
         return await self._run(routes.FLEET_WHERE.call(params, camera_id=camera_id))
+
+    async def fleet_placement(self, kecamatan: str | None = None) -> FleetPlacement:
+        """Where each camera (of one kecamatan, by slug) is recorded now (viewer)."""
+        return await self._run(routes.FLEET_PLACEMENT.call(_params(kecamatan=kecamatan)))
 
     async def fleet_audit(
         self, since: datetime | str | None = None, *, limit: int | None = None

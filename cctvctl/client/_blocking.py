@@ -119,6 +119,7 @@ class CctvClient(OneServer[httpx.BaseTransport]):
     time_sync = _blocking(AsyncCctvClient.time_sync)
     fleet_nodes = _blocking(AsyncCctvClient.fleet_nodes)
     fleet_where = _blocking(AsyncCctvClient.fleet_where)
+    fleet_placement = _blocking(AsyncCctvClient.fleet_placement)
     fleet_audit = _blocking(AsyncCctvClient.fleet_audit)
     fleet_catalogue = _blocking(AsyncCctvClient.fleet_catalogue)
     fleet_apply = _blocking(AsyncCctvClient.fleet_apply)

@@ -29,6 +29,7 @@ from cctvctl.models import (
     ExportManifest,
     FleetAuditEntry,
     FleetNodes,
+    FleetPlacement,
     FleetToken,
     FootageRun,
     Health,
@@ -323,6 +324,9 @@ FLEET_NODES: Final[Route[FleetNodes]] = Route(
 )
 FLEET_WHERE: Final[Route[CameraWhere]] = Route(
     "GET", "/api/v1/fleet/where/{camera_id}", _model_parser(CameraWhere, "camera's whereabouts")
+)
+FLEET_PLACEMENT: Final[Route[FleetPlacement]] = Route(
+    "GET", "/api/v1/fleet/placement", _model_parser(FleetPlacement, "fleet placement")
 )
 FLEET_AUDIT: Final[Route[list[FleetAuditEntry]]] = Route(
     "GET", "/api/v1/fleet/audit", _model_parser(list[FleetAuditEntry], "fleet audit log")

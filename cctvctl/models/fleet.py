@@ -85,6 +85,27 @@ class CameraWhere(Wire):
     runs: list[FootageRun] = Field(description="runs holding footage of `at` (two in a handover)")
 
 
+class CameraPlace(Wire):
+    """One camera and the node recording it now, as the fleet store places it."""
+
+    camera: str
+    name: str | None = Field(description="its name in the fleet inventory (null: not in it)")
+    kecamatan: str | None = Field(description="its kecamatan's slug (null: not in the inventory)")
+    home: str | None = Field(description="its home node in the inventory (null: none named)")
+    node: str | None = Field(description="who holds its lease (null: nobody has claimed it)")
+    live: bool = Field(description="that lease has not expired on the store's clock")
+    node_alive: bool = Field(description="that node's heartbeat is younger than the lease")
+
+
+class FleetPlacement(Wire):
+    """Where each camera of the fleet is recorded now: ask that node for its live data."""
+
+    generated: datetime = Field(description="the store's clock when this was read")
+    node: str = Field(description="the node that answered")
+    kecamatan: str | None = Field(description="the kecamatan asked for (null: every one)")
+    cameras: list[CameraPlace]
+
+
 class FleetAuditEntry(Wire):
     """One audit row of any node, as the fleet audit log holds it."""
 

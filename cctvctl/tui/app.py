@@ -30,6 +30,7 @@ from cctvctl.client import (
     AsyncCctvClient,
     AuthError,
     CctvError,
+    FleetRouter,
     NotFound,
     fleet_members,
 )
@@ -57,6 +58,7 @@ from cctvctl.tui.screens.camera import CameraScreen
 from cctvctl.tui.screens.command_line import CommandLine, resolve
 from cctvctl.tui.screens.events import EventsScreen
 from cctvctl.tui.screens.exports import ExportsScreen
+from cctvctl.tui.screens.fleet_grid import FleetGridScreen
 from cctvctl.tui.screens.grid import GridScreen
 from cctvctl.tui.screens.help import HelpScreen
 from cctvctl.tui.screens.nodes import NodesScreen
@@ -142,6 +144,8 @@ class CctvApp(App[None]):
         self.role = role
         self._stats: Poller | None = None
         self._stale = False  # whether the screens were last drawn from stale data
+        # Which node records a camera now: asked of the fleet on every action, never kept.
+        self.router = FleetRouter(self._nodes_to_ask)
 
     def _new_node(self, target: ServerTarget) -> WatchedNode:
         return WatchedNode(
@@ -396,6 +400,30 @@ class CctvApp(App[None]):
     def node_named(self, name: str) -> WatchedNode | None:
         return next((n for n in self.nodes if n.name == name), None)
 
+    def client_named(self, name: str) -> AsyncCctvClient | None:
+        node = self.node_named(name)
+        return node.client if node is not None else None
+
+    def _nodes_to_ask(self) -> list[tuple[str, AsyncCctvClient]]:
+        # The current node first, then the ones that answered last: a dead node's
+        # connect time-out would hold every question up.
+        order = [self._current, *(n for n in self.nodes if n is not self._current)]
+        order.sort(key=lambda n: n is not self._current and reach(n.data) is Reach.UNREACHABLE)
+        return [(n.name, n.client) for n in order]
+
+    async def follow_camera(self, camera_id: str) -> AsyncCctvClient:
+        """The client of the node that records ``camera_id`` now, made current (screens
+        stay where they are) so the camera's figures and events come from it; without a
+        fleet, the current node's. Raises :class:`CctvError` (one line naming the node)
+        when that node cannot be reached or no node records the camera."""
+        if not self.fleet_mode:
+            return self.client
+        routed = await self.router.route_camera(camera_id)
+        node = self.node_named(routed.node)
+        if node is not None and node is not self._current:
+            self.switch_node(node, home=False)
+        return routed.client
+
     def make_current(self, name: str) -> bool:
         """Switch to the watched node ``name``; False when none is watched by that name."""
         node = self.node_named(name)
@@ -404,10 +432,12 @@ class CctvApp(App[None]):
         self.switch_node(node)
         return True
 
-    def switch_node(self, node: WatchedNode) -> None:
-        """Make ``node`` current: full polling moves to it, the console goes home."""
+    def switch_node(self, node: WatchedNode, *, home: bool = True) -> None:
+        """Make ``node`` current: full polling moves to it, and the console goes home
+        unless ``home`` is False (a camera of the fleet followed to its node)."""
         if node is self._current:
-            self.action_home()
+            if home:
+                self.action_home()
             return
         old = self._current
         if self._stats is not None:
@@ -420,7 +450,8 @@ class CctvApp(App[None]):
         self._set_role(node.role)
         self._watch_lightly(old)
         self._watch_fully(node)
-        self.action_home()
+        if home:
+            self.action_home()
         self._show_data()
 
     def action_next_node(self, step: int = 1) -> None:
@@ -534,45 +565,16 @@ class CctvApp(App[None]):
         self.push_screen(GridScreen("offline cameras", lambda c: c.status is CameraStatus.OFFLINE))
 
     def open_kecamatan(self, *slugs: str) -> None:
-        if self.fleet_mode and len(slugs) == 1 and not self._to_serving_node(slugs[0]):
-            return
         names = {k.slug: k.name for k in self.node.kecamatan}
         if self.fleet_mode:
-            # The node just made current may not have sent its own list yet.
             names |= {k.slug: k.name for k in merge_kecamatan(self.watched_nodes(), self.fleet)}
         title = " + ".join(names.get(slug, slug) for slug in slugs)
+        if self.fleet_mode and len(slugs) == 1:
+            # Every node's cameras of it, each from the node that records it now.
+            self.push_screen(FleetGridScreen(title, slugs[0]))
+            return
         wanted = set(slugs)
         self.push_screen(GridScreen(title, lambda c: c.kecamatan_slug in wanted))
-
-    def _to_serving_node(self, slug: str) -> bool:
-        """Make a node that serves ``slug`` current (the current one if it does), so the
-        grid, the camera, exports and reboots go to the node recording its cameras.
-        False, with a toast, when every node serving it is out of reach."""
-        merged = merge_kecamatan(self.watched_nodes(), self.fleet)
-        row = next((k for k in merged if k.slug == slug), None)
-        if row is None:
-            return True
-        if not row.answering:
-            if row.unreachable:
-                nodes = ", ".join(row.unreachable)
-                self.notify(
-                    f"{row.name}: cameras {UNKNOWN}: {nodes}", title="kecamatan", severity="warning"
-                )
-                return False
-            return True
-        if self.target.name not in row.answering:
-            target = self.node_named(row.answering[0])
-            if target is not None:
-                self.switch_node(target)
-        others = [n for n in row.nodes if n != self.target.name]
-        if others:
-            # The grid shows one node's cameras: say where the rest are.
-            self.notify(
-                f"{row.name}: the cameras {self.target.name} records; "
-                f"also on {', '.join(others)} (] or :node to switch)",
-                title="kecamatan",
-            )
-        return True
 
     async def _open_fleet_camera(self, camera_id: str, not_here: str) -> None:
         """A camera the current node does not list: make the node that records it now
@@ -614,6 +616,18 @@ class CctvApp(App[None]):
             self.notify(not_here, title="command", severity="error")
 
     def open_camera(self, camera_id: str) -> None:
+        if not self.fleet_mode:
+            self.push_screen(CameraScreen(camera_id))
+            return
+        self.run_worker(self._open_routed(camera_id), group="open-camera", exit_on_error=False)
+
+    async def _open_routed(self, camera_id: str) -> None:
+        """A camera of the fleet opens on the node that records it now."""
+        try:
+            await self.follow_camera(camera_id)
+        except CctvError as exc:
+            self.notify(str(exc), title="camera", severity="warning")
+            return
         self.push_screen(CameraScreen(camera_id))
 
 

@@ -12,25 +12,27 @@ cleanly gave its cameras to their failover nodes: it serves nothing and is not a
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from cctvctl.models import FleetNode, FleetNodes, KecamatanSummary
+from cctvctl.client import UNKNOWN
+from cctvctl.models import Camera, FleetNode, FleetNodes, FleetPlacement, KecamatanSummary
 from cctvctl.tui import clock
 from cctvctl.tui.data import Connection, NodeData
 
 __all__ = [
+    "NOBODY",
     "UNKNOWN",
     "FleetKecamatan",
+    "GridCamera",
     "NodeRow",
     "Reach",
+    "fleet_cameras",
     "merge_kecamatan",
     "node_rows",
     "reach",
 ]
-
-UNKNOWN = "unknown (node unreachable)"
 
 
 class Reach(enum.Enum):
@@ -240,3 +242,66 @@ def node_rows(
     known = {n.name for n in listed}
     rows += [_row(d.target.name, d, None, None, now) for d in nodes if d.target.name not in known]
     return rows
+
+
+@dataclass(frozen=True)
+class GridCamera:
+    """One tile of a grid: a camera as its recording node last told, or unknown.
+
+    ``camera`` is None when nothing current can be said: its node cannot be reached (or
+    nobody records it); ``unknown`` then says which, and ``name`` is the inventory's.
+    """
+
+    id: str
+    camera: Camera | None = None
+    node: str | None = None  # the node that records it now (for an unknown one: the last)
+    name: str = ""
+    unknown: str | None = None
+
+
+#: A camera in the inventory whose lease nobody holds (never claimed, or every node that
+#: may record it is down).
+NOBODY = "unknown (no node records it)"
+
+
+def fleet_cameras(
+    slug: str,
+    placement: FleetPlacement | None,
+    answers: Mapping[str, Sequence[Camera] | None],
+) -> list[GridCamera]:
+    """A kecamatan's cameras over the fleet: each from the node that records it now.
+
+    ``answers``: each asked node's cameras, or None for a node that did not answer. The
+    store's placement decides which node's word counts for a camera (two nodes list it
+    for a segment during a handback); a camera the placement lacks (a node recording
+    from its own file) is taken from whichever node lists it. A camera whose node did not
+    answer, was not asked, or has let its lease run out is unknown, never offline.
+    """
+    listed: dict[str, dict[str, Camera]] = {}  # camera id -> node -> its answer
+    for node, cameras in answers.items():
+        for camera in cameras or ():
+            if camera.kecamatan_slug == slug:
+                listed.setdefault(camera.id, {})[node] = camera
+    out: list[GridCamera] = []
+    placed = set()
+    for place in placement.cameras if placement is not None else ():
+        if place.kecamatan != slug:
+            continue
+        placed.add(place.camera)
+        seen = listed.get(place.camera, {})
+        holder = place.node
+        if holder is not None and holder in seen:
+            out.append(GridCamera(place.camera, seen[holder], holder))
+        elif seen:
+            # The lease has moved on and the store's answer lags the node's, or the other
+            # way round: the node that lists it records it.
+            node, camera = next(iter(seen.items()))
+            out.append(GridCamera(place.camera, camera, node))
+        else:
+            why = NOBODY if holder is None else UNKNOWN
+            out.append(GridCamera(place.camera, None, holder, place.name or "", why))
+    for camera_id, seen in listed.items():
+        if camera_id not in placed:
+            node, camera = next(iter(seen.items()))
+            out.append(GridCamera(camera_id, camera, node))
+    return out

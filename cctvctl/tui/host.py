@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from cctvctl.client import AsyncCctvClient
+from cctvctl.client import AsyncCctvClient, FleetRouter
 from cctvctl.models import FleetNodes
 from cctvctl.render import Depth, Mode
 from cctvctl.tui.commands import Role
@@ -32,6 +32,8 @@ class ConsoleHost(Protocol):
     fleet_mode: bool  # the nodes are a fleet's (cctvctl tui --fleet)
     fleet: FleetNodes | None
     fleet_read: datetime | None
+    router: FleetRouter  # which node records a camera now (asked, never kept)
+    refresh_seconds: float
 
     @property
     def depth(self) -> Depth: ...
@@ -41,6 +43,10 @@ class ConsoleHost(Protocol):
     def watched_nodes(self) -> list[NodeData]: ...
 
     def make_current(self, name: str) -> bool: ...
+
+    def client_named(self, name: str) -> AsyncCctvClient | None: ...
+
+    async def follow_camera(self, camera_id: str) -> AsyncCctvClient: ...
 
     def picture_budget(self) -> float | None: ...
 

@@ -25,15 +25,24 @@ from urllib.parse import parse_qs, urlsplit
 import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from cctvctl.config import ConfigError, Inventory, InventoryDiff, diff_inventories, fleet_inventory
+from cctvctl.config import (
+    ConfigError,
+    Inventory,
+    InventoryDiff,
+    diff_inventories,
+    fleet_inventory,
+    slugify,
+)
 from cctvctl.fleet.records import StoreUnavailable
 from cctvctl.models import (
     MAX_INVENTORY_BYTES,
+    CameraPlace,
     CameraWhere,
     FleetAuditEntry,
     FleetLease,
     FleetNode,
     FleetNodes,
+    FleetPlacement,
     FleetToken,
     FleetTokenRequest,
     FootageRun,
@@ -261,6 +270,78 @@ async def fleet_where(
         at=when or now,
         lease=_lease(leases[0], now) if leases else None,
         runs=[_run(r) for r in runs],
+    )
+
+
+def _inventory_places(version: InventoryVersion | None) -> dict[str, tuple[str, str, str | None]]:
+    """camera -> (name, kecamatan slug, home node) from the latest inventory's TOML."""
+    if version is None:
+        return {}
+    places: dict[str, tuple[str, str, str | None]] = {}
+    for kec in version.parsed.get("kecamatan", []):
+        slug = str(kec.get("slug") or slugify(str(kec.get("name", ""))))
+        for site in kec.get("site", []):
+            for cam in site.get("camera", []):
+                home = cam.get("node")
+                places[str(cam.get("id"))] = (
+                    str(cam.get("name", "")),
+                    slug,
+                    str(home) if home is not None else None,
+                )
+    return places
+
+
+@router.get("/placement", response_model=FleetPlacement, dependencies=[VIEWER])
+async def fleet_placement(
+    rt: RT,
+    kecamatan: Annotated[
+        str | None,
+        Query(
+            description="Only this kecamatan, by slug (cameras of the inventory).",
+            max_length=200,
+            examples=["sangatta-utara"],
+        ),
+    ] = None,
+) -> FleetPlacement:
+    """Where each camera is recorded now: every camera of the fleet inventory and every
+    leased one, with the node holding its lease, whether the lease is live and whether
+    that node's heartbeat is. A console asks that node for the camera's live data; a
+    camera whose node does not answer is unknown, not offline."""
+
+    def read(
+        store: FleetStore,
+    ) -> tuple[datetime, list[Lease], list[Node], dict[str, tuple[str, str, str | None]]]:
+        return store.now(), store.leases(), store.nodes(), _inventory_places(store.inventory())
+
+    now, leases, nodes, places = await _off_loop(rt, read)
+    fleet = rt.inventory.fleet
+    assert fleet is not None  # there is a store only with a [fleet] table
+    beats = {n.name: n.heartbeat for n in nodes}
+    held = {lease.camera: lease for lease in leases}
+
+    def place(camera: str) -> CameraPlace:
+        name, slug, home = places.get(camera, (None, None, None))
+        lease = held.get(camera)
+        beat = beats.get(lease.node) if lease is not None else None
+        return CameraPlace(
+            camera=camera,
+            name=name,
+            kecamatan=slug,
+            home=home,
+            node=lease.node if lease is not None else None,
+            live=lease is not None and lease.expires > now,
+            node_alive=beat is not None and (now - beat).total_seconds() < fleet.lease_seconds,
+        )
+
+    cameras = sorted(set(places) | set(held))
+    if kecamatan is not None:
+        # A leased camera the inventory lacks has no kecamatan to match.
+        cameras = [c for c in cameras if c in places and places[c][1] == kecamatan]
+    return FleetPlacement(
+        generated=now,
+        node=rt.node or "",
+        kecamatan=kecamatan,
+        cameras=[place(c) for c in cameras],
     )
 
 

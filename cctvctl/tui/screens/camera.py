@@ -5,6 +5,7 @@ as a timeline bar, the camera's recent events, and its actions (export, reboot, 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -16,9 +17,10 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
-from cctvctl.client import JOB_PROGRESS, AsyncCctvClient, CctvError
+from cctvctl.client import JOB_PROGRESS, UNKNOWN, AsyncCctvClient, CctvError
 from cctvctl.models import Camera, CameraStatus, Event, ExportJob, RebootJob
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import localize
@@ -26,7 +28,7 @@ from cctvctl.tui import clock
 from cctvctl.tui.budget import ByteBudget
 from cctvctl.tui.clock import WITA
 from cctvctl.tui.commands import Scope, bindings_for
-from cctvctl.tui.data import Poller
+from cctvctl.tui.data import Connection, Poller
 from cctvctl.tui.format import BADGES, age_text, flagged, plain, plain_cells, rtt_text
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.screens.export_form import ExportForm
@@ -51,6 +53,9 @@ __all__ = [
 ]
 
 THUMB_INTERVAL: Final = 1.0
+# How often a camera screen whose node no longer lists its camera, or no longer answers,
+# asks the fleet again where it is.
+FOLLOW_SECONDS: Final = 2.0
 # The bar's cells are 18 minutes wide at 80 columns: a minute is often enough, and a status
 # change of this camera (a gap opening or closing) asks at once.
 TIMELINE_INTERVAL: Final = 60.0
@@ -283,6 +288,9 @@ class CameraScreen(CctvScreen):
         self._seen_status: int | None = None  # newest camera.status event of this camera seen
         self._stats_shown: tuple[tuple[str, ...], ...] | None = None
         self.budget = ByteBudget(None)
+        self._followed_at = -FOLLOW_SECONDS  # monotonic time the fleet was last asked
+        self._lost: str | None = None  # why the fleet cannot say where the camera is
+        self._follower: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield NodeHeader()
@@ -308,6 +316,8 @@ class CameraScreen(CctvScreen):
             name="timeline",
         )
         self._timeline.start()
+        if self.cctv.fleet_mode:
+            self._follower = self.set_interval(FOLLOW_SECONDS, self._follow_tick, name="follow")
 
     def on_unmount(self) -> None:
         for poller in (self._thumbs, self._timeline):
@@ -320,11 +330,15 @@ class CameraScreen(CctvScreen):
         for poller in (self._thumbs, self._timeline):
             if poller is not None:
                 poller.stop()
+        if self._follower is not None:
+            self._follower.pause()  # never switch nodes under another screen
 
     def on_screen_resume(self) -> None:
         for poller in (self._thumbs, self._timeline):
             if poller is not None:
                 poller.start()
+        if self._follower is not None:
+            self._follower.resume()
 
     def on_resize(self, event: events.Resize) -> None:
         if not self.query("#events"):
@@ -343,12 +357,72 @@ class CameraScreen(CctvScreen):
         # Figures too old to trust are dimmed (the header says how old, and why).
         self.set_class(self.node.is_stale(), "-stale")
         camera = self.camera()
-        self._show_stats(
-            stats_table(camera) if camera else plain(f"{self.camera_id}: not on this server")
-        )
+        fleet = self.cctv.fleet_mode
+        gone = self._node_gone()
+        if self._needs_following():
+            self._follow()
+        if camera is not None and not gone:
+            self._lost = None
+            self._show_stats(stats_table(camera))
+        elif self._lost is not None:
+            self._show_stats(plain(self._lost))  # unknown (node unreachable), and which node
+            thumb = self.query_one(Thumb)
+            if thumb.grid is not None:
+                thumb.clear()  # a frozen last frame would look like a working camera
+            thumb.set_placeholder(UNKNOWN)
+        elif camera is not None:
+            self._show_stats(stats_table(camera))  # dimmed: the header says how old
+        elif fleet:
+            self._show_stats(plain(f"{self.camera_id}: finding its node"))
+        else:
+            self._show_stats(plain(f"{self.camera_id}: not on this server"))
         self.query_one("#events", Line).show(events_text(self.node.events, self.camera_id))
         self._reboot_outcomes()
         self._timeline_on_status()
+
+    def _node_gone(self) -> bool:
+        # In a fleet a node that stops answering may have lost the camera to a failover.
+        return self.cctv.fleet_mode and (
+            self.node.is_stale() or self.node.connection is not Connection.ONLINE
+        )
+
+    def _needs_following(self) -> bool:
+        return self.cctv.fleet_mode and (self.camera() is None or self._node_gone())
+
+    def _follow_tick(self) -> None:
+        # The app redraws on each poll, and a dead node's polls back off to 30 s apart.
+        if self._needs_following():
+            self._follow()
+
+    def _follow(self) -> None:
+        """The current node does not list the camera or does not answer (a failover or
+        a handback moved it, or its node died): ask the fleet where it is now, at most
+        once per FOLLOW_SECONDS."""
+        if self.node.updated is None and self.node.error is None:
+            return  # the node just made current has not answered yet
+        now = time.monotonic()
+        if now - self._followed_at < FOLLOW_SECONDS:
+            return
+        self._followed_at = now
+        self.run_worker(self._refollow(), group="follow", exit_on_error=False)
+
+    async def _refollow(self) -> None:
+        try:
+            await self.cctv.follow_camera(self.camera_id)
+        except CctvError as exc:
+            self._lost = str(exc)
+        else:
+            self._lost = None
+        self.refresh_data()
+
+    async def _routed(self, action: str) -> AsyncCctvClient | None:
+        """The client of the node recording the camera now, asked of the fleet for
+        each action (a camera moves with a failover); None, said in a toast, if none."""
+        try:
+            return await self.cctv.follow_camera(self.camera_id)
+        except CctvError as exc:
+            self.notify(str(exc), title=action, severity="error")
+            return None
 
     def _show_stats(self, shown: Table | Text) -> None:
         """Re-sends the figures only when a cell's text changed: each stats tick would
@@ -391,7 +465,7 @@ class CameraScreen(CctvScreen):
             if thumb.grid is not None:
                 thumb.clear()
             return
-        if width < 1:
+        if width < 1 or self._lost is not None:
             return
         shot = await self.cctv.client.thumbnail(self.camera_id, width, max(9, width * 9 // 16))
         frame = thumb.prepare(shot)
@@ -411,9 +485,15 @@ class CameraScreen(CctvScreen):
     def action_export(self) -> None:
         if not self.allowed("export"):
             return
+        self.run_worker(self._export(), group="action", exit_on_error=False)
+
+    async def _export(self) -> None:
+        client = await self._routed("export")
+        if client is None:
+            return
         camera = self.camera()
         form = ExportForm(
-            self.cctv.client,
+            client,
             self.camera_id,
             camera.name if camera else "",
             footage=self.query_one(Timeline).recordings,
@@ -429,11 +509,23 @@ class CameraScreen(CctvScreen):
     def action_reboot(self) -> None:
         if not self.allowed("reboot"):
             return
+        self.run_worker(self._reboot(), group="action", exit_on_error=False)
+
+    async def _reboot(self) -> None:
+        client = await self._routed("reboot")
+        if client is None:
+            return
         camera = self.camera()
+        if camera is None and self.cctv.fleet_mode:
+            try:  # a node just made current may not have sent its list yet
+                camera = await client.camera(self.camera_id)
+            except CctvError as exc:
+                self.notify(str(exc), title="reboot", severity="error")
+                return
         if camera is None:
             self.notify(f"{self.camera_id}: not on this server", title="reboot", severity="error")
             return
-        self.app.push_screen(RebootModal(self.cctv.client, camera), self._rebooted)
+        self.app.push_screen(RebootModal(client, camera), self._rebooted)
 
     def _rebooted(self, job: RebootJob | None) -> None:
         if job is None:
@@ -468,7 +560,12 @@ class CameraScreen(CctvScreen):
     def action_snapshot(self) -> None:
         if not self.allowed("snapshot"):
             return
-        self.app.push_screen(SnapshotModal(self.cctv.client, self.camera_id), self._saved)
+        self.run_worker(self._snapshot(), group="action", exit_on_error=False)
+
+    async def _snapshot(self) -> None:
+        client = await self._routed("snapshot")
+        if client is not None:
+            self.app.push_screen(SnapshotModal(client, self.camera_id), self._saved)
 
     def _saved(self, saved: tuple[Path, int] | None) -> None:
         if saved is None:

@@ -13,17 +13,18 @@ from textual.binding import BindingType
 from textual.containers import Grid
 from textual.widgets import Footer, Input
 
-from cctvctl.client import Thumbnail
+from cctvctl.client import AsyncCctvClient, Thumbnail
 from cctvctl.models import Camera, CameraStatus
 from cctvctl.tui.budget import ByteBudget
 from cctvctl.tui.commands import Scope, bindings_for
 from cctvctl.tui.data import Poller
+from cctvctl.tui.fleet_view import GridCamera
 from cctvctl.tui.format import MARK
 from cctvctl.tui.screens.filtered import FilteredScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.line import Line
-from cctvctl.tui.widgets.tile import Tile, has_picture
+from cctvctl.tui.widgets.tile import Tile
 from cctvctl.units import counted
 
 __all__ = ["GridScreen", "tile_layout"]
@@ -40,7 +41,11 @@ _SEVERITY = {
 }
 
 
-def _rank(camera: Camera) -> tuple[int, bool, str]:
+def _rank(entry: GridCamera) -> tuple[int, bool, str]:
+    camera = entry.camera
+    if camera is None:
+        # Unknown (its node is out of reach) comes first: nobody can tell it is fine.
+        return -1, True, entry.id
     # A flapping camera is "online" half the time; it ranks with the degraded ones, so it
     # is on the first page rather than among the healthy.
     severity = _SEVERITY[camera.status]
@@ -60,6 +65,13 @@ def tile_layout(width: int, height: int, count: int) -> tuple[int, int]:
     while cols * rows - rows >= count and cols > 1:
         cols -= 1
     return cols, rows
+
+
+def _words(entry: GridCamera) -> str:
+    camera = entry.camera
+    if camera is None:
+        return f"{entry.id} {entry.name}".lower()
+    return f"{camera.id} {camera.name} {camera.site}".lower()
 
 
 class GridScreen(FilteredScreen):
@@ -111,18 +123,36 @@ class GridScreen(FilteredScreen):
         if self._thumbs is not None:
             self._thumbs.start()
 
-    def cameras(self) -> list[Camera]:
-        """This grid's cameras, worst first (offline, degraded or flapping, online,
-        disabled), then by id."""
+    def entries(self) -> list[GridCamera]:
+        """Every camera this grid may show, unfiltered: the current node's."""
+        return [GridCamera(c.id, c, self.cctv.target.name) for c in self.node.cameras]
+
+    def client_for(self, tile: Tile) -> AsyncCctvClient:
+        """Who to ask for a tile's picture: the current node."""
+        return self.cctv.client
+
+    def is_stale(self) -> bool:
+        return self.node.is_stale()
+
+    def pager_note(self) -> str:
+        """More for the pager line (the fleet grid names the nodes out of reach)."""
+        return ""
+
+    def cameras(self) -> list[GridCamera]:
+        """This grid's cameras, worst first (unknown, offline, degraded or flapping,
+        online, disabled), then by id."""
         needle = self.filter_input.needle if self.is_mounted else ""
         return sorted(
             (
-                c
-                for c in self.node.cameras
-                if self._select(c) and (not needle or needle in f"{c.id} {c.name} {c.site}".lower())
+                e
+                for e in self.entries()
+                if self._selected(e) and (not needle or needle in _words(e))
             ),
             key=_rank,
         )
+
+    def _selected(self, entry: GridCamera) -> bool:
+        return entry.camera is not None and self._select(entry.camera)
 
     def per_page(self) -> int:
         cols, rows = self._layout
@@ -141,7 +171,7 @@ class GridScreen(FilteredScreen):
         self._layout = layout
         start = self.page * self.per_page()
         page = cameras[start : start + self.per_page()]
-        stale = self.node.is_stale()
+        stale = self.is_stale()
         # Figures too old to trust are dimmed; pictures simply stop moving, so say it.
         self.set_class(stale, "-stale")
         self.query_one("#pager", Line).show(
@@ -149,6 +179,7 @@ class GridScreen(FilteredScreen):
                 f" {counted(len(cameras), 'camera')} · page {self.page + 1}/{pages} (n/p)"
                 if cameras
                 else " no cameras match",
+                self.pager_note(),
                 (f"  {MARK}stale: pictures and figures are not live", "bold reverse")
                 if stale
                 else "",
@@ -164,16 +195,16 @@ class GridScreen(FilteredScreen):
         else:
             by_id = {c.id: c for c in page}
             for tile in grid.query(Tile):
-                tile.update_camera(by_id[tile.camera.id])
+                tile.update_camera(by_id[tile.camera_id])
 
-    def _rebuild(self, grid: Grid, page: list[Camera], layout: tuple[int, int]) -> None:
-        focused = self.focused.camera.id if isinstance(self.focused, Tile) else None
+    def _rebuild(self, grid: Grid, page: list[GridCamera], layout: tuple[int, int]) -> None:
+        focused = self.focused.camera_id if isinstance(self.focused, Tile) else None
         grid.styles.grid_size_columns, grid.styles.grid_size_rows = layout
         grid.remove_children()
         tiles = [Tile(c, self.cctv.mode, self.cctv.depth) for c in page]
         grid.mount_all(tiles)
         self._shown = [c.id for c in page]
-        target = next((t for t in tiles if t.camera.id == focused), tiles[0] if tiles else None)
+        target = next((t for t in tiles if t.camera_id == focused), tiles[0] if tiles else None)
         # Never take the keys away from someone typing a filter.
         if target is not None and self.focused is not self.filter_input:
             self.call_after_refresh(target.focus)
@@ -181,12 +212,12 @@ class GridScreen(FilteredScreen):
             self._thumbs.poke()
 
     async def _fetch_thumbs(self) -> None:
-        tiles = [t for t in self.query(Tile) if t.thumb.size.width > 0 and has_picture(t.camera)]
-        client = self.cctv.client
+        tiles = [t for t in self.query(Tile) if t.thumb.size.width > 0 and t.shows_picture()]
 
         async def one(tile: Tile) -> tuple[Tile, Thumbnail]:
             w = max(16, tile.thumb.size.width)
-            return tile, await client.thumbnail(tile.camera.id, w, max(9, w * 9 // 16))
+            client = self.client_for(tile)  # in a fleet, the node that records the camera
+            return tile, await client.thumbnail(tile.camera_id, w, max(9, w * 9 // 16))
 
         results = await asyncio.gather(*(one(t) for t in tiles), return_exceptions=True)
         # Offline cameras have no picture; only a wholesale failure counts as an error.
@@ -197,7 +228,7 @@ class GridScreen(FilteredScreen):
         now = time.monotonic()
         shots = [r for r in results if not isinstance(r, BaseException)]
         # Stalest first, so a tight budget still moves every picture in turn.
-        shots.sort(key=lambda pair: self._sent_at.get(pair[0].camera.id, 0.0))
+        shots.sort(key=lambda pair: self._sent_at.get(pair[0].camera_id, 0.0))
         for tile, shot in shots:
             frame = tile.thumb.prepare(shot)
             if frame is None:
@@ -205,14 +236,14 @@ class GridScreen(FilteredScreen):
             if not self.budget.allow(frame.cost, first=tile.thumb.grid is None):
                 break  # nothing overtakes the stalest picture, or it could wait for ever
             tile.thumb.apply(frame)
-            self._sent_at[tile.camera.id] = now
+            self._sent_at[tile.camera_id] = now
 
     def _tiles(self) -> list[Tile]:
         return list(self.query(Tile))
 
     def action_drill(self) -> None:
         if isinstance(self.focused, Tile):
-            self.cctv.open_camera(self.focused.camera.id)
+            self.cctv.open_camera(self.focused.camera_id)
         elif self.focused is self.filter_input:
             # Enter keeps the filter and hands the keys back to the tiles.
             self._step_tile(0)

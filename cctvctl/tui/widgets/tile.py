@@ -6,9 +6,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
+from cctvctl.client import UNKNOWN
 from cctvctl.models import Camera, CameraStatus
 from cctvctl.render import Depth, Mode
 from cctvctl.termsafe import escape_controls
+from cctvctl.tui.fleet_view import GridCamera
 from cctvctl.tui.format import BADGES, age_seconds, age_text
 from cctvctl.tui.widgets.line import Line
 from cctvctl.tui.widgets.thumb import Thumb
@@ -55,6 +57,7 @@ def status_line(camera: Camera) -> Text:
 
 
 LIVE_SECONDS = 5.0
+UNKNOWN_BADGE = "?"
 
 
 def round_kbps(kbps: float) -> float:
@@ -66,6 +69,9 @@ def round_kbps(kbps: float) -> float:
 
 
 class Tile(Vertical, can_focus=True):
+    """A camera's tile; one whose node cannot be reached (``entry.camera`` None) says
+    "unknown" with the node's name, and never shows a picture or an offline badge."""
+
     DEFAULT_CSS = """
     Tile { height: 1fr; width: 1fr; padding: 0 1 0 0; }
     Tile > .tile-name { height: 1; text-style: bold; }
@@ -73,39 +79,67 @@ class Tile(Vertical, can_focus=True):
     Tile:focus > .tile-name { background: $accent; color: $text; }
     """
 
-    def __init__(self, camera: Camera, mode: Mode, depth: Depth) -> None:
+    def __init__(self, entry: GridCamera, mode: Mode, depth: Depth) -> None:
         super().__init__()
-        self.camera = camera
+        self.entry = entry
         self._mode = mode
         self._depth = depth
+
+    @property
+    def camera_id(self) -> str:
+        return self.entry.id
+
+    @property
+    def camera(self) -> Camera | None:
+        return self.entry.camera
+
+    def shows_picture(self) -> bool:
+        return self.entry.camera is not None and has_picture(self.entry.camera)
 
     def compose(self) -> ComposeResult:
         name = Line(classes="tile-name")
         name.show(self._name_text())
         yield name
         thumb = Thumb(mode=self._mode, depth=self._depth)
-        thumb.placeholder = placeholder(self.camera)
+        thumb.placeholder = self._placeholder()
         yield thumb
         status = Line(classes="tile-status")
-        status.show(status_line(self.camera))
+        status.show(self._status())
         yield status
 
     def _name_text(self) -> Text:
-        name = escape_controls(f"{self.camera.id} {self.camera.name}")
-        return Text(name, no_wrap=True, overflow="ellipsis")
+        name = self.entry.camera.name if self.entry.camera is not None else self.entry.name
+        shown = escape_controls(f"{self.entry.id} {name}".rstrip())
+        return Text(shown, no_wrap=True, overflow="ellipsis")
+
+    def _placeholder(self) -> str:
+        if self.entry.camera is not None:
+            return placeholder(self.entry.camera)
+        where = f" · {self.entry.node}" if self.entry.node else ""
+        return escape_controls(f"{self.entry.unknown or UNKNOWN}{where}")
+
+    def _status(self) -> Text:
+        if self.entry.camera is not None:
+            return status_line(self.entry.camera)
+        # Reverse video, not a colour: it must read as "not known" under NO_COLOR too,
+        # and never like the red of an offline camera.
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{UNKNOWN_BADGE:^5}", "bold reverse")
+        text.append(f" {self.entry.unknown or UNKNOWN}")
+        return text
 
     @property
     def thumb(self) -> Thumb:
         return self.query_one(Thumb)
 
-    def update_camera(self, camera: Camera) -> None:
-        self.camera = camera
+    def update_camera(self, entry: GridCamera) -> None:
+        self.entry = entry
         if not self.children:
             return  # not composed yet; compose() will use the new camera
         self.query_one(".tile-name", Line).show(self._name_text())
-        self.query_one(".tile-status", Line).show(status_line(camera))
+        self.query_one(".tile-status", Line).show(self._status())
         thumb = self.thumb
-        if not has_picture(camera) and thumb.grid is not None:
+        if not self.shows_picture() and thumb.grid is not None:
             # A frozen last frame would look like a working camera.
             thumb.clear()
-        thumb.set_placeholder(placeholder(camera))
+        thumb.set_placeholder(self._placeholder())

@@ -19,10 +19,12 @@ from cctvctl.config.fields import (
     SLUG_RE,
     TOKEN_HASH_RE,
     hash_token,
+    parse_upload_window,
     show_value,
     slugify,
 )
 from cctvctl.config.inventory import (
+    ArchiveKeys,
     CameraConfig,
     CameraEntry,
     Inventory,
@@ -38,7 +40,13 @@ from cctvctl.config.loading import (
     load_inventory_text,
     load_server_inventory,
 )
-from cctvctl.config.settings import FleetConfig, ServerConfig, SimConfig, TokenConfig
+from cctvctl.config.settings import (
+    ArchiveConfig,
+    FleetConfig,
+    ServerConfig,
+    SimConfig,
+    TokenConfig,
+)
 
 __all__ = [
     "DEFAULT_FILE_MODE",
@@ -46,6 +54,8 @@ __all__ = [
     "FILE_MODES",
     "SLUG_RE",
     "TOKEN_HASH_RE",
+    "ArchiveConfig",
+    "ArchiveKeys",
     "CameraConfig",
     "CameraEntry",
     "ConfigError",
@@ -65,6 +75,7 @@ __all__ = [
     "load_inventory",
     "load_inventory_text",
     "load_server_inventory",
+    "parse_upload_window",
     "running_settings_kept",
     "show_value",
     "slugify",

@@ -26,7 +26,7 @@ READ_TIMEOUT = 30.0
 MAX_ATTEMPTS = 3
 
 #: What a call that could not reach the store, or was refused by it, raises.
-ArchiveUnavailable = (BotoCoreError, ClientError)
+ArchiveUnavailable: tuple[type[Exception], ...] = (BotoCoreError, ClientError)
 
 
 def make_client(
@@ -49,7 +49,10 @@ def make_client(
         aws_access_key_id=keys.access_key.get_secret_value(),
         aws_secret_access_key=keys.secret_key.get_secret_value(),
         config=Config(
-            s3={"addressing_style": "path"},
+            # Payload signing off: the body is read once, as it is sent, so the upload cap
+            # counts what leaves the node; the x-amz-checksum-sha256 header each upload
+            # carries is what the store verifies the bytes by.
+            s3={"addressing_style": "path", "payload_signing_enabled": False},
             retries={"max_attempts": max_attempts, "mode": "standard"},
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,

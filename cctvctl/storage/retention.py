@@ -292,7 +292,7 @@ class Retention:
             else:
                 prune_empty_dirs(self.root, row.path, keep_from=keep_from)
             done.append(Deletion(reason, row, error))
-        self.index.delete_segments(r.id for r in rows)
+        self.index.drop_local(r.id for r in rows)
         return done
 
     def _announce(self, done: list[Deletion]) -> None:

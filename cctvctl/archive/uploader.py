@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from cctvctl.archive.digests import FileDigests, b64, digest_file
+from cctvctl.archive.expiry import expire_archive
 from cctvctl.archive.s3 import ArchiveUnavailable, error_code
 from cctvctl.archive.throttle import MeteredSlice, RateLimit, Stopped
 from cctvctl.archive.window import seconds_until_open, window_open
@@ -47,6 +48,8 @@ MiB: Final = 1 << 20
 DEFAULT_PART_SIZE: Final = 8 * MiB
 BATCH: Final = 20
 BACKOFF_MAX: Final = 30.0
+#: Seconds between passes of archive retention (archive_days) over the index.
+EXPIRY_INTERVAL: Final = 600.0
 RATE_WINDOW: Final = 30.0
 _MD5_ETAG = re.compile(r'^"?[0-9a-f]{32}(-\d+)?"?$')
 
@@ -147,10 +150,21 @@ class Uploader:
 
     # ------------------------------------------------------------------ the loop
 
+    def _expire(self, now: datetime) -> None:
+        try:
+            expire_archive(self.index, self.config, self.client, now)
+        except _FAILURES as exc:
+            log.warning("archive: retention pass could not reach the store: %s", exc)
+
     def _run(self) -> None:
         backoff = 1.0
+        next_expiry = 0.0
         while not self._stop.is_set():
             now = datetime.fromtimestamp(self._clock(), UTC)
+            if time.monotonic() >= next_expiry:
+                # Deletes are small requests: outside the upload window too.
+                self._expire(now)
+                next_expiry = time.monotonic() + EXPIRY_INTERVAL
             wait = seconds_until_open(now, self.config.window_minutes)
             if wait > 0:
                 self._set_state("waiting for window")

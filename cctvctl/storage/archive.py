@@ -155,6 +155,27 @@ class ArchiveIndex:
 
     # ------------------------------------------------------------------ figures
 
+    def record_lost(self, segments: int, size: int) -> None:
+        """Retention deleted footage the archive did not hold (the lost-footage counter)."""
+        with self.index._write() as conn:
+            conn.execute(
+                "UPDATE meta SET value = value + ? WHERE key = 'archive_lost_segments'",
+                (segments,),
+            )
+            conn.execute(
+                "UPDATE meta SET value = value + ? WHERE key = 'archive_lost_bytes'", (size,)
+            )
+
+    def lost(self) -> tuple[int, int]:
+        """(segments, bytes) retention deleted before the archive held them, ever."""
+        rows = dict(
+            self.index._query(
+                "SELECT key, value FROM meta "
+                "WHERE key IN ('archive_lost_segments', 'archive_lost_bytes')"
+            )
+        )
+        return int(rows.get("archive_lost_segments", 0)), int(rows.get("archive_lost_bytes", 0))
+
     def figures(self, *, kept_after: datetime) -> dict[str, ArchiveFigures]:
         """Per kecamatan: the backlog (local segments not archived that ended after
         ``kept_after``) and what the store holds."""

@@ -253,6 +253,9 @@ MIGRATIONS: list[Migration] = [
             DELETE FROM archive_usage WHERE segments <= 0;
             UPDATE meta SET value = MAX(value, NEW."end" - NEW.start) WHERE key = 'max_seconds';
         END""",
+        # Footage retention had to delete before the archive held it (storage/retention.py).
+        "INSERT INTO meta (key, value) VALUES ('archive_lost_segments', 0)",
+        "INSERT INTO meta (key, value) VALUES ('archive_lost_bytes', 0)",
         # A multipart upload under way, so a restart resumes it (the store's ListParts
         # says which parts it holds) instead of sending the file again.
         """CREATE TABLE archive_uploads (

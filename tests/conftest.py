@@ -37,6 +37,7 @@ SLOW_FIRST = (
     "test_recovery.py",
     "test_fleet_failover.py",
     "test_fleet_export.py",
+    "test_archive_server.py",
     "test_tui.py",
     "test_cli_exit_codes.py",
     "test_tui_exports.py",

@@ -118,14 +118,20 @@ class S3Engine:
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
         )
 
-    def make_bucket(self, name: str | None = None, *, object_lock: bool = False) -> str:
+    def make_bucket(
+        self, name: str | None = None, *, object_lock: bool = False, versioned: bool = False
+    ) -> str:
         """A new empty bucket (a fresh name unless given); ``object_lock`` makes it an
-        evidence bucket: Object Lock enabled at creation (which turns on versioning)."""
+        evidence bucket: Object Lock enabled at creation (which turns on versioning).
+        ``versioned``: every PUT of a key is kept, so a test can see one sent twice."""
         name = name or unique_bucket()
         kwargs: dict[str, Any] = {"Bucket": name}
         if object_lock:
             kwargs["ObjectLockEnabledForBucket"] = True
-        self.client().create_bucket(**kwargs)
+        client = self.client()
+        client.create_bucket(**kwargs)
+        if versioned and not object_lock:
+            client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         return name
 
     def keys(self, bucket: str, prefix: str = "") -> list[str]:

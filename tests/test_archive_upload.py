@@ -71,7 +71,7 @@ def test_segments_reach_the_bucket_with_matching_checksums(s3: S3Engine, index: 
 def test_a_link_cut_mid_upload_resumes_and_nothing_is_sent_twice(
     s3: S3Engine, index: Database
 ) -> None:
-    bucket = s3.make_bucket()
+    bucket = s3.make_bucket(versioned=True)  # a second PUT would be a second version
     row_id = add_footage(index, hours_ago(2), size=3 * PART)
     # About 1.3 s a part, so the cut falls inside the upload.
     uploader = _uploader(s3, index, bucket, upload_kbps=32_000)

@@ -25,13 +25,13 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 from cctvctl.archive.digests import FileDigests, b64, digest_file
 from cctvctl.archive.expiry import expire_archive
+from cctvctl.archive.figures import UploadFigures
 from cctvctl.archive.s3 import ArchiveUnavailable, error_code
 from cctvctl.archive.throttle import MeteredSlice, RateLimit, Stopped
 from cctvctl.archive.window import seconds_until_open, window_open
@@ -60,21 +60,6 @@ class ChecksumMismatch(Exception):
 
 #: What fails one upload and leaves the segment queued (OSError: the file, or the link).
 _FAILURES: tuple[type[Exception], ...] = (*ArchiveUnavailable, ChecksumMismatch, OSError)
-
-
-@dataclass
-class UploadFigures:
-    """What the uploader did since start-up (``/metrics`` and health)."""
-
-    uploaded_bytes: dict[str, int] = field(default_factory=dict)  # kecamatan -> bytes
-    uploaded_segments: dict[str, int] = field(default_factory=dict)
-    failures: dict[str, int] = field(default_factory=dict)
-    confirmed_without_sending: int = 0
-    sent_bytes: int = 0  # body bytes handed to the link, retries included
-    rate_bps: float = 0.0  # bytes per second sent over the last RATE_WINDOW
-    state: str = "idle"  # idle | uploading | waiting for window | store unreachable
-    last_error: str | None = None
-    last_error_at: datetime | None = None
 
 
 class Uploader:

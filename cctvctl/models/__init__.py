@@ -40,6 +40,8 @@ from cctvctl.models.jobs import (
 from cctvctl.models.status import (
     FLAP_CHANGES,
     FLAP_WINDOW_SECONDS,
+    ArchiveFigures,
+    ArchiveHealth,
     Camera,
     CameraStatus,
     Event,
@@ -74,6 +76,8 @@ __all__ = [
     "FLAP_WINDOW_SECONDS",
     "MAX_INVENTORY_BYTES",
     "ONE_LINE_ACCEPTED",
+    "ArchiveFigures",
+    "ArchiveHealth",
     "AuditEntry",
     "BulkRebootRequest",
     "Camera",

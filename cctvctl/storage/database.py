@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from cctvctl.models import Segment
 from cctvctl.storage.layout import parse_segment_path
@@ -100,14 +100,20 @@ class SegmentRow:
         return (self.end - self.start).total_seconds()
 
     @property
-    def location(self) -> str:
+    def location(self) -> Literal["local", "archived", "both"]:
         """``local``, ``archived`` or ``both``: where this footage can be read."""
         if self.archived is None:
             return "local"
         return "both" if self.local else "archived"
 
     def to_wire(self) -> Segment:
-        return Segment(start=self.start, end=self.end, bytes=self.bytes, frames=self.frames)
+        return Segment(
+            start=self.start,
+            end=self.end,
+            bytes=self.bytes,
+            frames=self.frames,
+            location=self.location,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from cctvctl import __version__
-from cctvctl.health import kecamatan_summaries, volume
+from cctvctl.health import archive_health, kecamatan_summaries, volume
 from cctvctl.models import Health, Identity, Problem, Role
 from cctvctl.server.auth import Principal, require
 from cctvctl.server.routes._shared import RT, VIEWER, live_cameras
@@ -41,6 +41,10 @@ def health(rt: RT) -> Health:
     """Storage volume, host, and every kecamatan of the inventory (inventory order)."""
     now = datetime.now(UTC)
     cams = live_cameras(rt)
+    archive, per_kec = None, None
+    config = rt.inventory.archive
+    if rt.uploader is not None and config is not None:
+        archive, per_kec = archive_health(config, rt.db, rt.uploader.figures(), now)
     return Health(
         generated=now,
         server_version=__version__,
@@ -56,8 +60,9 @@ def health(rt: RT) -> Health:
         ],
         host=rt.host.sample(),
         kecamatan=kecamatan_summaries(
-            rt.inventory, cams, rt.db, rt.recorder.inbound_kbps_by_kecamatan(), now
+            rt.inventory, cams, rt.db, rt.recorder.inbound_kbps_by_kecamatan(), now, per_kec
         ),
+        archive=archive,
     )
 
 

@@ -38,6 +38,7 @@ SLOW_FIRST = (
     "test_fleet_failover.py",
     "test_fleet_export.py",
     "test_archive_server.py",
+    "test_archive_cap.py",
     "test_tui.py",
     "test_cli_exit_codes.py",
     "test_tui_exports.py",

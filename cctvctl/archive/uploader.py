@@ -202,6 +202,9 @@ class Uploader:
             try:
                 self.upload(row)
             except _FAILURES as exc:
+                if self._stop.is_set():
+                    # Our own stop cut the read (botocore wraps it): not a failure.
+                    raise Stopped("uploads stopping") from exc
                 if isinstance(exc, FileNotFoundError) and not row.path.exists():
                     # Deleted under us (retention's disk guard): nothing left to send.
                     continue

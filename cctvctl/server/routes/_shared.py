@@ -14,7 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from cctvctl.config import KecamatanConfig
-from cctvctl.models import Camera, Role
+from cctvctl.health import archive_health
+from cctvctl.models import ArchiveFigures, ArchiveHealth, Camera, Role
 from cctvctl.server.auth import require
 from cctvctl.server.problems import (
     TYPE_INVALID,
@@ -259,6 +260,16 @@ def _present(rt: Runtime, cam: Camera) -> Camera:
     if not cam.last_error:
         return cam
     return cam.model_copy(update={"last_error": rt.redact(cam.last_error)})
+
+
+def archive_now(
+    rt: Runtime, now: datetime
+) -> tuple[ArchiveHealth | None, dict[str, ArchiveFigures] | None]:
+    """The node's archive figures and each kecamatan's; (None, None) without [archive]."""
+    config = rt.inventory.archive
+    if rt.uploader is None or config is None:
+        return None, None
+    return archive_health(config, rt.db, rt.uploader.figures(), now)
 
 
 def live_cameras(rt: Runtime) -> list[Camera]:

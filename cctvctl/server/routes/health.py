@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from cctvctl import __version__
-from cctvctl.health import archive_health, kecamatan_summaries, volume
+from cctvctl.health import kecamatan_summaries, volume
 from cctvctl.models import Health, Identity, Problem, Role
 from cctvctl.server.auth import Principal, require
-from cctvctl.server.routes._shared import RT, VIEWER, live_cameras
+from cctvctl.server.routes._shared import RT, VIEWER, archive_now, live_cameras
 from cctvctl.storage.retention import guard_seconds
 
 __all__ = ["Liveness", "router"]
@@ -41,10 +41,7 @@ def health(rt: RT) -> Health:
     """Storage volume, host, and every kecamatan of the inventory (inventory order)."""
     now = datetime.now(UTC)
     cams = live_cameras(rt)
-    archive, per_kec = None, None
-    config = rt.inventory.archive
-    if rt.uploader is not None and config is not None:
-        archive, per_kec = archive_health(config, rt.db, rt.uploader.figures(), now)
+    archive, per_kec = archive_now(rt, now)
     return Health(
         generated=now,
         server_version=__version__,

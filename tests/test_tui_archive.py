@@ -57,3 +57,36 @@ async def test_without_an_archive_there_is_no_column(pinned_clock: None) -> None
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: "Bengalon" in screen_text(app))
         assert "Unarchived" not in screen_text(app)
+
+
+def test_the_timeline_shows_what_is_only_in_the_archive() -> None:
+    from datetime import UTC, datetime
+
+    from cctvctl.models import Recordings, Segment
+    from cctvctl.tui.widgets.timeline import Cell, buckets, timeline_text
+
+    end = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
+    hour = timedelta(hours=1)
+
+    def seg(hours_ago: int, location: str) -> Segment:
+        at = end - hours_ago * hour
+        return Segment(start=at, end=at + hour, bytes=1, location=location)  # type: ignore[arg-type]
+
+    rec = Recordings(
+        camera="c",
+        start=end - 24 * hour,
+        end=end,
+        # Days-old footage moved to the archive, the last hours on disk (and archived).
+        segments=[seg(4, "archived"), seg(3, "archived"), seg(2, "both"), seg(1, "local")],
+        gaps=[],
+        recorded_seconds=4 * 3600,
+        missing_seconds=0,
+    )
+    cells = buckets(rec, 24)
+    assert cells[20:22] == [Cell.ARCHIVED, Cell.ARCHIVED]
+    assert cells[22:24] == [Cell.RECORDED, Cell.RECORDED]
+    text = timeline_text(rec, 80).plain
+    assert "▓" in text.splitlines()[0] and "▓ archive only" in text
+    # Without archived footage the legend is as it always was.
+    local = rec.model_copy(update={"segments": [seg(1, "local")], "recorded_seconds": 3600})
+    assert "archive only" not in timeline_text(local, 80).plain

@@ -1,0 +1,138 @@
+"""Upload throughput and CPU of the archive's uploader against boto3's own transfer
+manager, on the same files, to a local S3 endpoint.
+
+Run: .venv/bin/python benchmarks/archive.py [--minutes 30] [--segment-mb 8] [--rounds 2]
+
+--minutes segments of --segment-mb each (60 s segments: 8 MB is a camera at about 1 Mbps)
+are written once into a real index under a temporary folder. Each round uploads them all
+to a fresh bucket of moto's S3 server (a separate process on 127.0.0.1, so this process's
+CPU time is the client's alone), first with cctvctl's Uploader (SHA-256 and MD5 of every
+part, per-part checksum header, multipart from 8 MiB, one part at a time, no cap), then
+with boto3's ``upload_file`` (its TransferManager: multipart from 8 MiB, 8 MiB parts, up to
+10 threads, its default CRC checksum). Reported per tool: MB/s (wall) and CPU seconds per
+GB (user + system of this process).
+
+Caveats: loopback, no link latency or loss (on a real kecamatan link the link, not the
+client, sets the pace, and the cap is what matters); moto's server is Python and shares
+the 2 cores, so it bounds both tools' throughput and lends the threaded transfer manager
+more of a head start than a real store would; the files are random bytes (an S3 upload
+does not look inside); the shared development machine is busy with other engineers'
+tests, so figures are noisy: take the ratios, not the absolutes. No assertions: the tests
+check behaviour (tests/test_archive_*.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MiB = 1 << 20
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=int, default=30)
+    parser.add_argument("--segment-mb", type=float, default=8.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.insert(0, str(ROOT))
+    import boto3
+    from boto3.s3.transfer import TransferConfig
+    from harness import free_port
+    from pydantic import SecretStr
+
+    from cctvctl.archive.s3 import make_client
+    from cctvctl.archive.uploader import Uploader
+    from cctvctl.config import ArchiveConfig, ArchiveKeys
+    from cctvctl.storage.database import Database, SegmentInfo
+    from cctvctl.storage.layout import segment_path
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    keys = ArchiveKeys(SecretStr("bench"), SecretStr("bench"))
+    try:
+        plain = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        )
+        for _ in range(100):
+            try:
+                plain.list_buckets()
+                break
+            except Exception:
+                time.sleep(0.1)
+        with tempfile.TemporaryDirectory() as folder, Database(folder) as index:
+            size = int(args.segment_mb * 1e6)
+            start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+            files: list[Path] = []
+            for n in range(args.minutes):
+                at = start + timedelta(minutes=n)
+                path = segment_path(index.root, "sangatta-utara", "sgu-cam-01", at)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(os.urandom(size))
+                index.add_segment(
+                    SegmentInfo("sgu-cam-01", path, at, at + timedelta(seconds=60), size),
+                    kecamatan="sangatta-utara",
+                )
+                files.append(path)
+            total = size * len(files)
+            print(
+                f"{len(files)} segments of {size / 1e6:.1f} MB ({total / 1e9:.2f} GB), "
+                f"moto at {endpoint}"
+            )
+            for r in range(args.rounds):
+                bucket = f"bench-ours-{r}"
+                plain.create_bucket(Bucket=bucket)
+                index._conn().execute("UPDATE segments SET archived = NULL, sha256 = NULL")
+                config = ArchiveConfig.model_validate({"endpoint": endpoint, "bucket": bucket})
+                uploader = Uploader(index, config, make_client(config, keys))
+                wall, cpu = time.perf_counter(), _cpu()
+                while uploader.run_once() > 0:
+                    pass
+                wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+                print(
+                    f"  round {r + 1} cctvctl Uploader : {total / 1e6 / wall:7.1f} MB/s, "
+                    f"{cpu / (total / 1e9):6.2f} CPU s/GB ({wall:.1f} s, {cpu:.1f} CPU s)"
+                )
+
+                bucket = f"bench-boto3-{r}"
+                plain.create_bucket(Bucket=bucket)
+                transfer = TransferConfig(multipart_threshold=8 * MiB, multipart_chunksize=8 * MiB)
+                wall, cpu = time.perf_counter(), _cpu()
+                for path in files:
+                    key = path.relative_to(index.root).as_posix()
+                    plain.upload_file(str(path), bucket, key, Config=transfer)
+                wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+                print(
+                    f"  round {r + 1} boto3 upload_file: {total / 1e6 / wall:7.1f} MB/s, "
+                    f"{cpu / (total / 1e9):6.2f} CPU s/GB ({wall:.1f} s, {cpu:.1f} CPU s)"
+                )
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()

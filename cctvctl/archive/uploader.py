@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from cctvctl.archive.digests import FileDigests, b64, digest_file
+from cctvctl.archive.digests import FileDigests, digest_file, etag_of, part_etag
 from cctvctl.archive.expiry import expire_archive
 from cctvctl.archive.figures import UploadFigures
 from cctvctl.archive.s3 import ArchiveUnavailable, error_code
@@ -293,7 +293,12 @@ class Uploader:
                 ChecksumSHA256=digests.whole_checksum,
                 Metadata={"sha256": digests.sha256},
             )
-        _verify(answer, digests.whole_checksum, digests.etag, key)
+        _verify(
+            answer,
+            digests.whole_checksum,
+            lambda: etag_of(row.path, digests, multipart=False),
+            key,
+        )
         self._archived(row, digests, sent=True)
 
     def _multipart(
@@ -326,7 +331,11 @@ class Uploader:
         done: list[dict[str, Any]] = []
         for part in digests.parts:
             have = held.get(part.number)
-            if have is not None and _part_matches(have, part.checksum, part.etag):
+            if have is not None and _part_matches(
+                have,
+                part.checksum,
+                lambda part=part: part_etag(row.path, part),  # type: ignore[misc]
+            ):
                 done.append(
                     {
                         "PartNumber": part.number,
@@ -346,7 +355,12 @@ class Uploader:
                     ChecksumAlgorithm="SHA256",
                     ChecksumSHA256=part.checksum,
                 )
-            _verify(answer, part.checksum, part.etag, f"{key} part {part.number}")
+            _verify(
+                answer,
+                part.checksum,
+                lambda part=part: part_etag(row.path, part),  # type: ignore[misc]
+                f"{key} part {part.number}",
+            )
             done.append(
                 {"PartNumber": part.number, "ETag": answer["ETag"], "ChecksumSHA256": part.checksum}
             )
@@ -357,7 +371,12 @@ class Uploader:
             MultipartUpload={"Parts": done},
         )
         try:
-            _verify(answer, _composite_checksum(digests), digests.etag, key)
+            _verify(
+                answer,
+                digests.composite_checksum,
+                lambda: etag_of(row.path, digests, multipart=True),
+                key,
+            )
         except ChecksumMismatch:
             self.archive.end_multipart(row.id)  # the object is wrong: send it whole again
             raise
@@ -426,29 +445,22 @@ class Uploader:
                 f.confirmed_without_sending += 1
 
 
-def _composite_checksum(digests: FileDigests) -> str:
-    """S3's checksum of a multipart object: the SHA-256 of the parts' SHA-256s, "-N"."""
-    import hashlib
-
-    joined = hashlib.sha256(b"".join(p.sha256 for p in digests.parts)).digest()
-    return f"{b64(joined)}-{len(digests.parts)}"
-
-
-def _part_matches(held: dict[str, Any], checksum: str, etag: str) -> bool:
+def _part_matches(held: dict[str, Any], checksum: str, etag: Callable[[], str]) -> bool:
     if held.get("ChecksumSHA256"):
         return bool(held["ChecksumSHA256"] == checksum)
     got = str(held.get("ETag", ""))
-    return got == etag if _MD5_ETAG.match(got) else False
+    return got == etag() if _MD5_ETAG.match(got) else False
 
 
-def _verify(answer: dict[str, Any], checksum: str, etag: str, what: str) -> None:
+def _verify(answer: dict[str, Any], checksum: str, etag: Callable[[], str], what: str) -> None:
     """The store's answer must show the bytes we sent: its checksum where it gives one,
-    else its ETag (an MD5 for unencrypted objects on every S3 store)."""
+    else its ETag (an MD5 for unencrypted objects on every S3 store; computed only then,
+    since MD5 costs more CPU than the upload's own SHA-256)."""
     got = answer.get("ChecksumSHA256")
     if got:
         if got.split("-")[0] != checksum.split("-")[0]:
             raise ChecksumMismatch(f"{what}: the store's SHA-256 {got} is not ours {checksum}")
         return
     tag = str(answer.get("ETag", ""))
-    if _MD5_ETAG.match(tag) and tag.strip('"') != etag.strip('"'):
-        raise ChecksumMismatch(f"{what}: the store's ETag {tag} is not our MD5 {etag}")
+    if _MD5_ETAG.match(tag) and tag.strip('"') != (ours := etag()).strip('"'):
+        raise ChecksumMismatch(f"{what}: the store's ETag {tag} is not our MD5 {ours}")

@@ -308,6 +308,7 @@ class ExportQueue:
             should_stop=should_stop,
             stored_path=self.index.stored_path,
             on_part=on_part,
+            readable=self._readable,
         )
 
     def _make_clip(

@@ -168,3 +168,70 @@ def test_uploads_wait_for_archive_after_and_the_window(s3: S3Engine, index: Data
     finally:
         shut.stop()
     assert _uploader(s3, index, bucket).run_once() == 1
+
+
+_UPLOAD_CHILD = """
+import sys
+from archive_sites import KEYS, archive_config
+from s3_harness import S3Engine
+from cctvctl.archive.s3 import make_client
+from cctvctl.archive.uploader import Uploader
+from cctvctl.storage.database import Database
+
+root, endpoint, bucket, part = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+engine = S3Engine(port=int(endpoint.rsplit(":", 1)[1]))
+config = archive_config(engine, bucket, upload_kbps=32_000)
+Uploader(Database(root), config, make_client(config, KEYS), part_size=part).run_once()
+"""
+
+
+def test_a_process_killed_mid_upload_resumes_at_the_next_start(
+    s3: S3Engine, index: Database
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    bucket = s3.make_bucket(versioned=True)
+    row_id = add_footage(index, hours_ago(2), size=3 * PART)
+    tests = Path(__file__).parent
+    child = subprocess.Popen(
+        [sys.executable, "-c", _UPLOAD_CHILD, str(index.root), s3.endpoint, bucket, str(PART)],
+        env={**os.environ, "PYTHONPATH": f"{tests.parent}:{tests}"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = s3.client()
+    try:
+
+        def parts_held() -> int:
+            uploads = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+            if not uploads:
+                return 0
+            up = uploads[0]
+            listed = client.list_parts(Bucket=bucket, Key=up["Key"], UploadId=up["UploadId"])
+            return len(listed.get("Parts", []))
+
+        wait_for(lambda: parts_held() >= 1, timeout=30, what="the child's first part")
+    finally:
+        child.send_signal(signal.SIGKILL)  # the crash: no cleanup of any kind
+        child.wait(10)
+    time.sleep(0.5)  # a part whose body had all arrived is stored by now, or never
+    row = index.get(row_id)
+    assert row is not None and row.archived is None
+    held_before = parts_held()
+    assert 1 <= held_before < 3
+
+    again = _uploader(s3, index, bucket)
+    assert again.run_once() == 1
+    row = index.get(row_id)
+    assert row is not None and row.archived is not None
+    # Only the parts the store lacked were sent after the restart.
+    assert again.figures().sent_bytes == (3 - held_before) * PART
+    key = index.stored_path(row.path)
+    versions = client.list_object_versions(Bucket=bucket).get("Versions", [])
+    assert [v["Key"] for v in versions] == [key]
+    body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == sha256_of(row.path)
+    assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []

@@ -31,12 +31,14 @@ from cctvctl.storage.database import Database
 # (most tests first) ran the single-test files of 60-90 s at the very end.
 SLOW_FIRST = (
     "test_disk_guard_volume.py",
+    "test_fleet_outage.py",
     "test_cli_commands.py",
     "test_api.py",
     "test_cli_reboot.py",
     "test_recovery.py",
     "test_fleet_failover.py",
     "test_fleet_export.py",
+    "test_fleet_stop.py",
     "test_archive_server.py",
     "test_archive_cap.py",
     "test_tui.py",
@@ -51,6 +53,7 @@ SLOW_FIRST = (
     "test_reboots.py",
     "test_demo.py",
     "test_exports.py",
+    "test_camera_time.py",
     "test_file_modes.py",
     "test_recorder.py",
     "test_hostile_api.py",

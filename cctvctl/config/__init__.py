@@ -45,6 +45,7 @@ from cctvctl.config.settings import (
     FleetConfig,
     ServerConfig,
     SimConfig,
+    SimDeviceConfig,
     TokenConfig,
 )
 
@@ -66,6 +67,7 @@ __all__ = [
     "KecamatanConfig",
     "ServerConfig",
     "SimConfig",
+    "SimDeviceConfig",
     "SiteConfig",
     "TokenConfig",
     "diff_inventories",

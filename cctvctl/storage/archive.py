@@ -1,7 +1,7 @@
 """What the index knows of the archive tier: which segments the S3 store holds, the
 upload queue, multipart uploads under way, and the figures health reports.
 
-Table ``segments`` (migration 5: ``local``, ``archived``, ``sha256``) and
+Table ``segments`` (migration 6: ``local``, ``archived``, ``sha256``) and
 ``archive_uploads``, over a :class:`Database`. A segment's object key is its stored path,
 ``{kecamatan}/{camera}/{YYYY-MM-DD}/{HHMMSS}.mp4``, so the archive is laid out as the disk.
 """

@@ -21,8 +21,11 @@ from typing import Final
 
 import psutil
 
-from cctvctl.config import Inventory
+from cctvctl.archive.figures import UploadFigures
+from cctvctl.config import ArchiveConfig, Inventory
 from cctvctl.models import (
+    ArchiveFigures,
+    ArchiveHealth,
     Camera,
     Gap,
     Host,
@@ -31,6 +34,7 @@ from cctvctl.models import (
     Volume,
     status_counts,
 )
+from cctvctl.storage.archive import ArchiveIndex
 from cctvctl.storage.database import Database
 from cctvctl.storage.gaps import GapReport, HasSpan, camera_gaps, expected_from
 from cctvctl.storage.retention import DEFAULT_GUARD_SECONDS, disk_reserve, quota_bytes
@@ -196,8 +200,10 @@ def kecamatan_summaries(
     index: Database,
     inbound_kbps: Mapping[str, float],
     now: datetime,
+    archive: Mapping[str, ArchiveFigures] | None = None,
 ) -> list[KecamatanSummary]:
-    """One summary per kecamatan of the inventory, in inventory order."""
+    """One summary per kecamatan of the inventory, in inventory order; ``archive``: each
+    kecamatan's archive figures (:func:`archive_health`), None without ``[archive]``."""
     by_kec: dict[str, list[Camera]] = {k.key: [] for k in inventory.kecamatan}
     for cam in cameras:
         by_kec.setdefault(cam.kecamatan_slug, []).append(cam)
@@ -223,9 +229,62 @@ def kecamatan_summaries(
                 missing_minutes_24h=sum(missing) / 60.0,
                 worst_missing_seconds_24h=max(missing, default=0.0),
                 worst_rtt_ms=max(rtts) if rtts else None,
+                archive=None if archive is None else archive.get(kec.key, _NO_ARCHIVE),
             )
         )
     return out
+
+
+_NO_ARCHIVE: Final = ArchiveFigures(
+    backlog_bytes=0,
+    backlog_segments=0,
+    uploaded_bytes=0,
+    failures=0,
+    archived_bytes=0,
+    archived_segments=0,
+)
+
+
+def archive_health(
+    config: ArchiveConfig, index: Database, upload: UploadFigures, now: datetime
+) -> tuple[ArchiveHealth, dict[str, ArchiveFigures]]:
+    """The node's archive tier, and each kecamatan's part of it (by slug)."""
+    archive = ArchiveIndex(index)
+    stored = archive.figures(kept_after=now - timedelta(days=config.archive_days))
+    per_kec: dict[str, ArchiveFigures] = {}
+    for kec in sorted({*stored, *upload.uploaded_bytes, *upload.failures}):
+        f = stored.get(kec)
+        per_kec[kec] = ArchiveFigures(
+            backlog_bytes=f.backlog_bytes if f else 0,
+            backlog_segments=f.backlog_segments if f else 0,
+            oldest_unarchived=f.oldest_unarchived if f else None,
+            uploaded_bytes=upload.uploaded_bytes.get(kec, 0),
+            failures=upload.failures.get(kec, 0),
+            archived_bytes=f.archived_bytes if f else 0,
+            archived_segments=f.archived_segments if f else 0,
+        )
+    oldest = [k.oldest_unarchived for k in per_kec.values() if k.oldest_unarchived is not None]
+    lost_segments, lost_bytes = archive.lost()
+    node = ArchiveHealth(
+        backlog_bytes=sum(k.backlog_bytes for k in per_kec.values()),
+        backlog_segments=sum(k.backlog_segments for k in per_kec.values()),
+        oldest_unarchived=min(oldest, default=None),
+        uploaded_bytes=sum(upload.uploaded_bytes.values()),
+        failures=sum(upload.failures.values()),
+        archived_bytes=sum(k.archived_bytes for k in per_kec.values()),
+        archived_segments=sum(k.archived_segments for k in per_kec.values()),
+        endpoint=config.endpoint,
+        bucket=config.bucket,
+        state=upload.state,
+        upload_bps=upload.rate_bps,
+        upload_cap_bps=config.upload_kbps * 1000 / 8 if config.upload_kbps else None,
+        upload_window=config.upload_window,
+        last_error=upload.last_error,
+        last_error_at=upload.last_error_at,
+        lost_segments=lost_segments,
+        lost_bytes=lost_bytes,
+    )
+    return node, per_kec
 
 
 def worst_first(summaries: Iterable[KecamatanSummary]) -> list[KecamatanSummary]:

@@ -254,7 +254,12 @@ _STATUS_KIND: Final = {
     CameraStatus.OFFLINE: "cam DOWN",
     CameraStatus.DISABLED: "cam OFF",
 }
-_DELETE_REASON: Final = {"disk_guard": "disk guard", "age": "retention", "quota": "quota"}
+_DELETE_REASON: Final = {
+    "disk_guard": "disk guard",
+    "age": "retention",
+    "quota": "quota",
+    "local_days": "archived, local copy",
+}
 
 
 def _num(value: object) -> float:
@@ -286,6 +291,15 @@ def event_row(event: Event, arrow: str = "→") -> EventRow | None:
         if data.get("errors"):
             severity = Severity.BAD
             detail += f", {data['errors']} could not be deleted"
+    elif event.type == "archive.unarchived_deleted":
+        # Footage that existed nowhere else: the loudest thing retention can say.
+        why = str(data.get("reason", ""))
+        count = int(_num(data.get("count")))
+        kind, severity = "LOST", Severity.BAD
+        detail = (
+            f"{_DELETE_REASON.get(why, why)}: deleted {count} segment{'s' * (count != 1)} "
+            f"({bytes_text(_num(data.get('bytes')), compact=True)}) not yet archived"
+        )
     elif event.type == JOB_PROGRESS:
         state = str(data.get("state", ""))
         job = str(data.get("job", ""))[:8]

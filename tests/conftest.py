@@ -19,6 +19,7 @@ from harness import (
     write_site,
 )
 from pg_harness import PgDatabase, PgEngine, find_pg_bin, temporary_root
+from s3_harness import S3Engine
 
 from cctvctl.storage.database import Database
 
@@ -39,6 +40,8 @@ SLOW_FIRST = (
     "test_fleet_export.py",
     "test_tui_fleet_grid.py",
     "test_fleet_stop.py",
+    "test_archive_server.py",
+    "test_archive_cap.py",
     "test_tui.py",
     "test_cli_exit_codes.py",
     "test_tui_exports.py",
@@ -85,6 +88,25 @@ def pg_engine() -> Iterator[PgEngine]:
     engine = PgEngine(bin_dir, temporary_root()).init().start()
     yield engine
     engine.close()
+
+
+@pytest.fixture(scope="session")
+def s3_engine() -> Iterator[S3Engine]:
+    """One S3 server (moto, over HTTP on 127.0.0.1) per xdist worker, for the session.
+
+    Tests take a bucket of their own (``s3_engine.make_bucket()``); ``stop()``/``start()``
+    cut the link and restore it, and the store keeps its objects across them.
+    """
+    engine = S3Engine().start()
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture
+def s3(s3_engine: S3Engine) -> S3Engine:
+    """The session's S3 server, running (a test that cut the link and failed is undone)."""
+    s3_engine.start()
+    return s3_engine
 
 
 @pytest.fixture(scope="module")

@@ -184,7 +184,7 @@ BAD_CASES = [
         "unknown top-level table",
         ("[server]", "[servre]\n[server]"),
         "servre",
-        "accepted keys: server, sim, fleet, kecamatan",
+        "accepted keys: server, sim, fleet, archive, kecamatan",
     ),
 ]
 

@@ -261,8 +261,14 @@ def test_upgrading_an_index_seeds_the_write_log_from_the_last_day(tmp_path: Path
     before = schema.MIGRATIONS[:2]
     now = datetime.now(UTC).replace(microsecond=0)
     with Database(tmp_path, migrations=before) as ix:
-        ix.add_segment(seg(tmp_path, now - timedelta(days=3), size=7))
-        ix.add_segment(seg(tmp_path, now - timedelta(minutes=10), size=11))
+        # Rows as version 2 wrote them (today's add_segment writes columns it lacked).
+        for n, (ago, size) in enumerate([(timedelta(days=3), 7), (timedelta(minutes=10), 11)]):
+            start = (now - ago).timestamp()
+            ix._conn().execute(
+                'INSERT INTO segments (camera, kecamatan, start, "end", bytes, path) '
+                "VALUES ('c', 'k', ?, ?, ?, ?)",
+                (start, start + 60, size, f"k/c/x/{n}.mp4"),
+            )
     with Database(tmp_path) as ix:
         assert ix.bytes_written_since(now - timedelta(days=7)) == 11
 

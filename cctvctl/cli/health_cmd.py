@@ -25,8 +25,12 @@ from cctvctl.timeparse import format_duration, format_time
 from cctvctl.units import bytes_text, kbps_text, rate_text
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from rich.text import Text
+
     from cctvctl.client import AsyncCctvClient, NodeResult
-    from cctvctl.models import Health, KecamatanSummary
+    from cctvctl.models import ArchiveHealth, Health, KecamatanSummary
 
 __all__ = ["health"]
 
@@ -140,12 +144,17 @@ def _show(results: Sequence[NodeResult[Health]], no_color: bool, utc: bool) -> N
             )
         out.print()
         print_table(out, volume_columns, volumes)
+        archived = report.archive is not None
         columns = [
             Column("KECAMATAN", Priority.IDENTITY),
             Column("CAMS", Priority.STATUS, justify="right"),
             *(
                 Column(t, justify="right")
                 for t in ("INBOUND", "RTT", "STORED", "QUOTA", "WRITE", "FULL IN", "MISS")
+            ),
+            *(
+                Column(t, justify="right")
+                for t in (("BACKLOG", "UNARCHIVED", "ARCHIVED", "FAILS") if archived else ())
             ),
         ]
         rows: list[list[Text | str]] = []
@@ -162,7 +171,54 @@ def _show(results: Sequence[NodeResult[Health]], no_color: bool, utc: bool) -> N
                     rate_text(k.write_bps),
                     days_text(k.days_to_full),
                     missing_text(k.missing_minutes_24h * 60),
+                    *(_archive_cells(k, report.generated) if archived else ()),
                 ]
             )
+        if report.archive is not None:
+            out.print()
+            out.print(_archive_line(report.archive, report.generated))
         out.print()
         print_table(out, columns, rows)
+
+
+def _age(oldest: datetime | None, now: datetime) -> str:
+    return "-" if oldest is None else format_duration((now - oldest).total_seconds())
+
+
+def _archive_cells(k: KecamatanSummary, now: datetime) -> list[Text | str]:
+    """BACKLOG, UNARCHIVED (the oldest footage not archived, its age), ARCHIVED, FAILS."""
+    from rich.text import Text
+
+    a = k.archive
+    if a is None:
+        return ["-", "-", "-", "-"]
+    return [
+        bytes_text(a.backlog_bytes),
+        _age(a.oldest_unarchived, now),
+        bytes_text(a.archived_bytes),
+        Text(str(a.failures), style="red" if a.failures else ""),
+    ]
+
+
+def _archive_line(a: ArchiveHealth, now: datetime) -> Text:
+    from rich.text import Text
+
+    cap = "no cap" if a.upload_cap_bps is None else f"cap {rate_text(a.upload_cap_bps)}"
+    window = f", window {a.upload_window} WITA" if a.upload_window else ""
+    line = Text(f"archive {for_terminal(a.endpoint)} bucket {for_terminal(a.bucket)}: ")
+    line.append(a.state, style="bold red" if a.state == "store unreachable" else "")
+    line.append(
+        f", upload {rate_text(a.upload_bps)} ({cap}{window}), backlog "
+        f"{bytes_text(a.backlog_bytes)} in {a.backlog_segments} segments, oldest "
+        f"{_age(a.oldest_unarchived, now)}, archived {bytes_text(a.archived_bytes)}, "
+        f"{a.failures} failed uploads"
+    )
+    if a.lost_segments:
+        line.append(
+            f", LOST {a.lost_segments} segments ({bytes_text(a.lost_bytes)}) deleted "
+            "before the archive held them",
+            style="bold red",
+        )
+    if a.last_error and a.state == "store unreachable":
+        line.append(f"; last error: {for_terminal(a.last_error)}")
+    return line

@@ -19,10 +19,12 @@ from cctvctl.config.fields import (
     SLUG_RE,
     TOKEN_HASH_RE,
     hash_token,
+    parse_upload_window,
     show_value,
     slugify,
 )
 from cctvctl.config.inventory import (
+    ArchiveKeys,
     CameraConfig,
     CameraEntry,
     Inventory,
@@ -39,6 +41,7 @@ from cctvctl.config.loading import (
     load_server_inventory,
 )
 from cctvctl.config.settings import (
+    ArchiveConfig,
     FleetConfig,
     ServerConfig,
     SimConfig,
@@ -52,6 +55,8 @@ __all__ = [
     "FILE_MODES",
     "SLUG_RE",
     "TOKEN_HASH_RE",
+    "ArchiveConfig",
+    "ArchiveKeys",
     "CameraConfig",
     "CameraEntry",
     "ConfigError",
@@ -72,6 +77,7 @@ __all__ = [
     "load_inventory",
     "load_inventory_text",
     "load_server_inventory",
+    "parse_upload_window",
     "running_settings_kept",
     "show_value",
     "slugify",

@@ -150,15 +150,24 @@ def diff_inventories(old: Inventory, new: Inventory) -> InventoryDiff:
         tokens_removed=tuple(name for key, name in old_tokens.items() if key not in new_tokens),
         settings_applied=tuple(n for n in changed_settings if n not in RESTART_SETTINGS),
         needs_restart=tuple(n for n in changed_settings if n in RESTART_SETTINGS)
-        + (("fleet",) if old.fleet != new.fleet else ()),
+        + (("fleet",) if old.fleet != new.fleet else ())
+        + (
+            ("archive",)
+            if (old.archive, old.archive_keys) != (new.archive, new.archive_keys)
+            else ()
+        ),
         kecamatan_changed=old_kec != new_kec,
     )
 
 
 def running_settings_kept(old: Inventory, new: Inventory) -> Inventory:
-    """``new`` with every restart-only ``[server]`` key and the ``[fleet]`` table at
-    ``old``'s (running) value."""
+    """``new`` with every restart-only ``[server]`` key and the ``[fleet]`` and ``[archive]``
+    tables (and the archive's keys) at ``old``'s (running) value."""
     keep = {name: _setting(old, name) for name in RESTART_SETTINGS}
     server = new.server.model_copy(update=keep)
-    data = new.data.model_copy(update={"server": server, "fleet": old.fleet})
-    return Inventory(path=new.path, data=data, passwords=new.passwords)
+    data = new.data.model_copy(
+        update={"server": server, "fleet": old.fleet, "archive": old.archive}
+    )
+    return Inventory(
+        path=new.path, data=data, passwords=new.passwords, archive_keys=old.archive_keys
+    )

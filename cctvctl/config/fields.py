@@ -124,6 +124,83 @@ def _fleet_dsn(value: str) -> str:
 
 
 FleetDsn = Annotated[str, AfterValidator(_fleet_dsn)]
+
+
+def _archive_endpoint(value: str) -> str:
+    parts = urlsplit(value)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+        raise ValueError(
+            f"{show_value(value)} is not an S3 endpoint; accepted: an http(s) URL, e.g. "
+            "'https://s3.kutimkab.go.id' or 'http://10.8.0.5:9000'"
+        )
+    if parts.username or parts.password:
+        raise ValueError(
+            f"{show_value(parts.hostname)} endpoint carries credentials; put the keys in the "
+            "environment (access_key_env, secret_key_env) or the secrets file's [archive]"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError(f"{show_value(value)} has a query or fragment; give the bare URL")
+    return value.rstrip("/")
+
+
+# S3's own rule for bucket names (the path-style subset every S3-compatible store takes).
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _bucket(value: str) -> str:
+    if not BUCKET_RE.match(value) or ".." in value:
+        raise ValueError(
+            f"{show_value(value)} is not a bucket name; accepted: 3 to 63 lower-case letters, "
+            "digits, '-' and '.', starting and ending with a letter or digit"
+        )
+    return value
+
+
+_WINDOW_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def parse_upload_window(value: str) -> tuple[int, int]:
+    """``"22:00-05:00"`` -> minutes of the day (1320, 300), WITA; the end is exclusive and
+    a window whose end is before its start runs over midnight. ValueError names the form."""
+    match = _WINDOW_RE.match(value)
+    accepted = (
+        'accepted: "HH:MM-HH:MM" in WITA, 24-hour, e.g. "22:00-05:00" (over midnight); '
+        "leave upload_window out to upload at any time"
+    )
+    if match is None:
+        raise ValueError(f"{show_value(value)} is not an upload window; {accepted}")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if start == end:
+        raise ValueError(f"{show_value(value)} is an empty upload window; {accepted}")
+    return start, end
+
+
+def _upload_window(value: str) -> str:
+    parse_upload_window(value)
+    return value
+
+
+ArchiveEndpoint = Annotated[str, AfterValidator(_archive_endpoint)]
+Bucket = Annotated[str, AfterValidator(_bucket)]
+UploadWindow = Annotated[str, AfterValidator(_upload_window)]
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _env_name(value: str) -> str:
+    if not ENV_NAME_RE.match(value):
+        raise ValueError(
+            f"{show_value(value)} is not an environment variable name; accepted: letters, "
+            "digits and '_', not starting with a digit"
+        )
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
 FolderPath = Annotated[
     Path, Field(strict=False), _path_text('a folder path, e.g. "recordings" or "/srv/cctv"')
 ]

@@ -14,7 +14,13 @@ from typing import Any, Self
 from pydantic import Field, SecretStr, model_validator
 
 from cctvctl.config.fields import OnvifUrl, RtspUrl, Slug, StrictModel, relative_to, slugify
-from cctvctl.config.settings import FleetConfig, ServerConfig, SimConfig, SimDeviceConfig
+from cctvctl.config.settings import (
+    ArchiveConfig,
+    FleetConfig,
+    ServerConfig,
+    SimConfig,
+    SimDeviceConfig,
+)
 from cctvctl.models import SiteKind
 
 
@@ -68,6 +74,7 @@ class InventoryFile(StrictModel):
     server: ServerConfig = Field(default_factory=ServerConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
     fleet: FleetConfig | None = None
+    archive: ArchiveConfig | None = None
     kecamatan: list[KecamatanConfig] = Field(default_factory=list)
 
 
@@ -81,10 +88,20 @@ class CameraEntry:
 
 
 @dataclass(frozen=True)
+class ArchiveKeys:
+    """The archive's access key and secret key, from the environment or the secrets file."""
+
+    access_key: SecretStr
+    secret_key: SecretStr
+
+
+@dataclass(frozen=True)
 class Inventory:
     path: Path
     data: InventoryFile
     passwords: Mapping[str, SecretStr]
+    #: Set whenever the file has an ``[archive]`` table (loading refuses it without keys).
+    archive_keys: ArchiveKeys | None = None
 
     @property
     def server(self) -> ServerConfig:
@@ -97,6 +114,10 @@ class Inventory:
     @property
     def fleet(self) -> FleetConfig | None:
         return self.data.fleet
+
+    @property
+    def archive(self) -> ArchiveConfig | None:
+        return self.data.archive
 
     def with_node(self, node: str) -> Inventory:
         """The same inventory run as fleet node ``node`` (``cctvctl server --node``)."""

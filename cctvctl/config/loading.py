@@ -19,13 +19,14 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from cctvctl.config.fields import relative_to, show_value
 from cctvctl.config.inventory import (
+    ArchiveKeys,
     CameraConfig,
     Inventory,
     InventoryFile,
     KecamatanConfig,
     SiteConfig,
 )
-from cctvctl.config.settings import ServerConfig, SimConfig, TokenConfig
+from cctvctl.config.settings import ArchiveConfig, ServerConfig, SimConfig, TokenConfig
 
 
 class ConfigError(Exception):
@@ -55,6 +56,7 @@ _ACCEPTED_KEYS: dict[str, type[BaseModel]] = {
     "": InventoryFile,
     "server": ServerConfig,
     "sim": SimConfig,
+    "archive": ArchiveConfig,
     "server.token": TokenConfig,
     "kecamatan": KecamatanConfig,
     "kecamatan.site": SiteConfig,
@@ -191,7 +193,15 @@ def _cross_checks(data: InventoryFile) -> list[str]:
     return issues
 
 
-def _load_secrets(path: Path) -> tuple[dict[str, str], list[str]]:
+# The secrets file's tables and, for each, the keys it may hold ("*": any key).
+_SECRET_TABLES: dict[str, tuple[str, ...]] = {
+    "passwords": ("*",),
+    "archive": ("access_key", "secret_key"),
+}
+
+
+def _load_secrets(path: Path) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """The secrets file's tables (``passwords``, ``archive``), each key -> text."""
     try:
         raw = _read_toml(path)
     except FileNotFoundError:
@@ -205,25 +215,67 @@ def _load_secrets(path: Path) -> tuple[dict[str, str], list[str]]:
     control = _control_characters(raw, secret=True)
     if control:
         return {}, [f"server.secrets: {where} in {path.name}: {msg}" for where, msg in control]
-    table = raw.get("passwords", {})
-    extra = sorted(set(raw) - {"passwords"})
+    accepted = ", ".join(_SECRET_TABLES)
     issues = [
-        f"server.secrets: unknown key {k!r} in {path.name}; accepted: passwords" for k in extra
+        f"server.secrets: unknown key {k!r} in {path.name}; accepted: {accepted}"
+        for k in sorted(set(raw) - set(_SECRET_TABLES))
     ]
-    if not isinstance(table, dict):
-        return {}, [*issues, f"server.secrets: 'passwords' in {path.name} must be a table"]
-    bad = [k for k, v in table.items() if not isinstance(v, str)]
-    issues += [f"server.secrets: passwords.{k} in {path.name} must be a string" for k in bad]
-    return {k: v for k, v in table.items() if isinstance(v, str)}, issues
+    tables: dict[str, dict[str, str]] = {}
+    for name, keys in _SECRET_TABLES.items():
+        table = raw.get(name, {})
+        if not isinstance(table, dict):
+            issues.append(f"server.secrets: {name!r} in {path.name} must be a table")
+            continue
+        if "*" not in keys:
+            issues += [
+                f"server.secrets: unknown key {name}.{k} in {path.name}; accepted: "
+                + ", ".join(keys)
+                for k in sorted(set(table) - set(keys))
+            ]
+        bad = [k for k, v in table.items() if not isinstance(v, str)]
+        issues += [f"server.secrets: {name}.{k} in {path.name} must be a string" for k in bad]
+        tables[name] = {k: v for k, v in table.items() if isinstance(v, str)}
+    return tables, issues
+
+
+def _resolve_archive_keys(
+    data: InventoryFile, env: Mapping[str, str], secrets: Mapping[str, str]
+) -> tuple[ArchiveKeys | None, list[str]]:
+    """The archive's keys: each from its environment variable, else the secrets file."""
+    archive = data.archive
+    if archive is None:
+        return None, []
+    found: dict[str, str] = {}
+    issues: list[str] = []
+    for key, env_name in (
+        ("access_key", archive.access_key_env),
+        ("secret_key", archive.secret_key_env),
+    ):
+        value = env.get(env_name) or secrets.get(key)
+        if not value:
+            field = f"{key}_env"
+            issues.append(
+                f"archive.{field}: no {key.replace('_', ' ')} for the archive; accepted: the "
+                f"environment variable {env_name!r} (archive.{field} names another), or "
+                f"{key} under [archive] in the file named by server.secrets"
+            )
+            continue
+        found[key] = value
+    if issues:
+        return None, issues
+    return ArchiveKeys(SecretStr(found["access_key"]), SecretStr(found["secret_key"])), []
 
 
 def _resolve_passwords(
     path: Path, data: InventoryFile, env: Mapping[str, str]
-) -> tuple[dict[str, SecretStr], list[str]]:
-    secrets: dict[str, str] = {}
+) -> tuple[dict[str, SecretStr], ArchiveKeys | None, list[str]]:
+    tables: dict[str, dict[str, str]] = {}
     issues: list[str] = []
     if data.server.secrets is not None:
-        secrets, issues = _load_secrets(relative_to(path, data.server.secrets))
+        tables, issues = _load_secrets(relative_to(path, data.server.secrets))
+    secrets = tables.get("passwords", {})
+    archive_keys, archive_issues = _resolve_archive_keys(data, env, tables.get("archive", {}))
+    issues += archive_issues
     passwords: dict[str, SecretStr] = {}
     for ki, kec in enumerate(data.kecamatan):
         for si, site in enumerate(kec.site):
@@ -246,7 +298,7 @@ def _resolve_passwords(
                         "naming an environment variable, or an entry under [passwords] in the "
                         "file named by server.secrets"
                     )
-    return passwords, issues
+    return passwords, archive_keys, issues
 
 
 def load_inventory(path: Path | str, env: Mapping[str, str] | None = None) -> Inventory:
@@ -329,11 +381,11 @@ def _with_passwords(
 ) -> Inventory:
     """The inventory at ``path`` (default ``where``), or every problem as a ConfigError."""
     path = where if path is None else path
-    passwords, password_issues = _resolve_passwords(path, data, env)
+    passwords, archive_keys, password_issues = _resolve_passwords(path, data, env)
     issues = issues + password_issues
     if issues:
         raise ConfigError(where, issues)
-    return Inventory(path=path, data=data, passwords=passwords)
+    return Inventory(path=path, data=data, passwords=passwords, archive_keys=archive_keys)
 
 
 def load_server_inventory(path: Path | str, env: Mapping[str, str] | None = None) -> Inventory:

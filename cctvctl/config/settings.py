@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -10,6 +11,9 @@ from cctvctl.config.fields import (
     DEFAULT_FILE_MODE,
     DEFAULT_LISTEN,
     TOKEN_HASH_RE,
+    ArchiveEndpoint,
+    Bucket,
+    EnvName,
     FileMode,
     FilePath,
     FleetDsn,
@@ -17,6 +21,8 @@ from cctvctl.config.fields import (
     HostPort,
     Slug,
     StrictModel,
+    UploadWindow,
+    parse_upload_window,
 )
 from cctvctl.models import Role
 
@@ -96,6 +102,40 @@ class FleetConfig(StrictModel):
     #: How long a camera's lease lasts unrenewed; a node renews at a third of it, and a
     #: failover node takes a dead node's cameras once their leases have run out.
     lease_seconds: float = Field(default=30, ge=5, le=600)
+
+
+class ArchiveConfig(StrictModel):
+    """The ``[archive]`` table: the S3-compatible store that footage moves to, and the
+    evidence vault beside it.
+
+    Without it a node keeps its footage on its own disk only, exactly as before. The keys
+    never stand here: they come from the environment variables named below, or from the
+    ``[archive]`` table of the secrets file.
+    """
+
+    endpoint: ArchiveEndpoint
+    bucket: Bucket
+    region: str = Field(default="us-east-1", min_length=1, max_length=64)
+    access_key_env: EnvName = "CCTVCTL_ARCHIVE_ACCESS_KEY"
+    secret_key_env: EnvName = "CCTVCTL_ARCHIVE_SECRET_KEY"  # noqa: S105 (a name, not a key)
+    #: Seconds after a segment closes before it is uploaded (0: at once).
+    archive_after: float = Field(default=0, ge=0, le=30 * 86400)
+    #: Days a local copy stays once the archive holds it; None: until the usual retention.
+    local_days: float | None = Field(default=None, gt=0)
+    #: Days the archive keeps footage (cctvctl deletes older objects; a lifecycle rule may too).
+    archive_days: float = Field(default=30, gt=0)
+    #: Upload cap in kilobits per second for the node's whole link; 0: no cap.
+    upload_kbps: int = Field(default=0, ge=0)
+    #: When uploads may run, "HH:MM-HH:MM" in WITA (may run over midnight); None: always.
+    upload_window: UploadWindow | None = None
+    evidence_bucket: Bucket | None = None
+    evidence_days: int = Field(default=365, ge=1, le=36500)
+    evidence_mode: Literal["compliance", "governance"] = "compliance"
+
+    @property
+    def window_minutes(self) -> tuple[int, int] | None:
+        """The upload window as minutes of the WITA day (start, end exclusive), or None."""
+        return None if self.upload_window is None else parse_upload_window(self.upload_window)
 
 
 class SimConfig(StrictModel):

@@ -20,8 +20,10 @@ the uncovered time is listed as gaps, like any other missing footage.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,11 +35,15 @@ from cctvctl.exports.pieces import Piece, Span, split_window
 from cctvctl.exports.remux import ClipResult, Source, remux_clip
 from cctvctl.fleet.records import FootageRun, Node, StoreUnavailable
 from cctvctl.models import ExportJob, ExportPart
-from cctvctl.storage.database import Database, from_ts, to_ts
+from cctvctl.storage.database import Database, SegmentRow, from_ts, to_ts
 
-__all__ = ["Catalogue", "FleetExports", "JoinedClip"]
+__all__ = ["Catalogue", "FleetExports", "JoinedClip", "Readable"]
 
 log = logging.getLogger(__name__)
+
+#: Segments made readable for a block: ``{row.path: a path to read}`` (the exporter's, which
+#: fetches footage only the archive holds).
+Readable = Callable[[list[SegmentRow]], AbstractContextManager[dict[Path, Path]]]
 
 
 class Catalogue(Protocol):
@@ -89,10 +95,12 @@ class FleetExports:
         should_stop: Callable[[], bool],
         stored_path: Callable[[Path], str],
         on_part: Callable[[int, int], None] = lambda done, total: None,
+        readable: Readable | None = None,
     ) -> JoinedClip | None:
         """Make ``out`` from every node's part; None when this node's footage is all.
 
         ``on_part(done, total)`` after each part, so the job's percent moves on meanwhile.
+        ``readable``: this node's segments made readable (archived ones fetched back).
         """
         if job.requester.startswith(NODE_TOKEN_PREFIX):
             return None  # a part asked for by another node: our own footage only
@@ -115,7 +123,9 @@ class FleetExports:
         for n, piece in enumerate(pieces):
             path = part_path(n)
             if piece.node == self.node:
-                parts.append(_local_part(index, job.camera, piece, path, stored_path, should_stop))
+                parts.append(
+                    _local_part(index, job.camera, piece, path, stored_path, should_stop, readable)
+                )
                 on_part(len(parts), len(pieces))
                 continue
             url = urls.get(piece.node)
@@ -187,10 +197,16 @@ def _local_part(
     path: Path,
     stored_path: Callable[[Path], str],
     should_stop: Callable[[], bool],
+    readable: Readable | None = None,
 ) -> _Part:
     rows = index.segments(camera, piece.start, piece.end)
-    sources = [Source.of(r) for r in rows]
-    clip = remux_clip(sources, to_ts(piece.start), to_ts(piece.end), path, should_stop=should_stop)
+    where = contextlib.nullcontext({r.path: r.path for r in rows})
+    with where if readable is None else readable(rows) as paths:
+        sources = [Source(paths[r.path], to_ts(r.start), r.bytes) for r in rows]
+        clip = remux_clip(
+            sources, to_ts(piece.start), to_ts(piece.end), path, should_stop=should_stop
+        )
+    back = {read: row_path for row_path, read in paths.items()}
     info = ExportPart(
         node=piece.node,
         start=piece.start,
@@ -200,7 +216,7 @@ def _local_part(
         frames=clip.frames,
         sha256=sha256_file(path),
         size=path.stat().st_size,
-        sources=[stored_path(p) for p in clip.sources],
+        sources=[stored_path(back.get(p, p)) for p in clip.sources],
     )
     return _Part(path, info)
 

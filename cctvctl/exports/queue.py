@@ -16,24 +16,27 @@ to would race its last fragment, and the wait is bounded by ``segment_seconds``.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
 
+from cctvctl.archive.cache import ArchiveCache, ArchiveFetchError
 from cctvctl.config import Inventory
 from cctvctl.exports.files import MANIFEST_NAME, ExportFiles, sha256_file
 from cctvctl.exports.joined import FleetExports, JoinedClip
 from cctvctl.exports.manifest import build_manifest
 from cctvctl.exports.remux import ClipResult, ExportCancelled, Source, remux_clip
 from cctvctl.models import ExportJob, ExportState, ExportWait
-from cctvctl.storage.database import Database, to_ts
+from cctvctl.storage.database import Database, SegmentRow, to_ts
 from cctvctl.storage.device_checks import DeviceChecks
 from cctvctl.storage.exports import ExportStore, gaps_to_json
 from cctvctl.storage.job_trail import JobTrail
@@ -77,6 +80,8 @@ class ExportQueue:
     clock: Callable[[], float]
     #: A fleet node's reach for other nodes' footage; None on a single node.
     fleet: FleetExports | None = None
+    #: Where footage held only by the archive is read back from; None without [archive].
+    archive: ArchiveCache | None = None
     stopping: threading.Event = field(init=False, default_factory=threading.Event)
     _wake: threading.Condition = field(init=False, repr=False, default_factory=threading.Condition)
     _cancel: dict[str, threading.Event] = field(init=False, repr=False, default_factory=dict)
@@ -305,14 +310,14 @@ class ExportQueue:
             should_stop=should_stop,
             stored_path=self.index.stored_path,
             on_part=on_part,
+            readable=self._readable,
         )
 
     def _make_clip(
         self, job: ExportJob, partial: Path, should_stop: Callable[[], bool]
     ) -> tuple[ClipResult, list[Source]]:
         rows = self.index.segments(job.camera, job.start, job.end)
-        sources = [Source.of(r) for r in rows]
-        total = sum(s.bytes for s in sources)
+        total = sum(r.bytes for r in rows)
         began = time.monotonic()
         last_sent = 0.0
 
@@ -337,14 +342,36 @@ class ExportQueue:
             self._publish_id(job.id)
 
         self.store.update(job.id, bytes_total=total)
-        if not sources:
+        if not rows:
             raise ValueError("the footage of this window was deleted before the export ran")
-        result = remux_clip(
-            sources,
-            to_ts(job.start),
-            to_ts(job.end),
-            partial,
-            on_progress=progress,
-            should_stop=should_stop,
-        )
-        return result, sources
+        with self._readable(rows) as paths:
+            sources = [Source(paths[r.path], to_ts(r.start), r.bytes) for r in rows]
+            result = remux_clip(
+                sources,
+                to_ts(job.start),
+                to_ts(job.end),
+                partial,
+                on_progress=progress,
+                should_stop=should_stop,
+            )
+        # The manifest names the segments, wherever they were read from.
+        back = {read: row_path for row_path, read in paths.items()}
+        result = dataclasses.replace(result, sources=[back.get(p, p) for p in result.sources])
+        return result, [Source.of(r) for r in rows]
+
+    @contextlib.contextmanager
+    def _readable(self, rows: list[SegmentRow]) -> Iterator[dict[Path, Path]]:
+        """Each row's file readable for the block: local, or fetched from the archive."""
+        if all(r.local for r in rows):
+            yield {r.path: r.path for r in rows}
+            return
+        if self.archive is None:
+            raise ValueError(
+                "part of this window is only in the archive, and this server has no "
+                "[archive] to read it from"
+            )
+        try:
+            with self.archive.pinned(rows) as paths:
+                yield paths
+        except ArchiveFetchError as exc:
+            raise ValueError(str(exc)) from None

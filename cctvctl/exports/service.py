@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cctvctl.archive.cache import ArchiveCache
 from cctvctl.config import Inventory
 from cctvctl.exports.cleanup import ExportCleanup
 from cctvctl.exports.files import ExportFiles
@@ -44,7 +45,9 @@ class Exporter:
         cleanup_interval: float = 60.0,
         clock: Callable[[], float] = time.time,
         fleet: FleetExports | None = None,
+        archive: ArchiveCache | None = None,
     ) -> None:
+        """``archive``: where footage held only by the S3 archive is read back from."""
         self.index = index
         self.fleet = fleet
         self.inventory = inventory
@@ -69,6 +72,7 @@ class Exporter:
             concurrency=concurrency,
             clock=clock,
             fleet=fleet,
+            archive=archive,
         )
         self.cleanup = ExportCleanup(
             store=self.store, files=self.files, queue=self.queue, trail=self.trail, clock=clock

@@ -50,6 +50,8 @@ from cctvctl.models.jobs import (
 from cctvctl.models.status import (
     FLAP_CHANGES,
     FLAP_WINDOW_SECONDS,
+    ArchiveFigures,
+    ArchiveHealth,
     Camera,
     CameraStatus,
     Event,
@@ -85,6 +87,8 @@ __all__ = [
     "MAX_INVENTORY_BYTES",
     "NTP_HOST",
     "ONE_LINE_ACCEPTED",
+    "ArchiveFigures",
+    "ArchiveHealth",
     "AuditEntry",
     "BulkRebootRequest",
     "Camera",

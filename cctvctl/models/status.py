@@ -6,7 +6,7 @@ import enum
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Final, TypedDict
+from typing import Final, Literal, TypedDict
 
 from pydantic import (
     ConfigDict,
@@ -133,6 +133,9 @@ class Segment(Wire):
     end: datetime
     bytes: int
     frames: int | None = None
+    location: Literal["local", "archived", "both"] = Field(
+        "local", description="on the node's disk, in the S3 archive only, or both"
+    )
 
 
 class Gap(Wire):
@@ -199,6 +202,37 @@ def status_counts(cameras: Iterable[Camera]) -> StatusCounts:
     )
 
 
+class ArchiveFigures(Wire):
+    """Footage and the S3 archive tier (``[archive]``), for one kecamatan or a node."""
+
+    backlog_bytes: int = Field(description="closed footage the archive does not hold yet")
+    backlog_segments: int
+    oldest_unarchived: datetime | None = Field(
+        None, description="start of the oldest footage the archive does not hold yet"
+    )
+    uploaded_bytes: int = Field(description="bytes the archive confirmed since server start")
+    failures: int = Field(description="uploads that failed since server start")
+    archived_bytes: int = Field(description="bytes of footage the archive holds")
+    archived_segments: int
+
+
+class ArchiveHealth(ArchiveFigures):
+    """The node's archive tier: the store, the uploader, and footage lost to the disk."""
+
+    endpoint: str
+    bucket: str
+    state: str = Field(description="idle | uploading | waiting for window | store unreachable")
+    upload_bps: float = Field(description="bytes per second sent over the last 30 s")
+    upload_cap_bps: float | None = Field(description="upload_kbps as bytes per second")
+    upload_window: str | None = Field(description="HH:MM-HH:MM in WITA; null: always")
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    lost_segments: int = Field(
+        description="segments retention deleted before the archive held them, ever"
+    )
+    lost_bytes: int
+
+
 class KecamatanSummary(Wire):
     slug: str
     name: str
@@ -219,6 +253,7 @@ class KecamatanSummary(Wire):
         0.0, description="footage missing in 24 h on the kecamatan's worst camera"
     )
     worst_rtt_ms: float | None
+    archive: ArchiveFigures | None = Field(None, description="null without [archive]")
 
 
 class Health(Wire):
@@ -227,6 +262,7 @@ class Health(Wire):
     volumes: list[Volume]
     host: Host
     kecamatan: list[KecamatanSummary]
+    archive: ArchiveHealth | None = Field(None, description="null without [archive]")
 
 
 class ReloadResult(Wire):

@@ -45,6 +45,8 @@ from cctvctl.storage.reconcile import reconcile
 from cctvctl.units import counted
 
 if TYPE_CHECKING:
+    from cctvctl.archive.cache import ArchiveCache
+    from cctvctl.archive.uploader import Uploader
     from cctvctl.fleet.store import FleetStore
 
 __all__ = [
@@ -80,6 +82,8 @@ class CountingDatabase(Database):
 
     def __init__(self, root: Path | str, modes: FileModes) -> None:
         super().__init__(root, modes=modes)
+        #: Called after each segment is indexed (the archive's uploader looks at once).
+        self.on_segment: Callable[[], None] | None = None
         self._counting = False
         self._count_lock = threading.Lock()
         self.written: Counter[tuple[str, str]] = Counter()  # (kecamatan, camera) -> segments
@@ -97,6 +101,8 @@ class CountingDatabase(Database):
             with self._count_lock:
                 self.written[(kecamatan, record.camera_id)] += 1
                 self.written_bytes[(kecamatan, record.camera_id)] += int(record.bytes)
+        if self.on_segment is not None:
+            self.on_segment()
         return row_id
 
     def written_snapshot(self) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
@@ -134,6 +140,9 @@ class Runtime:
     #: cameras: its ``[server]`` with the fleet's cameras the node records now (set by
     #: ``server/fleet_node.py``, which stands above this module).
     fleet_view: Callable[[Inventory], Inventory] | None = None
+    #: The S3 archive's uploader and read-back cache (``[archive]``); None without one.
+    uploader: Uploader | None = None
+    archive_cache: ArchiveCache | None = None
     #: Every ONVIF camera's clock and identity, read on a schedule (devicecheck/).
     devices: DeviceChecker | None = None
 
@@ -174,6 +183,27 @@ def _open_database(inventory: Inventory) -> CountingDatabase:
         raise
     log.info("storage %s: %s", db.root, report.summary())
     return db
+
+
+def _archive(inventory: Inventory, db: Database) -> tuple[Uploader | None, ArchiveCache | None]:
+    """The archive's uploader and read-back cache when ``[archive]`` is set."""
+    config, keys = inventory.archive, inventory.archive_keys
+    if config is None or keys is None:
+        return None, None
+    # Here, not at the top: a node without [archive] never loads boto3.
+    from cctvctl.archive.cache import ArchiveCache
+    from cctvctl.archive.s3 import make_client
+    from cctvctl.archive.uploader import Uploader
+
+    client = make_client(config, keys)
+    log.info(
+        "archive: %s bucket %s (cap %s, window %s)",
+        config.endpoint,
+        config.bucket,
+        f"{config.upload_kbps} kbps" if config.upload_kbps else "none",
+        config.upload_window or "always",
+    )
+    return Uploader(db, config, client), ArchiveCache(db, config.bucket, client)
 
 
 def _close_store(store: FleetStore) -> None:
@@ -239,12 +269,19 @@ async def running(
         stack.push_async_callback(stop_recorder)
         db.start_counting()
         await asyncio.to_thread(recorder.start)
+        uploader, archive_cache = _archive(inventory, db)
+        if uploader is not None:
+            await asyncio.to_thread(uploader.start)
+            # Stopped before the recorder: an upload cut here resumes at the next start.
+            stack.push_async_callback(asyncio.to_thread, uploader.stop)
+            db.on_segment = uploader.kick
         exporter = Exporter(
             index=db,
             inventory=inventory,
             events=bus,
             open_since=functools.partial(_open_since, recorder),
             fleet=fleet_exports,
+            archive=archive_cache,
         )
         await asyncio.to_thread(exporter.start)
         stack.push_async_callback(asyncio.to_thread, exporter.stop)
@@ -270,6 +307,8 @@ async def running(
             started=started,
             stopping=stopping,
             fleet_store=fleet_store,
+            uploader=uploader,
+            archive_cache=archive_cache,
             devices=devices,
         )
         log.info(

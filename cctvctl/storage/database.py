@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from cctvctl.models import Segment
 from cctvctl.storage.layout import parse_segment_path
@@ -89,13 +89,31 @@ class SegmentRow:
     bytes: int
     frames: int | None
     path: Path
+    #: The file is on this disk (at ``path``); False: only the archive holds it.
+    local: bool = True
+    #: When the archive confirmed the upload; None: it does not hold it.
+    archived: datetime | None = None
+    sha256: str | None = None
 
     @property
     def seconds(self) -> float:
         return (self.end - self.start).total_seconds()
 
+    @property
+    def location(self) -> Literal["local", "archived", "both"]:
+        """``local``, ``archived`` or ``both``: where this footage can be read."""
+        if self.archived is None:
+            return "local"
+        return "both" if self.local else "archived"
+
     def to_wire(self) -> Segment:
-        return Segment(start=self.start, end=self.end, bytes=self.bytes, frames=self.frames)
+        return Segment(
+            start=self.start,
+            end=self.end,
+            bytes=self.bytes,
+            frames=self.frames,
+            location=self.location,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +135,8 @@ def from_ts(ts: float) -> datetime:
 # Queries below are assembled from these fixed fragments and fixed WHERE terms only;
 # every value is a bound parameter, hence the S608 (string-built SQL) waivers.
 _SELECT_SEGMENTS: Final = (
-    'SELECT id, camera, kecamatan, start, "end", bytes, frames, path FROM segments '
+    'SELECT id, camera, kecamatan, start, "end", bytes, frames, path, local, archived, sha256 '
+    "FROM segments "
 )
 
 
@@ -265,12 +284,22 @@ class Database:
             bytes=r[5],
             frames=r[6],
             path=self.full_path(r[7]),
+            local=bool(r[8]),
+            archived=None if r[9] is None else from_ts(r[9]),
+            sha256=r[10],
         )
+
+    def segment_rows(self, tail: str, params: Sequence[Any]) -> list[SegmentRow]:
+        """Segment rows by a fixed ``WHERE … ORDER BY …`` of a store over the index (its
+        values bound, never written into ``tail``)."""
+        return [self._row(r) for r in self._query(_SELECT_SEGMENTS + tail, params)]
 
     def add_segment(self, record: SegmentLike, *, kecamatan: str | None = None) -> int:
         """Index a closed segment (or update the row with the same path); returns its id.
 
-        The kecamatan is read from the path when the file is in the standard layout.
+        The kecamatan is read from the path when the file is in the standard layout. The
+        file is local; a row the archive holds stays archived unless the file's size
+        changed (a repaired file is another file: it is uploaded again).
         """
         if kecamatan is None:
             key = parse_segment_path(self.root, record.path)
@@ -294,7 +323,10 @@ class Database:
                 'INSERT INTO segments (camera, kecamatan, start, "end", bytes, frames, path) '
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET "
                 "camera = excluded.camera, kecamatan = excluded.kecamatan, start = excluded.start, "
-                '"end" = excluded."end", bytes = excluded.bytes, frames = excluded.frames '
+                '"end" = excluded."end", bytes = excluded.bytes, frames = excluded.frames, '
+                "local = 1, "
+                "archived = CASE WHEN bytes = excluded.bytes THEN archived END, "
+                "sha256 = CASE WHEN bytes = excluded.bytes THEN sha256 END "
                 "RETURNING id",
                 params,
             ).fetchone()
@@ -334,9 +366,14 @@ class Database:
         camera: str | None = None,
         before: datetime | None = None,
         exclude_cameras: Collection[str] = (),
+        archived: bool | None = None,
     ) -> list[SegmentRow]:
-        """Up to ``n`` segments by ascending start; ``before`` keeps those that ended before it."""
+        """Up to ``n`` local segments by ascending start; ``before`` keeps those that ended
+        before it; ``archived`` True keeps those the archive holds, False the others."""
         where = Where()
+        where.add("local = 1")
+        if archived is not None:
+            where.add("archived IS NOT NULL" if archived else "archived IS NULL")
         where.equals("kecamatan", kecamatan)
         where.equals("camera", camera)
         if before is not None:
@@ -365,6 +402,21 @@ class Database:
         with self._write() as conn:
             # rowcount sums the direct deletions only; trigger work is not counted.
             return conn.executemany("DELETE FROM segments WHERE id = ?", batch).rowcount
+
+    def drop_local(self, ids: Iterable[int]) -> int:
+        """The local files of these rows are gone: a row the archive holds stays, as
+        archived footage; the others are removed. Returns how many rows existed."""
+        batch = [(int(i),) for i in ids]
+        if not batch:
+            return 0
+        with self._write() as conn:
+            kept = conn.executemany(
+                "UPDATE segments SET local = 0 WHERE id = ? AND archived IS NOT NULL", batch
+            ).rowcount
+            gone = conn.executemany(
+                "DELETE FROM segments WHERE id = ? AND archived IS NULL", batch
+            ).rowcount
+        return int(kept) + int(gone)
 
     def bytes_by_kecamatan(self) -> dict[str, int]:
         rows = self._query("SELECT kecamatan, SUM(bytes) FROM usage GROUP BY kecamatan")
@@ -419,8 +471,10 @@ class Database:
         Keyed by the stored string rather than a Path: reconciliation compares millions of
         these with directory entries, and building Path objects would dominate its time.
         """
-        rows = self._query("SELECT path, id, bytes FROM segments")
+        rows = self._query("SELECT path, id, bytes FROM segments WHERE local = 1")
         return {p: IndexedFile(i, b) for p, i, b in rows}
 
     def all_paths(self) -> set[Path]:
-        return {self.full_path(p) for (p,) in self._query("SELECT path FROM segments")}
+        """Paths of every local file the index holds."""
+        rows = self._query("SELECT path FROM segments WHERE local = 1")
+        return {self.full_path(p) for (p,) in rows}

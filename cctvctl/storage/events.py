@@ -20,6 +20,7 @@ from cctvctl.models import Event
 from cctvctl.storage.event_store import EventStore
 
 __all__ = [
+    "ARCHIVE_UNARCHIVED_DELETED",
     "CAMERA_STATUS",
     "JOB_PROGRESS",
     "STORAGE_DELETED",
@@ -32,6 +33,8 @@ __all__ = [
 CAMERA_STATUS: Final = "camera.status"
 STORAGE_DELETED: Final = "storage.deleted"
 JOB_PROGRESS: Final = "job.progress"
+#: Retention deleted footage the archive did not hold yet (a quota or the disk guard).
+ARCHIVE_UNARCHIVED_DELETED: Final = "archive.unarchived_deleted"
 
 DEFAULT_MAXSIZE: Final = 1000
 

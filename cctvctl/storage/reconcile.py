@@ -106,8 +106,9 @@ def _set_folder_modes(root: Path, modes: FileModes) -> int:
 
 
 def _drop_row(index: Database, row_id: int | None) -> None:
+    # The archive may still hold the footage: then the row stays, as archived only.
     if row_id is not None:
-        index.delete_segment(row_id)
+        index.drop_local([row_id])
 
 
 def _check_file(
@@ -217,7 +218,7 @@ def reconcile(root: Path | str, index: Database) -> ReconcileReport:
         for stored, row in indexed.items()
         if stored not in seen and not index.full_path(stored).exists()
     ]
-    report.dropped = index.delete_segments(gone)
+    report.dropped = index.drop_local(gone)
     report.modes_set += _set_folder_modes(root, modes)
 
     # An index rebuilt over old footage: the recorder demonstrably existed back then.

@@ -14,6 +14,14 @@ with nothing to delete costs a statvfs and a few indexed queries, so the server 
 :meth:`Retention.run_once` every few seconds; the interval bounds how far the disk can
 fill between checks, and the reserve always covers it (see :func:`guard_seconds`).
 
+With an ``[archive]`` (storage/archive.py) a local file is deleted only once the archive
+holds it: after ``local_days`` (or ``retention_days``, whichever is shorter), and the quota
+and the disk guard take archived copies first. Footage the archive does not hold yet is
+kept until ``retention_days`` and ``archive_days`` have both passed; only a quota or the
+disk guard that has no archived copy left deletes it, and each time says so loudly: an
+``archive.unarchived_deleted`` event, an error in the log and the lost-footage counter
+of ``/metrics`` (recording never stops because a disk filled).
+
 Write rates come from the index's write log (bytes of every segment indexed, including
 those deleted since), not from the footage that survives: on a volume the guard keeps
 pruning, the survivors are a small part of what was written.
@@ -32,13 +40,15 @@ from pathlib import Path
 from typing import Final, NamedTuple
 
 from cctvctl.config import Inventory
+from cctvctl.storage.archive import ArchiveIndex
 from cctvctl.storage.database import Database, SegmentRow
 from cctvctl.storage.event_store import EventStore
-from cctvctl.storage.events import STORAGE_DELETED, EventPublisher
+from cctvctl.storage.events import ARCHIVE_UNARCHIVED_DELETED, STORAGE_DELETED, EventPublisher
 from cctvctl.storage.layout import prune_empty_dirs
 
 __all__ = [
     "GB",
+    "ArchiveRules",
     "DeleteReason",
     "Deletion",
     "DiskUsage",
@@ -65,6 +75,16 @@ class DeleteReason(enum.StrEnum):
     AGE = "age"
     QUOTA = "quota"
     DISK_GUARD = "disk_guard"
+    #: The local copy of archived footage, after local_days (the archive still holds it).
+    LOCAL_DAYS = "local_days"
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveRules:
+    """The ``[archive]`` settings retention applies on this disk."""
+
+    local_days: float | None
+    archive_days: float
 
 
 class DiskUsage(NamedTuple):
@@ -78,6 +98,8 @@ class Deletion:
     reason: DeleteReason
     segment: SegmentRow
     error: str | None = None  # the file could not be removed (its row is gone anyway)
+    #: With an archive: footage the archive did not hold, now lost.
+    unarchived: bool = False
 
 
 def quota_bytes(quota_gb: float | None) -> int | None:
@@ -132,6 +154,7 @@ class Retention:
         events: EventPublisher | None = None,
         disk_usage: Callable[[Path], DiskUsage] = _disk_usage,
         floor_seconds: float = DEFAULT_GUARD_SECONDS,
+        archive: ArchiveRules | None = None,
     ) -> None:
         """``quotas`` maps kecamatan slug to bytes (None: no quota); see :func:`quota_bytes`.
 
@@ -151,6 +174,8 @@ class Retention:
         self._event_store = EventStore(index)
         self._disk_usage = disk_usage
         self.floor_seconds = floor_seconds
+        self.archive = archive
+        self._archive_index = ArchiveIndex(index)
         self._lock = threading.Lock()
 
     @classmethod
@@ -173,6 +198,9 @@ class Retention:
             events=events,
             disk_usage=disk_usage,
             floor_seconds=guard_seconds(inventory.server.segment_seconds, check_interval),
+            archive=None
+            if inventory.archive is None
+            else ArchiveRules(inventory.archive.local_days, inventory.archive.archive_days),
         )
 
     # ------------------------------------------------------------------ measures
@@ -210,16 +238,42 @@ class Retention:
     def _by_age(self, now: datetime) -> list[Deletion]:
         done: list[Deletion] = []
         overrides = self.camera_retention_days
+        done += self._age_rule(now, self.retention_days, exclude=overrides.keys())
+        for camera, days in overrides.items():
+            done += self._age_rule(now, days, camera=camera)
+        return done
+
+    def _age_rule(
+        self, now: datetime, days: float, *, camera: str | None = None, exclude: Iterable[str] = ()
+    ) -> list[Deletion]:
+        if self.archive is None:
+            return self._drain(
+                now,
+                DeleteReason.AGE,
+                before=now - timedelta(days=days),
+                camera=camera,
+                exclude=exclude,
+            )
+        # Archived copies go after local_days (or the camera's retention, if shorter);
+        # footage not archived yet waits for the archive, until archive_days is past too.
+        local = days if self.archive.local_days is None else min(days, self.archive.local_days)
+        reason = DeleteReason.AGE if local == days else DeleteReason.LOCAL_DAYS
+        done = self._drain(
+            now,
+            reason,
+            before=now - timedelta(days=local),
+            camera=camera,
+            exclude=exclude,
+            archived=True,
+        )
         done += self._drain(
             now,
             DeleteReason.AGE,
-            before=now - timedelta(days=self.retention_days),
-            exclude=overrides.keys(),
+            before=now - timedelta(days=max(days, self.archive.archive_days)),
+            camera=camera,
+            exclude=exclude,
+            archived=False,
         )
-        for camera, days in overrides.items():
-            done += self._drain(
-                now, DeleteReason.AGE, before=now - timedelta(days=days), camera=camera
-            )
         return done
 
     def _drain(
@@ -230,34 +284,46 @@ class Retention:
         before: datetime,
         camera: str | None = None,
         exclude: Iterable[str] = (),
+        archived: bool | None = None,
     ) -> list[Deletion]:
         done: list[Deletion] = []
         excluded = frozenset(exclude)
         while rows := self.index.oldest(
-            BATCH, camera=camera, before=before, exclude_cameras=excluded
+            BATCH, camera=camera, before=before, exclude_cameras=excluded, archived=archived
         ):
             done += self._delete(rows, reason, now)
         return done
+
+    def _pressure_order(self) -> tuple[bool | None, ...]:
+        """What a quota or the disk guard takes: everything, oldest first; with an
+        archive, the archived copies first and footage not archived only after them."""
+        return (None,) if self.archive is None else (True, False)
 
     def _by_quota(self, now: datetime) -> list[Deletion]:
         done: list[Deletion] = []
         used = self.index.bytes_by_kecamatan()
         for kecamatan, quota in self.quotas.items():
             over = used.get(kecamatan, 0) - quota
-            while over > 0 and (rows := self.index.oldest(BATCH, kecamatan=kecamatan)):
-                chosen = _enough(rows, over)
-                done += self._delete(chosen, DeleteReason.QUOTA, now)
-                over -= sum(r.bytes for r in chosen)
+            for archived in self._pressure_order():
+                while over > 0 and (
+                    rows := self.index.oldest(BATCH, kecamatan=kecamatan, archived=archived)
+                ):
+                    chosen = _enough(rows, over)
+                    done += self._delete(chosen, DeleteReason.QUOTA, now)
+                    over -= sum(r.bytes for r in chosen)
         return done
 
     def _disk_guard(self, now: datetime) -> list[Deletion]:
         done: list[Deletion] = []
+        order = list(self._pressure_order())
         while True:
             usage = self._disk_usage(self.root)
             short = self.reserve_bytes(now, usage.total) - usage.free
             if short <= 0:
                 return done
-            rows = self.index.oldest(BATCH)
+            rows: list[SegmentRow] = []
+            while order and not (rows := self.index.oldest(BATCH, archived=order[0])):
+                order.pop(0)
             if not rows:
                 log.error(
                     "disk guard: %d bytes short of the reserve on %s and no footage left "
@@ -280,6 +346,7 @@ class Retention:
         keep_from = (now.astimezone(UTC) - timedelta(days=1)).date()
         for row in rows:
             error: str | None = None
+            unarchived = self.archive is not None and row.archived is None
             try:
                 row.path.unlink()
             except FileNotFoundError:
@@ -291,8 +358,11 @@ class Retention:
                 log.warning("retention: cannot delete %s: %s", row.path, exc)
             else:
                 prune_empty_dirs(self.root, row.path, keep_from=keep_from)
-            done.append(Deletion(reason, row, error))
-        self.index.delete_segments(r.id for r in rows)
+            done.append(Deletion(reason, row, error, unarchived))
+        self.index.drop_local(r.id for r in rows)
+        lost = [d.segment for d in done if d.unarchived]
+        if lost:
+            self._archive_index.record_lost(len(lost), sum(r.bytes for r in lost))
         return done
 
     def _announce(self, done: list[Deletion]) -> None:
@@ -301,28 +371,51 @@ class Retention:
             batches.setdefault((d.reason, d.segment.camera), []).append(d)
         for (reason, camera), items in batches.items():
             segs = [d.segment for d in items]
-            data: dict[str, object] = {
-                "reason": reason.value,
-                "count": len(segs),
-                "bytes": sum(s.bytes for s in segs),
-                "start": min(s.start for s in segs).isoformat(),
-                "end": max(s.end for s in segs).isoformat(),
-            }
+            data = _summary(segs)
+            data["reason"] = reason.value
             errors = sum(d.error is not None for d in items)
             if errors:
                 data["errors"] = errors
             kecamatan = segs[0].kecamatan
-            if self._events is not None:
-                self._events.publish(STORAGE_DELETED, camera, kecamatan, data)
-            else:
-                self._event_store.add(
-                    STORAGE_DELETED, camera=camera, kecamatan=kecamatan, data=data
+            if self.archive is not None:
+                data["archived"] = sum(not d.unarchived for d in items)
+            self._publish(STORAGE_DELETED, camera, kecamatan, data)
+            lost = [d.segment for d in items if d.unarchived]
+            if lost:
+                # Footage that exists nowhere else any more: never silent.
+                alarm = _summary(lost)
+                alarm["reason"] = reason.value
+                log.error(
+                    "retention (%s): deleted %d segments of %s (%d bytes, %s to %s) that the "
+                    "archive does not hold yet: the disk is too small for the upload backlog",
+                    reason.value,
+                    len(lost),
+                    camera,
+                    alarm["bytes"],
+                    alarm["start"],
+                    alarm["end"],
                 )
+                self._publish(ARCHIVE_UNARCHIVED_DELETED, camera, kecamatan, alarm)
+
+    def _publish(self, kind: str, camera: str, kecamatan: str, data: dict[str, object]) -> None:
+        if self._events is not None:
+            self._events.publish(kind, camera, kecamatan, data)
+        else:
+            self._event_store.add(kind, camera=camera, kecamatan=kecamatan, data=data)
 
     def _prune_events(self, now: datetime) -> None:
         days = max([self.retention_days, *self.camera_retention_days.values()])
         self._event_store.prune(now - timedelta(days=days))
         self.index.prune_writes(now - WRITES_KEPT)
+
+
+def _summary(segs: list[SegmentRow]) -> dict[str, object]:
+    return {
+        "count": len(segs),
+        "bytes": sum(s.bytes for s in segs),
+        "start": min(s.start for s in segs).isoformat(),
+        "end": max(s.end for s in segs).isoformat(),
+    }
 
 
 def _enough(rows: list[SegmentRow], need: int) -> list[SegmentRow]:

@@ -211,6 +211,85 @@ MIGRATIONS: list[Migration] = [
             info_error_at REAL
         ) WITHOUT ROWID""",
     ),
+    # 6: the archive tier (issue 14; storage/archive.py). A segment row stays while its
+    # footage exists anywhere: `local` says whether the file is on this disk, `archived`
+    # when the S3 store confirmed the upload (NULL: not yet), `sha256` the file's digest
+    # as uploaded. `usage` now counts local bytes only (the disk, the quotas);
+    # `archive_usage` counts what the store holds. The usage triggers are replaced to say so.
+    (
+        "ALTER TABLE segments ADD COLUMN local INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE segments ADD COLUMN archived REAL",
+        "ALTER TABLE segments ADD COLUMN sha256 TEXT",
+        # The upload queue: local segments the store does not hold yet, oldest first.
+        "CREATE INDEX segments_unarchived ON segments (start) WHERE archived IS NULL AND local = 1",
+        # Local copies that may go (local_days, the disk guard), oldest first.
+        "CREATE INDEX segments_archived_local ON segments (start) "
+        "WHERE archived IS NOT NULL AND local = 1",
+        # Archive retention (archive_days), oldest first.
+        "CREATE INDEX segments_archived ON segments (start) WHERE archived IS NOT NULL",
+        """CREATE TABLE archive_usage (
+            kecamatan TEXT NOT NULL,
+            camera TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            segments INTEGER NOT NULL,
+            PRIMARY KEY (kecamatan, camera)
+        ) WITHOUT ROWID""",
+        "DROP TRIGGER segments_ai",
+        "DROP TRIGGER segments_ad",
+        "DROP TRIGGER segments_au",
+        """CREATE TRIGGER segments_ai AFTER INSERT ON segments BEGIN
+            INSERT INTO usage (kecamatan, camera, bytes, segments)
+                SELECT NEW.kecamatan, NEW.camera, NEW.bytes, 1 WHERE NEW.local = 1
+                ON CONFLICT (kecamatan, camera) DO UPDATE
+                SET bytes = bytes + excluded.bytes, segments = segments + 1;
+            INSERT INTO archive_usage (kecamatan, camera, bytes, segments)
+                SELECT NEW.kecamatan, NEW.camera, NEW.bytes, 1 WHERE NEW.archived IS NOT NULL
+                ON CONFLICT (kecamatan, camera) DO UPDATE
+                SET bytes = bytes + excluded.bytes, segments = segments + 1;
+            UPDATE meta SET value = MAX(value, NEW."end" - NEW.start) WHERE key = 'max_seconds';
+        END""",
+        """CREATE TRIGGER segments_ad AFTER DELETE ON segments BEGIN
+            UPDATE usage SET bytes = bytes - OLD.bytes, segments = segments - 1
+                WHERE kecamatan = OLD.kecamatan AND camera = OLD.camera AND OLD.local = 1;
+            DELETE FROM usage WHERE segments <= 0;
+            UPDATE archive_usage SET bytes = bytes - OLD.bytes, segments = segments - 1
+                WHERE kecamatan = OLD.kecamatan AND camera = OLD.camera
+                AND OLD.archived IS NOT NULL;
+            DELETE FROM archive_usage WHERE segments <= 0;
+        END""",
+        """CREATE TRIGGER segments_au AFTER UPDATE ON segments BEGIN
+            UPDATE usage SET bytes = bytes - OLD.bytes, segments = segments - 1
+                WHERE kecamatan = OLD.kecamatan AND camera = OLD.camera AND OLD.local = 1;
+            INSERT INTO usage (kecamatan, camera, bytes, segments)
+                SELECT NEW.kecamatan, NEW.camera, NEW.bytes, 1 WHERE NEW.local = 1
+                ON CONFLICT (kecamatan, camera) DO UPDATE
+                SET bytes = bytes + excluded.bytes, segments = segments + 1;
+            DELETE FROM usage WHERE segments <= 0;
+            UPDATE archive_usage SET bytes = bytes - OLD.bytes, segments = segments - 1
+                WHERE kecamatan = OLD.kecamatan AND camera = OLD.camera
+                AND OLD.archived IS NOT NULL;
+            INSERT INTO archive_usage (kecamatan, camera, bytes, segments)
+                SELECT NEW.kecamatan, NEW.camera, NEW.bytes, 1 WHERE NEW.archived IS NOT NULL
+                ON CONFLICT (kecamatan, camera) DO UPDATE
+                SET bytes = bytes + excluded.bytes, segments = segments + 1;
+            DELETE FROM archive_usage WHERE segments <= 0;
+            UPDATE meta SET value = MAX(value, NEW."end" - NEW.start) WHERE key = 'max_seconds';
+        END""",
+        # Footage retention had to delete before the archive held it (storage/retention.py).
+        "INSERT INTO meta (key, value) VALUES ('archive_lost_segments', 0)",
+        "INSERT INTO meta (key, value) VALUES ('archive_lost_bytes', 0)",
+        # A multipart upload under way, so a restart resumes it (the store's ListParts
+        # says which parts it holds) instead of sending the file again.
+        """CREATE TABLE archive_uploads (
+            segment INTEGER PRIMARY KEY,
+            key TEXT NOT NULL,
+            upload_id TEXT NOT NULL,
+            part_size INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            started REAL NOT NULL
+        )""",
+    ),
 ]
 
 

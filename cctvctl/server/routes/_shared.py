@@ -15,7 +15,8 @@ from pydantic import BaseModel, ValidationError
 
 from cctvctl.config import KecamatanConfig
 from cctvctl.devicecheck import clock_wire, device_wire
-from cctvctl.models import Camera, Role
+from cctvctl.health import archive_health
+from cctvctl.models import ArchiveFigures, ArchiveHealth, Camera, Role
 from cctvctl.server.auth import require
 from cctvctl.server.problems import (
     TYPE_INVALID,
@@ -265,6 +266,16 @@ def _present(rt: Runtime, cam: Camera) -> Camera:
         update["clock"] = clock_wire(record, rt.inventory.server.clock_tolerance_seconds)
         update["device"] = device_wire(record)
     return cam.model_copy(update=update) if update else cam
+
+
+def archive_now(
+    rt: Runtime, now: datetime
+) -> tuple[ArchiveHealth | None, dict[str, ArchiveFigures] | None]:
+    """The node's archive figures and each kecamatan's; (None, None) without [archive]."""
+    config = rt.inventory.archive
+    if rt.uploader is None or config is None:
+        return None, None
+    return archive_health(config, rt.db, rt.uploader.figures(), now)
 
 
 def live_cameras(rt: Runtime) -> list[Camera]:

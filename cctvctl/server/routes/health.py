@@ -12,7 +12,7 @@ from cctvctl import __version__
 from cctvctl.health import kecamatan_summaries, volume
 from cctvctl.models import Health, Identity, Problem, Role
 from cctvctl.server.auth import Principal, require
-from cctvctl.server.routes._shared import RT, VIEWER, live_cameras
+from cctvctl.server.routes._shared import RT, VIEWER, archive_now, live_cameras
 from cctvctl.storage.retention import guard_seconds
 
 __all__ = ["Liveness", "router"]
@@ -41,6 +41,7 @@ def health(rt: RT) -> Health:
     """Storage volume, host, and every kecamatan of the inventory (inventory order)."""
     now = datetime.now(UTC)
     cams = live_cameras(rt)
+    archive, per_kec = archive_now(rt, now)
     return Health(
         generated=now,
         server_version=__version__,
@@ -56,8 +57,9 @@ def health(rt: RT) -> Health:
         ],
         host=rt.host.sample(),
         kecamatan=kecamatan_summaries(
-            rt.inventory, cams, rt.db, rt.recorder.inbound_kbps_by_kecamatan(), now
+            rt.inventory, cams, rt.db, rt.recorder.inbound_kbps_by_kecamatan(), now, per_kec
         ),
+        archive=archive,
     )
 
 

@@ -8,7 +8,13 @@ from fastapi import APIRouter
 
 from cctvctl.health import kecamatan_summaries, worst_first
 from cctvctl.models import KecamatanSummary, Problem
-from cctvctl.server.routes._shared import RT, VIEWER, kecamatan_or_404, live_cameras
+from cctvctl.server.routes._shared import (
+    RT,
+    VIEWER,
+    archive_now,
+    kecamatan_or_404,
+    live_cameras,
+)
 from cctvctl.server.runtime import Runtime
 
 __all__ = ["router"]
@@ -23,8 +29,14 @@ router = APIRouter(
 
 def _summaries(rt: Runtime) -> list[KecamatanSummary]:
     now = datetime.now(UTC)
+    _, archive = archive_now(rt, now)
     return kecamatan_summaries(
-        rt.inventory, live_cameras(rt), rt.db, rt.recorder.inbound_kbps_by_kecamatan(), now
+        rt.inventory,
+        live_cameras(rt),
+        rt.db,
+        rt.recorder.inbound_kbps_by_kecamatan(),
+        now,
+        archive,
     )
 
 

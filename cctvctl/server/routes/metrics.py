@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from cctvctl.health import archive_health
 from cctvctl.models import CameraStatus, Problem
 from cctvctl.server.routes._shared import RT, VIEWER
 from cctvctl.server.runtime import Runtime
@@ -122,6 +123,69 @@ class RecorderCollector(Collector):
         total.add_metric([str(rt.db.root)], float(disk.total))
         free.add_metric([str(rt.db.root)], float(disk.free))
         yield from (total, free)
+        yield from self._archive()
+
+    def _archive(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        """The S3 archive tier, when the node has one. Alert on
+        ``increase(cctv_archive_unarchived_deleted_bytes_total[1h]) > 0`` (footage lost)
+        and on ``cctv_archive_oldest_unarchived_age_seconds`` past a link's worst day."""
+        rt = self._rt
+        config = rt.inventory.archive
+        if rt.uploader is None or config is None:
+            return
+        now = datetime.now(UTC)
+        node, per_kec = archive_health(config, rt.db, rt.uploader.figures(), now)
+        kec = ["kecamatan"]
+        backlog = GaugeMetricFamily(
+            "cctv_archive_backlog_bytes", "Closed footage not in the archive yet", labels=kec
+        )
+        backlog_n = GaugeMetricFamily(
+            "cctv_archive_backlog_segments", "Segments not in the archive yet", labels=kec
+        )
+        age = GaugeMetricFamily(
+            "cctv_archive_oldest_unarchived_age_seconds",
+            "Age of the oldest footage not in the archive yet",
+            labels=kec,
+        )
+        stored = GaugeMetricFamily(
+            "cctv_archive_stored_bytes", "Bytes of footage the archive holds", labels=kec
+        )
+        uploaded = CounterMetricFamily(
+            "cctv_archive_uploaded_bytes", "Bytes the archive confirmed since start", labels=kec
+        )
+        failures = CounterMetricFamily(
+            "cctv_archive_upload_failures", "Failed uploads since start", labels=kec
+        )
+        for slug, f in sorted(per_kec.items()):
+            backlog.add_metric([slug], float(f.backlog_bytes))
+            backlog_n.add_metric([slug], float(f.backlog_segments))
+            age.add_metric(
+                [slug],
+                0.0 if f.oldest_unarchived is None else (now - f.oldest_unarchived).total_seconds(),
+            )
+            stored.add_metric([slug], float(f.archived_bytes))
+            uploaded.add_metric([slug], float(f.uploaded_bytes))
+            failures.add_metric([slug], float(f.failures))
+        yield from (backlog, backlog_n, age, stored, uploaded, failures)
+        rate = GaugeMetricFamily(
+            "cctv_archive_upload_bytes_per_second", "Upload rate over the last 30 s"
+        )
+        rate.add_metric([], node.upload_bps)
+        reachable = GaugeMetricFamily(
+            "cctv_archive_up", "0 while the last upload failed to reach the store"
+        )
+        reachable.add_metric([], 0.0 if node.state == "store unreachable" else 1.0)
+        lost = CounterMetricFamily(
+            "cctv_archive_unarchived_deleted_bytes",
+            "Footage retention deleted before the archive held it (lost)",
+        )
+        lost.add_metric([], float(node.lost_bytes))
+        lost_n = CounterMetricFamily(
+            "cctv_archive_unarchived_deleted_segments",
+            "Segments retention deleted before the archive held them (lost)",
+        )
+        lost_n.add_metric([], float(node.lost_segments))
+        yield from (rate, reachable, lost, lost_n)
 
 
 @router.get(

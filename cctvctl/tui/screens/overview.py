@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from typing import ClassVar
 
 from rich.text import Text
@@ -20,6 +21,7 @@ from textual.widgets import DataTable, Footer
 from cctvctl.models import KecamatanSummary
 from cctvctl.render import Mode
 from cctvctl.termsafe import for_terminal
+from cctvctl.timeparse import format_duration
 from cctvctl.tui import clock
 from cctvctl.tui.commands import Scope, bindings_for
 from cctvctl.tui.fleet_view import UNKNOWN, FleetKecamatan, merge_kecamatan
@@ -54,6 +56,10 @@ COLUMNS = (
     ColumnSpec("Miss"),
     ColumnSpec("RTT"),
 )
+# With [archive] on the node: the footage not archived yet (bytes, age of the oldest).
+ARCHIVE_COLUMN = ColumnSpec("Unarchived")
+ARCHIVE_WARN_SECONDS = 3600.0  # an hour behind: a thin link's night may clear it
+ARCHIVE_BAD_SECONDS = 86400.0  # a day behind: local_days may run out before it clears
 # With --fleet: which node(s) serve each kecamatan, after the camera counts, since a node
 # that cannot be reached is the state of the row.
 FLEET_COLUMNS = (*COLUMNS[:4], ColumnSpec("Nodes", Priority.STATUS), *COLUMNS[4:])
@@ -106,6 +112,23 @@ def row_cells(
         )
     )
     return stale_cells(cells) if stale else cells
+
+
+def archive_cell(k: KecamatanSummary, now: datetime) -> Text:
+    """The kecamatan's upload backlog: "ok" when the archive holds everything closed,
+    else its size and the age of the oldest footage not archived, flagged once it lags."""
+    a = k.archive
+    if a is None:
+        return Text("-")
+    if a.backlog_segments == 0 or a.oldest_unarchived is None:
+        return Text("ok") if not a.failures else flagged("ok, failing", WARN)
+    age = (now - a.oldest_unarchived).total_seconds()
+    text = f"{bytes_text(a.backlog_bytes, compact=True)} {format_duration(age)}"
+    if age >= ARCHIVE_BAD_SECONDS:
+        return flagged(text, BAD)
+    if age >= ARCHIVE_WARN_SECONDS or a.failures:
+        return flagged(text, WARN)
+    return Text(text)
 
 
 def _nodes_cell(k: FleetKecamatan) -> Text:
@@ -222,20 +245,20 @@ class OverviewScreen(FilteredTableScreen):
         stale = self.node.is_stale()
         now = clock.now()
         opening = Counter(c.kecamatan_slug for c in self.node.cameras if connecting(c, now))
+        archived = any(k.archive is not None for k in rows)
+
+        def cells(k: KecamatanSummary) -> tuple[Text, ...]:
+            row = row_cells(
+                k,
+                sparkline(history.get(k.slug, ()), width, ascii=ascii),
+                connecting=opening[k.slug],
+                stale=stale,
+            )
+            return (*row, archive_cell(k, now)) if archived else row
+
         self.fill(
-            COLUMNS,
-            (
-                (
-                    k.slug,
-                    row_cells(
-                        k,
-                        sparkline(history.get(k.slug, ()), width, ascii=ascii),
-                        connecting=opening[k.slug],
-                        stale=stale,
-                    ),
-                )
-                for k in rows
-            ),
+            (*COLUMNS, ARCHIVE_COLUMN) if archived else COLUMNS,
+            ((k.slug, cells(k)) for k in rows),
         )
         self._follow_order(tuple(k.slug for k in rows))
 

@@ -1,4 +1,5 @@
-"""24 hours of one camera's footage as a row of cells: recorded, missing, or nothing known.
+"""24 hours of one camera's footage as a row of cells: recorded, in the archive only,
+missing, or nothing known.
 
 :func:`buckets` and :func:`timeline_text` are pure (a :class:`~cctvctl.models.Recordings`
 answer, a width and "now" in; cells and text out) so they can be tested without a
@@ -41,6 +42,7 @@ GAP_MIN_SECONDS: Final = 60.0
 
 class Cell(enum.Enum):
     RECORDED = "recorded"
+    ARCHIVED = "archived"  # recorded, and only the S3 archive still holds it
     GAP = "gap"
     UNKNOWN = "unknown"  # before the recorder knew the camera, or in the future
 
@@ -48,6 +50,7 @@ class Cell(enum.Enum):
 # (unicode, ascii, style): glyphs differ as well as colours, for NO_COLOR and colour blindness.
 _GLYPHS: Final = {
     Cell.RECORDED: ("█", "#", "green"),
+    Cell.ARCHIVED: ("▓", "=", "blue"),
     Cell.GAP: ("▒", ".", "bold red"),  # a distinct glyph: colour alone would vanish
     Cell.UNKNOWN: ("·", " ", "dim"),
 }
@@ -67,11 +70,12 @@ def buckets(rec: Recordings, width: int) -> list[Cell]:
     if width < 1:
         return []
     span = (rec.end - rec.start) / width
-    spans = [(s.start, s.end) for s in rec.segments]
-    closed = sum(_overlap(rec.start, rec.end, s, e) for s, e in spans)
+    # (start, end, on this node's disk): a bucket with any local footage is RECORDED.
+    spans = [(s.start, s.end, s.location != "archived") for s in rec.segments]
+    closed = sum(_overlap(rec.start, rec.end, s, e) for s, e, _ in spans)
     open_seconds = rec.recorded_seconds - closed
     if open_seconds > 0.5:
-        spans.append((rec.end - timedelta(seconds=open_seconds), rec.end))
+        spans.append((rec.end - timedelta(seconds=open_seconds), rec.end, True))
     cells: list[Cell] = []
     for i in range(width):
         b0 = rec.start + span * i
@@ -80,8 +84,10 @@ def buckets(rec: Recordings, width: int) -> list[Cell]:
         # A reconnect's few seconds must not paint a whole bucket red; a minute does.
         if missing >= min(GAP_MIN_SECONDS, span.total_seconds() / 2):
             cells.append(Cell.GAP)
-        elif any(_overlap(b0, b1, s, e) > 0 for s, e in spans):
+        elif any(_overlap(b0, b1, s, e) > 0 and local for s, e, local in spans):
             cells.append(Cell.RECORDED)
+        elif any(_overlap(b0, b1, s, e) > 0 for s, e, _ in spans):
+            cells.append(Cell.ARCHIVED)
         else:
             cells.append(Cell.UNKNOWN)
     return cells
@@ -123,7 +129,8 @@ def timeline_text(rec: Recordings, width: int, mode: Mode = Mode.HALF_BLOCK) -> 
     """Bar, tick row and caption as three lines of rich text, ``width`` cells wide."""
     ascii_only = mode is Mode.ASCII
     text = Text(no_wrap=True, overflow="crop")
-    for cell in buckets(rec, width):
+    cells = buckets(rec, width)
+    for cell in cells:
         uni, asc, style = _GLYPHS[cell]
         text.append(asc if ascii_only else uni, style)
     text.append("\n")
@@ -131,6 +138,8 @@ def timeline_text(rec: Recordings, width: int, mode: Mode = Mode.HALF_BLOCK) -> 
     text.append("\n")
     caption = missing_text(rec)
     legend = "  # recorded  . missing" if ascii_only else "  █ recorded  ▒ missing  · no data"
+    if Cell.ARCHIVED in cells:
+        legend += "  = archive only" if ascii_only else "  ▓ archive only"
     if rec.missing_seconds >= GAP_MIN_SECONDS:
         text.append_text(flagged(caption))
     else:

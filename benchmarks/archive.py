@@ -1,0 +1,232 @@
+"""Upload throughput and CPU of the archive's uploader against boto3's own transfer
+manager, on the same files, to a local S3 endpoint.
+
+Run: .venv/bin/python benchmarks/archive.py [--minutes 30] [--segment-mb 8] [--rounds 2]
+        [--export-segments 60]
+
+--minutes segments of --segment-mb each (60 s segments: 8 MB is a camera at about 1 Mbps)
+are written once into a real index under a temporary folder. Each round uploads them all
+to a fresh bucket of moto's S3 server (a separate process on 127.0.0.1, so this process's
+CPU time is the client's alone), first with cctvctl's Uploader (SHA-256 and MD5 of every
+part, per-part checksum header, multipart from 8 MiB, one part at a time, no cap), then
+with boto3's ``upload_file`` (its TransferManager: multipart from 8 MiB, 8 MiB parts, up to
+10 threads, its default CRC checksum). Reported per tool: MB/s (wall) and CPU seconds per
+GB (user + system of this process).
+
+Caveats: loopback, no link latency or loss (on a real kecamatan link the link, not the
+client, sets the pace, and the cap is what matters); moto's server is Python and shares
+the 2 cores, so it bounds both tools' throughput and lends the threaded transfer manager
+more of a head start than a real store would; the files are random bytes (an S3 upload
+does not look inside); the shared development machine is busy with other engineers'
+tests, so figures are noisy: take the ratios, not the absolutes. No assertions: the tests
+check behaviour (tests/test_archive_*.py). The uploader's SHA-256 is its own cost
+(0.97 CPU s/GB here); MD5 (1.64 CPU s/GB) is spent only where the store's answer carries no
+checksum: moto answers a multipart upload's completion without one, so with segments of
+8 MiB or more (multipart) the uploader also reads every part for its MD5 here, which a
+store that verifies checksums (AWS, MinIO, Ceph) spares it.
+
+Measured on the 2-core development machine, shared with other engineers' test runs:
+  defaults (30 x 8 MB, single PUTs), two rounds:
+    cctvctl Uploader  103.0 and 63.0 MB/s, 2.62 and 2.58 CPU s/GB
+    boto3 upload_file  91.1 and 109.4 MB/s, 2.33 and 2.50 CPU s/GB
+  --minutes 12 --segment-mb 20 (multipart, 3 parts each), two rounds:
+    cctvctl Uploader   29.2 and 24.0 MB/s, 4.42 and 4.54 CPU s/GB (the MD5 fallback)
+    boto3 upload_file  34.4 and 25.4 MB/s, 2.88 and 3.00 CPU s/GB
+
+export   the latency of one export (the real exporter, PyAV stream copy) of
+         --export-segments 2 s segments of real H.264 fMP4 (tests/media.py, 320x180)
+         while they are local, then once only the archive holds them (the fetch cache
+         emptied before each run): median of 3 each.
+  --minutes 2 --rounds 1 (defaults for the export): 60 segments (120 s, 10 kB each):
+    local 0.09 s, from the archive 0.46 s: about 6 ms a segment fetched over loopback; on
+    a real link each segment's GET adds its round trip and its bytes at the link's rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MiB = 1 << 20
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=int, default=30)
+    parser.add_argument("--segment-mb", type=float, default=8.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--export-segments", type=int, default=60)
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.insert(0, str(ROOT))
+    import boto3
+    from boto3.s3.transfer import TransferConfig
+    from harness import free_port
+    from pydantic import SecretStr
+
+    from cctvctl.archive.s3 import make_client
+    from cctvctl.archive.uploader import Uploader
+    from cctvctl.config import ArchiveConfig, ArchiveKeys
+    from cctvctl.storage.database import Database, SegmentInfo
+    from cctvctl.storage.layout import segment_path
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    keys = ArchiveKeys(SecretStr("bench"), SecretStr("bench"))
+    try:
+        plain = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        )
+        for _ in range(100):
+            try:
+                plain.list_buckets()
+                break
+            except Exception:
+                time.sleep(0.1)
+        with tempfile.TemporaryDirectory() as folder, Database(folder) as index:
+            size = int(args.segment_mb * 1e6)
+            start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+            files: list[Path] = []
+            for n in range(args.minutes):
+                at = start + timedelta(minutes=n)
+                path = segment_path(index.root, "sangatta-utara", "sgu-cam-01", at)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(os.urandom(size))
+                index.add_segment(
+                    SegmentInfo("sgu-cam-01", path, at, at + timedelta(seconds=60), size),
+                    kecamatan="sangatta-utara",
+                )
+                files.append(path)
+            total = size * len(files)
+            print(
+                f"{len(files)} segments of {size / 1e6:.1f} MB ({total / 1e9:.2f} GB), "
+                f"moto at {endpoint}"
+            )
+            for r in range(args.rounds):
+                bucket = f"bench-ours-{r}"
+                plain.create_bucket(Bucket=bucket)
+                index._conn().execute("UPDATE segments SET archived = NULL, sha256 = NULL")
+                config = ArchiveConfig.model_validate({"endpoint": endpoint, "bucket": bucket})
+                uploader = Uploader(index, config, make_client(config, keys))
+                wall, cpu = time.perf_counter(), _cpu()
+                while uploader.run_once() > 0:
+                    pass
+                wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+                print(
+                    f"  round {r + 1} cctvctl Uploader : {total / 1e6 / wall:7.1f} MB/s, "
+                    f"{cpu / (total / 1e9):6.2f} CPU s/GB ({wall:.1f} s, {cpu:.1f} CPU s)"
+                )
+
+                bucket = f"bench-boto3-{r}"
+                plain.create_bucket(Bucket=bucket)
+                transfer = TransferConfig(multipart_threshold=8 * MiB, multipart_chunksize=8 * MiB)
+                wall, cpu = time.perf_counter(), _cpu()
+                for path in files:
+                    key = path.relative_to(index.root).as_posix()
+                    plain.upload_file(str(path), bucket, key, Config=transfer)
+                wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+                print(
+                    f"  round {r + 1} boto3 upload_file: {total / 1e6 / wall:7.1f} MB/s, "
+                    f"{cpu / (total / 1e9):6.2f} CPU s/GB ({wall:.1f} s, {cpu:.1f} CPU s)"
+                )
+        _export_latency(endpoint, keys, args.export_segments)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _export_latency(endpoint: str, keys: object, count: int) -> None:
+    import shutil
+    import statistics
+
+    from archive_sites import add_footage
+    from harness import SiteSpec, write_site
+
+    from cctvctl.archive.cache import CACHE_DIR, ArchiveCache
+    from cctvctl.archive.s3 import make_client
+    from cctvctl.archive.uploader import Uploader
+    from cctvctl.config import ArchiveConfig, ArchiveKeys, load_inventory
+    from cctvctl.exports import Exporter
+    from cctvctl.models import ExportRequest, ExportState
+    from cctvctl.storage.database import Database
+
+    assert isinstance(keys, ArchiveKeys)
+    with tempfile.TemporaryDirectory() as folder:
+        site = write_site(Path(folder) / "site", SiteSpec(cameras=1, kecamatan=("Bench",)))
+        inventory = load_inventory(site.config)
+        cam = site.camera_ids[0]
+        config = ArchiveConfig.model_validate({"endpoint": endpoint, "bucket": "bench-export"})
+        client = make_client(config, keys)
+        client.create_bucket(Bucket="bench-export")
+        with Database(inventory.storage) as index:
+            start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+            ids = [
+                add_footage(
+                    index,
+                    start + timedelta(seconds=2 * n),
+                    camera=cam,
+                    kecamatan=site.camera_kecamatan[cam],
+                )
+                for n in range(count)
+            ]
+            exporter = Exporter(
+                index=index, inventory=inventory, archive=ArchiveCache(index, config.bucket, client)
+            )
+            exporter.start()
+            request = ExportRequest(
+                camera=cam, start=start, end=start + timedelta(seconds=2 * count - 0.5)
+            )
+
+            def once() -> float:
+                shutil.rmtree(index.root / CACHE_DIR, ignore_errors=True)
+                began = time.perf_counter()
+                job = exporter.submit(request, "bench", "operator")
+                while (now := exporter.store.get(job.id)) is not None and now.state not in (
+                    ExportState.DONE,
+                    ExportState.FAILED,
+                ):
+                    time.sleep(0.01)
+                assert now is not None and now.state is ExportState.DONE, now
+                return time.perf_counter() - began
+
+            try:
+                local = statistics.median(once() for _ in range(3))
+                while Uploader(index, config, client).run_once() > 0:
+                    pass
+                index.drop_local(ids)
+                for path in index.root.rglob("*.mp4"):
+                    if CACHE_DIR not in path.parts and ".exports" not in path.parts:
+                        path.unlink()
+                archived = statistics.median(once() for _ in range(3))
+            finally:
+                exporter.stop()
+        print(
+            f"export of {count} segments ({2 * count} s): local {local:.2f} s, "
+            f"from the archive {archived:.2f} s (median of 3)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
+from cctvctl.cli import exit_codes
 from cctvctl.cli.common import (
     fail_usage,
     jsonable,
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
     from cctvctl.cli.jobs import Saved
     from cctvctl.client import CctvClient
-    from cctvctl.models import ExportJob, ExportManifest, Gap
+    from cctvctl.models import ExportJob, ExportManifest, Gap, VaultCheck
 
 __all__ = ["exports_app", "register", "resolve_to"]
 
@@ -511,3 +512,88 @@ def cancel(
     job = for_terminal(job)
     what = "files deleted" if job.state.value == "deleted" else job.state.value
     print(f"export {job.id} ({job.camera}): {what}")
+
+
+@exports_app.command("verify")
+@server_options()
+def verify(
+    job_id: Annotated[
+        str | None,
+        typer.Argument(help="Export job id, from `cctvctl exports ls`.", metavar="[JOB]"),
+    ] = None,
+    case: Annotated[
+        str | None,
+        typer.Option("--case", help="Every export of this case, e.g. LP/123/XI/2026."),
+    ] = None,
+    *,
+    opts: ServerOptions,
+) -> None:
+    """Check an export's copy in the evidence vault against its manifest.
+
+    Example: cctvctl exports verify 3f2a9c0d11e84b5a, or cctvctl exports verify --case
+    LP/123/XI/2026
+
+    The server re-reads the clip from the vault, recomputes its SHA-256 and compares it
+    with the manifest stored beside it, and reports the Object Lock mode, the retention
+    date and the legal hold. Every check is audited. Exit 0 when every clip verifies, 1
+    when one fails (replaced, deleted or changed), 3 when none failed but a copy is still
+    pending (not in the vault yet). JSON: [VaultCheck].
+    """
+    if (job_id is None) == (case is None):
+        fail_usage("give one export JOB or --case CASE (not both)")
+    with failing(opts.utc), connect(opts) as client:
+        if job_id is not None:
+            ids = [job_id]
+        else:
+            assert case is not None
+            jobs = client.exports("done", case_id=case, limit=1000)
+            ids = [j.id for j in jobs if j.vault is not None]
+            if not ids:
+                fail_usage(
+                    f"--case {escape_controls(case)!r}: no finished export of this case is "
+                    "in the vault"
+                )
+        checks = [client.verify_export(one) for one in ids]
+    if opts.json:
+        print_json(jsonable(checks))
+    else:
+        from rich.text import Text
+
+        out = out_console(opts.no_color)
+        for n, check in enumerate(checks):
+            if n:
+                out.print()
+            for line in verify_lines(check, opts.utc):
+                out.print(Text(line), overflow="fold")
+    if any(c.state == "failed" for c in checks):
+        raise typer.Exit(exit_codes.FAILURE)
+    if any(not c.ok for c in checks):
+        raise typer.Exit(exit_codes.PARTIAL)
+
+
+def verify_lines(check: VaultCheck, utc: bool) -> list[str]:
+    """``exports verify``'s lines for one export."""
+    check = for_terminal(check)
+    verdict = {
+        "verified": "VERIFIED  the clip in the vault matches its manifest",
+        "failed": "FAILED    the clip in the vault does not match its manifest",
+    }.get(check.state, "PENDING   not in the vault yet; the server keeps trying")
+    lines = [
+        f"export    {check.job}" + (f" (case {check.case_id})" if check.case_id else ""),
+        verdict,
+        f"object    {check.bucket}/{check.clip_key}",
+        f"version   {check.clip_version or '-'} (named by the manifest)",
+    ]
+    if check.latest_version and check.latest_version != check.clip_version:
+        lines.append(f"serves    version {check.latest_version}")
+    if check.sha256_found:
+        lines.append(f"sha256    {check.sha256_found} (read back)")
+    lines.append(f"manifest  {check.sha256_expected or '-'}")
+    if check.retain_until is not None:
+        lines.append(
+            f"retained  {check.mode or '?'} mode until {format_time(check.retain_until, utc=utc)}"
+        )
+    if check.legal_hold is not None:
+        lines.append(f"hold      {'legal hold ON' if check.legal_hold else 'none'}")
+    lines += [f"!         {p}" for p in check.problems]
+    return lines

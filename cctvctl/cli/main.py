@@ -36,6 +36,7 @@ COMMANDS: Final = {
     "export": "export_cmd",
     "reboot": "reboot_cmd",
     "audit": "audit_cmd",
+    "case": "case_cmd",
     "fleet": "fleet_cmd",
     "tui": "tui_cmd",
     "demo": "demo_cmd",

@@ -115,6 +115,7 @@ class EvidenceBucket:
                 Bucket=self.bucket,
                 Key=key,
                 Body=payload,
+                ChecksumAlgorithm="SHA256",
                 ChecksumSHA256=_b64_sha256(sha256),
                 Metadata={**metadata, SHA_META: sha256},
                 ObjectLockMode=mode.upper(),

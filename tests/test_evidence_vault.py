@@ -293,6 +293,7 @@ def test_store_down_during_an_export_the_copy_lands_once(vault: Vault) -> None:
             resp = api.delete(f"/api/v1/exports/{job_id}")
             assert resp.status_code == 409
             assert resp.json()["vault_pending"] is True
+            assert "cctv_evidence_vault_pending 1.0" in api.get("/metrics").text
             time.sleep(3)  # a retry or two fail meanwhile
     finally:
         vault.s3.start()
@@ -304,6 +305,7 @@ def test_store_down_during_an_export_the_copy_lands_once(vault: Vault) -> None:
     assert man_v["VersionId"] == job["vault"]["manifest"]["version_id"]
     rows = [r for r in _audit(vault, "export.vault") if r["target"] == job_id]
     assert [r["result"] for r in rows] == ["pending", "ok"]
+    assert "cctv_evidence_vault_pending 0.0" in vault.live.server.get("/metrics").text
 
 
 # --------------------------------------------------------------------------- in process

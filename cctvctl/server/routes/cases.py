@@ -96,7 +96,7 @@ async def _change(
 
 @router.post("/cases/hold", response_model=CaseHold, openapi_extra=body_schema(CaseHoldRequest))
 async def hold_case(
-    request: Request, vault: VAULT, principal: Annotated[Principal, _AUTHENTICATED]
+    request: Request, principal: Annotated[Principal, _AUTHENTICATED], vault: VAULT
 ) -> CaseHold:
     """Put a legal hold on every vault object of a case (admin; audited).
 
@@ -108,7 +108,7 @@ async def hold_case(
 
 @router.post("/cases/release", response_model=CaseHold, openapi_extra=body_schema(CaseHoldRequest))
 async def release_case(
-    request: Request, vault: VAULT, principal: Annotated[Principal, _AUTHENTICATED]
+    request: Request, principal: Annotated[Principal, _AUTHENTICATED], vault: VAULT
 ) -> CaseHold:
     """Lift a case's legal hold (admin; audited); its objects keep their retention date."""
     return await _change(request, vault, principal, CASE_RELEASE)

@@ -49,6 +49,7 @@ SLOW_FIRST = (
     "test_reboots.py",
     "test_demo.py",
     "test_exports.py",
+    "test_evidence_vault.py",
     "test_file_modes.py",
     "test_recorder.py",
     "test_hostile_api.py",

@@ -335,20 +335,27 @@ def _local_vault(
     return vault, db
 
 
-def _done_job(vault: EvidenceVault, clip: bytes) -> str:
+def _done_job(
+    vault: EvidenceVault,
+    clip: bytes,
+    *,
+    job_id: str = "a1b2c3d4e5f60718",
+    requester: str = "test-operator",
+    case_id: str = "LP/1/2026",
+) -> str:
     """A finished job with real files, as the export queue leaves one."""
     from cctvctl.models import ExportManifest
 
     now = datetime.now(UTC)
     store = vault.store
     job = store.create(
-        "a1b2c3d4e5f60718",
+        job_id,
         camera="cam-1",
         start=now - timedelta(minutes=2),
         end=now - timedelta(minutes=1),
-        requester="test-operator",
+        requester=requester,
         role="operator",
-        case_id="LP/1/2026",
+        case_id=case_id,
         note=None,
     )
     digest = hashlib.sha256(clip).hexdigest()
@@ -439,3 +446,103 @@ def test_a_retry_adopts_the_version_whose_answer_was_lost(tmp_path: Path, s3: S3
         assert [v["VersionId"] for v in answer["Versions"]] == [landed]
     finally:
         db.close()
+
+
+def test_a_hold_asked_while_the_store_is_down_lands_when_it_is_back(
+    tmp_path: Path, s3: S3Engine
+) -> None:
+    bucket = s3.make_bucket(object_lock=True)
+    vault, db = _local_vault(tmp_path, s3, bucket, "governance")
+    admin = _Who("test-admin", "admin")
+    try:
+        job_id = _done_job(vault, b"x" * 1000, case_id="LP/77/2026")
+        vault.finished(job_id)
+        row = vault.log.get(job_id)
+        assert row is not None and row.clip_version is not None
+        s3.stop()
+        try:
+            answer = vault.hold("LP/77/2026", admin, "court order")
+        finally:
+            s3.start()
+        assert answer.held and answer.pending == 2 and answer.applied == 0
+        client = s3.client()
+        status = client.get_object_legal_hold(
+            Bucket=bucket, Key=row.clip_key, VersionId=row.clip_version
+        )
+        assert status["LegalHold"]["Status"] == "OFF"  # the store never heard
+        vault.pass_once()  # the keeper's next pass
+        for key, version in (
+            (row.clip_key, row.clip_version),
+            (row.manifest_key, row.manifest_version),
+        ):
+            status = client.get_object_legal_hold(Bucket=bucket, Key=key, VersionId=version)
+            assert status["LegalHold"]["Status"] == "ON"
+        assert vault.case("LP/77/2026").pending == 0
+        [entry] = AuditLog(db).entries(action="case.hold")
+        assert entry.actor == "test-admin" and "2 pending" in (entry.detail or "")
+    finally:
+        db.close()
+
+
+def test_the_keeper_stores_done_jobs_it_never_heard_of_but_not_fleet_parts(
+    tmp_path: Path, s3: S3Engine
+) -> None:
+    """A crash between the job's done and its vault row, or a vault configured later: the
+    keeper's pass stores the job. A part another fleet node asked for is not evidence."""
+    bucket = s3.make_bucket(object_lock=True)
+    vault, db = _local_vault(tmp_path, s3, bucket, "governance")
+    try:
+        mine = _done_job(vault, b"m" * 800, job_id="b1b2c3d4e5f60718")
+        part = _done_job(vault, b"p" * 800, job_id="c1b2c3d4e5f60718", requester="node:sgs-1")
+        vault.finished(part)
+        assert vault.log.get(part) is None
+        vault.pass_once()
+        row = vault.log.get(mine)
+        assert row is not None and row.state.value == "stored"
+        assert vault.log.get(part) is None
+        keys = s3.keys(bucket)
+        assert keys == sorted([row.clip_key, row.manifest_key])
+    finally:
+        db.close()
+
+
+@dataclass(frozen=True)
+class _Who:
+    name: str
+    role: str
+
+
+def test_bad_requests_get_one_clear_line(vault: Vault) -> None:
+    proc = vault.cli("exports", "verify")
+    assert proc.returncode == 2 and "give one export JOB or --case CASE" in last_error(proc)
+    proc = vault.cli("exports", "verify", "abc", "--case", "LP/1")
+    assert proc.returncode == 2 and "not both" in last_error(proc)
+    proc = vault.cli("exports", "verify", "0000000000000000")
+    assert proc.returncode == 2 and "no export job" in last_error(proc)
+    proc = vault.cli("exports", "verify", "--case", "LP/none/2026")
+    assert proc.returncode == 2 and "no finished export of this case" in last_error(proc)
+    proc = vault.cli("case", "hold", " ", role="admin")
+    assert proc.returncode == 2 and "case_id" in last_error(proc)
+    with vault.live.server.client("viewer") as api:
+        resp = api.post("/api/v1/exports/0000000000000000/verify")
+        assert resp.status_code == 403
+        assert resp.headers["content-type"].startswith(PROBLEM)
+        resp = api.get("/api/v1/cases/hold", params={"case_id": "LP/1"})
+        assert resp.status_code == 403
+    with vault.live.server.client("admin") as api:
+        resp = api.post("/api/v1/cases/hold", content=b"{not json")
+        assert resp.status_code == 422 and resp.headers["content-type"].startswith(PROBLEM)
+        resp = api.get("/api/v1/cases/hold", params={"case_id": "LP/never/held"})
+        assert resp.status_code == 200 and resp.json()["held"] is False
+
+
+def test_a_server_without_a_vault_says_so(live_factory: Any) -> None:
+    live = live_factory(SiteSpec(cameras=1, kecamatan=("Bengalon",)))
+    env = node_env(live.server.url, live.site.tokens["admin"], columns=200)
+    proc = run_cctvctl("case", "hold", "LP/1/2026", env=env)
+    assert proc.returncode == 2
+    assert "no evidence vault: [archive] evidence_bucket is not set" in last_error(proc)
+    with live.server.client("operator") as api:
+        resp = api.post("/api/v1/exports/0000000000000000/verify")
+        assert resp.status_code == 404
+        assert resp.json()["type"] == "urn:cctvctl:problem:no-evidence-vault"

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Final
 
 from cctvctl.archive.vault_errors import VaultError, VaultRefused
 from cctvctl.exports.files import ExportFiles
+from cctvctl.exports.peers import NODE_TOKEN_PREFIX
 from cctvctl.exports.queue import publish_job
 from cctvctl.models import (
     CaseHold,
@@ -152,6 +153,8 @@ class EvidenceVault:
         """The pending row of a done job (kept if it has one); None for any other job."""
         if job.state is not ExportState.DONE or job.sha256 is None or job.finished is None:
             return None
+        if job.requester.startswith(NODE_TOKEN_PREFIX):
+            return None  # a part another fleet node asked for: its joined clip is evidence
         name = self.files.clip_path(job).name
         key = clip_key(job, name)
         return self.log.add(
@@ -302,7 +305,7 @@ class EvidenceVault:
             self._wake.clear()
 
     def pass_once(self) -> None:
-        for job_id in self.log.unrecorded_done_jobs():
+        for job_id in self.log.unrecorded_done_jobs(skip_requesters=NODE_TOKEN_PREFIX):
             job = self.store.get(job_id)
             if job is not None:
                 self.record(job)

@@ -12,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    field_validator,
 )
 
 from cctvctl.models.status import Gap
@@ -240,6 +241,14 @@ class CaseHoldRequest(Wire):
 
     case_id: OneLine = Field(min_length=1, max_length=200, description="e.g. LP/123/XI/2026")
     reason: OneLine | None = Field(None, max_length=2000)
+
+    @field_validator("case_id")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        # A hold on "" or " " would hold nothing anyone could name again.
+        if not value.strip():
+            raise ValueError("a case id, e.g. LP/123/XI/2026, not blank")
+        return value
 
 
 class CaseHold(Wire):

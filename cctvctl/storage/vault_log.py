@@ -181,12 +181,14 @@ class VaultLog:
         )
         return [_row(r) for r in rows]
 
-    def unrecorded_done_jobs(self) -> list[str]:
+    def unrecorded_done_jobs(self, *, skip_requesters: str) -> list[str]:
         """Finished exports with no vault row (a crash between the two writes, or a vault
-        configured after they were made)."""
+        configured after they were made), but for requesters starting ``skip_requesters``."""
         rows = self.index._query(
             "SELECT id FROM export_jobs WHERE state = 'done' "
-            "AND id NOT IN (SELECT job FROM vault_copies) ORDER BY created"
+            "AND substr(requester, 1, ?) != ? "
+            "AND id NOT IN (SELECT job FROM vault_copies) ORDER BY created",
+            (len(skip_requesters), skip_requesters),
         )
         return [r[0] for r in rows]
 

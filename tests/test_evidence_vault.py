@@ -185,6 +185,11 @@ def test_export_is_stored_locked_and_nobody_deletes_it(vault: Vault) -> None:
         if r["result"] == "refused" and job["id"] in (r["detail"] or "")
     ]
     assert len(refused_rows) == 1 and "retained under Object Lock" in refused_rows[0]["detail"]
+    shown = vault.cli("exports", "show", job["id"], "--utc")
+    assert shown.returncode == 0, shown.stderr
+    [line] = [x for x in shown.stdout.splitlines() if x.startswith("vault")]
+    assert f"stored: {vault.bucket}/{clip['key']} version {clip['version_id']}" in line
+    assert f"governance until {until.date().isoformat()}" in line
     proc = vault.cli("exports", "cancel", job["id"])
     assert proc.returncode == 2
     assert "cannot be deleted before" in last_error(proc)
@@ -294,6 +299,8 @@ def test_store_down_during_an_export_the_copy_lands_once(vault: Vault) -> None:
             assert resp.status_code == 409
             assert resp.json()["vault_pending"] is True
             assert "cctv_evidence_vault_pending 1.0" in api.get("/metrics").text
+            shown = vault.cli("exports", "show", job_id)
+            assert "vault     PENDING (attempt" in shown.stdout, shown.stdout
             time.sleep(3)  # a retry or two fail meanwhile
     finally:
         vault.s3.start()

@@ -249,6 +249,14 @@ def _show_saved(
     ]
     if manifest.case_id:
         lines.append(f"case      {manifest.case_id}")
+    if manifest.vault is not None:
+        vault = manifest.vault
+        lines.append(
+            f"vault     {vault.bucket}/{vault.clip_key} version {vault.clip_version}, "
+            f"{vault.mode} until {format_time(vault.retain_until, utc=utc)}"
+        )
+    elif job.vault is not None:
+        lines.append(f"vault     {vault_text(job, utc)}")
     if manifest.nodes:
         parts = ", ".join(
             f"{p.node} {format_time(p.start, utc=utc, date_too=False)} to "
@@ -459,9 +467,25 @@ def show_rows(job: ExportJob, utc: bool) -> list[tuple[str, str]]:
         ("size", f"{bytes_text(job.size)} ({job.size} bytes)" if job.size is not None else None),
         ("sha256", job.sha256),
         ("expires", format_time(job.expires, utc=utc) if job.expires else None),
+        ("vault", vault_text(job, utc) if job.vault is not None else None),
         ("gaps", f"{len(job.gaps)}: {_gap_text(job.gaps, utc)}" if job.gaps else "none"),
     ]
     return [(key, value) for key, value in rows if value is not None]
+
+
+def vault_text(job: ExportJob, utc: bool) -> str:
+    """The job's evidence vault copy in one line: where and until when, or why pending."""
+    vault = job.vault
+    assert vault is not None
+    until = format_time(vault.retain_until, utc=utc)
+    hold = ", legal hold" if vault.legal_hold else ""
+    if vault.state.value == "stored":
+        return (
+            f"stored: {vault.bucket}/{vault.clip.key} version {vault.clip.version_id}, "
+            f"manifest version {vault.manifest.version_id}; {vault.mode} until {until}{hold}"
+        )
+    why = f": {vault.error}" if vault.error else ""
+    return f"PENDING (attempt {vault.attempts}){why}; retried until it lands{hold}"
 
 
 @exports_app.command("download")

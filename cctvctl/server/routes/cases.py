@@ -63,16 +63,17 @@ def get_case_hold(
     return vault.case(case_id)
 
 
-async def _change(
-    request: Request, vault: EvidenceVault, principal: Principal, action: str
-) -> CaseHold:
+async def _change(request: Request, rt: RT, principal: Principal, action: str) -> CaseHold:
     case_id: str | None = None
+    trail = rt.exporter.trail
 
     def refuse(detail: str) -> None:
-        vault.trail.audit(
+        trail.audit(
             principal, action, target=case_id, case_id=case_id, result="refused", detail=detail
         )
 
+    # The role first, before the body is read and before the vault is looked for, so a
+    # refusal is the same (and audited) on every server.
     if not principal.role.allows(Role.ADMIN):
         detail = (
             f"token {principal.name!r} has role {principal.role.value!r}; "
@@ -80,6 +81,7 @@ async def _change(
         )
         refuse(detail)
         raise ProblemError(403, detail, type=TYPE_FORBIDDEN)
+    vault = vault_of(rt.exporter)
     try:
         raw = await read_json_body(request)
         data = loads_body(raw)
@@ -96,19 +98,19 @@ async def _change(
 
 @router.post("/cases/hold", response_model=CaseHold, openapi_extra=body_schema(CaseHoldRequest))
 async def hold_case(
-    request: Request, principal: Annotated[Principal, _AUTHENTICATED], vault: VAULT
+    request: Request, rt: RT, principal: Annotated[Principal, _AUTHENTICATED]
 ) -> CaseHold:
     """Put a legal hold on every vault object of a case (admin; audited).
 
     Body: ``{case_id, reason?}``. Objects the store cannot be told about now (it is down,
     or a copy is still pending) are held as soon as it can: ``pending`` counts them.
     """
-    return await _change(request, vault, principal, CASE_HOLD)
+    return await _change(request, rt, principal, CASE_HOLD)
 
 
 @router.post("/cases/release", response_model=CaseHold, openapi_extra=body_schema(CaseHoldRequest))
 async def release_case(
-    request: Request, principal: Annotated[Principal, _AUTHENTICATED], vault: VAULT
+    request: Request, rt: RT, principal: Annotated[Principal, _AUTHENTICATED]
 ) -> CaseHold:
     """Lift a case's legal hold (admin; audited); its objects keep their retention date."""
-    return await _change(request, vault, principal, CASE_RELEASE)
+    return await _change(request, rt, principal, CASE_RELEASE)

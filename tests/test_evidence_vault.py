@@ -553,3 +553,26 @@ def test_a_server_without_a_vault_says_so(live_factory: Any) -> None:
         resp = api.post("/api/v1/exports/0000000000000000/verify")
         assert resp.status_code == 404
         assert resp.json()["type"] == "urn:cctvctl:problem:no-evidence-vault"
+
+
+def test_verify_fails_a_clip_hidden_by_a_delete_marker(tmp_path: Path, s3: S3Engine) -> None:
+    """A delete without a version id only hides the locked version behind a marker: the
+    key serves nothing, verify fails and says the original is still there."""
+    bucket = s3.make_bucket(object_lock=True)
+    vault, db = _local_vault(tmp_path, s3, bucket, "compliance")
+    who = _Who("test-operator", "operator")
+    try:
+        job_id = _done_job(vault, b"d" * 2000)
+        vault.finished(job_id)
+        assert vault.verify(job_id, who).ok
+        row = vault.log.get(job_id)
+        assert row is not None
+        s3.client().delete_object(Bucket=bucket, Key=row.clip_key)  # a marker, allowed
+        check = vault.verify(job_id, who)
+        assert not check.ok and check.state == "failed"
+        assert any("delete marker" in p for p in check.problems)
+        assert any("locked original" in p for p in check.problems)
+        results = [e.result for e in AuditLog(db).entries(action="export.verify")]
+        assert results == ["ok", "failed"]
+    finally:
+        db.close()

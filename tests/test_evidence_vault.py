@@ -576,3 +576,29 @@ def test_verify_fails_a_clip_hidden_by_a_delete_marker(tmp_path: Path, s3: S3Eng
         assert results == ["ok", "failed"]
     finally:
         db.close()
+
+
+def test_a_pass_with_the_store_down_stops_at_the_first_copy(tmp_path: Path, s3: S3Engine) -> None:
+    """Each call to a dead store costs its time-outs; the keeper does not pay them for the
+    whole queue on every pass. Both copies land, once each, when the store is back."""
+    bucket = s3.make_bucket(object_lock=True)
+    vault, db = _local_vault(tmp_path, s3, bucket, "governance")
+    try:
+        first = _done_job(vault, b"1" * 900, job_id="d1b2c3d4e5f60718")
+        second = _done_job(vault, b"2" * 900, job_id="e1b2c3d4e5f60718")
+        s3.stop()
+        try:
+            vault.pass_once()
+        finally:
+            s3.start()
+        tried = {j: vault.log.get(j) for j in (first, second)}
+        assert sorted(r.attempts for r in tried.values() if r is not None) == [0, 1]
+        for job_id in (first, second):
+            vault.log.update(job_id, next_try=0)
+        vault.pass_once()
+        for job_id in (first, second):
+            row = vault.log.get(job_id)
+            assert row is not None and row.state.value == "stored"
+        assert len(s3.keys(bucket)) == 4
+    finally:
+        db.close()

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
-from cctvctl.archive.vault_errors import VaultError, VaultRefused
+from cctvctl.archive.vault_errors import VaultError, VaultRefused, VaultUnreachable
 from cctvctl.exports.files import ExportFiles
 from cctvctl.exports.peers import NODE_TOKEN_PREFIX
 from cctvctl.exports.queue import publish_job
@@ -146,6 +146,7 @@ class EvidenceVault:
         self._wake = threading.Event()
         self._lock = threading.Lock()  # one copy attempt at a time (worker vs. keeper)
         self._server = _Server()
+        self._unreachable = False  # the last copy attempt found no store to talk to
 
     # ------------------------------------------------------------------ storing
 
@@ -184,6 +185,7 @@ class EvidenceVault:
                 return row
             if job.state is not ExportState.DONE:
                 return row  # deleted or expired meanwhile: nothing left to store
+            self._unreachable = False
             try:
                 self._store(job, row)
             except (VaultError, OSError, ValueError) as exc:
@@ -270,6 +272,7 @@ class EvidenceVault:
         return text.encode()
 
     def _failed(self, job: ExportJob, row: VaultRow, exc: Exception) -> None:
+        self._unreachable = isinstance(exc, VaultUnreachable)
         attempts = row.attempts + 1
         reason = str(exc)
         self.log.update(
@@ -309,10 +312,15 @@ class EvidenceVault:
             job = self.store.get(job_id)
             if job is not None:
                 self.record(job)
+        # A store that does not answer costs each call its time-outs: after the first
+        # such failure the rest wait for their own next try instead of the whole queue.
         for row in self.log.due():
             self.store_copy(row.job)
+            if self._unreachable:
+                break
         for row in self.log.hold_drift():
-            self._apply_hold(row)
+            if not self._apply_hold(row):
+                break
 
     # ------------------------------------------------------------------ legal holds
 

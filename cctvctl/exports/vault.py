@@ -370,8 +370,8 @@ class EvidenceVault:
 
     def _settle(self, case_id: str) -> CaseHold:
         for row in self.log.of_case(case_id):
-            if row.state is VaultState.STORED:
-                self._apply_hold(row)
+            if row.state is VaultState.STORED and not self._apply_hold(row):
+                break  # the store is not answering: the keeper applies the rest
         return self.case(case_id)
 
     def case(self, case_id: str) -> CaseHold:

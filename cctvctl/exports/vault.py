@@ -326,7 +326,7 @@ class EvidenceVault:
 
     def _apply_hold(self, row: VaultRow) -> bool:
         """Make the store's hold on the copy's objects what its case asks; False if the
-        store could not be told (the keeper tries again)."""
+        store could not be reached (the keeper tries again)."""
         want = self.log.is_held(row.case_id)
         try:
             for key, version in (
@@ -335,9 +335,14 @@ class EvidenceVault:
             ):
                 if version is not None:
                     self.bucket.set_legal_hold(key, version, want)
-        except VaultError as exc:
+        except VaultUnreachable as exc:
             log.warning("export %s: legal hold not applied yet: %s", row.job, exc)
             return False
+        except VaultRefused as exc:
+            # Not the link: this one object (say, a version removed after its date). The
+            # others go on; this one stays asked and is tried again.
+            log.warning("export %s: the store refused its legal hold: %s", row.job, exc)
+            return True
         self.log.update(row.job, hold_applied=want)
         return True
 

@@ -444,6 +444,8 @@ def test_a_retry_adopts_the_version_whose_answer_was_lost(tmp_path: Path, s3: S3
             legal_hold=False,
             metadata={},
         )
+        # The attempt that stored it began (and was counted) before the crash.
+        vault.log.update(job_id, attempts=1)
         assert vault.log.get(job_id).clip_version is None  # type: ignore[union-attr]
         vault.store_copy(job_id)
         after = vault.log.get(job_id)

@@ -186,8 +186,11 @@ class EvidenceVault:
             if job.state is not ExportState.DONE:
                 return row  # deleted or expired meanwhile: nothing left to store
             self._unreachable = False
+            # Counted before the first call, so a crash or a lost answer anywhere after
+            # it makes the next attempt look for what may have landed.
+            self.log.update(job_id, attempts=row.attempts + 1)
             try:
-                self._store(job, row)
+                self._store(job, row, retry=row.attempts > 0)
             except (VaultError, OSError, ValueError) as exc:
                 self._failed(job, row, exc)
             updated = self.store.get(job_id)
@@ -195,7 +198,9 @@ class EvidenceVault:
                 publish_job(self.trail, updated)
             return self.log.get(job_id)
 
-    def _store(self, job: ExportJob, row: VaultRow) -> None:
+    def _store(self, job: ExportJob, row: VaultRow, *, retry: bool) -> None:
+        """``retry``: an earlier attempt began, so each object may be in the bucket already
+        (its answer lost); a first attempt has nothing to look for."""
         held = self.log.is_held(row.case_id)
         retain = from_ts(row.retain_until)
         put = functools.partial(
@@ -207,7 +212,8 @@ class EvidenceVault:
         )
         clip_version = row.clip_version
         if clip_version is None:
-            clip_version = self.bucket.find_version(row.clip_key, row.clip_sha256)
+            if retry:
+                clip_version = self.bucket.find_version(row.clip_key, row.clip_sha256)
             if clip_version is None:
                 clip_version = put(row.clip_key, self.files.clip_path(job), sha256=row.clip_sha256)
             self.log.update(job.id, clip_version=clip_version)
@@ -215,7 +221,8 @@ class EvidenceVault:
         digest = hashlib.sha256(body).hexdigest()
         manifest_version = row.manifest_version if row.manifest_sha256 == digest else None
         if manifest_version is None:
-            manifest_version = self.bucket.find_version(row.manifest_key, digest)
+            if retry:
+                manifest_version = self.bucket.find_version(row.manifest_key, digest)
             if manifest_version is None:
                 manifest_version = put(row.manifest_key, body, sha256=digest)
             self.log.update(job.id, manifest_sha256=digest, manifest_version=manifest_version)
@@ -273,11 +280,10 @@ class EvidenceVault:
 
     def _failed(self, job: ExportJob, row: VaultRow, exc: Exception) -> None:
         self._unreachable = isinstance(exc, VaultUnreachable)
-        attempts = row.attempts + 1
+        attempts = row.attempts + 1  # as counted when the attempt began
         reason = str(exc)
         self.log.update(
             job.id,
-            attempts=attempts,
             error=reason[:500],
             next_try=self._clock() + _retry_after(attempts),
         )

@@ -138,7 +138,9 @@ def main() -> None:
     server.stop()
 
     mb = args.mb
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"clip {mb} MB, {args.runs} runs, medians; moto S3 on loopback in this process")
+    print(f"load average {load} (CPU is the whole process: client and moto's server)")
     for name, rows in (
         ("plain boto3 put_object", put),
         ("vault store (clip + manifest)", store),

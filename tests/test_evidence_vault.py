@@ -271,6 +271,8 @@ def test_verify_catches_a_clip_replaced_in_the_bucket(vault: Vault) -> None:
     assert check["sha256_expected"] == job["sha256"]
     assert any("was replaced" in p for p in check["problems"])
     assert any("locked original" in p for p in check["problems"])
+    listed = vault.cli("exports", "ls", "--case", case, "--json")
+    assert [j["id"] for j in json.loads(listed.stdout)] == [job["id"]]
     failed = [r for r in _audit(vault, "export.verify") if r["result"] == "failed"]
     assert len(failed) == 1 and failed[0]["target"] == job["id"]
     assert failed[0]["actor"] == "test-operator"
@@ -529,7 +531,7 @@ def test_bad_requests_get_one_clear_line(vault: Vault) -> None:
     proc = vault.cli("exports", "verify", "0000000000000000")
     assert proc.returncode == 2 and "no export job" in last_error(proc)
     proc = vault.cli("exports", "verify", "--case", "LP/none/2026")
-    assert proc.returncode == 2 and "no finished export of this case" in last_error(proc)
+    assert proc.returncode == 2 and "no export of this case is in the vault" in last_error(proc)
     proc = vault.cli("case", "hold", " ", role="admin")
     assert proc.returncode == 2 and "case_id" in last_error(proc)
     with vault.live.server.client("viewer") as api:

@@ -349,6 +349,9 @@ def ls(
     ] = None,
     camera: Annotated[str | None, typer.Option("--camera", "-c", help="Only this camera.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="At most this many.")] = 50,
+    case: Annotated[
+        str | None, typer.Option("--case", help="Only this case's, e.g. LP/123/XI/2026.")
+    ] = None,
     *,
     opts: ServerOptions,
 ) -> None:
@@ -361,7 +364,7 @@ def ls(
     if state is not None and state not in _STATES:
         fail_usage(f"--state {state!r}: accepted: {', '.join(_STATES)}")
     with failing(opts.utc), connect(opts) as client:
-        jobs = client.exports(state, camera, limit)
+        jobs = client.exports(state, camera, limit, case_id=case)
         if camera is not None and not jobs:
             # The server filters by any string; an unknown camera (a typo) must not read
             # as "no exports". A camera since removed still lists its old jobs above.
@@ -379,7 +382,8 @@ def ls(
         # export jobs" under --state done read as if the server had lost it.
         state_part = "" if state is None else f" in state {state}"
         camera_part = "" if camera is None else f" of camera {escape_controls(camera)}"
-        out.print(Text(f"no export jobs{state_part}{camera_part}"))
+        case_part = "" if case is None else f" for case {escape_controls(case)}"
+        out.print(Text(f"no export jobs{state_part}{camera_part}{case_part}"))
         return
     # The job id is what `exports download` wants: whole, as the camera and the state.
     columns = [
@@ -570,12 +574,14 @@ def verify(
             ids = [job_id]
         else:
             assert case is not None
-            jobs = client.exports("done", case_id=case, limit=1000)
+            # Any state: an export expired or deleted here after its date is still in
+            # the vault, and still evidence.
+            jobs = client.exports(None, case_id=case, limit=1000)
             ids = [j.id for j in jobs if j.vault is not None]
             if not ids:
                 fail_usage(
-                    f"--case {escape_controls(case)!r}: no finished export of this case is "
-                    "in the vault"
+                    f"--case {escape_controls(case)!r}: no export of this case is in the vault "
+                    "(`cctvctl exports ls --case` lists the case's exports)"
                 )
         checks = [client.verify_export(one) for one in ids]
     if opts.json:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -327,7 +327,11 @@ def _keys() -> ArchiveKeys:
 
 
 def _local_vault(
-    tmp_path: Path, s3: S3Engine, bucket: str, mode: str
+    tmp_path: Path,
+    s3: S3Engine,
+    bucket: str,
+    mode: str,
+    clock: Callable[[], float] = time.time,
 ) -> tuple[EvidenceVault, Database]:
     db = Database(tmp_path / "storage")
     store = ExportStore(db)
@@ -340,6 +344,7 @@ def _local_vault(
         store=store,
         files=files,
         trail=JobTrail("export", AuditLog(db), None, lambda camera: None),
+        clock=clock,
     )
     return vault, db
 
@@ -604,5 +609,33 @@ def test_a_pass_with_the_store_down_stops_at_the_first_copy(tmp_path: Path, s3: 
             row = vault.log.get(job_id)
             assert row is not None and row.state.value == "stored"
         assert len(s3.keys(bucket)) == 4
+    finally:
+        db.close()
+
+
+def test_a_hold_outlasts_the_retention_date_for_a_delete(tmp_path: Path, s3: S3Engine) -> None:
+    """Past its date a copy may go, unless its case is held: then the refusal names the
+    hold, not a date that has passed."""
+    bucket = s3.make_bucket(object_lock=True)
+    now = [time.time()]
+    vault, db = _local_vault(tmp_path, s3, bucket, "governance", clock=lambda: now[0])
+    who = _Who("test-admin", "admin")
+    try:
+        job_id = _done_job(vault, b"h" * 700, case_id="LP/5/2026")
+        vault.finished(job_id)
+        job = vault.store.get(job_id)
+        assert job is not None
+        locked = vault.locked(job)
+        assert locked is not None and "cannot be deleted before then" in locked.detail
+        now[0] += 366 * 86400.0  # past evidence_days (365)
+        assert vault.locked(job) is None
+        vault.hold("LP/5/2026", who, None)
+        locked = vault.locked(job)
+        assert locked is not None and locked.legal_hold
+        assert locked.detail.endswith(
+            "under the legal hold of case LP/5/2026; it cannot be deleted until released"
+        )
+        vault.release("LP/5/2026", who, None)
+        assert vault.locked(job) is None
     finally:
         db.close()

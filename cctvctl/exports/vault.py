@@ -432,11 +432,17 @@ class EvidenceVault:
         until = from_ts(row.retain_until)
         if not held and until <= from_ts(self._clock()):
             return None
-        why = f"retained under Object Lock ({row.mode} mode) until {_when(until)}"
-        if held:
-            why += f" and under the legal hold of case {row.case_id}"
+        hold = f"under the legal hold of case {row.case_id}"
+        if until <= from_ts(self._clock()):
+            detail = f"export {job.id} is evidence {hold}; it cannot be deleted until released"
+        else:
+            why = f"retained under Object Lock ({row.mode} mode) until {_when(until)}"
+            detail = (
+                f"export {job.id} is evidence {why}{' and ' + hold if held else ''}; "
+                "it cannot be deleted before then"
+            )
         return Locked(
-            detail=f"export {job.id} is evidence {why}; it cannot be deleted before then",
+            detail=detail,
             retain_until=until,
             legal_hold=held,
             pending=False,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -637,5 +638,23 @@ def test_a_hold_outlasts_the_retention_date_for_a_delete(tmp_path: Path, s3: S3E
         )
         vault.release("LP/5/2026", who, None)
         assert vault.locked(job) is None
+    finally:
+        db.close()
+
+
+def test_a_bucket_without_object_lock_is_said_loudly_and_stores_nothing(
+    tmp_path: Path, s3: S3Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    bucket = s3.make_bucket()  # no Object Lock: a bucket that would protect nothing
+    vault, db = _local_vault(tmp_path, s3, bucket, "compliance")
+    try:
+        with caplog.at_level(logging.ERROR, logger="cctvctl.exports.vault"):
+            vault._check_bucket()
+        assert any("has no Object Lock" in r.getMessage() for r in caplog.records)
+        job_id = _done_job(vault, b"n" * 600)
+        vault.finished(job_id)
+        row = vault.log.get(job_id)
+        assert row is not None and row.state.value == "pending" and row.error
+        assert s3.keys(bucket) == []
     finally:
         db.close()

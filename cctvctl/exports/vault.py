@@ -305,6 +305,7 @@ class EvidenceVault:
 
     def loop(self, stop: threading.Event) -> None:
         """Record unrecorded done jobs, retry pending copies, apply holds (a thread)."""
+        self._check_bucket()
         while not stop.is_set():
             try:
                 self.pass_once()
@@ -312,6 +313,26 @@ class EvidenceVault:
                 log.exception("evidence vault pass failed; retrying")
             self._wake.wait(TICK)
             self._wake.clear()
+
+    def _check_bucket(self) -> None:
+        """Say at start, loudly, when the bucket cannot lock anything: every copy would
+        stay pending (the store refuses a retention on it), which is no vault at all."""
+        try:
+            locked = self.bucket.check()
+        except VaultUnreachable as exc:
+            log.warning(
+                "evidence vault: bucket %s not reachable yet: %s", self.settings.bucket, exc
+            )
+            return
+        except VaultRefused as exc:
+            locked = False
+            log.error("evidence vault: bucket %s: %s", self.settings.bucket, exc)
+        if not locked:
+            log.error(
+                "evidence vault: bucket %s has no Object Lock; exports stay pending until it "
+                "is replaced by a bucket created with Object Lock enabled",
+                self.settings.bucket,
+            )
 
     def pass_once(self) -> None:
         for job_id in self.log.unrecorded_done_jobs(skip_requesters=NODE_TOKEN_PREFIX):

@@ -55,6 +55,7 @@ SLOW_FIRST = (
     "test_demo.py",
     "test_exports.py",
     "test_camera_time.py",
+    "test_evidence_vault.py",
     "test_file_modes.py",
     "test_recorder.py",
     "test_hostile_api.py",

@@ -79,6 +79,11 @@ ROUTES: list[Route] = [
     Route("GET", "/api/v1/exports/{job_id}/file", "operator", ok=404),
     Route("GET", "/api/v1/exports/{job_id}/manifest", "operator", ok=404),
     Route("GET", "/api/v1/audit", "admin"),
+    # The evidence vault: this server has none, so a caller let through learns that (404).
+    Route("POST", "/api/v1/exports/{job_id}/verify", "operator", ok=404),
+    Route("GET", "/api/v1/cases/hold?case_id=LP/1/2026", "operator", ok=404),
+    Route("POST", "/api/v1/cases/hold", "admin", ok=404, json={"case_id": "LP/1/2026"}),
+    Route("POST", "/api/v1/cases/release", "admin", ok=404, json={"case_id": "LP/1/2026"}),
     # Reboots. The live site has no ONVIF URLs, so an admin's single reboot is refused
     # (422 no_onvif) and the bulk one is a dry run that selects nothing: no device is touched.
     Route("POST", "/api/v1/cameras/{camera}/reboot", "admin", ok=422, json={"reason": "matrix"}),

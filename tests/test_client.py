@@ -453,6 +453,7 @@ ID_CALLS: list[Callable[[CctvClient], object]] = [
     lambda c: c.export(ODD_ID),
     lambda c: c.cancel_export(ODD_ID),
     lambda c: c.export_manifest(ODD_ID),
+    lambda c: c.verify_export(ODD_ID),
     lambda c: c.download_export(ODD_ID, io.BytesIO()),
     lambda c: c.reboot_job(ODD_ID),
     lambda c: c.fleet_where(ODD_ID),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
+from cctvctl.cli import exit_codes
 from cctvctl.cli.common import (
     fail_usage,
     jsonable,
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
     from cctvctl.cli.jobs import Saved
     from cctvctl.client import CctvClient
-    from cctvctl.models import ExportJob, ExportManifest, Gap
+    from cctvctl.models import ExportJob, ExportManifest, Gap, VaultCheck
 
 __all__ = ["exports_app", "register", "resolve_to"]
 
@@ -248,6 +249,14 @@ def _show_saved(
     ]
     if manifest.case_id:
         lines.append(f"case      {manifest.case_id}")
+    if manifest.vault is not None:
+        vault = manifest.vault
+        lines.append(
+            f"vault     {vault.bucket}/{vault.clip_key} version {vault.clip_version}, "
+            f"{vault.mode} until {format_time(vault.retain_until, utc=utc)}"
+        )
+    elif job.vault is not None:
+        lines.append(f"vault     {vault_text(job, utc)}")
     if manifest.nodes:
         parts = ", ".join(
             f"{p.node} {format_time(p.start, utc=utc, date_too=False)} to "
@@ -340,6 +349,9 @@ def ls(
     ] = None,
     camera: Annotated[str | None, typer.Option("--camera", "-c", help="Only this camera.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="At most this many.")] = 50,
+    case: Annotated[
+        str | None, typer.Option("--case", help="Only this case's, e.g. LP/123/XI/2026.")
+    ] = None,
     *,
     opts: ServerOptions,
 ) -> None:
@@ -352,7 +364,7 @@ def ls(
     if state is not None and state not in _STATES:
         fail_usage(f"--state {state!r}: accepted: {', '.join(_STATES)}")
     with failing(opts.utc), connect(opts) as client:
-        jobs = client.exports(state, camera, limit)
+        jobs = client.exports(state, camera, limit, case_id=case)
         if camera is not None and not jobs:
             # The server filters by any string; an unknown camera (a typo) must not read
             # as "no exports". A camera since removed still lists its old jobs above.
@@ -370,7 +382,8 @@ def ls(
         # export jobs" under --state done read as if the server had lost it.
         state_part = "" if state is None else f" in state {state}"
         camera_part = "" if camera is None else f" of camera {escape_controls(camera)}"
-        out.print(Text(f"no export jobs{state_part}{camera_part}"))
+        case_part = "" if case is None else f" for case {escape_controls(case)}"
+        out.print(Text(f"no export jobs{state_part}{camera_part}{case_part}"))
         return
     # The job id is what `exports download` wants: whole, as the camera and the state.
     columns = [
@@ -458,9 +471,25 @@ def show_rows(job: ExportJob, utc: bool) -> list[tuple[str, str]]:
         ("size", f"{bytes_text(job.size)} ({job.size} bytes)" if job.size is not None else None),
         ("sha256", job.sha256),
         ("expires", format_time(job.expires, utc=utc) if job.expires else None),
+        ("vault", vault_text(job, utc) if job.vault is not None else None),
         ("gaps", f"{len(job.gaps)}: {_gap_text(job.gaps, utc)}" if job.gaps else "none"),
     ]
     return [(key, value) for key, value in rows if value is not None]
+
+
+def vault_text(job: ExportJob, utc: bool) -> str:
+    """The job's evidence vault copy in one line: where and until when, or why pending."""
+    vault = job.vault
+    assert vault is not None
+    until = format_time(vault.retain_until, utc=utc)
+    hold = ", legal hold" if vault.legal_hold else ""
+    if vault.state.value == "stored":
+        return (
+            f"stored: {vault.bucket}/{vault.clip.key} version {vault.clip.version_id}, "
+            f"manifest version {vault.manifest.version_id}; {vault.mode} until {until}{hold}"
+        )
+    why = f": {vault.error}" if vault.error else ""
+    return f"PENDING (attempt {vault.attempts}){why}; retried until it lands{hold}"
 
 
 @exports_app.command("download")
@@ -511,3 +540,90 @@ def cancel(
     job = for_terminal(job)
     what = "files deleted" if job.state.value == "deleted" else job.state.value
     print(f"export {job.id} ({job.camera}): {what}")
+
+
+@exports_app.command("verify")
+@server_options()
+def verify(
+    job_id: Annotated[
+        str | None,
+        typer.Argument(help="Export job id, from `cctvctl exports ls`.", metavar="[JOB]"),
+    ] = None,
+    case: Annotated[
+        str | None,
+        typer.Option("--case", help="Every export of this case, e.g. LP/123/XI/2026."),
+    ] = None,
+    *,
+    opts: ServerOptions,
+) -> None:
+    """Check an export's copy in the evidence vault against its manifest.
+
+    Example: cctvctl exports verify 3f2a9c0d11e84b5a, or cctvctl exports verify --case
+    LP/123/XI/2026
+
+    The server re-reads the clip from the vault, recomputes its SHA-256 and compares it
+    with the manifest stored beside it, and reports the Object Lock mode, the retention
+    date and the legal hold. Every check is audited. Exit 0 when every clip verifies, 1
+    when one fails (replaced, deleted or changed), 3 when none failed but a copy is still
+    pending (not in the vault yet). JSON: [VaultCheck].
+    """
+    if (job_id is None) == (case is None):
+        fail_usage("give one export JOB or --case CASE (not both)")
+    with failing(opts.utc), connect(opts) as client:
+        if job_id is not None:
+            ids = [job_id]
+        else:
+            assert case is not None
+            # Any state: an export expired or deleted here after its date is still in
+            # the vault, and still evidence.
+            jobs = client.exports(None, case_id=case, limit=1000)
+            ids = [j.id for j in jobs if j.vault is not None]
+            if not ids:
+                fail_usage(
+                    f"--case {escape_controls(case)!r}: no export of this case is in the vault "
+                    "(`cctvctl exports ls --case` lists the case's exports)"
+                )
+        checks = [client.verify_export(one) for one in ids]
+    if opts.json:
+        print_json(jsonable(checks))
+    else:
+        from rich.text import Text
+
+        out = out_console(opts.no_color)
+        for n, check in enumerate(checks):
+            if n:
+                out.print()
+            for line in verify_lines(check, opts.utc):
+                out.print(Text(line), overflow="fold")
+    if any(c.state == "failed" for c in checks):
+        raise typer.Exit(exit_codes.FAILURE)
+    if any(not c.ok for c in checks):
+        raise typer.Exit(exit_codes.PARTIAL)
+
+
+def verify_lines(check: VaultCheck, utc: bool) -> list[str]:
+    """``exports verify``'s lines for one export."""
+    check = for_terminal(check)
+    verdict = {
+        "verified": "VERIFIED  the clip in the vault matches its manifest",
+        "failed": "FAILED    the clip in the vault does not match its manifest",
+    }.get(check.state, "PENDING   not in the vault yet; the server keeps trying")
+    lines = [
+        f"export    {check.job}" + (f" (case {check.case_id})" if check.case_id else ""),
+        verdict,
+        f"object    {check.bucket}/{check.clip_key}",
+        f"version   {check.clip_version or '-'} (named by the manifest)",
+    ]
+    if check.latest_version and check.latest_version != check.clip_version:
+        lines.append(f"serves    version {check.latest_version}")
+    if check.sha256_found:
+        lines.append(f"sha256    {check.sha256_found} (read back)")
+    lines.append(f"manifest  {check.sha256_expected or '-'}")
+    if check.retain_until is not None:
+        lines.append(
+            f"retained  {check.mode or '?'} mode until {format_time(check.retain_until, utc=utc)}"
+        )
+    if check.legal_hold is not None:
+        lines.append(f"hold      {'legal hold ON' if check.legal_hold else 'none'}")
+    lines += [f"!         {p}" for p in check.problems]
+    return lines

@@ -37,6 +37,7 @@ COMMANDS: Final = {
     "reboot": "reboot_cmd",
     "time": "time_cmd",
     "audit": "audit_cmd",
+    "case": "case_cmd",
     "fleet": "fleet_cmd",
     "tui": "tui_cmd",
     "demo": "demo_cmd",

@@ -55,6 +55,7 @@ from cctvctl.models import (
     Camera,
     CameraStatus,
     CameraWhere,
+    CaseHold,
     Event,
     ExportJob,
     ExportManifest,
@@ -73,6 +74,7 @@ from cctvctl.models import (
     Recordings,
     ReloadResult,
     TimeSyncReport,
+    VaultCheck,
 )
 
 T = TypeVar("T")
@@ -255,9 +257,10 @@ class AsyncCctvClient(OneServer[httpx.AsyncBaseTransport]):
         state: ExportState | str | None = None,
         camera: str | None = None,
         limit: int | None = None,
+        case_id: str | None = None,
     ) -> list[ExportJob]:
         state_text = None if state is None else str(state)
-        params = _params(state=state_text, camera=camera, limit=limit)
+        params = _params(state=state_text, camera=camera, limit=limit, case_id=case_id)
         return await self._run(routes.EXPORTS.call(params))
 
     async def export(self, job_id: str) -> ExportJob:
@@ -277,6 +280,21 @@ class AsyncCctvClient(OneServer[httpx.AsyncBaseTransport]):
 
     async def cancel_export(self, job_id: str) -> ExportJob:
         return await self._run(routes.CANCEL_EXPORT.call(job_id=job_id))
+
+    async def verify_export(self, job_id: str) -> VaultCheck:
+        """Re-read the clip from the evidence vault and check it against its manifest."""
+        return await self._run(routes.VERIFY_EXPORT.call(job_id=job_id))
+
+    async def case_hold(self, case_id: str) -> CaseHold:
+        return await self._run(routes.CASE_HOLD.call(_params(case_id=case_id)))
+
+    async def hold_case(self, case_id: str, reason: str | None = None) -> CaseHold:
+        body = routes.case_body(case_id, reason)
+        return await self._run(routes.HOLD_CASE.call(body=body))
+
+    async def release_case(self, case_id: str, reason: str | None = None) -> CaseHold:
+        body = routes.case_body(case_id, reason)
+        return await self._run(routes.RELEASE_CASE.call(body=body))
 
     async def export_manifest(self, job_id: str) -> ExportManifest:
         return await self._run(routes.EXPORT_MANIFEST.call(job_id=job_id))

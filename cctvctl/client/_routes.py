@@ -25,6 +25,7 @@ from cctvctl.models import (
     AuditEntry,
     Camera,
     CameraWhere,
+    CaseHold,
     ExportJob,
     ExportManifest,
     FleetAuditEntry,
@@ -41,6 +42,7 @@ from cctvctl.models import (
     Recordings,
     ReloadResult,
     TimeSyncReport,
+    VaultCheck,
 )
 
 T = TypeVar("T")
@@ -294,6 +296,18 @@ EXPORT_MANIFEST: Final[Route[ExportManifest]] = Route(
     "GET", "/api/v1/exports/{job_id}/manifest", _model_parser(ExportManifest, "export manifest")
 )
 EXPORT_FILE: Final[Route[None]] = Route("GET", "/api/v1/exports/{job_id}/file", _no_body)
+VERIFY_EXPORT: Final[Route[VaultCheck]] = Route(
+    "POST", "/api/v1/exports/{job_id}/verify", _model_parser(VaultCheck, "vault check")
+)
+CASE_HOLD: Final[Route[CaseHold]] = Route(
+    "GET", "/api/v1/cases/hold", _model_parser(CaseHold, "case hold")
+)
+HOLD_CASE: Final[Route[CaseHold]] = Route(
+    "POST", "/api/v1/cases/hold", _model_parser(CaseHold, "case hold")
+)
+RELEASE_CASE: Final[Route[CaseHold]] = Route(
+    "POST", "/api/v1/cases/release", _model_parser(CaseHold, "case hold")
+)
 AUDIT: Final[Route[list[AuditEntry]]] = Route(
     "GET", "/api/v1/audit", _model_parser(list[AuditEntry], "audit log")
 )
@@ -374,6 +388,10 @@ def export_body(
 ) -> dict[str, Any]:
     window = {"camera": camera_id, "start": _rfc3339(start), "end": _rfc3339(end)}
     return window | _given(case_id=case_id, note=note)
+
+
+def case_body(case_id: str, reason: str | None) -> dict[str, Any]:
+    return {"case_id": case_id} | _given(reason=reason)
 
 
 class RebootSelection(TypedDict, total=False):

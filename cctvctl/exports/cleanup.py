@@ -13,16 +13,25 @@ from dataclasses import dataclass
 
 from cctvctl.exports.files import ExportFiles
 from cctvctl.exports.queue import ExportQueue, publish_job
+from cctvctl.exports.vault import EvidenceVault, Locked
 from cctvctl.models import ExportJob, ExportState
 from cctvctl.storage.exports import ExportStore
 from cctvctl.storage.job_trail import JobTrail
 
-__all__ = ["ExportCleanup"]
+__all__ = ["EvidenceLocked", "ExportCleanup"]
 
 log = logging.getLogger(__name__)
 
 #: States whose job holds no files any more; a folder left for one is a crash mid-delete.
 _NO_FILES = (ExportState.CANCELLED, ExportState.EXPIRED, ExportState.DELETED, ExportState.FAILED)
+
+
+class EvidenceLocked(Exception):
+    """A finished export whose vault copy is pending or locked: not deleted."""
+
+    def __init__(self, locked: Locked) -> None:
+        super().__init__(locked.detail)
+        self.locked = locked
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -34,12 +43,22 @@ class ExportCleanup:
     queue: ExportQueue
     trail: JobTrail
     clock: Callable[[], float]
+    #: The evidence vault, where one is configured: its locks refuse a delete.
+    vault: EvidenceVault | None = None
 
     def cancel(self, job_id: str) -> ExportJob | None:
-        """Cancel a queued or running job, or delete a finished one's files."""
+        """Cancel a queued or running job, or delete a finished one's files.
+
+        Raises :class:`EvidenceLocked` for a finished job whose vault copy is pending or
+        still retained (or held): nothing is deleted.
+        """
         job = self.store.get(job_id)
         if job is None:
             return None
+        if job.state is ExportState.DONE and self.vault is not None:
+            locked = self.vault.locked(job)
+            if locked is not None:
+                raise EvidenceLocked(locked)
         now = self.clock()
         if job.state in (ExportState.QUEUED, ExportState.RUNNING):
             if self.store.set_state_if(

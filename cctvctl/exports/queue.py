@@ -82,6 +82,9 @@ class ExportQueue:
     fleet: FleetExports | None = None
     #: Where footage held only by the archive is read back from; None without [archive].
     archive: ArchiveCache | None = None
+    #: Called with a job's id once it is done, before its last event: the evidence vault
+    #: stores the clip there (the manifest a client fetches next names the vault copy).
+    on_done: Callable[[str], None] | None = None
     stopping: threading.Event = field(init=False, default_factory=threading.Event)
     _wake: threading.Condition = field(init=False, repr=False, default_factory=threading.Condition)
     _cancel: dict[str, threading.Event] = field(init=False, repr=False, default_factory=dict)
@@ -253,6 +256,11 @@ class ExportQueue:
             size,
             len(result.gaps),
         )
+        if self.on_done is not None:
+            try:
+                self.on_done(job.id)
+            except Exception:
+                log.exception("export %s: after-export step failed; retried later", job.id)
         self._publish_id(job.id)
 
     def _wait_for_open_segment(self, job: ExportJob, should_stop: Callable[[], bool]) -> None:

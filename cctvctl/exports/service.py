@@ -15,6 +15,7 @@ from cctvctl.exports.files import ExportFiles
 from cctvctl.exports.joined import FleetExports
 from cctvctl.exports.plan import plan_export
 from cctvctl.exports.queue import DEFAULT_CONCURRENCY, ExportQueue, publish_job
+from cctvctl.exports.vault import EvidenceVault, VaultSetup
 from cctvctl.models import ExportJob, ExportRequest
 from cctvctl.storage.audit import AuditLog
 from cctvctl.storage.database import Database
@@ -32,6 +33,8 @@ class Exporter:
     ``trail`` writes the audit rows of export requests, cancels and downloads and the
     ``job.progress`` events of every state change. ``fleet``: on a fleet node, how a job
     reaches other nodes' footage of its window (:mod:`~cctvctl.exports.joined`).
+    ``vault``: the evidence bucket, where ``[archive]`` names one: every finished export
+    is stored there under Object Lock (:mod:`~cctvctl.exports.vault`).
     """
 
     def __init__(
@@ -46,6 +49,7 @@ class Exporter:
         clock: Callable[[], float] = time.time,
         fleet: FleetExports | None = None,
         archive: ArchiveCache | None = None,
+        vault: VaultSetup | None = None,
     ) -> None:
         """``archive``: where footage held only by the S3 archive is read back from."""
         self.index = index
@@ -62,6 +66,16 @@ class Exporter:
         self.trail = JobTrail("export", AuditLog(index, clock=clock), events, kecamatan_of)
         self._open_since = open_since
         self._cleanup_interval = cleanup_interval
+        self.vault: EvidenceVault | None = None
+        if vault is not None:
+            self.vault = EvidenceVault(
+                bucket=vault.bucket,
+                settings=vault.settings,
+                store=self.store,
+                files=self.files,
+                trail=self.trail,
+                clock=clock,
+            )
         self.queue = ExportQueue(
             index=index,
             inventory=inventory,
@@ -73,9 +87,15 @@ class Exporter:
             clock=clock,
             fleet=fleet,
             archive=archive,
+            on_done=None if self.vault is None else self.vault.finished,
         )
         self.cleanup = ExportCleanup(
-            store=self.store, files=self.files, queue=self.queue, trail=self.trail, clock=clock
+            store=self.store,
+            files=self.files,
+            queue=self.queue,
+            trail=self.trail,
+            clock=clock,
+            vault=self.vault,
         )
         self._threads: list[threading.Thread] = []
         self._new_ids = threading.Lock()  # an id's draw and its insert, one request at a time
@@ -100,10 +120,21 @@ class Exporter:
         )
         t.start()
         self._threads.append(t)
+        if self.vault is not None:
+            keeper = threading.Thread(
+                target=self.vault.loop,
+                args=(self.queue.stopping,),
+                name="evidence-vault",
+                daemon=True,
+            )
+            keeper.start()
+            self._threads.append(keeper)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the workers; a job they were running goes back to the queue."""
         self.queue.stop()
+        if self.vault is not None:
+            self.vault.wake()
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))

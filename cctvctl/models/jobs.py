@@ -12,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    field_validator,
 )
 
 from cctvctl.models.devices import CameraClock
@@ -73,6 +74,51 @@ class ExportWait(Wire):
     segment_seconds: float = Field(description="the segment length, which bounds the wait")
 
 
+class VaultState(enum.StrEnum):
+    """Where an export's copy in the evidence vault is."""
+
+    PENDING = "pending"  # not in the vault yet (the store was unreachable); retried
+    STORED = "stored"  # clip and manifest are in the vault under Object Lock
+
+
+class VaultObject(Wire):
+    """One object of the evidence vault: its key and the version this export wrote."""
+
+    key: str
+    version_id: str | None = Field(None, description="None until the object is stored")
+    sha256: str | None = Field(None, description="SHA-256 (hex) of the object's bytes")
+
+
+class VaultCopy(Wire):
+    """An export's copy in the evidence vault (an S3 bucket with Object Lock)."""
+
+    state: VaultState
+    bucket: str
+    mode: str = Field(description="Object Lock mode: compliance or governance")
+    retain_until: datetime = Field(description="nobody can delete the objects before this")
+    legal_hold: bool = Field(description="a legal hold on the export's case holds them too")
+    clip: VaultObject
+    manifest: VaultObject = Field(
+        description="the manifest as stored in the vault; it names the clip's version, "
+        "and its own version id is recorded here, in the job and in the audit log"
+    )
+    attempts: int = 0
+    error: str | None = Field(None, description="why the last attempt failed (pending)")
+    stored: datetime | None = None
+
+
+class ManifestVault(Wire):
+    """The manifest's own record of the vault copy (the manifest cannot name its own
+    version; the job and the audit log do)."""
+
+    bucket: str
+    clip_key: str
+    clip_version: str
+    manifest_key: str
+    mode: str
+    retain_until: datetime
+
+
 class ExportJob(Wire):
     """An export job and, once done, what it produced."""
 
@@ -105,6 +151,9 @@ class ExportJob(Wire):
     error: str | None = None
     waiting: ExportWait | None = Field(
         None, description="set while a running job waits for an open segment to close"
+    )
+    vault: VaultCopy | None = Field(
+        None, description="the copy in the evidence vault; None where no vault is configured"
     )
 
 
@@ -168,6 +217,61 @@ class ExportManifest(Wire):
         "the server's clock, when it was read): the clip's times are the server's, and "
         "this says how far the camera's own overlay clock was from them; None when the "
         "camera's clock was never read (no ONVIF)",
+    )
+    vault: ManifestVault | None = Field(
+        None, description="where the clip lies in the evidence vault, once it is stored"
+    )
+
+
+class VaultCheck(Wire):
+    """``exports verify``: the clip re-read from the vault and checked against its manifest."""
+
+    job: str
+    case_id: str | None = None
+    ok: bool
+    state: str = Field(description="verified, failed, or pending (not in the vault yet)")
+    problems: list[str] = Field(default_factory=list, description="one line per finding")
+    bucket: str
+    clip_key: str
+    clip_version: str | None = Field(None, description="the version the manifest names")
+    latest_version: str | None = Field(None, description="the version the key serves now")
+    sha256_expected: str | None = None
+    sha256_found: str | None = Field(None, description="of the bytes read back from the vault")
+    manifest_version: str | None = None
+    mode: str | None = None
+    retain_until: datetime | None = None
+    legal_hold: bool | None = None
+    checked: datetime
+
+
+class CaseHoldRequest(Wire):
+    """Body of ``POST /api/v1/cases/hold`` and ``/release``."""
+
+    case_id: OneLine = Field(min_length=1, max_length=200, description="e.g. LP/123/XI/2026")
+    reason: OneLine | None = Field(None, max_length=2000)
+
+    @field_validator("case_id")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        # A hold on "" or " " would hold nothing anyone could name again.
+        if not value.strip():
+            raise ValueError("a case id, e.g. LP/123/XI/2026, not blank")
+        return value
+
+
+class CaseHold(Wire):
+    """A case's legal hold and the vault objects it covers."""
+
+    case_id: str
+    held: bool
+    since: datetime | None = None
+    by: str | None = None
+    reason: str | None = None
+    jobs: list[str] = Field(default_factory=list, description="the case's exports in the vault")
+    objects: int = Field(0, description="vault objects (clips and manifests) of the case")
+    applied: int = Field(0, description="objects whose hold the store has as asked")
+    pending: int = Field(
+        0, description="objects the store has not confirmed yet (unreachable, or not stored)"
     )
 
 

@@ -26,6 +26,7 @@ from cctvctl.server.credentials import Redactor
 from cctvctl.server.routes import (
     audit,
     cameras,
+    cases,
     events,
     exports,
     fleet,
@@ -112,6 +113,7 @@ def create_app(
         events,
         metrics,
         exports,
+        cases,
         audit,
         reboots,
         server,

@@ -31,6 +31,7 @@ from fastapi import FastAPI, Request
 from cctvctl.config import Inventory
 from cctvctl.devicecheck import DeviceChecker
 from cctvctl.exports import Exporter, FleetExports, PeerExports
+from cctvctl.exports.vault import VaultSettings, VaultSetup
 from cctvctl.health import HostProbe
 from cctvctl.reboots import RebootManager
 from cctvctl.recorder.manager import Recorder
@@ -216,6 +217,33 @@ def _close_store(store: FleetStore) -> None:
         )
 
 
+def _evidence_vault(inventory: Inventory) -> VaultSetup | None:
+    """The evidence bucket of ``[archive]``, or None; boto3 loads only when there is one."""
+    archive = inventory.archive
+    if archive is None or archive.evidence_bucket is None or inventory.archive_keys is None:
+        return None
+    from cctvctl.archive.evidence import EvidenceBucket
+    from cctvctl.archive.s3 import make_client
+
+    # Short: a finished export tries its copy once on the worker's thread before it is
+    # reported done; a dead link must leave it pending quickly, not hold the worker.
+    client = make_client(archive, inventory.archive_keys, connect_timeout=3.0, max_attempts=2)
+    log.info(
+        "evidence vault: bucket %s, %s mode, %d days",
+        archive.evidence_bucket,
+        archive.evidence_mode,
+        archive.evidence_days,
+    )
+    return VaultSetup(
+        bucket=EvidenceBucket(client, archive.evidence_bucket),
+        settings=VaultSettings(
+            bucket=archive.evidence_bucket,
+            days=archive.evidence_days,
+            mode=archive.evidence_mode,
+        ),
+    )
+
+
 @asynccontextmanager
 async def running(
     inventory: Inventory,
@@ -282,6 +310,7 @@ async def running(
             open_since=functools.partial(_open_since, recorder),
             fleet=fleet_exports,
             archive=archive_cache,
+            vault=_evidence_vault(inventory),
         )
         await asyncio.to_thread(exporter.start)
         stack.push_async_callback(asyncio.to_thread, exporter.stop)

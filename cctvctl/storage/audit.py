@@ -22,9 +22,13 @@ from cctvctl.storage.database import Database, from_ts, to_ts
 from cctvctl.storage.where import Where
 
 __all__ = [
+    "CASE_HOLD",
+    "CASE_RELEASE",
     "EXPORT_CANCEL",
     "EXPORT_DOWNLOAD",
     "EXPORT_REQUEST",
+    "EXPORT_VAULT",
+    "EXPORT_VERIFY",
     "MAX_LIMIT",
     "AuditFields",
     "AuditLog",
@@ -34,6 +38,11 @@ __all__ = [
 EXPORT_REQUEST: Final = "export.request"
 EXPORT_DOWNLOAD: Final = "export.download"
 EXPORT_CANCEL: Final = "export.cancel"
+#: The evidence vault: a copy stored (or pending), a verification, a case's legal hold.
+EXPORT_VAULT: Final = "export.vault"
+EXPORT_VERIFY: Final = "export.verify"
+CASE_HOLD: Final = "case.hold"
+CASE_RELEASE: Final = "case.release"
 
 #: Upper bound on one query, so a careless ``limit`` cannot pull the whole table.
 MAX_LIMIT: Final = 10_000

@@ -16,6 +16,7 @@ from typing import Any, Final
 from cctvctl.models import ExportJob, ExportState, ExportWait, Gap
 from cctvctl.storage.columns import Columns
 from cctvctl.storage.database import Database, from_ts, to_ts
+from cctvctl.storage.vault_log import VaultLog, VaultRow
 from cctvctl.storage.where import Where
 
 __all__ = ["ExportStore", "gaps_from_json", "gaps_to_json"]
@@ -85,6 +86,7 @@ class ExportStore:
         self.index = index
         self._clock = clock
         self._waits: dict[str, ExportWait] = {}  # job id -> why it waits (worker threads)
+        self.vault = VaultLog(index, clock=clock)
 
     def create(
         self,
@@ -142,7 +144,7 @@ class ExportStore:
         if not rows:
             return None
         job, role = _job(rows[0])
-        return self._with_wait(job), role
+        return self._with_vault(self._with_wait(job), self.vault.get(job.id)), role
 
     def set_waiting(self, job_id: str, wait: ExportWait | None) -> None:
         """Say why a running job copies nothing yet (None: it no longer waits).
@@ -154,6 +156,11 @@ class ExportStore:
             self._waits.pop(job_id, None)
         else:
             self._waits[job_id] = wait
+
+    def _with_vault(self, job: ExportJob, row: VaultRow | None) -> ExportJob:
+        if row is None:
+            return job
+        return job.model_copy(update={"vault": self.vault.wire_of(row)})
 
     def _with_wait(self, job: ExportJob) -> ExportJob:
         wait = self._waits.get(job.id)
@@ -167,16 +174,20 @@ class ExportStore:
         states: Iterable[ExportState] | None = None,
         camera: str | None = None,
         limit: int = 200,
+        case_id: str | None = None,
     ) -> list[ExportJob]:
         """Jobs, newest first."""
         where = Where()
         where.among("state", None if states is None else [s.value for s in states])
         where.equals("camera", camera)
+        where.equals("case_id", case_id)
         rows = self.index._query(
             f"SELECT {_COLUMNS.sql} FROM export_jobs {where.sql}ORDER BY created DESC, id LIMIT ?",  # noqa: S608
             where.params(limit),
         )
-        return [self._with_wait(_job(r)[0]) for r in rows]
+        jobs = [self._with_wait(_job(r)[0]) for r in rows]
+        copies = self.vault.of_jobs(j.id for j in jobs)
+        return [self._with_vault(j, copies.get(j.id)) for j in jobs]
 
     def update(self, job_id: str, **fields: Any) -> None:
         unknown = set(fields) - _UPDATABLE
@@ -229,11 +240,16 @@ class ExportStore:
         return [r[0] for r in rows]
 
     def expired(self, now: float | None = None) -> list[str]:
-        """Done jobs whose keep time has passed."""
+        """Done jobs whose keep time has passed.
+
+        Never one whose vault copy is pending: its local files are the only copy until the
+        vault has them.
+        """
         at = self._clock() if now is None else now
         rows = self.index._query(
             "SELECT id FROM export_jobs "
-            "WHERE state = 'done' AND expires IS NOT NULL AND expires <= ?",
+            "WHERE state = 'done' AND expires IS NOT NULL AND expires <= ? "
+            "AND id NOT IN (SELECT job FROM vault_copies WHERE state = 'pending')",
             (at,),
         )
         return [r[0] for r in rows]

@@ -290,6 +290,41 @@ MIGRATIONS: list[Migration] = [
             started REAL NOT NULL
         )""",
     ),
+    # 7: the evidence vault (issue 14).
+    (
+        # The evidence vault (exports/vault.py): one row per finished export, pending
+        # until its clip and manifest are stored under Object Lock. The versions are
+        # written as soon as the store gives them, so a retry after a crash or a lost
+        # reply adopts what landed instead of storing it twice. `hold_applied` is what
+        # the store last confirmed of the case's legal hold (case_holds says what is
+        # asked), so a hold set while the store is down is applied when it is back.
+        """CREATE TABLE vault_copies (
+            job TEXT PRIMARY KEY,
+            case_id TEXT,
+            bucket TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            retain_until REAL NOT NULL,
+            clip_key TEXT NOT NULL,
+            clip_sha256 TEXT NOT NULL,
+            clip_version TEXT,
+            manifest_key TEXT NOT NULL,
+            manifest_sha256 TEXT,
+            manifest_version TEXT,
+            state TEXT NOT NULL DEFAULT 'pending',
+            hold_applied INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            next_try REAL NOT NULL DEFAULT 0,
+            stored REAL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX vault_copies_case ON vault_copies (case_id)",
+        """CREATE TABLE case_holds (
+            case_id TEXT PRIMARY KEY,
+            since REAL NOT NULL,
+            actor TEXT NOT NULL,
+            reason TEXT
+        ) WITHOUT ROWID""",
+    ),
 ]
 
 

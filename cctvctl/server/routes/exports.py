@@ -18,7 +18,10 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from cctvctl.archive.vault_errors import VaultUnreachable
 from cctvctl.exports import Exporter, ExportRefused
+from cctvctl.exports.cleanup import EvidenceLocked
+from cctvctl.exports.vault import EvidenceVault, NoVaultCopy
 from cctvctl.models import (
     ExportJob,
     ExportManifest,
@@ -26,6 +29,7 @@ from cctvctl.models import (
     ExportState,
     Problem,
     Role,
+    VaultCheck,
 )
 from cctvctl.server.auth import Principal, require
 from cctvctl.server.problems import TYPE_FORBIDDEN, ProblemError, not_found
@@ -38,6 +42,7 @@ from cctvctl.server.routes._shared import (
     job_created,
     loads_body,
     read_json_body,
+    rfc3339,
     validate_body,
 )
 from cctvctl.storage.audit import EXPORT_CANCEL, EXPORT_DOWNLOAD, EXPORT_REQUEST
@@ -49,6 +54,12 @@ CHUNK: Final = 256 * 1024
 TYPE_NOT_READY: Final = "urn:cctvctl:problem:export-not-ready"
 TYPE_GONE: Final = "urn:cctvctl:problem:export-gone"
 TYPE_RANGE: Final = "urn:cctvctl:problem:range-not-satisfiable"
+TYPE_LOCKED: Final = "urn:cctvctl:problem:evidence-locked"
+TYPE_NO_VAULT: Final = "urn:cctvctl:problem:no-evidence-vault"
+TYPE_NO_COPY: Final = "urn:cctvctl:problem:no-vault-copy"
+TYPE_VAULT_DOWN: Final = "urn:cctvctl:problem:evidence-vault-unavailable"
+#: Seconds a client should wait before asking again when the vault's store is down.
+VAULT_RETRY_AFTER: Final = 10
 _RANGE: Final = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
 _ERRORS: Final[dict[int | str, dict[str, Any]]] = {
@@ -172,10 +183,11 @@ def list_exports(
     state: Annotated[ExportState | None, Query(description="Only jobs in this state.")] = None,
     camera: Annotated[str | None, Query(description="Only this camera's jobs.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 200,
+    case_id: Annotated[str | None, Query(description="Only this case's jobs.")] = None,
 ) -> list[ExportJob]:
     """Export jobs, newest first (operator or admin)."""
     states = None if state is None else [state]
-    return exporter.store.jobs(states=states, camera=camera, limit=limit)
+    return exporter.store.jobs(states=states, camera=camera, limit=limit, case_id=case_id)
 
 
 @router.get("/exports/{job_id}", response_model=ExportJob, dependencies=[OPERATOR])
@@ -184,15 +196,53 @@ def get_export(job_id: str, exporter: EXPORTER) -> ExportJob:
     return _job_or_404(exporter, job_id)
 
 
-@router.delete("/exports/{job_id}", response_model=ExportJob)
+@router.delete(
+    "/exports/{job_id}",
+    response_model=ExportJob,
+    responses={
+        409: {
+            "model": Problem,
+            "description": "A finished export that is evidence: its vault copy is retained "
+            "(or held, or still pending); nothing was deleted",
+        }
+    },
+)
 def delete_export(
     job_id: str,
     exporter: EXPORTER,
     principal: Annotated[Principal, OPERATOR],
 ) -> ExportJob:
-    """Cancel a queued or running job; for a finished one, delete its files."""
+    """Cancel a queued or running job; for a finished one, delete its files.
+
+    A finished export stored in the evidence vault cannot be deleted before its retention
+    date, nor while its case is under a legal hold, nor while its vault copy is pending:
+    a 409 naming the date, and an audit row of the attempt.
+    """
     before = _job_or_404(exporter, job_id)
-    job = exporter.cancel(job_id)
+    try:
+        job = exporter.cancel(job_id)
+    except EvidenceLocked as exc:
+        locked = exc.locked
+        exporter.trail.audit(
+            principal,
+            EXPORT_CANCEL,
+            target=before.camera,
+            case_id=before.case_id,
+            result="refused",
+            detail=f"job {job_id}: {locked.detail}",
+        )
+        raise ProblemError(
+            409,
+            locked.detail,
+            type=TYPE_LOCKED,
+            extra={
+                "retain_until": None
+                if locked.retain_until is None
+                else rfc3339(locked.retain_until),
+                "legal_hold": locked.legal_hold,
+                "vault_pending": locked.pending,
+            },
+        ) from None
     if job is None:
         raise not_found(f"no export job {quoted(job_id)} on this server")
     exporter.trail.audit(
@@ -343,3 +393,60 @@ def get_manifest(job_id: str, exporter: EXPORTER) -> ExportManifest:
     path = exporter.manifest_path(job)
     _ready(exporter, job, path)
     return ExportManifest.model_validate_json(path.read_bytes())
+
+
+def vault_of(exporter: Exporter) -> EvidenceVault:
+    """The evidence vault, or the 404 of a server that has none."""
+    if exporter.vault is None:
+        raise ProblemError(
+            404,
+            "this server has no evidence vault: [archive] evidence_bucket is not set in its "
+            "inventory",
+            type=TYPE_NO_VAULT,
+        )
+    return exporter.vault
+
+
+def vault_unreachable(exc: VaultUnreachable) -> ProblemError:
+    return ProblemError(
+        503,
+        f"the evidence vault's store cannot be reached ({exc.code}); try again later",
+        type=TYPE_VAULT_DOWN,
+        headers={"Retry-After": str(VAULT_RETRY_AFTER)},
+    )
+
+
+@router.post(
+    "/exports/{job_id}/verify",
+    response_model=VaultCheck,
+    responses={
+        404: {"model": Problem, "description": "No such job, or no evidence vault"},
+        409: {"model": Problem, "description": "The job has no copy in the vault"},
+        503: {"model": Problem, "description": "The vault's store cannot be reached"},
+    },
+)
+def verify_export(
+    job_id: str,
+    exporter: EXPORTER,
+    principal: Annotated[Principal, OPERATOR],
+) -> VaultCheck:
+    """Re-read the clip from the evidence vault and check its SHA-256 against the vault's
+    manifest; report its retention and legal hold (operator or admin).
+
+    ``ok`` is false when the clip the vault serves is not the one the manifest names, or
+    its bytes do not hash to the manifest's SHA-256, or the copy is still pending. Every
+    check is audited (``export.verify``: ok, failed or pending).
+    """
+    vault = vault_of(exporter)
+    job = _job_or_404(exporter, job_id)
+    try:
+        return vault.verify(job.id, principal)
+    except NoVaultCopy:
+        raise ProblemError(
+            409,
+            f"export {job.id} is {job.state.value} and has no copy in the evidence vault; "
+            "only finished exports are stored there",
+            type=TYPE_NO_COPY,
+        ) from None
+    except VaultUnreachable as exc:
+        raise vault_unreachable(exc) from None

@@ -114,6 +114,15 @@ class RecorderCollector(Collector):
         uptime.add_metric([], (datetime.now(UTC) - rt.started).total_seconds())
         yield from (stored_total, subscribers, uptime)
 
+        vault = rt.exporter.vault
+        if vault is not None:
+            pending = GaugeMetricFamily(
+                "cctv_evidence_vault_pending",
+                "Finished exports whose evidence vault copy has not landed yet",
+            )
+            pending.add_metric([], float(vault.log.pending_count()))
+            yield pending
+
         disk = shutil.disk_usage(rt.db.root)
         vol_labels = ["path"]
         total = GaugeMetricFamily(

@@ -77,9 +77,10 @@ def sim_cameras(inventory: Inventory, only: list[str] | None = None) -> list[Sim
                 site=entry.site.name,
                 rtsp_port=rtsp.port or 554,
                 path=rtsp.path or f"/{cam.id}",
-                username=cam.username,
+                username=cam.username or "",
                 password=inventory.password(cam.id),
                 onvif_port=onvif_port,
+                **(cam.sim.model_dump() if cam.sim is not None else {}),
             )
         )
     return cams

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -19,6 +20,18 @@ from cctvctl.config.fields import (
     StrictModel,
 )
 from cctvctl.models import Role
+
+#: How the recorder reaches a camera: interleaved on the RTSP connection, RTP over UDP, or
+#: TCP first and UDP when TCP fails (cameras that only speak UDP).
+RecorderTransport = Literal["tcp", "udp", "auto"]
+#: What the recorder does with a camera's sound: drop it (the default: the network's aim is
+#: public order, not listening to people) or keep it (AAC as sent, G.711 converted to AAC).
+AudioHandling = Literal["drop", "keep"]
+#: What a simulated camera sends and how it is reached (``[sim]`` defaults, per camera too).
+SimCodec = Literal["h264", "h265"]
+SimAudio = Literal["none", "pcma", "pcmu", "aac"]
+SimTransport = Literal["tcp", "udp", "both"]
+SimAuth = Literal["digest", "basic"]
 
 
 class TokenConfig(StrictModel):
@@ -60,6 +73,9 @@ class ServerConfig(StrictModel):
     max_connections: int = Field(default=2000, ge=10, le=100_000)
     secrets: FilePath | None = None
     token: list[TokenConfig] = Field(default_factory=list)
+    #: Defaults for every camera; a site or a camera may say otherwise.
+    transport: RecorderTransport = "tcp"
+    audio: AudioHandling = "drop"
 
     @property
     def file_mode_bits(self) -> int:
@@ -95,3 +111,16 @@ class SimConfig(StrictModel):
     loop_seconds: float = Field(default=20, ge=2, le=120)
     gop_seconds: float = Field(default=2, gt=0, le=10)
     reboot_seconds: float = Field(default=20, ge=0)
+    codec: SimCodec = "h264"
+    audio: SimAudio = "none"
+    transport: SimTransport = "tcp"
+    auth: SimAuth = "digest"
+
+
+class CameraSimConfig(StrictModel):
+    """A camera's own ``sim`` table: what the simulator does for it beyond ``[sim]``."""
+
+    codec: SimCodec | None = None
+    audio: SimAudio | None = None
+    transport: SimTransport | None = None
+    auth: SimAuth | None = None

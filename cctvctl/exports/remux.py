@@ -31,6 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
+from cctvctl.recorder.codec_tags import tag_for_players
 from cctvctl.storage.database import SegmentRow, to_ts
 from cctvctl.storage.gaps import DEFAULT_TOLERANCE
 
@@ -173,6 +174,7 @@ def _copy(
             tb = ist.time_base
             if ost is None:
                 ost = out.add_stream_from_template(ist, opaque=True)
+                tag_for_players(ost)
                 tb0 = tb
                 codec = ist.codec_context.name
             assert tb0 is not None

@@ -229,7 +229,7 @@ class Recorder:
             cam.id,
             kecamatan_slug=c.entry.kecamatan.key,
             url=cam.rtsp,
-            username=cam.username,
+            username=cam.username or "",
             password=self.inventory.password(cam.id),
             storage=self.inventory.storage,
             stats=c.stats,

@@ -33,6 +33,7 @@ from av.container import OutputContainer
 from av.packet import Packet
 from av.stream import Stream
 
+from cctvctl.recorder.codec_tags import tag_for_players
 from cctvctl.storage.modes import DEFAULT_MODES, FileModes
 
 __all__ = [
@@ -415,6 +416,7 @@ class SegmentWriter:
             # the codec, which a build may lack (e.g. no HEVC encoder) and which a remux
             # never needs.
             ostream = out.add_stream_from_template(self._src, opaque=True)
+            tag_for_players(ostream)
         except BaseException:
             path.unlink(missing_ok=True)
             raise

@@ -30,6 +30,12 @@ class SimCamera:
     username: str
     password: str
     onvif_port: int | None = None
+    # None: SimSettings' default. codec h264|h265, audio none|pcma|pcmu|aac,
+    # transport tcp|udp|both, auth digest|basic (see media_of).
+    codec: str | None = None
+    audio: str | None = None
+    transport: str | None = None
+    auth: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,3 +52,27 @@ class SimSettings:
     reboot_seconds: float = 20.0
     flap_period: float = 10.0
     cache_dir: Path = field(default_factory=default_cache_dir)
+    # Defaults for cameras that do not say (SimCamera's fields of the same names).
+    codec: str = "h264"
+    audio: str = "none"
+    transport: str = "tcp"
+    auth: str = "digest"
+
+
+@dataclass(frozen=True)
+class SimMedia:
+    """What one camera sends and how it is reached, its own choices over the defaults."""
+
+    codec: str
+    audio: str
+    transport: str
+    auth: str
+
+
+def media_of(camera: SimCamera, settings: SimSettings) -> SimMedia:
+    return SimMedia(
+        codec=camera.codec or settings.codec,
+        audio=camera.audio or settings.audio,
+        transport=camera.transport or settings.transport,
+        auth=camera.auth or settings.auth,
+    )

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 from urllib.parse import urlsplit
 
+from cctvctl.sim import rtp_h265
 from cctvctl.sim.digest import DigestAuth
 from cctvctl.sim.loop import CLOCK_RATE, Loop
 from cctvctl.sim.model import SimCamera, SimSettings
@@ -336,12 +337,19 @@ def _base_url(req: _Request, camera: SimCamera, host: str, port: int) -> str:
     return f"rtsp://{host}:{port}{camera.path}"
 
 
-def _sdp(stream: _CameraStream, base_url: str, host: str) -> bytes:
-    loop = stream.loop
-    fmtp = (
+def _video_format(loop: Loop) -> tuple[str, str]:
+    """(rtpmap encoding name, fmtp parameters) of the loop's codec."""
+    if loop.codec == "h265":
+        return "H265", rtp_h265.fmtp(loop.vps, loop.sps, loop.pps)
+    return "H264", (
         f"packetization-mode=1;profile-level-id={loop.profile_level_id};"
         f"sprop-parameter-sets={loop.sprop_parameter_sets}"
     )
+
+
+def _sdp(stream: _CameraStream, base_url: str, host: str) -> bytes:
+    loop = stream.loop
+    encoding, fmtp = _video_format(loop)
     lines = [
         "v=0",
         f"o=- {int(stream.epoch * 1000)} 1 IN IP4 {host}",
@@ -353,7 +361,7 @@ def _sdp(stream: _CameraStream, base_url: str, host: str) -> bytes:
         "a=control:*",
         f"m=video 0 RTP/AVP {PAYLOAD_TYPE}",
         f"b=AS:{max(1, round(loop.bitrate / 1000))}",
-        f"a=rtpmap:{PAYLOAD_TYPE} H264/{CLOCK_RATE}",
+        f"a=rtpmap:{PAYLOAD_TYPE} {encoding}/{CLOCK_RATE}",
         f"a=fmtp:{PAYLOAD_TYPE} {fmtp}",
         f"a=framerate:{loop.fps}",
         f"a=x-dimensions:{loop.width},{loop.height}",

@@ -2,8 +2,8 @@
 address (203.0.113.5, TEST-NET-3) that exists only in that namespace, and two ingests to it.
 
 One camera asks for Basic auth, one for Digest. Prints, as JSON, what each ingest made of
-it: its last error and cause, whether it connected, and the segments it wrote. Used by test_rtsp_auth.py; never reaches
-beyond the namespace's own loopback device.
+it: its last error and cause, whether it connected, and the segments it wrote. Used by
+test_rtsp_auth.py; never reaches beyond the namespace's own loopback device.
 """
 
 from __future__ import annotations

@@ -188,3 +188,50 @@ def test_h265_thumbnail_decodes(site: Live) -> None:
     # The scene's background colour, which is the camera's own, survives H.265 and scaling.
     middle = np.median(pixels[12:24].reshape(-1, 3), axis=0)
     assert np.abs(middle - np.array(scene_colour(camera))).max() < 40
+
+
+def _atoms(path: Path) -> list[str]:
+    """Top-level MP4 box types in file order."""
+    data = path.read_bytes()
+    names, at = [], 0
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at : at + 4], "big")
+        names.append(data[at + 4 : at + 8].decode("latin-1"))
+        if size == 1:
+            size = int.from_bytes(data[at + 8 : at + 16], "big")
+        if size < 8:
+            break
+        at += size
+    return names
+
+
+def test_h265_export_plays_in_quicktime_players(site: Live, tmp_path: Path) -> None:
+    camera = site.site.camera_ids[H265_AAC_KEEP]
+    _segments(site, H265_AAC_KEEP, at_least=3)
+    resp = site.server.get(f"/api/v1/cameras/{camera}/recordings")
+    assert resp.status_code == 200, resp.text
+    rows = resp.json()["segments"]
+    start, end = rows[0]["start"], rows[2]["end"]
+    with site.server.client("operator") as api:
+        resp = api.post("/api/v1/exports", json={"camera": camera, "start": start, "end": end})
+        assert resp.status_code == 202, resp.text
+        job_id = resp.json()["id"]
+
+        def done() -> bool:
+            state = api.get(f"/api/v1/exports/{job_id}").json()["state"]
+            assert state in ("queued", "running", "done"), state
+            return state == "done"
+
+        wait_for(done, 30, what=f"export {job_id}")
+        clip = tmp_path / "clip.mp4"
+        clip.write_bytes(api.get(f"/api/v1/exports/{job_id}/file").content)
+    streams = {s["codec_type"]: s for s in _probe(clip)}
+    assert streams["video"]["codec_name"] == "hevc"
+    assert streams["video"]["codec_tag_string"] == "hvc1"
+    assert streams["audio"]["codec_name"] == "aac"
+    atoms = _atoms(clip)
+    assert atoms.index("moov") < atoms.index("mdat")  # +faststart
+    frames, samples = _decoded(clip)
+    # Three 2 s segments at 10 fps, and the sound over the same span (16 kHz).
+    assert frames >= 50
+    assert samples >= 4 * 16000

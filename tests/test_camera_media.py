@@ -18,9 +18,13 @@ import av
 import httpx
 import numpy as np
 import pytest
+from cli_process import last_error, node_env, run_cctvctl
 from harness import Live, SiteSpec, live_site, wait_for
+from tui_pilot import screen_text, until
 
 from cctvctl.sim.scene import scene_colour
+from cctvctl.tui.app import CctvApp
+from cctvctl.tui.screens.camera import CameraScreen
 
 H265_AAC_KEEP = 0  # hevc + AAC, kept as sent
 H264_PCMA_KEEP = 1  # G.711 A-law converted to AAC
@@ -235,3 +239,34 @@ def test_h265_export_plays_in_quicktime_players(site: Live, tmp_path: Path) -> N
     # Three 2 s segments at 10 fps, and the sound over the same span (16 kHz).
     assert frames >= 50
     assert samples >= 4 * 16000
+
+
+def test_cli_camera_detail_says_what_is_done_with_the_sound(site: Live) -> None:
+    _segments(site, H265_PCMU_DROP, at_least=1)
+    camera = site.site.camera_ids[H265_PCMU_DROP]
+    env = node_env(site.server.url, site.site.tokens["viewer"], columns=120)
+    proc = run_cctvctl("cameras", camera, env=env)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert f"camera: {camera} (Kamera {H265_PCMU_DROP + 1})" in lines
+    assert "video: hevc over TCP digest auth" in lines
+    assert "audio: G.711 µ-law 8000 Hz mono: dropped (audio = drop)" in lines
+    as_json = run_cctvctl("cameras", camera, "--json", env=env)
+    assert json.loads(as_json.stdout)["media"]["audio_handling"] == "dropped"
+    missing = run_cctvctl("cameras", "no-such-cam", env=env)
+    assert missing.returncode == 2
+    assert "no-such-cam" in last_error(missing)
+
+
+async def test_tui_camera_screen_says_what_is_done_with_the_sound(site: Live) -> None:
+    _segments(site, H265_PCMU_DROP, at_least=1)
+    camera = site.site.camera_ids[H265_PCMU_DROP]
+    app = CctvApp(site.server.url, site.site.tokens["viewer"], "test-node", refresh=0.5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.role is not None and bool(app.node.cameras))
+        app.open_camera(camera)
+        await until(pilot, lambda: isinstance(app.screen, CameraScreen))
+        await until(pilot, lambda: "audio " in screen_text(app))
+        text = screen_text(app)
+    assert "video       hevc TCP digest" in text
+    assert "audio       PCMU: dropped" in text

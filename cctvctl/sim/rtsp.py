@@ -337,7 +337,8 @@ class _CameraStream:
     def _send(self, index: int) -> None:
         packets = self.packets[index % self.units]
         media_ts = self.media_ts(index)
-        self._send_audio(self.frame_time(index))
+        if self.audio is not None:
+            self._send_audio(self.frame_time(index))
         for session in list(self.playing):
             if session.start_index <= index and not session.send(packets, media_ts):
                 session.conn.close()  # slow reader: drop rather than buffer without bound

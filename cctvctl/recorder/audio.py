@@ -7,8 +7,9 @@ nothing disappears without a word.
 
 Kept sound goes into the segments as AAC, the one audio codec MP4 players agree on:
 AAC from the camera is copied as it comes; G.711 (A-law or µ-law, 8 kHz mono), which
-MP4 muxers refuse, is decoded and encoded to AAC at 8 kHz mono (:class:`AacConverter`,
-a few per cent of one core for many cameras). Any other codec is reported and dropped.
+MP4 muxers refuse, is decoded and encoded to AAC at 8 kHz mono (:class:`AacConverter`:
+about 4 ms of CPU per second of sound, some 0.4 % of a core per camera, measured by
+``benchmarks/audio_convert.py``). Any other codec is reported and dropped.
 """
 
 from __future__ import annotations

@@ -147,5 +147,6 @@ def test_h265_and_g711_from_gstreamer(
             if with_sound:
                 assert streams["audio"]["codec_name"] == "aac"
                 assert streams["audio"]["sample_rate"] == "8000"
-                assert samples > 0
+                # The segment cut by the stop may hold a frame and no sound yet.
+                assert samples > 0 or row.seconds < 1, (row.seconds, samples)
     index.close()

@@ -155,5 +155,9 @@ def test_h265_and_aac_from_aio_rtsp_toolkit(tmp_path: Path, server: _Server) -> 
                     else:
                         samples += frame.samples
             assert frames > 0
-            assert (samples > 0) is with_sound
+            # The segment cut by the stop may hold a frame and no sound yet.
+            if not with_sound:
+                assert samples == 0
+            elif row.seconds >= 1:
+                assert samples > 0, (row.seconds, samples)
     index.close()

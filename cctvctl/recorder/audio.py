@@ -59,8 +59,13 @@ def plan_audio(stream: Any | None, choice: str) -> AudioPlan:
     what = describe_audio(codec, ctx.sample_rate, ctx.channels)
     if choice != "keep":
         return AudioPlan(codec, what, "dropped", f"{what}: dropped (audio = drop)")
-    if codec == "aac":
+    if codec == "aac" and ctx.extradata:
         return AudioPlan(codec, what, "kept", f"{what}: kept as sent")
+    if codec == "aac":
+        # Without its AudioSpecificConfig (the SDP's config=) an MP4 cannot describe it.
+        return AudioPlan(
+            codec, what, "unsupported", f"{what}: dropped, the SDP gives no AAC config"
+        )
     if codec in G711:
         return AudioPlan(
             codec, what, "converted", f"{what}: kept, converted to AAC {CONVERTED_RATE} Hz mono"
@@ -97,9 +102,23 @@ class AacConverter:
         self._in_tb = stream.time_base
         self._next: int | None = None  # output sample count where the next frame starts
         self.time_base = fractions.Fraction(1, CONVERTED_RATE)
+        self.errors = 0
 
     def convert(self, packet: Any) -> list[Any]:
-        """AAC packets made possible by this G.711 packet (often none, sometimes one)."""
+        """AAC packets made possible by this G.711 packet (often none, sometimes one).
+
+        A packet libav cannot decode or encode is dropped and counted (``errors``): a
+        camera's bad sound must never cost its video.
+        """
+        import av
+
+        try:
+            return self._convert(packet)
+        except av.FFmpegError:
+            self.errors += 1
+            return []
+
+    def _convert(self, packet: Any) -> list[Any]:
         if self._next is None:
             if packet.pts is None:
                 return []

@@ -30,12 +30,14 @@ from cctvctl.storage.database import Database
 # (most tests first) ran the single-test files of 60-90 s at the very end.
 SLOW_FIRST = (
     "test_disk_guard_volume.py",
+    "test_fleet_outage.py",
     "test_cli_commands.py",
     "test_api.py",
     "test_cli_reboot.py",
     "test_recovery.py",
     "test_fleet_failover.py",
     "test_fleet_export.py",
+    "test_fleet_stop.py",
     "test_tui.py",
     "test_cli_exit_codes.py",
     "test_tui_exports.py",
@@ -48,6 +50,7 @@ SLOW_FIRST = (
     "test_reboots.py",
     "test_demo.py",
     "test_exports.py",
+    "test_camera_time.py",
     "test_file_modes.py",
     "test_recorder.py",
     "test_hostile_api.py",

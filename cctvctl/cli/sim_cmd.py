@@ -7,7 +7,7 @@ against it before the real cameras are cut over.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import typer
@@ -20,7 +20,7 @@ from cctvctl.units import counted
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from cctvctl.config import Inventory
+    from cctvctl.config import Inventory, SimDeviceConfig
     from cctvctl.sim.model import SimCamera, SimSettings
     from cctvctl.sim.service import Simulator
 
@@ -31,7 +31,8 @@ FAULT_HELP = (
     "offline: refuse connections (RTSP and ONVIF); "
     "unauthorized: answer 401 to every RTSP login; "
     "not_found: answer 404 for the stream's path; "
-    "recover: end any fault."
+    "recover: end any fault; "
+    "clock --by 90s: the camera's clock runs 90 s ahead (--by -2m: behind; --by 0: right)."
 )
 
 app = typer.Typer(
@@ -81,9 +82,20 @@ def sim_cameras(inventory: Inventory, only: list[str] | None = None) -> list[Sim
                 password=inventory.password(cam.id),
                 onvif_port=onvif_port,
                 **(cam.sim.model_dump() if cam.sim is not None else {}),
+                **sim_device_fields(cam.sim_device),
             )
         )
     return cams
+
+
+def sim_device_fields(table: SimDeviceConfig | None) -> dict[str, Any]:
+    """A camera's ``sim_device`` table as SimCamera fields (its clock, its identity)."""
+    from cctvctl.sim.device_clock import DeviceIdentity
+
+    if table is None:
+        return {}
+    given = table.model_dump(exclude={"clock_offset"}, exclude_none=True)
+    return {"clock_offset": table.clock_offset, "device": DeviceIdentity(**given)}
 
 
 def sim_settings(inventory: Inventory, **overrides: object) -> SimSettings:
@@ -221,6 +233,12 @@ def fault(
     period: float | None = typer.Option(
         None, "--period", min=0.1, help="For flap: seconds up, then as many down (default 10)."
     ),
+    by: str | None = typer.Option(
+        None,
+        "--by",
+        metavar="DURATION",
+        help="For clock: how far the camera's clock is ahead, e.g. 90s, 2m, -1h (behind).",
+    ),
     control: str | None = typer.Option(
         None, "--control", help="Fault control address (default: [sim].control, 127.0.0.1:8560)."
     ),
@@ -230,6 +248,8 @@ def fault(
     """Break or mend a simulated camera.
 
     Example: cctvctl sim fault sgu-camat-01 flap --period 5
+
+    Example: cctvctl sim fault sgu-camat-01 clock --by 90s
     """
     import httpx
 
@@ -242,6 +262,11 @@ def fault(
     body: dict[str, object] = {"mode": mode}
     if period is not None:
         body["period"] = period
+    if mode == "clock":
+        body["by"] = _clock_offset(by)
+    elif by is not None:
+        error(f"--by is for the clock fault only, not {mode!r}")
+        raise typer.Exit(exit_codes.USAGE)
     try:
         resp = httpx.post(f"{url}/cameras/{camera}/fault", json=body, timeout=5)
     except httpx.HTTPError as exc:
@@ -258,7 +283,24 @@ def fault(
     if json_out:
         print_json(state)
     else:
-        print(f"{camera}: fault={state['fault']} availability={state['availability']}")
+        clock = f" clock_offset={state['clock_offset']:g}s" if mode == "clock" else ""
+        print(f"{camera}: fault={state['fault']} availability={state['availability']}{clock}")
+
+
+def _clock_offset(by: str | None) -> float:
+    """``--by`` of the clock fault: a signed duration in seconds."""
+    from cctvctl.timeparse import parse_duration
+
+    if by is None:
+        error("clock needs --by DURATION, e.g. --by 90s (ahead) or --by -2m (behind)")
+        raise typer.Exit(exit_codes.USAGE)
+    text = by.strip()
+    sign = -1.0 if text.startswith("-") else 1.0
+    try:
+        return sign * parse_duration(text.lstrip("+-"))
+    except ValueError as exc:
+        error(f"--by: {exc}; a minus sign puts the clock behind, e.g. -90s")
+        raise typer.Exit(exit_codes.USAGE) from None
 
 
 @app.command("status")

@@ -21,6 +21,7 @@ from cctvctl.config.settings import (
     RecorderTransport,
     ServerConfig,
     SimConfig,
+    SimDeviceConfig,
 )
 from cctvctl.models import SiteKind
 
@@ -44,6 +45,8 @@ class CameraConfig(StrictModel):
     audio: AudioHandling | None = None
     #: What the simulator does for this camera (``cctvctl sim`` only).
     sim: CameraSimConfig | None = None
+    #: What the simulator's device reports (identity, clock offset); real cameras ignore it.
+    sim_device: SimDeviceConfig | None = None
 
     @model_validator(mode="after")
     def _failover_elsewhere(self) -> Self:

@@ -34,6 +34,7 @@ from cctvctl.exports.manifest import build_manifest
 from cctvctl.exports.remux import ClipResult, ExportCancelled, Source, remux_clip
 from cctvctl.models import ExportJob, ExportState, ExportWait
 from cctvctl.storage.database import Database, to_ts
+from cctvctl.storage.device_checks import DeviceChecks
 from cctvctl.storage.exports import ExportStore, gaps_to_json
 from cctvctl.storage.job_trail import JobTrail
 
@@ -190,6 +191,7 @@ class ExportQueue:
                 finished=finished,
                 stored_path=self.index.stored_path,
                 joined=joined,
+                clock=DeviceChecks(self.index).get(job.camera),
             )
             os.replace(partial, final)
             tmp = job_dir / (MANIFEST_NAME + ".tmp")

@@ -13,6 +13,7 @@ from pydantic import (
     Field,
 )
 
+from cctvctl.models.devices import CameraClock, CameraDevice
 from cctvctl.models.wire import Wire
 
 
@@ -140,6 +141,12 @@ class Camera(Wire):
     )
     media: CameraMedia | None = Field(
         None, description="codecs, audio handling, transport and auth; null before it connects"
+    )
+    clock: CameraClock | None = Field(
+        None, description="the camera's clock as last read over ONVIF (None: never read)"
+    )
+    device: CameraDevice | None = Field(
+        None, description="the camera's identity over ONVIF (None: never read)"
     )
 
 

@@ -4,6 +4,7 @@ GET  /cameras                  every camera's fault state and counters
 GET  /cameras/{id}             one camera
 POST /cameras/{id}/fault       {"mode": "drop|stall|...|recover", "period": 10}
                                (modes: sim.state.FAULT_MODES)
+                               {"mode": "clock", "by": 90}: the camera's clock 90 s ahead
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 from cctvctl.sim.http import Request, Response, start_http_server
 from cctvctl.sim.state import FAULT_MODES, CameraState
+
+MAX_CLOCK_OFFSET = 10 * 366 * 86400.0
 
 
 def _json(status: int, payload: Any) -> Response:
@@ -69,7 +72,21 @@ class FaultControl:
         if mode not in FAULT_MODES:
             accepted = ", ".join(FAULT_MODES)
             return _problem(422, f"mode {mode!r} is not accepted; accepted: {accepted}")
+        if mode == "clock":
+            return self._clock(state, payload.get("by"))
         if period is not None and (not isinstance(period, int | float) or period <= 0):
             return _problem(422, "period must be a positive number of seconds")
         state.apply(str(mode), float(period) if period is not None else None)
+        return _json(200, state.snapshot())
+
+    @staticmethod
+    def _clock(state: CameraState, by: object) -> Response:
+        # Ten years either way covers every camera found with its factory date.
+        if isinstance(by, bool) or not isinstance(by, int | float) or abs(by) > MAX_CLOCK_OFFSET:
+            return _problem(
+                422,
+                "clock needs by: seconds the camera's clock is ahead (negative: behind), "
+                f"at most {MAX_CLOCK_OFFSET:.0f} either way",
+            )
+        state.set_clock_offset(float(by))
         return _json(200, state.snapshot())

@@ -32,8 +32,9 @@ $(TSTAMP): pyproject.toml | $(BIN)/python
 # root (as on CI); elsewhere a note says what to install. A probe is a command on PATH or a
 # path glob: Debian keeps the server's binaries under /usr/lib/postgresql/<version>/bin.
 # GStreamer's RTSP server (H.265 + G.711 behind Basic auth) is the second RTSP server we did
-# not write; a probe's packages may be a comma-separated list.
-SYSDEPS := tmux:tmux ffprobe:ffmpeg /usr/lib/postgresql/*/bin/initdb:postgresql \
+# not write; iproute2's ip gives the Basic-auth refusal test its own network namespace. A
+# probe's packages may be a comma-separated list.
+SYSDEPS := tmux:tmux ffprobe:ffmpeg /usr/lib/postgresql/*/bin/initdb:postgresql ip:iproute2 \
   gst-inspect-1.0:gstreamer1.0-tools,gir1.2-gst-rtsp-server-1.0,gstreamer1.0-plugins-good,gstreamer1.0-plugins-bad,python3-gi
 sysdeps:
 	@missing=""; for pair in $(SYSDEPS); do \

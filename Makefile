@@ -31,10 +31,14 @@ $(TSTAMP): pyproject.toml | $(BIN)/python
 # engine (tests/pg_harness.py starts its own). Installed only when missing and when we are
 # root (as on CI); elsewhere a note says what to install. A probe is a command on PATH or a
 # path glob: Debian keeps the server's binaries under /usr/lib/postgresql/<version>/bin.
-SYSDEPS := tmux:tmux ffprobe:ffmpeg /usr/lib/postgresql/*/bin/initdb:postgresql
+# GStreamer's RTSP server (H.265 + G.711 behind Basic auth) is the second RTSP server we did
+# not write; iproute2's ip gives the Basic-auth refusal test its own network namespace. A
+# probe's packages may be a comma-separated list.
+SYSDEPS := tmux:tmux ffprobe:ffmpeg /usr/lib/postgresql/*/bin/initdb:postgresql ip:iproute2 \
+  gst-inspect-1.0:gstreamer1.0-tools,gir1.2-gst-rtsp-server-1.0,gstreamer1.0-plugins-good,gstreamer1.0-plugins-bad,python3-gi
 sysdeps:
 	@missing=""; for pair in $(SYSDEPS); do \
-	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $$(echo $${pair#*:} | tr , ' ')"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing:$$missing"; \

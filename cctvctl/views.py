@@ -14,6 +14,7 @@ built. No rich, no Textual: strings, numbers and a severity.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -46,6 +47,7 @@ __all__ = [
     "export_cells",
     "export_state_text",
     "flap_text",
+    "media_rows",
     "waiting_text",
     "window_text",
 ]
@@ -204,6 +206,43 @@ def flap_text(camera: Camera) -> str:
     grid, the camera screen and ``cctvctl cameras`` all read the same one.
     """
     return f"FLAP {camera.changes_10m}" if camera.flapping else ""
+
+
+_AUDIO_SHORT: Final = {
+    "none": "none",
+    "dropped": "dropped",
+    "kept": "kept",
+    "converted": "to AAC",
+    "unsupported": "dropped!",
+}
+_CODEC_SHORT: Final = {"G.711 A-law": "PCMA", "G.711 µ-law": "PCMU"}
+
+
+def media_rows(camera: Camera, *, compact: bool = False) -> list[tuple[str, str]]:
+    """What the camera's stream carries and how it is taken, as (label, text) rows: the
+    video codec with transport and auth, and what the camera's audio is and what is done
+    with it. None before the camera's first connection (the recorder does not know yet).
+    ``compact`` (the console's stats column, 17 cells at 80x24): the audio's codec
+    without its rate (G.711 as PCMA/PCMU), and a word for what is done with it.
+    """
+    media = camera.media
+    if media is None:
+        return []
+    media = for_terminal(media)
+    parts = [media.video or "?"]
+    if media.transport:
+        parts.append(media.transport.upper() if compact else f"over {media.transport.upper()}")
+    if media.auth:
+        parts.append(
+            "no auth" if media.auth == "none" else media.auth if compact else f"{media.auth} auth"
+        )
+    audio = media.audio_detail
+    if compact:
+        what = re.sub(r" \d+ Hz.*$", "", media.audio or "")
+        what = _CODEC_SHORT.get(what, what)
+        done = _AUDIO_SHORT.get(media.audio_handling, media.audio_handling)
+        audio = f"{what}: {done}" if what else done
+    return [("video", " ".join(parts)), ("audio", audio)]
 
 
 def camera_problem(camera: Camera) -> str:

@@ -134,6 +134,10 @@ class SiteSpec:
     loop_seconds: float = 4.0
     gop_seconds: float = 1.0
     server_lines: tuple[str, ...] = ()  # extra TOML lines for [server], e.g. "header_timeout = 2"
+    # position in Site.camera_ids -> extra TOML lines for that camera, e.g.
+    # ('audio = "keep"', 'sim = { codec = "h265", audio = "aac" }')
+    camera_lines: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    no_user: tuple[int, ...] = ()  # positions written without username (no credentials)
 
 
 @dataclass
@@ -160,10 +164,10 @@ def _toml_str(value: str | bool) -> str:
     return json.dumps(value, ensure_ascii=False)  # a JSON string or boolean is TOML too
 
 
-def camera_toml(cam_id: str, name: str, rtsp: str, **keys: str | bool) -> str:
+def camera_toml(cam_id: str, name: str, rtsp: str, *, user: bool = True, **keys: str | bool) -> str:
     """One ``[[kecamatan.site.camera]]`` table, indented as inventories are; user ``admin``."""
     fields: dict[str, str | bool] = {"id": cam_id, "name": name, "rtsp": rtsp}
-    fields |= {"username": "admin", **keys}
+    fields |= {"username": "admin", **keys} if user else keys
     body = "".join(f"    {key} = {_toml_str(value)}\n" for key, value in fields.items())
     return "    [[kecamatan.site.camera]]\n" + body
 
@@ -237,7 +241,10 @@ def write_site(directory: Path, spec: SiteSpec = SiteSpec()) -> Site:
             if n in spec.disabled:
                 keys["enabled"] = False
             rtsp = f"rtsp://127.0.0.1:{rtsp_port}/{cam}"
-            lines.append(camera_toml(cam, f"Kamera {n + 1}", rtsp, **keys))
+            lines.append(
+                camera_toml(cam, f"Kamera {n + 1}", rtsp, user=n not in spec.no_user, **keys)
+            )
+            lines += [f"    {line}" for line in spec.camera_lines.get(n, ())]
     config = directory / "site.toml"
     config.write_text("\n".join(lines), encoding="utf-8")
     secrets_lines = ["[passwords]", *(f"{c} = {_toml_str(p)}" for c, p in passwords.items())]

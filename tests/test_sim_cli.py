@@ -105,6 +105,8 @@ def test_banner_lists_exactly_the_inventory(sim: RunningSim) -> None:
     banner: str = sim.banner  # type: ignore[attr-defined]
     assert "kbn-camat-01" in banner and "kbn-pkm-01" in banner
     assert "Serving 2 cameras at 320x180 10 fps" in banner
+    # The defaults: H.264 without sound, interleaved TCP, Digest.
+    assert banner.count("h264 tcp digest") == 2
     assert f"rtsp://127.0.0.1:{sim.rtsp}" in banner
     assert "pw-one" not in banner and "pw-two" not in banner
 

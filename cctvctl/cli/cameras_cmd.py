@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from cctvctl.cli.contexts import Target
     from cctvctl.client import AsyncCctvClient, NodeResult
     from cctvctl.models import Camera
 
@@ -75,6 +76,13 @@ def sort_cameras(cameras: list[Camera], key: SortKey | None) -> list[Camera]:
 
 @server_options(every_context=True, fleet=True)
 def cameras(
+    camera: Annotated[
+        str | None,
+        typer.Argument(
+            help="One camera's detail: status, stream, codec, transport, auth and audio.",
+            metavar="[CAM]",
+        ),
+    ] = None,
     kecamatan: Annotated[
         str | None,
         typer.Option("--kecamatan", "-k", help="Only this kecamatan (slug or name).", metavar="K"),
@@ -131,6 +139,8 @@ def cameras(
 
         fail_usage("--time, --wide and --firmware are separate views; give one of them")
     nodes = opts.nodes()
+    if camera is not None:
+        _detail(nodes, camera, opts)
 
     async def question(client: AsyncCctvClient) -> list[Camera]:
         wanted = None if status is None else status.value
@@ -215,6 +225,48 @@ def _print_unanswered(out: Console, results: Sequence[NodeResult[list[Camera]]])
     for result in results:
         if result.error is not None:
             out.print(Text(no_answer(result), style="bold red"))
+    raise typer.Exit(exit_code(results))
+
+
+def _detail(nodes: list[Target], camera_id: str, opts: ServerOptions) -> None:
+    """``cctvctl cameras CAM``: the camera's detail from the node(s) that know it."""
+
+    async def question(client: AsyncCctvClient) -> Camera:
+        return await client.camera(camera_id)
+
+    results = ask(nodes, question, loop_free=True, utc=opts.utc)
+    if opts.json:
+        print_results_json(results, opts.multi)
+        raise typer.Exit(exit_code(results))
+
+    from cctvctl.cli.camera_views import offset_text, wide_cells
+    from cctvctl.views import camera_problem, media_rows
+
+    out = out_console(opts.no_color)
+    now = datetime.now(UTC)
+    for result in for_terminal(results):
+        cam = result.value
+        if cam is None:
+            continue
+        rows = [
+            *([("node", result.name)] if opts.multi else []),
+            ("camera", f"{cam.id} ({cam.name})"),
+            ("kecamatan", f"{cam.kecamatan} / {cam.site}"),
+            (
+                "status",
+                cam.status.value + (f": {camera_problem(cam)}" if camera_problem(cam) else ""),
+            ),
+            ("stream", f"{cam.fps:.1f} fps, {cam.kbps:.0f} kbps"),
+            (f"last seen ({zone_name(opts.utc)})", clock(cam.last_packet, opts.utc, now)),
+            ("missing 24h", missing_text(cam.missing_seconds_24h)),
+            *media_rows(cam),
+            ("clock", offset_text(cam)),
+            *([("device", " / ".join(wide_cells(cam)))] if cam.device is not None else []),
+            *([("last error", cam.last_error)] if cam.last_error else []),
+        ]
+        for key, value in rows:
+            out.print(f"{key}: {value}", markup=False, highlight=False)
+    raise typer.Exit(exit_code(results))
 
 
 def _print_firmware(results: Sequence[NodeResult[list[Camera]]], opts: ServerOptions) -> None:

@@ -78,9 +78,10 @@ def sim_cameras(inventory: Inventory, only: list[str] | None = None) -> list[Sim
                 site=entry.site.name,
                 rtsp_port=rtsp.port or 554,
                 path=rtsp.path or f"/{cam.id}",
-                username=cam.username,
+                username=cam.username or "",
                 password=inventory.password(cam.id),
                 onvif_port=onvif_port,
+                **(cam.sim.model_dump() if cam.sim is not None else {}),
                 **sim_device_fields(cam.sim_device),
             )
         )
@@ -186,6 +187,7 @@ def _run(cameras: list[SimCamera], settings: SimSettings, no_color: bool) -> Non
 
 
 def _print_served(out: Console, sim: Simulator) -> None:
+    from cctvctl.sim.model import media_of
     from cctvctl.sim.state import FAULT_MODES
 
     s = sim.settings
@@ -195,16 +197,20 @@ def _print_served(out: Console, sim: Simulator) -> None:
         Column("site"),
         Column("RTSP path", Priority.IDENTITY),
         Column("ONVIF port", Priority.IDENTITY),
+        Column("media"),
     ]
-    rows = [
-        [cam.id, cam.kecamatan, cam.site, cam.path, str(cam.onvif_port or "-")]
-        for cam in sim.cameras
-    ]
+    rows = []
+    for cam in sim.cameras:
+        m = media_of(cam, s)
+        sound = "" if m.audio == "none" else f"+{m.audio}"
+        auth = m.auth if cam.username else "no auth"
+        media = f"{m.codec}{sound} {m.transport} {auth}"
+        rows.append([cam.id, cam.kecamatan, cam.site, cam.path, str(cam.onvif_port or "-"), media])
     print_table(out, columns, rows)
     ports = sorted({c.rtsp_port for c in sim.cameras})
     out.print(
         f"Serving {counted(len(sim.cameras), 'camera')} at {s.width}x{s.height} {s.fps} fps.\n"
-        f"RTSP (TCP, Digest auth with the inventory's credentials): "
+        f"RTSP (the inventory's credentials; codec, sound, transport and auth per camera): "
         f"rtsp://{s.host}:{'|'.join(map(str, ports))}<path>\n"
         f"ONVIF device service: http://{s.host}:<ONVIF port>/onvif/device_service\n"
         f"Fault control: http://{s.host}:{sim.control.port}/cameras "

@@ -50,7 +50,8 @@ class InventoryDiff:
 
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
-    reconnect: tuple[str, ...] = ()  # URL, user, password, enabled or kecamatan changed
+    # URL, user, password, enabled, kecamatan, transport or audio handling changed
+    reconnect: tuple[str, ...] = ()
     relabelled: tuple[str, ...] = ()  # only name, site, fps or ONVIF changed
     tokens_added: tuple[str, ...] = ()
     tokens_removed: tuple[str, ...] = ()
@@ -82,7 +83,15 @@ class InventoryDiff:
 
 def _ingest_key(inventory: Inventory, entry: CameraEntry) -> tuple[object, ...]:
     cam = entry.camera
-    return (cam.rtsp, cam.username, inventory.password(cam.id), cam.enabled, entry.kecamatan.key)
+    return (
+        cam.rtsp,
+        cam.username,
+        inventory.password(cam.id),
+        cam.enabled,
+        entry.kecamatan.key,
+        inventory.transport(entry),
+        inventory.audio(entry),
+    )
 
 
 def _described(entry: CameraEntry) -> tuple[object, ...]:

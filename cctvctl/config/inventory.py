@@ -16,7 +16,10 @@ from pydantic import Field, SecretStr, model_validator
 from cctvctl.config.fields import OnvifUrl, RtspUrl, Slug, StrictModel, relative_to, slugify
 from cctvctl.config.settings import (
     ArchiveConfig,
+    AudioHandling,
+    CameraSimConfig,
     FleetConfig,
+    RecorderTransport,
     ServerConfig,
     SimConfig,
     SimDeviceConfig,
@@ -29,7 +32,8 @@ class CameraConfig(StrictModel):
     name: str = Field(min_length=1)
     rtsp: RtspUrl
     onvif: OnvifUrl | None = None
-    username: str = Field(min_length=1)
+    #: None: the camera (or relay) asks for no credentials.
+    username: str | None = Field(default=None, min_length=1)
     password_env: str | None = Field(default=None, min_length=1)
     enabled: bool = True
     fps: float | None = Field(default=None, gt=0, le=120)
@@ -37,6 +41,11 @@ class CameraConfig(StrictModel):
     #: in order, while that node is down. A single node ignores both.
     node: Slug | None = None
     failover: list[Slug] = Field(default_factory=list)
+    #: None: the site's, else ``[server]``'s.
+    transport: RecorderTransport | None = None
+    audio: AudioHandling | None = None
+    #: What the simulator does for this camera (``cctvctl sim`` only).
+    sim: CameraSimConfig | None = None
     #: What the simulator's device reports (identity, clock offset); real cameras ignore it.
     sim_device: SimDeviceConfig | None = None
 
@@ -57,6 +66,8 @@ class SiteConfig(StrictModel):
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     camera: list[CameraConfig] = Field(default_factory=list)
+    transport: RecorderTransport | None = None
+    audio: AudioHandling | None = None
 
 
 class KecamatanConfig(StrictModel):
@@ -154,6 +165,14 @@ class Inventory:
 
     def camera(self, camera_id: str) -> CameraEntry | None:
         return next((e for e in self.cameras() if e.camera.id == camera_id), None)
+
+    def transport(self, entry: CameraEntry) -> RecorderTransport:
+        """The camera's RTP transport: its own, else its site's, else ``[server]``'s."""
+        return entry.camera.transport or entry.site.transport or self.server.transport
+
+    def audio(self, entry: CameraEntry) -> AudioHandling:
+        """What is done with the camera's sound: its own, else its site's, else ``[server]``'s."""
+        return entry.camera.audio or entry.site.audio or self.server.audio
 
     def password(self, camera_id: str) -> str:
         return self.passwords[camera_id].get_secret_value()

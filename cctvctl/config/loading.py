@@ -292,6 +292,8 @@ def _resolve_passwords(
                     passwords[cam.id] = SecretStr(value)
                 elif cam.id in secrets:
                     passwords[cam.id] = SecretStr(secrets[cam.id])
+                elif cam.username is None:
+                    passwords[cam.id] = SecretStr("")  # a camera that asks for no credentials
                 else:
                     issues.append(
                         f"{where}: no password for camera {cam.id!r}; accepted: 'password_env' "

@@ -28,6 +28,17 @@ from cctvctl.models import Role
 
 #: How far a simulated clock may be set off, either way: ten years, in seconds.
 SIM_CLOCK_RANGE = 10 * 366 * 86400
+#: How the recorder reaches a camera: interleaved on the RTSP connection, RTP over UDP, or
+#: TCP first and UDP when TCP fails (cameras that only speak UDP).
+RecorderTransport = Literal["tcp", "udp", "auto"]
+#: What the recorder does with a camera's sound: drop it (the default: the network's aim is
+#: public order, not listening to people) or keep it (AAC as sent, G.711 converted to AAC).
+AudioHandling = Literal["drop", "keep"]
+#: What a simulated camera sends and how it is reached (``[sim]`` defaults, per camera too).
+SimCodec = Literal["h264", "h265"]
+SimAudio = Literal["none", "pcma", "pcmu", "aac"]
+SimTransport = Literal["tcp", "udp", "both"]
+SimAuth = Literal["digest", "basic"]
 
 
 class TokenConfig(StrictModel):
@@ -79,6 +90,9 @@ class ServerConfig(StrictModel):
     )
     secrets: FilePath | None = None
     token: list[TokenConfig] = Field(default_factory=list)
+    #: Defaults for every camera; a site or a camera may say otherwise.
+    transport: RecorderTransport = "tcp"
+    audio: AudioHandling = "drop"
 
     @property
     def file_mode_bits(self) -> int:
@@ -151,6 +165,19 @@ class SimConfig(StrictModel):
     #: Seconds every simulated camera's clock is ahead of the wall (negative: behind),
     #: unless the camera's ``sim_device`` names its own.
     clock_offset: float = Field(default=0, ge=-SIM_CLOCK_RANGE, le=SIM_CLOCK_RANGE)
+    codec: SimCodec = "h264"
+    audio: SimAudio = "none"
+    transport: SimTransport = "tcp"
+    auth: SimAuth = "digest"
+
+
+class CameraSimConfig(StrictModel):
+    """A camera's own ``sim`` table: what the simulator does for it beyond ``[sim]``."""
+
+    codec: SimCodec | None = None
+    audio: SimAudio | None = None
+    transport: SimTransport | None = None
+    auth: SimAuth | None = None
 
 
 class SimDeviceConfig(StrictModel):

@@ -122,7 +122,7 @@ class DeviceChecker:
         if entry is None:
             return None
         cam = entry.camera
-        return OnvifTarget(cam.id, cam.onvif, cam.username, self.inventory.password(cam.id))
+        return OnvifTarget(cam.id, cam.onvif, cam.username or "", self.inventory.password(cam.id))
 
     # -- the schedule --------------------------------------------------------------------
 

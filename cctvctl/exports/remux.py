@@ -31,6 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
+from cctvctl.recorder.codec_tags import tag_for_players
 from cctvctl.storage.database import SegmentRow, to_ts
 from cctvctl.storage.gaps import DEFAULT_TOLERANCE
 
@@ -105,6 +106,68 @@ def remux_clip(
     return result
 
 
+class _SoundCopy:
+    """The segments' kept audio (AAC), copied beside the video on the clip's timeline.
+
+    The track exists when the first segment copied has one (a muxer cannot add a track
+    once writing began); segments without sound leave silence. Packets before the clip's
+    first frame wait until it is known (the held GOP), then keep their wall-clock offset
+    from it; packets at or after the window's end are left out.
+    """
+
+    def __init__(self, out: Any) -> None:
+        self._out = out
+        self._ost: Any = None
+        self._tb: Fraction | None = None
+        self._origin_wall: float | None = None
+        self._held: list[tuple[Any, float]] = []
+        self._last = -1
+        self.packets = 0
+
+    def add_track(self, inp: Any) -> None:
+        if inp.streams.audio:
+            self._ost = self._out.add_stream_from_template(inp.streams.audio[0], opaque=True)
+            self._tb = Fraction(inp.streams.audio[0].time_base)
+
+    def source(self, inp: Any) -> tuple[Any, ...]:
+        """The input's audio stream to demux with the video, if the clip has a track."""
+        if self._ost is None or not inp.streams.audio:
+            return ()
+        stream = inp.streams.audio[0]
+        same = stream.codec_context.name == self._ost.codec_context.name
+        return (stream,) if same and Fraction(stream.time_base) == self._tb else ()
+
+    def begin(self, first_wall: float) -> None:
+        """The clip's first frame (clip time 0) is out; it shows at ``first_wall``."""
+        self._origin_wall = first_wall
+        held, self._held = self._held, []
+        for pkt, wall in held:
+            self._mux(pkt, wall)
+
+    def packet(self, pkt: Any, seg_start: float, end: float) -> None:
+        if pkt.pts is None or not pkt.size or self._tb is None:
+            return
+        wall = seg_start + float(pkt.pts * self._tb)
+        if wall >= end:
+            return
+        if self._origin_wall is None:
+            self._held.append((pkt, wall))
+            return
+        self._mux(pkt, wall)
+
+    def _mux(self, pkt: Any, wall: float) -> None:
+        assert self._origin_wall is not None and self._tb is not None
+        pts = round((wall - self._origin_wall) / self._tb)
+        if pts < 0 or pts <= self._last:
+            return  # before the clip's first frame, or overlapping the previous packet
+        pkt.pts = pkt.dts = pts
+        pkt.time_base = self._tb
+        pkt.stream = self._ost
+        self._out.mux_one(pkt)
+        self._last = pts
+        self.packets += 1
+
+
 def _copy(
     av: Any,
     sources: Sequence[Source],
@@ -130,6 +193,7 @@ def _copy(
     done_bytes = 0
     codec = ""
     counter = 0
+    sound = _SoundCopy(out)
 
     def emit(pkt: Any, g_dts: int, g_pts: int, wall: float, wall_end: float) -> None:
         nonlocal origin, last_out_dts, frames, first_wall, last_wall, covered_to
@@ -147,6 +211,8 @@ def _copy(
         pkt.time_base = tb0
         pkt.stream = ost
         out.mux_one(pkt)
+        if frames == 0:
+            sound.begin(wall)
         last_out_dts = out_dts
         frames += 1
         last_wall = max(last_wall, wall)
@@ -173,8 +239,11 @@ def _copy(
             tb = ist.time_base
             if ost is None:
                 ost = out.add_stream_from_template(ist, opaque=True)
+                tag_for_players(ost)
                 tb0 = tb
+                sound.add_track(inp)
                 codec = ist.codec_context.name
+            audio_in = sound.source(inp)
             assert tb0 is not None
             same_tb = tb == tb0
             seg_base = round(Fraction(src.start) / tb0)
@@ -183,7 +252,10 @@ def _copy(
             last_dur = 0
             stop_segment = False
             used.append(src.path)
-            for pkt in inp.demux(ist):
+            for pkt in inp.demux(ist, *audio_in):
+                if audio_in and pkt.stream_index != ist.index:
+                    sound.packet(pkt, src.start, end)
+                    continue
                 dts = pkt.dts
                 if dts is None or not pkt.size:
                     continue

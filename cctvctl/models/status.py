@@ -88,6 +88,25 @@ FLAP_CHANGES: Final = 6
 FLAP_WINDOW_SECONDS: Final = 600.0
 
 
+class CameraMedia(Wire):
+    """What the camera's stream carries and how the recorder takes it (its last connection)."""
+
+    video: str | None = Field(None, description="the video codec, e.g. h264, hevc")
+    audio: str | None = Field(
+        None, description="the camera's audio, e.g. 'G.711 A-law 8000 Hz mono'; null: none"
+    )
+    audio_handling: str = Field(
+        "none",
+        description="none (no audio track), dropped (audio = drop), kept (AAC as sent), "
+        "converted (G.711 stored as AAC) or unsupported (a codec that cannot be stored)",
+    )
+    audio_detail: str = Field("no audio track", description="the above in one line")
+    transport: str | None = Field(None, description="tcp (interleaved) or udp")
+    auth: str | None = Field(
+        None, description="the scheme the camera asked for: digest, basic or none"
+    )
+
+
 class Camera(Wire):
     """A camera as the NOC sees it: where it is and how it is doing right now."""
 
@@ -119,6 +138,9 @@ class Camera(Wire):
     )
     flapping: bool = Field(
         False, description=f"changes_10m is at least {FLAP_CHANGES}: the camera is flapping"
+    )
+    media: CameraMedia | None = Field(
+        None, description="codecs, audio handling, transport and auth; null before it connects"
     )
     clock: CameraClock | None = Field(
         None, description="the camera's clock as last read over ONVIF (None: never read)"

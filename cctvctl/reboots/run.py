@@ -255,7 +255,7 @@ class RebootRunner:
         target = onvif.OnvifTarget(
             camera_id=row.camera,
             url=entry.camera.onvif,
-            username=entry.camera.username,
+            username=entry.camera.username or "",
             password=self.inventory.password(row.camera),
         )
         sent = self.clock()

@@ -36,6 +36,7 @@ this module goes through :func:`scrub`, because libav error strings quote the UR
 
 from __future__ import annotations
 
+import errno
 import logging
 import random
 import re
@@ -51,9 +52,11 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import av
 
-from cctvctl.models import OfflineCause
+from cctvctl.models import CameraMedia, OfflineCause
+from cctvctl.recorder.audio import AacConverter, AudioOutput, plan_audio
 from cctvctl.recorder.causes import classify
 from cctvctl.recorder.liveness import Presence, probe_cause
+from cctvctl.recorder.rtsp_auth import BASIC_REFUSED, is_private_host, offered_schemes
 from cctvctl.recorder.segmenter import SegmentRecord, SegmentWriter
 from cctvctl.recorder.stats import CameraStats
 from cctvctl.recorder.thumbnails import Keyframe
@@ -78,12 +81,17 @@ PROBE_INTERVAL: Final = 2.0
 PROBE_FAST_INTERVAL: Final = 0.5
 PROBE_FAST_SECONDS: Final = 30.0
 PROBE_TIMEOUT: Final = 1.0
+UDP_BUFFER_BYTES: Final = 1 << 20
+#: ``transport`` in the inventory -> what libavformat is asked for, in order.
+TRANSPORT_ATTEMPTS: Final = {"tcp": ("tcp",), "udp": ("udp",), "auto": ("tcp", "udp")}
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s'\"]*@")
 
 
 def url_with_credentials(url: str, username: str, password: str) -> str:
-    """``url`` with percent-encoded user and password in its authority."""
+    """``url`` with percent-encoded user and password in its authority (none without a user)."""
+    if not username:
+        return url
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]
     auth = f"{quote(username, safe='')}:{quote(password, safe='')}@"
@@ -153,14 +161,17 @@ class IngestSettings:
     probe_fast_seconds: float = PROBE_FAST_SECONDS
     probe_timeout: float = PROBE_TIMEOUT
 
-    def av_options(self, *, full_probe: bool = False) -> dict[str, str]:
+    def av_options(self, *, full_probe: bool = False, transport: str = "tcp") -> dict[str, str]:
         options = {
-            "rtsp_transport": "tcp",
+            "rtsp_transport": transport,
             "timeout": str(round(self.read_timeout * 1_000_000)),
             "probesize": str(self.full_probe_bytes if full_probe else self.probe_bytes),
         }
         if full_probe:
             options["analyzeduration"] = str(round(self.full_probe_seconds * 1_000_000))
+        if transport == "udp":
+            # Datagrams wait in the kernel while the thread sleeps between batches.
+            options["buffer_size"] = str(UDP_BUFFER_BYTES)
         return options
 
 
@@ -326,7 +337,11 @@ class CameraIngest:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         modes: FileModes = DEFAULT_MODES,
+        transport: str = "tcp",
+        audio: str = "drop",
     ) -> None:
+        if transport not in TRANSPORT_ATTEMPTS:
+            raise ValueError(f"transport {transport!r}; accepted: tcp, udp, auto")
         self.camera_id = camera_id
         self.kecamatan_slug = kecamatan_slug
         self.stats = stats
@@ -348,6 +363,16 @@ class CameraIngest:
         self._full_probe = False
         self.connections = 0  # successful opens
         self.attempts = 0
+        self._transport = transport
+        self._audio_choice = audio
+        self._has_user = bool(username)
+        self._host = urlsplit(url).hostname or ""
+        self._auth_scheme: str | None = None  # what the camera asked for, once known
+        self._warned_basic = False
+        self._told_audio: str | None = None
+        #: What the last connection carried and how it was taken (the camera's detail).
+        self.media: CameraMedia | None = None
+        self._transport_used = transport
 
     # ------------------------------------------------------------------ control
 
@@ -427,20 +452,75 @@ class CameraIngest:
             if presence is not gone:
                 return
 
+    def _basic_refused(self) -> str | None:
+        """Why credentials must not be sent (Basic to a public address), or None.
+
+        A public address is asked before every connection (the password must never go
+        out as Basic); a private one until the camera's scheme is known, for the log.
+        """
+        if not self._has_user:
+            self._auth_scheme = "none"
+            return None
+        private = is_private_host(self._host)
+        if private and self._auth_scheme is not None:
+            return None
+        schemes = offered_schemes(self._bare_url, self.settings.probe_timeout * 2)
+        if schemes is None:
+            # No readable answer: a public camera gets no credentials until it gives one.
+            return None if private else f"no answer to an auth check of {self._host}"
+        basic_only = "basic" in schemes and "digest" not in schemes
+        self._auth_scheme = "basic" if basic_only else ("digest" if schemes else "none")
+        if not basic_only:
+            return None
+        if not private:
+            return BASIC_REFUSED.format(host=self._host)
+        if not self._warned_basic:
+            self._warned_basic = True
+            log.warning(
+                "%s: the camera asks for Basic auth: its password crosses the network "
+                "readable; accepted because %s is a private address",
+                self.camera_id,
+                self._host,
+            )
+        return None
+
+    def _open(self) -> tuple[Any, str]:
+        """Open the stream over the configured transport(s); (container, transport used)."""
+        s = self.settings
+        attempts = TRANSPORT_ATTEMPTS[self._transport]
+        for n, transport in enumerate(attempts):
+            try:
+                container = av.open(
+                    self._url,
+                    options=s.av_options(full_probe=self._full_probe, transport=transport),
+                    timeout=(s.open_timeout, None),
+                )
+            except Exception as exc:
+                # 461 Unsupported Transport reads as EPROTONOSUPPORT: try the next one.
+                if n + 1 < len(attempts) and getattr(exc, "errno", None) == errno.EPROTONOSUPPORT:
+                    log.debug(
+                        "%s: %s refused by the camera; trying the next", self.camera_id, transport
+                    )
+                    continue
+                raise
+            return container, transport
+        raise AssertionError("unreachable")
+
     def _connect_once(self) -> bool:
         """Open, record until the connection ends; True if any packet arrived."""
-        s = self.settings
+        refused = self._basic_refused()
+        if refused is not None:
+            log.warning("%s: not connecting: %s", self.camera_id, refused)
+            self.stats.failed(refused, OfflineCause.AUTH_FAILED)
+            return False
         try:
-            container: Any = av.open(
-                self._url,
-                options=s.av_options(full_probe=self._full_probe),
-                timeout=(s.open_timeout, None),
-            )
+            container, transport = self._open()
         except Exception as exc:  # av.FFmpegError, OSError, and anything libav invents
             self.stats.failed(
                 self._failure("cannot open stream", exc), classify(exc, streaming=False)
             )
             return False
+        self._transport_used = transport
         error: str | None = None
         cause: OfflineCause | None = None
         self._delivered = False
@@ -485,6 +565,12 @@ class CameraIngest:
         # container must not be touched.
         extradata = bytes(ctx.extradata) if ctx.extradata else None
         codec = ctx.name
+        sound = container.streams.audio[0] if container.streams.audio else None
+        plan = plan_audio(sound, self._audio_choice)
+        self._describe_media(codec, plan)
+        converter = AacConverter(sound) if plan.handling == "converted" else None
+        audio_out = AudioOutput(sound, converter is not None) if plan.stored else None
+        video_index = stream.index
         time_base = stream.time_base
         announced = stream.average_rate
         self.connections += 1
@@ -503,9 +589,14 @@ class CameraIngest:
                 else None
             )
             mark = time.monotonic()
-            for packet in container.demux(stream):
+            for packet in container.demux(stream, *([sound] if audio_out else [])):
                 if stop.is_set():
                     break
+                if packet.stream_index != video_index:
+                    if writer is not None and packet.size:
+                        for kept in converter.convert(packet) if converter else (packet,):
+                            writer.write_audio(kept)
+                    continue
                 arrived = time.monotonic()
                 size = packet.size
                 if not size:
@@ -535,6 +626,7 @@ class CameraIngest:
                         wall_start=datetime.fromtimestamp(now, UTC),
                         clock=clock,
                         modes=self._modes,
+                        audio=audio_out,
                     )
                 writer.write(packet)
                 path = writer.current_path
@@ -565,6 +657,22 @@ class CameraIngest:
                     writer.close()
             finally:
                 stats.set_recording(False)
+
+    def _describe_media(self, codec: str, plan: Any) -> None:
+        self.media = CameraMedia(
+            video=codec,
+            audio=plan.description,
+            audio_handling=plan.handling,
+            audio_detail=plan.detail,
+            transport=self._transport_used,
+            auth=self._auth_scheme,
+        )
+        if plan.codec is not None and self._told_audio != plan.detail:
+            # Once per camera and state: sound that is not stored is said so, never lost
+            # without a word.
+            self._told_audio = plan.detail
+            level = logging.WARNING if plan.handling == "unsupported" else logging.INFO
+            log.log(level, "%s: audio %s", self.camera_id, plan.detail)
 
     def _segment_closed(self, record: SegmentRecord) -> None:
         self._open_segment_start = record.end.timestamp()

@@ -229,7 +229,7 @@ class Recorder:
             cam.id,
             kecamatan_slug=c.entry.kecamatan.key,
             url=cam.rtsp,
-            username=cam.username,
+            username=cam.username or "",
             password=self.inventory.password(cam.id),
             storage=self.inventory.storage,
             stats=c.stats,
@@ -237,6 +237,8 @@ class Recorder:
             settings=self.ingest_settings,
             clock=self._now,
             modes=self.index.modes,
+            transport=self.inventory.transport(c.entry),
+            audio=self.inventory.audio(c.entry),
         )
         c.ingest.start()
 
@@ -436,6 +438,7 @@ class Recorder:
             cause=snap.cause,
             changes_10m=snap.changes_10m,
             flapping=snap.flapping,
+            media=c.ingest.media if c.ingest is not None else None,
         )
 
     def cameras(self) -> list[Camera]:

@@ -33,6 +33,7 @@ from av.container import OutputContainer
 from av.packet import Packet
 from av.stream import Stream
 
+from cctvctl.recorder.codec_tags import tag_for_players
 from cctvctl.storage.modes import DEFAULT_MODES, FileModes
 
 __all__ = [
@@ -150,6 +151,7 @@ class SegmentWriter:
         max_gap_seconds: float = 10.0,
         clock: Callable[[], float] = time.time,
         modes: FileModes = DEFAULT_MODES,
+        audio: Any | None = None,
     ) -> None:
         """Prepare a writer; no file is created until the first keyframe arrives.
 
@@ -218,6 +220,15 @@ class SegmentWriter:
         self._discontinuities = 0
         self._fixups = 0
         self._closed = False
+
+        # Kept audio (recorder.audio.AudioOutput): a second track in every segment, timed
+        # on the camera's clock against the segment's first video packet.
+        self._audio = audio
+        self._vtb = Fraction(tb)
+        self._aout: Stream | None = None
+        self._audio_last = -1
+        self.audio_written = 0
+        self.audio_dropped = 0
 
     # ------------------------------------------------------------------ public API
 
@@ -309,6 +320,31 @@ class SegmentWriter:
             self._seg_keys += 1
         self._seg_last = corr
         self._seg_last_dur = dur
+
+    def write_audio(self, packet: Packet[Any]) -> None:
+        """Append one audio packet (``pts`` in the audio output's time base, on the camera's
+        clock) to the open segment; dropped before the first segment, or when it would
+        start before the segment or go backwards."""
+        out, aout, audio = self._out, self._aout, self._audio
+        if self._closed or out is None or aout is None or audio is None or packet.pts is None:
+            self.audio_dropped += 1
+            return
+        atb = audio.time_base
+        base = round(Fraction(self._raw_base) * self._vtb / atb)
+        pts = packet.pts - base
+        if pts < 0 or pts <= self._audio_last:
+            self.audio_dropped += 1
+            return
+        packet.pts = packet.dts = pts
+        packet.time_base = atb
+        packet.stream = aout
+        try:
+            out.mux_one(packet)
+        except BaseException:
+            self._abandon()
+            raise
+        self._audio_last = pts
+        self.audio_written += 1
 
     def close(self) -> SegmentRecord | None:
         """Finish the open segment (if any) and stop; returns its record."""
@@ -415,11 +451,15 @@ class SegmentWriter:
             # the codec, which a build may lack (e.g. no HEVC encoder) and which a remux
             # never needs.
             ostream = out.add_stream_from_template(self._src, opaque=True)
+            tag_for_players(ostream)
+            aout = self._audio.add_to(out) if self._audio is not None else None
         except BaseException:
             path.unlink(missing_ok=True)
             raise
         self._out = out
         self._ostream = ostream
+        self._aout = aout
+        self._audio_last = -1
         self._path = path
         self._seg_base = corr
         self._raw_base = corr - self._offset
@@ -435,6 +475,7 @@ class SegmentWriter:
         assert out is not None and path is not None
         self._out = None
         self._ostream = None
+        self._aout = None
         self._path = None
         return out, path
 

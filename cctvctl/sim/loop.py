@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cctvctl.sim.model import SimCamera, SimSettings
+from cctvctl.sim import rtp_h265
+from cctvctl.sim.model import SimCamera, SimSettings, media_of
 from cctvctl.sim.scene import loop_frame_count, render_frame
 
 # Bump whenever scene drawing or encoder settings change: old cache entries then stop matching.
@@ -64,6 +65,8 @@ class Loop:
     duration: int  # 90 kHz ticks; the next pass starts this long after the previous one
     from_cache: bool
     encode_seconds: float  # 0.0 when loaded from the cache
+    codec: str = "h264"  # or "h265"
+    vps: bytes = b""  # H.265 only
 
     @property
     def profile_level_id(self) -> str:
@@ -114,6 +117,7 @@ def cache_key(camera: SimCamera, settings: SimSettings) -> str:
     """Hash of every input that changes the encoded bytes."""
     params = {
         "version": CACHE_VERSION,
+        "codec": media_of(camera, settings).codec,
         "camera": camera.id,
         "kecamatan": camera.kecamatan,
         "site": camera.site,
@@ -133,7 +137,7 @@ def cache_paths(camera: SimCamera, settings: SimSettings) -> tuple[Path, Path]:
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", camera.id)
     stem = f"{safe}-{settings.width}x{settings.height}-{cache_key(camera, settings)}"
     base = Path(settings.cache_dir)
-    return base / f"{stem}.h264", base / f"{stem}.json"
+    return base / f"{stem}.{media_of(camera, settings).codec}", base / f"{stem}.json"
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -183,8 +187,46 @@ def _load(paths: tuple[Path, Path]) -> tuple[bytes, list[_Entry]] | None:
 # --- encoding ------------------------------------------------------------------------------
 
 
-def _open_encoder(settings: SimSettings) -> Any:
+def _open_hevc_encoder(settings: SimSettings) -> Any:
     import av
+
+    gop = gop_frames(settings)
+    kbps = target_bitrate(settings) // 1000
+    ctx = av.CodecContext.create("libx265", "w")
+    ctx.width, ctx.height = settings.width, settings.height
+    ctx.pix_fmt = "yuv420p"
+    ctx.time_base = fractions.Fraction(1, settings.fps)
+    ctx.framerate = fractions.Fraction(settings.fps, 1)
+    ctx.bit_rate = kbps * 1000
+    ctx.gop_size = gop
+    ctx.max_b_frames = 0
+    x265 = {
+        # The same contract as the H.264 loop: fixed closed GOPs, no B-frames, parameter
+        # sets before every IDR; ultrafast keeps a cold start of many cameras short.
+        "keyint": gop,
+        "min-keyint": gop,
+        "scenecut": 0,
+        "open-gop": 0,
+        "bframes": 0,
+        "repeat-headers": 1,
+        "vbv-maxrate": kbps * 3 // 2,
+        "vbv-bufsize": kbps,
+        "log-level": "error",
+        "frame-threads": 1,
+    }
+    ctx.options = {
+        "preset": "ultrafast",
+        "tune": "zerolatency",
+        "x265-params": ":".join(f"{k}={v}" for k, v in x265.items()),
+    }
+    return ctx
+
+
+def _open_encoder(settings: SimSettings, codec: str = "h264") -> Any:
+    import av
+
+    if codec == "h265":
+        return _open_hevc_encoder(settings)
 
     gop = gop_frames(settings)
     kbps = target_bitrate(settings) // 1000
@@ -222,7 +264,7 @@ def _open_encoder(settings: SimSettings) -> Any:
 def _encode_packets(camera: SimCamera, settings: SimSettings) -> Iterator[Any]:
     import av
 
-    ctx = _open_encoder(settings)
+    ctx = _open_encoder(settings, media_of(camera, settings).codec)
     for i in range(loop_frame_count(settings)):
         frame = av.VideoFrame.from_ndarray(render_frame(camera, i, settings), format="rgb24")
         frame.pts = i
@@ -256,12 +298,24 @@ def _nal_units(annex_b: bytes) -> Iterable[bytes]:
     return units
 
 
-def _rtp_payloads(annex_b: bytes) -> tuple[bytes, ...]:
+def _rtp_payloads(annex_b: bytes, codec: str = "h264") -> tuple[bytes, ...]:
+    if codec == "h265":
+        return rtp_h265.packetize(_nal_units(annex_b))
     # aiortc's packetiser does single NAL / STAP-A / FU-A (packetization-mode=1) for WebRTC;
     # the payloads are the same for RTSP, only the headers differ and those are per client.
     from aiortc.codecs.h264 import H264Encoder
 
     return tuple(H264Encoder._packetize(_nal_units(annex_b)))
+
+
+def _hevc_parameter_sets(first_keyframe: bytes) -> tuple[bytes, bytes, bytes]:
+    found: dict[int, bytes] = {}
+    for nal in _nal_units(first_keyframe):
+        found.setdefault(rtp_h265.nal_type(nal), nal)
+    wanted = (rtp_h265.NAL_VPS, rtp_h265.NAL_SPS, rtp_h265.NAL_PPS)
+    if any(kind not in found for kind in wanted):
+        raise RuntimeError("first keyframe carries no VPS/SPS/PPS (repeat-headers not applied?)")
+    return found[rtp_h265.NAL_VPS], found[rtp_h265.NAL_SPS], found[rtp_h265.NAL_PPS]
 
 
 def _parameter_sets(first_keyframe: bytes) -> tuple[bytes, bytes]:
@@ -282,18 +336,24 @@ def _build(
     from_cache: bool,
     seconds: float,
 ) -> Loop:
+    codec = media_of(camera, settings).codec
     view = memoryview(data)
     units = tuple(
         AccessUnit(
             data=view[e.offset : e.offset + e.size],
             pts=e.pts,
             keyframe=e.keyframe,
-            payloads=_rtp_payloads(data[e.offset : e.offset + e.size]),
+            payloads=_rtp_payloads(data[e.offset : e.offset + e.size], codec),
         )
         for e in entries
     )
     first = entries[0]
-    sps, pps = _parameter_sets(data[first.offset : first.offset + first.size])
+    first_unit = data[first.offset : first.offset + first.size]
+    vps = b""
+    if codec == "h265":
+        vps, sps, pps = _hevc_parameter_sets(first_unit)
+    else:
+        sps, pps = _parameter_sets(first_unit)
     return Loop(
         camera_id=camera.id,
         width=settings.width,
@@ -306,6 +366,8 @@ def _build(
         duration=_frame_pts(len(entries), settings.fps),
         from_cache=from_cache,
         encode_seconds=seconds,
+        codec=codec,
+        vps=vps,
     )
 
 

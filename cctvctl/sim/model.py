@@ -36,6 +36,12 @@ class SimCamera:
     clock_offset: float | None = None
     #: What GetDeviceInformation answers.
     device: DeviceIdentity = field(default_factory=DeviceIdentity)
+    # None: SimSettings' default. codec h264|h265, audio none|pcma|pcmu|aac,
+    # transport tcp|udp|both, auth digest|basic (see media_of).
+    codec: str | None = None
+    audio: str | None = None
+    transport: str | None = None
+    auth: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,3 +60,27 @@ class SimSettings:
     cache_dir: Path = field(default_factory=default_cache_dir)
     #: Clock offset of every camera that names none (seconds ahead of the wall).
     clock_offset: float = 0.0
+    # Defaults for cameras that do not say (SimCamera's fields of the same names).
+    codec: str = "h264"
+    audio: str = "none"
+    transport: str = "tcp"
+    auth: str = "digest"
+
+
+@dataclass(frozen=True)
+class SimMedia:
+    """What one camera sends and how it is reached, its own choices over the defaults."""
+
+    codec: str
+    audio: str
+    transport: str
+    auth: str
+
+
+def media_of(camera: SimCamera, settings: SimSettings) -> SimMedia:
+    return SimMedia(
+        codec=camera.codec or settings.codec,
+        audio=camera.audio or settings.audio,
+        transport=camera.transport or settings.transport,
+        auth=camera.auth or settings.auth,
+    )

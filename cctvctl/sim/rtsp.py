@@ -22,9 +22,13 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 from urllib.parse import urlsplit
 
+from cctvctl.sim import rtp_h265
+from cctvctl.sim.audio import AudioLoop, encode_audio_loop
+from cctvctl.sim.basic_auth import BasicAuth
 from cctvctl.sim.digest import DigestAuth
 from cctvctl.sim.loop import CLOCK_RATE, Loop
-from cctvctl.sim.model import SimCamera, SimSettings
+from cctvctl.sim.model import SimCamera, SimMedia, SimSettings, media_of
+from cctvctl.sim.rtp_udp import UdpPair, client_ports
 from cctvctl.sim.scene import render_frame
 from cctvctl.sim.state import Availability, CameraState
 
@@ -32,6 +36,7 @@ REALM = "cctvctl-sim"
 SERVER_NAME = "cctvctl-sim"
 SESSION_TIMEOUT = 60
 TRACK = "trackID=0"
+AUDIO_TRACK = "trackID=1"
 PAYLOAD_TYPE = 96
 PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
 MAX_WRITE_BUFFER = 4 * 1024 * 1024  # a client this far behind is not going to catch up
@@ -42,6 +47,7 @@ MAX_LAG = 1.0  # seconds behind schedule before the ticker skips ahead instead o
 
 # '$', channel, length, then the RTP fixed header: V=2, M+PT, sequence, timestamp, SSRC.
 _FRAME_HEADER = struct.Struct(">BBHBBHII")
+_RTP_HEADER = struct.Struct(">BBHII")  # the same without the interleaving prefix (UDP)
 _RTP_VERSION_BYTE = 0x80
 _MARKER = 0x80
 
@@ -87,6 +93,18 @@ class _Response:
 _Packet = tuple[int, int, bytes]
 
 
+class _AudioTrack:
+    """A session's audio track: its RTP numbering and where its packets go."""
+
+    def __init__(self, channel: int, url: str, udp: UdpPair | None) -> None:
+        self.channel = channel
+        self.url = url
+        self.udp = udp
+        self.ssrc = secrets.randbits(32)
+        self.seq = secrets.randbits(16)
+        self.ts_base = secrets.randbits(32)
+
+
 class _Session:
     """One client's RTP session: its own SSRC, sequence and timestamp base."""
 
@@ -100,7 +118,18 @@ class _Session:
         self.seq = secrets.randbits(16)
         self.ts_base = secrets.randbits(32)
         self.start_index = 0
+        self.start_time = 0.0  # monotonic time of the first frame sent (audio starts there)
         self.playing = False
+        self.udp: UdpPair | None = None  # video over UDP; None: interleaved on the connection
+        self.audio: _AudioTrack | None = None
+
+    def close(self) -> None:
+        for pair in (self.udp, self.audio.udp if self.audio else None):
+            if pair is not None:
+                pair.close()
+        self.udp = None
+        if self.audio is not None:
+            self.audio.udp = None
 
     def send(self, packets: Sequence[_Packet], media_ts: int) -> bool:
         """Queue one access unit. False when the client has fallen too far behind."""
@@ -108,6 +137,8 @@ class _Session:
         if transport.is_closing():
             return True  # the connection handler cleans up
         ts = (self.ts_base + media_ts) & 0xFFFFFFFF
+        if self.udp is not None:
+            return self._send_udp(self.udp, packets, ts)
         seq, ch, ssrc = self.seq, self.channel, self.ssrc
         pack = _FRAME_HEADER.pack
         parts: list[bytes] = []
@@ -120,15 +151,59 @@ class _Session:
         self.stream.state.frames_sent += 1
         return transport.get_write_buffer_size() <= self.conn.max_write_buffer
 
+    def _send_udp(self, pair: UdpPair, packets: Sequence[_Packet], ts: int) -> bool:
+        seq, ssrc = self.seq, self.ssrc
+        pack = _RTP_HEADER.pack
+        for _, mpt, payload in packets:
+            pair.send(pack(_RTP_VERSION_BYTE, mpt, seq, ts, ssrc) + payload)
+            seq = (seq + 1) & 0xFFFF
+        self.seq = seq
+        self.stream.state.frames_sent += 1
+        return True
+
+    def send_audio(self, payload_type: int, payload: bytes, media_ts: int) -> None:
+        track = self.audio
+        if track is None or self.conn.transport.is_closing():
+            return
+        ts = (track.ts_base + media_ts) & 0xFFFFFFFF
+        if track.udp is not None:
+            header = _RTP_HEADER.pack(_RTP_VERSION_BYTE, payload_type, track.seq, ts, track.ssrc)
+            track.udp.send(header + payload)
+        else:
+            self.conn.transport.writelines(
+                (
+                    _FRAME_HEADER.pack(
+                        0x24,
+                        track.channel,
+                        len(payload) + 12,
+                        _RTP_VERSION_BYTE,
+                        payload_type,
+                        track.seq,
+                        ts,
+                        track.ssrc,
+                    ),
+                    payload,
+                )
+            )
+        track.seq = (track.seq + 1) & 0xFFFF
+
 
 class _CameraStream:
     """A camera's live position, its sessions, and the ticker that feeds them."""
 
-    def __init__(self, camera: SimCamera, state: CameraState, loop: Loop, epoch: float) -> None:
+    def __init__(
+        self, camera: SimCamera, state: CameraState, loop: Loop, epoch: float, media: SimMedia
+    ) -> None:
         self.camera = camera
         self.state = state
         self.loop = loop
-        self.auth = DigestAuth(REALM, camera.username, camera.password)
+        self.media = media
+        self.auth: DigestAuth | BasicAuth | None = None
+        if camera.username:
+            auth = BasicAuth if media.auth == "basic" else DigestAuth
+            self.auth = auth(REALM, camera.username, camera.password)
+        self.audio = _audio_loop(media.audio, loop.duration / CLOCK_RATE)
+        self.audio_next = 0  # global index of the next audio packet due
         self.epoch = epoch
         self.units = len(loop.units)
         self.loop_seconds = loop.duration / CLOCK_RATE
@@ -172,6 +247,7 @@ class _CameraStream:
 
     def remove_session(self, session: _Session) -> None:
         self.pause(session)
+        session.close()
         self.sessions.discard(session)
         self.state.rtsp_clients = len(self.sessions)
 
@@ -179,8 +255,39 @@ class _CameraStream:
         """Fix where a session starts; returns (first seq, first rtptime) for RTP-Info."""
         upcoming = self.next_index if self.ticker else self.index_at(time.monotonic())
         session.start_index = self.next_keyframe(upcoming)
+        session.start_time = self.frame_time(session.start_index)
         rtptime = (session.ts_base + self.media_ts(session.start_index)) & 0xFFFFFFFF
         return session.seq, rtptime
+
+    # -- audio: its own packet clock from the same epoch --
+
+    def audio_time(self, n: int) -> float:
+        assert self.audio is not None
+        return self.epoch + n * self.audio.packet_seconds
+
+    def audio_rtptime(self, session: _Session) -> int:
+        """RTP time of the audio track at the session's first frame (for RTP-Info)."""
+        assert self.audio is not None and session.audio is not None
+        samples = round((session.start_time - self.epoch) * self.audio.clock_rate)
+        return (session.audio.ts_base + samples) & 0xFFFFFFFF
+
+    def _send_audio(self, until: float) -> None:
+        audio = self.audio
+        if audio is None:
+            return
+        step = audio.packet_seconds
+        # After a stall or a resync the audio follows the clock, as the video does.
+        self.audio_next = max(self.audio_next, int((until - MAX_LAG - self.epoch) / step))
+        count = len(audio.payloads)
+        while self.audio_time(self.audio_next) <= until:
+            n = self.audio_next
+            due = self.audio_time(n)
+            payload = audio.payloads[n % count]
+            ts = n * audio.samples_per_packet
+            for session in self.playing:
+                if session.audio is not None and due >= session.start_time:
+                    session.send_audio(audio.payload_type, payload, ts)
+            self.audio_next = n + 1
 
     def play(self, session: _Session) -> None:
         session.playing = True
@@ -188,6 +295,9 @@ class _CameraStream:
         if self.ticker is None:
             # Never past the frame promised in RTP-Info, even if it fell due meanwhile.
             self.next_index = min(self.index_at(time.monotonic()), session.start_index)
+            if self.audio is not None:
+                start = self.frame_time(self.next_index) - self.epoch
+                self.audio_next = max(0, int(start / self.audio.packet_seconds))
             self.ticker = asyncio.get_running_loop().create_task(
                 self._tick(), name=f"rtsp-ticker-{self.camera.id}"
             )
@@ -227,9 +337,17 @@ class _CameraStream:
     def _send(self, index: int) -> None:
         packets = self.packets[index % self.units]
         media_ts = self.media_ts(index)
+        if self.audio is not None:
+            self._send_audio(self.frame_time(index))
         for session in list(self.playing):
             if session.start_index <= index and not session.send(packets, media_ts):
                 session.conn.close()  # slow reader: drop rather than buffer without bound
+
+
+@functools.lru_cache(maxsize=16)
+def _audio_loop(codec: str, seconds: float) -> AudioLoop | None:
+    # One loop per codec and length: every camera sending it shares the same bytes.
+    return None if codec == "none" else encode_audio_loop(codec, seconds)
 
 
 def _frame_packets(payloads: Sequence[bytes]) -> tuple[_Packet, ...]:
@@ -336,12 +454,19 @@ def _base_url(req: _Request, camera: SimCamera, host: str, port: int) -> str:
     return f"rtsp://{host}:{port}{camera.path}"
 
 
-def _sdp(stream: _CameraStream, base_url: str, host: str) -> bytes:
-    loop = stream.loop
-    fmtp = (
+def _video_format(loop: Loop) -> tuple[str, str]:
+    """(rtpmap encoding name, fmtp parameters) of the loop's codec."""
+    if loop.codec == "h265":
+        return "H265", rtp_h265.fmtp(loop.vps, loop.sps, loop.pps)
+    return "H264", (
         f"packetization-mode=1;profile-level-id={loop.profile_level_id};"
         f"sprop-parameter-sets={loop.sprop_parameter_sets}"
     )
+
+
+def _sdp(stream: _CameraStream, base_url: str, host: str) -> bytes:
+    loop = stream.loop
+    encoding, fmtp = _video_format(loop)
     lines = [
         "v=0",
         f"o=- {int(stream.epoch * 1000)} 1 IN IP4 {host}",
@@ -353,13 +478,22 @@ def _sdp(stream: _CameraStream, base_url: str, host: str) -> bytes:
         "a=control:*",
         f"m=video 0 RTP/AVP {PAYLOAD_TYPE}",
         f"b=AS:{max(1, round(loop.bitrate / 1000))}",
-        f"a=rtpmap:{PAYLOAD_TYPE} H264/{CLOCK_RATE}",
+        f"a=rtpmap:{PAYLOAD_TYPE} {encoding}/{CLOCK_RATE}",
         f"a=fmtp:{PAYLOAD_TYPE} {fmtp}",
         f"a=framerate:{loop.fps}",
         f"a=x-dimensions:{loop.width},{loop.height}",
         "a=recvonly",
         f"a=control:{base_url}/{TRACK}",
     ]
+    audio = stream.audio
+    if audio is not None:
+        lines += [
+            f"m=audio 0 RTP/AVP {audio.payload_type}",
+            f"a=rtpmap:{audio.payload_type} {audio.rtpmap}",
+            *([f"a=fmtp:{audio.payload_type} {audio.fmtp}"] if audio.fmtp else []),
+            "a=recvonly",
+            f"a=control:{base_url}/{AUDIO_TRACK}",
+        ]
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
@@ -376,6 +510,15 @@ def _interleaved_channel(transport: str) -> int | None:
                 first = value.split("-")[0]
                 return int(first) if first.isdigit() and int(first) < 255 else None
         return 0
+    return None
+
+
+def _udp_ports(transport: str) -> tuple[int, int] | None:
+    """The client's RTP/RTCP ports if it offers RTP/AVP over UDP unicast, else None."""
+    for spec in transport.split(","):
+        ports = client_ports(spec.strip())
+        if ports is not None:
+            return ports
     return None
 
 
@@ -412,7 +555,8 @@ class RtspServer:
                     f"cameras {routes[path].camera.id!r} and {cam.id!r} share "
                     f"rtsp://{settings.host}:{cam.rtsp_port}{path}"
                 )
-            stream = _CameraStream(cam, states[cam.id], loops[cam.id], epoch)
+            media = media_of(cam, settings)
+            stream = _CameraStream(cam, states[cam.id], loops[cam.id], epoch, media)
             routes[path] = stream
             self._streams[cam.id] = stream
         self._servers: list[asyncio.Server] = []
@@ -553,10 +697,12 @@ class RtspServer:
         availability = stream.state.availability()
         if availability is Availability.NOT_FOUND:
             return _Response(404)
+        auth = stream.auth
         if availability is Availability.UNAUTHORIZED:
-            return _Response(401, {"WWW-Authenticate": stream.auth.challenge()})
-        if not stream.auth.check(req.method, req.headers.get("authorization")):
-            return _Response(401, {"WWW-Authenticate": stream.auth.challenge()})
+            challenge = auth.challenge() if auth else DigestAuth(REALM, "-", "-").challenge()
+            return _Response(401, {"WWW-Authenticate": challenge})
+        if auth is not None and not auth.check(req.method, req.headers.get("authorization")):
+            return _Response(401, {"WWW-Authenticate": auth.challenge()})
         handler = self._handlers.get(req.method)
         if handler is None:
             return _Response(501, {"Public": PUBLIC})
@@ -571,23 +717,52 @@ class RtspServer:
         return _Response(200, headers, body)
 
     def _setup(self, conn: _Connection, stream: _CameraStream, req: _Request) -> _Response:
-        channel = _interleaved_channel(req.headers.get("transport", ""))
-        if channel is None:
+        offered = req.headers.get("transport", "")
+        allowed = stream.media.transport
+        channel = _interleaved_channel(offered) if allowed in ("tcp", "both") else None
+        udp_ports = _udp_ports(offered) if allowed in ("udp", "both") and channel is None else None
+        if channel is None and udp_ports is None:
             return _Response(461)
+        audio = req.path.rstrip("/").endswith(AUDIO_TRACK)
+        if audio and stream.audio is None:
+            return _Response(404)
         session = conn.session
         wanted = req.headers.get("session", "").split(";")[0].strip()
         if session is not None and wanted and wanted != session.id:
             return _Response(454)
         if session is None:
-            session = _Session(conn, stream, channel, req.url)
+            session = _Session(conn, stream, channel or 0, req.url)
             conn.session = session
             stream.add_session(session)
         elif session.playing:
             return _Response(455)
-        session.channel, session.track_url = channel, req.url
-        transport = (
-            f"RTP/AVP/TCP;unicast;interleaved={channel}-{channel + 1};ssrc={session.ssrc:08X}"
-        )
+        pair: UdpPair | None = None
+        if udp_ports is not None:
+            peer = conn.transport.get_extra_info("peername")
+            try:
+                pair = UdpPair(self.settings.host, peer[0], udp_ports[0])
+            except OSError:
+                return _Response(461)
+        ssrc = session.ssrc
+        if audio:
+            if session.audio is not None and session.audio.udp is not None:
+                session.audio.udp.close()
+            session.audio = _AudioTrack(channel or 0, req.url, pair)
+            ssrc = session.audio.ssrc
+        else:
+            if session.udp is not None:
+                session.udp.close()
+            session.udp = pair
+            session.channel, session.track_url = channel or 0, req.url
+        if pair is not None and udp_ports is not None:
+            low, high = udp_ports
+            transport = (
+                f"RTP/AVP;unicast;client_port={low}-{high};"
+                f"server_port={pair.port}-{pair.port + 1};ssrc={ssrc:08X}"
+            )
+        else:
+            assert channel is not None
+            transport = f"RTP/AVP/TCP;unicast;interleaved={channel}-{channel + 1};ssrc={ssrc:08X}"
         return _Response(200, {"Transport": transport, "Session": _session_header(session)})
 
     def _play(self, conn: _Connection, stream: _CameraStream, req: _Request) -> _Response:
@@ -599,6 +774,11 @@ class RtspServer:
             return _Response(200, headers)
         seq, rtptime = stream.plan_start(session)
         headers["RTP-Info"] = f"url={session.track_url};seq={seq};rtptime={rtptime}"
+        if session.audio is not None:
+            track = session.audio
+            headers["RTP-Info"] += (
+                f",url={track.url};seq={track.seq};rtptime={stream.audio_rtptime(session)}"
+            )
         return _Response(200, headers, then=lambda: stream.play(session))
 
     def _pause(self, conn: _Connection, stream: _CameraStream, req: _Request) -> _Response:

@@ -40,7 +40,7 @@ from cctvctl.tui.widgets.thumb import Thumb
 from cctvctl.tui.widgets.tile import has_picture, placeholder
 from cctvctl.tui.widgets.timeline import Timeline, window
 from cctvctl.units import bytes_text, kbps_text
-from cctvctl.views import flap_text
+from cctvctl.views import flap_text, media_rows
 
 __all__ = [
     "CameraScreen",
@@ -119,6 +119,8 @@ def stats_table(camera: Camera) -> Table:
         ("reconnects", f"{camera.reconnects_1h} in 1h"),
         ("rtt", rtt_text(camera.rtt_ms)),
         *device_rows(camera),
+        # Codec, transport, auth, and the sound: what it is and what is done with it.
+        *media_rows(camera, compact=True),
     ]
     if camera.last_error:
         # libav's own words, for whoever digs further than the cause above.

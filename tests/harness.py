@@ -639,3 +639,15 @@ def live_site(directory: Path, cache_dir: Path, spec: SiteSpec = SiteSpec()) -> 
     site = write_site(directory, spec)
     with serving(site, start_sim(site, cache_dir)) as live:
         yield live
+
+
+def onvif_commands(calls: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Of the simulator's ONVIF call counts per camera, the calls that change a camera.
+
+    A server's device checker reads each camera's clock and identity (Get...) on its own
+    schedule and at every reconnect, so those counts move whatever a test's request does.
+    """
+    return {
+        cam: {op: n for op, n in ops.items() if not op.startswith("Get")}
+        for cam, ops in calls.items()
+    }

@@ -31,7 +31,15 @@ FAULT_HELP = (
     "offline: refuse connections (RTSP and ONVIF); "
     "unauthorized: answer 401 to every RTSP login; "
     "not_found: answer 404 for the stream's path; "
-    "recover: end any fault."
+    "recover: end any fault (stream faults too). "
+    "Stream faults (the camera stays reachable, its stream misbehaves): "
+    "tsjump: RTP timestamps jump once by --by (default 3h; --by -3h goes back), as after a "
+    "reboot or an NTP step; "
+    "resize WxH: a new SPS/PPS and picture size from the next IDR, e.g. resize 1280x720; "
+    "nosps: the SDP stops carrying sprop-parameter-sets (in band only; new sessions); "
+    "fpslie: the SDP and SPS claim 25 fps while 12 are sent; "
+    "drift PPM: the RTP clock runs fast (+) or slow (-) against the wall, e.g. drift 50; "
+    "drift 100000 shows a 2 s departure in 20 s; drift 0 stops it."
 )
 
 app = typer.Typer(
@@ -44,14 +52,14 @@ app = typer.Typer(
 )
 
 
-def _parse_size(size: str) -> tuple[int, int]:
+def _parse_size(size: str, what: str = "--size") -> tuple[int, int]:
     width, sep, height = size.lower().partition("x")
     if not sep or not width.isdigit() or not height.isdigit():
-        error(f"--size {size!r} is not WIDTHxHEIGHT; accepted e.g. 640x360 or 1280x720")
+        error(f"{what} {size!r} is not WIDTHxHEIGHT; accepted e.g. 640x360 or 1280x720")
         raise typer.Exit(exit_codes.USAGE)
     w, h = int(width), int(height)
     if not (64 <= w <= 1920 and 64 <= h <= 1080) or w % 2 or h % 2:
-        error(f"--size {size!r} is out of range; accepted: even sizes from 64x64 to 1920x1080")
+        error(f"{what} {size!r} is out of range; accepted: even sizes from 64x64 to 1920x1080")
         raise typer.Exit(exit_codes.USAGE)
     return w, h
 
@@ -212,6 +220,15 @@ def _control_url(control: str | None, config: Path | None) -> str:
 def fault(
     camera: str = typer.Argument(..., help="Camera id, e.g. sgu-camat-01."),
     mode: str = typer.Argument(..., help=FAULT_HELP),
+    value: str | None = typer.Argument(
+        None, metavar="[WxH|PPM]", help="resize: the new size, e.g. 1280x720; drift: PPM."
+    ),
+    by: str | None = typer.Option(
+        None,
+        "--by",
+        metavar="DURATION",
+        help="For tsjump: how far, e.g. 3h, 90s, -3h (back); default 3h.",
+    ),
     period: float | None = typer.Option(
         None, "--period", min=0.1, help="For flap: seconds up, then as many down (default 10)."
     ),
@@ -223,21 +240,27 @@ def fault(
 ) -> None:
     """Break or mend a simulated camera.
 
-    Example: cctvctl sim fault sgu-camat-01 flap --period 5
+    Examples: cctvctl sim fault sgu-camat-01 flap --period 5;
+    cctvctl sim fault sgu-camat-01 tsjump --by -3h;
+    cctvctl sim fault sgu-camat-01 resize 1280x720;
+    cctvctl sim fault sgu-camat-01 drift 50
     """
     import httpx
 
     from cctvctl.sim.state import FAULT_MODES
+    from cctvctl.sim.stream_faults import STREAM_MODES
 
-    if mode not in FAULT_MODES:
-        error(f"fault mode {mode!r} is not accepted; accepted: {', '.join(FAULT_MODES)}")
+    modes = (*FAULT_MODES, *STREAM_MODES)
+    if mode not in modes:
+        error(f"fault mode {mode!r} is not accepted; accepted: {', '.join(modes)}")
         raise typer.Exit(exit_codes.USAGE)
+    body: dict[str, object] = {"mode": mode, **_stream_fault_values(mode, value, by)}
     url = _control_url(control, config)
-    body: dict[str, object] = {"mode": mode}
     if period is not None:
         body["period"] = period
     try:
-        resp = httpx.post(f"{url}/cameras/{camera}/fault", json=body, timeout=5)
+        # A resize or fpslie answers once its loop is encoded: seconds, on a busy machine more.
+        resp = httpx.post(f"{url}/cameras/{camera}/fault", json=body, timeout=120)
     except httpx.HTTPError as exc:
         error(f"simulator fault control at {url} is unreachable ({exc.__class__.__name__})")
         raise typer.Exit(exit_codes.UNREACHABLE) from None
@@ -251,8 +274,48 @@ def fault(
     state = resp.json()
     if json_out:
         print_json(state)
+    elif mode in STREAM_MODES:
+        stream = state["stream"]
+        print(
+            f"{camera}: tsjump={stream['tsjump_seconds']:g}s drift={stream['drift_ppm']:g}ppm "
+            f"nosps={stream['nosps']} fpslie={stream['fpslie']} size={stream['size'] or 'own'}"
+        )
     else:
         print(f"{camera}: fault={state['fault']} availability={state['availability']}")
+
+
+def _stream_fault_values(mode: str, value: str | None, by: str | None) -> dict[str, object]:
+    """The JSON members a stream fault needs, from its argument and --by; exits on misuse."""
+    from cctvctl.timeparse import parse_duration
+
+    wants_value = {"resize": "WxH, e.g. 1280x720", "drift": "PPM, e.g. 50 or -50"}
+    if mode in wants_value and value is None:
+        error(f"{mode} needs a value: {wants_value[mode]}")
+        raise typer.Exit(exit_codes.USAGE)
+    if mode not in wants_value and value is not None:
+        error(f"{mode} takes no value (got {value!r}); only resize WxH and drift PPM do")
+        raise typer.Exit(exit_codes.USAGE)
+    if by is not None and mode != "tsjump":
+        error("--by is only for tsjump, e.g. cctvctl sim fault CAM tsjump --by -3h")
+        raise typer.Exit(exit_codes.USAGE)
+    if mode == "resize" and value is not None:
+        _parse_size(value, "resize")
+        return {"size": value}
+    if mode == "drift" and value is not None:
+        try:
+            return {"ppm": float(value)}
+        except ValueError:
+            error(f"drift {value!r} is not a number of ppm; accepted e.g. 50, -50 or 100000")
+            raise typer.Exit(exit_codes.USAGE) from None
+    if mode == "tsjump" and by is not None:
+        sign = -1.0 if by.strip().startswith("-") else 1.0
+        try:
+            seconds = parse_duration(by.strip().lstrip("+-"))
+        except ValueError:
+            error(f"--by {by!r} is not a duration; accepted e.g. 3h, 90s, 1h30m, -3h")
+            raise typer.Exit(exit_codes.USAGE) from None
+        return {"by": sign * seconds}
+    return {}
 
 
 @app.command("status")

@@ -130,15 +130,41 @@ class _CameraStream:
         self.loop = loop
         self.auth = DigestAuth(REALM, camera.username, camera.password)
         self.epoch = epoch
+        self.ts_origin = 0  # media time of frame 0 (moves when a stream fault swaps the loop)
+        self._use(loop)
+        self.sessions: set[_Session] = set()
+        self.playing: set[_Session] = set()
+        self.ticker: asyncio.Task[None] | None = None
+        self.next_index = 0
+
+    def _use(self, loop: Loop) -> None:
+        self.loop = loop
         self.units = len(loop.units)
         self.loop_seconds = loop.duration / CLOCK_RATE
         self.unit_seconds = [u.pts / CLOCK_RATE for u in loop.units]
         self.keyframes = loop.keyframe_indices
         self.packets = [_frame_packets(u.payloads) for u in loop.units]
-        self.sessions: set[_Session] = set()
-        self.playing: set[_Session] = set()
-        self.ticker: asyncio.Task[None] | None = None
-        self.next_index = 0
+
+    def switch_pending(self, index: int | None = None) -> int:
+        """Send the loop a stream fault asked for from keyframe ``index`` on (default: the
+        next one due); returns the index that keyframe has in the new loop's numbering.
+
+        The new loop starts when and where the old keyframe would have: the same due time,
+        the same media time, so the timeline goes on without a step.
+        """
+        loop = self.state.stream.pending
+        if index is None:
+            index = self.next_keyframe(self.index_at(time.monotonic()))
+        if loop is None:
+            return index
+        self.state.stream.pending = None
+        due, origin = self.frame_time(index), self.media_ts(index)
+        self._use(loop)
+        self.epoch, self.ts_origin = due, origin
+        for session in self.sessions:
+            session.start_index = 0
+        self.state.stream.switches += 1
+        return 0
 
     # -- the live clock; frame indices are global, counted from the epoch across passes --
 
@@ -162,7 +188,7 @@ class _CameraStream:
     def media_ts(self, index: int) -> int:
         """90 kHz time of a frame, continuous across passes (before the session's base)."""
         passes, i = divmod(index, self.units)
-        return passes * self.loop.duration + self.loop.units[i].pts
+        return self.ts_origin + passes * self.loop.duration + self.loop.units[i].pts
 
     # -- sessions --
 
@@ -178,6 +204,8 @@ class _CameraStream:
     def plan_start(self, session: _Session) -> tuple[int, int]:
         """Fix where a session starts; returns (first seq, first rtptime) for RTP-Info."""
         upcoming = self.next_index if self.ticker else self.index_at(time.monotonic())
+        if self.ticker is None and self.state.stream.pending is not None:
+            upcoming = self.switch_pending()
         session.start_index = self.next_keyframe(upcoming)
         rtptime = (session.ts_base + self.media_ts(session.start_index)) & 0xFFFFFFFF
         return session.seq, rtptime
@@ -209,6 +237,8 @@ class _CameraStream:
             if delay > 0:
                 await asyncio.sleep(delay)
                 continue  # clients and faults may have changed while asleep
+            if self.state.stream.pending is not None and self.next_keyframe(index) == index:
+                index = self.switch_pending(index)
             self.next_index = index + 1
             if delay < -MAX_LAG or self.state.availability() is not Availability.UP:
                 # Frames that were not sent leave decoders without references, so the
@@ -227,6 +257,8 @@ class _CameraStream:
     def _send(self, index: int) -> None:
         packets = self.packets[index % self.units]
         media_ts = self.media_ts(index)
+        if self.state.stream.active:
+            media_ts += self.state.stream.rtp_offset(time.monotonic())
         for session in list(self.playing):
             if session.start_index <= index and not session.send(packets, media_ts):
                 session.conn.close()  # slow reader: drop rather than buffer without bound
@@ -338,10 +370,10 @@ def _base_url(req: _Request, camera: SimCamera, host: str, port: int) -> str:
 
 def _sdp(stream: _CameraStream, base_url: str, host: str) -> bytes:
     loop = stream.loop
-    fmtp = (
-        f"packetization-mode=1;profile-level-id={loop.profile_level_id};"
-        f"sprop-parameter-sets={loop.sprop_parameter_sets}"
-    )
+    fmtp = f"packetization-mode=1;profile-level-id={loop.profile_level_id}"
+    if not stream.state.stream.nosps:
+        fmtp += f";sprop-parameter-sets={loop.sprop_parameter_sets}"
+
     lines = [
         "v=0",
         f"o=- {int(stream.epoch * 1000)} 1 IN IP4 {host}",
@@ -566,6 +598,8 @@ class RtspServer:
 
     def _describe(self, conn: _Connection, stream: _CameraStream, req: _Request) -> _Response:
         base = _base_url(req, stream.camera, self.settings.host, conn.port)
+        if stream.ticker is None and stream.state.stream.pending is not None:
+            stream.switch_pending()  # nobody watches: describe the camera as it is now
         body = _sdp(stream, base, self.settings.host)
         headers = {"Content-Type": "application/sdp", "Content-Base": f"{base}/"}
         return _Response(200, headers, body)

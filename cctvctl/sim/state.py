@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from cctvctl.sim.model import SimCamera
+from cctvctl.sim.stream_faults import StreamFaults
 
 FAULT_MODES = ("drop", "stall", "flap", "offline", "unauthorized", "not_found", "recover")
 
@@ -42,6 +43,8 @@ class CameraState:
     # benchmark compares with the frames its recorder wrote to disk. A frame queued to a
     # connection later dropped as a slow reader counts; it was sent, and lost by the client.
     frames_sent: int = 0
+    # What the stream does wrong while the camera stays reachable (sim.stream_faults).
+    stream: StreamFaults = field(default_factory=StreamFaults)
 
     def availability(self, now: float | None = None) -> Availability:
         now = time.monotonic() if now is None else now
@@ -99,4 +102,5 @@ class CameraState:
             "frames_sent": self.frames_sent,
             "reboots": self.reboots,
             "onvif_calls": dict(self.onvif_calls),
+            "stream": self.stream.snapshot(),
         }

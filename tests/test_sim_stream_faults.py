@@ -7,6 +7,7 @@ and decoded by PyAV, the faults are asked for over fault control and with `cctvc
 from __future__ import annotations
 
 import asyncio
+import itertools
 import subprocess
 import sys
 import time
@@ -102,7 +103,7 @@ def test_resize_switches_size_at_a_keyframe_without_a_timestamp_step(sim: Simula
     first_new = sizes.index((160, 90))
     assert set(sizes[first_new:]) == {(160, 90)}
     times = [t for t, _, _ in before + after]
-    steps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    steps = [b - a for a, b in itertools.pairwise(times)]
     assert all(abs(s - 1 / FPS) < 0.02 for s in steps), [s for s in steps if abs(s - 0.1) > 0.02]
 
 
@@ -124,7 +125,7 @@ def test_tsjump_moves_timestamps_both_ways(sim: Simulator) -> None:
         read(30)
         assert _fault(sim, {"mode": "tsjump", "by": -7200}).status_code == 200
         read(50)
-    steps = [b - a for a, b in zip(dts, dts[1:], strict=False)]
+    steps = [b - a for a, b in itertools.pairwise(dts)]
     jumps = [s for s in steps if abs(s) > 1]
     assert len(jumps) == 2, jumps
     assert abs(jumps[0] - 3600 - 1 / FPS) < 0.05

@@ -490,6 +490,7 @@ class CameraIngest:
         self.connections += 1
         self.stats.connected(float(announced) if announced else None)
         declared = _RateFromTimestamps(time_base) if announced is None else None
+        seconds_per_tick = float(time_base) if time_base else 0.0
 
         writer: SegmentWriter | None = None
         stats = self.stats
@@ -511,7 +512,9 @@ class CameraIngest:
                 if not size:
                     continue  # the flush packet demux() yields when the stream ends
                 now = clock()
-                stats.packet(size, now)
+                dts = packet.dts
+                media = None if dts is None or not seconds_per_tick else dts * seconds_per_tick
+                stats.packet(size, now, media)
                 self._delivered = True
                 if declared is not None and declared.add(packet.dts):
                     stats.stream_rate(declared.fps)

@@ -39,7 +39,8 @@ FAULT_HELP = (
     "nosps: the SDP stops carrying sprop-parameter-sets (in band only; new sessions); "
     "fpslie: the SDP and SPS claim 25 fps while 12 are sent; "
     "drift PPM: the RTP clock runs fast (+) or slow (-) against the wall, e.g. drift 50; "
-    "drift 100000 shows a 2 s departure in 20 s; drift 0 stops it."
+    "drift 100000 shows a 2 s departure in 20 s; drift 0 stops it; "
+    "rate FPS: send FPS frames a second, honestly timestamped, SDP unchanged, e.g. rate 5."
 )
 
 app = typer.Typer(
@@ -221,7 +222,9 @@ def fault(
     camera: str = typer.Argument(..., help="Camera id, e.g. sgu-camat-01."),
     mode: str = typer.Argument(..., help=FAULT_HELP),
     value: str | None = typer.Argument(
-        None, metavar="[WxH|PPM]", help="resize: the new size, e.g. 1280x720; drift: PPM."
+        None,
+        metavar="[WxH|PPM|FPS]",
+        help="resize: the new size, e.g. 1280x720; drift: PPM; rate: frames a second.",
     ),
     by: str | None = typer.Option(
         None,
@@ -288,12 +291,16 @@ def _stream_fault_values(mode: str, value: str | None, by: str | None) -> dict[s
     """The JSON members a stream fault needs, from its argument and --by; exits on misuse."""
     from cctvctl.timeparse import parse_duration
 
-    wants_value = {"resize": "WxH, e.g. 1280x720", "drift": "PPM, e.g. 50 or -50"}
+    wants_value = {
+        "resize": "WxH, e.g. 1280x720",
+        "drift": "PPM, e.g. 50 or -50",
+        "rate": "FPS, a whole number 1-60, e.g. 5",
+    }
     if mode in wants_value and value is None:
         error(f"{mode} needs a value: {wants_value[mode]}")
         raise typer.Exit(exit_codes.USAGE)
     if mode not in wants_value and value is not None:
-        error(f"{mode} takes no value (got {value!r}); only resize WxH and drift PPM do")
+        error(f"{mode} takes no value (got {value!r}); only resize, drift and rate do")
         raise typer.Exit(exit_codes.USAGE)
     if by is not None and mode != "tsjump":
         error("--by is only for tsjump, e.g. cctvctl sim fault CAM tsjump --by -3h")
@@ -307,6 +314,11 @@ def _stream_fault_values(mode: str, value: str | None, by: str | None) -> dict[s
         except ValueError:
             error(f"drift {value!r} is not a number of ppm; accepted e.g. 50, -50 or 100000")
             raise typer.Exit(exit_codes.USAGE) from None
+    if mode == "rate" and value is not None:
+        if not value.isdigit() or not 1 <= int(value) <= 60:
+            error(f"rate {value!r} is not accepted; accepted: a whole number 1-60, e.g. 5")
+            raise typer.Exit(exit_codes.USAGE)
+        return {"fps": int(value)}
     if mode == "tsjump" and by is not None:
         sign = -1.0 if by.strip().startswith("-") else 1.0
         try:

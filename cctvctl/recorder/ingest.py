@@ -54,6 +54,7 @@ import av
 from cctvctl.models import OfflineCause
 from cctvctl.recorder.causes import classify
 from cctvctl.recorder.liveness import Presence, probe_cause
+from cctvctl.recorder.media_clock import DEFAULT_THRESHOLD, Reanchor
 from cctvctl.recorder.segmenter import SegmentRecord, SegmentWriter
 from cctvctl.recorder.stats import CameraStats
 from cctvctl.recorder.thumbnails import Keyframe
@@ -152,6 +153,9 @@ class IngestSettings:
     probe_fast_interval: float = PROBE_FAST_INTERVAL
     probe_fast_seconds: float = PROBE_FAST_SECONDS
     probe_timeout: float = PROBE_TIMEOUT
+    # How far media time may depart from the wall clock before it is re-anchored
+    # (recorder/media_clock.py); None: never, as for replays faster than real time.
+    reanchor_seconds: float | None = DEFAULT_THRESHOLD
 
     def av_options(self, *, full_probe: bool = False) -> dict[str, str]:
         options = {
@@ -326,8 +330,10 @@ class CameraIngest:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         modes: FileModes = DEFAULT_MODES,
+        on_reanchor: Callable[[Reanchor], None] | None = None,
     ) -> None:
         self.camera_id = camera_id
+        self._on_reanchor = on_reanchor
         self.kecamatan_slug = kecamatan_slug
         self.stats = stats
         self.settings = settings or IngestSettings()
@@ -538,6 +544,8 @@ class CameraIngest:
                         wall_start=datetime.fromtimestamp(now, UTC),
                         clock=clock,
                         modes=self._modes,
+                        reanchor_seconds=self.settings.reanchor_seconds,
+                        on_reanchor=self._reanchored,
                     )
                 writer.write(packet)
                 path = writer.current_path
@@ -568,6 +576,14 @@ class CameraIngest:
                     writer.close()
             finally:
                 stats.set_recording(False)
+
+    def _reanchored(self, reanchor: Reanchor) -> None:
+        if self._on_reanchor is None:
+            return
+        try:
+            self._on_reanchor(reanchor)
+        except Exception:
+            log.exception("%s: could not report a re-anchor", self.camera_id)
 
     def _segment_closed(self, record: SegmentRecord) -> None:
         self._open_segment_start = record.end.timestamp()

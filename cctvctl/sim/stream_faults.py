@@ -10,9 +10,11 @@ streaming but change what it sends, as cameras in the field do:
 - ``nosps``: the SDP carries no sprop-parameter-sets; parameter sets travel in band only;
 - ``fpslie``: the SDP and the SPS say 25 fps while 12 frames a second are sent, honestly
   timestamped;
-- ``drift PPM``: the camera's RTP clock runs fast (positive) or slow against the wall.
+- ``drift PPM``: the camera's RTP clock runs fast (positive) or slow against the wall;
+- ``rate FPS``: the camera sends FPS frames a second, honestly timestamped, while SDP and SPS
+  say what they said (an overloaded encoder, a camera whose rate an installer lowered).
 
-``recover`` ends drift, nosps, fpslie and resize (the original loop returns at the next
+``recover`` ends drift, nosps, fpslie, rate and resize (the original loop returns at the next
 keyframe); a timestamp jump that happened stays, as a camera's clock does not jump back by
 itself. Variant loops (another size, the 25 fps claim) are encoded and cached like the
 camera's own (:func:`cctvctl.sim.loop.load_loop`), so asking twice costs nothing.
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 # state is loaded by `cctvctl sim fault`, which must not load the encoder's modules.
 CLOCK_RATE: Final = 90_000
 
-STREAM_MODES: Final = ("tsjump", "resize", "nosps", "fpslie", "drift")
+STREAM_MODES: Final = ("tsjump", "resize", "nosps", "fpslie", "drift", "rate")
 FPSLIE_CLAIMED: Final = 25  # what the SDP and the SPS say
 FPSLIE_SENT: Final = 12  # what arrives
 MAX_JUMP_SECONDS: Final = 7 * 86400.0  # a week either way; more wraps the 32-bit clock often
@@ -62,6 +64,7 @@ class StreamFaults:
     nosps: bool = False
     fpslie: bool = False
     size: tuple[int, int] | None = None  # resize; None: the camera's own size
+    rate: int | None = None  # frames sent a second; None: the loop's own
     pending: Loop | None = None  # the loop to switch to at the next keyframe
     switches: int = 0  # loops switched to since start (resize, fpslie, recover)
     active: bool = False  # whether the ticker must add anything to the timestamps
@@ -97,6 +100,7 @@ class StreamFaults:
             "nosps": self.nosps,
             "fpslie": self.fpslie,
             "size": None if self.size is None else f"{self.size[0]}x{self.size[1]}",
+            "rate": self.rate,
             "switch_pending": self.pending is not None,
             "switches": self.switches,
         }
@@ -131,6 +135,12 @@ def parse_jump(value: object) -> float:
     return float(value)
 
 
+def parse_rate(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 60:
+        raise StreamFaultError(f"fps {value!r} is not accepted; accepted: a whole number 1-60")
+    return value
+
+
 def parse_ppm(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise StreamFaultError(f"ppm {value!r} is not a number (e.g. 50 or -50000)")
@@ -163,7 +173,8 @@ def wanted_loop(camera: SimCamera, settings: SimSettings, faults: StreamFaults) 
     if faults.fpslie:
         overrides["fps"] = FPSLIE_CLAIMED
     loop = load_loop(camera, dataclasses.replace(settings, **overrides))  # type: ignore[arg-type]
-    return retime(loop, FPSLIE_SENT) if faults.fpslie else loop
+    sent = FPSLIE_SENT if faults.fpslie else faults.rate
+    return loop if sent is None else retime(loop, sent)
 
 
 async def apply(
@@ -188,14 +199,17 @@ async def apply(
         faults.size = None if size == (settings.width, settings.height) else size
     elif mode == "fpslie":
         faults.fpslie = True
+    elif mode == "rate":
+        faults.rate = parse_rate(payload.get("fps"))
     elif mode == "recover":
         faults.nosps = False
         if faults.drift_ppm:
             faults.drift(0.0)
-        if faults.size is None and not faults.fpslie:
+        if faults.size is None and not faults.fpslie and faults.rate is None:
             return
         faults.size = None
         faults.fpslie = False
+        faults.rate = None
     else:
         raise StreamFaultError(f"{mode!r} is not a stream fault; accepted: {STREAM_MODES}")
     # Encoding a new size takes seconds: off the event loop, which keeps streaming.

@@ -20,6 +20,7 @@ from cctvctl.models import Event
 from cctvctl.storage.event_store import EventStore
 
 __all__ = [
+    "CAMERA_REANCHOR",
     "CAMERA_STATUS",
     "JOB_PROGRESS",
     "STORAGE_DELETED",
@@ -32,6 +33,8 @@ __all__ = [
 CAMERA_STATUS: Final = "camera.status"
 STORAGE_DELETED: Final = "storage.deleted"
 JOB_PROGRESS: Final = "job.progress"
+#: A camera's media time re-anchored to the wall clock (recorder/media_clock.py).
+CAMERA_REANCHOR: Final = "camera.reanchor"
 
 DEFAULT_MAXSIZE: Final = 1000
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import pytest
 from harness import RunningSim, ServerProcess, Site, SiteSpec, segment_spans, wait_for, write_site
@@ -180,3 +181,44 @@ def test_drift_is_reanchored_with_an_event(rig: Rig) -> None:
     # Segments never overlap, and the last one ends by now.
     assert all(a[1] <= b[0] + 1e-6 for a, b in itertools.pairwise(spans))
     assert spans[-1][1] <= time.time() + 0.5
+
+
+def test_resize_mid_recording_starts_a_segment_and_loses_no_frame(
+    site_factory: Any, sim_factory: Any, server_factory: Any
+) -> None:
+    site: Site = site_factory(SiteSpec(cameras=1, segment_seconds=60))
+    sim: RunningSim = sim_factory(site)
+    server: ServerProcess = server_factory(site)
+    camera = site.camera_ids[0]
+    wait_for(lambda: _camera_of(server, camera)["status"] == "online", 30, what="online")
+    time.sleep(2.5)
+    _fault(site, camera, {"mode": "resize", "size": "160x96"})
+    time.sleep(3.5)
+    # Silence the camera, let the recorder read what was sent, then close every segment.
+    sim.fault(camera, "stall")
+    time.sleep(2.5)
+    sent = httpx.get(f"{sim.control_url}/cameras/{camera}", timeout=5).json()
+    assert sent["stream"]["switches"] == 1
+    server.stop()
+    db = site.storage / "index.sqlite3"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute(
+            'SELECT start, "end", frames, width, height, path FROM segments ORDER BY start'
+        ).fetchall()
+    # Segments of 60 s: the resize alone made the boundary, at the new keyframe.
+    assert [(w, h) for _, _, _, w, h, _ in rows] == [(320, 180), (160, 96)], rows
+    assert rows[0][1] == pytest.approx(rows[1][0], abs=1e-3)  # no hole at the boundary
+    # Every frame sent is in the files but the last: libavformat's H.264 parser hands
+    # out an access unit when the next one begins, so the last before the stall is still
+    # in it (as without a resize; the next frame would have released it).
+    assert sum(r[2] for r in rows) == sent["frames_sent"] - 1
+    for _, _, frames, width, height, path in rows:
+        with av.open(str(site.storage / path)) as container:
+            decoded = list(container.decode(video=0))
+        assert len(decoded) == frames
+        assert {(f.width, f.height) for f in decoded} == {(width, height)}
+
+
+def _camera_of(server: ServerProcess, camera: str) -> dict[str, Any]:
+    body: dict[str, Any] = server.get(f"/api/v1/cameras/{camera}").json()
+    return body

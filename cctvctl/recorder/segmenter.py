@@ -36,6 +36,7 @@ from av.packet import Packet
 from av.stream import Stream
 
 from cctvctl.recorder.media_clock import DEFAULT_THRESHOLD, DRIFTED, JUMPED, MediaClock, Reanchor
+from cctvctl.recorder.parameter_sets import parameter_sets, picture_size
 from cctvctl.storage.modes import DEFAULT_MODES, FileModes
 
 __all__ = [
@@ -80,6 +81,8 @@ class SegmentRecord:
     frames: int
     keyframes: int  # equals the number of fragments in the file
     clean: bool  # False if the segment was abandoned after a write error
+    width: int | None = None  # the picture size the segment's init describes
+    height: int | None = None
 
     @property
     def duration(self) -> float:
@@ -219,6 +222,19 @@ class SegmentWriter:
         self._seg_last_dur = 0
         self._seg_frames = 0
         self._seg_keys = 0
+        self._seg_size: tuple[int, int] | None = None
+
+        # Parameter sets (recorder/parameter_sets.py): the input's, as the SDP gave them;
+        # the ones files are made with now; a change seen in band, for the next file.
+        ctx: Any = stream.codec_context
+        self._codec = ctx.name
+        extradata = bytes(ctx.extradata) if ctx.extradata else b""
+        self._template_params = extradata if extradata.startswith(b"\x00\x00") else None
+        self._params = self._template_params
+        self._size = (ctx.width, ctx.height) if ctx.width and ctx.height else None
+        self._new_params: bytes | None = None
+        self._new_size: tuple[int, int] | None = None
+        self._param_changes = 0
 
         # Counters.
         self._packets_in = 0
@@ -291,8 +307,13 @@ class SegmentWriter:
                 self._reanchor(corr, shift, -shift, DRIFTED)
 
         key = packet.is_keyframe
+        if key:
+            self._check_params(packet)
         if key and (
-            self._out is None or self._force_roll or corr - self._seg_base >= self._seg_ticks
+            self._out is None
+            or self._force_roll
+            or self._new_params is not None
+            or corr - self._seg_base >= self._seg_ticks
         ):
             self._roll(corr)
         out = self._out
@@ -345,6 +366,25 @@ class SegmentWriter:
         self.close()
 
     # ------------------------------------------------------------------ timeline
+
+    def _check_params(self, packet: Packet[Any]) -> None:
+        """Note a keyframe whose in-band parameter sets differ from the current file's."""
+        data = bytes(packet)
+        params = parameter_sets(data, self._codec)
+        if params is None or params == self._params:
+            return
+        if self._params is None and self._out is not None:
+            # The first in-band sets of a stream described only by avcC: nothing to
+            # compare with, so they are taken as the ones the file was made with.
+            self._params = params
+            return
+        self._new_params = params
+        self._new_size = picture_size(data, self._codec) or self._size
+
+    @property
+    def parameter_changes(self) -> int:
+        """Files started because the camera's parameter sets changed in band."""
+        return self._param_changes
 
     def _untimed(self, packet: Packet[Any]) -> int | None:
         """Place a packet that has neither DTS nor PTS, or drop it (returns None)."""
@@ -463,6 +503,18 @@ class SegmentWriter:
             # the codec, which a build may lack (e.g. no HEVC encoder) and which a remux
             # never needs.
             ostream = out.add_stream_from_template(self._src, opaque=True)
+            if self._new_params is not None:
+                if self._out_params_changed():
+                    self._param_changes += 1
+                self._params, self._new_params = self._new_params, None
+                self._size = self._new_size
+            if self._params is not None and self._params != self._template_params:
+                # A new SPS/PPS in band (a resolution change): this file's init is made
+                # from them, not from the SDP's.
+                octx: Any = ostream.codec_context
+                octx.extradata = self._params
+                if self._size is not None:
+                    octx.width, octx.height = self._size
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -476,8 +528,13 @@ class SegmentWriter:
         self._seg_last_dur = 0
         self._seg_frames = 0
         self._seg_keys = 0
+        self._seg_size = self._size
         self._force_roll = False
         self._pause_roll = False
+
+    def _out_params_changed(self) -> bool:
+        # The very first file of a connection is no change, whatever its sets.
+        return self._segments > 0 or self._out is not None
 
     def _detach(self) -> tuple[OutputContainer, Path]:
         out, path = self._out, self._path
@@ -506,6 +563,8 @@ class SegmentWriter:
             frames=self._seg_frames,
             keyframes=self._seg_keys,
             clean=clean,
+            width=None if self._seg_size is None else self._seg_size[0],
+            height=None if self._seg_size is None else self._seg_size[1],
         )
 
     def _finish(self, *, clean: bool, end: float | None = None) -> SegmentRecord:

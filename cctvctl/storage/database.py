@@ -89,6 +89,8 @@ class SegmentRow:
     bytes: int
     frames: int | None
     path: Path
+    width: int | None = None  # the picture size of the segment's init (migration 5)
+    height: int | None = None
 
     @property
     def seconds(self) -> float:
@@ -117,7 +119,7 @@ def from_ts(ts: float) -> datetime:
 # Queries below are assembled from these fixed fragments and fixed WHERE terms only;
 # every value is a bound parameter, hence the S608 (string-built SQL) waivers.
 _SELECT_SEGMENTS: Final = (
-    'SELECT id, camera, kecamatan, start, "end", bytes, frames, path FROM segments '
+    'SELECT id, camera, kecamatan, start, "end", bytes, frames, path, width, height FROM segments '
 )
 
 
@@ -265,6 +267,8 @@ class Database:
             bytes=r[5],
             frames=r[6],
             path=self.full_path(r[7]),
+            width=r[8],
+            height=r[9],
         )
 
     def add_segment(self, record: SegmentLike, *, kecamatan: str | None = None) -> int:
@@ -288,13 +292,18 @@ class Database:
             int(record.bytes),
             record.frames,
             self.stored_path(record.path),
+            # The segmenter's records know their picture size; a probed file may not.
+            getattr(record, "width", None),
+            getattr(record, "height", None),
         )
         with self._write() as conn:
             row = conn.execute(
-                'INSERT INTO segments (camera, kecamatan, start, "end", bytes, frames, path) '
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET "
-                "camera = excluded.camera, kecamatan = excluded.kecamatan, start = excluded.start, "
-                '"end" = excluded."end", bytes = excluded.bytes, frames = excluded.frames '
+                'INSERT INTO segments (camera, kecamatan, start, "end", bytes, frames, path, '
+                "width, height) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE "
+                "SET camera = excluded.camera, kecamatan = excluded.kecamatan, "
+                'start = excluded.start, "end" = excluded."end", bytes = excluded.bytes, '
+                "frames = excluded.frames, width = COALESCE(excluded.width, width), "
+                "height = COALESCE(excluded.height, height) "
                 "RETURNING id",
                 params,
             ).fetchone()

@@ -189,6 +189,13 @@ MIGRATIONS: list[Migration] = [
             hash TEXT NOT NULL
         ) WITHOUT ROWID""",
     ),
+    # 5: the picture size of each segment's init (NULL: not known, e.g. indexed before
+    # this version or probed without one). A camera whose resolution changes gets a new
+    # segment, and an export that spans the change one clip per size.
+    (
+        "ALTER TABLE segments ADD COLUMN width INTEGER",
+        "ALTER TABLE segments ADD COLUMN height INTEGER",
+    ),
 ]
 
 

@@ -30,7 +30,10 @@ Both sides are measured the same way, after a warm-up, over the same window:
                     the processes are stopped (SIGTERM) and the files counted.
 
 Then, for the recorder only, the live-figure latency its read batching costs: the API's
-`last_packet` age sampled for every camera (ffmpeg has no live figures to compare).
+`last_packet` age sampled for every camera (ffmpeg has no live figures to compare), and its
+false alarms: `camera.status` events after each camera's first verdict and
+`camera.reanchor` events, from the server's event table, up to the moment sending is
+stopped. Every simulated camera streams steadily, so the target for both is 0.
 
 Figures only; nothing is asserted. Caveats are printed with the figures.
 """
@@ -38,11 +41,14 @@ Figures only; nothing is asserted. Caveats are printed with the figures.
 from __future__ import annotations
 
 import argparse
+import collections
 import itertools
+import json
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -286,6 +292,25 @@ def online_count(server: ServerProcess) -> int:
     return sum(1 for cam in resp.json() if cam.get("status") == "online")
 
 
+def false_alarms(storage: Path, until: float) -> str:
+    """Status changes after each camera's first verdict, and re-anchors, before ``until``:
+    with every camera healthy and streaming, each one is a false alarm."""
+    db = storage / "index.sqlite3"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute(
+            "SELECT type, camera, data FROM events WHERE time < ? AND type IN "
+            "('camera.status', 'camera.reanchor')",
+            (until,),
+        ).fetchall()
+    changes = [(cam, json.loads(data)) for kind, cam, data in rows if kind == "camera.status"]
+    false = [(cam, d) for cam, d in changes if d.get("previous") is not None]
+    reanchors = sum(1 for kind, _, _ in rows if kind == "camera.reanchor")
+    kinds = collections.Counter(f"{d['previous']}->{d['status']}" for _, d in false)
+    detail = ", ".join(f"{k} {n}" for k, n in kinds.most_common()) or "none"
+    cams = len({cam for cam, _ in false})
+    return f"{len(false)} false status changes on {cams} cameras ({detail}), {reanchors} re-anchors"
+
+
 def run_recorder(
     site: Site, sim: psutil.Process, control: SimControl, args: argparse.Namespace
 ) -> tuple[Result, Latency]:
@@ -300,6 +325,7 @@ def run_recorder(
         online = online_count(server)
         window = measure(tree(root), sim, args.seconds)
         latency = sample_latency(server, args.latency_seconds)
+        stalled_at = time.time()
         control.fault_all("stall")
         time.sleep(DRAIN_SECONDS)
         after = control.frames_sent()
@@ -312,7 +338,8 @@ def run_recorder(
         files.setdefault(path.parent.parent.name, []).append(path)
     frames = compare_frames(before, after, files)
     written = sum(p.stat().st_size for ps in files.values() for p in ps)
-    note = f"{online}/{streams} online after warm-up, {written / MB:.1f} MB written"
+    alarms = false_alarms(site.storage, stalled_at)
+    note = f"{online}/{streams} online after warm-up, {written / MB:.1f} MB written; {alarms}"
     return Result("recorder", streams, window, frames, note), latency
 
 

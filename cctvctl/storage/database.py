@@ -292,21 +292,23 @@ class Database:
             int(record.bytes),
             record.frames,
             self.stored_path(record.path),
-            # The segmenter's records know their picture size; a probed file may not.
-            getattr(record, "width", None),
-            getattr(record, "height", None),
         )
+        # The segmenter's records know their picture size (migration 5); a probed file may
+        # not, and then the row keeps what it had.
+        size = (getattr(record, "width", None), getattr(record, "height", None))
         with self._write() as conn:
             row = conn.execute(
-                'INSERT INTO segments (camera, kecamatan, start, "end", bytes, frames, path, '
-                "width, height) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE "
-                "SET camera = excluded.camera, kecamatan = excluded.kecamatan, "
-                'start = excluded.start, "end" = excluded."end", bytes = excluded.bytes, '
-                "frames = excluded.frames, width = COALESCE(excluded.width, width), "
-                "height = COALESCE(excluded.height, height) "
+                'INSERT INTO segments (camera, kecamatan, start, "end", bytes, frames, path) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET "
+                "camera = excluded.camera, kecamatan = excluded.kecamatan, start = excluded.start, "
+                '"end" = excluded."end", bytes = excluded.bytes, frames = excluded.frames '
                 "RETURNING id",
                 params,
             ).fetchone()
+            if size[0] is not None and size[1] is not None:
+                conn.execute(
+                    "UPDATE segments SET width = ?, height = ? WHERE id = ?", (*size, row[0])
+                )
         return int(row[0])
 
     def get(self, segment_id: int) -> SegmentRow | None:

@@ -7,12 +7,15 @@ and status are its own, so the quirks do not disturb each other.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import itertools
 import json
 import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +202,9 @@ def test_resize_mid_recording_starts_a_segment_and_loses_no_frame(
     time.sleep(2.5)
     sent = httpx.get(f"{sim.control_url}/cameras/{camera}", timeout=5).json()
     assert sent["stream"]["switches"] == 1
+    # The stalled stream times out and its open segment is closed: every frame indexed.
+    wait_for(lambda: len(segment_spans(site.storage, camera)) == 2, 20, what="two segments")
+    _check_export_per_size(server, camera, segment_spans(site.storage, camera))
     server.stop()
     db = site.storage / "index.sqlite3"
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
@@ -208,10 +214,9 @@ def test_resize_mid_recording_starts_a_segment_and_loses_no_frame(
     # Segments of 60 s: the resize alone made the boundary, at the new keyframe.
     assert [(w, h) for _, _, _, w, h, _ in rows] == [(320, 180), (160, 96)], rows
     assert rows[0][1] == pytest.approx(rows[1][0], abs=1e-3)  # no hole at the boundary
-    # Every frame sent is in the files but the last: libavformat's H.264 parser hands
-    # out an access unit when the next one begins, so the last before the stall is still
-    # in it (as without a resize; the next frame would have released it).
-    assert sum(r[2] for r in rows) == sent["frames_sent"] - 1
+    # Every frame sent is in the files. (libavformat's parser hands out an access unit
+    # when the next one begins; the stalled stream's time-out flushes the last one.)
+    assert sum(r[2] for r in rows) == sent["frames_sent"]
     for _, _, frames, width, height, path in rows:
         with av.open(str(site.storage / path)) as container:
             decoded = list(container.decode(video=0))
@@ -222,3 +227,36 @@ def test_resize_mid_recording_starts_a_segment_and_loses_no_frame(
 def _camera_of(server: ServerProcess, camera: str) -> dict[str, Any]:
     body: dict[str, Any] = server.get(f"/api/v1/cameras/{camera}").json()
     return body
+
+
+def _check_export_per_size(
+    server: ServerProcess, camera: str, spans: list[tuple[float, float]]
+) -> None:
+    """An export across the size change: one clip per size, all in the manifest."""
+    window = {
+        "camera": camera,
+        "start": datetime.fromtimestamp(spans[0][0] + 0.5, UTC).isoformat(),
+        "end": datetime.fromtimestamp(spans[1][1] - 0.5, UTC).isoformat(),
+    }
+    with server.client("operator") as api:
+        job = api.post("/api/v1/exports", json=window).json()
+        done = wait_for(
+            lambda: (j := api.get(f"/api/v1/exports/{job['id']}").json())["state"] == "done" and j,
+            30,
+            what="the export",
+        )
+        manifest = api.get(f"/api/v1/exports/{job['id']}/manifest").json()
+        assert [(c["width"], c["height"]) for c in manifest["clips"]] == [(320, 180), (160, 96)]
+        assert manifest["clips"][0]["file"] == manifest["file"]
+        assert manifest["clips"][0]["sha256"] == done["sha256"] == manifest["sha256"]
+        assert manifest["frames"] == sum(c["frames"] for c in manifest["clips"])
+        for n, clip in enumerate(manifest["clips"]):
+            resp = api.get(f"/api/v1/exports/{job['id']}/file", params={"clip": n})
+            assert resp.status_code == 200
+            assert hashlib.sha256(resp.content).hexdigest() == clip["sha256"]
+            with av.open(io.BytesIO(resp.content)) as container:
+                sizes = {(f.width, f.height) for f in container.decode(video=0)}
+            assert sizes == {(clip["width"], clip["height"])}
+        wrong = api.get(f"/api/v1/exports/{job['id']}/file", params={"clip": 2})
+        assert wrong.status_code == 404
+        assert "accepted: 0 to 1" in wrong.json()["detail"]

@@ -9,7 +9,7 @@ from cctvctl import __version__
 from cctvctl.config import Inventory
 from cctvctl.exports.joined import JoinedClip
 from cctvctl.exports.remux import ClipResult
-from cctvctl.models import ExportJob, ExportManifest, Gap
+from cctvctl.models import ExportClip, ExportJob, ExportManifest, Gap
 from cctvctl.storage.database import from_ts
 from cctvctl.storage.exports import gaps_from_json, gaps_to_json
 
@@ -37,6 +37,7 @@ def build_manifest(
     finished: float,
     stored_path: Callable[[Path], str],
     joined: JoinedClip | None = None,
+    clips: list[ExportClip] | None = None,
 ) -> ExportManifest:
     """``stored_path`` turns a segment's path into the one the manifest shows.
 
@@ -69,4 +70,5 @@ def build_manifest(
         created=job.created,
         finished=from_ts(finished),
         server_version=__version__,
+        clips=clips or [],
     )

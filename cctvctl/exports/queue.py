@@ -28,12 +28,13 @@ from pathlib import Path
 from typing import Final
 
 from cctvctl.config import Inventory
-from cctvctl.exports.files import MANIFEST_NAME, ExportFiles, sha256_file
+from cctvctl.exports.by_size import SizedClip, combined, remux_by_size, runs_of_one_size
+from cctvctl.exports.files import MANIFEST_NAME, ExportFiles, sha256_file, sized_clip_name
 from cctvctl.exports.joined import FleetExports, JoinedClip
 from cctvctl.exports.manifest import build_manifest
 from cctvctl.exports.remux import ClipResult, ExportCancelled, Source, remux_clip
-from cctvctl.models import ExportJob, ExportState, ExportWait
-from cctvctl.storage.database import Database, to_ts
+from cctvctl.models import ExportClip, ExportJob, ExportState, ExportWait
+from cctvctl.storage.database import Database, from_ts, to_ts
 from cctvctl.storage.exports import ExportStore, gaps_to_json
 from cctvctl.storage.job_trail import JobTrail
 
@@ -169,8 +170,9 @@ class ExportQueue:
         try:
             self._wait_for_open_segment(job, should_stop)
             joined = self._join(job, partial, should_stop)
+            sized: list[SizedClip] = []
             if joined is None:
-                result, sources = self._make_clip(job, partial, should_stop)
+                result, sources, sized = self._make_clip(job, partial, should_stop)
                 source_bytes = sum(s.bytes for s in sources)
             else:
                 result, source_bytes = joined.result, joined.source_bytes
@@ -180,6 +182,7 @@ class ExportQueue:
             digest = sha256_file(partial)
             final = self.files.clip_path(job)
             finished = self.clock()
+            clips = self._finish_sized(job, final, sized, digest, size)
             manifest = build_manifest(
                 job,
                 inventory=self.inventory,
@@ -190,6 +193,7 @@ class ExportQueue:
                 finished=finished,
                 stored_path=self.index.stored_path,
                 joined=joined,
+                clips=clips,
             )
             os.replace(partial, final)
             tmp = job_dir / (MANIFEST_NAME + ".tmp")
@@ -305,9 +309,36 @@ class ExportQueue:
             on_part=on_part,
         )
 
+    def _finish_sized(
+        self, job: ExportJob, final: Path, sized: list[SizedClip], digest: str, size: int
+    ) -> list[ExportClip]:
+        """Name, hash and list the clips of a window that spans a change of picture size
+        (the first is the job's file); [] for a window of one size."""
+        if len(sized) < 2:
+            return []
+        entries = []
+        for n, clip in enumerate(sized):
+            path = final
+            if n:
+                path = final.with_name(sized_clip_name(final.name, n, clip.width, clip.height))
+                os.replace(clip.path, path)
+            entries.append(
+                ExportClip(
+                    file=path.name,
+                    width=clip.width,
+                    height=clip.height,
+                    first_frame=from_ts(clip.result.first_frame),
+                    last_frame=from_ts(clip.result.last_frame),
+                    frames=clip.result.frames,
+                    sha256=digest if n == 0 else sha256_file(path),
+                    size=size if n == 0 else path.stat().st_size,
+                )
+            )
+        return entries
+
     def _make_clip(
         self, job: ExportJob, partial: Path, should_stop: Callable[[], bool]
-    ) -> tuple[ClipResult, list[Source]]:
+    ) -> tuple[ClipResult, list[Source], list[SizedClip]]:
         rows = self.index.segments(job.camera, job.start, job.end)
         sources = [Source.of(r) for r in rows]
         total = sum(s.bytes for s in sources)
@@ -337,6 +368,24 @@ class ExportQueue:
         self.store.update(job.id, bytes_total=total)
         if not sources:
             raise ValueError("the footage of this window was deleted before the export ran")
+        runs = runs_of_one_size(rows)
+        if len(runs) > 1:
+            # One clip per picture size (exports/by_size.py); the first is the job's file.
+            paths = [partial]
+            for n in range(1, len(runs)):
+                paths.append(self.files.job_dir(job.id) / f".size-{n}.mp4")
+                self.index.modes.create_empty(paths[-1])
+            sized = remux_by_size(
+                runs,
+                to_ts(job.start),
+                to_ts(job.end),
+                paths,
+                on_progress=progress,
+                should_stop=should_stop,
+            )
+            if sized[0].path != partial:  # the first size had no frame in the window
+                os.replace(sized[0].path, partial)
+            return combined(sized), sources, sized
         result = remux_clip(
             sources,
             to_ts(job.start),
@@ -345,4 +394,4 @@ class ExportQueue:
             on_progress=progress,
             should_stop=should_stop,
         )
-        return result, sources
+        return result, sources, []

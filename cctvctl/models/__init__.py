@@ -24,6 +24,7 @@ from cctvctl.models.fleet import (
 from cctvctl.models.jobs import (
     AuditEntry,
     BulkRebootRequest,
+    ExportClip,
     ExportJob,
     ExportManifest,
     ExportPart,
@@ -80,6 +81,7 @@ __all__ = [
     "CameraStatus",
     "CameraWhere",
     "Event",
+    "ExportClip",
     "ExportJob",
     "ExportManifest",
     "ExportPart",

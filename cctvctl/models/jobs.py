@@ -122,6 +122,20 @@ class ExportPart(Wire):
     sources: list[str] = Field(description="segment files read on that node")
 
 
+class ExportClip(Wire):
+    """One clip of an export whose window spans a change of the camera's picture size: an
+    MP4 file holds one size, so each size is a clip of its own, in time order."""
+
+    file: str = Field(description="file name, in the export's folder")
+    width: int | None = None
+    height: int | None = None
+    first_frame: datetime
+    last_frame: datetime
+    frames: int
+    sha256: str
+    size: int
+
+
 class ExportManifest(Wire):
     """The JSON written next to an exported clip: what it holds and where it came from."""
 
@@ -161,6 +175,12 @@ class ExportManifest(Wire):
     created: datetime
     finished: datetime
     server_version: str
+    clips: list[ExportClip] = Field(
+        default_factory=list,
+        description="the window spans a change of picture size: one clip per size in time "
+        "order, the first being `file` (the job's download; the others by "
+        "`?clip=N`); empty when the whole window has one size",
+    )
 
 
 # --- reboots -----------------------------------------------------------------------------

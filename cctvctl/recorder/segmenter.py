@@ -16,6 +16,10 @@ whenever media time departs from the wall clock by more than ``reanchor_seconds`
 (:mod:`cctvctl.recorder.media_clock`: drift, or a jump too small to splice). A packet
 with no timestamp at all is placed one frame after its predecessor (or, for the very
 first packet, one frame before its successor) rather than dropped.
+
+Parameter sets: a keyframe whose in-band SPS/PPS differ from the ones the open file was
+made with (a resolution switch) closes the file there, and the next file's init is made
+from the new sets (:mod:`cctvctl.recorder.parameter_sets`); each record carries its size.
 """
 
 from __future__ import annotations

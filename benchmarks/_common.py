@@ -11,8 +11,9 @@ from fractions import Fraction
 import av
 import numpy as np
 import numpy.typing as npt
+import psutil
 
-__all__ = ["MovingBlock", "encode_mpegts"]
+__all__ = ["MovingBlock", "encode_mpegts", "pss_bytes"]
 
 
 def encode_mpegts(
@@ -69,3 +70,14 @@ class MovingBlock:
             x = (i * self.step) % (full_width - self.width)
             img[self.top : self.top + 60, x : x + self.width] = self.colour
             yield np.clip(img, 0, 255).astype(np.uint8)
+
+
+def pss_bytes(procs: list[psutil.Process]) -> int:
+    """Proportional set size summed over ``procs`` (a process gone meanwhile counts 0)."""
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_full_info().pss
+        except psutil.Error:
+            continue
+    return total

@@ -1,7 +1,9 @@
-"""How many lease renewals per second one PostgreSQL fleet store sustains.
+"""The fleet's two benchmarks (issue 12): `renewals`, how many lease renewals per second one
+PostgreSQL fleet store sustains, and `console`, `cctvctl tui --fleet` over 18 real nodes.
 
-Run: .venv/bin/python benchmarks/fleet.py [--cameras 5000] [--nodes 18,200,1000]
-                                          [--connections 1,4,16] [--seconds 5]
+`renewals`
+Run: .venv/bin/python benchmarks/fleet.py renewals [--cameras 5000] [--nodes 18,200,1000]
+                                                   [--connections 1,4,16] [--seconds 5]
 
 Starts a PostgreSQL server from Debian's package with the test harness (tests/pg_harness.py),
 but with PostgreSQL's own durable settings (fsync, full-page writes and synchronous commit on),
@@ -22,6 +24,8 @@ across a thin link waits longer per renewal, which costs it time, not the store.
 wait for a flush to this machine's disk (a VM disk here), so the commit rate bounds
 renewals; a server with a battery-backed write cache does better. No other load (audit,
 catalogue, inventory) runs meanwhile.
+
+`console`: see benchmarks/_fleet_console.py (`fleet.py console --help`).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
     from cctvctl.fleet.store import FleetStore
 
 ROOT = Path(__file__).resolve().parent.parent
+RENEWALS_HELP = __doc__.split("`renewals`\n", 1)[1].split("\n`console`", 1)[0]
 TTL = timedelta(seconds=30)
 RENEW_EVERY = 10.0  # seconds: a third of the lease, so two renewals may fail in a row
 
@@ -56,15 +61,43 @@ def _ints(text: str) -> list[int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cameras", type=int, default=5000)
-    parser.add_argument("--nodes", type=_ints, default=[18, 200, 1000])
-    parser.add_argument("--connections", type=_ints, default=[1, 4, 16])
-    parser.add_argument("--seconds", type=float, default=5.0)
-    args = parser.parse_args()
-
     sys.path.insert(0, str(ROOT / "tests"))
     sys.path.insert(0, str(ROOT))
+    from _fleet_console import CONSOLE_HELP, run_console
+
+    parser = argparse.ArgumentParser(
+        description="The fleet's benchmarks: lease renewals per second of one PostgreSQL"
+        " store (renewals), and `cctvctl tui --fleet` over 18 real nodes (console)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    renewals = commands.add_parser(
+        "renewals", help="lease renewals per second of one store", description=RENEWALS_HELP
+    )
+    renewals.add_argument("--cameras", type=int, default=5000)
+    renewals.add_argument("--nodes", type=_ints, default=[18, 200, 1000])
+    renewals.add_argument("--connections", type=_ints, default=[1, 4, 16])
+    renewals.add_argument("--seconds", type=float, default=5.0)
+    console = commands.add_parser(
+        "console", help="`cctvctl tui --fleet` over N real nodes", description=CONSOLE_HELP
+    )
+    console.add_argument("--nodes", type=int, default=18, help="server processes (max 18)")
+    console.add_argument("--cameras", type=int, default=3, help="simulated cameras per node")
+    console.add_argument("--seconds", type=float, default=20.0, help="measured window per run")
+    console.add_argument("--warmup", type=float, default=3.0, help="after the first full screen")
+    console.add_argument("--size", default="160x48", help="terminal COLSxROWS")
+    console.add_argument("--refresh", type=float, default=2.0, help="the tui's --refresh")
+    console.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        metavar="TREE",
+        help="also run the fleet console from another checkout (e.g. main before a change)",
+    )
+    args = parser.parse_args()
+    if args.command == "console":
+        run_console(args)
+        return
+
     from pg_harness import PgEngine, find_pg_bin, temporary_root
 
     from cctvctl.fleet.store import FleetStore

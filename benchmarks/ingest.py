@@ -63,6 +63,7 @@ from pathlib import Path
 import av
 import httpx
 import psutil
+from _common import pss_bytes
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
@@ -152,16 +153,6 @@ def cpu_seconds(procs: list[psutil.Process]) -> float:
         except psutil.Error:
             continue
         total += t.user + t.system
-    return total
-
-
-def pss_bytes(procs: list[psutil.Process]) -> int:
-    total = 0
-    for p in procs:
-        try:
-            total += p.memory_full_info().pss
-        except psutil.Error:
-            continue
     return total
 
 

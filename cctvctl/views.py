@@ -214,6 +214,9 @@ def camera_problem(camera: Camera) -> str:
         parts.append(f"{flap_text(camera)} in {FLAP_WINDOW_SECONDS / 60:.0f}m")
     if camera.cause is not None and camera.status is not CameraStatus.ONLINE:
         parts.append(camera.cause.label)
+    clock = camera.clock
+    if clock is not None and clock.off and clock.offset_seconds is not None:
+        parts.append(f"clock off by {abs(clock.offset_seconds):.0f} s")
     return " · ".join(parts)
 
 

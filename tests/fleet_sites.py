@@ -1,12 +1,28 @@
-"""Inventories for tests of a fleet of real nodes: the fleet's TOML and each node's file."""
+"""A fleet of real nodes for tests: the fleet's TOML, each node's file, and a running fleet
+(the simulator, a real PostgreSQL store and one `cctvctl server` process per node)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import tomllib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
 
-from harness import Site
+from harness import (
+    RunningSim,
+    ServerProcess,
+    Site,
+    SiteSpec,
+    segment_spans,
+    start_sim,
+    wait_for,
+    write_site,
+)
 
-__all__ = ["fleet_toml", "node_site"]
+from cctvctl.fleet.store import FleetStore
+
+__all__ = ["Fleet", "fleet_toml", "node_site", "running_fleet"]
 
 
 def fleet_toml(site: Site, home: dict[str, str], failover: dict[str, list[str]]) -> str:
@@ -30,3 +46,70 @@ def node_site(site: Site, node: str, dsn: str, lease_seconds: int) -> Site:
     config = folder / "node.toml"
     config.write_text(own)
     return replace(site, dir=folder, config=config, storage=folder / "recordings")
+
+
+@dataclass
+class Fleet:
+    site: Site
+    sim: RunningSim
+    store: FleetStore
+    nodes: dict[str, ServerProcess]
+    home: dict[str, str]  # camera -> its home node
+    failover: dict[str, list[str]]
+
+    def homed(self, node: str) -> list[str]:
+        return sorted(c for c, n in self.home.items() if n == node)
+
+    def spans(self, node: str, camera: str) -> list[tuple[float, float]]:
+        return segment_spans(self.nodes[node].site.storage, camera)
+
+    def indexed(self, node: str) -> set[str]:
+        return {c for c in self.home if self.spans(node, c)}
+
+    def listed(self, node: str) -> set[str]:
+        return {c["id"] for c in self.nodes[node].get("/api/v1/cameras").json()}
+
+    def all_spans(self, camera: str) -> list[tuple[float, float]]:
+        return sorted(s for node in self.nodes for s in self.spans(node, camera))
+
+
+@contextmanager
+def running_fleet(
+    root: Path, sim_cache: Path, dsn: str, spec: SiteSpec, names: Sequence[str], lease: int
+) -> Iterator[Fleet]:
+    """The simulator and one node per name on the store at ``dsn``, kecamatan i homed on
+    node i and failing over to the next nodes in turn; yielded once each node records
+    (and has indexed) its home cameras. Every node still running is stopped after."""
+    site = write_site(root, spec)
+    sim = start_sim(site, sim_cache)
+    store = FleetStore(dsn)
+    nodes = {n: ServerProcess(node_site(site, n, dsn, lease)) for n in names}
+    slugs = list(site.kecamatan)
+    home: dict[str, str] = {}
+    failover: dict[str, list[str]] = {}
+    for cam in site.camera_ids:
+        i = slugs.index(site.camera_kecamatan[cam])
+        home[cam] = names[i]
+        failover[cam] = [names[(i + k) % len(names)] for k in range(1, len(names))]
+    try:
+        for server in nodes.values():
+            server.start()
+        # Published once every node is up, so no node takes another's cameras for a
+        # node that has not started yet.
+        text = fleet_toml(site, home, failover)
+        store.publish_inventory(text, tomllib.loads(text), author="test")
+        fleet = Fleet(site, sim, store, nodes, home, failover)
+        # Settled: each node recording its home cameras, whichever test runs first.
+        for node in names:
+            wait_for(
+                lambda node=node: fleet.indexed(node) == set(fleet.homed(node)),
+                30,
+                what=f"{node} recording {fleet.homed(node)}",
+            )
+        yield fleet
+    finally:
+        for server in nodes.values():
+            if server.running:
+                server.stop()
+        store.close()
+        sim.stop()

@@ -90,6 +90,15 @@ ROUTES: list[Route] = [
     ),
     Route("GET", "/api/v1/reboots", "admin"),
     Route("GET", "/api/v1/reboots/{job_id}", "admin", ok=404),
+    # Time sync of a camera that exists nowhere: a caller let through learns that (404),
+    # and a dry run would touch nothing anyway.
+    Route(
+        "POST",
+        "/api/v1/time/sync",
+        "admin",
+        ok=404,
+        json={"cameras": ["no-such-camera"], "ntp": "10.0.0.1", "dry_run": True},
+    ),
     # The site's file is unchanged: a reload that changes nothing.
     Route("POST", "/api/v1/server/reload", "admin"),
     # The fleet: this server is a single node, so a caller let through learns that (404).

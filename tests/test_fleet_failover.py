@@ -14,12 +14,11 @@ import stat
 import time
 import tomllib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from cli_process import clean_env, run_cctvctl
-from fleet_sites import fleet_toml, node_site
+from fleet_sites import Fleet, fleet_toml, running_fleet
 from harness import (
     RunningSim,
     ServerProcess,
@@ -27,14 +26,11 @@ from harness import (
     SiteSpec,
     free_port,
     segment_spans,
-    start_sim,
     wait_for,
     without_camera,
-    write_site,
 )
 from pg_harness import PgDatabase
 
-from cctvctl.fleet.store import FleetStore
 from cctvctl.server.fleet_node import CACHE_NAME, HANDOVER_GRACE
 from cctvctl.storage.gaps import find_gaps
 
@@ -52,69 +48,15 @@ SPEC = SiteSpec(
 SEAM = 0.5
 
 
-@dataclass
-class Fleet:
-    site: Site
-    sim: RunningSim
-    store: FleetStore
-    nodes: dict[str, ServerProcess]
-    home: dict[str, str]  # camera -> its home node
-    failover: dict[str, list[str]]
-
-    def homed(self, node: str) -> list[str]:
-        return sorted(c for c, n in self.home.items() if n == node)
-
-    def spans(self, node: str, camera: str) -> list[tuple[float, float]]:
-        return segment_spans(self.nodes[node].site.storage, camera)
-
-    def indexed(self, node: str) -> set[str]:
-        return {c for c in self.home if self.spans(node, c)}
-
-    def listed(self, node: str) -> set[str]:
-        return {c["id"] for c in self.nodes[node].get("/api/v1/cameras").json()}
-
-    def all_spans(self, camera: str) -> list[tuple[float, float]]:
-        return sorted(s for node in self.nodes for s in self.spans(node, camera))
-
-
 @pytest.fixture(scope="module")
 def fleet(
     tmp_path_factory: pytest.TempPathFactory, sim_cache: Path, pg: PgDatabase
 ) -> Iterator[Fleet]:
-    site = write_site(tmp_path_factory.mktemp("fleet"), SPEC)
-    sim = start_sim(site, sim_cache)
-    store = FleetStore(pg.dsn)
-    nodes = {n: ServerProcess(node_site(site, n, pg.dsn, LEASE)) for n in NODES}
     # Kecamatan i is homed on node i, failing over to the next nodes in turn.
-    slugs = list(site.kecamatan)
-    home: dict[str, str] = {}
-    failover: dict[str, list[str]] = {}
-    for cam in site.camera_ids:
-        i = slugs.index(site.camera_kecamatan[cam])
-        home[cam] = NODES[i]
-        failover[cam] = [NODES[(i + 1) % 3], NODES[(i + 2) % 3]]
-    try:
-        for server in nodes.values():
-            server.start()
-        # Published once every node is up, so no node takes another's cameras for a
-        # node that has not started yet.
-        text = fleet_toml(site, home, failover)
-        store.publish_inventory(text, tomllib.loads(text), author="test")
-        fleet = Fleet(site, sim, store, nodes, home, failover)
-        # Settled: each node recording its home cameras, whichever test runs first.
-        for node in NODES:
-            wait_for(
-                lambda node=node: fleet.indexed(node) == set(fleet.homed(node)),
-                30,
-                what=f"{node} recording {fleet.homed(node)}",
-            )
+    with running_fleet(
+        tmp_path_factory.mktemp("fleet"), sim_cache, pg.dsn, SPEC, NODES, LEASE
+    ) as fleet:
         yield fleet
-    finally:
-        for server in nodes.values():
-            if server.running:
-                server.stop()
-        store.close()
-        sim.stop()
 
 
 def test_each_node_records_its_home_cameras_and_only_those(fleet: Fleet) -> None:

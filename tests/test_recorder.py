@@ -352,9 +352,13 @@ def test_drop_reconnects_and_the_gap_has_the_real_length(faults: Rig) -> None:
 def test_offline_camera_goes_offline_with_an_event_and_comes_back(faults: Rig) -> None:
     cam = faults.site.camera_ids[1]
     offline_after = faults.inventory.server.offline_after
-    before, began = _fault_until_offline(faults, cam, "offline")
-    # Packets stop at once; the monitor ticks every 0.5 s.
-    assert time.time() - began <= offline_after + 1.0 + 0.5
+    before, _ = _fault_until_offline(faults, cam, "offline")
+    # Packets stop at once; the monitor ticks every 0.5 s. Timed by the recorder's clock
+    # (last packet to the verdict), so a loaded machine delays the test, not the verdict.
+    snap = faults.stats(cam).snapshot()
+    assert snap.last_packet is not None and snap.status_since is not None
+    silent = (snap.status_since - snap.last_packet).total_seconds()
+    assert offline_after <= silent <= offline_after + 1.0, silent
     # Status flips in memory a moment before its event is written: wait for the event.
     wait_for(lambda: _last_status(faults, cam) == "offline", 5, interval=0.05, what="offline event")
     events = _status_events(faults, cam)[before:]
@@ -376,7 +380,7 @@ def test_stalled_camera_times_out_goes_offline_and_recovers(faults: Rig) -> None
     cam = faults.site.camera_ids[2]
     stats = faults.stats(cam)
     read_timeout = faults.recorder.ingest_settings.read_timeout
-    before, began = _fault_until_offline(faults, cam, "stall")
+    before, _ = _fault_until_offline(faults, cam, "stall")
     # The socket stays open: only the read time-out can end the connection.
     snap = wait_for(
         lambda: _when(stats, lambda s: not s.connected),
@@ -384,7 +388,11 @@ def test_stalled_camera_times_out_goes_offline_and_recovers(faults: Rig) -> None
         interval=0.05,
         what="the read time-out",
     )
-    assert time.time() - began <= 2 * read_timeout + 2
+    # Timed by the recorder's own clock (last packet to the time-out), not by when this
+    # thread got to look: a loaded machine delays the test, not the verdict.
+    assert snap.last_packet is not None and snap.last_error_at is not None
+    waited = (snap.last_error_at - snap.last_packet).total_seconds()
+    assert 0 < waited <= 2 * read_timeout + 2
     assert snap.last_error is not None and "time-out" in snap.last_error
     # The offline verdict was announced. (Once, under load, a late batch of packets drained
     # after the stall began briefly turned it into 'degraded' before this check; the stall

@@ -190,7 +190,7 @@ def test_drift_runs_the_rtp_clock_fast(sim: Simulator) -> None:
         (["tsjump", "--by", "3 hours"], "--by '3 hours' is not a duration"),
         (["nosps", "1"], "nosps takes no value"),
         (["rate", "0"], "rate '0' is not accepted; accepted: a whole number 1-60"),
-        (["drop", "--by", "3h"], "--by is only for tsjump"),
+        (["drop", "--by", "3h"], "--by is only for tsjump and clock, not 'drop'"),
     ],
 )
 def test_cli_refuses_bad_values(args: list[str], message: str) -> None:

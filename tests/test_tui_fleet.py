@@ -252,16 +252,20 @@ async def test_nodes_screen(size: tuple[int, int]) -> None:
         # The dead node first, then the store's order.
         assert list(shown_rows) == ["sgs-9", "sgu-1", "bgl-1"]
         # Every column fits at 80: name, state, heartbeat age, cameras (leases held),
-        # CPU, free space on the fullest disk, days to full, version.
+        # cameras taken over, lease age, CPU, free space on the fullest disk, days to
+        # full, version.
         assert [spec.label for spec in NODE_COLUMNS] == [
-            "Node", "State", "Beat", "Cams", "CPU", "Free", "Days", "Version"
+            "Node", "State", "Beat", "Cams", "Taken", "Lease", "CPU", "Free", "Days", "Version"
         ]  # fmt: skip
-        assert shown_rows["sgu-1"] == ["sgu-1", "alive", "4s", "7", "23%", "59%", "38", "0.1.0"]
-        assert shown_rows["bgl-1"][1:4] == ["alive", "4s", "8"]
+        assert shown_rows["sgu-1"] == [
+            "sgu-1", "alive", "4s", "7", "0", "3s", "23%", "59%", "38", "0.1.0"
+        ]  # fmt: skip
+        assert shown_rows["bgl-1"][1:6] == ["alive", "4s", "8", "!1", "3s"]
         dead = shown_rows["sgs-9"]
         assert dead[1] == "!unreachable"
         assert dead[2] == "60m"  # the store's last heartbeat
-        assert dead[4:7] == ["?", "?", "?"]  # its host is unknown, not zero
+        assert dead[5] == "!60m"  # its leases were last renewed an hour ago
+        assert dead[6:9] == ["?", "?", "?"]  # its host is unknown, not zero
         for line in screen_text(app).splitlines():
             assert len(line) <= size[0]
 
@@ -418,7 +422,7 @@ def test_nodes_command_and_key() -> None:
     keys = {c.key: c.name for c in commands_for(Scope.OVERVIEW)}
     assert keys["N"] == "nodes"
     explained = {name for name, _ in COLUMN_NOTES[Scope.NODES]}
-    assert {"State", "Beat", "Cams", "CPU", "Free", "Days"} <= explained
+    assert {"State", "Beat", "Cams", "Taken", "Lease", "CPU", "Free", "Days"} <= explained
 
 
 def test_node_names_from_the_store_reach_the_terminal_inert() -> None:
@@ -432,3 +436,50 @@ def test_node_names_from_the_store_reach_the_terminal_inert() -> None:
     row = node_rows([node(evil)], fleet, NOW, NOW)[0]
     shown = [str(c) for c in node_cells(row)]
     assert shown[0] == "sgu-1\\x1b[2J"
+
+
+def test_a_fleet_node_serves_only_what_it_records_or_the_store_homes_on_it() -> None:
+    # Every fleet node's roll-up lists every kecamatan of the inventory, most with no
+    # camera of its own: only those it records, or is home to, name it.
+    a = node("a", summary("x", 2, 0), summary("y", 0, 0), summary("w", 0, 0))
+    b = node("b", summary("x", 0, 0), summary("y", 1, 1), summary("w", 0, 0))
+    merged = {k.slug: k for k in merge_kecamatan([a, b], listing(("a", ["z"], True)))}
+    assert merged["x"].nodes == ("a",) and merged["y"].nodes == ("b",)
+    assert merged["z"].nodes == ("a",)  # home to it, says the store; nothing recorded yet
+    y = merged["y"].summary
+    assert y is not None and (y.online, y.offline) == (1, 1)
+    # Recorded by nobody: still a row (every kecamatan is shown), served by no node.
+    assert merged["w"].nodes == () and merged["w"].summary is None
+    assert [str(c) for c in fleet_cells(merged["w"])][1:5] == ["no cameras", "-", "-", ""]
+    # Without a fleet each node lists its own file's kecamatan, cameras or not.
+    plain = {k.slug: k for k in merge_kecamatan([a, b], None)}
+    assert plain["w"].nodes == ("a", "b")
+
+
+def test_a_stopped_node_serves_nothing_and_is_shown_stopped_not_dead() -> None:
+    gone = node("s", summary("x", 0, 2), error="unreachable: connection refused")
+    fleet = listing(("a", ["y"], True), ("s", ["x"], False))
+    fleet.nodes[1] = fleet.nodes[1].model_copy(update={"stopped": NOW, "leases": 0})
+    standing_in = node("a", summary("x", 2, 0), summary("y", 1, 0))
+    merged = {k.slug: k for k in merge_kecamatan([standing_in, gone], fleet)}
+    # Its home kecamatan is recorded by the failover node, and nothing there is unknown.
+    assert merged["x"].nodes == ("a",) and merged["x"].unreachable == ()
+    row = {r.name: r for r in node_rows([standing_in, gone], fleet, NOW, NOW)}["s"]
+    assert row.stopped and row.reach is Reach.UNREACHABLE
+    cells = [str(c) for c in node_cells(row)]
+    assert cells[1] == "stopped" and cells[6:9] == ["-", "-", "-"]
+    # The control: the same node without the stop is dead, its figures unknown.
+    dead = node_rows([gone], listing(("s", ["x"], False)), NOW, NOW)[0]
+    dead_cells = [str(c) for c in node_cells(dead)]
+    assert dead_cells[1] == "!unreachable" and dead_cells[6:9] == ["?", "?", "?"]
+    again = {k.slug: k for k in merge_kecamatan([gone], listing(("s", ["x"], False)))}
+    assert again["x"].unreachable == ("s",)
+
+
+def test_fleet_members_leave_out_a_stopped_node_and_name_it() -> None:
+    fleet = listing(("a", [], True), ("s", [], False), ("d", [], False))
+    fleet.nodes[1] = fleet.nodes[1].model_copy(update={"stopped": NOW})
+    members = fleet_members(fleet)
+    # The dead one is still asked (and shown unreachable); the stopped one is not.
+    assert [n.name for n in members.nodes] == ["a", "d"]
+    assert members.stopped == ["s"] and members.left_out == []

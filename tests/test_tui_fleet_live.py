@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from cli_process import NO_CONFIG
@@ -110,10 +111,91 @@ async def test_fleet_console_over_live_nodes_and_a_dead_one(
         await until(pilot, lambda: cells(app, DEAD)[1:2] == ["!unreachable"])
         await until(pilot, lambda: cells(app, "bgl-1")[1:2] == ["alive"])
         live = cells(app, "sgu-1")
-        assert live[1] == "alive" and live[4].endswith("%") and live[5].endswith("%")
-        assert cells(app, DEAD)[4:7] == ["?", "?", "?"]
+        # Node, State, Beat, Cams, Taken, Lease, CPU, Free, Days, Version
+        assert live[1] == "alive" and live[6].endswith("%") and live[7].endswith("%")
+        assert live[4] == "0"  # it records its own cameras, nobody else's
+        assert cells(app, DEAD)[6:9] == ["?", "?", "?"]
         table = app.screen.query_one(DataTable)
         table.move_cursor(row=table.get_row_index("bgl-1"))
         await pilot.press("enter")
         await until(pilot, lambda: app.target.name == "bgl-1")
         assert app.client is app.nodes[1].client
+
+
+@dataclass
+class TableSpy:
+    """What a screen's table was asked to do: rebuilds (``clear``) and whole-table repaints
+    (``refresh`` of no region), counted on the real widget."""
+
+    clears: int = 0
+    whole: int = 0
+
+    def watch(self, table: DataTable[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+        clear, refresh = table.clear, table.refresh
+
+        def counted_clear(*args: Any, **kwargs: Any) -> Any:
+            self.clears += 1
+            return clear(*args, **kwargs)
+
+        def counted_refresh(*regions: Any, **kwargs: Any) -> Any:
+            if not regions:
+                self.whole += 1
+            return refresh(*regions, **kwargs)
+
+        monkeypatch.setattr(table, "clear", counted_clear)
+        monkeypatch.setattr(table, "refresh", counted_refresh)
+
+
+async def test_a_node_answer_repaints_only_the_cells_it_changed(
+    two_nodes: TwoNodes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every node's answer re-draws the overview; the table must not be rebuilt and
+    repainted whole for it (with 18 nodes that was the whole table on the wire 18 times
+    per poll interval), while what changed still reaches the screen."""
+    for name in [k for k in os.environ if k.startswith("CCTVCTL_")]:
+        monkeypatch.delenv(name)
+    token = two_nodes.a.site.tokens["viewer"]
+    app = CctvApp(
+        two_nodes.a.url,
+        token,
+        "sgu-1",
+        refresh=1.0,
+        health_seconds=1.0,
+        more=[ServerTarget(two_nodes.b.url, token, "bgl-1")],
+        fleet=True,
+    )
+    async with app.run_test(size=(100, 24)) as pilot:
+        await until(pilot, lambda: cells(app, "sangatta-utara")[4:5] == ["sgu-1, bgl-1"])
+        await until(pilot, lambda: len(app.nodes) == 3)  # the dead one, from the fleet list
+        await until(pilot, lambda: cells(app, "sangatta-selatan")[4:5] == [f"!{DEAD}"])
+        overview = app.screen
+        redraws = 0
+        draw = overview.redraw
+
+        def counted_redraw() -> None:
+            nonlocal redraws
+            redraws += 1
+            draw()
+
+        monkeypatch.setattr(overview, "redraw", counted_redraw)
+        spy = TableSpy()
+        spy.watch(overview.query_one(DataTable), monkeypatch)
+        await pilot.pause(4.0)
+        # Both nodes' stats and health polls, the fleet list: each answer a re-draw.
+        assert redraws >= 6
+        assert (spy.clears, spy.whole) == (0, 0)
+        assert cells(app, "sangatta-utara")[1:5] == ["!0/3", "0", "!3", "sgu-1, bgl-1"]
+
+        await pilot.press("N")
+        nodes = await shown(pilot, NodesScreen)
+        await until(pilot, lambda: cells(app, "sgu-1")[1:2] == ["alive"])
+        spy = TableSpy()
+        spy.watch(nodes.query_one(DataTable), monkeypatch)
+        beats: set[str] = set()
+        for _ in range(40):
+            beats.add(cells(app, DEAD)[2])
+            await pilot.pause(0.1)
+        # The dead node's heartbeat age counts on from the fleet list on every answer: the
+        # changed cell is shown, and nothing is rebuilt for it.
+        assert len(beats) >= 2, beats
+        assert spy.clears == 0

@@ -491,6 +491,9 @@ class FixedFleet:
                     heartbeat_age=3600.0 if name == dead else 4.0,
                     alive=name != dead,
                     leases=0 if name == dead else len(cameras),
+                    # bgl-1 stands in for the dead node's second Kaliorang camera.
+                    taken_over=["krg-pkm-01"] if name == "bgl-1" and dead else [],
+                    lease_age=3600.0 if name == dead else 3.0,
                 )
                 for name, kecamatan, cameras in _FLEET
             ],

@@ -23,7 +23,11 @@ from cctvctl.cli.output import Column, Priority, print_table
 from cctvctl.termsafe import for_terminal
 
 if TYPE_CHECKING:
-    from cctvctl.client import AsyncCctvClient
+    from collections.abc import Sequence
+
+    from rich.console import Console
+
+    from cctvctl.client import AsyncCctvClient, NodeResult
     from cctvctl.models import Camera
 
 __all__ = ["SortKey", "StatusChoice", "cameras", "sort_cameras"]
@@ -86,6 +90,24 @@ def cameras(
             "default: inventory order.",
         ),
     ] = None,
+    time: Annotated[
+        bool,
+        typer.Option(
+            "--time",
+            help="Each camera's clock: its offset from the server's, "
+            "mode (NTP or Manual), zone and when it was read.",
+        ),
+    ] = False,
+    wide: Annotated[
+        bool,
+        typer.Option("--wide", help="Add manufacturer, model, firmware, serial and hardware id."),
+    ] = False,
+    firmware: Annotated[
+        bool,
+        typer.Option(
+            "--firmware", help="Group cameras by manufacturer, model and firmware, biggest first."
+        ),
+    ] = False,
     *,
     opts: ServerOptions,
 ) -> None:
@@ -98,8 +120,16 @@ def cameras(
     column says which records each camera; a node that does not answer is named below
     the table (its cameras unknown, not offline).
 
+    --time lists each camera's clock (an offset over the server's tolerance, 5 s by
+    default, makes a camera degraded); --wide adds what each camera says it is;
+    --firmware groups them for planning updates (JSON: the groups).
+
     JSON: a list of the API's Camera objects (with --all-contexts, one entry per node).
     """
+    if sum((time, wide, firmware)) > 1:
+        from cctvctl.cli.common import fail_usage
+
+        fail_usage("--time, --wide and --firmware are separate views; give one of them")
     nodes = opts.nodes()
 
     async def question(client: AsyncCctvClient) -> list[Camera]:
@@ -107,6 +137,9 @@ def cameras(
         return sort_cameras(await client.cameras(kecamatan, wanted), sort)
 
     results = ask(nodes, question, loop_free=True)
+    if firmware:
+        _print_firmware(results, opts)
+        raise typer.Exit(exit_code(results))
     if opts.json:
         print_results_json(results, opts.multi)
         raise typer.Exit(exit_code(results))
@@ -118,6 +151,17 @@ def cameras(
     results = for_terminal(results)
     now = datetime.now(UTC)
     out = out_console(opts.no_color)
+    if time:
+        from cctvctl.cli.camera_views import time_table
+
+        listed = [(r.name, c) for r in results for c in r.value or []]
+        time_columns, time_rows = time_table(listed, opts.multi, opts.utc, now)
+        if time_rows:
+            print_table(out, time_columns, time_rows)
+        else:
+            out.print("no cameras match")
+        _print_unanswered(out, results)
+        raise typer.Exit(exit_code(results))
     columns = [
         *([Column("NODE", Priority.IDENTITY)] if opts.multi else []),
         Column("CAMERA", Priority.IDENTITY),
@@ -133,6 +177,10 @@ def cameras(
     problems = {(r.name, c.id): camera_problem(c) for r in results for c in r.value or []}
     if any(problems.values()):
         columns.append(Column("PROBLEM", Priority.STATUS))
+    if wide:
+        from cctvctl.cli.camera_views import wide_cells, wide_columns
+
+        columns.extend(wide_columns())
     rows: list[list[Text]] = []
     for result in results:
         for cam in result.value or []:
@@ -149,6 +197,7 @@ def cameras(
                     if any(problems.values())
                     else []
                 ),
+                *([Text(cell) for cell in wide_cells(cam)] if wide else []),
             ]
             rows.append([Text(result.name), *row] if opts.multi else row)
     count = len(rows)
@@ -156,7 +205,49 @@ def cameras(
         print_table(out, columns, rows)
     else:
         out.print("no cameras match")
+    _print_unanswered(out, results)
+    raise typer.Exit(exit_code(results))
+
+
+def _print_unanswered(out: Console, results: Sequence[NodeResult[list[Camera]]]) -> None:
+    from rich.text import Text
+
     for result in results:
         if result.error is not None:
             out.print(Text(no_answer(result), style="bold red"))
-    raise typer.Exit(exit_code(results))
+
+
+def _print_firmware(results: Sequence[NodeResult[list[Camera]]], opts: ServerOptions) -> None:
+    """``--firmware``: one row per manufacturer, model and firmware, with its cameras."""
+    from cctvctl.cli.camera_views import firmware_groups
+    from cctvctl.cli.output import print_json
+
+    groups = firmware_groups([c for r in results for c in r.value or []])
+    if opts.json:
+        print_json(groups)
+        return
+    from rich.text import Text
+
+    out = out_console(opts.no_color)
+    columns = [
+        Column("MANUFACTURER", Priority.IDENTITY),
+        Column("MODEL", Priority.IDENTITY),
+        Column("FIRMWARE", Priority.IDENTITY),
+        Column("COUNT", justify="right"),
+        Column("CAMERAS"),
+    ]
+    rows = [
+        [
+            Text(for_terminal(g["manufacturer"])),
+            Text(for_terminal(g["model"])),
+            Text(for_terminal(g["firmware"])),
+            Text(str(len(g["cameras"]))),
+            Text(for_terminal(" ".join(g["cameras"]))),
+        ]
+        for g in groups
+    ]
+    if rows:
+        print_table(out, columns, rows)
+    else:
+        out.print("no cameras match")
+    _print_unanswered(out, results)

@@ -23,8 +23,10 @@ from cctvctl.timeparse import format_duration, format_time
 from cctvctl.units import counted
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from cctvctl.client import AsyncCctvClient, BadRequest
-    from cctvctl.models import CameraWhere, FleetNodes, InventoryApplied
+    from cctvctl.models import CameraWhere, FleetNode, FleetNodes, InventoryApplied
 
 __all__ = ["app"]
 
@@ -56,13 +58,15 @@ def _answer(
 @app.command("nodes")
 @server_options()
 def nodes(*, opts: ServerOptions) -> None:
-    """Every node of the fleet: alive or down, cameras it records now, heartbeat and its
-    age, version, kecamatan served and URL.
+    """Every node of the fleet: alive, stopped or down, cameras it records now (of those
+    it may record), cameras it has taken over from another node, time since it renewed its
+    leases, heartbeat and its age, version, kecamatan served and URL.
 
     Example: cctvctl fleet nodes --context sgu-1
 
-    A node is down when its heartbeat is older than the lease time. JSON: the API's
-    FleetNodes (generated, node, lease_seconds, nodes[]).
+    A node is down when its heartbeat is older than the lease time, stopped when it left
+    the fleet cleanly (its leases released at once). JSON: the API's FleetNodes
+    (generated, node, lease_seconds, nodes[]).
     """
 
     async def question(client: AsyncCctvClient) -> FleetNodes:
@@ -78,6 +82,8 @@ def nodes(*, opts: ServerOptions) -> None:
         Column("NODE", Priority.IDENTITY),
         Column("STATE", Priority.STATUS),
         Column("CAMERAS", justify="right"),
+        Column("TAKEN", justify="right"),
+        Column("LEASE", justify="right"),
         Column(f"HEARTBEAT ({zone_name(opts.utc)})"),
         Column("AGE", justify="right"),
         Column("VERSION"),
@@ -87,8 +93,10 @@ def nodes(*, opts: ServerOptions) -> None:
     rows = [
         [
             Text(n.name),
-            Text("alive", style="green") if n.alive else Text("DOWN", style="bold red"),
+            _state(n),
             Text(f"{n.leases}/{n.capacity}"),
+            Text(str(len(n.taken_over)), style="yellow" if n.taken_over else ""),
+            Text("-" if n.lease_age is None else format_duration(n.lease_age)),
             Text(clock(n.heartbeat, opts.utc, fleet.generated)),
             Text(format_duration(n.heartbeat_age)),
             Text(n.version),
@@ -97,10 +105,13 @@ def nodes(*, opts: ServerOptions) -> None:
         ]
         for n in fleet.nodes
     ]
-    down = sum(1 for n in fleet.nodes if not n.alive)
+    down = sum(1 for n in fleet.nodes if not n.alive and n.stopped is None)
+    stopped = sum(1 for n in fleet.nodes if not n.alive and n.stopped is not None)
     out.print(
         Text(
-            f"{counted(len(fleet.nodes), 'node')}, {down} down, lease "
+            f"{counted(len(fleet.nodes), 'node')}, {down} down"
+            + (f", {stopped} stopped" if stopped else "")
+            + ", lease "
             f"{fleet.lease_seconds:g} s; asked {fleet.node or name} at "
             f"{format_time(fleet.generated, utc=opts.utc)}"
         ),
@@ -108,6 +119,17 @@ def nodes(*, opts: ServerOptions) -> None:
     )
     if rows:
         print_table(out, columns, rows)
+
+
+def _state(node: FleetNode) -> Text:
+    from rich.text import Text  # here, as rich is: `--json` never loads it
+
+    if node.alive:
+        return Text("alive", style="green")
+    if node.stopped is not None:
+        # Left cleanly: its cameras went to their failover nodes at once; not a fault.
+        return Text("stopped", style="yellow")
+    return Text("DOWN", style="bold red")
 
 
 @app.command("where")

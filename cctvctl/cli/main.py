@@ -35,6 +35,7 @@ COMMANDS: Final = {
     "snapshot": "snapshot_cmd",
     "export": "export_cmd",
     "reboot": "reboot_cmd",
+    "time": "time_cmd",
     "audit": "audit_cmd",
     "fleet": "fleet_cmd",
     "tui": "tui_cmd",

@@ -7,7 +7,7 @@ against it before the real cameras are cut over.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import typer
@@ -20,7 +20,7 @@ from cctvctl.units import counted
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from cctvctl.config import Inventory
+    from cctvctl.config import Inventory, SimDeviceConfig
     from cctvctl.sim.model import SimCamera, SimSettings
     from cctvctl.sim.service import Simulator
 
@@ -31,6 +31,7 @@ FAULT_HELP = (
     "offline: refuse connections (RTSP and ONVIF); "
     "unauthorized: answer 401 to every RTSP login; "
     "not_found: answer 404 for the stream's path; "
+    "clock --by 90s: the camera's clock runs 90 s ahead (--by -2m: behind; --by 0: right); "
     "recover: end any fault (stream faults too). "
     "Stream faults (the camera stays reachable, its stream misbehaves): "
     "tsjump: RTP timestamps jump once by --by (default 3h; --by -3h goes back), as after a "
@@ -89,9 +90,20 @@ def sim_cameras(inventory: Inventory, only: list[str] | None = None) -> list[Sim
                 username=cam.username,
                 password=inventory.password(cam.id),
                 onvif_port=onvif_port,
+                **sim_device_fields(cam.sim_device),
             )
         )
     return cams
+
+
+def sim_device_fields(table: SimDeviceConfig | None) -> dict[str, Any]:
+    """A camera's ``sim_device`` table as SimCamera fields (its clock, its identity)."""
+    from cctvctl.sim.device_clock import DeviceIdentity
+
+    if table is None:
+        return {}
+    given = table.model_dump(exclude={"clock_offset"}, exclude_none=True)
+    return {"clock_offset": table.clock_offset, "device": DeviceIdentity(**given)}
 
 
 def sim_settings(inventory: Inventory, **overrides: object) -> SimSettings:
@@ -230,7 +242,8 @@ def fault(
         None,
         "--by",
         metavar="DURATION",
-        help="For tsjump: how far, e.g. 3h, 90s, -3h (back); default 3h.",
+        help="For tsjump: how far the timestamps jump, e.g. 3h, 90s, -3h (back); default 3h. "
+        "For clock: how far the camera's clock is ahead, e.g. 90s, 2m, -1h (behind).",
     ),
     period: float | None = typer.Option(
         None, "--period", min=0.1, help="For flap: seconds up, then as many down (default 10)."
@@ -244,6 +257,7 @@ def fault(
     """Break or mend a simulated camera.
 
     Examples: cctvctl sim fault sgu-camat-01 flap --period 5;
+    cctvctl sim fault sgu-camat-01 clock --by 90s;
     cctvctl sim fault sgu-camat-01 tsjump --by -3h;
     cctvctl sim fault sgu-camat-01 resize 1280x720;
     cctvctl sim fault sgu-camat-01 drift 50
@@ -261,6 +275,8 @@ def fault(
     url = _control_url(control, config)
     if period is not None:
         body["period"] = period
+    if mode == "clock":
+        body["by"] = _clock_offset(by)
     try:
         # A resize or fpslie answers once its loop is encoded: seconds, on a busy machine more.
         resp = httpx.post(f"{url}/cameras/{camera}/fault", json=body, timeout=120)
@@ -284,7 +300,24 @@ def fault(
             f"nosps={stream['nosps']} fpslie={stream['fpslie']} size={stream['size'] or 'own'}"
         )
     else:
-        print(f"{camera}: fault={state['fault']} availability={state['availability']}")
+        clock = f" clock_offset={state['clock_offset']:g}s" if mode == "clock" else ""
+        print(f"{camera}: fault={state['fault']} availability={state['availability']}{clock}")
+
+
+def _clock_offset(by: str | None) -> float:
+    """``--by`` of the clock fault: a signed duration in seconds."""
+    from cctvctl.timeparse import parse_duration
+
+    if by is None:
+        error("clock needs --by DURATION, e.g. --by 90s (ahead) or --by -2m (behind)")
+        raise typer.Exit(exit_codes.USAGE)
+    text = by.strip()
+    sign = -1.0 if text.startswith("-") else 1.0
+    try:
+        return sign * parse_duration(text.lstrip("+-"))
+    except ValueError as exc:
+        error(f"--by: {exc}; a minus sign puts the clock behind, e.g. -90s")
+        raise typer.Exit(exit_codes.USAGE) from None
 
 
 def _stream_fault_values(mode: str, value: str | None, by: str | None) -> dict[str, object]:
@@ -302,8 +335,8 @@ def _stream_fault_values(mode: str, value: str | None, by: str | None) -> dict[s
     if mode not in wants_value and value is not None:
         error(f"{mode} takes no value (got {value!r}); only resize, drift and rate do")
         raise typer.Exit(exit_codes.USAGE)
-    if by is not None and mode != "tsjump":
-        error("--by is only for tsjump, e.g. cctvctl sim fault CAM tsjump --by -3h")
+    if by is not None and mode not in ("tsjump", "clock"):
+        error(f"--by is only for tsjump and clock, not {mode!r}; e.g. tsjump --by -3h")
         raise typer.Exit(exit_codes.USAGE)
     if mode == "resize" and value is not None:
         _parse_size(value, "resize")

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import (
     Any,
     BinaryIO,
+    Final,
     Literal,
     TypeVar,
     Unpack,
@@ -70,10 +71,14 @@ from cctvctl.models import (
     RebootPlan,
     Recordings,
     ReloadResult,
+    TimeSyncReport,
 )
 
 T = TypeVar("T")
 U = TypeVar("U")
+
+#: Seconds to wait for a time sync's answer: every camera pushed and read back.
+TIME_SYNC_READ_TIMEOUT: Final = 600.0
 
 
 class AsyncCctvClient(OneServer[httpx.AsyncBaseTransport]):
@@ -360,6 +365,30 @@ class AsyncCctvClient(OneServer[httpx.AsyncBaseTransport]):
         self, limit: int | None = None, camera: str | None = None
     ) -> list[RebootJob]:
         return await self._run(routes.REBOOT_JOBS.call(_params(limit=limit, camera=camera)))
+
+    async def time_sync(
+        self,
+        *,
+        cameras: list[str] | None = None,
+        kecamatan: str | None = None,
+        ntp: str | None = None,
+        dry_run: bool = False,
+    ) -> TimeSyncReport:
+        """Point cameras at NTP in WITA and read each clock back (admin); see the route."""
+        given = {"cameras": cameras, "kecamatan": kecamatan, "ntp": ntp}
+        body = {k: v for k, v in given.items() if v is not None} | {"dry_run": dry_run}
+        call = routes.TIME_SYNC.call(body=body)
+        request = self._request(call)
+        # The server answers once every camera is pushed and read back: minutes, not 10 s.
+        read = {"read": TIME_SYNC_READ_TIMEOUT}
+        request["timeout"] = httpx.Timeout(**(self._timeout.as_dict() | read))
+        try:
+            response = await self._wire.send(request)
+        except httpx.TransportError as exc:
+            raise _transport_error(self.server, exc, 1) from exc
+        if not response.is_success:
+            raise _http_error(self.server, response)
+        return call.route.parse(self.server, response)
 
     async def reload_server(self) -> ReloadResult:
         """Make the server re-read its inventory file and apply it in place (admin).

@@ -116,6 +116,7 @@ class CctvClient(OneServer[httpx.BaseTransport]):
     reboot_job = _blocking(AsyncCctvClient.reboot_job)
     reboot_jobs = _blocking(AsyncCctvClient.reboot_jobs)
     reload_server = _blocking(AsyncCctvClient.reload_server)
+    time_sync = _blocking(AsyncCctvClient.time_sync)
     fleet_nodes = _blocking(AsyncCctvClient.fleet_nodes)
     fleet_where = _blocking(AsyncCctvClient.fleet_where)
     fleet_audit = _blocking(AsyncCctvClient.fleet_audit)

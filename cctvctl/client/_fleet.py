@@ -21,19 +21,26 @@ __all__ = ["FleetMembers", "fleet_members"]
 @dataclass(frozen=True)
 class FleetMembers:
     """The nodes of one ``/fleet/nodes`` answer that can be asked, the one that answered
-    first among them, and a line for each row left out."""
+    first among them, a line for each row left out, and the nodes not asked because they
+    stopped cleanly (their cameras are with their failover nodes, not unknown)."""
 
     nodes: list[FleetNode] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
 
 
 def fleet_members(fleet: FleetNodes, *, answered_first: bool = False) -> FleetMembers:
-    """Every node with an http(s) URL, in the store's order (with ``answered_first``, the
-    node that answered moved to the front: the one the operator named)."""
+    """Every running node with an http(s) URL, in the store's order (with
+    ``answered_first``, the node that answered moved to the front: the one the operator
+    named). A node that left the fleet cleanly is not asked; one that returns is alive
+    again at its first heartbeat."""
     usable: list[FleetNode] = []
     left_out: list[str] = []
+    stopped: list[str] = []
     for node in fleet.nodes:
-        if node.url.startswith(("http://", "https://")):
+        if node.stopped is not None and not node.alive:
+            stopped.append(node.name)
+        elif node.url.startswith(("http://", "https://")):
             usable.append(node)
         else:
             # A store row is not a front end's to trust: say which node is left out and why.
@@ -42,4 +49,4 @@ def fleet_members(fleet: FleetNodes, *, answered_first: bool = False) -> FleetMe
             )
     if answered_first:
         usable.sort(key=lambda n: n.name != fleet.node)  # stable: the rest keep their order
-    return FleetMembers(usable, left_out)
+    return FleetMembers(usable, left_out, stopped)

@@ -39,6 +39,7 @@ from cctvctl.models import (
     RebootPlan,
     Recordings,
     ReloadResult,
+    TimeSyncReport,
 )
 
 T = TypeVar("T")
@@ -307,6 +308,10 @@ REBOOT_PLAN: Final[Route[RebootPlan]] = Route(
 )
 REBOOT_JOB: Final[Route[RebootJob]] = Route(
     "GET", "/api/v1/reboots/{job_id}", _model_parser(RebootJob, "reboot job")
+)
+
+TIME_SYNC: Final[Route[TimeSyncReport]] = Route(
+    "POST", "/api/v1/time/sync", _model_parser(TimeSyncReport, "time sync report")
 )
 
 SERVER_RELOAD: Final[Route[ReloadResult]] = Route(

@@ -38,7 +38,13 @@ from cctvctl.config.loading import (
     load_inventory_text,
     load_server_inventory,
 )
-from cctvctl.config.settings import FleetConfig, ServerConfig, SimConfig, TokenConfig
+from cctvctl.config.settings import (
+    FleetConfig,
+    ServerConfig,
+    SimConfig,
+    SimDeviceConfig,
+    TokenConfig,
+)
 
 __all__ = [
     "DEFAULT_FILE_MODE",
@@ -56,6 +62,7 @@ __all__ = [
     "KecamatanConfig",
     "ServerConfig",
     "SimConfig",
+    "SimDeviceConfig",
     "SiteConfig",
     "TokenConfig",
     "diff_inventories",

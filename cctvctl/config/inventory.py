@@ -14,7 +14,7 @@ from typing import Any, Self
 from pydantic import Field, SecretStr, model_validator
 
 from cctvctl.config.fields import OnvifUrl, RtspUrl, Slug, StrictModel, relative_to, slugify
-from cctvctl.config.settings import FleetConfig, ServerConfig, SimConfig
+from cctvctl.config.settings import FleetConfig, ServerConfig, SimConfig, SimDeviceConfig
 from cctvctl.models import SiteKind
 
 
@@ -31,6 +31,8 @@ class CameraConfig(StrictModel):
     #: in order, while that node is down. A single node ignores both.
     node: Slug | None = None
     failover: list[Slug] = Field(default_factory=list)
+    #: What the simulator's device reports (identity, clock offset); real cameras ignore it.
+    sim_device: SimDeviceConfig | None = None
 
     @model_validator(mode="after")
     def _failover_elsewhere(self) -> Self:

@@ -20,6 +20,9 @@ from cctvctl.config.fields import (
 )
 from cctvctl.models import Role
 
+#: How far a simulated clock may be set off, either way: ten years, in seconds.
+SIM_CLOCK_RANGE = 10 * 366 * 86400
+
 
 class TokenConfig(StrictModel):
     name: str = Field(min_length=1)
@@ -61,6 +64,16 @@ class ServerConfig(StrictModel):
     header_timeout: float = Field(default=10, gt=0, le=300)
     keep_alive_timeout: int = Field(default=10, ge=1, le=300)
     max_connections: int = Field(default=2000, ge=10, le=100_000)
+    # Camera time and identity over ONVIF (devicecheck/): the clock is read at connect and
+    # this often, the identity at connect and this often; a clock further off than the
+    # tolerance makes the camera degraded. ntp_server is what `cctvctl time sync` pushes
+    # when none is named.
+    clock_check_minutes: float = Field(default=15, gt=0, le=1440)
+    device_info_hours: float = Field(default=24, gt=0, le=24 * 30)
+    clock_tolerance_seconds: float = Field(default=5, ge=1, le=3600)
+    ntp_server: str | None = Field(
+        default=None, min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]-]+$"
+    )
     secrets: FilePath | None = None
     token: list[TokenConfig] = Field(default_factory=list)
 
@@ -98,3 +111,20 @@ class SimConfig(StrictModel):
     loop_seconds: float = Field(default=20, ge=2, le=120)
     gop_seconds: float = Field(default=2, gt=0, le=10)
     reboot_seconds: float = Field(default=20, ge=0)
+    #: Seconds every simulated camera's clock is ahead of the wall (negative: behind),
+    #: unless the camera's ``sim_device`` names its own.
+    clock_offset: float = Field(default=0, ge=-SIM_CLOCK_RANGE, le=SIM_CLOCK_RANGE)
+
+
+class SimDeviceConfig(StrictModel):
+    """A camera's ``sim_device`` table: what the simulated device reports about itself.
+
+    Only ``cctvctl sim`` reads it; a real camera reports its own over ONVIF.
+    """
+
+    manufacturer: str | None = Field(default=None, min_length=1, max_length=64)
+    model: str | None = Field(default=None, min_length=1, max_length=64)
+    firmware: str | None = Field(default=None, min_length=1, max_length=64)
+    serial: str | None = Field(default=None, min_length=1, max_length=64)
+    hardware_id: str | None = Field(default=None, min_length=1, max_length=64)
+    clock_offset: float | None = Field(default=None, ge=-SIM_CLOCK_RANGE, le=SIM_CLOCK_RANGE)

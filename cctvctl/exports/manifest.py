@@ -9,8 +9,9 @@ from cctvctl import __version__
 from cctvctl.config import Inventory
 from cctvctl.exports.joined import JoinedClip
 from cctvctl.exports.remux import ClipResult
-from cctvctl.models import ExportClip, ExportJob, ExportManifest, Gap
+from cctvctl.models import CameraClock, ExportClip, ExportJob, ExportManifest, Gap
 from cctvctl.storage.database import from_ts
+from cctvctl.storage.device_checks import DeviceRecord
 from cctvctl.storage.exports import gaps_from_json, gaps_to_json
 
 __all__ = ["TIMELINE", "build_manifest", "gap_models"]
@@ -37,6 +38,7 @@ def build_manifest(
     finished: float,
     stored_path: Callable[[Path], str],
     joined: JoinedClip | None = None,
+    clock: DeviceRecord | None = None,
     clips: list[ExportClip] | None = None,
 ) -> ExportManifest:
     """``stored_path`` turns a segment's path into the one the manifest shows.
@@ -71,4 +73,21 @@ def build_manifest(
         finished=from_ts(finished),
         server_version=__version__,
         clips=clips or [],
+        camera_clock=_clock(clock, inventory.server.clock_tolerance_seconds),
+    )
+
+
+def _clock(record: DeviceRecord | None, tolerance: float) -> CameraClock | None:
+    """The camera's last clock reading as the manifest keeps it."""
+    if record is None or (record.clock_at is None and record.clock_error is None):
+        return None
+    offset = record.clock_offset
+    return CameraClock(
+        offset_seconds=None if offset is None else round(offset, 1),
+        checked_at=None if record.clock_at is None else from_ts(record.clock_at),
+        tz=record.clock_tz,
+        mode=record.clock_type,
+        off=offset is not None and abs(offset) > tolerance,
+        error=record.clock_error,
+        error_at=None if record.clock_error_at is None else from_ts(record.clock_error_at),
     )

@@ -35,6 +35,7 @@ from cctvctl.exports.manifest import build_manifest
 from cctvctl.exports.remux import ClipResult, ExportCancelled, Source, remux_clip
 from cctvctl.models import ExportClip, ExportJob, ExportState, ExportWait
 from cctvctl.storage.database import Database, from_ts, to_ts
+from cctvctl.storage.device_checks import DeviceChecks
 from cctvctl.storage.exports import ExportStore, gaps_to_json
 from cctvctl.storage.job_trail import JobTrail
 
@@ -193,6 +194,7 @@ class ExportQueue:
                 finished=finished,
                 stored_path=self.index.stored_path,
                 joined=joined,
+                clock=DeviceChecks(self.index).get(job.camera),
                 clips=clips,
             )
             os.replace(partial, final)

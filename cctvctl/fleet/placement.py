@@ -7,7 +7,8 @@ nodes), so no node has to tell another what to do:
   with no home (``node`` unset) is homed by the nodes that are home to some other camera
   of its kecamatan, in name order, then its failover list, then every other registered
   node in name order: deterministic, and never left without a candidate while a node lives.
-- The camera belongs to its first *live* candidate (a heartbeat younger than the lease),
+- The camera belongs to its first *live* candidate (a heartbeat younger than the lease,
+  and not stopped since: a node that left cleanly is out at once),
   so a failover node takes over only when every candidate before it is dead, and gives
   the camera back as soon as an earlier one lives again.
 """
@@ -24,8 +25,9 @@ __all__ = ["candidates", "capacity", "homes", "live_nodes", "owner", "served_kec
 
 
 def live_nodes(nodes: Iterable[Node], now: datetime, lease: timedelta) -> set[str]:
-    """Nodes whose heartbeat (on the store's clock, as ``now``) is younger than a lease."""
-    return {n.name for n in nodes if now - n.heartbeat < lease}
+    """Nodes whose heartbeat (on the store's clock, as ``now``) is younger than a lease,
+    less those that left cleanly since it (their cameras are free at once)."""
+    return {n.name for n in nodes if now - n.heartbeat < lease and n.stopped is None}
 
 
 def homes(inventory: Inventory) -> dict[str, set[str]]:

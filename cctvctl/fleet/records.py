@@ -24,6 +24,9 @@ class Node:
     kecamatan: tuple[str, ...]
     capacity: int
     heartbeat: datetime
+    #: When it left the fleet cleanly (its leases released); None while it runs, or
+    #: when it died without a word. A heartbeat clears it.
+    stopped: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,21 @@ class Lease:
     node: str
     expires: datetime
     acquired: datetime
+    renewed: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Holding:
+    """What one node records now under live leases, as the store sees it."""
+
+    node: str
+    cameras: tuple[str, ...]  # sorted
+    #: Of ``cameras``, those whose home is another node (a failover it stands in for).
+    taken_over: tuple[str, ...]
+    #: Its latest renewal of any of its leases (live or not); None when it holds none.
+    renewed: datetime | None
+    #: When its oldest live lease was acquired; None when it holds none.
+    oldest: datetime | None
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,14 @@ MIGRATIONS: list[Migration] = [
         )""",
         "CREATE INDEX footage_runs_camera_start ON footage_runs (camera, start)",
     ),
+    # 2: when a node last renewed each lease (the Nodes screen's lease age), and when a
+    # node left cleanly (a stopped node is not a dead one: its leases are already free).
+    (
+        "ALTER TABLE leases ADD COLUMN renewed TIMESTAMPTZ",
+        "UPDATE leases SET renewed = acquired",
+        "ALTER TABLE leases ALTER COLUMN renewed SET NOT NULL",
+        "ALTER TABLE nodes ADD COLUMN stopped TIMESTAMPTZ",
+    ),
 ]
 
 

@@ -26,6 +26,7 @@ from cctvctl.fleet.records import (
     AuditRow,
     FleetStoreError,
     FootageRun,
+    Holding,
     InventoryVersion,
     Lease,
     Node,
@@ -36,10 +37,12 @@ from cctvctl.fleet.schema import MIGRATIONS, migrate
 
 __all__ = [
     "INVENTORY_CHANNEL",
+    "LEFT_CHANNEL",
     "AuditRow",
     "FleetStore",
     "FleetStoreError",
     "FootageRun",
+    "Holding",
     "InventoryVersion",
     "Lease",
     "Node",
@@ -55,11 +58,14 @@ Cursor = psycopg.Cursor[tuple[Any, ...]]
 ROLES = ("viewer", "operator", "admin")
 # Published inventory versions are announced here (the payload is the version number).
 INVENTORY_CHANNEL = "cctvctl_inventory"
+# A node that left the fleet cleanly says so here (the payload is its name), so the
+# nodes after it in its cameras' failover lists claim them at once, not at their next tick.
+LEFT_CHANNEL = "cctvctl_node_left"
 
 
-_NODE = "name, url, version, kecamatan, capacity, heartbeat"
+_NODE = "name, url, version, kecamatan, capacity, heartbeat, stopped"
 _INVENTORY = "version, toml, parsed, sha256, author, created"
-_LEASE = "camera, node, expires, acquired"
+_LEASE = "camera, node, expires, acquired, renewed"
 _AUDIT = "id, node, time, actor, role, action, result, target, reason, case_id, detail"
 _RUN = 'node, camera, start, "end"'
 # The column lists are this module's constants, pasted into queries (hence S608 below);
@@ -68,8 +74,47 @@ _LATEST_INVENTORY = f"SELECT {_INVENTORY} FROM inventory_versions ORDER BY versi
 
 
 def _node(row: tuple[Any, ...]) -> Node:
-    name, url, version, kecamatan, capacity, heartbeat = row
-    return Node(name, url, version, tuple(kecamatan), capacity, heartbeat)
+    name, url, version, kecamatan, capacity, heartbeat, stopped = row
+    return Node(name, url, version, tuple(kecamatan), capacity, heartbeat, stopped)
+
+
+# Per node, the cameras it holds live leases for and which of them it stands in for: a
+# camera whose home (``node``) in the latest inventory is another node, or a camera without
+# a home in a kecamatan that some other node is home to and this one is not (the placement
+# rules' "homed by the nodes home to its kecamatan"). Kecamatan are told apart by their
+# place in the inventory, so no slug is computed here. A camera the inventory does not
+# list (yet, or any more) is nobody's stand-in.
+_HOLDINGS = """
+WITH latest AS (
+    SELECT parsed FROM inventory_versions ORDER BY version DESC LIMIT 1
+), cams AS (
+    SELECT c.cam ->> 'id' AS camera, c.cam ->> 'node' AS home, k.n AS kec
+    FROM latest,
+        jsonb_array_elements(latest.parsed -> 'kecamatan') WITH ORDINALITY AS k (kec, n),
+        jsonb_array_elements(k.kec -> 'site') AS s (site),
+        jsonb_array_elements(s.site -> 'camera') AS c (cam)
+), homes AS (
+    SELECT kec, array_agg(DISTINCT home) AS nodes FROM cams WHERE home IS NOT NULL GROUP BY kec
+), held AS (
+    SELECT l.node, l.camera, l.acquired,
+        CASE
+            WHEN c.camera IS NULL THEN false
+            WHEN c.home IS NOT NULL THEN c.home <> l.node
+            ELSE h.nodes IS NOT NULL AND NOT l.node = ANY (h.nodes)
+        END AS taken
+    FROM leases l
+        LEFT JOIN cams c ON c.camera = l.camera
+        LEFT JOIN homes h ON h.kec = c.kec
+    WHERE l.expires > now()
+)
+SELECT n.name,
+    coalesce(array_agg(h.camera ORDER BY h.camera) FILTER (WHERE h.camera IS NOT NULL), '{}'),
+    coalesce(array_agg(h.camera ORDER BY h.camera) FILTER (WHERE h.taken), '{}'),
+    (SELECT max(r.renewed) FROM leases r WHERE r.node = n.name),
+    min(h.acquired)
+FROM nodes n LEFT JOIN held h ON h.node = n.name
+GROUP BY n.name ORDER BY n.name
+"""
 
 
 def _positive(ttl: timedelta) -> timedelta:
@@ -95,9 +140,20 @@ class FleetStore:
             store._connection()
         return store
 
-    def close(self) -> None:
-        with self._lock:
+    def close(self, timeout: float | None = None) -> bool:
+        """Close the connection once no call is in flight.
+
+        ``timeout``: wait at most this long for a call in flight (one stuck on a dead link
+        can take TCP keepalive's time, or for ever behind a link that still answers TCP);
+        False when it did not end in time, and the connection is left to the process's exit.
+        """
+        if not self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)):
+            return False
+        try:
             self._drop()
+        finally:
+            self._lock.release()
+        return True
 
     def __enter__(self) -> Self:
         return self
@@ -148,10 +204,11 @@ class FleetStore:
 
         def work(cur: Cursor) -> Node:
             cur.execute(
-                f"""INSERT INTO nodes ({_NODE}) VALUES (%s, %s, %s, %s, %s, now())
+                f"""INSERT INTO nodes ({_NODE}) VALUES (%s, %s, %s, %s, %s, now(), NULL)
                 ON CONFLICT (name) DO UPDATE SET url = excluded.url,
                     version = excluded.version, kecamatan = excluded.kecamatan,
-                    capacity = excluded.capacity, heartbeat = excluded.heartbeat
+                    capacity = excluded.capacity, heartbeat = excluded.heartbeat,
+                    stopped = NULL
                 RETURNING {_NODE}""",  # noqa: S608
                 (name, url, version, list(kecamatan), capacity),
             )
@@ -280,9 +337,10 @@ class FleetStore:
         def _claim(cur: Cursor) -> list[str]:
             cur.execute(
                 f"""INSERT INTO leases ({_LEASE})
-                SELECT camera, %s, now() + %s, now() FROM unnest(%s::text[]) AS camera
+                SELECT camera, %s, now() + %s, now(), now() FROM unnest(%s::text[]) AS camera
                 ON CONFLICT (camera) DO UPDATE
                     SET node = excluded.node, expires = excluded.expires,
+                        renewed = excluded.renewed,
                         acquired = CASE WHEN leases.node = excluded.node
                                         THEN leases.acquired ELSE excluded.acquired END
                     WHERE leases.node = excluded.node OR leases.expires <= now()
@@ -303,7 +361,8 @@ class FleetStore:
 
         def work(cur: Cursor) -> list[str]:
             cur.execute(
-                "UPDATE leases SET expires = now() + %s WHERE node = %s RETURNING camera",
+                "UPDATE leases SET expires = now() + %s, renewed = now() WHERE node = %s "
+                "RETURNING camera",
                 (ttl, node),
             )
             return sorted(row[0] for row in cur.fetchall())
@@ -322,6 +381,40 @@ class FleetStore:
                     (node, list(cameras)),
                 )
             return cur.rowcount
+
+        return self._run(work)
+
+    def leave(self, node: str) -> list[str]:
+        """``node`` stops cleanly: its leases are released and it is marked stopped, in one
+        transaction, and the nodes listening hear of it (``LEFT_CHANNEL``) so a failover
+        node claims the cameras at once. Returns the cameras it gave up, sorted. Its next
+        heartbeat makes it a running node again."""
+
+        def work(cur: Cursor) -> list[str]:
+            cur.execute("DELETE FROM leases WHERE node = %s RETURNING camera", (node,))
+            released = sorted(row[0] for row in cur.fetchall())
+            cur.execute("UPDATE nodes SET stopped = now() WHERE name = %s", (node,))
+            # Delivered at commit: whoever hears it finds the leases already free.
+            cur.execute("SELECT pg_notify(%s, %s)", (LEFT_CHANNEL, node))
+            return released
+
+        return self._run(work)
+
+    def holdings(self) -> list[Holding]:
+        """Every registered node with the cameras it holds live leases for now, those it
+        stands in for (home elsewhere, by the latest inventory), its latest renewal and
+        its oldest live lease; by name, nodes holding nothing too."""
+
+        def work(cur: Cursor) -> list[Holding]:
+            # The planner guesses 100 rows per jsonb_array_elements, so the cost of a big
+            # inventory looks huge and it JIT-compiles: 1.5 s of compiling for 30 ms of work
+            # (benchmarks/fleet_holdings.py). This transaction only.
+            cur.execute("SET LOCAL jit = off")
+            cur.execute(_HOLDINGS)
+            return [
+                Holding(name, tuple(cameras), tuple(taken), renewed, oldest)
+                for name, cameras, taken, renewed, oldest in cur.fetchall()
+            ]
 
         return self._run(work)
 

@@ -8,6 +8,14 @@ and the one-line text rule), ``status`` (cameras, footage, health, events) and `
 
 from __future__ import annotations
 
+from cctvctl.models.devices import (
+    NTP_HOST,
+    CameraClock,
+    CameraDevice,
+    TimeSyncReport,
+    TimeSyncRequest,
+    TimeSyncResult,
+)
 from cctvctl.models.fleet import (
     MAX_INVENTORY_BYTES,
     CameraWhere,
@@ -74,10 +82,13 @@ __all__ = [
     "FLAP_CHANGES",
     "FLAP_WINDOW_SECONDS",
     "MAX_INVENTORY_BYTES",
+    "NTP_HOST",
     "ONE_LINE_ACCEPTED",
     "AuditEntry",
     "BulkRebootRequest",
     "Camera",
+    "CameraClock",
+    "CameraDevice",
     "CameraStatus",
     "CameraWhere",
     "Event",
@@ -118,6 +129,9 @@ __all__ = [
     "Segment",
     "SiteKind",
     "StatusCounts",
+    "TimeSyncReport",
+    "TimeSyncRequest",
+    "TimeSyncResult",
     "Volume",
     "Wire",
     "refuse_control_characters_in_text",

@@ -26,8 +26,28 @@ class FleetNode(Wire):
     capacity: int = Field(description="cameras it may record")
     heartbeat: datetime = Field(description="its last heartbeat, on the store's clock")
     heartbeat_age: float = Field(description="seconds since that heartbeat")
-    alive: bool = Field(description="the heartbeat is younger than the lease time")
+    alive: bool = Field(
+        description="the heartbeat is younger than the lease time and it has not stopped since"
+    )
     leases: int = Field(description="cameras it holds a live lease for: records now")
+    stopped: datetime | None = Field(
+        default=None,
+        description="when it left the fleet cleanly, its leases released (null: it runs, "
+        "or it died without a word)",
+    )
+    taken_over: list[str] = Field(
+        default_factory=list,
+        description="of the cameras it records now, those whose home is another node "
+        "(it stands in for a failed or stopped node)",
+    )
+    lease_age: float | None = Field(
+        default=None,
+        description="seconds since it last renewed its leases (null: it holds none); a "
+        "live node renews every third of the lease time",
+    )
+    oldest_lease_age: float | None = Field(
+        default=None, description="seconds since it took the oldest lease it holds now"
+    )
 
 
 class FleetNodes(Wire):

@@ -14,6 +14,7 @@ from pydantic import (
     Field,
 )
 
+from cctvctl.models.devices import CameraClock
 from cctvctl.models.status import Gap
 from cctvctl.models.wire import OneLine, Wire, refuse_control_characters_in_text
 
@@ -175,6 +176,13 @@ class ExportManifest(Wire):
     created: datetime
     finished: datetime
     server_version: str
+    camera_clock: CameraClock | None = Field(
+        None,
+        description="the camera's clock as last read before the export (its offset from "
+        "the server's clock, when it was read): the clip's times are the server's, and "
+        "this says how far the camera's own overlay clock was from them; None when the "
+        "camera's clock was never read (no ONVIF)",
+    )
     clips: list[ExportClip] = Field(
         default_factory=list,
         description="the window spans a change of picture size: one clip per size in time "

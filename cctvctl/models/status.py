@@ -13,6 +13,7 @@ from pydantic import (
     Field,
 )
 
+from cctvctl.models.devices import CameraClock, CameraDevice
 from cctvctl.models.wire import Wire
 
 
@@ -118,6 +119,12 @@ class Camera(Wire):
     )
     flapping: bool = Field(
         False, description=f"changes_10m is at least {FLAP_CHANGES}: the camera is flapping"
+    )
+    clock: CameraClock | None = Field(
+        None, description="the camera's clock as last read over ONVIF (None: never read)"
+    )
+    device: CameraDevice | None = Field(
+        None, description="the camera's identity over ONVIF (None: never read)"
     )
 
 

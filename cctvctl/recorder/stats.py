@@ -165,6 +165,7 @@ class CameraStats:
         self._status = CameraStatus.OFFLINE if enabled else CameraStatus.DISABLED
         self._status_since = self._started
         self._announced = not enabled  # a disabled camera has nothing to announce
+        self._device_problem: str | None = None
 
     def begin(self, now: float | None = None) -> None:
         """Recording starts now: the start-up grace and ``status_since`` count from here."""
@@ -248,6 +249,14 @@ class CameraStats:
     def _set_error(self, error: str, cause: OfflineCause | None) -> None:
         self._last_error, self._last_error_at = error, self._clock()
         self._cause = cause or OfflineCause.OTHER
+
+    def device_problem(self, reason: str | None) -> None:
+        """What the device itself gets wrong (its clock: devicecheck/); None once right.
+
+        A camera that streams well but has such a problem is ``degraded`` for ``reason``.
+        """
+        with self._lock:
+            self._device_problem = reason
 
     def reconnecting(self, now: float) -> None:
         """Count one connection attempt after the first."""
@@ -383,6 +392,8 @@ class CameraStats:
         now = self._clock() if now is None else now
         with self._lock:
             status, reason = self._verdict(now)
+            if status is CameraStatus.ONLINE and self._device_problem:
+                status, reason = CameraStatus.DEGRADED, self._device_problem
             error, error_at, cause = self._last_error, self._last_error_at, self._cause
             if self._connected and self._connected_at is not None:
                 # Delivering again: the error is history now, kept in this change only.

@@ -35,6 +35,7 @@ from cctvctl.server.routes import (
     reboots,
     recordings,
     server,
+    time_sync,
 )
 from cctvctl.server.runtime import DEFAULT_RETENTION_INTERVAL
 
@@ -115,6 +116,7 @@ def create_app(
         reboots,
         server,
         fleet,
+        time_sync,
     ):
         app.include_router(module.router)
 

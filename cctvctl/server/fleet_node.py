@@ -20,6 +20,14 @@ connection is new, since a notice sent while away is lost). The version applied 
 the cameras recorded are cached in the storage folder, so a node that starts while the
 store is unreachable records what it recorded before.
 
+A clean stop (SIGTERM, Ctrl-C: the app's shutdown) leaves the fleet: the thread ends,
+then ``FleetStore.leave`` releases every lease and marks the node stopped in one
+transaction and tells the other nodes (LISTEN/NOTIFY), which count it out at once and
+claim its cameras without waiting for the leases to run out. The recorder stops after it
+and closes its open segments, so the cameras are recorded twice for that moment rather
+than by nobody. The call is bounded (:data:`LEAVE_SECONDS`): with the store out of reach
+the leases simply expire, as after a crash.
+
 The edge never waits: with the store down the node keeps recording every camera it had,
 says so once per outage, and renews once the store is back. A lease another node took
 meanwhile makes it stop that camera. After an outage (and at start-up) a node waits one
@@ -30,6 +38,7 @@ store are not mistaken for dead ones.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -45,14 +54,21 @@ from typing import Final
 from cctvctl import __version__
 from cctvctl.config import ConfigError, Inventory, InventoryDiff, fleet_inventory
 from cctvctl.fleet.listen import InventoryListener
-from cctvctl.fleet.placement import capacity, homes, live_nodes, owner, served_kecamatan
+from cctvctl.fleet.placement import (
+    candidates,
+    capacity,
+    homes,
+    live_nodes,
+    owner,
+    served_kecamatan,
+)
 from cctvctl.fleet.store import FleetStore, StoreUnavailable
 from cctvctl.server.reload import apply_inventory
 from cctvctl.server.runtime import Runtime
 from cctvctl.storage.modes import FileModes
 from cctvctl.units import counted
 
-__all__ = ["CACHE_NAME", "HANDOVER_GRACE", "FleetNode", "joined"]
+__all__ = ["CACHE_NAME", "HANDOVER_GRACE", "LEAVE_SECONDS", "FleetNode", "joined"]
 
 log = logging.getLogger("cctvctl.server")
 
@@ -65,6 +81,13 @@ HANDOVER_GRACE: Final = 2.0
 HANDBACK_POLL: Final = 0.5
 #: The longest one LISTEN wait, so a stop is noticed within it.
 LISTEN_SLICE: Final = 1.0
+#: Seconds a stopping node waits for its thread (a tick may be in a store call).
+STOP_SECONDS: Final = 4.0
+#: Seconds a stopping node gives the store to release its leases before it goes anyway.
+LEAVE_SECONDS: Final = 3.0
+#: Seconds a stopping node that released its leases records on, waiting for failover
+#: nodes to take them (then :data:`HANDOVER_GRACE` for their connect); none may live.
+STAND_IN_WAIT: Final = 2.0
 
 
 @dataclass
@@ -113,11 +136,70 @@ class FleetNode:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop ticking (leases are left to expire: a quick restart renews them)."""
+        """Stop ticking, then leave the fleet: release the leases, marked stopped (bounded
+        in time; if the store does not answer, the leases expire as after a crash)."""
         self._rt.fleet_view = None
         self._stop.set()
-        self._thread.join()
+        self._thread.join(STOP_SECONDS)
+        if self._thread.is_alive():
+            # Stuck in a store call: a leave would queue behind it on the one connection.
+            log.warning(
+                "fleet node %s: the store did not answer within %g s; leaving without "
+                "releasing leases (they expire within %g s)",
+                self._me,
+                STOP_SECONDS,
+                self._lease_seconds,
+            )
+        else:
+            self._leave()
         self._listener.close()
+
+    def _leave(self) -> None:
+        outcome: list[list[str] | BaseException] = []
+
+        def leave() -> None:
+            try:
+                released = self._store.leave(self._me)
+            except BaseException as error:  # reported below, on the stopping thread
+                outcome.append(error)
+                return
+            outcome.append(released)
+            with contextlib.suppress(Exception):  # the stop goes on whatever this says
+                self._await_stand_ins(set(released))
+
+        worker = threading.Thread(target=leave, name="fleet-leave", daemon=True)
+        worker.start()
+        worker.join(LEAVE_SECONDS)
+        result = outcome[0] if outcome else None
+        if isinstance(result, list):
+            log.info(
+                "fleet node %s left the fleet: %s released",
+                self._me,
+                counted(len(result), "lease"),
+            )
+            # Recording on while the failover nodes take the cameras, within a bound.
+            worker.join(STAND_IN_WAIT + HANDOVER_GRACE + 1.0)
+            return
+        why = f"no answer within {LEAVE_SECONDS:g} s" if result is None else str(result)
+        log.warning(
+            "fleet node %s: could not leave the fleet (%s); its leases expire within %g s",
+            self._me,
+            why,
+            self._lease_seconds,
+        )
+
+    def _await_stand_ins(self, released: set[str]) -> None:
+        """Until another node holds each released camera's lease (at most
+        :data:`STAND_IN_WAIT`), then its connect time: as at a handback, so the segments
+        this node closes next overlap the stand-in's first ones instead of leaving the
+        camera's last GOP to nobody."""
+        deadline = time.monotonic() + STAND_IN_WAIT
+        while released and time.monotonic() < deadline:
+            holders = {lease.camera: lease.node for lease in self._store.leases()}
+            if all(holders.get(cam) not in (None, self._me) for cam in released):
+                time.sleep(HANDOVER_GRACE)
+                return
+            time.sleep(HANDBACK_POLL / 2)
 
     def _run(self) -> None:
         if not self._tick():
@@ -191,7 +273,8 @@ class FleetNode:
         held = set(self._store.renew(self._me, self._lease))
         nodes = self._store.nodes()
         live = live_nodes(nodes, self._store.now(), self._lease) | {self._me}
-        want, give_back = self._sort(held, live, [n.name for n in nodes])
+        stopped = {n.name for n in nodes if n.stopped is not None} - {self._me}
+        want, give_back = self._sort(held, live, stopped, [n.name for n in nodes])
         got = set(self._store.claim(self._me, sorted(want), self._lease)) if want else set()
         if give_back:
             self._store.release(self._me, sorted(give_back))
@@ -211,9 +294,10 @@ class FleetNode:
         self._record(self._held | set(self._handbacks))
 
     def _sort(
-        self, held: set[str], live: set[str], registered: list[str]
+        self, held: set[str], live: set[str], stopped: set[str], registered: list[str]
     ) -> tuple[set[str], set[str]]:
-        """The cameras to claim and the ones to give back, by the placement rules."""
+        """The cameras to claim and the ones to give back, by the placement rules.
+        ``stopped``: the nodes that left cleanly, out even before the node has settled."""
         home_of = homes(self._fleet)
         settled = time.monotonic() >= self._settled_at
         own_file = self._toml is None  # no fleet version yet: the node's own file's cameras
@@ -226,8 +310,12 @@ class FleetNode:
                 rightful = self._me  # a camera of its own file with no home is its own
             elif settled:
                 rightful = owner(entry, live, registered, home_of)
-            else:  # nobody is taken for dead yet: only its own cameras
-                rightful = self._me if entry.camera.node == self._me else None
+            else:
+                # Nobody is taken for dead yet, but a node that said it left is gone: its
+                # own cameras, and those whose every candidate before it has left.
+                before = candidates(entry, registered, home_of)
+                first = next((n for n in before if n == self._me or n not in stopped), None)
+                rightful = self._me if first == self._me else None
             if rightful == self._me:
                 self._handbacks.pop(cam, None)  # the node it went back to died again
                 if cam not in held:
@@ -277,6 +365,12 @@ class FleetNode:
         except StoreUnavailable:
             self._stop.wait(timeout)
             return False
+        if self._listener.take_left() - {self._me}:
+            # A node left cleanly: its cameras are free now; place them at once. (A new
+            # version heard with it is read by that tick.)
+            if fresh or (heard is not None and heard != self._version):
+                self._guarded(self._read_inventory)
+            return True
         if fresh or (heard is not None and heard != self._version):
             return self._guarded(self._read_inventory)
         return False

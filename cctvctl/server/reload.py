@@ -67,6 +67,8 @@ async def apply_inventory(rt: Runtime, new: Inventory) -> InventoryDiff:
     await asyncio.to_thread(rt.recorder.apply, effective, diff)
     rt.exporter.use_inventory(effective)
     rt.reboots.use_inventory(effective)
+    if rt.devices is not None:
+        rt.devices.use_inventory(effective)
     rt.inventory = effective
     return diff
 

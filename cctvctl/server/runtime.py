@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Final
 from fastapi import FastAPI, Request
 
 from cctvctl.config import Inventory
+from cctvctl.devicecheck import DeviceChecker
 from cctvctl.exports import Exporter, FleetExports, PeerExports
 from cctvctl.health import HostProbe
 from cctvctl.reboots import RebootManager
@@ -65,6 +66,8 @@ log = logging.getLogger(__name__)
 #: holds two intervals of writes (retention.guard_seconds); a short one keeps a kecamatan
 #: close to its quota and a small volume well used.
 DEFAULT_RETENTION_INTERVAL: Final = 10.0
+#: Seconds the shutdown waits for a fleet store call in flight before it closes anyway.
+STORE_CLOSE_SECONDS: Final = 2.0
 
 
 class CountingDatabase(Database):
@@ -131,6 +134,8 @@ class Runtime:
     #: cameras: its ``[server]`` with the fleet's cameras the node records now (set by
     #: ``server/fleet_node.py``, which stands above this module).
     fleet_view: Callable[[Inventory], Inventory] | None = None
+    #: Every ONVIF camera's clock and identity, read on a schedule (devicecheck/).
+    devices: DeviceChecker | None = None
 
     @property
     def node(self) -> str | None:
@@ -171,6 +176,16 @@ def _open_database(inventory: Inventory) -> CountingDatabase:
     return db
 
 
+def _close_store(store: FleetStore) -> None:
+    # Last of all, after the sync thread's bounded flush: a call still stuck on a dead
+    # link must not hold the shutdown for TCP keepalive's time, or for ever.
+    if not store.close(timeout=STORE_CLOSE_SECONDS):
+        log.warning(
+            "fleet store: a call still waits on the link after %g s; closing without it",
+            STORE_CLOSE_SECONDS,
+        )
+
+
 @asynccontextmanager
 async def running(
     inventory: Inventory,
@@ -200,7 +215,7 @@ async def running(
             from cctvctl.server.fleet_sync import FleetSync
 
             fleet_store = FleetStore(inventory.fleet.dsn)
-            stack.callback(fleet_store.close)
+            stack.callback(_close_store, fleet_store)
             sync = FleetSync.for_node(fleet_store, db, tokens, inventory)
             await asyncio.to_thread(sync.start)
             # Pushed before the recorder, so stopped after it: the last flush sends the
@@ -236,6 +251,9 @@ async def running(
         reboots = RebootManager(inventory, db, recorder, bus, redact=redact)
         await reboots.start()
         stack.push_async_callback(reboots.stop)
+        devices = DeviceChecker(inventory, db, recorder, redact=redact)
+        await devices.start()
+        stack.push_async_callback(devices.stop)
         # Last pushed, so first run: event streams end before anything else stops.
         stack.callback(stopping.set)
         rt = Runtime(
@@ -252,6 +270,7 @@ async def running(
             started=started,
             stopping=stopping,
             fleet_store=fleet_store,
+            devices=devices,
         )
         log.info(
             "serving %d kecamatan, %s configured",

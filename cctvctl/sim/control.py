@@ -4,6 +4,7 @@ GET  /cameras                  every camera's fault state and counters
 GET  /cameras/{id}             one camera
 POST /cameras/{id}/fault       {"mode": "drop|stall|...|recover", "period": 10}
                                (modes: sim.state.FAULT_MODES)
+                               {"mode": "clock", "by": 90}: the camera's clock 90 s ahead
                                {"mode": "tsjump", "by": -10800}, {"mode": "resize",
                                "size": "1280x720"}, {"mode": "drift", "ppm": 50},
                                {"mode": "nosps|fpslie"} (sim.stream_faults.STREAM_MODES;
@@ -21,6 +22,8 @@ from cctvctl.sim.model import SimSettings
 from cctvctl.sim.state import FAULT_MODES, CameraState
 from cctvctl.sim.stream_faults import STREAM_MODES, StreamFaultError
 from cctvctl.sim.stream_faults import apply as apply_stream_fault
+
+MAX_CLOCK_OFFSET = 10 * 366 * 86400.0
 
 
 def _json(status: int, payload: Any) -> Response:
@@ -83,6 +86,8 @@ class FaultControl:
         if mode not in FAULT_MODES and mode not in STREAM_MODES:
             accepted = ", ".join((*FAULT_MODES, *STREAM_MODES))
             return _problem(422, f"mode {mode!r} is not accepted; accepted: {accepted}")
+        if mode == "clock":
+            return self._clock(state, payload.get("by"))
         if mode in STREAM_MODES or mode == "recover":
             try:
                 await apply_stream_fault(state.stream, state.camera, self.settings, mode, payload)
@@ -93,4 +98,16 @@ class FaultControl:
         if period is not None and (not isinstance(period, int | float) or period <= 0):
             return _problem(422, "period must be a positive number of seconds")
         state.apply(str(mode), float(period) if period is not None else None)
+        return _json(200, state.snapshot())
+
+    @staticmethod
+    def _clock(state: CameraState, by: object) -> Response:
+        # Ten years either way covers every camera found with its factory date.
+        if isinstance(by, bool) or not isinstance(by, int | float) or abs(by) > MAX_CLOCK_OFFSET:
+            return _problem(
+                422,
+                "clock needs by: seconds the camera's clock is ahead (negative: behind), "
+                f"at most {MAX_CLOCK_OFFSET:.0f} either way",
+            )
+        state.set_clock_offset(float(by))
         return _json(200, state.snapshot())

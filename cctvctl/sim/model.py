@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cctvctl.sim.device_clock import DeviceIdentity
+
 
 def default_cache_dir() -> Path:
     import os
@@ -30,6 +32,10 @@ class SimCamera:
     username: str
     password: str
     onvif_port: int | None = None
+    #: Seconds the camera's clock is ahead of the wall (negative: behind); None: [sim]'s.
+    clock_offset: float | None = None
+    #: What GetDeviceInformation answers.
+    device: DeviceIdentity = field(default_factory=DeviceIdentity)
 
 
 @dataclass(frozen=True)
@@ -46,3 +52,5 @@ class SimSettings:
     reboot_seconds: float = 20.0
     flap_period: float = 10.0
     cache_dir: Path = field(default_factory=default_cache_dir)
+    #: Clock offset of every camera that names none (seconds ahead of the wall).
+    clock_offset: float = 0.0

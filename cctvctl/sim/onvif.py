@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
+from cctvctl.sim.device_clock import posix_tz_offset
 from cctvctl.sim.digest import DigestAuth
 from cctvctl.sim.http import Request, Response, serve_connection
 from cctvctl.sim.model import SimCamera, SimSettings
@@ -42,11 +43,6 @@ DEVICE_PATH = "/onvif/device_service"
 MEDIA_PATH = "/onvif/media_service"
 SNAPSHOT_PATH = "/onvif/snapshot.jpg"
 PROFILE_TOKEN = "main"  # noqa: S105 - a media profile name, not a secret
-
-MANUFACTURER = "cctvctl-sim"
-MODEL = "SIM-IPC-1"
-FIRMWARE_VERSION = "1.0.0"
-HARDWARE_ID = "sim-hw-1"
 
 NS_ENV = "http://www.w3.org/2003/05/soap-envelope"
 NS_SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -137,6 +133,36 @@ def _onvif_datetime(tag: str, when: dt.datetime) -> str:
             _text("tt:Day", when.day),
         ),
     )
+
+
+def _read_onvif_datetime(element: ET.Element | None) -> dt.datetime:
+    """A tt:DateTime (Date and Time children) as UTC; SoapFault when missing or wrong."""
+
+    def part(path: str) -> int:
+        text = "" if element is None else (element.findtext(path) or "").strip()
+        if not text.isdigit():
+            raise SoapFault(
+                "env:Sender",
+                ("ter:InvalidArgVal", "ter:InvalidDateTime"),
+                "a Manual SetSystemDateAndTime needs UTCDateTime with Date and Time",
+            )
+        return int(text)
+
+    date, time_ = f"{{{NS_TT}}}Date/{{{NS_TT}}}", f"{{{NS_TT}}}Time/{{{NS_TT}}}"
+    try:
+        return dt.datetime(
+            part(date + "Year"),
+            part(date + "Month"),
+            part(date + "Day"),
+            part(time_ + "Hour"),
+            part(time_ + "Minute"),
+            part(time_ + "Second"),
+            tzinfo=dt.UTC,
+        )
+    except ValueError as exc:
+        raise SoapFault(
+            "env:Sender", ("ter:InvalidArgVal", "ter:InvalidDateTime"), f"UTCDateTime: {exc}"
+        ) from None
 
 
 def plain_snapshot(camera: SimCamera, width: int, height: int) -> bytes:
@@ -266,6 +292,8 @@ class OnvifService:
                     f"ONVIF port {camera.onvif_port}"
                 )
             seen[camera.onvif_port] = camera.id
+            offset = camera.clock_offset
+            states[camera.id].clock.offset = settings.clock_offset if offset is None else offset
             self._endpoints.append(
                 _Endpoint(
                     camera=camera,
@@ -284,6 +312,9 @@ class OnvifService:
             (NS_TDS, "GetServices"): self._get_services,
             (NS_TDS, "GetServiceCapabilities"): self._get_device_service_capabilities,
             (NS_TDS, "SystemReboot"): self._system_reboot,
+            (NS_TDS, "SetSystemDateAndTime"): self._set_system_date_and_time,
+            (NS_TDS, "GetNTP"): self._get_ntp,
+            (NS_TDS, "SetNTP"): self._set_ntp,
             (NS_TRT, "GetProfiles"): self._get_profiles,
             (NS_TRT, "GetStreamUri"): self._get_stream_uri,
             (NS_TRT, "GetSnapshotUri"): self._get_snapshot_uri,
@@ -501,29 +532,88 @@ class OnvifService:
     # -- device service ------------------------------------------------------------------
 
     async def _get_system_date_and_time(self, ep: _Endpoint, req: Request, op: ET.Element) -> str:
-        now = dt.datetime.now(dt.UTC)
-        # The simulated device keeps UTC as its local time, so both clocks read the same.
+        clock = ep.state.clock
         return _el(
             "tds:GetSystemDateAndTimeResponse",
             _el(
                 "tds:SystemDateAndTime",
-                _text("tt:DateTimeType", "NTP"),
+                _text("tt:DateTimeType", clock.date_time_type),
                 _text("tt:DaylightSavings", False),
-                _el("tt:TimeZone", _text("tt:TZ", "UTC0")),
-                _onvif_datetime("tt:UTCDateTime", now),
-                _onvif_datetime("tt:LocalDateTime", now),
+                _el("tt:TimeZone", _text("tt:TZ", clock.tz)),
+                _onvif_datetime("tt:UTCDateTime", clock.now()),
+                _onvif_datetime("tt:LocalDateTime", clock.local_now()),
             ),
         )
 
+    async def _set_system_date_and_time(self, ep: _Endpoint, req: Request, op: ET.Element) -> str:
+        kind = (op.findtext(f"{{{NS_TDS}}}DateTimeType") or "").strip()
+        if kind not in ("Manual", "NTP"):
+            raise SoapFault(
+                "env:Sender",
+                ("ter:InvalidArgVal", "ter:InvalidDateTime"),
+                f"DateTimeType {kind!r} is not Manual or NTP",
+            )
+        tz = op.findtext(f"{{{NS_TDS}}}TimeZone/{{{NS_TT}}}TZ")
+        if tz is not None:
+            tz = tz.strip()
+            if posix_tz_offset(tz) is None:
+                raise SoapFault(
+                    "env:Sender",
+                    ("ter:InvalidArgVal", "ter:InvalidTimeZone"),
+                    f"time zone {tz!r} is not a POSIX TZ such as WITA-8",
+                )
+        when = None
+        if kind == "Manual":
+            when = _read_onvif_datetime(op.find(f"{{{NS_TDS}}}UTCDateTime"))
+        clock = ep.state.clock
+        if tz is not None:
+            clock.tz = tz
+        if when is not None:
+            clock.set_utc(when)
+        else:
+            # NTP: the device synchronises with the servers SetNTP gave it.
+            clock.date_time_type = kind
+            clock.sets += 1
+            if kind == "NTP" and clock.ntp_servers:
+                clock.offset = 0.0
+        return _el("tds:SetSystemDateAndTimeResponse")
+
+    async def _get_ntp(self, ep: _Endpoint, req: Request, op: ET.Element) -> str:
+        manual = [
+            _el("tt:NTPManual", _text("tt:Type", "DNS"), _text("tt:DNSname", host))
+            for host in ep.state.clock.ntp_servers
+        ]
+        return _el(
+            "tds:GetNTPResponse", _el("tds:NTPInformation", _text("tt:FromDHCP", False), *manual)
+        )
+
+    async def _set_ntp(self, ep: _Endpoint, req: Request, op: ET.Element) -> str:
+        servers = []
+        for entry in op.findall(f"{{{NS_TDS}}}NTPManual"):
+            for tag in ("DNSname", "IPv4Address", "IPv6Address"):
+                host = (entry.findtext(f"{{{NS_TT}}}{tag}") or "").strip()
+                if host:
+                    servers.append(host)
+                    break
+        from_dhcp = (op.findtext(f"{{{NS_TDS}}}FromDHCP") or "").strip() in ("true", "1")
+        if not servers and not from_dhcp:
+            raise SoapFault(
+                "env:Sender",
+                ("ter:InvalidArgVal", "ter:InvalidNtpServer"),
+                "SetNTP names no NTP server (NTPManual) and FromDHCP is false",
+            )
+        ep.state.clock.use_ntp(servers)
+        return _el("tds:SetNTPResponse")
+
     async def _get_device_information(self, ep: _Endpoint, req: Request, op: ET.Element) -> str:
-        serial = hashlib.sha256(ep.camera.id.encode("utf-8")).hexdigest()[:12].upper()
+        device = ep.camera.device
         return _el(
             "tds:GetDeviceInformationResponse",
-            _text("tds:Manufacturer", MANUFACTURER),
-            _text("tds:Model", MODEL),
-            _text("tds:FirmwareVersion", FIRMWARE_VERSION),
-            _text("tds:SerialNumber", f"SIM-{serial}"),
-            _text("tds:HardwareId", HARDWARE_ID),
+            _text("tds:Manufacturer", device.manufacturer),
+            _text("tds:Model", device.model),
+            _text("tds:FirmwareVersion", device.firmware),
+            _text("tds:SerialNumber", device.serial_for(ep.camera.id)),
+            _text("tds:HardwareId", device.hardware_id),
         )
 
     async def _get_capabilities(self, ep: _Endpoint, req: Request, op: ET.Element) -> str:

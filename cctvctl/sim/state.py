@@ -11,10 +11,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from cctvctl.sim.device_clock import DeviceClock
 from cctvctl.sim.model import SimCamera
 from cctvctl.sim.stream_faults import StreamFaults
 
-FAULT_MODES = ("drop", "stall", "flap", "offline", "unauthorized", "not_found", "recover")
+FAULT_MODES = ("drop", "stall", "flap", "offline", "unauthorized", "not_found", "recover", "clock")
 
 
 class Availability(enum.Enum):
@@ -43,6 +44,8 @@ class CameraState:
     # benchmark compares with the frames its recorder wrote to disk. A frame queued to a
     # connection later dropped as a slow reader counts; it was sent, and lost by the client.
     frames_sent: int = 0
+    # The camera's own clock (ONVIF Get/SetSystemDateAndTime, SetNTP; the "clock" fault).
+    clock: DeviceClock = field(default_factory=DeviceClock)
     # What the stream does wrong while the camera stays reachable (sim.stream_faults).
     stream: StreamFaults = field(default_factory=StreamFaults)
 
@@ -69,6 +72,8 @@ class CameraState:
         """Apply a fault-control command (one of :data:`FAULT_MODES`)."""
         if mode not in FAULT_MODES:
             raise ValueError(f"unknown fault mode {mode!r}; accepted: {', '.join(FAULT_MODES)}")
+        if mode == "clock":
+            raise ValueError("the clock fault sets an offset: use set_clock_offset")
         now = time.monotonic()
         if mode == "drop":
             self.drop_generation += 1
@@ -84,6 +89,11 @@ class CameraState:
         self.fault_since = now
         # Open sessions end with the fault, so the client's next attempt meets it.
         self.drop_generation += 1 if mode not in ("stall", "recover") else 0
+
+    def set_clock_offset(self, seconds: float) -> None:
+        """The "clock" fault: the camera's clock runs ``seconds`` ahead (negative: behind)."""
+        self.clock.offset = seconds
+        self.clock.date_time_type = "Manual"
 
     def reboot(self, seconds: float) -> None:
         self.reboots += 1
@@ -102,5 +112,8 @@ class CameraState:
             "frames_sent": self.frames_sent,
             "reboots": self.reboots,
             "onvif_calls": dict(self.onvif_calls),
+            "clock_offset": round(self.clock.offset, 3),
+            "clock_type": self.clock.date_time_type,
+            "clock_tz": self.clock.tz,
             "stream": self.stream.snapshot(),
         }

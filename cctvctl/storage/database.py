@@ -89,7 +89,7 @@ class SegmentRow:
     bytes: int
     frames: int | None
     path: Path
-    width: int | None = None  # the picture size of the segment's init (migration 5)
+    width: int | None = None  # the picture size of the segment's init (migration 6)
     height: int | None = None
 
     @property
@@ -293,7 +293,7 @@ class Database:
             record.frames,
             self.stored_path(record.path),
         )
-        # The segmenter's records know their picture size (migration 5); a probed file may
+        # The segmenter's records know their picture size (migration 6); a probed file may
         # not, and then the row keeps what it had.
         size = (getattr(record, "width", None), getattr(record, "height", None))
         with self._write() as conn:

@@ -189,7 +189,29 @@ MIGRATIONS: list[Migration] = [
             hash TEXT NOT NULL
         ) WITHOUT ROWID""",
     ),
-    # 5: the picture size of each segment's init (NULL: not known, e.g. indexed before
+    # 5: what each camera's device last said about itself over ONVIF (devicecheck/): its
+    # clock's offset from ours and its identity, kept so an export's manifest and a
+    # restarted server have the last reading (storage/device_checks.py).
+    (
+        """CREATE TABLE device_checks (
+            camera TEXT PRIMARY KEY,
+            clock_offset REAL,
+            clock_at REAL,
+            clock_tz TEXT,
+            clock_type TEXT,
+            clock_error TEXT,
+            clock_error_at REAL,
+            manufacturer TEXT,
+            model TEXT,
+            firmware TEXT,
+            serial TEXT,
+            hardware_id TEXT,
+            info_at REAL,
+            info_error TEXT,
+            info_error_at REAL
+        ) WITHOUT ROWID""",
+    ),
+    # 6: the picture size of each segment's init (NULL: not known, e.g. indexed before
     # this version or probed without one). A camera whose resolution changes gets a new
     # segment, and an export that spans the change one clip per size.
     (

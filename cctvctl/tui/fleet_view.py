@@ -5,7 +5,8 @@ store's node list in, rows out, so every case (a kecamatan on two nodes, a node 
 cannot be reached, one that never answered) is tested without a terminal.
 
 A node that cannot be reached says nothing about its cameras: they are *unknown*, never
-offline, and they are never added to the offline counts.
+offline, and they are never added to the offline counts. A node the store says stopped
+cleanly gave its cameras to their failover nodes: it serves nothing and is not a fault.
 """
 
 from __future__ import annotations
@@ -102,11 +103,19 @@ def _name_of(slug: str) -> str:
     return slug.replace("-", " ").title()
 
 
+def _serves(summary: KecamatanSummary, fleet: FleetNodes | None) -> bool:
+    # A fleet node's roll-up lists every kecamatan of the fleet's inventory, most of them
+    # with no camera of its own: it serves one only where it records cameras now (or the
+    # store lists it, below). Without a fleet each node lists its own file's kecamatan.
+    return fleet is None or summary.cameras_total > 0
+
+
 def merge_kecamatan(
     nodes: Sequence[NodeData], fleet: FleetNodes | None, now: datetime | None = None
 ) -> list[FleetKecamatan]:
-    """Every kecamatan any node serves (by its answers or the store's node list), one row
-    each, in the order first seen."""
+    """Every kecamatan any node reports, one row each, in the order first seen, with the
+    nodes serving it: in a fleet, those recording cameras of it now and those the store
+    lists for it (their home cameras'), less the nodes that stopped cleanly."""
     served: dict[str, list[str]] = {}  # slug -> node names, in the order given
     names: dict[str, str] = {}
     figures: dict[str, list[KecamatanSummary]] = {}
@@ -116,12 +125,16 @@ def merge_kecamatan(
         name = data.target.name
         state[name] = reach(data, now)
         row = listed.get(name)
-        slugs = [k.slug for k in _summaries(data)] + (list(row.kecamatan) if row else [])
         for k in _summaries(data):
             names.setdefault(k.slug, k.name)
-            if state[name] is Reach.ANSWERS:
+            served.setdefault(k.slug, [])
+        if row is not None and row.stopped is not None and state[name] is not Reach.ANSWERS:
+            continue  # left the fleet: its cameras are recorded elsewhere, none here
+        mine = [k for k in _summaries(data) if _serves(k, fleet)]
+        if state[name] is Reach.ANSWERS:
+            for k in mine:
                 figures.setdefault(k.slug, []).append(k)
-        for slug in slugs:
+        for slug in [k.slug for k in mine] + (list(row.kecamatan) if row else []):
             if name not in served.setdefault(slug, []):
                 served[slug].append(name)
     out = []
@@ -154,6 +167,10 @@ class NodeRow:
     cpu_percent: float | None
     disk_free_percent: float | None  # the fullest volume's
     days_to_full: float | None  # the soonest volume's
+    stopped: bool = False  # the store's word: it left the fleet cleanly
+    taken_over: int | None = None  # cameras it stands in for (fleet only)
+    lease_age: float | None = None  # since it last renewed its leases (fleet only)
+    lease_seconds: float | None = None  # the fleet's lease time (fleet only)
 
 
 def _row(
@@ -162,6 +179,8 @@ def _row(
     listed: FleetNode | None,
     beat_age: float | None,
     now: datetime,
+    since: float = 0.0,
+    lease_seconds: float | None = None,
 ) -> NodeRow:
     state = reach(data, now) if data is not None else Reach.UNREACHABLE
     health = data.health if data is not None and state is Reach.ANSWERS else None
@@ -188,6 +207,14 @@ def _row(
         cpu_percent=health.host.cpu_percent if health is not None else None,
         disk_free_percent=min(free) if free else None,
         days_to_full=min(days) if days else None,
+        stopped=listed is not None and listed.stopped is not None and not listed.alive,
+        taken_over=len(listed.taken_over) if listed is not None else None,
+        lease_age=(
+            listed.lease_age + since
+            if listed is not None and listed.lease_age is not None
+            else None
+        ),
+        lease_seconds=lease_seconds,
     )
 
 
@@ -205,9 +232,11 @@ def node_rows(
     since = (now - fleet_read).total_seconds() if fleet_read is not None else 0.0
     rows = []
     listed = fleet.nodes if fleet is not None else []
+    since = max(0.0, since)
+    lease = fleet.lease_seconds if fleet is not None else None
     for node in listed:
-        age = node.heartbeat_age + max(0.0, since)
-        rows.append(_row(node.name, by_name.get(node.name), node, age, now))
+        age = node.heartbeat_age + since
+        rows.append(_row(node.name, by_name.get(node.name), node, age, now, since, lease))
     known = {n.name for n in listed}
     rows += [_row(d.target.name, d, None, None, now) for d in nodes if d.target.name not in known]
     return rows

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from cctvctl.config import KecamatanConfig
+from cctvctl.devicecheck import clock_wire, device_wire
 from cctvctl.models import Camera, Role
 from cctvctl.server.auth import require
 from cctvctl.server.problems import (
@@ -256,9 +257,14 @@ def _present(rt: Runtime, cam: Camera) -> Camera:
     RTSP URL with credentials. The recorder scrubs it already; this is the second lock
     on the same door, because a leaked camera password is the one mistake we cannot undo.
     """
-    if not cam.last_error:
-        return cam
-    return cam.model_copy(update={"last_error": rt.redact(cam.last_error)})
+    update: dict[str, Any] = {}
+    if cam.last_error:
+        update["last_error"] = rt.redact(cam.last_error)
+    record = rt.devices.record(cam.id) if rt.devices is not None else None
+    if record is not None:
+        update["clock"] = clock_wire(record, rt.inventory.server.clock_tolerance_seconds)
+        update["device"] = device_wire(record)
+    return cam.model_copy(update=update) if update else cam
 
 
 def live_cameras(rt: Runtime) -> list[Camera]:

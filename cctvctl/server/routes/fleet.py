@@ -17,7 +17,6 @@ import dataclasses
 import functools
 import hashlib
 import weakref
-from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar, Unpack
@@ -63,7 +62,7 @@ from cctvctl.storage.audit import MAX_LIMIT, AuditFields
 from cctvctl.untrusted import clip, quoted
 
 if TYPE_CHECKING:
-    from cctvctl.fleet.records import AuditRow, InventoryVersion, Lease, Node
+    from cctvctl.fleet.records import AuditRow, Holding, InventoryVersion, Lease, Node
     from cctvctl.fleet.records import FootageRun as Run
     from cctvctl.fleet.store import FleetStore
 
@@ -176,19 +175,25 @@ def _run(run: Run) -> FootageRun:
 async def fleet_nodes(rt: RT) -> FleetNodes:
     """Every node of the fleet: its URL (ask it for live data), version, kecamatan,
     capacity, last heartbeat and its age, whether it is alive (a heartbeat younger than
-    the lease time) and how many cameras it records now (live leases)."""
+    the lease time, not stopped since) or stopped cleanly, how many cameras it records
+    now (live leases), which of them it stands in for (taken over: their home is another
+    node), and how long ago it renewed its leases."""
 
-    def read(store: FleetStore) -> tuple[datetime, list[Node], list[Lease]]:
-        return store.now(), store.nodes(), store.leases()
+    def read(store: FleetStore) -> tuple[datetime, list[Node], list[Holding]]:
+        return store.now(), store.nodes(), store.holdings()
 
-    now, nodes, leases = await _off_loop(rt, read)
+    now, nodes, holdings = await _off_loop(rt, read)
     fleet = rt.inventory.fleet
     assert fleet is not None  # there is a store only with a [fleet] table
-    held = Counter(lease.node for lease in leases if lease.expires > now)
+    held = {h.node: h for h in holdings}
+
+    def since(t: datetime | None) -> float | None:
+        return None if t is None else max(0.0, (now - t).total_seconds())
 
     def node(n: Node) -> FleetNode:
-        # Both times are the store's: a node's own clock never enters it.
+        # Every time is the store's: a node's own clock never enters it.
         age = max(0.0, (now - n.heartbeat).total_seconds())
+        h = held.get(n.name)
         return FleetNode(
             name=n.name,
             url=n.url,
@@ -197,8 +202,12 @@ async def fleet_nodes(rt: RT) -> FleetNodes:
             capacity=n.capacity,
             heartbeat=n.heartbeat,
             heartbeat_age=age,
-            alive=age < fleet.lease_seconds,
-            leases=held[n.name],
+            alive=age < fleet.lease_seconds and n.stopped is None,
+            leases=len(h.cameras) if h is not None else 0,
+            stopped=n.stopped,
+            taken_over=list(h.taken_over) if h is not None else [],
+            lease_age=since(h.renewed) if h is not None else None,
+            oldest_lease_age=since(h.oldest) if h is not None else None,
         )
 
     return FleetNodes(

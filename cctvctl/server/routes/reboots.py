@@ -54,7 +54,7 @@ from cctvctl.server.runtime import Runtime
 from cctvctl.timeparse import DURATION_TEXT, parse_duration
 from cctvctl.untrusted import quoted
 
-__all__ = ["TYPE_REBOOT_REFUSED", "router"]
+__all__ = ["STRIPPED_ONE_LINE", "TYPE_REBOOT_REFUSED", "WHITESPACE", "router"]
 
 TYPE_REBOOT_REFUSED: Final = "urn:cctvctl:problem:reboot-refused"
 
@@ -71,6 +71,7 @@ router = APIRouter(prefix="/api/v1", tags=["reboots"], responses=_ERRORS)
 # length and control characters, so "  " is empty and a tab at the end is no control
 # character: the one-line pattern of models/wire.py, with that stripping written in.
 _WS: Final = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+WHITESPACE: Final = _WS  # time sync's body follows the same rule
 _CTRL: Final = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
 STRIPPED_ONE_LINE: Final = rf"^[{_WS}]*[^{_CTRL}{_WS}]([^{_CTRL}]*[^{_CTRL}{_WS}])?[{_WS}]*$"
 

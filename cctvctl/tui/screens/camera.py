@@ -43,6 +43,7 @@ from cctvctl.views import flap_text
 __all__ = [
     "CameraScreen",
     "SnapshotModal",
+    "device_rows",
     "event_line",
     "events_text",
     "snapshot_path",
@@ -56,6 +57,28 @@ TIMELINE_INTERVAL: Final = 60.0
 RECENT_EVENTS: Final = 8
 # Reboot states after which nothing more happens to that camera's job.
 _REBOOT_FINAL: Final = {"back_online", "did_not_return", "failed", "skipped", "interrupted"}
+
+
+def device_rows(camera: Camera) -> list[tuple[str, Text | str]]:
+    """What the camera says over ONVIF: its clock (in place of a bare "onvif yes") and
+    its identity, once read; a clock over the server's tolerance is flagged."""
+    reading = camera.clock
+    if not camera.has_onvif or reading is None:
+        return [("onvif", "yes" if camera.has_onvif else "no")]
+    if reading.offset_seconds is None:
+        clock_cell: Text | str = flagged("not read") if reading.error else "not read"
+    else:
+        text = f"{reading.offset_seconds:+.0f} s {reading.mode or ''}".rstrip()
+        # The marker and its style say "off": the cell is about 16 columns at 80x24.
+        clock_cell = flagged(text) if reading.off else text
+    rows: list[tuple[str, Text | str]] = [("clock", clock_cell)]
+    device = camera.device
+    if device is not None and device.model is not None:
+        parts = (device.manufacturer, device.model, device.firmware)
+        rows.append(("device", " ".join(p for p in parts if p)))
+        if device.serial:
+            rows.append(("serial", device.serial))
+    return rows
 
 
 def stats_table(camera: Camera) -> Table:
@@ -90,7 +113,7 @@ def stats_table(camera: Camera) -> Table:
         ("up/down", f"{camera.changes_10m} in 10m"),
         ("reconnects", f"{camera.reconnects_1h} in 1h"),
         ("rtt", rtt_text(camera.rtt_ms)),
-        ("onvif", "yes" if camera.has_onvif else "no"),
+        *device_rows(camera),
     ]
     if camera.last_error:
         # libav's own words, for whoever digs further than the cause above.

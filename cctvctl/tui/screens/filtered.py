@@ -26,6 +26,7 @@ from cctvctl.tui.format import plain
 from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.line import Line
+from cctvctl.tui.widgets.nav_table import NavTable
 
 __all__ = ["ColumnSpec", "FilteredScreen", "FilteredTableScreen", "Priority"]
 
@@ -102,8 +103,9 @@ class FilteredTableScreen(FilteredScreen):
     def fill(
         self, columns: Sequence[ColumnSpec], rows: Iterable[tuple[str, Sequence[Text | str]]]
     ) -> None:
-        """Replaces the rows (key, cells); the columns only when they changed, and the
-        cursor stays on the row it was on when that row is still shown."""
+        """Replaces the rows (key, cells); the columns only when they changed, the rows
+        only when they are other rows or in another order (else only changed cells are
+        repainted), and the cursor stays on the row it was on when that row is still shown."""
         table = self.table
         selected = self.selected_key()
         keyed = [(key, [_text(c) for c in cells]) for key, cells in rows]
@@ -117,16 +119,28 @@ class FilteredTableScreen(FilteredScreen):
         # A column at its natural width sizes itself: figures that grow by a digit then
         # do not rebuild the columns (and repaint the whole table) on every poll.
         wanted = tuple((columns[i].label, None if w == natural[i] else w) for i, w in shown)
-        if wanted != self._columns:
-            table.clear(columns=True)
-            for label, width in wanted:
-                table.add_column(label, key=label, width=width)
-            self._columns = wanted
-        else:
-            table.clear()
         ellipsis = "~" if self.cctv.mode is Mode.ASCII else "…"
-        for key, cells in keyed:
-            table.add_row(*(_clip(cells[i], w, ellipsis) for i, w in shown), key=key)
+        clipped = [(key, [_clip(cells[i], w, ellipsis) for i, w in shown]) for key, cells in keyed]
+        keys = [key for key, _ in clipped]
+        if (
+            wanted == self._columns
+            and isinstance(table, NavTable)
+            and keys == [row.key.value for row in table.ordered_rows]
+        ):
+            # The same rows in the same order: only the cells that changed are repainted,
+            # not the whole table (a fleet's nodes answer one by one, each a re-draw).
+            for key, cells in clipped:
+                table.put_row(key, cells)
+        else:
+            if wanted != self._columns:
+                table.clear(columns=True)
+                for label, width in wanted:
+                    table.add_column(label, key=label, width=width)
+                self._columns = wanted
+            else:
+                table.clear()
+            for key, cells in clipped:
+                table.add_row(*cells, key=key)
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
         self.hidden_columns = fit.hidden(columns)

@@ -32,9 +32,15 @@ COLUMN_NOTES: dict[Scope, tuple[tuple[str, str], ...]] = {
         ("!", "a problem: offline, degraded, failed, a gap"),
     ),
     Scope.NODES: (
-        ("State", "alive (heartbeat within a lease), ! unreachable, ! no heartbeat"),
+        (
+            "State",
+            "alive (heartbeat within a lease), stopped (left cleanly), ! unreachable, "
+            "! no heartbeat",
+        ),
         ("Beat", "age of its last heartbeat in the fleet store"),
         ("Cams", "cameras it records now (leases held), or enabled (no fleet)"),
+        ("Taken", "of those, cameras whose home is another node (failover)"),
+        ("Lease", "since it last renewed its leases (! two thirds of a lease)"),
         ("CPU", "host CPU now"),
         ("Free", "free space on its fullest disk"),
         ("Days", "days to a full disk at the last hour's write rate"),

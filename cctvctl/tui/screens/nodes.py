@@ -1,8 +1,10 @@
-"""Nodes: one row per recording node, its heartbeat, version, cameras, CPU and disks.
+"""Nodes: one row per recording node, its heartbeat, version, cameras (and those it took
+over from another node), lease age, CPU and disks.
 
 Rows come from :func:`cctvctl.tui.fleet_view.node_rows`: the fleet store's node list (when
 the console watches a fleet) and each node's own health answer; the nodes out of reach
-first, then those without a heartbeat. Enter makes the node
+first, then those without a heartbeat; a node that stopped cleanly is no fault and says
+"stopped". Enter makes the node
 under the cursor the current one, as ``]`` does.
 """
 
@@ -30,6 +32,8 @@ COLUMNS: Final = (
     ColumnSpec("State", Priority.STATUS),
     ColumnSpec("Beat"),
     ColumnSpec("Cams"),
+    ColumnSpec("Taken"),
+    ColumnSpec("Lease"),
     ColumnSpec("CPU"),
     ColumnSpec("Free"),
     ColumnSpec("Days"),
@@ -40,6 +44,10 @@ SHORT_DAYS: Final = 7.0
 
 
 def _state(row: NodeRow) -> Text:
+    if row.stopped:
+        # It left the fleet cleanly and its cameras went to their failover nodes: that it
+        # no longer answers is expected, not a fault.
+        return Text("stopped", "italic")
     if row.reach is Reach.UNREACHABLE:
         return flagged("unreachable" if row.watched else "not watched", BAD)
     if row.reach is Reach.WAITING:
@@ -62,8 +70,27 @@ def _age(seconds: float | None) -> str:
 
 
 def _unknown(row: NodeRow, value: str | Text) -> str | Text:
-    # A node we cannot reach: what it last said is not what it is now.
-    return "?" if row.reach is Reach.UNREACHABLE else value
+    # A node we cannot reach: what it last said is not what it is now. A stopped one has
+    # no figures to give.
+    if row.reach is not Reach.UNREACHABLE:
+        return value
+    return "-" if row.stopped else "?"
+
+
+def _taken(row: NodeRow) -> str | Text:
+    if row.taken_over is None:
+        return "-"
+    # Standing in for another node is failover at work: worth a look, not an alarm.
+    return flagged(str(row.taken_over), WARN) if row.taken_over else "0"
+
+
+def _lease(row: NodeRow) -> str | Text:
+    age = row.lease_age
+    if age is None or row.stopped:
+        return "-"
+    # A live node renews every third of the lease: two thirds gone means it missed one.
+    late = row.lease_seconds is not None and age >= row.lease_seconds * 2 / 3
+    return flagged(_age(age), WARN) if late else _age(age)
 
 
 def node_cells(row: NodeRow) -> tuple[Text, ...]:
@@ -75,6 +102,8 @@ def node_cells(row: NodeRow) -> tuple[Text, ...]:
             _state(row),
             _age(row.heartbeat_age),
             "-" if row.cameras is None else str(row.cameras),
+            _taken(row),
+            _lease(row),
             _unknown(row, "-" if row.cpu_percent is None else f"{row.cpu_percent:.0f}%"),
             _unknown(
                 row,
@@ -113,7 +142,14 @@ class NodesScreen(FilteredTableScreen):
         needle = self.filter_input.needle
         rows = node_rows(self.cctv.watched_nodes(), self.cctv.fleet, self.cctv.fleet_read)
         # Worst first, as on the overview; otherwise the store's order (sorted() is stable).
-        rows = sorted(rows, key=lambda r: (r.reach is not Reach.UNREACHABLE, r.alive is not False))
+        # A stopped node is no fault: it keeps its place.
+        rows = sorted(
+            rows,
+            key=lambda r: (
+                r.stopped or r.reach is not Reach.UNREACHABLE,
+                r.stopped or r.alive is not False,
+            ),
+        )
         return [r for r in rows if needle in r.name.lower()]
 
     def redraw(self) -> None:

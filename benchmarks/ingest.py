@@ -279,14 +279,15 @@ def sample_latency(server: ServerProcess, seconds: float, interval: float = 0.25
     return Latency(samples, polls, timeouts)
 
 
-def online_count(server: ServerProcess) -> int:
+def online_count(server: ServerProcess) -> str:
+    """How many cameras the API calls online, or why it could not tell."""
     try:
-        resp = server.get("/api/v1/cameras")
-    except httpx.HTTPError:
-        return 0
+        resp = server.get("/api/v1/cameras", timeout=20)
+    except httpx.HTTPError as exc:
+        return f"? ({type(exc).__name__})"
     if resp.status_code != 200:
-        return 0
-    return sum(1 for cam in resp.json() if cam.get("status") == "online")
+        return f"? (HTTP {resp.status_code})"
+    return str(sum(1 for cam in resp.json() if cam.get("status") == "online"))
 
 
 def false_alarms(storage: Path, until: float) -> str:
@@ -301,11 +302,26 @@ def false_alarms(storage: Path, until: float) -> str:
         ).fetchall()
     changes = [(cam, json.loads(data)) for kind, cam, data in rows if kind == "camera.status"]
     false = [(cam, d) for cam, d in changes if d.get("previous") is not None]
-    reanchors = sum(1 for kind, _, _ in rows if kind == "camera.reanchor")
+    moved = [json.loads(data) for kind, _, data in rows if kind == "camera.reanchor"]
+    reanchors = len(moved)
     kinds = collections.Counter(f"{d['previous']}->{d['status']}" for _, d in false)
     detail = ", ".join(f"{k} {n}" for k, n in kinds.most_common()) or "none"
     cams = len({cam for cam, _ in false})
-    return f"{len(false)} false status changes on {cams} cameras ({detail}), {reanchors} re-anchors"
+    return (
+        f"{len(false)} false status changes on {cams} cameras ({detail}), "
+        f"{reanchors} re-anchors{_reanchor_detail(moved)}"
+    )
+
+
+def _reanchor_detail(moved: list[dict[str, object]]) -> str:
+    if not moved:
+        return ""
+    causes = collections.Counter(str(m.get("cause")) for m in moved)
+    shifts = sorted(float(str(m.get("shift_seconds") or 0.0)) for m in moved)
+    return (
+        f" ({', '.join(f'{c} {n}' for c, n in causes.most_common())}; footage moved "
+        f"{shifts[0]:+.1f} to {shifts[-1]:+.1f} s)"
+    )
 
 
 def run_recorder(

@@ -129,6 +129,12 @@ class SimControl:
         resp.raise_for_status()
         return {st["id"]: int(st["frames_sent"]) for st in resp.json()}
 
+    def frames_skipped(self) -> dict[str, int]:
+        """Frames the simulator never sent because it fell behind (a loaded machine)."""
+        resp = httpx.get(f"{self.url}/cameras", timeout=10)
+        resp.raise_for_status()
+        return {st["id"]: int(st.get("frames_skipped", 0)) for st in resp.json()}
+
     def fault_all(self, mode: str) -> None:
         with httpx.Client(base_url=self.url, timeout=10) as api:
             for cam in self.cameras:
@@ -290,7 +296,7 @@ def online_count(server: ServerProcess) -> str:
     return str(sum(1 for cam in resp.json() if cam.get("status") == "online"))
 
 
-def false_alarms(storage: Path, until: float) -> str:
+def false_alarms(storage: Path, until: float, skipped: dict[str, int]) -> str:
     """Status changes after each camera's first verdict, and re-anchors, before ``until``:
     with every camera healthy and streaming, each one is a false alarm."""
     db = storage / "index.sqlite3"
@@ -307,8 +313,10 @@ def false_alarms(storage: Path, until: float) -> str:
     kinds = collections.Counter(f"{d['previous']}->{d['status']}" for _, d in false)
     detail = ", ".join(f"{k} {n}" for k, n in kinds.most_common()) or "none"
     cams = len({cam for cam, _ in false})
+    starved = len({cam for cam, _ in false if skipped.get(cam, 0) > 0})
     return (
-        f"{len(false)} false status changes on {cams} cameras ({detail}), "
+        f"{len(false)} false status changes on {cams} cameras ({detail}; {starved} of them "
+        f"cameras the simulator skipped frames of, {sum(skipped.values())} in all), "
         f"{reanchors} re-anchors{_reanchor_detail(moved)}"
     )
 
@@ -339,6 +347,7 @@ def run_recorder(
         window = measure(tree(root), sim, args.seconds)
         latency = sample_latency(server, args.latency_seconds)
         stalled_at = time.time()
+        skipped = control.frames_skipped()
         control.fault_all("stall")
         time.sleep(DRAIN_SECONDS)
         after = control.frames_sent()
@@ -351,7 +360,7 @@ def run_recorder(
         files.setdefault(path.parent.parent.name, []).append(path)
     frames = compare_frames(before, after, files)
     written = sum(p.stat().st_size for ps in files.values() for p in ps)
-    alarms = false_alarms(site.storage, stalled_at)
+    alarms = false_alarms(site.storage, stalled_at, skipped)
     note = f"{online}/{streams} online after warm-up, {written / MB:.1f} MB written; {alarms}"
     return Result("recorder", streams, window, frames, note), latency
 

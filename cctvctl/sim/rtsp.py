@@ -240,16 +240,21 @@ class _CameraStream:
             if self.state.stream.pending is not None and self.next_keyframe(index) == index:
                 index = self.switch_pending(index)
             self.next_index = index + 1
-            if delay < -MAX_LAG or self.state.availability() is not Availability.UP:
+            up = self.state.availability() is Availability.UP
+            if delay < -MAX_LAG or not up:
                 # Frames that were not sent leave decoders without references, so the
                 # stream resumes at a keyframe; the position keeps following the clock.
                 self.next_index = max(self.next_index, self.index_at(time.monotonic()))
+                if up:  # behind, not broken on purpose: the camera sends fewer frames
+                    self.state.frames_skipped += self.next_index - index
                 resync = True
                 continue
             if resync:
                 resync = False
                 if self.next_keyframe(index) != index:
                     self.next_index = self.next_keyframe(index)
+                    if up:
+                        self.state.frames_skipped += self.next_index - index
                     continue
             self._send(index)
         self.ticker = None

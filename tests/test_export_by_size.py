@@ -23,8 +23,8 @@ def _row(n: int, width: int | None, height: int | None) -> SegmentRow:
         1000,
         600,
         Path(f"{n}.mp4"),
-        width,
-        height,
+        width=width,
+        height=height,
     )
 
 

@@ -70,6 +70,13 @@ MUXER_OPTIONS: Final[dict[str, str]] = {
 # reset and the wall-clock anchor must be re-established. Forward steps up to this long
 # are taken as the frame interval (a 1 fps camera still counts); longer ones are pauses.
 _JITTER_SECONDS: Final = 1.0
+#: Seconds of media at the start of a connection in which media time running ahead of
+#: arrival only means the first packet was read late (libav buffers while it probes the
+#: streams, longer with an audio track): the anchor follows the packets back as the
+#: buffered burst drains, silently and in the open segment too, rather than a late anchor
+#: being reported as a camera's drift 2 s later.
+SETTLE_SECONDS: Final = 10.0
+_SETTLE_TOLERANCE: Final = 0.05  # seconds; moved back as the burst drains, before any roll
 
 _SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -224,6 +231,7 @@ class SegmentWriter:
         self._seg_base = 0  # corrected DTS of the segment's first packet
         self._raw_base = 0  # the same, expressed in raw DTS: seg_base - offset
         self._seg_start_wall = 0.0
+        self._settle_until = 0  # corrected ticks: before it, media ahead of arrival settles
         self._seg_last = 0  # corrected DTS of the last packet written
         self._seg_last_dur = 0
         self._seg_frames = 0
@@ -317,7 +325,12 @@ class SegmentWriter:
         corr = dts + self._offset
         media_clock = self._media_clock
         if media_clock is not None:
-            shift = media_clock.observe(self._wall(corr), self._clock())
+            now = self._clock()
+            if corr < self._settle_until:
+                ahead = self._wall(corr) - now
+                if ahead > _SETTLE_TOLERANCE:
+                    self._settle(-ahead)
+            shift = media_clock.observe(self._wall(corr), now)
             if shift is not None:
                 self._reanchor(corr, shift, -shift, DRIFTED)
 
@@ -463,6 +476,14 @@ class SegmentWriter:
     def _start_timeline(self, dts: int) -> None:
         self._anchor_ticks = dts
         self._anchor_wall = self._wall_start if self._wall_start is not None else self._clock()
+        self._settle_until = dts + self._offset + round(SETTLE_SECONDS / self._tb)
+
+    def _settle(self, shift: float) -> None:
+        """Date the connection's footage so far ``shift`` (< 0) seconds earlier: its first
+        packet was read late, not captured late."""
+        self._anchor_wall += shift
+        if self._out is not None:
+            self._seg_start_wall += shift
 
     def _splice(self, dts: int, step: int) -> None:
         """Move this packet to one frame after the previous one on the corrected timeline."""

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import pytest
 from cli_process import last_error, node_env, run_cctvctl
 from harness import Live, SiteSpec, serving, start_sim, wait_for, write_site
 from s3_harness import ACCESS_KEY, SECRET_KEY, S3Engine, archive_table
+from tui_pilot import opened_by, screen_text, until
 
 from cctvctl.archive.evidence import EvidenceBucket
 from cctvctl.archive.s3 import make_client
@@ -35,10 +36,13 @@ from cctvctl.storage.audit import AuditLog
 from cctvctl.storage.database import Database
 from cctvctl.storage.exports import ExportStore
 from cctvctl.storage.job_trail import JobTrail
+from cctvctl.tui.app import CctvApp
+from cctvctl.tui.screens.exports import ExportsScreen
 
 PROBLEM = "application/problem+json"
 SPEC = SiteSpec(cameras=1, kecamatan=("Sangatta Utara",), segment_seconds=2, fps=10)
 DAYS = 30
+WITA_ZONE = timezone(timedelta(hours=8))  # as people read dates: Asia/Makassar, no DST
 
 
 @dataclass
@@ -316,6 +320,64 @@ def test_store_down_during_an_export_the_copy_lands_once(vault: Vault) -> None:
     rows = [r for r in _audit(vault, "export.vault") if r["target"] == job_id]
     assert [r["result"] for r in rows] == ["pending", "ok"]
     assert "cctv_evidence_vault_pending 0.0" in vault.live.server.get("/metrics").text
+
+
+def _wita_day(text: str) -> str:
+    return datetime.fromisoformat(text).astimezone(WITA_ZONE).strftime("%Y-%m-%d")
+
+
+async def test_exports_ls_and_the_exports_screen_show_each_jobs_vault_copy(vault: Vault) -> None:
+    stored = _stored(vault, _export(vault, "LP/31/XI/2026")["id"])
+    held_case = "LP/32/XI/2026"
+    held = _stored(vault, _export(vault, held_case)["id"])
+    proc = vault.cli("case", "hold", held_case, "--reason", "court order", role="admin")
+    assert proc.returncode == 0, proc.stderr
+    until_day = _wita_day(stored["vault"]["retain_until"])
+    finished = datetime.fromisoformat(stored["finished"])
+    assert _wita_day((finished + timedelta(days=DAYS)).isoformat()) == until_day
+
+    vault.s3.stop()  # the next copy cannot land: pending
+    try:
+        start, end = _closed_window(vault)
+        with vault.live.server.client("operator") as api:
+            resp = api.post(
+                "/api/v1/exports",
+                json={"camera": vault.camera, "start": start, "end": end, "case_id": "LP/33/2026"},
+            )
+            pending_id = resp.json()["id"]
+
+            def is_pending() -> bool:
+                job = api.get(f"/api/v1/exports/{pending_id}").json()
+                return bool(job["state"] == "done" and job["vault"] and job["vault"]["error"])
+
+            wait_for(is_pending, 60, what="a done export whose vault copy is pending")
+
+        words = {stored["id"]: f"stored until {until_day}", held["id"]: "held"}
+        words[pending_id] = "pending"
+        listed = vault.cli("exports", "ls", "--limit", "1000")
+        assert listed.returncode == 0, listed.stderr
+        assert "VAULT" in listed.stdout.splitlines()[0]
+        for job_id, word in words.items():
+            [line] = [ln for ln in listed.stdout.splitlines() if ln.startswith(job_id)]
+            assert word in line, line
+
+        # The console at 80x24: the Vault column beside the state, a word per job.
+        app = CctvApp(
+            vault.live.server.url, vault.live.site.tokens["operator"], "vault", refresh=0.5
+        )
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await opened_by(pilot, "x", ExportsScreen)
+            await until(pilot, lambda: all(j in screen.table.rows for j in words), timeout=30)
+            text = screen_text(app)
+            assert "Vault" in text
+            compact = {**words, stored["id"]: f"until {until_day}"}
+            for job_id, word in compact.items():
+                [line] = [ln for ln in text.splitlines() if job_id[:8] in ln]
+                assert word in line, line
+            assert max(len(line) for line in text.splitlines()) <= 80
+    finally:
+        vault.s3.start()
+    _stored(vault, pending_id, timeout=90)  # lands once the store is back
 
 
 # --------------------------------------------------------------------------- in process

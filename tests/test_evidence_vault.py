@@ -9,9 +9,11 @@ what refuses one (the test of the hold); compliance, the default, is checked in
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from tui_pilot import opened_by, screen_text, until
 
 from cctvctl.archive.evidence import EvidenceBucket
 from cctvctl.archive.s3 import make_client
+from cctvctl.archive.vault_errors import VaultRefused
 from cctvctl.config import ArchiveConfig, ArchiveKeys
 from cctvctl.exports.files import ExportFiles
 from cctvctl.exports.vault import EvidenceVault, VaultSettings
@@ -718,5 +721,84 @@ def test_a_bucket_without_object_lock_is_said_loudly_and_stores_nothing(
         row = vault.log.get(job_id)
         assert row is not None and row.state.value == "pending" and row.error
         assert s3.keys(bucket) == []
+    finally:
+        db.close()
+
+
+def test_a_clip_above_the_threshold_is_a_multipart_upload_born_locked(
+    tmp_path: Path, s3: S3Engine
+) -> None:
+    bucket = s3.make_bucket(object_lock=True)
+    vault, db = _local_vault(tmp_path, s3, bucket, "compliance")
+    # S3's least part is 5 MiB (the last excepted): 12 MiB is three parts.
+    vault.bucket.multipart_threshold = 6 << 20
+    vault.bucket.part_size = 5 << 20
+    # What cctvctl asks of the store, seen where the request leaves (botocore's own hook).
+    created: list[dict[str, Any]] = []
+    vault.bucket.client.meta.events.register(
+        "provide-client-params.s3.CreateMultipartUpload",
+        lambda params, **_: created.append(dict(params)),
+    )
+    sent: list[dict[str, Any]] = []
+    vault.bucket.client.meta.events.register(
+        "provide-client-params.s3.UploadPart",
+        lambda params, **_: sent.append({k: v for k, v in params.items() if k != "Body"}),
+    )
+    try:
+        vault.hold("LP/44/2026", _Who("test-admin", "admin"), "court order")
+        clip = os.urandom(12 << 20)
+        job_id = _done_job(vault, clip, case_id="LP/44/2026")
+        vault.finished(job_id)
+        row = vault.log.get(job_id)
+        assert row is not None and row.state.value == "stored" and row.clip_version
+        client = s3.client()
+        head = client.head_object(Bucket=bucket, Key=row.clip_key, VersionId=row.clip_version)
+        assert head["ETag"].strip('"').endswith("-3")  # three parts, not one PUT
+        # Born locked: the lock and the hold are asked at CreateMultipartUpload, and are on
+        # the version (moto applies only the bucket's default there, so cctvctl read the
+        # version back and set them; a real store has them from creation).
+        [asked] = created
+        assert asked["ObjectLockMode"] == "COMPLIANCE"
+        assert asked["ObjectLockLegalHoldStatus"] == "ON"
+        assert abs(asked["ObjectLockRetainUntilDate"].timestamp() - row.retain_until) < 1
+        assert asked["ChecksumAlgorithm"] == "SHA256"
+        assert head["ObjectLockMode"] == "COMPLIANCE"
+        assert abs(head["ObjectLockRetainUntilDate"].timestamp() - row.retain_until) < 1
+        assert head["ObjectLockLegalHoldStatus"] == "ON"
+        assert head["Metadata"]["sha256"] == hashlib.sha256(clip).hexdigest()
+        # Each part went with its own SHA-256, the store's to verify.
+        mib5 = 5 << 20
+        slices = [clip[i : i + mib5] for i in range(0, len(clip), mib5)]
+        assert [(p["PartNumber"], p["ChecksumSHA256"]) for p in sent] == [
+            (n, base64.b64encode(hashlib.sha256(b).digest()).decode())
+            for n, b in enumerate(slices, 1)
+        ]
+        body = client.get_object(Bucket=bucket, Key=row.clip_key, VersionId=row.clip_version)
+        assert hashlib.sha256(body["Body"].read()).hexdigest() == row.clip_sha256
+        small = client.head_object(
+            Bucket=bucket, Key=row.manifest_key, VersionId=row.manifest_version
+        )
+        assert "-" not in small["ETag"]  # the manifest, under the threshold: one PUT
+        with pytest.raises(botocore.exceptions.ClientError):
+            client.delete_object(Bucket=bucket, Key=row.clip_key, VersionId=row.clip_version)
+        # A retry recognises the multipart version by its SHA-256, as a PUT's.
+        assert vault.bucket.find_version(row.clip_key, row.clip_sha256) == row.clip_version
+        assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
+
+        # A file that is not what the export recorded is refused before a byte goes.
+        job = vault.store.get(job_id)
+        assert job is not None
+        with pytest.raises(VaultRefused, match=r"not the 0+ the export recorded"):
+            vault.bucket.put_locked(
+                "cam-1/other/clip.mp4",
+                vault.files.clip_path(job),
+                sha256="0" * 64,
+                mode="compliance",
+                retain_until=datetime.now(UTC) + timedelta(days=1),
+                legal_hold=False,
+                metadata={},
+            )
+        assert s3.keys(bucket, "cam-1/other/") == []
+        assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
     finally:
         db.close()

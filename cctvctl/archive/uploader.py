@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +28,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from cctvctl.archive.digests import FileDigests, digest_file, etag_of, part_etag
+from cctvctl.archive.digests import (
+    MD5_ETAG,
+    ChecksumMismatch,
+    FileDigests,
+    digest_file,
+    etag_of,
+    part_etag,
+)
+from cctvctl.archive.digests import verify_answer as _verify
 from cctvctl.archive.expiry import expire_archive
 from cctvctl.archive.figures import UploadFigures
 from cctvctl.archive.s3 import ArchiveUnavailable, error_code
@@ -51,12 +58,6 @@ BACKOFF_MAX: Final = 30.0
 #: Seconds between passes of archive retention (archive_days) over the index.
 EXPIRY_INTERVAL: Final = 600.0
 RATE_WINDOW: Final = 30.0
-_MD5_ETAG = re.compile(r'^"?[0-9a-f]{32}(-\d+)?"?$')
-
-
-class ChecksumMismatch(Exception):
-    """The store's answer says it holds other bytes than we sent."""
-
 
 #: What fails one upload and leaves the segment queued (OSError: the file, or the link).
 _FAILURES: tuple[type[Exception], ...] = (*ArchiveUnavailable, ChecksumMismatch, OSError)
@@ -449,18 +450,4 @@ def _part_matches(held: dict[str, Any], checksum: str, etag: Callable[[], str]) 
     if held.get("ChecksumSHA256"):
         return bool(held["ChecksumSHA256"] == checksum)
     got = str(held.get("ETag", ""))
-    return got == etag() if _MD5_ETAG.match(got) else False
-
-
-def _verify(answer: dict[str, Any], checksum: str, etag: Callable[[], str], what: str) -> None:
-    """The store's answer must show the bytes we sent: its checksum where it gives one,
-    else its ETag (an MD5 for unencrypted objects on every S3 store; computed only then,
-    since MD5 costs more CPU than the upload's own SHA-256)."""
-    got = answer.get("ChecksumSHA256")
-    if got:
-        if got.split("-")[0] != checksum.split("-")[0]:
-            raise ChecksumMismatch(f"{what}: the store's SHA-256 {got} is not ours {checksum}")
-        return
-    tag = str(answer.get("ETag", ""))
-    if _MD5_ETAG.match(tag) and tag.strip('"') != (ours := etag()).strip('"'):
-        raise ChecksumMismatch(f"{what}: the store's ETag {tag} is not our MD5 {ours}")
+    return got == etag() if MD5_ETAG.match(got) else False

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ __all__ = [
     "FileDigests",
     "PartDigest",
     "b64",
+    "composite_etag",
     "digest_file",
     "etag_of",
     "part_etag",
@@ -28,6 +29,7 @@ __all__ = [
 _CHUNK = 1 << 20
 #: An ETag that is an MD5 (of a PUT, or "-N" of a multipart upload's parts' MD5s).
 MD5_ETAG = re.compile(r'^"?[0-9a-f]{32}(-\d+)?"?$')
+_PART_MD5 = re.compile(r"^[0-9a-f]{32}$")
 
 
 class ChecksumMismatch(Exception):
@@ -93,6 +95,17 @@ def etag_of(path: Path, digests: FileDigests, *, multipart: bool) -> str:
     md5s = b"".join(_md5(path, p.offset, p.length) for p in digests.parts)
     joined = hashlib.md5(md5s, usedforsecurity=False).hexdigest()
     return f'"{joined}-{len(digests.parts)}"'
+
+
+def composite_etag(part_etags: Sequence[str]) -> str | None:
+    """The ETag an S3 store gives a multipart object, from its parts' ETags as the store
+    gave them (the MD5 of their MD5s, "-N"): proof that it assembled those parts, without
+    reading the file again. None when a part's ETag is not an MD5 (then :func:`etag_of`)."""
+    tags = [t.strip('"') for t in part_etags]
+    if not tags or not all(_PART_MD5.match(t) for t in tags):
+        return None
+    joined = hashlib.md5(b"".join(bytes.fromhex(t) for t in tags), usedforsecurity=False)
+    return f'"{joined.hexdigest()}-{len(tags)}"'
 
 
 def digest_file(path: Path, part_size: int) -> FileDigests:

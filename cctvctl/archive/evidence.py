@@ -28,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cctvctl.archive.digests import (
     ChecksumMismatch,
     PartDigest,
+    composite_etag,
     digest_file,
     etag_of,
     part_etag,
@@ -220,7 +221,10 @@ class EvidenceBucket:
             verify_answer(
                 answer,
                 digests.composite_checksum,
-                lambda: etag_of(path, digests, multipart=True),
+                lambda: (
+                    composite_etag([p["ETag"] for p in parts])
+                    or etag_of(path, digests, multipart=True)
+                ),
                 key,
             )
         except (VaultRefused, VaultUnreachable, ChecksumMismatch, OSError) as exc:

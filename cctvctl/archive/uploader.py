@@ -5,8 +5,9 @@ the store). Each pass takes the segments the store does not hold yet that closed
 ``archive_after`` ago, inside ``upload_window``, under ``upload_kbps``, and for each:
 
 - a small file is one PUT; a file of ``multipart_threshold`` or more is a multipart
-  upload of ``part_size`` parts. Every PUT and part carries its SHA-256
-  (``x-amz-checksum-sha256``), which the store verifies; the store's answer is checked
+  upload of ``part_size`` parts (a few at once without a cap, one at a time under
+  one). Every PUT and part carries its SHA-256 (``x-amz-checksum-sha256``), which the
+  store verifies; the store's answer is checked
   too (its checksum, or where it gives none its ETag against our MD5s), so a segment is
   marked archived only once the store provably holds its bytes.
 - the state is in the index (``archive_uploads``) before the first byte goes, so after a
@@ -24,6 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -32,6 +34,7 @@ from cctvctl.archive.digests import (
     MD5_ETAG,
     ChecksumMismatch,
     FileDigests,
+    PartDigest,
     composite_etag,
     digest_file,
     etag_of,
@@ -55,6 +58,8 @@ MiB: Final = 1 << 20
 #: S3 parts are 5 MiB at least (the last excepted); 8 MiB keeps a cut on a thin link cheap.
 DEFAULT_PART_SIZE: Final = 8 * MiB
 BATCH: Final = 20
+#: Parts of one segment in flight at once when there is no cap (one under a cap).
+PARALLEL_PARTS: Final = 4
 BACKOFF_MAX: Final = 30.0
 #: Seconds between passes of archive retention (archive_days) over the index.
 EXPIRY_INTERVAL: Final = 600.0
@@ -330,7 +335,8 @@ class Uploader:
             )
             state = self._state(row, key, created["UploadId"], digests)
             self.archive.begin_multipart(state)
-        done: list[dict[str, Any]] = []
+        sent: dict[int, dict[str, Any]] = {}
+        todo: list[PartDigest] = []
         for part in digests.parts:
             have = held.get(part.number)
             if have is not None and _part_matches(
@@ -338,34 +344,28 @@ class Uploader:
                 part.checksum,
                 lambda part=part: part_etag(row.path, part),  # type: ignore[misc]
             ):
-                done.append(
-                    {
-                        "PartNumber": part.number,
-                        "ETag": have["ETag"],
-                        "ChecksumSHA256": part.checksum,
-                    }
-                )
-                continue
-            with self._body(row.path, part.offset, part.length) as body:
-                answer = self.client.upload_part(
-                    Bucket=bucket,
-                    Key=key,
-                    UploadId=state.upload_id,
-                    PartNumber=part.number,
-                    Body=body,
-                    ContentLength=part.length,
-                    ChecksumAlgorithm="SHA256",
-                    ChecksumSHA256=part.checksum,
-                )
-            _verify(
-                answer,
-                part.checksum,
-                lambda part=part: part_etag(row.path, part),  # type: ignore[misc]
-                f"{key} part {part.number}",
-            )
-            done.append(
-                {"PartNumber": part.number, "ETag": answer["ETag"], "ChecksumSHA256": part.checksum}
-            )
+                sent[part.number] = {
+                    "PartNumber": part.number,
+                    "ETag": have["ETag"],
+                    "ChecksumSHA256": part.checksum,
+                }
+            else:
+                todo.append(part)
+        upload_id = state.upload_id
+        # Under a cap the link is the limit and a cut costs every part in flight: one at
+        # a time. Without one (a LAN to the store), a few at once, as boto3's transfer
+        # manager does; the cap's bucket is shared either way.
+        workers = 1 if self.config.upload_kbps else min(PARALLEL_PARTS, len(todo))
+        if workers <= 1:
+            for part in todo:
+                sent[part.number] = self._send_part(row.path, key, upload_id, part)
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="archive-part") as pool:
+                for answer in pool.map(
+                    lambda part: self._send_part(row.path, key, upload_id, part), todo
+                ):
+                    sent[answer["PartNumber"]] = answer
+        done = [sent[part.number] for part in digests.parts]
         answer = self.client.complete_multipart_upload(
             Bucket=bucket,
             Key=key,
@@ -388,6 +388,28 @@ class Uploader:
             self.archive.end_multipart(row.id)  # the object is wrong: send it whole again
             raise
         self._archived(row, digests, sent=True)
+
+    def _send_part(self, path: Path, key: str, upload_id: str, part: PartDigest) -> dict[str, Any]:
+        """One part, with its SHA-256, and the store's answer checked; its entry for
+        CompleteMultipartUpload."""
+        with self._body(path, part.offset, part.length) as body:
+            answer = self.client.upload_part(
+                Bucket=self.config.bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=part.number,
+                Body=body,
+                ContentLength=part.length,
+                ChecksumAlgorithm="SHA256",
+                ChecksumSHA256=part.checksum,
+            )
+        _verify(
+            answer,
+            part.checksum,
+            lambda: part_etag(path, part),
+            f"{key} part {part.number}",
+        )
+        return {"PartNumber": part.number, "ETag": answer["ETag"], "ChecksumSHA256": part.checksum}
 
     def _parts_held(self, key: str, upload_id: str) -> dict[int, dict[str, Any]]:
         held: dict[int, dict[str, Any]] = {}

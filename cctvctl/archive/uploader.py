@@ -7,9 +7,9 @@ the store). Each pass takes the segments the store does not hold yet that closed
 - a small file is one PUT; a file of ``multipart_threshold`` or more is a multipart
   upload of ``part_size`` parts (a few at once without a cap, one at a time under
   one). Every PUT and part carries its SHA-256 (``x-amz-checksum-sha256``), which the
-  store verifies; the store's answer is checked
-  too (its checksum, or where it gives none its ETag against our MD5s), so a segment is
-  marked archived only once the store provably holds its bytes.
+  store verifies; the store's answer is checked too (its checksum, or where it gives
+  none its ETag against our MD5s), so a segment is marked archived only once the store
+  provably holds its bytes.
 - the state is in the index (``archive_uploads``) before the first byte goes, so after a
   crash or a dropped link the upload resumes: a multipart upload asks the store which
   parts it holds (ListParts) and sends only the others; an upload that may have finished

@@ -149,6 +149,9 @@ class Recorder:
         )
         self.retention_interval = retention_interval
         self.monitor_interval = monitor_interval
+        #: Frees bytes of a cache on the recording volume, which the disk guard empties
+        #: before it deletes footage; the server sets it to the archive's fetch cache.
+        self.cache_release: Callable[[int], int] | None = None
         self._cams: dict[str, _Cam] = {}
         entries = list(inventory.cameras())
         for n, entry in enumerate(entries):
@@ -391,6 +394,10 @@ class Recorder:
         except Exception:
             log.exception("camera %s: could not publish status event", c.id)
 
+    def _free_cache(self, need: int) -> int:
+        release = self.cache_release
+        return 0 if release is None else release(need)
+
     def _retention(self) -> None:
         from cctvctl.storage.retention import Retention
 
@@ -408,6 +415,7 @@ class Recorder:
                         self.index,
                         events=self.events,
                         check_interval=self.retention_interval,
+                        free_cache=self._free_cache,
                     )
                     rules_of = inventory
                 if retention is not None:

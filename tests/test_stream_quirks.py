@@ -174,7 +174,7 @@ def test_drift_is_reanchored_with_an_event(rig: Rig) -> None:
         lambda: _events(rig, camera, "camera.reanchor"), 40, what="a re-anchor for drift"
     )[0]
     assert event["cause"] == "clock drifted"
-    assert 2.0 < event["jump_seconds"] < 4.0
+    assert 2.0 <= event["jump_seconds"] < 4.0  # past the 2 s threshold, to the ms
     assert event["shift_seconds"] == pytest.approx(-event["jump_seconds"])
     _fault(rig.site, camera, {"mode": "drift", "ppm": 0})
     time.sleep(2 * SEGMENT)

@@ -2,12 +2,12 @@
 
 Run: .venv/bin/python benchmarks/ingest.py [--streams 16 64] [--seconds 40] [--warmup 10]
          [--size 640x360] [--fps 15] [--stagger 0.1] [--latency-seconds 5] [--no-ffmpeg]
-         [--mix h264|h265-audio]
+         [--mix h264|h265|h265-audio]
 
 --mix h265-audio makes every camera H.265 with an AAC sound track (the simulator's
 `sim = { codec = "h265", audio = "aac" }`) that both sides keep: the recorder with
 `audio = "keep"` (AAC stored as sent), ffmpeg with `-map 0:v -map 0:a -c copy`. Both tag the
-video hvc1. The default, h264, is H.264 without sound, video only.
+video hvc1. --mix h265 is H.265 without sound; the default, h264, H.264 without sound.
 
 For each stream count it writes an inventory of N cameras with the test harness
 (tests/harness.py), serves them with `cctvctl sim` in a process of its own (its CPU is not
@@ -81,10 +81,12 @@ DRAIN_SECONDS = IngestSettings().batch_seconds + 1.5
 #: --mix: what every camera sends, in a camera's inventory lines (tests/harness.py).
 MIX_LINES: dict[str, tuple[str, ...]] = {
     "h264": (),
+    "h265": ('sim = { codec = "h265" }',),
     "h265-audio": ('audio = "keep"', 'sim = { codec = "h265", audio = "aac" }'),
 }
 MIXES = {
     "h264": "H.264 video only, no sound track.",
+    "h265": "H.265 video only, no sound track.",
     "h265-audio": "H.265 and AAC (mono, 16 kHz in the simulator) on every camera, both kept "
     "as sent;\n  G.711 is left out: ffmpeg's mp4 muxer refuses it, and the recorder "
     "converts it to AAC (benchmarks/audio_convert.py has that cost).",
@@ -330,7 +332,7 @@ def run_recorder(
     frames = compare_frames(before, after, files)
     written = sum(p.stat().st_size for ps in files.values() for p in ps)
     note = f"{online}/{streams} online after warm-up, {written / MB:.1f} MB written"
-    if args.mix != "h264":
+    if args.mix.endswith("-audio"):
         note += f"; {audio_note(files)}"
     return Result("recorder", streams, window, frames, note), latency
 
@@ -340,7 +342,9 @@ def run_recorder(
 
 def ffmpeg_command(url: str, folder: Path, mix: str = "h264") -> list[str]:
     # Sound is copied as it comes; hvc1 as the recorder tags H.265 (it costs nothing).
-    streams = ["-map", "0:v"] if mix == "h264" else ["-map", "0:v", "-map", "0:a", "-tag:v", "hvc1"]
+    streams = ["-map", "0:v"] if mix == "h264" else ["-map", "0:v", "-tag:v", "hvc1"]
+    if mix.endswith("-audio"):
+        streams += ["-map", "0:a"]
     return [
         "ffmpeg",
         "-nostdin",
@@ -415,7 +419,7 @@ def run_ffmpeg(
     frames = compare_frames(before, after, files)
     written = sum(p.stat().st_size for ps_ in files.values() for p in ps_)
     note = f"{running}/{streams} running after warm-up, {written / MB:.1f} MB written"
-    if args.mix != "h264":
+    if args.mix.endswith("-audio"):
         note += f"; {audio_note(files)}"
     return Result("ffmpeg", streams, window, frames, note)
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import psutil
 import pytest
+from harness import REPO, wait_for
 
 from cctvctl.sim import loop as loop_mod
 from cctvctl.sim.loop import Loop, cache_paths, load_loops
@@ -89,3 +92,31 @@ def test_a_worker_that_cannot_write_the_cache_fails_the_load(tmp_path: Path) -> 
         load_loops(_cameras()[:2], _settings(blocker), workers=2)
     assert "not-a-folder" in str(caught.value)
     assert blocker.read_bytes() == b""
+
+
+KILLED_CALLER = """
+import sys
+from pathlib import Path
+from cctvctl.sim.loop import load_loops
+from cctvctl.sim.model import SimCamera, SimSettings
+settings = SimSettings(width=640, height=360, fps=15, loop_seconds=60.0, codec="h265",
+                       cache_dir=Path(sys.argv[1]))
+cams = [SimCamera(id=f"k-{n}", name="k", kecamatan="k", site="k", rtsp_port=0,
+                  path=f"/k-{n}", username="", password="") for n in range(4)]
+load_loops(cams, settings, workers=2)
+"""
+
+
+def test_workers_end_when_their_caller_is_killed(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_CALLER, str(tmp_path)], cwd=REPO)
+    try:
+        caller = psutil.Process(proc.pid)
+        workers = wait_for(lambda: caller.children() or None, 30, what="the encoding workers")
+        proc.kill()  # SIGKILL: no clean-up of its own runs
+        proc.wait(10)
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive, f"workers left behind: {[p.pid for p in alive]}"
+    finally:
+        for child in psutil.Process().children(recursive=True):
+            child.kill()
+    assert not list(tmp_path.glob("*.json"))  # 60 s loops: none was finished, none stored

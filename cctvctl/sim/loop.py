@@ -18,6 +18,8 @@ import multiprocessing
 import multiprocessing.context
 import os
 import re
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -412,6 +414,22 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _worker_start(parent: int) -> None:
+    """A worker ends with the process that asked for the loops, even one SIGKILLed: its
+    pool's pipes, which forked workers hold both ends of, would never tell it (Linux)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(1)
+
+
 def encode_into_cache(camera: SimCamera, settings: SimSettings) -> float:
     """Encode a camera's loop into the cache unless it is there; the seconds it took.
 
@@ -453,7 +471,9 @@ def load_loops(
     from concurrent.futures import ProcessPoolExecutor
 
     count = min(len(missing), workers or default_workers())
-    with ProcessPoolExecutor(count, mp_context=_pool_context()) as pool:
+    with ProcessPoolExecutor(
+        count, _pool_context(), initializer=_worker_start, initargs=(os.getpid(),)
+    ) as pool:
         futures = {pool.submit(encode_into_cache, cam, settings): cam for cam in missing}
         try:
             for fut in as_completed(futures):

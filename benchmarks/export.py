@@ -75,6 +75,7 @@ def synthesise(storage: Path, minutes: int, segment_seconds: float) -> list[Segm
         segment_seconds=segment_seconds,
         wall_start=START,
         clock=lambda: START.timestamp(),
+        reanchor_seconds=None,  # a replay faster than real time, not a live camera
     )
     ticks = round(CHUNK_SECONDS / stream.time_base)
     offset = 0

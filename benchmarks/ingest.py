@@ -36,7 +36,10 @@ Both sides are measured the same way, after a warm-up, over the same window:
                     the processes are stopped (SIGTERM) and the files counted.
 
 Then, for the recorder only, the live-figure latency its read batching costs: the API's
-`last_packet` age sampled for every camera (ffmpeg has no live figures to compare).
+`last_packet` age sampled for every camera (ffmpeg has no live figures to compare), and its
+false alarms: `camera.status` events after each camera's first verdict and
+`camera.reanchor` events, from the server's event table, up to the moment sending is
+stopped. Every simulated camera streams steadily, so the target for both is 0.
 
 Figures only; nothing is asserted. Caveats are printed with the figures.
 """
@@ -44,11 +47,14 @@ Figures only; nothing is asserted. Caveats are printed with the figures.
 from __future__ import annotations
 
 import argparse
+import collections
 import itertools
+import json
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -141,6 +147,12 @@ class SimControl:
         resp = httpx.get(f"{self.url}/cameras", timeout=10)
         resp.raise_for_status()
         return {st["id"]: int(st["frames_sent"]) for st in resp.json()}
+
+    def frames_skipped(self) -> dict[str, int]:
+        """Frames the simulator never sent because it fell behind (a loaded machine)."""
+        resp = httpx.get(f"{self.url}/cameras", timeout=10)
+        resp.raise_for_status()
+        return {st["id"]: int(st.get("frames_skipped", 0)) for st in resp.json()}
 
     def fault_all(self, mode: str) -> None:
         with httpx.Client(base_url=self.url, timeout=10) as api:
@@ -263,26 +275,32 @@ class Result:
 class Latency:
     samples: list[float]  # seconds: now - last_packet, per camera and sample
     polls: int
+    timeouts: int = 0  # polls the API did not answer in time (a busy server)
 
     def text(self) -> str:
+        late = f"; {self.timeouts} polls timed out" if self.timeouts else ""
         if not self.samples:
-            return "no last_packet seen"
+            return "no last_packet seen" + late
         ordered = sorted(self.samples)
         p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
         return (
             f"last_packet age over {self.polls} polls of every camera: mean "
-            f"{statistics.fmean(ordered):.2f} s, p95 {p95:.2f} s, max {ordered[-1]:.2f} s"
+            f"{statistics.fmean(ordered):.2f} s, p95 {p95:.2f} s, max {ordered[-1]:.2f} s{late}"
         )
 
 
 def sample_latency(server: ServerProcess, seconds: float, interval: float = 0.25) -> Latency:
     samples: list[float] = []
-    polls = 0
+    polls = timeouts = 0
     deadline = time.monotonic() + seconds
     with server.client("viewer") as api:
         while time.monotonic() < deadline:
             asked = time.time()
-            resp = api.get("/api/v1/cameras")
+            try:
+                resp = api.get("/api/v1/cameras", timeout=20)
+            except httpx.TimeoutException:
+                timeouts += 1  # a figure too: the API is too busy to answer in time
+                continue
             # The server read its figures somewhere between the request and the answer.
             now = (asked + time.time()) / 2
             resp.raise_for_status()
@@ -292,17 +310,54 @@ def sample_latency(server: ServerProcess, seconds: float, interval: float = 0.25
                     seen = datetime.fromisoformat(cam["last_packet"]).timestamp()
                     samples.append(max(0.0, now - seen))
             time.sleep(interval)
-    return Latency(samples, polls)
+    return Latency(samples, polls, timeouts)
 
 
-def online_count(server: ServerProcess) -> int:
+def online_count(server: ServerProcess) -> str:
+    """How many cameras the API calls online, or why it could not tell."""
     try:
-        resp = server.get("/api/v1/cameras")
-    except httpx.HTTPError:
-        return 0
+        resp = server.get("/api/v1/cameras", timeout=20)
+    except httpx.HTTPError as exc:
+        return f"? ({type(exc).__name__})"
     if resp.status_code != 200:
-        return 0
-    return sum(1 for cam in resp.json() if cam.get("status") == "online")
+        return f"? (HTTP {resp.status_code})"
+    return str(sum(1 for cam in resp.json() if cam.get("status") == "online"))
+
+
+def false_alarms(storage: Path, until: float, skipped: dict[str, int]) -> str:
+    """Status changes after each camera's first verdict, and re-anchors, before ``until``:
+    with every camera healthy and streaming, each one is a false alarm."""
+    db = storage / "index.sqlite3"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute(
+            "SELECT type, camera, data FROM events WHERE time < ? AND type IN "
+            "('camera.status', 'camera.reanchor')",
+            (until,),
+        ).fetchall()
+    changes = [(cam, json.loads(data)) for kind, cam, data in rows if kind == "camera.status"]
+    false = [(cam, d) for cam, d in changes if d.get("previous") is not None]
+    moved = [json.loads(data) for kind, _, data in rows if kind == "camera.reanchor"]
+    reanchors = len(moved)
+    kinds = collections.Counter(f"{d['previous']}->{d['status']}" for _, d in false)
+    detail = ", ".join(f"{k} {n}" for k, n in kinds.most_common()) or "none"
+    cams = len({cam for cam, _ in false})
+    starved = len({cam for cam, _ in false if skipped.get(cam, 0) > 0})
+    return (
+        f"{len(false)} false status changes on {cams} cameras ({detail}; {starved} of them "
+        f"cameras the simulator skipped frames of, {sum(skipped.values())} in all), "
+        f"{reanchors} re-anchors{_reanchor_detail(moved)}"
+    )
+
+
+def _reanchor_detail(moved: list[dict[str, object]]) -> str:
+    if not moved:
+        return ""
+    causes = collections.Counter(str(m.get("cause")) for m in moved)
+    shifts = sorted(float(str(m.get("shift_seconds") or 0.0)) for m in moved)
+    return (
+        f" ({', '.join(f'{c} {n}' for c, n in causes.most_common())}; footage moved "
+        f"{shifts[0]:+.1f} to {shifts[-1]:+.1f} s)"
+    )
 
 
 def run_recorder(
@@ -319,6 +374,8 @@ def run_recorder(
         online = online_count(server)
         window = measure(tree(root), sim, args.seconds)
         latency = sample_latency(server, args.latency_seconds)
+        stalled_at = time.time()
+        skipped = control.frames_skipped()
         control.fault_all("stall")
         time.sleep(DRAIN_SECONDS)
         after = control.frames_sent()
@@ -331,7 +388,8 @@ def run_recorder(
         files.setdefault(path.parent.parent.name, []).append(path)
     frames = compare_frames(before, after, files)
     written = sum(p.stat().st_size for ps in files.values() for p in ps)
-    note = f"{online}/{streams} online after warm-up, {written / MB:.1f} MB written"
+    alarms = false_alarms(site.storage, stalled_at, skipped)
+    note = f"{online}/{streams} online after warm-up, {written / MB:.1f} MB written; {alarms}"
     if args.mix.endswith("-audio"):
         note += f"; {audio_note(files)}"
     return Result("recorder", streams, window, frames, note), latency

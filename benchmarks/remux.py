@@ -97,6 +97,7 @@ def run_writer(
         on_segment=records.append,
         segment_seconds=segment_seconds,
         wall_start=datetime(2024, 5, 1, tzinfo=UTC),
+        reanchor_seconds=None,  # a replay faster than real time, not a live camera
     )
     write = writer.write
     for p in feed.packets:

@@ -28,6 +28,7 @@ from cctvctl.models import (
     ExportJob,
     ExportState,
     ExportWait,
+    VaultState,
 )
 from cctvctl.termsafe import for_terminal
 from cctvctl.timeparse import WITA, format_time, localize
@@ -48,6 +49,7 @@ __all__ = [
     "export_state_text",
     "flap_text",
     "media_rows",
+    "vault_text",
     "waiting_text",
     "window_text",
 ]
@@ -93,6 +95,23 @@ class ExportCells:
     size: str  # "-" until known
     requester: str
     created: datetime
+    vault: str  # the evidence-vault copy in a word or two (vault_text)
+
+
+def vault_text(job: ExportJob, *, compact: bool = False, utc: bool = False) -> str:
+    """The job's copy in the evidence vault: ``pending`` (not landed yet), ``held`` (a
+    legal hold on its case), ``stored until 2027-12-06`` (``until 2027-12-06`` compact:
+    the day nobody can delete it before, WITA or UTC), ``none`` (a finished job with no
+    copy), ``-`` (not finished)."""
+    copy = job.vault
+    if copy is None:
+        return "none" if job.state is ExportState.DONE else "-"
+    if copy.state is VaultState.PENDING:
+        return "pending"  # before a hold: the local files are still the only copy
+    if copy.legal_hold:
+        return "held"
+    day = copy.retain_until.astimezone(UTC if utc else WITA).strftime("%Y-%m-%d")
+    return f"until {day}" if compact else f"stored until {day}"
 
 
 def export_cells(
@@ -110,6 +129,7 @@ def export_cells(
         size="-" if job.size is None else bytes_text(job.size, compact=compact),
         requester=job.requester,
         created=job.created,
+        vault=vault_text(job, compact=compact, utc=utc),
     )
 
 

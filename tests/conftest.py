@@ -30,6 +30,7 @@ from cctvctl.storage.database import Database
 # first and no long one starts last while the other workers sit idle; xdist's own order
 # (most tests first) ran the single-test files of 60-90 s at the very end.
 SLOW_FIRST = (
+    "test_stream_quirks.py",
     "test_disk_guard_volume.py",
     "test_fleet_outage.py",
     "test_cli_commands.py",

@@ -324,7 +324,7 @@ _FUZZ_PATHS = [
     ("/api/v1/cameras", ["kecamatan", "status"]),
     ("/api/v1/cameras/{camera}", []),
     ("/api/v1/cameras/{camera}/recordings", ["start", "end"]),
-    ("/api/v1/cameras/{camera}/thumbnail", ["width", "height", "format"]),
+    ("/api/v1/cameras/{camera}/thumbnail", ["width", "height", "format", "at"]),
     ("/api/v1/kecamatan/{x}", []),
     ("/api/v1/health", ["verbose"]),
     ("/api/v1/cameras/{x}/recordings", ["start"]),

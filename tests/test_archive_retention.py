@@ -12,6 +12,7 @@ import pytest
 from archive_sites import KEYS, add_footage, archive_config
 from s3_harness import S3Engine
 
+from cctvctl.archive.cache import CACHE_DIR, ArchiveCache
 from cctvctl.archive.expiry import expire_archive, lifecycle_rule
 from cctvctl.archive.s3 import make_client
 from cctvctl.archive.uploader import Uploader
@@ -145,3 +146,53 @@ def test_archive_days_deletes_old_objects_and_the_lifecycle_rule_backs_it_up(
     )
     rules = s3.client().get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     assert rules[0]["Expiration"]["Days"] == 4  # a day after cctvctl's own expiry
+
+
+def test_the_disk_guard_empties_the_fetch_cache_before_it_deletes_footage(
+    s3: S3Engine, index: Database
+) -> None:
+    bucket = s3.make_bucket()
+    config = archive_config(s3, bucket)
+    ids = [add_footage(index, NOW - timedelta(hours=3, minutes=i)) for i in range(6)]
+    assert _upload_all(s3, index, bucket) == 6
+    # Three become archived-only footage, read back (as an export does) into the cache.
+    gone = ids[:3]
+    for row in _rows(index, gone):
+        row.path.unlink()
+    index.drop_local(gone)
+    cache = ArchiveCache(index, bucket, make_client(config, KEYS))
+    for row in _rows(index, gone):
+        with cache.pinned([row]):
+            pass
+    cached = sorted((index.root / CACHE_DIR).rglob("*.mp4"))
+    assert len(cached) == 3
+    size = _rows(index, ids)[0].bytes
+    # The FakeVolume counts the cache's files too: they are on the recording volume.
+    volume = FakeVolume(index.root, total=200 * size, other=185 * size)
+    retention = Retention(
+        index,
+        retention_days=30,
+        disk_usage=volume,
+        archive=ArchiveRules(local_days=None, archive_days=30),
+        free_cache=cache.release,
+    )
+    short = retention.reserve_bytes(NOW, volume.total) - volume(index.root).free
+    assert 0 < short <= 2 * size  # the cache alone can cover it
+
+    # One copy is being read (pinned): the guard frees the others and deletes no footage.
+    reading = _rows(index, gone)[0]
+    with cache.pinned([reading]) as paths:
+        assert retention.run_once(NOW) == []
+        left = sorted((index.root / CACHE_DIR).rglob("*.mp4"))
+        assert paths[reading.path] in left
+        assert len(left) == 3 - -(-short // size)
+        assert all(r.path.exists() for r in _rows(index, ids[3:]))
+        assert volume(index.root).free >= retention.reserve_bytes(NOW, volume.total)
+
+    # More pressure than the cache holds: what is left of it goes first, then the oldest
+    # archived local copies, never footage the archive lacks (there is none to lose).
+    volume.other = 188 * size
+    done = retention.run_once(NOW)
+    assert not list((index.root / CACHE_DIR).rglob("*.mp4"))
+    assert done and all(d.segment.id in ids[3:] and not d.unarchived for d in done)
+    assert [r.location for r in _rows(index, gone)] == ["archived"] * 3  # still footage

@@ -9,13 +9,15 @@ what refuses one (the test of the hold); compliance, the default, is checked in
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +26,11 @@ import pytest
 from cli_process import last_error, node_env, run_cctvctl
 from harness import Live, SiteSpec, serving, start_sim, wait_for, write_site
 from s3_harness import ACCESS_KEY, SECRET_KEY, S3Engine, archive_table
+from tui_pilot import opened_by, screen_text, until
 
 from cctvctl.archive.evidence import EvidenceBucket
 from cctvctl.archive.s3 import make_client
+from cctvctl.archive.vault_errors import VaultRefused
 from cctvctl.config import ArchiveConfig, ArchiveKeys
 from cctvctl.exports.files import ExportFiles
 from cctvctl.exports.vault import EvidenceVault, VaultSettings
@@ -35,10 +39,13 @@ from cctvctl.storage.audit import AuditLog
 from cctvctl.storage.database import Database
 from cctvctl.storage.exports import ExportStore
 from cctvctl.storage.job_trail import JobTrail
+from cctvctl.tui.app import CctvApp
+from cctvctl.tui.screens.exports import ExportsScreen
 
 PROBLEM = "application/problem+json"
 SPEC = SiteSpec(cameras=1, kecamatan=("Sangatta Utara",), segment_seconds=2, fps=10)
 DAYS = 30
+WITA_ZONE = timezone(timedelta(hours=8))  # as people read dates: Asia/Makassar, no DST
 
 
 @dataclass
@@ -316,6 +323,64 @@ def test_store_down_during_an_export_the_copy_lands_once(vault: Vault) -> None:
     rows = [r for r in _audit(vault, "export.vault") if r["target"] == job_id]
     assert [r["result"] for r in rows] == ["pending", "ok"]
     assert "cctv_evidence_vault_pending 0.0" in vault.live.server.get("/metrics").text
+
+
+def _wita_day(text: str) -> str:
+    return datetime.fromisoformat(text).astimezone(WITA_ZONE).strftime("%Y-%m-%d")
+
+
+async def test_exports_ls_and_the_exports_screen_show_each_jobs_vault_copy(vault: Vault) -> None:
+    stored = _stored(vault, _export(vault, "LP/31/XI/2026")["id"])
+    held_case = "LP/32/XI/2026"
+    held = _stored(vault, _export(vault, held_case)["id"])
+    proc = vault.cli("case", "hold", held_case, "--reason", "court order", role="admin")
+    assert proc.returncode == 0, proc.stderr
+    until_day = _wita_day(stored["vault"]["retain_until"])
+    finished = datetime.fromisoformat(stored["finished"])
+    assert _wita_day((finished + timedelta(days=DAYS)).isoformat()) == until_day
+
+    vault.s3.stop()  # the next copy cannot land: pending
+    try:
+        start, end = _closed_window(vault)
+        with vault.live.server.client("operator") as api:
+            resp = api.post(
+                "/api/v1/exports",
+                json={"camera": vault.camera, "start": start, "end": end, "case_id": "LP/33/2026"},
+            )
+            pending_id = resp.json()["id"]
+
+            def is_pending() -> bool:
+                job = api.get(f"/api/v1/exports/{pending_id}").json()
+                return bool(job["state"] == "done" and job["vault"] and job["vault"]["error"])
+
+            wait_for(is_pending, 60, what="a done export whose vault copy is pending")
+
+        words = {stored["id"]: f"stored until {until_day}", held["id"]: "held"}
+        words[pending_id] = "pending"
+        listed = vault.cli("exports", "ls", "--limit", "1000")
+        assert listed.returncode == 0, listed.stderr
+        assert "VAULT" in listed.stdout.splitlines()[0]
+        for job_id, word in words.items():
+            [line] = [ln for ln in listed.stdout.splitlines() if ln.startswith(job_id)]
+            assert word in line, line
+
+        # The console at 80x24: the Vault column beside the state, a word per job.
+        app = CctvApp(
+            vault.live.server.url, vault.live.site.tokens["operator"], "vault", refresh=0.5
+        )
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await opened_by(pilot, "x", ExportsScreen)
+            await until(pilot, lambda: all(j in screen.table.rows for j in words), timeout=30)
+            text = screen_text(app)
+            assert "Vault" in text
+            compact = {**words, stored["id"]: f"until {until_day}"}
+            for job_id, word in compact.items():
+                [line] = [ln for ln in text.splitlines() if job_id[:8] in ln]
+                assert word in line, line
+            assert max(len(line) for line in text.splitlines()) <= 80
+    finally:
+        vault.s3.start()
+    _stored(vault, pending_id, timeout=90)  # lands once the store is back
 
 
 # --------------------------------------------------------------------------- in process
@@ -656,5 +721,84 @@ def test_a_bucket_without_object_lock_is_said_loudly_and_stores_nothing(
         row = vault.log.get(job_id)
         assert row is not None and row.state.value == "pending" and row.error
         assert s3.keys(bucket) == []
+    finally:
+        db.close()
+
+
+def test_a_clip_above_the_threshold_is_a_multipart_upload_born_locked(
+    tmp_path: Path, s3: S3Engine
+) -> None:
+    bucket = s3.make_bucket(object_lock=True)
+    vault, db = _local_vault(tmp_path, s3, bucket, "compliance")
+    # S3's least part is 5 MiB (the last excepted): 12 MiB is three parts.
+    vault.bucket.multipart_threshold = 6 << 20
+    vault.bucket.part_size = 5 << 20
+    # What cctvctl asks of the store, seen where the request leaves (botocore's own hook).
+    created: list[dict[str, Any]] = []
+    vault.bucket.client.meta.events.register(
+        "provide-client-params.s3.CreateMultipartUpload",
+        lambda params, **_: created.append(dict(params)),
+    )
+    sent: list[dict[str, Any]] = []
+    vault.bucket.client.meta.events.register(
+        "provide-client-params.s3.UploadPart",
+        lambda params, **_: sent.append({k: v for k, v in params.items() if k != "Body"}),
+    )
+    try:
+        vault.hold("LP/44/2026", _Who("test-admin", "admin"), "court order")
+        clip = os.urandom(12 << 20)
+        job_id = _done_job(vault, clip, case_id="LP/44/2026")
+        vault.finished(job_id)
+        row = vault.log.get(job_id)
+        assert row is not None and row.state.value == "stored" and row.clip_version
+        client = s3.client()
+        head = client.head_object(Bucket=bucket, Key=row.clip_key, VersionId=row.clip_version)
+        assert head["ETag"].strip('"').endswith("-3")  # three parts, not one PUT
+        # Born locked: the lock and the hold are asked at CreateMultipartUpload, and are on
+        # the version (moto applies only the bucket's default there, so cctvctl read the
+        # version back and set them; a real store has them from creation).
+        [asked] = created
+        assert asked["ObjectLockMode"] == "COMPLIANCE"
+        assert asked["ObjectLockLegalHoldStatus"] == "ON"
+        assert abs(asked["ObjectLockRetainUntilDate"].timestamp() - row.retain_until) < 1
+        assert asked["ChecksumAlgorithm"] == "SHA256"
+        assert head["ObjectLockMode"] == "COMPLIANCE"
+        assert abs(head["ObjectLockRetainUntilDate"].timestamp() - row.retain_until) < 1
+        assert head["ObjectLockLegalHoldStatus"] == "ON"
+        assert head["Metadata"]["sha256"] == hashlib.sha256(clip).hexdigest()
+        # Each part went with its own SHA-256, the store's to verify.
+        mib5 = 5 << 20
+        slices = [clip[i : i + mib5] for i in range(0, len(clip), mib5)]
+        assert [(p["PartNumber"], p["ChecksumSHA256"]) for p in sent] == [
+            (n, base64.b64encode(hashlib.sha256(b).digest()).decode())
+            for n, b in enumerate(slices, 1)
+        ]
+        body = client.get_object(Bucket=bucket, Key=row.clip_key, VersionId=row.clip_version)
+        assert hashlib.sha256(body["Body"].read()).hexdigest() == row.clip_sha256
+        small = client.head_object(
+            Bucket=bucket, Key=row.manifest_key, VersionId=row.manifest_version
+        )
+        assert "-" not in small["ETag"]  # the manifest, under the threshold: one PUT
+        with pytest.raises(botocore.exceptions.ClientError):
+            client.delete_object(Bucket=bucket, Key=row.clip_key, VersionId=row.clip_version)
+        # A retry recognises the multipart version by its SHA-256, as a PUT's.
+        assert vault.bucket.find_version(row.clip_key, row.clip_sha256) == row.clip_version
+        assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
+
+        # A file that is not what the export recorded is refused before a byte goes.
+        job = vault.store.get(job_id)
+        assert job is not None
+        with pytest.raises(VaultRefused, match=r"not the 0+ the export recorded"):
+            vault.bucket.put_locked(
+                "cam-1/other/clip.mp4",
+                vault.files.clip_path(job),
+                sha256="0" * 64,
+                mode="compliance",
+                retain_until=datetime.now(UTC) + timedelta(days=1),
+                legal_hold=False,
+                metadata={},
+            )
+        assert s3.keys(bucket, "cam-1/other/") == []
+        assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
     finally:
         db.close()

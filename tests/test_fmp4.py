@@ -58,6 +58,7 @@ def segment(tmp_path_factory: pytest.TempPathFactory) -> Path:
             camera_id="c",
             on_segment=records.append,
             segment_seconds=60,
+            reanchor_seconds=None,  # a replay faster than real time, not a live camera
         ) as writer:
             for packet in container.demux(stream):
                 writer.write(packet)

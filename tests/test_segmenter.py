@@ -74,7 +74,13 @@ def writer_for(
     segment_seconds: float = 60,
     **kwargs: Any,
 ) -> SegmentWriter:
-    """A writer that appends each closed segment to ``records``; a minute a segment."""
+    """A writer that appends each closed segment to ``records``; a minute a segment.
+
+    These tests replay a file as fast as it decodes against a clock that stands still, so
+    media time runs away from it: the wall-clock re-anchor (tested with a moving clock in
+    test_media_clock.py) is off unless a test asks for it.
+    """
+    kwargs.setdefault("reanchor_seconds", None)
     return SegmentWriter(
         stream,
         storage=storage,

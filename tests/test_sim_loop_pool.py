@@ -7,6 +7,7 @@ calls it from a thread beside its event loop (spawned workers). Both are run her
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -109,6 +110,7 @@ load_loops(cams, settings, workers=2)
 
 def test_workers_end_when_their_caller_is_killed(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", KILLED_CALLER, str(tmp_path)], cwd=REPO)
+    workers: list[psutil.Process] = []
     try:
         caller = psutil.Process(proc.pid)
         workers = wait_for(lambda: caller.children() or None, 30, what="the encoding workers")
@@ -117,6 +119,11 @@ def test_workers_end_when_their_caller_is_killed(tmp_path: Path) -> None:
         _, alive = psutil.wait_procs(workers, timeout=10)
         assert not alive, f"workers left behind: {[p.pid for p in alive]}"
     finally:
-        for child in psutil.Process().children(recursive=True):
-            child.kill()
+        # Only this test's processes: the session's other children (PostgreSQL, a
+        # resource tracker) are not ours to end.
+        if proc.poll() is None:
+            proc.kill()
+        for worker in workers:
+            with contextlib.suppress(psutil.Error):
+                worker.kill()
     assert not list(tmp_path.glob("*.json"))  # 60 s loops: none was finished, none stored

@@ -3,9 +3,9 @@
 Recordings and gaps need only the index; an export (or anything that reads frames) needs
 the file. A segment held only by the archive is fetched whole (a GET, its SHA-256 checked
 against the index) into ``{storage}/.archive-cache/{key}``, where it stays for the next
-reader until the cache passes its size bound and the least recently used files go. A file
-a reader holds (:meth:`ArchiveCache.fetch` within :meth:`ArchiveCache.pinned`) is never
-evicted under it.
+reader until the cache passes its size bound and the least recently used files go, or
+until the disk guard needs the room (:meth:`ArchiveCache.release`: the cache goes before
+any footage). A file a reader holds (:meth:`ArchiveCache.pinned`) is never evicted under it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -66,12 +66,17 @@ class ArchiveCache:
             return row.path
         return self.fetch(row)
 
-    def fetch(self, row: SegmentRow) -> Path:
+    def fetch(self, row: SegmentRow, *, pin: bool = False) -> Path:
+        """The cached copy of ``row``, fetched first if need be; ``pin``: pinned in the same
+        step, so that no eviction or :meth:`release` can take it before the caller reads."""
         key = self.index.stored_path(row.path)
         target = self.root / key
-        if target.is_file() and target.stat().st_size == row.bytes:
-            os.utime(target)  # recently used
-            return target
+        with self._lock:
+            if target.is_file() and target.stat().st_size == row.bytes:
+                os.utime(target)  # recently used
+                if pin:
+                    self._pins[target] += 1
+                return target
         if row.archived is None:
             raise ArchiveFetchError(f"{key} is neither on this disk nor in the archive")
         self.modes.make_dirs(target.parent)
@@ -97,8 +102,10 @@ class ArchiveCache:
                 f"archived footage {key} is not what was uploaded (SHA-256 "
                 f"{digest.hexdigest()}, the index has {row.sha256})"
             )
-        os.replace(partial, target)
         with self._lock:
+            os.replace(partial, target)
+            if pin:
+                self._pins[target] += 1
             self.fetched += 1
             self.fetched_bytes += row.bytes
         self._evict()
@@ -112,12 +119,12 @@ class ArchiveCache:
         held: list[Path] = []
         try:
             for row in rows:
-                path = self.readable(row)
+                if row.local:
+                    paths[row.path] = row.path
+                    continue
+                path = self.fetch(row, pin=True)
                 paths[row.path] = path
-                if path != row.path:
-                    with self._lock:
-                        self._pins[path] += 1
-                    held.append(path)
+                held.append(path)
             yield paths
         finally:
             with self._lock:
@@ -127,18 +134,31 @@ class ArchiveCache:
                         del self._pins[path]
             self._evict()
 
+    def release(self, need: int) -> int:
+        """Free at least ``need`` bytes if the cache holds them (least recently used
+        first, never a pinned copy); returns the bytes freed. The disk guard calls this
+        before it deletes any footage: a cached copy can be fetched again."""
+        with self._lock:
+            return self._drop(lambda total, freed: freed < need)
+
     def _evict(self) -> None:
         with self._lock:
-            pinned = set(self._pins)
+            self._drop(lambda total, freed: total - freed > self.max_bytes)
+
+    def _drop(self, more: Callable[[int, int], bool]) -> int:
+        """Unlink unpinned copies, oldest use first, while ``more(total, freed)``
+        (lock held, so that a copy cannot be pinned between the check and the unlink)."""
         try:
             files = [(p, p.stat()) for p in self.root.rglob("*.mp4") if p.is_file()]
         except FileNotFoundError:
-            return
+            return 0
         total = sum(st.st_size for _, st in files)
+        freed = 0
         for path, st in sorted(files, key=lambda f: f[1].st_mtime):
-            if total <= self.max_bytes:
+            if not more(total, freed):
                 break
-            if path in pinned:
+            if path in self._pins:
                 continue
             path.unlink(missing_ok=True)
-            total -= st.st_size
+            freed += st.st_size
+        return freed

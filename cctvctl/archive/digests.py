@@ -7,12 +7,33 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["FileDigests", "PartDigest", "b64", "digest_file", "etag_of", "part_etag"]
+__all__ = [
+    "MD5_ETAG",
+    "ChecksumMismatch",
+    "FileDigests",
+    "PartDigest",
+    "b64",
+    "composite_etag",
+    "digest_file",
+    "etag_of",
+    "part_etag",
+    "verify_answer",
+]
 
 _CHUNK = 1 << 20
+#: An ETag that is an MD5 (of a PUT, or "-N" of a multipart upload's parts' MD5s).
+MD5_ETAG = re.compile(r'^"?[0-9a-f]{32}(-\d+)?"?$')
+_PART_MD5 = re.compile(r"^[0-9a-f]{32}$")
+
+
+class ChecksumMismatch(Exception):
+    """The store's answer says it holds other bytes than we sent."""
 
 
 def b64(digest: bytes) -> str:
@@ -76,6 +97,17 @@ def etag_of(path: Path, digests: FileDigests, *, multipart: bool) -> str:
     return f'"{joined}-{len(digests.parts)}"'
 
 
+def composite_etag(part_etags: Sequence[str]) -> str | None:
+    """The ETag an S3 store gives a multipart object, from its parts' ETags as the store
+    gave them (the MD5 of their MD5s, "-N"): proof that it assembled those parts, without
+    reading the file again. None when a part's ETag is not an MD5 (then :func:`etag_of`)."""
+    tags = [t.strip('"') for t in part_etags]
+    if not tags or not all(_PART_MD5.match(t) for t in tags):
+        return None
+    joined = hashlib.md5(b"".join(bytes.fromhex(t) for t in tags), usedforsecurity=False)
+    return f'"{joined.hexdigest()}-{len(tags)}"'
+
+
 def digest_file(path: Path, part_size: int) -> FileDigests:
     """One read of ``path``: its SHA-256, and each ``part_size`` part's SHA-256."""
     whole = hashlib.sha256()
@@ -99,3 +131,20 @@ def digest_file(path: Path, part_size: int) -> FileDigests:
             if length < part_size:
                 break
     return FileDigests(offset, whole.hexdigest(), tuple(parts))
+
+
+def verify_answer(
+    answer: Mapping[str, Any], checksum: str, etag: Callable[[], str], what: str
+) -> None:
+    """The store's answer must show the bytes we sent: its checksum where it gives one,
+    else its ETag (an MD5 for unencrypted objects on every S3 store; computed only then,
+    since MD5 costs more CPU than the upload's own SHA-256). Raises
+    :class:`ChecksumMismatch`."""
+    got = answer.get("ChecksumSHA256")
+    if got:
+        if got.split("-")[0] != checksum.split("-")[0]:
+            raise ChecksumMismatch(f"{what}: the store's SHA-256 {got} is not ours {checksum}")
+        return
+    tag = str(answer.get("ETag", ""))
+    if MD5_ETAG.match(tag) and tag.strip('"') != (ours := etag()).strip('"'):
+        raise ChecksumMismatch(f"{what}: the store's ETag {tag} is not our MD5 {ours}")

@@ -5,10 +5,11 @@ the store). Each pass takes the segments the store does not hold yet that closed
 ``archive_after`` ago, inside ``upload_window``, under ``upload_kbps``, and for each:
 
 - a small file is one PUT; a file of ``multipart_threshold`` or more is a multipart
-  upload of ``part_size`` parts. Every PUT and part carries its SHA-256
-  (``x-amz-checksum-sha256``), which the store verifies; the store's answer is checked
-  too (its checksum, or where it gives none its ETag against our MD5s), so a segment is
-  marked archived only once the store provably holds its bytes.
+  upload of ``part_size`` parts (a few at once without a cap, one at a time under
+  one). Every PUT and part carries its SHA-256 (``x-amz-checksum-sha256``), which the
+  store verifies; the store's answer is checked too (its checksum, or where it gives
+  none its ETag against our MD5s), so a segment is marked archived only once the store
+  provably holds its bytes.
 - the state is in the index (``archive_uploads``) before the first byte goes, so after a
   crash or a dropped link the upload resumes: a multipart upload asks the store which
   parts it holds (ListParts) and sends only the others; an upload that may have finished
@@ -21,15 +22,25 @@ from __future__ import annotations
 
 import collections
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from cctvctl.archive.digests import FileDigests, digest_file, etag_of, part_etag
+from cctvctl.archive.digests import (
+    MD5_ETAG,
+    ChecksumMismatch,
+    FileDigests,
+    PartDigest,
+    composite_etag,
+    digest_file,
+    etag_of,
+    part_etag,
+)
+from cctvctl.archive.digests import verify_answer as _verify
 from cctvctl.archive.expiry import expire_archive
 from cctvctl.archive.figures import UploadFigures
 from cctvctl.archive.s3 import ArchiveUnavailable, error_code
@@ -47,16 +58,12 @@ MiB: Final = 1 << 20
 #: S3 parts are 5 MiB at least (the last excepted); 8 MiB keeps a cut on a thin link cheap.
 DEFAULT_PART_SIZE: Final = 8 * MiB
 BATCH: Final = 20
+#: Parts of one segment in flight at once when there is no cap (one under a cap).
+PARALLEL_PARTS: Final = 4
 BACKOFF_MAX: Final = 30.0
 #: Seconds between passes of archive retention (archive_days) over the index.
 EXPIRY_INTERVAL: Final = 600.0
 RATE_WINDOW: Final = 30.0
-_MD5_ETAG = re.compile(r'^"?[0-9a-f]{32}(-\d+)?"?$')
-
-
-class ChecksumMismatch(Exception):
-    """The store's answer says it holds other bytes than we sent."""
-
 
 #: What fails one upload and leaves the segment queued (OSError: the file, or the link).
 _FAILURES: tuple[type[Exception], ...] = (*ArchiveUnavailable, ChecksumMismatch, OSError)
@@ -328,7 +335,8 @@ class Uploader:
             )
             state = self._state(row, key, created["UploadId"], digests)
             self.archive.begin_multipart(state)
-        done: list[dict[str, Any]] = []
+        sent: dict[int, dict[str, Any]] = {}
+        todo: list[PartDigest] = []
         for part in digests.parts:
             have = held.get(part.number)
             if have is not None and _part_matches(
@@ -336,34 +344,28 @@ class Uploader:
                 part.checksum,
                 lambda part=part: part_etag(row.path, part),  # type: ignore[misc]
             ):
-                done.append(
-                    {
-                        "PartNumber": part.number,
-                        "ETag": have["ETag"],
-                        "ChecksumSHA256": part.checksum,
-                    }
-                )
-                continue
-            with self._body(row.path, part.offset, part.length) as body:
-                answer = self.client.upload_part(
-                    Bucket=bucket,
-                    Key=key,
-                    UploadId=state.upload_id,
-                    PartNumber=part.number,
-                    Body=body,
-                    ContentLength=part.length,
-                    ChecksumAlgorithm="SHA256",
-                    ChecksumSHA256=part.checksum,
-                )
-            _verify(
-                answer,
-                part.checksum,
-                lambda part=part: part_etag(row.path, part),  # type: ignore[misc]
-                f"{key} part {part.number}",
-            )
-            done.append(
-                {"PartNumber": part.number, "ETag": answer["ETag"], "ChecksumSHA256": part.checksum}
-            )
+                sent[part.number] = {
+                    "PartNumber": part.number,
+                    "ETag": have["ETag"],
+                    "ChecksumSHA256": part.checksum,
+                }
+            else:
+                todo.append(part)
+        upload_id = state.upload_id
+        # Under a cap the link is the limit and a cut costs every part in flight: one at
+        # a time. Without one (a LAN to the store), a few at once, as boto3's transfer
+        # manager does; the cap's bucket is shared either way.
+        workers = 1 if self.config.upload_kbps else min(PARALLEL_PARTS, len(todo))
+        if workers <= 1:
+            for part in todo:
+                sent[part.number] = self._send_part(row.path, key, upload_id, part)
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="archive-part") as pool:
+                for answer in pool.map(
+                    lambda part: self._send_part(row.path, key, upload_id, part), todo
+                ):
+                    sent[answer["PartNumber"]] = answer
+        done = [sent[part.number] for part in digests.parts]
         answer = self.client.complete_multipart_upload(
             Bucket=bucket,
             Key=key,
@@ -374,13 +376,40 @@ class Uploader:
             _verify(
                 answer,
                 digests.composite_checksum,
-                lambda: etag_of(row.path, digests, multipart=True),
+                # Each part was checked as it went (or found held); the parts' ETags then
+                # prove the assembly without a second read of the file for its MD5s.
+                lambda: (
+                    composite_etag([p["ETag"] for p in done])
+                    or etag_of(row.path, digests, multipart=True)
+                ),
                 key,
             )
         except ChecksumMismatch:
             self.archive.end_multipart(row.id)  # the object is wrong: send it whole again
             raise
         self._archived(row, digests, sent=True)
+
+    def _send_part(self, path: Path, key: str, upload_id: str, part: PartDigest) -> dict[str, Any]:
+        """One part, with its SHA-256, and the store's answer checked; its entry for
+        CompleteMultipartUpload."""
+        with self._body(path, part.offset, part.length) as body:
+            answer = self.client.upload_part(
+                Bucket=self.config.bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=part.number,
+                Body=body,
+                ContentLength=part.length,
+                ChecksumAlgorithm="SHA256",
+                ChecksumSHA256=part.checksum,
+            )
+        _verify(
+            answer,
+            part.checksum,
+            lambda: part_etag(path, part),
+            f"{key} part {part.number}",
+        )
+        return {"PartNumber": part.number, "ETag": answer["ETag"], "ChecksumSHA256": part.checksum}
 
     def _parts_held(self, key: str, upload_id: str) -> dict[int, dict[str, Any]]:
         held: dict[int, dict[str, Any]] = {}
@@ -449,18 +478,4 @@ def _part_matches(held: dict[str, Any], checksum: str, etag: Callable[[], str]) 
     if held.get("ChecksumSHA256"):
         return bool(held["ChecksumSHA256"] == checksum)
     got = str(held.get("ETag", ""))
-    return got == etag() if _MD5_ETAG.match(got) else False
-
-
-def _verify(answer: dict[str, Any], checksum: str, etag: Callable[[], str], what: str) -> None:
-    """The store's answer must show the bytes we sent: its checksum where it gives one,
-    else its ETag (an MD5 for unencrypted objects on every S3 store; computed only then,
-    since MD5 costs more CPU than the upload's own SHA-256)."""
-    got = answer.get("ChecksumSHA256")
-    if got:
-        if got.split("-")[0] != checksum.split("-")[0]:
-            raise ChecksumMismatch(f"{what}: the store's SHA-256 {got} is not ours {checksum}")
-        return
-    tag = str(answer.get("ETag", ""))
-    if _MD5_ETAG.match(tag) and tag.strip('"') != (ours := etag()).strip('"'):
-        raise ChecksumMismatch(f"{what}: the store's ETag {tag} is not our MD5 {ours}")
+    return got == etag() if MD5_ETAG.match(got) else False

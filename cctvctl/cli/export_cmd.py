@@ -355,7 +355,8 @@ def ls(
     *,
     opts: ServerOptions,
 ) -> None:
-    """Export jobs, newest first: state, progress, window, case, size, requester.
+    """Export jobs, newest first: state, progress, evidence vault (where the server has
+    one: stored until DATE, held, pending, none), window, case, size, requester.
 
     Example: cctvctl exports ls --state done --camera sgu-camat-01
 
@@ -396,22 +397,28 @@ def ls(
         Column("SIZE", justify="right"),
         Column("BY"),
     ]
+    # The evidence vault's word on each job, where the server has a vault (a job there
+    # carries a copy, pending or stored).
+    vault = any(job.vault is not None for job in jobs)
+    if vault:
+        columns.insert(4, Column("VAULT", Priority.STATUS))
     now = datetime.now(UTC)
     rows = []
     for job in jobs:
         cells = export_cells(job, now, utc=opts.utc)
-        rows.append(
-            [
-                Text(cells.id),
-                Text(cells.camera),
-                Text(export_state_text(job)),
-                Text(f"{cells.percent:.0f} %"),
-                Text(cells.window),
-                Text(cells.case),
-                Text(cells.size),
-                Text(cells.requester),
-            ]
-        )
+        row = [
+            Text(cells.id),
+            Text(cells.camera),
+            Text(export_state_text(job)),
+            Text(f"{cells.percent:.0f} %"),
+            Text(cells.window),
+            Text(cells.case),
+            Text(cells.size),
+            Text(cells.requester),
+        ]
+        if vault:
+            row.insert(4, Text(cells.vault))
+        rows.append(row)
     print_table(out, columns, rows)
 
 

@@ -31,8 +31,17 @@ FAULT_HELP = (
     "offline: refuse connections (RTSP and ONVIF); "
     "unauthorized: answer 401 to every RTSP login; "
     "not_found: answer 404 for the stream's path; "
-    "recover: end any fault; "
-    "clock --by 90s: the camera's clock runs 90 s ahead (--by -2m: behind; --by 0: right)."
+    "clock --by 90s: the camera's clock runs 90 s ahead (--by -2m: behind; --by 0: right); "
+    "recover: end any fault (stream faults too). "
+    "Stream faults (the camera stays reachable, its stream misbehaves): "
+    "tsjump: RTP timestamps jump once by --by (default 3h; --by -3h goes back), as after a "
+    "reboot or an NTP step; "
+    "resize WxH: a new SPS/PPS and picture size from the next IDR, e.g. resize 1280x720; "
+    "nosps: the SDP stops carrying sprop-parameter-sets (in band only; new sessions); "
+    "fpslie: the SDP and SPS claim 25 fps while 12 are sent; "
+    "drift PPM: the RTP clock runs fast (+) or slow (-) against the wall, e.g. drift 50; "
+    "drift 100000 shows a 2 s departure in 20 s; drift 0 stops it; "
+    "rate FPS: send FPS frames a second, honestly timestamped, SDP unchanged, e.g. rate 5."
 )
 
 app = typer.Typer(
@@ -45,14 +54,14 @@ app = typer.Typer(
 )
 
 
-def _parse_size(size: str) -> tuple[int, int]:
+def _parse_size(size: str, what: str = "--size") -> tuple[int, int]:
     width, sep, height = size.lower().partition("x")
     if not sep or not width.isdigit() or not height.isdigit():
-        error(f"--size {size!r} is not WIDTHxHEIGHT; accepted e.g. 640x360 or 1280x720")
+        error(f"{what} {size!r} is not WIDTHxHEIGHT; accepted e.g. 640x360 or 1280x720")
         raise typer.Exit(exit_codes.USAGE)
     w, h = int(width), int(height)
     if not (64 <= w <= 1920 and 64 <= h <= 1080) or w % 2 or h % 2:
-        error(f"--size {size!r} is out of range; accepted: even sizes from 64x64 to 1920x1080")
+        error(f"{what} {size!r} is out of range; accepted: even sizes from 64x64 to 1920x1080")
         raise typer.Exit(exit_codes.USAGE)
     return w, h
 
@@ -230,14 +239,20 @@ def _control_url(control: str | None, config: Path | None) -> str:
 def fault(
     camera: str = typer.Argument(..., help="Camera id, e.g. sgu-camat-01."),
     mode: str = typer.Argument(..., help=FAULT_HELP),
-    period: float | None = typer.Option(
-        None, "--period", min=0.1, help="For flap: seconds up, then as many down (default 10)."
+    value: str | None = typer.Argument(
+        None,
+        metavar="[WxH|PPM|FPS]",
+        help="resize: the new size, e.g. 1280x720; drift: PPM; rate: frames a second.",
     ),
     by: str | None = typer.Option(
         None,
         "--by",
         metavar="DURATION",
-        help="For clock: how far the camera's clock is ahead, e.g. 90s, 2m, -1h (behind).",
+        help="For tsjump: how far the timestamps jump, e.g. 3h, 90s, -3h (back); default 3h. "
+        "For clock: how far the camera's clock is ahead, e.g. 90s, 2m, -1h (behind).",
+    ),
+    period: float | None = typer.Option(
+        None, "--period", min=0.1, help="For flap: seconds up, then as many down (default 10)."
     ),
     control: str | None = typer.Option(
         None, "--control", help="Fault control address (default: [sim].control, 127.0.0.1:8560)."
@@ -247,28 +262,30 @@ def fault(
 ) -> None:
     """Break or mend a simulated camera.
 
-    Example: cctvctl sim fault sgu-camat-01 flap --period 5
-
-    Example: cctvctl sim fault sgu-camat-01 clock --by 90s
+    Examples: cctvctl sim fault sgu-camat-01 flap --period 5;
+    cctvctl sim fault sgu-camat-01 clock --by 90s;
+    cctvctl sim fault sgu-camat-01 tsjump --by -3h;
+    cctvctl sim fault sgu-camat-01 resize 1280x720;
+    cctvctl sim fault sgu-camat-01 drift 50
     """
     import httpx
 
     from cctvctl.sim.state import FAULT_MODES
+    from cctvctl.sim.stream_faults import STREAM_MODES
 
-    if mode not in FAULT_MODES:
-        error(f"fault mode {mode!r} is not accepted; accepted: {', '.join(FAULT_MODES)}")
+    modes = (*FAULT_MODES, *STREAM_MODES)
+    if mode not in modes:
+        error(f"fault mode {mode!r} is not accepted; accepted: {', '.join(modes)}")
         raise typer.Exit(exit_codes.USAGE)
+    body: dict[str, object] = {"mode": mode, **_stream_fault_values(mode, value, by)}
     url = _control_url(control, config)
-    body: dict[str, object] = {"mode": mode}
     if period is not None:
         body["period"] = period
     if mode == "clock":
         body["by"] = _clock_offset(by)
-    elif by is not None:
-        error(f"--by is for the clock fault only, not {mode!r}")
-        raise typer.Exit(exit_codes.USAGE)
     try:
-        resp = httpx.post(f"{url}/cameras/{camera}/fault", json=body, timeout=5)
+        # A resize or fpslie answers once its loop is encoded: seconds, on a busy machine more.
+        resp = httpx.post(f"{url}/cameras/{camera}/fault", json=body, timeout=120)
     except httpx.HTTPError as exc:
         error(f"simulator fault control at {url} is unreachable ({exc.__class__.__name__})")
         raise typer.Exit(exit_codes.UNREACHABLE) from None
@@ -282,6 +299,12 @@ def fault(
     state = resp.json()
     if json_out:
         print_json(state)
+    elif mode in STREAM_MODES:
+        stream = state["stream"]
+        print(
+            f"{camera}: tsjump={stream['tsjump_seconds']:g}s drift={stream['drift_ppm']:g}ppm "
+            f"nosps={stream['nosps']} fpslie={stream['fpslie']} size={stream['size'] or 'own'}"
+        )
     else:
         clock = f" clock_offset={state['clock_offset']:g}s" if mode == "clock" else ""
         print(f"{camera}: fault={state['fault']} availability={state['availability']}{clock}")
@@ -301,6 +324,49 @@ def _clock_offset(by: str | None) -> float:
     except ValueError as exc:
         error(f"--by: {exc}; a minus sign puts the clock behind, e.g. -90s")
         raise typer.Exit(exit_codes.USAGE) from None
+
+
+def _stream_fault_values(mode: str, value: str | None, by: str | None) -> dict[str, object]:
+    """The JSON members a stream fault needs, from its argument and --by; exits on misuse."""
+    from cctvctl.timeparse import parse_duration
+
+    wants_value = {
+        "resize": "WxH, e.g. 1280x720",
+        "drift": "PPM, e.g. 50 or -50",
+        "rate": "FPS, a whole number 1-60, e.g. 5",
+    }
+    if mode in wants_value and value is None:
+        error(f"{mode} needs a value: {wants_value[mode]}")
+        raise typer.Exit(exit_codes.USAGE)
+    if mode not in wants_value and value is not None:
+        error(f"{mode} takes no value (got {value!r}); only resize, drift and rate do")
+        raise typer.Exit(exit_codes.USAGE)
+    if by is not None and mode not in ("tsjump", "clock"):
+        error(f"--by is only for tsjump and clock, not {mode!r}; e.g. tsjump --by -3h")
+        raise typer.Exit(exit_codes.USAGE)
+    if mode == "resize" and value is not None:
+        _parse_size(value, "resize")
+        return {"size": value}
+    if mode == "drift" and value is not None:
+        try:
+            return {"ppm": float(value)}
+        except ValueError:
+            error(f"drift {value!r} is not a number of ppm; accepted e.g. 50, -50 or 100000")
+            raise typer.Exit(exit_codes.USAGE) from None
+    if mode == "rate" and value is not None:
+        if not value.isdigit() or not 1 <= int(value) <= 60:
+            error(f"rate {value!r} is not accepted; accepted: a whole number 1-60, e.g. 5")
+            raise typer.Exit(exit_codes.USAGE)
+        return {"fps": int(value)}
+    if mode == "tsjump" and by is not None:
+        sign = -1.0 if by.strip().startswith("-") else 1.0
+        try:
+            seconds = parse_duration(by.strip().lstrip("+-"))
+        except ValueError:
+            error(f"--by {by!r} is not a duration; accepted e.g. 3h, 90s, 1h30m, -3h")
+            raise typer.Exit(exit_codes.USAGE) from None
+        return {"by": sign * seconds}
+    return {}
 
 
 @app.command("status")

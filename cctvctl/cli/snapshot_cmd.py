@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, cast
 
@@ -15,6 +16,7 @@ from cctvctl.cli.common import (
     fail_usage,
     jsonable,
     out_console,
+    parse_when,
 )
 from cctvctl.cli.options import ServerOptions, server_options
 from cctvctl.cli.output import error, print_json
@@ -61,18 +63,28 @@ def snapshot(
         Path | None,
         typer.Option("--output", "-o", help="Save a JPEG here and print its path.", metavar="FILE"),
     ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="A moment of the past (WITA or relative, e.g. 'yesterday 14:00', -2h): "
+            "the recorded picture at or before it, wherever the footage lives.",
+        ),
+    ] = None,
     *,
     opts: ServerOptions,
 ) -> None:
     """Print a camera's current picture as coloured half blocks (or ASCII), with a caption.
 
-    Example: cctvctl snapshot sgu-camat-01 --width 60; cctvctl snapshot sgu-camat-01 -o now.jpg
+    Example: cctvctl snapshot sgu-camat-01 --width 60; cctvctl snapshot sgu-camat-01 -o now.jpg;
+    cctvctl snapshot sgu-camat-01 --at 'yesterday 21:30'
 
     Without colour (a pipe, NO_COLOR, --no-color) the picture is ASCII. An offline camera
     shows its last frame and how old it is. JSON: the Camera, frame_time, age_seconds,
     width, height, format and the saved file (null without -o); no picture.
     """
     out = out_console(opts.no_color, pipe_wide=False)
+    when = parse_when("--at", at, datetime.now(UTC)) if at is not None else None
     fmt: Literal["rgb", "jpeg"]
     if output is not None:
         _check_output(output)  # before asking the server: a typo costs no download
@@ -94,7 +106,7 @@ def snapshot(
         # the client's signature wants an int, hence the cast.
         cam, thumb = await asyncio.gather(
             client.camera(camera),
-            client.thumbnail(camera, cast(int, pixels), cast(int, None), fmt),
+            client.thumbnail(camera, cast(int, pixels), cast(int, None), fmt, when),
         )
         return Shot(cam, thumb)
 

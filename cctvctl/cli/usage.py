@@ -33,7 +33,7 @@ def run_app(app: typer.Typer) -> None:
     except _CLICK.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except _CLICK.Abort:
+    except typer.Abort:
         print("Aborted!", file=sys.stderr)
         sys.exit(exit_codes.FAILURE)
     sys.exit(code if isinstance(code, int) else exit_codes.OK)

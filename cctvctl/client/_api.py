@@ -230,8 +230,11 @@ class AsyncCctvClient(OneServer[httpx.AsyncBaseTransport]):
         width: int = 160,
         height: int = 90,
         fmt: Literal["rgb", "jpeg"] = "rgb",
+        at: datetime | str | None = None,
     ) -> Thumbnail:
-        params = _params(width=width, height=height, format=fmt)
+        """The latest picture, or with ``at`` the recorded keyframe at or before it (read
+        by the server wherever the footage lives, the archive included)."""
+        params = _params(width=width, height=height, format=fmt, at=_when(at))
         return await self._run(routes.THUMBNAIL.call(params, camera_id=camera_id))
 
     async def health(self) -> Health:

@@ -33,6 +33,7 @@ RESTART_SETTINGS: Final = (
     "storage",
     "file_mode",
     "segment_seconds",
+    "reanchor_seconds",
     "thumbnail_seconds",
     "header_timeout",
     "keep_alive_timeout",

@@ -66,6 +66,9 @@ class ServerConfig(StrictModel):
     segment_seconds: int = Field(default=60, ge=2, le=3600)
     retention_days: float = Field(default=30, gt=0)
     offline_after: float = Field(default=10, gt=0)
+    #: Seconds a camera's media time may depart from the wall clock (a timestamp jump, a
+    #: drifting clock) before the recorder re-anchors it (recorder/media_clock.py).
+    reanchor_seconds: float = Field(default=2, ge=0.5, le=3600)
     thumbnail_seconds: float = Field(default=2, gt=0)
     export_keep_days: float = Field(default=7, gt=0)
     export_max_minutes: float = Field(default=120, gt=0)

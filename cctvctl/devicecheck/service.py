@@ -39,6 +39,11 @@ log = logging.getLogger(__name__)
 DEFAULT_TICK: Final = 5.0
 DEFAULT_PARALLEL: Final = 16
 CLOCK_TIMEOUT: Final = 5.0
+#: A reading is good to half its round trip. A slower one is taken again, up to
+#: CLOCK_SAMPLES in all, and the quickest kept (as NTP filters its samples): a congested
+#: link or a busy camera must not make a clock look seconds off.
+CLOCK_GOOD_ROUND_TRIP: Final = 1.0
+CLOCK_SAMPLES: Final = 3
 #: Longest text kept of what a device says about itself: a camera's firmware string is
 #: untrusted input, shown in every camera list.
 MAX_DEVICE_TEXT: Final = 128
@@ -53,7 +58,14 @@ def _cap(text: str | None) -> str | None:
 
 
 async def _read_clock(target: OnvifTarget) -> ClockReading:
-    return await read_clock(target, timeout=CLOCK_TIMEOUT)
+    best = await read_clock(target, timeout=CLOCK_TIMEOUT)
+    for _ in range(CLOCK_SAMPLES - 1):
+        if best.round_trip <= CLOCK_GOOD_ROUND_TRIP:
+            break
+        again = await read_clock(target, timeout=CLOCK_TIMEOUT)
+        if again.round_trip < best.round_trip:
+            best = again
+    return best
 
 
 async def _read_info(target: OnvifTarget) -> DeviceInfo:

@@ -32,6 +32,13 @@ def _stamp(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+def sized_clip_name(name: str, n: int, width: int | None, height: int | None) -> str:
+    """The name of an export's clip ``n`` (from 0) of another picture size, beside ``name``."""
+    stem = name.removesuffix(".mp4")
+    size = f"_{width}x{height}" if width and height else ""
+    return f"{stem}_{n + 1}{size}.mp4"
+
+
 def clip_name(job: ExportJob) -> str:
     """The clip's file name: camera and window, so a folder of evidence sorts itself."""
     return f"{job.camera}_{_stamp(job.start)}_{_stamp(job.end)}.mp4"

@@ -9,7 +9,7 @@ from cctvctl import __version__
 from cctvctl.config import Inventory
 from cctvctl.exports.joined import JoinedClip
 from cctvctl.exports.remux import ClipResult
-from cctvctl.models import CameraClock, ExportJob, ExportManifest, Gap
+from cctvctl.models import CameraClock, ExportClip, ExportJob, ExportManifest, Gap
 from cctvctl.storage.database import from_ts
 from cctvctl.storage.device_checks import DeviceRecord
 from cctvctl.storage.exports import gaps_from_json, gaps_to_json
@@ -39,6 +39,7 @@ def build_manifest(
     stored_path: Callable[[Path], str],
     joined: JoinedClip | None = None,
     clock: DeviceRecord | None = None,
+    clips: list[ExportClip] | None = None,
 ) -> ExportManifest:
     """``stored_path`` turns a segment's path into the one the manifest shows.
 
@@ -71,6 +72,7 @@ def build_manifest(
         created=job.created,
         finished=from_ts(finished),
         server_version=__version__,
+        clips=clips or [],
         camera_clock=_clock(clock, inventory.server.clock_tolerance_seconds),
     )
 

@@ -31,12 +31,13 @@ from typing import Final
 
 from cctvctl.archive.cache import ArchiveCache, ArchiveFetchError
 from cctvctl.config import Inventory
-from cctvctl.exports.files import MANIFEST_NAME, ExportFiles, sha256_file
+from cctvctl.exports.by_size import SizedClip, combined, remux_by_size, runs_of_one_size
+from cctvctl.exports.files import MANIFEST_NAME, ExportFiles, sha256_file, sized_clip_name
 from cctvctl.exports.joined import FleetExports, JoinedClip
 from cctvctl.exports.manifest import build_manifest
 from cctvctl.exports.remux import ClipResult, ExportCancelled, Source, remux_clip
-from cctvctl.models import ExportJob, ExportState, ExportWait
-from cctvctl.storage.database import Database, SegmentRow, to_ts
+from cctvctl.models import ExportClip, ExportJob, ExportState, ExportWait
+from cctvctl.storage.database import Database, SegmentRow, from_ts, to_ts
 from cctvctl.storage.device_checks import DeviceChecks
 from cctvctl.storage.exports import ExportStore, gaps_to_json
 from cctvctl.storage.job_trail import JobTrail
@@ -178,8 +179,9 @@ class ExportQueue:
         try:
             self._wait_for_open_segment(job, should_stop)
             joined = self._join(job, partial, should_stop)
+            sized: list[SizedClip] = []
             if joined is None:
-                result, sources = self._make_clip(job, partial, should_stop)
+                result, sources, sized = self._make_clip(job, partial, should_stop)
                 source_bytes = sum(s.bytes for s in sources)
             else:
                 result, source_bytes = joined.result, joined.source_bytes
@@ -189,6 +191,7 @@ class ExportQueue:
             digest = sha256_file(partial)
             final = self.files.clip_path(job)
             finished = self.clock()
+            clips = self._finish_sized(job, final, sized, digest, size)
             manifest = build_manifest(
                 job,
                 inventory=self.inventory,
@@ -200,6 +203,7 @@ class ExportQueue:
                 stored_path=self.index.stored_path,
                 joined=joined,
                 clock=DeviceChecks(self.index).get(job.camera),
+                clips=clips,
             )
             os.replace(partial, final)
             tmp = job_dir / (MANIFEST_NAME + ".tmp")
@@ -321,9 +325,36 @@ class ExportQueue:
             readable=self._readable,
         )
 
+    def _finish_sized(
+        self, job: ExportJob, final: Path, sized: list[SizedClip], digest: str, size: int
+    ) -> list[ExportClip]:
+        """Name, hash and list the clips of a window that spans a change of picture size
+        (the first is the job's file); [] for a window of one size."""
+        if len(sized) < 2:
+            return []
+        entries = []
+        for n, clip in enumerate(sized):
+            path = final
+            if n:
+                path = final.with_name(sized_clip_name(final.name, n, clip.width, clip.height))
+                os.replace(clip.path, path)
+            entries.append(
+                ExportClip(
+                    file=path.name,
+                    width=clip.width,
+                    height=clip.height,
+                    first_frame=from_ts(clip.result.first_frame),
+                    last_frame=from_ts(clip.result.last_frame),
+                    frames=clip.result.frames,
+                    sha256=digest if n == 0 else sha256_file(path),
+                    size=size if n == 0 else path.stat().st_size,
+                )
+            )
+        return entries
+
     def _make_clip(
         self, job: ExportJob, partial: Path, should_stop: Callable[[], bool]
-    ) -> tuple[ClipResult, list[Source]]:
+    ) -> tuple[ClipResult, list[Source], list[SizedClip]]:
         rows = self.index.segments(job.camera, job.start, job.end)
         total = sum(r.bytes for r in rows)
         began = time.monotonic()
@@ -352,20 +383,41 @@ class ExportQueue:
         self.store.update(job.id, bytes_total=total)
         if not rows:
             raise ValueError("the footage of this window was deleted before the export ran")
+        sources = [Source.of(r) for r in rows]
+        sized: list[SizedClip] = []
         with self._readable(rows) as paths:
-            sources = [Source(paths[r.path], to_ts(r.start), r.bytes) for r in rows]
-            result = remux_clip(
-                sources,
-                to_ts(job.start),
-                to_ts(job.end),
-                partial,
-                on_progress=progress,
-                should_stop=should_stop,
-            )
+            readable = [dataclasses.replace(r, path=paths[r.path]) for r in rows]
+            runs = runs_of_one_size(readable)
+            if len(runs) > 1:
+                # One clip per picture size (exports/by_size.py); the first is the job's file.
+                outputs = [partial]
+                for n in range(1, len(runs)):
+                    outputs.append(self.files.job_dir(job.id) / f".size-{n}.mp4")
+                    self.index.modes.create_empty(outputs[-1])
+                sized = remux_by_size(
+                    runs,
+                    to_ts(job.start),
+                    to_ts(job.end),
+                    outputs,
+                    on_progress=progress,
+                    should_stop=should_stop,
+                )
+                if sized[0].path != partial:  # the first size had no frame in the window
+                    os.replace(sized[0].path, partial)
+                result = combined(sized)
+            else:
+                result = remux_clip(
+                    [Source.of(r) for r in readable],
+                    to_ts(job.start),
+                    to_ts(job.end),
+                    partial,
+                    on_progress=progress,
+                    should_stop=should_stop,
+                )
         # The manifest names the segments, wherever they were read from.
         back = {read: row_path for row_path, read in paths.items()}
         result = dataclasses.replace(result, sources=[back.get(p, p) for p in result.sources])
-        return result, [Source.of(r) for r in rows]
+        return result, sources, sized
 
     @contextlib.contextmanager
     def _readable(self, rows: list[SegmentRow]) -> Iterator[dict[Path, Path]]:

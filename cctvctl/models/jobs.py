@@ -172,6 +172,20 @@ class ExportPart(Wire):
     sources: list[str] = Field(description="segment files read on that node")
 
 
+class ExportClip(Wire):
+    """One clip of an export whose window spans a change of the camera's picture size: an
+    MP4 file holds one size, so each size is a clip of its own, in time order."""
+
+    file: str = Field(description="file name, in the export's folder")
+    width: int | None = None
+    height: int | None = None
+    first_frame: datetime
+    last_frame: datetime
+    frames: int
+    sha256: str
+    size: int
+
+
 class ExportManifest(Wire):
     """The JSON written next to an exported clip: what it holds and where it came from."""
 
@@ -217,6 +231,12 @@ class ExportManifest(Wire):
         "the server's clock, when it was read): the clip's times are the server's, and "
         "this says how far the camera's own overlay clock was from them; None when the "
         "camera's clock was never read (no ONVIF)",
+    )
+    clips: list[ExportClip] = Field(
+        default_factory=list,
+        description="the window spans a change of picture size: one clip per size in time "
+        "order, the first being `file` (the job's download; the others by "
+        "`?clip=N`); empty when the whole window has one size",
     )
     vault: ManifestVault | None = Field(
         None, description="where the clip lies in the evidence vault, once it is stored"

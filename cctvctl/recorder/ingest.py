@@ -56,6 +56,7 @@ from cctvctl.models import CameraMedia, OfflineCause
 from cctvctl.recorder.audio import AacConverter, AudioOutput, plan_audio
 from cctvctl.recorder.causes import classify
 from cctvctl.recorder.liveness import Presence, probe_cause
+from cctvctl.recorder.media_clock import DEFAULT_THRESHOLD, Reanchor
 from cctvctl.recorder.rtsp_auth import BASIC_REFUSED, is_private_host, offered_schemes
 from cctvctl.recorder.segmenter import SegmentRecord, SegmentWriter
 from cctvctl.recorder.stats import CameraStats
@@ -160,6 +161,9 @@ class IngestSettings:
     probe_fast_interval: float = PROBE_FAST_INTERVAL
     probe_fast_seconds: float = PROBE_FAST_SECONDS
     probe_timeout: float = PROBE_TIMEOUT
+    # How far media time may depart from the wall clock before it is re-anchored
+    # (recorder/media_clock.py); None: never, as for replays faster than real time.
+    reanchor_seconds: float | None = DEFAULT_THRESHOLD
 
     def av_options(self, *, full_probe: bool = False, transport: str = "tcp") -> dict[str, str]:
         options = {
@@ -339,10 +343,12 @@ class CameraIngest:
         modes: FileModes = DEFAULT_MODES,
         transport: str = "tcp",
         audio: str = "drop",
+        on_reanchor: Callable[[Reanchor], None] | None = None,
     ) -> None:
         if transport not in TRANSPORT_ATTEMPTS:
             raise ValueError(f"transport {transport!r}; accepted: tcp, udp, auto")
         self.camera_id = camera_id
+        self._on_reanchor = on_reanchor
         self.kecamatan_slug = kecamatan_slug
         self.stats = stats
         self.settings = settings or IngestSettings()
@@ -576,6 +582,7 @@ class CameraIngest:
         self.connections += 1
         self.stats.connected(float(announced) if announced else None)
         declared = _RateFromTimestamps(time_base) if announced is None else None
+        seconds_per_tick = float(time_base) if time_base else 0.0
 
         writer: SegmentWriter | None = None
         stats = self.stats
@@ -602,7 +609,9 @@ class CameraIngest:
                 if not size:
                     continue  # the flush packet demux() yields when the stream ends
                 now = clock()
-                stats.packet(size, now)
+                dts = packet.dts
+                media = None if dts is None or not seconds_per_tick else dts * seconds_per_tick
+                stats.packet(size, now, media)
                 self._delivered = True
                 if declared is not None and declared.add(packet.dts):
                     stats.stream_rate(declared.fps)
@@ -627,6 +636,8 @@ class CameraIngest:
                         clock=clock,
                         modes=self._modes,
                         audio=audio_out,
+                        reanchor_seconds=self.settings.reanchor_seconds,
+                        on_reanchor=self._reanchored,
                     )
                 writer.write(packet)
                 path = writer.current_path
@@ -673,6 +684,14 @@ class CameraIngest:
             self._told_audio = plan.detail
             level = logging.WARNING if plan.handling == "unsupported" else logging.INFO
             log.log(level, "%s: audio %s", self.camera_id, plan.detail)
+
+    def _reanchored(self, reanchor: Reanchor) -> None:
+        if self._on_reanchor is None:
+            return
+        try:
+            self._on_reanchor(reanchor)
+        except Exception:
+            log.exception("%s: could not report a re-anchor", self.camera_id)
 
     def _segment_closed(self, record: SegmentRecord) -> None:
         self._open_segment_start = record.end.timestamp()

@@ -8,6 +8,7 @@ thread. Its read methods are cheap and safe from any thread.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -19,12 +20,13 @@ from typing import Final
 from cctvctl.config import CameraEntry, Inventory, InventoryDiff
 from cctvctl.models import Camera, CameraStatus
 from cctvctl.recorder.ingest import CameraIngest, IngestSettings
+from cctvctl.recorder.media_clock import Reanchor
 from cctvctl.recorder.rtt import RttProber, rtsp_target
 from cctvctl.recorder.segmenter import SegmentRecord
 from cctvctl.recorder.stats import CameraStats, StatusChange
 from cctvctl.recorder.thumbnails import Keyframe, Thumbnail, ThumbnailService
 from cctvctl.storage.database import Database
-from cctvctl.storage.events import CAMERA_STATUS, EventPublisher
+from cctvctl.storage.events import CAMERA_REANCHOR, CAMERA_STATUS, EventPublisher
 from cctvctl.storage.gaps import expected_from, find_gaps
 
 __all__ = ["EventPublisher", "Recorder"]
@@ -142,10 +144,14 @@ class Recorder:
         self._now = now
         server = inventory.server
         self.ingest_settings = ingest_settings or IngestSettings(
-            segment_seconds=float(server.segment_seconds)
+            segment_seconds=float(server.segment_seconds),
+            reanchor_seconds=server.reanchor_seconds,
         )
         self.retention_interval = retention_interval
         self.monitor_interval = monitor_interval
+        #: Frees bytes of a cache on the recording volume, which the disk guard empties
+        #: before it deletes footage; the server sets it to the archive's fetch cache.
+        self.cache_release: Callable[[int], int] | None = None
         self._cams: dict[str, _Cam] = {}
         entries = list(inventory.cameras())
         for n, entry in enumerate(entries):
@@ -239,6 +245,7 @@ class Recorder:
             modes=self.index.modes,
             transport=self.inventory.transport(c.entry),
             audio=self.inventory.audio(c.entry),
+            on_reanchor=functools.partial(self._reanchored, c),
         )
         c.ingest.start()
 
@@ -307,6 +314,28 @@ class Recorder:
 
         return index_it
 
+    def _reanchored(self, c: _Cam, reanchor: Reanchor) -> None:
+        """One line and one ``camera.reanchor`` event per re-anchor (an ingest thread)."""
+        log.warning(
+            "camera %s (%s): media time re-anchored: %s by %+.1f s; footage dated %+.1f s",
+            c.id,
+            c.entry.kecamatan.key,
+            reanchor.cause,
+            reanchor.jump,
+            reanchor.shift,
+        )
+        self.events.publish(
+            CAMERA_REANCHOR,
+            camera=c.id,
+            kecamatan=c.entry.kecamatan.key,
+            data={
+                "cause": reanchor.cause,
+                "jump_seconds": round(reanchor.jump, 3),
+                "shift_seconds": round(reanchor.shift, 3),
+                "at": _rfc3339(reanchor.at),
+            },
+        )
+
     def _keyframe(self, camera_id: str) -> Keyframe | None:
         c = self._cams.get(camera_id)
         if c is None or c.ingest is None:
@@ -365,6 +394,10 @@ class Recorder:
         except Exception:
             log.exception("camera %s: could not publish status event", c.id)
 
+    def _free_cache(self, need: int) -> int:
+        release = self.cache_release
+        return 0 if release is None else release(need)
+
     def _retention(self) -> None:
         from cctvctl.storage.retention import Retention
 
@@ -382,6 +415,7 @@ class Recorder:
                         self.index,
                         events=self.events,
                         check_interval=self.retention_interval,
+                        free_cache=self._free_cache,
                     )
                     rules_of = inventory
                 if retention is not None:

@@ -11,9 +11,15 @@ equals the stream's DTS plus an offset that only changes when the stream's times
 misbehave (go backwards, or leap forward further than ``max_gap_seconds``); such a glitch
 is spliced out so the muxer always sees strictly increasing DTS. Wall-clock time is an
 affine map of the corrected timeline, anchored once per connection and again after a
-large glitch, when the media clock can no longer be trusted to track real time. A packet
+large glitch, when the media clock can no longer be trusted to track real time, and again
+whenever media time departs from the wall clock by more than ``reanchor_seconds``
+(:mod:`cctvctl.recorder.media_clock`: drift, or a jump too small to splice). A packet
 with no timestamp at all is placed one frame after its predecessor (or, for the very
 first packet, one frame before its successor) rather than dropped.
+
+Parameter sets: a keyframe whose in-band SPS/PPS differ from the ones the open file was
+made with (a resolution switch) closes the file there, and the next file's init is made
+from the new sets (:mod:`cctvctl.recorder.parameter_sets`); each record carries its size.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ from av.packet import Packet
 from av.stream import Stream
 
 from cctvctl.recorder.codec_tags import tag_for_players
+from cctvctl.recorder.media_clock import DEFAULT_THRESHOLD, DRIFTED, JUMPED, MediaClock, Reanchor
+from cctvctl.recorder.parameter_sets import parameter_sets, picture_size
 from cctvctl.storage.modes import DEFAULT_MODES, FileModes
 
 __all__ = [
@@ -62,6 +70,13 @@ MUXER_OPTIONS: Final[dict[str, str]] = {
 # reset and the wall-clock anchor must be re-established. Forward steps up to this long
 # are taken as the frame interval (a 1 fps camera still counts); longer ones are pauses.
 _JITTER_SECONDS: Final = 1.0
+#: Seconds of media at the start of a connection in which media time running ahead of
+#: arrival only means the first packet was read late (libav buffers while it probes the
+#: streams, longer with an audio track): the anchor follows the packets back as the
+#: buffered burst drains, silently and in the open segment too, rather than a late anchor
+#: being reported as a camera's drift 2 s later.
+SETTLE_SECONDS: Final = 10.0
+_SETTLE_TOLERANCE: Final = 0.05  # seconds; moved back as the burst drains, before any roll
 
 _SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -78,6 +93,8 @@ class SegmentRecord:
     frames: int
     keyframes: int  # equals the number of fragments in the file
     clean: bool  # False if the segment was abandoned after a write error
+    width: int | None = None  # the picture size the segment's init describes
+    height: int | None = None
 
     @property
     def duration(self) -> float:
@@ -152,6 +169,8 @@ class SegmentWriter:
         clock: Callable[[], float] = time.time,
         modes: FileModes = DEFAULT_MODES,
         audio: Any | None = None,
+        reanchor_seconds: float | None = DEFAULT_THRESHOLD,
+        on_reanchor: Callable[[Reanchor], None] | None = None,
     ) -> None:
         """Prepare a writer; no file is created until the first keyframe arrives.
 
@@ -159,7 +178,9 @@ class SegmentWriter:
         copied into every segment. ``wall_start`` is the wall time of the first packet
         passed to :meth:`write` (timezone-aware); when omitted, ``clock()`` is read at
         that first packet. ``clock`` returns POSIX seconds and is also used to re-anchor
-        after a large timestamp jump.
+        after a large timestamp jump. ``reanchor_seconds`` (None: never) is how far media
+        time may depart from ``clock`` before it is re-anchored; ``on_reanchor`` hears of
+        every re-anchor, jumps included.
         """
         tb = stream.time_base
         if tb is None or tb <= 0:
@@ -197,6 +218,10 @@ class SegmentWriter:
         self._anchor_wall = 0.0  # POSIX seconds
         self._prev_end_wall: float | None = None
         self._force_roll = False
+        self._pause_roll = False  # the forced roll follows a pause: the old file ends early
+        self._media_clock = MediaClock(reanchor_seconds) if reanchor_seconds else None
+        self._on_reanchor = on_reanchor
+        self._tb_fraction = Fraction(tb)
         self._held: Packet[Any] | None = None  # first packet, waiting for a timestamp
 
         # Open segment state.
@@ -206,10 +231,24 @@ class SegmentWriter:
         self._seg_base = 0  # corrected DTS of the segment's first packet
         self._raw_base = 0  # the same, expressed in raw DTS: seg_base - offset
         self._seg_start_wall = 0.0
+        self._settle_until = 0  # corrected ticks: before it, media ahead of arrival settles
         self._seg_last = 0  # corrected DTS of the last packet written
         self._seg_last_dur = 0
         self._seg_frames = 0
         self._seg_keys = 0
+        self._seg_size: tuple[int, int] | None = None
+
+        # Parameter sets (recorder/parameter_sets.py): the input's, as the SDP gave them;
+        # the ones files are made with now; a change seen in band, for the next file.
+        ctx: Any = stream.codec_context
+        self._codec = ctx.name
+        extradata = bytes(ctx.extradata) if ctx.extradata else b""
+        self._template_params = extradata if extradata.startswith(b"\x00\x00") else None
+        self._params = self._template_params
+        self._size = (ctx.width, ctx.height) if ctx.width and ctx.height else None
+        self._new_params: bytes | None = None
+        self._new_size: tuple[int, int] | None = None
+        self._param_changes = 0
 
         # Counters.
         self._packets_in = 0
@@ -284,10 +323,25 @@ class SegmentWriter:
             # it, but do not mistake it for the frame interval.
         self._last_dts = dts
         corr = dts + self._offset
+        media_clock = self._media_clock
+        if media_clock is not None:
+            now = self._clock()
+            if corr < self._settle_until:
+                ahead = self._wall(corr) - now
+                if ahead > _SETTLE_TOLERANCE:
+                    self._settle(-ahead)
+            shift = media_clock.observe(self._wall(corr), now)
+            if shift is not None:
+                self._reanchor(corr, shift, -shift, DRIFTED)
 
         key = packet.is_keyframe
+        if key:
+            self._check_params(packet)
         if key and (
-            self._out is None or self._force_roll or corr - self._seg_base >= self._seg_ticks
+            self._out is None
+            or self._force_roll
+            or self._new_params is not None
+            or corr - self._seg_base >= self._seg_ticks
         ):
             self._roll(corr)
         out = self._out
@@ -366,6 +420,25 @@ class SegmentWriter:
 
     # ------------------------------------------------------------------ timeline
 
+    def _check_params(self, packet: Packet[Any]) -> None:
+        """Note a keyframe whose in-band parameter sets differ from the current file's."""
+        data = bytes(packet)
+        params = parameter_sets(data, self._codec)
+        if params is None or params == self._params:
+            return
+        if self._params is None and self._out is not None:
+            # The first in-band sets of a stream described only by avcC: nothing to
+            # compare with, so they are taken as the ones the file was made with.
+            self._params = params
+            return
+        self._new_params = params
+        self._new_size = picture_size(data, self._codec) or self._size
+
+    @property
+    def parameter_changes(self) -> int:
+        """Files started because the camera's parameter sets changed in band."""
+        return self._param_changes
+
     def _untimed(self, packet: Packet[Any]) -> int | None:
         """Place a packet that has neither DTS nor PTS, or drop it (returns None)."""
         if not packet.size:
@@ -403,6 +476,14 @@ class SegmentWriter:
     def _start_timeline(self, dts: int) -> None:
         self._anchor_ticks = dts
         self._anchor_wall = self._wall_start if self._wall_start is not None else self._clock()
+        self._settle_until = dts + self._offset + round(SETTLE_SECONDS / self._tb)
+
+    def _settle(self, shift: float) -> None:
+        """Date the connection's footage so far ``shift`` (< 0) seconds earlier: its first
+        packet was read late, not captured late."""
+        self._anchor_wall += shift
+        if self._out is not None:
+            self._seg_start_wall += shift
 
     def _splice(self, dts: int, step: int) -> None:
         """Move this packet to one frame after the previous one on the corrected timeline."""
@@ -417,12 +498,37 @@ class SegmentWriter:
         # A clock reset, a wrap the demuxer did not unwrap, or a long stall: the media
         # clock says nothing about how much real time passed, so ask the wall clock, but
         # never step back behind footage already written.
+        wall = self._wall(new_corr)
+        now = self._clock()
+        if self._media_clock is not None:
+            # Against the live edge: a packet read late in a batch is no pause.
+            shift = self._media_clock.step(wall, now)
+        else:
+            shift = max(now - wall, 0.0)
+        self._reanchor(new_corr, shift, self._jump_seconds(step), JUMPED)
+        self._pause_roll = shift > 0
+
+    def _jump_seconds(self, step: int) -> float:
+        """How far the camera's timestamps stepped, less the frame they should have."""
+        ticks = step - self._step
+        if self._tb_fraction == Fraction(1, 90_000) and ticks > 2**31:
+            # libavformat unwraps the 32-bit RTP clock forwards only: a step back reads as
+            # a step forward by nearly 2^32 ticks (13 h 15 min at 90 kHz).
+            ticks -= 2**32
+        return ticks * self._tb
+
+    def _reanchor(self, corr: int, shift: float, jump: float, cause: str) -> None:
+        """Date the footage from ``corr`` on ``shift`` seconds later than media time says."""
         self._discontinuities += 1
-        self._anchor_ticks = new_corr
-        self._anchor_wall = max(self._clock(), self._wall(new_corr))
+        wall = self._wall(corr)
+        self._anchor_ticks = corr
+        self._anchor_wall = wall + shift
         # Packets up to the next keyframe still decode against the open GOP, so they stay
         # in the current file; the new anchor takes effect with the next segment.
         self._force_roll = True
+        self._pause_roll = False
+        if self._on_reanchor is not None:
+            self._on_reanchor(Reanchor(self._clock(), jump, shift, cause))
 
     # ------------------------------------------------------------------ segments
 
@@ -431,8 +537,15 @@ class SegmentWriter:
         if self._out is not None:
             # On an ordinary roll the new keyframe's time is exactly where the previous
             # file ends, so consecutive records tile the timeline with no rounding
-            # slivers. After a splice the old file ends on its own last frame instead.
-            self._finish(clean=True, end=None if self._force_roll else start)
+            # slivers; so do they after a jump or drift was re-anchored (no frame was
+            # lost: the old file ends where the new one starts, never before its own
+            # start). After a pause the old file ends on its own last frame, and the
+            # pause is a gap.
+            # A re-anchor back in time (a fast clock) shortens the old file, never to
+            # nothing: the rest of the step back is taken from the next file's start.
+            floor = self._seg_start_wall + self._step * self._tb
+            end = None if self._pause_roll else max(start, floor)
+            self._finish(clean=True, end=end)
         if self._prev_end_wall is not None and start < self._prev_end_wall:
             # Files of one camera must never overlap in time.
             start = self._prev_end_wall
@@ -451,6 +564,18 @@ class SegmentWriter:
             # the codec, which a build may lack (e.g. no HEVC encoder) and which a remux
             # never needs.
             ostream = out.add_stream_from_template(self._src, opaque=True)
+            if self._new_params is not None:
+                if self._out_params_changed():
+                    self._param_changes += 1
+                self._params, self._new_params = self._new_params, None
+                self._size = self._new_size
+            if self._params is not None and self._params != self._template_params:
+                # A new SPS/PPS in band (a resolution change): this file's init is made
+                # from them, not from the SDP's.
+                octx: Any = ostream.codec_context
+                octx.extradata = self._params
+                if self._size is not None:
+                    octx.width, octx.height = self._size
             tag_for_players(ostream)
             aout = self._audio.add_to(out) if self._audio is not None else None
         except BaseException:
@@ -468,7 +593,13 @@ class SegmentWriter:
         self._seg_last_dur = 0
         self._seg_frames = 0
         self._seg_keys = 0
+        self._seg_size = self._size
         self._force_roll = False
+        self._pause_roll = False
+
+    def _out_params_changed(self) -> bool:
+        # The very first file of a connection is no change, whatever its sets.
+        return self._segments > 0 or self._out is not None
 
     def _detach(self) -> tuple[OutputContainer, Path]:
         out, path = self._out, self._path
@@ -498,6 +629,8 @@ class SegmentWriter:
             frames=self._seg_frames,
             keyframes=self._seg_keys,
             clean=clean,
+            width=None if self._seg_size is None else self._seg_size[0],
+            height=None if self._seg_size is None else self._seg_size[1],
         )
 
     def _finish(self, *, clean: bool, end: float | None = None) -> SegmentRecord:

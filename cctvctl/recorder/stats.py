@@ -7,9 +7,13 @@ Status rules (docs/ARCHITECTURE.md, Recording):
 
 - ``disabled`` when the inventory disables the camera;
 - ``offline`` before the first packet and once ``offline_after`` seconds pass without one;
-- ``degraded`` when the measured rate is under 80 % of the expected one (the inventory's
-  ``fps``, else the rate the stream announces), judged only once a full window of the
-  current connection has been seen, so a fresh connection never reads as degraded;
+- ``degraded`` when the measured rate is under 80 % of the expected one, judged only once a
+  full window of the current connection has been seen, so a fresh connection never reads as
+  degraded. Where ingest gives each packet its media time, rate and expected rate come from
+  the stream's timestamps (:mod:`cctvctl.recorder.fps_window`: the read batching does not
+  move them; the expected rate is the inventory's ``fps``, else the highest rate the camera
+  has shown, never the SDP's claim). Without media times the rate is counted by arrival
+  and the expected one is the inventory's, else the announced;
 - ``online`` otherwise.
 
 ``last_error`` is what went wrong most recently while the camera is not delivering. It is
@@ -36,6 +40,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from cctvctl.models import FLAP_CHANGES, FLAP_WINDOW_SECONDS, CameraStatus, OfflineCause
+from cctvctl.recorder.fps_window import MediaRate
 
 __all__ = [
     "DEGRADED_RATIO",
@@ -147,6 +152,8 @@ class CameraStats:
         self._connected_at: float | None = None  # first packet of the current connection
         self._connected = False
         self._stream_fps: float | None = None
+        self._media = MediaRate()
+        self._media_seen = False  # the current connection's packets carry media times
         self._reconnects: deque[float] = deque(maxlen=_MAX_RECONNECTS)
         self._recording = False
         self._last_error: str | None = None
@@ -168,9 +175,13 @@ class CameraStats:
 
     # ------------------------------------------------------------------ ingest side
 
-    def packet(self, size: int, now: float) -> None:
-        """Count one received packet of ``size`` payload bytes (called per packet)."""
+    def packet(self, size: int, now: float, media: float | None = None) -> None:
+        """Count one received packet of ``size`` payload bytes (called per packet), at
+        ``media`` seconds of the stream's clock when it has a timestamp."""
         with self._lock:
+            if media is not None:
+                self._media.add(media)
+                self._media_seen = True
             packets = self._packets
             packets.append((now, size))
             horizon = now - self.window
@@ -197,6 +208,8 @@ class CameraStats:
         """A connection is open and its stream described; packets may follow."""
         with self._lock:
             self._marks.clear()
+            self._media.reset()
+            self._media_seen = False
             self._connected = True
             self._connected_at = None
             self._stream_fps = plausible_fps(stream_fps)
@@ -312,6 +325,13 @@ class CameraStats:
     def _expected(self) -> float | None:
         return self.configured_fps if self.configured_fps is not None else self._stream_fps
 
+    def _shown_expected(self) -> float | None:
+        """What the API shows: the rate the verdict holds the camera to, or until one is
+        learned, the rate the stream announces."""
+        if self.configured_fps is None and self._media.learned is not None:
+            return self._media.learned
+        return self._expected()
+
     def _verdict(self, now: float) -> tuple[CameraStatus, str]:
         if not self.enabled:
             return CameraStatus.DISABLED, "disabled in the inventory"
@@ -332,6 +352,8 @@ class CameraStats:
             if self._status in (CameraStatus.ONLINE, CameraStatus.DEGRADED):
                 return self._status, f"reconnecting{error}"
             return CameraStatus.ONLINE, f"reconnecting{error}"
+        if self._media_seen:
+            return self._media_verdict()
         fps, _, seen = self._rates(now)
         expected = self._expected()
         if expected is not None and seen >= self.window and fps < DEGRADED_RATIO * expected:
@@ -341,6 +363,23 @@ class CameraStats:
             )
         if seen < 1.0:
             return CameraStatus.ONLINE, "stream connected, receiving"
+        return CameraStatus.ONLINE, f"receiving {fps:.1f} fps"
+
+    def _media_verdict(self) -> tuple[CameraStatus, str]:
+        """The verdict from the stream's timestamps (lock held, camera connected)."""
+        media = self._media
+        fps = media.rate()
+        if fps is None:
+            # The camera's clock just jumped (or the connection is young): no rate to judge
+            # by for a second; what was true a moment ago stays.
+            keep = self._status if self._status is CameraStatus.DEGRADED else CameraStatus.ONLINE
+            return keep, "stream connected, receiving"
+        expected = self.configured_fps if self.configured_fps is not None else media.learned
+        if expected is not None and media.full and fps < DEGRADED_RATIO * expected:
+            return (
+                CameraStatus.DEGRADED,
+                f"{fps:.1f} fps, under {DEGRADED_RATIO:.0%} of the expected {expected:g}",
+            )
         return CameraStatus.ONLINE, f"receiving {fps:.1f} fps"
 
     def evaluate(self, now: float | None = None) -> StatusChange | None:
@@ -378,6 +417,9 @@ class CameraStats:
         now = self._clock() if now is None else now
         with self._lock:
             fps, kbps, _ = self._rates(now)
+            media_fps = self._media.rate() if self._media_seen else None
+            if media_fps is not None:
+                fps = media_fps
             horizon = now - RECONNECT_WINDOW
             reconnects = sum(1 for ts in self._reconnects if ts > horizon)
             recent = now - FLAP_WINDOW_SECONDS
@@ -389,7 +431,7 @@ class CameraStats:
                 last_packet=_utc(self._last_packet),
                 fps=round(fps, 2),
                 kbps=round(kbps, 1),
-                expected_fps=self._expected(),
+                expected_fps=self._shown_expected(),
                 reconnects_1h=reconnects,
                 recording=self._recording,
                 connected=self._connected,

@@ -298,6 +298,8 @@ async def running(
         db.start_counting()
         await asyncio.to_thread(recorder.start)
         uploader, archive_cache = _archive(inventory, db)
+        if archive_cache is not None:
+            recorder.cache_release = archive_cache.release
         if uploader is not None:
             await asyncio.to_thread(uploader.start)
             # Stopped before the recorder: an upload cut here resumes at the next start.

@@ -5,6 +5,10 @@ GET  /cameras/{id}             one camera
 POST /cameras/{id}/fault       {"mode": "drop|stall|...|recover", "period": 10}
                                (modes: sim.state.FAULT_MODES)
                                {"mode": "clock", "by": 90}: the camera's clock 90 s ahead
+                               {"mode": "tsjump", "by": -10800}, {"mode": "resize",
+                               "size": "1280x720"}, {"mode": "drift", "ppm": 50},
+                               {"mode": "nosps|fpslie"} (sim.stream_faults.STREAM_MODES;
+                               a resize answers once its loop is encoded)
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ import json
 from typing import Any
 
 from cctvctl.sim.http import Request, Response, start_http_server
+from cctvctl.sim.model import SimSettings
 from cctvctl.sim.state import FAULT_MODES, CameraState
+from cctvctl.sim.stream_faults import STREAM_MODES, StreamFaultError
+from cctvctl.sim.stream_faults import apply as apply_stream_fault
 
 MAX_CLOCK_OFFSET = 10 * 366 * 86400.0
 
@@ -29,8 +36,15 @@ def _problem(status: int, detail: str) -> Response:
 
 
 class FaultControl:
-    def __init__(self, states: dict[str, CameraState], host: str, port: int) -> None:
+    def __init__(
+        self,
+        states: dict[str, CameraState],
+        host: str,
+        port: int,
+        settings: SimSettings | None = None,
+    ) -> None:
         self.states = states
+        self.settings = settings or SimSettings(host=host, control_port=port)
         self.host = host
         self.port = port
         self._server: asyncio.Server | None = None
@@ -57,10 +71,10 @@ class FaultControl:
         if len(parts) == 2 and req.method == "GET":
             return _json(200, state.snapshot())
         if parts[2:] == ["fault"] and req.method == "POST":
-            return self._fault(state, req.body)
+            return await self._fault(state, req.body)
         return _problem(405, f"{req.method} {req.path} is not supported")
 
-    def _fault(self, state: CameraState, body: bytes) -> Response:
+    async def _fault(self, state: CameraState, body: bytes) -> Response:
         try:
             payload = json.loads(body or b"{}")
         except ValueError:
@@ -69,11 +83,18 @@ class FaultControl:
             return _problem(400, 'body must be a JSON object like {"mode": "drop"}')
         mode = payload.get("mode")
         period = payload.get("period")
-        if mode not in FAULT_MODES:
-            accepted = ", ".join(FAULT_MODES)
+        if mode not in FAULT_MODES and mode not in STREAM_MODES:
+            accepted = ", ".join((*FAULT_MODES, *STREAM_MODES))
             return _problem(422, f"mode {mode!r} is not accepted; accepted: {accepted}")
         if mode == "clock":
             return self._clock(state, payload.get("by"))
+        if mode in STREAM_MODES or mode == "recover":
+            try:
+                await apply_stream_fault(state.stream, state.camera, self.settings, mode, payload)
+            except StreamFaultError as exc:
+                return _problem(422, str(exc))
+            if mode != "recover":
+                return _json(200, state.snapshot())
         if period is not None and (not isinstance(period, int | float) or period <= 0):
             return _problem(422, "period must be a positive number of seconds")
         state.apply(str(mode), float(period) if period is not None else None)

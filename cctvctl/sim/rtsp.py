@@ -205,15 +205,41 @@ class _CameraStream:
         self.audio = _audio_loop(media.audio, loop.duration / CLOCK_RATE)
         self.audio_next = 0  # global index of the next audio packet due
         self.epoch = epoch
+        self.ts_origin = 0  # media time of frame 0 (moves when a stream fault swaps the loop)
+        self._use(loop)
+        self.sessions: set[_Session] = set()
+        self.playing: set[_Session] = set()
+        self.ticker: asyncio.Task[None] | None = None
+        self.next_index = 0
+
+    def _use(self, loop: Loop) -> None:
+        self.loop = loop
         self.units = len(loop.units)
         self.loop_seconds = loop.duration / CLOCK_RATE
         self.unit_seconds = [u.pts / CLOCK_RATE for u in loop.units]
         self.keyframes = loop.keyframe_indices
         self.packets = [_frame_packets(u.payloads) for u in loop.units]
-        self.sessions: set[_Session] = set()
-        self.playing: set[_Session] = set()
-        self.ticker: asyncio.Task[None] | None = None
-        self.next_index = 0
+
+    def switch_pending(self, index: int | None = None) -> int:
+        """Send the loop a stream fault asked for from keyframe ``index`` on (default: the
+        next one due); returns the index that keyframe has in the new loop's numbering.
+
+        The new loop starts when and where the old keyframe would have: the same due time,
+        the same media time, so the timeline goes on without a step.
+        """
+        loop = self.state.stream.pending
+        if index is None:
+            index = self.next_keyframe(self.index_at(time.monotonic()))
+        if loop is None:
+            return index
+        self.state.stream.pending = None
+        due, origin = self.frame_time(index), self.media_ts(index)
+        self._use(loop)
+        self.epoch, self.ts_origin = due, origin
+        for session in self.sessions:
+            session.start_index = 0
+        self.state.stream.switches += 1
+        return 0
 
     # -- the live clock; frame indices are global, counted from the epoch across passes --
 
@@ -237,7 +263,7 @@ class _CameraStream:
     def media_ts(self, index: int) -> int:
         """90 kHz time of a frame, continuous across passes (before the session's base)."""
         passes, i = divmod(index, self.units)
-        return passes * self.loop.duration + self.loop.units[i].pts
+        return self.ts_origin + passes * self.loop.duration + self.loop.units[i].pts
 
     # -- sessions --
 
@@ -254,6 +280,8 @@ class _CameraStream:
     def plan_start(self, session: _Session) -> tuple[int, int]:
         """Fix where a session starts; returns (first seq, first rtptime) for RTP-Info."""
         upcoming = self.next_index if self.ticker else self.index_at(time.monotonic())
+        if self.ticker is None and self.state.stream.pending is not None:
+            upcoming = self.switch_pending()
         session.start_index = self.next_keyframe(upcoming)
         session.start_time = self.frame_time(session.start_index)
         rtptime = (session.ts_base + self.media_ts(session.start_index)) & 0xFFFFFFFF
@@ -319,17 +347,24 @@ class _CameraStream:
             if delay > 0:
                 await asyncio.sleep(delay)
                 continue  # clients and faults may have changed while asleep
+            if self.state.stream.pending is not None and self.next_keyframe(index) == index:
+                index = self.switch_pending(index)
             self.next_index = index + 1
-            if delay < -MAX_LAG or self.state.availability() is not Availability.UP:
+            up = self.state.availability() is Availability.UP
+            if delay < -MAX_LAG or not up:
                 # Frames that were not sent leave decoders without references, so the
                 # stream resumes at a keyframe; the position keeps following the clock.
                 self.next_index = max(self.next_index, self.index_at(time.monotonic()))
+                if up:  # behind, not broken on purpose: the camera sends fewer frames
+                    self.state.frames_skipped += self.next_index - index
                 resync = True
                 continue
             if resync:
                 resync = False
                 if self.next_keyframe(index) != index:
                     self.next_index = self.next_keyframe(index)
+                    if up:
+                        self.state.frames_skipped += self.next_index - index
                     continue
             self._send(index)
         self.ticker = None
@@ -337,6 +372,8 @@ class _CameraStream:
     def _send(self, index: int) -> None:
         packets = self.packets[index % self.units]
         media_ts = self.media_ts(index)
+        if self.state.stream.active:
+            media_ts += self.state.stream.rtp_offset(time.monotonic())
         if self.audio is not None:
             self._send_audio(self.frame_time(index))
         for session in list(self.playing):
@@ -454,19 +491,20 @@ def _base_url(req: _Request, camera: SimCamera, host: str, port: int) -> str:
     return f"rtsp://{host}:{port}{camera.path}"
 
 
-def _video_format(loop: Loop) -> tuple[str, str]:
-    """(rtpmap encoding name, fmtp parameters) of the loop's codec."""
+def _video_format(loop: Loop, nosps: bool) -> tuple[str, str]:
+    """(rtpmap encoding name, fmtp parameters) of the loop's codec; ``nosps``: without the
+    parameter sets (a camera that sends them in band only)."""
     if loop.codec == "h265":
-        return "H265", rtp_h265.fmtp(loop.vps, loop.sps, loop.pps)
-    return "H264", (
-        f"packetization-mode=1;profile-level-id={loop.profile_level_id};"
-        f"sprop-parameter-sets={loop.sprop_parameter_sets}"
-    )
+        return "H265", "" if nosps else rtp_h265.fmtp(loop.vps, loop.sps, loop.pps)
+    fmtp = f"packetization-mode=1;profile-level-id={loop.profile_level_id}"
+    if not nosps:
+        fmtp += f";sprop-parameter-sets={loop.sprop_parameter_sets}"
+    return "H264", fmtp
 
 
 def _sdp(stream: _CameraStream, base_url: str, host: str) -> bytes:
     loop = stream.loop
-    encoding, fmtp = _video_format(loop)
+    encoding, fmtp = _video_format(loop, stream.state.stream.nosps)
     lines = [
         "v=0",
         f"o=- {int(stream.epoch * 1000)} 1 IN IP4 {host}",
@@ -479,7 +517,7 @@ def _sdp(stream: _CameraStream, base_url: str, host: str) -> bytes:
         f"m=video 0 RTP/AVP {PAYLOAD_TYPE}",
         f"b=AS:{max(1, round(loop.bitrate / 1000))}",
         f"a=rtpmap:{PAYLOAD_TYPE} {encoding}/{CLOCK_RATE}",
-        f"a=fmtp:{PAYLOAD_TYPE} {fmtp}",
+        *([f"a=fmtp:{PAYLOAD_TYPE} {fmtp}"] if fmtp else []),
         f"a=framerate:{loop.fps}",
         f"a=x-dimensions:{loop.width},{loop.height}",
         "a=recvonly",
@@ -712,6 +750,8 @@ class RtspServer:
 
     def _describe(self, conn: _Connection, stream: _CameraStream, req: _Request) -> _Response:
         base = _base_url(req, stream.camera, self.settings.host, conn.port)
+        if stream.ticker is None and stream.state.stream.pending is not None:
+            stream.switch_pending()  # nobody watches: describe the camera as it is now
         body = _sdp(stream, base, self.settings.host)
         headers = {"Content-Type": "application/sdp", "Content-Base": f"{base}/"}
         return _Response(200, headers, body)

@@ -25,7 +25,7 @@ class Simulator:
         self.states = {
             c.id: CameraState(camera=c, flap_period=settings.flap_period) for c in cameras
         }
-        self.control = FaultControl(self.states, settings.host, settings.control_port)
+        self.control = FaultControl(self.states, settings.host, settings.control_port, settings)
         self._stoppers: list[Callable[[], object]] = []
 
     async def start(self, progress: ProgressFn | None = None) -> None:

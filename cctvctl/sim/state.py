@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from cctvctl.sim.device_clock import DeviceClock
 from cctvctl.sim.model import SimCamera
+from cctvctl.sim.stream_faults import StreamFaults
 
 FAULT_MODES = ("drop", "stall", "flap", "offline", "unauthorized", "not_found", "recover", "clock")
 
@@ -43,8 +44,13 @@ class CameraState:
     # benchmark compares with the frames its recorder wrote to disk. A frame queued to a
     # connection later dropped as a slow reader counts; it was sent, and lost by the client.
     frames_sent: int = 0
+    # Frames the simulator skipped because it fell over a second behind (a loaded machine):
+    # for a client they are frames the camera never sent.
+    frames_skipped: int = 0
     # The camera's own clock (ONVIF Get/SetSystemDateAndTime, SetNTP; the "clock" fault).
     clock: DeviceClock = field(default_factory=DeviceClock)
+    # What the stream does wrong while the camera stays reachable (sim.stream_faults).
+    stream: StreamFaults = field(default_factory=StreamFaults)
 
     def availability(self, now: float | None = None) -> Availability:
         now = time.monotonic() if now is None else now
@@ -107,9 +113,11 @@ class CameraState:
             "availability": self.availability().value,
             "rtsp_clients": self.rtsp_clients,
             "frames_sent": self.frames_sent,
+            "frames_skipped": self.frames_skipped,
             "reboots": self.reboots,
             "onvif_calls": dict(self.onvif_calls),
             "clock_offset": round(self.clock.offset, 3),
             "clock_type": self.clock.date_time_type,
             "clock_tz": self.clock.tz,
+            "stream": self.stream.snapshot(),
         }

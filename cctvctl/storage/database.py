@@ -94,6 +94,8 @@ class SegmentRow:
     #: When the archive confirmed the upload; None: it does not hold it.
     archived: datetime | None = None
     sha256: str | None = None
+    width: int | None = None  # the picture size of the segment's init (migration 8)
+    height: int | None = None
 
     @property
     def seconds(self) -> float:
@@ -135,8 +137,8 @@ def from_ts(ts: float) -> datetime:
 # Queries below are assembled from these fixed fragments and fixed WHERE terms only;
 # every value is a bound parameter, hence the S608 (string-built SQL) waivers.
 _SELECT_SEGMENTS: Final = (
-    'SELECT id, camera, kecamatan, start, "end", bytes, frames, path, local, archived, sha256 '
-    "FROM segments "
+    'SELECT id, camera, kecamatan, start, "end", bytes, frames, path, local, archived, sha256, '
+    "width, height FROM segments "
 )
 
 
@@ -287,6 +289,8 @@ class Database:
             local=bool(r[8]),
             archived=None if r[9] is None else from_ts(r[9]),
             sha256=r[10],
+            width=r[11],
+            height=r[12],
         )
 
     def segment_rows(self, tail: str, params: Sequence[Any]) -> list[SegmentRow]:
@@ -318,6 +322,9 @@ class Database:
             record.frames,
             self.stored_path(record.path),
         )
+        # The segmenter's records know their picture size (migration 6); a probed file may
+        # not, and then the row keeps what it had.
+        size = (getattr(record, "width", None), getattr(record, "height", None))
         with self._write() as conn:
             row = conn.execute(
                 'INSERT INTO segments (camera, kecamatan, start, "end", bytes, frames, path) '
@@ -330,6 +337,10 @@ class Database:
                 "RETURNING id",
                 params,
             ).fetchone()
+            if size[0] is not None and size[1] is not None:
+                conn.execute(
+                    "UPDATE segments SET width = ?, height = ? WHERE id = ?", (*size, row[0])
+                )
         return int(row[0])
 
     def get(self, segment_id: int) -> SegmentRow | None:

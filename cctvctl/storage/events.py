@@ -21,6 +21,7 @@ from cctvctl.storage.event_store import EventStore
 
 __all__ = [
     "ARCHIVE_UNARCHIVED_DELETED",
+    "CAMERA_REANCHOR",
     "CAMERA_STATUS",
     "JOB_PROGRESS",
     "STORAGE_DELETED",
@@ -35,6 +36,8 @@ STORAGE_DELETED: Final = "storage.deleted"
 JOB_PROGRESS: Final = "job.progress"
 #: Retention deleted footage the archive did not hold yet (a quota or the disk guard).
 ARCHIVE_UNARCHIVED_DELETED: Final = "archive.unarchived_deleted"
+#: A camera's media time re-anchored to the wall clock (recorder/media_clock.py).
+CAMERA_REANCHOR: Final = "camera.reanchor"
 
 DEFAULT_MAXSIZE: Final = 1000
 

@@ -20,7 +20,9 @@ and the disk guard take archived copies first. Footage the archive does not hold
 kept until ``retention_days`` and ``archive_days`` have both passed; only a quota or the
 disk guard that has no archived copy left deletes it, and each time says so loudly: an
 ``archive.unarchived_deleted`` event, an error in the log and the lost-footage counter
-of ``/metrics`` (recording never stops because a disk filled).
+of ``/metrics`` (recording never stops because a disk filled). Before any footage, the
+disk guard empties what ``free_cache`` frees: the archive's fetch cache on the same
+volume, copies that can be fetched again.
 
 Write rates come from the index's write log (bytes of every segment indexed, including
 those deleted since), not from the footage that survives: on a volume the guard keeps
@@ -155,6 +157,7 @@ class Retention:
         disk_usage: Callable[[Path], DiskUsage] = _disk_usage,
         floor_seconds: float = DEFAULT_GUARD_SECONDS,
         archive: ArchiveRules | None = None,
+        free_cache: Callable[[int], int] | None = None,
     ) -> None:
         """``quotas`` maps kecamatan slug to bytes (None: no quota); see :func:`quota_bytes`.
 
@@ -162,6 +165,8 @@ class Retention:
         play a nearly full disk. ``floor_seconds`` is the least the reserve holds, in
         seconds of writes (:func:`guard_seconds`). Without ``events`` deletions are still
         logged to the index's event table, just not fanned out to live subscribers.
+        ``free_cache(need)`` frees up to ``need`` bytes of a cache on the volume and says
+        how many it freed; the disk guard asks it before it deletes footage.
         """
         if retention_days <= 0:
             raise ValueError("retention_days must be positive")
@@ -175,6 +180,7 @@ class Retention:
         self._disk_usage = disk_usage
         self.floor_seconds = floor_seconds
         self.archive = archive
+        self.free_cache = free_cache
         self._archive_index = ArchiveIndex(index)
         self._lock = threading.Lock()
 
@@ -188,6 +194,7 @@ class Retention:
         camera_retention_days: Mapping[str, float] | None = None,
         disk_usage: Callable[[Path], DiskUsage] = _disk_usage,
         check_interval: float = 10.0,
+        free_cache: Callable[[int], int] | None = None,
     ) -> Retention:
         """Rules from the inventory; ``check_interval`` is the seconds between passes."""
         return cls(
@@ -201,6 +208,7 @@ class Retention:
             archive=None
             if inventory.archive is None
             else ArchiveRules(inventory.archive.local_days, inventory.archive.archive_days),
+            free_cache=free_cache,
         )
 
     # ------------------------------------------------------------------ measures
@@ -316,11 +324,26 @@ class Retention:
     def _disk_guard(self, now: datetime) -> list[Deletion]:
         done: list[Deletion] = []
         order = list(self._pressure_order())
+        cache_tried = self.free_cache is None
         while True:
             usage = self._disk_usage(self.root)
             short = self.reserve_bytes(now, usage.total) - usage.free
             if short <= 0:
                 return done
+            if not cache_tried:
+                # A cached copy of archived footage can be fetched again; footage cannot.
+                cache_tried = True
+                assert self.free_cache is not None
+                freed = self.free_cache(short)
+                if freed > 0:
+                    log.info(
+                        "disk guard: %d bytes short of the reserve on %s; freed %d bytes "
+                        "of cached archive copies first",
+                        short,
+                        self.root,
+                        freed,
+                    )
+                    continue
             rows: list[SegmentRow] = []
             while order and not (rows := self.index.oldest(BATCH, archived=order[0])):
                 order.pop(0)

@@ -325,6 +325,13 @@ MIGRATIONS: list[Migration] = [
             reason TEXT
         ) WITHOUT ROWID""",
     ),
+    # 8: the picture size of each segment's init (NULL: not known, e.g. indexed before
+    # this version or probed without one). A camera whose resolution changes gets a new
+    # segment, and an export that spans the change one clip per size.
+    (
+        "ALTER TABLE segments ADD COLUMN width INTEGER",
+        "ALTER TABLE segments ADD COLUMN height INTEGER",
+    ),
 ]
 
 

@@ -1,14 +1,15 @@
-"""``/api/v1/cameras``: the camera list, one camera, and its latest picture."""
+"""``/api/v1/cameras``: the camera list, one camera, and its latest picture (or one of the
+past, from the recordings: a local segment, or an archived one fetched back)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Final, Literal
 
 from fastapi import APIRouter, Query, Response
 
 from cctvctl.models import Camera, CameraStatus, Problem
-from cctvctl.recorder.thumbnails import ThumbnailError
+from cctvctl.recorder.thumbnails import Thumbnail, ThumbnailError
 from cctvctl.server.problems import TYPE_NOT_FOUND, ProblemError
 from cctvctl.server.routes._shared import (
     RT,
@@ -19,6 +20,7 @@ from cctvctl.server.routes._shared import (
     live_cameras,
     rfc3339,
 )
+from cctvctl.server.routes.recordings import TIME_SCHEMA, parse_time
 
 __all__ = ["router"]
 
@@ -26,6 +28,8 @@ MIN_SIDE: Final = 8
 DEFAULT_WIDTH: Final = 160
 MAX_WIDTH: Final = 1920
 MAX_HEIGHT: Final = 1080
+# The window asked of the index for the segment covering one moment.
+_INSTANT: Final = timedelta(microseconds=1)
 
 _ERRORS: Final[dict[int | str, dict[str, object]]] = {
     401: {"model": Problem, "description": "No token, or a token this server does not know"},
@@ -70,13 +74,15 @@ def get_camera(camera_id: str, rt: RT) -> Camera:
         200: {
             "content": {"application/octet-stream": {}, "image/jpeg": {}},
             "description": (
-                "The latest keyframe, downscaled. `rgb`: width*height*3 bytes, rows top to "
+                "The latest keyframe (or with `at`, the recorded keyframe at or before that "
+                "time), downscaled. `rgb`: width*height*3 bytes, rows top to "
                 "bottom. Headers X-Frame-Width, X-Frame-Height, X-Frame-Time (RFC 3339) and "
                 "X-Frame-Age (seconds) describe it; an offline camera's last frame is served "
                 "with its age."
             ),
         },
         502: {"model": Problem, "description": "The camera's latest keyframe cannot be decoded"},
+        503: {"model": Problem, "description": "The footage is archived and the store is down"},
     },
 )
 def thumbnail(
@@ -100,20 +106,34 @@ def thumbnail(
         ),
     ] = None,
     format: Annotated[Literal["rgb", "jpeg"], Query(description="Raw RGB24 or JPEG.")] = "rgb",
+    at: Annotated[
+        str | None,
+        Query(
+            description="A moment of the past, RFC 3339: the recorded keyframe at or before "
+            "it, read from the local segment or, once only the archive holds it, fetched "
+            "back from the archive (default: the latest live keyframe).",
+            json_schema_extra=TIME_SCHEMA,
+        ),
+    ] = None,
 ) -> Response:
-    """The camera's latest keyframe at the requested size."""
+    """The camera's latest keyframe, or the recorded one at ``at``, at the requested size."""
     camera_or_404(rt, camera_id)
     # A JPEG with no size asked is a snapshot for keeping (evidence, a ticket): the camera's own
     # resolution. Raw RGB is for terminals and stays small unless a size is asked.
     if width is None and height is None and format == "rgb":
         width = DEFAULT_WIDTH
+    when = parse_time("at", at) if at is not None else None
     try:
-        thumb = rt.recorder.thumbnail(camera_id, width, height, format)
+        if when is not None:
+            thumb: Thumbnail | None = _recorded(rt, camera_id, when, width, height, format)
+        else:
+            thumb = rt.recorder.thumbnail(camera_id, width, height, format)
     except ThumbnailError as exc:
         # The camera sent a keyframe we cannot decode: an upstream fault, not ours.
         raise ProblemError(
             502,
-            f"the latest keyframe of camera {camera_id!r} could not be decoded: "
+            f"the {'recorded' if when is not None else 'latest'} keyframe of camera "
+            f"{camera_id!r} could not be decoded: "
             f"{rt.redact(str(exc))}",
             title="Undecodable frame",
         ) from None
@@ -140,3 +160,47 @@ def thumbnail(
             "Cache-Control": "no-store",
         },
     )
+
+
+def _recorded(
+    rt: RT, camera_id: str, at: datetime, width: int | None, height: int | None, fmt: str
+) -> Thumbnail:
+    """The recorded keyframe at or before ``at``: from the segment covering it, read where
+    it lives (an archived one through the archive's fetch cache, pinned while decoded)."""
+    # Here, not at the top: only a request for the past loads the demuxing code.
+    from cctvctl.recorder.past_frames import past_thumbnail
+
+    row = next(
+        (r for r in rt.db.segments(camera_id, at, at + _INSTANT) if r.start <= at < r.end), None
+    )
+    if row is None:
+        raise ProblemError(
+            404,
+            f"camera {camera_id!r} has no recorded footage at {rfc3339(at)}; "
+            "its recordings list what exists",
+            type=TYPE_NOT_FOUND,
+            title="No footage at that time",
+        )
+    if row.local:
+        return past_thumbnail(row.path, row.start, at, width, height, fmt)
+    cache = rt.archive_cache
+    if cache is None:
+        raise ProblemError(
+            404,
+            f"camera {camera_id!r}'s footage at {rfc3339(at)} is only in the archive, and "
+            "this server has no [archive] to read it from",
+            type=TYPE_NOT_FOUND,
+            title="No footage at that time",
+        )
+    from cctvctl.archive.cache import ArchiveFetchError  # boto3-free; [archive] is set
+
+    try:
+        with cache.pinned([row]) as paths:
+            return past_thumbnail(paths[row.path], row.start, at, width, height, fmt)
+    except ArchiveFetchError as exc:
+        raise ProblemError(
+            503,
+            rt.redact(str(exc)),
+            title="Archive unavailable",
+            headers={"Retry-After": "30"},
+        ) from None

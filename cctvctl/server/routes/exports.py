@@ -333,6 +333,15 @@ def download_export(
     request: Request,
     exporter: EXPORTER,
     principal: Annotated[Principal, OPERATOR],
+    clip: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=99,
+            description="Which clip of an export that spans a change of picture size "
+            "(the manifest's `clips`; 0, the default, is the job's file).",
+        ),
+    ] = 0,
 ) -> StreamingResponse:
     """The clip; supports ``Range: bytes=N-`` to resume, with ``If-Range`` on the ETag.
 
@@ -341,8 +350,17 @@ def download_export(
     job = _job_or_404(exporter, job_id)
     path = exporter.clip_path(job)
     _ready(exporter, job, path)
-    size = path.stat().st_size
     etag = f'"{job.sha256}"'
+    if clip:
+        clips = ExportManifest.model_validate_json(exporter.manifest_path(job).read_bytes()).clips
+        if clip >= len(clips):
+            raise not_found(
+                f"export {job.id} has {len(clips) or 1} clip(s); clip={clip} is not one "
+                f"(accepted: 0 to {max(len(clips), 1) - 1})"
+            )
+        path, etag = path.with_name(clips[clip].file), f'"{clips[clip].sha256}"'
+        _ready(exporter, job, path)
+    size = path.stat().st_size
     header = request.headers.get("range")
     if_range = request.headers.get("if-range")
     if header is not None and if_range is not None and if_range.strip() != etag:

@@ -44,7 +44,7 @@ from cctvctl.termsafe import escape_controls
 from cctvctl.tui import clock
 from cctvctl.tui.commands import Role, Scope, bindings_for
 from cctvctl.tui.data import Poller, ServerTarget, describe_error
-from cctvctl.tui.format import BAD, age_text, flagged, plain, plain_cells
+from cctvctl.tui.format import BAD, WARN, age_text, flagged, plain, plain_cells
 from cctvctl.tui.screens.filtered import ColumnSpec, FilteredTableScreen, Priority
 from cctvctl.tui.widgets.filter_box import FilterBox
 from cctvctl.tui.widgets.header import NodeHeader
@@ -76,6 +76,10 @@ COLUMNS: Final = (
     ColumnSpec("Progress", Priority.STATUS),
     ColumnSpec("Size", Priority.EXTRA),
 )
+# Shown where the server has an evidence vault (a job there carries its copy): whether
+# the clip is stored and until when, held, or still pending, beside its state.
+VAULT_COLUMN: Final = ColumnSpec("Vault", Priority.STATUS)
+VAULT_STYLE: Final = {"pending": WARN, "held": "bold magenta", "none": "dim", "-": "dim"}
 
 STATE_STYLE: Final = {
     ExportState.QUEUED: "",
@@ -317,9 +321,14 @@ class ExportsScreen(FilteredTableScreen):
             bar,
             size,
         ]
+        if self._vault():
+            row.insert(6, Text(cells.vault, VAULT_STYLE.get(cells.vault, "green")))
         if wide:
             row.append(age_text(cells.created, now))
         return plain_cells(row)
+
+    def _vault(self) -> bool:
+        return any(job.vault is not None for job in self.jobs)
 
     @staticmethod
     def _waits(job: ExportJob) -> bool:
@@ -329,6 +338,8 @@ class ExportsScreen(FilteredTableScreen):
         if not self.is_mounted or self.denied:
             return
         columns = list(COLUMNS)
+        if self._vault():
+            columns.insert(6, VAULT_COLUMN)
         if self._wide():
             columns.append(ColumnSpec("Age", Priority.EXTRA))
         now = clock.now()

@@ -1,0 +1,262 @@
+"""Field cameras' stream quirks against the real recorder: the simulator's stream faults
+(tsjump, fpslie, rate, nosps, drift) and a real `cctvctl server` recording them.
+
+One site, one camera per quirk, one server for the module: each camera's footage, events
+and status are its own, so the quirks do not disturb each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import av
+import httpx
+import pytest
+from harness import RunningSim, ServerProcess, Site, SiteSpec, segment_spans, wait_for, write_site
+
+SEGMENT = 3
+
+
+@dataclass
+class Rig:
+    site: Site
+    sim: RunningSim
+    server: ServerProcess
+    jump: str
+    liar: str
+    slow: str
+    nosps: str
+    drift: str
+
+
+def _fault(rig_or_site: Site, camera: str, body: dict[str, Any]) -> dict[str, Any]:
+    url = f"http://127.0.0.1:{rig_or_site.control_port}/cameras/{camera}/fault"
+    resp = httpx.post(url, json=body, timeout=120)
+    assert resp.status_code == 200, resp.text
+    result: dict[str, Any] = resp.json()
+    return result
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory, sim_cache: Path) -> Iterator[Rig]:
+    site = write_site(
+        tmp_path_factory.mktemp("quirks"),
+        SiteSpec(cameras=5, kecamatan=("Sangatta Utara",), segment_seconds=SEGMENT),
+    )
+    sim = RunningSim(site, sim_cache).start()
+    jump, liar, slow, nosps, drift = site.camera_ids
+    # A camera that lies, or keeps its parameter sets in band, does so from the start.
+    _fault(site, liar, {"mode": "fpslie"})
+    _fault(site, nosps, {"mode": "nosps"})
+    server = ServerProcess(site)
+    try:
+        server.start()
+        yield Rig(site, sim, server, jump, liar, slow, nosps, drift)
+    finally:
+        server.stop()
+        sim.stop()
+
+
+def _camera(rig: Rig, camera: str) -> dict[str, Any]:
+    resp = rig.server.get(f"/api/v1/cameras/{camera}")
+    assert resp.status_code == 200
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+def _events(rig: Rig, camera: str, kind: str) -> list[dict[str, Any]]:
+    db = rig.site.storage / "index.sqlite3"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute(
+            "SELECT data FROM events WHERE camera = ? AND type = ? ORDER BY id", (camera, kind)
+        )
+        return [json.loads(data) for (data,) in rows]
+
+
+def _statuses(rig: Rig, camera: str) -> list[str]:
+    return [e["status"] for e in _events(rig, camera, "camera.status")]
+
+
+def _segments_after(rig: Rig, camera: str, t: float) -> list[tuple[float, float]]:
+    return [s for s in segment_spans(rig.site.storage, camera) if s[1] > t]
+
+
+def _check_tiling(spans: list[tuple[float, float]], wall: tuple[float, float]) -> float:
+    """Sum of the holes between segments; every duration sane; the spans on the wall."""
+    for start, end in spans:
+        assert 0 < end - start <= SEGMENT + 2, (start, end)
+        assert wall[0] - 5 <= start and end <= wall[1] + 2, (start, end, wall)
+    return sum(max(0.0, b[0] - a[1]) for a, b in itertools.pairwise(spans))
+
+
+def test_nosps_camera_records(rig: Rig) -> None:
+    wait_for(
+        lambda: len(segment_spans(rig.site.storage, rig.nosps)) >= 2,
+        45,
+        what="two segments of the nosps camera",
+    )
+    assert _camera(rig, rig.nosps)["status"] == "online"
+
+
+def test_fpslie_camera_is_online_not_degraded(rig: Rig) -> None:
+    def learned() -> dict[str, Any] | None:
+        cam = _camera(rig, rig.liar)
+        return cam if cam["expected_fps"] == pytest.approx(12, abs=0.3) else None
+
+    cam = wait_for(learned, 40, what="the liar's rate learned from its timestamps")
+    assert cam["status"] == "online"
+    assert cam["fps"] == pytest.approx(12, abs=1)
+    time.sleep(3)
+    assert "degraded" not in _statuses(rig, rig.liar)
+
+
+def test_halved_rate_is_degraded_within_30_s(rig: Rig) -> None:
+    wait_for(lambda: _camera(rig, rig.slow)["status"] == "online", 40, what="online")
+    # A full window (10 s of media time) at its own rate: what it used to be is learned.
+    time.sleep(11)
+    assert _camera(rig, rig.slow)["expected_fps"] == pytest.approx(10, abs=0.3)
+    halved = time.monotonic()
+    _fault(rig.site, rig.slow, {"mode": "rate", "fps": 5})
+    cam = wait_for(
+        lambda: (c := _camera(rig, rig.slow))["status"] == "degraded" and c,
+        30,
+        what="degraded after the rate halved",
+    )
+    took = time.monotonic() - halved
+    assert took < 30
+    assert cam["fps"] < 8  # on its way down to 5: the window still holds faster frames
+    assert "under 80%" in _events(rig, rig.slow, "camera.status")[-1]["reason"]
+
+
+@pytest.mark.parametrize("by", [3600.0, -7200.0])
+def test_tsjump_keeps_index_and_gaps_right(rig: Rig, by: float) -> None:
+    camera = rig.jump
+    wait_for(lambda: len(segment_spans(rig.site.storage, camera)) >= 1, 40, what="first segment")
+    before = len(_events(rig, camera, "camera.reanchor"))
+    began = time.time()
+    _fault(rig.site, camera, {"mode": "tsjump", "by": by})
+    event = wait_for(
+        lambda: _events(rig, camera, "camera.reanchor")[before:],
+        20,
+        what="the re-anchor event",
+    )[0]
+    assert event["cause"] == "timestamps jumped"
+    assert event["jump_seconds"] == pytest.approx(by, abs=0.5)
+    # The frames went on arriving in time: nothing to shift, no hole to make.
+    assert abs(event["shift_seconds"]) < 1.0
+    time.sleep(3 * SEGMENT)
+    spans = _segments_after(rig, camera, began - SEGMENT)
+    assert len(spans) >= 3
+    holes = _check_tiling(spans, (began - 2 * SEGMENT, time.time()))
+    assert holes < 1.0, spans
+    gaps = rig.server.get(f"/api/v1/cameras/{camera}/recordings").json()
+    assert gaps["missing_seconds"] < 1.0, gaps
+    assert _camera(rig, camera)["status"] == "online"
+
+
+def test_drift_is_reanchored_with_an_event(rig: Rig) -> None:
+    camera = rig.drift
+    wait_for(lambda: segment_spans(rig.site.storage, camera), 40, what="first segment")
+    began = time.time()
+    # 20 % fast: media time runs 2 s ahead of the wall in about 10 s.
+    _fault(rig.site, camera, {"mode": "drift", "ppm": 200_000})
+    event = wait_for(
+        lambda: _events(rig, camera, "camera.reanchor"), 40, what="a re-anchor for drift"
+    )[0]
+    assert event["cause"] == "clock drifted"
+    assert 2.0 < event["jump_seconds"] < 4.0
+    assert event["shift_seconds"] == pytest.approx(-event["jump_seconds"])
+    _fault(rig.site, camera, {"mode": "drift", "ppm": 0})
+    time.sleep(2 * SEGMENT)
+    spans = _segments_after(rig, camera, began - SEGMENT)
+    holes = _check_tiling(spans, (began - 2 * SEGMENT, time.time()))
+    assert holes < 1.0, spans
+    # Segments never overlap, and the last one ends by now.
+    assert all(a[1] <= b[0] + 1e-6 for a, b in itertools.pairwise(spans))
+    assert spans[-1][1] <= time.time() + 0.5
+
+
+def test_resize_mid_recording_starts_a_segment_and_loses_no_frame(
+    site_factory: Any, sim_factory: Any, server_factory: Any
+) -> None:
+    site: Site = site_factory(SiteSpec(cameras=1, segment_seconds=60))
+    sim: RunningSim = sim_factory(site)
+    server: ServerProcess = server_factory(site)
+    camera = site.camera_ids[0]
+    wait_for(lambda: _camera_of(server, camera)["status"] == "online", 30, what="online")
+    time.sleep(2.5)
+    _fault(site, camera, {"mode": "resize", "size": "160x96"})
+    time.sleep(3.5)
+    # Silence the camera, let the recorder read what was sent, then close every segment.
+    sim.fault(camera, "stall")
+    time.sleep(2.5)
+    sent = httpx.get(f"{sim.control_url}/cameras/{camera}", timeout=5).json()
+    assert sent["stream"]["switches"] == 1
+    # The stalled stream times out and its open segment is closed: every frame indexed.
+    wait_for(lambda: len(segment_spans(site.storage, camera)) == 2, 20, what="two segments")
+    _check_export_per_size(server, camera, segment_spans(site.storage, camera))
+    server.stop()
+    db = site.storage / "index.sqlite3"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute(
+            'SELECT start, "end", frames, width, height, path FROM segments ORDER BY start'
+        ).fetchall()
+    # Segments of 60 s: the resize alone made the boundary, at the new keyframe.
+    assert [(w, h) for _, _, _, w, h, _ in rows] == [(320, 180), (160, 96)], rows
+    assert rows[0][1] == pytest.approx(rows[1][0], abs=1e-3)  # no hole at the boundary
+    # Every frame sent is in the files. (libavformat's parser hands out an access unit
+    # when the next one begins; the stalled stream's time-out flushes the last one.)
+    assert sum(r[2] for r in rows) == sent["frames_sent"]
+    for _, _, frames, width, height, path in rows:
+        with av.open(str(site.storage / path)) as container:
+            decoded = list(container.decode(video=0))
+        assert len(decoded) == frames
+        assert {(f.width, f.height) for f in decoded} == {(width, height)}
+
+
+def _camera_of(server: ServerProcess, camera: str) -> dict[str, Any]:
+    body: dict[str, Any] = server.get(f"/api/v1/cameras/{camera}").json()
+    return body
+
+
+def _check_export_per_size(
+    server: ServerProcess, camera: str, spans: list[tuple[float, float]]
+) -> None:
+    """An export across the size change: one clip per size, all in the manifest."""
+    window = {
+        "camera": camera,
+        "start": datetime.fromtimestamp(spans[0][0] + 0.5, UTC).isoformat(),
+        "end": datetime.fromtimestamp(spans[1][1] - 0.5, UTC).isoformat(),
+    }
+    with server.client("operator") as api:
+        job = api.post("/api/v1/exports", json=window).json()
+        done = wait_for(
+            lambda: (j := api.get(f"/api/v1/exports/{job['id']}").json())["state"] == "done" and j,
+            30,
+            what="the export",
+        )
+        manifest = api.get(f"/api/v1/exports/{job['id']}/manifest").json()
+        assert [(c["width"], c["height"]) for c in manifest["clips"]] == [(320, 180), (160, 96)]
+        assert manifest["clips"][0]["file"] == manifest["file"]
+        assert manifest["clips"][0]["sha256"] == done["sha256"] == manifest["sha256"]
+        assert manifest["frames"] == sum(c["frames"] for c in manifest["clips"])
+        for n, clip in enumerate(manifest["clips"]):
+            resp = api.get(f"/api/v1/exports/{job['id']}/file", params={"clip": n})
+            assert resp.status_code == 200
+            assert hashlib.sha256(resp.content).hexdigest() == clip["sha256"]
+            with av.open(io.BytesIO(resp.content)) as container:
+                sizes = {(f.width, f.height) for f in container.decode(video=0)}
+            assert sizes == {(clip["width"], clip["height"])}
+        wrong = api.get(f"/api/v1/exports/{job['id']}/file", params={"clip": 2})
+        assert wrong.status_code == 404
+        assert "accepted: 0 to 1" in wrong.json()["detail"]

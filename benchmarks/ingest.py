@@ -2,6 +2,12 @@
 
 Run: .venv/bin/python benchmarks/ingest.py [--streams 16 64] [--seconds 40] [--warmup 10]
          [--size 640x360] [--fps 15] [--stagger 0.1] [--latency-seconds 5] [--no-ffmpeg]
+         [--mix h264|h265|h265-audio]
+
+--mix h265-audio makes every camera H.265 with an AAC sound track (the simulator's
+`sim = { codec = "h265", audio = "aac" }`) that both sides keep: the recorder with
+`audio = "keep"` (AAC stored as sent), ffmpeg with `-map 0:v -map 0:a -c copy`. Both tag the
+video hvc1. --mix h265 is H.265 without sound; the default, h264, H.264 without sound.
 
 For each stream count it writes an inventory of N cameras with the test harness
 (tests/harness.py), serves them with `cctvctl sim` in a process of its own (its CPU is not
@@ -23,8 +29,8 @@ Both sides are measured the same way, after a warm-up, over the same window:
                     charged N times for one library, and the server's whole footprint counts
   pss/stream MB     pss MB / N; with two or more stream counts, also the marginal PSS of one
                     more stream between them, which leaves the fixed cost out on both sides
-  frames            what reached the disk: packets in the written segment files (demuxed
-                    with PyAV) against the frames the simulator sent to that side's clients
+  frames            what reached the disk: video packets in the written segment files
+                    (demuxed with PyAV) against the frames the simulator sent to that side's clients
                     (its own per-camera counter, `frames_sent` in fault control). Sending is
                     stopped first (every camera stalled), the clients get time to drain, then
                     the processes are stopped (SIGTERM) and the files counted.
@@ -78,6 +84,19 @@ MB = 1024 * 1024
 # the recorder's read batch, shorter than the 2 x 2.5 s after which it gives a stalled
 # camera up and reconnects (ffmpeg: -timeout 5 s).
 DRAIN_SECONDS = IngestSettings().batch_seconds + 1.5
+#: --mix: what every camera sends, in a camera's inventory lines (tests/harness.py).
+MIX_LINES: dict[str, tuple[str, ...]] = {
+    "h264": (),
+    "h265": ('sim = { codec = "h265" }',),
+    "h265-audio": ('audio = "keep"', 'sim = { codec = "h265", audio = "aac" }'),
+}
+MIXES = {
+    "h264": "H.264 video only, no sound track.",
+    "h265": "H.265 video only, no sound track.",
+    "h265-audio": "H.265 and AAC (mono, 16 kHz in the simulator) on every camera, both kept "
+    "as sent;\n  G.711 is left out: ffmpeg's mp4 muxer refuses it, and the recorder "
+    "converts it to AAC (benchmarks/audio_convert.py has that cost).",
+}
 
 
 # --------------------------------------------------------------------------- the simulator
@@ -177,18 +196,27 @@ def measure(procs: list[psutil.Process], sim: psutil.Process, seconds: float) ->
     return Window(c1 - c0, t1 - t0, pss_bytes(procs), s1 - s0)
 
 
-def packets_on_disk(files: list[Path]) -> int:
-    """Video packets in fragmented MP4 files, by demuxing them (unreadable files count 0)."""
+def packets_on_disk(files: list[Path], kind: str = "video") -> int:
+    """Video (or audio) packets in fragmented MP4 files, by demuxing them (unreadable files
+    count 0)."""
     count = 0
     for path in files:
         try:
             with av.open(str(path)) as container:
-                if not container.streams.video:
+                streams = container.streams.video if kind == "video" else container.streams.audio
+                if not streams:
                     continue
-                count += sum(1 for p in container.demux(video=0) if p.size)
+                count += sum(1 for p in container.demux(streams[0]) if p.size)
         except av.FFmpegError:
             continue
     return count
+
+
+def audio_note(files: dict[str, list[Path]]) -> str:
+    """Sound on disk: audio packets of every camera's files (AAC, 1024 samples each)."""
+    cams = sum(1 for fs in files.values() if packets_on_disk(fs[:1], "audio"))
+    packets = sum(packets_on_disk(fs, "audio") for fs in files.values())
+    return f"audio: {packets} AAC packets on disk, {cams}/{len(files)} cameras with sound"
 
 
 @dataclass
@@ -362,13 +390,19 @@ def run_recorder(
     written = sum(p.stat().st_size for ps in files.values() for p in ps)
     alarms = false_alarms(site.storage, stalled_at, skipped)
     note = f"{online}/{streams} online after warm-up, {written / MB:.1f} MB written; {alarms}"
+    if args.mix.endswith("-audio"):
+        note += f"; {audio_note(files)}"
     return Result("recorder", streams, window, frames, note), latency
 
 
 # --------------------------------------------------------------------------- ffmpeg
 
 
-def ffmpeg_command(url: str, folder: Path) -> list[str]:
+def ffmpeg_command(url: str, folder: Path, mix: str = "h264") -> list[str]:
+    # Sound is copied as it comes; hvc1 as the recorder tags H.265 (it costs nothing).
+    streams = ["-map", "0:v"] if mix == "h264" else ["-map", "0:v", "-tag:v", "hvc1"]
+    if mix.endswith("-audio"):
+        streams += ["-map", "0:a"]
     return [
         "ffmpeg",
         "-nostdin",
@@ -381,8 +415,7 @@ def ffmpeg_command(url: str, folder: Path) -> list[str]:
         "5000000",
         "-i",
         url,
-        "-map",
-        "0:v",
+        *streams,
         "-c",
         "copy",
         "-f",
@@ -415,7 +448,7 @@ def run_ffmpeg(
             url = f"rtsp://admin:{site.passwords[cam]}@127.0.0.1:{site.rtsp_port}/{cam}"
             procs.append(
                 subprocess.Popen(
-                    ffmpeg_command(url, folder),
+                    ffmpeg_command(url, folder, args.mix),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
@@ -444,6 +477,8 @@ def run_ffmpeg(
     frames = compare_frames(before, after, files)
     written = sum(p.stat().st_size for ps_ in files.values() for p in ps_)
     note = f"{running}/{streams} running after warm-up, {written / MB:.1f} MB written"
+    if args.mix.endswith("-audio"):
+        note += f"; {audio_note(files)}"
     return Result("ffmpeg", streams, window, frames, note)
 
 
@@ -515,6 +550,7 @@ caveats:
 - the simulator runs on the same cores (its share of one core is shown as "sim cpu");
   RTSP over loopback, so no network loss, jitter or latency.
 - PSS is sampled once, at the end of the window; ffmpeg's is the sum over its processes.
+- mix {args.mix}: {MIXES[args.mix]}
 """
     )
 
@@ -536,12 +572,15 @@ def main() -> None:
         help="how long the recorder's live figures are sampled after the window",
     )
     parser.add_argument("--no-ffmpeg", action="store_true")
+    parser.add_argument(
+        "--mix", choices=sorted(MIXES), default="h264", help="what the cameras send"
+    )
     args = parser.parse_args()
     width, _, height = args.size.lower().partition("x")
 
     ffmpeg = None if args.no_ffmpeg else shutil.which("ffmpeg")
     print(
-        f"{os.cpu_count()} CPUs; {args.size} at {args.fps} fps, GOP 2 s; warm-up "
+        f"{os.cpu_count()} CPUs; {args.mix}, {args.size} at {args.fps} fps, GOP 2 s; warm-up "
         f"{args.warmup:g} s, window {args.seconds:g} s; ffmpeg: {ffmpeg or 'not measured'}"
     )
     rows: list[Result] = []
@@ -558,6 +597,7 @@ def main() -> None:
                 fps=args.fps,
                 loop_seconds=10.0,
                 gop_seconds=2.0,
+                camera_lines=dict.fromkeys(range(n), MIX_LINES[args.mix]),
             )
             site = write_site(Path(tmp) / "site", spec)
             control = SimControl(site)

@@ -18,17 +18,21 @@ import signal
 import socket
 import subprocess
 import sys
+import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 from harness import REPO, Site, SiteSpec, wait_for, write_site
 
-from cctvctl.cli import demo_cmd
+from cctvctl.cli import demo_cmd, demo_site
+from cctvctl.cli.sim_cmd import sim_cameras, sim_settings
 from cctvctl.config import hash_token, load_inventory
+from cctvctl.sim.model import media_of
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
@@ -120,8 +124,8 @@ def tmux() -> Iterator[Tmux]:
 def start_demo(tmux: Tmux, tmp_path: Path, sim_cache: Path) -> Iterator[Callable[..., RunningDemo]]:
     started: list[RunningDemo] = []
 
-    def start(*args: str) -> RunningDemo:
-        site = write_site(tmp_path / "site", SiteSpec(cameras=4))
+    def start(*args: str, spec: SiteSpec | None = None) -> RunningDemo:
+        site = write_site(tmp_path / "site", spec or SiteSpec(cameras=4))
         tmpdir = tmp_path / "tmp"
         tmpdir.mkdir()
         rc_file = tmp_path / "rc"
@@ -214,6 +218,55 @@ def test_keep_leaves_the_server_running_for_the_cli(
         os.kill(pid, signal.SIGTERM)
     _, alive = psutil.wait_procs(demo.children, timeout=GONE_SECONDS)
     assert not alive
+
+
+#: A small network as the default demo's is mixed: H.265 with sound kept and converted,
+#: H.265 without sound, H.264 over UDP with sound dropped.
+MIXED = SiteSpec(
+    cameras=4,
+    camera_lines={
+        0: ('audio = "keep"', 'sim = { codec = "h265", audio = "aac" }'),
+        1: ('audio = "keep"', 'sim = { codec = "h265", audio = "pcma" }'),
+        2: ('sim = { codec = "h265" }',),
+        3: ('transport = "auto"', 'sim = { codec = "h264", audio = "pcmu", transport = "udp" }'),
+    },
+)
+
+
+@pytest.mark.timeout(120)
+def test_a_mixed_network_records_every_camera(
+    start_demo: Callable[..., RunningDemo], tmux: Tmux
+) -> None:
+    demo: RunningDemo = start_demo(spec=MIXED)
+    inventory = tomllib.loads((demo.folder / "inventory.toml").read_text())
+    token = (demo.folder / "demo-token").read_text().strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"http://{inventory['server']['listen']}/api/v1/cameras"
+
+    def all_recording() -> list[dict[str, object]] | None:
+        cameras: list[dict[str, object]] = httpx.get(url, headers=headers, timeout=5).json()
+        return cameras if all(c["recording"] and c["media"] for c in cameras) else None
+
+    cameras = wait_for(all_recording, 30, what="every camera recording")
+    media = {str(c["id"]): c["media"] for c in cameras}
+    ids = demo.site.camera_ids
+    assert sorted(media) == sorted(ids)
+    got = {cam: (m["video"], m["audio_handling"], m["transport"]) for cam, m in media.items()}  # type: ignore[index]
+    assert got == {
+        ids[0]: ("hevc", "kept", "tcp"),
+        ids[1]: ("hevc", "converted", "tcp"),
+        ids[2]: ("hevc", "none", "tcp"),
+        ids[3]: ("h264", "dropped", "udp"),
+    }
+    # Every camera's footage reaches the disk: {storage}/{kecamatan}/{camera}/{day}/*.mp4
+    storage = demo.folder / "recordings"
+    wait_for(
+        lambda: all(any(storage.glob(f"*/{cam}/*/*.mp4")) for cam in ids),
+        20,
+        what="a segment file of every camera",
+    )
+    tmux.keys("q")
+    demo.wait_gone()
 
 
 def form_row(screen: str, label: str) -> str:
@@ -314,6 +367,29 @@ def test_busy_simulator_ports_are_moved(tmp_path: Path) -> None:
     assert oct((folder / "secrets.toml").stat().st_mode & 0o777) == "0o600"
     assert oct(derived.config.stat().st_mode & 0o777) == "0o600"
     assert inventory.exposed_files() == []
+
+
+def test_the_default_demo_is_a_mixed_network_with_short_loops(tmp_path: Path) -> None:
+    default = demo_cmd.find_default_config()
+    assert default is not None
+    inventory = load_inventory(default)
+    assert inventory.sim.loop_seconds > demo_site.DEMO_LOOP_SECONDS
+    derived = demo_cmd.derive_inventory(inventory, tmp_path, None)
+    demoed = load_inventory(derived.config)
+    settings = sim_settings(demoed)
+    # The demo encodes every loop on a cold start: short ones, as the simulator will serve.
+    assert settings.loop_seconds == demo_site.DEMO_LOOP_SECONDS
+
+    media = [media_of(cam, settings) for cam in sim_cameras(demoed)]
+    assert len(media) == sum(e.camera.enabled for e in inventory.cameras())
+    h265 = [m for m in media if m.codec == "h265"]
+    assert len(h265) > len(media) * 3 // 4  # most cameras H.265
+    assert any(m.codec == "h264" for m in media)
+    assert any(m.audio != "none" for m in h265)  # H.265 with sound among them
+    assert {m.audio for m in media} >= {"aac", "pcma", "pcmu"}
+    assert 2 <= sum(m.transport == "udp" for m in media) <= len(media) // 10  # a few on UDP
+    handling = {demoed.audio(e) for e in demoed.cameras()}
+    assert handling == {"drop", "keep"}  # dropped by default, kept where a camera says so
 
 
 def test_missing_config_is_one_line_and_exit_2(tmp_path: Path) -> None:

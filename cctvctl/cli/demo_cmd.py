@@ -107,8 +107,8 @@ def demo(
     temporary folder with a fresh admin token, and opens the console on it. Quit with q;
     everything started is stopped and the folder removed, unless --keep, which leaves the
     server running and prints the `cctvctl context add` line for it. The first run
-    encodes one scene loop per camera (about a minute for examples/kutim.toml); later runs
-    start in seconds.
+    encodes a short scene loop per camera, one process per core (about 30 s of encoding
+    for examples/kutim.toml on 2 idle cores); later runs start in seconds.
 
     Example: cctvctl demo --ascii --keep
     """
@@ -364,16 +364,19 @@ def _running(pid: int) -> bool:
 
 
 def _prepare_loops(cameras: list[SimCamera], settings: SimSettings) -> None:
-    """Encode (or find in the cache) every camera's loop, with a progress bar."""
+    """Encode (or find in the cache) every camera's loop, in parallel, with a progress bar."""
     from rich.progress import Progress
 
     from cctvctl.cli.output import console
     from cctvctl.sim.loop import load_loops
 
-    with Progress(console=console(), transient=True) as bar:
+    # Refreshed by hand, not by rich's thread: with no other thread running, the loops are
+    # encoded in forked processes (sim.loop), which leave no resource tracker behind.
+    with Progress(console=console(), transient=True, auto_refresh=False) as bar:
         task = bar.add_task("Preparing scene loops", total=len(cameras))
 
         def progress(done: int, total: int, camera_id: str) -> None:
             bar.update(task, completed=done, description=f"Scene loop {camera_id}")
+            bar.refresh()
 
         load_loops(cameras, settings, progress)

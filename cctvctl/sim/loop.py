@@ -1,4 +1,4 @@
-"""Encoded H.264 loops, one per camera, encoded once and cached on disk.
+"""Encoded H.264 and H.265 loops, one per camera, encoded once and cached on disk.
 
 Serving many live streams must cost almost nothing per frame, so each camera's scene is
 encoded once into a short closed-GOP loop that the RTSP server replays forever. The encoded
@@ -8,19 +8,23 @@ bytes, so a stale entry is never served and an unchanged site starts without enc
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import fractions
 import hashlib
 import json
 import math
+import multiprocessing
+import multiprocessing.context
 import os
 import re
+import signal
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -387,18 +391,58 @@ def load_loop(camera: SimCamera, settings: SimSettings) -> Loop:
     return _build(camera, settings, data, entries, from_cache=False, seconds=seconds)
 
 
-def default_workers() -> int:
-    # x264 already threads inside one encode; a couple of encodes side by side fill the gaps
-    # (scene drawing, packetising) without oversubscribing a small machine.
-    return max(1, min(4, os.cpu_count() or 1))
-
-
 def _keep(
     loops: dict[str, Loop], loop: Loop, total: int, on_progress: ProgressCallback | None
 ) -> None:
     loops[loop.camera_id] = loop
     if on_progress is not None:
         on_progress(len(loops), total, loop.camera_id)  # camera ids are unique
+
+
+def default_workers() -> int:
+    # One encoding process per core: x265 runs one frame thread per encode (frame-threads=1)
+    # and drawing the scenes holds the GIL, so threads in one process left a core idle.
+    return max(1, os.cpu_count() or 1)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Fork where the caller is the only thread (the demo, before its children start):
+    quick, and it leaves no resource-tracker process behind. Spawn where other threads run
+    (the simulator's event loop), since fork would copy their locks in an unknown state."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _worker_start(parent: int) -> None:
+    """A worker ends with the process that asked for the loops, even one SIGKILLed: its
+    pool's pipes, which forked workers hold both ends of, would never tell it (Linux)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(1)
+
+
+def encode_into_cache(camera: SimCamera, settings: SimSettings) -> float:
+    """Encode a camera's loop into the cache unless it is there; the seconds it took.
+
+    Runs in a worker process: only the camera, the settings and a float cross over, the
+    loop itself goes through the cache file (written atomically).
+    """
+    paths = cache_paths(camera, settings)
+    if _load(paths) is not None:
+        return 0.0
+    started = time.perf_counter()
+    data, entries = encode(camera, settings)
+    _store(paths, data, entries, settings.fps)
+    return time.perf_counter() - started
 
 
 def load_loops(
@@ -409,34 +453,40 @@ def load_loops(
 ) -> dict[str, Loop]:
     """Load or encode every camera's loop; blocking, meant to run in a worker thread.
 
-    Encodes run in a small pool of their own; ``on_progress`` runs in the calling thread.
+    Cached loops are read in the calling thread. The others are encoded side by side in a
+    pool of processes and read back from the cache as each is done. ``on_progress`` runs
+    in the calling thread.
     """
     loops: dict[str, Loop] = {}
-    pool = ThreadPoolExecutor(workers or default_workers(), thread_name_prefix="sim-encode")
-    try:
-        futures = [pool.submit(load_loop, cam, settings) for cam in cameras]
-        for fut in as_completed(futures):
-            _keep(loops, fut.result(), len(cameras), on_progress)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return loops
+    missing: list[SimCamera] = []
+    for cam in cameras:
+        cached = _load(cache_paths(cam, settings))
+        if cached is None:
+            missing.append(cam)
+        else:
+            loop = _build(cam, settings, *cached, from_cache=True, seconds=0.0)
+            _keep(loops, loop, len(cameras), on_progress)
+    if not missing:
+        return loops
+    from concurrent.futures import ProcessPoolExecutor
 
-
-async def load_loops_async(
-    cameras: Sequence[SimCamera],
-    settings: SimSettings,
-    on_progress: ProgressCallback | None = None,
-    workers: int | None = None,
-) -> dict[str, Loop]:
-    """Like :func:`load_loops`, awaited; ``on_progress`` runs on the event loop's thread."""
-    aio = asyncio.get_running_loop()
-    pool = ThreadPoolExecutor(workers or default_workers(), thread_name_prefix="sim-encode")
-    loops: dict[str, Loop] = {}
-    try:
-        pending = [aio.run_in_executor(pool, load_loop, cam, settings) for cam in cameras]
-        for next_loop in asyncio.as_completed(pending):
-            _keep(loops, await next_loop, len(cameras), on_progress)
-    finally:
-        # On cancellation, queued encodes are dropped; running ones finish in the background.
-        pool.shutdown(wait=False, cancel_futures=True)
+    count = min(len(missing), workers or default_workers())
+    with ProcessPoolExecutor(
+        count, _pool_context(), initializer=_worker_start, initargs=(os.getpid(),)
+    ) as pool:
+        futures = {pool.submit(encode_into_cache, cam, settings): cam for cam in missing}
+        try:
+            for fut in as_completed(futures):
+                seconds = fut.result()
+                cam = futures[fut]
+                cached = _load(cache_paths(cam, settings))
+                if cached is None:  # removed between the worker's write and this read
+                    _keep(loops, load_loop(cam, settings), len(cameras), on_progress)
+                    continue
+                built = _build(cam, settings, *cached, from_cache=False, seconds=seconds)
+                _keep(loops, built, len(cameras), on_progress)
+        except BaseException:
+            for other in futures:
+                other.cancel()
+            raise
     return loops

@@ -38,6 +38,7 @@ from cctvctl.client import (
     Forbidden,
     MultiClient,
     NotFound,
+    Refused,
     ServerError,
     SseParser,
     TimedOut,
@@ -382,7 +383,7 @@ def test_silent_server_times_out_without_retry() -> None:
     [
         (403, problem(403, "token 'v' has role 'viewer'"), None, Forbidden, "role 'viewer'"),
         (400, problem(400, "bad body\nsecond line"), None, BadRequest, "bad body second line"),
-        (409, problem(409, "an export is running"), None, BadRequest, "export is running"),
+        (409, problem(409, "an export is running"), None, Refused, "refused (409): an export"),
         (410, problem(410, "gone"), None, NotFound, "gone"),
         (500, problem(500, "see the log"), None, ServerError, "see the log"),
         (502, b"<html><h1>Bad Gateway</h1></html>", "text/html", ServerError, "Bad Gateway"),

@@ -104,6 +104,13 @@ class BadRequest(CctvError):
     summary = "bad request"
 
 
+class Refused(BadRequest):
+    """A well-formed request the server's state refuses (409, 423): evidence under lock, a
+    job already running. Not the caller's syntax, so not "bad request"."""
+
+    summary = "refused"
+
+
 class ServerError(CctvError):
     exit_code = 1
     summary = "server error"
@@ -121,6 +128,8 @@ def _error_class(status: int) -> type[CctvError]:
         return Forbidden
     if status in (404, 410):
         return NotFound
+    if status in (409, 423):
+        return Refused
     if 400 <= status < 500:
         return BadRequest
     return ServerError

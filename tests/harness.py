@@ -32,6 +32,7 @@ import contextlib
 import json
 import os
 import queue
+import random
 import re
 import secrets
 import signal
@@ -80,11 +81,26 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------- helpers
 
 
+# Below Linux's ephemeral range (32768-60999): a port the kernel handed out for binding
+# to 0 is also where every outgoing connection of the other workers takes its local port,
+# so one chosen there can be taken before the simulator binds it (seen: EADDRINUSE).
+_PORTS = range(10_000, 32_768)
+_handed: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the usual small race is accepted)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
+    """A TCP port free on 127.0.0.1 right now, never the same twice in this process (the
+    small race with another process picking the same port is accepted)."""
+    while True:
+        port = random.choice(_PORTS)
+        if port in _handed:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed.add(port)
         return port
 
 

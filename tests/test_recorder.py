@@ -397,8 +397,14 @@ def test_stalled_camera_times_out_goes_offline_and_recovers(faults: Rig) -> None
     # The offline verdict was announced. (Once, under load, a late batch of packets drained
     # after the stall began briefly turned it into 'degraded' before this check; the stall
     # must still have been reported as offline, which is what the NOC needs to see.)
-    events = _status_events(faults, cam)[before:]
-    assert any(e["status"] == "offline" for e in events), events
+    # Status flips in memory a moment before its event is written: wait for the event.
+    events = wait_for(
+        lambda: [e for e in _status_events(faults, cam)[before:] if e["status"] == "offline"],
+        5,
+        interval=0.05,
+        what="the offline event",
+    )
+    assert "no packet" in str(events[-1]["reason"]), events
 
     _recover(faults, cam)
     assert _status_events(faults, cam)[-1]["previous"] in ("offline", "degraded")

@@ -110,6 +110,15 @@ def test_the_command_gets_what_was_typed() -> None:
         (("snapshot",), ("camera", "snapshot -h")),
         (("export", "sgu-camat-01"), ("--from", "export -h")),
         (("version",), ("'version'", "cctvctl -h")),
+        # `reboot` and `time sync` take cameras the same way (CAMERA... or --kecamatan K,
+        # common.chosen_cameras); a choice that passes reaches "no server chosen" instead.
+        (("time", "sync"), ("name the cameras to set", "--kecamatan K")),
+        (("reboot", "--reason", "x"), ("name the targets", "--kecamatan K", "--offline-for")),
+        (("reboot", "cam-01", "-k", "bengalon", "--reason", "x"), ("camera ids or --kecamatan",)),
+        (("time", "sync", "cam-01", "-k", "bengalon"), ("no server chosen",)),  # joined
+        (("reboot", "--offline-for", "15m", "--reason", "x"), ("no server chosen",)),
+        (("reboot", "-k", "bengalon", "--reason", "x"), ("no server chosen",)),
+        (("time", "sync", "cam-01"), ("no server chosen",)),
     ],
 )
 def test_a_usage_mistake_is_one_error_line_and_exit_2(

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PIPE_WIDTH",
     "ask",
+    "chosen_cameras",
     "clock",
     "days_text",
     "exit_code",
@@ -74,6 +75,25 @@ PIPE_WIDTH: Final = 220
 def fail_usage(message: str) -> NoReturn:
     error(message)
     raise typer.Exit(exit_codes.USAGE)
+
+
+def chosen_cameras(
+    cameras: list[str] | None,
+    kecamatan: str | None,
+    *,
+    missing: str | None,
+    exclusive: bool,
+) -> list[str] | None:
+    """The camera ids of a ``CAMERA... or --kecamatan K`` choice (None for none), checked
+    before any server is asked: exit 2 with ``missing`` when neither is given (None: the
+    command has another way to choose, e.g. ``reboot --offline-for``), and, when
+    ``exclusive``, when both are (``time sync`` joins them instead)."""
+    ids = list(cameras or []) or None
+    if exclusive and ids is not None and kecamatan is not None:
+        fail_usage("give camera ids or --kecamatan, not both")
+    if missing is not None and ids is None and kecamatan is None:
+        fail_usage(missing)
+    return ids
 
 
 def servers(

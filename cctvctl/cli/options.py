@@ -42,6 +42,8 @@ __all__ = [
     "TokenOpt",
     "UrlOpt",
     "UtcOpt",
+    "camera_ids",
+    "kecamatan_option",
     "server_options",
 ]
 
@@ -92,6 +94,18 @@ UtcOpt = Annotated[bool, typer.Option("--utc", help="Show times in UTC instead o
 AsciiOpt = Annotated[
     bool, typer.Option("--ascii", help="Monochrome ASCII thumbnails, for thin links.")
 ]
+
+
+def camera_ids(help: str) -> Any:
+    """The ``CAMERA...`` argument of a command that takes cameras by id or by kecamatan
+    (see :func:`cctvctl.cli.common.chosen_cameras`); ``help`` says which cameras."""
+    return typer.Argument(help=help, metavar="CAMERA", show_default=False)
+
+
+def kecamatan_option(help: str) -> Any:
+    """``--kecamatan/-k K``; ``help`` says what the command does with it."""
+    return typer.Option("--kecamatan", "-k", help=help, metavar="K")
+
 
 #: The parameter a decorated command receives the options in.
 _PARAM: Final = "opts"

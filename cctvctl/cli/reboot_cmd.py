@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Annotated, Final
 import typer
 
 from cctvctl.cli import exit_codes
-from cctvctl.cli.common import fail_usage, jsonable, out_console
+from cctvctl.cli.common import chosen_cameras, fail_usage, jsonable, out_console
 from cctvctl.cli.jobs import connect, fail, failing
-from cctvctl.cli.options import ServerOptions, server_options
+from cctvctl.cli.options import ServerOptions, camera_ids, kecamatan_option, server_options
 from cctvctl.cli.output import Column, Priority, console, print_json, print_table
 from cctvctl.termsafe import escape_controls, for_terminal
 from cctvctl.timeparse import format_duration
@@ -43,18 +43,10 @@ DRY_RUN_REASON: Final = "dry run, no --reason given"
 @server_options()
 def reboot(
     cameras: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Camera ids to reboot (or use --kecamatan / --offline-for).",
-            metavar="CAMERA",
-            show_default=False,
-        ),
+        list[str] | None, camera_ids("Camera ids to reboot (or use --kecamatan / --offline-for).")
     ] = None,
     kecamatan: Annotated[
-        str | None,
-        typer.Option(
-            "--kecamatan", "-k", help="Every enabled camera of this kecamatan.", metavar="K"
-        ),
+        str | None, kecamatan_option("Every enabled camera of this kecamatan.")
     ] = None,
     offline_for: Annotated[
         str | None,
@@ -121,16 +113,16 @@ def reboot(
             "--reason is required: say why the cameras are rebooted (it goes into the "
             "audit log), e.g. --reason 'stream hung since 03:00'"
         )
-    targets = list(cameras or [])
-    if targets and kecamatan is not None:
-        fail_usage("give camera ids or --kecamatan, not both")
-    if not targets and kecamatan is None and offline_for is None:
-        fail_usage(
-            "name the targets: camera ids, --kecamatan K, or --offline-for 15m alone "
-            "(every camera offline that long)"
-        )
+    # --offline-for alone chooses too: every camera offline that long.
+    missing = (
+        None
+        if offline_for is not None
+        else "name the targets: camera ids, --kecamatan K, or --offline-for 15m alone "
+        "(every camera offline that long)"
+    )
+    targets = chosen_cameras(cameras, kecamatan, missing=missing, exclusive=True)
     selection: RebootSelection = {
-        "cameras": targets or None,
+        "cameras": targets,
         "kecamatan": kecamatan,
         "offline_for": offline_for,
         "force": force,

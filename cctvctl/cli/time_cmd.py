@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cctvctl.cli import exit_codes
-from cctvctl.cli.common import ask, fail_usage, out_console
-from cctvctl.cli.options import ServerOptions, server_options
+from cctvctl.cli.common import ask, chosen_cameras, out_console
+from cctvctl.cli.options import ServerOptions, camera_ids, kecamatan_option, server_options
 from cctvctl.cli.output import Column, Priority, print_json, print_table
 from cctvctl.termsafe import for_terminal
 
@@ -38,17 +38,9 @@ def _seconds(value: float | None) -> str:
 @app.command("sync")
 @server_options(display=True)
 def sync(
-    cameras: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Camera ids (or use --kecamatan).", metavar="CAMERA", show_default=False
-        ),
-    ] = None,
+    cameras: Annotated[list[str] | None, camera_ids("Camera ids (or use --kecamatan).")] = None,
     kecamatan: Annotated[
-        str | None,
-        typer.Option(
-            "--kecamatan", "-k", help="Every ONVIF camera of this kecamatan.", metavar="K"
-        ),
+        str | None, kecamatan_option("Every ONVIF camera of this kecamatan.")
     ] = None,
     ntp: Annotated[
         str | None,
@@ -74,13 +66,15 @@ def sync(
     server refuses (no such camera, no NTP server given or configured).
     JSON: the API's TimeSyncReport.
     """
-    if not cameras and kecamatan is None:
-        fail_usage("name the cameras to set, or --kecamatan K; e.g. cctvctl time sync cam-01")
+    chosen = chosen_cameras(
+        cameras,
+        kecamatan,
+        missing="name the cameras to set, or --kecamatan K; e.g. cctvctl time sync cam-01",
+        exclusive=False,
+    )
 
     async def question(client: AsyncCctvClient) -> TimeSyncReport:
-        return await client.time_sync(
-            cameras=cameras or None, kecamatan=kecamatan, ntp=ntp, dry_run=dry_run
-        )
+        return await client.time_sync(cameras=chosen, kecamatan=kecamatan, ntp=ntp, dry_run=dry_run)
 
     (result,) = ask(opts.nodes(), question, loop_free=True, utc=opts.utc)
     report = result.value

@@ -628,6 +628,20 @@ def test_a_server_without_a_vault_says_so(live_factory: Any) -> None:
         resp = api.post("/api/v1/exports/0000000000000000/verify")
         assert resp.status_code == 404
         assert resp.json()["type"] == "urn:cctvctl:problem:no-evidence-vault"
+        # The role is checked before the vault is looked for: the same refusal (and, for a
+        # hold, the same audit row) as on a node with a vault.
+        resp = api.post("/api/v1/cases/hold", json={"case_id": "LP/2/2026"})
+        assert resp.status_code == 403 and "a legal hold needs 'admin'" in resp.json()["detail"]
+    with live.server.client("viewer") as api:
+        resp = api.post("/api/v1/exports/0000000000000000/verify")
+        assert resp.status_code == 403
+        resp = api.get("/api/v1/cases/hold", params={"case_id": "LP/2/2026"})
+        assert resp.status_code == 403
+    rows = live.server.get("/api/v1/audit", "admin", params={"action": "case.hold"}).json()
+    # Refused before its body was read: the row names who, not which case.
+    assert [(r["actor"], r["case_id"], r["result"]) for r in rows] == [
+        ("test-operator", None, "refused")
+    ]
 
 
 def test_verify_fails_a_clip_hidden_by_a_delete_marker(tmp_path: Path, s3: S3Engine) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final, TypeVar
@@ -17,8 +17,9 @@ from cctvctl.config import KecamatanConfig
 from cctvctl.devicecheck import clock_wire, device_wire
 from cctvctl.health import archive_health
 from cctvctl.models import ArchiveFigures, ArchiveHealth, Camera, Role
-from cctvctl.server.auth import require
+from cctvctl.server.auth import Principal, require
 from cctvctl.server.problems import (
+    TYPE_FORBIDDEN,
     TYPE_INVALID,
     TYPE_TOO_LARGE,
     ProblemError,
@@ -36,6 +37,7 @@ __all__ = [
     "BodyRefused",
     "NotJson",
     "audit_text",
+    "audited_role",
     "body_fields",
     "body_schema",
     "camera_or_404",
@@ -75,6 +77,21 @@ def invalid(parameter: str, detail: str, where: str = "query") -> ProblemError:
         title="Invalid request parameter",
         extra={"errors": [{"in": where, "parameter": parameter, "detail": detail}]},
     )
+
+
+def audited_role(
+    principal: Principal, role: Role, needs: str, refuse: Callable[[str], object]
+) -> None:
+    """The 403 of a token below ``role``, its detail (ending in ``needs``, e.g. "this
+    needs 'operator' or higher") handed to ``refuse`` first for the refusal's audit row.
+
+    For a route that checks the role itself, before it reads the body, so that a refused
+    attempt is on record (the ``require`` dependency answers the same 403 unaudited)."""
+    if principal.role.allows(role):
+        return
+    detail = f"token {principal.name!r} has role {principal.role.value!r}; {needs}"
+    refuse(detail)
+    raise ProblemError(403, detail, type=TYPE_FORBIDDEN)
 
 
 class BodyRefused(Exception):

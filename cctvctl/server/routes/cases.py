@@ -14,20 +14,19 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from cctvctl.exports.vault import EvidenceVault
 from cctvctl.models import CaseHold, CaseHoldRequest, Problem, Role
 from cctvctl.server.auth import Principal, require
-from cctvctl.server.problems import TYPE_FORBIDDEN, ProblemError
 from cctvctl.server.routes._shared import (
     RT,
     BodyRefused,
     audit_text,
+    audited_role,
     body_schema,
     loads_body,
     read_json_body,
     validate_body,
 )
-from cctvctl.server.routes.exports import vault_of
+from cctvctl.server.routes.exports import VAULT, vault_of
 from cctvctl.storage.audit import CASE_HOLD, CASE_RELEASE
 
 __all__ = ["router"]
@@ -42,13 +41,6 @@ _AUTHENTICATED: Final = Depends(require(Role.VIEWER))
 OPERATOR: Final = Depends(require(Role.OPERATOR))
 
 router = APIRouter(prefix="/api/v1", tags=["cases"], responses=_ERRORS)
-
-
-def _vault(rt: RT) -> EvidenceVault:
-    return vault_of(rt.exporter)
-
-
-VAULT = Annotated[EvidenceVault, Depends(_vault)]
 
 
 @router.get("/cases/hold", response_model=CaseHold, dependencies=[OPERATOR])
@@ -74,13 +66,7 @@ async def _change(request: Request, rt: RT, principal: Principal, action: str) -
 
     # The role first, before the body is read and before the vault is looked for, so a
     # refusal is the same (and audited) on every server.
-    if not principal.role.allows(Role.ADMIN):
-        detail = (
-            f"token {principal.name!r} has role {principal.role.value!r}; "
-            "a legal hold needs 'admin'"
-        )
-        refuse(detail)
-        raise ProblemError(403, detail, type=TYPE_FORBIDDEN)
+    audited_role(principal, Role.ADMIN, "a legal hold needs 'admin'", refuse)
     vault = vault_of(rt.exporter)
     try:
         raw = await read_json_body(request)

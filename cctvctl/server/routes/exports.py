@@ -32,11 +32,12 @@ from cctvctl.models import (
     VaultCheck,
 )
 from cctvctl.server.auth import Principal, require
-from cctvctl.server.problems import TYPE_FORBIDDEN, ProblemError, not_found
+from cctvctl.server.problems import ProblemError, not_found
 from cctvctl.server.routes._shared import (
     RT,
     BodyRefused,
     audit_text,
+    audited_role,
     body_schema,
     invalid,
     job_created,
@@ -135,13 +136,7 @@ async def create_export(
     # The role first, before the body is even read: a viewer's attempt is recorded (who
     # and when) without anything of what it sent, so it can neither reach the parser nor
     # the audit log.
-    if not principal.role.allows(Role.OPERATOR):
-        detail = (
-            f"token {principal.name!r} has role {principal.role.value!r}; "
-            "this needs 'operator' or higher"
-        )
-        refuse(detail)
-        raise ProblemError(403, detail, type=TYPE_FORBIDDEN)
+    audited_role(principal, Role.OPERATOR, "this needs 'operator' or higher", refuse)
     try:
         # Parsed by hand rather than by FastAPI so a malformed request is audited too.
         raw = await read_json_body(request)
@@ -425,6 +420,15 @@ def vault_of(exporter: Exporter) -> EvidenceVault:
     return exporter.vault
 
 
+def _vault(exporter: EXPORTER) -> EvidenceVault:
+    return vault_of(exporter)
+
+
+#: The evidence vault, for a route that has no use without one (404 otherwise); declared
+#: after the role's dependency, it is looked for once the role is allowed.
+VAULT = Annotated[EvidenceVault, Depends(_vault)]
+
+
 def vault_unreachable(exc: VaultUnreachable) -> ProblemError:
     return ProblemError(
         503,
@@ -447,6 +451,7 @@ def verify_export(
     job_id: str,
     exporter: EXPORTER,
     principal: Annotated[Principal, OPERATOR],
+    vault: VAULT,
 ) -> VaultCheck:
     """Re-read the clip from the evidence vault and check its SHA-256 against the vault's
     manifest; report its retention and legal hold (operator or admin).
@@ -455,7 +460,6 @@ def verify_export(
     its bytes do not hash to the manifest's SHA-256, or the copy is still pending. Every
     check is audited (``export.verify``: ok, failed or pending).
     """
-    vault = vault_of(exporter)
     job = _job_or_404(exporter, job_id)
     try:
         return vault.verify(job.id, principal)

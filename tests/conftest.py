@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from harness import (
@@ -18,10 +19,13 @@ from harness import (
     wait_for,
     write_site,
 )
-from pg_harness import PgDatabase, PgEngine, find_pg_bin, temporary_root
+from pg_harness import FLEET_TABLES, PgDatabase, PgEngine, find_pg_bin, sql, temporary_root
 from s3_harness import S3Engine
 
 from cctvctl.storage.database import Database
+
+if TYPE_CHECKING:
+    from cctvctl.fleet.store import FleetStore
 
 # The modules that take longest, longest first: each file's tests summed from one whole
 # run (`pytest --durations=0`, 3 workers on 2 busy cores), except the disk guard's file,
@@ -118,6 +122,16 @@ def pg(pg_engine: PgEngine) -> Iterator[PgDatabase]:
     yield database
     if not pg_engine.running:  # a test that stopped the engine and failed before restarting
         pg_engine.start()
+
+
+@pytest.fixture
+def fleet_store(pg: PgDatabase) -> Iterator[FleetStore]:
+    """The fleet store on the module's database, emptied for each test."""
+    from cctvctl.fleet.store import FleetStore  # psycopg: only for the tests that use it
+
+    with FleetStore.open(pg.dsn) as opened:
+        sql(pg.dsn, f"TRUNCATE {FLEET_TABLES}")
+        yield opened
 
 
 @pytest.fixture

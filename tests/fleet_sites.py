@@ -22,7 +22,7 @@ from harness import (
 
 from cctvctl.fleet.store import FleetStore
 
-__all__ = ["Fleet", "fleet_toml", "node_site", "running_fleet"]
+__all__ = ["Fleet", "fleet_toml", "keyed_site", "node_site", "running_fleet"]
 
 
 def fleet_toml(site: Site, home: dict[str, str], failover: dict[str, list[str]]) -> str:
@@ -33,6 +33,18 @@ def fleet_toml(site: Site, home: dict[str, str], failover: dict[str, list[str]])
         line = f'    id = "{cam}"\n'
         text = text.replace(line, f'{line}    node = "{node}"\n    failover = [{names}]\n')
     return text
+
+
+def keyed_site(root: Path, spec: SiteSpec, keys: dict[int, str]) -> tuple[Site, str]:
+    """A site written at ``root`` whose camera n has the TOML lines ``keys[n]`` added (a
+    home node, a failover list); the file is rewritten, and its text returned."""
+    site = write_site(root, spec)
+    text = site.config.read_text()
+    for n, lines in keys.items():
+        cam = site.camera_ids[n]
+        text = text.replace(f'id = "{cam}"\n', f'id = "{cam}"\n{lines}', 1)
+    site.config.write_text(text)
+    return site, text
 
 
 def node_site(site: Site, node: str, dsn: str, lease_seconds: int) -> Site:

@@ -19,10 +19,16 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
+import psycopg
 from harness import free_port
 
-__all__ = ["PgDatabase", "PgEngine", "find_pg_bin", "temporary_root"]
+__all__ = ["FLEET_TABLES", "PgDatabase", "PgEngine", "find_pg_bin", "sql", "temporary_root"]
+
+#: The fleet store's tables, emptied (not dropped) between tests by the ``fleet_store``
+#: fixture (``tests/conftest.py``).
+FLEET_TABLES: Final = "nodes, inventory_versions, api_tokens, leases, audit, footage_runs"
 
 # Settings for a throwaway engine: no flush to disk (a lost machine loses it, a crashed
 # server does not: the OS still holds what was written), few connections. Not
@@ -30,6 +36,13 @@ __all__ = ["PgDatabase", "PgEngine", "find_pg_bin", "temporary_root"]
 # crash-restart tests must see every committed row.
 _FAST = ("fsync=off", "full_page_writes=off")
 _COMMON = ("max_connections=60", "shared_buffers=32MB", "listen_addresses='127.0.0.1'")
+
+
+def sql(dsn: str, statement: str) -> list[tuple[object, ...]]:
+    """Run one statement beside the store, as an operator with psql would."""
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(statement.encode())
+        return cur.fetchall() if cur.description else []
 
 
 def find_pg_bin() -> Path | None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from cli_process import clean_env, run_cctvctl
-from harness import SiteSpec, write_site
+from fleet_sites import keyed_site
+from harness import SiteSpec
 
 from cctvctl.config import ConfigError, diff_inventories, load_inventory, running_settings_kept
 
@@ -17,11 +18,7 @@ FLEET = '\n[fleet]\ndsn = "postgresql://cctv@127.0.0.1:5432/cctv"\n'
 
 
 def _site_text(tmp_path: Path, extra: str = "", camera_keys: str = "") -> Path:
-    site = write_site(tmp_path / "site", SPEC)
-    text = site.config.read_text()
-    if camera_keys:
-        first = site.camera_ids[0]
-        text = text.replace(f'id = "{first}"\n', f'id = "{first}"\n{camera_keys}', 1)
+    site, text = keyed_site(tmp_path / "site", SPEC, {0: camera_keys})
     site.config.write_text(text + extra)
     return site.config
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from harness import SiteSpec, write_site
+from fleet_sites import keyed_site
+from harness import SiteSpec
 
 from cctvctl.config import ConfigError, Inventory, fleet_inventory, load_inventory
 from cctvctl.fleet.placement import (
@@ -28,12 +29,7 @@ LEASE = timedelta(seconds=30)
 
 def _placed(tmp_path: Path, keys: dict[int, str]) -> tuple[Inventory, str]:
     """The site's inventory with ``keys`` (TOML lines) added to camera n; and its text."""
-    site = write_site(tmp_path / "site", SPEC)
-    text = site.config.read_text()
-    for n, lines in keys.items():
-        cam = site.camera_ids[n]
-        text = text.replace(f'id = "{cam}"\n', f'id = "{cam}"\n{lines}', 1)
-    site.config.write_text(text)
+    site, text = keyed_site(tmp_path / "site", SPEC, keys)
     return load_inventory(site.config), text
 
 

@@ -84,6 +84,10 @@ class Fleet:
     def all_spans(self, camera: str) -> list[tuple[float, float]]:
         return sorted(s for node in self.nodes for s in self.spans(node, camera))
 
+    def holders(self) -> dict[str, str]:
+        """camera -> the node whose lease on it the store has (expired or not)."""
+        return {lease.camera: lease.node for lease in self.store.leases()}
+
 
 @contextmanager
 def running_fleet(

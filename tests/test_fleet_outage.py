@@ -14,16 +14,14 @@ the 60 s, three-node story of issue 12 (about 100 s).
 from __future__ import annotations
 
 import time
-import tomllib
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fleet_sites import fleet_toml, node_site
-from harness import ServerProcess, Site, SiteSpec, segment_spans, start_sim, wait_for, write_site
+from fleet_sites import Fleet, running_fleet
+from harness import SiteSpec, wait_for
 from pg_harness import PgDatabase
 from test_fleet_sync import local_audit, segments_covered
 
@@ -43,58 +41,16 @@ SPEC = SiteSpec(
 SEAM = 0.5  # where two segments meet, times rounded to the packet: not footage lost
 
 
-@dataclass
-class Fleet:
-    site: Site
-    store: FleetStore
-    nodes: dict[str, ServerProcess]
-    home: dict[str, str]  # camera -> its home node
-
-    def homed(self, node: str) -> list[str]:
-        return sorted(c for c, n in self.home.items() if n == node)
-
-    def spans(self, node: str, camera: str) -> list[tuple[float, float]]:
-        return segment_spans(self.nodes[node].site.storage, camera)
-
-    def holders(self) -> dict[str, str]:
-        return {lease.camera: lease.node for lease in self.store.leases()}
-
-
 @pytest.fixture
 def fleet(tmp_path: Path, sim_cache: Path, pg: PgDatabase) -> Iterator[Fleet]:
-    site = write_site(tmp_path / "fleet", SPEC)
-    sim = start_sim(site, sim_cache)
-    store = FleetStore(pg.dsn)
-    nodes = {n: ServerProcess(node_site(site, n, pg.dsn, LEASE)) for n in NODES}
-    slugs = list(site.kecamatan)
-    home: dict[str, str] = {}
-    failover: dict[str, list[str]] = {}
-    for cam in site.camera_ids:
-        i = slugs.index(site.camera_kecamatan[cam])
-        home[cam] = NODES[i]
-        failover[cam] = [NODES[(i + 1) % 3], NODES[(i + 2) % 3]]
-    try:
-        for server in nodes.values():
-            server.start()
-        text = fleet_toml(site, home, failover)
-        store.publish_inventory(text, tomllib.loads(text), author="test")
-        fleet = Fleet(site, store, nodes, home)
-        for node in NODES:
-            wait_for(
-                lambda node=node: all(fleet.spans(node, c) for c in fleet.homed(node)),
-                30,
-                what=f"{node} recording {fleet.homed(node)}",
-            )
-        wait_for(lambda: fleet.holders() == home, 15, what="every home lease held")
-        yield fleet
-    finally:
-        if not pg.engine.running:
-            pg.start()
-        for server in nodes.values():
-            if server.running:
-                server.stop()
-        store.close()
-        sim.stop()
+    with running_fleet(tmp_path / "fleet", sim_cache, pg.dsn, SPEC, NODES, LEASE) as fleet:
+        try:
+            wait_for(lambda: fleet.holders() == fleet.home, 15, what="every home lease held")
+            yield fleet
+        finally:
+            # Before the nodes stop: a test that failed with the store down leaves it so.
+            if not pg.engine.running:
+                pg.start()
 
 
 def audited_while_down(fleet: Fleet, node: str) -> None:

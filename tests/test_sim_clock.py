@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Any
 
 import httpx
 import pytest
@@ -39,9 +41,16 @@ class Device:
         url = f"http://{HOST}:{self.camera.onvif_port}/onvif/device_service"
         return OnvifTarget(self.camera.id, url, self.camera.username, self.camera.password)
 
-    def client(self) -> ONVIFCamera:
+    @asynccontextmanager
+    async def management(self) -> AsyncIterator[Any]:
+        """The camera's device management service through onvif-zeep-async, closed after."""
         assert self.camera.onvif_port is not None
-        return ONVIFCamera(HOST, self.camera.onvif_port, self.camera.username, self.camera.password)
+        cam = ONVIFCamera(HOST, self.camera.onvif_port, self.camera.username, self.camera.password)
+        try:
+            await cam.update_xaddrs()
+            yield await cam.create_devicemgmt_service()
+        finally:
+            await cam.close()
 
 
 @pytest.fixture
@@ -87,13 +96,8 @@ async def test_sim_default_offset_applies_where_the_camera_names_none() -> None:
 
 
 async def test_zeep_client_sees_the_offset_clock(device: Device) -> None:
-    cam = device.client()
-    try:
-        await cam.update_xaddrs()
-        mgmt = await cam.create_devicemgmt_service()
+    async with device.management() as mgmt:
         answer = await mgmt.GetSystemDateAndTime()
-    finally:
-        await cam.close()
     utc = answer.UTCDateTime
     camera_time = dt.datetime(
         utc.Date.Year,
@@ -108,13 +112,8 @@ async def test_zeep_client_sees_the_offset_clock(device: Device) -> None:
 
 
 async def test_device_information_is_the_cameras_own(device: Device) -> None:
-    cam = device.client()
-    try:
-        await cam.update_xaddrs()
-        mgmt = await cam.create_devicemgmt_service()
+    async with device.management() as mgmt:
         info = await mgmt.GetDeviceInformation()
-    finally:
-        await cam.close()
     assert (info.Manufacturer, info.Model, info.FirmwareVersion) == (
         "Hikvision",
         "DS-2CD2143G2-I",
@@ -131,14 +130,9 @@ async def test_push_ntp_makes_the_clock_right_in_wita(device: Device) -> None:
     reading = await read_clock(device.target)
     assert abs(reading.offset) < 1.5
     assert (reading.tz, reading.date_time_type) == (WITA_TZ, "NTP")
-    cam = device.client()
-    try:
-        await cam.update_xaddrs()
-        mgmt = await cam.create_devicemgmt_service()
+    async with device.management() as mgmt:
         answer = await mgmt.GetSystemDateAndTime()
         ntp = await mgmt.GetNTP()
-    finally:
-        await cam.close()
     # WITA is UTC+8: the local hour is eight past the UTC hour.
     assert (answer.LocalDateTime.Time.Hour - answer.UTCDateTime.Time.Hour) % 24 == 8
     assert ntp.NTPManual[0].DNSname == "pool.ntp.example"
@@ -155,11 +149,8 @@ async def test_push_ntp_with_the_wrong_password_changes_nothing(device: Device) 
 
 
 async def test_manual_set_system_date_and_time(device: Device) -> None:
-    cam = device.client()
     wanted = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
-    try:
-        await cam.update_xaddrs()
-        mgmt = await cam.create_devicemgmt_service()
+    async with device.management() as mgmt:
         await mgmt.SetSystemDateAndTime(
             {
                 "DateTimeType": "Manual",
@@ -174,8 +165,6 @@ async def test_manual_set_system_date_and_time(device: Device) -> None:
                 },
             }
         )
-    finally:
-        await cam.close()
     reading = await read_clock(device.target)
     assert 7198 < reading.offset < 7201.5
 

@@ -114,6 +114,17 @@ def vault_text(job: ExportJob, *, compact: bool = False, utc: bool = False) -> s
     return f"until {day}" if compact else f"stored until {day}"
 
 
+def _size_text(job: ExportJob, compact: bool) -> str:
+    """The clip's size; for a window that spans a change of picture size, all the clips'
+    and how many (``2 clips, 4.1 MB``; ``4.1M x2`` compact)."""
+    if job.size is None:
+        return "-"
+    if not job.clips:
+        return bytes_text(job.size, compact=compact)
+    total = bytes_text(sum(c.size for c in job.clips), compact=compact)
+    return f"{total} x{len(job.clips)}" if compact else f"{len(job.clips)} clips, {total}"
+
+
 def export_cells(
     job: ExportJob, now: datetime | None = None, *, utc: bool = False, compact: bool = False
 ) -> ExportCells:
@@ -126,7 +137,7 @@ def export_cells(
         window=window_text(job.start, job.end, now, utc=utc),
         state=job.state,
         percent=100.0 if job.state is ExportState.DONE else job.percent,
-        size="-" if job.size is None else bytes_text(job.size, compact=compact),
+        size=_size_text(job, compact),
         requester=job.requester,
         created=job.created,
         vault=vault_text(job, compact=compact, utc=utc),

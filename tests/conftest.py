@@ -61,6 +61,7 @@ SLOW_FIRST = (
     "test_exports.py",
     "test_camera_time.py",
     "test_evidence_vault.py",
+    "test_export_multisize.py",
     "test_file_modes.py",
     "test_recorder.py",
     "test_hostile_api.py",

@@ -24,6 +24,7 @@ from cctvctl.cli.common import (
 from cctvctl.cli.jobs import (
     DownloadFailed,
     Meter,
+    check_clips_free,
     check_free,
     connect,
     fail,
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
     from cctvctl.cli.jobs import Saved
     from cctvctl.client import CctvClient
-    from cctvctl.models import ExportJob, ExportManifest, Gap, VaultCheck
+    from cctvctl.models import ExportClip, ExportJob, ExportManifest, Gap, VaultCheck
 
 __all__ = ["exports_app", "register", "resolve_to"]
 
@@ -84,7 +85,10 @@ OutputOpt = Annotated[
         "--output",
         "-o",
         help="Save the clip here (default: CAMERA_YYYYMMDD-HHMMSS.mp4 from the window's "
-        "WITA start). The manifest goes beside it as FILE.manifest.json.",
+        "WITA start). The manifest goes beside it as FILE.manifest.json. A window that "
+        "spans a change of picture size gives one clip per size: the first is FILE, the "
+        "others go beside it as NAME_2_WxH.mp4, NAME_3_WxH.mp4, ... (-o clip.mp4: "
+        "clip_2_1280x720.mp4), in time order.",
         metavar="FILE",
         show_default=False,
     ),
@@ -178,10 +182,12 @@ def _follow_and_fetch(
     meter: Meter,
     *,
     resume: bool,
-) -> tuple[ExportJob, ExportManifest, Saved]:
-    """The job once done, its manifest, and its clip saved to ``output`` and verified."""
+    force: bool,
+) -> tuple[ExportJob, ExportManifest, list[Saved]]:
+    """The job once done, its manifest, and its clips saved from ``output`` on, verified."""
     job = _follow(client, job, meter)
     manifest = client.export_manifest(job.id)
+    check_clips_free(manifest, output, force)
     try:
         saved = save_export(client, job, manifest, output, meter, resume=resume)
     except DownloadFailed as exc:
@@ -198,7 +204,7 @@ def _follow_and_fetch(
 
 
 def _print_saved(
-    opts: ServerOptions, job: ExportJob, manifest: ExportManifest, saved: Saved
+    opts: ServerOptions, job: ExportJob, manifest: ExportManifest, saved: list[Saved]
 ) -> None:
     if opts.json:
         print_json(_saved_json(job, manifest, saved))
@@ -206,16 +212,31 @@ def _print_saved(
         _show_saved(out_console(opts.no_color), job, manifest, saved, opts.utc)
 
 
-def _saved_json(job: ExportJob, manifest: ExportManifest, saved: Saved) -> dict[str, Any]:
+def _saved_json(job: ExportJob, manifest: ExportManifest, saved: list[Saved]) -> dict[str, Any]:
+    first = saved[0]
+    entries: list[ExportClip | None] = [*manifest.clips] or [None]
     return {
         "job": jsonable(job),
         "manifest": jsonable(manifest),
-        "file": str(saved.file),
-        "manifest_file": str(saved.manifest_file),
-        "size": saved.size,
-        "sha256": saved.sha256,
+        "file": str(first.file),
+        "manifest_file": str(first.manifest_file),
+        "size": first.size,
+        "sha256": first.sha256,
         "verified": True,
-        "resumed_from": saved.resumed_from,
+        "resumed_from": first.resumed_from,
+        "clips": [
+            {
+                "file": str(one.file),
+                "width": entry.width if entry else None,
+                "height": entry.height if entry else None,
+                "first_frame": jsonable(entry.first_frame if entry else manifest.first_frame),
+                "last_frame": jsonable(entry.last_frame if entry else manifest.last_frame),
+                "size": one.size,
+                "sha256": one.sha256,
+                "resumed_from": one.resumed_from,
+            }
+            for one, entry in zip(saved, entries, strict=True)
+        ],
     }
 
 
@@ -227,20 +248,48 @@ def _gap_text(gaps: list[Gap], utc: bool) -> str:
     )
 
 
+def clip_line(
+    file: object, width: int | None, height: int | None, first: datetime, last: datetime, utc: bool
+) -> str:
+    """One clip of several: file, picture size, time span (its first and last frame)."""
+    size = f"{width}x{height}" if width and height else "size unknown"
+    return (
+        f"{file}  {size}  {format_time(first, utc=utc)} to "
+        f"{format_time(last, utc=utc, date_too=False)}"
+    )
+
+
+def _saved_lines(manifest: ExportManifest, saved: list[Saved], utc: bool) -> list[str]:
+    from cctvctl.units import bytes_text
+
+    if len(saved) == 1:
+        [one] = saved
+        resumed = f", resumed at byte {one.resumed_from}" if one.resumed_from else ""
+        return [
+            f"saved     {one.file} ({bytes_text(one.size)}, {one.size} bytes{resumed})",
+            f"sha256    {one.sha256}",
+            "verified  size and SHA-256 match the manifest",
+        ]
+    # The window spans a change of picture size: one line per clip, in time order.
+    lines = [f"saved     {len(saved)} clips, one per picture size (stream copy, not scaled)"]
+    for n, (one, entry) in enumerate(zip(saved, manifest.clips, strict=True), start=1):
+        line = clip_line(
+            one.file, entry.width, entry.height, entry.first_frame, entry.last_frame, utc
+        )
+        lines.append(f"clip {n:<5}{line}  {one.size} bytes  sha256 {one.sha256}")
+    lines.append("verified  every clip's size and SHA-256 match the manifest")
+    return lines
+
+
 def _show_saved(
-    out: Console, job: ExportJob, manifest: ExportManifest, saved: Saved, utc: bool
+    out: Console, job: ExportJob, manifest: ExportManifest, saved: list[Saved], utc: bool
 ) -> None:
     from rich.text import Text
 
-    from cctvctl.units import bytes_text
-
     job, manifest = for_terminal(job), for_terminal(manifest)
-    resumed = f", resumed at byte {saved.resumed_from}" if saved.resumed_from else ""
     lines = [
-        f"saved     {saved.file} ({bytes_text(saved.size)}, {saved.size} bytes{resumed})",
-        f"sha256    {saved.sha256}",
-        "verified  size and SHA-256 match the manifest",
-        f"manifest  {saved.manifest_file}",
+        *_saved_lines(manifest, saved, utc),
+        f"manifest  {saved[0].manifest_file}",
         f"camera    {manifest.camera} ({manifest.camera_name}, {manifest.kecamatan})",
         f"window    {format_time(manifest.requested_start, utc=utc)} to "
         f"{format_time(manifest.requested_end, utc=utc, date_too=False)}",
@@ -255,6 +304,11 @@ def _show_saved(
             f"vault     {vault.bucket}/{vault.clip_key} version {vault.clip_version}, "
             f"{vault.mode} until {format_time(vault.retain_until, utc=utc)}"
         )
+        lines += [
+            f"vault     {vault.bucket}/{c.vault.key} version {c.vault.version_id}"
+            for c in manifest.clips[1:]
+            if c.vault is not None
+        ]
     elif job.vault is not None:
         lines.append(f"vault     {vault_text(job, utc)}")
     if manifest.nodes:
@@ -308,13 +362,17 @@ def export(
 
     Waits for the job (progress on stderr), downloads the clip (resuming after a dropped
     connection), checks its SHA-256 against the manifest, saves the manifest as
-    FILE.manifest.json and prints path, size, SHA-256 and gaps. Gaps are not a failure:
+    FILE.manifest.json and prints path, size, SHA-256 and gaps. A window that spans a
+    change of the camera's picture size gives one clip per size: each is downloaded and
+    checked, saved as FILE and NAME_2_WxH.mp4, ... beside it (see -o), one line each
+    (file, size, time span, SHA-256). Gaps are not a failure:
     the clip holds what was recorded and the manifest lists what is missing. Never
     overwrites FILE without --force. Needs the operator role (exit 4 otherwise); exit 1
     when the job fails or the clip does not verify (FILE.part is kept), 130 on Ctrl-C
     (the job goes on: fetch it with `cctvctl exports download`).
     JSON: with --no-wait the ExportJob; else {job, manifest, file, manifest_file, size,
-    sha256, verified, resumed_from}.
+    sha256, verified, resumed_from, clips: [{file, width, height, first_frame,
+    last_frame, size, sha256, resumed_from}]} (file to resumed_from: the first clip).
     """
     start, end = _window(from_, to, opts.utc)
     target = output if output is not None else _default_output(camera, start)
@@ -333,7 +391,9 @@ def export(
             f"export {job.id}: {camera} {format_time(start, utc=opts.utc)} to "
             f"{format_time(end, utc=opts.utc, date_too=False)} queued"
         )
-        job, manifest, saved = _follow_and_fetch(client, job, target, meter, resume=False)
+        job, manifest, saved = _follow_and_fetch(
+            client, job, target, meter, resume=False, force=force
+        )
     _print_saved(opts, job, manifest, saved)
 
 
@@ -434,7 +494,9 @@ def show(
     *,
     opts: ServerOptions,
 ) -> None:
-    """One export job: state, progress and ETA, window, case, gaps, size and SHA-256.
+    """One export job: state, progress and ETA, window, case, gaps, size and SHA-256;
+    for a window that spans a change of picture size, a line per clip (file, size, time
+    span, bytes, SHA-256, its vault version once stored).
 
     Example: cctvctl exports show 3f2a9c0d11e84b5a
 
@@ -481,6 +543,14 @@ def show_rows(job: ExportJob, utc: bool) -> list[tuple[str, str]]:
         ("vault", vault_text(job, utc) if job.vault is not None else None),
         ("gaps", f"{len(job.gaps)}: {_gap_text(job.gaps, utc)}" if job.gaps else "none"),
     ]
+    if job.clips:
+        rows.append(("clips", f"{len(job.clips)}, one per picture size, in time order"))
+    for n, clip in enumerate(job.clips, start=1):
+        line = clip_line(clip.file, clip.width, clip.height, clip.first_frame, clip.last_frame, utc)
+        stored = ""
+        if clip.vault is not None and clip.vault.version_id is not None:
+            stored = f"; vault version {clip.vault.version_id}"
+        rows.append((f"clip {n}", f"{line}  {bytes_text(clip.size)}  sha256 {clip.sha256}{stored}"))
     return [(key, value) for key, value in rows if value is not None]
 
 
@@ -514,15 +584,19 @@ def download(
 
     Waits first if the job is still running. The clip is checked against the manifest's
     size and SHA-256 before it is renamed from FILE.part to FILE; a mismatch exits 1 and
-    keeps FILE.part (delete it to start afresh). JSON: {job, manifest, file,
-    manifest_file, size, sha256, verified, resumed_from}.
+    keeps FILE.part (delete it to start afresh). An export of several clips (a change of
+    picture size) saves each as FILE, NAME_2_WxH.mp4, ... (see -o), each resumed and
+    checked so, renamed only once all verify. JSON: {job, manifest, file, manifest_file,
+    size, sha256, verified, resumed_from, clips: [...]}, as `cctvctl export`.
     """
     meter = Meter(quiet=opts.json, no_color=opts.no_color, utc=opts.utc)
     with failing(opts.utc), connect(opts) as client, meter:
         job = client.export(job_id)
         target = output if output is not None else _default_output(job.camera, job.start)
         check_free(target, force)
-        job, manifest, saved = _follow_and_fetch(client, job, target, meter, resume=True)
+        job, manifest, saved = _follow_and_fetch(
+            client, job, target, meter, resume=True, force=force
+        )
     _print_saved(opts, job, manifest, saved)
 
 
@@ -615,6 +689,14 @@ def verify_lines(check: VaultCheck, utc: bool) -> list[str]:
         "verified": "VERIFIED  the clip in the vault matches its manifest",
         "failed": "FAILED    the clip in the vault does not match its manifest",
     }.get(check.state, "PENDING   not in the vault yet; the server keeps trying")
+    if check.clips and check.state in ("verified", "failed"):
+        bad = [str(c.clip + 1) for c in check.clips if not c.ok]
+        verdict = (
+            f"VERIFIED  each of the {len(check.clips)} clips in the vault matches its manifest"
+            if check.state == "verified"
+            else f"FAILED    clip {', '.join(bad) or '?'} of {len(check.clips)} in the vault "
+            "does not match its manifest"
+        )
     lines = [
         f"export    {check.job}" + (f" (case {check.case_id})" if check.case_id else ""),
         verdict,
@@ -632,5 +714,14 @@ def verify_lines(check: VaultCheck, utc: bool) -> list[str]:
         )
     if check.legal_hold is not None:
         lines.append(f"hold      {'legal hold ON' if check.legal_hold else 'none'}")
+    # An export of several clips (a change of picture size): each clip's word.
+    for clip in check.clips:
+        serves = ""
+        if clip.latest_version and clip.latest_version != clip.version:
+            serves = f", serves version {clip.latest_version}"
+        lines.append(
+            f"clip {clip.clip + 1:<5}{'ok' if clip.ok else 'FAILED'}  {check.bucket}/{clip.key} "
+            f"version {clip.version or '-'}{serves}"
+        )
     lines += [f"!         {p}" for p in check.problems]
     return lines

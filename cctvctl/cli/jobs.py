@@ -11,7 +11,9 @@ and exit code. They follow a job over its ``job.progress`` events
 dropped connection, checks it against the manifest's size and SHA-256, then renames it to
 ``FILE`` with the manifest beside it as ``FILE.manifest.json``; here it gets a
 :class:`Meter` and the command that resumes. A clip that fails the check is never
-renamed: the ``.part`` stays for a look, and ``FILE`` only ever holds verified bytes.
+renamed: the ``.part`` stays for a look, and ``FILE`` only ever holds verified bytes. An
+export whose window spans a change of picture size has one clip per size: each is saved
+and checked so, the first as ``FILE``, the others beside it (:func:`clip_outputs`).
 
 :class:`Meter` shows progress: rich bars on stderr when it is a terminal, a few plain
 lines otherwise (none with ``--json``), so stdout keeps only the result.
@@ -44,7 +46,9 @@ __all__ = [
     "DownloadFailed",
     "Meter",
     "Saved",
+    "check_clips_free",
     "check_free",
+    "clip_outputs",
     "connect",
     "fail",
     "failing",
@@ -240,6 +244,23 @@ class DownloadFailed(Exception):
     commands name it at import time, before the client (and httpx) is loaded."""
 
 
+def clip_outputs(manifest: ExportManifest, output: Path) -> list[Path]:
+    """:func:`cctvctl.client.clip_outputs`: where each clip of the export is saved."""
+    from cctvctl.client import clip_outputs
+
+    return clip_outputs(manifest.clips, output)
+
+
+def check_clips_free(manifest: ExportManifest, output: Path, force: bool) -> None:
+    """Exits 2 before the download if a further clip (a change of picture size) would
+    overwrite a file; the first and the manifest were checked by :func:`check_free`."""
+    if force:
+        return
+    for path in clip_outputs(manifest, output)[1:]:
+        if path.exists():
+            fail_usage(f"{path} exists; pass --force to overwrite it, or choose another -o")
+
+
 def save_export(
     client: CctvClient,
     job: ExportJob,
@@ -248,12 +269,12 @@ def save_export(
     meter: Meter,
     *,
     resume: bool,
-) -> Saved:
+) -> list[Saved]:
     """:func:`cctvctl.client.save_export` with progress on ``meter`` and the command that
-    resumes in the give-up message.
+    resumes in the give-up message: every clip, in the manifest's order.
 
-    ``resume``: continue a ``.part`` left by an earlier run (``exports download``);
-    otherwise one left over is discarded, as it cannot belong to a job just made.
+    ``resume``: continue ``.part`` files left by an earlier run (``exports download``);
+    otherwise any left over is discarded, as it cannot belong to a job just made.
     Raises :class:`DownloadFailed`, or the client's error when the server refuses.
     """
     from cctvctl import client as api

@@ -26,6 +26,7 @@ from cctvctl.client._blocking import CctvClient
 from cctvctl.client._download import (
     DownloadFailed,
     SavedClip,
+    clip_outputs,
     manifest_path,
     part_path,
     save_export,
@@ -79,6 +80,7 @@ __all__ = [
     "Thumbnail",
     "TimedOut",
     "Unreachable",
+    "clip_outputs",
     "fleet_members",
     "fold_export_event",
     "follow_job",

@@ -311,8 +311,12 @@ class AsyncCctvClient(OneServer[httpx.AsyncBaseTransport]):
         etag: str | None = None,
         progress: Callable[[int, int | None], None] | None = None,
         chunk_size: int = 64 * 1024,
+        clip: int = 0,
     ) -> int:
         """Writes the clip into ``sink`` from byte ``offset`` on; returns the clip's size.
+
+        ``clip``: which clip of an export that spans a change of picture size (the
+        manifest's ``clips``, from 0; the etag is then that clip's SHA-256).
 
         ``sink`` must be positioned at ``offset``. With an ``etag`` (the job's quoted
         SHA-256) the request carries ``If-Range``: should the server hold another file, it
@@ -321,7 +325,8 @@ class AsyncCctvClient(OneServer[httpx.AsyncBaseTransport]):
         dropped connection raises :class:`Unreachable` or :class:`TimedOut` with the
         bytes so far already written, and resuming is the caller's decision.
         """
-        request = self._request(routes.EXPORT_FILE.call(job_id=job_id))
+        params = {"clip": str(clip)} if clip else None
+        request = self._request(routes.EXPORT_FILE.call(params, job_id=job_id))
         request["headers"]["Accept"] = f"video/mp4, {_PROBLEM_JSON}"
         if offset > 0:
             request["headers"]["Range"] = f"bytes={offset}-"

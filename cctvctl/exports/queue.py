@@ -39,7 +39,7 @@ from cctvctl.exports.remux import ClipResult, ExportCancelled, Source, remux_cli
 from cctvctl.models import ExportClip, ExportJob, ExportState, ExportWait
 from cctvctl.storage.database import Database, SegmentRow, from_ts, to_ts
 from cctvctl.storage.device_checks import DeviceChecks
-from cctvctl.storage.exports import ExportStore, gaps_to_json
+from cctvctl.storage.exports import ExportStore, clips_to_json, gaps_to_json
 from cctvctl.storage.job_trail import JobTrail
 
 __all__ = ["DEFAULT_CONCURRENCY", "PROGRESS_INTERVAL", "ExportQueue", "publish_job"]
@@ -248,6 +248,7 @@ class ExportQueue:
             size=size,
             sha256=digest,
             expires=finished + self._keep,
+            clips=clips_to_json(clips),
         )
         if not ok:
             shutil.rmtree(job_dir, ignore_errors=True)  # cancelled at the last moment

@@ -1,13 +1,14 @@
 """The evidence vault: every finished export's clip and manifest, stored under Object Lock.
 
-The order is what makes the record whole. The clip goes first; its version id is then
-written into the manifest (with the keys, the mode and the retention date), and that
-manifest is stored; the manifest cannot name its own version, so that one is recorded in
-the job's vault row and in the ``export.vault`` audit row. Each version id is written to the
-node's database as soon as the store gives it, and before any put the bucket is asked
-whether an earlier attempt already stored these very bytes (their SHA-256 is in the
-object's metadata): an answer lost with a dropped link, or a crash between the put and the
-write, leaves one version, never two.
+The order is what makes the record whole. The clip goes first (every clip, for a window
+that spans a change of picture size: one clip per size); its version id is then written
+into the manifest (with the keys, the mode and the retention date; each further clip's in
+its entry of ``clips``), and that manifest is stored; the manifest cannot name its own
+version, so that one is recorded in the job's vault row and in the ``export.vault`` audit
+row. Each version id is written to the node's database as soon as the store gives it,
+and before any put the bucket is asked whether an earlier attempt already stored these
+very bytes (their SHA-256 is in the object's metadata): an answer lost with a dropped
+link, or a crash between the put and the write, leaves one version, never two.
 
 A store that cannot be reached never fails an export: the job is done, its ``vault`` says
 ``pending`` with the reason, and a background thread tries again (2 s, doubling, at most a
@@ -22,6 +23,7 @@ back.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -43,13 +45,15 @@ from cctvctl.models import (
     ExportState,
     ManifestVault,
     VaultCheck,
+    VaultClipCheck,
+    VaultObject,
     VaultState,
 )
 from cctvctl.storage.audit import CASE_HOLD, CASE_RELEASE, EXPORT_VAULT, EXPORT_VERIFY
 from cctvctl.storage.database import from_ts
 from cctvctl.storage.exports import ExportStore
 from cctvctl.storage.job_trail import JobTrail, Requester
-from cctvctl.storage.vault_log import VaultRow
+from cctvctl.storage.vault_log import VaultClipRow, VaultRow
 
 if TYPE_CHECKING:
     from cctvctl.archive.evidence import EvidenceBucket, LockState
@@ -210,6 +214,7 @@ class EvidenceVault:
             legal_hold=held,
             metadata={"job": job.id, "camera": job.camera},
         )
+        manifest = ExportManifest.model_validate_json(self.files.manifest_path(job).read_bytes())
         clip_version = row.clip_version
         if clip_version is None:
             if retry:
@@ -217,7 +222,27 @@ class EvidenceVault:
             if clip_version is None:
                 clip_version = put(row.clip_key, self.files.clip_path(job), sha256=row.clip_sha256)
             self.log.update(job.id, clip_version=clip_version)
-        body = self._vault_manifest(job, row, clip_version, retain)
+        # The further clips of a window that spans a change of picture size, each as the
+        # first: every clip is in the vault before the manifest that names them.
+        self.log.set_clips(
+            job.id,
+            [
+                (n, c.file, clip_key(job, c.file), c.sha256)
+                for n, c in enumerate(manifest.clips)
+                if n
+            ],
+        )
+        clips = self.log.clips(job.id)
+        for n, clip in enumerate(clips):
+            if clip.version is not None:
+                continue
+            version = self.bucket.find_version(clip.key, clip.sha256) if retry else None
+            if version is None:
+                path = self.files.job_dir(job.id) / clip.file
+                version = put(clip.key, path, sha256=clip.sha256)
+            self.log.set_clip_version(job.id, clip.n, version)
+            clips[n] = dataclasses.replace(clip, version=version)
+        body = self._vault_manifest(job, manifest, row, clip_version, retain, clips)
         digest = hashlib.sha256(body).hexdigest()
         manifest_version = row.manifest_version if row.manifest_sha256 == digest else None
         if manifest_version is None:
@@ -233,11 +258,13 @@ class EvidenceVault:
             hold_applied=held,
             error=None,
         )
+        more = "".join(f"; {c.key} version {c.version}" for c in clips)
         log.info(
-            "export %s in the vault: %s (version %s), manifest version %s, retained until %s",
+            "export %s in the vault: %s (version %s)%s, manifest version %s, retained until %s",
             job.id,
             row.clip_key,
             clip_version,
+            more,
             manifest_version,
             _when(retain),
         )
@@ -247,31 +274,44 @@ class EvidenceVault:
             target=job.id,
             case_id=job.case_id,
             detail=(
-                f"{row.bucket}/{row.clip_key} version {clip_version}; manifest "
+                f"{row.bucket}/{row.clip_key} version {clip_version}{more}; manifest "
                 f"{row.manifest_key} version {manifest_version}; {row.mode} until "
                 f"{_when(retain)}" + ("; legal hold" if held else "")
             ),
         )
 
     def _vault_manifest(
-        self, job: ExportJob, row: VaultRow, clip_version: str, retain: datetime
+        self,
+        job: ExportJob,
+        manifest: ExportManifest,
+        row: VaultRow,
+        clip_version: str,
+        retain: datetime,
+        clips: list[VaultClipRow],
     ) -> bytes:
-        """The manifest naming the clip's version, written beside the clip too (so the
-        one a client downloads is the one in the vault); the same bytes on every retry."""
+        """The manifest naming the clip's version (and each further clip's, in its entry
+        of ``clips``), written beside the clip too (so the one a client downloads is the
+        one in the vault); the same bytes on every retry."""
         path = self.files.manifest_path(job)
-        manifest = ExportManifest.model_validate_json(path.read_bytes())
-        manifest = manifest.model_copy(
-            update={
-                "vault": ManifestVault(
-                    bucket=row.bucket,
-                    clip_key=row.clip_key,
-                    clip_version=clip_version,
-                    manifest_key=row.manifest_key,
-                    mode=row.mode,
-                    retain_until=retain,
-                )
-            }
-        )
+        update: dict[str, object] = {
+            "vault": ManifestVault(
+                bucket=row.bucket,
+                clip_key=row.clip_key,
+                clip_version=clip_version,
+                manifest_key=row.manifest_key,
+                mode=row.mode,
+                retain_until=retain,
+            )
+        }
+        if manifest.clips:
+            where = {c.n: c.wire() for c in clips}
+            where[0] = VaultObject(
+                key=row.clip_key, version_id=clip_version, sha256=row.clip_sha256
+            )
+            update["clips"] = [
+                c.model_copy(update={"vault": where.get(n)}) for n, c in enumerate(manifest.clips)
+            ]
+        manifest = manifest.model_copy(update=update)
         text = manifest.model_dump_json(indent=2) + "\n"
         tmp = path.with_name(path.name + ".tmp")
         self.store.index.modes.write_text(tmp, text)
@@ -355,11 +395,11 @@ class EvidenceVault:
         """Make the store's hold on the copy's objects what its case asks; False if the
         store could not be reached (the keeper tries again)."""
         want = self.log.is_held(row.case_id)
+        objects = [(row.clip_key, row.clip_version)]
+        objects += [(c.key, c.version) for c in self.log.clips(row.job)]
+        objects.append((row.manifest_key, row.manifest_version))
         try:
-            for key, version in (
-                (row.clip_key, row.clip_version),
-                (row.manifest_key, row.manifest_version),
-            ):
+            for key, version in objects:
                 if version is not None:
                     self.bucket.set_legal_hold(key, version, want)
         except VaultUnreachable as exc:
@@ -411,8 +451,13 @@ class EvidenceVault:
         hold = self.log.case_hold(case_id)
         rows = self.log.of_case(case_id)
         held = hold is not None
-        objects = sum(2 for _ in rows)
-        applied = sum(2 for r in rows if r.state is VaultState.STORED and r.hold_applied == held)
+        clips = self.log.clips_of_jobs(r.job for r in rows)
+        # Each copy's clips and its manifest.
+        count = {r.job: 2 + len(clips.get(r.job, ())) for r in rows}
+        objects = sum(count.values())
+        applied = sum(
+            count[r.job] for r in rows if r.state is VaultState.STORED and r.hold_applied == held
+        )
         return CaseHold(
             case_id=case_id,
             held=held,
@@ -519,6 +564,7 @@ class EvidenceVault:
             "mode": (lock.mode if lock else None) or row.mode,
             "retain_until": (lock.retain_until if lock else None) or from_ts(row.retain_until),
             "legal_hold": lock.legal_hold if lock else None,
+            "clips": problems.clips,
         }
         check = check.model_copy(update=update)
         self._audit_check(who, check)
@@ -534,6 +580,7 @@ class EvidenceVault:
                 "to what was stored"
             )
         named = row.clip_version
+        manifest: ExportManifest | None = None
         try:
             manifest = ExportManifest.model_validate_json(body)
         except ValueError:
@@ -557,43 +604,83 @@ class EvidenceVault:
                     else f"version {latest_manifest.version_id} was written over it"
                 )
             )
-        latest = self.bucket.read_back(row.clip_key)
-        expected = findings.sha256_expected
+        first = self._check_clip(row.clip_key, named, findings.sha256_expected, "")
+        findings.latest_version, findings.sha256_found = first.latest_version, first.sha256_found
+        findings.failures += first.failures
+        findings.notes += first.notes
+        rows = self.log.clips(row.job)
+        if not rows:
+            return findings
+        # An export of several clips: every one is read back, and a finding names its clip.
+        entries = manifest.clips if manifest is not None else []
+        total = max(len(entries), len(rows) + 1)
+        findings.clips.append(
+            _clip_check(0, entries[0].file if entries else row.clip_key, row.clip_key, named, first)
+        )
+        for clip in rows:
+            entry = entries[clip.n] if clip.n < len(entries) else None
+            version = clip.version
+            expected = clip.sha256
+            if entry is not None:
+                expected = entry.sha256
+                if entry.vault is not None:
+                    version = entry.vault.version_id
+            elif manifest is not None:
+                findings.failures.append(
+                    f"the vault's manifest does not list clip {clip.n + 1} ({clip.file})"
+                )
+            found = self._check_clip(
+                clip.key, version, expected, f"clip {clip.n + 1} of {total} ({clip.file}): "
+            )
+            findings.failures += found.failures
+            findings.notes += found.notes
+            findings.clips.append(_clip_check(clip.n, clip.file, clip.key, version, found))
+        return findings
+
+    def _check_clip(
+        self, key: str, named: str | None, expected: str | None, label: str
+    ) -> _Findings:
+        """What ``key`` serves now against the version the manifest names and its SHA-256;
+        ``label`` opens each finding (which clip, when there are several)."""
+        findings = _Findings(sha256_expected=expected)
+        latest = self.bucket.read_back(key)
         if latest is None:
             findings.failures.append(
-                f"{row.clip_key} serves nothing: its latest version is a delete marker"
+                f"{label}{key} serves nothing: its latest version is a delete marker"
             )
         else:
             findings.latest_version = latest.version_id
             findings.sha256_found = latest.sha256
             if latest.version_id != named:
                 findings.failures.append(
-                    f"{row.clip_key} serves version {latest.version_id}, not version {named} "
+                    f"{label}{key} serves version {latest.version_id}, not version {named} "
                     "that the manifest names: the clip was replaced"
                 )
             if latest.sha256 != expected:
                 findings.failures.append(
-                    f"SHA-256 of the clip the vault serves is {latest.sha256}; the manifest "
-                    f"says {expected}"
+                    f"{label}SHA-256 of the clip the vault serves is {latest.sha256}; the "
+                    f"manifest says {expected}"
                 )
         if (
             findings.failures
             and named is not None
             and (latest is None or latest.version_id != named)
         ):
-            original = self.bucket.read_back(row.clip_key, named)
+            original = self.bucket.read_back(key, named)
             if original is not None and original.sha256 == expected:
                 findings.notes.append(
-                    f"the locked original (version {named}) is still in the vault and matches "
-                    "its manifest"
+                    f"{label}the locked original (version {named}) is still in the vault and "
+                    "matches its manifest"
                 )
         return findings
 
     def _audit_check(self, who: Requester, check: VaultCheck) -> None:
         if check.ok:
+            more = "".join(f", {c.key} version {c.version}" for c in check.clips[1:])
             detail = (
-                f"{check.clip_key} version {check.clip_version}: SHA-256 matches the "
-                f"manifest; {check.mode} until {_when(check.retain_until)}"
+                f"{check.clip_key} version {check.clip_version}{more}: SHA-256 "
+                + ("matches" if not more else "of each matches")
+                + f" the manifest; {check.mode} until {_when(check.retain_until)}"
             )
         else:
             detail = "; ".join(check.problems)[:1000]
@@ -614,3 +701,19 @@ class _Findings:
     notes: list[str] = field(default_factory=list)
     latest_version: str | None = None
     sha256_found: str | None = None
+    clips: list[VaultClipCheck] = field(default_factory=list)
+
+
+def _clip_check(
+    n: int, file: str, key: str, version: str | None, found: _Findings
+) -> VaultClipCheck:
+    return VaultClipCheck(
+        clip=n,
+        file=file,
+        key=key,
+        ok=not found.failures,
+        version=version,
+        latest_version=found.latest_version,
+        sha256_expected=found.sha256_expected,
+        sha256_found=found.sha256_found,
+    )

@@ -119,6 +119,25 @@ class ManifestVault(Wire):
     retain_until: datetime
 
 
+class ExportClip(Wire):
+    """One clip of an export whose window spans a change of the camera's picture size: an
+    MP4 file holds one size, so each size is a clip of its own, in time order."""
+
+    file: str = Field(description="file name, in the export's folder")
+    width: int | None = None
+    height: int | None = None
+    first_frame: datetime
+    last_frame: datetime
+    frames: int
+    sha256: str
+    size: int
+    vault: VaultObject | None = Field(
+        None,
+        description="where this clip lies in the evidence vault (key, version, SHA-256), "
+        "once stored; in the vault's manifest and in the job",
+    )
+
+
 class ExportJob(Wire):
     """An export job and, once done, what it produced."""
 
@@ -155,6 +174,12 @@ class ExportJob(Wire):
     vault: VaultCopy | None = Field(
         None, description="the copy in the evidence vault; None where no vault is configured"
     )
+    clips: list[ExportClip] = Field(
+        default_factory=list,
+        description="once done, when the window spans a change of picture size: one clip "
+        "per size in time order, as in the manifest (the first is the job's file, the "
+        "others by `?clip=N`), each with its vault copy once stored; empty for one size",
+    )
 
 
 class ExportPart(Wire):
@@ -170,20 +195,6 @@ class ExportPart(Wire):
     size: int
     job: str | None = Field(None, description="the export job on that node (None: this node)")
     sources: list[str] = Field(description="segment files read on that node")
-
-
-class ExportClip(Wire):
-    """One clip of an export whose window spans a change of the camera's picture size: an
-    MP4 file holds one size, so each size is a clip of its own, in time order."""
-
-    file: str = Field(description="file name, in the export's folder")
-    width: int | None = None
-    height: int | None = None
-    first_frame: datetime
-    last_frame: datetime
-    frames: int
-    sha256: str
-    size: int
 
 
 class ExportManifest(Wire):
@@ -243,6 +254,19 @@ class ExportManifest(Wire):
     )
 
 
+class VaultClipCheck(Wire):
+    """One clip of an export of several, as ``exports verify`` read it back."""
+
+    clip: int = Field(description="its place in the manifest's `clips`, from 0")
+    file: str
+    key: str
+    ok: bool
+    version: str | None = Field(None, description="the version the manifest names")
+    latest_version: str | None = Field(None, description="the version the key serves now")
+    sha256_expected: str | None = None
+    sha256_found: str | None = None
+
+
 class VaultCheck(Wire):
     """``exports verify``: the clip re-read from the vault and checked against its manifest."""
 
@@ -262,6 +286,11 @@ class VaultCheck(Wire):
     retain_until: datetime | None = None
     legal_hold: bool | None = None
     checked: datetime
+    clips: list[VaultClipCheck] = Field(
+        default_factory=list,
+        description="an export of several clips (a change of picture size): each clip "
+        "read back and checked, the first being `clip_key`; empty for one clip",
+    )
 
 
 class CaseHoldRequest(Wire):

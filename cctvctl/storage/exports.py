@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from cctvctl.models import ExportJob, ExportState, ExportWait, Gap
+from cctvctl.models import ExportClip, ExportJob, ExportState, ExportWait, Gap
 from cctvctl.storage.columns import Columns
 from cctvctl.storage.database import Database, from_ts, to_ts
-from cctvctl.storage.vault_log import VaultLog, VaultRow
+from cctvctl.storage.vault_log import VaultClipRow, VaultLog, VaultRow
 from cctvctl.storage.where import Where
 
-__all__ = ["ExportStore", "gaps_from_json", "gaps_to_json"]
+__all__ = ["ExportStore", "clips_to_json", "gaps_from_json", "gaps_to_json"]
 
 # Columns update() may set; anything else is a programming error, not a silent no-op.
 _UPDATABLE: Final = frozenset(
@@ -39,6 +39,7 @@ _UPDATABLE: Final = frozenset(
         "sha256",
         "expires",
         "error",
+        "clips",
     }
 )
 
@@ -53,16 +54,28 @@ def gaps_from_json(text: str) -> list[Gap]:
     ]
 
 
+def clips_to_json(clips: Sequence[ExportClip]) -> str | None:
+    """The job's clips as stored (None for one clip); their vault copies are kept apart."""
+    if not clips:
+        return None
+    return json.dumps([c.model_dump(mode="json", exclude={"vault"}) for c in clips])
+
+
+def _clips_from_json(text: str) -> list[ExportClip]:
+    return [ExportClip.model_validate(c) for c in json.loads(text)]
+
+
 _COLUMNS: Final = Columns(
     "id camera start end case_id note requester role created state attempts started finished "
     "percent bytes_done bytes_total eta_seconds first_frame last_frame gaps size sha256 "
-    "expires error",
+    "expires error clips",
     **dict.fromkeys(
         ("start", "end", "created", "started", "finished", "first_frame", "last_frame", "expires"),
         from_ts,
     ),
     state=ExportState,
     gaps=gaps_from_json,
+    clips=_clips_from_json,
 )
 
 _CLAIM: Final = (
@@ -76,6 +89,7 @@ def _job(row: Sequence[Any]) -> tuple[ExportJob, str]:
     """The job, and the role of its requester (kept for the audit, not part of the job)."""
     fields = _COLUMNS.read(row)
     role = fields.pop("role")
+    fields["clips"] = fields["clips"] or []
     return ExportJob(**fields), role
 
 
@@ -144,7 +158,8 @@ class ExportStore:
         if not rows:
             return None
         job, role = _job(rows[0])
-        return self._with_vault(self._with_wait(job), self.vault.get(job.id)), role
+        clips = self.vault.clips(job.id) if job.clips else []
+        return self._with_vault(self._with_wait(job), self.vault.get(job.id), clips), role
 
     def set_waiting(self, job_id: str, wait: ExportWait | None) -> None:
         """Say why a running job copies nothing yet (None: it no longer waits).
@@ -157,10 +172,20 @@ class ExportStore:
         else:
             self._waits[job_id] = wait
 
-    def _with_vault(self, job: ExportJob, row: VaultRow | None) -> ExportJob:
+    def _with_vault(
+        self, job: ExportJob, row: VaultRow | None, clips: Sequence[VaultClipRow] = ()
+    ) -> ExportJob:
         if row is None:
             return job
-        return job.model_copy(update={"vault": self.vault.wire_of(row)})
+        copy = self.vault.wire_of(row)
+        update: dict[str, Any] = {"vault": copy}
+        if job.clips:
+            # Each clip with its own copy: the first is the copy's clip, the rest their rows.
+            where = {c.n: c.wire() for c in clips} | {0: copy.clip}
+            update["clips"] = [
+                c.model_copy(update={"vault": where.get(n)}) for n, c in enumerate(job.clips)
+            ]
+        return job.model_copy(update=update)
 
     def _with_wait(self, job: ExportJob) -> ExportJob:
         wait = self._waits.get(job.id)
@@ -187,7 +212,8 @@ class ExportStore:
         )
         jobs = [self._with_wait(_job(r)[0]) for r in rows]
         copies = self.vault.of_jobs(j.id for j in jobs)
-        return [self._with_vault(j, copies.get(j.id)) for j in jobs]
+        clips = self.vault.clips_of_jobs(j.id for j in jobs if j.clips and j.id in copies)
+        return [self._with_vault(j, copies.get(j.id), clips.get(j.id, ())) for j in jobs]
 
     def update(self, job_id: str, **fields: Any) -> None:
         unknown = set(fields) - _UPDATABLE

@@ -332,6 +332,24 @@ MIGRATIONS: list[Migration] = [
         "ALTER TABLE segments ADD COLUMN width INTEGER",
         "ALTER TABLE segments ADD COLUMN height INTEGER",
     ),
+    # 9: exports of several clips (a window spanning a change of picture size).
+    (
+        # The job's clips as the manifest lists them (JSON; NULL for one clip), so a
+        # listing shows them without reading every manifest.
+        "ALTER TABLE export_jobs ADD COLUMN clips TEXT",
+        # Each clip after the first of such an export in the evidence vault (the first
+        # stays in vault_copies, so a one-clip export is stored exactly as before): its
+        # key, SHA-256 and the version the store gave, written as soon as it is given.
+        """CREATE TABLE vault_clips (
+            job TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            file TEXT NOT NULL,
+            key TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            version TEXT,
+            PRIMARY KEY (job, n)
+        ) WITHOUT ROWID""",
+    ),
 ]
 
 

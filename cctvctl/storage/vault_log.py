@@ -1,4 +1,5 @@
-"""The evidence vault's bookkeeping (tables ``vault_copies`` and ``case_holds``).
+"""The evidence vault's bookkeeping (tables ``vault_copies``, ``vault_clips`` and
+``case_holds``).
 
 What the node knows of each export's copy in the vault: the keys, the versions the store
 gave, the retention, and whether the case's legal hold is applied. The vault itself is the
@@ -17,7 +18,7 @@ from cctvctl.models import VaultCopy, VaultObject, VaultState
 from cctvctl.storage.columns import Columns
 from cctvctl.storage.database import Database, from_ts
 
-__all__ = ["CaseHoldRow", "VaultLog", "VaultRow"]
+__all__ = ["CaseHoldRow", "VaultClipRow", "VaultLog", "VaultRow"]
 
 _COLUMNS: Final = Columns(
     "job case_id bucket mode retain_until clip_key clip_sha256 clip_version manifest_key "
@@ -84,6 +85,25 @@ class VaultRow:
             error=self.error,
             stored=None if self.stored is None else from_ts(self.stored),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class VaultClipRow:
+    """A clip after the first of an export of several (``n`` from 1, as in the
+    manifest's ``clips``); the first is the copy's own ``clip_*``."""
+
+    job: str
+    n: int
+    file: str
+    key: str
+    sha256: str
+    version: str | None
+
+    def wire(self) -> VaultObject:
+        return VaultObject(key=self.key, version_id=self.version, sha256=self.sha256)
+
+
+_CLIP_COLUMNS: Final = Columns("job n file key sha256 version")
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +226,51 @@ class VaultLog:
     def pending_count(self) -> int:
         rows = self.index._query("SELECT count(*) FROM vault_copies WHERE state = 'pending'")
         return int(rows[0][0])
+
+    # ------------------------------------------------------------------ further clips
+
+    def set_clips(self, job: str, clips: Sequence[tuple[int, str, str, str]]) -> None:
+        """The job's clips after the first as ``(n, file, key, sha256)``: a clip whose
+        bytes changed (a retried job) loses its recorded version, one no longer listed
+        goes."""
+        with self.index._write() as conn:
+            keep = [n for n, *_ in clips]
+            conn.execute(
+                "DELETE FROM vault_clips WHERE job = ? "  # noqa: S608
+                + (f"AND n NOT IN ({', '.join('?' * len(keep))})" if keep else ""),
+                (job, *keep),
+            )
+            conn.executemany(
+                "INSERT INTO vault_clips (job, n, file, key, sha256) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (job, n) DO UPDATE SET file = excluded.file, key = excluded.key, "
+                "sha256 = excluded.sha256, version = NULL "
+                "WHERE vault_clips.sha256 != excluded.sha256 OR vault_clips.key != excluded.key",
+                [(job, n, file, key, sha) for n, file, key, sha in clips],
+            )
+
+    def clips(self, job: str) -> list[VaultClipRow]:
+        return self.clips_of_jobs([job]).get(job, [])
+
+    def clips_of_jobs(self, jobs: Iterable[str]) -> dict[str, list[VaultClipRow]]:
+        ids = list(jobs)
+        found: dict[str, list[VaultClipRow]] = {}
+        for at in range(0, len(ids), 500):
+            chunk = ids[at : at + 500]
+            rows = self.index._query(
+                f"SELECT {_CLIP_COLUMNS.sql} FROM vault_clips "  # noqa: S608
+                f"WHERE job IN ({', '.join('?' * len(chunk))}) ORDER BY job, n",
+                chunk,
+            )
+            for r in rows:
+                clip = VaultClipRow(**_CLIP_COLUMNS.read(r))
+                found.setdefault(clip.job, []).append(clip)
+        return found
+
+    def set_clip_version(self, job: str, n: int, version: str) -> None:
+        with self.index._write() as conn:
+            conn.execute(
+                "UPDATE vault_clips SET version = ? WHERE job = ? AND n = ?", (version, job, n)
+            )
 
     # ------------------------------------------------------------------ holds
 

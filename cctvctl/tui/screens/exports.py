@@ -7,6 +7,9 @@ down. A download runs in a thread with its own
 blocking client, through :func:`cctvctl.client.save_export` as the CLI's does: into
 ``FILE.part``, resumed after a dropped connection, checked against the manifest's size and
 SHA-256, then renamed to ``FILE`` with the manifest beside it as ``FILE.manifest.json``.
+An export whose window spans a change of picture size has one clip per size: the Size
+column says how many, the prompt names each, and the download saves them all
+(``FILE``, then ``NAME_2_WxH.mp4``, ... beside it; :func:`cctvctl.client.clip_outputs`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from cctvctl.client import (
     DownloadFailed,
     Forbidden,
     SavedClip,
+    clip_outputs,
     fold_export_event,
     manifest_path,
     save_export,
@@ -114,20 +118,24 @@ def fetch_clip(
     progress: Callable[[int, int], None] | None = None,
     *,
     cancelled: threading.Event | None = None,
-) -> SavedClip:
-    """Blocking: :func:`cctvctl.client.save_export` of ``job_id``'s clip into ``output``
-    with a client of its own, resuming a ``.part`` left by an earlier try."""
+) -> list[SavedClip]:
+    """Blocking: :func:`cctvctl.client.save_export` of ``job_id``'s clips from ``output``
+    on with a client of its own, resuming ``.part`` files left by an earlier try."""
     # Plain http needs no CA bundle, and loading one costs time (as in the CLI).
     verify = not target.url.startswith("http://")
     with CctvClient(target.url, target.token, name=target.name, verify=verify) as client:
         manifest = client.export_manifest(job_id)
+        for path in clip_outputs(manifest.clips, output)[1:]:
+            if path.exists():  # the prompt checked the first; the job listed the rest
+                raise DownloadFailed(f"{path} exists; choose another name")
         return save_export(
             client, job_id, manifest, output, resume=True, progress=progress, cancelled=cancelled
         )
 
 
-def path_problem(text: str) -> str | None:
-    """Why ``text`` cannot be the clip's path, or None."""
+def path_problem(text: str, job: ExportJob | None = None) -> str | None:
+    """Why ``text`` cannot be the clip's path (or, for ``job``'s clips of other picture
+    sizes, a path beside it), or None."""
     if not text.strip():
         return "give a file name, e.g. ./clip.mp4"
     path = Path(text).expanduser()
@@ -135,10 +143,24 @@ def path_problem(text: str) -> str | None:
         return f"{path} is a folder; give a file name such as clip.mp4"
     if not path.parent.is_dir():
         return f"the folder {path.parent} does not exist"
-    for p in (path, manifest_path(path)):
+    others = clip_outputs(job.clips, path)[1:] if job is not None else []
+    for p in (path, manifest_path(path), *others):
         if p.exists():
             return f"{p} exists; choose another name"
     return None
+
+
+def clips_text(job: ExportJob, path: Path) -> Text | None:
+    """For an export of several clips (a change of picture size): how many, and each
+    one's picture size and the file it is saved as, a line each; None for one clip."""
+    if not job.clips:
+        return None
+    lines = [f"{len(job.clips)} clips, one per picture size, saved as:"]
+    lines += [
+        f"  {f'{c.width}x{c.height}' if c.width and c.height else '?':>9}  {p.name}"
+        for c, p in zip(job.clips, clip_outputs(job.clips, path), strict=True)
+    ]
+    return Text("\n").join(plain(line) for line in lines)
 
 
 class PathPrompt(ModalScreen[Path | None]):
@@ -160,16 +182,25 @@ class PathPrompt(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         job = self.job
-        size = bytes_text(job.size, compact=True) if job.size else "?"
+        total = sum(c.size for c in job.clips) if job.clips else job.size
+        size = bytes_text(total, compact=True) if total else "?"
         with Vertical():
             yield Static(plain(f"save export {job.id[:8]} ({job.camera}, {size}) as:"))
             yield Input(value=default_path(job), id="path")
+            clips = clips_text(job, Path(default_path(job)))
+            if clips is not None:
+                yield Static(clips, id="clips")
             yield Static("", id="why")
             yield Static("enter: save (+ .manifest.json)   esc: cancel")
 
+    def on_input_changed(self, event: Input.Changed) -> None:
+        text = clips_text(self.job, Path(event.value).expanduser()) if event.value else None
+        if text is not None:
+            self.query_one("#clips", Static).update(text)
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        problem = path_problem(event.value)
+        problem = path_problem(event.value, self.job)
         if problem is not None:
             self.query_one("#why", Static).update(plain(problem))
             return
@@ -429,19 +460,34 @@ class ExportsScreen(FilteredTableScreen):
                 app.call_from_thread(self._show_progress, job.id, position, size, path)
 
         try:
-            saved = await asyncio.to_thread(fetch_clip, self.cctv.target, job.id, path, progress)
+            clips = await asyncio.to_thread(fetch_clip, self.cctv.target, job.id, path, progress)
         except (CctvError, DownloadFailed, OSError) as exc:
             app.notify(f"export {job.id[:8]}: {exc}", title="download failed", severity="error")
             self.last_result = f"download of {path.name} failed"
         else:
-            size = bytes_text(saved.size, compact=True)
-            app.notify(
-                f"{saved.file} ({saved.size:,} bytes, {size}); SHA-256 "
-                f"verified; manifest {saved.manifest_file.name}",
-                title="downloaded",
-                timeout=10,
-            )
-            self.last_result = f"saved {saved.file} ({size}), SHA-256 verified"
+            saved = clips[0]
+            if len(clips) == 1:
+                size = bytes_text(saved.size, compact=True)
+                app.notify(
+                    f"{saved.file} ({saved.size:,} bytes, {size}); SHA-256 "
+                    f"verified; manifest {saved.manifest_file.name}",
+                    title="downloaded",
+                    timeout=10,
+                )
+                self.last_result = f"saved {saved.file} ({size}), SHA-256 verified"
+            else:
+                total = sum(c.size for c in clips)
+                size = bytes_text(total, compact=True)
+                names = ", ".join(str(c.file) for c in clips)
+                app.notify(
+                    f"{len(clips)} clips, one per picture size: {names} ({total:,} bytes, "
+                    f"{size}); each SHA-256 verified; manifest {saved.manifest_file.name}",
+                    title="downloaded",
+                    timeout=10,
+                )
+                self.last_result = (
+                    f"saved {len(clips)} clips from {saved.file} ({size}), SHA-256 verified"
+                )
         finally:
             self.downloads.pop(job.id, None)
             if self.is_mounted:

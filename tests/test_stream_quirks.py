@@ -14,7 +14,6 @@ import io
 import itertools
 import json
 import sqlite3
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,11 +26,13 @@ import av
 import httpx
 import pytest
 from harness import RunningSim, ServerProcess, Site, SiteSpec, segment_spans, wait_for, write_site
+from media import probe_streams
 
 SEGMENT = 3
 CODECS = ("h264", "h265")
 TAGS = {"h264": ("h264", "avc1"), "h265": ("hevc", "hvc1")}  # ffprobe's codec_name, tag
 H265 = 'sim = { codec = "h265" }'
+PARAMETER_SETS = {"h264": [(7, 1)], "h265": [(32, 1), (33, 1), (34, 1)]}  # VPS, SPS, PPS
 
 
 @dataclass
@@ -117,6 +118,20 @@ def _check_tiling(spans: list[tuple[float, float]], wall: tuple[float, float]) -
     return sum(max(0.0, b[0] - a[1]) for a, b in itertools.pairwise(spans))
 
 
+def _parameter_sets(codec: str, record: bytes) -> list[tuple[int, int]]:
+    """(NAL type, count) of each array of an hvcC record, or [(7, SPS count)] of an avcC."""
+    if codec == "h264":
+        return [(7, record[5] & 0x1F)]
+    arrays, at = [], 23
+    for _ in range(record[22]):
+        nal_type, count = record[at] & 0x3F, int.from_bytes(record[at + 1 : at + 3])
+        at += 3
+        for _ in range(count):
+            at += 2 + int.from_bytes(record[at : at + 2])
+        arrays.append((nal_type, count))
+    return arrays
+
+
 def _closed_segments(rig: Rig, camera: str, at_least: int) -> list[tuple[str, int, int, int]]:
     """(path, frames, width, height) of the camera's first ``at_least`` indexed segments."""
     db = rig.site.storage / "index.sqlite3"
@@ -132,17 +147,6 @@ def _closed_segments(rig: Rig, camera: str, at_least: int) -> list[tuple[str, in
     return wait_for(indexed, 45, what=f"{at_least} segments of {camera}")
 
 
-def _probe(path: Path) -> list[dict[str, Any]]:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "stream", "-of", "json", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    streams: list[dict[str, Any]] = json.loads(out)["streams"]
-    return streams
-
-
 @pytest.mark.parametrize("codec", CODECS)
 def test_nosps_camera_records_and_decodes(rig: Rig, codec: str) -> None:
     """Parameter sets in band only: the init is made from the first keyframe's, and every
@@ -151,10 +155,15 @@ def test_nosps_camera_records_and_decodes(rig: Rig, codec: str) -> None:
     sdp = httpx.get(f"{rig.sim.control_url}/cameras/{camera}", timeout=5).json()
     assert sdp["stream"]["nosps"] is True
     for path, frames, width, height in _closed_segments(rig, camera, 2):
-        (video,) = _probe(rig.site.storage / path)
+        (video,) = probe_streams(rig.site.storage / path)
         assert (video["codec_name"], video["codec_tag_string"]) == TAGS[codec]
         assert (video["width"], video["height"]) == (width, height) == (320, 180)
         with av.open(str(rig.site.storage / path)) as container:
+            # The sample entry carries the sets (what `hvc1` promises a player): avcC's
+            # SPS count, or hvcC's arrays (VPS, SPS, PPS) with one set each.
+            record = container.streams.video[0].codec_context.extradata
+            assert record is not None
+            assert _parameter_sets(codec, record) == PARAMETER_SETS[codec]
             decoded = list(container.decode(video=0))
         assert len(decoded) == frames > 0
         assert {(f.width, f.height) for f in decoded} == {(320, 180)}
@@ -285,7 +294,7 @@ def test_resize_mid_recording_starts_a_segment_and_loses_no_frame(
         assert len(decoded) == frames
         assert {(f.width, f.height) for f in decoded} == {(width, height)}
         # Each file has its own init: the codec's tag, the new size in its sample entry.
-        (video,) = _probe(site.storage / path)
+        (video,) = probe_streams(site.storage / path)
         assert (video["codec_name"], video["codec_tag_string"]) == TAGS[codec]
         assert (video["width"], video["height"]) == (width, height)
 

@@ -1,4 +1,5 @@
-"""Small real fragmented MP4 files for storage tests, encoded with PyAV.
+"""Small real fragmented MP4 files for storage tests, encoded with PyAV; and what ffprobe
+and PyAV make of a recorded file.
 
 Encoding is the slow part, so each distinct clip is encoded once per test session and
 its bytes copied wherever a test wants a file.
@@ -8,7 +9,10 @@ from __future__ import annotations
 
 import functools
 import io
+import json
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -43,3 +47,32 @@ def write_fmp4(path: Path, seconds: float = 2.0, fps: int = FPS) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(fmp4_bytes(seconds, fps))
     return path
+
+
+def probe_streams(path: Path) -> list[dict[str, Any]]:
+    """ffprobe's view of every stream in the file (codec, tag, size, sample rate, ...)."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    streams: list[dict[str, Any]] = json.loads(out)["streams"]
+    return streams
+
+
+def streams_by_type(path: Path) -> dict[str, dict[str, Any]]:
+    """:func:`probe_streams` by codec type ("video", "audio"): one of each in our files."""
+    return {s["codec_type"]: s for s in probe_streams(path)}
+
+
+def decoded(path: Path) -> tuple[int, int]:
+    """(video frames, audio samples) PyAV decodes from the file."""
+    frames = samples = 0
+    with av.open(str(path)) as container:
+        for frame in container.decode(*container.streams):
+            if isinstance(frame, av.VideoFrame):
+                frames += 1
+            else:
+                samples += frame.samples
+    return frames, samples

@@ -9,17 +9,16 @@ each camera's audio is and what was done with it.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import av
 import httpx
 import numpy as np
 import pytest
 from cli_process import last_error, node_env, run_cctvctl
 from harness import Live, SiteSpec, live_site, wait_for
+from media import decoded, probe_streams, streams_by_type
 from tui_pilot import screen_text, until
 
 from cctvctl.sim.scene import scene_colour
@@ -77,46 +76,14 @@ def _segments(live: Live, n: int, at_least: int = 2) -> list[Path]:
     return wait_for(closed, 40, what=f"{at_least} closed segments of camera {n}")
 
 
-def _probe(path: Path) -> list[dict[str, Any]]:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_type,codec_name,codec_tag_string,sample_rate,width,height",
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    streams: list[dict[str, Any]] = json.loads(out)["streams"]
-    return streams
-
-
-def _decoded(path: Path) -> tuple[int, int]:
-    """(video frames, audio samples) PyAV decodes from the file."""
-    frames = samples = 0
-    with av.open(str(path)) as container:
-        for frame in container.decode(*container.streams):
-            if isinstance(frame, av.VideoFrame):
-                frames += 1
-            else:
-                samples += frame.samples
-    return frames, samples
-
-
 def test_h265_with_aac_kept_is_hvc1_with_the_sound(site: Live) -> None:
     path = _segments(site, H265_AAC_KEEP)[-1]
-    streams = {s["codec_type"]: s for s in _probe(path)}
+    streams = streams_by_type(path)
     assert streams["video"]["codec_name"] == "hevc"
     assert streams["video"]["codec_tag_string"] == "hvc1"
     assert streams["audio"]["codec_name"] == "aac"
     assert streams["audio"]["sample_rate"] == "16000"
-    frames, samples = _decoded(path)
+    frames, samples = decoded(path)
     # A 2 s segment at 10 fps, and about as much sound (16 kHz).
     assert frames >= 15
     assert samples >= 16000
@@ -128,11 +95,11 @@ def test_h265_with_aac_kept_is_hvc1_with_the_sound(site: Live) -> None:
 
 def test_g711_kept_is_converted_to_aac(site: Live) -> None:
     path = _segments(site, H264_PCMA_KEEP)[-1]
-    streams = {s["codec_type"]: s for s in _probe(path)}
+    streams = streams_by_type(path)
     assert streams["video"]["codec_name"] == "h264"
     assert streams["audio"]["codec_name"] == "aac"
     assert streams["audio"]["sample_rate"] == "8000"
-    frames, samples = _decoded(path)
+    frames, samples = decoded(path)
     assert frames >= 15
     assert samples >= 8000
     # libav buffers while it probes a stream with sound, so the first packets are read
@@ -150,10 +117,10 @@ def test_g711_kept_is_converted_to_aac(site: Live) -> None:
 
 def test_dropped_audio_is_reported_not_stored(site: Live) -> None:
     path = _segments(site, H265_PCMU_DROP)[-1]
-    streams = _probe(path)
+    streams = probe_streams(path)
     assert [s["codec_type"] for s in streams] == ["video"]
     assert streams[0]["codec_tag_string"] == "hvc1"
-    assert _decoded(path)[0] >= 15
+    assert decoded(path)[0] >= 15
     media = _camera(site, H265_PCMU_DROP)["media"]
     assert media["audio"] == "G.711 µ-law 8000 Hz mono"
     assert media["audio_handling"] == "dropped"
@@ -164,7 +131,7 @@ def test_dropped_audio_is_reported_not_stored(site: Live) -> None:
 def test_udp_cameras_record(site: Live) -> None:
     for n in (UDP_ONLY, UDP_AUTO):
         path = _segments(site, n)[-1]
-        assert _decoded(path)[0] >= 15, n
+        assert decoded(path)[0] >= 15, n
         media = _camera(site, n)["media"]
         assert media["transport"] == "udp", n
     # Audio on a UDP camera is dropped by default and said so.
@@ -173,7 +140,7 @@ def test_udp_cameras_record(site: Live) -> None:
 
 def test_basic_auth_on_loopback_records_with_a_warning(site: Live) -> None:
     path = _segments(site, BASIC_LOOPBACK)[-1]
-    assert _decoded(path)[0] >= 15
+    assert decoded(path)[0] >= 15
     assert _camera(site, BASIC_LOOPBACK)["media"]["auth"] == "basic"
     camera = site.site.camera_ids[BASIC_LOOPBACK]
     log = site.server.log_text()
@@ -183,7 +150,7 @@ def test_basic_auth_on_loopback_records_with_a_warning(site: Live) -> None:
 
 def test_camera_without_credentials_records(site: Live) -> None:
     path = _segments(site, NO_USER)[-1]
-    assert _decoded(path)[0] >= 15
+    assert decoded(path)[0] >= 15
     media = _camera(site, NO_USER)["media"]
     assert media["auth"] == "none"
     assert media["audio_handling"] == "none"
@@ -240,13 +207,13 @@ def test_h265_export_plays_in_quicktime_players(site: Live, tmp_path: Path) -> N
         wait_for(done, 30, what=f"export {job_id}")
         clip = tmp_path / "clip.mp4"
         clip.write_bytes(api.get(f"/api/v1/exports/{job_id}/file").content)
-    streams = {s["codec_type"]: s for s in _probe(clip)}
+    streams = streams_by_type(clip)
     assert streams["video"]["codec_name"] == "hevc"
     assert streams["video"]["codec_tag_string"] == "hvc1"
     assert streams["audio"]["codec_name"] == "aac"
     atoms = _atoms(clip)
     assert atoms.index("moov") < atoms.index("mdat")  # +faststart
-    frames, samples = _decoded(clip)
+    frames, samples = decoded(clip)
     # Three 2 s segments at 10 fps, and the sound over the same span (16 kHz).
     assert frames >= 50
     assert samples >= 4 * 16000

@@ -8,144 +8,47 @@ must still produce segments that decode and an index that matches them.
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import av
-import numpy as np
 import pytest
-from aio_rtsp_toolkit.server import RtspServer
-from harness import camera_toml, free_port, wait_for
+from harness import camera_toml, wait_for
+from interop import FPS, AioRtspServer, recording, serving_clip, write_clip, write_inventory
 
-from cctvctl.config import load_inventory
 from cctvctl.models import CameraStatus
-from cctvctl.recorder.manager import Recorder
-from cctvctl.storage.database import Database
-from cctvctl.storage.event_store import EventStore
-from cctvctl.storage.events import EventBus
 
-FPS = 15
-SECONDS = 4
 CAMERA = "interop-01"
 
 
-def _write_clip(path: Path) -> None:
-    """A small H.264 MP4: a moving bar on a fixed colour, one keyframe per second."""
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
-        stream.codec_context.gop_size = FPS
-        stream.codec_context.max_b_frames = 0
-        stream.codec_context.options = {"preset": "ultrafast"}
-        for i in range(SECONDS * FPS):
-            rgb = np.empty((180, 320, 3), np.uint8)
-            rgb[:] = (40, 120, 200)
-            rgb[:, (i * 5) % 300 : (i * 5) % 300 + 20] = 255
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-
-
-class _Server:
-    """aio-rtsp-toolkit's RtspServer on its own event loop in a thread."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self._loop = asyncio.new_event_loop()
-        self._server = RtspServer(str(directory), host="127.0.0.1", port=self.port)
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._server.start(), self._loop).result(10)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._server.close(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-
-
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[_Server]:
-    media = tmp_path / "media"
-    media.mkdir()
-    _write_clip(media / "clip.mp4")
-    srv = _Server(media)
-    srv.start()
-    try:
+def server(tmp_path: Path) -> Iterator[AioRtspServer]:
+    with serving_clip(tmp_path, write_clip) as srv:
         yield srv
-    finally:
-        srv.stop()
-
-
-def _inventory(directory: Path, port: int) -> Path:
-    config = directory / "interop.toml"
-    config.write_text(
-        """
-[server]
-storage = "recordings"
-segment_seconds = 2
-offline_after = 5
-secrets = "secrets.toml"
-
-[[kecamatan]]
-name = "Sangatta Utara"
-
-  [[kecamatan.site]]
-  name = "Kantor Camat Sangatta Utara"
-  kind = "kantor_kecamatan"
-
-"""
-        + camera_toml(
-            CAMERA,
-            "aio-rtsp-toolkit file server",
-            f"rtsp://127.0.0.1:{port}/clip.mp4?play_count=0",
-            username="viewer",
-        ),
-        encoding="utf-8",
-    )
-    # The file server ignores credentials; the recorder sends them anyway.
-    (directory / "secrets.toml").write_text(
-        f'[passwords]\n{CAMERA} = "interop-secret"\n', encoding="utf-8"
-    )
-    return config
 
 
 @pytest.mark.timeout(60)
-def test_records_from_aio_rtsp_toolkit(tmp_path: Path, server: _Server) -> None:
-    inventory = load_inventory(_inventory(tmp_path, server.port))
-    index = Database(inventory.storage)
-    recorder = Recorder(inventory, index, EventBus(EventStore(index)))
-    epoch = index.created()
-    recorder.start()
-    try:
+def test_records_from_aio_rtsp_toolkit(tmp_path: Path, server: AioRtspServer) -> None:
+    camera = camera_toml(CAMERA, "aio-rtsp-toolkit file server", server.url(), username="viewer")
+    # The file server ignores credentials; the recorder sends them anyway.
+    config = write_inventory(tmp_path, camera, {CAMERA: "interop-secret"})
+    with recording(config) as rec:
         # Long enough to cross the clip's loop point (4 s) at least once.
-        wait_for(
-            lambda: len(index.segments(CAMERA, epoch, epoch.replace(year=2100))) >= 3,
-            30,
-            what="three closed segments",
-        )
-        cam = recorder.camera(CAMERA)
+        wait_for(lambda: len(rec.segments(CAMERA)) >= 3, 30, what="three closed segments")
+        cam = rec.recorder.camera(CAMERA)
         assert cam is not None
         assert cam.status is CameraStatus.ONLINE, cam
         assert cam.last_error is None
         # The SDP has no frame rate; the recorder reads it from the timestamps.
         assert cam.expected_fps == pytest.approx(FPS, rel=0.05)
         assert cam.fps == pytest.approx(FPS, rel=0.25)
-        thumb = recorder.thumbnail(CAMERA, 32, 18)
+        thumb = rec.recorder.thumbnail(CAMERA, 32, 18)
         assert thumb is not None and len(thumb.data) == 32 * 18 * 3
-    finally:
-        began = time.monotonic()
-        recorder.stop()
-        assert time.monotonic() - began < 10
+    assert rec.stop_seconds < 10
 
-    rows = index.segments(CAMERA, epoch, epoch.replace(year=2100))
-    index.close()
-    assert {r.path for r in rows} == set(inventory.storage.rglob("*.mp4"))
+    rows = rec.segments(CAMERA)
+    rec.index.close()
+    assert {r.path for r in rows} == set((tmp_path / "recordings").rglob("*.mp4"))
     assert len(rows) >= 3
     for row in rows:
         assert row.bytes == row.path.stat().st_size

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import psutil
 import pytest
 from harness import camera_toml, free_port
 
@@ -109,6 +110,15 @@ def test_banner_lists_exactly_the_inventory(sim: RunningSim) -> None:
     assert banner.count("h264 tcp digest") == 2
     assert f"rtsp://127.0.0.1:{sim.rtsp}" in banner
     assert "pw-one" not in banner and "pw-two" not in banner
+
+
+def test_cold_start_encodes_in_a_pool_that_leaves_nothing_running(sim: RunningSim) -> None:
+    # The module's cache started empty: both loops were encoded before the banner, in
+    # processes forked before the event loop's thread, so no worker and no multiprocessing
+    # resource tracker (what a spawned pool leaves for the process's life) is left.
+    assert len(list((sim.config.parent / "cache").glob("*.h264"))) == 2
+    children = psutil.Process(sim.proc.pid).children(recursive=True)
+    assert [c.cmdline() for c in children] == []
 
 
 def test_pyav_plays_a_camera_and_sees_its_scene(sim: RunningSim) -> None:

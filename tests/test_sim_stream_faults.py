@@ -2,6 +2,8 @@
 
 A real simulator (RTSP + fault control over HTTP) in a background thread; the stream is read
 and decoded by PyAV, the faults are asked for over fault control and with `cctvctl sim fault`.
+The faults that touch the bitstream or its timestamps (resize, tsjump, nosps, fpslie) are read from
+an H.264 and an H.265 camera (``codec``: h264 unless a test asks for both).
 """
 
 from __future__ import annotations
@@ -27,10 +29,19 @@ from cctvctl.sim.service import Simulator, SimulatorThread
 
 CAM = "kt-faults-1"
 FPS = 10
+CODECS = ("h264", "h265")
+# What a DESCRIBE carries of each codec's parameter sets (RFC 6184, RFC 7798).
+SPROP = {"h264": ("sprop-parameter-sets=",), "h265": ("sprop-vps=", "sprop-sps=", "sprop-pps=")}
+LIBAV_NAME = {"h264": "h264", "h265": "hevc"}
 
 
 @pytest.fixture
-def sim(sim_cache: Path) -> Iterator[Simulator]:
+def codec() -> str:
+    return "h264"
+
+
+@pytest.fixture
+def sim(sim_cache: Path, codec: str) -> Iterator[Simulator]:
     port = free_port()
     camera = SimCamera(
         id=CAM,
@@ -41,6 +52,7 @@ def sim(sim_cache: Path) -> Iterator[Simulator]:
         path=f"/{CAM}",
         username="operator",
         password="pw-faults",
+        codec=codec,
     )
     settings = SimSettings(
         control_port=free_port(),
@@ -89,6 +101,7 @@ def _frames(container: Any, seconds: float) -> list[tuple[float, int, int]]:
     return out
 
 
+@pytest.mark.parametrize("codec", CODECS)
 def test_resize_switches_size_at_a_keyframe_without_a_timestamp_step(sim: Simulator) -> None:
     with _open(_url(sim)) as container:
         before = _frames(container, 1.5)
@@ -107,6 +120,7 @@ def test_resize_switches_size_at_a_keyframe_without_a_timestamp_step(sim: Simula
     assert all(abs(s - 1 / FPS) < 0.02 for s in steps), [s for s in steps if abs(s - 0.1) > 0.02]
 
 
+@pytest.mark.parametrize("codec", CODECS)
 def test_tsjump_moves_timestamps_both_ways(sim: Simulator) -> None:
     with _open(_url(sim)) as container:
         stream = container.streams.video[0]
@@ -151,15 +165,21 @@ def _sdp(sim: Simulator) -> str:
     return asyncio.run(describe()).decode()
 
 
-def test_nosps_leaves_parameter_sets_out_of_the_sdp(sim: Simulator) -> None:
-    assert "sprop-parameter-sets=" in _sdp(sim)
+@pytest.mark.parametrize("codec", CODECS)
+def test_nosps_leaves_parameter_sets_out_of_the_sdp(sim: Simulator, codec: str) -> None:
+    assert all(key in _sdp(sim) for key in SPROP[codec])
     assert _fault(sim, {"mode": "nosps"}).status_code == 200
-    assert "sprop-parameter-sets=" not in _sdp(sim)
+    sdp = _sdp(sim)
+    assert not any(key in sdp for key in SPROP[codec]), sdp
     with _open(_url(sim)) as container:
+        assert (
+            container.streams.video[0].codec_context.name == {"h264": "h264", "h265": "hevc"}[codec]
+        )
         # In band they still come: the stream decodes from its first keyframe.
         assert _frames(container, 1.0)[-1][1:] == (320, 180)
 
 
+@pytest.mark.parametrize("codec", CODECS)
 def test_fpslie_claims_25_and_sends_12(sim: Simulator) -> None:
     assert _fault(sim, {"mode": "fpslie"}).status_code == 200
     with _open(_url(sim)) as container:

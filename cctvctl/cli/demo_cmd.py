@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from textual.app import App
 
     from cctvctl.config import Inventory
-    from cctvctl.sim.model import SimCamera, SimSettings
 
 __all__ = ["demo", "find_default_config"]
 
@@ -243,7 +242,7 @@ class Demo:
         ]
 
     def _run(self, folder: Path, *, readonly: bool, ascii_: bool) -> int:
-        from cctvctl.cli.sim_cmd import sim_cameras, sim_settings
+        from cctvctl.cli.sim_cmd import prepare_loops, sim_cameras, sim_settings
 
         derived = derive_inventory(self.inventory, folder, self.port)
         if derived.moved:
@@ -255,7 +254,7 @@ class Demo:
         cameras = sim_cameras(inventory)
         settings = sim_settings(inventory, cache_dir=self.cache_dir)
         started = time.monotonic()
-        _prepare_loops(cameras, settings)
+        prepare_loops(cameras, settings)
         print(f"starting simulator ({counted(len(cameras), 'camera')})…", flush=True)
         sim_args = ["sim", "--config", str(derived.config), "--no-color"]
         sim_args += ["--cache-dir", str(settings.cache_dir)]
@@ -361,22 +360,3 @@ def _running(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _prepare_loops(cameras: list[SimCamera], settings: SimSettings) -> None:
-    """Encode (or find in the cache) every camera's loop, in parallel, with a progress bar."""
-    from rich.progress import Progress
-
-    from cctvctl.cli.output import console
-    from cctvctl.sim.loop import load_loops
-
-    # Refreshed by hand, not by rich's thread: with no other thread running, the loops are
-    # encoded in forked processes (sim.loop), which leave no resource tracker behind.
-    with Progress(console=console(), transient=True, auto_refresh=False) as bar:
-        task = bar.add_task("Preparing scene loops", total=len(cameras))
-
-        def progress(done: int, total: int, camera_id: str) -> None:
-            bar.update(task, completed=done, description=f"Scene loop {camera_id}")
-            bar.refresh()
-
-        load_loops(cameras, settings, progress)

@@ -157,14 +157,33 @@ def serve(
     if size is not None:
         width, height = _parse_size(size)
     settings = sim_settings(inventory, width=width, height=height, fps=fps, cache_dir=cache_dir)
+    # Before the event loop: with no other thread yet the loops are encoded in forked
+    # processes, as the demo does; the simulator then reads them all from the cache.
+    prepare_loops(cameras, settings, no_color)
     _run(cameras, settings, no_color)
+
+
+def prepare_loops(cameras: list[SimCamera], settings: SimSettings, no_color: bool = False) -> None:
+    """Encode (or find in the cache) every camera's loop, in parallel, with a progress bar."""
+    from rich.progress import Progress
+
+    from cctvctl.sim.loop import load_loops
+
+    # Refreshed by hand, not by rich's thread: with no other thread running, the loops are
+    # encoded in forked processes (sim.loop), which leave no resource tracker behind.
+    with Progress(console=console(no_color), transient=True, auto_refresh=False) as bar:
+        task = bar.add_task("Preparing scene loops", total=len(cameras))
+
+        def progress(done: int, total: int, camera_id: str) -> None:
+            bar.update(task, completed=done, description=f"Scene loop {camera_id}")
+            bar.refresh()
+
+        load_loops(cameras, settings, progress)
 
 
 def _run(cameras: list[SimCamera], settings: SimSettings, no_color: bool) -> None:
     import asyncio
     import signal
-
-    from rich.progress import Progress
 
     from cctvctl.sim.service import Simulator
 
@@ -176,17 +195,11 @@ def _run(cameras: list[SimCamera], settings: SimSettings, no_color: bool) -> Non
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        with Progress(console=out, transient=True) as bar:
-            task = bar.add_task("Preparing scene loops", total=len(cameras))
-
-            def progress(done: int, total: int, camera_id: str) -> None:
-                bar.update(task, completed=done, description=f"Scene loop {camera_id}")
-
-            try:
-                await sim.start(progress)
-            except OSError as exc:
-                error(f"cannot listen: {exc}; is another simulator running?")
-                raise typer.Exit(exit_codes.FAILURE) from None
+        try:
+            await sim.start()  # the loops are in the cache by now: read, not encoded
+        except OSError as exc:
+            error(f"cannot listen: {exc}; is another simulator running?")
+            raise typer.Exit(exit_codes.FAILURE) from None
         _print_served(out, sim)
         await stop.wait()
         out.print("stopping…")

@@ -162,7 +162,9 @@ class SimConfig(StrictModel):
     width: int = Field(default=640, ge=64, le=1920)
     height: int = Field(default=360, ge=64, le=1080)
     fps: int = Field(default=15, ge=1, le=60)
-    loop_seconds: float = Field(default=20, ge=2, le=120)
+    #: Two GOPs of motion: every loop is encoded before the simulator serves, and a cold
+    #: start of a network of H.265 cameras (x265 costs about 3.6x x264) waits for them all.
+    loop_seconds: float = Field(default=4, ge=2, le=120)
     gop_seconds: float = Field(default=2, gt=0, le=10)
     reboot_seconds: float = Field(default=20, ge=0)
     #: Seconds every simulated camera's clock is ahead of the wall (negative: behind),

@@ -53,7 +53,7 @@ class SimSettings:
     width: int = 640
     height: int = 360
     fps: int = 15
-    loop_seconds: float = 20.0
+    loop_seconds: float = 4.0  # as [sim]'s default: short, since a cold start encodes them all
     gop_seconds: float = 2.0
     reboot_seconds: float = 20.0
     flap_period: float = 10.0

@@ -42,6 +42,7 @@ from cctvctl.timeparse import WITA
 from cctvctl.tui.app import CctvApp
 from cctvctl.tui.commands import Scope, commands_for
 from cctvctl.tui.screens.camera import CameraScreen, GoToModal, SnapshotModal
+from cctvctl.tui.screens.export_form import default_window
 from cctvctl.tui.scrub import LIVE_MARGIN, Moment, Shown, moment_text, step
 from cctvctl.tui.widgets.thumb import Thumb
 from cctvctl.tui.widgets.timeline import Timeline, moment_mark, timeline_text
@@ -110,6 +111,21 @@ def test_the_timeline_marks_the_moment_under_its_cell() -> None:
     assert lines[0][18] == "=" and lines[1][18] == "^"
     # Without a moment the tick row is as it always was.
     assert "^" not in timeline_text(rec, 24, Mode.ASCII).plain
+    assert timeline_text(rec, 24, Mode.ASCII).plain.splitlines()[1].endswith("now")
+    # A moment in the last cell: "now" steps left of the marker, still whole.
+    last = timeline_text(rec, 24, Mode.ASCII, end - 0.5 * hour).plain.splitlines()[1]
+    assert last.endswith("now^"), last
+
+
+def test_an_export_from_the_past_defaults_to_the_minutes_around_it() -> None:
+    now = datetime(2026, 11, 28, 6, 30, tzinfo=UTC)  # 14:30 WITA
+    moment = now - timedelta(days=6, hours=2)  # a week ago, 12:30 WITA
+    assert default_window(None, now, moment) == ("2026-11-22 12:27:30", "2026-11-22 12:32:30")
+    # Close to now the window ends now.
+    assert default_window(None, now, now - timedelta(minutes=1)) == (
+        "2026-11-28 14:25",
+        "2026-11-28 14:30",
+    )
 
 
 def test_help_lists_the_time_keys_and_not_the_node_keys_they_shadow() -> None:

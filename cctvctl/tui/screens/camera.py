@@ -664,6 +664,7 @@ class CameraScreen(CctvScreen):
             self.camera_id,
             camera.name if camera else "",
             footage=self.query_one(Timeline).recordings,
+            around=None if self.moment is None else self.moment.target,
         )
         self.app.push_screen(form, self._exported)
 

@@ -155,6 +155,10 @@ def timeline_text(
         text.append(ticks, "dim")
     else:
         x, glyph = moment_mark(rec.start, rec.end, moment, width, ascii_only)
+        tail = "now"
+        if x >= width - len(tail) and x >= len(tail):
+            # The marker lands on "now": the label steps left of it, still whole.
+            ticks = ticks[: x - len(tail)] + tail + " " * (width - x)
         text.append(ticks[:x], "dim")
         text.append(glyph, "bold")
         text.append(ticks[x + 1 :], "dim")

@@ -271,6 +271,15 @@ async def test_scrubbing_shows_local_archived_footage_and_gaps(
         assert re.search(r" · (1 h 59|2 h 00) min ago · l live", line), line
         assert thumb.grid is not None
         archived_picture = thumb.grid
+        # A resized terminal draws the same moment again at its new size.
+        small = archived_picture.cols
+        await pilot.resize_terminal(100, 30)
+        await until(pilot, lambda: thumb.grid is not None and thumb.grid.cols > small)
+        assert screen.moment is not None and screen.moment.shown is Shown.ARCHIVE
+        assert screen.moment.frame_time == archived + timedelta(seconds=1)
+        await pilot.resize_terminal(*SIZE)
+        await until(pilot, lambda: thumb.grid is not None and thumb.grid.cols == small)
+        archived_picture = thumb.grid
         # `s` saves the picture shown: that moment's, at the camera's own size.
         saving = await opened_by(pilot, "s", SnapshotModal)
         assert saving.at == archived + timedelta(seconds=1.5)

@@ -414,6 +414,14 @@ class CameraScreen(CctvScreen):
         lines = max(3, min(RECENT_EVENTS, (event.size.height - 5) // 3 - 1))
         self.query_one("#events", Static).styles.height = lines + 1
 
+    def on_thumb_resized(self, message: Thumb.Resized) -> None:
+        moment = self.moment
+        if moment is not None and moment.shown in (Shown.LOCAL, Shown.ARCHIVE):
+            # The picture is cleared at a new size and no live poll redraws it: ask again.
+            self.run_worker(
+                self._fetch_past(moment.target), group="past", exclusive=True, exit_on_error=False
+            )
+
     def camera(self) -> Camera | None:
         return next((c for c in self.node.cameras if c.id == self.camera_id), None)
 

@@ -39,6 +39,10 @@ class TcpRelay:
         """Hold every byte from now on, in both directions, keeping the connections open."""
         self._flowing.clear()
 
+    def thaw(self) -> None:
+        """Let the held bytes go on, and every byte after them: the link came back."""
+        self._flowing.set()
+
     def close(self) -> None:
         self._closed.set()
         self._flowing.set()  # let the held pumps run into the closed sockets and end

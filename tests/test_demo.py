@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 import tomllib
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import httpx
 import psutil
 import pytest
 from harness import REPO, Site, SiteSpec, wait_for, write_site
+from tmux_harness import Tmux
 
 from cctvctl.cli import demo_cmd, demo_site
 from cctvctl.cli.sim_cmd import sim_cameras, sim_settings
@@ -38,42 +38,6 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux
 
 UP_SECONDS = 60.0  # loops come from the session cache once the first test encoded them
 GONE_SECONDS = 15.0  # the demo's own bound: 10 s per child, in practice well under 2 s
-
-
-class Tmux:
-    """A tmux server of our own with one 80x24 session."""
-
-    def __init__(self) -> None:
-        self.socket = f"cctvctl-test-{uuid.uuid4().hex[:8]}"
-        self.session = "demo"
-        self.socket_path: Path | None = None
-
-    def run(self, *args: str) -> str:
-        proc = subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10
-        )
-        return proc.stdout
-
-    def start(self, command: str) -> None:
-        self.run("new-session", "-d", "-s", self.session, "-x", "80", "-y", "24", command)
-        self.socket_path = Path(self.run("display-message", "-p", "#{socket_path}").strip())
-
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", self.session)
-
-    def keys(self, *keys: str) -> None:
-        self.run("send-keys", "-t", self.session, *keys)
-
-    def pane_pid(self) -> int:
-        return int(self.run("display-message", "-p", "-t", self.session, "#{pane_pid}"))
-
-    def kill_session(self) -> None:
-        self.run("kill-session", "-t", self.session)
-
-    def kill_server(self) -> None:
-        self.run("kill-server")
-        if self.socket_path is not None and self.socket_path.name == self.socket:
-            self.socket_path.unlink(missing_ok=True)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from archive_sites import KEYS, add_footage, archive_config, hours_ago
 from cli_process import last_error, node_env, run_cctvctl
-from harness import ServerProcess, Site, SiteSpec
+from harness import RunningSim, ServerProcess, Site, SiteSpec, wait_for
 from media import FPS, GOP, HEIGHT, WIDTH, write_fmp4
 from s3_harness import ACCESS_KEY, SECRET_KEY, S3Engine, archive_table
 
@@ -96,18 +96,20 @@ def test_a_segment_only_the_archive_holds_still_gives_its_thumbnail(
     )
     server = server_factory(site)
 
-    def picture(at: datetime) -> tuple[int, str, int]:
+    def picture(at: datetime, source: str = "archive") -> tuple[int, str, int]:
         resp = server.get(
             f"/api/v1/cameras/{cam}/thumbnail",
             params={"at": _rfc3339(at), "width": WIDTH, "format": "rgb"},
         )
         assert resp.status_code == 200, resp.text
         assert int(resp.headers["X-Frame-Height"]) == HEIGHT
+        # Where the footage was read, for a console that says so.
+        assert resp.headers["X-Frame-Source"] == source
         level = _left_edge(resp.content, WIDTH, HEIGHT)
         return resp.status_code, resp.headers["X-Frame-Time"], level
 
     # Local footage, then archived footage: the keyframe before the moment, either way.
-    _, frame_time, level = picture(local_start + timedelta(seconds=0.5))
+    _, frame_time, level = picture(local_start + timedelta(seconds=0.5), "local")
     assert frame_time == _rfc3339(local_start)
     assert abs(level - _keyframe_level(0)) <= TOLERANCE
     cached = site.storage / CACHE_DIR / kec / cam
@@ -162,3 +164,37 @@ def test_a_segment_only_the_archive_holds_still_gives_its_thumbnail(
     _, frame_time, level = picture(archived_start + timedelta(seconds=2))
     assert frame_time == _rfc3339(archived_start + timedelta(seconds=2))
     assert abs(level - _keyframe_level(2)) <= TOLERANCE
+
+
+def test_the_last_seconds_come_from_the_segment_still_being_written(
+    site_factory: Callable[..., Site],
+    sim_factory: Callable[[Site], RunningSim],
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    # A minute per segment: the seconds just recorded are in no indexed segment yet.
+    site = site_factory(SiteSpec(cameras=1, kecamatan=("Sangatta Utara",), segment_seconds=60))
+    cam = site.camera_ids[0]
+    sim_factory(site)
+    server = server_factory(site)
+
+    def recorded() -> float:
+        resp = server.get(f"/api/v1/cameras/{cam}/recordings")
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert body["segments"] == []  # nothing closed yet: the footage is the open segment
+        return float(body["recorded_seconds"])
+
+    wait_for(lambda: recorded() >= 5, 40, what="5 s recorded")
+    live = server.get(f"/api/v1/cameras/{cam}/thumbnail")
+    assert live.status_code == 200 and live.headers["X-Frame-Source"] == "live"
+    at = datetime.fromisoformat(live.headers["X-Frame-Time"]) - timedelta(seconds=2)
+    resp = server.get(f"/api/v1/cameras/{cam}/thumbnail", params={"at": _rfc3339(at)})
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["X-Frame-Source"] == "local"
+    # The keyframe at or before it: the simulator sends one a second.
+    frame_time = datetime.fromisoformat(resp.headers["X-Frame-Time"])
+    assert at - timedelta(seconds=1.5) <= frame_time <= at, (frame_time, at)
+    # A moment after the server's now is nothing recorded, not the open segment.
+    ahead = datetime.fromisoformat(live.headers["X-Frame-Time"]) + timedelta(minutes=5)
+    resp = server.get(f"/api/v1/cameras/{cam}/thumbnail", params={"at": _rfc3339(ahead)})
+    assert resp.status_code == 404, resp.text

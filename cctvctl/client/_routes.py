@@ -63,6 +63,9 @@ class Thumbnail:
     frame_time: datetime
     age: float  # seconds between the frame and the moment the server answered
     format: Literal["rgb", "jpeg"] = "rgb"
+    # "live", or for a picture of the past where its footage was read: "local" or
+    # "archive"; None from a server too old to say.
+    source: str | None = None
 
 
 @functools.cache
@@ -131,7 +134,8 @@ def _parse_thumbnail(server: str, response: httpx.Response) -> Thumbnail:
             f"the thumbnail has {len(data)} bytes; {width}x{height} RGB needs {width * height * 3}",
             url=str(response.request.url),
         )
-    return Thumbnail(data, width, height, when.astimezone(UTC), age, fmt)
+    source = response.headers.get("X-Frame-Source")
+    return Thumbnail(data, width, height, when.astimezone(UTC), age, fmt, source)
 
 
 def _rfc3339(value: datetime | str) -> str:

@@ -365,6 +365,9 @@ class CameraIngest:
         self._keyframe: Keyframe | None = None
         self._keyframe_seq = 0
         self._open_segment_start: float | None = None
+        # (wall start, file) of the segment being written, published as one pair once a
+        # roll has settled both: a picture of the last minute is read from it.
+        self._open_file: tuple[float, Path] | None = None
         self._delivered = False
         self._full_probe = False
         self.connections = 0  # successful opens
@@ -410,6 +413,11 @@ class CameraIngest:
     def open_segment_start(self) -> float | None:
         """Wall time at which the segment being written began, if one is open."""
         return self._open_segment_start
+
+    @property
+    def open_file(self) -> tuple[float, Path] | None:
+        """Wall start and path of the segment being written, if one is open."""
+        return self._open_file
 
     # ------------------------------------------------------------------ the thread
 
@@ -546,6 +554,7 @@ class CameraIngest:
             cause = classify(exc, streaming=True)
         finally:
             self._open_segment_start = None
+            self._open_file = None
             try:
                 container.close()
             except Exception as exc:  # closing a broken session may fail; nothing to do
@@ -651,6 +660,8 @@ class CameraIngest:
                     # On a roll the new file starts where the closed one ended, which
                     # _segment_closed has already recorded.
                     current = path
+                    start = self._open_segment_start
+                    self._open_file = None if path is None or start is None else (start, path)
                 if pacer is not None:
                     pause = pacer.pause(packet.dts, size, arrived, arrived - mark)
                     if pause:

@@ -3,7 +3,8 @@
 A segment is demuxed (no decoding) up to the moment; only the last keyframe before it
 is decoded, as the live thumbnail decodes only the newest one. Segments are a minute
 long, so reading their packets costs little beside a decode; it avoids relying on
-seeking in fragmented MP4, whose index a crash-cut or archived file may lack.
+seeking in fragmented MP4, whose index a crash-cut or archived file may lack, and lets
+the segment still being written be read up to its last whole fragment.
 """
 
 from __future__ import annotations
@@ -29,16 +30,22 @@ def _keyframe_before(path: Path, offset: float) -> tuple[Any, float]:
                 raise ThumbnailError(f"{path.name} has no video time base")
             chosen: Any = None
             first: int | None = None
-            for packet in container.demux(stream):
-                if packet.pts is None:
-                    continue
-                if first is None:
-                    first = packet.pts
-                at = float((packet.pts - first) * tb)
-                if at > offset and chosen is not None:
-                    break
-                if packet.is_keyframe:
-                    chosen = (packet, at)
+            try:
+                for packet in container.demux(stream):
+                    if packet.pts is None:
+                        continue
+                    if first is None:
+                        first = packet.pts
+                    at = float((packet.pts - first) * tb)
+                    if at > offset and chosen is not None:
+                        break
+                    if packet.is_keyframe:
+                        chosen = (packet, at)
+            except av.FFmpegError:
+                # The segment being written ends in a fragment not yet whole: the last
+                # whole keyframe before it is the answer.
+                if chosen is None:
+                    raise
             if chosen is None:
                 raise ThumbnailError(f"{path.name} holds no keyframe")
             packet, at = chosen

@@ -156,6 +156,12 @@ class Runtime:
         """Start of the segment the camera is writing now, if any (not indexed yet)."""
         return _open_since(self.recorder, camera_id)
 
+    def open_file(self, camera_id: str) -> tuple[datetime, Path] | None:
+        """Start and file of the segment the camera is writing now, if any."""
+        ingest = self.recorder.ingest(camera_id)
+        opened = ingest.open_file if ingest is not None else None
+        return None if opened is None else (datetime.fromtimestamp(opened[0], UTC), opened[1])
+
 
 def _open_since(recorder: Recorder, camera_id: str) -> datetime | None:
     ingest = recorder.ingest(camera_id)

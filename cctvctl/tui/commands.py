@@ -170,7 +170,49 @@ COMMANDS: tuple[Command, ...] = (
         role=Role.ADMIN,
         writes=True,
     ),
-    Command("s", "snapshot", "Save the current picture as JPEG", "screen.snapshot", Scope.CAMERA),
+    Command("s", "snapshot", "Save the picture shown as JPEG", "screen.snapshot", Scope.CAMERA),
+    # On the camera screen [ and ] move through time (a camera screen follows its camera's
+    # node, so the node keys have nothing to do there).
+    Command(
+        "left_square_bracket",
+        "earlier",
+        "1 min earlier, from disk or archive",
+        "screen.scrub(-60)",
+        Scope.CAMERA,
+        shown_key="[",
+    ),
+    Command(
+        "right_square_bracket",
+        "later",
+        "1 min later; live again at now",
+        "screen.scrub(60)",
+        Scope.CAMERA,
+        shown_key="]",
+    ),
+    Command(
+        "left_curly_bracket",
+        "earlier 15m",
+        "15 min earlier",
+        "screen.scrub(-900)",
+        Scope.CAMERA,
+        shown_key="{",
+    ),
+    Command(
+        "right_curly_bracket",
+        "later 15m",
+        "15 min later",
+        "screen.scrub(900)",
+        Scope.CAMERA,
+        shown_key="}",
+    ),
+    Command(
+        "t",
+        "go to time",
+        "Picture at a typed time (14:00, 2h, …)",
+        "screen.go_to",
+        Scope.CAMERA,
+    ),
+    Command("l", "live", "Back to the live picture", "screen.live", Scope.CAMERA),
     Command(
         "enter",
         "download",
@@ -243,12 +285,19 @@ def commands_for(
     Node switching is left out unless the console watches ``several_nodes``.
     """
     rows = [c for c in table if several_nodes or not c.several_nodes]
+    own = [c for c in rows if c.scope is scope]
     table_rows = [c for c in rows if c.scope is Scope.TABLE and scope in TABLE_SCOPES]
-    return (
-        [c for c in rows if c.scope is scope]
-        + table_rows
-        + [c for c in rows if c.scope is Scope.GLOBAL and scope is not Scope.GLOBAL]
-    )
+    # A screen's own binding wins over a global one on the same key (Textual asks the
+    # screen before the app), so the global row would only mislead.
+    taken = {key for c in own for key in c.key.split(",")}
+    global_rows = [
+        c
+        for c in rows
+        if c.scope is Scope.GLOBAL
+        and scope is not Scope.GLOBAL
+        and not taken.intersection(c.key.split(","))
+    ]
+    return own + table_rows + global_rows
 
 
 def bindings_for(scope: Scope) -> list[Binding]:
@@ -263,6 +312,8 @@ def bindings_for(scope: Scope) -> list[Binding]:
         "export",
         "reboot",
         "download",
+        "earlier",
+        "later",
     }
     return [
         Binding(

@@ -76,9 +76,10 @@ def get_camera(camera_id: str, rt: RT) -> Camera:
             "description": (
                 "The latest keyframe (or with `at`, the recorded keyframe at or before that "
                 "time), downscaled. `rgb`: width*height*3 bytes, rows top to "
-                "bottom. Headers X-Frame-Width, X-Frame-Height, X-Frame-Time (RFC 3339) and "
-                "X-Frame-Age (seconds) describe it; an offline camera's last frame is served "
-                "with its age."
+                "bottom. Headers X-Frame-Width, X-Frame-Height, X-Frame-Time (RFC 3339), "
+                "X-Frame-Age (seconds) and X-Frame-Source (`live`, or with `at` `local` or "
+                "`archive`: where the recorded footage was read) describe it; an offline "
+                "camera's last frame is served with its age."
             ),
         },
         502: {"model": Problem, "description": "The camera's latest keyframe cannot be decoded"},
@@ -123,9 +124,11 @@ def thumbnail(
     if width is None and height is None and format == "rgb":
         width = DEFAULT_WIDTH
     when = parse_time("at", at) if at is not None else None
+    source = "live"
     try:
         if when is not None:
-            thumb: Thumbnail | None = _recorded(rt, camera_id, when, width, height, format)
+            thumb: Thumbnail | None
+            thumb, source = _recorded(rt, camera_id, when, width, height, format)
         else:
             thumb = rt.recorder.thumbnail(camera_id, width, height, format)
     except ThumbnailError as exc:
@@ -156,6 +159,8 @@ def thumbnail(
             "X-Frame-Height": str(thumb.height),
             "X-Frame-Time": rfc3339(thumb.frame_time),
             "X-Frame-Age": f"{age:.3f}",
+            # A console scrubbing the past says where the picture came from.
+            "X-Frame-Source": source,
             # A thumbnail is stale within seconds; no proxy or client should keep one.
             "Cache-Control": "no-store",
         },
@@ -164,15 +169,21 @@ def thumbnail(
 
 def _recorded(
     rt: RT, camera_id: str, at: datetime, width: int | None, height: int | None, fmt: str
-) -> Thumbnail:
-    """The recorded keyframe at or before ``at``: from the segment covering it, read where
-    it lives (an archived one through the archive's fetch cache, pinned while decoded)."""
+) -> tuple[Thumbnail, str]:
+    """The recorded keyframe at or before ``at`` and where it was read (``local`` or
+    ``archive``): from the segment covering it, read where it lives (an archived one
+    through the archive's fetch cache, pinned while decoded)."""
     # Here, not at the top: only a request for the past loads the demuxing code.
     from cctvctl.recorder.past_frames import past_thumbnail
 
     row = next(
         (r for r in rt.db.segments(camera_id, at, at + _INSTANT) if r.start <= at < r.end), None
     )
+    opened = rt.open_file(camera_id) if row is None else None
+    if opened is not None and opened[0] <= at <= datetime.now(UTC):
+        # The last minute is in the segment being written, not indexed until it closes.
+        start, path = opened
+        return past_thumbnail(path, start, at, width, height, fmt), "local"
     if row is None:
         raise ProblemError(
             404,
@@ -182,7 +193,7 @@ def _recorded(
             title="No footage at that time",
         )
     if row.local:
-        return past_thumbnail(row.path, row.start, at, width, height, fmt)
+        return past_thumbnail(row.path, row.start, at, width, height, fmt), "local"
     cache = rt.archive_cache
     if cache is None:
         raise ProblemError(
@@ -196,7 +207,7 @@ def _recorded(
 
     try:
         with cache.pinned([row]) as paths:
-            return past_thumbnail(paths[row.path], row.start, at, width, height, fmt)
+            return past_thumbnail(paths[row.path], row.start, at, width, height, fmt), "archive"
     except ArchiveFetchError as exc:
         raise ProblemError(
             503,

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import ClassVar, Final, cast
 
@@ -20,10 +21,10 @@ from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
-from cctvctl.client import JOB_PROGRESS, UNKNOWN, AsyncCctvClient, CctvError
+from cctvctl.client import JOB_PROGRESS, UNKNOWN, AsyncCctvClient, CctvError, NotFound
 from cctvctl.models import Camera, CameraStatus, Event, ExportJob, RebootJob
 from cctvctl.termsafe import for_terminal
-from cctvctl.timeparse import localize
+from cctvctl.timeparse import TimeParseError, format_time, localize, parse_time
 from cctvctl.tui import clock
 from cctvctl.tui.budget import ByteBudget
 from cctvctl.tui.clock import WITA
@@ -34,6 +35,7 @@ from cctvctl.tui.screens.base import CctvScreen
 from cctvctl.tui.screens.export_form import ExportForm
 from cctvctl.tui.screens.form_modal import FormModal
 from cctvctl.tui.screens.reboot_modal import RebootModal
+from cctvctl.tui.scrub import Moment, Shown, moment_text, source_of, step
 from cctvctl.tui.widgets.header import NodeHeader
 from cctvctl.tui.widgets.line import Line
 from cctvctl.tui.widgets.thumb import Thumb
@@ -44,6 +46,7 @@ from cctvctl.views import flap_text, media_rows
 
 __all__ = [
     "CameraScreen",
+    "GoToModal",
     "SnapshotModal",
     "device_rows",
     "event_line",
@@ -60,6 +63,11 @@ FOLLOW_SECONDS: Final = 2.0
 # change of this camera (a gap opening or closing) asks at once.
 TIMELINE_INTERVAL: Final = 60.0
 RECENT_EVENTS: Final = 8
+# Keys held down or pressed in a burst: only the last one's picture is asked for.
+SCRUB_SETTLE: Final = 0.1
+# An answer slower than this (an archived segment fetched back) says "fetching…" meanwhile;
+# a quick one changes the line once, with no flash of it.
+FETCHING_AFTER: Final = 0.3
 # Reboot states after which nothing more happens to that camera's job.
 _REBOOT_FINAL: Final = {"back_online", "did_not_return", "failed", "skipped", "interrupted"}
 
@@ -202,15 +210,26 @@ class SnapshotModal(FormModal[tuple[Path, int] | None]):
     SnapshotModal Button { min-width: 10; }
     """
 
-    def __init__(self, client: AsyncCctvClient, camera_id: str, path: str | None = None) -> None:
+    def __init__(
+        self,
+        client: AsyncCctvClient,
+        camera_id: str,
+        path: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
         super().__init__()
         self.client = client
         self.camera_id = camera_id
-        self._path = path or snapshot_path(camera_id)
+        self.at = at  # a moment of the past the camera screen shows; None: live
+        self._path = path or snapshot_path(camera_id, at)
 
     def compose(self) -> ComposeResult:
+        if self.at is None:
+            title = f"Save {self.camera_id}'s current picture as JPEG"
+        else:
+            title = f"Save {self.camera_id}'s picture of {format_time(self.at)} as JPEG"
         with Vertical():
-            yield Static(plain(f"Save {self.camera_id}'s current picture as JPEG"), id="title")
+            yield Static(plain(title), id="title")
             yield Input(self._path, id="path")
             yield from self.error_and_buttons()
 
@@ -237,7 +256,7 @@ class SnapshotModal(FormModal[tuple[Path, int] | None]):
         try:
             # No size: the camera's own resolution (the server keeps the aspect ratio).
             shot = await self.client.thumbnail(
-                self.camera_id, cast(int, None), cast(int, None), fmt="jpeg"
+                self.camera_id, cast(int, None), cast(int, None), fmt="jpeg", at=self.at
             )
             await asyncio.to_thread(_write_new, path, shot.data)
         except CctvError as exc:
@@ -266,6 +285,46 @@ def _write_new(path: Path, data: bytes) -> None:
         f.write(data)
 
 
+class GoToModal(FormModal[datetime | None]):
+    """A moment to look at, typed as the CLI takes times (WITA, relative, RFC 3339)."""
+
+    SUBMIT_LABEL = "Show"
+    DEFAULT_CSS = """
+    GoToModal #title { text-style: bold; }
+    GoToModal #hint { color: $text-muted; }
+    GoToModal #when { border: none; height: 1; padding: 0 1; margin: 1 0; }
+    GoToModal Button { min-width: 10; }
+    """
+
+    def __init__(self, camera_id: str, value: str = "") -> None:
+        super().__init__()
+        self.camera_id = camera_id
+        self._value = value
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(plain(f"Show {self.camera_id}'s picture at (WITA)"), id="title")
+            yield Static("14:00 · yesterday 14:00 · -2h · 2026-11-28 14:00 · RFC 3339", id="hint")
+            yield Input(self._value, id="when")
+            yield from self.error_and_buttons()
+
+    def on_mount(self) -> None:
+        self.query_one("#when", Input).focus()
+
+    def submit(self) -> None:
+        raw = self.query_one("#when", Input).value
+        now = clock.now()
+        try:
+            when = parse_time(raw, now=now)
+        except TimeParseError as exc:
+            self.show_error(str(exc))
+            return
+        if when > now:
+            self.show_error(f"{raw.strip()!r} is in the future; nothing is recorded there yet")
+            return
+        self.dismiss(when)
+
+
 class CameraScreen(CctvScreen):
     SCOPE = Scope.CAMERA
     BINDINGS: ClassVar[list[BindingType]] = list(bindings_for(Scope.CAMERA))
@@ -274,6 +333,8 @@ class CameraScreen(CctvScreen):
     CameraScreen Thumb { width: 2fr; }
     CameraScreen #stats { width: 1fr; min-width: 30; padding: 0 1; }
     CameraScreen #bottom { height: auto; }
+    CameraScreen #moment { height: 1; display: none; text-wrap: nowrap; }
+    CameraScreen.-past #moment { display: block; }
     CameraScreen Timeline { padding: 0 1; }
     CameraScreen.-stale #stats { text-style: dim; }
     CameraScreen #events { height: 6; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
@@ -293,9 +354,13 @@ class CameraScreen(CctvScreen):
         self._followed_at = -FOLLOW_SECONDS  # monotonic time the fleet was last asked
         self._lost: str | None = None  # why the fleet cannot say where the camera is
         self._follower: Timer | None = None
+        # The moment of the past the picture shows; None: live.
+        self.moment: Moment | None = None
+        self._fetching: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield NodeHeader()
+        yield Line(id="moment")  # shown only while the picture is of the past
         with Horizontal(id="top"):
             yield Thumb(mode=self.cctv.mode, depth=self.cctv.depth)
             yield Static(id="stats")
@@ -337,7 +402,7 @@ class CameraScreen(CctvScreen):
 
     def on_screen_resume(self) -> None:
         for poller in (self._thumbs, self._timeline):
-            if poller is not None:
+            if poller is not None and not (poller is self._thumbs and self.moment is not None):
                 poller.start()
         if self._follower is not None:
             self._follower.resume()
@@ -348,6 +413,14 @@ class CameraScreen(CctvScreen):
         # A third of the rows below the picture go to events: 5 at 80x24, 8 at 160x48.
         lines = max(3, min(RECENT_EVENTS, (event.size.height - 5) // 3 - 1))
         self.query_one("#events", Static).styles.height = lines + 1
+
+    def on_thumb_resized(self, message: Thumb.Resized) -> None:
+        moment = self.moment
+        if moment is not None and moment.shown in (Shown.LOCAL, Shown.ARCHIVE):
+            # The picture is cleared at a new size and no live poll redraws it: ask again.
+            self.run_worker(
+                self._fetch_past(moment.target), group="past", exclusive=True, exit_on_error=False
+            )
 
     def camera(self) -> Camera | None:
         return next((c for c in self.node.cameras if c.id == self.camera_id), None)
@@ -379,6 +452,7 @@ class CameraScreen(CctvScreen):
         else:
             self._show_stats(plain(f"{self.camera_id}: not on this server"))
         self.query_one("#events", Line).show(events_text(self.node.events, self.camera_id))
+        self._show_moment()  # its "ago" moves on; re-sent only when the text changed
         self._reboot_outcomes()
         self._timeline_on_status()
 
@@ -455,6 +529,8 @@ class CameraScreen(CctvScreen):
             self._timeline.poke()
 
     async def _fetch_thumb(self) -> None:
+        if self.moment is not None:
+            return  # a picture of the past is on screen; live resumes with `l`
         thumb = self.query_one(Thumb)
         width = thumb.size.width
         camera = self.camera()
@@ -470,6 +546,8 @@ class CameraScreen(CctvScreen):
         if width < 1 or self._lost is not None:
             return
         shot = await self.cctv.client.thumbnail(self.camera_id, width, max(9, width * 9 // 16))
+        if self.moment is not None:
+            return  # a step into the past came while this live picture was on its way
         frame = thumb.prepare(shot)
         if frame is not None and self.budget.allow(frame.cost, first=thumb.grid is None):
             thumb.apply(frame)
@@ -481,6 +559,101 @@ class CameraScreen(CctvScreen):
 
     def _timeline_failed(self, exc: Exception) -> None:
         self.query_one(Timeline).show_error(str(exc))
+
+    # ---------------------------------------------------------------- the past
+
+    def action_scrub(self, seconds: int) -> None:
+        current = None if self.moment is None else self.moment.target
+        self._go(step(current, timedelta(seconds=seconds), clock.now()))
+
+    def action_live(self) -> None:
+        self._go(None)
+
+    def action_go_to(self) -> None:
+        shown = "" if self.moment is None else format_time(self.moment.target).removesuffix(" WITA")
+        self.app.push_screen(GoToModal(self.camera_id, shown), self._went)
+
+    def _went(self, when: datetime | None) -> None:
+        if when is not None:
+            self._go(when)
+
+    def _go(self, target: datetime | None) -> None:
+        """Show the picture at ``target`` (None: live again). The request runs in a
+        worker of its own group, so the next key press cancels one still on its way."""
+        if not self.query(Thumb):
+            return
+        timeline = self.query_one(Timeline)
+        if target is None:
+            if self.moment is None:
+                return
+            self.moment = None
+            self.workers.cancel_group(self, "past")
+            self.remove_class("-past")
+            timeline.show_moment(None)
+            if self._thumbs is not None:
+                self._thumbs.start()
+            return
+        if self.moment is None:
+            if self._thumbs is not None:
+                self._thumbs.stop()
+            self.add_class("-past")
+        self.moment = Moment(target)
+        timeline.show_moment(target)
+        self._show_moment()
+        self.run_worker(self._fetch_past(target), group="past", exclusive=True, exit_on_error=False)
+
+    def _show_moment(self) -> None:
+        if self.moment is not None:
+            self.query_one("#moment", Line).show(moment_text(self.moment, clock.now()))
+
+    def _settle(self, moment: Moment) -> None:
+        """Show what came of ``moment``'s request unless a newer key press replaced it."""
+        if self.moment is None or self.moment.target != moment.target:
+            return
+        self.moment = moment
+        self._show_moment()
+
+    def _slow(self, target: datetime) -> None:
+        moment = self.moment
+        if moment is not None and moment.target == target and moment.shown is Shown.FETCHING:
+            self._settle(Moment(target, slow=True))
+
+    async def _fetch_past(self, target: datetime) -> None:
+        # Keys held down or typed in a burst: each cancels this sleep, the last one asks.
+        await asyncio.sleep(SCRUB_SETTLE)
+        thumb = self.query_one(Thumb)
+        width = max(16, thumb.size.width)
+        timer = self.set_timer(FETCHING_AFTER, partial(self._slow, target))
+        try:
+            shot = await self.cctv.client.thumbnail(
+                self.camera_id, width, max(9, width * 9 // 16), at=target
+            )
+        except NotFound as exc:
+            # A 404 for a gap says so; another (an archive this node cannot read) is a
+            # failure to show, not a gap.
+            gap = "no recorded footage" in exc.raw_detail
+            failed = Moment(target, Shown.GAP if gap else Shown.FAILED, error=exc.detail)
+        except CctvError as exc:
+            failed = Moment(target, Shown.FAILED, error=str(exc).removeprefix(f"{exc.server}: "))
+        else:
+            if self.moment is None or self.moment.target != target:
+                return
+            frame = thumb.prepare(shot)
+            if frame is not None:
+                thumb.apply(frame)  # only the cells that changed since the last picture
+            self._settle(Moment(target, source_of(shot.source), shot.frame_time))
+            return
+        finally:
+            timer.stop()
+        if self.moment is None or self.moment.target != target:
+            return
+        # A picture of another moment must not stand under "no footage".
+        if thumb.grid is not None:
+            thumb.clear()
+        gap = failed.shown is Shown.GAP
+        when = target.astimezone(WITA).strftime("%H:%M")
+        thumb.set_placeholder(f"no footage at {when}" if gap else "no picture")
+        self._settle(failed)
 
     # ---------------------------------------------------------------- actions
 
@@ -499,6 +672,7 @@ class CameraScreen(CctvScreen):
             self.camera_id,
             camera.name if camera else "",
             footage=self.query_one(Timeline).recordings,
+            around=None if self.moment is None else self.moment.target,
         )
         self.app.push_screen(form, self._exported)
 
@@ -567,7 +741,8 @@ class CameraScreen(CctvScreen):
     async def _snapshot(self) -> None:
         client = await self._routed("snapshot")
         if client is not None:
-            self.app.push_screen(SnapshotModal(client, self.camera_id), self._saved)
+            at = None if self.moment is None else self.moment.target
+            self.app.push_screen(SnapshotModal(client, self.camera_id, at=at), self._saved)
 
     def _saved(self, saved: tuple[Path, int] | None) -> None:
         if saved is None:

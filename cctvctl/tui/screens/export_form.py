@@ -51,12 +51,19 @@ def parse_wita(text: str, now: datetime | None = None) -> datetime:
     return parse_time(text, now=now or clock.now())
 
 
-def default_window(footage: Recordings | None, now: datetime) -> tuple[str, str]:
+def default_window(
+    footage: Recordings | None, now: datetime, around: datetime | None = None
+) -> tuple[str, str]:
     """The form's first start and end: the last five minutes of footage that exists (from the
     newest segment's end back, not before the oldest), so a newcomer's first export is not
-    refused for a window the camera never recorded; five minutes up to now if none is known."""
+    refused for a window the camera never recorded; five minutes up to now if none is known.
+    ``around``, the moment of the past the camera screen shows: five minutes centred on it
+    (ending by now at the latest), since that is the footage being looked at."""
     segments = footage.segments if footage is not None else []
-    if not segments:
+    if around is not None:
+        end = min(now, around + DEFAULT_LENGTH / 2)
+        start = end - DEFAULT_LENGTH
+    elif not segments:
         start, end = now - DEFAULT_LENGTH, now
     else:
         end = max(s.end for s in segments)
@@ -130,12 +137,13 @@ class ExportForm(FormModal[ExportJob | None]):
         *,
         footage: Recordings | None = None,
         now: datetime | None = None,
+        around: datetime | None = None,
     ) -> None:
         super().__init__()
         self.client = client
         self.camera_id = camera_id
         self.camera_name = camera_name
-        self._defaults = default_window(footage, now or clock.now())
+        self._defaults = default_window(footage, now or clock.now(), around)
 
     def compose(self) -> ComposeResult:
         title = f"Export {self.camera_id}" + (f" ({self.camera_name})" if self.camera_name else "")

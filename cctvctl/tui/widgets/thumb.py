@@ -9,6 +9,7 @@ from numpy.typing import NDArray
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region, Size
+from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -141,9 +142,13 @@ class Thumb(Widget):
         self._strips = []
         self.refresh()
 
+    class Resized(Message):
+        """The picture was cleared at a new size; whoever feeds it may want to redraw."""
+
     def on_resize(self) -> None:
         # Old cells are the wrong size now; the next frame repaints everything.
         self.clear()
+        self.post_message(self.Resized())
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return len(self._strips)

@@ -30,6 +30,7 @@ __all__ = [
     "Timeline",
     "buckets",
     "missing_text",
+    "moment_mark",
     "tick_labels",
     "timeline_text",
     "window",
@@ -120,13 +121,28 @@ def tick_labels(start: datetime, end: datetime, width: int) -> str:
     return "".join(row)
 
 
+def moment_mark(
+    start: datetime, end: datetime, moment: datetime, width: int, ascii_only: bool = False
+) -> tuple[int, str]:
+    """Column and glyph of the marker under the cell that holds ``moment`` (the picture
+    of the past the camera screen shows); an arrow at the left edge before the bar."""
+    if moment < start:
+        return 0, "<" if ascii_only else "◀"
+    total = (end - start).total_seconds()
+    x = min(width - 1, int((moment - start).total_seconds() / total * width))
+    return x, "^" if ascii_only else "▲"
+
+
 def missing_text(rec: Recordings) -> str:
     hours = (rec.end - rec.start).total_seconds() / 3600
     return f"missing: {format_duration(rec.missing_seconds)} in {hours:.0f}h"
 
 
-def timeline_text(rec: Recordings, width: int, mode: Mode = Mode.HALF_BLOCK) -> Text:
-    """Bar, tick row and caption as three lines of rich text, ``width`` cells wide."""
+def timeline_text(
+    rec: Recordings, width: int, mode: Mode = Mode.HALF_BLOCK, moment: datetime | None = None
+) -> Text:
+    """Bar, tick row and caption as three lines of rich text, ``width`` cells wide; with
+    ``moment``, a marker under the cell the camera screen's picture of the past is from."""
     ascii_only = mode is Mode.ASCII
     text = Text(no_wrap=True, overflow="crop")
     cells = buckets(rec, width)
@@ -134,7 +150,18 @@ def timeline_text(rec: Recordings, width: int, mode: Mode = Mode.HALF_BLOCK) -> 
         uni, asc, style = _GLYPHS[cell]
         text.append(asc if ascii_only else uni, style)
     text.append("\n")
-    text.append(tick_labels(rec.start, rec.end, width), "dim")
+    ticks = tick_labels(rec.start, rec.end, width)
+    if moment is None or width < 1:
+        text.append(ticks, "dim")
+    else:
+        x, glyph = moment_mark(rec.start, rec.end, moment, width, ascii_only)
+        tail = "now"
+        if x >= width - len(tail) and x >= len(tail):
+            # The marker lands on "now": the label steps left of it, still whole.
+            ticks = ticks[: x - len(tail)] + tail + " " * (width - x)
+        text.append(ticks[:x], "dim")
+        text.append(glyph, "bold")
+        text.append(ticks[x + 1 :], "dim")
     text.append("\n")
     caption = missing_text(rec)
     legend = "  # recorded  . missing" if ascii_only else "  █ recorded  ▒ missing  · no data"
@@ -160,11 +187,17 @@ class Timeline(Static):
         super().__init__("timeline: loading…", id=id)
         self.mode = mode
         self.recordings: Recordings | None = None
+        self.moment: datetime | None = None  # the camera screen's picture of the past
         self._shown: Text | None = None
         self.paints = 0  # for tests and benchmarks: how often the bar went to the terminal
 
     def show(self, rec: Recordings) -> None:
         self.recordings = rec
+        self._paint()
+
+    def show_moment(self, moment: datetime | None) -> None:
+        """Mark ``moment`` under the bar (None: live, no marker)."""
+        self.moment = moment
         self._paint()
 
     def show_error(self, message: str) -> None:
@@ -181,7 +214,7 @@ class Timeline(Static):
         width = self.content_size.width
         if width < 1:
             return
-        text = timeline_text(self.recordings, width, self.mode)
+        text = timeline_text(self.recordings, width, self.mode, self.moment)
         # A cell spans 18 minutes at 80 columns: most polls change nothing, and a repaint
         # of the bar costs some 25 bytes a cell on the wire.
         if text == self._shown:

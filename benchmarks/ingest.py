@@ -386,8 +386,11 @@ def run_recorder(
     streams = len(site.camera_ids)
     before = control.frames_sent()
     server = ServerProcess(site)
-    server.start(timeout=120)
+    began = time.monotonic()
     try:
+        # Inside the try: a server that never gets ready is stopped all the same.
+        server.start(timeout=args.start_timeout)
+        ready = time.monotonic() - began
         assert server.proc is not None
         root = psutil.Process(server.proc.pid)
         time.sleep(args.warmup)
@@ -409,7 +412,10 @@ def run_recorder(
     frames = compare_frames(before, after, files)
     written = sum(p.stat().st_size for ps in files.values() for p in ps)
     alarms = false_alarms(site.storage, stalled_at, skipped)
-    note = f"{online}/{streams} online after warm-up, {written / MB:.1f} MB written; {alarms}"
+    note = (
+        f"/healthz answered {ready:.0f} s after the start; {online}/{streams} online after "
+        f"warm-up, {written / MB:.1f} MB written; {alarms}"
+    )
     if args.mix.endswith("-audio"):
         note += f"; {audio_note(files)}"
     return Result("recorder", streams, window, frames, note), latency
@@ -590,6 +596,12 @@ def main() -> None:
         type=float,
         default=5.0,
         help="how long the recorder's live figures are sampled after the window",
+    )
+    parser.add_argument(
+        "--start-timeout",
+        type=float,
+        default=600.0,
+        help="seconds the server may take to answer /healthz (1,000 cameras connect at once)",
     )
     parser.add_argument("--no-ffmpeg", action="store_true")
     parser.add_argument(

@@ -48,6 +48,9 @@ __all__ = [
 
 INDEX_FILENAME: Final = "index.sqlite3"
 BUSY_TIMEOUT_SECONDS: Final = 30.0
+#: How long a writer of this process waits its turn behind the others before it goes to
+#: SQLite's own lock anyway (and its busy timeout): a bound, so no writer waits for ever.
+WRITE_QUEUE_SECONDS: Final = 300.0
 
 
 class SegmentLike(Protocol):
@@ -173,6 +176,11 @@ class Database:
         self._local = threading.local()
         self._conns: dict[threading.Thread, sqlite3.Connection] = {}
         self._conns_lock = threading.Lock()
+        # This process's writers take turns here, blocked in the kernel, rather than in
+        # SQLite's busy handler, which polls with sleeps and serves no one in order: a
+        # thousand ingest threads closing segments together left some waiting past the
+        # busy timeout ("database is locked") while the GIL slowed every transaction.
+        self._writers = threading.Lock()
         self._closed = False
         try:
             conn = self._conn()
@@ -213,13 +221,18 @@ class Database:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        turn = self._writers.acquire(timeout=WRITE_QUEUE_SECONDS)
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            if turn:
+                self._writers.release()
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._conn().execute(sql, params).fetchall()

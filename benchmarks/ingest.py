@@ -2,12 +2,18 @@
 
 Run: .venv/bin/python benchmarks/ingest.py [--streams 16 64] [--seconds 40] [--warmup 10]
          [--size 640x360] [--fps 15] [--stagger 0.1] [--latency-seconds 5] [--no-ffmpeg]
-         [--mix h264|h265|h265-audio]
+         [--mix h264|h265|h265-audio] [--scenes shared|camera]
 
 --mix h265-audio makes every camera H.265 with an AAC sound track (the simulator's
 `sim = { codec = "h265", audio = "aac" }`) that both sides keep: the recorder with
 `audio = "keep"` (AAC stored as sent), ffmpeg with `-map 0:v -map 0:a -c copy`. Both tag the
 video hvc1. --mix h265 is H.265 without sound; the default, h264, H.264 without sound.
+
+--scenes shared (the default) has the simulator send one shared scene loop per codec to
+every camera (`[sim] scenes = "shared"`): one encode and one copy in memory, whatever N, so
+1,000 cameras start in seconds. The bytes per camera are the same as with --scenes camera
+(each camera its own scene, one encode each: about 15 minutes of both cores for 1,000), and
+stream copy does not look at the picture.
 
 For each stream count it writes an inventory of N cameras with the test harness
 (tests/harness.py), serves them with `cctvctl sim` in a process of its own (its CPU is not
@@ -271,36 +277,50 @@ class Result:
 # --------------------------------------------------------------------------- the recorder
 
 
+def _p95(ordered: list[float]) -> float:
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
 @dataclass
 class Latency:
     samples: list[float]  # seconds: now - last_packet, per camera and sample
     polls: int
     timeouts: int = 0  # polls the API did not answer in time (a busy server)
+    answers: list[float] = field(default_factory=list)  # seconds each poll took to answer
 
     def text(self) -> str:
         late = f"; {self.timeouts} polls timed out" if self.timeouts else ""
+        took = ""
+        if self.answers:
+            ordered = sorted(self.answers)
+            took = (
+                f"; GET /api/v1/cameras answered in median {statistics.median(ordered):.3f} s, "
+                f"p95 {_p95(ordered):.3f} s, max {ordered[-1]:.3f} s"
+            )
         if not self.samples:
-            return "no last_packet seen" + late
+            return "no last_packet seen" + late + took
         ordered = sorted(self.samples)
-        p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
         return (
             f"last_packet age over {self.polls} polls of every camera: mean "
-            f"{statistics.fmean(ordered):.2f} s, p95 {p95:.2f} s, max {ordered[-1]:.2f} s{late}"
+            f"{statistics.fmean(ordered):.2f} s, p95 {_p95(ordered):.2f} s, max "
+            f"{ordered[-1]:.2f} s{late}{took}"
         )
 
 
 def sample_latency(server: ServerProcess, seconds: float, interval: float = 0.25) -> Latency:
     samples: list[float] = []
+    answers: list[float] = []
     polls = timeouts = 0
     deadline = time.monotonic() + seconds
     with server.client("viewer") as api:
         while time.monotonic() < deadline:
-            asked = time.time()
+            asked, started = time.time(), time.perf_counter()
             try:
                 resp = api.get("/api/v1/cameras", timeout=20)
             except httpx.TimeoutException:
                 timeouts += 1  # a figure too: the API is too busy to answer in time
                 continue
+            answers.append(time.perf_counter() - started)
             # The server read its figures somewhere between the request and the answer.
             now = (asked + time.time()) / 2
             resp.raise_for_status()
@@ -310,7 +330,7 @@ def sample_latency(server: ServerProcess, seconds: float, interval: float = 0.25
                     seen = datetime.fromisoformat(cam["last_packet"]).timestamp()
                     samples.append(max(0.0, now - seen))
             time.sleep(interval)
-    return Latency(samples, polls, timeouts)
+    return Latency(samples, polls, timeouts, answers)
 
 
 def online_count(server: ServerProcess) -> str:
@@ -366,8 +386,11 @@ def run_recorder(
     streams = len(site.camera_ids)
     before = control.frames_sent()
     server = ServerProcess(site)
-    server.start(timeout=120)
+    began = time.monotonic()
     try:
+        # Inside the try: a server that never gets ready is stopped all the same.
+        server.start(timeout=args.start_timeout)
+        ready = time.monotonic() - began
         assert server.proc is not None
         root = psutil.Process(server.proc.pid)
         time.sleep(args.warmup)
@@ -389,7 +412,10 @@ def run_recorder(
     frames = compare_frames(before, after, files)
     written = sum(p.stat().st_size for ps in files.values() for p in ps)
     alarms = false_alarms(site.storage, stalled_at, skipped)
-    note = f"{online}/{streams} online after warm-up, {written / MB:.1f} MB written; {alarms}"
+    note = (
+        f"/healthz answered {ready:.0f} s after the start; {online}/{streams} online after "
+        f"warm-up, {written / MB:.1f} MB written; {alarms}"
+    )
     if args.mix.endswith("-audio"):
         note += f"; {audio_note(files)}"
     return Result("recorder", streams, window, frames, note), latency
@@ -571,16 +597,29 @@ def main() -> None:
         default=5.0,
         help="how long the recorder's live figures are sampled after the window",
     )
+    parser.add_argument(
+        "--start-timeout",
+        type=float,
+        default=600.0,
+        help="seconds the server may take to answer /healthz (1,000 cameras connect at once)",
+    )
     parser.add_argument("--no-ffmpeg", action="store_true")
     parser.add_argument(
         "--mix", choices=sorted(MIXES), default="h264", help="what the cameras send"
+    )
+    parser.add_argument(
+        "--scenes",
+        choices=("shared", "camera"),
+        default="shared",
+        help="one shared scene loop per codec (default), or each camera its own",
     )
     args = parser.parse_args()
     width, _, height = args.size.lower().partition("x")
 
     ffmpeg = None if args.no_ffmpeg else shutil.which("ffmpeg")
     print(
-        f"{os.cpu_count()} CPUs; {args.mix}, {args.size} at {args.fps} fps, GOP 2 s; warm-up "
+        f"{os.cpu_count()} CPUs; {args.mix}, {args.scenes} scenes, {args.size} at {args.fps} fps, "
+        f"GOP 2 s; warm-up "
         f"{args.warmup:g} s, window {args.seconds:g} s; ffmpeg: {ffmpeg or 'not measured'}"
     )
     rows: list[Result] = []
@@ -598,6 +637,7 @@ def main() -> None:
                 loop_seconds=10.0,
                 gop_seconds=2.0,
                 camera_lines=dict.fromkeys(range(n), MIX_LINES[args.mix]),
+                sim_lines=(f'scenes = "{args.scenes}"',),
             )
             site = write_site(Path(tmp) / "site", spec)
             control = SimControl(site)

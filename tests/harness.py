@@ -154,6 +154,7 @@ class SiteSpec:
     # ('audio = "keep"', 'sim = { codec = "h265", audio = "aac" }')
     camera_lines: dict[int, tuple[str, ...]] = field(default_factory=dict)
     no_user: tuple[int, ...] = ()  # positions written without username (no credentials)
+    sim_lines: tuple[str, ...] = ()  # extra TOML lines for [sim], e.g. 'scenes = "shared"'
 
 
 @dataclass
@@ -235,6 +236,7 @@ def write_site(directory: Path, spec: SiteSpec = SiteSpec()) -> Site:
         f"loop_seconds = {spec.loop_seconds}",
         f"gop_seconds = {spec.gop_seconds}",
         "reboot_seconds = 2",
+        *spec.sim_lines,
         "",
     ]
     for slug, name in kec_slugs.items():

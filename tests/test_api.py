@@ -373,6 +373,12 @@ def test_camera_list_and_filters(ready: Live) -> None:
     assert one["kecamatan_slug"] == site.camera_kecamatan[site.camera_ids[1]]
     assert one["recording"] is True
     assert one["fps"] > 0
+    # The list is sent as JSON made in one call, the detail through the response model:
+    # the same fields either way, and the same values for what does not move.
+    listed = next(c for c in cams if c["id"] == one["id"])
+    assert set(listed) == set(one)
+    steady = ("name", "kecamatan", "kecamatan_slug", "site", "site_kind", "enabled", "media")
+    assert {k: listed[k] for k in steady} == {k: one[k] for k in steady}
 
 
 @pytest.mark.parametrize(("width", "height"), [(32, 18), (160, 90), (7 * 8, 9)])

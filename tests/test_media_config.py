@@ -88,6 +88,18 @@ def test_sim_defaults_and_a_camera_own_table(tmp_path: Path) -> None:
     assert (b.codec, b.audio, b.transport, b.auth) == ("h264", "pcma", "udp", "basic")
 
 
+def test_sim_scenes_shared_reaches_the_simulator_and_a_bad_value_is_named(
+    tmp_path: Path,
+) -> None:
+    assert sim_settings(_load(tmp_path)).scenes == "camera"
+    assert sim_settings(_load(tmp_path, sim='scenes = "shared"')).scenes == "shared"
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, sim='scenes = "one"')
+    assert "sim.scenes: \"one\" is not accepted; it should be 'camera' or 'shared'" in str(
+        info.value
+    )
+
+
 def test_a_camera_without_username_needs_no_password(tmp_path: Path) -> None:
     inv = _load(tmp_path)
     assert inv.password("cam-b") == ""

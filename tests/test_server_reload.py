@@ -90,6 +90,10 @@ def test_reload_adds_removes_and_reconnects_only_the_cameras_that_changed(
     assert body["cameras_reconnected"] == [changed]
     assert body["cameras_updated"] == [] and body["needs_restart"] == []
     assert body["cameras"] == 3
+    # The camera list is made once per tick for every caller; a reload starts a new one at
+    # once, so the answer's change is in the very next list.
+    listed_now = [c["id"] for c in server.get("/api/v1/cameras").json()]
+    assert added in listed_now and removed not in listed_now
 
     # Added: recording (no restart).
     wait_for(lambda: _spans(site, added), 30, what=f"{added} to record")

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
@@ -99,6 +100,33 @@ def test_from_a_thread_beside_an_event_loop_workers_are_spawned(tmp_path: Path) 
     method, loops = asyncio.run(as_the_simulator_does())
     assert method == "spawn"
     _check_fresh(loops, cameras, settings)
+
+
+def test_shared_scenes_encode_one_loop_per_codec_for_every_camera(tmp_path: Path) -> None:
+    shared = replace(_settings(tmp_path / "shared"), scenes="shared")
+    cameras = [*_cameras(), replace(_cameras()[1], id="pool-3", path="/pool-3")]
+    seen: list[tuple[int, int, str]] = []
+    loops = load_loops(cameras, shared, lambda *a: seen.append(a), workers=2)
+
+    assert sorted(loops) == sorted(c.id for c in cameras)
+    # One loop object per codec, the same for every camera of it: one encode, one copy held.
+    h265, h264 = loops["pool-0"], loops["pool-1"]
+    assert loops["pool-2"] is h265 and loops["pool-3"] is h264 and h265 is not h264
+    assert (h265.codec, h264.codec) == ("h265", "h264")
+    assert (h265.camera_id, h264.camera_id) == ("shared-h265", "shared-h264")
+    assert len(list((tmp_path / "shared").glob("*.json"))) == 2
+    assert sorted(cam for *_, cam in seen) == sorted(loops)
+    assert [done for done, *_ in seen] == [1, 2, 3, 4] and {t for _, t, _ in seen} == {4}
+    # Each scene is still a whole loop with the usual contract.
+    assert len(h265.units) == 20 and [u.keyframe for u in h265.units].count(True) == 2
+    # The default draws each camera's own scene: two cameras of one codec, two loops.
+    own = load_loops(cameras[1:4:2], _settings(tmp_path / "own"), workers=2)
+    assert own["pool-1"].data != own["pool-3"].data
+    assert own["pool-1"].camera_id == "pool-1" and own["pool-1"].data != h264.data
+    # A second load reads the shared ones back from the cache, still one object per codec.
+    again = load_loops(cameras, shared)
+    assert again["pool-0"] is again["pool-2"] and again["pool-0"].from_cache
+    assert again["pool-0"].data == h265.data
 
 
 def test_a_worker_that_cannot_write_the_cache_fails_the_load(tmp_path: Path) -> None:

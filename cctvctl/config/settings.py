@@ -174,6 +174,9 @@ class SimConfig(StrictModel):
     audio: SimAudio = "none"
     transport: SimTransport = "tcp"
     auth: SimAuth = "digest"
+    #: "camera": each camera draws its own scene (its id, its colours) and has it encoded;
+    #: "shared": the cameras of one codec share one loop, one encode (large sites, benchmarks).
+    scenes: Literal["camera", "shared"] = "camera"
 
 
 class CameraSimConfig(StrictModel):

@@ -12,7 +12,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -49,6 +49,8 @@ class _Coverage:
 
     Reading a day of minute segments for 54 cameras costs about half a second, too much
     for every API poll; so spans are fetched once, then only newer segments are added.
+    The recorder refreshes every due camera together (Recorder._refresh_coverage), in a few
+    index queries whatever the number of cameras.
     """
 
     def __init__(self, camera_id: str, rebuild_offset: float) -> None:
@@ -59,21 +61,24 @@ class _Coverage:
         self.value = 0.0
         self.valid_until = 0.0  # monotonic
 
-    def refresh(self, index: Database, now: float, mono: float) -> None:
-        lo = now - DAY
-        hi = datetime.fromtimestamp(now + 1, UTC)
-        if mono >= self.next_rebuild or self.last_start is None:
-            rows = index.segments(self.camera_id, datetime.fromtimestamp(lo, UTC), hi)
-            self.spans = [(r.start.timestamp(), r.end.timestamp()) for r in rows]
-            self.next_rebuild = mono + COVERAGE_REBUILD
-        else:
-            since = datetime.fromtimestamp(self.last_start, UTC)
-            last = self.last_start
-            for r in index.segments(self.camera_id, since, hi):
-                start = r.start.timestamp()
-                if start > last:
-                    self.spans.append((start, r.end.timestamp()))
+    def needs_rebuild(self, mono: float) -> bool:
+        return mono >= self.next_rebuild or self.last_start is None
+
+    def rebuild(self, spans: list[tuple[float, float]], mono: float) -> None:
+        """Take the day's spans as the index has them now (a full re-read)."""
+        self.spans = list(spans)
+        self.next_rebuild = mono + COVERAGE_REBUILD
+
+    def extend(self, spans: Iterable[tuple[float, float]]) -> None:
+        """Add the segments that started since the last one known."""
+        last = self.last_start
+        added = [span for span in spans if last is None or span[0] > last]
+        if added:
+            self.spans.extend(added)
             self.spans.sort()
+
+    def trim(self, lo: float) -> None:
+        """Drop what ended a day ago or earlier, and note where to read on from."""
         drop = 0
         while drop < len(self.spans) and self.spans[drop][1] <= lo:
             drop += 1
@@ -425,24 +430,61 @@ class Recorder:
 
     # ------------------------------------------------------------------ reads
 
+    def _refresh_coverage(self, cams: Iterable[_Cam], now: float) -> None:
+        """Bring the "missing in 24 h" figure of every camera of ``cams`` whose figure is
+        older than COVERAGE_TTL up to date: one index query for the new segments of all of
+        them, and one per 500 cameras due a full re-read, rather than one per camera (a
+        thousand cameras made a thousand queries, each giving the GIL up and waiting behind
+        the ingest threads to get it back)."""
+        if self._not_before is None:
+            return
+        mono = time.monotonic() - self._mono_origin
+        with self._coverage_lock:
+            due = [c for c in cams if c.entry.camera.enabled and mono >= c.coverage.valid_until]
+            if not due:
+                return
+            lo, hi = now - DAY, now + 1
+            rebuild = [c for c in due if c.coverage.needs_rebuild(mono)]
+            extend = [c for c in due if not c.coverage.needs_rebuild(mono)]
+            try:
+                full = (
+                    self.index.spans(
+                        [c.id for c in rebuild],
+                        datetime.fromtimestamp(lo, UTC),
+                        datetime.fromtimestamp(hi, UTC),
+                    )
+                    if rebuild
+                    else {}
+                )
+                since = min((c.coverage.last_start or lo) for c in extend) if extend else hi
+                new = (
+                    self.index.spans_started(
+                        datetime.fromtimestamp(since, UTC), datetime.fromtimestamp(hi, UTC)
+                    )
+                    if extend
+                    else {}
+                )
+            except Exception:
+                log.exception("cannot read the cameras' segments")
+                return
+            grace = self.inventory.server.offline_after
+            rebuilt = {c.id for c in rebuild}
+            for c in due:
+                cov = c.coverage
+                if c.id in rebuilt:
+                    cov.rebuild(full.get(c.id, []), mono)
+                else:
+                    cov.extend(new.get(c.id, ()))
+                cov.trim(lo)
+                open_start = c.ingest.open_segment_start if c.ingest is not None else None
+                cov.value = round(cov.missing(now, open_start, self._not_before, grace), 1)
+                cov.valid_until = mono + COVERAGE_TTL
+
     def _missing_24h(self, c: _Cam, now: float) -> float:
         if not c.entry.camera.enabled or self._not_before is None:
             return 0.0
-        mono = time.monotonic() - self._mono_origin
-        cov = c.coverage
-        with self._coverage_lock:
-            if mono < cov.valid_until:
-                return cov.value
-            try:
-                cov.refresh(self.index, now, mono)
-            except Exception:
-                log.exception("camera %s: cannot read its segments", c.id)
-                return cov.value
-            open_start = c.ingest.open_segment_start if c.ingest is not None else None
-            grace = self.inventory.server.offline_after
-            cov.value = round(cov.missing(now, open_start, self._not_before, grace), 1)
-            cov.valid_until = mono + COVERAGE_TTL
-            return cov.value
+        self._refresh_coverage((c,), now)
+        return c.coverage.value
 
     def _model(self, c: _Cam, now: float) -> Camera:
         entry = c.entry
@@ -478,7 +520,9 @@ class Recorder:
     def cameras(self) -> list[Camera]:
         """Every camera of the inventory, in inventory order."""
         now = self._now()
-        return [self._model(c, now) for c in self._cams.values()]
+        cams = list(self._cams.values())
+        self._refresh_coverage(cams, now)  # all due cameras at once, before each asks alone
+        return [self._model(c, now) for c in cams]
 
     def camera(self, camera_id: str) -> Camera | None:
         c = self._cams.get(camera_id)

@@ -1,9 +1,11 @@
-"""Encoded H.264 and H.265 loops, one per camera, encoded once and cached on disk.
+"""Encoded H.264 and H.265 loops, encoded once and cached on disk.
 
-Serving many live streams must cost almost nothing per frame, so each camera's scene is
-encoded once into a short closed-GOP loop that the RTSP server replays forever. The encoded
-loop is cached under ``settings.cache_dir``; the cache key covers every input that changes the
-bytes, so a stale entry is never served and an unchanged site starts without encoding.
+Serving many live streams must cost almost nothing per frame, so each scene is encoded once
+into a short closed-GOP loop that the RTSP server replays forever. By default every camera
+draws its own scene; with ``scenes = "shared"`` the cameras of one codec share one scene, so
+one encoded loop (one set of bytes in memory) serves any number of them. The encoded loop is
+cached under ``settings.cache_dir``; the cache key covers every input that changes the bytes,
+so a stale entry is never served and an unchanged site starts without encoding.
 """
 
 from __future__ import annotations
@@ -56,9 +58,9 @@ class AccessUnit:
 
 @dataclass(frozen=True)
 class Loop:
-    """A camera's encoded loop, ready to be replayed over RTP."""
+    """A scene's encoded loop, ready to be replayed over RTP."""
 
-    camera_id: str
+    camera_id: str  # the scene's: the camera's own, or a shared scene's (scene_of)
     width: int
     height: int
     fps: int
@@ -114,11 +116,36 @@ def _frame_pts(index: int, fps: int) -> int:
     return round(index * CLOCK_RATE / fps)
 
 
+#: SimSettings.scenes: a scene per camera, or one per codec shared by every camera of it.
+SCENES = ("camera", "shared")
+
+
+def scene_of(camera: SimCamera, settings: SimSettings) -> SimCamera:
+    """The camera whose scene ``camera`` sends: itself, or with ``scenes = "shared"`` a
+    stand-in that every camera of the same codec shares (the picture then names the codec,
+    not the camera). Applying it twice gives the same stand-in."""
+    if settings.scenes != "shared":
+        return camera
+    codec = media_of(camera, settings).codec
+    return SimCamera(
+        id=f"shared-{codec}",
+        name=f"shared {codec} scene",
+        kecamatan="shared scene",
+        site=codec.upper(),
+        rtsp_port=0,
+        path="",
+        username="",
+        password="",
+        codec=codec,
+    )
+
+
 # --- cache ---------------------------------------------------------------------------------
 
 
 def cache_key(camera: SimCamera, settings: SimSettings) -> str:
     """Hash of every input that changes the encoded bytes."""
+    camera = scene_of(camera, settings)
     params = {
         "version": CACHE_VERSION,
         "codec": media_of(camera, settings).codec,
@@ -137,7 +164,9 @@ def cache_key(camera: SimCamera, settings: SimSettings) -> str:
 
 
 def cache_paths(camera: SimCamera, settings: SimSettings) -> tuple[Path, Path]:
-    """(Annex B file, JSON index) for this camera and these settings."""
+    """(Annex B file, JSON index) of the camera's scene under these settings (with shared
+    scenes, the same two files for every camera of a codec)."""
+    camera = scene_of(camera, settings)
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", camera.id)
     stem = f"{safe}-{settings.width}x{settings.height}-{cache_key(camera, settings)}"
     base = Path(settings.cache_dir)
@@ -191,50 +220,27 @@ def _load(paths: tuple[Path, Path]) -> tuple[bytes, list[_Entry]] | None:
 # --- encoding ------------------------------------------------------------------------------
 
 
-def _open_hevc_encoder(settings: SimSettings) -> Any:
-    import av
-
-    gop = gop_frames(settings)
-    kbps = target_bitrate(settings) // 1000
-    ctx = av.CodecContext.create("libx265", "w")
-    ctx.width, ctx.height = settings.width, settings.height
-    ctx.pix_fmt = "yuv420p"
-    ctx.time_base = fractions.Fraction(1, settings.fps)
-    ctx.framerate = fractions.Fraction(settings.fps, 1)
-    ctx.bit_rate = kbps * 1000
-    ctx.gop_size = gop
-    ctx.max_b_frames = 0
-    x265 = {
-        # The same contract as the H.264 loop: fixed closed GOPs, no B-frames, parameter
-        # sets before every IDR; ultrafast keeps a cold start of many cameras short.
-        "keyint": gop,
-        "min-keyint": gop,
-        "scenecut": 0,
-        "open-gop": 0,
-        "bframes": 0,
-        "repeat-headers": 1,
-        "vbv-maxrate": kbps * 3 // 2,
-        "vbv-bufsize": kbps,
-        "log-level": "error",
-        "frame-threads": 1,
-    }
-    ctx.options = {
-        "preset": "ultrafast",
-        "tune": "zerolatency",
-        "x265-params": ":".join(f"{k}={v}" for k, v in x265.items()),
-    }
-    return ctx
+#: Per codec: (libav encoder, its params option, preset, extra options). Both keep one
+#: contract: fixed closed GOPs (keyframes land where the RTSP server expects them, whatever
+#: the picture), no B-frames (dts == pts, so replaying needs no reordering and a loop splice
+#: stays valid), parameter sets before every IDR (a client joining at any keyframe can start
+#: decoding), and a VBV cap so a GOP's bytes spread evenly over the wire.
+_ENCODERS: dict[str, tuple[str, str, str, dict[str, str]]] = {
+    "h264": ("libx264", "x264-params", "veryfast", {"profile": "main"}),
+    # ultrafast: x265 costs several times x264, and a cold start encodes many loops.
+    "h265": ("libx265", "x265-params", "ultrafast", {}),
+}
+# x265's own: quiet, and one frame thread per encode (the pool runs one encode per core).
+_X265_ONLY: dict[str, object] = {"log-level": "error", "frame-threads": 1}
 
 
 def _open_encoder(settings: SimSettings, codec: str = "h264") -> Any:
     import av
 
-    if codec == "h265":
-        return _open_hevc_encoder(settings)
-
+    name, params_option, preset, extra = _ENCODERS[codec]
     gop = gop_frames(settings)
     kbps = target_bitrate(settings) // 1000
-    ctx = av.CodecContext.create("libx264", "w")
+    ctx: Any = av.CodecContext.create(name, "w")  # a video context, for either codec
     ctx.width, ctx.height = settings.width, settings.height
     ctx.pix_fmt = "yuv420p"
     ctx.time_base = fractions.Fraction(1, settings.fps)
@@ -242,25 +248,22 @@ def _open_encoder(settings: SimSettings, codec: str = "h264") -> Any:
     ctx.bit_rate = kbps * 1000
     ctx.gop_size = gop
     ctx.max_b_frames = 0
-    x264 = {
-        # Fixed GOP: keyframes land where the RTSP server expects them, whatever the picture.
+    params: dict[str, object] = {
         "keyint": gop,
         "min-keyint": gop,
         "scenecut": 0,
         "open-gop": 0,
-        # dts == pts, so replaying needs no reordering and a loop splice stays valid.
         "bframes": 0,
-        # SPS/PPS in every IDR: a client joining at any keyframe can start decoding.
         "repeat-headers": 1,
-        # Caps keyframe bursts so a GOP's bytes spread evenly over the wire.
         "vbv-maxrate": kbps * 3 // 2,
         "vbv-bufsize": kbps,
+        **(_X265_ONLY if codec == "h265" else {}),
     }
     ctx.options = {
-        "preset": "veryfast",
+        "preset": preset,
         "tune": "zerolatency",
-        "profile": "main",
-        "x264-params": ":".join(f"{k}={v}" for k, v in x264.items()),
+        **extra,
+        params_option: ":".join(f"{k}={v}" for k, v in params.items()),
     }
     return ctx
 
@@ -268,9 +271,10 @@ def _open_encoder(settings: SimSettings, codec: str = "h264") -> Any:
 def _encode_packets(camera: SimCamera, settings: SimSettings) -> Iterator[Any]:
     import av
 
-    ctx = _open_encoder(settings, media_of(camera, settings).codec)
+    scene = scene_of(camera, settings)
+    ctx = _open_encoder(settings, media_of(scene, settings).codec)
     for i in range(loop_frame_count(settings)):
-        frame = av.VideoFrame.from_ndarray(render_frame(camera, i, settings), format="rgb24")
+        frame = av.VideoFrame.from_ndarray(render_frame(scene, i, settings), format="rgb24")
         frame.pts = i
         yield from ctx.encode(frame)
     yield from ctx.encode(None)
@@ -340,6 +344,7 @@ def _build(
     from_cache: bool,
     seconds: float,
 ) -> Loop:
+    camera = scene_of(camera, settings)
     codec = media_of(camera, settings).codec
     view = memoryview(data)
     units = tuple(
@@ -376,7 +381,7 @@ def _build(
 
 
 def load_loop(camera: SimCamera, settings: SimSettings) -> Loop:
-    """The camera's loop from the cache, encoding and caching it first if needed.
+    """The camera's loop (its scene's) from the cache, encoding and caching it first if needed.
 
     Blocking and thread-safe: PyAV and x264 release the GIL while encoding.
     """
@@ -392,11 +397,17 @@ def load_loop(camera: SimCamera, settings: SimSettings) -> Loop:
 
 
 def _keep(
-    loops: dict[str, Loop], loop: Loop, total: int, on_progress: ProgressCallback | None
+    loops: dict[str, Loop],
+    cameras: Sequence[SimCamera],
+    loop: Loop,
+    total: int,
+    on_progress: ProgressCallback | None,
 ) -> None:
-    loops[loop.camera_id] = loop
-    if on_progress is not None:
-        on_progress(len(loops), total, loop.camera_id)  # camera ids are unique
+    """Give ``loop`` to every camera that sends its scene (the same object, not copies)."""
+    for cam in cameras:
+        loops[cam.id] = loop
+        if on_progress is not None:
+            on_progress(len(loops), total, cam.id)  # camera ids are unique
 
 
 def default_workers() -> int:
@@ -431,7 +442,8 @@ def _worker_start(parent: int) -> None:
 
 
 def encode_into_cache(camera: SimCamera, settings: SimSettings) -> float:
-    """Encode a camera's loop into the cache unless it is there; the seconds it took.
+    """Encode a camera's loop (its scene's) into the cache unless it is there; the seconds
+    it took.
 
     Runs in a worker process: only the camera, the settings and a float cross over, the
     loop itself goes through the cache file (written atomically).
@@ -453,19 +465,25 @@ def load_loops(
 ) -> dict[str, Loop]:
     """Load or encode every camera's loop; blocking, meant to run in a worker thread.
 
-    Cached loops are read in the calling thread. The others are encoded side by side in a
-    pool of processes and read back from the cache as each is done. ``on_progress`` runs
-    in the calling thread.
+    Each scene is read or encoded once, whatever the number of cameras sending it (with
+    ``scenes = "shared"``, one per codec), and its loop is given to all of them. Cached
+    loops are read in the calling thread. The others are encoded side by side in a pool of
+    processes and read back from the cache as each is done. ``on_progress`` runs in the
+    calling thread, once per camera.
     """
-    loops: dict[str, Loop] = {}
-    missing: list[SimCamera] = []
+    by_scene: dict[tuple[Path, Path], list[SimCamera]] = {}
     for cam in cameras:
-        cached = _load(cache_paths(cam, settings))
+        by_scene.setdefault(cache_paths(cam, settings), []).append(cam)
+    loops: dict[str, Loop] = {}
+    total = len(cameras)
+    missing: list[list[SimCamera]] = []
+    for paths, group in by_scene.items():
+        cached = _load(paths)
         if cached is None:
-            missing.append(cam)
+            missing.append(group)
         else:
-            loop = _build(cam, settings, *cached, from_cache=True, seconds=0.0)
-            _keep(loops, loop, len(cameras), on_progress)
+            loop = _build(group[0], settings, *cached, from_cache=True, seconds=0.0)
+            _keep(loops, group, loop, total, on_progress)
     if not missing:
         return loops
     from concurrent.futures import ProcessPoolExecutor
@@ -474,17 +492,17 @@ def load_loops(
     with ProcessPoolExecutor(
         count, _pool_context(), initializer=_worker_start, initargs=(os.getpid(),)
     ) as pool:
-        futures = {pool.submit(encode_into_cache, cam, settings): cam for cam in missing}
+        futures = {pool.submit(encode_into_cache, group[0], settings): group for group in missing}
         try:
             for fut in as_completed(futures):
                 seconds = fut.result()
-                cam = futures[fut]
-                cached = _load(cache_paths(cam, settings))
+                group = futures[fut]
+                cached = _load(cache_paths(group[0], settings))
                 if cached is None:  # removed between the worker's write and this read
-                    _keep(loops, load_loop(cam, settings), len(cameras), on_progress)
+                    _keep(loops, group, load_loop(group[0], settings), total, on_progress)
                     continue
-                built = _build(cam, settings, *cached, from_cache=False, seconds=seconds)
-                _keep(loops, built, len(cameras), on_progress)
+                built = _build(group[0], settings, *cached, from_cache=False, seconds=seconds)
+                _keep(loops, group, built, total, on_progress)
         except BaseException:
             for other in futures:
                 other.cancel()

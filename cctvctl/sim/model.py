@@ -65,6 +65,9 @@ class SimSettings:
     audio: str = "none"
     transport: str = "tcp"
     auth: str = "digest"
+    #: "camera": every camera draws (and encodes) its own scene; "shared": the cameras of
+    #: one codec send one shared loop, so a large site starts and runs on one encode a codec.
+    scenes: str = "camera"
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,9 @@ __all__ = [
 
 INDEX_FILENAME: Final = "index.sqlite3"
 BUSY_TIMEOUT_SECONDS: Final = 30.0
+#: How long a writer of this process waits its turn behind the others before it goes to
+#: SQLite's own lock anyway (and its busy timeout): a bound, so no writer waits for ever.
+WRITE_QUEUE_SECONDS: Final = 300.0
 
 
 class SegmentLike(Protocol):
@@ -136,6 +139,8 @@ def from_ts(ts: float) -> datetime:
 
 # Queries below are assembled from these fixed fragments and fixed WHERE terms only;
 # every value is a bound parameter, hence the S608 (string-built SQL) waivers.
+#: Cameras named in one `IN (...)` of Database.spans (SQLite caps bound parameters).
+_SPAN_CAMERAS: Final = 500
 _SELECT_SEGMENTS: Final = (
     'SELECT id, camera, kecamatan, start, "end", bytes, frames, path, local, archived, sha256, '
     "width, height FROM segments "
@@ -171,6 +176,11 @@ class Database:
         self._local = threading.local()
         self._conns: dict[threading.Thread, sqlite3.Connection] = {}
         self._conns_lock = threading.Lock()
+        # This process's writers take turns here, blocked in the kernel, rather than in
+        # SQLite's busy handler, which polls with sleeps and serves no one in order: a
+        # thousand ingest threads closing segments together left some waiting past the
+        # busy timeout ("database is locked") while the GIL slowed every transaction.
+        self._writers = threading.Lock()
         self._closed = False
         try:
             conn = self._conn()
@@ -211,13 +221,18 @@ class Database:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        turn = self._writers.acquire(timeout=WRITE_QUEUE_SECONDS)
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            if turn:
+                self._writers.release()
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._conn().execute(sql, params).fetchall()
@@ -358,6 +373,43 @@ class Database:
             (camera, hi, lo, lo),
         )
         return [self._row(r) for r in rows]
+
+    def spans(
+        self, cameras: Sequence[str], start: datetime, end: datetime
+    ) -> dict[str, list[tuple[float, float]]]:
+        """Per camera of ``cameras``, the (start, end) epoch seconds of its segments
+        overlapping ``[start, end)``, ordered by start: many cameras' coverage in a few
+        queries, not one each (every camera's query would give the GIL away once more)."""
+        lo, hi = to_ts(start), to_ts(end)
+        found: dict[str, list[tuple[float, float]]] = {}
+        for first in range(0, len(cameras), _SPAN_CAMERAS):
+            chunk = cameras[first : first + _SPAN_CAMERAS]
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(
+                f'SELECT camera, start, "end" FROM segments WHERE camera IN ({marks}) '  # noqa: S608
+                'AND start < ? AND "end" > ? '
+                "AND start >= ? - (SELECT value FROM meta WHERE key = 'max_seconds') "
+                "ORDER BY start, id",
+                (*chunk, hi, lo, lo),
+            )
+            for camera, s, e in rows:
+                found.setdefault(camera, []).append((s, e))
+        return found
+
+    def spans_started(
+        self, after: datetime, before: datetime
+    ) -> dict[str, list[tuple[float, float]]]:
+        """Per camera, the (start, end) epoch seconds of every camera's segments that start
+        after ``after`` and before ``before``, ordered by start (one query)."""
+        rows = self._query(
+            'SELECT camera, start, "end" FROM segments WHERE start > ? AND start < ? '
+            "ORDER BY start, id",
+            (to_ts(after), to_ts(before)),
+        )
+        found: dict[str, list[tuple[float, float]]] = {}
+        for camera, s, e in rows:
+            found.setdefault(camera, []).append((s, e))
+        return found
 
     def first_segment_start(self, camera: str) -> datetime | None:
         value = self._query("SELECT MIN(start) FROM segments WHERE camera = ?", (camera,))[0][0]

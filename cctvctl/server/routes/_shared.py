@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+import threading
+import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,7 +15,7 @@ from typing import Annotated, Any, Final, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from cctvctl.config import KecamatanConfig
 from cctvctl.devicecheck import clock_wire, device_wire
@@ -41,6 +45,7 @@ __all__ = [
     "body_fields",
     "body_schema",
     "camera_or_404",
+    "cameras_json",
     "invalid",
     "job_created",
     "kecamatan_or_404",
@@ -295,8 +300,65 @@ def archive_now(
     return archive_health(config, rt.db, rt.uploader.figures(), now)
 
 
+#: How long one camera list serves every request (the camera list, health, kecamatan): the
+#: recorder's monitor tick, so no figure is staler than the monitor's own verdicts.
+LIST_SECONDS: Final = 0.5
+_CAMERA_LIST: Final = TypeAdapter(list[Camera])
+
+
+class _CameraList:
+    """The presented camera list and its JSON, made at most once per LIST_SECONDS.
+
+    Under a thousand ingest threads every Python step of a request waits its turn for the
+    GIL, so the list costs the API little only if it is made once for every caller of a
+    tick, and sent as JSON made in one call (TypeAdapter.dump_json, no per-camera Python).
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.made = -math.inf  # monotonic
+        self.inventory: object = None  # a reload replaces the inventory: the list goes
+        self.cameras: list[Camera] = []
+        self.body: bytes | None = None
+
+
+_lists: weakref.WeakKeyDictionary[Runtime, _CameraList] = weakref.WeakKeyDictionary()
+_lists_lock = threading.Lock()
+
+
+def _camera_list(rt: Runtime) -> _CameraList:
+    with _lists_lock:
+        found = _lists.get(rt)
+        if found is None:
+            found = _lists[rt] = _CameraList()
+        return found
+
+
 def live_cameras(rt: Runtime) -> list[Camera]:
-    return [_present(rt, cam) for cam in rt.recorder.cameras()]
+    """Every camera with its live figures, as made for this tick (LIST_SECONDS)."""
+    cached = _camera_list(rt)
+    with cached.lock:  # one caller makes it; the others of the tick wait and share it
+        now = time.monotonic()
+        if now - cached.made >= LIST_SECONDS or cached.inventory is not rt.inventory:
+            inventory = rt.inventory
+            cached.cameras = [_present(rt, cam) for cam in rt.recorder.cameras()]
+            cached.inventory, cached.made, cached.body = inventory, now, None
+        return cached.cameras
+
+
+def cameras_json(rt: Runtime, cameras: list[Camera] | None = None) -> bytes:
+    """``cameras`` (default: the whole live list) as the JSON array the API sends."""
+    if cameras is not None:
+        return _CAMERA_LIST.dump_json(cameras, by_alias=True)
+    whole = live_cameras(rt)
+    cached = _camera_list(rt)
+    with cached.lock:
+        if cached.body is None or cached.cameras is not whole:
+            body = _CAMERA_LIST.dump_json(whole, by_alias=True)
+            if cached.cameras is whole:
+                cached.body = body
+            return body
+        return cached.body
 
 
 def job_created(collection: str, link: str) -> dict[str, Any]:

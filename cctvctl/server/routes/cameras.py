@@ -15,6 +15,7 @@ from cctvctl.server.routes._shared import (
     RT,
     VIEWER,
     camera_or_404,
+    cameras_json,
     invalid,
     kecamatan_or_404,
     live_cameras,
@@ -50,15 +51,21 @@ def list_cameras(
     status: Annotated[
         CameraStatus | None, Query(description="Only cameras with this status.")
     ] = None,
-) -> list[Camera]:
-    """Every camera of this server in inventory order, with live status."""
+) -> Response:
+    """Every camera of this server in inventory order, with live status.
+
+    The list is made once per LIST_SECONDS for every caller and sent as JSON made in one
+    call (no response-model pass over a thousand cameras): see ``_shared.live_cameras``.
+    """
     slug = kecamatan_or_404(rt, kecamatan).key if kecamatan is not None else None
-    cams = live_cameras(rt)
-    return [
+    if slug is None and status is None:
+        return Response(cameras_json(rt), media_type="application/json")
+    chosen = [
         c
-        for c in cams
+        for c in live_cameras(rt)
         if (slug is None or c.kecamatan_slug == slug) and (status is None or c.status is status)
     ]
+    return Response(cameras_json(rt, chosen), media_type="application/json")
 
 
 @router.get("/cameras/{camera_id}", response_model=Camera)

@@ -12,11 +12,11 @@ every part, the part's in its checksum header, multipart from 8 MiB, 4 parts at 
 without a cap) and with boto3's ``upload_file`` (its TransferManager, a fresh client per
 round, set to the same: multipart from 8 MiB, 8 MiB parts, 4 threads; its default CRC32
 per part, sent as a trailer): files one after another on both sides. Only the checksum
-differs, and the output says so. One untimed warm-up round of each comes first (a fresh
-moto builds its answers on its first multipart upload: that was the "cold" first round),
-then the rounds alternate which tool goes first; each round's ratios and their median are
-printed. Reported per tool: MB/s (wall) and CPU seconds per GB (user + system of this
-process).
+differs, and the output says so. One untimed warm-up round of each comes first (the
+first uploads meet a fresh server and client: the old first round, "cold", was always
+the uploader's), then the rounds alternate which tool goes first; each round's ratios and
+their median are printed. Reported per tool: MB/s (wall) and CPU seconds per GB (user +
+system of this process).
 
 Caveats (also printed at the end of a run): loopback, no link latency or loss (on a real
 kecamatan link the link, not the client, sets the pace, and the cap is what matters);
@@ -191,8 +191,8 @@ def main() -> None:
                     f"{cpu / (total / 1e9):6.2f} CPU s/GB ({wall:.1f} s, {cpu:.1f} CPU s)"
                 )
 
-            # The first multipart upload a fresh server sees costs it more (moto builds
-            # its answers' templates on first use): one untimed round of each tool.
+            # The first uploads meet a fresh server and client, whichever tool sends
+            # them: one untimed round of each.
             show(0, "cctvctl Uploader  (warm-up)", ours(0, "warm"))
             show(0, "boto3 upload_file (warm-up)", theirs(0, "warm"))
             ratios: list[tuple[float, float]] = []

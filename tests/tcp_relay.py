@@ -5,6 +5,12 @@ bytes are held and nothing comes back, while both TCP connections stay open (the
 kernel still answers keepalive probes), so a client waiting for an answer waits for ever:
 what a store behind a dead VPN or a hung router looks like to a node, and what no
 shutdown of PostgreSQL can show (its connections end with a reset).
+
+``rate`` makes it a thin link: each connection's upload (client to target) is paced to
+that many bytes a second, so a request's body stays in flight long enough to be cut; and
+:meth:`TcpRelay.in_flight` counts the connections whose client spoke last (a request
+sent or being sent, no answer yet). When the target closes a connection, the relay closes
+the client's side too: a store that goes down resets what was in flight.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from types import TracebackType
 from typing import Self
 
@@ -23,8 +30,10 @@ __all__ = ["TcpRelay"]
 class TcpRelay:
     """Listens on 127.0.0.1:``port`` and forwards each connection to ``target``."""
 
-    def __init__(self, target: tuple[str, int]) -> None:
+    def __init__(self, target: tuple[str, int], *, rate: float = 0.0) -> None:
         self.target = target
+        self.rate = rate
+        self._asking: dict[socket.socket, bool] = {}
         self.port = free_port()
         self._flowing = threading.Event()
         self._flowing.set()
@@ -42,6 +51,11 @@ class TcpRelay:
     def thaw(self) -> None:
         """Let the held bytes go on, and every byte after them: the link came back."""
         self._flowing.set()
+
+    def in_flight(self) -> int:
+        """Connections whose client sent bytes the target has not answered yet."""
+        with self._lock:
+            return sum(self._asking.values())
 
     def close(self) -> None:
         self._closed.set()
@@ -78,22 +92,32 @@ class TcpRelay:
             upstream.settimeout(None)
             with self._lock:
                 self._sockets += [client, upstream]
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+            for src, dst, up in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(
+                    target=self._pump, args=(src, dst, client, up), daemon=True
+                ).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, pair: socket.socket, up: bool) -> None:
+        # Small reads when paced, so the pace is even and a cut finds the body half sent.
+        size = 65536 if not (up and self.rate) else max(1024, min(65536, int(self.rate / 20)))
         try:
             while True:
-                data = src.recv(65536)
+                data = src.recv(size)
                 if not data:
                     break
                 self._flowing.wait()
                 if self._closed.is_set():
                     break
+                with self._lock:
+                    self._asking[pair] = up
+                if up and self.rate:
+                    time.sleep(len(data) / self.rate)
                 dst.sendall(data)
         except OSError:
             pass
         finally:
+            with self._lock:
+                self._asking.pop(pair, None)
             for sock in (src, dst):
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)

@@ -14,9 +14,11 @@ import pytest
 from archive_sites import KEYS, MiB, add_footage, archive_config, hours_ago, sha256_of
 from harness import wait_for
 from s3_harness import S3Engine
+from tcp_relay import TcpRelay
 
 from cctvctl.archive.s3 import make_client
-from cctvctl.archive.uploader import Uploader
+from cctvctl.archive.uploader import PARALLEL_PARTS, Uploader
+from cctvctl.config import ArchiveConfig
 from cctvctl.storage.database import Database
 
 PART = 5 * MiB  # S3's smallest part
@@ -235,3 +237,85 @@ def test_a_process_killed_mid_upload_resumes_at_the_next_start(
     body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
     assert hashlib.sha256(body).hexdigest() == sha256_of(row.path)
     assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_a_link_cut_with_four_parts_in_flight_resumes_and_completes_once(
+    s3: S3Engine, index: Database
+) -> None:
+    assert PARALLEL_PARTS == 4
+    bucket = s3.make_bucket(versioned=True)  # a second PUT would be a second version
+    row_id = add_footage(index, hours_ago(2), size=8 * PART)
+    row = index.get(row_id)
+    assert row is not None
+    local_sha = sha256_of(row.path)
+    client = s3.client()
+    # No cap (so 4 parts at once), but a thin link in front of the store: a part takes
+    # about 1.3 s, so the second four are caught in flight.
+    with TcpRelay(("127.0.0.1", s3.port), rate=4_000_000) as relay:
+        config = ArchiveConfig.model_validate(
+            {"endpoint": f"http://127.0.0.1:{relay.port}", "bucket": bucket}
+        )
+        uploader = Uploader(
+            index,
+            config,
+            make_client(config, KEYS, connect_timeout=1, read_timeout=5, max_attempts=1),
+            part_size=PART,
+            poll_seconds=0.2,
+        )
+
+        def parts_held() -> int:
+            uploads = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+            if not uploads:
+                return 0
+            assert len(uploads) == 1
+            up = uploads[0]
+            listed = client.list_parts(Bucket=bucket, Key=up["Key"], UploadId=up["UploadId"])
+            return len(listed.get("Parts", []))
+
+        uploader.start()
+        try:
+            wait_for(
+                lambda: parts_held() >= 4 and relay.in_flight() == 4,
+                timeout=60,
+                what="four parts held and four in flight",
+            )
+            held_at_cut = parts_held()
+            s3.stop()
+            try:
+                wait_for(
+                    lambda: sum(uploader.figures().failures.values()) >= 1,
+                    timeout=20,
+                    what="the uploader to notice the cut",
+                )
+                cut = index.get(row_id)
+                assert cut is not None and cut.archived is None  # not marked while cut
+                assert cut.local and cut.path.exists()  # and nothing local deleted
+                sent_before = uploader.figures().sent_bytes
+            finally:
+                s3.start()
+            wait_for(
+                lambda: (r := index.get(row_id)) is not None and r.archived is not None,
+                timeout=60,
+                what="the upload to finish after the link came back",
+            )
+        finally:
+            uploader.stop()
+    assert held_at_cut == 4
+    done = index.get(row_id)
+    assert done is not None and done.location == "both" and done.sha256 == local_sha
+    assert sha256_of(done.path) == local_sha  # the local copy stays, untouched
+    key = index.stored_path(done.path)
+    assert s3.keys(bucket) == [key]
+    versions = client.list_object_versions(Bucket=bucket).get("Versions", [])
+    assert [v["Key"] for v in versions] == [key]  # completed once
+    assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    head = client.head_object(Bucket=bucket, Key=key)
+    assert head["ETag"].endswith('-8"') and head["Metadata"]["sha256"] == local_sha
+    body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == local_sha
+    figures = uploader.figures()
+    assert sum(figures.uploaded_segments.values()) == 1
+    # After the link came back only the parts cut in flight went again (all four, or
+    # fewer if the store kept one it had whole): never a part it held before the cut.
+    resent = figures.sent_bytes - sent_before
+    assert 3 * PART <= resent <= 4 * PART

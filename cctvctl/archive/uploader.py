@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -200,28 +200,41 @@ class Uploader:
             n=BATCH,
         )
         done = 0
-        for row in rows:
-            if self._stop.is_set() or not window_open(
-                datetime.fromtimestamp(self._clock(), UTC), self.config.window_minutes
-            ):
-                break
-            self._set_state("uploading")
-            try:
-                self.upload(row)
-            except _FAILURES as exc:
-                if self._stop.is_set():
-                    # Our own stop cut the read (botocore wraps it): not a failure.
-                    raise Stopped("uploads stopping") from exc
-                if isinstance(exc, FileNotFoundError) and not row.path.exists():
-                    # Deleted under us (retention's disk guard): nothing left to send.
-                    continue
-                self._failed(row, exc)
-                raise
-            done += 1
+        # The next segment is digested while this one is sent (hashlib lets go of the
+        # GIL): otherwise a read and two SHA-256 passes of every file, before its first
+        # byte may go, stand between every two uploads with the link idle.
+        with ThreadPoolExecutor(1, thread_name_prefix="archive-digest") as ahead:
+            coming = ahead.submit(self._digest, rows[0]) if rows else None
+            for at, row in enumerate(rows):
+                if self._stop.is_set() or not window_open(
+                    datetime.fromtimestamp(self._clock(), UTC), self.config.window_minutes
+                ):
+                    break
+                assert coming is not None
+                digests = coming
+                coming = ahead.submit(self._digest, rows[at + 1]) if at + 1 < len(rows) else None
+                if self._one(row, digests):
+                    done += 1
         if done and self._outage:
             log.info("archive: %s reachable again; uploads resumed", self.config.endpoint)
             self._outage = False
         return done
+
+    def _one(self, row: SegmentRow, digests: Future[FileDigests]) -> bool:
+        """Upload ``row`` (``digests``: its file's, being made); False if the file went."""
+        self._set_state("uploading")
+        try:
+            self.upload(row, digests.result())
+        except _FAILURES as exc:
+            if self._stop.is_set():
+                # Our own stop cut the read (botocore wraps it): not a failure.
+                raise Stopped("uploads stopping") from exc
+            if isinstance(exc, FileNotFoundError) and not row.path.exists():
+                # Deleted under us (retention's disk guard): nothing left to send.
+                return False
+            self._failed(row, exc)
+            raise
+        return True
 
     def _failed(self, row: SegmentRow, exc: BaseException) -> None:
         text = f"{error_code(exc)}: {exc}"
@@ -253,11 +266,17 @@ class Uploader:
 
     # ------------------------------------------------------------------ one segment
 
-    def upload(self, row: SegmentRow) -> None:
-        """Put ``row``'s file in the store (or find it there) and mark it archived."""
+    def _digest(self, row: SegmentRow) -> FileDigests:
+        multipart = row.bytes >= self.multipart_threshold
+        return digest_file(row.path, self.part_size if multipart else max(row.bytes, 1))
+
+    def upload(self, row: SegmentRow, digests: FileDigests | None = None) -> None:
+        """Put ``row``'s file in the store (or find it there) and mark it archived;
+        ``digests``: its file's, made ahead (else here)."""
         key = self.archive.key(row)
         multipart = row.bytes >= self.multipart_threshold
-        digests = digest_file(row.path, self.part_size if multipart else max(row.bytes, 1))
+        if digests is None:
+            digests = self._digest(row)
         if digests.size != row.bytes:
             raise OSError(f"{row.path} is {digests.size} bytes, the index says {row.bytes}")
         state = self.archive.multipart(row.id)

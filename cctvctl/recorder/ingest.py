@@ -604,16 +604,23 @@ class CameraIngest:
                 if self.settings.batch_seconds > 0
                 else None
             )
-            mark = time.monotonic()
+            monotonic = time.monotonic
+            mark = monotonic()
+            # Sound that is not stored is not demuxed into Python: PyAV's demux() skips
+            # the packets of streams it was not given before it makes objects of them.
             for packet in container.demux(stream, *([sound] if audio_out else [])):
                 if stop.is_set():
                     break
                 if packet.stream_index != video_index:
+                    # As many audio packets as frames: the shortest way through.
                     if writer is not None and packet.size:
-                        for kept in converter.convert(packet) if converter else (packet,):
-                            writer.write_audio(kept)
+                        if converter is None:
+                            writer.write_audio(packet)
+                        else:
+                            for kept in converter.convert(packet):
+                                writer.write_audio(kept)
                     continue
-                arrived = time.monotonic()
+                arrived = monotonic()
                 size = packet.size
                 if not size:
                     continue  # the flush packet demux() yields when the stream ends
@@ -668,7 +675,7 @@ class CameraIngest:
                         stats.settled(clock())
                         if stop.wait(pause):
                             break
-                mark = time.monotonic()
+                mark = monotonic()
             else:
                 if not stop.is_set():
                     raise _ConnectionEnded

@@ -22,7 +22,14 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["BEHIND_WINDOW", "DEFAULT_THRESHOLD", "MediaClock", "Reanchor"]
+__all__ = [
+    "BEHIND_WINDOW",
+    "DEFAULT_THRESHOLD",
+    "SETTLE_SECONDS",
+    "SETTLE_TOLERANCE",
+    "MediaClock",
+    "Reanchor",
+]
 
 #: Seconds media time may depart from the wall clock before it is re-anchored.
 DEFAULT_THRESHOLD: Final = 2.0
@@ -31,6 +38,11 @@ DEFAULT_THRESHOLD: Final = 2.0
 #: load one can last: 512 cameras on the shared 2-core VM had threads 2.5 s behind for 30 s
 #: (18 false re-anchors in a 60 s run with a 30 s window).
 BEHIND_WINDOW: Final = 120.0
+#: Seconds of media at the start of a connection in which media time running ahead of
+#: arrival only means the first packet was read late (see the module's text).
+SETTLE_SECONDS: Final = 10.0
+#: Seconds ahead that are let be while settling: the burst drains a few ms at a time.
+SETTLE_TOLERANCE: Final = 0.05
 
 JUMPED: Final = "timestamps jumped"
 DRIFTED: Final = "clock drifted"
@@ -49,13 +61,45 @@ class Reanchor:
 class MediaClock:
     """Follows one connection's lag of media time behind arrival. Not thread-safe."""
 
-    def __init__(self, threshold: float = DEFAULT_THRESHOLD, window: float = BEHIND_WINDOW):
-        if threshold <= 0 or window <= 0:
-            raise ValueError("threshold and window must be positive")
+    def __init__(
+        self,
+        threshold: float = DEFAULT_THRESHOLD,
+        window: float = BEHIND_WINDOW,
+        settle: float = SETTLE_SECONDS,
+    ) -> None:
+        if threshold <= 0 or window <= 0 or settle < 0:
+            raise ValueError("threshold and window must be positive, settle not negative")
         self.threshold = threshold
         self.window = window
         self._lags: deque[tuple[float, float]] = deque()  # (arrival, lag), lags increasing
         self._since: float | None = None
+        self._settle = settle
+        # Media wall time where settling ends: the first packet's plus ``settle``, moved
+        # with every shift given since, so it stays ``settle`` seconds of the stream.
+        self._settle_end: float | None = None
+        #: True until the connection's first ``settle`` seconds of media have passed;
+        #: :meth:`settle` has nothing to say after that (callers may skip it).
+        self.settling = settle > 0
+
+    def settle(self, media_wall: float, arrival: float) -> float:
+        """In the connection's first ``settle`` seconds of media: the shift (< 0) that dates
+        the footage so far back to this packet's arrival when its media time is ahead of
+        it, else 0.0. Call before :meth:`observe`, with the same packet."""
+        end = self._settle_end
+        if end is None:
+            end = self._settle_end = media_wall + self._settle
+        if media_wall >= end:
+            self.settling = False
+            return 0.0
+        ahead = media_wall - arrival
+        if ahead <= SETTLE_TOLERANCE:
+            return 0.0
+        self._settle_end = end - ahead
+        return -ahead
+
+    def _shifted(self, shift: float) -> None:
+        if self._settle_end is not None:
+            self._settle_end += shift
 
     def _restart(self) -> None:
         self._lags.clear()
@@ -74,6 +118,7 @@ class MediaClock:
         lag = arrival - media_wall
         if lag < -self.threshold:
             self._restart()
+            self._shifted(lag)
             return lag
         lags = self._lags
         while lags and lags[-1][1] >= lag:
@@ -86,6 +131,7 @@ class MediaClock:
         edge = lags[0][1]
         if arrival - self._since >= self.window and edge > self.threshold:
             self._restart()
+            self._shifted(edge)
             return edge
         return None
 
@@ -96,4 +142,6 @@ class MediaClock:
         packet read late in a batch is not taken for a pause."""
         pause = (arrival - media_wall) - self.edge()
         self._restart()
-        return pause if pause > self.threshold else 0.0
+        shift = pause if pause > self.threshold else 0.0
+        self._shifted(shift)
+        return shift

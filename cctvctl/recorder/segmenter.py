@@ -70,13 +70,6 @@ MUXER_OPTIONS: Final[dict[str, str]] = {
 # reset and the wall-clock anchor must be re-established. Forward steps up to this long
 # are taken as the frame interval (a 1 fps camera still counts); longer ones are pauses.
 _JITTER_SECONDS: Final = 1.0
-#: Seconds of media at the start of a connection in which media time running ahead of
-#: arrival only means the first packet was read late (libav buffers while it probes the
-#: streams, longer with an audio track): the anchor follows the packets back as the
-#: buffered burst drains, silently and in the open segment too, rather than a late anchor
-#: being reported as a camera's drift 2 s later.
-SETTLE_SECONDS: Final = 10.0
-_SETTLE_TOLERANCE: Final = 0.05  # seconds; moved back as the burst drains, before any roll
 
 _SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -231,7 +224,6 @@ class SegmentWriter:
         self._seg_base = 0  # corrected DTS of the segment's first packet
         self._raw_base = 0  # the same, expressed in raw DTS: seg_base - offset
         self._seg_start_wall = 0.0
-        self._settle_until = 0  # corrected ticks: before it, media ahead of arrival settles
         self._seg_last = 0  # corrected DTS of the last packet written
         self._seg_last_dur = 0
         self._seg_frames = 0
@@ -263,7 +255,12 @@ class SegmentWriter:
         # Kept audio (recorder.audio.AudioOutput): a second track in every segment, timed
         # on the camera's clock against the segment's first video packet.
         self._audio = audio
-        self._vtb = Fraction(tb)
+        # Audio ticks per video tick, for the segment's start on the audio clock; worked
+        # out once per segment (or splice), not per packet: Fraction arithmetic costs more
+        # than the rest of an audio packet's way through Python.
+        self._audio_ratio = Fraction(tb) / audio.time_base if audio is not None else None
+        self._audio_base_raw: int | None = None  # the _raw_base _audio_base was made for
+        self._audio_base = 0  # _raw_base in the audio output's time base
         self._aout: Stream | None = None
         self._audio_last = -1
         self.audio_written = 0
@@ -326,11 +323,13 @@ class SegmentWriter:
         media_clock = self._media_clock
         if media_clock is not None:
             now = self._clock()
-            if corr < self._settle_until:
-                ahead = self._wall(corr) - now
-                if ahead > _SETTLE_TOLERANCE:
-                    self._settle(-ahead)
-            shift = media_clock.observe(self._wall(corr), now)
+            wall = self._anchor_wall + (corr - self._anchor_ticks) * self._tb
+            if media_clock.settling:
+                back = media_clock.settle(wall, now)
+                if back:
+                    self._settle(back)
+                    wall += back
+            shift = media_clock.observe(wall, now)
             if shift is not None:
                 self._reanchor(corr, shift, -shift, DRIFTED)
 
@@ -376,21 +375,27 @@ class SegmentWriter:
         self._seg_last_dur = dur
 
     def write_audio(self, packet: Packet[Any]) -> None:
-        """Append one audio packet (``pts`` in the audio output's time base, on the camera's
-        clock) to the open segment; dropped before the first segment, or when it would
-        start before the segment or go backwards."""
-        out, aout, audio = self._out, self._aout, self._audio
-        if self._closed or out is None or aout is None or audio is None or packet.pts is None:
+        """Append one audio packet to the open segment; dropped before the first segment,
+        or when it would start before the segment or go backwards.
+
+        The packet's ``pts`` and ``time_base`` are the audio output's, on the camera's
+        clock: as demuxed for a copied track, as :class:`~cctvctl.recorder.audio.AacConverter`
+        made them for a converted one. Called for every audio packet: keep it lean.
+        """
+        out, aout = self._out, self._aout
+        pts = packet.pts
+        if out is None or aout is None or pts is None or self._closed:
             self.audio_dropped += 1
             return
-        atb = audio.time_base
-        base = round(Fraction(self._raw_base) * self._vtb / atb)
-        pts = packet.pts - base
+        raw = self._raw_base
+        if raw != self._audio_base_raw:
+            self._audio_base_raw = raw
+            self._audio_base = round(raw * self._audio_ratio)  # type: ignore[operator]
+        pts -= self._audio_base
         if pts < 0 or pts <= self._audio_last:
             self.audio_dropped += 1
             return
         packet.pts = packet.dts = pts
-        packet.time_base = atb
         packet.stream = aout
         try:
             out.mux_one(packet)
@@ -476,11 +481,10 @@ class SegmentWriter:
     def _start_timeline(self, dts: int) -> None:
         self._anchor_ticks = dts
         self._anchor_wall = self._wall_start if self._wall_start is not None else self._clock()
-        self._settle_until = dts + self._offset + round(SETTLE_SECONDS / self._tb)
 
     def _settle(self, shift: float) -> None:
         """Date the connection's footage so far ``shift`` (< 0) seconds earlier: its first
-        packet was read late, not captured late."""
+        packet was read late, not captured late (MediaClock.settle decides)."""
         self._anchor_wall += shift
         if self._out is not None:
             self._seg_start_wall += shift

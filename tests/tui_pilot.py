@@ -30,8 +30,12 @@ def screen_text(app: App[Any]) -> str:
 
 
 async def shown(pilot: Pilot[Any], kind: type[S]) -> S:
-    """The app's screen, once that is a ``kind``."""
-    await until(pilot, lambda: isinstance(pilot.app.screen, kind))
+    """The app's screen, once that is a ``kind`` and mounted.
+
+    A pushed screen is the app's screen before its compose has run; under load a test
+    that queried its widgets at once found none (NoMatches '#reason' on RebootModal).
+    """
+    await until(pilot, lambda: isinstance(pilot.app.screen, kind) and pilot.app.screen.is_mounted)
     screen = pilot.app.screen
     assert isinstance(screen, kind)
     return screen

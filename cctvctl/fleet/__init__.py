@@ -1,4 +1,5 @@
-"""The fleet: shared state of many recording nodes in PostgreSQL (in progress, issue 12).
+"""The fleet: shared state of many recording nodes in PostgreSQL (issue 12).
 
-Only this package imports psycopg; nothing of the single node uses it yet.
+Only this package imports psycopg, and only a server with ``[fleet]`` loads it: a single
+node never does.
 """

@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python benchmarks/ingest.py [--streams 16 64] [--seconds 40] [--warmup 10]
          [--size 640x360] [--fps 15] [--stagger 0.1] [--latency-seconds 5] [--no-ffmpeg]
-         [--mix h264|h265|h265-audio] [--scenes shared|camera]
+         [--mix h264|h265|h265-audio] [--scenes shared|camera] [--keep DIR]
 
 --mix h265-audio makes every camera H.265 with an AAC sound track (the simulator's
 `sim = { codec = "h265", audio = "aac" }`) that both sides keep: the recorder with
@@ -581,6 +581,13 @@ caveats:
     )
 
 
+def keep_logs(run: Path, into: Path) -> None:
+    """Copy a run's logs (server, simulator) and its index out of its temporary directory."""
+    into.mkdir(parents=True, exist_ok=True)
+    for found in (*run.glob("*.log"), *run.rglob("server-*.log"), *run.rglob("index.sqlite3")):
+        shutil.copy(found, into / found.name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, nargs="+", default=[16, 64])
@@ -602,6 +609,13 @@ def main() -> None:
         type=float,
         default=600.0,
         help="seconds the server may take to answer /healthz (1,000 cameras connect at once)",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="copy the server's and the simulator's logs and the index into DIR/N-streams "
+        "(the run's own directory is removed): where the frames went, why /healthz was late",
     )
     parser.add_argument("--no-ffmpeg", action="store_true")
     parser.add_argument(
@@ -658,6 +672,8 @@ def main() -> None:
                         f"PSS {ff.window.pss / MB:.0f} MB; {ff.frames.text()}; {ff.note}",
                         flush=True,
                     )
+            if args.keep is not None:
+                keep_logs(Path(tmp), args.keep / f"{n}-streams")
     report(rows, latencies, args)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from cctvctl.exports.remux import ClipResult, Source, remux_clip
 from cctvctl.storage.database import SegmentRow, to_ts
 
-__all__ = ["SizedClip", "remux_by_size", "runs_of_one_size"]
+__all__ = ["SizedClip", "combined", "picture_size", "remux_by_size", "runs_of_one_size"]
 
 
 def runs_of_one_size(rows: Sequence[SegmentRow]) -> list[list[SegmentRow]]:
@@ -100,3 +100,18 @@ def combined(clips: Sequence[SizedClip]) -> ClipResult:
         codec=first.codec,
         sources=[p for c in clips for p in c.result.sources],
     )
+
+
+def picture_size(path: Path) -> tuple[int, int] | None:
+    """The picture size a clip's video track declares (its init), None when it says none.
+
+    A fleet export joins part clips made elsewhere; the file itself, not a node's index,
+    says which of them may share one track.
+    """
+    import av  # heavy; only the export worker needs it
+
+    with av.open(str(path)) as container:
+        if not container.streams.video:
+            return None
+        ctx = container.streams.video[0].codec_context
+        return (ctx.width, ctx.height) if ctx.width and ctx.height else None

@@ -62,9 +62,15 @@ class ExportFiles:
     def partial_path(self, job_id: str) -> Path:
         return self.job_dir(job_id) / PARTIAL_NAME
 
-    def part_path(self, job_id: str, n: int) -> Path:
-        """Where the ``n``-th part of a clip joined from several nodes waits for the join."""
-        return self.job_dir(job_id) / f".part-{n}.mp4"
+    def part_path(self, job_id: str, n: int, k: int = 0) -> Path:
+        """Where clip ``k`` (a part spanning a change of picture size has several) of the
+        ``n``-th part of a clip joined from several nodes waits for the join."""
+        return self.job_dir(job_id) / (f".part-{n}.mp4" if k == 0 else f".part-{n}-{k}.mp4")
+
+    def size_path(self, job_id: str, n: int) -> Path:
+        """Where clip ``n`` (from 1) of a window spanning a change of picture size is made,
+        until it is named beside the job's file."""
+        return self.job_dir(job_id) / f".size-{n}.mp4"
 
     def remove(self, job_id: str) -> None:
         # Job ids are hex from secrets.token_hex; still, never rmtree outside our folder.

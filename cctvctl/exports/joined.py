@@ -10,6 +10,13 @@ same stream copy, another node's by an export job there, downloaded and verified
 each cut where the next begins (at that part's first keyframe), so the timeline stays
 wall-clock true and a seam is never two nodes' frames at once.
 
+Picture sizes: an MP4 track holds one size (:mod:`~cctvctl.exports.by_size`), so a part
+whose sub-window spans a change of size is one clip per size (this node's by
+:func:`~cctvctl.exports.by_size.remux_by_size`, another node's as that node's job made
+them, every one downloaded and verified), and the join makes one clip per run of
+consecutive part clips of one size (each clip's size read from the file), in time order,
+each cut where the next run begins, exactly as a single node's export of such a window.
+
 Failure policy: a part that cannot be had (a node unreachable, a refusal, a download that
 does not verify) fails the whole job, naming the node and the sub-window; nothing of it is
 left as a clip. An export is evidence: a clip silently short of footage that exists would
@@ -21,6 +28,8 @@ the uncovered time is listed as gaps, like any other missing footage.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -29,12 +38,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from cctvctl.exports.by_size import (
+    SizedClip,
+    combined,
+    picture_size,
+    remux_by_size,
+    runs_of_one_size,
+)
 from cctvctl.exports.files import sha256_file
 from cctvctl.exports.peers import NODE_TOKEN_PREFIX, PeerExports
 from cctvctl.exports.pieces import Piece, Span, split_window
 from cctvctl.exports.remux import ClipResult, Source, remux_clip
 from cctvctl.fleet.records import FootageRun, Node, StoreUnavailable
-from cctvctl.models import ExportJob, ExportPart
+from cctvctl.models import ExportClip, ExportJob, ExportPart, ExportPartClip
 from cctvctl.storage.database import Database, SegmentRow, from_ts, to_ts
 
 __all__ = ["Catalogue", "FleetExports", "JoinedClip", "Readable"]
@@ -56,10 +72,15 @@ class Catalogue(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class JoinedClip:
-    """The clip made from several nodes' parts, and what each gave."""
+    """The clip(s) made from several nodes' parts, and what each gave.
+
+    ``clips``: one per run of one picture size, in time order, the first at the join's
+    ``out`` (one clip when the window has one size); ``result`` covers them all.
+    """
 
     result: ClipResult
     parts: list[ExportPart]
+    clips: list[SizedClip]
 
     @property
     def sources(self) -> list[str]:
@@ -67,12 +88,21 @@ class JoinedClip:
 
     @property
     def source_bytes(self) -> int:
-        return sum(p.size for p in self.parts)
+        return sum(sum(c.size for c in p.clips) if p.clips else p.size for p in self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class _PartClip:
+    """One clip of a part (a part spanning a change of picture size has several)."""
+
+    path: Path
+    first_frame: float  # wall time; where the clip before it is cut
+    picture: tuple[int, int] | None
 
 
 @dataclass(frozen=True, slots=True)
 class _Part:
-    path: Path
+    clips: list[_PartClip]
     info: ExportPart
 
 
@@ -90,7 +120,8 @@ class FleetExports:
         *,
         index: Database,
         out: Path,
-        part_path: Callable[[int], Path],
+        part_path: Callable[[int, int], Path],
+        size_path: Callable[[int], Path],
         wait_seconds: float,
         should_stop: Callable[[], bool],
         stored_path: Callable[[Path], str],
@@ -99,7 +130,9 @@ class FleetExports:
     ) -> JoinedClip | None:
         """Make ``out`` from every node's part; None when this node's footage is all.
 
-        ``on_part(done, total)`` after each part, so the job's percent moves on meanwhile.
+        ``part_path(n, k)``: where clip ``k`` of part ``n`` waits for the join;
+        ``size_path(n)``: where the joined clip ``n`` (from 1) of another picture size is
+        made. ``on_part(done, total)`` after each part, so the job's percent moves on.
         ``readable``: this node's segments made readable (archived ones fetched back).
         """
         if job.requester.startswith(NODE_TOKEN_PREFIX):
@@ -121,7 +154,7 @@ class FleetExports:
         urls = self._urls()
         parts: list[_Part] = []
         for n, piece in enumerate(pieces):
-            path = part_path(n)
+            path = functools.partial(part_path, n)  # clip k of this part at path(k)
             if piece.node == self.node:
                 parts.append(
                     _local_part(index, job.camera, piece, path, stored_path, should_stop, readable)
@@ -144,6 +177,12 @@ class FleetExports:
                 should_stop=should_stop,
             )
             m = got.manifest
+            firsts = [to_ts(c.first_frame) for c in m.clips] or [to_ts(m.first_frame)]
+            declared = [_declared(c.width, c.height) for c in m.clips] or [None]
+            got_clips = [
+                _PartClip(f, first, picture_size(f) or size)
+                for f, first, size in zip(got.files, firsts, declared, strict=True)
+            ]
             info = ExportPart(
                 node=piece.node,
                 start=piece.start,
@@ -155,20 +194,22 @@ class FleetExports:
                 size=m.size,
                 job=got.job,
                 sources=m.sources,
+                clips=[_part_clip(c) for c in m.clips] if len(m.clips) > 1 else [],
             )
-            parts.append(_Part(path, info))
+            parts.append(_Part(got_clips, info))
             on_part(len(parts), len(pieces))
-        result = remux_clip(
-            _chained(parts), to_ts(job.start), to_ts(job.end), out, should_stop=should_stop
-        )
+        clips = _join(parts, to_ts(job.start), to_ts(job.end), out, size_path, should_stop)
         for part in parts:
-            part.path.unlink(missing_ok=True)
+            for clip in part.clips:
+                clip.path.unlink(missing_ok=True)
         log.info(
-            "export %s: joined %s",
+            "export %s: joined %s into %d clip(s)",
             job.id,
             ", ".join(f"{p.info.node} {p.info.frames} frames" for p in parts),
+            len(clips),
         )
-        return JoinedClip(result, [p.info for p in parts])
+        result = clips[0].result if len(clips) == 1 else combined(clips)
+        return JoinedClip(result, [p.info for p in parts], clips)
 
     def _urls(self) -> dict[str, str]:
         try:
@@ -194,42 +235,126 @@ def _local_part(
     index: Database,
     camera: str,
     piece: Piece,
-    path: Path,
+    path: Callable[[int], Path],
     stored_path: Callable[[Path], str],
     should_stop: Callable[[], bool],
     readable: Readable | None = None,
 ) -> _Part:
+    """This node's piece as a single node exports it: one clip per picture size."""
     rows = index.segments(camera, piece.start, piece.end)
     where = contextlib.nullcontext({r.path: r.path for r in rows})
     with where if readable is None else readable(rows) as paths:
-        sources = [Source(paths[r.path], to_ts(r.start), r.bytes) for r in rows]
-        clip = remux_clip(
-            sources, to_ts(piece.start), to_ts(piece.end), path, should_stop=should_stop
+        runs = runs_of_one_size([dataclasses.replace(r, path=paths[r.path]) for r in rows])
+        sized = remux_by_size(
+            runs,
+            to_ts(piece.start),
+            to_ts(piece.end),
+            [path(k) for k in range(len(runs))],
+            should_stop=should_stop,
         )
     back = {read: row_path for row_path, read in paths.items()}
+    hashed = [(sha256_file(c.path), c.path.stat().st_size) for c in sized]
+    result = sized[0].result if len(sized) == 1 else combined(sized)
     info = ExportPart(
         node=piece.node,
         start=piece.start,
         end=piece.end,
-        first_frame=from_ts(clip.first_frame),
-        last_frame=from_ts(clip.last_frame),
-        frames=clip.frames,
-        sha256=sha256_file(path),
-        size=path.stat().st_size,
-        sources=[stored_path(back.get(p, p)) for p in clip.sources],
+        first_frame=from_ts(result.first_frame),
+        last_frame=from_ts(result.last_frame),
+        frames=result.frames,
+        sha256=hashed[0][0],
+        size=hashed[0][1],
+        sources=[stored_path(back.get(p, p)) for p in result.sources],
+        clips=[
+            ExportPartClip(
+                width=c.width,
+                height=c.height,
+                first_frame=from_ts(c.result.first_frame),
+                last_frame=from_ts(c.result.last_frame),
+                frames=c.result.frames,
+                sha256=digest,
+                size=size,
+            )
+            for c, (digest, size) in zip(sized, hashed, strict=True)
+        ]
+        if len(sized) > 1
+        else [],
     )
-    return _Part(path, info)
+    clips = [
+        _PartClip(
+            c.path, c.result.first_frame, picture_size(c.path) or _declared(c.width, c.height)
+        )
+        for c in sized
+    ]
+    return _Part(clips, info)
 
 
-def _chained(parts: Sequence[_Part]) -> list[Source]:
-    """The parts as sources of one stream copy, each cut where the next one starts."""
-    starts = [to_ts(p.info.first_frame) for p in parts]
+def _part_clip(clip: ExportClip) -> ExportPartClip:
+    return ExportPartClip(
+        width=clip.width,
+        height=clip.height,
+        first_frame=clip.first_frame,
+        last_frame=clip.last_frame,
+        frames=clip.frames,
+        sha256=clip.sha256,
+        size=clip.size,
+    )
+
+
+def _declared(width: int | None, height: int | None) -> tuple[int, int] | None:
+    return (width, height) if width and height else None
+
+
+def _runs_of_one_picture(clips: Sequence[_PartClip]) -> list[list[int]]:
+    """Indexes of consecutive part clips of one picture size (as ``runs_of_one_size``: a
+    clip whose size is unknown stays with the run it follows)."""
+    runs: list[list[int]] = []
+    size: tuple[int, int] | None = None
+    for i, clip in enumerate(clips):
+        if runs and (clip.picture is None or size is None or clip.picture == size):
+            runs[-1].append(i)
+            size = size or clip.picture
+            continue
+        runs.append([i])
+        size = clip.picture
+    return runs
+
+
+def _join(
+    parts: Sequence[_Part],
+    start: float,
+    end: float,
+    out: Path,
+    size_path: Callable[[int], Path],
+    should_stop: Callable[[], bool],
+) -> list[SizedClip]:
+    """The parts' clips stream-copied into one clip per run of one picture size: the
+    first at ``out``, clip ``n`` at ``size_path(n)``; each run's window ends where the
+    next run's first frame is, as :func:`~cctvctl.exports.by_size.remux_by_size` cuts a
+    single node's, so a hole at a change of size is a gap of the clip before it."""
+    flat = [c for p in parts for c in p.clips]
+    sources = _chained(flat)
+    runs = _runs_of_one_picture(flat)
+    made: list[SizedClip] = []
+    for n, run in enumerate(runs):
+        lo = start if n == 0 else max(start, flat[run[0]].first_frame)
+        hi = min(end, flat[runs[n + 1][0]].first_frame) if n + 1 < len(runs) else end
+        path = out if n == 0 else size_path(n)
+        result = remux_clip([sources[i] for i in run], lo, hi, path, should_stop=should_stop)
+        picture = next((flat[i].picture for i in run if flat[i].picture), None)
+        width, height = picture or (None, None)
+        made.append(SizedClip(path, width, height, result))
+    return made
+
+
+def _chained(clips: Sequence[_PartClip]) -> list[Source]:
+    """The part clips as sources of one stream copy, each cut where the next one starts."""
     return [
         Source(
-            p.path,
-            starts[i],
-            p.info.size,
-            until=starts[i + 1] if i + 1 < len(parts) else float("inf"),
+            c.path,
+            c.first_frame,
+            c.path.stat().st_size,
+            until=clips[i + 1].first_frame if i + 1 < len(clips) else float("inf"),
         )
-        for i, p in enumerate(parts)
+        for i, c in enumerate(clips)
     ]

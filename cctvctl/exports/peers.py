@@ -5,7 +5,10 @@ the sub-window), so its part arrives as a clip with a manifest, already cut at a
 and hashed where the footage lives; this side downloads it and checks size and SHA-256
 against that manifest. Asking for a job rather than for raw segment files reuses the
 pipeline, keeps the peer's audit log the record of what left it, and sends only the
-window's bytes.
+window's bytes. A sub-window that spans a change of the camera's picture size is several
+clips there (one per size, the manifest's ``clips``); every one is downloaded
+(``/file?clip=N``) and checked against its own size and SHA-256, so no clip of a part is
+left behind.
 
 The backend does not import ``cctvctl.client`` (an import-linter contract), so this is a
 small synchronous httpx conversation of its own, run on the export worker's thread.
@@ -55,10 +58,12 @@ class PeerFailed(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class RemotePart:
-    """A part downloaded from a peer and checked against its manifest."""
+    """A part downloaded from a peer and checked against its manifest: ``files[n]`` is
+    the peer's clip ``n`` (one per picture size; one file for one size)."""
 
     job: str
     manifest: ExportManifest
+    files: list[Path]
 
 
 def _problem(answer: httpx.Response) -> str:
@@ -92,13 +97,14 @@ class PeerExports:
         url: str,
         piece: Piece,
         camera: str,
-        out: Path,
+        out: Callable[[int], Path],
         *,
         note: str,
         wait_seconds: float,
         should_stop: Callable[[], bool],
     ) -> RemotePart:
-        """Have ``piece.node`` (at ``url``) export ``piece``, and download it to ``out``.
+        """Have ``piece.node`` (at ``url``) export ``piece``, and download its clip ``n``
+        to ``out(n)``, each one of them.
 
         Raises :class:`PeerFailed` naming the node and the sub-window, or
         :class:`~cctvctl.exports.remux.ExportCancelled` when ``should_stop`` says so.
@@ -130,7 +136,7 @@ class PeerExports:
         self,
         http: httpx.Client,
         body: dict[str, str],
-        out: Path,
+        out: Callable[[int], Path],
         seconds: float,
         should_stop: Callable[[], bool],
     ) -> RemotePart:
@@ -147,12 +153,30 @@ class PeerExports:
             manifest = ExportManifest.model_validate_json(
                 self._get(http, f"/api/v1/exports/{job.id}/manifest").content
             )
-            self._download(http, job.id, manifest, out)
+            files = self._download_all(http, job.id, manifest, out)
         except BaseException:
             _forget(http, job.id)
             raise
         _forget(http, job.id)  # the peer's copy is not evidence; its audit row stays
-        return RemotePart(job.id, manifest)
+        return RemotePart(job.id, manifest, files)
+
+    def _download_all(
+        self,
+        http: httpx.Client,
+        job_id: str,
+        manifest: ExportManifest,
+        out: Callable[[int], Path],
+    ) -> list[Path]:
+        """Every clip of the peer's job, each checked against its manifest entry."""
+        wanted = [(c.sha256, c.size) for c in manifest.clips] or [(manifest.sha256, manifest.size)]
+        files: list[Path] = []
+        for n, (sha256, size) in enumerate(wanted):
+            what = f"its export {job_id}"
+            if len(wanted) > 1:
+                what += f" clip {n + 1} of {len(wanted)}"
+            files.append(out(n))
+            self._download(http, job_id, n, sha256, size, files[-1], what)
+        return files
 
     def _get(self, http: httpx.Client, path: str) -> httpx.Response:
         answer = http.get(path)
@@ -183,24 +207,31 @@ class PeerExports:
         return job
 
     def _download(
-        self, http: httpx.Client, job_id: str, manifest: ExportManifest, out: Path
+        self,
+        http: httpx.Client,
+        job_id: str,
+        clip: int,
+        sha256: str,
+        expected: int,
+        out: Path,
+        what: str,
     ) -> None:
         digest = hashlib.sha256()
         size = 0
-        with http.stream("GET", f"/api/v1/exports/{job_id}/file") as answer:
+        params = {"clip": str(clip)} if clip else None
+        with http.stream("GET", f"/api/v1/exports/{job_id}/file", params=params) as answer:
             if answer.status_code != 200:
                 answer.read()
-                raise PeerFailed(f"download of its export {job_id}: {_problem(answer)}")
+                raise PeerFailed(f"download of {what}: {_problem(answer)}")
             with out.open("wb") as fh:
                 for block in answer.iter_bytes(_CHUNK):
                     fh.write(block)
                     digest.update(block)
                     size += len(block)
-        if size != manifest.size or digest.hexdigest() != manifest.sha256:
+        if size != expected or digest.hexdigest() != sha256:
             raise PeerFailed(
-                f"its export {job_id} did not verify: {size} bytes, sha256 "
-                f"{digest.hexdigest()}; its manifest says {manifest.size} bytes, "
-                f"sha256 {manifest.sha256}"
+                f"{what} did not verify: {size} bytes, sha256 {digest.hexdigest()}; "
+                f"its manifest says {expected} bytes, sha256 {sha256}"
             )
 
 

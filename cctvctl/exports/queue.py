@@ -184,7 +184,9 @@ class ExportQueue:
                 result, sources, sized = self._make_clip(job, partial, should_stop)
                 source_bytes = sum(s.bytes for s in sources)
             else:
-                result, source_bytes = joined.result, joined.source_bytes
+                # One clip per run of one picture size, named and listed as a single
+                # node's are; the first is at `partial`.
+                result, source_bytes, sized = joined.result, joined.source_bytes, joined.clips
             if should_stop():
                 raise ExportCancelled
             size = partial.stat().st_size
@@ -318,13 +320,21 @@ class ExportQueue:
             job,
             index=self.index,
             out=partial,
-            part_path=lambda n: self.files.part_path(job.id, n),
+            part_path=lambda n, k: self.files.part_path(job.id, n, k),
+            size_path=lambda n: self._size_path(job.id, n),
             wait_seconds=self._segment_seconds * 1.5 + 10.0,
             should_stop=should_stop,
             stored_path=self.index.stored_path,
             on_part=on_part,
             readable=self._readable,
         )
+
+    def _size_path(self, job_id: str, n: int) -> Path:
+        """Clip ``n`` (from 1) of another picture size, made with the folder's mode (the
+        muxer keeps an existing file's)."""
+        path = self.files.size_path(job_id, n)
+        self.index.modes.create_empty(path)
+        return path
 
     def _finish_sized(
         self, job: ExportJob, final: Path, sized: list[SizedClip], digest: str, size: int
@@ -391,10 +401,7 @@ class ExportQueue:
             runs = runs_of_one_size(readable)
             if len(runs) > 1:
                 # One clip per picture size (exports/by_size.py); the first is the job's file.
-                outputs = [partial]
-                for n in range(1, len(runs)):
-                    outputs.append(self.files.job_dir(job.id) / f".size-{n}.mp4")
-                    self.index.modes.create_empty(outputs[-1])
+                outputs = [partial] + [self._size_path(job.id, n) for n in range(1, len(runs))]
                 sized = remux_by_size(
                     runs,
                     to_ts(job.start),

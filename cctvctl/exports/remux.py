@@ -51,9 +51,12 @@ class ExportCancelled(Exception):
 class Source:
     """One closed segment: its file, wall-clock start (POSIX seconds) and size.
 
-    ``until``: packets from this file decoded at or after it are not copied. A part clip
-    of a fleet export ends where the next node's part begins (its first keyframe), so two
-    nodes' frames never interleave.
+    ``until``: packets from this file decoded at or after it, or less than half a frame
+    before it, are not copied. A part clip of a fleet export ends where the next node's
+    part begins (its first keyframe), so two nodes' frames never interleave; the half
+    frame is because at a handback both nodes recorded the frame at the seam, each
+    stamping it from its own clock, and the earlier node's copy may be stamped a hair
+    before the later node's: one frame, not the same instant twice.
     """
 
     path: Path
@@ -270,8 +273,9 @@ def _copy(
                     # DTS never decreases, so no later packet can show before `end`.
                     stop_segment = True
                     break
-                if wall_dts >= src.until:
-                    break  # the next source takes over from here
+                dur = pkt.duration or last_dur
+                if wall_dts >= src.until - dur * step_tb / 2:
+                    break  # the next source takes over from here (its frame, this instant)
                 counter += 1
                 if counter % _CHECK_EVERY == 0:
                     if should_stop is not None and should_stop():
@@ -280,7 +284,6 @@ def _copy(
                         on_progress(done_bytes + int(pkt.pos))
                 if wall >= end:
                     continue
-                dur = pkt.duration or last_dur
                 last_dur = dur
                 wall_end = wall + dur * step_tb
                 if same_tb:

@@ -182,6 +182,19 @@ class ExportJob(Wire):
     )
 
 
+class ExportPartClip(Wire):
+    """One clip of a fleet part whose sub-window spans a change of picture size, as the
+    node made it (a part, like any export, is one clip per size)."""
+
+    width: int | None = None
+    height: int | None = None
+    first_frame: datetime
+    last_frame: datetime
+    frames: int
+    sha256: str
+    size: int
+
+
 class ExportPart(Wire):
     """One node's share of a clip joined from several fleet nodes (a failover)."""
 
@@ -195,6 +208,12 @@ class ExportPart(Wire):
     size: int
     job: str | None = Field(None, description="the export job on that node (None: this node)")
     sources: list[str] = Field(description="segment files read on that node")
+    clips: list[ExportPartClip] = Field(
+        default_factory=list,
+        description="the sub-window spans a change of picture size: each of the part's "
+        "clips in time order, each hashed (the first is `sha256` and `size`); empty for "
+        "one size",
+    )
 
 
 class ExportManifest(Wire):

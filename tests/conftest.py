@@ -43,6 +43,7 @@ SLOW_FIRST = (
     "test_recovery.py",
     "test_fleet_failover.py",
     "test_fleet_export.py",
+    "test_fleet_export_sizes.py",
     "test_tui_fleet_grid.py",
     "test_fleet_stop.py",
     "test_archive_server.py",

@@ -262,12 +262,41 @@ def _serve(
     app = create_app(inventory, redact=redact, url=url)
     settings = inventory.server
 
+    def _wake(waiter: asyncio.Future[None]) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
     class Server(uvicorn.Server):
+        # uvicorn's main loop wakes ten times a second to see whether a signal asked it
+        # to stop. A timed wake-up costs 0.1 to 0.25 ms of CPU on the 2-core VM, so that
+        # loop alone took 2.4 ms of CPU a second, about a tenth of the server's while it
+        # records 16 cameras. It wakes once a second here (the Date header it keeps is
+        # to the second anyway), and at once when a signal arrives.
+        _waiter: asyncio.Future[None] | None = None
+        _loop: asyncio.AbstractEventLoop | None = None
+
+        async def main_loop(self) -> None:
+            loop = self._loop = asyncio.get_running_loop()
+            counter = 0  # on_tick refreshes the Date header when counter % 10 == 0
+            while not await self.on_tick(counter):
+                counter = (counter + 10) % 864000
+                waiter = self._waiter = loop.create_future()
+                if self.should_exit:  # a signal between on_tick and the new waiter
+                    break
+                timer = loop.call_later(1.0, _wake, waiter)
+                try:
+                    await waiter
+                finally:
+                    timer.cancel()
+
         def handle_exit(self, sig: int, frame: Any) -> None:
             super().handle_exit(sig, frame)
             # uvicorn waits for open event streams before it runs the lifespan
             # shutdown that closes the segments: end them now.
             signal_stopping(app)
+            waiter, loop = self._waiter, self._loop
+            if waiter is not None and loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(_wake, waiter)
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=sockets)

@@ -605,20 +605,23 @@ class CameraIngest:
                 else None
             )
             monotonic = time.monotonic
+            stopped = stop.is_set
+            # Bound once the writer exists: an audio packet's way stays a call or two.
+            write_audio: Callable[[Any], None] | None = None
             mark = monotonic()
             # Sound that is not stored is not demuxed into Python: PyAV's demux() skips
             # the packets of streams it was not given before it makes objects of them.
             for packet in container.demux(stream, *([sound] if audio_out else [])):
-                if stop.is_set():
+                if stopped():
                     break
                 if packet.stream_index != video_index:
                     # As many audio packets as frames: the shortest way through.
-                    if writer is not None and packet.size:
+                    if write_audio is not None and packet.size:
                         if converter is None:
-                            writer.write_audio(packet)
+                            write_audio(packet)
                         else:
                             for kept in converter.convert(packet):
-                                writer.write_audio(kept)
+                                write_audio(kept)
                     continue
                 arrived = monotonic()
                 size = packet.size
@@ -655,7 +658,8 @@ class CameraIngest:
                         reanchor_seconds=self.settings.reanchor_seconds,
                         on_reanchor=self._reanchored,
                     )
-                writer.write(packet)
+                    write_audio = writer.write_audio
+                writer.write(packet, now)
                 path = writer.current_path
                 if path is not current:
                     if current is None or path is None:

@@ -286,8 +286,12 @@ class SegmentWriter:
         """Path of the segment being written, if one is open."""
         return self._path
 
-    def write(self, packet: Packet[Any]) -> None:
-        """Append one packet of the input stream; may close and open segments."""
+    def write(self, packet: Packet[Any], now: float | None = None) -> None:
+        """Append one packet of the input stream; may close and open segments.
+
+        ``now`` is ``clock()`` read at the packet's arrival, when the caller has read it
+        already (ingest does, for its live figures): one clock read per frame less.
+        """
         if self._closed:
             raise RuntimeError("SegmentWriter is closed")
         self._packets_in += 1
@@ -322,7 +326,8 @@ class SegmentWriter:
         corr = dts + self._offset
         media_clock = self._media_clock
         if media_clock is not None:
-            now = self._clock()
+            if now is None:
+                now = self._clock()
             wall = self._anchor_wall + (corr - self._anchor_ticks) * self._tb
             if media_clock.settling:
                 back = media_clock.settle(wall, now)

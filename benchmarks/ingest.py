@@ -82,6 +82,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from harness import ServerProcess, Site, SiteSpec, write_site  # noqa: E402
 
 from cctvctl.recorder.ingest import IngestSettings  # noqa: E402
+from cctvctl.recorder.open_gate import OPEN_LIMIT  # noqa: E402
 
 KECAMATAN = ("Sangatta Utara", "Bengalon", "Muara Wahau", "Rantau Pulung")
 SEGMENT_SECONDS = 60
@@ -557,8 +558,12 @@ caveats:
 - the recorder is the whole `cctvctl server` process (API, status monitor, RTT prober,
   retention); nobody calls its API during the CPU window. ffmpeg only records and has no
   API, index, live figures or thumbnails.
-- the recorder opens every camera at once (Recorder.start starts all ingest threads
-  together; it does not stagger). ffmpeg processes are started {args.stagger:g} s apart,
+- the recorder starts all ingest threads together and lets {OPEN_LIMIT} of them open their
+  stream at a time (recorder/open_gate.py: a slot is held until the first packet, so a
+  camera waiting for its stream's next keyframe holds one); the warm-up counts from
+  /healthz, which may answer while cameras still wait their turn, and a camera that has
+  not connected yet is sent no frames, so none count as missing for it (see "online after
+  warm-up" and the footage per camera). ffmpeg processes are started {args.stagger:g} s apart,
   because exec'ing all of them at once starves the simulator on a small machine; the
   {args.warmup:g} s warm-up starts after the last one.
 - the recorder batches reads: a thread that has caught up sleeps up to {batch:g} s

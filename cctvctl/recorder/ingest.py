@@ -25,6 +25,11 @@ Time-outs (PyAV 18 / FFmpeg 8):
   the recorder's CPU time. Without a read deadline the callback returns before taking
   the GIL.
 
+Opening: a recorder's ingests take turns at one :class:`~cctvctl.recorder.open_gate.OpenGate`
+for the auth check, the handshake and the probe, up to the first packet (at start-up, on
+reconnects and after reloads alike), so a large site does not open every camera at once.
+The open time-out counts from the turn; the wait is not held against the camera.
+
 Pacing: a thread that has caught up with its camera sleeps up to a second and then reads
 what arrived meanwhile in one go (see :class:`_Pacer` and ``IngestSettings.batch_*``).
 Waking once per frame cost more CPU than everything else the recorder does; footage is
@@ -57,6 +62,7 @@ from cctvctl.recorder.audio import AacConverter, AudioOutput, plan_audio
 from cctvctl.recorder.causes import classify
 from cctvctl.recorder.liveness import Presence, probe_cause
 from cctvctl.recorder.media_clock import DEFAULT_THRESHOLD, Reanchor
+from cctvctl.recorder.open_gate import OpenGate
 from cctvctl.recorder.rtsp_auth import BASIC_REFUSED, is_private_host, offered_schemes
 from cctvctl.recorder.segmenter import SegmentRecord, SegmentWriter
 from cctvctl.recorder.stats import CameraStats
@@ -344,6 +350,7 @@ class CameraIngest:
         transport: str = "tcp",
         audio: str = "drop",
         on_reanchor: Callable[[Reanchor], None] | None = None,
+        gate: OpenGate | None = None,
     ) -> None:
         if transport not in TRANSPORT_ATTEMPTS:
             raise ValueError(f"transport {transport!r}; accepted: tcp, udp, auto")
@@ -361,6 +368,11 @@ class CameraIngest:
         self._clock = clock
         self._backoff = Backoff(self.settings.backoff_min, self.settings.backoff_max, rng)
         self._stop = threading.Event()
+        # Shared with the recorder's other ingests: bounds how many open at once.
+        self._gate = gate
+        self._in_gate = False
+        #: Waiting now for a turn to open the stream (the gate is full).
+        self.queued = False
         self._thread = threading.Thread(target=self._run, name=f"ingest-{camera_id}", daemon=True)
         self._keyframe: Keyframe | None = None
         self._keyframe_seq = 0
@@ -391,6 +403,8 @@ class CameraIngest:
     def stop(self) -> None:
         """Ask the thread to finish; :meth:`join` waits for it."""
         self._stop.set()
+        if self._gate is not None:
+            self._gate.interrupt(self._stop)  # a thread waiting to open ends at once
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread; True once it has finished (its segment is indexed)."""
@@ -520,8 +534,43 @@ class CameraIngest:
             return container, transport
         raise AssertionError("unreachable")
 
+    def _enter_gate(self) -> bool:
+        """Wait for a turn to open (the recorder's :class:`OpenGate`); False on stop.
+
+        The auth check and the open both talk to the camera and are what a crowd of
+        cameras starting together times out in, so both happen inside the gate.
+        """
+        gate = self._gate
+        if gate is None:
+            return not self._stop.is_set()
+        passed = gate.enter(self._stop, self._queue_up)
+        if self.queued:
+            self.queued = False
+            self.stats.admitted(self._clock())
+        self._in_gate = passed
+        return passed
+
+    def _queue_up(self) -> None:
+        self.queued = True
+        self.stats.queued(self._clock())
+
+    def _leave_gate(self) -> None:
+        """Give the slot back: at the first packet, or when the attempt ends before it."""
+        if self._in_gate:
+            self._in_gate = False
+            assert self._gate is not None
+            self._gate.leave()
+
     def _connect_once(self) -> bool:
         """Open, record until the connection ends; True if any packet arrived."""
+        if not self._enter_gate():
+            return False
+        try:
+            return self._connect_in_gate()
+        finally:
+            self._leave_gate()
+
+    def _connect_in_gate(self) -> bool:
         refused = self._basic_refused()
         if refused is not None:
             log.warning("%s: not connecting: %s", self.camera_id, refused)
@@ -642,6 +691,8 @@ class CameraIngest:
                         bytes(packet), codec, extradata, now, self._keyframe_seq
                     )
                 if writer is None:
+                    # The connection delivers: its open is over, the next camera may open.
+                    self._leave_gate()
                     # Dated by this packet's arrival rather than by the writer's first
                     # timestamped one: a session's first packet often carries none.
                     writer = SegmentWriter(

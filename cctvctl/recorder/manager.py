@@ -21,6 +21,7 @@ from cctvctl.config import CameraEntry, Inventory, InventoryDiff
 from cctvctl.models import Camera, CameraStatus
 from cctvctl.recorder.ingest import CameraIngest, IngestSettings
 from cctvctl.recorder.media_clock import Reanchor
+from cctvctl.recorder.open_gate import OPEN_LIMIT, OpenGate
 from cctvctl.recorder.rtt import RttProber, rtsp_target
 from cctvctl.recorder.segmenter import SegmentRecord
 from cctvctl.recorder.stats import CameraStats, StatusChange
@@ -142,6 +143,7 @@ class Recorder:
         rtt_interval: float = 30.0,
         retention_interval: float = RETENTION_INTERVAL,
         monitor_interval: float = MONITOR_INTERVAL,
+        open_limit: int = OPEN_LIMIT,
     ) -> None:
         self.inventory = inventory
         self.index = index
@@ -153,6 +155,9 @@ class Recorder:
             reanchor_seconds=server.reanchor_seconds,
         )
         self.retention_interval = retention_interval
+        #: How many cameras may be opening their stream at once (start-up, reconnects
+        #: and reloads alike): every ingest of this recorder takes its turn here.
+        self.open_gate = OpenGate(open_limit)
         self.monitor_interval = monitor_interval
         #: Frees bytes of a cache on the recording volume, which the disk guard empties
         #: before it deletes footage; the server sets it to the archive's fetch cache.
@@ -251,6 +256,7 @@ class Recorder:
             transport=self.inventory.transport(c.entry),
             audio=self.inventory.audio(c.entry),
             on_reanchor=functools.partial(self._reanchored, c),
+            gate=self.open_gate,
         )
         c.ingest.start()
 

@@ -7,6 +7,8 @@ Status rules (docs/ARCHITECTURE.md, Recording):
 
 - ``disabled`` when the inventory disables the camera;
 - ``offline`` before the first packet and once ``offline_after`` seconds pass without one;
+  time spent waiting for a turn to open the stream (:mod:`cctvctl.recorder.open_gate`)
+  does not count: a camera waiting there is connecting, not failing;
 - ``degraded`` when the measured rate is under 80 % of the expected one, judged only once a
   full window of the current connection has been seen, so a fresh connection never reads as
   degraded. Where ingest gives each packet its media time, rate and expected rate come from
@@ -166,12 +168,18 @@ class CameraStats:
         self._status_since = self._started
         self._announced = not enabled  # a disabled camera has nothing to announce
         self._device_problem: str | None = None
+        # Waiting at the recorder's open gate: since when (None: not waiting), and the
+        # seconds waited there since the last packet (or since the start), which the
+        # offline clock leaves out.
+        self._queued_since: float | None = None
+        self._waited = 0.0
 
     def begin(self, now: float | None = None) -> None:
         """Recording starts now: the start-up grace and ``status_since`` count from here."""
         with self._lock:
             self._started = self._clock() if now is None else now
             self._status_since = self._started
+            self._waited = 0.0
 
     # ------------------------------------------------------------------ ingest side
 
@@ -190,6 +198,7 @@ class CameraStats:
             self._last_packet = now
             if self._connected_at is None:
                 self._connected_at = now
+                self._waited = 0.0
                 if self._down:
                     self._down = False
                     self._changes.append(now)
@@ -257,6 +266,25 @@ class CameraStats:
         """
         with self._lock:
             self._device_problem = reason
+
+    def queued(self, now: float) -> None:
+        """The camera waits for its turn to open (the recorder's open gate)."""
+        with self._lock:
+            if self._queued_since is None:
+                self._queued_since = now
+
+    def admitted(self, now: float) -> None:
+        """The wait at the gate is over (its turn came, or a stop ended it)."""
+        with self._lock:
+            since = self._queued_since
+            if since is not None:
+                self._queued_since = None
+                self._waited += max(0.0, now - since)
+
+    def _excused(self, now: float) -> float:
+        """Seconds since the last packet (or the start) spent waiting at the gate; lock held."""
+        since = self._queued_since
+        return self._waited + (max(0.0, now - since) if since is not None else 0.0)
 
     def reconnecting(self, now: float) -> None:
         """Count one connection attempt after the first."""
@@ -341,7 +369,7 @@ class CameraStats:
         error = f": {self._cause.label}" if self._last_error and self._cause else ""
         if last is None:
             return CameraStatus.OFFLINE, f"no packet received yet{error}"
-        idle = now - last
+        idle = now - last - self._excused(now)
         if idle > self.offline_after:
             if not error and self._connected:
                 error = f": {OfflineCause.STALLED.label}"  # before the read times out
@@ -388,6 +416,8 @@ class CameraStats:
         A camera's first verdict is announced when it first gets a packet or once
         ``offline_after`` has passed since start without one, so start-up yields exactly
         one line per camera rather than an ``offline`` for every camera still connecting.
+        Time spent waiting at the open gate is not part of that grace, nor of the time
+        without a packet: a camera waiting there keeps its status.
         """
         now = self._clock() if now is None else now
         with self._lock:
@@ -400,7 +430,8 @@ class CameraStats:
                 self._last_error = self._last_error_at = None
                 self._cause = None
             if not self._announced:
-                if status is CameraStatus.OFFLINE and now - self._started <= self.offline_after:
+                grace = now - self._started - self._excused(now)
+                if status is CameraStatus.OFFLINE and grace <= self.offline_after:
                     return None
                 self._announced = True
                 self._status = status
@@ -424,10 +455,15 @@ class CameraStats:
             reconnects = sum(1 for ts in self._reconnects if ts > horizon)
             recent = now - FLAP_WINDOW_SECONDS
             changes = sum(1 for ts in self._changes if ts > recent)
+            since = self._status_since
+            if not self._announced:
+                # Not judged yet: the grace began at the start, shifted by the wait at the
+                # gate, so a client reads a waiting camera as just started ("connecting").
+                since += self._excused(now)
             return StatsSnapshot(
                 at=now,
                 status=self._status,
-                status_since=_utc(self._status_since),
+                status_since=_utc(since),
                 last_packet=_utc(self._last_packet),
                 fps=round(fps, 2),
                 kbps=round(kbps, 1),

@@ -282,6 +282,18 @@ def write_site(directory: Path, spec: SiteSpec = SiteSpec()) -> Site:
     )
 
 
+def sized_segment_spans(storage: Path, camera: str) -> list[tuple[float, float, int, int]]:
+    """As :func:`segment_spans`, with each segment's picture size: (start, end, width,
+    height)."""
+    db = storage / "index.sqlite3"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute(
+            'SELECT start, "end", width, height FROM segments WHERE camera = ? ORDER BY start',
+            (camera,),
+        )
+        return [(float(s), float(e), w, h) for s, e, w, h in rows]
+
+
 def segment_spans(storage: Path, camera: str) -> list[tuple[float, float]]:
     """The camera's segments in the index of the server at ``storage``, read-only, oldest
     first, as (start, end) in epoch seconds."""

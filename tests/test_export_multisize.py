@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +19,15 @@ import av
 import httpx
 import pytest
 from cli_process import node_env, run_cctvctl
-from harness import Live, SiteSpec, serving, start_sim, wait_for, write_site
+from harness import (
+    Live,
+    SiteSpec,
+    serving,
+    sized_segment_spans,
+    start_sim,
+    wait_for,
+    write_site,
+)
 from s3_harness import ACCESS_KEY, SECRET_KEY, S3Engine, archive_table
 
 SPEC = SiteSpec(cameras=1, kecamatan=("Sangatta Utara",), segment_seconds=2, fps=10)
@@ -49,16 +56,6 @@ class Rig:
         return [v for v in answer.get("Versions", []) if v["Key"] == key]
 
 
-def _sized_segments(storage: Path, camera: str) -> list[tuple[float, float, int, int]]:
-    db = storage / "index.sqlite3"
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        rows = conn.execute(
-            'SELECT start, "end", width, height FROM segments WHERE camera = ? ORDER BY start',
-            (camera,),
-        ).fetchall()
-    return [(float(s), float(e), w, h) for s, e, w, h in rows]
-
-
 @pytest.fixture(scope="module")
 def rig(
     tmp_path_factory: pytest.TempPathFactory, sim_cache: Path, s3_engine: S3Engine
@@ -80,7 +77,7 @@ def rig(
     with serving(site, start_sim(site, sim_cache)) as live:
         camera = site.camera_ids[0]
         wait_for(
-            lambda: len(_sized_segments(site.storage, camera)) >= 2,
+            lambda: len(sized_segment_spans(site.storage, camera)) >= 2,
             40,
             what="two closed segments before the change",
         )
@@ -92,7 +89,7 @@ def rig(
         assert resp.status_code == 200, resp.text
 
         def across() -> tuple[float, float] | None:
-            segs = _sized_segments(site.storage, camera)
+            segs = sized_segment_spans(site.storage, camera)
             before = [s for s in segs if (s[2], s[3]) == BEFORE]
             after = [s for s in segs if (s[2], s[3]) == AFTER]
             if not before or len(after) < 2:

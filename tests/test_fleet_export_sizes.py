@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 import subprocess
 import time
 import tomllib
@@ -31,7 +30,15 @@ import httpx
 import pytest
 from cli_process import node_env, run_cctvctl
 from fleet_sites import fleet_toml, node_site
-from harness import ServerProcess, Site, SiteSpec, start_sim, wait_for, write_site
+from harness import (
+    ServerProcess,
+    Site,
+    SiteSpec,
+    sized_segment_spans,
+    start_sim,
+    wait_for,
+    write_site,
+)
 from pg_harness import PgDatabase
 
 from cctvctl.fleet.store import FleetStore
@@ -66,16 +73,10 @@ def _ts(when: str) -> float:
 
 
 def _segments(server: ServerProcess, camera: str) -> list[tuple[float, float, int, int]]:
-    """The node's closed segments: start, end, width, height (its index, read only)."""
-    db = server.site.storage / "index.sqlite3"
-    if not db.exists():
+    """The node's closed segments: start, end, width, height (none before its index exists)."""
+    if not (server.site.storage / "index.sqlite3").exists():
         return []
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        rows = conn.execute(
-            'SELECT start, "end", width, height FROM segments WHERE camera = ? ORDER BY start',
-            (camera,),
-        ).fetchall()
-    return [(float(s), float(e), w, h) for s, e, w, h in rows]
+    return sized_segment_spans(server.site.storage, camera)
 
 
 def _recorded(server: ServerProcess, camera: str, size: tuple[int, int], since: float) -> float:

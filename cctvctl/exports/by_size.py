@@ -13,27 +13,51 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from cctvctl.exports.remux import ClipResult, Source, remux_clip
 from cctvctl.storage.database import SegmentRow, to_ts
 
-__all__ = ["SizedClip", "combined", "picture_size", "remux_by_size", "runs_of_one_size"]
+T = TypeVar("T")
+
+__all__ = [
+    "SizedClip",
+    "combined",
+    "declared_size",
+    "picture_size",
+    "remux_by_size",
+    "runs_by_size",
+    "runs_of_one_size",
+]
+
+
+def declared_size(width: int | None, height: int | None) -> tuple[int, int] | None:
+    """A picture size, or None when either side is unknown."""
+    return (width, height) if width and height else None
+
+
+def runs_by_size(
+    items: Sequence[T], size_of: Callable[[T], tuple[int, int] | None]
+) -> list[list[T]]:
+    """Consecutive items grouped by picture size; an item of unknown size stays with the
+    run it follows."""
+    runs: list[list[T]] = []
+    size: tuple[int, int] | None = None
+    for item in items:
+        here = size_of(item)
+        if runs and (here is None or size is None or here == size):
+            runs[-1].append(item)
+            size = size or here
+            continue
+        runs.append([item])
+        size = here
+    return runs
 
 
 def runs_of_one_size(rows: Sequence[SegmentRow]) -> list[list[SegmentRow]]:
     """Consecutive segments grouped by picture size; a segment of unknown size (indexed
     before sizes were kept, or probed) stays with the run it follows."""
-    runs: list[list[SegmentRow]] = []
-    size: tuple[int, int] | None = None
-    for row in rows:
-        here = (row.width, row.height) if row.width and row.height else None
-        if runs and (here is None or size is None or here == size):
-            runs[-1].append(row)
-            size = size or here
-            continue
-        runs.append([row])
-        size = here
-    return runs
+    return runs_by_size(rows, lambda row: declared_size(row.width, row.height))
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,8 +41,10 @@ from typing import Protocol
 from cctvctl.exports.by_size import (
     SizedClip,
     combined,
+    declared_size,
     picture_size,
     remux_by_size,
+    runs_by_size,
     runs_of_one_size,
 )
 from cctvctl.exports.files import sha256_file
@@ -178,7 +180,7 @@ class FleetExports:
             )
             m = got.manifest
             firsts = [to_ts(c.first_frame) for c in m.clips] or [to_ts(m.first_frame)]
-            declared = [_declared(c.width, c.height) for c in m.clips] or [None]
+            declared = [declared_size(c.width, c.height) for c in m.clips] or [None]
             got_clips = [
                 _PartClip(f, first, picture_size(f) or size)
                 for f, first, size in zip(got.files, firsts, declared, strict=True)
@@ -208,8 +210,7 @@ class FleetExports:
             ", ".join(f"{p.info.node} {p.info.frames} frames" for p in parts),
             len(clips),
         )
-        result = clips[0].result if len(clips) == 1 else combined(clips)
-        return JoinedClip(result, [p.info for p in parts], clips)
+        return JoinedClip(combined(clips), [p.info for p in parts], clips)
 
     def _urls(self) -> dict[str, str]:
         try:
@@ -254,7 +255,7 @@ def _local_part(
         )
     back = {read: row_path for row_path, read in paths.items()}
     hashed = [(sha256_file(c.path), c.path.stat().st_size) for c in sized]
-    result = sized[0].result if len(sized) == 1 else combined(sized)
+    result = combined(sized)
     info = ExportPart(
         node=piece.node,
         start=piece.start,
@@ -282,7 +283,7 @@ def _local_part(
     )
     clips = [
         _PartClip(
-            c.path, c.result.first_frame, picture_size(c.path) or _declared(c.width, c.height)
+            c.path, c.result.first_frame, picture_size(c.path) or declared_size(c.width, c.height)
         )
         for c in sized
     ]
@@ -301,25 +302,6 @@ def _part_clip(clip: ExportClip) -> ExportPartClip:
     )
 
 
-def _declared(width: int | None, height: int | None) -> tuple[int, int] | None:
-    return (width, height) if width and height else None
-
-
-def _runs_of_one_picture(clips: Sequence[_PartClip]) -> list[list[int]]:
-    """Indexes of consecutive part clips of one picture size (as ``runs_of_one_size``: a
-    clip whose size is unknown stays with the run it follows)."""
-    runs: list[list[int]] = []
-    size: tuple[int, int] | None = None
-    for i, clip in enumerate(clips):
-        if runs and (clip.picture is None or size is None or clip.picture == size):
-            runs[-1].append(i)
-            size = size or clip.picture
-            continue
-        runs.append([i])
-        size = clip.picture
-    return runs
-
-
 def _join(
     parts: Sequence[_Part],
     start: float,
@@ -333,15 +315,14 @@ def _join(
     next run's first frame is, as :func:`~cctvctl.exports.by_size.remux_by_size` cuts a
     single node's, so a hole at a change of size is a gap of the clip before it."""
     flat = [c for p in parts for c in p.clips]
-    sources = _chained(flat)
-    runs = _runs_of_one_picture(flat)
+    runs = runs_by_size(list(zip(flat, _chained(flat), strict=True)), lambda cs: cs[0].picture)
     made: list[SizedClip] = []
     for n, run in enumerate(runs):
-        lo = start if n == 0 else max(start, flat[run[0]].first_frame)
-        hi = min(end, flat[runs[n + 1][0]].first_frame) if n + 1 < len(runs) else end
+        lo = start if n == 0 else max(start, run[0][0].first_frame)
+        hi = min(end, runs[n + 1][0][0].first_frame) if n + 1 < len(runs) else end
         path = out if n == 0 else size_path(n)
-        result = remux_clip([sources[i] for i in run], lo, hi, path, should_stop=should_stop)
-        picture = next((flat[i].picture for i in run if flat[i].picture), None)
+        result = remux_clip([src for _, src in run], lo, hi, path, should_stop=should_stop)
+        picture = next((c.picture for c, _ in run if c.picture), None)
         width, height = picture or (None, None)
         made.append(SizedClip(path, width, height, result))
     return made

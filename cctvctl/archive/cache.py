@@ -1,11 +1,12 @@
 """Archived footage read back: a segment fetched from the store into a bounded local cache.
 
 Recordings and gaps need only the index; an export (or anything that reads frames) needs
-the file. A segment held only by the archive is fetched whole (a GET, its SHA-256 checked
-against the index) into ``{storage}/.archive-cache/{key}``, where it stays for the next
-reader until the cache passes its size bound and the least recently used files go, or
-until the disk guard needs the room (:meth:`ArchiveCache.release`: the cache goes before
-any footage). A file a reader holds (:meth:`ArchiveCache.pinned`) is never evicted under it.
+the file. A segment held only by the archive is fetched whole (a GET of the key its upload
+was recorded under, ``ArchiveIndex.key``; its SHA-256 checked against the index) into
+``{storage}/.archive-cache/{key}``, where it stays for the next reader until the cache
+passes its size bound and the least recently used files go, or until the disk guard needs
+the room (:meth:`ArchiveCache.release`: the cache goes before any footage). A file a
+reader holds (:meth:`ArchiveCache.pinned`) is never evicted under it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from cctvctl.storage.archive import ArchiveIndex
 from cctvctl.storage.database import Database, SegmentRow
 from cctvctl.storage.modes import FileModes
 
@@ -50,6 +52,7 @@ class ArchiveCache:
         modes: FileModes | None = None,
     ) -> None:
         self.index = index
+        self._archive = ArchiveIndex(index)
         self.bucket = bucket
         self.client = client
         self.max_bytes = max_bytes
@@ -69,7 +72,8 @@ class ArchiveCache:
     def fetch(self, row: SegmentRow, *, pin: bool = False) -> Path:
         """The cached copy of ``row``, fetched first if need be; ``pin``: pinned in the same
         step, so that no eviction or :meth:`release` can take it before the caller reads."""
-        key = self.index.stored_path(row.path)
+        # The key the upload was recorded under (a fleet node's carries its name).
+        key = self._archive.key(row)
         target = self.root / key
         with self._lock:
             if target.is_file() and target.stat().st_size == row.bytes:

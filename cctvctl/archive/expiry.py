@@ -1,7 +1,8 @@
 """Retention in the archive (``archive_days``), enforced by cctvctl itself.
 
 Objects whose footage ended more than ``archive_days`` ago are deleted from the bucket
-(DeleteObjects, up to 1,000 keys a call), then forgotten by the index. A bucket lifecycle
+(DeleteObjects, up to 1,000 keys a call, each the key its upload was recorded under:
+``ArchiveIndex.key``), then forgotten by the index. A bucket lifecycle
 rule (:func:`lifecycle_rule`) can do the same on the store's side where it supports one,
 one day later, as a backstop for a node that is gone: the rule expires by upload date, not
 by footage date, so it must not be shorter than cctvctl's own.

@@ -10,10 +10,14 @@ the store). Each pass takes the segments the store does not hold yet that closed
   store verifies; the store's answer is checked too (its checksum, or where it gives
   none its ETag against our MD5s), so a segment is marked archived only once the store
   provably holds its bytes.
-- the state is in the index (``archive_uploads``) before the first byte goes, so after a
-  crash or a dropped link the upload resumes: a multipart upload asks the store which
-  parts it holds (ListParts) and sends only the others; an upload that may have finished
-  unrecorded is looked up (HEAD, our SHA-256 in its metadata) rather than sent again.
+- the state is in the index (``archive_uploads``, with the object key) before the first
+  byte goes, so after a crash or a dropped link the upload resumes under the key it began
+  with: a multipart upload asks the store which parts it holds (ListParts) and sends only
+  the others; an upload that may have finished unrecorded is looked up (HEAD, our SHA-256
+  in its metadata) rather than sent again. The confirmed key is recorded with the segment.
+- a fleet node (``node``) keys its uploads ``….{HHMMSS}.{node}.mp4``
+  (:func:`cctvctl.storage.archive.node_key`): two nodes recording one camera in a handover
+  never upload to one key.
 - a failure (store down, refused, a checksum mismatch) leaves the segment queued; the
   thread backs off (1 s doubling to 30 s) and logs once per outage.
 """
@@ -82,9 +86,11 @@ class Uploader:
         multipart_threshold: int | None = None,
         poll_seconds: float = 2.0,
         clock: Callable[[], float] = time.time,
+        node: str | None = None,
     ) -> None:
         self.index = index
-        self.archive = ArchiveIndex(index)
+        # A fleet node's name goes into its keys: the fleet's nodes share the bucket.
+        self.archive = ArchiveIndex(index, node=node)
         self.config = config
         self.client = client
         self.part_size = part_size
@@ -246,7 +252,7 @@ class Uploader:
             log.warning(
                 "archive: upload of %s to %s failed (%s); footage stays queued and is "
                 "sent once the store answers",
-                self.archive.key(row),
+                self.archive.upload_key(row),
                 self.config.endpoint,
                 text,
             )
@@ -273,7 +279,6 @@ class Uploader:
     def upload(self, row: SegmentRow, digests: FileDigests | None = None) -> None:
         """Put ``row``'s file in the store (or find it there) and mark it archived;
         ``digests``: its file's, made ahead (else here)."""
-        key = self.archive.key(row)
         multipart = row.bytes >= self.multipart_threshold
         if digests is None:
             digests = self._digest(row)
@@ -283,8 +288,11 @@ class Uploader:
         if state is not None and state.sha256 != digests.sha256:
             self._abandon(state)
             state = None
+        # An attempt under way keeps its key (begun by an older version, or before the
+        # node was renamed): its parts, or its finished object, are there and nowhere else.
+        key = state.key if state is not None else self.archive.upload_key(row)
         if state is not None and not state.upload_id and self._already_there(key, digests):
-            self._archived(row, digests, sent=False)
+            self._archived(row, key, digests, sent=False)
             return
         if multipart:
             self._multipart(row, key, digests, state)
@@ -325,7 +333,7 @@ class Uploader:
             lambda: etag_of(row.path, digests, multipart=False),
             key,
         )
-        self._archived(row, digests, sent=True)
+        self._archived(row, key, digests, sent=True)
 
     def _multipart(
         self, row: SegmentRow, key: str, digests: FileDigests, state: MultipartState | None
@@ -341,7 +349,7 @@ class Uploader:
                 # Completed (or aborted) by an attempt that was not recorded.
                 self.archive.end_multipart(row.id)
                 if self._already_there(key, digests):
-                    self._archived(row, digests, sent=False)
+                    self._archived(row, key, digests, sent=False)
                     return
                 state = None
         if state is None or not state.upload_id:
@@ -406,7 +414,7 @@ class Uploader:
         except ChecksumMismatch:
             self.archive.end_multipart(row.id)  # the object is wrong: send it whole again
             raise
-        self._archived(row, digests, sent=True)
+        self._archived(row, key, digests, sent=True)
 
     def _send_part(self, path: Path, key: str, upload_id: str, part: PartDigest) -> dict[str, Any]:
         """One part, with its SHA-256, and the store's answer checked; its entry for
@@ -479,10 +487,10 @@ class Uploader:
         while len(self._samples) > 2 and mono - self._samples[0][0] > RATE_WINDOW:
             self._samples.popleft()
 
-    def _archived(self, row: SegmentRow, digests: FileDigests, *, sent: bool) -> None:
+    def _archived(self, row: SegmentRow, key: str, digests: FileDigests, *, sent: bool) -> None:
         when = datetime.fromtimestamp(self._clock(), UTC)
-        if not self.archive.mark_archived(row.id, digests.sha256, when, size=digests.size):
-            log.info("archive: %s changed or went while uploading", self.archive.key(row))
+        if not self.archive.mark_archived(row.id, digests.sha256, when, size=digests.size, key=key):
+            log.info("archive: %s changed or went while uploading", key)
             return
         with self._lock:
             f = self._figures

@@ -210,7 +210,10 @@ def _archive(inventory: Inventory, db: Database) -> tuple[Uploader | None, Archi
         f"{config.upload_kbps} kbps" if config.upload_kbps else "none",
         config.upload_window or "always",
     )
-    return Uploader(db, config, client), ArchiveCache(db, config.bucket, client)
+    # Fleet nodes share the bucket: a fleet node's keys carry its name, so two nodes
+    # recording one camera in a handover never replace each other's objects.
+    node = inventory.server.node if inventory.fleet is not None else None
+    return Uploader(db, config, client, node=node), ArchiveCache(db, config.bucket, client)
 
 
 def _close_store(store: FleetStore) -> None:

@@ -1,9 +1,23 @@
 """What the index knows of the archive tier: which segments the S3 store holds, the
 upload queue, multipart uploads under way, and the figures health reports.
 
-Table ``segments`` (migration 6: ``local``, ``archived``, ``sha256``) and
-``archive_uploads``, over a :class:`Database`. A segment's object key is its stored path,
+Table ``segments`` (migration 6: ``local``, ``archived``, ``sha256``; migration 10:
+``archive_key``) and ``archive_uploads``, over a :class:`Database`.
+
+Object keys. A single node's key is the segment's stored path,
 ``{kecamatan}/{camera}/{YYYY-MM-DD}/{HHMMSS}.mp4``, so the archive is laid out as the disk.
+Fleet nodes share one bucket, and in a failover or handback two of them record a camera at
+once for a few seconds: both may start a segment in the same second, and one key for both
+would let the later upload replace the earlier (once the first node's local copy went, its
+footage would be gone). A fleet node's key therefore carries its name,
+``{kecamatan}/{camera}/{YYYY-MM-DD}/{HHMMSS}.{node}.mp4`` (:func:`node_key`): still sorted by
+time, and readable. The key an upload went to is recorded with the row when the store
+confirms it (``segments.archive_key``); while it is under way it is in
+``archive_uploads.key``, and a resumed upload (ListParts, or HEAD for one that finished
+unrecorded) keeps it. Every reader (the fetch cache, archive retention) uses the recorded
+key (:meth:`ArchiveIndex.key`), so renaming a node or turning a single node into a fleet
+node moves nothing already archived. A row archived before keys were recorded (migration
+10) has none, and its stored path is its key, as it was then.
 """
 
 from __future__ import annotations
@@ -15,7 +29,7 @@ from typing import Final
 
 from cctvctl.storage.database import Database, SegmentRow, from_ts, to_ts
 
-__all__ = ["ArchiveFigures", "ArchiveIndex", "MultipartState"]
+__all__ = ["ArchiveFigures", "ArchiveIndex", "MultipartState", "node_key"]
 
 _BATCH: Final = 500
 
@@ -44,15 +58,38 @@ class ArchiveFigures:
     archived_segments: int = 0
 
 
-class ArchiveIndex:
-    """The archive's side of the index; callable from any thread."""
+def node_key(stored: str, node: str | None) -> str:
+    """The object key a new upload of the segment stored at ``stored`` goes to: the stored
+    path itself on a single node (``node`` None), with ``.{node}`` before the extension on
+    a fleet node (``…/2026-12-06/083000.mp4`` → ``…/2026-12-06/083000.sgu-1.mp4``), so
+    that two nodes never share a key. Node names are slugs (letters, digits, '-'), so the
+    key stays a plain path, and a day's keys still sort by time."""
+    if node is None:
+        return stored
+    stem, dot, ext = stored.rpartition(".")
+    if not dot or "/" in ext:  # no extension (never one of ours, but never lose the node)
+        return f"{stored}.{node}"
+    return f"{stem}.{node}.{ext}"
 
-    def __init__(self, index: Database) -> None:
+
+class ArchiveIndex:
+    """The archive's side of the index; callable from any thread. ``node``: this node's
+    name on a fleet node (its new uploads' keys carry it), None on a single node."""
+
+    def __init__(self, index: Database, *, node: str | None = None) -> None:
         self.index = index
+        self.node = node
 
     def key(self, row: SegmentRow) -> str:
-        """The object key of a segment: its path under the storage root."""
-        return self.index.stored_path(row.path)
+        """The object key the archive holds ``row`` under: the key recorded when its upload
+        was confirmed, or for a row archived before keys were recorded, its stored path
+        (the key of that time). Every reader of the archive goes through this."""
+        return row.archive_key or self.index.stored_path(row.path)
+
+    def upload_key(self, row: SegmentRow) -> str:
+        """The key a new upload of ``row`` goes to (:func:`node_key` of this node). An
+        upload already under way keeps the key it began with (``MultipartState.key``)."""
+        return node_key(self.index.stored_path(row.path), self.node)
 
     # ------------------------------------------------------------------ the queue
 
@@ -66,14 +103,18 @@ class ArchiveIndex:
             (to_ts(closed_before), to_ts(kept_after), n),
         )
 
-    def mark_archived(self, segment_id: int, sha256: str, when: datetime, *, size: int) -> bool:
+    def mark_archived(
+        self, segment_id: int, sha256: str, when: datetime, *, size: int, key: str
+    ) -> bool:
         """The store confirmed the upload of ``segment_id`` (``size`` bytes, the size the
-        row still has: a file re-indexed meanwhile is another file). Clears its multipart
-        state. False if the row is gone or changed."""
+        row still has: a file re-indexed meanwhile is another file) under ``key``, which
+        readers use from now on. Clears its multipart state. False if the row is gone or
+        changed."""
         with self.index._write() as conn:
             done = conn.execute(
-                "UPDATE segments SET archived = ?, sha256 = ? WHERE id = ? AND bytes = ?",
-                (to_ts(when), sha256, segment_id, size),
+                "UPDATE segments SET archived = ?, sha256 = ?, archive_key = ? "
+                "WHERE id = ? AND bytes = ?",
+                (to_ts(when), sha256, key, segment_id, size),
             ).rowcount
             conn.execute("DELETE FROM archive_uploads WHERE segment = ?", (segment_id,))
         return bool(done)
@@ -149,7 +190,9 @@ class ArchiveIndex:
                 "DELETE FROM segments WHERE id = ? AND local = 0", batch
             ).rowcount
             kept = conn.executemany(
-                "UPDATE segments SET archived = NULL WHERE id = ? AND local = 1", batch
+                "UPDATE segments SET archived = NULL, archive_key = NULL "
+                "WHERE id = ? AND local = 1",
+                batch,
             ).rowcount
         return int(gone) + int(kept)
 

@@ -99,6 +99,10 @@ class SegmentRow:
     sha256: str | None = None
     width: int | None = None  # the picture size of the segment's init (migration 8)
     height: int | None = None
+    #: The object key the archive holds it under (migration 10); None: not archived, or
+    #: archived before keys were recorded (then its stored path is the key, see
+    #: ``storage.archive.ArchiveIndex.key``).
+    archive_key: str | None = None
 
     @property
     def seconds(self) -> float:
@@ -143,7 +147,7 @@ def from_ts(ts: float) -> datetime:
 _SPAN_CAMERAS: Final = 500
 _SELECT_SEGMENTS: Final = (
     'SELECT id, camera, kecamatan, start, "end", bytes, frames, path, local, archived, sha256, '
-    "width, height FROM segments "
+    "width, height, archive_key FROM segments "
 )
 
 
@@ -306,6 +310,7 @@ class Database:
             sha256=r[10],
             width=r[11],
             height=r[12],
+            archive_key=r[13],
         )
 
     def segment_rows(self, tail: str, params: Sequence[Any]) -> list[SegmentRow]:
@@ -348,7 +353,8 @@ class Database:
                 '"end" = excluded."end", bytes = excluded.bytes, frames = excluded.frames, '
                 "local = 1, "
                 "archived = CASE WHEN bytes = excluded.bytes THEN archived END, "
-                "sha256 = CASE WHEN bytes = excluded.bytes THEN sha256 END "
+                "sha256 = CASE WHEN bytes = excluded.bytes THEN sha256 END, "
+                "archive_key = CASE WHEN bytes = excluded.bytes THEN archive_key END "
                 "RETURNING id",
                 params,
             ).fetchone()

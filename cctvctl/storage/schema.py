@@ -350,6 +350,13 @@ MIGRATIONS: list[Migration] = [
             PRIMARY KEY (job, n)
         ) WITHOUT ROWID""",
     ),
+    # 10: the object key each segment was uploaded under (storage/archive.py). Fleet nodes
+    # share one bucket, and two nodes recording one camera in a handover can both start a
+    # segment in the same second: a fleet node's keys carry its name so neither replaces
+    # the other's object. Readers (the fetch cache, expiry) use the recorded key. NULL: not
+    # uploaded, or uploaded before this version, under the key the stored path gives (so
+    # nothing already archived moves; no backfill: the path is that key).
+    ("ALTER TABLE segments ADD COLUMN archive_key TEXT",),
 ]
 
 

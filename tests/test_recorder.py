@@ -546,3 +546,31 @@ def test_pacer_sleeps_only_once_caught_up() -> None:
     blind = _Pacer(tb, batch=1.0, budget=64 * 1024)
     assert blind.pause(None, 100, 1.0, 0.0001) == 0.0
     assert blind.pause(None, 100, 1.1, 0.06) > 0
+
+
+def test_pacer_under_load_sleeps_at_the_camera_pace_not_on_a_backlog() -> None:
+    """A busy process delivers every packet late (the wait for the GIL), so the clock
+    puts a thread far behind its lucky best; a thread that reads at the camera's pace and
+    waits for each read has still read all there is, and sleeps. A backlog read in a
+    burst, even with reads slowed by the GIL, does not."""
+    from fractions import Fraction
+
+    from cctvctl.recorder.ingest import _Pacer
+
+    tb = Fraction(1, 90000)
+    step = 6000  # 15 fps
+    pacer = _Pacer(tb, batch=1.0, budget=64 * 1024)
+    # One lucky packet sets the edge; then the load adds 0.4 to 0.6 s to every arrival.
+    assert pacer.pause(0, 2000, 100.0, 0.0001) == 0.0
+    late = [
+        pacer.pause(n * step, 2000, 100 + n / 15 + 0.4 + 0.2 * (n % 3) / 3, 0.03)
+        for n in range(1, 80)
+    ]
+    # Caught up: it sleeps for a batch, and judges the pace afresh after each sleep.
+    sleeps = [p for p in late if p > 0]
+    assert len(sleeps) >= 5 and min(sleeps) > 0.5
+    # A 2 s backlog read in a burst: each read waited 10 ms (for the GIL), far quicker
+    # than the 67 ms a frame spans.
+    at = 100 + 80 / 15 + 2.5
+    burst = [pacer.pause((80 + n) * step, 2000, at + n * 0.01, 0.01 + 0.001) for n in range(30)]
+    assert burst == [0.0] * 30

@@ -47,6 +47,7 @@ import random
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -264,6 +265,16 @@ class _Pacer:
     sign is required: the read that returned the packet had to wait, i.e. the socket was
     empty (alone that misleads, when the wait was for the GIL). Sleeping while behind
     would let a backlog grow until the camera gives up on us.
+
+    Under load the clock alone misjudges: every packet then arrives late by the wait for
+    the GIL, so the offsets stay above the lucky lowest one (the edge) and a thread that
+    has read all there is never counts as caught up. It reads on packet by packet, each
+    read waiting for the network, which costs far more than a batch; at a few hundred
+    cameras on two cores the extra work made every thread later still, until none slept
+    (benchmarks/README.md, "Pacing under load"). So a third sign: the last packets came
+    at about the camera's own pace. A backlog drains many times faster than real time,
+    however busy the process, so a read that waited and a pace near the stream's is the
+    live edge, however far the clock says it is.
     """
 
     BLOCKED: Final = 0.005  # a read slower than this waited for something
@@ -273,6 +284,9 @@ class _Pacer:
     CREEP: Final = 0.001  # lets the live edge follow a camera clock slower than ours
     MAX_STEP: Final = 10.0  # a timestamp jump beyond this restarts the live edge
     MIN_PAUSE: Final = 0.02
+    PACE_PACKETS: Final = 8  # the recent packets whose arrival pace is judged
+    PACE: Final = 0.5  # arriving at least this fast against the media clock: live
+    STALL: Final = 0.5  # arrivals this much slower than the media clock: a stall
 
     def __init__(self, time_base: Fraction | None, batch: float, budget: int) -> None:
         self._tb = float(time_base) if time_base else 0.0
@@ -284,6 +298,8 @@ class _Pacer:
         self._last_dts: int | None = None
         self._cycle_began: float | None = None
         self._cycle_bytes = 0
+        # (arrival, media seconds) of the last PACE_PACKETS timestamped packets
+        self._recent: deque[tuple[float, float]] = deque(maxlen=self.PACE_PACKETS)
 
     def _behind(self, dts: int | None, arrived: float) -> float | None:
         """Seconds this packet is behind the live edge; None when it cannot be told."""
@@ -307,26 +323,48 @@ class _Pacer:
         self._edge, self._edge_at = edge, arrived
         return offset - edge
 
+    def _at_camera_pace(self, dts: int | None, arrived: float) -> bool:
+        """The last packets arrived about as fast as the camera sends them (not a
+        backlog read in a burst)."""
+        if dts is None or not self._tb:
+            return False
+        recent = self._recent
+        recent.append((arrived, dts * self._tb))
+        if len(recent) < self.PACE_PACKETS or self._steady < self.PACE_PACKETS:
+            return False
+        first_arrived, first_media = recent[0]
+        media = dts * self._tb - first_media
+        spread = arrived - first_arrived
+        # Much slower than the camera is a stall (the network's, or a wait for the GIL)
+        # that a burst of backlog follows, not a pace.
+        return media > 0 and self.PACE * media <= spread <= 2 * media + self.STALL
+
     def pause(self, dts: int | None, size: int, arrived: float, read_wait: float) -> float:
         """Seconds to sleep after this packet (0: read on)."""
         if self._cycle_began is None:
             self._cycle_began = arrived - read_wait
         self._cycle_bytes += size
         behind = self._behind(dts, arrived)
+        paced = self._at_camera_pace(dts, arrived)
         blocked = read_wait > self.BLOCKED
         if behind is None:
             caught_up = blocked  # nothing to judge by but the read itself
         elif self._steady >= self.STEADY and behind < self.EDGE:
             caught_up = True
         else:
-            caught_up = blocked and behind < self.NEAR
+            caught_up = blocked and (behind < self.NEAR or paced)
         if not caught_up:
             return 0.0
         # Sleep at most as long as it takes the camera to send ``budget`` bytes.
         rate = self._cycle_bytes / max(arrived - self._cycle_began, 1e-3)
         self._cycle_began, self._cycle_bytes = arrived, 0
         pause = min(self._batch, self._budget / rate) if rate > 0 else self._batch
-        return pause if pause >= self.MIN_PAUSE else 0.0
+        if pause < self.MIN_PAUSE:
+            return 0.0
+        # The pace is judged afresh after a sleep: the sleep itself is a gap in the
+        # arrivals that would make the backlog it leaves look like a live stream.
+        self._recent.clear()
+        return pause
 
 
 class CameraIngest:

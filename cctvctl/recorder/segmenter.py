@@ -332,8 +332,7 @@ class SegmentWriter:
             if media_clock.settling:
                 back = media_clock.settle(wall, now)
                 if back:
-                    self._settle(back)
-                    wall += back
+                    wall += self._settle(back)
             shift = media_clock.observe(wall, now)
             if shift is not None:
                 self._reanchor(corr, shift, -shift, DRIFTED)
@@ -487,12 +486,20 @@ class SegmentWriter:
         self._anchor_ticks = dts
         self._anchor_wall = self._wall_start if self._wall_start is not None else self._clock()
 
-    def _settle(self, shift: float) -> None:
+    def _settle(self, shift: float) -> float:
         """Date the connection's footage so far ``shift`` (< 0) seconds earlier: its first
-        packet was read late, not captured late (MediaClock.settle decides)."""
+        packet was read late, not captured late (MediaClock.settle decides). Returns the
+        shift made: a file already closed keeps its dates, and the open one may not start
+        before it ends (segments shorter than the settling seconds close during it)."""
+        prev = self._prev_end_wall
+        if prev is not None and self._out is not None:
+            shift = min(0.0, max(shift, prev - self._seg_start_wall))
+            if not shift:
+                return 0.0
         self._anchor_wall += shift
         if self._out is not None:
             self._seg_start_wall += shift
+        return shift
 
     def _splice(self, dts: int, step: int) -> None:
         """Move this packet to one frame after the previous one on the corrected timeline."""

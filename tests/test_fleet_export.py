@@ -14,7 +14,6 @@ import json
 import re
 import subprocess
 import time
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,16 +23,14 @@ from typing import Any
 import av
 import pytest
 from cli_process import node_env, run_cctvctl
-from fleet_sites import fleet_toml, node_site
+from fleet_sites import running_fleet
 from harness import (
     ServerProcess,
     Site,
     SiteSpec,
     SseEvent,
     segment_spans,
-    start_sim,
     wait_for,
-    write_site,
 )
 from pg_harness import PgDatabase
 
@@ -75,18 +72,17 @@ def _spans(server: ServerProcess, camera: str) -> list[tuple[float, float]]:
 def story(
     tmp_path_factory: pytest.TempPathFactory, sim_cache: Path, pg: PgDatabase
 ) -> Iterator[Story]:
-    site = write_site(tmp_path_factory.mktemp("fleet-export"), SPEC)
-    camera = site.camera_ids[0]
-    sim = start_sim(site, sim_cache)
-    store = FleetStore(pg.dsn)
-    a = ServerProcess(node_site(site, "node-a", pg.dsn, LEASE))
-    b = ServerProcess(node_site(site, "node-b", pg.dsn, LEASE))
-    try:
-        a.start()
-        b.start()
-        text = fleet_toml(site, {camera: "node-a"}, {camera: ["node-b"]})
-        store.publish_inventory(text, tomllib.loads(text), author="test")
-        wait_for(lambda: _spans(a, camera), 30, what="node-a recording")
+    with running_fleet(
+        tmp_path_factory.mktemp("fleet-export"),
+        sim_cache,
+        pg.dsn,
+        SPEC,
+        ("node-a", "node-b"),
+        LEASE,
+    ) as fleet:
+        site, store = fleet.site, fleet.store
+        a, b = fleet.nodes["node-a"], fleet.nodes["node-b"]
+        camera = site.camera_ids[0]
         start = time.time()
         wait_for(lambda: _spans(a, camera)[-1][1] >= start + SEGMENT, 15, what="node-a footage")
         killed = time.time()
@@ -121,12 +117,6 @@ def story(
             what="node-b's run in the catalogue",
         )
         yield Story(site, store, a, b, camera, start, killed, end)
-    finally:
-        for server in (a, b):
-            if server.running:
-                server.stop()
-        store.close()
-        sim.stop()
 
 
 def _export(story: Story, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:

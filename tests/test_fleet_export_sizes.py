@@ -18,7 +18,6 @@ import itertools
 import json
 import subprocess
 import time
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,19 +28,15 @@ import av
 import httpx
 import pytest
 from cli_process import node_env, run_cctvctl
-from fleet_sites import fleet_toml, node_site
+from fleet_sites import running_fleet
 from harness import (
     ServerProcess,
     Site,
     SiteSpec,
     sized_segment_spans,
-    start_sim,
     wait_for,
-    write_site,
 )
 from pg_harness import PgDatabase
-
-from cctvctl.fleet.store import FleetStore
 
 LEASE = 6
 SEGMENT = 2
@@ -103,18 +98,12 @@ def _resize(site: Site, camera: str, size: tuple[int, int]) -> float:
 def story(
     tmp_path_factory: pytest.TempPathFactory, sim_cache: Path, pg: PgDatabase
 ) -> Iterator[Story]:
-    site = write_site(tmp_path_factory.mktemp("fleet-sizes"), SPEC)
-    camera = site.camera_ids[0]
-    sim = start_sim(site, sim_cache)
-    store = FleetStore(pg.dsn)
-    a = ServerProcess(node_site(site, "node-a", pg.dsn, LEASE))
-    b = ServerProcess(node_site(site, "node-b", pg.dsn, LEASE))
-    try:
-        a.start()
-        b.start()
-        text = fleet_toml(site, {camera: "node-a"}, {camera: ["node-b"]})
-        store.publish_inventory(text, tomllib.loads(text), author="test")
-        wait_for(lambda: _segments(a, camera), 30, what="node-a recording")
+    with running_fleet(
+        tmp_path_factory.mktemp("fleet-sizes"), sim_cache, pg.dsn, SPEC, ("node-a", "node-b"), LEASE
+    ) as fleet:
+        site, store = fleet.site, fleet.store
+        a, b = fleet.nodes["node-a"], fleet.nodes["node-b"]
+        camera = site.camera_ids[0]
         start = time.time()
         wait_for(lambda: _recorded(a, camera, BIG, start) >= SEGMENT, 15, what="node-a, big")
         small_at = _resize(site, camera, SMALL)
@@ -147,12 +136,6 @@ def story(
             what="node-b's run in the catalogue",
         )
         yield Story(site, a, b, camera, start, killed, end)
-    finally:
-        for server in (a, b):
-            if server.running:
-                server.stop()
-        store.close()
-        sim.stop()
 
 
 def _frames(path: Path) -> tuple[list[float], set[tuple[int, int]]]:

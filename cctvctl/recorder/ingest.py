@@ -271,10 +271,10 @@ class _Pacer:
     has read all there is never counts as caught up. It reads on packet by packet, each
     read waiting for the network, which costs far more than a batch; at a few hundred
     cameras on two cores the extra work made every thread later still, until none slept
-    (benchmarks/README.md, "Pacing under load"). So a third sign: the last packets came
-    at about the camera's own pace. A backlog drains many times faster than real time,
-    however busy the process, so a read that waited and a pace near the stream's is the
-    live edge, however far the clock says it is.
+    (benchmarks/README.md, "a quiet machine, and pacing under load"). So a third sign:
+    the last packets came at about the camera's own pace. A backlog drains many times
+    faster than real time, however busy the process, so a read that waited and a pace
+    near the stream's is the live edge, however far the clock says it is.
     """
 
     BLOCKED: Final = 0.005  # a read slower than this waited for something
@@ -329,11 +329,12 @@ class _Pacer:
         if dts is None or not self._tb:
             return False
         recent = self._recent
-        recent.append((arrived, dts * self._tb))
+        now_media = dts * self._tb
+        recent.append((arrived, now_media))
         if len(recent) < self.PACE_PACKETS or self._steady < self.PACE_PACKETS:
             return False
         first_arrived, first_media = recent[0]
-        media = dts * self._tb - first_media
+        media = now_media - first_media
         spread = arrived - first_arrived
         # Much slower than the camera is a stall (the network's, or a wait for the GIL)
         # that a burst of backlog follows, not a pace.

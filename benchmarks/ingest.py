@@ -110,8 +110,8 @@ MIXES = {
 
 
 @contextmanager
-def simulator(site: Site, log: Path) -> Iterator[psutil.Process]:
-    """`cctvctl sim` for the site's inventory, in a child process of its own."""
+def simulator(site: Site, log: Path, nice: int = 0) -> Iterator[psutil.Process]:
+    """`cctvctl sim` for the site's inventory, in a child process of its own, at ``nice``."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "cctvctl", "sim", "--config", str(site.config), "--no-color"],
@@ -119,6 +119,8 @@ def simulator(site: Site, log: Path) -> Iterator[psutil.Process]:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=REPO,
+            # Every thread the simulator starts inherits it (nice is per thread on Linux).
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,
         )
     try:
         # The RTSP port opens once every scene loop is encoded (cached after the first run).
@@ -578,8 +580,11 @@ caveats:
   the simulator dropped as a slow reader count as sent, and so as missing. Expect the
   recorder one frame short per camera: libav holds a camera's last frame until the next
   one begins, and the ingest thread stops without flushing it.
-- the simulator runs on the same cores (its share of one core is shown as "sim cpu");
-  RTSP over loopback, so no network loss, jitter or latency.
+- the simulator runs on the same cores (its share of one core is shown as "sim cpu"),
+  at nice {args.sim_nice}; RTSP over loopback, so no network loss, jitter or latency. A
+  simulator starved of CPU skips frames (counted as "skipped"): the camera then really
+  sends fewer, and a recorder that calls it degraded is right, not raising a false alarm.
+  With --sim-nice below 0 the simulator comes first, as cameras with their own CPUs do.
 - PSS is sampled once, at the end of the window; ffmpeg's is the sum over its processes.
 - mix {args.mix}: {MIXES[args.mix]}
 """
@@ -591,6 +596,11 @@ def keep_logs(run: Path, into: Path) -> None:
     into.mkdir(parents=True, exist_ok=True)
     for found in (*run.glob("*.log"), *run.rglob("server-*.log"), *run.rglob("index.sqlite3")):
         shutil.copy(found, into / found.name)
+
+
+def _ingest_processes(value: str) -> str:
+    """``--ingest-processes`` as its TOML value (the server checks the range)."""
+    return '"auto"' if value == "auto" else str(int(value))
 
 
 def main() -> None:
@@ -622,6 +632,20 @@ def main() -> None:
         help="copy the server's and the simulator's logs and the index into DIR/N-streams "
         "(the run's own directory is removed): where the frames went, why /healthz was late",
     )
+    parser.add_argument(
+        "--ingest-processes",
+        default="auto",
+        help="the server's [server] ingest_processes: auto (one per 250 cameras, the "
+        "default) or a number; 1 reads every stream in the server process",
+    )
+    parser.add_argument(
+        "--sim-nice",
+        type=int,
+        default=0,
+        help="run the simulator at this nice value (below 0 needs root): real cameras do "
+        "not share the recorder's cores, and a starved simulator skips frames, which the "
+        "recorder then rightly calls degraded",
+    )
     parser.add_argument("--no-ffmpeg", action="store_true")
     parser.add_argument(
         "--mix", choices=sorted(MIXES), default="h264", help="what the cameras send"
@@ -639,7 +663,8 @@ def main() -> None:
     print(
         f"{os.cpu_count()} CPUs; {args.mix}, {args.scenes} scenes, {args.size} at {args.fps} fps, "
         f"GOP 2 s; warm-up "
-        f"{args.warmup:g} s, window {args.seconds:g} s; ffmpeg: {ffmpeg or 'not measured'}"
+        f"{args.warmup:g} s, window {args.seconds:g} s; ffmpeg: {ffmpeg or 'not measured'}; "
+        f"ingest processes: {args.ingest_processes}; simulator at nice {args.sim_nice}"
     )
     rows: list[Result] = []
     latencies: dict[int, Latency] = {}
@@ -657,10 +682,11 @@ def main() -> None:
                 gop_seconds=2.0,
                 camera_lines=dict.fromkeys(range(n), MIX_LINES[args.mix]),
                 sim_lines=(f'scenes = "{args.scenes}"',),
+                server_lines=(f"ingest_processes = {_ingest_processes(args.ingest_processes)}",),
             )
             site = write_site(Path(tmp) / "site", spec)
             control = SimControl(site)
-            with simulator(site, Path(tmp) / "sim.log") as sim:
+            with simulator(site, Path(tmp) / "sim.log", args.sim_nice) as sim:
                 rec, latency = run_recorder(site, sim, control, args)
                 rows.append(rec)
                 latencies[n] = latency

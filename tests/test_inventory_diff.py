@@ -129,15 +129,20 @@ def test_server_settings_split_into_applied_and_needing_a_restart(site: Site) ->
     def edit(text: str) -> str:
         text = text.replace("offline_after = 3.0", "offline_after = 5.0")
         text = text.replace("segment_seconds = 3", "segment_seconds = 4")
-        return text.replace('storage = "recordings"', 'storage = "elsewhere"\nreboot_wait = 90')
+        return text.replace(
+            'storage = "recordings"',
+            'storage = "elsewhere"\nreboot_wait = 90\ningest_processes = 3',
+        )
 
     old, new = _edited(site, edit)
     diff = diff_inventories(old, new)
     assert diff.settings_applied == ("offline_after", "reboot_wait")
-    assert diff.needs_restart == ("storage", "segment_seconds")
+    # The running ingest workers were started for the old count.
+    assert diff.needs_restart == ("storage", "segment_seconds", "ingest_processes")
 
     running = running_settings_kept(old, new)
     assert running.server.segment_seconds == 3 and running.storage == old.storage
+    assert running.server.ingest_processes == "auto"
     assert running.server.offline_after == 5.0 and running.server.reboot_wait == 90
     assert diff_inventories(old, running).needs_restart == ()
 

@@ -7,9 +7,11 @@ import signal
 import sqlite3
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx
+import pytest
 from cli_process import clean_env, run_cctvctl
 from harness import (
     Live,
@@ -60,12 +62,14 @@ def _reload_audit(server: ServerProcess) -> list[dict[str, Any]]:
     return rows
 
 
+@pytest.mark.parametrize("processes", [1, 2], ids=["in-the-server", "in-ingest-workers"])
 def test_reload_adds_removes_and_reconnects_only_the_cameras_that_changed(
     site_factory: Callable[..., Site],
     sim_factory: Callable[[Site], RunningSim],
     server_factory: Callable[..., ServerProcess],
+    processes: int,
 ) -> None:
-    site = site_factory(FOUR)
+    site = site_factory(replace(FOUR, server_lines=(f"ingest_processes = {processes}",)))
     sim_factory(site)  # serves all four cameras; the server starts without one of them
     kept, changed, removed, added = site.camera_ids
     full = site.config.read_text()

@@ -34,6 +34,7 @@ RESTART_SETTINGS: Final = (
     "file_mode",
     "segment_seconds",
     "reanchor_seconds",
+    "ingest_processes",
     "thumbnail_seconds",
     "header_timeout",
     "keep_alive_timeout",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -34,6 +35,11 @@ RecorderTransport = Literal["tcp", "udp", "auto"]
 #: What the recorder does with a camera's sound: drop it (the default: the network's aim is
 #: public order, not listening to people) or keep it (AAC as sent, G.711 converted to AAC).
 AudioHandling = Literal["drop", "keep"]
+#: Processes that read the cameras' streams: "auto" is one per 250 enabled cameras (one
+#: interpreter lock serves about that many: recorder/ingest_pool.py); 1 reads them in the
+#: server process itself.
+IngestProcesses = Literal["auto"] | int
+MAX_INGEST_PROCESSES = 64
 #: What a simulated camera sends and how it is reached (``[sim]`` defaults, per camera too).
 SimCodec = Literal["h264", "h265"]
 SimAudio = Literal["none", "pcma", "pcmu", "aac"]
@@ -69,6 +75,7 @@ class ServerConfig(StrictModel):
     #: Seconds a camera's media time may depart from the wall clock (a timestamp jump, a
     #: drifting clock) before the recorder re-anchors it (recorder/media_clock.py).
     reanchor_seconds: float = Field(default=2, ge=0.5, le=3600)
+    ingest_processes: IngestProcesses = "auto"
     thumbnail_seconds: float = Field(default=2, gt=0)
     export_keep_days: float = Field(default=7, gt=0)
     export_max_minutes: float = Field(default=120, gt=0)
@@ -96,6 +103,18 @@ class ServerConfig(StrictModel):
     #: Defaults for every camera; a site or a camera may say otherwise.
     transport: RecorderTransport = "tcp"
     audio: AudioHandling = "drop"
+
+    @field_validator("ingest_processes", mode="before")
+    @classmethod
+    def _processes(cls, value: object) -> object:
+        if value == "auto" or (
+            type(value) is int and 1 <= value <= MAX_INGEST_PROCESSES  # not True, not 2.0
+        ):
+            return value
+        raise ValueError(
+            f'{json.dumps(value, default=str)} is not accepted; accepted: "auto" (one '
+            f"per 250 cameras) or a whole number from 1 to {MAX_INGEST_PROCESSES}"
+        )
 
     @property
     def file_mode_bits(self) -> int:

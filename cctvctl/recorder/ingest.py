@@ -66,7 +66,7 @@ from cctvctl.recorder.media_clock import DEFAULT_THRESHOLD, Reanchor
 from cctvctl.recorder.open_gate import OpenGate
 from cctvctl.recorder.rtsp_auth import BASIC_REFUSED, is_private_host, offered_schemes
 from cctvctl.recorder.segmenter import SegmentRecord, SegmentWriter
-from cctvctl.recorder.stats import CameraStats
+from cctvctl.recorder.stats_feed import StatsFeed
 from cctvctl.recorder.thumbnails import Keyframe
 from cctvctl.storage.modes import DEFAULT_MODES, FileModes
 
@@ -380,7 +380,7 @@ class CameraIngest:
         username: str,
         password: str,
         storage: Path,
-        stats: CameraStats,
+        stats: StatsFeed,
         on_segment: Callable[[SegmentRecord], None],
         settings: IngestSettings | None = None,
         clock: Callable[[], float] = time.time,

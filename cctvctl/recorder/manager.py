@@ -20,6 +20,8 @@ from typing import Final
 from cctvctl.config import CameraEntry, Inventory, InventoryDiff
 from cctvctl.models import Camera, CameraStatus
 from cctvctl.recorder.ingest import CameraIngest, IngestSettings
+from cctvctl.recorder.ingest_pool import IngestPool, RemoteIngest, processes_for
+from cctvctl.recorder.ingest_worker import CameraSpec, WorkerSetup, make_ingest
 from cctvctl.recorder.media_clock import Reanchor
 from cctvctl.recorder.open_gate import OPEN_LIMIT, OpenGate
 from cctvctl.recorder.rtt import RttProber, rtsp_target
@@ -106,7 +108,11 @@ def _rfc3339(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
-def _stop_all(ingests: list[CameraIngest], timeout: float) -> None:
+#: A camera's ingest: a thread here, or one in an ingest worker process.
+Ingest = CameraIngest | RemoteIngest
+
+
+def _stop_all(ingests: list[Ingest], timeout: float) -> None:
     """Stop every ingest at once, then wait (``timeout`` for all): each open segment is
     closed and indexed by then."""
     deadline = time.monotonic() + timeout
@@ -122,7 +128,7 @@ class _Cam:
     entry: CameraEntry
     stats: CameraStats
     coverage: _Coverage
-    ingest: CameraIngest | None = None
+    ingest: Ingest | None = None
 
     @property
     def id(self) -> str:
@@ -158,6 +164,24 @@ class Recorder:
         #: How many cameras may be opening their stream at once (start-up, reconnects
         #: and reloads alike): every ingest of this recorder takes its turn here.
         self.open_gate = OpenGate(open_limit)
+        enabled = sum(1 for e in inventory.cameras() if e.camera.enabled)
+        processes = processes_for(server.ingest_processes, enabled)
+        #: The ingest worker processes, or None when every camera is read in this one.
+        self.pool: IngestPool | None = None
+        if processes > 1:
+            level = logging.getLogger("cctvctl").getEffectiveLevel()
+            self.pool = IngestPool(
+                [
+                    WorkerSetup(
+                        number=n + 1,
+                        settings=self.ingest_settings,
+                        modes=index.modes,
+                        open_limit=max(1, open_limit // processes),
+                        log_level=level,
+                    )
+                    for n in range(processes)
+                ]
+            )
         self.monitor_interval = monitor_interval
         #: Frees bytes of a cache on the recording volume, which the disk guard empties
         #: before it deletes footage; the server sets it to the archive's fetch cache.
@@ -209,6 +233,9 @@ class Recorder:
         self._not_before = self.index.created().timestamp()
         storage = self.inventory.storage
         began = self._now()
+        if self.pool is not None:
+            self.pool.start()
+            log.info("reading the cameras in %d ingest processes", len(self.pool.pids))
         for c in self._cams.values():
             c.stats.begin(began)
             self._start_ingest(c)
@@ -233,6 +260,8 @@ class Recorder:
             ingests = [c.ingest for c in self._cams.values() if c.ingest is not None]
         self.rtt.stop(timeout=0)
         _stop_all(ingests, timeout)
+        if self.pool is not None:
+            self.pool.stop(max(1.0, deadline - time.monotonic()))
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         log.info("recorder stopped")
@@ -241,23 +270,31 @@ class Recorder:
         cam = c.entry.camera
         if not cam.enabled:
             return
-        c.ingest = CameraIngest(
+        spec = CameraSpec(
             cam.id,
             kecamatan_slug=c.entry.kecamatan.key,
             url=cam.rtsp,
             username=cam.username or "",
             password=self.inventory.password(cam.id),
             storage=self.inventory.storage,
-            stats=c.stats,
-            on_segment=self._segment_closed(c.entry.kecamatan.key),
-            settings=self.ingest_settings,
-            clock=self._now,
-            modes=self.index.modes,
             transport=self.inventory.transport(c.entry),
             audio=self.inventory.audio(c.entry),
-            on_reanchor=functools.partial(self._reanchored, c),
-            gate=self.open_gate,
         )
+        on_segment = self._segment_closed(c.entry.kecamatan.key)
+        on_reanchor = functools.partial(self._reanchored, c)
+        if self.pool is not None:
+            c.ingest = self.pool.ingest(spec, c.stats, on_segment, on_reanchor)
+        else:
+            c.ingest = make_ingest(
+                spec,
+                stats=c.stats,
+                on_segment=on_segment,
+                on_reanchor=on_reanchor,
+                settings=self.ingest_settings,
+                modes=self.index.modes,
+                gate=self.open_gate,
+                clock=self._now,
+            )
         c.ingest.start()
 
     def apply(self, inventory: Inventory, diff: InventoryDiff) -> None:
@@ -565,7 +602,7 @@ class Recorder:
         c = self._cams.get(camera_id)
         return None if c is None else c.stats
 
-    def ingest(self, camera_id: str) -> CameraIngest | None:
+    def ingest(self, camera_id: str) -> Ingest | None:
         c = self._cams.get(camera_id)
         return None if c is None else c.ingest
 

@@ -1,0 +1,332 @@
+"""The server's side of the ingest worker processes (recorder/ingest_worker.py).
+
+:class:`IngestPool` starts N workers and deals cameras to the least loaded one. Each
+camera recorded in a worker is a :class:`RemoteIngest` here, which the
+:class:`~cctvctl.recorder.manager.Recorder` holds where it would hold a
+:class:`~cctvctl.recorder.ingest.CameraIngest`: start, stop, join, the newest keyframe,
+the open segment and the stream's description. Its camera's stats calls are replayed on
+the real ``CameraStats`` as each tick arrives; closed segments and re-anchors go to the
+same callbacks an in-process ingest calls.
+
+A worker that dies (killed, out of memory) is started again and given its cameras back;
+their stats say why they were cut off. The segments it had open are on disk, closed or
+not, and start-up reconciliation indexes them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Final
+
+from cctvctl.models import CameraMedia, OfflineCause
+from cctvctl.recorder.ingest_worker import CameraSpec, CameraState, WorkerSetup, serve
+from cctvctl.recorder.media_clock import Reanchor
+from cctvctl.recorder.segmenter import SegmentRecord
+from cctvctl.recorder.stats import CameraStats
+from cctvctl.recorder.stats_feed import replay
+from cctvctl.recorder.thumbnails import Keyframe
+
+__all__ = ["CAMERAS_PER_PROCESS", "IngestPool", "RemoteIngest", "processes_for"]
+
+log = logging.getLogger("cctvctl.recorder")
+
+#: Cameras one process records with nothing lost on 2 cores (benchmarks/README.md).
+CAMERAS_PER_PROCESS: Final = 250
+KEYFRAME_TIMEOUT: Final = 2.0
+EXIT_TIMEOUT: Final = 20.0
+RESPAWN_DELAY: Final = 1.0
+
+
+def processes_for(setting: int | str, cameras: int) -> int:
+    """How many ingest processes ``[server] ingest_processes`` means for ``cameras``.
+
+    ``"auto"`` is one per :data:`CAMERAS_PER_PROCESS` enabled cameras; 1 records in the
+    server process itself, as every node up to that size does.
+    """
+    if setting == "auto":
+        return max(1, -(-cameras // CAMERAS_PER_PROCESS))
+    return max(1, int(setting))
+
+
+class RemoteIngest:
+    """One camera recorded by a worker process, as the recorder sees it."""
+
+    def __init__(
+        self,
+        worker: _Worker,
+        key: int,
+        spec: CameraSpec,
+        stats: CameraStats,
+        on_segment: Callable[[SegmentRecord], None],
+        on_reanchor: Callable[[Reanchor], None],
+    ) -> None:
+        self._worker = worker
+        self.key = key
+        self.spec = spec
+        self.camera_id = spec.camera_id
+        self.stats = stats
+        self.on_segment = on_segment
+        self.on_reanchor = on_reanchor
+        self.state = CameraState()
+        self.stopped = threading.Event()
+        self._started = False
+
+    def start(self) -> None:
+        self._started = True
+        self._worker.start_camera(self)
+
+    def stop(self) -> None:
+        """Ask the worker to finish this camera; :meth:`join` waits for its last segment."""
+        if not self._started:
+            self.stopped.set()
+            return
+        self._worker.stop_camera(self)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """True once the worker has stopped the camera and its segments are indexed."""
+        return not self._started or self.stopped.wait(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._started and not self.stopped.is_set()
+
+    def keyframe(self) -> Keyframe | None:
+        return self._worker.keyframe(self)
+
+    @property
+    def open_segment_start(self) -> float | None:
+        return self.state.open_segment_start
+
+    @property
+    def open_file(self) -> tuple[float, Path] | None:
+        return self.state.open_file
+
+    @property
+    def media(self) -> CameraMedia | None:
+        return self.state.media
+
+    @property
+    def queued(self) -> bool:
+        return self.state.queued
+
+
+class _Worker:
+    """One worker process, its pipe and the thread that reads it."""
+
+    def __init__(self, setup: WorkerSetup) -> None:
+        self.setup = setup
+        self.cams: dict[int, RemoteIngest] = {}
+        self._lock = threading.Lock()  # cams, and sending
+        self._replies: dict[int, tuple[threading.Event, list[Keyframe | None]]] = {}
+        self._requests = itertools.count(1)
+        self._closing = False
+        self._exited = threading.Event()
+        self._process: Any = None
+        self._conn: Connection | None = None
+        self._reader: threading.Thread | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else int(self._process.pid)
+
+    def start(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        here, there = context.Pipe()
+        process = context.Process(
+            target=serve,
+            args=(there, self.setup),
+            name=f"cctvctl-ingest-{self.setup.number}",
+            daemon=True,
+        )
+        process.start()
+        there.close()
+        self._process, self._conn = process, here
+        self._exited.clear()
+        self._reader = threading.Thread(
+            target=self._read, args=(here,), name=f"ingest-worker-{self.setup.number}", daemon=True
+        )
+        self._reader.start()
+        log.info("ingest worker %d started (pid %d)", self.setup.number, process.pid)
+
+    def _send(self, message: tuple[Any, ...]) -> bool:
+        conn = self._conn
+        if conn is None:
+            return False
+        try:
+            conn.send(message)
+        except (OSError, ValueError):
+            return False  # the worker died; the reader restarts it
+        return True
+
+    def start_camera(self, ingest: RemoteIngest) -> None:
+        with self._lock:
+            self.cams[ingest.key] = ingest
+            self._send(("start", ingest.key, ingest.spec))
+
+    def stop_camera(self, ingest: RemoteIngest) -> None:
+        with self._lock:
+            if ingest.key not in self.cams or not self._send(("stop", ingest.key)):
+                self.cams.pop(ingest.key, None)
+                ingest.stopped.set()
+
+    def keyframe(self, ingest: RemoteIngest) -> Keyframe | None:
+        done = threading.Event()
+        answer: list[Keyframe | None] = []
+        with self._lock:
+            request = next(self._requests)
+            self._replies[request] = (done, answer)
+            sent = self._send(("keyframe", request, ingest.key))
+        try:
+            if not sent or not done.wait(KEYFRAME_TIMEOUT):
+                return None
+            return answer[0] if answer else None
+        finally:
+            with self._lock:
+                self._replies.pop(request, None)
+
+    def exit(self, timeout: float) -> None:
+        """Stop every camera (their last segments indexed) and end the process."""
+        with self._lock:
+            self._closing = True
+            sent = self._send(("exit",))
+        if sent:
+            self._exited.wait(timeout)
+        process = self._process
+        if process is not None:
+            process.join(max(1.0, timeout / 4))
+            if process.is_alive():
+                log.warning("ingest worker %d did not exit; killing it", self.setup.number)
+                process.kill()
+                process.join(5)
+        if self._reader is not None:
+            self._reader.join(5)
+
+    # ------------------------------------------------------------------ the pipe
+
+    def _read(self, conn: Connection) -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                break
+            try:
+                self._handle(message)
+            except Exception:
+                log.exception("ingest worker %d: cannot handle %r", self.setup.number, message[0])
+            if message[0] == "exited":
+                break
+        conn.close()
+        self._exited.set()
+        self._ended()
+
+    def _handle(self, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "tick":
+            _, updates, segments, reanchors, logs = message
+            for levelno, name, text in logs:
+                logging.getLogger(name).log(levelno, "%s", text)
+            for key, calls, state in updates:
+                ingest = self.cams.get(key)
+                if ingest is not None:
+                    replay(ingest.stats, calls)
+                    ingest.state = state
+            for key, record in segments:
+                ingest = self.cams.get(key)
+                if ingest is not None:
+                    ingest.on_segment(record)
+            for key, reanchor in reanchors:
+                ingest = self.cams.get(key)
+                if ingest is not None:
+                    ingest.on_reanchor(reanchor)
+        elif kind == "stopped":
+            with self._lock:
+                ingest = self.cams.pop(message[1], None)
+            if ingest is not None:
+                ingest.state = CameraState()
+                ingest.stopped.set()
+        elif kind == "keyframe":
+            waiting = self._replies.get(message[1])
+            if waiting is not None:
+                waiting[1].append(message[2])
+                waiting[0].set()
+
+    def _ended(self) -> None:
+        """The pipe ended: a requested exit, or the worker died and is started again."""
+        with self._lock:
+            self._conn = None
+            for waiting in self._replies.values():
+                waiting[0].set()
+            if self._closing:  # exit() joins the process
+                for ingest in self.cams.values():
+                    ingest.stopped.set()
+                self.cams.clear()
+                return
+            cams = list(self.cams.values())
+        process = self._process
+        if process is not None:
+            process.join(5)
+        code = None if process is None else process.exitcode
+        log.error(
+            "ingest worker %d ended unexpectedly (exit code %s); restarting it with its %d cameras",
+            self.setup.number,
+            code,
+            len(cams),
+        )
+        for ingest in cams:
+            ingest.state = CameraState()
+            ingest.stats.disconnected(
+                f"the ingest worker process ended (exit code {code})", OfflineCause.OTHER
+            )
+        time.sleep(RESPAWN_DELAY)
+        with self._lock:
+            if self._closing:
+                for ingest in self.cams.values():
+                    ingest.stopped.set()
+                self.cams.clear()
+                return
+            self.start()
+            for ingest in list(self.cams.values()):
+                self._send(("start", ingest.key, ingest.spec))
+
+
+class IngestPool:
+    """N ingest worker processes; :meth:`ingest` places a camera on the least loaded."""
+
+    def __init__(self, setups: list[WorkerSetup]) -> None:
+        self._workers = [_Worker(setup) for setup in setups]
+        self._keys = itertools.count(1)
+
+    @property
+    def pids(self) -> list[int]:
+        return [pid for w in self._workers if (pid := w.pid) is not None]
+
+    def start(self) -> None:
+        for worker in self._workers:
+            worker.start()
+
+    def ingest(
+        self,
+        spec: CameraSpec,
+        stats: CameraStats,
+        on_segment: Callable[[SegmentRecord], None],
+        on_reanchor: Callable[[Reanchor], None],
+    ) -> RemoteIngest:
+        worker = min(self._workers, key=lambda w: len(w.cams))
+        return RemoteIngest(worker, next(self._keys), spec, stats, on_segment, on_reanchor)
+
+    def stop(self, timeout: float = EXIT_TIMEOUT) -> None:
+        """End every worker; each closes and hands over its open segments first."""
+        threads = [
+            threading.Thread(target=w.exit, args=(timeout,), daemon=True) for w in self._workers
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()

@@ -1,0 +1,224 @@
+"""Ingest in worker processes (``[server] ingest_processes``): the streams are read by the
+server's worker processes, and everything the recorder shows or does still works.
+
+A real server subprocess, the real simulator and the real index. Which process reads a
+stream is seen from outside: the TCP connections each process holds to the simulator's
+RTSP port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+from harness import Live, SiteSpec, live_site, segment_spans, wait_for
+from media import decoded
+
+from cctvctl.config import ConfigError, load_inventory
+from cctvctl.recorder.ingest_pool import processes_for
+
+SPEC = SiteSpec(
+    cameras=4,
+    segment_seconds=3,
+    fps=10,
+    server_lines=("ingest_processes = 2",),
+    # Sound that is dropped is said so once, by the worker: its log reaches the server's.
+    camera_lines={3: ('sim = { audio = "pcma" }',)},
+)
+
+
+def _workers(live: Live) -> list[psutil.Process]:
+    """The server's ingest worker processes (multiprocessing's resource tracker is not one)."""
+    assert live.server.proc is not None
+    children = psutil.Process(live.server.proc.pid).children()
+    return [p for p in children if "spawn_main" in " ".join(p.cmdline())]
+
+
+def _streams_held(pid: int, rtsp_port: int) -> int:
+    return sum(
+        1
+        for c in psutil.Process(pid).net_connections(kind="tcp")
+        if c.raddr and c.raddr.port == rtsp_port and c.status == psutil.CONN_ESTABLISHED
+    )
+
+
+def _cameras(live: Live) -> list[dict[str, Any]]:
+    cams: list[dict[str, Any]] = live.server.get("/api/v1/cameras").json()
+    return cams
+
+
+def _indexed(live: Live) -> set[str]:
+    db = live.site.storage / "index.sqlite3"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return {path for (path,) in conn.execute("SELECT path FROM segments")}
+
+
+def _on_disk(live: Live) -> set[str]:
+    root = live.site.storage
+    return {str(p.relative_to(root)) for p in root.rglob("*.mp4") if ".exports" not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, sim_cache: Path) -> Iterator[Live]:
+    with live_site(tmp_path_factory.mktemp("workers"), sim_cache, SPEC) as running:
+        wait_for(
+            lambda: all(c["status"] == "online" for c in _cameras(running)),
+            60,
+            what="every camera online",
+        )
+        yield running
+
+
+def test_auto_is_one_process_per_250_cameras() -> None:
+    assert [processes_for("auto", n) for n in (0, 1, 250, 251, 500, 1000)] == [1, 1, 1, 2, 2, 4]
+    assert processes_for(3, 10) == 3
+
+
+@pytest.mark.parametrize("value", ["0", "65", '"many"', "2.5", '"2"', "true"])
+def test_a_bad_process_count_is_named_with_what_is_accepted(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text(f"[server]\ningest_processes = {value}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_inventory(path)
+    text = str(info.value)
+    assert f"server.ingest_processes: {value} is not accepted" in text, text
+    assert '"auto"' in text and "1 to 64" in text, text
+
+
+def test_the_workers_read_the_streams_and_the_server_reports_them(live: Live) -> None:
+    workers = _workers(live)
+    assert len(workers) == 2
+    assert live.server.proc is not None
+    held = [_streams_held(w.pid, live.site.rtsp_port) for w in workers]
+    assert held == [2, 2], held  # dealt evenly, each stream read once
+    cams = wait_for(
+        lambda: (cs := _cameras(live)) and all(c["fps"] >= 8 for c in cs) and cs,
+        30,
+        what="live frame rates from the workers",
+    )
+    for cam in cams:
+        assert cam["status"] == "online" and cam["recording"], cam
+        assert 8 <= cam["fps"] <= 12, cam
+        assert cam["media"]["video"] == "h264" and cam["media"]["transport"] == "tcp", cam
+    with_sound = live.site.camera_ids[3]
+    assert f"{with_sound}: audio G.711" in live.server.log_text()
+    for camera in live.site.camera_ids:
+        wait_for(
+            lambda camera=camera: len(segment_spans(live.site.storage, camera)) >= 2,
+            30,
+            what=f"{camera}'s segments indexed",
+        )
+
+
+def test_a_thumbnail_and_an_export_of_the_open_segment(live: Live, tmp_path: Path) -> None:
+    camera = live.site.camera_ids[1]
+    resp = live.server.get(
+        f"/api/v1/cameras/{camera}/thumbnail", params={"width": 64, "height": 36}
+    )
+    assert resp.status_code == 200, resp.text
+    assert len(resp.content) == 64 * 36 * 3 and len(set(resp.content)) > 8
+
+    end = time.time() - 0.5
+    start = end - 4  # segments are 3 s: part of this is still being written
+    with live.server.client("operator") as api:
+        made = api.post(
+            "/api/v1/exports",
+            json={
+                "camera": camera,
+                "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
+                "end": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end)),
+            },
+        )
+    assert made.status_code == 202, made.text
+    job_id = made.json()["id"]
+
+    def done() -> dict[str, Any] | None:
+        job: dict[str, Any] = live.server.get(f"/api/v1/exports/{job_id}", "operator").json()
+        assert job["state"] in ("queued", "running", "done"), job
+        return job if job["state"] == "done" else None
+
+    wait_for(done, 60, what="the export")
+    with live.server.client("operator") as api:
+        clip = tmp_path / "clip.mp4"
+        clip.write_bytes(api.get(f"/api/v1/exports/{job_id}/file").content)
+    frames, _ = decoded(clip)
+    assert frames >= 3 * SPEC.fps, frames  # 4 s at 10 fps, cut at keyframes
+
+
+def test_a_timestamp_jump_in_a_worker_is_a_reanchor_event(live: Live) -> None:
+    camera = live.site.camera_ids[2]
+    url = f"http://127.0.0.1:{live.site.control_port}/cameras/{camera}/fault"
+    resp = httpx.post(url, json={"mode": "tsjump", "by": 3600}, timeout=30)
+    assert resp.status_code == 200, resp.text
+
+    def reanchors() -> list[dict[str, Any]]:
+        db = live.site.storage / "index.sqlite3"
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            rows = conn.execute(
+                "SELECT data FROM events WHERE camera = ? AND type = 'camera.reanchor'",
+                (camera,),
+            )
+            return [json.loads(data) for (data,) in rows]
+
+    event = wait_for(reanchors, 20, what="the re-anchor event")[0]
+    assert event["cause"] == "timestamps jumped"
+    assert event["jump_seconds"] == pytest.approx(3600, abs=0.5)
+    assert "re-anchored: timestamps jumped by +3600" in live.server.log_text()
+
+
+def test_a_killed_worker_is_started_again_with_its_cameras(live: Live) -> None:
+    before = _workers(live)
+    victim = before[0]
+    killed_at = time.time()
+    os.kill(victim.pid, signal.SIGKILL)
+    wait_for(
+        lambda: "ended unexpectedly" in live.server.log_text(),
+        15,
+        what="the server to notice the dead worker",
+    )
+    after = wait_for(
+        lambda: len(w := _workers(live)) == 2 and victim.pid not in {p.pid for p in w} and w,
+        30,
+        what="a new worker",
+    )
+    assert before[1].pid in {p.pid for p in after}  # the other worker kept running
+    for camera in live.site.camera_ids:  # the dead worker's and the other's
+        wait_for(
+            lambda camera=camera: any(
+                s >= killed_at for s, _ in segment_spans(live.site.storage, camera)
+            ),
+            40,
+            what=f"{camera} to record after the kill",
+        )
+    assert sorted(_streams_held(w.pid, live.site.rtsp_port) for w in after) == [2, 2]
+
+
+def test_a_stop_indexes_every_segment_and_ends_every_worker(
+    live_factory: Callable[..., Live],
+) -> None:
+    live = live_factory(SPEC)
+    wait_for(
+        lambda: all(segment_spans(live.site.storage, c) for c in live.site.camera_ids),
+        60,
+        what="first segments",
+    )
+    workers = _workers(live)
+    assert len(workers) == 2
+    time.sleep(2)  # into the next segment: something is open at the stop
+    stopped_at = time.time()
+    assert live.server.stop() == 0
+    assert not any(psutil.pid_exists(w.pid) and w.status() != "zombie" for w in workers)
+    on_disk = _on_disk(live)
+    assert on_disk and on_disk == _indexed(live), on_disk ^ _indexed(live)
+    for camera in live.site.camera_ids:
+        last_end = segment_spans(live.site.storage, camera)[-1][1]
+        assert stopped_at - 2 <= last_end <= stopped_at + 2, (camera, last_end, stopped_at)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import time
@@ -64,7 +65,11 @@ def _indexed(live: Live) -> set[str]:
 
 def _on_disk(live: Live) -> set[str]:
     root = live.site.storage
-    return {str(p.relative_to(root)) for p in root.rglob("*.mp4") if ".exports" not in p.parts}
+    return {
+        str(p.relative_to(root))
+        for p in root.rglob("*.mp4")
+        if ".exports" not in p.parts and ".quarantine" not in p.parts
+    }
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +183,14 @@ def test_a_timestamp_jump_in_a_worker_is_a_reanchor_event(live: Live) -> None:
 def test_a_killed_worker_is_started_again_with_its_cameras(live: Live) -> None:
     before = _workers(live)
     victim = before[0]
+    # Mid-segment, so the open files most likely hold a whole fragment (a GOP) to keep.
+    camera = live.site.camera_ids[0]
+    wait_for(
+        lambda: 1.9 < time.time() - segment_spans(live.site.storage, camera)[-1][1] < 2.6,
+        10,
+        interval=0.05,
+        what="an open segment two seconds old",
+    )
     killed_at = time.time()
     os.kill(victim.pid, signal.SIGKILL)
     wait_for(
@@ -200,6 +213,27 @@ def test_a_killed_worker_is_started_again_with_its_cameras(live: Live) -> None:
             what=f"{camera} to record after the kill",
         )
     assert sorted(_streams_held(w.pid, live.site.rtsp_port) for w in after) == [2, 2]
+    # The files the dead worker was writing are dealt with at once, as start-up would:
+    # repaired and indexed, or quarantined when not one fragment was whole (a file cut in
+    # its first GOP). What stays unindexed is only each camera's newest file, being written.
+    said = re.search(
+        r"indexed (\d) of the 2 segments the ingest worker left open", live.server.log_text()
+    )
+    assert said is not None, live.server.log_text()
+    quarantined = list((live.site.storage / ".quarantine").rglob("*.mp4"))
+    assert int(said[1]) + len(quarantined) == 2, quarantined
+    first = _not_newest_unindexed(live)
+    time.sleep(1)  # a segment closed a moment ago is indexed at the worker's next tick
+    assert not first & _not_newest_unindexed(live)
+
+
+def _not_newest_unindexed(live: Live) -> set[str]:
+    """Files on disk the index does not hold, each camera's newest left out."""
+    unindexed = _on_disk(live) - _indexed(live)
+    newest = {}
+    for path in sorted(_on_disk(live)):
+        newest[Path(path).parent.parent] = path  # camera folder -> its latest day/time
+    return unindexed - set(newest.values())
 
 
 def test_a_stop_indexes_every_segment_and_ends_every_worker(

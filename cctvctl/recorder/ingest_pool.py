@@ -9,8 +9,8 @@ the real ``CameraStats`` as each tick arrives; closed segments and re-anchors go
 same callbacks an in-process ingest calls.
 
 A worker that dies (killed, out of memory) is started again and given its cameras back;
-their stats say why they were cut off. The segments it had open are on disk, closed or
-not, and start-up reconciliation indexes them.
+their stats say why they were cut off. The segments it had open are repaired and indexed
+first, as start-up reconciliation would.
 """
 
 from __future__ import annotations
@@ -120,8 +120,9 @@ class RemoteIngest:
 class _Worker:
     """One worker process, its pipe and the thread that reads it."""
 
-    def __init__(self, setup: WorkerSetup) -> None:
+    def __init__(self, setup: WorkerSetup, on_orphans: Callable[[list[Path]], None]) -> None:
         self.setup = setup
+        self._on_orphans = on_orphans
         self.cams: dict[int, RemoteIngest] = {}
         self._lock = threading.Lock()  # cams, and sending
         self._replies: dict[int, tuple[threading.Event, list[Keyframe | None]]] = {}
@@ -272,6 +273,9 @@ class _Worker:
         process = self._process
         if process is not None:
             process.join(5)
+        # What it was writing is on disk, cut mid-fragment: repaired and indexed now, not at
+        # the next start-up (no one writes those files any more).
+        left_open = [ingest.state.open_file[1] for ingest in cams if ingest.state.open_file]
         code = None if process is None else process.exitcode
         log.error(
             "ingest worker %d ended unexpectedly (exit code %s); restarting it with its %d cameras",
@@ -283,6 +287,12 @@ class _Worker:
             ingest.state = CameraState()
             ingest.stats.disconnected(
                 f"the ingest worker process ended (exit code {code})", OfflineCause.OTHER
+            )
+        try:
+            self._on_orphans(left_open)
+        except Exception:
+            log.exception(
+                "ingest worker %d: cannot index the segments it left open", self.setup.number
             )
         time.sleep(RESPAWN_DELAY)
         with self._lock:
@@ -299,8 +309,9 @@ class _Worker:
 class IngestPool:
     """N ingest worker processes; :meth:`ingest` places a camera on the least loaded."""
 
-    def __init__(self, setups: list[WorkerSetup]) -> None:
-        self._workers = [_Worker(setup) for setup in setups]
+    def __init__(self, setups: list[WorkerSetup], on_orphans: Callable[[list[Path]], None]) -> None:
+        """``on_orphans``: indexes the segment files a worker that died had open."""
+        self._workers = [_Worker(setup, on_orphans) for setup in setups]
         self._keys = itertools.count(1)
 
     @property

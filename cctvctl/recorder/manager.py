@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Final
 
 from cctvctl.config import CameraEntry, Inventory, InventoryDiff
@@ -31,6 +32,7 @@ from cctvctl.recorder.thumbnails import Keyframe, Thumbnail, ThumbnailService
 from cctvctl.storage.database import Database
 from cctvctl.storage.events import CAMERA_REANCHOR, CAMERA_STATUS, EventPublisher
 from cctvctl.storage.gaps import expected_from, find_gaps
+from cctvctl.storage.reconcile import reconcile_file
 
 __all__ = ["EventPublisher", "Recorder"]
 
@@ -180,7 +182,8 @@ class Recorder:
                         log_level=level,
                     )
                     for n in range(processes)
-                ]
+                ],
+                on_orphans=self._index_left_open,
             )
         self.monitor_interval = monitor_interval
         #: Frees bytes of a cache on the recording volume, which the disk guard empties
@@ -361,6 +364,22 @@ class Recorder:
             self.index.add_segment(record, kecamatan=kecamatan)
 
         return index_it
+
+    def _index_left_open(self, paths: list[Path]) -> None:
+        """Index the segments an ingest worker was writing when it died (its reader thread)."""
+        indexed = repaired = 0
+        for path in paths:
+            report = reconcile_file(self.index, path)
+            indexed += report.added
+            repaired += report.repaired
+        if paths:
+            log.warning(
+                "indexed %d of the %d segments the ingest worker left open (%d cut back to "
+                "their last whole fragment)",
+                indexed,
+                len(paths),
+                repaired,
+            )
 
     def _reanchored(self, c: _Cam, reanchor: Reanchor) -> None:
         """One line and one ``camera.reanchor`` event per re-anchor (an ingest thread)."""

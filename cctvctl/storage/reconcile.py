@@ -35,7 +35,7 @@ from cctvctl.storage.layout import (
 )
 from cctvctl.storage.modes import DEFAULT_MODES, FileModes
 
-__all__ = ["ReconcileReport", "quarantine", "reconcile"]
+__all__ = ["ReconcileReport", "quarantine", "reconcile", "reconcile_file"]
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +227,25 @@ def reconcile(root: Path | str, index: Database) -> ReconcileReport:
         index.backdate_created(first[0].start)
 
     report.seconds = time.monotonic() - began
+    for line in report.problems:
+        log.warning("reconcile: %s", line)
+    return report
+
+
+def reconcile_file(index: Database, path: Path) -> ReconcileReport:
+    """Repair, probe and index one segment file a writer left open when it died (an ingest
+    worker process), as start-up reconciliation would; nothing for a path outside the
+    storage layout."""
+    report = ReconcileReport()
+    key = parse_segment_path(index.root, path)
+    if key is None:
+        return report
+    report.files = 1
+    try:
+        _check_file(index.root, index, path, key, None, report)
+    except OSError as exc:
+        report.failed += 1
+        report.problems.append(f"{path}: {exc}")
     for line in report.problems:
         log.warning("reconcile: %s", line)
     return report

@@ -38,10 +38,13 @@ SPEC = SiteSpec(
 
 
 def _workers(live: Live) -> list[psutil.Process]:
-    """The server's ingest worker processes (multiprocessing's resource tracker is not one)."""
+    """The server's ingest worker processes, by the name they give themselves (top and
+    `ps -e` show it; multiprocessing's resource tracker is another child)."""
     assert live.server.proc is not None
     children = psutil.Process(live.server.proc.pid).children()
-    return [p for p in children if "spawn_main" in " ".join(p.cmdline())]
+    return sorted(
+        (p for p in children if p.name().startswith("cctvctl-ingest")), key=lambda p: p.name()
+    )
 
 
 def _streams_held(pid: int, rtsp_port: int) -> int:

@@ -19,6 +19,7 @@ every segment and exits; start-up reconciliation indexes what it wrote.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -279,6 +280,10 @@ def serve(conn: Connection, setup: WorkerSetup) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     malloc.limit_arenas(MALLOC_ARENAS)
+    # top and `ps -e` then name the worker rather than a bare "python" (15 bytes at most);
+    # elsewhere than Linux only the name is lost.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/comm").write_text(f"cctvctl-ingest{setup.number}"[:15])
     logs = _Logs()
     root = logging.getLogger()
     root.handlers[:] = [logs]

@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,13 @@ def _streams_held(pid: int, rtsp_port: int) -> int:
         for c in psutil.Process(pid).net_connections(kind="tcp")
         if c.raddr and c.raddr.port == rtsp_port and c.status == psutil.CONN_ESTABLISHED
     )
+
+
+def _frame_time(live: Live, camera: str) -> float:
+    """When the keyframe behind the camera's thumbnail arrived (POSIX seconds)."""
+    resp = live.server.get(f"/api/v1/cameras/{camera}/thumbnail", params={"width": 16})
+    assert resp.status_code == 200, resp.text
+    return datetime.fromisoformat(resp.headers["x-frame-time"]).timestamp()
 
 
 def _cameras(live: Live) -> list[dict[str, Any]]:
@@ -134,6 +142,9 @@ def test_a_thumbnail_and_an_export_of_the_open_segment(live: Live, tmp_path: Pat
     )
     assert resp.status_code == 200, resp.text
     assert len(resp.content) == 64 * 36 * 3 and len(set(resp.content)) > 8
+    # Newer keyframes keep coming from the worker (GOP 1 s, pictures cached for 2 s).
+    first = _frame_time(live, camera)
+    wait_for(lambda: _frame_time(live, camera) > first, 10, what="a newer picture")
 
     end = time.time() - 0.5
     start = end - 4  # segments are 3 s: part of this is still being written
@@ -216,6 +227,12 @@ def test_a_killed_worker_is_started_again_with_its_cameras(live: Live) -> None:
             what=f"{camera} to record after the kill",
         )
     assert sorted(_streams_held(w.pid, live.site.rtsp_port) for w in after) == [2, 2]
+    for camera in live.site.camera_ids:  # pictures from the new worker, not the dead one's
+        wait_for(
+            lambda camera=camera: _frame_time(live, camera) > killed_at,
+            15,
+            what=f"{camera}'s picture after the kill",
+        )
     # The files the dead worker was writing are dealt with at once, as start-up would:
     # repaired and indexed, or quarantined when not one fragment was whole (a file cut in
     # its first GOP). What stays unindexed is only each camera's newest file, being written.

@@ -77,6 +77,8 @@ class RemoteIngest:
         self.state = CameraState()
         self.stopped = threading.Event()
         self._started = False
+        self._keyframe: Keyframe | None = None  # kept across reconnects, as CameraIngest's
+        self._same_worker = True  # the cached keyframe was numbered by the running worker
 
     def start(self) -> None:
         self._started = True
@@ -98,7 +100,21 @@ class RemoteIngest:
         return self._started and not self.stopped.is_set()
 
     def keyframe(self) -> Keyframe | None:
-        return self._worker.keyframe(self)
+        """The newest keyframe: asked of the worker only when the ticks say it changed (every
+        thumbnail request asks, and a round trip waits for the worker's lock)."""
+        cached = self._keyframe
+        if cached is not None and self._same_worker and cached.seq == self.state.keyframe_seq:
+            return cached
+        fetched = self._worker.keyframe(self)
+        if fetched is not None:
+            self._keyframe, self._same_worker = fetched, True
+        return fetched or cached
+
+    def worker_died(self) -> None:
+        """The worker recording this camera died: its numbering of keyframes starts over in
+        the next one, and nothing it said about the camera holds any more."""
+        self.state = CameraState()
+        self._same_worker = False
 
     @property
     def open_segment_start(self) -> float | None:
@@ -237,7 +253,8 @@ class _Worker:
                 ingest = self.cams.get(key)
                 if ingest is not None:
                     replay(ingest.stats, calls)
-                    ingest.state = state
+                    if state is not None:
+                        ingest.state = state
             for key, record in segments:
                 ingest = self.cams.get(key)
                 if ingest is not None:
@@ -284,7 +301,7 @@ class _Worker:
             len(cams),
         )
         for ingest in cams:
-            ingest.state = CameraState()
+            ingest.worker_died()
             ingest.stats.disconnected(
                 f"the ingest worker process ended (exit code {code})", OfflineCause.OTHER
             )

@@ -9,7 +9,7 @@ events, the index, thumbnails and retention stay in the server, fed over one pip
 Server to worker: ``("start", key, spec)``, ``("stop", key)``, ``("keyframe", request,
 key)`` and ``("exit",)``. Worker to server, every :data:`TICK`: ``("tick", cameras,
 segments, reanchors, logs)``, where each camera carries its stats calls (replayed on the
-real ``CameraStats``) and its state; at once: ``("keyframe", request, keyframe)``,
+real ``CameraStats``) and its state when that changed; at once: ``("keyframe", request, keyframe)``,
 ``("stopped", key)`` once a camera's last segment has gone in a tick, and ``("exited",)``.
 
 A worker ignores SIGINT and SIGTERM: the server stops it, so that every open segment is
@@ -115,6 +115,7 @@ class CameraState:
     open_file: tuple[float, Path] | None = None
     media: CameraMedia | None = None
     queued: bool = False
+    keyframe_seq: int = 0  # the newest keyframe's: the server asks for it only when it moved
 
 
 class _Logs(logging.Handler):
@@ -258,12 +259,19 @@ class _Worker:
             updates = []
             for key, running in cams:
                 ingest = running.ingest
+                keyframe = ingest.keyframe()
                 state = CameraState(
-                    ingest.open_segment_start, ingest.open_file, ingest.media, ingest.queued
+                    ingest.open_segment_start,
+                    ingest.open_file,
+                    ingest.media,
+                    ingest.queued,
+                    0 if keyframe is None else keyframe.seq,
                 )
                 calls = running.relay.take()
-                if calls or state != running.sent:
-                    updates.append((key, calls, state))
+                changed = state != running.sent
+                if calls or changed:
+                    # The state only when it changed: most ticks carry packets alone.
+                    updates.append((key, calls, state if changed else None))
                     running.sent = state
             segments = [self._segments.popleft() for _ in range(len(self._segments))]
             reanchors = [self._reanchors.popleft() for _ in range(len(self._reanchors))]

@@ -15,6 +15,7 @@ first, as start-up reconciliation would.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import logging
 import multiprocessing
@@ -76,6 +77,8 @@ class RemoteIngest:
         self.on_reanchor = on_reanchor
         self.state = CameraState()
         self.stopped = threading.Event()
+        #: stop() was asked: a worker that dies meanwhile must not get the camera back.
+        self.stopping = False
         self._started = False
         self._keyframe: Keyframe | None = None  # kept across reconnects, as CameraIngest's
         self._same_worker = True  # the cached keyframe was numbered by the running worker
@@ -189,6 +192,7 @@ class _Worker:
 
     def stop_camera(self, ingest: RemoteIngest) -> None:
         with self._lock:
+            ingest.stopping = True
             if ingest.key not in self.cams or not self._send(("stop", ingest.key)):
                 self.cams.pop(ingest.key, None)
                 ingest.stopped.set()
@@ -249,20 +253,24 @@ class _Worker:
             _, updates, segments, reanchors, logs = message
             for levelno, name, text in logs:
                 logging.getLogger(name).log(levelno, "%s", text)
+            # Each item on its own, as each ingest thread does in-process: one camera's
+            # failure (the index busy or full) must not drop the other cameras' segments,
+            # re-anchors and figures of the same tick.
             for key, calls, state in updates:
                 ingest = self.cams.get(key)
                 if ingest is not None:
-                    replay(ingest.stats, calls)
                     if state is not None:
                         ingest.state = state
+                    self._guarded(ingest, "replay its stats", replay, ingest.stats, calls)
             for key, record in segments:
                 ingest = self.cams.get(key)
                 if ingest is not None:
-                    ingest.on_segment(record)
+                    what = f"index segment {record.path}"
+                    self._guarded(ingest, what, ingest.on_segment, record)
             for key, reanchor in reanchors:
                 ingest = self.cams.get(key)
                 if ingest is not None:
-                    ingest.on_reanchor(reanchor)
+                    self._guarded(ingest, "report a re-anchor", ingest.on_reanchor, reanchor)
         elif kind == "stopped":
             with self._lock:
                 ingest = self.cams.pop(message[1], None)
@@ -274,6 +282,15 @@ class _Worker:
             if waiting is not None:
                 waiting[1].append(message[2])
                 waiting[0].set()
+
+    def _guarded(
+        self, ingest: RemoteIngest, what: str, call: Callable[..., None], *args: Any
+    ) -> None:
+        try:
+            call(*args)
+        except Exception:
+            # A segment not indexed is on disk: start-up reconciliation indexes it.
+            log.exception("%s: could not %s", ingest.camera_id, what)
 
     def _ended(self) -> None:
         """The pipe ended: a requested exit, or the worker died and is started again."""
@@ -302,15 +319,24 @@ class _Worker:
         )
         for ingest in cams:
             ingest.worker_died()
-            ingest.stats.disconnected(
-                f"the ingest worker process ended (exit code {code})", OfflineCause.OTHER
-            )
+            if not ingest.stopping:
+                ingest.stats.disconnected(
+                    f"the ingest worker process ended (exit code {code})", OfflineCause.OTHER
+                )
         try:
             self._on_orphans(left_open)
         except Exception:
             log.exception(
                 "ingest worker %d: cannot index the segments it left open", self.setup.number
             )
+        # A camera whose stop was sent but not answered is finished here, once its files
+        # are indexed: restarting it would leave a second ingest of a camera a reload
+        # reconnects, or keep recording one it removed, and its stop() would never return.
+        with self._lock:
+            for key, ingest in list(self.cams.items()):
+                if ingest.stopping:
+                    del self.cams[key]
+                    ingest.stopped.set()
         time.sleep(RESPAWN_DELAY)
         with self._lock:
             if self._closing:
@@ -338,6 +364,12 @@ class IngestPool:
     def start(self) -> None:
         for worker in self._workers:
             worker.start()
+        # A process that exits without stop() (a start-up that failed half-way, a stop
+        # that raised) would otherwise hang for ever: multiprocessing's own exit handler
+        # sends the workers SIGTERM, which they ignore, then joins them, while they wait
+        # on a pipe this process still holds open. Registered after multiprocessing's,
+        # so it runs first.
+        atexit.register(self.stop)
 
     def ingest(
         self,
@@ -351,6 +383,7 @@ class IngestPool:
 
     def stop(self, timeout: float = EXIT_TIMEOUT) -> None:
         """End every worker; each closes and hands over its open segments first."""
+        atexit.unregister(self.stop)
         threads = [
             threading.Thread(target=w.exit, args=(timeout,), daemon=True) for w in self._workers
         ]

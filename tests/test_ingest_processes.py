@@ -199,6 +199,9 @@ def test_a_killed_worker_is_started_again_with_its_cameras(live: Live) -> None:
     victim = before[0]
     # Mid-segment, so the open files most likely hold a whole fragment (a GOP) to keep.
     camera = live.site.camera_ids[0]
+    # Its first segment may not be closed yet when this test runs first (alone, or first on
+    # an xdist worker): the module's fixture waits for "online" only.
+    wait_for(lambda: segment_spans(live.site.storage, camera), 20, what="a first segment")
     wait_for(
         lambda: 1.9 < time.time() - segment_spans(live.site.storage, camera)[-1][1] < 2.6,
         10,

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -92,6 +93,7 @@ def test_one_failing_callback_keeps_the_rest_of_the_tick(tmp_path: Path) -> None
     jump = Reanchor(now.timestamp(), 3600.0, 0.0, "jumped")
     segments = [(ingests[0].key, record("cam-1")), (ingests[1].key, record("cam-2"))]
     worker._handle(("tick", [], segments, [(ingests[1].key, jump)], []))
+    assert worker._in_order.drain(5)
     assert [r.path for r in indexed] == [tmp_path / "cam-2.mp4"]
     assert reanchored == [jump]
 
@@ -138,3 +140,63 @@ def test_a_process_that_exits_without_stop_ends_its_workers(tmp_path: Path) -> N
     assert done.returncode == 1, done.stderr
     worker = int(done.stdout.split()[0])
     assert not psutil.pid_exists(worker) or psutil.Process(worker).status() == "zombie"
+
+
+def test_a_slow_index_holds_up_neither_the_figures_nor_the_pipe_but_does_hold_the_stop(
+    tmp_path: Path,
+) -> None:
+    pool = IngestPool([_setup()], on_orphans=lambda paths: None)  # not started: no process
+    index_free = threading.Event()
+    indexed: list[SegmentRecord] = []
+
+    def slow_index(record: SegmentRecord) -> None:
+        index_free.wait(10)  # SQLite busy, a long retention delete
+        indexed.append(record)
+
+    stats = CameraStats("cam-1", configured_fps=10.0)
+    stats.begin()
+    ingest = pool.ingest(_spec("cam-1", tmp_path), stats, slow_index, print)
+    worker = ingest._worker
+    worker.cams[ingest.key] = ingest  # as start() does, without a process to tell
+    ingest._started = True
+    now = datetime.now(UTC)
+    record = SegmentRecord(
+        "cam-1", tmp_path / "a.mp4", now - timedelta(seconds=3), now, 10, 30, 1, True
+    )
+
+    began = time.monotonic()
+    worker._handle(("tick", [], [(ingest.key, record)], [], []))
+    packet = ("packet", (4000, now.timestamp() + 0.5, 0.0))
+    worker._handle(("tick", [(ingest.key, [packet], None)], [], [], []))
+    worker._handle(("stopped", ingest.key))
+    assert time.monotonic() - began < 1.0  # the reader is back at the pipe at once
+    # The next tick's figures are in while the segment still waits for the index...
+    assert stats.snapshot().last_packet is not None
+    assert indexed == []
+    # ...and the stop is not done before the segment is indexed.
+    assert not ingest.join(0.5)
+    index_free.set()
+    assert ingest.join(5)
+    assert [r.path for r in indexed] == [tmp_path / "a.mp4"]
+
+
+def test_a_command_that_fails_in_the_worker_is_logged_and_the_worker_goes_on(
+    pool: IngestPool, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (pid,) = pool.pids
+    bad = CameraSpec("cam-bad", "kec", "rtsp://127.0.0.1:9/x", "", "", tmp_path, "quic", "drop")
+    good = _spec("cam-good", tmp_path)
+    with caplog.at_level(logging.ERROR, logger="cctvctl.recorder"):
+        refused = pool.ingest(bad, CameraStats("cam-bad"), print, print)
+        refused.start()
+        later = pool.ingest(good, CameraStats("cam-good"), print, print)
+        later.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "start failed" not in caplog.text:
+            time.sleep(0.05)
+    # Said in the server's log, with the reason; the worker lives on and obeys the next one.
+    assert "ingest worker 1: start failed" in caplog.text
+    assert "transport 'quic'" in caplog.text
+    assert pool.pids == [pid]
+    later.stop()
+    assert later.join(10)

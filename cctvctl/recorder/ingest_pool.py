@@ -19,6 +19,7 @@ import atexit
 import itertools
 import logging
 import multiprocessing
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +44,39 @@ CAMERAS_PER_PROCESS: Final = 250
 KEYFRAME_TIMEOUT: Final = 2.0
 EXIT_TIMEOUT: Final = 20.0
 RESPAWN_DELAY: Final = 1.0
+#: A worker that died sooner than this after its start is failing, not unlucky: the wait
+#: before the next start doubles, up to RESPAWN_MAX.
+RESPAWN_HEALTHY: Final = 30.0
+RESPAWN_MAX: Final = 30.0
+DRAIN_TIMEOUT: Final = 30.0
+
+
+class _InOrder:
+    """One thread that runs what the pipe's reader hands it, in order: the index writes
+    and events of a tick, then a camera's "stopped". The reader goes straight back to the
+    pipe, so a slow index write (SQLite busy, retention deleting) never holds up the live
+    figures of the worker's other cameras, nor fills the pipe behind it."""
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def put(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+
+    def drain(self, timeout: float = DRAIN_TIMEOUT) -> bool:
+        """Wait until everything handed in so far has run."""
+        done = threading.Event()
+        self._jobs.put(done.set)
+        return done.wait(timeout)
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                job()
+            except Exception:
+                log.exception("ingest pool: a queued job failed")
 
 
 def processes_for(setting: int | str, cameras: int) -> int:
@@ -143,7 +177,11 @@ class _Worker:
         self.setup = setup
         self._on_orphans = on_orphans
         self.cams: dict[int, RemoteIngest] = {}
-        self._lock = threading.Lock()  # cams, and sending
+        self._lock = threading.Lock()  # cams and replies; never held while sending
+        self._send_lock = threading.Lock()
+        self._in_order = _InOrder(f"ingest-index-{setup.number}")
+        self._started_at = 0.0
+        self._respawn_delay = RESPAWN_DELAY
         self._replies: dict[int, tuple[threading.Event, list[Keyframe | None]]] = {}
         self._requests = itertools.count(1)
         self._closing = False
@@ -168,6 +206,7 @@ class _Worker:
         process.start()
         there.close()
         self._process, self._conn = process, here
+        self._started_at = time.monotonic()
         self._exited.clear()
         self._reader = threading.Thread(
             target=self._read, args=(here,), name=f"ingest-worker-{self.setup.number}", daemon=True
@@ -176,26 +215,31 @@ class _Worker:
         log.info("ingest worker %d started (pid %d)", self.setup.number, process.pid)
 
     def _send(self, message: tuple[Any, ...]) -> bool:
-        conn = self._conn
-        if conn is None:
-            return False
-        try:
-            conn.send(message)
-        except (OSError, ValueError):
-            return False  # the worker died; the reader restarts it
-        return True
+        """Send, never under ``_lock``: a full pipe blocks here until the worker reads, and
+        the reader must be free to take ``_lock`` meanwhile."""
+        with self._send_lock:
+            conn = self._conn
+            if conn is None:
+                return False
+            try:
+                conn.send(message)
+            except (OSError, ValueError):
+                return False  # the worker died; the reader restarts it
+            return True
 
     def start_camera(self, ingest: RemoteIngest) -> None:
         with self._lock:
             self.cams[ingest.key] = ingest
-            self._send(("start", ingest.key, ingest.spec))
+        self._send(("start", ingest.key, ingest.spec))
 
     def stop_camera(self, ingest: RemoteIngest) -> None:
         with self._lock:
             ingest.stopping = True
-            if ingest.key not in self.cams or not self._send(("stop", ingest.key)):
+            known = ingest.key in self.cams
+        if not known or not self._send(("stop", ingest.key)):
+            with self._lock:
                 self.cams.pop(ingest.key, None)
-                ingest.stopped.set()
+            ingest.stopped.set()
 
     def keyframe(self, ingest: RemoteIngest) -> Keyframe | None:
         done = threading.Event()
@@ -203,7 +247,7 @@ class _Worker:
         with self._lock:
             request = next(self._requests)
             self._replies[request] = (done, answer)
-            sent = self._send(("keyframe", request, ingest.key))
+        sent = self._send(("keyframe", request, ingest.key))
         try:
             if not sent or not done.wait(KEYFRAME_TIMEOUT):
                 return None
@@ -216,8 +260,7 @@ class _Worker:
         """Stop every camera (their last segments indexed) and end the process."""
         with self._lock:
             self._closing = True
-            sent = self._send(("exit",))
-        if sent:
+        if self._send(("exit",)):
             self._exited.wait(timeout)
         process = self._process
         if process is not None:
@@ -228,6 +271,10 @@ class _Worker:
                 process.join(5)
         if self._reader is not None:
             self._reader.join(5)
+        if not self._in_order.drain():
+            log.warning(
+                "ingest worker %d: its last segments are still being indexed", self.setup.number
+            )
 
     # ------------------------------------------------------------------ the pipe
 
@@ -266,17 +313,18 @@ class _Worker:
                 ingest = self.cams.get(key)
                 if ingest is not None:
                     what = f"index segment {record.path}"
-                    self._guarded(ingest, what, ingest.on_segment, record)
+                    self._later(ingest, what, ingest.on_segment, record)
             for key, reanchor in reanchors:
                 ingest = self.cams.get(key)
                 if ingest is not None:
-                    self._guarded(ingest, "report a re-anchor", ingest.on_reanchor, reanchor)
+                    self._later(ingest, "report a re-anchor", ingest.on_reanchor, reanchor)
         elif kind == "stopped":
             with self._lock:
                 ingest = self.cams.pop(message[1], None)
             if ingest is not None:
                 ingest.state = CameraState()
-                ingest.stopped.set()
+                # After its last segments: stop() returns with them indexed.
+                self._in_order.put(ingest.stopped.set)
         elif kind == "keyframe":
             waiting = self._replies.get(message[1])
             if waiting is not None:
@@ -292,6 +340,11 @@ class _Worker:
             # A segment not indexed is on disk: start-up reconciliation indexes it.
             log.exception("%s: could not %s", ingest.camera_id, what)
 
+    def _later(
+        self, ingest: RemoteIngest, what: str, call: Callable[..., None], *args: Any
+    ) -> None:
+        self._in_order.put(lambda: self._guarded(ingest, what, call, *args))
+
     def _ended(self) -> None:
         """The pipe ended: a requested exit, or the worker died and is started again."""
         with self._lock:
@@ -300,10 +353,11 @@ class _Worker:
                 waiting[0].set()
             if self._closing:  # exit() joins the process
                 for ingest in self.cams.values():
-                    ingest.stopped.set()
+                    self._in_order.put(ingest.stopped.set)
                 self.cams.clear()
                 return
             cams = list(self.cams.values())
+        self._in_order.drain()  # what it sent is indexed before its leftovers are looked at
         process = self._process
         if process is not None:
             process.join(5)
@@ -337,16 +391,33 @@ class _Worker:
                 if ingest.stopping:
                     del self.cams[key]
                     ingest.stopped.set()
-        time.sleep(RESPAWN_DELAY)
-        with self._lock:
-            if self._closing:
-                for ingest in self.cams.values():
-                    ingest.stopped.set()
-                self.cams.clear()
-                return
-            self.start()
-            for ingest in list(self.cams.values()):
+        self._respawn()
+
+    def _respawn(self) -> None:
+        """Start the worker again with its cameras, waiting longer each time it died young;
+        a start that fails is retried, never left with its cameras unrecorded."""
+        lived = time.monotonic() - self._started_at
+        delay = RESPAWN_DELAY if lived >= RESPAWN_HEALTHY else self._respawn_delay
+        self._respawn_delay = min(RESPAWN_MAX, delay * 2)
+        while True:
+            time.sleep(delay)
+            with self._lock:
+                if self._closing:
+                    for ingest in self.cams.values():
+                        ingest.stopped.set()
+                    self.cams.clear()
+                    return
+                try:
+                    self.start()
+                except Exception:
+                    log.exception("ingest worker %d: cannot start it", self.setup.number)
+                    delay = self._respawn_delay
+                    self._respawn_delay = min(RESPAWN_MAX, delay * 2)
+                    continue
+                cams = list(self.cams.values())
+            for ingest in cams:
                 self._send(("start", ingest.key, ingest.spec))
+            return
 
 
 class IngestPool:
@@ -356,6 +427,10 @@ class IngestPool:
         """``on_orphans``: indexes the segment files a worker that died had open."""
         self._workers = [_Worker(setup, on_orphans) for setup in setups]
         self._keys = itertools.count(1)
+
+    @property
+    def size(self) -> int:
+        return len(self._workers)
 
     @property
     def pids(self) -> list[int]:

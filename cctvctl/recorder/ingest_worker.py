@@ -43,6 +43,8 @@ from cctvctl.storage.modes import FileModes
 
 __all__ = ["CameraSpec", "CameraState", "WorkerSetup", "make_ingest", "serve"]
 
+log = logging.getLogger("cctvctl.recorder")
+
 #: How often a worker sends what its cameras did: live figures lag by at most this.
 TICK: Final = 0.25
 #: How long the worker waits for its ingests to close their segments on "exit".
@@ -118,6 +120,10 @@ class CameraState:
     keyframe_seq: int = 0  # the newest keyframe's: the server asks for it only when it moved
 
 
+class _PipeGone(Exception):
+    """The pipe to the server is closed or broken: the server is gone."""
+
+
 class _Logs(logging.Handler):
     """Keeps the worker's log records for the next tick; the server logs them as its own,
     through its redacting handler."""
@@ -159,7 +165,15 @@ class _Worker:
 
     def _send(self, message: tuple[Any, ...]) -> None:
         with self._send_lock:
+            self._post(message)
+
+    def _post(self, message: tuple[Any, ...]) -> None:
+        """Send with the send lock held; a broken pipe is :class:`_PipeGone`, told apart
+        from a command's own errors (a ValueError from a bad camera spec, say)."""
+        try:
             self._conn.send(message)
+        except (OSError, ValueError) as exc:
+            raise _PipeGone from exc
 
     # ------------------------------------------------------------------ commands
 
@@ -171,27 +185,41 @@ class _Worker:
                 try:
                     message = self._conn.recv()
                 except (EOFError, OSError):
-                    logging.getLogger("cctvctl.recorder").warning(
+                    log.warning(
                         "ingest worker %d: the server went away; closing every segment",
                         self._setup.number,
                     )
                     self._stop_all()
                     return
-                kind = message[0]
-                if kind == "start":
-                    self._start(message[1], message[2])
-                elif kind == "stop":
-                    self._stop_one(message[1])
-                elif kind == "keyframe":
-                    running = self._cams.get(message[2])
-                    frame = None if running is None else running.ingest.keyframe()
-                    self._send(("keyframe", message[1], frame))
-                elif kind == "exit":
-                    self._stop_all()
-                    self._send(("exited",))
+                try:
+                    if not self._obey(message):
+                        return
+                except _PipeGone:
+                    self._stop_all()  # the pipe broke while answering: the server is gone
                     return
+                except Exception:
+                    # One camera's command failing (a thread limit, say) must not take the
+                    # worker's other cameras down with it: said, and the next one read.
+                    log.exception("ingest worker %d: %s failed", self._setup.number, message[0])
         finally:
             self._done.set()
+
+    def _obey(self, message: tuple[Any, ...]) -> bool:
+        """Carry out one command; False once the worker is to end."""
+        kind = message[0]
+        if kind == "start":
+            self._start(message[1], message[2])
+        elif kind == "stop":
+            self._stop_one(message[1])
+        elif kind == "keyframe":
+            running = self._cams.get(message[2])
+            frame = None if running is None else running.ingest.keyframe()
+            self._send(("keyframe", message[1], frame))
+        elif kind == "exit":
+            self._stop_all()
+            self._send(("exited",))
+            return False
+        return True
 
     def _start(self, key: int, spec: CameraSpec) -> None:
         relay = StatsRelay()
@@ -217,7 +245,8 @@ class _Worker:
 
         def finish() -> None:
             running.ingest.join()
-            self._flush(final=key)
+            with contextlib.suppress(_PipeGone):  # the server is gone; run() sees it too
+                self._flush(final=key)
 
         threading.Thread(target=finish, name=f"stop-{key}", daemon=True).start()
 
@@ -229,14 +258,12 @@ class _Worker:
             running.ingest.stop()
         for _, running in cams:
             if not running.ingest.join(max(0.0, deadline - time.monotonic())):
-                logging.getLogger("cctvctl.recorder").warning(
-                    "camera %s: ingest did not stop in time", running.ingest.camera_id
-                )
+                log.warning("camera %s: ingest did not stop in time", running.ingest.camera_id)
         try:
             self._flush()
             for key, _ in cams:
                 self._send(("stopped", key))
-        except (OSError, ValueError):
+        except _PipeGone:
             pass  # the server is gone: the files are on disk for reconciliation
 
     # ------------------------------------------------------------------ ticks
@@ -245,8 +272,12 @@ class _Worker:
         while not self._done.wait(TICK):
             try:
                 self._flush()
-            except (OSError, ValueError):
+            except _PipeGone:
                 return  # the pipe is closed; run() sees it too
+            except Exception:
+                # Ticks that stopped would leave the cameras recording but their figures
+                # frozen, until the server called them offline: said, and the next one tried.
+                log.exception("ingest worker %d: a tick failed", self._setup.number)
 
     def _flush(self, final: int | None = None) -> None:
         """Send what happened since the last tick; with ``final``, that camera's last
@@ -277,9 +308,9 @@ class _Worker:
             reanchors = [self._reanchors.popleft() for _ in range(len(self._reanchors))]
             logs = self._logs.take()
             if updates or segments or reanchors or logs:
-                self._conn.send(("tick", updates, segments, reanchors, logs))
+                self._post(("tick", updates, segments, reanchors, logs))
             if final is not None:
-                self._conn.send(("stopped", final))
+                self._post(("stopped", final))
 
 
 def serve(conn: Connection, setup: WorkerSetup) -> None:
@@ -296,7 +327,21 @@ def serve(conn: Connection, setup: WorkerSetup) -> None:
     root = logging.getLogger()
     root.handlers[:] = [logs]
     root.setLevel(setup.log_level)
+    # A thread's uncaught error goes to the server's log (and its redactor) like any line,
+    # not to the inherited stderr, where a libav message quoting a URL would be unmasked.
+    threading.excepthook = _log_thread_error
     try:
         _Worker(conn, setup, logs).run()
     finally:
         conn.close()
+
+
+def _log_thread_error(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    log.error(
+        "thread %s failed",
+        name,
+        exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback),
+    )

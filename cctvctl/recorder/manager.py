@@ -344,6 +344,24 @@ class Recorder:
                 self.rtt.start()
         for cid in diff.removed:
             log.info("camera %s: removed from the inventory; its footage is kept", cid)
+        self._warn_if_outgrown(inventory)
+
+    def _warn_if_outgrown(self, inventory: Inventory) -> None:
+        """The ingest processes are counted at start; a reload that adds cameras past them
+        loads the running ones beyond what one process reads well, and only a restart
+        spreads them."""
+        setting = inventory.server.ingest_processes
+        enabled = sum(1 for e in inventory.cameras() if e.camera.enabled)
+        running = 1 if self.pool is None else self.pool.size
+        wanted = processes_for(setting, enabled)
+        if setting == "auto" and wanted > running:
+            log.warning(
+                "%d enabled cameras call for %d ingest processes (ingest_processes = "
+                '"auto") and %d run: restart the server to spread them',
+                enabled,
+                wanted,
+                running,
+            )
 
     def _announce_disabled(self, c: _Cam, previous: _Cam) -> None:
         was = previous.stats.status

@@ -240,11 +240,13 @@ def test_a_killed_worker_is_started_again_with_its_cameras(live: Live) -> None:
     # repaired and indexed, or quarantined when not one fragment was whole (a file cut in
     # its first GOP). What stays unindexed is only each camera's newest file, being written.
     said = re.search(
-        r"indexed (\d) of the 2 segments the ingest worker left open", live.server.log_text()
+        r"indexed (\d+) of the (\d+) segment files the ingest worker left unindexed",
+        live.server.log_text(),
     )
     assert said is not None, live.server.log_text()
     quarantined = list((live.site.storage / ".quarantine").rglob("*.mp4"))
-    assert int(said[1]) + len(quarantined) == 2, quarantined
+    assert int(said[2]) >= 2  # at least the file each of its two cameras had open
+    assert int(said[1]) + len(quarantined) == int(said[2]), quarantined
     first = _not_newest_unindexed(live)
     time.sleep(1)  # a segment closed a moment ago is indexed at the worker's next tick
     assert not first & _not_newest_unindexed(live)

@@ -11,7 +11,7 @@ from media import fmp4_bytes, write_fmp4
 
 from cctvctl.storage.database import Database, SegmentInfo
 from cctvctl.storage.layout import segment_path
-from cctvctl.storage.reconcile import quarantine, reconcile
+from cctvctl.storage.reconcile import quarantine, reconcile, reconcile_camera_since
 
 T0 = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
 KEC, CAM = "sangatta-utara", "sgu-camat-01"
@@ -183,3 +183,28 @@ def test_reconciling_another_folder_than_the_index_root_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match="root"):
         reconcile(tmp_path / "elsewhere", index)
+
+
+def test_a_dead_writers_files_of_one_camera_are_indexed_from_a_time_on(
+    index: Database, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    since = now - timedelta(seconds=12)
+    indexed = write_fmp4(segment_path(tmp_path, KEC, CAM, now - timedelta(seconds=20)))
+    finer = now - timedelta(seconds=19.6)
+    index.add_segment(SegmentInfo(CAM, indexed, finer, finer + timedelta(seconds=2), 1, 30))
+    named = write_fmp4(segment_path(tmp_path, KEC, CAM, now - timedelta(seconds=10)), 3.0)
+    whole = fmp4_bytes(3.0)
+    unnamed = place(tmp_path, now - timedelta(seconds=4), whole[: len(whole) - 700])
+    older = write_fmp4(segment_path(tmp_path, KEC, CAM, now - timedelta(seconds=40)))
+    other = write_fmp4(segment_path(tmp_path, KEC, "sgu-camat-02", now - timedelta(seconds=10)))
+
+    report = reconcile_camera_since(index, KEC, CAM, since)
+
+    assert (report.files, report.added, report.repaired) == (2, 2, 1)
+    rows = {row.path: row for row in index.segments(CAM, now - timedelta(minutes=1), now)}
+    assert set(rows) == {indexed, named, unnamed}
+    assert rows[indexed].start == finer  # an indexed file is not indexed again
+    assert rows[unnamed].end == now - timedelta(seconds=2)  # cut to its 2 whole fragments
+    # Before ``since`` and other cameras are not this writer's leftovers.
+    assert older not in index.all_paths() and other not in index.all_paths()

@@ -90,6 +90,11 @@ def processes_for(setting: int | str, cameras: int) -> int:
     return max(1, int(setting))
 
 
+#: Indexes what a worker that died left of its cameras' files: (camera, wall time from
+#: which to look) for each of them.
+OnOrphans = Callable[[list[tuple[CameraSpec, float]]], None]
+
+
 class RemoteIngest:
     """One camera recorded by a worker process, as the recorder sees it."""
 
@@ -173,7 +178,7 @@ class RemoteIngest:
 class _Worker:
     """One worker process, its pipe and the thread that reads it."""
 
-    def __init__(self, setup: WorkerSetup, on_orphans: Callable[[list[Path]], None]) -> None:
+    def __init__(self, setup: WorkerSetup, on_orphans: OnOrphans) -> None:
         self.setup = setup
         self._on_orphans = on_orphans
         self.cams: dict[int, RemoteIngest] = {}
@@ -181,6 +186,7 @@ class _Worker:
         self._send_lock = threading.Lock()
         self._in_order = _InOrder(f"ingest-index-{setup.number}")
         self._started_at = 0.0
+        self._started_wall = 0.0
         self._respawn_delay = RESPAWN_DELAY
         self._replies: dict[int, tuple[threading.Event, list[Keyframe | None]]] = {}
         self._requests = itertools.count(1)
@@ -207,6 +213,7 @@ class _Worker:
         there.close()
         self._process, self._conn = process, here
         self._started_at = time.monotonic()
+        self._started_wall = time.time()
         self._exited.clear()
         self._reader = threading.Thread(
             target=self._read, args=(here,), name=f"ingest-worker-{self.setup.number}", daemon=True
@@ -361,9 +368,14 @@ class _Worker:
         process = self._process
         if process is not None:
             process.join(5)
+        born = self._started_wall
         # What it was writing is on disk, cut mid-fragment: repaired and indexed now, not at
-        # the next start-up (no one writes those files any more).
-        left_open = [ingest.state.open_file[1] for ingest in cams if ingest.state.open_file]
+        # the next start-up (no one writes those files any more). From the open file it last
+        # named, or from its start: a file opened after its last tick was never named.
+        left_open = [
+            (ingest.spec, ingest.state.open_file[0] if ingest.state.open_file else born)
+            for ingest in cams
+        ]
         code = None if process is None else process.exitcode
         log.error(
             "ingest worker %d ended unexpectedly (exit code %s); restarting it with its %d cameras",
@@ -380,9 +392,7 @@ class _Worker:
         try:
             self._on_orphans(left_open)
         except Exception:
-            log.exception(
-                "ingest worker %d: cannot index the segments it left open", self.setup.number
-            )
+            log.exception("ingest worker %d: cannot index the files it left", self.setup.number)
         # A camera whose stop was sent but not answered is finished here, once its files
         # are indexed: restarting it would leave a second ingest of a camera a reload
         # reconnects, or keep recording one it removed, and its stop() would never return.
@@ -423,8 +433,13 @@ class _Worker:
 class IngestPool:
     """N ingest worker processes; :meth:`ingest` places a camera on the least loaded."""
 
-    def __init__(self, setups: list[WorkerSetup], on_orphans: Callable[[list[Path]], None]) -> None:
-        """``on_orphans``: indexes the segment files a worker that died had open."""
+    def __init__(
+        self,
+        setups: list[WorkerSetup],
+        on_orphans: OnOrphans,
+    ) -> None:
+        """``on_orphans``: indexes what a worker that died left of each camera's files,
+        given (camera, wall time from which to look)."""
         self._workers = [_Worker(setup, on_orphans) for setup in setups]
         self._keys = itertools.count(1)
 

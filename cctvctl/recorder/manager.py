@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Final
 
 from cctvctl.config import CameraEntry, Inventory, InventoryDiff
@@ -32,7 +31,7 @@ from cctvctl.recorder.thumbnails import Keyframe, Thumbnail, ThumbnailService
 from cctvctl.storage.database import Database
 from cctvctl.storage.events import CAMERA_REANCHOR, CAMERA_STATUS, EventPublisher
 from cctvctl.storage.gaps import expected_from, find_gaps
-from cctvctl.storage.reconcile import reconcile_file
+from cctvctl.storage.reconcile import reconcile_camera_since
 
 __all__ = ["EventPublisher", "Recorder"]
 
@@ -383,21 +382,27 @@ class Recorder:
 
         return index_it
 
-    def _index_left_open(self, paths: list[Path]) -> None:
-        """Index the segments an ingest worker was writing when it died (its reader thread)."""
-        indexed = repaired = 0
-        for path in paths:
-            report = reconcile_file(self.index, path)
+    def _index_left_open(self, left: list[tuple[CameraSpec, float]]) -> None:
+        """Index what an ingest worker that died left unindexed of its cameras' files (its
+        reader thread, before the worker starts again)."""
+        found = indexed = repaired = 0
+        for spec, since in left:
+            report = reconcile_camera_since(
+                self.index,
+                spec.kecamatan_slug,
+                spec.camera_id,
+                datetime.fromtimestamp(since, UTC),
+            )
+            found += report.files
             indexed += report.added
             repaired += report.repaired
-        if paths:
-            log.warning(
-                "indexed %d of the %d segments the ingest worker left open (%d cut back to "
-                "their last whole fragment)",
-                indexed,
-                len(paths),
-                repaired,
-            )
+        log.warning(
+            "indexed %d of the %d segment files the ingest worker left unindexed (%d cut "
+            "back to their last whole fragment)",
+            indexed,
+            found,
+            repaired,
+        )
 
     def _reanchored(self, c: _Cam, reanchor: Reanchor) -> None:
         """One line and one ``camera.reanchor`` event per re-anchor (an ingest thread)."""

@@ -20,7 +20,7 @@ import os
 import stat
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cctvctl.storage import fmp4
@@ -35,7 +35,7 @@ from cctvctl.storage.layout import (
 )
 from cctvctl.storage.modes import DEFAULT_MODES, FileModes
 
-__all__ = ["ReconcileReport", "quarantine", "reconcile", "reconcile_file"]
+__all__ = ["ReconcileReport", "quarantine", "reconcile", "reconcile_camera_since"]
 
 log = logging.getLogger(__name__)
 
@@ -232,20 +232,31 @@ def reconcile(root: Path | str, index: Database) -> ReconcileReport:
     return report
 
 
-def reconcile_file(index: Database, path: Path) -> ReconcileReport:
-    """Repair, probe and index one segment file a writer left open when it died (an ingest
-    worker process), as start-up reconciliation would; nothing for a path outside the
-    storage layout."""
+def reconcile_camera_since(
+    index: Database, kecamatan: str, camera: str, since: datetime
+) -> ReconcileReport:
+    """Repair, probe and index the camera's files named from ``since`` on that the index
+    does not hold: what a writer that died (an ingest worker process) left, including a
+    file it opened too late to have told anyone. Only the camera's folders of the days
+    from ``since`` to now are read; call it once no one writes the camera's files."""
     report = ReconcileReport()
-    key = parse_segment_path(index.root, path)
-    if key is None:
-        return report
-    report.files = 1
-    try:
-        _check_file(index.root, index, path, key, None, report)
-    except OSError as exc:
-        report.failed += 1
-        report.problems.append(f"{path}: {exc}")
+    root = index.root
+    now = datetime.fromtimestamp(index.clock(), UTC)
+    indexed = {row.path for row in index.segments(camera, since - timedelta(minutes=1), now)}
+    day = since.astimezone(UTC).date()
+    while day <= now.date():
+        folder = root / kecamatan / camera / f"{day:%Y-%m-%d}"
+        for path in sorted(folder.glob("*.mp4")) if folder.is_dir() else []:
+            key = parse_segment_path(root, path)
+            if key is None or key.start < since.replace(microsecond=0) or path in indexed:
+                continue
+            report.files += 1
+            try:
+                _check_file(root, index, path, key, None, report)
+            except OSError as exc:
+                report.failed += 1
+                report.problems.append(f"{path}: {exc}")
+        day += timedelta(days=1)
     for line in report.problems:
         log.warning("reconcile: %s", line)
     return report

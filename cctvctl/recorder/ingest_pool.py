@@ -9,8 +9,8 @@ the real ``CameraStats`` as each tick arrives; closed segments and re-anchors go
 same callbacks an in-process ingest calls.
 
 A worker that dies (killed, out of memory) is started again and given its cameras back;
-their stats say why they were cut off. The segments it had open are repaired and indexed
-first, as start-up reconciliation would.
+their stats say why they were cut off. What it left of their files is repaired and
+indexed first, as start-up reconciliation would.
 """
 
 from __future__ import annotations
@@ -359,9 +359,7 @@ class _Worker:
             for waiting in self._replies.values():
                 waiting[0].set()
             if self._closing:  # exit() joins the process
-                for ingest in self.cams.values():
-                    self._in_order.put(ingest.stopped.set)
-                self.cams.clear()
+                self._finish_all()
                 return
             cams = list(self.cams.values())
         self._in_order.drain()  # what it sent is indexed before its leftovers are looked at
@@ -403,26 +401,30 @@ class _Worker:
                     ingest.stopped.set()
         self._respawn()
 
+    def _finish_all(self) -> None:
+        """Every camera is done (an exit while the worker was gone); ``_lock`` held. Each
+        stop returns once what was queued for the index before it has run."""
+        for ingest in self.cams.values():
+            self._in_order.put(ingest.stopped.set)
+        self.cams.clear()
+
     def _respawn(self) -> None:
         """Start the worker again with its cameras, waiting longer each time it died young;
         a start that fails is retried, never left with its cameras unrecorded."""
         lived = time.monotonic() - self._started_at
         delay = RESPAWN_DELAY if lived >= RESPAWN_HEALTHY else self._respawn_delay
-        self._respawn_delay = min(RESPAWN_MAX, delay * 2)
         while True:
+            self._respawn_delay = min(RESPAWN_MAX, delay * 2)
             time.sleep(delay)
             with self._lock:
                 if self._closing:
-                    for ingest in self.cams.values():
-                        ingest.stopped.set()
-                    self.cams.clear()
+                    self._finish_all()
                     return
                 try:
                     self.start()
                 except Exception:
                     log.exception("ingest worker %d: cannot start it", self.setup.number)
                     delay = self._respawn_delay
-                    self._respawn_delay = min(RESPAWN_MAX, delay * 2)
                     continue
                 cams = list(self.cams.values())
             for ingest in cams:

@@ -38,7 +38,7 @@ from cctvctl.recorder.ingest import CameraIngest, IngestSettings
 from cctvctl.recorder.media_clock import Reanchor
 from cctvctl.recorder.open_gate import OpenGate
 from cctvctl.recorder.segmenter import SegmentRecord
-from cctvctl.recorder.stats_feed import StatsFeed, StatsRelay
+from cctvctl.recorder.stats_feed import StatsFeed, StatsRelay, take_all
 from cctvctl.storage.modes import FileModes
 
 __all__ = ["CameraSpec", "CameraState", "WorkerSetup", "make_ingest", "serve"]
@@ -49,8 +49,6 @@ log = logging.getLogger("cctvctl.recorder")
 TICK: Final = 0.25
 #: How long the worker waits for its ingests to close their segments on "exit".
 EXIT_TIMEOUT: Final = 10.0
-# Glibc arenas per process, as the server sets for itself (server/app.py).
-MALLOC_ARENAS: Final = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +137,7 @@ class _Logs(logging.Handler):
         self.records.append((record.levelno, record.name, text))
 
     def take(self) -> list[tuple[int, str, str]]:
-        records = self.records
-        return [records.popleft() for _ in range(len(records))]
+        return take_all(self.records)
 
 
 class _Running:
@@ -304,8 +301,8 @@ class _Worker:
                     # The state only when it changed: most ticks carry packets alone.
                     updates.append((key, calls, state if changed else None))
                     running.sent = state
-            segments = [self._segments.popleft() for _ in range(len(self._segments))]
-            reanchors = [self._reanchors.popleft() for _ in range(len(self._reanchors))]
+            segments = take_all(self._segments)
+            reanchors = take_all(self._reanchors)
             logs = self._logs.take()
             if updates or segments or reanchors or logs:
                 self._post(("tick", updates, segments, reanchors, logs))
@@ -318,7 +315,7 @@ def serve(conn: Connection, setup: WorkerSetup) -> None:
     # Ctrl-C and a service stop reach the whole process group: the server decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    malloc.limit_arenas(MALLOC_ARENAS)
+    malloc.limit_arenas(malloc.ARENAS)
     # top and `ps -e` then name the worker rather than a bare "python" (15 bytes at most);
     # elsewhere than Linux only the name is lost.
     with contextlib.suppress(OSError):

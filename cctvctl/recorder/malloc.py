@@ -16,11 +16,14 @@ import sys
 from functools import cache
 from typing import Any, Final
 
-__all__ = ["limit_arenas", "trim"]
+__all__ = ["ARENAS", "limit_arenas", "trim"]
 
 log = logging.getLogger(__name__)
 
 M_ARENA_MAX: Final = -8  # from glibc's malloc.h
+#: Arenas per process: the server's (thumbnails decode on any API worker thread) and each
+#: ingest worker's alike.
+ARENAS: Final = 2
 
 
 @cache

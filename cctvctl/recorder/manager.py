@@ -109,6 +109,10 @@ def _rfc3339(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
+def _enabled(inventory: Inventory) -> int:
+    return sum(1 for e in inventory.cameras() if e.camera.enabled)
+
+
 #: A camera's ingest: a thread here, or one in an ingest worker process.
 Ingest = CameraIngest | RemoteIngest
 
@@ -165,8 +169,7 @@ class Recorder:
         #: How many cameras may be opening their stream at once (start-up, reconnects
         #: and reloads alike): every ingest of this recorder takes its turn here.
         self.open_gate = OpenGate(open_limit)
-        enabled = sum(1 for e in inventory.cameras() if e.camera.enabled)
-        processes = processes_for(server.ingest_processes, enabled)
+        processes = processes_for(server.ingest_processes, _enabled(inventory))
         #: The ingest worker processes, or None when every camera is read in this one.
         self.pool: IngestPool | None = None
         if processes > 1:
@@ -237,7 +240,7 @@ class Recorder:
         began = self._now()
         if self.pool is not None:
             self.pool.start()
-            log.info("reading the cameras in %d ingest processes", len(self.pool.pids))
+            log.info("reading the cameras in %d ingest processes", self.pool.size)
         for c in self._cams.values():
             c.stats.begin(began)
             self._start_ingest(c)
@@ -350,7 +353,7 @@ class Recorder:
         loads the running ones beyond what one process reads well, and only a restart
         spreads them."""
         setting = inventory.server.ingest_processes
-        enabled = sum(1 for e in inventory.cameras() if e.camera.enabled)
+        enabled = _enabled(inventory)
         running = 1 if self.pool is None else self.pool.size
         wanted = processes_for(setting, enabled)
         if setting == "auto" and wanted > running:

@@ -11,11 +11,13 @@ process read the packets.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 from cctvctl.models import OfflineCause
 
-__all__ = ["FEED_CALLS", "StatsFeed", "StatsRelay", "replay"]
+__all__ = ["FEED_CALLS", "StatsFeed", "StatsRelay", "replay", "take_all"]
+
+T = TypeVar("T")
 
 #: Every call an ingest makes on its stats; nothing else is replayed.
 FEED_CALLS: Final = frozenset(
@@ -35,6 +37,13 @@ FEED_CALLS: Final = frozenset(
 )
 
 Call = tuple[str, tuple[Any, ...]]
+
+
+def take_all(items: deque[T]) -> list[T]:
+    """What ``items`` holds now, oldest first, taken out. Other threads may append
+    meanwhile (what they add stays for the next take): a deque's append and popleft need
+    no lock, where swapping the deque for a new one could lose an append."""
+    return [items.popleft() for _ in range(len(items))]
 
 
 class StatsFeed(Protocol):
@@ -64,8 +73,7 @@ class StatsRelay:
 
     def take(self) -> list[Call]:
         """The calls made since the last take, oldest first."""
-        calls = self._calls
-        return [calls.popleft() for _ in range(len(calls))]
+        return take_all(self._calls)
 
     def packet(self, size: int, now: float, media: float | None = None) -> None:
         self._calls.append(("packet", (size, now, media)))

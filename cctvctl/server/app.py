@@ -40,11 +40,7 @@ from cctvctl.server.routes import (
 )
 from cctvctl.server.runtime import DEFAULT_RETENTION_INTERVAL
 
-__all__ = ["DEFAULT_RETENTION_INTERVAL", "MALLOC_ARENAS", "create_app"]
-
-#: glibc malloc arenas: thumbnails are decoded on any of the API's worker threads, and
-#: an arena per thread kept hundreds of MB after a burst of requests (see recorder.malloc).
-MALLOC_ARENAS: Final = 2
+__all__ = ["DEFAULT_RETENTION_INTERVAL", "create_app"]
 
 API_DESCRIPTION: Final = """\
 Recording backend of the Kutai Timur CCTV network.
@@ -69,7 +65,7 @@ def create_app(
     ``url``: where the API is served (``--listen``), which a fleet node tells the others.
     """
     # Before uvicorn and the recorder start their threads: existing arenas are kept.
-    malloc.limit_arenas(MALLOC_ARENAS)
+    malloc.limit_arenas(malloc.ARENAS)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -19,6 +19,7 @@ from typing import Final
 __all__ = [
     "QUARANTINE_DIR",
     "SegmentKey",
+    "day_folder",
     "iter_segment_dirs",
     "iter_segment_entries",
     "iter_segment_files",
@@ -67,12 +68,7 @@ def segment_path(
     must create the file with O_EXCL (the segmenter does) and move on to the next suffix.
     """
     start = _utc(start_utc)
-    folder = (
-        Path(root)
-        / _component(kecamatan_slug, "kecamatan slug")
-        / _component(camera_id, "camera id")
-        / f"{start:%Y-%m-%d}"
-    )
+    folder = day_folder(root, kecamatan_slug, camera_id, start.date())
     stem = f"{start:%H%M%S}"
     path = folder / f"{stem}.mp4"
     n = 0
@@ -80,6 +76,16 @@ def segment_path(
         n += 1
         path = folder / f"{stem}-{n}.mp4"
     return path
+
+
+def day_folder(root: Path | str, kecamatan_slug: str, camera_id: str, day: date) -> Path:
+    """The folder of a camera's segments that start on ``day`` (UTC)."""
+    return (
+        Path(root)
+        / _component(kecamatan_slug, "kecamatan slug")
+        / _component(camera_id, "camera id")
+        / f"{day:%Y-%m-%d}"
+    )
 
 
 def _key(kecamatan: str, camera: str, day: str, name: str) -> SegmentKey | None:

@@ -28,6 +28,7 @@ from cctvctl.storage.database import Database, SegmentInfo
 from cctvctl.storage.layout import (
     QUARANTINE_DIR,
     SegmentKey,
+    day_folder,
     iter_segment_dirs,
     iter_segment_entries,
     parse_segment_path,
@@ -175,6 +176,24 @@ def _check_file(
         report.reprobed += 1
 
 
+def _check_counted(
+    root: Path,
+    index: Database,
+    path: Path,
+    key: SegmentKey,
+    row_id: int | None,
+    report: ReconcileReport,
+) -> None:
+    """:func:`_check_file`, counted in ``report``; a file that cannot be read is a problem
+    reported, not the end of the pass."""
+    report.files += 1
+    try:
+        _check_file(root, index, path, key, row_id, report)
+    except OSError as exc:
+        report.failed += 1
+        report.problems.append(f"{path}: {exc}")
+
+
 def reconcile(root: Path | str, index: Database) -> ReconcileReport:
     """Bring ``index`` in line with the files under ``root``; idempotent."""
     began = time.monotonic()
@@ -206,12 +225,7 @@ def reconcile(root: Path | str, index: Database) -> ReconcileReport:
         key = parse_segment_path(root, path)
         if key is None:  # named like a segment, but no real time (hour 25, 30 February)
             continue
-        report.files += 1
-        try:
-            _check_file(root, index, path, key, None if row is None else row.id, report)
-        except OSError as exc:
-            report.failed += 1
-            report.problems.append(f"{path}: {exc}")
+        _check_counted(root, index, path, key, None if row is None else row.id, report)
 
     gone = [
         row.id
@@ -245,17 +259,12 @@ def reconcile_camera_since(
     indexed = {row.path for row in index.segments(camera, since - timedelta(minutes=1), now)}
     day = since.astimezone(UTC).date()
     while day <= now.date():
-        folder = root / kecamatan / camera / f"{day:%Y-%m-%d}"
+        folder = day_folder(root, kecamatan, camera, day)
         for path in sorted(folder.glob("*.mp4")) if folder.is_dir() else []:
             key = parse_segment_path(root, path)
             if key is None or key.start < since.replace(microsecond=0) or path in indexed:
                 continue
-            report.files += 1
-            try:
-                _check_file(root, index, path, key, None, report)
-            except OSError as exc:
-                report.failed += 1
-                report.problems.append(f"{path}: {exc}")
+            _check_counted(root, index, path, key, None, report)
         day += timedelta(days=1)
     for line in report.problems:
         log.warning("reconcile: %s", line)

@@ -598,9 +598,16 @@ def keep_logs(run: Path, into: Path) -> None:
         shutil.copy(found, into / found.name)
 
 
+def _processes_arg(value: str) -> str:
+    """``--ingest-processes`` checked as the server would, so a typo is one line here."""
+    if value == "auto" or (value.isdigit() and 1 <= int(value) <= 64):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r}: accepted: auto or a whole number 1 to 64")
+
+
 def _ingest_processes(value: str) -> str:
-    """``--ingest-processes`` as its TOML value (the server checks the range)."""
-    return '"auto"' if value == "auto" else str(int(value))
+    """``--ingest-processes`` as its TOML value."""
+    return '"auto"' if value == "auto" else value
 
 
 def main() -> None:
@@ -634,6 +641,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--ingest-processes",
+        type=_processes_arg,
         default="auto",
         help="the server's [server] ingest_processes: auto (one per 250 cameras, the "
         "default) or a number; 1 reads every stream in the server process",

@@ -8,6 +8,7 @@ RTSP port.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import signal
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,17 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from harness import Live, SiteSpec, live_site, segment_spans, wait_for
+from harness import (
+    Live,
+    RunningSim,
+    ServerProcess,
+    Site,
+    SiteSpec,
+    live_site,
+    segment_spans,
+    wait_for,
+    without_camera,
+)
 from media import decoded
 
 from cctvctl.config import ConfigError, load_inventory
@@ -38,11 +50,11 @@ SPEC = SiteSpec(
 )
 
 
-def _workers(live: Live) -> list[psutil.Process]:
+def _workers(server: ServerProcess) -> list[psutil.Process]:
     """The server's ingest worker processes, by the name they give themselves (top and
     `ps -e` show it; multiprocessing's resource tracker is another child)."""
-    assert live.server.proc is not None
-    children = psutil.Process(live.server.proc.pid).children()
+    assert server.proc is not None
+    children = psutil.Process(server.proc.pid).children()
     return sorted(
         (p for p in children if p.name().startswith("cctvctl-ingest")), key=lambda p: p.name()
     )
@@ -68,14 +80,13 @@ def _cameras(live: Live) -> list[dict[str, Any]]:
     return cams
 
 
-def _indexed(live: Live) -> set[str]:
-    db = live.site.storage / "index.sqlite3"
+def _indexed(storage: Path) -> set[str]:
+    db = storage / "index.sqlite3"
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         return {path for (path,) in conn.execute("SELECT path FROM segments")}
 
 
-def _on_disk(live: Live) -> set[str]:
-    root = live.site.storage
+def _on_disk(root: Path) -> set[str]:
     return {
         str(p.relative_to(root))
         for p in root.rglob("*.mp4")
@@ -110,8 +121,21 @@ def test_a_bad_process_count_is_named_with_what_is_accepted(tmp_path: Path, valu
     assert '"auto"' in text and "1 to 64" in text, text
 
 
+def test_auto_divides_by_cameras_per_process() -> None:
+    assert [processes_for("auto", n, 2) for n in (0, 2, 3, 4, 5)] == [1, 1, 2, 2, 3]
+
+
+def test_a_bad_cameras_per_process_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text("[server]\ncameras_per_process = 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_inventory(path)
+    assert "server.cameras_per_process" in str(info.value), str(info.value)
+    assert "\n" not in str(info.value).strip(), str(info.value)
+
+
 def test_the_workers_read_the_streams_and_the_server_reports_them(live: Live) -> None:
-    workers = _workers(live)
+    workers = _workers(live.server)
     assert len(workers) == 2
     assert live.server.proc is not None
     held = [_streams_held(w.pid, live.site.rtsp_port) for w in workers]
@@ -195,7 +219,7 @@ def test_a_timestamp_jump_in_a_worker_is_a_reanchor_event(live: Live) -> None:
 
 
 def test_a_killed_worker_is_started_again_with_its_cameras(live: Live) -> None:
-    before = _workers(live)
+    before = _workers(live.server)
     victim = before[0]
     # Mid-segment, so the open files most likely hold a whole fragment (a GOP) to keep.
     camera = live.site.camera_ids[0]
@@ -216,7 +240,7 @@ def test_a_killed_worker_is_started_again_with_its_cameras(live: Live) -> None:
         what="the server to notice the dead worker",
     )
     after = wait_for(
-        lambda: len(w := _workers(live)) == 2 and victim.pid not in {p.pid for p in w} and w,
+        lambda: len(w := _workers(live.server)) == 2 and victim.pid not in {p.pid for p in w} and w,
         30,
         what="a new worker",
     )
@@ -254,9 +278,9 @@ def test_a_killed_worker_is_started_again_with_its_cameras(live: Live) -> None:
 
 def _not_newest_unindexed(live: Live) -> set[str]:
     """Files on disk the index does not hold, each camera's newest left out."""
-    unindexed = _on_disk(live) - _indexed(live)
+    unindexed = _on_disk(live.site.storage) - _indexed(live.site.storage)
     newest = {}
-    for path in sorted(_on_disk(live)):
+    for path in sorted(_on_disk(live.site.storage)):
         newest[Path(path).parent.parent] = path  # camera folder -> its latest day/time
     return unindexed - set(newest.values())
 
@@ -270,14 +294,92 @@ def test_a_stop_indexes_every_segment_and_ends_every_worker(
         60,
         what="first segments",
     )
-    workers = _workers(live)
+    workers = _workers(live.server)
     assert len(workers) == 2
     time.sleep(2)  # into the next segment: something is open at the stop
     stopped_at = time.time()
     assert live.server.stop() == 0
     assert not any(psutil.pid_exists(w.pid) and w.status() != "zombie" for w in workers)
-    on_disk = _on_disk(live)
-    assert on_disk and on_disk == _indexed(live), on_disk ^ _indexed(live)
+    on_disk = _on_disk(live.site.storage)
+    assert on_disk and on_disk == _indexed(live.site.storage), on_disk ^ _indexed(live.site.storage)
     for camera in live.site.camera_ids:
         last_end = segment_spans(live.site.storage, camera)[-1][1]
         assert stopped_at - 2 <= last_end <= stopped_at + 2, (camera, last_end, stopped_at)
+
+
+GROWING = SiteSpec(cameras=4, segment_seconds=3, fps=10)
+
+
+def _holes(spans: list[tuple[float, float]]) -> list[float]:
+    return [start - end for (_, end), (start, _) in itertools.pairwise(spans)]
+
+
+def _held(server: ServerProcess, port: int) -> tuple[int, list[int]]:
+    """RTSP streams held by the server process itself and by each of its workers."""
+    assert server.proc is not None
+    workers = [_streams_held(w.pid, port) for w in _workers(server)]
+    return _streams_held(server.proc.pid, port), workers
+
+
+@pytest.mark.parametrize(
+    ("per_process", "before", "after"),
+    [
+        # Started alone: the new cameras go to a first worker; the server keeps its two.
+        (2, (2, []), (2, [2])),
+        # Started with a worker per camera: two more workers, one new camera each.
+        (1, (0, [1, 1]), (0, [1, 1, 1, 1])),
+    ],
+    ids=["server-alone-gets-a-worker", "workers-get-more-workers"],
+)
+def test_a_reload_past_cameras_per_process_starts_workers_for_the_new_cameras(
+    site_factory: Callable[..., Site],
+    sim_factory: Callable[[Site], RunningSim],
+    server_factory: Callable[..., ServerProcess],
+    per_process: int,
+    before: tuple[int, list[int]],
+    after: tuple[int, list[int]],
+) -> None:
+    """A fleet node taking over a dead neighbour's cameras gets them by a reload: under
+    "auto", they must not all land in a process already reading its share."""
+    site = site_factory(replace(GROWING, server_lines=(f"cameras_per_process = {per_process}",)))
+    sim_factory(site)
+    first, second, third, fourth = site.camera_ids
+    full = site.config.read_text()
+    site.config.write_text(without_camera(without_camera(full, third), fourth))
+    server = server_factory(site)
+    wait_for(
+        lambda: all(segment_spans(site.storage, c) for c in (first, second)), 30, what="segments"
+    )
+    assert _held(server, site.rtsp_port) == before
+    workers_before = _workers(server)
+
+    site.config.write_text(full)
+    with server.client("admin") as api:
+        answer = api.post("/api/v1/server/reload", timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["cameras_added"] == [third, fourth]
+    wait_for(
+        lambda: _held(server, site.rtsp_port) == after,
+        30,
+        what="the new cameras read by new workers",
+    )
+    workers = _workers(server)
+    assert [w.name() for w in workers] == [f"cctvctl-ingest{n + 1}" for n in range(len(after[1]))]
+    # The first two were left where they were, never cut off.
+    assert [w.pid for w in workers[: len(workers_before)]] == [w.pid for w in workers_before]
+    processes = len(after[1]) + (after[0] > 0)
+    assert f"reading them in {processes} processes now" in server.log_text()
+    for camera in (third, fourth):
+        wait_for(
+            lambda camera=camera: len(segment_spans(site.storage, camera)) >= 2,
+            30,
+            what=f"{camera} recording in the worker",
+        )
+
+    assert server.stop() == 0
+    assert not any(psutil.pid_exists(w.pid) and w.status() != "zombie" for w in workers)
+    for camera in (first, second):
+        holes = _holes(segment_spans(site.storage, camera))
+        assert len(holes) >= 3 and max(holes) < 1.0, (camera, holes)
+    on_disk = _on_disk(site.storage)
+    assert on_disk and on_disk == _indexed(site.storage), on_disk ^ _indexed(site.storage)

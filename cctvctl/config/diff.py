@@ -35,6 +35,7 @@ RESTART_SETTINGS: Final = (
     "segment_seconds",
     "reanchor_seconds",
     "ingest_processes",
+    "cameras_per_process",
     "thumbnail_seconds",
     "header_timeout",
     "keep_alive_timeout",

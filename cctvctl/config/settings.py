@@ -76,6 +76,10 @@ class ServerConfig(StrictModel):
     #: drifting clock) before the recorder re-anchors it (recorder/media_clock.py).
     reanchor_seconds: float = Field(default=2, ge=0.5, le=3600)
     ingest_processes: IngestProcesses = "auto"
+    #: What one process reads well ("auto" starts one per this many enabled cameras, and
+    #: another when a reload passes a multiple): 250 on the 2-core machine it was measured
+    #: on (benchmarks/README.md); a faster or slower CPU may say otherwise.
+    cameras_per_process: int = Field(default=250, ge=1, le=100_000)
     thumbnail_seconds: float = Field(default=2, gt=0)
     export_keep_days: float = Field(default=7, gt=0)
     export_max_minutes: float = Field(default=120, gt=0)
@@ -113,7 +117,8 @@ class ServerConfig(StrictModel):
             return value
         raise ValueError(
             f'{json.dumps(value, default=str)} is not accepted; accepted: "auto" (one '
-            f"per 250 cameras) or a whole number from 1 to {MAX_INGEST_PROCESSES}"
+            f"per cameras_per_process cameras, 250 unless set) or a whole number from 1 "
+            f"to {MAX_INGEST_PROCESSES}"
         )
 
     @property

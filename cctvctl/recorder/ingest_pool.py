@@ -79,14 +79,15 @@ class _InOrder:
                 log.exception("ingest pool: a queued job failed")
 
 
-def processes_for(setting: int | str, cameras: int) -> int:
+def processes_for(setting: int | str, cameras: int, per_process: int = CAMERAS_PER_PROCESS) -> int:
     """How many ingest processes ``[server] ingest_processes`` means for ``cameras``.
 
-    ``"auto"`` is one per :data:`CAMERAS_PER_PROCESS` enabled cameras; 1 records in the
-    server process itself, as every node up to that size does.
+    ``"auto"`` is one per ``per_process`` enabled cameras (``[server]
+    cameras_per_process``); 1 records in the server process itself, as every node up to
+    that size does.
     """
     if setting == "auto":
-        return max(1, -(-cameras // CAMERAS_PER_PROCESS))
+        return max(1, -(-cameras // per_process))
     return max(1, int(setting))
 
 
@@ -442,18 +443,26 @@ class IngestPool:
     ) -> None:
         """``on_orphans``: indexes what a worker that died left of each camera's files,
         given (camera, wall time from which to look)."""
+        self._on_orphans = on_orphans
         self._workers = [_Worker(setup, on_orphans) for setup in setups]
         self._keys = itertools.count(1)
+        self._started = False
 
     @property
     def size(self) -> int:
         return len(self._workers)
 
     @property
+    def least_load(self) -> int:
+        """Cameras on the least loaded worker: where :meth:`ingest` would put the next."""
+        return min(len(w.cams) for w in self._workers)
+
+    @property
     def pids(self) -> list[int]:
         return [pid for w in self._workers if (pid := w.pid) is not None]
 
     def start(self) -> None:
+        self._started = True
         for worker in self._workers:
             worker.start()
         # A process that exits without stop() (a start-up that failed half-way, a stop
@@ -462,6 +471,15 @@ class IngestPool:
         # on a pipe this process still holds open. Registered after multiprocessing's,
         # so it runs first.
         atexit.register(self.stop)
+
+    def grow(self, setups: list[WorkerSetup]) -> None:
+        """Add workers (started at once if the pool runs); the next cameras go to them,
+        being the least loaded, and the cameras already placed stay where they are."""
+        added = [_Worker(setup, self._on_orphans) for setup in setups]
+        self._workers = [*self._workers, *added]  # swapped whole: stop() may be reading
+        if self._started:
+            for worker in added:
+                worker.start()
 
     def ingest(
         self,
@@ -475,6 +493,7 @@ class IngestPool:
 
     def stop(self, timeout: float = EXIT_TIMEOUT) -> None:
         """End every worker; each closes and hands over its open segments first."""
+        self._started = False
         atexit.unregister(self.stop)
         threads = [
             threading.Thread(target=w.exit, args=(timeout,), daemon=True) for w in self._workers

@@ -169,23 +169,16 @@ class Recorder:
         #: How many cameras may be opening their stream at once (start-up, reconnects
         #: and reloads alike): every ingest of this recorder takes its turn here.
         self.open_gate = OpenGate(open_limit)
-        processes = processes_for(server.ingest_processes, _enabled(inventory))
-        #: The ingest worker processes, or None when every camera is read in this one.
+        self._open_limit = open_limit
+        processes = self._processes_wanted(inventory)
+        #: The ingest worker processes, or None while every camera is read in this one.
         self.pool: IngestPool | None = None
+        #: This process reads cameras too: it started alone, and workers came with the
+        #: cameras of later reloads. A node started with workers leaves all to them.
+        self._reads_here = processes == 1
         if processes > 1:
-            level = logging.getLogger("cctvctl").getEffectiveLevel()
             self.pool = IngestPool(
-                [
-                    WorkerSetup(
-                        number=n + 1,
-                        settings=self.ingest_settings,
-                        modes=index.modes,
-                        open_limit=max(1, open_limit // processes),
-                        log_level=level,
-                    )
-                    for n in range(processes)
-                ],
-                on_orphans=self._index_left_open,
+                self._worker_setups(1, processes, processes), on_orphans=self._index_left_open
             )
         self.monitor_interval = monitor_interval
         #: Frees bytes of a cache on the recording volume, which the disk guard empties
@@ -220,6 +213,30 @@ class Recorder:
         )
         return _Cam(entry, stats, _Coverage(cam.id, rebuild_offset))
 
+    def _processes_wanted(self, inventory: Inventory) -> int:
+        server = inventory.server
+        return processes_for(
+            server.ingest_processes, _enabled(inventory), server.cameras_per_process
+        )
+
+    def _worker_setups(self, first: int, count: int, processes: int) -> list[WorkerSetup]:
+        """Workers numbered from ``first``; each takes its share of the open gate."""
+        level = logging.getLogger("cctvctl").getEffectiveLevel()
+        return [
+            WorkerSetup(
+                number=first + n,
+                settings=self.ingest_settings,
+                modes=self.index.modes,
+                open_limit=max(1, self._open_limit // processes),
+                log_level=level,
+            )
+            for n in range(count)
+        ]
+
+    def _readers(self) -> int:
+        """Processes reading cameras: the workers, and this one if it does."""
+        return (0 if self.pool is None else self.pool.size) + self._reads_here
+
     def _rtt_targets(self) -> dict[str, tuple[str, int]]:
         targets = {}
         for c in self._cams.values():
@@ -243,7 +260,7 @@ class Recorder:
             log.info("reading the cameras in %d ingest processes", self.pool.size)
         for c in self._cams.values():
             c.stats.begin(began)
-            self._start_ingest(c)
+        self._start_ingests(list(self._cams.values()), self._cams)
         self.rtt.start()
         self._spawn("recorder-monitor", self._monitor)
         self._spawn("recorder-retention", self._retention)
@@ -271,10 +288,20 @@ class Recorder:
             thread.join(max(0.0, deadline - time.monotonic()))
         log.info("recorder stopped")
 
-    def _start_ingest(self, c: _Cam) -> None:
+    def _start_ingests(self, fresh: list[_Cam], cams: dict[str, _Cam]) -> None:
+        """Start ``fresh`` (of ``cams``, the whole inventory), each in the process that
+        reads the fewest cameras: this one when it reads any, else the least loaded
+        worker."""
+        here = sum(1 for c in cams.values() if isinstance(c.ingest, CameraIngest))
+        for c in fresh:
+            if not c.entry.camera.enabled:
+                continue
+            in_here = self.pool is None or (self._reads_here and here <= self.pool.least_load)
+            self._start_ingest(c, in_here)
+            here += in_here
+
+    def _start_ingest(self, c: _Cam, in_here: bool) -> None:
         cam = c.entry.camera
-        if not cam.enabled:
-            return
         spec = CameraSpec(
             cam.id,
             kecamatan_slug=c.entry.kecamatan.key,
@@ -287,7 +314,7 @@ class Recorder:
         )
         on_segment = self._segment_closed(c.entry.kecamatan.key)
         on_reanchor = functools.partial(self._reanchored, c)
-        if self.pool is not None:
+        if not in_here and self.pool is not None:
             c.ingest = self.pool.ingest(spec, c.stats, on_segment, on_reanchor)
         else:
             c.ingest = make_ingest(
@@ -337,33 +364,42 @@ class Recorder:
                 if cid in diff.added or cid in diff.reconnect:
                     c.ingest = None
                     fresh.append(c)
+            self._grow_for(inventory)
             if self.running:
-                for c in fresh:
-                    self._start_ingest(c)
+                self._start_ingests(fresh, cams)
             self._cams = cams
             self.rtt.targets = self._rtt_targets()
             if self.running:
                 self.rtt.start()
         for cid in diff.removed:
             log.info("camera %s: removed from the inventory; its footage is kept", cid)
-        self._warn_if_outgrown(inventory)
 
-    def _warn_if_outgrown(self, inventory: Inventory) -> None:
-        """The ingest processes are counted at start; a reload that adds cameras past them
-        loads the running ones beyond what one process reads well, and only a restart
-        spreads them."""
-        setting = inventory.server.ingest_processes
-        enabled = _enabled(inventory)
-        running = 1 if self.pool is None else self.pool.size
-        wanted = processes_for(setting, enabled)
-        if setting == "auto" and wanted > running:
-            log.warning(
-                "%d enabled cameras call for %d ingest processes (ingest_processes = "
-                '"auto") and %d run: restart the server to spread them',
-                enabled,
-                wanted,
-                running,
-            )
+    def _grow_for(self, inventory: Inventory) -> None:
+        """Under ``"auto"``, a reload that takes the enabled cameras past what the running
+        processes read well (a fleet node taking over a dead neighbour's, cameras added)
+        starts more workers, and the new cameras go to them. The cameras already recording
+        stay where they are, without a gap; the processes never shrink."""
+        if inventory.server.ingest_processes != "auto":
+            return
+        wanted = self._processes_wanted(inventory)
+        running = self._readers()
+        if wanted <= running:
+            return
+        setups = self._worker_setups(
+            (0 if self.pool is None else self.pool.size) + 1, wanted - running, wanted
+        )
+        if self.pool is None:
+            self.pool = IngestPool(setups, on_orphans=self._index_left_open)
+            if self.running:
+                self.pool.start()
+        else:
+            self.pool.grow(setups)
+        log.info(
+            "%d enabled cameras: reading them in %d processes now (%d more ingest workers)",
+            _enabled(inventory),
+            wanted,
+            len(setups),
+        )
 
     def _announce_disabled(self, c: _Cam, previous: _Cam) -> None:
         was = previous.stats.status

@@ -89,6 +89,7 @@ def _configure_logging(level: LogLevel, secrets_to_hide: list[str]) -> Redactor:
     import sys
 
     from cctvctl.server.credentials import RedactingFilter, Redactor
+    from cctvctl.server.shutdown_log import CancelledAtShutdown
 
     class ZonedFormatter(logging.Formatter):
         def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
@@ -100,6 +101,7 @@ def _configure_logging(level: LogLevel, secrets_to_hide: list[str]) -> Redactor:
     # the recorder) pass through it, whichever logger they were made on.
     redact = Redactor(secrets_to_hide)
     handler.addFilter(RedactingFilter(redact))
+    handler.addFilter(CancelledAtShutdown())
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.value.upper())

@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python benchmarks/ingest.py [--streams 16 64] [--seconds 40] [--warmup 10]
          [--size 640x360] [--fps 15] [--stagger 0.1] [--latency-seconds 5] [--no-ffmpeg]
-         [--mix h264|h265|h265-audio] [--scenes shared|camera] [--keep DIR]
+         [--mix h264|h265|h265-audio] [--scenes shared|camera] [--keep DIR] [--floor]
 
 --mix h265-audio makes every camera H.265 with an AAC sound track (the simulator's
 `sim = { codec = "h265", audio = "aac" }`) that both sides keep: the recorder with
@@ -40,6 +40,13 @@ Both sides are measured the same way, after a warm-up, over the same window:
                     (its own per-camera counter, `frames_sent` in fault control). Sending is
                     stopped first (every camera stalled), the clients get time to drain, then
                     the processes are stopped (SIGTERM) and the files counted.
+
+With --floor, two more sides read the same streams and write nothing, so the figures say
+how much of each side's CPU is reading the RTSP stream at all, which no recorder avoids:
+
+  pyav-read    one process of threads reading as the recorder's ingest threads do (PyAV,
+               the same demuxer options and read batching; benchmarks/_read_floor.py)
+  ffmpeg-read  the ffmpeg command above with `-f null -` for its output
 
 Then, for the recorder only, the live-figure latency its read batching costs: the API's
 `last_packet` age sampled for every camera (ffmpeg has no live figures to compare), and its
@@ -233,6 +240,7 @@ class Frames:
     sent: int
     on_disk: int
     per_camera: dict[str, tuple[int, int]] = field(default_factory=dict)  # id -> (sent, disk)
+    where: str = "on disk"  # "read" for the read-only sides of --floor
 
     @property
     def complete(self) -> int:
@@ -242,7 +250,7 @@ class Frames:
         lost = self.sent - self.on_disk
         share = 100 * lost / self.sent if self.sent else 0.0
         return (
-            f"{self.on_disk}/{self.sent} frames on disk ({lost} missing, {share:.2f} %), "
+            f"{self.on_disk}/{self.sent} frames {self.where} ({lost} missing, {share:.2f} %), "
             f"{self.complete}/{len(self.per_camera)} cameras complete"
         )
 
@@ -261,8 +269,11 @@ class Result:
     label: str
     streams: int
     window: Window
-    frames: Frames
+    frames: Frames | None  # None: not counted (ffmpeg-read)
     note: str
+
+    def frames_text(self) -> str:
+        return self.frames.text() if self.frames is not None else "-"
 
     @property
     def cpu_per_stream_minute(self) -> float:
@@ -471,10 +482,9 @@ def run_ffmpeg(
     procs: list[subprocess.Popen[bytes]] = []
     folders: dict[str, Path] = {}
     try:
-        for cam in site.camera_ids:
+        for cam, url in zip(site.camera_ids, _urls(site), strict=True):
             folder = folders[cam] = out / cam
             folder.mkdir(parents=True)
-            url = f"rtsp://admin:{site.passwords[cam]}@127.0.0.1:{site.rtsp_port}/{cam}"
             procs.append(
                 subprocess.Popen(
                     ffmpeg_command(url, folder, args.mix),
@@ -493,14 +503,7 @@ def run_ffmpeg(
         time.sleep(DRAIN_SECONDS)
         after = control.frames_sent()
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)  # ffmpeg finishes the open segment on SIGTERM
-        for p in procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        _stop_all(procs)  # ffmpeg finishes the open segment on SIGTERM
         control.fault_all("recover")
     files = {cam: sorted(folder.glob("*.mp4")) for cam, folder in folders.items()}
     frames = compare_frames(before, after, files)
@@ -511,22 +514,104 @@ def run_ffmpeg(
     return Result("ffmpeg", streams, window, frames, note)
 
 
+# --------------------------------------------------------------------------- --floor
+
+
+def _stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def _urls(site: Site) -> list[str]:
+    return [
+        f"rtsp://admin:{site.passwords[cam]}@127.0.0.1:{site.rtsp_port}/{cam}"
+        for cam in site.camera_ids
+    ]
+
+
+def run_pyav_read(
+    site: Site, sim: psutil.Process, control: SimControl, args: argparse.Namespace
+) -> Result:
+    """The recorder's read path alone (benchmarks/_read_floor.py), in one process."""
+    streams = len(site.camera_ids)
+    before = control.frames_sent()
+    audio = ["--audio"] if args.mix.endswith("-audio") else []
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "benchmarks" / "_read_floor.py"), *audio, *_urls(site)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
+    )
+    try:
+        time.sleep(args.warmup)
+        window = measure(tree(psutil.Process(proc.pid)), sim, args.seconds)
+        control.fault_all("stall")
+        time.sleep(DRAIN_SECONDS)
+        after = control.frames_sent()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+        control.fault_all("recover")
+    read = json.loads(out or b"{}")
+    per = {cam: (total - before.get(cam, 0), read.get(cam, 0)) for cam, total in after.items()}
+    frames = Frames(
+        sum(s for s, _ in per.values()), sum(r for _, r in per.values()), per, where="read"
+    )
+    note = "reads as the recorder's ingest threads do (same options, batching); writes nothing"
+    return Result("pyav-read", streams, window, frames, note)
+
+
+def run_ffmpeg_read(
+    site: Site, sim: psutil.Process, control: SimControl, args: argparse.Namespace
+) -> Result:
+    """ffmpeg's read path alone: the same command as the ffmpeg side into the null muxer."""
+    streams = len(site.camera_ids)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for url in _urls(site):
+            command = ffmpeg_command(url, Path("unused"), args.mix)
+            command[command.index("-f") :] = ["-f", "null", "-"]
+            procs.append(
+                subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            time.sleep(args.stagger)
+        time.sleep(args.warmup)
+        running = sum(p.poll() is None for p in procs)
+        window = measure([psutil.Process(p.pid) for p in procs], sim, args.seconds)
+    finally:
+        _stop_all(procs)
+    note = f"{running}/{streams} running after warm-up; `-c copy -f null -`, frames not counted"
+    return Result("ffmpeg-read", streams, window, None, note)
+
+
 # --------------------------------------------------------------------------- report
 
 
 def report(rows: list[Result], latencies: dict[int, Latency], args: argparse.Namespace) -> None:
     print()
     print(
-        f"{'streams':>7}  {'process':<9} {'cpu s/stream-min':>16}  {'pss MB':>8}  "
+        f"{'streams':>7}  {'process':<11} {'cpu s/stream-min':>16}  {'pss MB':>8}  "
         f"{'pss/stream MB':>13}  {'sim cpu':>7}  frames on disk / sent by the simulator"
     )
     for r in rows:
         print(
-            f"{r.streams:>7}  {r.label:<9} {r.cpu_per_stream_minute:>16.3f}  "
+            f"{r.streams:>7}  {r.label:<11} {r.cpu_per_stream_minute:>16.3f}  "
             f"{r.window.pss / MB:>8.1f}  {r.pss_per_stream / MB:>13.2f}  "
-            f"{100 * r.sim_share:>6.0f}%  {r.frames.text()}"
+            f"{100 * r.sim_share:>6.0f}%  {r.frames_text()}"
         )
-        print(f"{'':>7}  {'':<9} {r.note}")
+        print(f"{'':>7}  {'':<11} {r.note}")
     by_label: dict[str, list[Result]] = {}
     for r in rows:
         by_label.setdefault(r.label, []).append(r)
@@ -549,6 +634,19 @@ def report(rows: list[Result], latencies: dict[int, Latency], args: argparse.Nam
         print(
             f"{n:>7} streams: recorder uses {cpu:.2f}x ffmpeg's CPU and "
             f"{rec.window.pss / ff.window.pss:.2f}x its PSS"
+        )
+    for n, sides in sorted(by_n.items()):
+        rec, ff = sides.get("recorder"), sides.get("ffmpeg")
+        rec_read, ff_read = sides.get("pyav-read"), sides.get("ffmpeg-read")
+        if rec is None or ff is None or rec_read is None or ff_read is None:
+            continue
+        print(
+            f"{n:>7} streams: reading alone costs PyAV {rec_read.cpu_per_stream_minute:.3f} and "
+            f"ffmpeg {ff_read.cpu_per_stream_minute:.3f} cpu s/stream-min; recording adds "
+            f"{rec.cpu_per_stream_minute - rec_read.cpu_per_stream_minute:+.3f} to the recorder "
+            f"and {ff.cpu_per_stream_minute - ff_read.cpu_per_stream_minute:+.3f} to ffmpeg; "
+            f"the recorder at the PyAV floor would use "
+            f"{rec_read.cpu_per_stream_minute / ff.cpu_per_stream_minute:.2f}x ffmpeg's CPU"
         )
     for n, lat in sorted(latencies.items()):
         print(f"{n:>7} streams: recorder live figures: {lat.text()}")
@@ -586,6 +684,10 @@ caveats:
   sends fewer, and a recorder that calls it degraded is right, not raising a false alarm.
   With --sim-nice below 0 the simulator comes first, as cameras with their own CPUs do.
 - PSS is sampled once, at the end of the window; ffmpeg's is the sum over its processes.
+- --floor: pyav-read and ffmpeg-read read the same streams and write nothing, measured in
+  turn after the two above (the same window, not at the same moment). pyav-read is one
+  process of threads like the server's, without its API, monitor and prober; the
+  difference to the recorder is the recording and everything else the server does.
 - mix {args.mix}: {MIXES[args.mix]}
 """
     )
@@ -656,6 +758,12 @@ def main() -> None:
     )
     parser.add_argument("--no-ffmpeg", action="store_true")
     parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also read the streams without writing, the recorder's way (PyAV, "
+        "benchmarks/_read_floor.py) and ffmpeg's (-f null): what reading alone costs each",
+    )
+    parser.add_argument(
         "--mix", choices=sorted(MIXES), default="h264", help="what the cameras send"
     )
     parser.add_argument(
@@ -700,7 +808,7 @@ def main() -> None:
                 latencies[n] = latency
                 print(
                     f"{n} streams: recorder {rec.cpu_per_stream_minute:.3f} cpu s/stream-min, "
-                    f"PSS {rec.window.pss / MB:.0f} MB; {rec.frames.text()}; {rec.note}",
+                    f"PSS {rec.window.pss / MB:.0f} MB; {rec.frames_text()}; {rec.note}",
                     flush=True,
                 )
                 if ffmpeg:
@@ -708,9 +816,20 @@ def main() -> None:
                     rows.append(ff)
                     print(
                         f"{n} streams: ffmpeg {ff.cpu_per_stream_minute:.3f} cpu s/stream-min, "
-                        f"PSS {ff.window.pss / MB:.0f} MB; {ff.frames.text()}; {ff.note}",
+                        f"PSS {ff.window.pss / MB:.0f} MB; {ff.frames_text()}; {ff.note}",
                         flush=True,
                     )
+                if args.floor:
+                    floor = [run_pyav_read(site, sim, control, args)]
+                    if ffmpeg:
+                        floor.append(run_ffmpeg_read(site, sim, control, args))
+                    for r in floor:
+                        rows.append(r)
+                        print(
+                            f"{n} streams: {r.label} {r.cpu_per_stream_minute:.3f} cpu "
+                            f"s/stream-min; {r.frames_text()}; {r.note}",
+                            flush=True,
+                        )
             if args.keep is not None:
                 keep_logs(Path(tmp), args.keep / f"{n}-streams")
     report(rows, latencies, args)

@@ -1,6 +1,6 @@
 """Real cameras' codecs, sound, transports and auth: simulator -> recorder -> segments.
 
-One site of seven cameras, each a different mix the market sells, served by the simulator
+One site of thirteen cameras, each a different mix the market sells, served by the simulator
 and recorded by a real ``cctvctl server``. Every segment is checked with ffprobe (codec,
 sample entry ``hvc1``) and decoded with PyAV; the camera detail from the API must say what
 each camera's audio is and what was done with it.
@@ -35,9 +35,27 @@ UDP_ONLY = 3  # simulator speaks only UDP; recorder asks for UDP
 UDP_AUTO = 4  # simulator speaks only UDP; recorder on auto (TCP, then UDP)
 BASIC_LOOPBACK = 5  # Basic auth on 127.0.0.1: accepted, with a warning
 NO_USER = 6  # no credentials at all
+AUTO_ON_TCP = 7  # simulator speaks TCP; recorder on auto: TCP is tried first and kept
+# The rest of the codec x sound matrix, every sound kept (the three above cover H.265 +
+# AAC, H.264 + A-law and, dropped, H.265 + µ-law; H.264 alone is most of the others).
+H264_AAC_KEEP = 8
+H265_PCMA_KEEP = 9
+H264_PCMU_KEEP = 10
+H265_PCMU_KEEP = 11
+H265_ALONE = 12
+KEPT = {
+    H265_AAC_KEEP: ("hevc", "aac"),
+    H264_PCMA_KEEP: ("h264", "pcma"),
+    H264_AAC_KEEP: ("h264", "aac"),
+    H265_PCMA_KEEP: ("hevc", "pcma"),
+    H264_PCMU_KEEP: ("h264", "pcmu"),
+    H265_PCMU_KEEP: ("hevc", "pcmu"),
+    H265_ALONE: ("hevc", "none"),
+    NO_USER: ("h264", "none"),
+}
 
 SPEC = SiteSpec(
-    cameras=7,
+    cameras=13,
     kecamatan=("Sangatta Utara",),
     segment_seconds=2,
     camera_lines={
@@ -47,6 +65,12 @@ SPEC = SiteSpec(
         UDP_ONLY: ('transport = "udp"', 'sim = { transport = "udp" }'),
         UDP_AUTO: ('transport = "auto"', 'sim = { transport = "udp", audio = "pcma" }'),
         BASIC_LOOPBACK: ('sim = { auth = "basic" }',),
+        AUTO_ON_TCP: ('transport = "auto"',),
+        H264_AAC_KEEP: ('audio = "keep"', 'sim = { audio = "aac" }'),
+        H265_PCMA_KEEP: ('audio = "keep"', 'sim = { codec = "h265", audio = "pcma" }'),
+        H264_PCMU_KEEP: ('audio = "keep"', 'sim = { audio = "pcmu" }'),
+        H265_PCMU_KEEP: ('audio = "keep"', 'sim = { codec = "h265", audio = "pcmu" }'),
+        H265_ALONE: ('audio = "keep"', 'sim = { codec = "h265" }'),
     },
     no_user=(NO_USER,),
 )
@@ -128,6 +152,28 @@ def test_dropped_audio_is_reported_not_stored(site: Live) -> None:
     assert "audio G.711 µ-law 8000 Hz mono: dropped" in site.server.log_text()
 
 
+@pytest.mark.parametrize("n", sorted(KEPT), ids=lambda n: "+".join(KEPT[n]))
+def test_every_codec_and_sound_records_and_decodes(site: Live, n: int) -> None:
+    codec, sound = KEPT[n]
+    path = _segments(site, n)[-1]
+    streams = streams_by_type(path)
+    assert streams["video"]["codec_name"] == codec
+    assert streams["video"]["codec_tag_string"] == ("hvc1" if codec == "hevc" else "avc1")
+    frames, samples = decoded(path)
+    assert frames >= 15  # a 2 s segment at 10 fps
+    if sound == "none":
+        assert "audio" not in streams and samples == 0
+        return
+    # Stored as AAC whatever came: AAC as sent (16 kHz in the simulator), G.711 converted
+    # at its own 8 kHz; about a segment's worth of it.
+    rate = 16000 if sound == "aac" else 8000
+    assert streams["audio"]["codec_name"] == "aac"
+    assert streams["audio"]["sample_rate"] == str(rate)
+    assert samples >= rate
+    media = _camera(site, n)["media"]
+    assert media["audio_handling"] == ("kept" if sound == "aac" else "converted"), media
+
+
 def test_udp_cameras_record(site: Live) -> None:
     for n in (UDP_ONLY, UDP_AUTO):
         path = _segments(site, n)[-1]
@@ -136,6 +182,9 @@ def test_udp_cameras_record(site: Live) -> None:
         assert media["transport"] == "udp", n
     # Audio on a UDP camera is dropped by default and said so.
     assert _camera(site, UDP_AUTO)["media"]["audio_handling"] == "dropped"
+    # auto tries TCP first: a camera that speaks it stays on it.
+    assert decoded(_segments(site, AUTO_ON_TCP)[-1])[0] >= 15
+    assert _camera(site, AUTO_ON_TCP)["media"]["transport"] == "tcp"
 
 
 def test_basic_auth_on_loopback_records_with_a_warning(site: Live) -> None:

@@ -1,11 +1,11 @@
-"""MediaClock's settling: a connection's first seconds of media, read late in a burst, date
+"""MediaClock: a connection's first seconds of media, read late in a burst, date
 its anchor back silently instead of counting as a camera's drift."""
 
 from __future__ import annotations
 
 import pytest
 
-from cctvctl.recorder.media_clock import MediaClock
+from cctvctl.recorder.media_clock import BEHIND_WINDOW, MediaClock
 
 
 def test_media_ahead_of_arrival_at_the_start_dates_the_footage_back() -> None:
@@ -54,3 +54,37 @@ def test_no_settling_when_told_so_and_a_negative_one_is_refused() -> None:
     assert clock.settle(1005.0, 1000.0) == 0.0
     with pytest.raises(ValueError, match="settle"):
         MediaClock(settle=-1.0)
+
+
+def _slow_camera(clock: MediaClock, ppm: float, seconds: float, fps: int = 15) -> list[float]:
+    """Feed a camera whose clock runs ``ppm`` slow, read at its pace; the shifts given."""
+    shifts: list[float] = []
+    offset = 0.0  # what the re-anchors have added to the media wall time so far
+    for n in range(int(seconds * fps)):
+        arrival = 1000.0 + n / fps
+        media_wall = 1000.0 + (n / fps) * (1 - ppm / 1e6) + offset
+        shift = clock.observe(media_wall, arrival)
+        if shift is not None:
+            shifts.append(shift)
+            offset += shift
+    return shifts
+
+
+def test_a_slow_clock_is_reanchored_once_behind_for_the_whole_window() -> None:
+    clock = MediaClock(threshold=2.0, window=BEHIND_WINDOW, settle=0.0)
+    # 20 % slow: 2 s behind after 10 s, but behind counts only once it held for the
+    # window (a backlog can last that long): first at window + 10 s, by just over 2 s.
+    shifts = _slow_camera(clock, 200_000, BEHIND_WINDOW + 9)
+    assert shifts == []
+    shifts = _slow_camera(clock, 200_000, BEHIND_WINDOW + 12)
+    assert len(shifts) == 1 and 2.0 < shifts[0] < 2.5, shifts
+
+
+def test_a_backlog_caught_up_is_not_drift() -> None:
+    clock = MediaClock(threshold=2.0, window=BEHIND_WINDOW, settle=0.0)
+    # Three minutes at 15 fps: a thread 2.5 s behind for a minute (an overloaded node),
+    # then caught up. The packets read on time within the window keep the edge low.
+    for n in range(15 * 180):
+        t = n / 15
+        late = 2.5 if 10 <= t < 70 else 0.0
+        assert clock.observe(1000.0 + t, 1000.0 + t + late) is None, t

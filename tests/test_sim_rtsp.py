@@ -558,6 +558,13 @@ def test_cache_key_covers_parameters_and_rejects_damage(env: Env, tmp_path: Path
     assert not first.from_cache
     assert cache_paths(replace(cam, site="Elsewhere"), settings) != cache_paths(cam, settings)
     assert cache_paths(cam, replace(settings, fps=10)) != cache_paths(cam, settings)
+    # The other codec is another loop, whether the camera or [sim] asks for it...
+    other = "h265" if (cam.codec or settings.codec) == "h264" else "h264"
+    assert cache_paths(replace(cam, codec=other), settings) != cache_paths(cam, settings)
+    assert cache_paths(cam, replace(settings, codec=other)) != cache_paths(cam, settings)
+    # ...while sound (encoded at start, apart), transport and auth leave the video's bytes.
+    for change in ({"audio": "aac"}, {"transport": "udp"}, {"auth": "basic"}):
+        assert cache_paths(replace(cam, **change), settings) == cache_paths(cam, settings)
     # Damaged data no longer matches the digest in the index, so it is re-encoded.
     data_path, _ = cache_paths(cam, settings)
     data_path.write_bytes(b"\x00" * 100)

@@ -190,15 +190,17 @@ def test_fpslie_claims_25_and_sends_12(sim: Simulator) -> None:
     assert abs(rate - 12) < 0.5, rate
 
 
-def test_drift_runs_the_rtp_clock_fast(sim: Simulator) -> None:
-    assert _fault(sim, {"mode": "drift", "ppm": 100_000}).status_code == 200
+@pytest.mark.parametrize("ppm", [100_000, -100_000], ids=["fast", "slow"])
+def test_drift_runs_the_rtp_clock_fast_or_slow(sim: Simulator, ppm: int) -> None:
+    assert _fault(sim, {"mode": "drift", "ppm": ppm}).status_code == 200
     with _open(_url(sim)) as container:
         began = time.monotonic()
         times = [t for t, _, _ in _frames(container, 3.0)]
         wall = time.monotonic() - began
     media = times[-1] - times[0]
-    # 10 % fast: three seconds of wall carry about 3.3 s of media time.
-    assert media / wall > 1.05, (media, wall)
+    # 10 % off: three seconds of wall carry about 3.3 s (fast) or 2.7 s (slow) of media.
+    ratio = media / wall
+    assert (ratio > 1.05) if ppm > 0 else (ratio < 0.95), (media, wall)
 
 
 @pytest.mark.parametrize(

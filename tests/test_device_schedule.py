@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cctvctl.config.settings import ServerConfig
 from cctvctl.devicecheck import clock_problem
 from cctvctl.devicecheck.schedule import RETRY_SECONDS, Attempt, is_due
 
@@ -38,3 +39,16 @@ def test_clock_problem_names_size_and_side() -> None:
     assert clock_problem(-30.0, 5) == "clock off by 30 s (behind)"
     assert clock_problem(5.0, 5) is None
     assert clock_problem(-4.9, 5) is None
+
+
+def test_by_default_the_clock_is_read_every_15_minutes_and_the_identity_daily() -> None:
+    # What the issue asks of a server that says nothing: a clock drifts in minutes, a
+    # firmware changes in days.
+    server = ServerConfig()
+    clock_every = server.clock_check_minutes * 60
+    info_every = server.device_info_hours * 3600
+    read = Attempt(at=1000.0, ok=True)
+    assert not is_due(read, 1000.0 + 14 * 60, clock_every, None)
+    assert is_due(read, 1000.0 + 15 * 60, clock_every, None)
+    assert not is_due(read, 1000.0 + 23 * 3600, info_every, None)
+    assert is_due(read, 1000.0 + 24 * 3600, info_every, None)

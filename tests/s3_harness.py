@@ -20,6 +20,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 import boto3
 from botocore.config import Config
@@ -43,10 +44,11 @@ REGION = "us-east-1"
 class _CuttableServer(ThreadedMotoServer):  # type: ignore[misc]
     """moto's threaded server whose connections in flight can be cut."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, parts: list[tuple[str, int]]) -> None:
         super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
         self.connections: set[socket.socket] = set()
         self.lock = threading.Lock()
+        self.parts = parts
 
     def _server_entry(self) -> None:
         outer = self
@@ -62,7 +64,17 @@ class _CuttableServer(ThreadedMotoServer):  # type: ignore[misc]
                     outer.connections.discard(self.request)
                 super().finish()
 
-        app = DomainDispatcherApplication(create_backend_app)
+        moto_app = DomainDispatcherApplication(create_backend_app)
+
+        def app(environ: dict[str, Any], start_response: Any) -> Any:
+            # Every UploadPart that reaches the store, by upload and part number: what a
+            # test of resumed uploads counts, whatever the client's own figures say.
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            if environ.get("REQUEST_METHOD") == "PUT" and "partNumber" in query:
+                with outer.lock:
+                    outer.parts.append((query["uploadId"][0], int(query["partNumber"][0])))
+            return moto_app(environ, start_response)
+
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=Handler)
         self._server_ready_event.set()
         self._server.serve_forever()
@@ -85,6 +97,9 @@ class S3Engine:
 
     port: int = field(default_factory=free_port)
     _server: _CuttableServer | None = None
+    #: (upload id, part number) of every UploadPart request that reached the store, across
+    #: stops and starts, oldest first.
+    parts: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def endpoint(self) -> str:
@@ -96,7 +111,7 @@ class S3Engine:
 
     def start(self) -> S3Engine:
         if self._server is None:
-            server = _CuttableServer(self.port)
+            server = _CuttableServer(self.port, self.parts)
             server.start()
             self._server = server
         return self

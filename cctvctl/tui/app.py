@@ -122,8 +122,8 @@ class CctvApp(App[None]):
         # and LINES before the terminal: an exported pair (a script's, a login shell's)
         # would pin the console to a size the SSH window no longer has, and no resize
         # would reach it. Here the terminal is the truth; the CLI's tables keep COLUMNS.
-        for name in ("COLUMNS", "LINES"):
-            os.environ.pop(name, None)
+        for variable in ("COLUMNS", "LINES"):
+            os.environ.pop(variable, None)
         super().__init__()
         self.help_note = help_note
         self.fleet_mode = fleet

@@ -255,13 +255,22 @@ class Frames:
         )
 
 
+def frames_against_sent(
+    before: dict[str, int], after: dict[str, int], got: dict[str, int], where: str = "on disk"
+) -> Frames:
+    """The frames each camera's client got (``got``) against what the simulator sent it
+    between ``before`` and ``after`` (its ``frames_sent`` counters)."""
+    per = {cam: (total - before.get(cam, 0), got.get(cam, 0)) for cam, total in after.items()}
+    return Frames(
+        sum(s for s, _ in per.values()), sum(g for _, g in per.values()), per, where=where
+    )
+
+
 def compare_frames(
     before: dict[str, int], after: dict[str, int], files: dict[str, list[Path]]
 ) -> Frames:
-    per: dict[str, tuple[int, int]] = {}
-    for cam, total in after.items():
-        per[cam] = (total - before.get(cam, 0), packets_on_disk(files.get(cam, [])))
-    return Frames(sum(s for s, _ in per.values()), sum(d for _, d in per.values()), per_camera=per)
+    on_disk = {cam: packets_on_disk(files.get(cam, [])) for cam in after}
+    return frames_against_sent(before, after, on_disk)
 
 
 @dataclass
@@ -474,6 +483,15 @@ def ffmpeg_command(url: str, folder: Path, mix: str = "h264") -> list[str]:
     ]
 
 
+def _start_ffmpeg(command: list[str], stagger: float) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    # Exec'ing N processes at once starves the simulator on a small machine.
+    time.sleep(stagger)
+    return proc
+
+
 def run_ffmpeg(
     site: Site, sim: psutil.Process, control: SimControl, out: Path, args: argparse.Namespace
 ) -> Result:
@@ -485,16 +503,7 @@ def run_ffmpeg(
         for cam, url in zip(site.camera_ids, _urls(site), strict=True):
             folder = folders[cam] = out / cam
             folder.mkdir(parents=True)
-            procs.append(
-                subprocess.Popen(
-                    ffmpeg_command(url, folder, args.mix),
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-            # Exec'ing N processes at once starves the simulator on a small machine.
-            time.sleep(args.stagger)
+            procs.append(_start_ffmpeg(ffmpeg_command(url, folder, args.mix), args.stagger))
         ps = [psutil.Process(p.pid) for p in procs]
         time.sleep(args.warmup)
         running = sum(p.poll() is None for p in procs)
@@ -559,11 +568,7 @@ def run_pyav_read(
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
         control.fault_all("recover")
-    read = json.loads(out or b"{}")
-    per = {cam: (total - before.get(cam, 0), read.get(cam, 0)) for cam, total in after.items()}
-    frames = Frames(
-        sum(s for s, _ in per.values()), sum(r for _, r in per.values()), per, where="read"
-    )
+    frames = frames_against_sent(before, after, json.loads(out or b"{}"), where="read")
     note = "reads as the recorder's ingest threads do (same options, batching); writes nothing"
     return Result("pyav-read", streams, window, frames, note)
 
@@ -578,15 +583,7 @@ def run_ffmpeg_read(
         for url in _urls(site):
             command = ffmpeg_command(url, Path("unused"), args.mix)
             command[command.index("-f") :] = ["-f", "null", "-"]
-            procs.append(
-                subprocess.Popen(
-                    command,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-            time.sleep(args.stagger)
+            procs.append(_start_ffmpeg(command, args.stagger))
         time.sleep(args.warmup)
         running = sum(p.poll() is None for p in procs)
         window = measure([psutil.Process(p.pid) for p in procs], sim, args.seconds)

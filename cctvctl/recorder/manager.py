@@ -233,10 +233,6 @@ class Recorder:
             for n in range(count)
         ]
 
-    def _readers(self) -> int:
-        """Processes reading cameras: the workers, and this one if it does."""
-        return (0 if self.pool is None else self.pool.size) + self._reads_here
-
     def _rtt_targets(self) -> dict[str, tuple[str, int]]:
         targets = {}
         for c in self._cams.values():
@@ -382,12 +378,11 @@ class Recorder:
         if inventory.server.ingest_processes != "auto":
             return
         wanted = self._processes_wanted(inventory)
-        running = self._readers()
+        workers = 0 if self.pool is None else self.pool.size
+        running = workers + self._reads_here  # this process counts when it reads cameras
         if wanted <= running:
             return
-        setups = self._worker_setups(
-            (0 if self.pool is None else self.pool.size) + 1, wanted - running, wanted
-        )
+        setups = self._worker_setups(workers + 1, wanted - running, wanted)
         if self.pool is None:
             self.pool = IngestPool(setups, on_orphans=self._index_left_open)
             if self.running:
